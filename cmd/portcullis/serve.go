@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/seal"
+	"github.com/portcullis/portcullis/internal/server"
+)
+
+func newServeCommand() *cobra.Command {
+	var cfg server.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Portcullis server (token service and admin API)",
+		Long: `Run the Portcullis server: the Entra-compatible token service, the admin API,
+/healthz, /readyz and Prometheus /metrics on one HTTPS listener (HTTP/1.1 and HTTP/2).
+
+With --dev, everything a laptop needs is created on first start in the data
+directory and reused later: the SQLite database, a root encryption key, a local
+CA with a server certificate for localhost/127.0.0.1, and an admin credential
+(admin.json) that the CLI on the same machine picks up without flags.
+
+Without --dev (production), serve needs --tls-cert/--tls-key and a root key
+(--root-key FILE or ` + server.RootKeyEnv + `), and refuses to start without them.
+Several nodes may share one PostgreSQL database (--database postgres://…).
+
+SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
+		Example: `  # laptop
+  portcullis serve --dev
+
+  # production node of a cluster
+  portcullis serve --listen 0.0.0.0:8443 --public-url https://sts.example.com \
+    --tls-cert /etc/portcullis/tls.pem --tls-key /etc/portcullis/tls-key.pem \
+    --root-key /etc/portcullis/root.key --database postgres://portcullis@db/portcullis`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.DataDir == "" {
+				cfg.DataDir = envOr("PORTCULLIS_DATA", "portcullis-data")
+			}
+			if cfg.DatabaseURL == "" {
+				cfg.DatabaseURL = os.Getenv("PORTCULLIS_DATABASE")
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := server.NewLogger(cmd.ErrOrStderr(), cfg.LogFormat, cfg.LogLevel)
+			srv, err := server.Start(ctx, cfg, log, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			return srv.Serve(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "address of the HTTPS listener (host:port)")
+	f.BoolVar(&cfg.Dev, "dev", false, "development mode: create root key, local CA and admin credential in --data")
+	f.StringVar(&cfg.DataDir, "data", "", "data directory: SQLite database, dev key material, admin.json (default ./portcullis-data or $PORTCULLIS_DATA)")
+	f.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL for a cluster (postgres://…; default: SQLite in --data, or $PORTCULLIS_DATABASE)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, e.g. https://sts.example.com (default: from each request's Host)")
+	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain for the listener (required without --dev; reloaded when it changes)")
+	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key for the listener (required without --dev)")
+	f.StringVar(&cfg.RootKeyFile, "root-key", "", "root encryption key file, mode 0600 (or set "+server.RootKeyEnv+"; required without --dev)")
+	f.StringVar(&cfg.AdminCredentialFile, "admin-credential-file", "", "where the first start writes the bootstrap admin credential (default DATA/admin.json)")
+	f.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.DurationVar(&cfg.RotationInterval, "key-rotation-interval", 0, "how often signing keys rotate automatically (default 720h)")
+	f.DurationVar(&cfg.KeyPrepublish, "key-prepublish", 0, "how long a new signing key is published before it signs (default 24h)")
+	return cmd
+}
+
+func newRootKeyCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rootkey",
+		Short: "Manage the root encryption key",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "generate FILE",
+		Short: "Write a new random root key to FILE (mode 0600)",
+		Long: `Write 32 random bytes, base64-encoded, to FILE with mode 0600. The file must
+not exist. Keep it outside the data directory and the database backups; give it to
+serve with --root-key FILE, or its content in ` + server.RootKeyEnv + `.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := seal.GenerateRootKeyFile(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote a new root key to %s\n", args[0])
+			return nil
+		},
+	})
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

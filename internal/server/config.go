@@ -1,0 +1,110 @@
+// Package server implements `portcullis serve`: it opens the store, loads the
+// root key and TLS material (creating them in --dev mode), bootstraps the
+// default tenant and the admin credential, wires the token service and the
+// admin API onto one HTTPS listener with health, readiness and metrics, keeps
+// the in-memory directory snapshot in step with the store, and shuts down
+// gracefully.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// RootKeyEnv is the environment variable that may hold the root key (base64
+// or hex of 32 bytes) instead of a file.
+const RootKeyEnv = "PORTCULLIS_ROOT_KEY"
+
+// Config is what `portcullis serve` is given. It is validated once by
+// Validate and not changed afterwards.
+type Config struct {
+	Listen      string // host:port of the HTTPS listener
+	Dev         bool   // create root key, CA and server certificate in DataDir
+	DataDir     string // SQLite database, dev key material, admin credential
+	DatabaseURL string // "" = SQLite in DataDir; postgres://… = PostgreSQL
+	PublicURL   string // base URL clients use (issuer base); "" = from each request's Host
+
+	TLSCertFile string // PEM certificate chain (required without --dev)
+	TLSKeyFile  string // PEM private key (required without --dev)
+	RootKeyFile string // root key file; else RootKeyEnv; required without --dev
+
+	AdminCredentialFile string // where the bootstrap admin credential is written; default DataDir/admin.json
+
+	LogFormat string // text | json
+	LogLevel  string // debug | info | warn | error
+
+	ReloadInterval   time.Duration // how often the store revision is polled (default 1s)
+	RotationInterval time.Duration // signing-key rotation period (default 30 days)
+	KeyPrepublish    time.Duration // how long a new key is published before it signs (default 24h)
+	ShutdownTimeout  time.Duration // how long in-flight requests may take to finish (default 30s)
+}
+
+// Validate checks the configuration and fills in defaults. Errors name the
+// flag and say how to fix it.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8443"
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:8443: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		c.DataDir = "portcullis-data"
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data %q: %w", c.DataDir, err)
+	}
+	c.DataDir = abs
+	if c.AdminCredentialFile == "" {
+		c.AdminCredentialFile = filepath.Join(c.DataDir, "admin.json")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return errors.New("--database: only postgres:// URLs are supported; leave it empty for the embedded SQLite database in --data")
+	}
+	if c.PublicURL != "" {
+		if !strings.HasPrefix(c.PublicURL, "https://") {
+			return fmt.Errorf("--public-url %q: must start with https:// (Microsoft clients refuse other schemes)", c.PublicURL)
+		}
+		c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if !c.Dev {
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return errors.New("production mode needs a TLS certificate: pass --tls-cert FILE and --tls-key FILE (or --dev to create a local CA for development)")
+		}
+		if c.RootKeyFile == "" && !rootKeyInEnv() {
+			return fmt.Errorf("production mode needs a root encryption key: pass --root-key FILE or set %s (32 random bytes, base64); create one with `portcullis rootkey generate FILE`, or use --dev", RootKeyEnv)
+		}
+	} else if c.TLSCertFile != "" || c.TLSKeyFile != "" {
+		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+			return errors.New("--tls-cert and --tls-key go together")
+		}
+	}
+	if c.ReloadInterval <= 0 {
+		c.ReloadInterval = time.Second
+	}
+	if c.RotationInterval <= 0 {
+		c.RotationInterval = 30 * 24 * time.Hour
+	}
+	if c.KeyPrepublish <= 0 {
+		c.KeyPrepublish = 24 * time.Hour
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package server
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/seal"
+)
+
+func rootKeyInEnv() bool { return os.Getenv(RootKeyEnv) != "" }
+
+// loadRootKey returns the root key from --root-key, the environment, or (in
+// dev mode) DataDir/root.key, creating that file on first start.
+func loadRootKey(c *Config) (seal.RootKey, bool, error) {
+	switch {
+	case c.RootKeyFile != "":
+		k, err := seal.LoadRootKeyFile(c.RootKeyFile)
+		if err != nil {
+			return seal.RootKey{}, false, fmt.Errorf("--root-key: %w", err)
+		}
+		return k, false, nil
+	case rootKeyInEnv():
+		k, err := seal.ParseRootKey(os.Getenv(RootKeyEnv))
+		if err != nil {
+			return seal.RootKey{}, false, fmt.Errorf("%s: %w", RootKeyEnv, err)
+		}
+		return k, false, nil
+	}
+	path := filepath.Join(c.DataDir, "root.key")
+	k, err := seal.LoadRootKeyFile(path)
+	if err == nil {
+		return k, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return seal.RootKey{}, false, fmt.Errorf("dev root key %s: %w", path, err)
+	}
+	k, err = seal.GenerateRootKeyFile(path)
+	if err != nil {
+		return seal.RootKey{}, false, fmt.Errorf("create dev root key: %w", err)
+	}
+	return k, true, nil
+}
+
+// devTLS holds the paths of the development CA and server certificate.
+type devTLS struct {
+	CAFile, CAKeyFile, CertFile, KeyFile string
+}
+
+func devTLSPaths(dataDir string) devTLS {
+	d := filepath.Join(dataDir, "tls")
+	return devTLS{
+		CAFile:    filepath.Join(d, "ca.pem"),
+		CAKeyFile: filepath.Join(d, "ca-key.pem"),
+		CertFile:  filepath.Join(d, "server.pem"),
+		KeyFile:   filepath.Join(d, "server-key.pem"),
+	}
+}
+
+// ensureDevTLS creates the local CA and a server certificate for localhost,
+// 127.0.0.1 and ::1 (plus the listen host) on first start, and reissues the
+// server certificate when it is missing or within 30 days of expiry.
+func ensureDevTLS(dataDir, listenHost string, now time.Time) (devTLS, bool, error) {
+	p := devTLSPaths(dataDir)
+	if err := os.MkdirAll(filepath.Dir(p.CAFile), 0o700); err != nil {
+		return p, false, fmt.Errorf("create %s: %w", filepath.Dir(p.CAFile), err)
+	}
+	created := false
+	ca, caKey, err := readCertAndKey(p.CAFile, p.CAKeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		ca, caKey, err = pki.NewCA("Portcullis development CA", 10*365*24*time.Hour, now)
+		if err != nil {
+			return p, false, err
+		}
+		if err := writeCertAndKey(p.CAFile, p.CAKeyFile, ca, caKey); err != nil {
+			return p, false, err
+		}
+		created = true
+	} else if err != nil {
+		return p, false, fmt.Errorf("dev CA: %w", err)
+	}
+	leaf, _, err := readCertAndKey(p.CertFile, p.KeyFile)
+	if err == nil && !created && now.Add(30*24*time.Hour).Before(leaf.NotAfter) && leaf.CheckSignatureFrom(ca) == nil && coversHost(leaf, listenHost) {
+		return p, false, nil
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if listenHost != "" && listenHost != "0.0.0.0" && listenHost != "::" {
+		hosts = append(hosts, listenHost)
+	}
+	cert, key, err := pki.NewServerCertificate(ca, caKey, hosts, 365*24*time.Hour, now)
+	if err != nil {
+		return p, false, err
+	}
+	if err := writeCertAndKey(p.CertFile, p.KeyFile, cert, key); err != nil {
+		return p, false, err
+	}
+	return p, true, nil
+}
+
+func coversHost(c *x509.Certificate, host string) bool {
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return true
+	}
+	return c.VerifyHostname(host) == nil
+}
+
+func readCertAndKey(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	keyPEM, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, _, key, err := pki.ParseCertificateAndKey(append(certPEM, keyPEM...), "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s and %s: %w", certFile, keyFile, err)
+	}
+	return leaf, key, nil
+}
+
+func writeCertAndKey(certFile, keyFile string, cert *x509.Certificate, key crypto.Signer) error {
+	keyPEM, err := pki.EncodePrivateKeyPEM(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(keyFile, keyPEM, 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(certFile, pki.EncodeCertificatePEM(cert), 0o644)
+}
+
+// writeFileAtomic writes through a temporary file and a rename so that a
+// crash never leaves a half-written file behind.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

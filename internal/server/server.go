@@ -1,0 +1,360 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/seal"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/sts"
+)
+
+// Server is a running Portcullis node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store store.Store
+	sts   *sts.Server
+	http  *http.Server
+	ln    net.Listener
+
+	reloadMu sync.Mutex
+	revision int64
+	loaded   bool
+}
+
+// NewLogger builds the process logger from --log-format and --log-level.
+func NewLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(strings.ToUpper(orDefault(level, "info"))))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// Start prepares everything and starts listening; it returns once the
+// listener is bound. Banner lines for the operator go to out. Serve then
+// serves until ctx ends.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--data %s: %w", cfg.DataDir, err)
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+
+	rootKey, rootCreated, err := loadRootKey(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	certFile, keyFile, caFile := cfg.TLSCertFile, cfg.TLSKeyFile, ""
+	if cfg.Dev && certFile == "" {
+		p, _, err := ensureDevTLS(cfg.DataDir, host, now)
+		if err != nil {
+			return nil, fmt.Errorf("dev TLS: %w", err)
+		}
+		certFile, keyFile, caFile = p.CertFile, p.KeyFile, p.CAFile
+	}
+	certs, err := newCertificateReloader(certFile, keyFile, log)
+	if err != nil {
+		return nil, err
+	}
+
+	st, err := openStore(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, store: st}
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	}
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
+	s.ln = ln
+	addr := baseURL(cfg.PublicURL, ln.Addr().String())
+
+	boot, err := bootstrap(ctx, st, &cfg, addr, caFile, now)
+	if err != nil {
+		return nil, err
+	}
+
+	s.sts = sts.New(sts.Config{
+		PublicURL:           cfg.PublicURL,
+		KeyPrepublish:       cfg.KeyPrepublish,
+		KeyRotationInterval: cfg.RotationInterval,
+		Logger:              log,
+	}, st, seal.NewSealer(rootKey))
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	for _, t := range s.sts.Snapshot().Tenants() {
+		if err := s.sts.EnsureSigningKey(ctx, t.ID); err != nil {
+			return nil, fmt.Errorf("signing key for tenant %s: %w", t.Name, err)
+		}
+	}
+	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(s.sts.Collectors()...)
+	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+	}, []string{"route", "code"})
+	reg.MustRegister(reqs)
+
+	mux := http.NewServeMux()
+	s.sts.Register(mux)
+	admin.New(admin.Config{
+		Store:           st,
+		Tokens:          tokenVerifier{s.sts},
+		Keys:            keyManager{s.sts},
+		ManagementAppID: boot.ManagementAppID,
+		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
+		Logger:          log,
+	}).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	s.http = &http.Server{
+		Handler:           countRequests(reqs, mux),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		TLSConfig: &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: certs.GetCertificate,
+			NextProtos:     []string{"h2", "http/1.1"},
+		},
+	}
+
+	printBanner(out, cfg, addr, boot, caFile, rootCreated)
+	ok = true
+	return s, nil
+}
+
+// Addr returns the bound listener address (useful with --listen :0).
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve serves HTTPS until ctx ends, then shuts down gracefully: the
+// listener closes at once and in-flight requests get ShutdownTimeout to
+// finish.
+func (s *Server) Serve(ctx context.Context) error {
+	defer s.store.Close()
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.watch(bg) }()
+	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
+	defer func() { stopBG(); wg.Wait() }()
+
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		st, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("--database: %w", err)
+		}
+		return st, nil
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "portcullis.db"))
+	if err != nil {
+		return nil, fmt.Errorf("SQLite database in %s: %w", cfg.DataDir, err)
+	}
+	return st, nil
+}
+
+// baseURL is the URL printed for users and written into the admin
+// credential: the public URL if set, else https://<listen address> with a
+// wildcard host replaced by localhost.
+func baseURL(public, listen string) string {
+	if public != "" {
+		return public
+	}
+	host, port, _ := net.SplitHostPort(listen)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// reload reads the store and swaps in a new snapshot when the revision moved.
+func (s *Server) reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	rev, err := s.store.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("read store revision: %w", err)
+	}
+	if s.loaded && rev == s.revision {
+		return nil
+	}
+	state, err := s.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load directory: %w", err)
+	}
+	snap := directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants)
+	if err := s.sts.Apply(snap, state.SigningKeys); err != nil {
+		return fmt.Errorf("apply directory: %w", err)
+	}
+	s.revision, s.loaded = state.Revision, true
+	return nil
+}
+
+func (s *Server) reloadLogged(ctx context.Context) {
+	if err := s.reload(ctx); err != nil {
+		s.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
+	}
+}
+
+// watch polls the store revision so changes made on other nodes arrive
+// within ReloadInterval. If the database is unreachable the node keeps
+// serving from its snapshot (static stability).
+func (s *Server) watch(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			s.reloadLogged(rctx)
+			cancel()
+		}
+	}
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.store.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "database unreachable; serving tokens from the in-memory snapshot\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+// countRequests records one counter per matched route pattern (never the
+// raw path, which would explode cardinality).
+func countRequests(c *prometheus.CounterVec, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		c.WithLabelValues(route, statusText(sw.code)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int)        { w.code = code; w.ResponseWriter.WriteHeader(code) }
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func statusText(code int) string {
+	if code >= 100 && code < 600 {
+		return fmt.Sprint(code)
+	}
+	return "other"
+}
+
+func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool) {
+	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
+	if cfg.Dev {
+		p("")
+		p("  *** DEVELOPMENT MODE: do not use for production ***")
+		if rootCreated {
+			p("  Created a root encryption key in %s (production keeps it outside the data directory).", filepath.Join(cfg.DataDir, "root.key"))
+		}
+	}
+	p("")
+	p("  Portcullis is listening on %s", addr)
+	p("  Issuer (default tenant): %s/%s/v2.0", addr, boot.Tenant.ID)
+	p("  Token endpoint:          %s/%s/oauth2/v2.0/token", addr, boot.Tenant.ID)
+	if caFile != "" {
+		p("  TLS CA certificate:      %s", caFile)
+		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)
+	}
+	if boot.AdminCreated {
+		p("  Admin credential:        %s (mode 0600; the CLI reads it from --data)", cfg.AdminCredentialFile)
+	} else {
+		p("  Admin credential:        %s", cfg.AdminCredentialFile)
+	}
+	p("")
+}
