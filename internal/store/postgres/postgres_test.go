@@ -1,0 +1,184 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	testDatabase(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return OpenTestStore(t) })
+}
+
+func TestOpen_HonoursSearchPathInURL(t *testing.T) {
+	u := NewTestDatabaseURL(t)
+	ctx := context.Background()
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := s.pool.Config().ConnConfig.RuntimeParams["search_path"]
+	if want == "" {
+		t.Fatalf("the test URL %q carries no search_path", u)
+	}
+	var schema string
+	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	if schema != want {
+		t.Fatalf("current_schema() = %q, want %q from the URL", schema, want)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('tenants', 'schema_migrations', 'revision')`, want).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("found %d of the 3 expected tables in schema %s", n, want)
+	}
+}
+
+func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
+	u := NewTestDatabaseURL(t)
+	ctx := context.Background()
+	// Several nodes starting at once on an empty schema: the advisory lock
+	// lets exactly one migrate and the others find the work done.
+	const nodes = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, nodes)
+	for range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(ctx, u)
+			if err == nil {
+				s.Close()
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open: %v", err)
+		}
+	}
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatalf("second Open: %v", err)
+	}
+	defer s.Close()
+	rows, err := s.pool.Query(ctx, `SELECT component || '/' || version FROM schema_migrations ORDER BY component, version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if fmt.Sprint(got) != "[core/1 directory/1]" {
+		t.Fatalf("schema_migrations = %v", got)
+	}
+	if rev, err := s.Revision(ctx); err != nil || rev != 0 {
+		t.Fatalf("revision = %d, %v; want 0", rev, err)
+	}
+}
+
+func TestOpen_RefusesNewerSchema(t *testing.T) {
+	u := NewTestDatabaseURL(t)
+	ctx := context.Background()
+	s, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, applied_at) VALUES ('directory', 99, now())`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, u); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a database whose schema is newer than the binary")
+	}
+}
+
+func TestTwoNodes_SeeEachOthersWrites(t *testing.T) {
+	u := NewTestDatabaseURL(t)
+	ctx := context.Background()
+	a, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.CreateTenant(ctx, directory.Tenant{ID: "t1", Name: "Contoso", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if rev, err := b.Revision(ctx); err != nil || rev != 1 {
+		t.Fatalf("node b revision = %d, %v; want 1", rev, err)
+	}
+	err = b.CreateTenant(ctx, directory.Tenant{ID: "t2", Name: "CONTOSO"})
+	if err == nil {
+		t.Fatal("node b created a tenant whose name node a holds")
+	}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	if ok, err := a.TryLease(ctx, "rotation", "a", time.Minute, now); err != nil || !ok {
+		t.Fatalf("node a lease = %v, %v", ok, err)
+	}
+	if ok, err := b.TryLease(ctx, "rotation", "b", time.Minute, now); err != nil || ok {
+		t.Fatalf("node b lease = %v, %v; want refused", ok, err)
+	}
+}
+
+func TestRebind(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"SELECT a FROM t WHERE x = ? AND y = ?", "SELECT a FROM t WHERE x = $1 AND y = $2"},
+		{"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := rebind(tc.in); got != tc.want {
+				t.Fatalf("rebind(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestWithSearchPath(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"postgres://u@h:5432/db?sslmode=disable", "postgres://u@h:5432/db?search_path=s&sslmode=disable"},
+		{"postgresql://h/db", "postgresql://h/db?search_path=s"},
+		{"host=h dbname=db", "host=h dbname=db search_path=s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			if got := withSearchPath(tc.in, "s"); got != tc.want {
+				t.Fatalf("withSearchPath(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(TestDatabaseEnv) == "" {
+		fmt.Println("PostgreSQL tests skipped: " + TestDatabaseEnv + " not set; e.g. " + TestDatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'")
+	}
+	os.Exit(m.Run())
+}

@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return OpenTestStore(t) })
+}
+
+func TestReopen_KeepsEverythingWritten(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "data", "..", "portcullis.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Date(2030, 1, 2, 3, 4, 5, 6000, time.UTC)
+	tn := directory.Tenant{ID: "tenant-1", Name: "Contoso", CreatedAt: created}
+	if err := s.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	app := directory.Application{TenantID: tn.ID, AppID: "app-1", ObjectID: "obj-1", DisplayName: "API", IdentifierURIs: []string{"api://x"}, AccessTokenLifetime: time.Hour, CreatedAt: created}
+	if err := s.CreateApplication(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.TryLease(ctx, "rotation", "node-a", time.Hour, created); err != nil || !ok {
+		t.Fatalf("TryLease = %v, %v", ok, err)
+	}
+	before, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	after, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Revision != before.Revision || len(after.Tenants) != 1 || len(after.Applications) != 1 {
+		t.Fatalf("after reopen: %#v, before: %#v", after, before)
+	}
+	if got := after.Applications[0]; got.AccessTokenLifetime != time.Hour || got.IdentifierURIs[0] != "api://x" {
+		t.Fatalf("application after reopen: %#v", got)
+	}
+	// The lease survived too: another holder is refused.
+	if ok, err := s.TryLease(ctx, "rotation", "node-b", time.Hour, created.Add(time.Minute)); err != nil || ok {
+		t.Fatalf("TryLease by another holder after reopen = %v, %v; want refused", ok, err)
+	}
+}
+
+func TestOpen_MigrationIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portcullis.db")
+	for i := range 3 {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("open #%d: %v", i+1, err)
+		}
+		rows, err := s.db.r.QueryContext(ctx, `SELECT component, version FROM schema_migrations ORDER BY component, version`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var c string
+			var v int64
+			if err := rows.Scan(&c, &v); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, c+"/"+time.Duration(v).String())
+		}
+		rows.Close()
+		want := []string{"core/1ns", "directory/1ns"}
+		if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+			t.Fatalf("open #%d: schema_migrations = %v, want %v", i+1, got, want)
+		}
+		if rev, err := s.Revision(ctx); err != nil || rev != 0 {
+			t.Fatalf("open #%d: revision = %d, %v; want 0", i+1, rev, err)
+		}
+		s.Close()
+	}
+}
+
+func TestOpen_RefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portcullis.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.w.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, applied_at) VALUES ('directory', 99, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(ctx, path); err == nil {
+		s.Close()
+		t.Fatal("Open accepted a database whose schema is newer than the binary")
+	}
+}
+
+func TestOpen_FilesAreOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, filepath.Join(dir, "portcullis.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.CreateTenant(ctx, directory.Tenant{ID: "t", Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"portcullis.db", "portcullis.db-wal", "portcullis.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", name, perm)
+		}
+	}
+}
+
+func TestOpen_Pragmas(t *testing.T) {
+	s := OpenTestStore(t)
+	ctx := context.Background()
+	tests := []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL
+		{"foreign_keys", "1"},
+		{"busy_timeout", busyTimeout},
+	}
+	for _, tc := range tests {
+		t.Run(tc.pragma, func(t *testing.T) {
+			err := s.core.DB().Write(ctx, func(q sqlstore.Querier) error {
+				var got string
+				if _, err := sqlstore.QueryOne(ctx, q, "PRAGMA "+tc.pragma, nil, &got); err != nil {
+					return err
+				}
+				if got != tc.want {
+					t.Errorf("PRAGMA %s = %q, want %q", tc.pragma, got, tc.want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestOpen_PathWithURISyntax(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "odd?name#x%20.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the given path: %v", err)
+	}
+	if err := s.CreateTenant(ctx, directory.Tenant{ID: "t", Name: "t"}); err != nil {
+		t.Fatal(err)
+	}
+}

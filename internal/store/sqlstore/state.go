@@ -1,0 +1,250 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// CreateGrant records admin consent of one app role of the resource
+// application to the client application; both must exist in the tenant.
+func (s *Store) CreateGrant(ctx context.Context, g directory.Grant) error {
+	what := fmt.Sprintf("create grant %q", g.ID)
+	if err := required(what, "id", g.ID, "tenant id", g.TenantID, "client app id", g.ClientAppID, "resource app id", g.ResourceAppID, "app role id", g.AppRoleID); err != nil {
+		return err
+	}
+	g.CreatedAt = Time(g.CreatedAt)
+	err := s.Write(ctx, func(q Querier) error {
+		if err := tenantExists(ctx, q, g.TenantID); err != nil {
+			return err
+		}
+		for _, a := range []struct{ role, id string }{{"client", g.ClientAppID}, {"resource", g.ResourceAppID}} {
+			ok, err := Exists(ctx, q, `SELECT 1 FROM applications WHERE tenant_id = ? AND app_id = ?`, g.TenantID, a.id)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("%s application %q in tenant %q: %w", a.role, a.id, g.TenantID, store.ErrNotFound)
+			}
+		}
+		ok, err := Exists(ctx, q, `SELECT 1 FROM grants WHERE tenant_id = ? AND id = ?`, g.TenantID, g.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("grant id %q exists in tenant %s: %w", g.ID, g.TenantID, store.ErrConflict)
+		}
+		var other string
+		found, err := QueryOne(ctx, q, `SELECT id FROM grants WHERE tenant_id = ? AND client_app_id = ? AND resource_app_id = ? AND app_role_id = ?`,
+			[]any{g.TenantID, g.ClientAppID, g.ResourceAppID, g.AppRoleID}, &other)
+		if err != nil {
+			return err
+		}
+		if found {
+			return fmt.Errorf("app role %s of application %s is already granted to application %s by grant %s: %w",
+				g.AppRoleID, g.ResourceAppID, g.ClientAppID, other, store.ErrConflict)
+		}
+		_, err = q.Exec(ctx, `INSERT INTO grants (tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			g.TenantID, g.ID, g.ClientAppID, g.ResourceAppID, g.AppRoleID, g.CreatedAt)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		return s.conflictFallback(what, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// ListGrants returns the tenant's grants ordered by creation time, then id.
+func (s *Store) ListGrants(ctx context.Context, tenantID string) ([]directory.Grant, error) {
+	var out []directory.Grant
+	err := s.Read(ctx, func(q Querier) error {
+		var err error
+		out, err = listGrants(ctx, q, "tenant_id = ?", tenantID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list grants of tenant %q: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+func listGrants(ctx context.Context, q Querier, where string, args ...any) ([]directory.Grant, error) {
+	rows, err := q.Query(ctx, `SELECT tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at FROM grants WHERE `+where+` ORDER BY created_at, id, tenant_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []directory.Grant{}
+	for rows.Next() {
+		var g directory.Grant
+		if err := rows.Scan(&g.TenantID, &g.ID, &g.ClientAppID, &g.ResourceAppID, &g.AppRoleID, &g.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// DeleteGrant removes one grant.
+func (s *Store) DeleteGrant(ctx context.Context, tenantID, grantID string) error {
+	err := s.Write(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `DELETE FROM grants WHERE tenant_id = ? AND id = ?`, tenantID, grantID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("grant %q in tenant %q: %w", grantID, tenantID, store.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete grant: %w", err)
+	}
+	return nil
+}
+
+// CreateSigningKey stores a new signing key of an existing tenant.
+func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
+	what := fmt.Sprintf("create signing key %q", k.KID)
+	if err := required(what, "tenant id", k.TenantID, "kid", k.KID); err != nil {
+		return err
+	}
+	err := s.Write(ctx, func(q Querier) error {
+		if err := tenantExists(ctx, q, k.TenantID); err != nil {
+			return err
+		}
+		ok, err := Exists(ctx, q, `SELECT 1 FROM signing_keys WHERE tenant_id = ? AND kid = ?`, k.TenantID, k.KID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("signing key %q exists in tenant %s: %w", k.KID, k.TenantID, store.ErrConflict)
+		}
+		_, err = q.Exec(ctx, `INSERT INTO signing_keys (tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.TenantID, k.KID, k.Algorithm, Bytes(k.PublicDER), Bytes(k.CertDER), Bytes(k.Sealed), Time(k.CreatedAt), Time(k.ActivateAt))
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+		return s.conflictFallback(what, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// ListSigningKeys returns the tenant's signing keys ordered by ActivateAt,
+// then kid.
+func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]store.SigningKey, error) {
+	var out []store.SigningKey
+	err := s.Read(ctx, func(q Querier) error {
+		var err error
+		out, err = listSigningKeys(ctx, q, "tenant_id = ?", tenantID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys of tenant %q: %w", tenantID, err)
+	}
+	return out, nil
+}
+
+func listSigningKeys(ctx context.Context, q Querier, where string, args ...any) ([]store.SigningKey, error) {
+	rows, err := q.Query(ctx, `SELECT tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at FROM signing_keys WHERE `+where+` ORDER BY activate_at, kid, tenant_id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.SigningKey{}
+	for rows.Next() {
+		var k store.SigningKey
+		if err := rows.Scan(&k.TenantID, &k.KID, &k.Algorithm, &k.PublicDER, &k.CertDER, &k.Sealed, &k.CreatedAt, &k.ActivateAt); err != nil {
+			return nil, err
+		}
+		k.PublicDER, k.CertDER, k.Sealed = Bytes(k.PublicDER), Bytes(k.CertDER), Bytes(k.Sealed)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSigningKey removes a signing key.
+func (s *Store) DeleteSigningKey(ctx context.Context, tenantID, kid string) error {
+	err := s.Write(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `DELETE FROM signing_keys WHERE tenant_id = ? AND kid = ?`, tenantID, kid)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("signing key %q in tenant %q: %w", kid, tenantID, store.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete signing key: %w", err)
+	}
+	return nil
+}
+
+// Load reads the whole directory and all signing keys in one consistent
+// read transaction, with the revision that read reflects.
+func (s *Store) Load(ctx context.Context) (store.State, error) {
+	var st store.State
+	err := s.Read(ctx, func(q Querier) error {
+		found, err := QueryOne(ctx, q, `SELECT value FROM revision WHERE id = 1`, nil, &st.Revision)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errors.New("the revision row is missing; the schema was not migrated")
+		}
+		if st.Tenants, err = listTenants(ctx, q); err != nil {
+			return err
+		}
+		if st.Applications, err = loadApplications(ctx, q, ""); err != nil {
+			return err
+		}
+		if st.Grants, err = listGrants(ctx, q, "1 = 1"); err != nil {
+			return err
+		}
+		st.SigningKeys, err = listSigningKeys(ctx, q, "1 = 1")
+		return err
+	})
+	if err != nil {
+		return store.State{}, fmt.Errorf("load store state: %w", err)
+	}
+	return st, nil
+}
+
+// TryLease acquires or renews the named lease for holder until now+ttl, in
+// one statement: it takes the lease when nobody holds it, when it expired
+// (its expiry is not after now), or when holder holds it already. It does
+// not change the revision.
+func (s *Store) TryLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error) {
+	if err := required("lease", "name", name, "holder", holder); err != nil {
+		return false, err
+	}
+	if ttl <= 0 {
+		return false, fmt.Errorf("lease %q: ttl %v must be positive", name, ttl)
+	}
+	now = Time(now)
+	var got bool
+	err := s.db.Write(ctx, func(q Querier) error {
+		var h string
+		var err error
+		got, err = QueryOne(ctx, q, `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE leases.expires_at <= ? OR leases.holder = excluded.holder
+RETURNING holder`, []any{name, holder, now.Add(ttl), now}, &h)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("lease %q: %w", name, err)
+	}
+	return got, nil
+}
