@@ -249,11 +249,17 @@ func TestServe_GracefulShutdownFinishesInFlightRequest(t *testing.T) {
 	}
 	defer conn.Close()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {r.cred.ClientID}, "client_secret": {r.cred.ClientSecret}, "scope": {r.cred.Scope}}.Encode()
-	half := len(form) / 2
+	// Expect: 100-continue makes the server answer "100 Continue" once the
+	// handler starts reading the body: from then on the request is in flight.
 	head := "POST /" + r.cred.TenantID + "/oauth2/v2.0/token HTTP/1.1\r\nHost: " + r.srv.Addr() +
-		"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n"
-	if _, err := io.WriteString(conn, head+form[:half]); err != nil {
+		"\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(form)) + "\r\n\r\n"
+	if _, err := io.WriteString(conn, head); err != nil {
 		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(br, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue before the body, got %v %v", cont, err)
 	}
 
 	stopped := make(chan error, 1)
@@ -271,10 +277,10 @@ func TestServe_GracefulShutdownFinishesInFlightRequest(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling interval for the condition above
 	}
-	if _, err := io.WriteString(conn, form[half:]); err != nil {
+	if _, err := io.WriteString(conn, form); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatalf("in-flight request was dropped: %v", err)
 	}

@@ -1,0 +1,371 @@
+package adminclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/oauthclient"
+)
+
+// basePath is the admin API's path prefix.
+const basePath = "/admin/v1"
+
+// maxResponseBytes bounds an admin API response.
+const maxResponseBytes = 16 << 20
+
+// tokenRefreshMargin is how long before its expiry a cached token is
+// replaced.
+const tokenRefreshMargin = 2 * time.Minute
+
+// APIError is a non-2xx answer of the admin API.
+type APIError struct {
+	Status  int    // HTTP status code
+	Code    string // BadRequest, NotFound, Conflict, …
+	Message string // what was wrong and what to do, from the server
+}
+
+// Error returns the server's message.
+func (e *APIError) Error() string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return fmt.Sprintf("admin API answered HTTP %d %s", e.Status, http.StatusText(e.Status))
+}
+
+// Client calls the admin API with a management token it obtains and caches
+// for the life of the process. It is safe for concurrent use.
+type Client struct {
+	cfg   Config
+	hc    *http.Client
+	oauth *oauthclient.Client
+	now   func() time.Time
+
+	mu    sync.Mutex
+	token oauthclient.Token
+}
+
+// Option changes how New builds a Client.
+type Option func(*Client)
+
+// WithHTTPClient makes the Client use hc instead of one built from the
+// configured CA file.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithClock makes the Client use now for token expiry decisions.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// New returns a Client for cfg (see LoadConfig).
+func New(cfg Config, opts ...Option) (*Client, error) {
+	if cfg.Addr == "" || cfg.ClientID == "" || cfg.ClientSecret.IsZero() {
+		return nil, errors.New("admin client: configuration needs an address, a client id and a client secret (use LoadConfig)")
+	}
+	if cfg.TokenTenant == "" {
+		cfg.TokenTenant = DefaultTenant
+	}
+	if cfg.Scope == "" {
+		cfg.Scope = ManagementScope
+	}
+	c := &Client{cfg: cfg, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.hc == nil {
+		hc, err := NewHTTPClient(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		c.hc = hc
+	}
+	c.oauth = &oauthclient.Client{HTTPClient: c.hc, Now: c.now}
+	return c, nil
+}
+
+// Config returns the configuration the Client was built with.
+func (c *Client) Config() Config { return c.cfg }
+
+// accessToken returns the cached token or gets a new one.
+func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !fresh && c.token.AccessToken != "" && c.now().Before(c.token.ExpiresAt.Add(-tokenRefreshMargin)) {
+		return c.token.AccessToken, nil
+	}
+	tok, err := c.oauth.RequestToken(ctx, c.cfg.TokenURL(), c.cfg.ClientID, oauthclient.SecretCredential(c.cfg.ClientSecret), c.cfg.Scope)
+	if err != nil {
+		return "", fmt.Errorf("get an admin token from %s with the credential from %s: %w", c.cfg.TokenURL(), c.cfg.Source, explainTransport(err, c.cfg))
+	}
+	c.token = tok
+	return tok.AccessToken, nil
+}
+
+// do sends one admin API request; in (if not nil) is sent as JSON and a 2xx
+// body is decoded into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body []byte
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body = b
+	}
+	for attempt := 0; ; attempt++ {
+		tok, err := c.accessToken(ctx, attempt > 0)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, method, c.cfg.Addr+basePath+path, bytes.NewReader(body))
+		if err != nil {
+			return fmt.Errorf("admin API request: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Accept", "application/json")
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return fmt.Errorf("admin API %s %s: %w", method, basePath+path, explainTransport(err, c.cfg))
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("admin API %s %s: read response: %w", method, basePath+path, err)
+		}
+		if len(data) > maxResponseBytes {
+			return fmt.Errorf("admin API %s %s: response larger than %d bytes", method, basePath+path, maxResponseBytes)
+		}
+		// A 401 with a cached token may mean the server restarted with new
+		// keys or the token was revoked: try once with a new token. The
+		// request was not carried out, so repeating it is safe.
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+			continue
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return apiError(resp.StatusCode, data)
+		}
+		if out == nil || resp.StatusCode == http.StatusNoContent {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("admin API %s %s: response is not the expected JSON: %w", method, basePath+path, err)
+		}
+		return nil
+	}
+}
+
+// apiError decodes the admin API's error body.
+func apiError(status int, body []byte) *APIError {
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	e := &APIError{Status: status}
+	if json.Unmarshal(body, &env) == nil && env.Error.Code != "" {
+		e.Code, e.Message = env.Error.Code, sanitize(env.Error.Message)
+		return e
+	}
+	e.Code = strings.ReplaceAll(http.StatusText(status), " ", "")
+	e.Message = fmt.Sprintf("admin API answered HTTP %d %s without an error body (is %s a Portcullis server?)", status, http.StatusText(status), "the address")
+	return e
+}
+
+// sanitize strips control characters from server text shown on a terminal.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// explainTransport adds a hint to connection and TLS errors.
+func explainTransport(err error, cfg Config) error {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ue *url.Error
+	switch {
+	case errors.As(err, &ua):
+		if cfg.CAFile != "" {
+			return fmt.Errorf("%w (the server's TLS certificate is not issued by the CA in %s; check --ca or %s)", err, cfg.CAFile, EnvCA)
+		}
+		return fmt.Errorf("%w (give the CA that issued the server's TLS certificate with --ca or %s; for a dev server it is DATA/tls/ca.pem)", err, EnvCA)
+	case errors.As(err, &hn):
+		return fmt.Errorf("%w (use the host name the server's certificate names in --addr)", err)
+	case errors.As(err, &ue) && !ue.Timeout() && strings.Contains(ue.Err.Error(), "connection refused"):
+		return fmt.Errorf("%w (is `portcullis serve` running at %s? set --addr or %s)", err, cfg.Addr, EnvAddr)
+	}
+	return err
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+func tenantPath(tenant string) string { return "/tenants/" + esc(tenant) }
+
+func appPath(tenant, app string) string {
+	return tenantPath(tenant) + "/applications/" + esc(app)
+}
+
+// ListTenants returns every tenant.
+func (c *Client) ListTenants(ctx context.Context) ([]Tenant, error) {
+	var l List[Tenant]
+	err := c.do(ctx, http.MethodGet, "/tenants", nil, &l)
+	return l.Value, err
+}
+
+// CreateTenant creates a tenant named name (with its signing key).
+func (c *Client) CreateTenant(ctx context.Context, name string) (Tenant, error) {
+	var t Tenant
+	err := c.do(ctx, http.MethodPost, "/tenants", map[string]string{"name": name}, &t)
+	return t, err
+}
+
+// GetTenant returns a tenant (by id or name) with its issuer, token
+// endpoint and JWKS URI.
+func (c *Client) GetTenant(ctx context.Context, tenant string) (Tenant, error) {
+	var t Tenant
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant), nil, &t)
+	return t, err
+}
+
+// ListApplications returns the applications of tenant.
+func (c *Client) ListApplications(ctx context.Context, tenant string) ([]Application, error) {
+	var l List[Application]
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/applications", nil, &l)
+	return l.Value, err
+}
+
+// CreateApplication registers an application in tenant.
+func (c *Client) CreateApplication(ctx context.Context, tenant string, app NewApplication) (Application, error) {
+	var a Application
+	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/applications", app, &a)
+	return a, err
+}
+
+// GetApplication returns an application by appId or unique display name.
+func (c *Client) GetApplication(ctx context.Context, tenant, app string) (Application, error) {
+	var a Application
+	err := c.do(ctx, http.MethodGet, appPath(tenant, app), nil, &a)
+	return a, err
+}
+
+// UpdateApplication changes the fields of an application that u sets.
+func (c *Client) UpdateApplication(ctx context.Context, tenant, app string, u ApplicationUpdate) (Application, error) {
+	var a Application
+	err := c.do(ctx, http.MethodPatch, appPath(tenant, app), u, &a)
+	return a, err
+}
+
+// DeleteApplication removes an application and its grants.
+func (c *Client) DeleteApplication(ctx context.Context, tenant, app string) error {
+	return c.do(ctx, http.MethodDelete, appPath(tenant, app), nil, nil)
+}
+
+// AddAppRole adds an app role to an application.
+func (c *Client) AddAppRole(ctx context.Context, tenant, app string, role NewAppRole) (AppRole, error) {
+	var r AppRole
+	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/appRoles", role, &r)
+	return r, err
+}
+
+// ListAppRoles returns the app roles of an application.
+func (c *Client) ListAppRoles(ctx context.Context, tenant, app string) ([]AppRole, error) {
+	var l List[AppRole]
+	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/appRoles", nil, &l)
+	return l.Value, err
+}
+
+// RemoveAppRole removes an app role (by id or value); the server refuses
+// while a grant uses it.
+func (c *Client) RemoveAppRole(ctx context.Context, tenant, app, role string) error {
+	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/appRoles/"+esc(role), nil, nil)
+}
+
+// AddSecret creates a client secret; the answer's SecretText is the only
+// time the secret is shown.
+func (c *Client) AddSecret(ctx context.Context, tenant, app string, s NewSecret) (PasswordCredential, error) {
+	var p PasswordCredential
+	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/passwordCredentials", s, &p)
+	return p, err
+}
+
+// ListSecrets returns the client secrets' metadata (never the secrets).
+func (c *Client) ListSecrets(ctx context.Context, tenant, app string) ([]PasswordCredential, error) {
+	var l List[PasswordCredential]
+	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/passwordCredentials", nil, &l)
+	return l.Value, err
+}
+
+// RemoveSecret removes a client secret by id.
+func (c *Client) RemoveSecret(ctx context.Context, tenant, app, id string) error {
+	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/passwordCredentials/"+esc(id), nil, nil)
+}
+
+// AddCertificate registers a certificate (the server keeps the public part
+// only).
+func (c *Client) AddCertificate(ctx context.Context, tenant, app string, cert NewCertificate) (KeyCredential, error) {
+	var k KeyCredential
+	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/keyCredentials", cert, &k)
+	return k, err
+}
+
+// ListCertificates returns the registered certificates of an application.
+func (c *Client) ListCertificates(ctx context.Context, tenant, app string) ([]KeyCredential, error) {
+	var l List[KeyCredential]
+	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/keyCredentials", nil, &l)
+	return l.Value, err
+}
+
+// RemoveCertificate removes a certificate by credential id or SHA-1
+// thumbprint (hex).
+func (c *Client) RemoveCertificate(ctx context.Context, tenant, app, idOrThumbprint string) error {
+	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/keyCredentials/"+esc(idOrThumbprint), nil, nil)
+}
+
+// AddGrant grants a client application an app role of a resource
+// application.
+func (c *Client) AddGrant(ctx context.Context, tenant string, g NewGrant) (Grant, error) {
+	var out Grant
+	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/grants", g, &out)
+	return out, err
+}
+
+// ListGrants returns the grants of tenant.
+func (c *Client) ListGrants(ctx context.Context, tenant string) ([]Grant, error) {
+	var l List[Grant]
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/grants", nil, &l)
+	return l.Value, err
+}
+
+// RemoveGrant removes a grant by id.
+func (c *Client) RemoveGrant(ctx context.Context, tenant, id string) error {
+	return c.do(ctx, http.MethodDelete, tenantPath(tenant)+"/grants/"+esc(id), nil, nil)
+}
+
+// ListSigningKeys returns the signing keys of tenant.
+func (c *Client) ListSigningKeys(ctx context.Context, tenant string) ([]SigningKey, error) {
+	var l List[SigningKey]
+	err := c.do(ctx, http.MethodGet, tenantPath(tenant)+"/signingKeys", nil, &l)
+	return l.Value, err
+}
+
+// RotateSigningKeys creates a new signing key for tenant; with immediate
+// it signs at once instead of after the pre-publication period.
+func (c *Client) RotateSigningKeys(ctx context.Context, tenant string, immediate bool) (RotateResult, error) {
+	var r RotateResult
+	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/signingKeys/rotate", map[string]bool{"immediate": immediate}, &r)
+	return r, err
+}
