@@ -152,6 +152,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		Tokens:          tokenVerifier{s.sts},
 		Keys:            keyManager{s.sts},
 		ManagementAppID: boot.ManagementAppID,
+		PublicURL:       cfg.PublicURL,
 		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
 		Logger:          log,
 	}).Register(mux)

@@ -1,0 +1,234 @@
+// Package admin is the management REST API of Portcullis under /admin/v1:
+// tenants, applications with their identifier URIs, app roles, password and
+// key credentials, grants (admin consent) and signing keys, described by an
+// OpenAPI 3 document served at /admin/v1/openapi.json.
+//
+// Callers authenticate with a bearer token that Portcullis's own token
+// service issued for the built-in management resource and that carries the
+// Portcullis.Admin app role. The API reads and writes the store directly and
+// calls Config.Changed after every successful write so that the token
+// service serves the change at once.
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// Config is what the admin API needs. Store, Tokens, Keys and
+// ManagementAppID are required; the others have safe defaults.
+type Config struct {
+	// Store holds the directory.
+	Store store.Store
+	// Tokens verifies the bearer tokens of admin callers.
+	Tokens TokenVerifier
+	// Keys manages the tenants' token-signing keys.
+	Keys KeyManager
+	// ManagementAppID is the appId of the built-in management resource: the
+	// audience an admin token must carry.
+	ManagementAppID string
+	// Changed is called after every successful write so that the token
+	// service reloads; nil means nothing to notify.
+	Changed func(ctx context.Context)
+	// Logger receives the audit line of every admin write and the details of
+	// internal errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// PublicURL is the base URL clients use (e.g. https://login.example.com),
+	// from which a tenant's issuer and endpoints are computed; "" means the
+	// scheme and Host of each request.
+	PublicURL string
+}
+
+// TokenVerifier verifies an access token issued by the token service.
+type TokenVerifier interface {
+	// VerifyAccessToken checks signature, issuer and lifetime of raw and
+	// returns its claims.
+	VerifyAccessToken(raw string) (AccessToken, error)
+}
+
+// AccessToken is what the admin API needs from a verified access token.
+type AccessToken struct {
+	TenantID string   // tid
+	Audience string   // aud
+	AppID    string   // appid / azp: the calling client
+	Roles    []string // roles
+}
+
+// KeyManager manages the token-signing keys of tenants.
+type KeyManager interface {
+	// EnsureSigningKey creates a signing key for the tenant if it has none.
+	EnsureSigningKey(ctx context.Context, tenantID string) error
+	// RotateSigningKeys creates the tenant's next signing key, active at once
+	// when immediate, and returns its kid.
+	RotateSigningKeys(ctx context.Context, tenantID string, immediate bool) (string, error)
+	// SigningKeys lists the tenant's signing keys with their status.
+	SigningKeys(tenantID string) ([]SigningKey, error)
+}
+
+// SigningKey describes one signing key of a tenant; Status is "next",
+// "active" or "retired".
+type SigningKey struct {
+	KID            string
+	Status         string
+	CreatedAt      time.Time
+	ActivateAt     time.Time
+	PublishedUntil time.Time
+}
+
+// API serves the admin REST API; create it with New and attach it to a mux
+// with Register.
+type API struct {
+	store   store.Store
+	tokens  TokenVerifier
+	keys    KeyManager
+	mgmtApp string
+	changed func(ctx context.Context)
+	log     *slog.Logger
+	now     func() time.Time
+	public  string
+
+	// writeMu serialises the writes of this node so that the safety checks
+	// (last admin grant, role in use) and the write they guard are not
+	// interleaved with another admin write on the same node.
+	writeMu sync.Mutex
+}
+
+// New returns the admin API for cfg, filling in defaults.
+func New(cfg Config) *API {
+	a := &API{
+		store:   cfg.Store,
+		tokens:  cfg.Tokens,
+		keys:    cfg.Keys,
+		mgmtApp: cfg.ManagementAppID,
+		changed: cfg.Changed,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		public:  trimRightSlash(cfg.PublicURL),
+	}
+	if a.changed == nil {
+		a.changed = func(context.Context) {}
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	return a
+}
+
+func trimRightSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// handlerFunc is an admin handler: it writes a success response itself and
+// returns an error for everything else, which serve maps to the wire.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// route is one operation of the API.
+type route struct {
+	method string
+	path   string // net/http pattern path, also the OpenAPI path
+	public bool   // served without authentication
+	handle func(a *API) handlerFunc
+}
+
+// basePath is the prefix of every admin route.
+const basePath = "/admin/v1"
+
+// routes lists every operation; Register installs exactly these and the
+// OpenAPI document describes exactly these (a test keeps them in step).
+func routes() []route {
+	const t = basePath + "/tenants/{tenant}"
+	const app = t + "/applications/{app}"
+	return []route{
+		{"GET", basePath + "/openapi.json", true, func(a *API) handlerFunc { return a.openAPI }},
+		{"GET", basePath + "/tenants", false, func(a *API) handlerFunc { return a.listTenants }},
+		{"POST", basePath + "/tenants", false, func(a *API) handlerFunc { return a.createTenant }},
+		{"GET", t, false, func(a *API) handlerFunc { return a.getTenant }},
+		{"GET", t + "/applications", false, func(a *API) handlerFunc { return a.listApplications }},
+		{"POST", t + "/applications", false, func(a *API) handlerFunc { return a.createApplication }},
+		{"GET", app, false, func(a *API) handlerFunc { return a.getApplication }},
+		{"PATCH", app, false, func(a *API) handlerFunc { return a.updateApplication }},
+		{"DELETE", app, false, func(a *API) handlerFunc { return a.deleteApplication }},
+		{"GET", app + "/appRoles", false, func(a *API) handlerFunc { return a.listAppRoles }},
+		{"POST", app + "/appRoles", false, func(a *API) handlerFunc { return a.createAppRole }},
+		{"DELETE", app + "/appRoles/{role}", false, func(a *API) handlerFunc { return a.deleteAppRole }},
+		{"GET", app + "/passwordCredentials", false, func(a *API) handlerFunc { return a.listPasswordCredentials }},
+		{"POST", app + "/passwordCredentials", false, func(a *API) handlerFunc { return a.createPasswordCredential }},
+		{"DELETE", app + "/passwordCredentials/{id}", false, func(a *API) handlerFunc { return a.deletePasswordCredential }},
+		{"GET", app + "/keyCredentials", false, func(a *API) handlerFunc { return a.listKeyCredentials }},
+		{"POST", app + "/keyCredentials", false, func(a *API) handlerFunc { return a.createKeyCredential }},
+		{"DELETE", app + "/keyCredentials/{id}", false, func(a *API) handlerFunc { return a.deleteKeyCredential }},
+		{"GET", t + "/grants", false, func(a *API) handlerFunc { return a.listGrants }},
+		{"POST", t + "/grants", false, func(a *API) handlerFunc { return a.createGrant }},
+		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
+		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
+		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
+	}
+}
+
+// fallbackPattern catches every other path under the base path so that
+// unknown paths and wrong methods get the API's JSON error shape.
+const fallbackPattern = basePath + "/"
+
+// Register installs the admin routes on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	for _, rt := range routes() {
+		h := rt.handle(a)
+		var hh http.Handler
+		if rt.public {
+			hh = a.serve(h)
+		} else {
+			hh = a.authenticate(rt.method != http.MethodGet, a.serve(h))
+		}
+		mux.Handle(rt.method+" "+rt.path, hh)
+	}
+	mux.Handle(fallbackPattern, a.fallback(mux))
+}
+
+// fallback answers 405 with an Allow header when the path exists for other
+// methods, and 404 otherwise.
+func (a *API) fallback(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != fallbackPattern {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			writeError(w, errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, ", ")))
+			return
+		}
+		writeError(w, errorf(http.StatusNotFound, "no admin API operation at %s; the operations are listed in %s/openapi.json", r.URL.Path, basePath))
+	})
+}
+
+// serve runs h and maps its error to the wire.
+func (a *API) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, a.toAPIError(r, err))
+		}
+	})
+}
+
+// notifyChanged tells the token service that the store changed.
+func (a *API) notifyChanged(ctx context.Context) {
+	a.changed(ctx)
+}

@@ -1,0 +1,137 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// realm is the RFC 6750 section 3 realm of the admin API's challenges.
+const realm = "portcullis-admin"
+
+type callerKey struct{}
+
+// callerAppID returns the appId of the authenticated caller.
+func callerAppID(ctx context.Context) string {
+	s, _ := ctx.Value(callerKey{}).(string)
+	return s
+}
+
+// authenticate admits requests that carry a valid admin token (RFC 6750
+// section 2.1 bearer header): issued by the token service for the management
+// resource, in the tenant that holds it, with the Portcullis.Admin role.
+// Writes get an audit line with caller, method, path and status.
+func (a *API) authenticate(audit bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := a.verify(r)
+		if err != nil {
+			var ae *apiError
+			if !errors.As(err, &ae) {
+				writeError(w, a.toAPIError(r, err))
+				return
+			}
+			switch ae.status {
+			case http.StatusUnauthorized:
+				w.Header().Set("WWW-Authenticate", challenge("invalid_token", ae.msg))
+			case http.StatusForbidden:
+				w.Header().Set("WWW-Authenticate", challenge("insufficient_scope", ae.msg))
+			}
+			a.log.Info("admin request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "reason", ae.msg)
+			writeError(w, ae)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, tok.AppID))
+		if !audit {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		a.log.Info("admin write", "caller", tok.AppID, "tenant", tok.TenantID, "method", r.Method, "path", r.URL.Path, "status", sw.status)
+	})
+}
+
+// verify returns the caller's token or an apiError (401 or 403).
+func (a *API) verify(r *http.Request) (AccessToken, error) {
+	if a.mgmtApp == "" || a.tokens == nil || a.store == nil {
+		return AccessToken{}, errors.New("admin API misconfigured: Config.ManagementAppID, Tokens and Store are required")
+	}
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return AccessToken{}, errorf(http.StatusUnauthorized, "no access token: send Authorization: Bearer <token> with a token for scope %s/.default", directory.ManagementIdentifierURI)
+	}
+	scheme, raw, ok := strings.Cut(h, " ")
+	raw = strings.TrimSpace(raw)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return AccessToken{}, errorf(http.StatusUnauthorized, "the Authorization header must be \"Bearer <token>\" with a token for scope %s/.default", directory.ManagementIdentifierURI)
+	}
+	tok, err := a.tokens.VerifyAccessToken(raw)
+	if err != nil {
+		return AccessToken{}, errorf(http.StatusUnauthorized, "the access token is not valid (%s); get a new token for scope %s/.default", headerSafe(err.Error()), directory.ManagementIdentifierURI)
+	}
+	if !strings.EqualFold(tok.Audience, a.mgmtApp) {
+		return AccessToken{}, errorf(http.StatusUnauthorized, "the access token's audience %q is not the management API; get a token for scope %s/.default", headerSafe(tok.Audience), directory.ManagementIdentifierURI)
+	}
+	// The management application lives in exactly one tenant; a token that
+	// another tenant issued for an application that happens to share the
+	// appId is not an admin token.
+	if _, err := a.store.GetApplication(r.Context(), strings.ToLower(tok.TenantID), strings.ToLower(a.mgmtApp)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return AccessToken{}, errorf(http.StatusUnauthorized, "the access token was issued by tenant %q, which does not hold the management API; get the token from the tenant that does", headerSafe(tok.TenantID))
+		}
+		return AccessToken{}, err
+	}
+	for _, role := range tok.Roles {
+		if role == directory.AdminRoleValue {
+			return tok, nil
+		}
+	}
+	return AccessToken{}, errorf(http.StatusForbidden, "the caller %s lacks the app role %s on the management API; an administrator must grant it (POST %s/tenants/{tenant}/grants) before a new token is requested", headerSafe(tok.AppID), directory.AdminRoleValue, basePath)
+}
+
+// challenge builds the WWW-Authenticate value of RFC 6750 section 3.
+func challenge(code, description string) string {
+	return `Bearer realm="` + realm + `", error="` + code + `", error_description="` + headerSafe(description) + `"`
+}
+
+// headerSafe keeps printable ASCII other than quote and backslash, so that a
+// value fits in a quoted-string (RFC 6750 section 3 restricts
+// error_description to %x20-21 / %x23-5B / %x5D-7E) and a log line.
+func headerSafe(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\'')
+		case c >= 0x20 && c <= 0x7e:
+			b.WriteRune(c)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,202 @@
+package admin
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxBodyBytes is the largest request body the API accepts (1 MiB).
+const maxBodyBytes = 1 << 20
+
+// readBody checks the Content-Type and size of the request body and returns
+// it; an empty body is returned as nil without a Content-Type check.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > maxBodyBytes {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "request body is %d bytes; the limit is %d bytes (1 MiB)", r.ContentLength, maxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errorf(http.StatusRequestEntityTooLarge, "request body exceeds the limit of %d bytes (1 MiB)", maxBodyBytes)
+		}
+		return nil, badRequest("request body could not be read: the connection failed while sending it")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, nil
+	}
+	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func checkJSONContentType(ct string) error {
+	if ct == "" {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type is missing; send the body as JSON with Content-Type: application/json")
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return errorf(http.StatusUnsupportedMediaType, "Content-Type %q is not supported; send the body as JSON with Content-Type: application/json", ct)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return errorf(http.StatusUnsupportedMediaType, "charset %q is not supported; JSON bodies must be UTF-8", cs)
+	}
+	return nil
+}
+
+// decodeJSON reads the request body into dst, a pointer to a struct, and
+// refuses unknown fields, trailing data and type mismatches with a message
+// that names the field. An empty body is refused unless optional.
+func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, optional bool) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if body == nil {
+		if optional {
+			return nil
+		}
+		return badRequest("request body is required: a JSON object with the fields %s", fieldList(dst))
+	}
+	return unmarshalStrict(body, dst)
+}
+
+// unmarshalStrict decodes one JSON object from body into dst, a pointer to a
+// struct whose json tags name the allowed fields.
+func unmarshalStrict(body []byte, dst any) error {
+	// encoding/json matches field names case-insensitively; the contract's
+	// names are exact, so the keys are checked on a first pass.
+	var fields map[string]json.RawMessage
+	if err := decodeOne(body, &fields); err != nil {
+		return decodeError(err, dst)
+	}
+	if fields == nil {
+		return badRequest("request body must be a JSON object with the fields %s, not null", fieldList(dst))
+	}
+	allowed := fieldNames(dst)
+	var unknown []string
+	for k := range fields {
+		if !slices.Contains(allowed, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return badRequest("unknown field %q; the allowed fields are %s (names are case-sensitive)", clip(unknown[0]), fieldList(dst))
+	}
+	if err := decodeOne(body, dst); err != nil {
+		return decodeError(err, dst)
+	}
+	return nil
+}
+
+// decodeOne decodes exactly one JSON value from body into dst.
+func decodeOne(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailingData
+	}
+	return nil
+}
+
+var errTrailingData = errors.New("trailing data")
+
+// clip shortens a client-supplied string for an error message.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func decodeError(err error, dst any) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, errTrailingData):
+		return badRequest("request body must hold exactly one JSON object; remove what follows it")
+	case errors.As(err, &syntax):
+		return badRequest("request body is not valid JSON (at byte %d: %s)", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("request body is not valid JSON: it ends before the object is complete")
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return badRequest("request body must be a JSON object with the fields %s, not a JSON %s", fieldList(dst), typ.Value)
+		}
+		return badRequest("field %q must be %s, not a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		return badRequest("unknown field %s; the allowed fields are %s (names are case-sensitive)", name, fieldList(dst))
+	}
+	return badRequest("request body could not be decoded as JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names the JSON type that decodes into t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a different type"
+}
+
+// fieldNames returns the JSON field names of the struct dst points to.
+func fieldNames(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// fieldList names the JSON fields of the struct dst points to, quoted.
+func fieldList(dst any) string {
+	names := fieldNames(dst)
+	for i, n := range names {
+		names[i] = strconv.Quote(n)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,113 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/store"
+)
+
+// apiError is an error with its HTTP status; its message is written to the
+// client verbatim, so it must say what was wrong and what to do, and never
+// hold internals or secrets.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// errorf returns an apiError with the given status and message.
+func errorf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return errorf(http.StatusBadRequest, format, args...)
+}
+
+func notFound(format string, args ...any) *apiError {
+	return errorf(http.StatusNotFound, format, args...)
+}
+
+func conflict(format string, args ...any) *apiError {
+	return errorf(http.StatusConflict, format, args...)
+}
+
+// codes are the error codes of the contract, by status.
+var codes = map[int]string{
+	http.StatusBadRequest:            "BadRequest",
+	http.StatusUnauthorized:          "Unauthorized",
+	http.StatusForbidden:             "Forbidden",
+	http.StatusNotFound:              "NotFound",
+	http.StatusMethodNotAllowed:      "MethodNotAllowed",
+	http.StatusConflict:              "Conflict",
+	http.StatusRequestEntityTooLarge: "PayloadTooLarge",
+	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
+	http.StatusInternalServerError:   "InternalError",
+}
+
+// internalMessage is all a client learns about an internal error.
+const internalMessage = "internal error; the server log has the details"
+
+// toAPIError maps any handler error to the wire: apiErrors as they are,
+// store.ErrNotFound to 404, store.ErrConflict to 409 with the store's
+// message, and everything else to a generic 500 whose cause is logged.
+func (a *API) toAPIError(r *http.Request, err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("%s", storeMessage(err, "the object was not found (it may have been deleted concurrently)"))
+	case errors.Is(err, store.ErrConflict):
+		return conflict("%s", storeMessage(err, "the change conflicts with an existing object"))
+	}
+	a.log.Error("admin API internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	return errorf(http.StatusInternalServerError, internalMessage)
+}
+
+// storeMessage returns the message a store error was wrapped with, or def
+// when the store returned the bare sentinel.
+func storeMessage(err error, def string) string {
+	msg := err.Error()
+	if msg == store.ErrNotFound.Error() || msg == store.ErrConflict.Error() || strings.TrimSpace(msg) == "" {
+		return def
+	}
+	return msg
+}
+
+// errorBody is the contract's error shape.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	code, ok := codes[e.status]
+	if !ok {
+		code = http.StatusText(e.status)
+	}
+	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: code, Message: e.msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only our own response types are marshalled; they always encode.
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"code":"InternalError","message":"` + internalMessage + `"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

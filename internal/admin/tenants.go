@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/portcullis/portcullis/internal/directory"
+)
+
+func newGUID() string { return strings.ToLower(uuid.NewString()) }
+
+func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
+	tenants, err := a.store.ListTenants(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, list(mapSlice(tenants, tenantOut)))
+	return nil
+}
+
+type createTenantRequest struct {
+	Name string `json:"name"`
+}
+
+func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
+	var req createTenantRequest
+	if err := decodeJSON(w, r, &req, false); err != nil {
+		return err
+	}
+	if err := validateTenantName(req.Name); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	tenants, err := a.store.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if strings.EqualFold(t.Name, req.Name) {
+			return conflict("a tenant named %q exists already (id %s); tenant names are unique regardless of case", t.Name, t.ID)
+		}
+	}
+	t := directory.Tenant{ID: newGUID(), Name: req.Name, CreatedAt: a.now().UTC()}
+	if err := a.store.CreateTenant(ctx, t); err != nil {
+		return fmt.Errorf("create tenant: %w", err)
+	}
+	// The token service learns of the tenant first, then gets its key.
+	a.notifyChanged(ctx)
+	if err := a.keys.EnsureSigningKey(ctx, t.ID); err != nil {
+		a.log.Error("admin API: tenant created but its signing key was not", "tenant", t.ID, "err", err)
+		return errorf(http.StatusInternalServerError, "tenant %q was created (id %s) but its signing key could not be created; see the server log, then retry with POST %s/tenants/%s/signingKeys/rotate", t.Name, t.ID, basePath, t.Name)
+	}
+	a.notifyChanged(ctx)
+	writeJSON(w, http.StatusCreated, tenantOut(t))
+	return nil
+}
+
+func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.resolveTenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	out := tenantOut(t)
+	base := a.baseURL(r)
+	out.Issuer = base + "/" + t.ID + "/v2.0"
+	out.TokenEndpoint = base + "/" + t.ID + "/oauth2/v2.0/token"
+	out.JWKSURI = base + "/" + t.ID + "/discovery/v2.0/keys"
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// baseURL is the public URL if configured, else the scheme and host the
+// request arrived on.
+func (a *API) baseURL(r *http.Request) string {
+	if a.public != "" {
+		return a.public
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (a *API) listSigningKeys(w http.ResponseWriter, r *http.Request) error {
+	t, err := a.resolveTenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	keys, err := a.keys.SigningKeys(t.ID)
+	if err != nil {
+		return fmt.Errorf("signing keys of tenant %s: %w", t.ID, err)
+	}
+	writeJSON(w, http.StatusOK, list(mapSlice(keys, signingKeyOut)))
+	return nil
+}
+
+type rotateRequest struct {
+	Immediate bool `json:"immediate"`
+}
+
+func (a *API) rotateSigningKeys(w http.ResponseWriter, r *http.Request) error {
+	var req rotateRequest
+	if err := decodeJSON(w, r, &req, true); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	t, err := a.resolveTenant(ctx, r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	kid, err := a.keys.RotateSigningKeys(ctx, t.ID, req.Immediate)
+	if err != nil {
+		return fmt.Errorf("rotate signing keys of tenant %s: %w", t.ID, err)
+	}
+	a.notifyChanged(ctx)
+	writeJSON(w, http.StatusCreated, rotateResponse{KID: kid})
+	return nil
+}

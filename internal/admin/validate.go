@@ -1,0 +1,192 @@
+package admin
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits of the directory objects. They are part of the API contract and
+// are enforced here, where the client gets a precise message.
+const (
+	maxTenantName          = 64
+	maxDisplayName         = 120
+	maxIdentifierURI       = 255
+	maxIdentifierURIs      = 20
+	maxRoleValue           = 120
+	maxDescription         = 1024
+	maxAppRoles            = 250
+	maxPasswordCredentials = 20
+	maxKeyCredentials      = 20
+
+	minAccessTokenLifetimeSeconds = 300
+	maxAccessTokenLifetimeSeconds = 86400
+
+	minSecretLifetime     = time.Hour
+	maxSecretLifetime     = 2 * 365 * 24 * time.Hour
+	defaultSecretLifetime = 180 * 24 * time.Hour
+)
+
+// validateTenantName checks a new tenant's name.
+func validateTenantName(name string) error {
+	if name == "" {
+		return badRequest("field \"name\" is required: 1 to %d letters, digits, '.', '-' or '_'", maxTenantName)
+	}
+	if n := utf8.RuneCountInString(name); n > maxTenantName {
+		return badRequest("field \"name\" is %d characters long; use at most %d", n, maxTenantName)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return badRequest("field \"name\" contains %q; use only letters a-z, digits, '.', '-' and '_'", c)
+		}
+	}
+	// A tenant is addressed by id or by name; a name that parses as a GUID
+	// could be mistaken for another tenant's id.
+	if _, err := uuid.Parse(name); err == nil {
+		return badRequest("field \"name\" %q has the form of a GUID, which is reserved for tenant ids; choose a name such as \"contoso\"", name)
+	}
+	return nil
+}
+
+// normalizeDisplayName trims and checks a display name.
+func normalizeDisplayName(field, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", badRequest("field %q is required and must not be blank: 1 to %d characters", field, maxDisplayName)
+	}
+	if n := utf8.RuneCountInString(name); n > maxDisplayName {
+		return "", badRequest("field %q is %d characters long; use at most %d", field, n, maxDisplayName)
+	}
+	if err := checkText(field, name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// normalizeDescription trims and checks an optional description.
+func normalizeDescription(field, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if n := utf8.RuneCountInString(s); n > maxDescription {
+		return "", badRequest("field %q is %d characters long; use at most %d", field, n, maxDescription)
+	}
+	if err := checkText(field, s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// checkText refuses invalid UTF-8 and control characters (other than tab).
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return badRequest("field %q is not valid UTF-8", field)
+	}
+	for _, c := range s {
+		if unicode.IsControl(c) && c != '\t' {
+			return badRequest("field %q contains the control character %U; remove it", field, c)
+		}
+	}
+	return nil
+}
+
+// validateIdentifierURIs checks a list of identifier URIs and returns it
+// without duplicates (compared case-insensitively, which is an error).
+func validateIdentifierURIs(uris []string) error {
+	if len(uris) > maxIdentifierURIs {
+		return badRequest("field \"identifierUris\" has %d entries; an application may have at most %d", len(uris), maxIdentifierURIs)
+	}
+	seen := make(map[string]bool, len(uris))
+	for i, u := range uris {
+		if err := validateIdentifierURI(i, u); err != nil {
+			return err
+		}
+		k := strings.ToLower(u)
+		if seen[k] {
+			return badRequest("field \"identifierUris\" lists %q twice (identifier URIs compare case-insensitively); remove the duplicate", u)
+		}
+		seen[k] = true
+	}
+	return nil
+}
+
+func validateIdentifierURI(i int, u string) error {
+	field := "identifierUris[" + strconv.Itoa(i) + "]"
+	if u == "" {
+		return badRequest("field %q is empty; give an absolute URI such as api://orders", field)
+	}
+	if len(u) > maxIdentifierURI {
+		return badRequest("field %q is %d characters long; use at most %d", field, len(u), maxIdentifierURI)
+	}
+	for _, c := range u {
+		if unicode.IsSpace(c) || unicode.IsControl(c) {
+			return badRequest("field %q %q contains whitespace or a control character; remove it", field, u)
+		}
+	}
+	if !utf8.ValidString(u) {
+		return badRequest("field %q is not valid UTF-8", field)
+	}
+	if strings.Contains(u, "#") {
+		return badRequest("field %q %q has a fragment (#…); identifier URIs must not have one", field, u)
+	}
+	if strings.Contains(u, "?") {
+		return badRequest("field %q %q has a query (?…); identifier URIs must not have one", field, u)
+	}
+	if strings.HasSuffix(strings.ToLower(u), "/.default") {
+		return badRequest("field %q %q ends with \"/.default\", which clients append to form a scope; register the URI without it", field, u)
+	}
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Scheme == "" {
+		return badRequest("field %q %q is not an absolute URI with a scheme; use a form such as api://orders or https://orders.example.com", field, u)
+	}
+	if parsed.Host == "" && parsed.Opaque == "" && strings.Trim(parsed.Path, "/") == "" {
+		return badRequest("field %q %q has nothing after its scheme; use a form such as api://orders", field, u)
+	}
+	return nil
+}
+
+// validateAccessTokenLifetime checks accessTokenLifetimeSeconds.
+func validateAccessTokenLifetime(seconds int64) (time.Duration, error) {
+	if seconds < minAccessTokenLifetimeSeconds || seconds > maxAccessTokenLifetimeSeconds {
+		return 0, badRequest("field \"accessTokenLifetimeSeconds\" is %d; give a value from %d (5 minutes) to %d (24 hours)", seconds, minAccessTokenLifetimeSeconds, maxAccessTokenLifetimeSeconds)
+	}
+	return time.Duration(seconds) * time.Second, nil
+}
+
+// validateRoleValue checks an app role value: what appears in the roles
+// claim of tokens.
+func validateRoleValue(v string) error {
+	if v == "" {
+		return badRequest("field \"value\" is required: 1 to %d printable ASCII characters without spaces, e.g. \"Orders.Read\"", maxRoleValue)
+	}
+	if len(v) > maxRoleValue {
+		return badRequest("field \"value\" is %d characters long; use at most %d", len(v), maxRoleValue)
+	}
+	for _, c := range v {
+		if c == ' ' {
+			return badRequest("field \"value\" %q contains a space; use e.g. \"Orders.Read\"", v)
+		}
+		if c < 0x21 || c > 0x7e {
+			return badRequest("field \"value\" contains %q; use only printable ASCII characters without spaces", c)
+		}
+	}
+	if strings.HasPrefix(v, ".") {
+		return badRequest("field \"value\" %q starts with '.'; start it with a letter or digit", v)
+	}
+	return nil
+}
+
+// validateSecretLifetime checks expiresInSeconds of a new client secret.
+func validateSecretLifetime(seconds *int64) (time.Duration, error) {
+	if seconds == nil {
+		return defaultSecretLifetime, nil
+	}
+	min, max := int64(minSecretLifetime/time.Second), int64(maxSecretLifetime/time.Second)
+	if *seconds < min || *seconds > max {
+		return 0, badRequest("field \"expiresInSeconds\" is %d; give a value from %d (1 hour) to %d (2 years), or leave it out for 180 days", *seconds, min, max)
+	}
+	return time.Duration(*seconds) * time.Second, nil
+}
