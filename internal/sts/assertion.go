@@ -1,0 +1,396 @@
+package sts
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/pki"
+)
+
+// assertionAlgorithms is the allow-list for client assertions: RSA
+// PKCS#1 v1.5 and PSS with SHA-256 for RSA certificates, ECDSA P-256 for
+// EC certificates. Never "none" or HMAC (a certificate is not a shared key).
+var assertionAlgorithms = []string{"RS256", "PS256", "ES256"}
+
+// assertionHeader is the JOSE header of a client assertion (msal-protocol.md §5).
+type assertionHeader struct {
+	Alg     string   `json:"alg"`
+	Typ     string   `json:"typ"`
+	Kid     string   `json:"kid"`
+	X5t     string   `json:"x5t"`
+	X5tS256 string   `json:"x5t#S256"`
+	X5c     []string `json:"x5c"`
+	Crit    []string `json:"crit"`
+}
+
+// assertionClaims are the claims of a client assertion (RFC 7523 §3).
+type assertionClaims struct {
+	Iss string       `json:"iss"`
+	Sub string       `json:"sub"`
+	Aud audience     `json:"aud"`
+	Exp *numericDate `json:"exp"`
+	Nbf *numericDate `json:"nbf"`
+	Iat *numericDate `json:"iat"`
+	Jti string       `json:"jti"`
+}
+
+// audience is a JWT aud: one string or an array of strings (RFC 7519 §4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud must be a string or an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+// numericDate is a JWT NumericDate (RFC 7519 §2): seconds since the epoch,
+// integer or fractional.
+type numericDate struct{ time.Time }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
+		return fmt.Errorf("not a NumericDate: %.40s", b)
+	}
+	sec, frac := math.Modf(f)
+	d.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return nil
+}
+
+// clientAssertion is a parsed, not yet verified, client assertion.
+type clientAssertion struct {
+	Header       assertionHeader
+	Claims       assertionClaims
+	SigningInput string
+	Signature    []byte
+	// Thumbprint is the decoded x5t#S256 (32 bytes) or x5t (20 bytes).
+	Thumbprint []byte
+	// ThumbprintParam names the header the thumbprint came from.
+	ThumbprintParam string
+}
+
+// thumbprintText shows the presented thumbprint the way a user finds it
+// for that header: x5t as Entra's upper-case SHA-1 hex, x5t#S256 in base64url.
+func (a *clientAssertion) thumbprintText() string {
+	if len(a.Thumbprint) == sha1.Size {
+		return strings.ToUpper(hex.EncodeToString(a.Thumbprint))
+	}
+	return base64.RawURLEncoding.EncodeToString(a.Thumbprint)
+}
+
+func malformedAssertion(format string, a ...any) *Error {
+	e := invalidClient(CodeMalformedAssertion, "Invalid JWT token. The client_assertion is not a valid JWT: "+format, a...)
+	return e
+}
+
+// parseClientAssertion parses a compact JWS client assertion: three
+// base64url parts, a header with an allow-listed alg and a certificate
+// thumbprint, and JSON claims. It verifies nothing.
+func parseClientAssertion(raw string) (*clientAssertion, *Error) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return nil, malformedAssertion("a compact JWS has three dot-separated parts, this has %d.", len(parts))
+	}
+	var a clientAssertion
+	hb, err := decodeSegment(parts[0])
+	if err != nil {
+		return nil, malformedAssertion("the header is not base64url.")
+	}
+	if err := json.Unmarshal(hb, &a.Header); err != nil {
+		return nil, malformedAssertion("the header is not a JSON object of the expected shape.")
+	}
+	if len(a.Header.Crit) > 0 {
+		return nil, malformedAssertion("the header lists critical extensions %q, which this server does not understand (RFC 7515 section 4.1.11).", a.Header.Crit)
+	}
+	if !isAllowedAlgorithm(a.Header.Alg) {
+		return nil, invalidClient(CodeUnsupportedAlgorithm,
+			"Invalid JWT token. '%s' is not a supported signature algorithm for client assertions. Supported signing algorithms are: '%s'.",
+			clip(a.Header.Alg, 20), strings.Join(assertionAlgorithms, ", "))
+	}
+	switch {
+	case a.Header.X5tS256 != "":
+		a.ThumbprintParam = "x5t#S256"
+		a.Thumbprint, err = pki.DecodeThumbprint(a.Header.X5tS256)
+		if err == nil && len(a.Thumbprint) != sha256.Size {
+			err = errors.New("not a SHA-256 digest")
+		}
+	case a.Header.X5t != "":
+		a.ThumbprintParam = "x5t"
+		a.Thumbprint, err = pki.DecodeThumbprint(a.Header.X5t)
+		if err == nil && len(a.Thumbprint) != sha1.Size {
+			err = errors.New("not a SHA-1 digest")
+		}
+	case len(a.Header.Kid) == 2*sha1.Size:
+		// Some older SDKs put the SHA-1 thumbprint in hex into kid.
+		a.ThumbprintParam = "kid"
+		a.Thumbprint, err = hex.DecodeString(a.Header.Kid)
+	default:
+		return nil, invalidClient(CodeInvalidCertificate,
+			"Client assertion contains an invalid signature. [Reason - The header names no certificate: send the "+
+				"certificate thumbprint as 'x5t#S256' (SHA-256) or 'x5t' (SHA-1).]")
+	}
+	if err != nil {
+		return nil, malformedAssertion("the header's %s is not a certificate thumbprint in base64 (%v).", a.ThumbprintParam, err)
+	}
+	pb, err := decodeSegment(parts[1])
+	if err != nil {
+		return nil, malformedAssertion("the payload is not base64url.")
+	}
+	if err := json.Unmarshal(pb, &a.Claims); err != nil {
+		return nil, malformedAssertion("the payload is not a JSON object with the expected claim types (%s).", clip(err.Error(), 120))
+	}
+	if a.Signature, err = decodeSegment(parts[2]); err != nil || len(a.Signature) == 0 {
+		return nil, malformedAssertion("the signature is missing or not base64url.")
+	}
+	a.SigningInput = raw[:len(parts[0])+1+len(parts[1])]
+	return &a, nil
+}
+
+// decodeSegment decodes a JWS segment: base64url, padding tolerated.
+func decodeSegment(s string) ([]byte, error) {
+	return base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(s, "="))
+}
+
+func isAllowedAlgorithm(alg string) bool {
+	for _, a := range assertionAlgorithms {
+		if alg == a {
+			return true
+		}
+	}
+	return false
+}
+
+// verifySignature checks the JWS signature with the certificate's key; alg
+// must suit the key type (RS256/PS256 for RSA, ES256 for EC P-256).
+func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte) error {
+	digest := sha256.Sum256([]byte(input))
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch alg {
+		case "RS256":
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig)
+		case "PS256":
+			// MSAL uses salt length = hash length; "auto" also accepts others.
+			return rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto})
+		}
+		return fmt.Errorf("alg %s does not suit the certificate's RSA key; use RS256 or PS256", alg)
+	case *ecdsa.PublicKey:
+		if alg != "ES256" || k.Curve != elliptic.P256() {
+			return fmt.Errorf("alg %s does not suit the certificate's EC key; use ES256 with a P-256 key", alg)
+		}
+		if len(sig) != 64 { // JWS ECDSA signatures are R||S (RFC 7518 §3.4)
+			return errors.New("ES256 signature is not 64 bytes (R||S)")
+		}
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		if !ecdsa.Verify(k, digest[:], r, s) {
+			return errors.New("ECDSA verification failed")
+		}
+		return nil
+	}
+	return fmt.Errorf("certificate key type %T is not supported", pub)
+}
+
+// registeredCert is a parsed key credential with its thumbprints.
+type registeredCert struct {
+	cert   *x509.Certificate
+	sha1   [sha1.Size]byte
+	sha256 [sha256.Size]byte
+	err    error
+}
+
+// certCache keeps parsed registered certificates, keyed by their DER, so
+// that a token request does not parse X.509 each time. It is cleared when
+// it grows past maxCertCache.
+type certCache struct {
+	mu sync.Mutex
+	m  map[string]*registeredCert
+}
+
+const maxCertCache = 4096
+
+func (c *certCache) get(der []byte) *registeredCert {
+	c.mu.Lock()
+	rc, ok := c.m[string(der)]
+	c.mu.Unlock()
+	if ok {
+		return rc
+	}
+	rc = &registeredCert{sha1: sha1.Sum(der), sha256: sha256.Sum256(der)}
+	rc.cert, rc.err = x509.ParseCertificate(der)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCertCache {
+		c.m = make(map[string]*registeredCert)
+	}
+	c.m[string(der)] = rc
+	c.mu.Unlock()
+	return rc
+}
+
+// findCertificate returns the app's key credential whose thumbprint the
+// assertion presents.
+func (s *Server) findCertificate(app *directory.Application, a *clientAssertion) (*directory.KeyCredential, *registeredCert) {
+	for i := range app.KeyCredentials {
+		kc := &app.KeyCredentials[i]
+		rc := s.certs.get(kc.CertificateDER)
+		var match bool
+		if len(a.Thumbprint) == sha256.Size {
+			match = bytes.Equal(a.Thumbprint, rc.sha256[:])
+		} else {
+			match = bytes.Equal(a.Thumbprint, rc.sha1[:])
+		}
+		if match {
+			return kc, rc
+		}
+	}
+	return nil, nil
+}
+
+// verifyAssertion authenticates a client by its assertion (RFC 7523 §3,
+// msal-protocol.md §5): registered certificate by thumbprint, credential
+// validity, signature, audience, time window, lifetime and jti replay.
+// issuer/sub/client_id were checked before the application was looked up.
+func (s *Server) verifyAssertion(now time.Time, base string, tenant tenantRef, app *directory.Application, a *clientAssertion) *Error {
+	kc, rc := s.findCertificate(app, a)
+	if kc == nil {
+		registered := make([]string, 0, len(app.KeyCredentials))
+		for i := range app.KeyCredentials {
+			rc := s.certs.get(app.KeyCredentials[i].CertificateDER)
+			if a.ThumbprintParam == "x5t#S256" {
+				registered = append(registered, "'"+base64.RawURLEncoding.EncodeToString(rc.sha256[:])+"'")
+			} else {
+				registered = append(registered, "'"+strings.ToUpper(hex.EncodeToString(rc.sha1[:]))+"'")
+			}
+		}
+		list := "none"
+		if len(registered) > 0 {
+			list = strings.Join(registered, ", ")
+		}
+		return invalidClient(CodeInvalidCertificate,
+			"Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client (%s): '%s'. "+
+				"Certificates registered for app '%s' (%s): %s. Register the certificate with the application, or sign with a registered one.]",
+			a.ThumbprintParam, a.thumbprintText(), app.AppID, a.ThumbprintParam, list)
+	}
+	if rc.err != nil {
+		return invalidClient(CodeInvalidCertificate,
+			"Client assertion contains an invalid signature. [Reason - The certificate registered with thumbprint '%s' for app '%s' cannot be parsed; register it again.]",
+			kc.ThumbprintSHA1, app.AppID)
+	}
+	if !kc.NotAfter.IsZero() && now.After(kc.NotAfter) {
+		return invalidClient(CodeInvalidCertificate,
+			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' expired on %s. "+
+				"Register a new certificate with the application and sign with it.]",
+			kc.ThumbprintSHA1, app.AppID, kc.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if !kc.NotBefore.IsZero() && now.Before(kc.NotBefore) {
+		return invalidClient(CodeInvalidCertificate,
+			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' is not valid before %s.]",
+			kc.ThumbprintSHA1, app.AppID, kc.NotBefore.UTC().Format(time.RFC3339))
+	}
+	if err := verifySignature(a.Header.Alg, rc.cert.PublicKey, a.SigningInput, a.Signature); err != nil {
+		return invalidClient(CodeInvalidCertificate,
+			"Client assertion failed signature validation. [Reason - The signature does not verify with the certificate with thumbprint '%s' registered for app '%s' (%s).]",
+			kc.ThumbprintSHA1, app.AppID, err)
+	}
+	if !s.audienceMatches(base, tenant, a.Claims.Aud) {
+		return invalidClient(CodeAssertionAudience,
+			"Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. "+
+				"The aud claim is %q; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
+			[]string(a.Claims.Aud), base, tenant.ID)
+	}
+	if e := s.checkAssertionTime(now, &a.Claims); e != nil {
+		return e
+	}
+	if a.Claims.Jti == "" {
+		return malformedAssertion("the jti claim is missing; send a unique jti (a new GUID) in every assertion.")
+	}
+	if len(a.Claims.Jti) > 256 {
+		return malformedAssertion("the jti claim is longer than 256 characters.")
+	}
+	// Remember the jti until the assertion could no longer be accepted.
+	if !s.replay.add(app.AppID+"\x00"+a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
+		return invalidClient(CodeMalformedAssertion,
+			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
+			clip(a.Claims.Jti, 100))
+	}
+	return nil
+}
+
+// checkAssertionTime enforces exp, nbf and iat with leeway, and the
+// maximum lifetime (exp−nbf, else exp−iat, else exp−now).
+func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims) *Error {
+	leeway := s.cfg.AssertionLeeway
+	if c.Exp == nil {
+		return malformedAssertion("the exp claim is missing; an assertion must expire (at most %s after nbf).", s.cfg.MaxAssertionLifetime)
+	}
+	start := now
+	switch {
+	case c.Nbf != nil:
+		start = c.Nbf.Time
+	case c.Iat != nil:
+		start = c.Iat.Time
+	}
+	tooEarly := c.Nbf != nil && now.Add(leeway).Before(c.Nbf.Time) || c.Iat != nil && now.Add(leeway).Before(c.Iat.Time)
+	if now.After(c.Exp.Add(leeway)) || tooEarly {
+		return invalidClient(CodeAssertionTime,
+			"Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s. "+
+				"Allowed clock skew: %s. Check the client's clock and create a new assertion for each request.",
+			fmtTime(now), fmtTime(start), fmtTime(c.Exp.Time), leeway)
+	}
+	if life := c.Exp.Sub(start); life > s.cfg.MaxAssertionLifetime {
+		return invalidClient(CodeAssertionTime,
+			"Client assertion is valid for too long: from %s to %s (%s); at most %s is allowed. Set exp at most %s after nbf.",
+			fmtTime(start), fmtTime(c.Exp.Time), life.Round(time.Second), s.cfg.MaxAssertionLifetime, s.cfg.MaxAssertionLifetime)
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// audienceMatches reports whether one aud value names this tenant's token
+// endpoint (v2 or v1) or issuer, by tenant id or name, under base.
+func (s *Server) audienceMatches(base string, tenant tenantRef, aud audience) bool {
+	for _, v := range aud {
+		v = strings.TrimSuffix(v, "/")
+		if len(v) <= len(base) || !strings.EqualFold(v[:len(base)], base) || v[len(base)] != '/' {
+			continue
+		}
+		seg, rest, _ := strings.Cut(v[len(base)+1:], "/")
+		if !strings.EqualFold(seg, tenant.ID) && !strings.EqualFold(seg, tenant.Name) {
+			continue
+		}
+		switch rest {
+		case "oauth2/v2.0/token", "oauth2/token", "v2.0":
+			return true
+		}
+	}
+	return false
+}
+
+// tenantRef names the tenant a request addresses.
+type tenantRef struct{ ID, Name string }
