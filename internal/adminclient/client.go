@@ -86,6 +86,14 @@ func New(cfg Config, opts ...Option) (*Client, error) {
 		}
 		c.hc = hc
 	}
+	// The admin API never redirects. Following a redirect would repeat the
+	// request, method, body and bearer token included, elsewhere: Go's
+	// ServeMux answers a path with a "." or ".." segment with a 307 to the
+	// cleaned path, which turned DELETE …/applications/APP/appRoles/.. into
+	// DELETE …/applications/APP.
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
 	c.oauth = &oauthclient.Client{HTTPClient: c.hc, Now: c.now}
 	return c, nil
 }
@@ -111,6 +119,9 @@ func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
 // do sends one admin API request; in (if not nil) is sent as JSON and a 2xx
 // body is decoded into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	if err := checkPath(path); err != nil {
+		return err
+	}
 	var body []byte
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -150,6 +161,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		// request was not carried out, so repeating it is safe.
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
 			continue
+		}
+		if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+			return fmt.Errorf("admin API %s %s answered HTTP %d with a redirect to %q, which is not followed: the admin API does not redirect; check that --addr or %s is the server's base URL",
+				method, basePath+path, resp.StatusCode, sanitize(resp.Header.Get("Location")), EnvAddr)
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return apiError(resp.StatusCode, data)
@@ -212,6 +227,22 @@ func explainTransport(err error, cfg Config) error {
 }
 
 func esc(s string) string { return url.PathEscape(s) }
+
+// checkPath refuses a request path with an empty, "." or ".." segment: such
+// a name (a tenant, application, role, credential or grant given by the
+// user) does not address one object but a different path of the API.
+func checkPath(path string) error {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	for _, seg := range segs {
+		switch seg {
+		case "":
+			return fmt.Errorf("an empty name or id was given (admin API path %s%s): give the id or name of the object", basePath, path)
+		case ".", "..":
+			return fmt.Errorf("%q cannot name an object in the admin API (it is path navigation in %s%s): give the object's id instead", seg, basePath, path)
+		}
+	}
+	return nil
+}
 
 func tenantPath(tenant string) string { return "/tenants/" + esc(tenant) }
 
