@@ -1,0 +1,113 @@
+package seal
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// RootKeyID returns the ID of the root key s seals under ("" for a Sealer
+// built from the zero RootKey), so that a rekey can tell which blobs it
+// still has to re-wrap.
+func (s *Sealer) RootKeyID() string {
+	if s == nil || s.wrap == nil {
+		return ""
+	}
+	return fmt.Sprintf("%x", s.id[:])
+}
+
+// Keyring seals under a current root key and opens blobs sealed under the
+// current key or any previous one, so that readers keep working while a
+// root-key rotation re-wraps the stored blobs; it is safe for concurrent use.
+type Keyring struct {
+	current *Sealer
+	byID    map[string]*Sealer
+}
+
+// NewKeyring returns a Keyring that seals under current and also opens blobs
+// sealed under each of previous; the zero RootKey is refused.
+func NewKeyring(current RootKey, previous ...RootKey) (*Keyring, error) {
+	if !current.set {
+		return nil, errors.New("seal: keyring needs a current root key")
+	}
+	k := &Keyring{current: NewSealer(current), byID: map[string]*Sealer{current.ID(): nil}}
+	k.byID[current.ID()] = k.current
+	for i, p := range previous {
+		if !p.set {
+			return nil, fmt.Errorf("seal: previous root key %d is the zero key", i+1)
+		}
+		if _, dup := k.byID[p.ID()]; !dup {
+			k.byID[p.ID()] = NewSealer(p)
+		}
+	}
+	return k, nil
+}
+
+// RootKeyID returns the ID of the current root key, the one Seal uses.
+func (k *Keyring) RootKeyID() string { return k.current.RootKeyID() }
+
+// Seal seals plaintext under the current root key (see Sealer.Seal).
+func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
+	return k.current.Seal(plaintext, aad)
+}
+
+// Open opens a blob sealed under the current or a previous root key; a blob
+// of any other key fails with ErrRootKeyMismatch naming the keys held.
+func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
+	id, err := SealedBy(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %d bytes or unknown version", ErrMalformed, len(sealed))
+	}
+	s, ok := k.byID[id]
+	if !ok {
+		held := make([]string, 0, len(k.byID))
+		for h := range k.byID {
+			held = append(held, h)
+		}
+		return nil, fmt.Errorf("%w: blob root key %s, this process holds %s", ErrRootKeyMismatch, id, strings.Join(held, ", "))
+	}
+	return s.Open(sealed, aad)
+}
+
+// Opener opens sealed blobs; *Sealer and *Keyring implement it.
+type Opener interface {
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Rewrap returns blob sealed under to's root key, opening it with from (a
+// Keyring holding the old key, or the old Sealer). It returns blob unchanged
+// and false when blob is already sealed under to's key.
+//
+// The payload's GCM tag covers the blob header, wrapped data key included,
+// so a new wrapping always needs a new payload tag; re-using the data key
+// and nonce for it would be GCM nonce reuse. Rewrap therefore seals the
+// plaintext again under a fresh data key: the blob's context (aad) is needed
+// and checked, and the plaintext exists only transiently in memory.
+func Rewrap(from Opener, to *Sealer, blob, aad []byte) ([]byte, bool, error) {
+	id, err := SealedBy(blob)
+	if err != nil {
+		return nil, false, err
+	}
+	if to == nil || to.wrap == nil {
+		return nil, false, errors.New("seal: rewrap: no target root key")
+	}
+	if id == to.RootKeyID() {
+		return blob, false, nil
+	}
+	pt, err := from.Open(blob, aad)
+	if err != nil {
+		return nil, false, fmt.Errorf("seal: rewrap: %w", err)
+	}
+	defer clear(pt)
+	out, err := to.Seal(pt, aad)
+	if err != nil {
+		return nil, false, fmt.Errorf("seal: rewrap: %w", err)
+	}
+	return out, true, nil
+}
+
+// Rewrap returns blob sealed under the keyring's current root key (opening
+// it with whichever key sealed it), and whether it changed.
+func (k *Keyring) Rewrap(blob, aad []byte) ([]byte, bool, error) {
+	return Rewrap(k, k.current, blob, aad)
+}

@@ -1,0 +1,71 @@
+// Package vault is Portcullis's Key Vault-compatible vault domain: vaults,
+// secrets, certificates and keys with immutable versions, soft delete,
+// role-based access, audit, encryption at rest, lifetime actions and the
+// vault:// reference resolver. It holds no HTTP code: package kvapi maps
+// Service methods and *Error values to Key Vault's REST shapes, and the CLI
+// and admin API call the same methods.
+//
+// # Main types
+//
+//   - Service (built by New from a Config) does every operation. Each
+//     method takes the Caller, checks its role (RBAC) itself and appends an
+//     AuditRecord (caller, vault, object, version, operation, outcome,
+//     request id — never a value).
+//   - Store is the persistence seam (SQLite and PostgreSQL implement it;
+//     vaulttest.Run is its conformance suite, vaulttest.NewMemoryStore the
+//     in-memory fake).
+//   - *Error carries Kind (→ HTTP status), Key Vault's Code and InnerCode,
+//     and a message; secret material travels as Value, which prints as
+//     "[redacted]".
+//
+// # Key Vault semantics and the choices made
+//
+//   - Names: objects 1-127 of letters, digits and dashes (ValidateName),
+//     compared case-insensitively; vaults 3-24 characters (Azure's rule),
+//     stored lower-case. "default" always exists (EnsureDefault).
+//   - Versions are 32-hex random ids; the store orders them (Seq). A
+//     version-less Get returns the newest version; a disabled version is
+//     refused ("Operation get is not allowed on a disabled secret."), but
+//     nbf/exp are not enforced on Get, as in Key Vault. Resolve applies the
+//     rollover rule: the newest version that is enabled, started and not
+//     expired.
+//   - Soft delete covers the whole object; while deleted its name cannot be
+//     reused (Conflict, inner code ObjectIsDeletedButRecoverable); purge is
+//     refused under purge protection until the scheduled purge date;
+//     PurgeExpiredDeletions purges what is due.
+//   - A certificate is stored once; its secret and key (same name and
+//     version) are views of it, marked Managed: listed with secrets and
+//     keys, readable, usable for crypto operations, but written, deleted,
+//     recovered and purged only through the certificate. A certificate's
+//     name must be free among secrets and keys, and vice versa. The secret
+//     value is the PFX (base64, no password) or PEM (key first) per the
+//     policy's content type, generated from the sealed PKCS#8 key at read
+//     time; without the key when the policy says the key is not exportable.
+//   - Certificates are created self-signed only (issuer "Self"),
+//     synchronously; the returned CertificateOperation is already
+//     "completed". Imported certificates get issuer "Unknown" and a policy
+//     derived from the certificate.
+//   - RBAC: role assignments name a principal (client appId or object id),
+//     a vault and a scope ("" or TYPE/NAME); the built-in roles and their
+//     permissions are data (Roles). An assignment scoped to certificates/X
+//     also covers the secret and key views of X. Token roles that name a
+//     built-in role grant it on every vault. A denial names the operation
+//     and the least role that allows it. Listing needs a vault-scoped role.
+//   - Crypto operations take the digest (sign/verify) as Key Vault does;
+//     sign, encrypt and wrapKey are refused outside nbf/exp, verify,
+//     decrypt and unwrapKey are not (Key Vault's rule). Private keys never
+//     leave the vault except to in-process consumers through Resolve.
+//   - Encryption at rest: every value and private key is sealed by the
+//     Sealer with an aad binding vault, type, name and version, so blobs
+//     cannot be swapped between objects. Rekey rotates the root key.
+//   - Lifetime actions (RunLifetimeActions) fire once per certificate
+//     version and trigger, with a marker in the store; EmailContacts goes
+//     to the Notifier (LogNotifier, WebhookNotifier with an HMAC-SHA256
+//     signature header, MultiNotifier), AutoRenew issues a new version with
+//     the same policy. The gauge
+//     portcullis_vault_certificate_expiry_timestamp_seconds{vault,name}
+//     follows each certificate's current expiry.
+//   - Ids and URLs (kid, sid, x5t links, recovery ids, nextLink) are built
+//     by kvapi from Vault, Name and Version; paging cursors (Page.Next) are
+//     plain names or version ids that kvapi must protect against tampering.
+package vault

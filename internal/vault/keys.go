@@ -1,0 +1,748 @@
+package vault
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"hash"
+	"math/big"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/pki"
+)
+
+// Key is one version of a key: public members only; the private key never
+// leaves the vault. JWK.KID is left for kvapi to fill with the key's URL.
+type Key struct {
+	Vault      string
+	Name       string
+	Version    string
+	JWK        JSONWebKey
+	Attributes Attributes
+	Tags       map[string]string
+	// Managed is set for the key of a certificate.
+	Managed bool
+	// Deleted is set for deleted keys.
+	Deleted *Deletion
+}
+
+// KeyCreate is the body of CreateKey.
+type KeyCreate struct {
+	// KeyType is "RSA" or "EC".
+	KeyType string
+	// KeySize is 2048 (default), 3072 or 4096 for RSA.
+	KeySize int
+	// Curve is "P-256" (default) or "P-384" for EC.
+	Curve string
+	// KeyOps defaults to every operation the key type supports.
+	KeyOps    []string
+	Enabled   *bool
+	NotBefore time.Time
+	Expires   time.Time
+	Tags      map[string]string
+}
+
+// KeyImport is the body of ImportKey: a JWK with private members, or PEM.
+type KeyImport struct {
+	JWK *JSONWebKey
+	// PEM is a PKCS#8, PKCS#1 or SEC1 private key, used when JWK is nil.
+	PEM []byte
+	// KeyOps overrides the JWK's key_ops; default every supported operation.
+	KeyOps    []string
+	Enabled   *bool
+	NotBefore time.Time
+	Expires   time.Time
+	Tags      map[string]string
+}
+
+// KeyOperationResult is the output of a cryptographic operation.
+type KeyOperationResult struct {
+	Vault   string
+	Name    string
+	Version string
+	// Result is the signature, ciphertext, plaintext or (un)wrapped key.
+	Result Value
+}
+
+// Key operations (JWK key_ops).
+const (
+	OpEncrypt   = "encrypt"
+	OpDecrypt   = "decrypt"
+	OpSign      = "sign"
+	OpVerify    = "verify"
+	OpWrapKey   = "wrapKey"
+	OpUnwrapKey = "unwrapKey"
+	OpImport    = "import"
+)
+
+var (
+	rsaKeyOps = []string{OpEncrypt, OpDecrypt, OpSign, OpVerify, OpWrapKey, OpUnwrapKey}
+	ecKeyOps  = []string{OpSign, OpVerify}
+)
+
+type keyMeta struct {
+	KeyOps []string `json:"key_ops"`
+}
+
+// validKeyOps checks ops against the key type, defaulting to all.
+func validKeyOps(kty string, ops []string) ([]string, error) {
+	allowed := ecKeyOps
+	if kty == "RSA" {
+		allowed = rsaKeyOps
+	}
+	if ops == nil {
+		return slices.Clone(allowed), nil
+	}
+	out := []string{}
+	for _, op := range ops {
+		canon := ""
+		for _, a := range append(slices.Clone(allowed), OpImport) {
+			if strings.EqualFold(op, a) {
+				canon = a
+			}
+		}
+		if canon == "" {
+			return nil, badRequest("key operation %q is not valid for this key type: valid operations are %s", op, strings.Join(allowed, ", "))
+		}
+		if !slices.Contains(out, canon) {
+			out = append(out, canon)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) keyOf(v Vault, ver ObjectVersion) (Key, error) {
+	var jwk JSONWebKey
+	if err := json.Unmarshal(ver.Public, &jwk); err != nil {
+		return Key{}, internal(err, "decode stored key %q", ver.Name)
+	}
+	// key_ops live in Meta, which UpdateKey may change (Public is immutable).
+	var meta keyMeta
+	if err := json.Unmarshal(ver.Meta, &meta); err != nil {
+		return Key{}, internal(err, "decode stored key %q metadata", ver.Name)
+	}
+	jwk.KeyOps = meta.KeyOps
+	return Key{Vault: v.Name, Name: ver.Name, Version: ver.Version, JWK: jwk, Attributes: attributesOf(v, ver), Tags: cloneTags(ver.Tags)}, nil
+}
+
+// certificateAsKey is the managed key view of a certificate version.
+func (s *Service) certificateAsKey(v Vault, ver ObjectVersion) (Key, error) {
+	meta, err := decodeCertMeta(ver)
+	if err != nil {
+		return Key{}, err
+	}
+	cert, err := x509.ParseCertificate(ver.Public)
+	if err != nil {
+		return Key{}, internal(err, "parse stored certificate %q", ver.Name)
+	}
+	jwk, err := publicJWK(cert.PublicKey, meta.KeyOps)
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Vault: v.Name, Name: ver.Name, Version: ver.Version, JWK: jwk, Attributes: attributesOf(v, ver), Tags: cloneTags(ver.Tags), Managed: true}, nil
+}
+
+func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.Signer, ops []string, enabled *bool, nbf, exp time.Time, tags map[string]string) (ObjectVersion, error) {
+	if _, _, _, err := supportedKey(key); err != nil {
+		return ObjectVersion{}, err
+	}
+	if err := validateTags(tags); err != nil {
+		return ObjectVersion{}, err
+	}
+	if err := checkDates(nbf, exp); err != nil {
+		return ObjectVersion{}, err
+	}
+	jwk, err := publicJWK(key.Public(), nil)
+	if err != nil {
+		return ObjectVersion{}, err
+	}
+	if ops, err = validKeyOps(jwk.Kty, ops); err != nil {
+		return ObjectVersion{}, err
+	}
+	jwk.KeyOps = ops
+	pub, _ := json.Marshal(jwk)
+	meta, _ := json.Marshal(keyMeta{KeyOps: ops})
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return ObjectVersion{}, internal(err, "encode private key")
+	}
+	defer clear(der)
+	id, err := newVersionID()
+	if err != nil {
+		return ObjectVersion{}, err
+	}
+	now := s.now().UTC()
+	ver := ObjectVersion{
+		Vault: v.Name, Type: Keys, Name: name, Version: id, Created: now, Updated: now,
+		Enabled: enabled == nil || *enabled, Tags: cloneTags(tags), Public: pub, Meta: meta,
+	}
+	if !nbf.IsZero() {
+		ver.NotBefore = nbf.UTC()
+	}
+	if !exp.IsZero() {
+		ver.Expires = exp.UTC()
+	}
+	if err := s.seal(&ver, der); err != nil {
+		return ObjectVersion{}, err
+	}
+	return s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Certificates}})
+}
+
+// CreateKey generates a new version of key name: RSA 2048/3072/4096 or EC P-256/P-384.
+func (s *Service) CreateKey(ctx context.Context, c Caller, vault, name string, in KeyCreate) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysCreate)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	kp := KeyProperties{KeyType: in.KeyType, KeySize: in.KeySize, Curve: in.Curve}
+	if kp.KeyType == "" {
+		return Key{}, badRequest("kty is required: RSA or EC")
+	}
+	kt, err := policyKeyType(&kp)
+	if err != nil {
+		return Key{}, err
+	}
+	key, err := pki.GenerateKey(kt)
+	if err != nil {
+		return Key{}, internal(err, "generate key")
+	}
+	ver, err := s.addKey(ctx, v, name, key, in.KeyOps, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+	if err != nil {
+		return Key{}, err
+	}
+	o.version = ver.Version
+	return s.keyOf(v, ver)
+}
+
+// ImportKey stores a caller's private key (JWK with private members, or
+// PEM) as a new version of key name.
+func (s *Service) ImportKey(ctx context.Context, c Caller, vault, name string, in KeyImport) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysImport)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	var key crypto.Signer
+	ops := in.KeyOps
+	switch {
+	case in.JWK != nil:
+		if key, err = in.JWK.privateKey(); err != nil {
+			return Key{}, err
+		}
+		if ops == nil {
+			ops = in.JWK.KeyOps
+		}
+	case len(in.PEM) > 0:
+		if key, err = parsePrivateKeyPEM(in.PEM); err != nil {
+			return Key{}, err
+		}
+	default:
+		return Key{}, badRequest("no key to import: supply a JWK with its private members or a PEM private key")
+	}
+	ver, err := s.addKey(ctx, v, name, key, ops, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+	if err != nil {
+		return Key{}, err
+	}
+	o.version = ver.Version
+	return s.keyOf(v, ver)
+}
+
+// readKey reads a live key version or the key view of a certificate.
+func (s *Service) readKey(ctx context.Context, v Vault, name, version string) (Key, ObjectVersion, error) {
+	_, ver, err := s.liveVersion(ctx, v.Name, Keys, name, version)
+	if IsKind(err, KindNotFound) {
+		if _, cver, cerr := s.liveVersion(ctx, v.Name, Certificates, name, version); cerr == nil {
+			k, err := s.certificateAsKey(v, cver)
+			return k, cver, err
+		}
+	}
+	if err != nil {
+		return Key{}, ObjectVersion{}, err
+	}
+	k, err := s.keyOf(v, ver)
+	return k, ver, err
+}
+
+// GetKey returns a key version's public part (the newest when version is "").
+func (s *Service) GetKey(ctx context.Context, c Caller, vault, name, version string) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, version, PermKeysRead)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	k, _, err := s.readKey(ctx, v, name, version)
+	if err == nil {
+		o.version = k.Version
+	}
+	return k, err
+}
+
+// UpdateKey changes a key version's attributes and key_ops.
+func (s *Service) UpdateKey(ctx context.Context, c Caller, vault, name, version string, u Update) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, version, PermKeysUpdate)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Keys, name, "update"); err != nil {
+		return Key{}, err
+	}
+	if u.ContentType != nil {
+		return Key{}, badRequest("contentType applies to secrets, not keys")
+	}
+	now := s.now().UTC()
+	ver, err := s.updateVersion(ctx, v.Name, Keys, name, version, func(ver *ObjectVersion) error {
+		if err := u.apply(ver, now); err != nil {
+			return err
+		}
+		if u.KeyOps == nil {
+			return nil
+		}
+		var jwk JSONWebKey
+		if err := json.Unmarshal(ver.Public, &jwk); err != nil {
+			return internal(err, "decode stored key")
+		}
+		ops, err := validKeyOps(jwk.Kty, u.KeyOps)
+		if err != nil {
+			return err
+		}
+		ver.Meta, _ = json.Marshal(keyMeta{KeyOps: ops})
+		return nil
+	})
+	if err != nil {
+		return Key{}, err
+	}
+	o.version = ver.Version
+	return s.keyOf(v, ver)
+}
+
+// ListKeys lists the newest version of each live key (certificates' keys included).
+func (s *Service) ListKeys(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Key], err error) {
+	return s.listKeys(ctx, c, vault, p, false)
+}
+
+// ListDeletedKeys lists deleted keys (those of deleted certificates included).
+func (s *Service) ListDeletedKeys(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Key], err error) {
+	return s.listKeys(ctx, c, vault, p, true)
+}
+
+func (s *Service) listKeys(ctx context.Context, c Caller, vault string, p PageRequest, deleted bool) (out Page[Key], err error) {
+	o := s.begin(ctx, c, vault, Keys, "", "", PermKeysRead)
+	defer o.end(&err)
+	v, err := o.authorize("", false)
+	if err != nil {
+		return Page[Key]{}, err
+	}
+	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Keys, Certificates}, deleted, p)
+	if err != nil {
+		return Page[Key]{}, err
+	}
+	out.Next = next
+	for _, e := range es {
+		k, err := s.entryAsKey(v, e)
+		if err != nil {
+			return Page[Key]{}, err
+		}
+		out.Items = append(out.Items, k)
+	}
+	return out, nil
+}
+
+func (s *Service) entryAsKey(v Vault, e ObjectEntry) (Key, error) {
+	var k Key
+	var err error
+	if e.Object.Type == Certificates {
+		k, err = s.certificateAsKey(v, e.Newest)
+	} else {
+		k, err = s.keyOf(v, e.Newest)
+	}
+	if err != nil {
+		return Key{}, err
+	}
+	k.Name, k.Deleted = e.Object.Name, e.Object.Deleted
+	return k, nil
+}
+
+// ListKeyVersions lists every version of a key, oldest first.
+func (s *Service) ListKeyVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (out Page[Key], err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRead)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Page[Key]{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Page[Key]{}, err
+	}
+	typ := Keys
+	vers, err := s.listVersions(ctx, v.Name, Keys, name)
+	if IsKind(err, KindNotFound) {
+		if cv, cerr := s.listVersions(ctx, v.Name, Certificates, name); cerr == nil {
+			vers, err, typ = cv, nil, Certificates
+		}
+	}
+	if err != nil {
+		return Page[Key]{}, err
+	}
+	page, next, err := pageVersions(vers, p)
+	if err != nil {
+		return Page[Key]{}, err
+	}
+	out.Next = next
+	for _, ver := range page {
+		k, err := s.entryAsKey(v, ObjectEntry{Object: Object{Type: typ, Name: ver.Name}, Newest: ver})
+		if err != nil {
+			return Page[Key]{}, err
+		}
+		out.Items = append(out.Items, k)
+	}
+	return out, nil
+}
+
+// DeleteKey soft-deletes a key; refused for a certificate's key and while referenced.
+func (s *Service) DeleteKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysDelete)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Keys, name, "delete"); err != nil {
+		return Key{}, err
+	}
+	if _, _, err := s.liveVersion(ctx, v.Name, Keys, name, ""); err != nil {
+		return Key{}, err
+	}
+	if err := s.refusedByReferences(ctx, v.Name, name, "deleted", Keys); err != nil {
+		return Key{}, err
+	}
+	obj, err := s.softDelete(ctx, v, Keys, name)
+	if err != nil {
+		return Key{}, err
+	}
+	ver, err := s.store.GetVersion(ctx, v.Name, Keys, name, "")
+	if err != nil {
+		return Key{}, wrapStoreErr(err, "read key %q", name)
+	}
+	return s.entryAsKey(v, ObjectEntry{Object: obj, Newest: ver})
+}
+
+// GetDeletedKey returns a deleted key's newest version.
+func (s *Service) GetDeletedKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRead)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	obj, ver, err := s.deletedObject(ctx, v.Name, Keys, name)
+	if IsKind(err, KindNotFound) {
+		if cobj, cver, cerr := s.deletedObject(ctx, v.Name, Certificates, name); cerr == nil {
+			return s.entryAsKey(v, ObjectEntry{Object: cobj, Newest: cver})
+		}
+	}
+	if err != nil {
+		return Key{}, err
+	}
+	return s.entryAsKey(v, ObjectEntry{Object: obj, Newest: ver})
+}
+
+// RecoverKey brings a deleted key back.
+func (s *Service) RecoverKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRecover)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Key{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Key{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Keys, name, "recover"); err != nil {
+		return Key{}, err
+	}
+	if _, err := s.recoverObject(ctx, v.Name, Keys, name); err != nil {
+		return Key{}, err
+	}
+	k, _, err := s.readKey(ctx, v, name, "")
+	return k, err
+}
+
+// PurgeKey permanently removes a deleted key; refused under purge protection.
+func (s *Service) PurgeKey(ctx context.Context, c Caller, vault, name string) (err error) {
+	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysPurge)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Keys, name, "purge"); err != nil {
+		return err
+	}
+	return s.purgeObject(ctx, v, Keys, name, Keys)
+}
+
+// cryptoKey loads the private key for an operation, enforcing enabled,
+// key_ops and (for sign, encrypt and wrapKey) the nbf/exp window; Key Vault
+// lets verify, decrypt and unwrap work outside it.
+func (s *Service) cryptoKey(ctx context.Context, v Vault, name, version, keyOp string) (crypto.Signer, ObjectVersion, error) {
+	k, ver, err := s.readKey(ctx, v, name, version)
+	if err != nil {
+		return nil, ObjectVersion{}, err
+	}
+	if !ver.Enabled {
+		return nil, ObjectVersion{}, forbidden(CodeKeyDisabled, "Operation %s is not allowed on a disabled key.", keyOp)
+	}
+	if !slices.Contains(k.JWK.KeyOps, keyOp) {
+		return nil, ObjectVersion{}, forbidden("", "Operation %s is not permitted on key %s: its key_ops are [%s].", keyOp, name, strings.Join(k.JWK.KeyOps, ", "))
+	}
+	if keyOp == OpSign || keyOp == OpEncrypt || keyOp == OpWrapKey {
+		now := s.now()
+		if !ver.NotBefore.IsZero() && now.Before(ver.NotBefore) {
+			return nil, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s is not valid before %s.", keyOp, name, ver.NotBefore.Format(time.RFC3339))
+		}
+		if !ver.Expires.IsZero() && !now.Before(ver.Expires) {
+			return nil, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s expired on %s.", keyOp, name, ver.Expires.Format(time.RFC3339))
+		}
+	}
+	key, err := s.openPrivateKey(ver)
+	if err != nil {
+		return nil, ObjectVersion{}, err
+	}
+	return key, ver, nil
+}
+
+// cryptoOp runs fn with the private key of a key (or certificate key) version.
+func (s *Service) cryptoOp(ctx context.Context, c Caller, vault, name, version string, perm Permission, keyOp string, fn func(crypto.Signer) ([]byte, error)) (out KeyOperationResult, err error) {
+	o := s.begin(ctx, c, vault, Keys, name, version, perm)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return KeyOperationResult{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return KeyOperationResult{}, err
+	}
+	key, ver, err := s.cryptoKey(ctx, v, name, version, keyOp)
+	if err != nil {
+		return KeyOperationResult{}, err
+	}
+	o.version = ver.Version
+	res, err := fn(key)
+	if err != nil {
+		return KeyOperationResult{}, err
+	}
+	return KeyOperationResult{Vault: v.Name, Name: ver.Name, Version: ver.Version, Result: NewValue(res)}, nil
+}
+
+type signAlg struct {
+	hash  crypto.Hash
+	pss   bool
+	ec    bool
+	curve string
+}
+
+var signAlgs = map[string]signAlg{
+	"RS256": {hash: crypto.SHA256}, "RS384": {hash: crypto.SHA384}, "RS512": {hash: crypto.SHA512},
+	"PS256": {hash: crypto.SHA256, pss: true}, "PS384": {hash: crypto.SHA384, pss: true}, "PS512": {hash: crypto.SHA512, pss: true},
+	"ES256": {hash: crypto.SHA256, ec: true, curve: "P-256"}, "ES384": {hash: crypto.SHA384, ec: true, curve: "P-384"},
+}
+
+func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, error) {
+	a, ok := signAlgs[alg]
+	if !ok {
+		return signAlg{}, badRequest("signature algorithm %q is not supported: use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or ES384", alg)
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if a.ec {
+			return signAlg{}, badRequest("algorithm %s needs an EC key; this key is RSA", alg)
+		}
+	case *ecdsa.PublicKey:
+		if !a.ec {
+			return signAlg{}, badRequest("algorithm %s needs an RSA key; this key is EC", alg)
+		}
+		if k.Curve.Params().Name != a.curve {
+			return signAlg{}, badRequest("algorithm %s needs curve %s; this key is %s", alg, a.curve, k.Curve.Params().Name)
+		}
+	}
+	if len(digest) != a.hash.Size() {
+		return signAlg{}, badRequest("algorithm %s signs a %d-byte %s digest, got %d bytes: hash the data first", alg, a.hash.Size(), a.hash, len(digest))
+	}
+	return a, nil
+}
+
+// Sign signs a digest the caller computed (as Key Vault does) with alg:
+// RS256/384/512, PS256/384/512 (salt length = hash length) or ES256/384
+// (signature R||S).
+func (s *Service) Sign(ctx context.Context, c Caller, vault, name, version, alg string, digest []byte) (KeyOperationResult, error) {
+	return s.cryptoOp(ctx, c, vault, name, version, PermKeysSign, OpSign, func(key crypto.Signer) ([]byte, error) {
+		a, err := lookupSignAlg(alg, key.Public(), digest)
+		if err != nil {
+			return nil, err
+		}
+		switch k := key.(type) {
+		case *rsa.PrivateKey:
+			if a.pss {
+				return rsa.SignPSS(rand.Reader, k, a.hash, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+			}
+			return rsa.SignPKCS1v15(rand.Reader, k, a.hash, digest)
+		case *ecdsa.PrivateKey:
+			r, sv, err := ecdsa.Sign(rand.Reader, k, digest)
+			if err != nil {
+				return nil, internal(err, "sign")
+			}
+			size := (k.Curve.Params().BitSize + 7) / 8
+			out := make([]byte, 2*size)
+			r.FillBytes(out[:size])
+			sv.FillBytes(out[size:])
+			return out, nil
+		}
+		return nil, badRequest("key type %T cannot sign", key)
+	})
+}
+
+// Verify reports whether signature is valid over digest for alg (PS*
+// signatures of any salt length are accepted).
+func (s *Service) Verify(ctx context.Context, c Caller, vault, name, version, alg string, digest, signature []byte) (valid bool, err error) {
+	_, err = s.cryptoOp(ctx, c, vault, name, version, PermKeysVerify, OpVerify, func(key crypto.Signer) ([]byte, error) {
+		a, err := lookupSignAlg(alg, key.Public(), digest)
+		if err != nil {
+			return nil, err
+		}
+		switch k := key.Public().(type) {
+		case *rsa.PublicKey:
+			if a.pss {
+				valid = rsa.VerifyPSS(k, a.hash, digest, signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+			} else {
+				valid = rsa.VerifyPKCS1v15(k, a.hash, digest, signature) == nil
+			}
+		case *ecdsa.PublicKey:
+			size := (k.Curve.Params().BitSize + 7) / 8
+			if len(signature) == 2*size {
+				r := new(big.Int).SetBytes(signature[:size])
+				sv := new(big.Int).SetBytes(signature[size:])
+				valid = ecdsa.Verify(k, digest, r, sv)
+			}
+		}
+		return nil, nil
+	})
+	return valid, err
+}
+
+func oaepHash(alg string) (func() hash.Hash, bool, error) {
+	switch alg {
+	case "RSA-OAEP":
+		return sha1.New, true, nil
+	case "RSA-OAEP-256":
+		return sha256.New, true, nil
+	case "RSA1_5":
+		return nil, false, nil
+	}
+	return nil, false, badRequest("encryption algorithm %q is not supported: use RSA-OAEP, RSA-OAEP-256 or RSA1_5", alg)
+}
+
+func rsaEncrypt(key crypto.Signer, alg string, plaintext []byte) ([]byte, error) {
+	pub, ok := key.Public().(*rsa.PublicKey)
+	if !ok {
+		return nil, badRequest("algorithm %s needs an RSA key", alg)
+	}
+	h, oaep, err := oaepHash(alg)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	if oaep {
+		out, err = rsa.EncryptOAEP(h(), rand.Reader, pub, plaintext, nil)
+	} else {
+		out, err = rsa.EncryptPKCS1v15(rand.Reader, pub, plaintext)
+	}
+	if err != nil {
+		return nil, badRequest("%s cannot encrypt %d bytes with a %d-bit key: %v", alg, len(plaintext), pub.N.BitLen(), err)
+	}
+	return out, nil
+}
+
+func rsaDecrypt(key crypto.Signer, alg string, ciphertext []byte) ([]byte, error) {
+	k, ok := key.(*rsa.PrivateKey)
+	if !ok {
+		return nil, badRequest("algorithm %s needs an RSA key", alg)
+	}
+	h, oaep, err := oaepHash(alg)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	if oaep {
+		out, err = rsa.DecryptOAEP(h(), nil, k, ciphertext, nil)
+	} else {
+		out, err = rsa.DecryptPKCS1v15(nil, k, ciphertext)
+	}
+	if err != nil {
+		return nil, badRequest("decryption failed: the ciphertext was not made with %s under this key version", alg)
+	}
+	return out, nil
+}
+
+// Encrypt encrypts plaintext with the key's public part (RSA-OAEP,
+// RSA-OAEP-256, RSA1_5).
+func (s *Service) Encrypt(ctx context.Context, c Caller, vault, name, version, alg string, plaintext Value) (KeyOperationResult, error) {
+	return s.cryptoOp(ctx, c, vault, name, version, PermKeysEncrypt, OpEncrypt, func(key crypto.Signer) ([]byte, error) {
+		return rsaEncrypt(key, alg, plaintext.Bytes())
+	})
+}
+
+// Decrypt decrypts ciphertext with the private key.
+func (s *Service) Decrypt(ctx context.Context, c Caller, vault, name, version, alg string, ciphertext []byte) (KeyOperationResult, error) {
+	return s.cryptoOp(ctx, c, vault, name, version, PermKeysDecrypt, OpDecrypt, func(key crypto.Signer) ([]byte, error) {
+		return rsaDecrypt(key, alg, ciphertext)
+	})
+}
+
+// WrapKey encrypts a symmetric key with the key's public part.
+func (s *Service) WrapKey(ctx context.Context, c Caller, vault, name, version, alg string, key Value) (KeyOperationResult, error) {
+	return s.cryptoOp(ctx, c, vault, name, version, PermKeysWrap, OpWrapKey, func(k crypto.Signer) ([]byte, error) {
+		return rsaEncrypt(k, alg, key.Bytes())
+	})
+}
+
+// UnwrapKey decrypts a wrapped symmetric key with the private key.
+func (s *Service) UnwrapKey(ctx context.Context, c Caller, vault, name, version, alg string, wrapped []byte) (KeyOperationResult, error) {
+	return s.cryptoOp(ctx, c, vault, name, version, PermKeysUnwrap, OpUnwrapKey, func(k crypto.Signer) ([]byte, error) {
+		return rsaDecrypt(k, alg, wrapped)
+	})
+}

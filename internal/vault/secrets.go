@@ -1,0 +1,376 @@
+package vault
+
+import (
+	"context"
+	"time"
+)
+
+// Secret is one version of a secret. Value is empty in listings. A managed
+// secret is the secret view of a certificate version (its key id is
+// keys/NAME/VERSION), holding the PFX (base64) or PEM with the private key.
+type Secret struct {
+	Vault       string
+	Name        string
+	Version     string
+	Value       Value
+	ContentType string
+	Tags        map[string]string
+	Attributes  Attributes
+	Managed     bool
+	// Deleted is set for deleted secrets.
+	Deleted *Deletion
+}
+
+// SecretInput is the body of SetSecret.
+type SecretInput struct {
+	Value       Value
+	ContentType string
+	Tags        map[string]string
+	// Enabled defaults to true.
+	Enabled *bool
+	// NotBefore and Expires are optional (zero = unset).
+	NotBefore time.Time
+	Expires   time.Time
+}
+
+func (in SecretInput) validate() error {
+	if n := in.Value.Len(); n > MaxSecretValueBytes {
+		return badRequest("secret value is %d bytes: the maximum is %d bytes (25 KiB)", n, MaxSecretValueBytes)
+	}
+	if err := validateContentType(in.ContentType); err != nil {
+		return err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return err
+	}
+	return checkDates(in.NotBefore, in.Expires)
+}
+
+func secretOf(v Vault, ver ObjectVersion, value []byte) Secret {
+	return Secret{
+		Vault: v.Name, Name: ver.Name, Version: ver.Version, Value: NewValue(value),
+		ContentType: ver.ContentType, Tags: cloneTags(ver.Tags), Attributes: attributesOf(v, ver),
+	}
+}
+
+// SetSecret stores value as a new version of secret name (creating it).
+func (s *Service) SetSecret(ctx context.Context, c Caller, vault, name string, in SecretInput) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsSet)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := in.validate(); err != nil {
+		return Secret{}, err
+	}
+	id, err := newVersionID()
+	if err != nil {
+		return Secret{}, err
+	}
+	now := s.now().UTC()
+	ver := ObjectVersion{
+		Vault: v.Name, Type: Secrets, Name: name, Version: id, Created: now, Updated: now,
+		Enabled: in.Enabled == nil || *in.Enabled, NotBefore: in.NotBefore.UTC(), Expires: in.Expires.UTC(),
+		ContentType: in.ContentType, Tags: cloneTags(in.Tags),
+	}
+	if in.NotBefore.IsZero() {
+		ver.NotBefore = time.Time{}
+	}
+	if in.Expires.IsZero() {
+		ver.Expires = time.Time{}
+	}
+	if err := s.seal(&ver, in.Value.Bytes()); err != nil {
+		return Secret{}, err
+	}
+	ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Certificates}})
+	if err != nil {
+		return Secret{}, err
+	}
+	o.version = ver.Version
+	return secretOf(v, ver, in.Value.Bytes()), nil
+}
+
+// GetSecret returns a secret version with its value (the newest when
+// version is ""). A disabled version is refused as Key Vault does; nbf and
+// exp are not enforced on get (Key Vault allows reading not-yet-valid and
+// expired secrets); Resolve applies them.
+func (s *Service) GetSecret(ctx context.Context, c Caller, vault, name, version string) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, version, PermSecretsGet)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	sec, err := s.readSecret(ctx, v, name, version, true)
+	if err == nil {
+		o.version = sec.Version
+	}
+	return sec, err
+}
+
+// readSecret reads a live secret or the secret view of a certificate.
+func (s *Service) readSecret(ctx context.Context, v Vault, name, version string, withValue bool) (Secret, error) {
+	_, ver, err := s.liveVersion(ctx, v.Name, Secrets, name, version)
+	if IsKind(err, KindNotFound) {
+		if _, cver, cerr := s.liveVersion(ctx, v.Name, Certificates, name, version); cerr == nil {
+			return s.certificateAsSecret(v, cver, withValue)
+		}
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	if withValue && !ver.Enabled {
+		return Secret{}, forbidden(CodeSecretDisabled, "Operation get is not allowed on a disabled secret.")
+	}
+	var value []byte
+	if withValue {
+		if value, err = s.open(ver); err != nil {
+			return Secret{}, err
+		}
+	}
+	return secretOf(v, ver, value), nil
+}
+
+// UpdateSecret changes the attributes of a secret version (the newest when
+// version is ""); the value never changes.
+func (s *Service) UpdateSecret(ctx context.Context, c Caller, vault, name, version string, u Update) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, version, PermSecretsUpdate)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "update"); err != nil {
+		return Secret{}, err
+	}
+	if u.KeyOps != nil {
+		return Secret{}, badRequest("key_ops applies to keys, not secrets")
+	}
+	now := s.now().UTC()
+	ver, err := s.updateVersion(ctx, v.Name, Secrets, name, version, func(ver *ObjectVersion) error { return u.apply(ver, now) })
+	if err != nil {
+		return Secret{}, err
+	}
+	o.version = ver.Version
+	return secretOf(v, ver, nil), nil
+}
+
+// refuseManaged refuses direct writes to the secret or key view of a certificate.
+func (s *Service) refuseManaged(ctx context.Context, vault string, typ ObjectType, name, operation string) error {
+	if _, ok, err := s.getObject(ctx, vault, typ, name); err != nil || ok {
+		return err
+	}
+	managed, err := s.isManaged(ctx, vault, name)
+	if err != nil {
+		return err
+	}
+	if managed {
+		return forbidden("", "Operation %s is not allowed on a managed %s: %s %s backs certificate %s; use the certificate operations instead.", operation, typ.singular(), typ.singular(), name, name)
+	}
+	return nil
+}
+
+// ListSecrets lists the newest version of each live secret, without values,
+// managed ones (of certificates) included.
+func (s *Service) ListSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Secret], err error) {
+	o := s.begin(ctx, c, vault, Secrets, "", "", PermSecretsReadMetadata)
+	defer o.end(&err)
+	v, err := o.authorize("", false)
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Secrets, Certificates}, false, p)
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	out.Next = next
+	for _, e := range es {
+		sec, err := s.entryAsSecret(v, e)
+		if err != nil {
+			return Page[Secret]{}, err
+		}
+		out.Items = append(out.Items, sec)
+	}
+	return out, nil
+}
+
+func (s *Service) entryAsSecret(v Vault, e ObjectEntry) (Secret, error) {
+	var sec Secret
+	if e.Object.Type == Certificates {
+		var err error
+		if sec, err = s.certificateAsSecret(v, e.Newest, false); err != nil {
+			return Secret{}, err
+		}
+	} else {
+		sec = secretOf(v, e.Newest, nil)
+	}
+	sec.Name = e.Object.Name
+	sec.Deleted = e.Object.Deleted
+	return sec, nil
+}
+
+// ListSecretVersions lists every version of a secret, oldest first, without values.
+func (s *Service) ListSecretVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (out Page[Secret], err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsReadMetadata)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Page[Secret]{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	typ := Secrets
+	vers, err := s.listVersions(ctx, v.Name, Secrets, name)
+	if IsKind(err, KindNotFound) {
+		if cv, cerr := s.listVersions(ctx, v.Name, Certificates, name); cerr == nil {
+			vers, err, typ = cv, nil, Certificates
+		}
+	}
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	page, next, err := pageVersions(vers, p)
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	out.Next = next
+	for _, ver := range page {
+		sec := secretOf(v, ver, nil)
+		if typ == Certificates {
+			if sec, err = s.certificateAsSecret(v, ver, false); err != nil {
+				return Page[Secret]{}, err
+			}
+		}
+		out.Items = append(out.Items, sec)
+	}
+	return out, nil
+}
+
+// DeleteSecret soft-deletes a secret (all its versions); refused for a
+// managed secret and while anything references it.
+func (s *Service) DeleteSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsDelete)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "delete"); err != nil {
+		return Secret{}, err
+	}
+	if _, _, err := s.liveVersion(ctx, v.Name, Secrets, name, ""); err != nil {
+		return Secret{}, err
+	}
+	if err := s.refusedByReferences(ctx, v.Name, name, "deleted", Secrets); err != nil {
+		return Secret{}, err
+	}
+	obj, err := s.softDelete(ctx, v, Secrets, name)
+	if err != nil {
+		return Secret{}, err
+	}
+	ver, err := s.store.GetVersion(ctx, v.Name, Secrets, name, "")
+	if err != nil {
+		return Secret{}, wrapStoreErr(err, "read secret %q", name)
+	}
+	sec := secretOf(v, ver, nil)
+	sec.Name, sec.Deleted = obj.Name, obj.Deleted
+	return sec, nil
+}
+
+// GetDeletedSecret returns a deleted secret's newest version, without value.
+func (s *Service) GetDeletedSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsReadMetadata)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	obj, ver, err := s.deletedObject(ctx, v.Name, Secrets, name)
+	if IsKind(err, KindNotFound) {
+		if cobj, cver, cerr := s.deletedObject(ctx, v.Name, Certificates, name); cerr == nil {
+			return s.entryAsSecret(v, ObjectEntry{Object: cobj, Newest: cver})
+		}
+	}
+	if err != nil {
+		return Secret{}, err
+	}
+	return s.entryAsSecret(v, ObjectEntry{Object: obj, Newest: ver})
+}
+
+// ListDeletedSecrets lists deleted secrets (those of deleted certificates included).
+func (s *Service) ListDeletedSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Secret], err error) {
+	o := s.begin(ctx, c, vault, Secrets, "", "", PermSecretsReadMetadata)
+	defer o.end(&err)
+	v, err := o.authorize("", false)
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Secrets, Certificates}, true, p)
+	if err != nil {
+		return Page[Secret]{}, err
+	}
+	out.Next = next
+	for _, e := range es {
+		sec, err := s.entryAsSecret(v, e)
+		if err != nil {
+			return Page[Secret]{}, err
+		}
+		out.Items = append(out.Items, sec)
+	}
+	return out, nil
+}
+
+// RecoverSecret brings a deleted secret back with all its versions.
+func (s *Service) RecoverSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsRecover)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return Secret{}, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return Secret{}, err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "recover"); err != nil {
+		return Secret{}, err
+	}
+	if _, err := s.recoverObject(ctx, v.Name, Secrets, name); err != nil {
+		return Secret{}, err
+	}
+	return s.readSecret(ctx, v, name, "", false)
+}
+
+// PurgeSecret permanently removes a deleted secret; refused while the vault
+// has purge protection (until the retention has passed).
+func (s *Service) PurgeSecret(ctx context.Context, c Caller, vault, name string) (err error) {
+	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsPurge)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return err
+	}
+	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "purge"); err != nil {
+		return err
+	}
+	return s.purgeObject(ctx, v, Secrets, name, Secrets)
+}

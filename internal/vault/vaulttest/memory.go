@@ -1,0 +1,481 @@
+// Package vaulttest holds what implementations and users of vault.Store
+// test with: Run, the conformance suite every Store implementation passes,
+// and MemoryStore, an in-memory Store for unit tests that passes it too.
+package vaulttest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// MemoryStore is an in-memory vault.Store; one mutex makes every call a
+// transaction. It is a fake for tests, not for production.
+type MemoryStore struct {
+	mu          sync.Mutex
+	seq         int64
+	vaults      map[string]vault.Vault
+	objects     map[objKey]*memObject
+	assignments []vault.RoleAssignment
+	refs        []vault.Reference
+	audit       []vault.AuditRecord
+	markers     map[markerKey]vault.LifetimeMarker
+}
+
+type objKey struct {
+	vault string
+	typ   vault.ObjectType
+	name  string
+}
+
+type markerKey struct{ vault, name, version, action, trigger string }
+
+type memObject struct {
+	obj      vault.Object
+	versions []vault.ObjectVersion // by Seq
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		vaults:  map[string]vault.Vault{},
+		objects: map[objKey]*memObject{},
+		markers: map[markerKey]vault.LifetimeMarker{},
+	}
+}
+
+var _ vault.Store = (*MemoryStore)(nil)
+
+func fold(s string) string { return strings.ToLower(s) }
+
+func key(v string, t vault.ObjectType, name string) objKey { return objKey{fold(v), t, fold(name)} }
+
+func copyObject(o vault.Object) vault.Object {
+	if o.Deleted != nil {
+		d := *o.Deleted
+		o.Deleted = &d
+	}
+	o.Policy = bytes.Clone(o.Policy)
+	return o
+}
+
+func copyVersion(v vault.ObjectVersion) vault.ObjectVersion {
+	if v.Tags != nil {
+		t := make(map[string]string, len(v.Tags))
+		for k, x := range v.Tags {
+			t[k] = x
+		}
+		v.Tags = t
+	}
+	v.Sealed = bytes.Clone(v.Sealed)
+	v.Public = bytes.Clone(v.Public)
+	v.Meta = bytes.Clone(v.Meta)
+	return v
+}
+
+// CreateVault implements vault.Store.
+func (m *MemoryStore) CreateVault(_ context.Context, v vault.Vault) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.vaults[fold(v.Name)]; ok {
+		return fmt.Errorf("vault %q: %w", v.Name, vault.ErrConflict)
+	}
+	m.vaults[fold(v.Name)] = v
+	return nil
+}
+
+// GetVault implements vault.Store.
+func (m *MemoryStore) GetVault(_ context.Context, name string) (vault.Vault, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.vaults[fold(name)]
+	if !ok {
+		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+	}
+	return v, nil
+}
+
+// ListVaults implements vault.Store.
+func (m *MemoryStore) ListVaults(context.Context) ([]vault.Vault, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]vault.Vault, 0, len(m.vaults))
+	for _, v := range m.vaults {
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return fold(out[i].Name) < fold(out[j].Name) })
+	return out, nil
+}
+
+// UpdateVault implements vault.Store.
+func (m *MemoryStore) UpdateVault(_ context.Context, name string, mutate func(*vault.Vault) error) (vault.Vault, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.vaults[fold(name)]
+	if !ok {
+		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+	}
+	orig := v.Name
+	if err := mutate(&v); err != nil {
+		return vault.Vault{}, err
+	}
+	v.Name = orig
+	m.vaults[fold(name)] = v
+	return v, nil
+}
+
+// DeleteVault implements vault.Store.
+func (m *MemoryStore) DeleteVault(_ context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.vaults[fold(name)]; !ok {
+		return fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+	}
+	for k := range m.objects {
+		if k.vault == fold(name) {
+			return fmt.Errorf("vault %q still holds objects: %w", name, vault.ErrConflict)
+		}
+	}
+	delete(m.vaults, fold(name))
+	m.assignments = slices.DeleteFunc(m.assignments, func(a vault.RoleAssignment) bool { return fold(a.Vault) == fold(name) })
+	return nil
+}
+
+// AddVersion implements vault.Store.
+func (m *MemoryStore) AddVersion(_ context.Context, v vault.ObjectVersion, opts vault.AddOptions) (vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.vaults[fold(v.Vault)]; !ok {
+		return vault.ObjectVersion{}, fmt.Errorf("vault %q: %w", v.Vault, vault.ErrNotFound)
+	}
+	for _, t := range opts.Exclusive {
+		if _, ok := m.objects[key(v.Vault, t, v.Name)]; ok {
+			return vault.ObjectVersion{}, fmt.Errorf("%s %q exists: %w", t, v.Name, vault.ErrConflict)
+		}
+	}
+	k := key(v.Vault, v.Type, v.Name)
+	o, ok := m.objects[k]
+	if !ok {
+		o = &memObject{obj: vault.Object{Vault: m.vaults[fold(v.Vault)].Name, Type: v.Type, Name: v.Name, Created: v.Created}}
+	}
+	if o.obj.Deleted != nil {
+		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", v.Type, v.Name, vault.ErrObjectDeleted)
+	}
+	for _, x := range o.versions {
+		if x.Version == v.Version {
+			return vault.ObjectVersion{}, fmt.Errorf("%s %q version %s exists: %w", v.Type, v.Name, v.Version, vault.ErrConflict)
+		}
+	}
+	m.seq++
+	v = copyVersion(v)
+	v.Seq = m.seq
+	v.Vault = o.obj.Vault
+	v.Name = o.obj.Name
+	o.versions = append(o.versions, v)
+	if opts.Policy != nil {
+		o.obj.Policy = bytes.Clone(opts.Policy)
+	}
+	m.objects[k] = o
+	return copyVersion(v), nil
+}
+
+// GetObject implements vault.Store.
+func (m *MemoryStore) GetObject(_ context.Context, v string, t vault.ObjectType, name string) (vault.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[key(v, t, name)]
+	if !ok {
+		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	return copyObject(o.obj), nil
+}
+
+// UpdateObject implements vault.Store.
+func (m *MemoryStore) UpdateObject(_ context.Context, v string, t vault.ObjectType, name string, mutate func(*vault.Object) error) (vault.Object, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[key(v, t, name)]
+	if !ok {
+		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	obj := copyObject(o.obj)
+	if err := mutate(&obj); err != nil {
+		return vault.Object{}, err
+	}
+	o.obj.Deleted = obj.Deleted
+	o.obj.Policy = bytes.Clone(obj.Policy)
+	return copyObject(o.obj), nil
+}
+
+// ListObjects implements vault.Store.
+func (m *MemoryStore) ListObjects(_ context.Context, v string, t vault.ObjectType, q vault.ObjectQuery) ([]vault.ObjectEntry, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []vault.ObjectEntry
+	for k, o := range m.objects {
+		if k.vault != fold(v) || k.typ != t || (o.obj.Deleted != nil) != q.Deleted || (q.After != "" && k.name <= fold(q.After)) {
+			continue
+		}
+		newest := copyVersion(o.versions[len(o.versions)-1])
+		newest.Sealed = nil
+		out = append(out, vault.ObjectEntry{Object: copyObject(o.obj), Newest: newest})
+	}
+	sort.Slice(out, func(i, j int) bool { return fold(out[i].Object.Name) < fold(out[j].Object.Name) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
+}
+
+// GetVersion implements vault.Store.
+func (m *MemoryStore) GetVersion(_ context.Context, v string, t vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[key(v, t, name)]
+	if !ok {
+		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	if version == "" {
+		return copyVersion(o.versions[len(o.versions)-1]), nil
+	}
+	for _, x := range o.versions {
+		if x.Version == version {
+			return copyVersion(x), nil
+		}
+	}
+	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, vault.ErrNotFound)
+}
+
+// ListVersions implements vault.Store.
+func (m *MemoryStore) ListVersions(_ context.Context, v string, t vault.ObjectType, name string) ([]vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[key(v, t, name)]
+	if !ok {
+		return nil, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	out := make([]vault.ObjectVersion, len(o.versions))
+	for i, x := range o.versions {
+		out[i] = copyVersion(x)
+	}
+	return out, nil
+}
+
+// UpdateVersion implements vault.Store.
+func (m *MemoryStore) UpdateVersion(_ context.Context, v string, t vault.ObjectType, name, version string, mutate func(*vault.ObjectVersion) error) (vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.objects[key(v, t, name)]
+	if !ok {
+		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	for i, x := range o.versions {
+		if x.Version != version {
+			continue
+		}
+		c := copyVersion(x)
+		if err := mutate(&c); err != nil {
+			return vault.ObjectVersion{}, err
+		}
+		x.Enabled, x.NotBefore, x.Expires, x.ContentType, x.Updated = c.Enabled, c.NotBefore, c.Expires, c.ContentType, c.Updated
+		x.Tags = copyVersion(c).Tags
+		x.Meta = bytes.Clone(c.Meta)
+		o.versions[i] = x
+		return copyVersion(x), nil
+	}
+	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, vault.ErrNotFound)
+}
+
+// PurgeObject implements vault.Store.
+func (m *MemoryStore) PurgeObject(_ context.Context, v string, t vault.ObjectType, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := key(v, t, name)
+	if _, ok := m.objects[k]; !ok {
+		return fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+	}
+	delete(m.objects, k)
+	if t == vault.Certificates {
+		for mk := range m.markers {
+			if fold(mk.vault) == k.vault && fold(mk.name) == k.name {
+				delete(m.markers, mk)
+			}
+		}
+	}
+	return nil
+}
+
+// ScanVersions implements vault.Store.
+func (m *MemoryStore) ScanVersions(_ context.Context, afterSeq int64, limit int) ([]vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []vault.ObjectVersion
+	for _, o := range m.objects {
+		for _, x := range o.versions {
+			if x.Seq > afterSeq {
+				out = append(out, copyVersion(x))
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ReplaceSealed implements vault.Store.
+func (m *MemoryStore) ReplaceSealed(_ context.Context, updates []vault.SealedUpdate) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, u := range updates {
+		for _, o := range m.objects {
+			for i := range o.versions {
+				if o.versions[i].Seq == u.Seq && bytes.Equal(o.versions[i].Sealed, u.Old) {
+					o.versions[i].Sealed = bytes.Clone(u.New)
+					n++
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// CreateRoleAssignment implements vault.Store.
+func (m *MemoryStore) CreateRoleAssignment(_ context.Context, a vault.RoleAssignment) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.vaults[fold(a.Vault)]; !ok {
+		return fmt.Errorf("vault %q: %w", a.Vault, vault.ErrNotFound)
+	}
+	for _, x := range m.assignments {
+		if x.ID == a.ID || (fold(x.Vault) == fold(a.Vault) && fold(x.Scope) == fold(a.Scope) && x.PrincipalID == a.PrincipalID && x.Role == a.Role) {
+			return fmt.Errorf("role assignment: %w", vault.ErrConflict)
+		}
+	}
+	m.assignments = append(m.assignments, a)
+	return nil
+}
+
+// ListRoleAssignments implements vault.Store.
+func (m *MemoryStore) ListRoleAssignments(_ context.Context, v, principalID string) ([]vault.RoleAssignment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []vault.RoleAssignment
+	for _, x := range m.assignments {
+		if fold(x.Vault) == fold(v) && (principalID == "" || x.PrincipalID == principalID) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// DeleteRoleAssignment implements vault.Store.
+func (m *MemoryStore) DeleteRoleAssignment(_ context.Context, v, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, x := range m.assignments {
+		if fold(x.Vault) == fold(v) && x.ID == id {
+			m.assignments = slices.Delete(m.assignments, i, i+1)
+			return nil
+		}
+	}
+	return fmt.Errorf("role assignment %q: %w", id, vault.ErrNotFound)
+}
+
+func sameRef(a, b vault.Reference) bool {
+	return fold(a.Vault) == fold(b.Vault) && a.Type == b.Type && fold(a.Name) == fold(b.Name) && a.Version == b.Version && a.Referrer == b.Referrer
+}
+
+// AddReference implements vault.Store.
+func (m *MemoryStore) AddReference(_ context.Context, r vault.Reference) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, x := range m.refs {
+		if sameRef(x, r) {
+			return nil
+		}
+	}
+	m.refs = append(m.refs, r)
+	return nil
+}
+
+// RemoveReference implements vault.Store.
+func (m *MemoryStore) RemoveReference(_ context.Context, r vault.Reference) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, x := range m.refs {
+		if sameRef(x, r) {
+			m.refs = slices.Delete(m.refs, i, i+1)
+			return nil
+		}
+	}
+	return fmt.Errorf("reference: %w", vault.ErrNotFound)
+}
+
+// ListReferences implements vault.Store.
+func (m *MemoryStore) ListReferences(_ context.Context, v string, t vault.ObjectType, name string) ([]vault.Reference, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []vault.Reference
+	for _, x := range m.refs {
+		if fold(x.Vault) == fold(v) && x.Type == t && fold(x.Name) == fold(name) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// AppendAudit implements vault.Store.
+func (m *MemoryStore) AppendAudit(_ context.Context, a vault.AuditRecord) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.audit = append(m.audit, a)
+	return nil
+}
+
+// ListAudit implements vault.Store.
+func (m *MemoryStore) ListAudit(_ context.Context, q vault.AuditQuery) ([]vault.AuditRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []vault.AuditRecord
+	for i := len(m.audit) - 1; i >= 0; i-- {
+		if q.Vault == "" || fold(m.audit[i].Vault) == fold(q.Vault) {
+			out = append(out, m.audit[i])
+			if q.Limit > 0 && len(out) == q.Limit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func mkey(x vault.LifetimeMarker) markerKey {
+	return markerKey{fold(x.Vault), fold(x.Name), x.Version, x.Action, x.Trigger}
+}
+
+// MarkLifetimeAction implements vault.Store.
+func (m *MemoryStore) MarkLifetimeAction(_ context.Context, x vault.LifetimeMarker) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.markers[mkey(x)]; ok {
+		return false, nil
+	}
+	m.markers[mkey(x)] = x
+	return true, nil
+}
+
+// UnmarkLifetimeAction implements vault.Store.
+func (m *MemoryStore) UnmarkLifetimeAction(_ context.Context, x vault.LifetimeMarker) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.markers, mkey(x))
+	return nil
+}

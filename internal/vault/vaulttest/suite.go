@@ -1,0 +1,504 @@
+package vaulttest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// Run is the conformance suite for vault.Store implementations: open must
+// return a new, empty store for each call (it is called once per subtest).
+func Run(t *testing.T, open func(t *testing.T) vault.Store) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s vault.Store)
+	}{
+		{"Vaults", testVaults},
+		{"VersionsNewestAndByID", testVersions},
+		{"AddVersionConflicts", testAddVersionConflicts},
+		{"ConcurrentAddVersionLosesNothing", testConcurrentAdd},
+		{"SoftDeleteStateAndListing", testObjectsState},
+		{"UpdateVersionChangesOnlyMutableFields", testUpdateVersion},
+		{"PurgeRemovesVersionsAndMarkers", testPurge},
+		{"ScanAndReplaceSealed", testScanReplace},
+		{"RoleAssignments", testRoleAssignments},
+		{"References", testReferences},
+		{"Audit", testAudit},
+		{"LifetimeMarkersFireOnce", testMarkers},
+		{"NamesAreCaseInsensitive", testCaseInsensitive},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func mustVault(t *testing.T, s vault.Store, name string) {
+	t.Helper()
+	if err := s.CreateVault(context.Background(), vault.Vault{Name: name, SoftDeleteRetentionDays: 90, Created: t0}); err != nil {
+		t.Fatalf("CreateVault(%s): %v", name, err)
+	}
+}
+
+func newVersion(v string, typ vault.ObjectType, name string, i int) vault.ObjectVersion {
+	return vault.ObjectVersion{
+		Vault: v, Type: typ, Name: name, Version: fmt.Sprintf("%032x", i+1), Created: t0.Add(time.Duration(i) * time.Second),
+		Updated: t0, Enabled: true, ContentType: "text/plain", Tags: map[string]string{"i": fmt.Sprint(i)},
+		Sealed: []byte(fmt.Sprintf("sealed-%d", i)), Public: []byte("pub"), Meta: []byte(`{"k":1}`),
+	}
+}
+
+func mustAdd(t *testing.T, s vault.Store, v vault.ObjectVersion, opts vault.AddOptions) vault.ObjectVersion {
+	t.Helper()
+	out, err := s.AddVersion(context.Background(), v, opts)
+	if err != nil {
+		t.Fatalf("AddVersion(%s/%s/%s): %v", v.Vault, v.Type, v.Name, err)
+	}
+	return out
+}
+
+func testVaults(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "bbb")
+	mustVault(t, s, "aaa")
+	if err := s.CreateVault(ctx, vault.Vault{Name: "aaa", SoftDeleteRetentionDays: 7}); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("duplicate vault: %v, want ErrConflict", err)
+	}
+	if _, err := s.GetVault(ctx, "zzz"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("GetVault(missing): %v", err)
+	}
+	vs, err := s.ListVaults(ctx)
+	if err != nil || len(vs) != 2 || vs[0].Name != "aaa" || vs[1].Name != "bbb" {
+		t.Fatalf("ListVaults = %+v, %v", vs, err)
+	}
+	got, err := s.UpdateVault(ctx, "aaa", func(v *vault.Vault) error {
+		v.PurgeProtection, v.SoftDeleteRetentionDays, v.Name = true, 30, "renamed"
+		return nil
+	})
+	if err != nil || got.Name != "aaa" || !got.PurgeProtection || got.SoftDeleteRetentionDays != 30 {
+		t.Fatalf("UpdateVault = %+v, %v", got, err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateVault(ctx, "aaa", func(v *vault.Vault) error { v.SoftDeleteRetentionDays = 8; return boom }); err != boom {
+		t.Fatalf("UpdateVault mutate error = %v", err)
+	}
+	if v, _ := s.GetVault(ctx, "aaa"); v.SoftDeleteRetentionDays != 30 || !v.Created.Equal(t0) {
+		t.Fatalf("failed update changed the vault: %+v", v)
+	}
+	mustAdd(t, s, newVersion("aaa", vault.Secrets, "x", 0), vault.AddOptions{})
+	if err := s.DeleteVault(ctx, "aaa"); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("DeleteVault(non-empty) = %v", err)
+	}
+	if err := s.DeleteVault(ctx, "bbb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetVault(ctx, "bbb"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("deleted vault still there: %v", err)
+	}
+}
+
+func testVersions(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	var seqs []int64
+	for i := range 3 {
+		out := mustAdd(t, s, newVersion("v1", vault.Secrets, "s", i), vault.AddOptions{})
+		if out.Seq <= 0 || (len(seqs) > 0 && out.Seq <= seqs[len(seqs)-1]) {
+			t.Fatalf("Seq %d after %v", out.Seq, seqs)
+		}
+		seqs = append(seqs, out.Seq)
+	}
+	newest, err := s.GetVersion(ctx, "v1", vault.Secrets, "s", "")
+	if err != nil || newest.Version != fmt.Sprintf("%032x", 3) || string(newest.Sealed) != "sealed-2" {
+		t.Fatalf("newest = %+v, %v", newest, err)
+	}
+	first, err := s.GetVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 1))
+	if err != nil || string(first.Sealed) != "sealed-0" || first.Tags["i"] != "0" || first.ContentType != "text/plain" ||
+		!bytes.Equal(first.Public, []byte("pub")) || !bytes.Equal(first.Meta, []byte(`{"k":1}`)) || !first.Created.Equal(t0) || !first.Enabled {
+		t.Fatalf("by id = %+v, %v", first, err)
+	}
+	if _, err := s.GetVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 9)); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("unknown version: %v", err)
+	}
+	if _, err := s.GetVersion(ctx, "v1", vault.Keys, "s", ""); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("other type: %v", err)
+	}
+	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "s")
+	if err != nil || len(vers) != 3 || vers[0].Seq != seqs[0] || vers[2].Seq != seqs[2] {
+		t.Fatalf("ListVersions = %d, %v", len(vers), err)
+	}
+	if _, err := s.ListVersions(ctx, "v1", vault.Secrets, "nope"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("ListVersions(missing) = %v", err)
+	}
+	obj, err := s.GetObject(ctx, "v1", vault.Secrets, "s")
+	if err != nil || obj.Name != "s" || obj.Deleted != nil || obj.Type != vault.Secrets {
+		t.Fatalf("GetObject = %+v, %v", obj, err)
+	}
+}
+
+func testAddVersionConflicts(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	if _, err := s.AddVersion(ctx, newVersion("nope", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("unknown vault: %v", err)
+	}
+	mustAdd(t, s, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{})
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("duplicate version id: %v", err)
+	}
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 1), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}}); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("exclusive type: %v", err)
+	}
+	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "s"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("refused insert left an object: %v", err)
+	}
+	// A key may share a secret's name.
+	mustAdd(t, s, newVersion("v1", vault.Keys, "s", 2), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Certificates}})
+	// Policy is set with the version.
+	mustAdd(t, s, newVersion("v1", vault.Certificates, "c", 3), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}, Policy: []byte(`{"p":1}`)})
+	if obj, err := s.GetObject(ctx, "v1", vault.Certificates, "c"); err != nil || string(obj.Policy) != `{"p":1}` {
+		t.Fatalf("policy = %q, %v", obj.Policy, err)
+	}
+	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "s", func(o *vault.Object) error {
+		o.Deleted = &vault.Deletion{DeletedAt: t0, ScheduledPurgeAt: t0.Add(time.Hour), RecoveryID: "deletedsecrets/s"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "s", 4), vault.AddOptions{}); !errors.Is(err, vault.ErrObjectDeleted) {
+		t.Fatalf("add to deleted object: %v", err)
+	}
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 5), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("exclusive against a deleted object: %v", err)
+	}
+}
+
+func testConcurrentAdd(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "hot", i), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Certificates}})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "hot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, seqs := map[string]bool{}, map[int64]bool{}
+	for _, v := range vers {
+		ids[v.Version], seqs[v.Seq] = true, true
+	}
+	if len(vers) != n || len(ids) != n || len(seqs) != n {
+		t.Fatalf("%d versions, %d distinct ids, %d distinct seqs; want %d", len(vers), len(ids), len(seqs), n)
+	}
+}
+
+func testObjectsState(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	mustVault(t, s, "v2")
+	for i, name := range []string{"c", "a", "b", "d"} {
+		mustAdd(t, s, newVersion("v1", vault.Secrets, name, i), vault.AddOptions{})
+	}
+	mustAdd(t, s, newVersion("v1", vault.Secrets, "a", 10), vault.AddOptions{})
+	mustAdd(t, s, newVersion("v2", vault.Secrets, "z", 0), vault.AddOptions{})
+	mustAdd(t, s, newVersion("v1", vault.Keys, "k", 0), vault.AddOptions{})
+	del := &vault.Deletion{DeletedAt: t0, ScheduledPurgeAt: t0.Add(24 * time.Hour), RecoveryID: "deletedsecrets/b"}
+	obj, err := s.UpdateObject(ctx, "v1", vault.Secrets, "b", func(o *vault.Object) error { o.Deleted = del; return nil })
+	if err != nil || obj.Deleted == nil || !obj.Deleted.ScheduledPurgeAt.Equal(del.ScheduledPurgeAt) || obj.Deleted.RecoveryID != del.RecoveryID {
+		t.Fatalf("UpdateObject = %+v, %v", obj, err)
+	}
+	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "nope", func(*vault.Object) error { return nil }); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("UpdateObject(missing) = %v", err)
+	}
+	names := func(es []vault.ObjectEntry) (out []string) {
+		for _, e := range es {
+			out = append(out, e.Object.Name)
+		}
+		return out
+	}
+	live, err := s.ListObjects(ctx, "v1", vault.Secrets, vault.ObjectQuery{})
+	if err != nil || fmt.Sprint(names(live)) != "[a c d]" {
+		t.Fatalf("live = %v, %v", names(live), err)
+	}
+	if live[0].Newest.Version != fmt.Sprintf("%032x", 11) {
+		t.Fatalf("entry a carries version %s, want the newest", live[0].Newest.Version)
+	}
+	page, err := s.ListObjects(ctx, "v1", vault.Secrets, vault.ObjectQuery{After: "a", Limit: 1})
+	if err != nil || fmt.Sprint(names(page)) != "[c]" {
+		t.Fatalf("page = %v, %v", names(page), err)
+	}
+	deleted, err := s.ListObjects(ctx, "v1", vault.Secrets, vault.ObjectQuery{Deleted: true})
+	if err != nil || fmt.Sprint(names(deleted)) != "[b]" || deleted[0].Object.Deleted == nil {
+		t.Fatalf("deleted = %v, %v", names(deleted), err)
+	}
+	if got, _ := s.GetVersion(ctx, "v1", vault.Secrets, "b", ""); got.Version == "" {
+		t.Fatal("GetVersion must read versions of deleted objects")
+	}
+	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "b", func(o *vault.Object) error { o.Deleted = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := s.ListObjects(ctx, "v1", vault.Secrets, vault.ObjectQuery{}); fmt.Sprint(names(live)) != "[a b c d]" {
+		t.Fatalf("after recover: %v", names(live))
+	}
+}
+
+func testUpdateVersion(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	orig := mustAdd(t, s, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{})
+	got, err := s.UpdateVersion(ctx, "v1", vault.Secrets, "s", orig.Version, func(v *vault.ObjectVersion) error {
+		v.Enabled, v.NotBefore, v.Expires, v.ContentType = false, t0.Add(time.Hour), t0.Add(2*time.Hour), "x"
+		v.Tags, v.Updated, v.Meta = map[string]string{"new": "1"}, t0.Add(time.Minute), []byte(`{"k":2}`)
+		v.Sealed, v.Public, v.Version = []byte("evil"), []byte("evil"), "changed"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := s.GetVersion(ctx, "v1", vault.Secrets, "s", orig.Version)
+	for _, v := range []vault.ObjectVersion{got, again} {
+		if v.Enabled || !v.NotBefore.Equal(t0.Add(time.Hour)) || !v.Expires.Equal(t0.Add(2*time.Hour)) || v.ContentType != "x" ||
+			v.Tags["new"] != "1" || len(v.Tags) != 1 || string(v.Meta) != `{"k":2}` || !v.Updated.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("mutable fields not written: %+v", v)
+		}
+		if string(v.Sealed) != "sealed-0" || string(v.Public) != "pub" || v.Version != orig.Version {
+			t.Fatalf("immutable fields changed: %+v", v)
+		}
+	}
+	if _, err := s.UpdateVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 7), func(*vault.ObjectVersion) error { return nil }); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("unknown version: %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateVersion(ctx, "v1", vault.Secrets, "s", orig.Version, func(v *vault.ObjectVersion) error { v.Enabled = true; return boom }); err != boom {
+		t.Fatalf("mutate error = %v", err)
+	}
+	if v, _ := s.GetVersion(ctx, "v1", vault.Secrets, "s", ""); v.Enabled {
+		t.Fatal("failed update was written")
+	}
+}
+
+func testPurge(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	ver := mustAdd(t, s, newVersion("v1", vault.Certificates, "c", 0), vault.AddOptions{})
+	mustAdd(t, s, newVersion("v1", vault.Certificates, "c", 1), vault.AddOptions{})
+	m := vault.LifetimeMarker{Vault: "v1", Name: "c", Version: ver.Version, Action: "EmailContacts", Trigger: "lifetimePercentage=80", Fired: t0}
+	if first, err := s.MarkLifetimeAction(ctx, m); err != nil || !first {
+		t.Fatalf("mark = %v, %v", first, err)
+	}
+	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("purged object: %v", err)
+	}
+	if _, err := s.GetVersion(ctx, "v1", vault.Certificates, "c", ver.Version); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("purged version: %v", err)
+	}
+	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("second purge: %v", err)
+	}
+	if first, err := s.MarkLifetimeAction(ctx, m); err != nil || !first {
+		t.Fatalf("marker survived the purge: %v, %v", first, err)
+	}
+	// The name is free again, for any type.
+	mustAdd(t, s, newVersion("v1", vault.Secrets, "c", 3), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Certificates}})
+}
+
+func testScanReplace(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	mustVault(t, s, "v2")
+	var all []vault.ObjectVersion
+	for i := range 5 {
+		v := "v1"
+		if i%2 == 1 {
+			v = "v2"
+		}
+		all = append(all, mustAdd(t, s, newVersion(v, vault.Secrets, fmt.Sprintf("s%d", i%3), i), vault.AddOptions{}))
+	}
+	var seen []vault.ObjectVersion
+	var after int64
+	for {
+		batch, err := s.ScanVersions(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) == 0 {
+			break
+		}
+		if len(batch) > 2 {
+			t.Fatalf("batch of %d, limit 2", len(batch))
+		}
+		for _, v := range batch {
+			if v.Seq <= after {
+				t.Fatalf("Seq %d not after %d", v.Seq, after)
+			}
+			after = v.Seq
+			seen = append(seen, v)
+		}
+	}
+	if len(seen) != len(all) || string(seen[0].Sealed) != "sealed-0" {
+		t.Fatalf("scanned %d of %d", len(seen), len(all))
+	}
+	n, err := s.ReplaceSealed(ctx, []vault.SealedUpdate{
+		{Seq: all[0].Seq, Old: []byte("sealed-0"), New: []byte("new-0")},
+		{Seq: all[1].Seq, Old: []byte("stale"), New: []byte("new-1")},
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("ReplaceSealed = %d, %v; want 1 (the stale one skipped)", n, err)
+	}
+	if v, _ := s.GetVersion(ctx, all[0].Vault, vault.Secrets, all[0].Name, all[0].Version); string(v.Sealed) != "new-0" {
+		t.Fatalf("sealed = %q", v.Sealed)
+	}
+	if v, _ := s.GetVersion(ctx, all[1].Vault, vault.Secrets, all[1].Name, all[1].Version); string(v.Sealed) != "sealed-1" {
+		t.Fatalf("stale update applied: %q", v.Sealed)
+	}
+}
+
+func testRoleAssignments(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	a := vault.RoleAssignment{ID: "id1", Vault: "v1", Scope: "", PrincipalID: "app1", Role: "Key Vault Secrets User", Created: t0}
+	b := vault.RoleAssignment{ID: "id2", Vault: "v1", Scope: "secrets/x", PrincipalID: "app2", Role: "Key Vault Secrets User", Created: t0.Add(time.Second)}
+	for _, x := range []vault.RoleAssignment{a, b} {
+		if err := s.CreateRoleAssignment(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dup := a
+	dup.ID = "id3"
+	if err := s.CreateRoleAssignment(ctx, dup); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("duplicate assignment: %v", err)
+	}
+	if err := s.CreateRoleAssignment(ctx, vault.RoleAssignment{ID: "id4", Vault: "nope", PrincipalID: "x", Role: "r"}); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("assignment in unknown vault: %v", err)
+	}
+	all, err := s.ListRoleAssignments(ctx, "v1", "")
+	if err != nil || len(all) != 2 || all[0].ID != "id1" || all[1].Scope != "secrets/x" {
+		t.Fatalf("all = %+v, %v", all, err)
+	}
+	mine, err := s.ListRoleAssignments(ctx, "v1", "app2")
+	if err != nil || len(mine) != 1 || mine[0].ID != "id2" {
+		t.Fatalf("app2 = %+v, %v", mine, err)
+	}
+	if err := s.DeleteRoleAssignment(ctx, "v1", "id1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteRoleAssignment(ctx, "v1", "id1"); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+}
+
+func testReferences(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	r := vault.Reference{Vault: "v1", Type: vault.Secrets, Name: "s", Referrer: "gateway/route/a", Created: t0}
+	rv := r
+	rv.Version, rv.Referrer = fmt.Sprintf("%032x", 1), "connector/b"
+	for _, x := range []vault.Reference{r, r, rv} {
+		if err := s.AddReference(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs, err := s.ListReferences(ctx, "v1", vault.Secrets, "s")
+	if err != nil || len(refs) != 2 || refs[0].Referrer != "gateway/route/a" || refs[1].Version != rv.Version {
+		t.Fatalf("refs = %+v, %v", refs, err)
+	}
+	if other, _ := s.ListReferences(ctx, "v1", vault.Keys, "s"); len(other) != 0 {
+		t.Fatalf("references leaked across types: %+v", other)
+	}
+	if err := s.RemoveReference(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveReference(ctx, r); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("second remove: %v", err)
+	}
+	if refs, _ := s.ListReferences(ctx, "v1", vault.Secrets, "s"); len(refs) != 1 {
+		t.Fatalf("after remove: %+v", refs)
+	}
+}
+
+func testAudit(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		v := "v1"
+		if i == 2 {
+			v = "v2"
+		}
+		if err := s.AppendAudit(ctx, vault.AuditRecord{Time: t0.Add(time.Duration(i) * time.Second), Vault: v, Operation: fmt.Sprint(i), Outcome: vault.OutcomeSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := s.ListAudit(ctx, vault.AuditQuery{Vault: "v1", Limit: 2})
+	if err != nil || len(recs) != 2 || recs[0].Operation != "4" || recs[1].Operation != "3" {
+		t.Fatalf("audit = %+v, %v", recs, err)
+	}
+	all, err := s.ListAudit(ctx, vault.AuditQuery{})
+	if err != nil || len(all) != 5 || all[2].Vault != "v2" {
+		t.Fatalf("all audit = %+v, %v", all, err)
+	}
+}
+
+func testMarkers(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	m := vault.LifetimeMarker{Vault: "v1", Name: "c", Version: "1", Action: "EmailContacts", Trigger: "daysBeforeExpiry=30", Fired: t0}
+	for i, want := range []bool{true, false, false} {
+		if got, err := s.MarkLifetimeAction(ctx, m); err != nil || got != want {
+			t.Fatalf("mark %d = %v, %v; want %v", i, got, err, want)
+		}
+	}
+	other := m
+	other.Trigger = "lifetimePercentage=80"
+	if got, _ := s.MarkLifetimeAction(ctx, other); !got {
+		t.Fatal("another trigger must fire separately")
+	}
+	if err := s.UnmarkLifetimeAction(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UnmarkLifetimeAction(ctx, m); err != nil {
+		t.Fatalf("unmark of an absent marker: %v", err)
+	}
+	if got, _ := s.MarkLifetimeAction(ctx, m); !got {
+		t.Fatal("unmarked marker must fire again")
+	}
+}
+
+func testCaseInsensitive(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	mustAdd(t, s, newVersion("v1", vault.Secrets, "MySecret", 0), vault.AddOptions{})
+	out := mustAdd(t, s, newVersion("V1", vault.Secrets, "mysecret", 1), vault.AddOptions{})
+	if out.Name != "MySecret" {
+		t.Errorf("second write renamed the object to %q; the first spelling stays", out.Name)
+	}
+	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "MYSECRET")
+	if err != nil || len(vers) != 2 {
+		t.Fatalf("versions = %d, %v", len(vers), err)
+	}
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "MYSECRET", 2), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("exclusive check must ignore case: %v", err)
+	}
+}
