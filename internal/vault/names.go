@@ -2,6 +2,7 @@ package vault
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -85,6 +86,9 @@ func validateTags(tags map[string]string) error {
 		if n := utf8.RuneCountInString(v); n > MaxTagValueLength {
 			return badRequest("value of tag %q has %d characters: at most %d characters", k[:min(len(k), 64)], n, MaxTagValueLength)
 		}
+		if !printableText(k) || !printableText(v) {
+			return badRequest("tag %q: tag names and values must be valid UTF-8 text without control characters", strings.ToValidUTF8(k[:min(len(k), 64)], "?"))
+		}
 	}
 	return nil
 }
@@ -93,7 +97,25 @@ func validateContentType(ct string) error {
 	if n := utf8.RuneCountInString(ct); n > MaxContentTypeLength {
 		return badRequest("contentType has %d characters: at most %d", n, MaxContentTypeLength)
 	}
+	if !printableText(ct) {
+		return badRequest("contentType must be valid UTF-8 text without control characters")
+	}
 	return nil
+}
+
+// printableText reports whether s is valid UTF-8 without control
+// characters; both databases then store it byte for byte (PostgreSQL text
+// refuses NUL and invalid UTF-8).
+func printableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func foldName(name string) string { return strings.ToLower(name) }

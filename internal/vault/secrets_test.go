@@ -72,6 +72,8 @@ func TestSecrets_InputValidation(t *testing.T) {
 		{"16 tags", "t", vault.SecretInput{Tags: manyTags}, "at most 15 tags"},
 		{"long tag name", "t", vault.SecretInput{Tags: map[string]string{strings.Repeat("k", 513): "v"}}, "512"},
 		{"long tag value", "t", vault.SecretInput{Tags: map[string]string{"k": strings.Repeat("v", 257)}}, "256"},
+		{"NUL in content type", "t", vault.SecretInput{ContentType: "text/plain\x00"}, "control characters"},
+		{"invalid UTF-8 tag", "t", vault.SecretInput{Tags: map[string]string{"k": "\xff"}}, "valid UTF-8"},
 		{"15 tags at limits", "t", vault.SecretInput{Tags: map[string]string{strings.Repeat("k", 512): strings.Repeat("v", 256)}}, ""},
 		{"exp before nbf", "t", vault.SecretInput{NotBefore: start, Expires: start.Add(-time.Second)}, "must be after"},
 	} {
