@@ -15,25 +15,19 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"github.com/portcullis/portcullis/bench/internal/loadgen"
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
@@ -60,20 +54,12 @@ func main() {
 }
 
 func run(target, caFile, clientID, secret, certFile, scope string, workers int, duration time.Duration, maxReqs int64) error {
-	u, err := url.Parse(target)
-	if err != nil || u.Scheme != "https" {
-		return fmt.Errorf("-url must be an https URL")
+	if _, err := loadgen.CheckLoopbackURL(target); err != nil {
+		return fmt.Errorf("-url: %w", err)
 	}
-	if ip := net.ParseIP(u.Hostname()); !(u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
-		return fmt.Errorf("-url must point at a loopback address, not %q", u.Hostname())
-	}
-	pool := x509.NewCertPool()
-	if caFile != "" {
-		b, err := os.ReadFile(caFile)
-		if err != nil {
-			return err
-		}
-		pool.AppendCertsFromPEM(b)
+	opts := loadgen.Options{Workers: workers, Duration: duration, MaxRequests: maxReqs}
+	if err := opts.Validate(); err != nil {
+		return err
 	}
 	var body func() string
 	switch {
@@ -117,58 +103,21 @@ func run(target, caFile, clientID, secret, certFile, scope string, workers int, 
 		return fmt.Errorf("give -secret or -cert")
 	}
 
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: workers, ForceAttemptHTTP2: false}
-	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), duration)
-	defer cancel()
-
-	var sent, failed atomic.Int64
-	lat := make([][]time.Duration, workers)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for ctx.Err() == nil && sent.Add(1) <= maxReqs {
-				t0 := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				resp, err := hc.Do(req)
-				if err != nil {
-					if ctx.Err() == nil {
-						failed.Add(1)
-					}
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					failed.Add(1)
-					continue
-				}
-				lat[w] = append(lat[w], time.Since(t0))
-			}
-		}(w)
+	hc, err := loadgen.NewHTTPClient(caFile, workers)
+	if err != nil {
+		return fmt.Errorf("-ca: %w", err)
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
+	res := loadgen.Run(context.Background(), opts, func(ctx context.Context, _ int) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body()))
+		if err != nil {
+			return 0, err
 		}
-		return all[min(len(all)-1, int(float64(len(all))*p))]
-	}
-	fmt.Printf("requests ok: %d  failed: %d  duration: %s  concurrency: %d\n", len(all), failed.Load(), elapsed.Round(time.Millisecond), workers)
-	fmt.Printf("throughput: %.0f tokens/s\n", float64(len(all))/elapsed.Seconds())
-	fmt.Printf("latency p50: %s  p90: %s  p99: %s  max: %s\n", pct(0.50), pct(0.90), pct(0.99), pct(1))
-	if failed.Load() > 0 {
-		return fmt.Errorf("%d requests failed", failed.Load())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return loadgen.Send(hc, req)
+	})
+	res.Report(os.Stdout, "tokens/s")
+	if n := res.Failures(); n > 0 {
+		return fmt.Errorf("%d requests failed", n)
 	}
 	return nil
 }

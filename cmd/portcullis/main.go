@@ -51,6 +51,10 @@ or certificates, define app roles on APIs and grant them to clients; clients
 written for Entra (MSAL, azidentity, golang.org/x/oauth2) obtain tokens from
 Portcullis unchanged.
 
+Its vault keeps secrets, certificates and keys encrypted, versioned and
+rotated, behind Key Vault roles, with an Azure Key Vault-compatible API:
+see 'portcullis vault', 'secret', 'certificate' and 'key'.
+
 Run the server with 'portcullis serve' (add --dev on a laptop). The other
 commands manage it through its admin API; on the machine where
 'portcullis serve --dev' runs they find the server and an admin credential in
@@ -88,6 +92,10 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newKeysCommand(),
 		newCertCommand(),
 		newTokenCommand(),
+		newVaultCommand(),
+		newSecretCommand(),
+		newCertificateCommand(),
+		newKeyCommand(),
 	)
 	return root
 }

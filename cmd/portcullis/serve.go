@@ -17,9 +17,10 @@ func newServeCommand() *cobra.Command {
 	var cfg server.Config
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the Portcullis server (token service and admin API)",
-		Long: `Run the Portcullis server: the Entra-compatible token service, the admin API,
-/healthz, /readyz and Prometheus /metrics on one HTTPS listener (HTTP/1.1 and HTTP/2).
+		Short: "Run the Portcullis server (token service, vault and admin API)",
+		Long: `Run the Portcullis server: the Entra-compatible token service, the Key Vault-compatible
+vault, the admin API, /healthz, /readyz and Prometheus /metrics on one HTTPS listener
+(HTTP/1.1 and HTTP/2).
 
 With --dev, everything a laptop needs is created on first start in the data
 directory and reused later: the SQLite database, a root encryption key, a local
@@ -70,6 +71,9 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&cfg.RotationInterval, "key-rotation-interval", 0, "how often signing keys rotate automatically (default 720h)")
 	f.DurationVar(&cfg.KeyPrepublish, "key-prepublish", 0, "how long a new signing key is published before it signs (default 24h)")
+	f.StringVar(&cfg.VaultWebhookURL, "vault-webhook-url", "", "URL that receives certificate lifetime notifications (JSON, HMAC-SHA256 in X-Portcullis-Signature); https, or http to a loopback address")
+	f.StringVar(&cfg.VaultWebhookSecretFile, "vault-webhook-secret-file", "", "file holding the webhook's HMAC secret, at least 16 bytes (or set "+server.VaultWebhookSecretEnv+")")
+	f.DurationVar(&cfg.VaultMaintenanceInterval, "vault-maintenance-interval", 0, "how often certificate lifetime actions and purges of expired deletions run (default 10m)")
 	return cmd
 }
 

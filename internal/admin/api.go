@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/vault"
 )
 
 // Config is what the admin API needs. Store, Tokens, Keys and
@@ -45,6 +46,9 @@ type Config struct {
 	// from which a tenant's issuer and endpoints are computed; "" means the
 	// scheme and Host of each request.
 	PublicURL string
+	// Vaults serves the vault management routes (/admin/v1/vaults…); nil
+	// makes them answer 503 ServiceUnavailable.
+	Vaults *vault.Service
 }
 
 // TokenVerifier verifies an access token issued by the token service.
@@ -94,6 +98,7 @@ type API struct {
 	log     *slog.Logger
 	now     func() time.Time
 	public  string
+	vaults  *vault.Service
 
 	// writeMu serialises the writes of this node so that the safety checks
 	// (last admin grant, role in use) and the write they guard are not
@@ -112,6 +117,7 @@ func New(cfg Config) *API {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		public:  trimRightSlash(cfg.PublicURL),
+		vaults:  cfg.Vaults,
 	}
 	if a.changed == nil {
 		a.changed = func(context.Context) {}
@@ -122,6 +128,10 @@ func New(cfg Config) *API {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	// The store keeps microseconds; answer creates with the time a later
+	// read returns.
+	clock := a.now
+	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	return a
 }
 
@@ -152,7 +162,7 @@ const basePath = "/admin/v1"
 func routes() []route {
 	const t = basePath + "/tenants/{tenant}"
 	const app = t + "/applications/{app}"
-	return []route{
+	return append([]route{
 		{"GET", basePath + "/openapi.json", true, func(a *API) handlerFunc { return a.openAPI }},
 		{"GET", basePath + "/tenants", false, func(a *API) handlerFunc { return a.listTenants }},
 		{"POST", basePath + "/tenants", false, func(a *API) handlerFunc { return a.createTenant }},
@@ -176,7 +186,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}
+	}, vaultRoutes()...)
 }
 
 // fallbackPattern catches every other path under the base path so that

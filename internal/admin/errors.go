@@ -48,6 +48,7 @@ var codes = map[int]string{
 	http.StatusRequestEntityTooLarge: "PayloadTooLarge",
 	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
 	http.StatusInternalServerError:   "InternalError",
+	http.StatusServiceUnavailable:    "ServiceUnavailable",
 }
 
 // internalMessage is all a client learns about an internal error.

@@ -45,6 +45,11 @@ func validateTenantName(name string) error {
 			return badRequest("field \"name\" contains %q; use only letters a-z, digits, '.', '-' and '_'", c)
 		}
 	}
+	// "." and ".." cannot appear as a URL path segment: clients and servers
+	// collapse them, so such a tenant could never be addressed.
+	if name == "." || name == ".." {
+		return badRequest("field \"name\" %q is reserved (it cannot be used in a URL path); choose a name such as \"contoso\"", name)
+	}
 	// A tenant is addressed by id or by name; a name that parses as a GUID
 	// could be mistaken for another tenant's id.
 	if _, err := uuid.Parse(name); err == nil {

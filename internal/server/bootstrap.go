@@ -38,6 +38,10 @@ type bootstrapResult struct {
 	Tenant          directory.Tenant
 	ManagementAppID string
 	AdminCreated    bool
+	// AdminAppIDs are the clients granted Portcullis.Admin (the bootstrap
+	// admin client among them); serve makes them Key Vault Administrators
+	// of the default vault.
+	AdminAppIDs []string
 }
 
 func newGUID() string { return strings.ToLower(uuid.NewString()) }
@@ -70,8 +74,11 @@ func bootstrap(ctx context.Context, st store.Store, cfg *Config, addr, caFile st
 	}
 	for _, g := range grants {
 		if g.ResourceAppID == mgmt.AppID && g.AppRoleID == adminRole {
-			return res, nil // an administrator exists already
+			res.AdminAppIDs = append(res.AdminAppIDs, g.ClientAppID)
 		}
+	}
+	if len(res.AdminAppIDs) > 0 {
+		return res, nil // an administrator exists already
 	}
 	// First start: create the admin client, its secret and the grant, then
 	// hand the credential over in a file only the operator can read.
@@ -105,6 +112,7 @@ func bootstrap(ctx context.Context, st store.Store, cfg *Config, addr, caFile st
 		return res, fmt.Errorf("bootstrap: write admin credential: %w", err)
 	}
 	res.AdminCreated = true
+	res.AdminAppIDs = append(res.AdminAppIDs, admin.AppID)
 	return res, nil
 }
 

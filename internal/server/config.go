@@ -1,7 +1,10 @@
 // Package server implements `portcullis serve`: it opens the store, loads the
 // root key and TLS material (creating them in --dev mode), bootstraps the
-// default tenant and the admin credential, wires the token service and the
-// admin API onto one HTTPS listener with health, readiness and metrics, keeps
+// default tenant and the admin credential, wires the token service, the admin
+// API and the vault with its Key Vault-compatible API (package kvapi: vault
+// URLs https://{vault}.{host} and https://{host}/vaults/{vault}) onto one
+// HTTPS listener with health, readiness and metrics, runs the vault's
+// certificate lifetime actions and purges on one node, keeps
 // the in-memory directory snapshot in step with the store, and shuts down
 // gracefully.
 package server
@@ -10,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,7 +46,23 @@ type Config struct {
 	RotationInterval time.Duration // signing-key rotation period (default 30 days)
 	KeyPrepublish    time.Duration // how long a new key is published before it signs (default 24h)
 	ShutdownTimeout  time.Duration // how long in-flight requests may take to finish (default 30s)
+
+	// VaultWebhookURL receives certificate lifetime notifications (JSON,
+	// signed with HMAC-SHA256 in the X-Portcullis-Signature header); "" =
+	// log only. https, or http to a loopback address.
+	VaultWebhookURL string
+	// VaultWebhookSecretFile holds the webhook's HMAC secret (at least 16
+	// bytes); else VaultWebhookSecretEnv. Required with VaultWebhookURL.
+	VaultWebhookSecretFile string
+	// VaultMaintenanceInterval is how often certificate lifetime actions
+	// and purges of expired deletions run (default 10m; one node of a
+	// cluster runs them, elected by a store lease).
+	VaultMaintenanceInterval time.Duration
 }
+
+// VaultWebhookSecretEnv is the environment variable that may hold the vault
+// webhook's HMAC secret instead of --vault-webhook-secret-file.
+const VaultWebhookSecretEnv = "PORTCULLIS_VAULT_WEBHOOK_SECRET"
 
 // Validate checks the configuration and fills in defaults. Errors name the
 // flag and say how to fix it.
@@ -105,6 +126,35 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.VaultMaintenanceInterval <= 0 {
+		c.VaultMaintenanceInterval = 10 * time.Minute
+	}
+	return c.validateVaultWebhook()
+}
+
+// validateVaultWebhook checks the webhook flags go together and the URL
+// is usable; the secret itself is read at start (vaultNotifier).
+func (c *Config) validateVaultWebhook() error {
+	secretInEnv := os.Getenv(VaultWebhookSecretEnv) != ""
+	if c.VaultWebhookURL == "" {
+		if c.VaultWebhookSecretFile != "" {
+			return errors.New("--vault-webhook-secret-file is set without --vault-webhook-url: give the URL that receives certificate notifications, or drop the secret")
+		}
+		return nil
+	}
+	u, err := url.Parse(c.VaultWebhookURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil {
+		return fmt.Errorf("--vault-webhook-url %q: want an absolute https:// URL without credentials, e.g. https://alerts.example.com/portcullis", c.VaultWebhookURL)
+	}
+	if u.Scheme == "http" {
+		ip := net.ParseIP(u.Hostname())
+		if u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("--vault-webhook-url %q: plain http is allowed only to a loopback address; use https", c.VaultWebhookURL)
+		}
+	}
+	if c.VaultWebhookSecretFile == "" && !secretInEnv {
+		return fmt.Errorf("--vault-webhook-url needs the HMAC secret that signs each notification: pass --vault-webhook-secret-file FILE or set %s (at least 16 bytes)", VaultWebhookSecretEnv)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -86,12 +87,18 @@ func ensureDevTLS(dataDir, listenHost string, now time.Time) (devTLS, bool, erro
 		return p, false, fmt.Errorf("dev CA: %w", err)
 	}
 	leaf, _, err := readCertAndKey(p.CertFile, p.KeyFile)
-	if err == nil && !created && now.Add(30*24*time.Hour).Before(leaf.NotAfter) && leaf.CheckSignatureFrom(ca) == nil && coversHost(leaf, listenHost) {
+	// *.localhost covers the vault's host form (https://{vault}.localhost:PORT);
+	// certificates of earlier versions without it are reissued.
+	if err == nil && !created && now.Add(30*24*time.Hour).Before(leaf.NotAfter) && leaf.CheckSignatureFrom(ca) == nil && coversHost(leaf, listenHost) &&
+		leaf.VerifyHostname("default.localhost") == nil {
 		return p, false, nil
 	}
-	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if listenHost != "" && listenHost != "0.0.0.0" && listenHost != "::" {
+	hosts := []string{"localhost", "*.localhost", "127.0.0.1", "::1"}
+	if listenHost != "" && listenHost != "0.0.0.0" && listenHost != "::" && listenHost != "localhost" {
 		hosts = append(hosts, listenHost)
+		if net.ParseIP(listenHost) == nil {
+			hosts = append(hosts, "*."+listenHost)
+		}
 	}
 	cert, key, err := pki.NewServerCertificate(ca, caKey, hosts, 365*24*time.Hour, now)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ import (
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/sts"
+	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vault/kvapi"
 )
 
 // Server is a running Portcullis node.
@@ -36,6 +39,9 @@ type Server struct {
 	sts   *sts.Server
 	http  *http.Server
 	ln    net.Listener
+	vault *vault.Service
+	// nodeID names this node as holder of the vault maintenance lease.
+	nodeID string
 
 	reloadMu sync.Mutex
 	revision int64
@@ -94,7 +100,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, store: st}
+	s := &Server{cfg: cfg, log: log, store: st, nodeID: newGUID()}
 	ok := false
 	defer func() {
 		if !ok {
@@ -119,12 +125,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
+	bases := vaultBases(cfg, addr)
+	vaultApp, err := ensureVaultApp(ctx, st, boot.Tenant.ID, bases, now)
+	if err != nil {
+		return nil, err
+	}
+
+	sealer := seal.NewSealer(rootKey)
 	s.sts = sts.New(sts.Config{
 		PublicURL:           cfg.PublicURL,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
-	}, st, seal.NewSealer(rootKey))
+	}, st, sealer)
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -140,6 +153,32 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.sts.Collectors()...)
+
+	vstore, isVaultStore := st.(vault.Store)
+	if !isVaultStore {
+		return nil, fmt.Errorf("the %T store does not implement the vault's storage (vault.Store)", st)
+	}
+	notifier, err := vaultNotifier(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.vault, err = vault.New(vault.Config{Store: vstore, Sealer: sealer, Logger: log, Notifier: notifier, Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.vault.EnsureDefault(ctx); err != nil {
+		return nil, err
+	}
+	if err := assignVaultAdministrators(ctx, s.vault, boot.AdminAppIDs); err != nil {
+		return nil, err
+	}
+	kv, err := kvapi.New(kvapi.Config{
+		Vault: s.vault, Tokens: s.sts, Sealer: sealer, TenantID: boot.Tenant.ID, ResourceAppID: vaultApp.AppID,
+		PublicURL: cfg.PublicURL, BaseHosts: baseHosts(bases), Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 	}, []string{"route", "code"})
@@ -152,6 +191,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		Tokens:          tokenVerifier{s.sts},
 		Keys:            keyManager{s.sts},
 		ManagementAppID: boot.ManagementAppID,
+		Vaults:          s.vault,
 		PublicURL:       cfg.PublicURL,
 		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
 		Logger:          log,
@@ -164,7 +204,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	s.http = &http.Server{
-		Handler:           countRequests(reqs, mux),
+		Handler:           countRequests(reqs, kv.Wrap(mux)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -178,13 +218,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		},
 	}
 
-	printBanner(out, cfg, addr, boot, caFile, rootCreated)
+	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases)
 	ok = true
 	return s, nil
 }
 
 // Addr returns the bound listener address (useful with --listen :0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Vault returns the vault service (for the admin API, the CLI's in-process
+// uses and tests).
+func (s *Server) Vault() *vault.Service { return s.vault }
 
 // Serve serves HTTPS until ctx ends, then shuts down gracefully: the
 // listener closes at once and in-flight requests get ShutdownTimeout to
@@ -193,9 +237,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.watch(bg) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
+	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
 
 	errc := make(chan error, 1)
@@ -328,6 +373,15 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int)        { w.code = code; w.ResponseWriter.WriteHeader(code) }
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// hostOf is the host name of a base URL, without port.
+func hostOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		return base
+	}
+	return u.Hostname()
+}
+
 func statusText(code int) string {
 	if code >= 100 && code < 600 {
 		return fmt.Sprint(code)
@@ -335,7 +389,7 @@ func statusText(code int) string {
 	return "other"
 }
 
-func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool) {
+func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool, vaultApp directory.Application, bases []string) {
 	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 	if cfg.Dev {
 		p("")
@@ -348,6 +402,16 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 	p("  Portcullis is listening on %s", addr)
 	p("  Issuer (default tenant): %s/%s/v2.0", addr, boot.Tenant.ID)
 	p("  Token endpoint:          %s/%s/oauth2/v2.0/token", addr, boot.Tenant.ID)
+	named := bases[0] // the host form needs a DNS name, not an IP address
+	for _, b := range bases {
+		if net.ParseIP(hostOf(b)) == nil {
+			named = b
+			break
+		}
+	}
+	p("  Key Vault (default):     %s   (Key Vault SDKs, default options; needs DNS for *.%s)", kvapi.VaultURL(named, vault.DefaultVault), hostOf(named))
+	p("                           %s   (path form: set DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
+	p("  Vault resource:          %s (appId %s)", strings.Join(bases, ", "), vaultApp.AppID)
 	if caFile != "" {
 		p("  TLS CA certificate:      %s", caFile)
 		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)

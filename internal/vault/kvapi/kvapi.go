@@ -1,0 +1,365 @@
+package kvapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portcullis/portcullis/internal/sts"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// TokenVerifier verifies access tokens issued by the token service;
+// *sts.Server implements it.
+type TokenVerifier interface {
+	VerifyAccessToken(raw string) (sts.Claims, error)
+}
+
+// Sealer authenticates paging cursors (Seal/Open with an aad binding the
+// listing) so that any node holding the root key accepts them and a
+// tampered one is refused; *seal.Sealer implements it.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// Config is what New needs. Vault, Tokens, Sealer, TenantID and
+// ResourceAppID are required.
+type Config struct {
+	Vault  *vault.Service
+	Tokens TokenVerifier
+	Sealer Sealer
+	// TenantID is the tenant of the vault resource application: the
+	// challenge names it and tokens must come from it.
+	TenantID string
+	// ResourceAppID is the appId of the vault resource application; tokens
+	// must carry it as aud.
+	ResourceAppID string
+	// PublicURL ("https://host[:port]") is the base of every challenge and
+	// identifier when set; else each request's Host is used.
+	PublicURL string
+	// BaseHosts lists the host[:port] values under which {vault}.{host}
+	// names a vault (host form), besides PublicURL's host; e.g.
+	// "localhost:8443" in development.
+	BaseHosts []string
+	// MaxBodyBytes limits request bodies (default 256 KiB; secret values
+	// are at most 25 KiB, PFX files a few KiB).
+	MaxBodyBytes int64
+	// Logger receives failures (never values); slog.Default when nil.
+	Logger *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the default request body limit.
+const DefaultMaxBodyBytes = 256 << 10
+
+// Handler serves the Key Vault REST API.
+type Handler struct {
+	cfg       Config
+	log       *slog.Logger
+	publicURL *url.URL
+	baseHosts map[string]bool
+	// nameHost is the first base host that is a DNS name: object ids of
+	// requests that reached an IP address use it, because {vault}.{IP} is
+	// no host name.
+	nameHost string
+}
+
+// New validates cfg and returns the handler.
+func New(cfg Config) (*Handler, error) {
+	switch {
+	case cfg.Vault == nil:
+		return nil, errors.New("kvapi: Config.Vault is required")
+	case cfg.Tokens == nil:
+		return nil, errors.New("kvapi: Config.Tokens is required")
+	case cfg.Sealer == nil:
+		return nil, errors.New("kvapi: Config.Sealer is required")
+	case cfg.TenantID == "" || cfg.ResourceAppID == "":
+		return nil, errors.New("kvapi: Config.TenantID and Config.ResourceAppID (the vault resource application) are required")
+	}
+	h := &Handler{cfg: cfg, log: cfg.Logger, baseHosts: map[string]bool{}}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.cfg.MaxBodyBytes <= 0 {
+		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
+		if err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("kvapi: PublicURL %q: want https://host[:port] without a path", cfg.PublicURL)
+		}
+		h.publicURL = u
+		h.baseHosts[strings.ToLower(u.Host)] = true
+	}
+	for _, b := range cfg.BaseHosts {
+		if b != "" {
+			h.baseHosts[strings.ToLower(b)] = true
+			if h.nameHost == "" && net.ParseIP(hostOnly(b)) == nil {
+				h.nameHost = strings.ToLower(b)
+			}
+		}
+	}
+	return h, nil
+}
+
+// VaultURL returns the URL of a vault in host form under base
+// ("https://host[:port]"): https://{vault}.host[:port].
+func VaultURL(base, vaultName string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return base + "/vaults/" + vaultName
+	}
+	return u.Scheme + "://" + strings.ToLower(vaultName) + "." + u.Host
+}
+
+// PathVaultURL returns the URL of a vault in path form under base:
+// {base}/vaults/{vault}.
+func PathVaultURL(base, vaultName string) string {
+	return strings.TrimRight(base, "/") + "/vaults/" + strings.ToLower(vaultName)
+}
+
+// target is a matched request: which vault, and the URL bases to answer with.
+type target struct {
+	vault string
+	// link is the prefix of URLs the client can reach (nextLink):
+	// https://{vault}.{base} or https://{base}/vaults/{vault}.
+	link string
+	// id is the prefix of object identifiers: https://{vault}.{base}.
+	id string
+	// resource is the challenge resource and authority base: https://{base}.
+	resource string
+	// segs are the path segments after the vault prefix, unescaped.
+	segs []string
+}
+
+// Match reports whether r is a Key Vault request: a path under /vaults/,
+// or a Host that is {vault}.{base} for a configured base host.
+func (h *Handler) Match(r *http.Request) bool {
+	_, ok := h.match(r)
+	return ok
+}
+
+func (h *Handler) match(r *http.Request) (target, bool) {
+	raw := r.URL.EscapedPath()
+	host := strings.ToLower(r.Host)
+	if label, rest, ok := strings.Cut(host, "."); ok && h.baseHosts[rest] && label != "" && net.ParseIP(hostOnly(host)) == nil {
+		base := h.base(rest)
+		return target{vault: label, link: "https://" + host, id: VaultURL(base, label), resource: base, segs: splitPath(raw)}, true
+	}
+	rest, ok := strings.CutPrefix(raw, "/vaults/")
+	if !ok {
+		return target{}, false
+	}
+	name, after, _ := strings.Cut(rest, "/")
+	if name == "v2.0" || name == "oauth2" && after == "v2.0/token" || name == "discovery" && after == "v2.0/keys" {
+		return target{}, false // the token service of a tenant named "vaults"
+	}
+	if unescaped, err := url.PathUnescape(name); err == nil {
+		name = unescaped
+	}
+	base := h.base(host)
+	idBase := base
+	if h.publicURL == nil && net.ParseIP(hostOnly(host)) != nil && h.nameHost != "" {
+		idBase = "https://" + h.nameHost
+	}
+	return target{
+		vault: strings.ToLower(name), link: "https://" + host + "/vaults/" + url.PathEscape(strings.ToLower(name)),
+		id: VaultURL(idBase, name), resource: base, segs: splitPath("/" + after),
+	}, true
+}
+
+// base is PublicURL, or https:// + host.
+func (h *Handler) base(host string) string {
+	if h.publicURL != nil {
+		return h.publicURL.Scheme + "://" + h.publicURL.Host
+	}
+	return "https://" + host
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
+}
+
+// splitPath splits an escaped path into unescaped segments; a segment that
+// does not unescape is kept escaped (and fails name validation later).
+func splitPath(raw string) []string {
+	raw = strings.TrimPrefix(raw, "/")
+	if raw == "" {
+		return nil
+	}
+	segs := strings.Split(raw, "/")
+	for i, s := range segs {
+		if u, err := url.PathUnescape(s); err == nil {
+			segs[i] = u
+		}
+	}
+	return segs
+}
+
+// Wrap returns a handler that serves Key Vault requests itself and passes
+// everything else to next.
+func (h *Handler) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t, ok := h.match(r); ok {
+			h.serve(w, r, t)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP serves a Key Vault request; anything else gets 404.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t, ok := h.match(r)
+	if !ok {
+		writeError(w, h.log, "", errNotFoundPath(r))
+		return
+	}
+	h.serve(w, r, t)
+}
+
+// request is one Key Vault request in flight.
+type request struct {
+	h       *Handler
+	w       http.ResponseWriter
+	r       *http.Request
+	t       target
+	caller  vault.Caller
+	version string // api-version
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
+	reqID := requestID(r)
+	hd := w.Header()
+	hd.Set("x-ms-request-id", reqID)
+	if c := r.Header.Get("x-ms-client-request-id"); c != "" && c == reqID {
+		hd.Set("x-ms-client-request-id", c)
+	}
+	hd.Set("Cache-Control", "no-cache")
+	claims, err := h.authenticate(r)
+	if err != nil {
+		hd.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="%s/%s", resource="%s"`, t.resource, h.cfg.TenantID, t.resource))
+		writeError(w, h.log, reqID, err)
+		return
+	}
+	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{
+		TenantID: claims.TenantID, AppID: claims.AppID, ObjectID: claims.ObjectID, Roles: claims.Roles, RequestID: reqID,
+	}}
+	if err := vault.ValidateVaultName(t.vault); err != nil {
+		writeError(w, h.log, reqID, err)
+		return
+	}
+	v, err := apiVersion(r.URL.Query())
+	if err != nil {
+		writeError(w, h.log, reqID, err)
+		return
+	}
+	rq.version = v
+	rq.dispatch()
+}
+
+// requestID takes the client's x-ms-client-request-id when it is a sane
+// token, else makes one.
+func requestID(r *http.Request) string {
+	c := r.Header.Get("x-ms-client-request-id")
+	if c == "" || len(c) > 128 {
+		return uuid.NewString()
+	}
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.' || b == ':') {
+			return uuid.NewString()
+		}
+	}
+	return c
+}
+
+// authenticate verifies the bearer token for the vault resource.
+func (h *Handler) authenticate(r *http.Request) (sts.Claims, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		return sts.Claims{}, unauthorized("AKV10000: Request is missing a Bearer or PoP token.")
+	}
+	scheme, tok, ok := strings.Cut(auth, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return sts.Claims{}, unauthorized("AKV10001: The Authorization header must be \"Bearer <access token>\".")
+	}
+	c, err := h.cfg.Tokens.VerifyAccessToken(tok)
+	if err != nil {
+		return sts.Claims{}, unauthorized("AKV10032: The bearer token was rejected: %v. Request a new token from the token service.", err)
+	}
+	if !strings.EqualFold(c.Audience, h.cfg.ResourceAppID) {
+		return sts.Claims{}, unauthorized("AKV10022: Invalid audience. Expected %s (the Portcullis vault resource), found: %s. Request the token for the resource named in the WWW-Authenticate challenge (scope \"{resource}/.default\").", h.cfg.ResourceAppID, clip(c.Audience, 100))
+	}
+	if !strings.EqualFold(c.TenantID, h.cfg.TenantID) {
+		return sts.Claims{}, unauthorized("AKV10032: Invalid tenant %s: tokens for the vault must come from tenant %s.", clip(c.TenantID, 64), h.cfg.TenantID)
+	}
+	return c, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Accepted api-version values: Key Vault's 7.0 to 7.6 (and their previews)
+// and the dated versions the current SDKs send.
+var apiVersions = map[string]bool{
+	"7.0": true, "7.1": true, "7.2": true, "7.3": true, "7.4": true, "7.5": true, "7.6": true,
+	"2025-07-01": true, "2026-04-01": true,
+}
+
+// LatestAPIVersion is named in errors about api-version.
+const LatestAPIVersion = "2025-07-01"
+
+func apiVersion(q url.Values) (string, error) {
+	vs, ok := q["api-version"]
+	if !ok || len(vs) == 0 || vs[0] == "" {
+		return "", badParameter("The 'api-version' query parameter is missing: add ?api-version=%s (Key Vault 7.x versions are accepted too).", LatestAPIVersion)
+	}
+	if len(vs) > 1 {
+		return "", badParameter("The 'api-version' query parameter is given %d times: give it once.", len(vs))
+	}
+	v := vs[0]
+	if apiVersions[v] || apiVersions[strings.TrimSuffix(v, "-preview")] || isSevenX(v) {
+		return v, nil
+	}
+	return "", badParameter("The specified version (%s) is not recognized: use %s, or a Key Vault 7.x version such as 7.6.", clip(v, 40), LatestAPIVersion)
+}
+
+// isSevenX accepts 7.N and 7.N-preview for N of one or two digits.
+func isSevenX(v string) bool {
+	v = strings.TrimSuffix(v, "-preview")
+	rest, ok := strings.CutPrefix(v, "7.")
+	if !ok || len(rest) == 0 || len(rest) > 2 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// unix converts a time to Key Vault's Unix seconds, nil for the zero time.
+func unix(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.Unix()
+	return &s
+}

@@ -1,0 +1,93 @@
+package kvapi
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// Paging follows Key Vault: a listing answers {"value":[…],"nextLink":URL}
+// and the next page is a GET of nextLink, which carries api-version,
+// maxresults and $skiptoken. The skip token is the vault's cursor sealed
+// (AES-256-GCM under the root key) with an aad naming the vault and the
+// listing, so any node accepts it, a client cannot read or alter it, and a
+// token from another listing is refused.
+
+// maxSkipTokenLength bounds the $skiptoken accepted.
+const maxSkipTokenLength = 2048
+
+const skipTokenAAD = "portcullis/kvapi/skiptoken/v1"
+
+func skipAAD(vaultName, listing string) []byte {
+	return []byte(skipTokenAAD + "\x00" + strings.ToLower(vaultName) + "\x00" + strings.ToLower(listing))
+}
+
+// sealSkipToken protects a cursor for one listing.
+func sealSkipToken(s Sealer, vaultName, listing, cursor string) (string, error) {
+	b, err := s.Seal([]byte(cursor), skipAAD(vaultName, listing))
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// openSkipToken returns the cursor of a skip token issued for this listing.
+func openSkipToken(s Sealer, vaultName, listing, token string) (string, error) {
+	bad := badParameter("The $skiptoken is not valid for this listing: it was altered, truncated or issued for another listing. Start the listing again without $skiptoken and follow each page's nextLink as given.")
+	if len(token) > maxSkipTokenLength {
+		return "", bad
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) == 0 {
+		return "", bad
+	}
+	cursor, err := s.Open(b, skipAAD(vaultName, listing))
+	if err != nil {
+		return "", bad
+	}
+	return string(cursor), nil
+}
+
+// pageRequest reads maxresults and $skiptoken for a listing.
+func (rq *request) pageRequest(listing string) (vault.PageRequest, error) {
+	q := rq.r.URL.Query()
+	var p vault.PageRequest
+	if m := q.Get("maxresults"); m != "" {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 1 || n > vault.MaxPageSize {
+			return p, badParameter("maxresults must be an integer between 1 and %d, got %q.", vault.MaxPageSize, clip(m, 20))
+		}
+		p.MaxResults = n
+	}
+	if tok, ok := q["$skiptoken"]; ok {
+		if len(tok) != 1 || tok[0] == "" {
+			return p, badParameter("$skiptoken must be given once and not be empty: follow the nextLink of the previous page.")
+		}
+		after, err := openSkipToken(rq.h.cfg.Sealer, rq.t.vault, listing, tok[0])
+		if err != nil {
+			return p, err
+		}
+		p.After = after
+	}
+	return p, nil
+}
+
+// nextLink builds the URL of the next page, or "" when next is "".
+func (rq *request) nextLink(listing, path string, p vault.PageRequest, next string) (string, error) {
+	if next == "" {
+		return "", nil
+	}
+	tok, err := sealSkipToken(rq.h.cfg.Sealer, rq.t.vault, listing, next)
+	if err != nil {
+		return "", err
+	}
+	q := "api-version=" + url.QueryEscape(rq.version)
+	if p.MaxResults > 0 {
+		q += "&maxresults=" + strconv.Itoa(p.MaxResults)
+	}
+	q += "&$skiptoken=" + tok
+	return rq.t.link + path + "?" + q, nil
+}
