@@ -204,7 +204,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	s.http = &http.Server{
-		Handler:           countRequests(reqs, kv.Wrap(mux)),
+		Handler:           countRequests(reqs, refuseUncleanPaths(kv.Wrap(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
