@@ -176,8 +176,8 @@ func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
 		}
 		if req.IdentifierURIs != nil {
 			uris := append([]string{}, (*req.IdentifierURIs)...)
-			if strings.EqualFold(cur.AppID, a.mgmtApp) && !containsFold(uris, directory.ManagementIdentifierURI) {
-				return conflict("the management application must keep the identifier URI %s: admin tokens are requested for it; include it in \"identifierUris\"", directory.ManagementIdentifierURI)
+			if b := directory.BuiltInIdentifierURI(*cur); b != "" && !containsFold(uris, b) {
+				return conflict("application %q is built in and must keep the identifier URI %s: Portcullis requests tokens for it; include it in \"identifierUris\"", cur.DisplayName, b)
 			}
 			cur.IdentifierURIs = uris
 		}
@@ -213,6 +213,9 @@ func (a *API) deleteApplication(w http.ResponseWriter, r *http.Request) error {
 	}
 	if strings.EqualFold(app.AppID, a.mgmtApp) {
 		return conflict("application %q (%s) is the management API that authorizes every admin call; it cannot be deleted", app.DisplayName, app.AppID)
+	}
+	if b := directory.BuiltInIdentifierURI(app); b != "" {
+		return conflict("application %q (%s) is built in (identifier URI %s) and cannot be deleted", app.DisplayName, app.AppID, b)
 	}
 	if err := a.checkKeepsAnAdmin(ctx, t.ID, func(g directory.Grant) bool {
 		return strings.EqualFold(g.ClientAppID, app.AppID)

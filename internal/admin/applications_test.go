@@ -227,3 +227,13 @@ func TestSafety_ManagementAndLastAdminAreProtected(t *testing.T) {
 	// The original admin client no longer holds the role and may be deleted.
 	e.must(http.StatusNoContent, "DELETE", "/admin/v1/tenants/default/applications/portcullis-admin", nil)
 }
+
+func TestSafety_BuiltInVaultApplicationIsProtected(t *testing.T) {
+	e := newEnv(t)
+	v := e.createApp("Portcullis Vault", directory.VaultIdentifierURI, "https://localhost:8443")
+	path := "/admin/v1/tenants/default/applications/" + v.AppID
+	wantError(t, e.do("DELETE", path, nil), 409, "Conflict", "built in")
+	wantError(t, e.do("PATCH", path, map[string]any{"identifierUris": []string{"https://localhost:8443"}}), 409, "Conflict", directory.VaultIdentifierURI)
+	// Other URIs may change as long as the built-in one stays.
+	e.must(http.StatusOK, "PATCH", path, map[string]any{"identifierUris": []string{directory.VaultIdentifierURI, "https://vault.example.com"}})
+}

@@ -8,12 +8,36 @@
 package directory
 
 import (
+	"strings"
 	"time"
 )
 
 // ManagementIdentifierURI is the identifier URI of the built-in management
 // resource whose Portcullis.Admin app role authorizes callers of the admin API.
 const ManagementIdentifierURI = "api://portcullis-management"
+
+// VaultIdentifierURI is the stable identifier URI of the built-in vault
+// resource application: tokens for the Key Vault-compatible API carry its
+// appId as audience.
+const VaultIdentifierURI = "api://portcullis-vault"
+
+// BuiltInIdentifierURIs are the identifier URIs of the applications that
+// Portcullis itself depends on; such an application cannot be deleted and
+// cannot lose the URI.
+var BuiltInIdentifierURIs = []string{ManagementIdentifierURI, VaultIdentifierURI}
+
+// BuiltInIdentifierURI returns the built-in identifier URI that app holds,
+// or "" when it is an ordinary application.
+func BuiltInIdentifierURI(app Application) string {
+	for _, b := range BuiltInIdentifierURIs {
+		for _, u := range app.IdentifierURIs {
+			if strings.EqualFold(u, b) {
+				return b
+			}
+		}
+	}
+	return ""
+}
 
 // AdminRoleValue is the app role on the management resource that grants full
 // access to the admin API.

@@ -19,10 +19,8 @@ import (
 )
 
 // VaultIdentifierURI is the stable identifier URI of the built-in vault
-// resource application; its other identifier URIs are the base URLs that
-// the Key Vault challenge names (they change with --public-url and the
-// listen address).
-const VaultIdentifierURI = "api://portcullis-vault"
+// resource application (see directory.VaultIdentifierURI).
+const VaultIdentifierURI = directory.VaultIdentifierURI
 
 // vaultAppName is the display name of the built-in vault resource.
 const vaultAppName = "Portcullis Vault"
