@@ -31,6 +31,13 @@ Without --dev (production), serve needs --tls-cert/--tls-key and a root key
 (--root-key FILE or ` + server.RootKeyEnv + `), and refuses to start without them.
 Several nodes may share one PostgreSQL database (--database postgres://…).
 
+The root key seals every secret value, private key and token signing key.
+To rotate it, give the new key as --root-key and the old one as
+--previous-root-key (repeatable; or comma-separated keys in
+` + server.PreviousRootKeysEnv + `): the server seals with the new key and still
+opens what the old one sealed. Then 'portcullis vault rekey' re-seals
+everything; see 'portcullis vault rekey --help' for the whole procedure.
+
 SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 		Example: `  # laptop
   portcullis serve --dev
@@ -38,7 +45,11 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
   # production node of a cluster
   portcullis serve --listen 0.0.0.0:8443 --public-url https://sts.example.com \
     --tls-cert /etc/portcullis/tls.pem --tls-key /etc/portcullis/tls-key.pem \
-    --root-key /etc/portcullis/root.key --database postgres://portcullis@db/portcullis`,
+    --root-key /etc/portcullis/root.key --database postgres://portcullis@db/portcullis
+
+  # during a root-key rotation
+  portcullis serve --tls-cert tls.pem --tls-key tls-key.pem \
+    --root-key /etc/portcullis/root-new.key --previous-root-key /etc/portcullis/root.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.DataDir == "" {
@@ -66,6 +77,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain for the listener (required without --dev; reloaded when it changes)")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key for the listener (required without --dev)")
 	f.StringVar(&cfg.RootKeyFile, "root-key", "", "root encryption key file, mode 0600 (or set "+server.RootKeyEnv+"; required without --dev)")
+	f.StringArrayVar(&cfg.PreviousRootKeyFiles, "previous-root-key", nil, "file of a previous root key whose blobs the server still opens during a rotation (repeatable; or comma-separated keys in "+server.PreviousRootKeysEnv+")")
 	f.StringVar(&cfg.AdminCredentialFile, "admin-credential-file", "", "where the first start writes the bootstrap admin credential (default DATA/admin.json)")
 	f.StringVar(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -78,17 +90,26 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 }
 
 func newRootKeyCommand() *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := group(&cobra.Command{
 		Use:   "rootkey",
-		Short: "Manage the root encryption key",
-	}
+		Short: "Create root encryption keys and check which ones seal the stored data",
+		Long: `The root key seals (encrypts and authenticates) every secret value, private
+key and token signing key at rest. 'rootkey generate' writes a new key;
+'rootkey status' asks the server which keys seal the stored blobs.
+
+` + rotationProcedure,
+		Example: `  portcullis rootkey generate /etc/portcullis/root-new.key
+  portcullis rootkey status`,
+	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "generate FILE",
 		Short: "Write a new random root key to FILE (mode 0600)",
 		Long: `Write 32 random bytes, base64-encoded, to FILE with mode 0600. The file must
 not exist. Keep it outside the data directory and the database backups; give it to
-serve with --root-key FILE, or its content in ` + server.RootKeyEnv + `.`,
-		Args: cobra.ExactArgs(1),
+serve with --root-key FILE, or its content in ` + server.RootKeyEnv + `. To replace the
+current key, see 'portcullis rootkey --help'.`,
+		Example: `  portcullis rootkey generate /etc/portcullis/root.key`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := seal.GenerateRootKeyFile(args[0]); err != nil {
 				return err
@@ -96,7 +117,7 @@ serve with --root-key FILE, or its content in ` + server.RootKeyEnv + `.`,
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote a new root key to %s\n", args[0])
 			return nil
 		},
-	})
+	}, newRootKeyStatusCommand())
 	return cmd
 }
 

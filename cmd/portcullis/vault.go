@@ -34,7 +34,7 @@ vault URL that 'vault show' prints. These commands use the admin API
 	})
 	f.register(cmd)
 	cmd.AddCommand(newVaultListCommand(&f), newVaultCreateCommand(&f), newVaultShowCommand(&f),
-		newVaultUpdateCommand(&f), newVaultRoleCommand(&f), newVaultAuditCommand(&f))
+		newVaultUpdateCommand(&f), newVaultRoleCommand(&f), newVaultAuditCommand(&f), newVaultRekeyCommand(&f))
 	return cmd
 }
 

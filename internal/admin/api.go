@@ -49,6 +49,12 @@ type Config struct {
 	// Vaults serves the vault management routes (/admin/v1/vaults…); nil
 	// makes them answer 503 ServiceUnavailable.
 	Vaults *vault.Service
+	// RootKeys serves root-key rotation (/admin/v1/rekey, /admin/v1/rootKeys);
+	// nil makes them answer 503 ServiceUnavailable.
+	RootKeys RootKeys
+	// RekeyBudget bounds the work of one rekey request; DefaultRekeyBudget
+	// when zero.
+	RekeyBudget time.Duration
 }
 
 // TokenVerifier verifies an access token issued by the token service.
@@ -100,6 +106,9 @@ type API struct {
 	public  string
 	vaults  *vault.Service
 
+	rootKeys    RootKeys
+	rekeyBudget time.Duration
+
 	// writeMu serialises the writes of this node so that the safety checks
 	// (last admin grant, role in use) and the write they guard are not
 	// interleaved with another admin write on the same node.
@@ -118,6 +127,12 @@ func New(cfg Config) *API {
 		now:     cfg.Now,
 		public:  trimRightSlash(cfg.PublicURL),
 		vaults:  cfg.Vaults,
+
+		rootKeys:    cfg.RootKeys,
+		rekeyBudget: cfg.RekeyBudget,
+	}
+	if a.rekeyBudget <= 0 {
+		a.rekeyBudget = DefaultRekeyBudget
 	}
 	if a.changed == nil {
 		a.changed = func(context.Context) {}
@@ -186,7 +201,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}, vaultRoutes()...)
+	}, append(vaultRoutes(), rootKeyRoutes()...)...)
 }
 
 // fallbackPattern catches every other path under the base path so that

@@ -22,6 +22,7 @@ func (s *Sealer) RootKeyID() string {
 type Keyring struct {
 	current *Sealer
 	byID    map[string]*Sealer
+	ids     []string // current first, then previous keys in the order given
 }
 
 // NewKeyring returns a Keyring that seals under current and also opens blobs
@@ -30,7 +31,7 @@ func NewKeyring(current RootKey, previous ...RootKey) (*Keyring, error) {
 	if !current.set {
 		return nil, errors.New("seal: keyring needs a current root key")
 	}
-	k := &Keyring{current: NewSealer(current), byID: map[string]*Sealer{current.ID(): nil}}
+	k := &Keyring{current: NewSealer(current), byID: map[string]*Sealer{}, ids: []string{current.ID()}}
 	k.byID[current.ID()] = k.current
 	for i, p := range previous {
 		if !p.set {
@@ -38,6 +39,7 @@ func NewKeyring(current RootKey, previous ...RootKey) (*Keyring, error) {
 		}
 		if _, dup := k.byID[p.ID()]; !dup {
 			k.byID[p.ID()] = NewSealer(p)
+			k.ids = append(k.ids, p.ID())
 		}
 	}
 	return k, nil
@@ -45,6 +47,18 @@ func NewKeyring(current RootKey, previous ...RootKey) (*Keyring, error) {
 
 // RootKeyID returns the ID of the current root key, the one Seal uses.
 func (k *Keyring) RootKeyID() string { return k.current.RootKeyID() }
+
+// PreviousRootKeyIDs returns the IDs of the previous root keys the keyring
+// opens but no longer seals with, in the order given to NewKeyring and
+// without the current key or duplicates.
+func (k *Keyring) PreviousRootKeyIDs() []string { return append([]string(nil), k.ids[1:]...) }
+
+// Holds reports whether the keyring opens blobs sealed under the root key
+// with this ID.
+func (k *Keyring) Holds(id string) bool {
+	_, ok := k.byID[id]
+	return ok
+}
 
 // Seal seals plaintext under the current root key (see Sealer.Seal).
 func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
@@ -60,11 +74,7 @@ func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	}
 	s, ok := k.byID[id]
 	if !ok {
-		held := make([]string, 0, len(k.byID))
-		for h := range k.byID {
-			held = append(held, h)
-		}
-		return nil, fmt.Errorf("%w: blob root key %s, this process holds %s", ErrRootKeyMismatch, id, strings.Join(held, ", "))
+		return nil, fmt.Errorf("%w: blob root key %s, this process holds %s", ErrRootKeyMismatch, id, strings.Join(k.ids, ", "))
 	}
 	return s.Open(sealed, aad)
 }

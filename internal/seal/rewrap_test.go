@@ -69,3 +69,43 @@ func TestRewrap_MovesABlobToTheNewRootKey(t *testing.T) {
 		t.Fatal("rewrap to no key")
 	}
 }
+
+func TestKeyring_NamesItsKeys(t *testing.T) {
+	cur, p1, p2, other := randomRootKey(t), randomRootKey(t), randomRootKey(t), randomRootKey(t)
+	for _, tc := range []struct {
+		name     string
+		previous []RootKey
+		want     []string
+	}{
+		{"none", nil, nil},
+		{"in order", []RootKey{p2, p1}, []string{p2.ID(), p1.ID()}},
+		{"current and duplicates dropped", []RootKey{p1, cur, p1, p2}, []string{p1.ID(), p2.ID()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ring, err := NewKeyring(cur, tc.previous...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ring.PreviousRootKeyIDs()
+			if len(got) != len(tc.want) {
+				t.Fatalf("previous = %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Fatalf("previous = %v, want %v", got, tc.want)
+				}
+			}
+			if !ring.Holds(cur.ID()) || ring.Holds(other.ID()) || ring.Holds("") {
+				t.Fatal("Holds: wrong answer for the current or a foreign key")
+			}
+			for _, id := range tc.want {
+				if !ring.Holds(id) {
+					t.Fatalf("Holds(%s) = false", id)
+				}
+			}
+		})
+	}
+	if _, err := NewKeyring(cur, RootKey{}); err == nil {
+		t.Fatal("zero previous key accepted")
+	}
+}

@@ -24,6 +24,11 @@ import (
 // or hex of 32 bytes) instead of a file.
 const RootKeyEnv = "PORTCULLIS_ROOT_KEY"
 
+// PreviousRootKeysEnv is the environment variable that may hold previous
+// root keys (comma-separated, each base64 or hex of 32 bytes), in addition
+// to the --previous-root-key files.
+const PreviousRootKeysEnv = "PORTCULLIS_PREVIOUS_ROOT_KEYS"
+
 // Config is what `portcullis serve` is given. It is validated once by
 // Validate and not changed afterwards.
 type Config struct {
@@ -36,6 +41,10 @@ type Config struct {
 	TLSCertFile string // PEM certificate chain (required without --dev)
 	TLSKeyFile  string // PEM private key (required without --dev)
 	RootKeyFile string // root key file; else RootKeyEnv; required without --dev
+	// PreviousRootKeyFiles (and PreviousRootKeysEnv) hold root keys the
+	// node no longer seals with but still opens blobs of, while a root-key
+	// rotation re-seals them (`portcullis vault rekey`).
+	PreviousRootKeyFiles []string
 
 	AdminCredentialFile string // where the bootstrap admin credential is written; default DataDir/admin.json
 
@@ -113,6 +122,11 @@ func (c *Config) Validate() error {
 	} else if c.TLSCertFile != "" || c.TLSKeyFile != "" {
 		if c.TLSCertFile == "" || c.TLSKeyFile == "" {
 			return errors.New("--tls-cert and --tls-key go together")
+		}
+	}
+	for _, f := range c.PreviousRootKeyFiles {
+		if strings.TrimSpace(f) == "" {
+			return errors.New("--previous-root-key: empty file name; give the file of a root key this node should still open blobs of")
 		}
 	}
 	if c.ReloadInterval <= 0 {

@@ -22,7 +22,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
@@ -79,10 +78,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	}
 	host, _, _ := net.SplitHostPort(cfg.Listen)
 
-	rootKey, rootCreated, err := loadRootKey(&cfg)
+	keyring, rootCreated, err := newRootKeyring(&cfg)
 	if err != nil {
 		return nil, err
 	}
+	log.Info("root keys loaded", "current", keyring.RootKeyID(), "previous", strings.Join(keyring.PreviousRootKeyIDs(), ","))
 	certFile, keyFile, caFile := cfg.TLSCertFile, cfg.TLSKeyFile, ""
 	if cfg.Dev && certFile == "" {
 		p, _, err := ensureDevTLS(cfg.DataDir, host, now)
@@ -131,7 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
-	sealer := seal.NewSealer(rootKey)
+	sealer := keyring
 	s.sts = sts.New(sts.Config{
 		PublicURL:           cfg.PublicURL,
 		KeyPrepublish:       cfg.KeyPrepublish,
@@ -195,6 +195,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		PublicURL:       cfg.PublicURL,
 		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
 		Logger:          log,
+		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: vstore, vault: s.vault},
 	}).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -66,6 +66,11 @@ type Store interface {
 	ListSigningKeys(ctx context.Context, tenantID string) ([]SigningKey, error)
 	// DeleteSigningKey removes a signing key that is no longer published.
 	DeleteSigningKey(ctx context.Context, tenantID, kid string) error
+	// ReplaceSigningKeySealed sets the key's Sealed bytes to sealed only
+	// where they still equal old (a compare-and-swap, so that concurrent
+	// root-key rotations on several nodes cannot overwrite each other) and
+	// reports whether it did; ErrNotFound if the key does not exist.
+	ReplaceSigningKeySealed(ctx context.Context, tenantID, kid string, old, sealed []byte) (bool, error)
 
 	// Load returns everything the token service serves from, read in one
 	// consistent transaction, together with the revision it reflects.
@@ -96,8 +101,8 @@ type State struct {
 // SigningKey is a tenant's token-signing key. Which key signs and which are
 // published is derived from the times, never stored as a state: the signer is
 // the key with the latest ActivateAt not after now; a key is published from
-// its creation until RetireAt (set when the next key activates, plus the
-// longest token lifetime), so tokens it signed keep verifying.
+// its creation until the next key's ActivateAt plus the longest token
+// lifetime, so tokens it signed keep verifying.
 type SigningKey struct {
 	TenantID   string
 	KID        string

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	_ "crypto/sha512" // crypto.SHA384 and SHA512 for ES384/ES512
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -26,9 +27,21 @@ import (
 )
 
 // assertionAlgorithms is the allow-list for client assertions: RSA
-// PKCS#1 v1.5 and PSS with SHA-256 for RSA certificates, ECDSA P-256 for
-// EC certificates. Never "none" or HMAC (a certificate is not a shared key).
-var assertionAlgorithms = []string{"RS256", "PS256", "ES256"}
+// PKCS#1 v1.5 and PSS with SHA-256 for RSA certificates, ECDSA with the
+// curve's own hash for EC certificates (RFC 7518 §3.4). Never "none" or
+// HMAC (a certificate is not a shared key).
+var assertionAlgorithms = []string{"RS256", "PS256", "ES256", "ES384", "ES512"}
+
+// ecAlgorithms maps each ECDSA alg to its curve, hash and R||S size.
+var ecAlgorithms = map[string]struct {
+	curve elliptic.Curve
+	hash  crypto.Hash
+	size  int
+}{
+	"ES256": {elliptic.P256(), crypto.SHA256, 64},
+	"ES384": {elliptic.P384(), crypto.SHA384, 96},
+	"ES512": {elliptic.P521(), crypto.SHA512, 132},
+}
 
 // assertionHeader is the JOSE header of a client assertion (msal-protocol.md §5).
 type assertionHeader struct {
@@ -187,11 +200,11 @@ func isAllowedAlgorithm(alg string) bool {
 }
 
 // verifySignature checks the JWS signature with the certificate's key; alg
-// must suit the key type (RS256/PS256 for RSA, ES256 for EC P-256).
+// must suit the key type (RS256/PS256 for RSA, ES256/ES384/ES512 for EC P-256/P-384/P-521).
 func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte) error {
-	digest := sha256.Sum256([]byte(input))
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
+		digest := sha256.Sum256([]byte(input))
 		switch alg {
 		case "RS256":
 			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig)
@@ -201,14 +214,17 @@ func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte)
 		}
 		return fmt.Errorf("alg %s does not suit the certificate's RSA key; use RS256 or PS256", alg)
 	case *ecdsa.PublicKey:
-		if alg != "ES256" || k.Curve != elliptic.P256() {
-			return fmt.Errorf("alg %s does not suit the certificate's EC key; use ES256 with a P-256 key", alg)
+		ec, ok := ecAlgorithms[alg]
+		if !ok || k.Curve != ec.curve {
+			return fmt.Errorf("alg %s does not suit the certificate's EC key (%s); use ES256 with P-256, ES384 with P-384 or ES512 with P-521", alg, k.Curve.Params().Name)
 		}
-		if len(sig) != 64 { // JWS ECDSA signatures are R||S (RFC 7518 §3.4)
-			return errors.New("ES256 signature is not 64 bytes (R||S)")
+		if len(sig) != ec.size { // JWS ECDSA signatures are R||S (RFC 7518 §3.4)
+			return fmt.Errorf("%s signature is not %d bytes (R||S)", alg, ec.size)
 		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if !ecdsa.Verify(k, digest[:], r, s) {
+		h := ec.hash.New()
+		h.Write([]byte(input))
+		r, s := new(big.Int).SetBytes(sig[:ec.size/2]), new(big.Int).SetBytes(sig[ec.size/2:])
+		if !ecdsa.Verify(k, h.Sum(nil), r, s) {
 			return errors.New("ECDSA verification failed")
 		}
 		return nil

@@ -220,6 +220,14 @@ func TestToken_RealClientLibraries(t *testing.T) {
 		}
 		e.checkToken(t, r.Token, e.certClient, "2", []string{"Orders.Read"})
 	})
+	t.Run("golang-jwt ES384 assertion with a P-384 certificate", func(t *testing.T) {
+		a := e.assertion(t, jwt.SigningMethodES384, clientEC384, map[string]any{"x5t#S256": pki.X5TS256(e.ec384Cert)}, e.ecClient.AppID, nil)
+		r := e.post(t, "", e.assertionForm(e.ecClient.AppID, a), nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.Status, r.Raw)
+		}
+		e.checkToken(t, r.Token, e.ecClient, "2", []string{"Orders.Write"})
+	})
 	t.Run("golang-jwt ES256 assertion with an EC certificate, client_id omitted", func(t *testing.T) {
 		a := e.assertion(t, jwt.SigningMethodES256, clientEC, map[string]any{"x5t#S256": pki.X5TS256(e.ecCert)}, e.ecClient.AppID, nil)
 		form := e.assertionForm("", a)
@@ -292,7 +300,7 @@ func TestDiscovery_DocumentAndJWKS(t *testing.T) {
 			}
 			for k, want := range map[string][]string{
 				"token_endpoint_auth_methods_supported":            {"client_secret_post", "private_key_jwt", "client_secret_basic"},
-				"token_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256"},
+				"token_endpoint_auth_signing_alg_values_supported": {"RS256", "PS256", "ES256", "ES384", "ES512"},
 				"id_token_signing_alg_values_supported":            {"RS256"},
 				"grant_types_supported":                            {"client_credentials"},
 			} {

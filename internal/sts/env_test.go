@@ -121,7 +121,8 @@ var (
 	credOnce sync.Once
 	clientRSA,
 	otherRSA *rsa.PrivateKey
-	clientEC *ecdsa.PrivateKey
+	clientEC,
+	clientEC384 *ecdsa.PrivateKey
 )
 
 func testKeys(t testing.TB) {
@@ -130,10 +131,11 @@ func testKeys(t testing.TB) {
 		k1, err1 := pki.GenerateKey(pki.KeyTypeRSA2048)
 		k2, err2 := pki.GenerateKey(pki.KeyTypeRSA2048)
 		k3, err3 := pki.GenerateKey(pki.KeyTypeEC256)
-		if err := errors.Join(err1, err2, err3); err != nil {
+		k4, err4 := pki.GenerateKey(pki.KeyTypeEC384)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			panic(err)
 		}
-		clientRSA, otherRSA, clientEC = k1.(*rsa.PrivateKey), k2.(*rsa.PrivateKey), k3.(*ecdsa.PrivateKey)
+		clientRSA, otherRSA, clientEC, clientEC384 = k1.(*rsa.PrivateKey), k2.(*rsa.PrivateKey), k3.(*ecdsa.PrivateKey), k4.(*ecdsa.PrivateKey)
 	})
 }
 
@@ -157,7 +159,7 @@ type fixture struct {
 	expiredCert       directory.Application // only an expired certificate credential
 	noCredClient      directory.Application // no credential at all
 
-	rsaCert, otherCert, ecCert *x509.Certificate
+	rsaCert, otherCert, ecCert, ec384Cert *x509.Certificate
 
 	apps   []directory.Application
 	grants []directory.Grant
@@ -178,6 +180,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 	f.rsaCert = mkCert(clientRSA, "orders-client")
 	f.otherCert = mkCert(otherRSA, "someone-else")
 	f.ecCert = mkCert(clientEC, "ec-client")
+	f.ec384Cert = mkCert(clientEC384, "ec-client-p384")
 	keyCred := func(c *x509.Certificate, notAfter time.Time) directory.KeyCredential {
 		return directory.KeyCredential{
 			ID: guid(), CertificateDER: c.Raw, ThumbprintSHA1: pki.ThumbprintSHA1Hex(c), ThumbprintS256: pki.X5TS256(c),
@@ -219,7 +222,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 	f.certClient = app("cert-client")
 	f.certClient.KeyCredentials = []directory.KeyCredential{keyCred(f.rsaCert, f.rsaCert.NotAfter)}
 	f.ecClient = app("ec-client")
-	f.ecClient.KeyCredentials = []directory.KeyCredential{keyCred(f.ecCert, f.ecCert.NotAfter)}
+	f.ecClient.KeyCredentials = []directory.KeyCredential{keyCred(f.ecCert, f.ecCert.NotAfter), keyCred(f.ec384Cert, f.ec384Cert.NotAfter)}
 
 	f.expiredSecretText = "Exp~ExpiredSecretValue0123456789abcdef"
 	f.expiredSecret = app("expired-secret-client")

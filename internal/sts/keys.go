@@ -131,7 +131,7 @@ func (s *Server) openKey(sk *store.SigningKey) (*signingKey, error) {
 	if s.sealer == nil {
 		return nil, fmt.Errorf("signing key %s of tenant %s: no sealer configured", sk.KID, tid)
 	}
-	der, err := s.sealer.Open(sk.Sealed, keyAAD(tid, sk.KID))
+	der, err := s.sealer.Open(sk.Sealed, SigningKeyAAD(tid, sk.KID))
 	if err != nil {
 		return nil, fmt.Errorf("unseal signing key %s of tenant %s: %w", sk.KID, tid, err)
 	}
@@ -173,7 +173,9 @@ func (s *Server) openKey(sk *store.SigningKey) (*signingKey, error) {
 	}, nil
 }
 
-func keyAAD(tenantID, kid string) []byte {
+// SigningKeyAAD is the context a signing key's private key is sealed with;
+// anything that re-seals signing keys (root-key rotation) must use it.
+func SigningKeyAAD(tenantID, kid string) []byte {
 	return []byte("signing-key/" + tenantID + "/" + kid)
 }
 
@@ -220,7 +222,7 @@ func (s *Server) newSigningKey(tenantID string, now, activateAt time.Time) (stor
 		return store.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
 	}
 	kid := pki.X5T(cert)
-	sealed, err := s.sealer.Seal(der, keyAAD(tenantID, kid))
+	sealed, err := s.sealer.Seal(der, SigningKeyAAD(tenantID, kid))
 	clear(der)
 	if err != nil {
 		return store.SigningKey{}, fmt.Errorf("seal signing key: %w", err)

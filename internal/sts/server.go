@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -132,6 +131,15 @@ type KeyStore interface {
 	TryLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 }
 
+// Sealer seals and opens the signing keys' private keys at rest (aad
+// "signing-key/<tenant>/<kid>"); *seal.Sealer implements it, and so does
+// *seal.Keyring, which also opens keys sealed under previous root keys
+// while a root-key rotation is under way.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
 // Server is the token service. It is safe for concurrent use; the directory
 // and keys it serves from are swapped atomically by Apply.
 type Server struct {
@@ -139,7 +147,7 @@ type Server struct {
 	log    *slog.Logger
 	now    func() time.Time
 	st     KeyStore
-	sealer *seal.Sealer
+	sealer Sealer
 
 	cur atomic.Pointer[state]
 
@@ -160,7 +168,7 @@ type state struct {
 }
 
 // New returns a token service that serves nothing until the first Apply.
-func New(cfg Config, st KeyStore, sealer *seal.Sealer) *Server {
+func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 	cfg.setDefaults()
 	if cfg.KeyPrepublish >= cfg.KeyRotationInterval {
 		cfg.Logger.Warn("key prepublish period is not shorter than the rotation interval; using half the interval",

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -305,6 +306,7 @@ func resourceFromScope(scope string) (string, *Error) {
 		code := CodeScopeNotDefault
 		if strings.EqualFold(sc, suffix) || strings.EqualFold(sc, suffix[1:]) {
 			code = CodeInvalidScope
+			example = "api://<resource>/.default"
 		}
 		return "", newError(http.StatusBadRequest, "invalid_scope", code,
 			"The provided value for the input parameter 'scope' is not valid. The scope '%s' is not valid: client credential flows must have "+
@@ -342,7 +344,7 @@ func quoteList(xs []string, n int) string {
 func throttled(wait time.Duration, who string) *Error {
 	e := newError(http.StatusTooManyRequests, "temporarily_unavailable", CodeTooManyFailedAttempts,
 		"Too many failed client authentication attempts %s. Retry after %d seconds, and check the credential before retrying.",
-		who, int(wait.Round(time.Second)/time.Second))
+		who, int(math.Ceil(wait.Seconds()))) // as Retry-After
 	e.RetryAfter = wait
 	return e
 }

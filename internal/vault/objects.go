@@ -12,9 +12,10 @@ import (
 // This file holds the machinery every object type shares: reading live
 // versions, adding versions, soft delete, recover, purge and listings.
 
-// liveVersion returns a live object's version (newest when version is "").
+// liveVersion returns a live object's version (newest when version is ""),
+// reading both with one store call.
 func (s *Service) liveVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (Object, ObjectVersion, error) {
-	obj, err := s.store.GetObject(ctx, vault, typ, name)
+	obj, ver, err := s.store.GetObjectVersion(ctx, vault, typ, name, version)
 	if errors.Is(err, ErrNotFound) {
 		return Object{}, ObjectVersion{}, notFound(typ, name, version)
 	}
@@ -23,13 +24,6 @@ func (s *Service) liveVersion(ctx context.Context, vault string, typ ObjectType,
 	}
 	if obj.Deleted != nil {
 		return Object{}, ObjectVersion{}, notFound(typ, name, version)
-	}
-	ver, err := s.store.GetVersion(ctx, vault, typ, name, version)
-	if errors.Is(err, ErrNotFound) {
-		return Object{}, ObjectVersion{}, notFound(typ, name, version)
-	}
-	if err != nil {
-		return Object{}, ObjectVersion{}, internal(err, "read %s %q", typ.singular(), name)
 	}
 	return obj, ver, nil
 }
@@ -73,7 +67,7 @@ func (o *op) authorizeObject() (Vault, error) {
 	if cerr := o.s.check(o.ctx, o.c, o.vault, o.perm, target, true); cerr != nil {
 		return Vault{}, err
 	}
-	return o.s.getVault(o.ctx, o.vault)
+	return o.s.getVault(o.ctx, o.vault, o.perm.readOnly())
 }
 
 // addVersion inserts ver, translating store conflicts into Key Vault errors.

@@ -116,7 +116,7 @@ func (s *Service) Resolve(ctx context.Context, ref Ref) (out Resolved, err error
 	if err := ValidateName(ref.Name); err != nil {
 		return Resolved{}, err
 	}
-	v, err := s.getVault(ctx, ref.Vault)
+	v, err := s.getVault(ctx, ref.Vault, true)
 	if err != nil {
 		return Resolved{}, err
 	}
@@ -211,7 +211,7 @@ func (s *Service) AddReference(ctx context.Context, ref Ref, referrer string) er
 	if _, err := ParseReference(ref.String()); err != nil {
 		return err
 	}
-	v, err := s.getVault(ctx, ref.Vault)
+	v, err := s.getVault(ctx, ref.Vault, false)
 	if err != nil {
 		return err
 	}

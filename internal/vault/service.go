@@ -38,6 +38,17 @@ type Config struct {
 	Notifier Notifier
 	// Registerer, when not nil, receives the certificate expiry gauge.
 	Registerer prometheus.Registerer
+	// AuditFlushInterval is the longest a read's audit record waits in
+	// memory before it is committed; DefaultAuditFlushInterval when zero.
+	AuditFlushInterval time.Duration
+	// AuditQueueSize bounds the audit records waiting in memory;
+	// DefaultAuditQueueSize when zero.
+	AuditQueueSize int
+	// CacheRevalidate is how long read operations use cached vault
+	// settings and role assignments before the store's revision is read
+	// again (the bound on how late they see changes made by other nodes);
+	// DefaultCacheRevalidate when zero, no caching when negative.
+	CacheRevalidate time.Duration
 }
 
 // Caller is the authenticated principal of a request, as the token service's
@@ -81,6 +92,8 @@ type Service struct {
 	notifier Notifier
 	expiry   *prometheus.GaugeVec
 	rekeyMu  sync.Mutex
+	audit    *auditWriter
+	cache    *authCache
 }
 
 type sealerBox struct{ Sealer }
@@ -93,6 +106,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Sealer == nil || cfg.Sealer.RootKeyID() == "" {
 		return nil, errors.New("vault: Config.Sealer with a root key is required")
 	}
+	if cfg.AuditFlushInterval < 0 || cfg.AuditFlushInterval > time.Second {
+		return nil, fmt.Errorf("vault: Config.AuditFlushInterval %s: want 0 (the default, %s) up to 1s", cfg.AuditFlushInterval, DefaultAuditFlushInterval)
+	}
+	if cfg.AuditQueueSize < 0 {
+		return nil, fmt.Errorf("vault: Config.AuditQueueSize %d: want 0 (the default, %d) or more", cfg.AuditQueueSize, DefaultAuditQueueSize)
+	}
 	s := &Service{store: cfg.Store, now: cfg.Now, log: cfg.Logger, notifier: cfg.Notifier}
 	if s.now == nil {
 		s.now = time.Now
@@ -104,6 +123,11 @@ func New(cfg Config) (*Service, error) {
 		s.notifier = LogNotifier{Logger: s.log}
 	}
 	s.sealer.Store(&sealerBox{cfg.Sealer})
+	ttl := cfg.CacheRevalidate
+	if ttl == 0 {
+		ttl = DefaultCacheRevalidate
+	}
+	s.cache = newAuthCache(s.store, s.now, ttl)
 	s.expiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "portcullis_vault_certificate_expiry_timestamp_seconds",
 		Help: "Expiry (notAfter) of the current version of each vault certificate, in Unix seconds.",
@@ -119,6 +143,7 @@ func New(cfg Config) (*Service, error) {
 			}
 		}
 	}
+	s.audit = newAuditWriter(s.store, s.log, cfg.AuditFlushInterval, cfg.AuditQueueSize)
 	return s, nil
 }
 
@@ -161,18 +186,20 @@ func (o *op) end(errp *error) {
 			rec.Outcome = OutcomeDenied
 		}
 	}
-	// The audit record must outlive a cancelled request context.
-	ctx := context.WithoutCancel(o.ctx)
-	if err := o.s.store.AppendAudit(ctx, rec); err != nil {
+	// A change is audited before it is acknowledged; a read's record is
+	// committed by the writer within the flush interval. Neither depends
+	// on the request's context, which may be cancelled.
+	if err := o.s.audit.append(rec, !o.perm.readOnly()); err != nil {
 		o.s.log.Error("vault audit append failed", "operation", o.perm, "vault", o.vault, "request_id", o.c.RequestID, "error", err)
 	}
 }
 
 const innerForbiddenByRbac = "ForbiddenByRbac"
 
-// getVault loads a vault or answers VaultNotFound.
-func (s *Service) getVault(ctx context.Context, name string) (Vault, error) {
-	v, err := s.store.GetVault(ctx, strings.ToLower(name))
+// getVault loads a vault or answers VaultNotFound; cached serves it from
+// the cache (read operations only).
+func (s *Service) getVault(ctx context.Context, name string, cached bool) (Vault, error) {
+	v, err := s.vaultRecord(ctx, name, cached)
 	if errors.Is(err, ErrNotFound) {
 		return Vault{}, &Error{Kind: KindNotFound, Code: CodeVaultNotFound, Message: fmt.Sprintf("vault %q does not exist", name)}
 	}
@@ -185,7 +212,7 @@ func (s *Service) getVault(ctx context.Context, name string) (Vault, error) {
 // authorize loads the vault and checks that the caller holds o.perm on it,
 // or on target ("TYPE/NAME", "" for vault-level operations).
 func (o *op) authorize(target string, managed bool) (Vault, error) {
-	v, err := o.s.getVault(o.ctx, o.vault)
+	v, err := o.s.getVault(o.ctx, o.vault, o.perm.readOnly())
 	if err != nil {
 		return Vault{}, err
 	}
@@ -196,6 +223,7 @@ func (o *op) authorize(target string, managed bool) (Vault, error) {
 }
 
 // check answers whether c holds perm on vault (or on target within it).
+// Read operations use cached role assignments; the others read the store.
 func (s *Service) check(ctx context.Context, c Caller, vault string, perm Permission, target string, managed bool) error {
 	if c.Admin {
 		return nil
@@ -209,7 +237,7 @@ func (s *Service) check(ctx context.Context, c Caller, vault string, perm Permis
 		if id == "" {
 			continue
 		}
-		as, err := s.store.ListRoleAssignments(ctx, vault, id)
+		as, err := s.roleAssignments(ctx, vault, id, perm.readOnly())
 		if err != nil {
 			return internal(err, "read role assignments")
 		}

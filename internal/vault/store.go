@@ -245,6 +245,10 @@ type Store interface {
 	// GetVersion returns one version (version "" = the newest) whether or
 	// not the object is deleted; ErrNotFound if absent.
 	GetVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (ObjectVersion, error)
+	// GetObjectVersion returns an object (live or deleted) together with
+	// one of its versions (version "" = the newest), read consistently in
+	// one query; ErrNotFound if the object or the version is absent.
+	GetObjectVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (Object, ObjectVersion, error)
 	// ListVersions returns every version of an object, oldest first.
 	ListVersions(ctx context.Context, vault string, typ ObjectType, name string) ([]ObjectVersion, error)
 	// UpdateVersion loads a version, calls mutate and writes the mutable
@@ -282,8 +286,9 @@ type Store interface {
 	// ordered by creation.
 	ListReferences(ctx context.Context, vault string, typ ObjectType, name string) ([]Reference, error)
 
-	// AppendAudit appends an audit record.
-	AppendAudit(ctx context.Context, a AuditRecord) error
+	// AppendAudit appends audit records, in order, in one transaction:
+	// all of them or none.
+	AppendAudit(ctx context.Context, records ...AuditRecord) error
 	// ListAudit returns audit records, newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 
@@ -293,4 +298,11 @@ type Store interface {
 	// UnmarkLifetimeAction removes a marker (so that a failed delivery is
 	// retried by the next run); absent markers are not an error.
 	UnmarkLifetimeAction(ctx context.Context, m LifetimeMarker) error
+
+	// Revision returns a number that changes (it may also change
+	// otherwise) whenever a vault, an object, a version, a role assignment
+	// or a reference is written, by this process or any other on the same
+	// database; audit records and lifetime markers need not change it. It
+	// is cheap: the Service polls it to revalidate its caches.
+	Revision(ctx context.Context) (int64, error)
 }

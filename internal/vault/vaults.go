@@ -40,7 +40,9 @@ func (s *Service) EnsureDefault(ctx context.Context) (Vault, error) {
 		return Vault{}, fmt.Errorf("vault: read default vault: %w", err)
 	}
 	v = Vault{Name: DefaultVault, SoftDeleteRetentionDays: DefaultRetentionDays, Created: s.now().UTC()}
-	if err := s.store.CreateVault(ctx, v); err != nil {
+	err = s.store.CreateVault(ctx, v)
+	s.cache.clear()
+	if err != nil {
 		if errors.Is(err, ErrConflict) { // another node created it meanwhile
 			return s.store.GetVault(ctx, DefaultVault)
 		}
@@ -67,7 +69,9 @@ func (s *Service) CreateVault(ctx context.Context, c Caller, in VaultInput) (out
 		return Vault{}, err
 	}
 	v := Vault{Name: strings.ToLower(in.Name), SoftDeleteRetentionDays: in.SoftDeleteRetentionDays, PurgeProtection: in.PurgeProtection, Created: s.now().UTC()}
-	if err := s.store.CreateVault(ctx, v); err != nil {
+	err = s.store.CreateVault(ctx, v)
+	s.cache.clear()
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			return Vault{}, conflict("", "vault %s already exists", v.Name)
 		}
@@ -125,6 +129,7 @@ func (s *Service) UpdateVault(ctx context.Context, c Caller, name string, u Vaul
 		}
 		return nil
 	})
+	s.cache.clear()
 	if err != nil {
 		return Vault{}, wrapStoreErr(err, "update vault %q", name)
 	}
@@ -156,7 +161,9 @@ func (s *Service) AssignRole(ctx context.Context, c Caller, a RoleAssignment) (o
 		return RoleAssignment{}, err
 	}
 	out = RoleAssignment{ID: newAssignmentID(), Vault: v.Name, Scope: scope, PrincipalID: a.PrincipalID, Role: def.Name, Created: s.now().UTC()}
-	if err := s.store.CreateRoleAssignment(ctx, out); err != nil {
+	err = s.store.CreateRoleAssignment(ctx, out)
+	s.cache.clear()
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			return RoleAssignment{}, conflict("", "principal %s already holds role %q on vault %s scope %q", a.PrincipalID, def.Name, v.Name, scope)
 		}
@@ -188,7 +195,9 @@ func (s *Service) RemoveRoleAssignment(ctx context.Context, c Caller, vault, id 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteRoleAssignment(ctx, v.Name, id); err != nil {
+	err = s.store.DeleteRoleAssignment(ctx, v.Name, id)
+	s.cache.clear() // the removal takes effect for the next request on this node
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: fmt.Sprintf("role assignment %q does not exist in vault %s", id, v.Name)}
 		}
@@ -205,10 +214,14 @@ func (s *Service) AuditLog(ctx context.Context, c Caller, vault string, limit in
 			return nil, forbidden(innerForbiddenByRbac, "caller %s may not read the audit log of every vault; name a vault", c.principal())
 		}
 	} else if err := s.check(ctx, c, strings.ToLower(vault), PermRoleAssignmentsRead, "", false); err != nil {
-		if _, verr := s.getVault(ctx, vault); verr != nil {
+		if _, verr := s.getVault(ctx, vault, true); verr != nil {
 			return nil, verr
 		}
 		return nil, err
+	}
+	// Queued records of reads that already ended are part of the log.
+	if err := s.Flush(ctx); err != nil {
+		return nil, internal(err, "flush the audit log")
 	}
 	out, err = s.store.ListAudit(ctx, AuditQuery{Vault: strings.ToLower(vault), Limit: limit})
 	if err != nil {

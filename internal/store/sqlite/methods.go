@@ -78,6 +78,11 @@ func (s *Store) DeleteSigningKey(ctx context.Context, tenantID, kid string) erro
 	return s.core.DeleteSigningKey(ctx, tenantID, kid)
 }
 
+// ReplaceSigningKeySealed implements store.Store.
+func (s *Store) ReplaceSigningKeySealed(ctx context.Context, tenantID, kid string, old, sealed []byte) (bool, error) {
+	return s.core.ReplaceSigningKeySealed(ctx, tenantID, kid, old, sealed)
+}
+
 // Load implements store.Store.
 func (s *Store) Load(ctx context.Context) (store.State, error) {
 	return s.core.Load(ctx)

@@ -56,6 +56,11 @@ func (s *Store) ListObjects(ctx context.Context, vaultName string, typ vault.Obj
 	return s.core.ListObjects(ctx, vaultName, typ, q)
 }
 
+// GetObjectVersion implements vault.Store.
+func (s *Store) GetObjectVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string) (vault.Object, vault.ObjectVersion, error) {
+	return s.core.GetObjectVersion(ctx, vaultName, typ, name, version)
+}
+
 // GetVersion implements vault.Store.
 func (s *Store) GetVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
 	return s.core.GetVersion(ctx, vaultName, typ, name, version)
@@ -117,8 +122,8 @@ func (s *Store) ListReferences(ctx context.Context, vaultName string, typ vault.
 }
 
 // AppendAudit implements vault.Store.
-func (s *Store) AppendAudit(ctx context.Context, a vault.AuditRecord) error {
-	return s.core.AppendAudit(ctx, a)
+func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
+	return s.core.AppendAudit(ctx, records...)
 }
 
 // ListAudit implements vault.Store.

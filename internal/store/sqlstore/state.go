@@ -191,6 +191,42 @@ func (s *Store) DeleteSigningKey(ctx context.Context, tenantID, kid string) erro
 	return nil
 }
 
+// errNotReplaced rolls back the revision bump of a compare-and-swap that
+// found other bytes.
+var errNotReplaced = errors.New("sealed bytes changed")
+
+// ReplaceSigningKeySealed sets a signing key's sealed private key to sealed
+// where it still holds old; the revision moves only when it did.
+func (s *Store) ReplaceSigningKeySealed(ctx context.Context, tenantID, kid string, old, sealed []byte) (bool, error) {
+	if len(sealed) == 0 {
+		return false, fmt.Errorf("replace sealed signing key %q: the new sealed bytes are empty", kid)
+	}
+	err := s.Write(ctx, func(q Querier) error {
+		n, err := q.Exec(ctx, `UPDATE signing_keys SET sealed = ? WHERE tenant_id = ? AND kid = ? AND sealed = ?`, sealed, tenantID, kid, Bytes(old))
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+		ok, err := Exists(ctx, q, `SELECT 1 FROM signing_keys WHERE tenant_id = ? AND kid = ?`, tenantID, kid)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("signing key %q in tenant %q: %w", kid, tenantID, store.ErrNotFound)
+		}
+		return errNotReplaced
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errNotReplaced):
+		return false, nil
+	}
+	return false, fmt.Errorf("replace sealed signing key: %w", err)
+}
+
 // Load reads the whole directory and all signing keys in one consistent
 // read transaction, with the revision that read reflects.
 func (s *Store) Load(ctx context.Context) (store.State, error) {

@@ -539,6 +539,56 @@ func (s *Store) GetVersion(ctx context.Context, vaultName string, typ vault.Obje
 	return out, nil
 }
 
+// GetObjectVersion returns an object and one of its versions (the newest
+// when version is ""), sealed blob included, with one query; see
+// vault.Store.
+func (s *Store) GetObjectVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string) (vault.Object, vault.ObjectVersion, error) {
+	query := `SELECT ` + objectColumns + `, ` + versionSealed + ` FROM vault_objects o JOIN vault_versions v
+ON v.vault_key = o.vault_key AND v.type = o.type AND v.name_key = o.name_key WHERE ` + objectWhere
+	args := objectArgs(vaultName, typ, name)
+	if version == "" {
+		query += ` ORDER BY v.seq DESC LIMIT 1`
+	} else {
+		query += ` AND v.version = ?`
+		args = append(args, version)
+	}
+	var o vault.Object
+	var v vault.ObjectVersion
+	dest, done := versionDest(&v, true)
+	rows, err := s.db.Query(ctx, query, args...)
+	if err == nil {
+		var found bool
+		found, err = scanOneObject(rows, &o, dest...)
+		if err == nil && !found {
+			what := describeObject(vaultName, typ, name)
+			if version != "" {
+				what = fmt.Sprintf("version %q of %s", version, what)
+			}
+			err = fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+		}
+		if err == nil {
+			err = done()
+		}
+	}
+	if err != nil {
+		return vault.Object{}, vault.ObjectVersion{}, s.vaultError("get object version", err)
+	}
+	return o, v, nil
+}
+
+// scanOneObject scans the first row of rows with scanObject, closes rows and
+// reports whether there was a row.
+func scanOneObject(rows Rows, o *vault.Object, extra ...any) (bool, error) {
+	defer rows.Close()
+	if !rows.Next() {
+		return false, rows.Err()
+	}
+	if err := scanObject(rows, o, extra...); err != nil {
+		return false, err
+	}
+	return true, rows.Close()
+}
+
 func getVersion(ctx context.Context, q Querier, vaultName string, typ vault.ObjectType, name, version, lock string) (vault.ObjectVersion, error) {
 	query := `SELECT ` + versionSealed + ` FROM vault_versions v WHERE ` + versionWhere
 	args := objectArgs(vaultName, typ, name)
@@ -877,16 +927,44 @@ func (s *Store) ListReferences(ctx context.Context, vaultName string, typ vault.
 
 const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code`
 
-// AppendAudit appends an audit record. It does not change the global
-// revision (see the top of this file).
-func (s *Store) AppendAudit(ctx context.Context, a vault.AuditRecord) error {
+// auditRowsPerStatement caps the rows of one INSERT (13 parameters each,
+// well under both backends' parameter limits).
+const auditRowsPerStatement = 64
+
+// AppendAudit appends records, in order, in one transaction, with one
+// multi-row INSERT per auditRowsPerStatement records (a statement is parsed
+// once for many rows). It does not change the global revision (see the top
+// of this file).
+func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
 	err := s.db.Write(ctx, func(q Querier) error {
-		_, err := q.Exec(ctx, `INSERT INTO vault_audit (vault_key, `+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code)
-		return err
+		for rest := records; len(rest) > 0; {
+			n := min(len(rest), auditRowsPerStatement)
+			var sb strings.Builder
+			sb.Grow(100 + n*42)
+			sb.WriteString(`INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `)
+			args := make([]any, 0, n*13)
+			for i, a := range rest[:n] {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code)
+			}
+			if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
+				return err
+			}
+			rest = rest[n:]
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("append audit record of operation %q: %w", a.Operation, err)
+		if len(records) == 1 {
+			return fmt.Errorf("append audit record of operation %q: %w", records[0].Operation, err)
+		}
+		return fmt.Errorf("append %d audit records: %w", len(records), err)
 	}
 	return nil
 }

@@ -12,12 +12,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
 		{"Grants", testGrants},
 		{"SigningKeys", testSigningKeys},
+		{"ReplaceSigningKeySealedIsACompareAndSwap", testReplaceSigningKeySealed},
 		{"RevisionCountsWritesOnly", testRevision},
 		{"LoadReturnsEverything", testLoad},
 		{"LoadIsConsistentUnderWrites", testLoadConsistent},
@@ -793,6 +796,90 @@ func testSigningKeys(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	equal(t, "other tenant's keys", got, []store.SigningKey{normKey(elsewhere)})
+}
+
+func testReplaceSigningKeySealed(t *testing.T, s store.Store) {
+	tn := mustTenant(t, s, "t")
+	k := signingKey(tn.ID, "k1", base)
+	if err := s.CreateSigningKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	sealedOf := func() []byte {
+		t.Helper()
+		ks, err := s.ListSigningKeys(ctx, tn.ID)
+		if err != nil || len(ks) != 1 {
+			t.Fatalf("ListSigningKeys = %d keys, %v", len(ks), err)
+		}
+		return ks[0].Sealed
+	}
+	resealed := []byte{7, 7, 0, 7}
+	for _, tc := range []struct {
+		name      string
+		tenantID  string
+		kid       string
+		old, new  []byte
+		want      bool
+		wantErr   error
+		wantBytes []byte
+		bumps     bool
+	}{
+		{"stale old bytes change nothing", tn.ID, "k1", []byte{1, 2, 3}, resealed, false, nil, k.Sealed, false},
+		{"matching old bytes are replaced", tn.ID, "k1", k.Sealed, resealed, true, nil, resealed, true},
+		{"a second swap from the same old bytes loses", tn.ID, "k1", k.Sealed, []byte{8, 8}, false, nil, resealed, false},
+		{"unknown kid", tn.ID, "nope", resealed, []byte{8}, false, store.ErrNotFound, resealed, false},
+		{"unknown tenant", newID(), "k1", resealed, []byte{8}, false, store.ErrNotFound, resealed, false},
+		{"empty new bytes are refused", tn.ID, "k1", resealed, nil, false, nil, resealed, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := revision(t, s)
+			ok, err := s.ReplaceSigningKeySealed(ctx, tc.tenantID, tc.kid, tc.old, tc.new)
+			switch {
+			case tc.wantErr != nil:
+				wantErr(t, err, tc.wantErr, tc.kid)
+			case len(tc.new) == 0:
+				if err == nil {
+					t.Fatal("empty sealed bytes accepted")
+				}
+			case err != nil:
+				t.Fatal(err)
+			}
+			if ok != tc.want {
+				t.Fatalf("replaced = %v, want %v", ok, tc.want)
+			}
+			if got := sealedOf(); !bytes.Equal(got, tc.wantBytes) {
+				t.Fatalf("sealed = %x, want %x", got, tc.wantBytes)
+			}
+			want := rev
+			if tc.bumps {
+				want++
+			}
+			if r := revision(t, s); r != want {
+				t.Fatalf("revision %d -> %d, want %d", rev, r, want)
+			}
+		})
+	}
+
+	// Concurrent swaps from the same old bytes: exactly one wins.
+	cur := sealedOf()
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := s.ReplaceSigningKeySealed(ctx, tn.ID, "k1", cur, []byte{byte(i), 0xaa})
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d concurrent swaps won, want exactly 1", wins.Load())
+	}
 }
 
 func testRevision(t *testing.T, s store.Store) {

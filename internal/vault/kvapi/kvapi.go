@@ -54,6 +54,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives failures (never values); slog.Default when nil.
 	Logger *slog.Logger
+	// TokenCacheSize is how many successfully verified access tokens are
+	// remembered (see tokenCache); DefaultTokenCacheSize when zero, no
+	// caching when negative.
+	TokenCacheSize int
+	// Now is the clock of the token cache; time.Now when nil.
+	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is the default request body limit.
@@ -69,6 +75,8 @@ type Handler struct {
 	// requests that reached an IP address use it, because {vault}.{IP} is
 	// no host name.
 	nameHost string
+	// tokens caches verifications; nil when disabled.
+	tokens *tokenCache
 }
 
 // New validates cfg and returns the handler.
@@ -89,6 +97,16 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if h.cfg.MaxBodyBytes <= 0 {
 		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.TokenCacheSize >= 0 {
+		size, now := cfg.TokenCacheSize, cfg.Now
+		if size == 0 {
+			size = DefaultTokenCacheSize
+		}
+		if now == nil {
+			now = time.Now
+		}
+		h.tokens = newTokenCache(size, now)
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
@@ -295,7 +313,7 @@ func (h *Handler) authenticate(r *http.Request) (sts.Claims, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
 		return sts.Claims{}, unauthorized("AKV10001: The Authorization header must be \"Bearer <access token>\".")
 	}
-	c, err := h.cfg.Tokens.VerifyAccessToken(tok)
+	c, err := h.tokens.verify(h.cfg.Tokens, tok)
 	if err != nil {
 		return sts.Claims{}, unauthorized("AKV10032: The bearer token was rejected: %v. Request a new token from the token service.", err)
 	}

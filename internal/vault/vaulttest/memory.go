@@ -20,6 +20,7 @@ import (
 type MemoryStore struct {
 	mu          sync.Mutex
 	seq         int64
+	rev         int64
 	vaults      map[string]vault.Vault
 	objects     map[objKey]*memObject
 	assignments []vault.RoleAssignment
@@ -83,6 +84,7 @@ func copyVersion(v vault.ObjectVersion) vault.ObjectVersion {
 func (m *MemoryStore) CreateVault(_ context.Context, v vault.Vault) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(v.Name)]; ok {
 		return fmt.Errorf("vault %q: %w", v.Name, vault.ErrConflict)
 	}
@@ -117,6 +119,7 @@ func (m *MemoryStore) ListVaults(context.Context) ([]vault.Vault, error) {
 func (m *MemoryStore) UpdateVault(_ context.Context, name string, mutate func(*vault.Vault) error) (vault.Vault, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	v, ok := m.vaults[fold(name)]
 	if !ok {
 		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
@@ -134,6 +137,7 @@ func (m *MemoryStore) UpdateVault(_ context.Context, name string, mutate func(*v
 func (m *MemoryStore) DeleteVault(_ context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(name)]; !ok {
 		return fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
 	}
@@ -151,6 +155,7 @@ func (m *MemoryStore) DeleteVault(_ context.Context, name string) error {
 func (m *MemoryStore) AddVersion(_ context.Context, v vault.ObjectVersion, opts vault.AddOptions) (vault.ObjectVersion, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(v.Vault)]; !ok {
 		return vault.ObjectVersion{}, fmt.Errorf("vault %q: %w", v.Vault, vault.ErrNotFound)
 	}
@@ -200,6 +205,7 @@ func (m *MemoryStore) GetObject(_ context.Context, v string, t vault.ObjectType,
 func (m *MemoryStore) UpdateObject(_ context.Context, v string, t vault.ObjectType, name string, mutate func(*vault.Object) error) (vault.Object, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
 		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
@@ -233,10 +239,25 @@ func (m *MemoryStore) ListObjects(_ context.Context, v string, t vault.ObjectTyp
 	return out, nil
 }
 
+// GetObjectVersion implements vault.Store.
+func (m *MemoryStore) GetObjectVersion(_ context.Context, v string, t vault.ObjectType, name, version string) (vault.Object, vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ver, err := m.versionLocked(v, t, name, version)
+	if err != nil {
+		return vault.Object{}, vault.ObjectVersion{}, err
+	}
+	return copyObject(m.objects[key(v, t, name)].obj), ver, nil
+}
+
 // GetVersion implements vault.Store.
 func (m *MemoryStore) GetVersion(_ context.Context, v string, t vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.versionLocked(v, t, name, version)
+}
+
+func (m *MemoryStore) versionLocked(v string, t vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
 		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
@@ -271,6 +292,7 @@ func (m *MemoryStore) ListVersions(_ context.Context, v string, t vault.ObjectTy
 func (m *MemoryStore) UpdateVersion(_ context.Context, v string, t vault.ObjectType, name, version string, mutate func(*vault.ObjectVersion) error) (vault.ObjectVersion, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
 		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
@@ -296,6 +318,7 @@ func (m *MemoryStore) UpdateVersion(_ context.Context, v string, t vault.ObjectT
 func (m *MemoryStore) PurgeObject(_ context.Context, v string, t vault.ObjectType, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	k := key(v, t, name)
 	if _, ok := m.objects[k]; !ok {
 		return fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
@@ -334,6 +357,7 @@ func (m *MemoryStore) ScanVersions(_ context.Context, afterSeq int64, limit int)
 func (m *MemoryStore) ReplaceSealed(_ context.Context, updates []vault.SealedUpdate) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	n := 0
 	for _, u := range updates {
 		for _, o := range m.objects {
@@ -352,6 +376,7 @@ func (m *MemoryStore) ReplaceSealed(_ context.Context, updates []vault.SealedUpd
 func (m *MemoryStore) CreateRoleAssignment(_ context.Context, a vault.RoleAssignment) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(a.Vault)]; !ok {
 		return fmt.Errorf("vault %q: %w", a.Vault, vault.ErrNotFound)
 	}
@@ -381,6 +406,7 @@ func (m *MemoryStore) ListRoleAssignments(_ context.Context, v, principalID stri
 func (m *MemoryStore) DeleteRoleAssignment(_ context.Context, v, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	for i, x := range m.assignments {
 		if fold(x.Vault) == fold(v) && x.ID == id {
 			m.assignments = slices.Delete(m.assignments, i, i+1)
@@ -398,6 +424,7 @@ func sameRef(a, b vault.Reference) bool {
 func (m *MemoryStore) AddReference(_ context.Context, r vault.Reference) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	for _, x := range m.refs {
 		if sameRef(x, r) {
 			return nil
@@ -411,6 +438,7 @@ func (m *MemoryStore) AddReference(_ context.Context, r vault.Reference) error {
 func (m *MemoryStore) RemoveReference(_ context.Context, r vault.Reference) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
 	for i, x := range m.refs {
 		if sameRef(x, r) {
 			m.refs = slices.Delete(m.refs, i, i+1)
@@ -434,11 +462,18 @@ func (m *MemoryStore) ListReferences(_ context.Context, v string, t vault.Object
 }
 
 // AppendAudit implements vault.Store.
-func (m *MemoryStore) AppendAudit(_ context.Context, a vault.AuditRecord) error {
+func (m *MemoryStore) AppendAudit(_ context.Context, records ...vault.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.audit = append(m.audit, a)
+	m.audit = append(m.audit, records...)
 	return nil
+}
+
+// Revision implements vault.Store.
+func (m *MemoryStore) Revision(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rev, nil
 }
 
 // ListAudit implements vault.Store.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 	}{
 		{"Vaults", testVaults},
 		{"VersionsNewestAndByID", testVersions},
+		{"ObjectWithVersionInOneRead", testObjectVersion},
 		{"AddVersionConflicts", testAddVersionConflicts},
 		{"ConcurrentAddVersionLosesNothing", testConcurrentAdd},
 		{"SoftDeleteStateAndListing", testObjectsState},
@@ -31,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"RoleAssignments", testRoleAssignments},
 		{"References", testReferences},
 		{"Audit", testAudit},
+		{"AuditBatchKeepsOrder", testAuditBatch},
+		{"RevisionMovesOnWrites", testRevision},
 		{"LifetimeMarkersFireOnce", testMarkers},
 		{"NamesAreCaseInsensitive", testCaseInsensitive},
 	} {
@@ -140,6 +144,60 @@ func testVersions(t *testing.T, s vault.Store) {
 	obj, err := s.GetObject(ctx, "v1", vault.Secrets, "s")
 	if err != nil || obj.Name != "s" || obj.Deleted != nil || obj.Type != vault.Secrets {
 		t.Fatalf("GetObject = %+v, %v", obj, err)
+	}
+}
+
+func testObjectVersion(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	for i := range 3 {
+		mustAdd(t, s, newVersion("v1", vault.Secrets, "S", i), vault.AddOptions{})
+	}
+	bare := newVersion("v1", vault.Keys, "k", 0)
+	bare.Sealed, bare.Public, bare.Meta, bare.Tags = nil, nil, nil, nil
+	mustAdd(t, s, bare, vault.AddOptions{})
+	for _, tc := range []struct {
+		name, obj, version string
+		typ                vault.ObjectType
+		want               string // version id, "" for ErrNotFound
+		sealed             string
+	}{
+		{"newest", "s", "", vault.Secrets, fmt.Sprintf("%032x", 3), "sealed-2"},
+		{"by id", "S", fmt.Sprintf("%032x", 1), vault.Secrets, fmt.Sprintf("%032x", 1), "sealed-0"},
+		{"unknown version", "s", fmt.Sprintf("%032x", 9), vault.Secrets, "", ""},
+		{"unknown object", "nope", "", vault.Secrets, "", ""},
+		{"other type", "s", "", vault.Certificates, "", ""},
+		{"nil blobs and tags", "k", "", vault.Keys, fmt.Sprintf("%032x", 1), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj, ver, err := s.GetObjectVersion(ctx, "V1", tc.typ, tc.obj, tc.version)
+			if tc.want == "" {
+				if !errors.Is(err, vault.ErrNotFound) {
+					t.Fatalf("err = %v, want ErrNotFound", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if obj.Vault != "v1" || obj.Type != tc.typ || !strings.EqualFold(obj.Name, tc.obj) || obj.Deleted != nil {
+				t.Fatalf("object = %+v", obj)
+			}
+			if ver.Version != tc.want || string(ver.Sealed) != tc.sealed || ver.Seq == 0 || ver.Type != tc.typ {
+				t.Fatalf("version = %+v, want %s with sealed %q", ver, tc.want, tc.sealed)
+			}
+			if tc.typ == vault.Keys && (ver.Sealed != nil || ver.Public != nil || ver.Meta != nil || ver.Tags != nil) {
+				t.Fatalf("nil fields read back as %+v", ver)
+			}
+		})
+	}
+	del := &vault.Deletion{DeletedAt: t0, ScheduledPurgeAt: t0.Add(time.Hour), RecoveryID: "deletedsecrets/S"}
+	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "s", func(o *vault.Object) error { o.Deleted = del; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	obj, ver, err := s.GetObjectVersion(ctx, "v1", vault.Secrets, "s", "")
+	if err != nil || obj.Deleted == nil || obj.Deleted.RecoveryID != del.RecoveryID || ver.Version != fmt.Sprintf("%032x", 3) {
+		t.Fatalf("deleted object = %+v %+v, %v; want it with its newest version", obj, ver, err)
 	}
 }
 
@@ -459,6 +517,80 @@ func testAudit(t *testing.T, s vault.Store) {
 	all, err := s.ListAudit(ctx, vault.AuditQuery{})
 	if err != nil || len(all) != 5 || all[2].Vault != "v2" {
 		t.Fatalf("all audit = %+v, %v", all, err)
+	}
+}
+
+func testAuditBatch(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	if err := s.AppendAudit(ctx); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
+	var batch []vault.AuditRecord
+	for i := range 300 {
+		batch = append(batch, vault.AuditRecord{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: fmt.Sprint("r", i), Vault: "v1",
+			Type: vault.Secrets, Name: "s", Operation: string(vault.PermSecretsGet), Outcome: vault.OutcomeSuccess})
+	}
+	if err := s.AppendAudit(ctx, batch...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, vault.AuditRecord{Time: t0, Vault: "v1", Operation: "last", Outcome: vault.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ListAudit(ctx, vault.AuditQuery{Vault: "v1"})
+	if err != nil || len(recs) != 301 {
+		t.Fatalf("audit = %d records, %v; want 301", len(recs), err)
+	}
+	if recs[0].Operation != "last" {
+		t.Fatalf("newest = %+v, want the record appended last", recs[0])
+	}
+	for i, r := range recs[1:] {
+		if want := fmt.Sprint("r", 299-i); r.RequestID != want || !r.Time.Equal(batch[299-i].Time) {
+			t.Fatalf("record %d = %+v, want request %s at %s", i+1, r, want, batch[299-i].Time)
+		}
+	}
+}
+
+func testRevision(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	rev := func() int64 {
+		t.Helper()
+		r, err := s.Revision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r0 := rev()
+	mustVault(t, s, "v1")
+	r1 := rev()
+	if r1 == r0 {
+		t.Fatal("revision did not move after CreateVault")
+	}
+	a := vault.RoleAssignment{ID: "a1", Vault: "v1", PrincipalID: "p", Role: vault.RoleSecretsUser, Created: t0}
+	if err := s.CreateRoleAssignment(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	r2 := rev()
+	if r2 == r1 {
+		t.Fatal("revision did not move after CreateRoleAssignment")
+	}
+	if err := s.DeleteRoleAssignment(ctx, "v1", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	r3 := rev()
+	if r3 == r2 {
+		t.Fatal("revision did not move after DeleteRoleAssignment")
+	}
+	if _, err := s.UpdateVault(ctx, "v1", func(v *vault.Vault) error { v.PurgeProtection = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	r4 := rev()
+	if r4 == r3 {
+		t.Fatal("revision did not move after UpdateVault")
+	}
+	mustAdd(t, s, newVersion("v1", vault.Secrets, "s", 1), vault.AddOptions{})
+	if rev() == r4 {
+		t.Fatal("revision did not move after AddVersion")
 	}
 }
 

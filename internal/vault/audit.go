@@ -1,0 +1,312 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Audit durability (see the package documentation, "Audit"): the audit
+// record of an operation that may change something (set, update, delete,
+// recover, purge, create, import, role and vault changes) is committed
+// before the operation returns; the record of a read (get, list, read
+// metadata, crypto operations with a key, denied or failed attempts at
+// reads) is queued and committed by a background writer within
+// DefaultAuditFlushInterval, many records per transaction. Both go through
+// one FIFO queue, so the log keeps the order in which operations ended.
+
+// Defaults of the audit writer.
+const (
+	// DefaultAuditFlushInterval is the longest a read's audit record waits
+	// in memory before its batch is committed.
+	DefaultAuditFlushInterval = 50 * time.Millisecond
+	// DefaultAuditQueueSize bounds the records waiting in memory; when it
+	// is full, operations wait for the writer (they are never dropped).
+	DefaultAuditQueueSize = 4096
+	// maxAuditBatch caps the records committed in one transaction.
+	maxAuditBatch = 512
+)
+
+// readPermissions are the permissions of operations that change nothing;
+// their audit records may be batched. Every other permission (including
+// any not listed, to be safe) is audited synchronously.
+var readPermissions = map[Permission]bool{
+	PermSecretsReadMetadata: true, PermSecretsGet: true,
+	PermCertificatesRead: true,
+	PermKeysRead:         true, PermKeysSign: true, PermKeysVerify: true, PermKeysEncrypt: true,
+	PermKeysDecrypt: true, PermKeysWrap: true, PermKeysUnwrap: true,
+	PermVaultRead: true, PermRoleAssignmentsRead: true,
+}
+
+// readOnly reports whether operations needing p change nothing.
+func (p Permission) readOnly() bool { return readPermissions[p] }
+
+// auditItem is one queued record, or a flush marker (flush set, no record).
+type auditItem struct {
+	rec   AuditRecord
+	flush bool
+	// done, when not nil, receives the outcome of the batch that holds the
+	// item; the writer commits at once instead of waiting for more.
+	done chan error
+}
+
+// auditWriter batches audit records into the store: a bounded queue and
+// one goroutine that commits what is queued, one transaction per batch.
+type auditWriter struct {
+	store    Store
+	log      *slog.Logger
+	interval time.Duration
+
+	mu      sync.RWMutex // held for reading while sending to in; Close takes it to close in
+	closed  bool
+	in      chan auditItem
+	stopped chan struct{}
+}
+
+func newAuditWriter(st Store, log *slog.Logger, interval time.Duration, size int) *auditWriter {
+	if interval <= 0 {
+		interval = DefaultAuditFlushInterval
+	}
+	if size <= 0 {
+		size = DefaultAuditQueueSize
+	}
+	w := &auditWriter{store: st, log: log, interval: interval, in: make(chan auditItem, size), stopped: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// append queues rec; with wait, it returns once rec is committed (or the
+// commit failed). After Close, records are written directly.
+func (w *auditWriter) append(rec AuditRecord, wait bool) error {
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return w.store.AppendAudit(context.Background(), rec)
+	}
+	it := auditItem{rec: rec}
+	if wait {
+		it.done = make(chan error, 1)
+	}
+	w.in <- it // blocks while the queue is full: backpressure, never a drop
+	w.mu.RUnlock()
+	if !wait {
+		return nil
+	}
+	return <-it.done
+}
+
+// flush returns once every record queued before the call is committed.
+func (w *auditWriter) flush(ctx context.Context) error {
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return w.wait(ctx)
+	}
+	done := make(chan error, 1)
+	select {
+	case w.in <- auditItem{flush: true, done: done}:
+		w.mu.RUnlock()
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return fmt.Errorf("vault: flush the audit log: %w", ctx.Err())
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("vault: flush the audit log: %w", ctx.Err())
+	}
+}
+
+// close stops the queue, commits what it holds and stops the writer; later
+// records are written directly.
+func (w *auditWriter) close(ctx context.Context) error {
+	locked := make(chan struct{})
+	go func() {
+		w.mu.Lock()
+		if !w.closed {
+			w.closed = true
+			close(w.in)
+		}
+		w.mu.Unlock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+	case <-ctx.Done():
+		return fmt.Errorf("vault: close the audit log: %w", ctx.Err())
+	}
+	return w.wait(ctx)
+}
+
+func (w *auditWriter) wait(ctx context.Context) error {
+	select {
+	case <-w.stopped:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("vault: close the audit log: %d records not yet written: %w", len(w.in), ctx.Err())
+	}
+}
+
+// run is the writer: it takes the first queued item, gathers more until a
+// waiter (synchronous record or flush) arrives, the batch is full or the
+// flush interval has passed, commits the batch and reports to the waiters.
+func (w *auditWriter) run() {
+	defer close(w.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	batch := make([]auditItem, 0, maxAuditBatch)
+	for {
+		it, ok := <-w.in
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], it)
+		open := true
+		urgent := it.done != nil
+		if !urgent {
+			timer.Reset(w.interval)
+		gather:
+			for len(batch) < maxAuditBatch {
+				select {
+				case it, ok := <-w.in:
+					if !ok {
+						open = false
+						break gather
+					}
+					batch = append(batch, it)
+					if it.done != nil {
+						break gather
+					}
+				case <-timer.C:
+					break gather
+				}
+			}
+			timer.Stop()
+		}
+		// Whatever else is already queued joins the batch (group commit).
+	drain:
+		for open && len(batch) < maxAuditBatch {
+			select {
+			case it, ok := <-w.in:
+				if !ok {
+					open = false
+					break drain
+				}
+				batch = append(batch, it)
+			default:
+				break drain
+			}
+		}
+		w.commit(batch)
+		clear(batch) // drop references to the records
+		if !open {
+			return // in is closed and empty: everything queued before Close is written
+		}
+	}
+}
+
+// commit writes the records of batch in one transaction and reports to its
+// waiters. When the transaction fails, each record is tried alone, and
+// records the store refuses while others succeed are logged and dropped.
+// When none can be written, the batch is retried with backoff, holding the
+// queue (and so, once it is full, the operations): until the store answers
+// again, or, if it answers reads but keeps refusing these records (a full
+// disk), for three attempts, after which they are logged and dropped —
+// never silently.
+func (w *auditWriter) commit(batch []auditItem) {
+	recs := make([]AuditRecord, 0, len(batch))
+	for _, it := range batch {
+		if !it.flush {
+			recs = append(recs, it.rec)
+		}
+	}
+	notified := false
+	notify := func(err error) {
+		if notified {
+			return
+		}
+		notified = true
+		for _, it := range batch {
+			if it.done != nil {
+				it.done <- err
+			}
+		}
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; len(recs) > 0; attempt++ {
+		err := w.write(recs...)
+		if err == nil {
+			break
+		}
+		if len(recs) > 1 {
+			if recs = w.writeEach(recs); len(recs) == 0 {
+				break
+			}
+		}
+		if attempt == 1 {
+			w.log.Error("vault audit records could not be written; retrying", "records", len(recs), "error", err)
+			notify(fmt.Errorf("append %d audit records: %w", len(recs), err))
+		}
+		if attempt >= 3 && w.storeAnswers() {
+			for _, r := range recs {
+				w.log.Error("vault audit record refused by the store; it is dropped", "operation", r.Operation, "vault", r.Vault, "request_id", r.RequestID, "error", err)
+			}
+			break
+		}
+		time.Sleep(backoff) // retry pacing, not a wait for a condition
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	notify(nil)
+}
+
+// write appends recs in one transaction.
+func (w *auditWriter) write(recs ...AuditRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return w.store.AppendAudit(ctx, recs...)
+}
+
+// writeEach writes recs one by one and returns those that failed, unless
+// some succeeded: then the failures are records the store refuses, logged
+// and dropped, and nil is returned.
+func (w *auditWriter) writeEach(recs []AuditRecord) []AuditRecord {
+	var failed []AuditRecord
+	var errs []error
+	for _, r := range recs {
+		if err := w.write(r); err != nil {
+			failed = append(failed, r)
+			errs = append(errs, err)
+		}
+	}
+	if len(failed) == len(recs) {
+		return failed
+	}
+	for i, r := range failed {
+		w.log.Error("vault audit record refused by the store; it is dropped", "operation", r.Operation, "vault", r.Vault, "request_id", r.RequestID, "error", errs[i])
+	}
+	return nil
+}
+
+// storeAnswers reports whether the store serves reads, telling a record
+// the store refuses from a store that is down.
+func (w *auditWriter) storeAnswers() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := w.store.Revision(ctx)
+	return err == nil
+}
+
+// Flush returns once every audit record of an operation that ended before
+// the call is in the store. AuditLog flushes first, so it always shows the
+// caller's own earlier operations.
+func (s *Service) Flush(ctx context.Context) error { return s.audit.flush(ctx) }
+
+// Close commits the queued audit records and stops the audit writer; the
+// server calls it on graceful shutdown, after in-flight requests finished
+// and before the store closes. Operations after Close still work and are
+// audited synchronously. It returns ctx's error if the records could not
+// all be written in time.
+func (s *Service) Close(ctx context.Context) error { return s.audit.close(ctx) }
