@@ -247,20 +247,26 @@ func TestToken_FailedAuthenticationIsRateLimitedPerClient(t *testing.T) {
 			t.Fatalf("attempt %d: %d %s", i+1, r.Status, r.Raw)
 		}
 	}
-	r := e.post(t, "", e.secretForm(e.secretClient, e.secret), nil)
+	// Over the budget, a wrong credential gets 429 (no detail for guessing)…
+	r := e.post(t, "", bad, nil)
 	if r.Status != http.StatusTooManyRequests || r.Codes[0] != sts.CodeTooManyFailedAttempts {
-		t.Fatalf("after 3 failures: %d %s; want 429", r.Status, r.Raw)
+		t.Fatalf("4th failure: %d %s; want 429", r.Status, r.Raw)
 	}
 	if ra, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || ra < 1 || ra > 60 {
 		t.Errorf("Retry-After = %q; want 1..60 seconds", r.Header.Get("Retry-After"))
+	}
+	// …but the owner of the right credential is not locked out by whoever
+	// keeps failing with its client id.
+	if r := e.post(t, "", e.secretForm(e.secretClient, e.secret), nil); r.Status != http.StatusOK {
+		t.Fatalf("valid secret while the client id is over its failure budget: %d %s; want 200", r.Status, r.Raw)
 	}
 	// Other clients are not affected.
 	if r := e.post(t, "", e.secretForm(e.basicClient, e.basicSecret), nil); r.Status != 200 {
 		t.Fatalf("another client: %d %s", r.Status, r.Raw)
 	}
 	e.clock.Advance(time.Minute)
-	if r := e.post(t, "", e.secretForm(e.secretClient, e.secret), nil); r.Status != 200 {
-		t.Fatalf("after the bucket refilled: %d %s", r.Status, r.Raw)
+	if r := e.post(t, "", bad, nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("after the bucket refilled: %d %s; want the detailed 401 again", r.Status, r.Raw)
 	}
 }
 

@@ -115,10 +115,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if wait, blocked := s.clientLimiter.blocked(strings.ToLower(clientID), now); blocked {
-		fail(throttled(wait, "for application '"+clip(clientID, 100)+"'"))
-		return
-	}
+	// A client id over its failure budget is not locked out: a request with
+	// a valid credential still gets its token (otherwise anyone who knows a
+	// client id could keep it out); a failing one gets 429 instead of the
+	// detailed error, so guessing learns nothing.
+	clientWait, clientBlocked := s.clientLimiter.blocked(strings.ToLower(clientID), now)
 	app, ok := st.snap.Application(t.ID, clientID)
 	if !ok {
 		fail(newError(http.StatusBadRequest, "unauthorized_client", CodeUnknownClient,
@@ -142,6 +143,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 				"or a certificate-signed client_assertion.", app.AppID)
 	}
 	if e != nil {
+		if clientBlocked {
+			e = throttled(clientWait, "for application '"+clip(clientID, 100)+"'")
+		}
 		fail(e)
 		return
 	}
