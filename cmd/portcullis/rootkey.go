@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/internal/adminclient"
-	"github.com/portcullis/portcullis/internal/oauthclient"
 	"github.com/portcullis/portcullis/internal/server"
 )
 
@@ -45,15 +40,10 @@ const rotationProcedure = `Rotating the root key, without downtime:
 A node that meets a blob sealed under a key it does not hold says so,
 naming the key id (8 hex characters, never the key) and --previous-root-key.`
 
-// rootKeyCaller calls the admin API's root-key routes with the admin
-// credential (the same configuration as the other admin commands).
-type rootKeyCaller struct {
-	cfg   adminclient.Config
-	hc    *http.Client
-	token string
-}
-
-func newRootKeyCaller(ctx context.Context, f adminclient.Flags) (*rootKeyCaller, error) {
+// newRootKeyClient is the admin client for the root-key routes; a rekey
+// pass runs for up to the server's budget, so it gets twice the usual
+// request timeout.
+func newRootKeyClient(f adminclient.Flags) (*adminclient.Client, error) {
 	cfg, err := adminclient.LoadConfig(f)
 	if err != nil {
 		return nil, err
@@ -62,56 +52,8 @@ func newRootKeyCaller(ctx context.Context, f adminclient.Flags) (*rootKeyCaller,
 	if err != nil {
 		return nil, err
 	}
-	// A rekey pass runs for up to the server's budget: leave it room.
 	hc.Timeout = 2 * hc.Timeout
-	oc := &oauthclient.Client{HTTPClient: hc}
-	tok, err := oc.RequestToken(ctx, cfg.TokenURL(), cfg.ClientID, oauthclient.SecretCredential(cfg.ClientSecret), cfg.Scope)
-	if err != nil {
-		return nil, fmt.Errorf("get an admin token from %s with the credential from %s: %w", cfg.TokenURL(), cfg.Source, err)
-	}
-	return &rootKeyCaller{cfg: cfg, hc: hc, token: tok.AccessToken}, nil
-}
-
-// call sends one admin API request and decodes a 2xx JSON answer into out.
-func (c *rootKeyCaller) call(ctx context.Context, method, path string, out any) error {
-	var body io.Reader
-	if method == http.MethodPost {
-		body = bytes.NewReader([]byte("{}"))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.Addr+"/admin/v1"+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("admin API %s /admin/v1%s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("admin API %s /admin/v1%s: %w", method, path, err)
-	}
-	if resp.StatusCode == http.StatusNotFound {
-		return fmt.Errorf("the server at %s does not offer root-key rotation (%s /admin/v1%s answered 404): upgrade it", c.cfg.Addr, method, path)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		var e struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Error.Message != "" {
-			return errors.New(printable(e.Error.Message))
-		}
-		return fmt.Errorf("admin API %s /admin/v1%s answered HTTP %d", method, path, resp.StatusCode)
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("admin API %s /admin/v1%s: the answer is not the expected JSON: %w", method, path, err)
-	}
-	return nil
+	return adminclient.New(cfg, adminclient.WithHTTPClient(hc))
 }
 
 // count is "1 thing" or "n things".
@@ -122,46 +64,11 @@ func count(n int, thing string) string {
 	return strconv.Itoa(n) + " " + thing + "s"
 }
 
-// printable drops control characters from server text shown on a terminal.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-}
-
-// rekeyResult is the admin API's answer to POST /admin/v1/rekey.
-type rekeyResult struct {
-	RootKeyID      string `json:"rootKeyId"`
-	VaultBlobs     int    `json:"vaultBlobs"`
-	SigningKeys    int    `json:"signingKeys"`
-	AlreadyCurrent int    `json:"alreadyCurrent"`
-	Complete       bool   `json:"complete"`
-}
-
-// rootKeyStatus is the admin API's answer to GET /admin/v1/rootKeys.
-type rootKeyStatus struct {
-	CurrentRootKeyID   string   `json:"currentRootKeyId"`
-	PreviousRootKeyIDs []string `json:"previousRootKeyIds"`
-	SealedBy           []struct {
-		RootKeyID   string `json:"rootKeyId"`
-		Current     bool   `json:"current"`
-		Held        bool   `json:"held"`
-		VaultBlobs  int    `json:"vaultBlobs"`
-		SigningKeys int    `json:"signingKeys"`
-	} `json:"sealedBy"`
-	Malformed         int      `json:"malformed"`
-	RekeyNeeded       bool     `json:"rekeyNeeded"`
-	PreviousKeysInUse []string `json:"previousKeysInUse"`
-}
-
 // errRekeyNeeded makes `vault rekey --check` exit 1.
 var errRekeyNeeded = errors.New("blobs are still sealed under a previous root key: run 'portcullis vault rekey'")
 
 // printRootKeyStatus prints the status and what the operator can do next.
-func printRootKeyStatus(p *printer, st rootKeyStatus) error {
+func printRootKeyStatus(p *printer, st adminclient.RootKeyStatus) error {
 	if p.json {
 		return p.JSON(st)
 	}
@@ -236,7 +143,7 @@ under another key than the current one.
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := newRootKeyCaller(ctx, f.flags())
+			c, err := newRootKeyClient(f.flags())
 			if err != nil {
 				return err
 			}
@@ -252,8 +159,8 @@ under another key than the current one.
 					count(total.VaultBlobs, "vault blob"), count(total.SigningKeys, "signing key"), total.RootKeyID, count(total.AlreadyCurrent, "blob"))
 				p.linef("")
 			}
-			var st rootKeyStatus
-			if err := c.call(ctx, http.MethodGet, "/rootKeys", &st); err != nil {
+			st, err := c.RootKeyStatus(ctx)
+			if err != nil {
 				return err
 			}
 			if check || !p.json {
@@ -273,11 +180,11 @@ under another key than the current one.
 
 // runRekey repeats rekey passes until the server reports completion, and
 // returns the totals.
-func runRekey(ctx context.Context, c *rootKeyCaller, p *printer) (rekeyResult, error) {
-	var total rekeyResult
+func runRekey(ctx context.Context, c *adminclient.Client, p *printer) (adminclient.RekeyResult, error) {
+	var total adminclient.RekeyResult
 	for pass := 1; ; pass++ {
-		var r rekeyResult
-		if err := c.call(ctx, http.MethodPost, "/rekey", &r); err != nil {
+		r, err := c.Rekey(ctx)
+		if err != nil {
 			return total, err
 		}
 		total.RootKeyID = r.RootKeyID
@@ -318,12 +225,12 @@ current one, that key must stay available (--previous-root-key) and
 			if err != nil {
 				return err
 			}
-			c, err := newRootKeyCaller(cmd.Context(), f.flags())
+			c, err := newRootKeyClient(f.flags())
 			if err != nil {
 				return err
 			}
-			var st rootKeyStatus
-			if err := c.call(cmd.Context(), http.MethodGet, "/rootKeys", &st); err != nil {
+			st, err := c.RootKeyStatus(cmd.Context())
+			if err != nil {
 				return err
 			}
 			return printRootKeyStatus(p, st)

@@ -400,3 +400,47 @@ func (c *Client) RotateSigningKeys(ctx context.Context, tenant string, immediate
 	err := c.do(ctx, http.MethodPost, tenantPath(tenant)+"/signingKeys/rotate", map[string]bool{"immediate": immediate}, &r)
 	return r, err
 }
+
+// RekeyResult is the answer of one rekey pass (POST /admin/v1/rekey).
+type RekeyResult struct {
+	RootKeyID      string `json:"rootKeyId"`
+	VaultBlobs     int    `json:"vaultBlobs"`
+	SigningKeys    int    `json:"signingKeys"`
+	AlreadyCurrent int    `json:"alreadyCurrent"`
+	Complete       bool   `json:"complete"`
+}
+
+// SealedByKey counts the blobs one root key seals.
+type SealedByKey struct {
+	RootKeyID   string `json:"rootKeyId"`
+	Current     bool   `json:"current"`
+	Held        bool   `json:"held"`
+	VaultBlobs  int    `json:"vaultBlobs"`
+	SigningKeys int    `json:"signingKeys"`
+}
+
+// RootKeyStatus says which root keys seal the stored blobs (GET /admin/v1/rootKeys).
+type RootKeyStatus struct {
+	CurrentRootKeyID   string        `json:"currentRootKeyId"`
+	PreviousRootKeyIDs []string      `json:"previousRootKeyIds"`
+	SealedBy           []SealedByKey `json:"sealedBy"`
+	Malformed          int           `json:"malformed"`
+	RekeyNeeded        bool          `json:"rekeyNeeded"`
+	PreviousKeysInUse  []string      `json:"previousKeysInUse"`
+}
+
+// Rekey runs one rekey pass: the server re-seals stored blobs under its
+// current root key for up to its time budget; Complete says whether more
+// passes are needed.
+func (c *Client) Rekey(ctx context.Context) (RekeyResult, error) {
+	var r RekeyResult
+	err := c.do(ctx, http.MethodPost, "/rekey", struct{}{}, &r)
+	return r, err
+}
+
+// RootKeyStatus reports which root keys seal the stored blobs.
+func (c *Client) RootKeyStatus(ctx context.Context) (RootKeyStatus, error) {
+	var s RootKeyStatus
+	err := c.do(ctx, http.MethodGet, "/rootKeys", nil, &s)
+	return s, err
+}
