@@ -205,7 +205,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	s.http = &http.Server{
-		Handler:           countRequests(reqs, refuseUncleanPaths(kv.Wrap(mux))),
+		Handler:           countRequests(reqs, kv.Wrap(refuseUncleanPaths(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
