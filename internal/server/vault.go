@@ -188,10 +188,18 @@ func vaultNotifier(cfg Config, log *slog.Logger) (vault.Notifier, error) {
 	return vault.MultiNotifier{logN, wh}, nil
 }
 
+// vaultCloseTimeout bounds how long shutdown waits for the vault's queued
+// audit records to be written.
+const vaultCloseTimeout = 15 * time.Second
+
 // runVaultMaintenance runs certificate lifetime actions and purges of
 // expired deletions every interval on the node holding the lease, until
-// ctx ends.
+// ctx ends; then it closes the vault's audit writer. Serve ends ctx after
+// the HTTP server has shut down (in-flight requests finished) and waits for
+// this goroutine before closing the store, so the audit records of reads
+// still queued are written on a graceful stop.
 func (s *Server) runVaultMaintenance(ctx context.Context, interval time.Duration) {
+	defer s.closeVault()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -201,6 +209,15 @@ func (s *Server) runVaultMaintenance(ctx context.Context, interval time.Duration
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// closeVault writes the vault's queued audit records and stops its writer.
+func (s *Server) closeVault() {
+	ctx, cancel := context.WithTimeout(context.Background(), vaultCloseTimeout)
+	defer cancel()
+	if err := s.vault.Close(ctx); err != nil {
+		s.log.Error("vault audit records queued at shutdown were not all written", "err", err)
 	}
 }
 

@@ -68,4 +68,51 @@
 //   - Ids and URLs (kid, sid, x5t links, recovery ids, nextLink) are built
 //     by kvapi from Vault, Name and Version; paging cursors (Page.Next) are
 //     plain names or version ids that kvapi must protect against tampering.
+//
+// # Audit
+//
+// Every operation, allowed, denied or failed, appends one AuditRecord
+// through a single FIFO queue with one background writer, so the log keeps
+// the order in which operations ended:
+//
+//   - An operation that may change something (any permission other than
+//     the read-only ones below: set, update, delete, recover, purge,
+//     create, import, role assignments, vault settings) waits until its
+//     record is committed before it returns, so an acknowledged change is
+//     always audited. Its record is written right after the change's own
+//     transaction: a crash between the two commits loses that one record
+//     (the change is then not acknowledged to the caller).
+//   - A read (readMetadata, getSecret, certificates/read, keys/read, the
+//     key operations sign, verify, encrypt, decrypt, wrap, unwrap,
+//     vault/read, roleAssignments/read) returns as soon as its record is
+//     queued. The writer commits queued records in batches (one
+//     transaction for up to 512 records) at the latest
+//     AuditFlushInterval (default 50 ms) after the first of them was
+//     queued, sooner when a change's record or a Flush is queued behind
+//     them. A crash of the process (or the machine) therefore loses the
+//     records of reads that ended in the last 50 ms plus the time of one
+//     commit; a graceful stop does not: Close, called by the server after
+//     the last request, commits everything queued.
+//   - The queue holds AuditQueueSize records (default 4096); when it is
+//     full, operations wait for the writer — records are never dropped to
+//     make room. If the store fails, a batch is retried with backoff while
+//     the queue holds the operations behind it; only records the store
+//     keeps refusing while it answers reads (three attempts) are logged and
+//     dropped.
+//   - AuditLog flushes first, so it shows every operation that ended before
+//     the call.
+//
+// # Caching
+//
+// Read operations take vault settings and the caller's role assignments
+// from an in-memory cache. Any change to them made through this Service
+// clears it at once (a role removed on this node stops allowing the next
+// request). Changes made by other nodes (PostgreSQL clusters) or other
+// processes move the store's revision (Store.Revision), which is read at
+// most once per CacheRevalidate (default 1 s): a read is authorized with
+// data at most that old, so a role removed on another node stops allowing
+// reads here within 1 s. Operations that change something never use the
+// cache: they read the vault and the assignments from the store.
+// Secret values and versions are not cached: a version disabled or deleted
+// anywhere is refused at once.
 package vault

@@ -39,6 +39,24 @@ import (
 // revision: a vault read that appends an audit record must not make every
 // node reload its directory.
 
+// PreparedQuerier is an optional capability of a DB: running a read-only
+// statement outside a transaction, like DB.Query, through a prepared
+// statement it keeps for reuse. The vault's hot reads use it when the
+// backend has it (SQLite, where parsing costs more than the lookup; pgx
+// caches prepared statements by itself).
+type PreparedQuerier interface {
+	QueryPrepared(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// queryHot runs a frequent read-only statement, prepared when the backend
+// can keep it.
+func (s *Store) queryHot(ctx context.Context, query string, args ...any) (Rows, error) {
+	if p, ok := s.db.(PreparedQuerier); ok {
+		return p.QueryPrepared(ctx, query, args...)
+	}
+	return s.db.Query(ctx, query, args...)
+}
+
 // ComponentVault names the vault's migrations.
 const ComponentVault = "vault"
 
@@ -555,7 +573,7 @@ ON v.vault_key = o.vault_key AND v.type = o.type AND v.name_key = o.name_key WHE
 	var o vault.Object
 	var v vault.ObjectVersion
 	dest, done := versionDest(&v, true)
-	rows, err := s.db.Query(ctx, query, args...)
+	rows, err := s.queryHot(ctx, query, args...)
 	if err == nil {
 		var found bool
 		found, err = scanOneObject(rows, &o, dest...)
@@ -931,10 +949,17 @@ const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type,
 // well under both backends' parameter limits).
 const auditRowsPerStatement = 64
 
+const insertAudit = `INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `
+const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+func auditArgs(a vault.AuditRecord) []any {
+	return []any{key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code}
+}
+
 // AppendAudit appends records, in order, in one transaction, with one
-// multi-row INSERT per auditRowsPerStatement records (a statement is parsed
-// once for many rows). It does not change the global revision (see the top
-// of this file).
+// multi-row INSERT per auditRowsPerStatement records (measured on SQLite:
+// as fast per record as one prepared INSERT run per record). It does not
+// change the global revision (see the top of this file).
 func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
 	if len(records) == 0 {
 		return nil
@@ -943,15 +968,15 @@ func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) e
 		for rest := records; len(rest) > 0; {
 			n := min(len(rest), auditRowsPerStatement)
 			var sb strings.Builder
-			sb.Grow(100 + n*42)
-			sb.WriteString(`INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `)
+			sb.Grow(len(insertAudit) + n*(len(auditRow)+2))
+			sb.WriteString(insertAudit)
 			args := make([]any, 0, n*13)
 			for i, a := range rest[:n] {
 				if i > 0 {
 					sb.WriteString(", ")
 				}
-				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-				args = append(args, key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code)
+				sb.WriteString(auditRow)
+				args = append(args, auditArgs(a)...)
 			}
 			if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
 				return err

@@ -42,6 +42,13 @@
 // application's identifier URIs must name it (serve's bootstrap does that).
 // Tokens are verified by the token service; the audience must be the vault
 // resource application. The caller's roles are checked by vault.Service.
+// A successful verification is remembered (keyed by the token's SHA-256,
+// Config.TokenCacheSize entries) until the token's exp or TokenCacheMaxAge
+// (30 s), whichever comes first, so that a client reusing its token does
+// not cost an RSA verification per request; audience and tenant are still
+// checked every time, and a rejected token is never remembered. A signing
+// key or tenant the token service stops serving is therefore refused here
+// within 30 s.
 //
 // # Main types
 //

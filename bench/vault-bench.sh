@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Key Vault secret GET and SET over HTTPS with bearer auth: starts a dev
+# server on loopback (SQLite), then drives it with bench/vaultload for each
+# operation and connection count, and prints the server's CPU use (cores,
+# from /proc/PID/stat utime+stime) and the throughput per server core: the
+# load generator shares the machine's cores with the server. Loopback only;
+# bounded in time.
+#
+#   bench/vault-bench.sh [DURATION] [CONNECTIONS...]    (defaults 10s 16 64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+DUR=${1:-10s}; shift || true; CONNS=${*:-16 64}; PORT=${PORT:-18444}
+WORK=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
+go build -o "$WORK/portcullis" ./cmd/portcullis
+go build -o "$WORK/vaultload" ./bench/vaultload
+"$WORK/portcullis" serve --dev --data "$WORK/data" --listen 127.0.0.1:$PORT >/dev/null 2>"$WORK/serve.log" &
+SRV=$!
+for _ in $(seq 1 50); do [ -f "$WORK/data/admin.json" ] && break; sleep 0.2; done
+TCK=$(getconf CLK_TCK)
+cpu() { awk '{print $14+$15}' /proc/$SRV/stat; }
+for op in get set; do
+  for c in $CONNS; do
+    "$WORK/vaultload" -data "$WORK/data" -op $op -c 4 -d 1s >/dev/null # warm-up: token, first version
+    a=$(cpu); t0=$(date +%s.%N)
+    out=$("$WORK/vaultload" -data "$WORK/data" -op $op -c "$c" -d "$DUR")
+    b=$(cpu); t1=$(date +%s.%N)
+    echo "== $op, $c connections"
+    echo "$out" | grep -v '^token:'
+    rps=$(echo "$out" | awk '/^throughput:/ {print $2}')
+    awk -v d=$((b-a)) -v t="$TCK" -v s="$(echo "$t1 - $t0" | bc)" -v r="$rps" \
+      'BEGIN{c=d/t/s; printf "server CPU: %.2f cores; %.0f req/s per server core\n", c, r/c}'
+  done
+done
