@@ -26,6 +26,10 @@ const (
 	KindConflict
 	// KindUnsupported means a valid Key Vault feature Portcullis does not implement.
 	KindUnsupported
+	// KindUnavailable means the node cannot serve the object now, for a
+	// reason the operator can fix (a value sealed under a root key this
+	// node was not given).
+	KindUnavailable
 )
 
 // HTTPStatus returns the status Key Vault answers with for errors of kind k.
@@ -41,6 +45,8 @@ func (k ErrorKind) HTTPStatus() int {
 		return http.StatusNotFound
 	case KindConflict:
 		return http.StatusConflict
+	case KindUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -60,6 +66,8 @@ func (k ErrorKind) String() string {
 		return "Conflict"
 	case KindUnsupported:
 		return "Unsupported"
+	case KindUnavailable:
+		return "Unavailable"
 	}
 	return "Internal"
 }
@@ -83,6 +91,7 @@ const (
 	CodeCertificateDisabled           = "CertificateDisabled"
 	CodeNotSupported                  = "NotSupported"
 	CodeInternal                      = "InternalError"
+	CodeServiceUnavailable            = "ServiceUnavailable"
 )
 
 // Error is the typed error every Service method returns for a client-visible

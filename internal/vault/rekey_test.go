@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -62,4 +63,26 @@ func TestRekey_RewrapsEverythingAndReadersKeepWorking(t *testing.T) {
 	d := sha256.Sum256([]byte("x"))
 	must[vault.KeyOperationResult](t)(svc.Sign(e.ctx, admin, "default", "k", "", "ES256", d[:]))
 	must[vault.KeyOperationResult](t)(svc.Sign(e.ctx, admin, "default", "c", "", "ES256", d[:]))
+}
+
+func TestRekey_ValueSealedUnderAnUnheldRootKeyIsUnavailableNamingTheKey(t *testing.T) {
+	e := newEnv(t)
+	must[vault.Secret](t)(e.svc.SetSecret(e.ctx, admin, "default", "db", vault.SecretInput{Value: vault.NewValue([]byte("v1"))}))
+
+	ring, err := seal.NewKeyring(rootKey(t), rootKey(t)) // a rotated node, without the key that sealed "db"
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := vault.New(vault.Config{Store: e.store, Sealer: ring, Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = other.GetSecret(e.ctx, admin, "default", "db", "")
+	ve := wantErr(t, err, vault.KindUnavailable, `secret "db"`, "root key")
+	if ve.Kind.HTTPStatus() != 503 || ve.Code != vault.CodeServiceUnavailable {
+		t.Fatalf("status %d code %q; want 503 ServiceUnavailable", ve.Kind.HTTPStatus(), ve.Code)
+	}
+	if !errors.Is(err, seal.ErrRootKeyMismatch) {
+		t.Fatal("the error no longer matches seal.ErrRootKeyMismatch")
+	}
 }

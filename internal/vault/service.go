@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/seal"
 )
 
 // Sealer seals and opens values at rest; *seal.Sealer and *seal.Keyring
@@ -279,6 +281,12 @@ func (s *Service) seal(v *ObjectVersion, plaintext []byte) error {
 
 func (s *Service) open(v ObjectVersion) ([]byte, error) {
 	pt, err := s.currentSealer().Open(v.Sealed, aad(v.Vault, v.Type, v.Name, v.Version))
+	if errors.Is(err, seal.ErrRootKeyMismatch) {
+		// Not a client mistake and not a bug: the operator has to give
+		// this node the root key; the message names its id, never a key.
+		return nil, &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable,
+			Message: fmt.Sprintf("%s %q version %s cannot be opened on this node: %v", v.Type.singular(), v.Name, v.Version, err), Err: err}
+	}
 	if err != nil {
 		return nil, internal(err, "open %s %q version %s", v.Type.singular(), v.Name, v.Version)
 	}

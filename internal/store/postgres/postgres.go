@@ -55,18 +55,36 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/vault"
 )
 
 // migrations holds this backend's schema steps per component; see the
 // package documentation.
 var migrations sqlstore.Migrations
 
-// Store is the PostgreSQL implementation of store.Store.
+// Store is the PostgreSQL implementation of store.Store and vault.Store.
 type Store struct {
+	contract // the contract's methods, promoted from core
+
 	core *sqlstore.Store
 	pool *pgxpool.Pool
 }
+
+// contract is the store.Store and vault.Store methods, implemented once by
+// sqlstore.Store (their documentation is on those interfaces). Embedding it
+// promotes exactly these methods, not the helpers sqlstore.Store offers
+// backends (DB, Read, Write).
+type contract interface {
+	store.Store
+	vault.Store
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ vault.Store = (*Store)(nil)
+)
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // keyword/value connection string) and brings its schema up to date.
@@ -98,7 +116,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", describe(cfg), err)
 	}
-	return &Store{core: sqlstore.New(d), pool: pool}, nil
+	core := sqlstore.New(d)
+	return &Store{contract: core, core: core, pool: pool}, nil
 }
 
 // describe names the database without credentials.

@@ -49,19 +49,37 @@ import (
 
 	"modernc.org/sqlite"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/vault"
 )
 
 // migrations holds this backend's schema steps per component; see the
 // package documentation.
 var migrations sqlstore.Migrations
 
-// Store is the SQLite implementation of store.Store.
+// Store is the SQLite implementation of store.Store and vault.Store.
 type Store struct {
+	contract // the contract's methods, promoted from core
+
 	core *sqlstore.Store
 	db   *db
 	path string
 }
+
+// contract is the store.Store and vault.Store methods, implemented once by
+// sqlstore.Store (their documentation is on those interfaces). Embedding it
+// promotes exactly these methods, not the helpers sqlstore.Store offers
+// backends (DB, Read, Write).
+type contract interface {
+	store.Store
+	vault.Store
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ vault.Store = (*Store)(nil)
+)
 
 const busyTimeout = "5000" // milliseconds
 
@@ -130,7 +148,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		d.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
-	return &Store{core: sqlstore.New(d), db: d, path: abs}, nil
+	core := sqlstore.New(d)
+	return &Store{contract: core, core: core, db: d, path: abs}, nil
 }
 
 // dsn builds a SQLite URI filename; ?, # and % in the path are escaped so

@@ -52,7 +52,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, reqID string, err error
 	e := vault.AsError(err)
 	status := statusOf(e)
 	msg := e.Message
-	if status >= 500 && status != http.StatusNotImplemented {
+	if status >= 500 && status != http.StatusNotImplemented && status != http.StatusServiceUnavailable {
 		log.Error("key vault request failed", "request_id", reqID, "code", e.Code, "error", e)
 		if e.Err != nil {
 			log.Error("key vault request failure cause", "request_id", reqID, "cause", e.Err)
@@ -62,6 +62,9 @@ func writeError(w http.ResponseWriter, log *slog.Logger, reqID string, err error
 	body := wireError{Error: wireErrorBody{Code: e.Code, Message: msg}}
 	if e.InnerCode != "" {
 		body.Error.InnerError = &wireErrorBody{Code: e.InnerCode}
+	}
+	if status == http.StatusServiceUnavailable {
+		log.Error("key vault request cannot be served by this node", "request_id", reqID, "code", e.Code, "error", e)
 	}
 	b, _ := json.Marshal(body)
 	h := w.Header()
