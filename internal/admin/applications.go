@@ -19,6 +19,38 @@ func (a *API) tenantAndApp(r *http.Request) (directory.Tenant, directory.Applica
 	return t, app, err
 }
 
+// changeApplication applies mutate to the application that r's {tenant} and
+// {app} name, under the write lock and in one store transaction, and
+// notifies the token service; a failed write is reported as "what: …".
+func (a *API) changeApplication(r *http.Request, what string, mutate func(t directory.Tenant, cur *directory.Application) error) error {
+	ctx := r.Context()
+	a.writeMu.Lock()
+	defer a.writeMu.Unlock()
+	t, app, err := a.tenantAndApp(r)
+	if err != nil {
+		return err
+	}
+	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error { return mutate(t, cur) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	a.notifyChanged(ctx)
+	return nil
+}
+
+// removeFirst removes the first element of *list that match accepts,
+// reporting whether there was one; the result never shares the original's
+// backing array.
+func removeFirst[T any](list *[]T, match func(T) bool) bool {
+	for i, x := range *list {
+		if match(x) {
+			*list = append((*list)[:i:i], (*list)[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
 func (a *API) listApplications(w http.ResponseWriter, r *http.Request) error {
 	t, err := a.resolveTenant(r.Context(), r.PathValue("tenant"))
 	if err != nil {

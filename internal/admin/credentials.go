@@ -49,14 +49,7 @@ func (a *API) createPasswordCredential(w http.ResponseWriter, r *http.Request) e
 		ID: newGUID(), Hint: secret.Hint, Hash: secret.Hash, Description: description,
 		StartAt: now, ExpiresAt: now.Add(lifetime), CreatedAt: now,
 	}
-	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	t, app, err := a.tenantAndApp(r)
-	if err != nil {
-		return err
-	}
-	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
+	err = a.changeApplication(r, "add client secret", func(_ directory.Tenant, cur *directory.Application) error {
 		if len(cur.PasswordCredentials) >= maxPasswordCredentials {
 			return conflict("application %q has %d client secrets, the maximum; delete an old one first", cur.DisplayName, len(cur.PasswordCredentials))
 		}
@@ -64,35 +57,23 @@ func (a *API) createPasswordCredential(w http.ResponseWriter, r *http.Request) e
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("add client secret: %w", err)
+		return err
 	}
-	a.notifyChanged(ctx)
 	writeJSON(w, http.StatusCreated, newPasswordCredentialJSON{passwordCredentialJSON: passwordCredentialOut(cred), SecretText: secret.Text})
 	return nil
 }
 
 func (a *API) deletePasswordCredential(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	t, app, err := a.tenantAndApp(r)
-	if err != nil {
-		return err
-	}
 	id := r.PathValue("id")
-	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
-		for i, c := range cur.PasswordCredentials {
-			if strings.EqualFold(c.ID, id) {
-				cur.PasswordCredentials = append(cur.PasswordCredentials[:i:i], cur.PasswordCredentials[i+1:]...)
-				return nil
-			}
+	err := a.changeApplication(r, "delete client secret", func(t directory.Tenant, cur *directory.Application) error {
+		if removeFirst(&cur.PasswordCredentials, func(c directory.PasswordCredential) bool { return strings.EqualFold(c.ID, id) }) {
+			return nil
 		}
 		return notFound("application %q has no client secret with id %q; list them with GET %s/tenants/%s/applications/%s/passwordCredentials", cur.DisplayName, id, basePath, t.Name, cur.AppID)
 	})
 	if err != nil {
-		return fmt.Errorf("delete client secret: %w", err)
+		return err
 	}
-	a.notifyChanged(ctx)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -190,14 +171,7 @@ func (a *API) createKeyCredential(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	cred.ID, cred.CreatedAt = newGUID(), now
-	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	t, app, err := a.tenantAndApp(r)
-	if err != nil {
-		return err
-	}
-	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
+	err = a.changeApplication(r, "add certificate", func(_ directory.Tenant, cur *directory.Application) error {
 		for _, c := range cur.KeyCredentials {
 			if strings.EqualFold(c.ThumbprintSHA1, cred.ThumbprintSHA1) {
 				return conflict("application %q already has this certificate (thumbprint %s, key credential id %s)", cur.DisplayName, cred.ThumbprintSHA1, c.ID)
@@ -210,35 +184,25 @@ func (a *API) createKeyCredential(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("add certificate: %w", err)
+		return err
 	}
-	a.notifyChanged(ctx)
 	writeJSON(w, http.StatusCreated, keyCredentialOut(cred))
 	return nil
 }
 
 func (a *API) deleteKeyCredential(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	t, app, err := a.tenantAndApp(r)
-	if err != nil {
-		return err
-	}
 	ref := r.PathValue("id")
-	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
-		for i, c := range cur.KeyCredentials {
-			if strings.EqualFold(c.ID, ref) || strings.EqualFold(c.ThumbprintSHA1, ref) {
-				cur.KeyCredentials = append(cur.KeyCredentials[:i:i], cur.KeyCredentials[i+1:]...)
-				return nil
-			}
+	err := a.changeApplication(r, "delete certificate", func(t directory.Tenant, cur *directory.Application) error {
+		if removeFirst(&cur.KeyCredentials, func(c directory.KeyCredential) bool {
+			return strings.EqualFold(c.ID, ref) || strings.EqualFold(c.ThumbprintSHA1, ref)
+		}) {
+			return nil
 		}
 		return notFound("application %q has no certificate with id or thumbprint %q; list them with GET %s/tenants/%s/applications/%s/keyCredentials", cur.DisplayName, ref, basePath, t.Name, cur.AppID)
 	})
 	if err != nil {
-		return fmt.Errorf("delete certificate: %w", err)
+		return err
 	}
-	a.notifyChanged(ctx)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

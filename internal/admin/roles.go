@@ -50,14 +50,7 @@ func (a *API) createAppRole(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	role.ID = newGUID()
-	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	t, app, err := a.tenantAndApp(r)
-	if err != nil {
-		return err
-	}
-	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
+	err = a.changeApplication(r, "add app role", func(_ directory.Tenant, cur *directory.Application) error {
 		for _, existing := range cur.AppRoles {
 			if strings.EqualFold(existing.Value, role.Value) {
 				return conflict("application %q already has the app role %q (id %s); role values are unique per application regardless of case", cur.DisplayName, existing.Value, existing.ID)
@@ -70,9 +63,8 @@ func (a *API) createAppRole(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("add app role: %w", err)
+		return err
 	}
-	a.notifyChanged(ctx)
 	writeJSON(w, http.StatusCreated, appRoleOut(role))
 	return nil
 }
@@ -107,11 +99,8 @@ func (a *API) deleteAppRole(w http.ResponseWriter, r *http.Request) error {
 		return conflict("app role %q is granted by %d grant(s): %s; delete them first (DELETE %s/tenants/%s/grants/{id})", role.Value, len(using), strings.Join(using, ", "), basePath, t.Name)
 	}
 	_, err = a.store.UpdateApplication(ctx, t.ID, app.AppID, func(cur *directory.Application) error {
-		for i, existing := range cur.AppRoles {
-			if existing.ID == role.ID {
-				cur.AppRoles = append(cur.AppRoles[:i:i], cur.AppRoles[i+1:]...)
-				return nil
-			}
+		if removeFirst(&cur.AppRoles, func(existing directory.AppRole) bool { return existing.ID == role.ID }) {
+			return nil
 		}
 		return notFound("app role %q was deleted concurrently", role.Value)
 	})

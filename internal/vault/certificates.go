@@ -651,13 +651,7 @@ func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, ver
 		return Certificate{}, err
 	}
 	o.version = ver.Version
-	cert, err := s.certificateOf(v, ver)
-	if err != nil {
-		return Certificate{}, err
-	}
-	cert.Name = obj.Name
-	cert.Policy, err = policyOf(obj)
-	return cert, err
+	return s.certificateWithPolicy(v, ObjectEntry{Object: obj, Newest: ver})
 }
 
 // GetCertificateOperation returns the creation operation of a certificate
@@ -712,66 +706,39 @@ func (s *Service) UpdateCertificate(ctx context.Context, c Caller, vault, name, 
 }
 
 // ListCertificates lists the newest version of each live certificate.
-func (s *Service) ListCertificates(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Certificate], err error) {
-	return s.listCertificates(ctx, c, vault, p, false)
+func (s *Service) ListCertificates(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Certificate], error) {
+	return listObjectsAs(s, ctx, c, vault, Certificates, PermCertificatesRead, false, p, s.entryAsCertificate)
 }
 
 // ListDeletedCertificates lists deleted certificates.
-func (s *Service) ListDeletedCertificates(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Certificate], err error) {
-	return s.listCertificates(ctx, c, vault, p, true)
+func (s *Service) ListDeletedCertificates(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Certificate], error) {
+	return listObjectsAs(s, ctx, c, vault, Certificates, PermCertificatesRead, true, p, s.entryAsCertificate)
 }
 
-func (s *Service) listCertificates(ctx context.Context, c Caller, vault string, p PageRequest, deleted bool) (out Page[Certificate], err error) {
-	o := s.begin(ctx, c, vault, Certificates, "", "", PermCertificatesRead)
-	defer o.end(&err)
-	v, err := o.authorize("", false)
+// entryAsCertificate is a certificate version with its object's name and
+// deletion state, without the policy.
+func (s *Service) entryAsCertificate(v Vault, e ObjectEntry) (Certificate, error) {
+	cert, err := s.certificateOf(v, e.Newest)
 	if err != nil {
-		return Page[Certificate]{}, err
+		return Certificate{}, err
 	}
-	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Certificates}, deleted, p)
+	cert.Name, cert.Deleted = e.Object.Name, e.Object.Deleted
+	return cert, nil
+}
+
+// certificateWithPolicy is entryAsCertificate with the object's policy.
+func (s *Service) certificateWithPolicy(v Vault, e ObjectEntry) (Certificate, error) {
+	cert, err := s.entryAsCertificate(v, e)
 	if err != nil {
-		return Page[Certificate]{}, err
+		return Certificate{}, err
 	}
-	out.Next = next
-	for _, e := range es {
-		cert, err := s.certificateOf(v, e.Newest)
-		if err != nil {
-			return Page[Certificate]{}, err
-		}
-		cert.Name, cert.Deleted = e.Object.Name, e.Object.Deleted
-		out.Items = append(out.Items, cert)
-	}
-	return out, nil
+	cert.Policy, err = policyOf(e.Object)
+	return cert, err
 }
 
 // ListCertificateVersions lists every version of a certificate, oldest first.
-func (s *Service) ListCertificateVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (out Page[Certificate], err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Page[Certificate]{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Page[Certificate]{}, err
-	}
-	vers, err := s.listVersions(ctx, v.Name, Certificates, name)
-	if err != nil {
-		return Page[Certificate]{}, err
-	}
-	page, next, err := pageVersions(vers, p)
-	if err != nil {
-		return Page[Certificate]{}, err
-	}
-	out.Next = next
-	for _, ver := range page {
-		cert, err := s.certificateOf(v, ver)
-		if err != nil {
-			return Page[Certificate]{}, err
-		}
-		out.Items = append(out.Items, cert)
-	}
-	return out, nil
+func (s *Service) ListCertificateVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (Page[Certificate], error) {
+	return listVersionsAs(s, ctx, c, vault, Certificates, PermCertificatesRead, name, p, s.entryAsCertificate)
 }
 
 // GetCertificatePolicy returns a certificate's policy.
@@ -855,108 +822,38 @@ func (s *Service) UpdateCertificatePolicy(ctx context.Context, c Caller, vault, 
 
 // DeleteCertificate soft-deletes a certificate with its secret and key;
 // refused while anything references the certificate, its secret or its key.
-func (s *Service) DeleteCertificate(ctx context.Context, c Caller, vault, name string) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesDelete)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	if _, _, err := s.liveVersion(ctx, v.Name, Certificates, name, ""); err != nil {
-		return Certificate{}, err
-	}
-	if err := s.refusedByReferences(ctx, v.Name, name, "deleted", Certificates, Secrets, Keys); err != nil {
-		return Certificate{}, err
-	}
-	obj, err := s.softDelete(ctx, v, Certificates, name)
-	if err != nil {
-		return Certificate{}, err
-	}
-	s.expiry.DeleteLabelValues(v.Name, foldName(name))
-	ver, err := s.store.GetVersion(ctx, v.Name, Certificates, name, "")
-	if err != nil {
-		return Certificate{}, wrapStoreErr(err, "read certificate %q", name)
-	}
-	cert, err := s.certificateOf(v, ver)
-	if err != nil {
-		return Certificate{}, err
-	}
-	cert.Name, cert.Deleted = obj.Name, obj.Deleted
-	cert.Policy, err = policyOf(obj)
-	return cert, err
+func (s *Service) DeleteCertificate(ctx context.Context, c Caller, vault, name string) (Certificate, error) {
+	return deleteObjectAs(s, ctx, c, vault, Certificates, PermCertificatesDelete, name, s.certificateWithPolicy)
 }
 
 // GetDeletedCertificate returns a deleted certificate's newest version.
-func (s *Service) GetDeletedCertificate(ctx context.Context, c Caller, vault, name string) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	obj, ver, err := s.deletedObject(ctx, v.Name, Certificates, name)
-	if err != nil {
-		return Certificate{}, err
-	}
-	cert, err := s.certificateOf(v, ver)
-	if err != nil {
-		return Certificate{}, err
-	}
-	cert.Name, cert.Deleted = obj.Name, obj.Deleted
-	cert.Policy, err = policyOf(obj)
-	return cert, err
+func (s *Service) GetDeletedCertificate(ctx context.Context, c Caller, vault, name string) (Certificate, error) {
+	return getDeletedAs(s, ctx, c, vault, Certificates, PermCertificatesRead, name, s.certificateWithPolicy)
 }
 
 // RecoverCertificate brings a deleted certificate back, with its secret and key.
-func (s *Service) RecoverCertificate(ctx context.Context, c Caller, vault, name string) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesRecover)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	obj, err := s.recoverObject(ctx, v.Name, Certificates, name)
-	if err != nil {
-		return Certificate{}, err
-	}
-	ver, err := s.store.GetVersion(ctx, v.Name, Certificates, name, "")
-	if err != nil {
-		return Certificate{}, wrapStoreErr(err, "read certificate %q", name)
-	}
-	cert, err := s.certificateOf(v, ver)
-	if err != nil {
-		return Certificate{}, err
-	}
-	if leaf, perr := x509.ParseCertificate(ver.Public); perr == nil {
-		s.expiry.WithLabelValues(v.Name, foldName(name)).Set(float64(leaf.NotAfter.Unix()))
-	}
-	cert.Name = obj.Name
-	cert.Policy, err = policyOf(obj)
-	return cert, err
+func (s *Service) RecoverCertificate(ctx context.Context, c Caller, vault, name string) (Certificate, error) {
+	return recoverObjectAs(s, ctx, c, vault, Certificates, PermCertificatesRecover, name, func(v Vault, obj Object) (Certificate, error) {
+		ver, err := s.store.GetVersion(ctx, v.Name, Certificates, name, "")
+		if err != nil {
+			return Certificate{}, wrapStoreErr(err, "read certificate %q", name)
+		}
+		cert, err := s.entryAsCertificate(v, ObjectEntry{Object: obj, Newest: ver})
+		if err != nil {
+			return Certificate{}, err
+		}
+		if leaf, perr := x509.ParseCertificate(ver.Public); perr == nil {
+			s.expiry.WithLabelValues(v.Name, foldName(name)).Set(float64(leaf.NotAfter.Unix()))
+		}
+		cert.Policy, err = policyOf(obj)
+		return cert, err
+	})
 }
 
 // PurgeCertificate permanently removes a deleted certificate with its
 // secret and key; refused while the vault has purge protection.
-func (s *Service) PurgeCertificate(ctx context.Context, c Caller, vault, name string) (err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesPurge)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return err
-	}
-	return s.purgeObject(ctx, v, Certificates, name, Certificates, Secrets, Keys)
+func (s *Service) PurgeCertificate(ctx context.Context, c Caller, vault, name string) error {
+	return s.purge(ctx, c, vault, Certificates, PermCertificatesPurge, name)
 }
 
 // DownloadCertificate returns a certificate version (newest when version

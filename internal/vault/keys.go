@@ -342,35 +342,13 @@ func (s *Service) UpdateKey(ctx context.Context, c Caller, vault, name, version 
 }
 
 // ListKeys lists the newest version of each live key (certificates' keys included).
-func (s *Service) ListKeys(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Key], err error) {
-	return s.listKeys(ctx, c, vault, p, false)
+func (s *Service) ListKeys(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Key], error) {
+	return listObjectsAs(s, ctx, c, vault, Keys, PermKeysRead, false, p, s.entryAsKey)
 }
 
 // ListDeletedKeys lists deleted keys (those of deleted certificates included).
-func (s *Service) ListDeletedKeys(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Key], err error) {
-	return s.listKeys(ctx, c, vault, p, true)
-}
-
-func (s *Service) listKeys(ctx context.Context, c Caller, vault string, p PageRequest, deleted bool) (out Page[Key], err error) {
-	o := s.begin(ctx, c, vault, Keys, "", "", PermKeysRead)
-	defer o.end(&err)
-	v, err := o.authorize("", false)
-	if err != nil {
-		return Page[Key]{}, err
-	}
-	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Keys, Certificates}, deleted, p)
-	if err != nil {
-		return Page[Key]{}, err
-	}
-	out.Next = next
-	for _, e := range es {
-		k, err := s.entryAsKey(v, e)
-		if err != nil {
-			return Page[Key]{}, err
-		}
-		out.Items = append(out.Items, k)
-	}
-	return out, nil
+func (s *Service) ListDeletedKeys(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Key], error) {
+	return listObjectsAs(s, ctx, c, vault, Keys, PermKeysRead, true, p, s.entryAsKey)
 }
 
 func (s *Service) entryAsKey(v Vault, e ObjectEntry) (Key, error) {
@@ -389,131 +367,31 @@ func (s *Service) entryAsKey(v Vault, e ObjectEntry) (Key, error) {
 }
 
 // ListKeyVersions lists every version of a key, oldest first.
-func (s *Service) ListKeyVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (out Page[Key], err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Page[Key]{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Page[Key]{}, err
-	}
-	typ := Keys
-	vers, err := s.listVersions(ctx, v.Name, Keys, name)
-	if IsKind(err, KindNotFound) {
-		if cv, cerr := s.listVersions(ctx, v.Name, Certificates, name); cerr == nil {
-			vers, err, typ = cv, nil, Certificates
-		}
-	}
-	if err != nil {
-		return Page[Key]{}, err
-	}
-	page, next, err := pageVersions(vers, p)
-	if err != nil {
-		return Page[Key]{}, err
-	}
-	out.Next = next
-	for _, ver := range page {
-		k, err := s.entryAsKey(v, ObjectEntry{Object: Object{Type: typ, Name: ver.Name}, Newest: ver})
-		if err != nil {
-			return Page[Key]{}, err
-		}
-		out.Items = append(out.Items, k)
-	}
-	return out, nil
+func (s *Service) ListKeyVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (Page[Key], error) {
+	return listVersionsAs(s, ctx, c, vault, Keys, PermKeysRead, name, p, s.entryAsKey)
 }
 
 // DeleteKey soft-deletes a key; refused for a certificate's key and while referenced.
-func (s *Service) DeleteKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysDelete)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Keys, name, "delete"); err != nil {
-		return Key{}, err
-	}
-	if _, _, err := s.liveVersion(ctx, v.Name, Keys, name, ""); err != nil {
-		return Key{}, err
-	}
-	if err := s.refusedByReferences(ctx, v.Name, name, "deleted", Keys); err != nil {
-		return Key{}, err
-	}
-	obj, err := s.softDelete(ctx, v, Keys, name)
-	if err != nil {
-		return Key{}, err
-	}
-	ver, err := s.store.GetVersion(ctx, v.Name, Keys, name, "")
-	if err != nil {
-		return Key{}, wrapStoreErr(err, "read key %q", name)
-	}
-	return s.entryAsKey(v, ObjectEntry{Object: obj, Newest: ver})
+func (s *Service) DeleteKey(ctx context.Context, c Caller, vault, name string) (Key, error) {
+	return deleteObjectAs(s, ctx, c, vault, Keys, PermKeysDelete, name, s.entryAsKey)
 }
 
 // GetDeletedKey returns a deleted key's newest version.
-func (s *Service) GetDeletedKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	obj, ver, err := s.deletedObject(ctx, v.Name, Keys, name)
-	if IsKind(err, KindNotFound) {
-		if cobj, cver, cerr := s.deletedObject(ctx, v.Name, Certificates, name); cerr == nil {
-			return s.entryAsKey(v, ObjectEntry{Object: cobj, Newest: cver})
-		}
-	}
-	if err != nil {
-		return Key{}, err
-	}
-	return s.entryAsKey(v, ObjectEntry{Object: obj, Newest: ver})
+func (s *Service) GetDeletedKey(ctx context.Context, c Caller, vault, name string) (Key, error) {
+	return getDeletedAs(s, ctx, c, vault, Keys, PermKeysRead, name, s.entryAsKey)
 }
 
 // RecoverKey brings a deleted key back.
-func (s *Service) RecoverKey(ctx context.Context, c Caller, vault, name string) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysRecover)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Keys, name, "recover"); err != nil {
-		return Key{}, err
-	}
-	if _, err := s.recoverObject(ctx, v.Name, Keys, name); err != nil {
-		return Key{}, err
-	}
-	k, _, err := s.readKey(ctx, v, name, "")
-	return k, err
+func (s *Service) RecoverKey(ctx context.Context, c Caller, vault, name string) (Key, error) {
+	return recoverObjectAs(s, ctx, c, vault, Keys, PermKeysRecover, name, func(v Vault, _ Object) (Key, error) {
+		k, _, err := s.readKey(ctx, v, name, "")
+		return k, err
+	})
 }
 
 // PurgeKey permanently removes a deleted key; refused under purge protection.
-func (s *Service) PurgeKey(ctx context.Context, c Caller, vault, name string) (err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysPurge)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Keys, name, "purge"); err != nil {
-		return err
-	}
-	return s.purgeObject(ctx, v, Keys, name, Keys)
+func (s *Service) PurgeKey(ctx context.Context, c Caller, vault, name string) error {
+	return s.purge(ctx, c, vault, Keys, PermKeysPurge, name)
 }
 
 // cryptoKey loads the private key for an operation, enforcing enabled,

@@ -324,3 +324,167 @@ func (s *Service) updateVersion(ctx context.Context, vault string, typ ObjectTyp
 func activeAt(v ObjectVersion, now time.Time) bool {
 	return v.Enabled && (v.NotBefore.IsZero() || !now.Before(v.NotBefore)) && (v.Expires.IsZero() || now.Before(v.Expires))
 }
+
+// certificateView reports whether an object of type t may also be the
+// secret or key view of a certificate of the same name.
+func (t ObjectType) certificateView() bool { return t == Secrets || t == Keys }
+
+// listed returns the types whose objects a listing of type t shows: a
+// secret or key listing includes the views of certificates.
+func listed(t ObjectType) []ObjectType {
+	if t.certificateView() {
+		return []ObjectType{t, Certificates}
+	}
+	return []ObjectType{t}
+}
+
+// covered returns the types whose references keep an object of type t
+// from being deleted or purged: a certificate's with its secret and key.
+func covered(t ObjectType) []ObjectType {
+	if t == Certificates {
+		return []ObjectType{Certificates, Secrets, Keys}
+	}
+	return []ObjectType{t}
+}
+
+// onObject runs fn as one audited operation (perm) on the object name of
+// type typ, once the name is valid and the caller is authorized.
+func onObject[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, name string, perm Permission, fn func(Vault) (T, error)) (out T, err error) {
+	o := s.begin(ctx, c, vault, typ, name, "", perm)
+	defer o.end(&err)
+	if err := ValidateName(name); err != nil {
+		return out, err
+	}
+	v, err := o.authorizeObject()
+	if err != nil {
+		return out, err
+	}
+	return fn(v)
+}
+
+// listObjectsAs lists the newest version of each live (or deleted) object
+// of type typ, certificates' views included, converted by conv.
+func listObjectsAs[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, deleted bool, p PageRequest, conv func(Vault, ObjectEntry) (T, error)) (out Page[T], err error) {
+	o := s.begin(ctx, c, vault, typ, "", "", perm)
+	defer o.end(&err)
+	v, err := o.authorize("", false)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	es, next, err := s.listEntries(ctx, v.Name, listed(typ), deleted, p)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	out.Next = next
+	for _, e := range es {
+		item, err := conv(v, e)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		out.Items = append(out.Items, item)
+	}
+	return out, nil
+}
+
+// listVersionsAs lists every version of a live object of type typ (or of
+// the certificate it is the view of), oldest first, converted by conv.
+func listVersionsAs[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, name string, p PageRequest, conv func(Vault, ObjectEntry) (T, error)) (Page[T], error) {
+	return onObject(s, ctx, c, vault, typ, name, perm, func(v Vault) (Page[T], error) {
+		stored := typ
+		vers, err := s.listVersions(ctx, v.Name, typ, name)
+		if typ.certificateView() && IsKind(err, KindNotFound) {
+			if cv, cerr := s.listVersions(ctx, v.Name, Certificates, name); cerr == nil {
+				vers, err, stored = cv, nil, Certificates
+			}
+		}
+		if err != nil {
+			return Page[T]{}, err
+		}
+		page, next, err := pageVersions(vers, p)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		out := Page[T]{Next: next}
+		for _, ver := range page {
+			item, err := conv(v, ObjectEntry{Object: Object{Type: stored, Name: ver.Name}, Newest: ver})
+			if err != nil {
+				return Page[T]{}, err
+			}
+			out.Items = append(out.Items, item)
+		}
+		return out, nil
+	})
+}
+
+// deleteObjectAs soft-deletes a live object of type typ (refused for the
+// view of a certificate and while anything references it) and returns its
+// newest version converted by conv.
+func deleteObjectAs[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, name string, conv func(Vault, ObjectEntry) (T, error)) (T, error) {
+	return onObject(s, ctx, c, vault, typ, name, perm, func(v Vault) (out T, err error) {
+		if err := s.refuseManaged(ctx, v.Name, typ, name, "delete"); err != nil {
+			return out, err
+		}
+		if _, _, err := s.liveVersion(ctx, v.Name, typ, name, ""); err != nil {
+			return out, err
+		}
+		if err := s.refusedByReferences(ctx, v.Name, name, "deleted", covered(typ)...); err != nil {
+			return out, err
+		}
+		obj, err := s.softDelete(ctx, v, typ, name)
+		if err != nil {
+			return out, err
+		}
+		if typ == Certificates {
+			s.expiry.DeleteLabelValues(v.Name, foldName(name))
+		}
+		ver, err := s.store.GetVersion(ctx, v.Name, typ, name, "")
+		if err != nil {
+			return out, wrapStoreErr(err, "read %s %q", typ.singular(), name)
+		}
+		return conv(v, ObjectEntry{Object: obj, Newest: ver})
+	})
+}
+
+// getDeletedAs returns a deleted object of type typ (or the deleted
+// certificate it is the view of) with its newest version, converted by conv.
+func getDeletedAs[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, name string, conv func(Vault, ObjectEntry) (T, error)) (T, error) {
+	return onObject(s, ctx, c, vault, typ, name, perm, func(v Vault) (out T, err error) {
+		obj, ver, err := s.deletedObject(ctx, v.Name, typ, name)
+		if typ.certificateView() && IsKind(err, KindNotFound) {
+			if cobj, cver, cerr := s.deletedObject(ctx, v.Name, Certificates, name); cerr == nil {
+				return conv(v, ObjectEntry{Object: cobj, Newest: cver})
+			}
+		}
+		if err != nil {
+			return out, err
+		}
+		return conv(v, ObjectEntry{Object: obj, Newest: ver})
+	})
+}
+
+// recoverObjectAs brings a deleted object of type typ back (refused for the
+// view of a certificate) and returns what read makes of it.
+func recoverObjectAs[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, name string, read func(Vault, Object) (T, error)) (T, error) {
+	return onObject(s, ctx, c, vault, typ, name, perm, func(v Vault) (out T, err error) {
+		if err := s.refuseManaged(ctx, v.Name, typ, name, "recover"); err != nil {
+			return out, err
+		}
+		obj, err := s.recoverObject(ctx, v.Name, typ, name)
+		if err != nil {
+			return out, err
+		}
+		return read(v, obj)
+	})
+}
+
+// purge permanently removes a deleted object of type typ (refused for the
+// view of a certificate, under purge protection and while referenced).
+func (s *Service) purge(ctx context.Context, c Caller, vault string, typ ObjectType, perm Permission, name string) error {
+	_, err := onObject(s, ctx, c, vault, typ, name, perm, func(v Vault) (struct{}, error) {
+		if err := s.refuseManaged(ctx, v.Name, typ, name, "purge"); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, s.purgeObject(ctx, v, typ, name, covered(typ)...)
+	})
+	return err
+}

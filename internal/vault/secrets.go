@@ -167,6 +167,9 @@ func (s *Service) UpdateSecret(ctx context.Context, c Caller, vault, name, versi
 
 // refuseManaged refuses direct writes to the secret or key view of a certificate.
 func (s *Service) refuseManaged(ctx context.Context, vault string, typ ObjectType, name, operation string) error {
+	if !typ.certificateView() {
+		return nil
+	}
 	if _, ok, err := s.getObject(ctx, vault, typ, name); err != nil || ok {
 		return err
 	}
@@ -182,26 +185,8 @@ func (s *Service) refuseManaged(ctx context.Context, vault string, typ ObjectTyp
 
 // ListSecrets lists the newest version of each live secret, without values,
 // managed ones (of certificates) included.
-func (s *Service) ListSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Secret], err error) {
-	o := s.begin(ctx, c, vault, Secrets, "", "", PermSecretsReadMetadata)
-	defer o.end(&err)
-	v, err := o.authorize("", false)
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Secrets, Certificates}, false, p)
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	out.Next = next
-	for _, e := range es {
-		sec, err := s.entryAsSecret(v, e)
-		if err != nil {
-			return Page[Secret]{}, err
-		}
-		out.Items = append(out.Items, sec)
-	}
-	return out, nil
+func (s *Service) ListSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Secret], error) {
+	return listObjectsAs(s, ctx, c, vault, Secrets, PermSecretsReadMetadata, false, p, s.entryAsSecret)
 }
 
 func (s *Service) entryAsSecret(v Vault, e ObjectEntry) (Secret, error) {
@@ -220,157 +205,35 @@ func (s *Service) entryAsSecret(v Vault, e ObjectEntry) (Secret, error) {
 }
 
 // ListSecretVersions lists every version of a secret, oldest first, without values.
-func (s *Service) ListSecretVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (out Page[Secret], err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsReadMetadata)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Page[Secret]{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	typ := Secrets
-	vers, err := s.listVersions(ctx, v.Name, Secrets, name)
-	if IsKind(err, KindNotFound) {
-		if cv, cerr := s.listVersions(ctx, v.Name, Certificates, name); cerr == nil {
-			vers, err, typ = cv, nil, Certificates
-		}
-	}
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	page, next, err := pageVersions(vers, p)
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	out.Next = next
-	for _, ver := range page {
-		sec := secretOf(v, ver, nil)
-		if typ == Certificates {
-			if sec, err = s.certificateAsSecret(v, ver, false); err != nil {
-				return Page[Secret]{}, err
-			}
-		}
-		out.Items = append(out.Items, sec)
-	}
-	return out, nil
+func (s *Service) ListSecretVersions(ctx context.Context, c Caller, vault, name string, p PageRequest) (Page[Secret], error) {
+	return listVersionsAs(s, ctx, c, vault, Secrets, PermSecretsReadMetadata, name, p, s.entryAsSecret)
 }
 
 // DeleteSecret soft-deletes a secret (all its versions); refused for a
 // managed secret and while anything references it.
-func (s *Service) DeleteSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsDelete)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "delete"); err != nil {
-		return Secret{}, err
-	}
-	if _, _, err := s.liveVersion(ctx, v.Name, Secrets, name, ""); err != nil {
-		return Secret{}, err
-	}
-	if err := s.refusedByReferences(ctx, v.Name, name, "deleted", Secrets); err != nil {
-		return Secret{}, err
-	}
-	obj, err := s.softDelete(ctx, v, Secrets, name)
-	if err != nil {
-		return Secret{}, err
-	}
-	ver, err := s.store.GetVersion(ctx, v.Name, Secrets, name, "")
-	if err != nil {
-		return Secret{}, wrapStoreErr(err, "read secret %q", name)
-	}
-	sec := secretOf(v, ver, nil)
-	sec.Name, sec.Deleted = obj.Name, obj.Deleted
-	return sec, nil
+func (s *Service) DeleteSecret(ctx context.Context, c Caller, vault, name string) (Secret, error) {
+	return deleteObjectAs(s, ctx, c, vault, Secrets, PermSecretsDelete, name, s.entryAsSecret)
 }
 
 // GetDeletedSecret returns a deleted secret's newest version, without value.
-func (s *Service) GetDeletedSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsReadMetadata)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	obj, ver, err := s.deletedObject(ctx, v.Name, Secrets, name)
-	if IsKind(err, KindNotFound) {
-		if cobj, cver, cerr := s.deletedObject(ctx, v.Name, Certificates, name); cerr == nil {
-			return s.entryAsSecret(v, ObjectEntry{Object: cobj, Newest: cver})
-		}
-	}
-	if err != nil {
-		return Secret{}, err
-	}
-	return s.entryAsSecret(v, ObjectEntry{Object: obj, Newest: ver})
+func (s *Service) GetDeletedSecret(ctx context.Context, c Caller, vault, name string) (Secret, error) {
+	return getDeletedAs(s, ctx, c, vault, Secrets, PermSecretsReadMetadata, name, s.entryAsSecret)
 }
 
 // ListDeletedSecrets lists deleted secrets (those of deleted certificates included).
-func (s *Service) ListDeletedSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Secret], err error) {
-	o := s.begin(ctx, c, vault, Secrets, "", "", PermSecretsReadMetadata)
-	defer o.end(&err)
-	v, err := o.authorize("", false)
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	es, next, err := s.listEntries(ctx, v.Name, []ObjectType{Secrets, Certificates}, true, p)
-	if err != nil {
-		return Page[Secret]{}, err
-	}
-	out.Next = next
-	for _, e := range es {
-		sec, err := s.entryAsSecret(v, e)
-		if err != nil {
-			return Page[Secret]{}, err
-		}
-		out.Items = append(out.Items, sec)
-	}
-	return out, nil
+func (s *Service) ListDeletedSecrets(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Secret], error) {
+	return listObjectsAs(s, ctx, c, vault, Secrets, PermSecretsReadMetadata, true, p, s.entryAsSecret)
 }
 
 // RecoverSecret brings a deleted secret back with all its versions.
-func (s *Service) RecoverSecret(ctx context.Context, c Caller, vault, name string) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsRecover)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "recover"); err != nil {
-		return Secret{}, err
-	}
-	if _, err := s.recoverObject(ctx, v.Name, Secrets, name); err != nil {
-		return Secret{}, err
-	}
-	return s.readSecret(ctx, v, name, "", false)
+func (s *Service) RecoverSecret(ctx context.Context, c Caller, vault, name string) (Secret, error) {
+	return recoverObjectAs(s, ctx, c, vault, Secrets, PermSecretsRecover, name, func(v Vault, _ Object) (Secret, error) {
+		return s.readSecret(ctx, v, name, "", false)
+	})
 }
 
 // PurgeSecret permanently removes a deleted secret; refused while the vault
 // has purge protection (until the retention has passed).
-func (s *Service) PurgeSecret(ctx context.Context, c Caller, vault, name string) (err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsPurge)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "purge"); err != nil {
-		return err
-	}
-	return s.purgeObject(ctx, v, Secrets, name, Secrets)
+func (s *Service) PurgeSecret(ctx context.Context, c Caller, vault, name string) error {
+	return s.purge(ctx, c, vault, Secrets, PermSecretsPurge, name)
 }

@@ -60,30 +60,6 @@ func (rq *request) operation(op vault.CertificateOperation) certificateOperation
 	}
 }
 
-func (rq *request) listCertificates(listing, path string, p vault.PageRequest, page vault.Page[vault.Certificate], err error) {
-	rq.listCertificatesAs(listing, path, p, page, err, false)
-}
-
-func (rq *request) listCertificatesAs(listing, path string, p vault.PageRequest, page vault.Page[vault.Certificate], err error, withVersion bool) {
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	out := listResult[certificateBundle]{Value: make([]certificateBundle, 0, len(page.Items))}
-	for _, c := range page.Items {
-		out.Value = append(out.Value, rq.certificateItem(c, withVersion))
-	}
-	next, err := rq.nextLink(listing, path, p, page.Next)
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	if next != "" {
-		out.NextLink = &next
-	}
-	rq.reply(http.StatusOK, out)
-}
-
 const noIssuers = "Certificate issuers and contacts are not supported by Portcullis: certificates are self-signed (issuer \"Self\") or imported, and lifetime notifications go to the webhook configured with `portcullis serve --vault-webhook-url`."
 
 // certificates serves /certificates and everything below it.
@@ -108,7 +84,7 @@ func (rq *request) certificates(segs []string) {
 			return
 		}
 		page, err := s.ListCertificates(ctx, c, v, p)
-		rq.listCertificates("certificates", "/certificates", p, page, err)
+		replyList(rq, "certificates", p, page, err, false, rq.certificateItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
 		rq.route("POST /certificates/restore")
 		rq.fail(notImplemented("Certificate backup and restore are not supported by Portcullis: back up the database instead, or download the certificate as PFX and import it."))
@@ -211,7 +187,7 @@ func (rq *request) certificateAction(name, action string) {
 			return
 		}
 		page, err := s.ListCertificateVersions(ctx, c, v, name, p)
-		rq.listCertificatesAs(listing, "/"+listing, p, page, err, true)
+		replyList(rq, listing, p, page, err, true, rq.certificateItem)
 	case "backup":
 		rq.route("POST /certificates/{name}/backup")
 		rq.fail(notImplemented("Certificate backup and restore are not supported by Portcullis: back up the database instead, or download the certificate as PFX and import it."))

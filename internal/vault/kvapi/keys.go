@@ -51,30 +51,6 @@ func (rq *request) keyItem(k vault.Key, withVersion bool) keyItem {
 	return keyItem{KID: rq.objectID("keys", k.Name, version), Attributes: attributesToWire(k.Attributes), Tags: k.Tags, Managed: k.Managed, deletion: rq.deletionOf(vault.Keys, k.Name, k.Deleted)}
 }
 
-func (rq *request) listKeys(listing, path string, p vault.PageRequest, page vault.Page[vault.Key], err error) {
-	rq.listKeysAs(listing, path, p, page, err, false)
-}
-
-func (rq *request) listKeysAs(listing, path string, p vault.PageRequest, page vault.Page[vault.Key], err error, withVersion bool) {
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	out := listResult[keyItem]{Value: make([]keyItem, 0, len(page.Items))}
-	for _, k := range page.Items {
-		out.Value = append(out.Value, rq.keyItem(k, withVersion))
-	}
-	next, err := rq.nextLink(listing, path, p, page.Next)
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	if next != "" {
-		out.NextLink = &next
-	}
-	rq.reply(http.StatusOK, out)
-}
-
 const noKeyBackup = "Key backup, restore, rotation policies, release and attestation are not supported by Portcullis: keys never leave the vault; create a new key version with POST /keys/{name}/create."
 
 // keys serves /keys and everything below it.
@@ -94,7 +70,7 @@ func (rq *request) keys(segs []string) {
 			return
 		}
 		page, err := s.ListKeys(ctx, c, v, p)
-		rq.listKeys("keys", "/keys", p, page, err)
+		replyList(rq, "keys", p, page, err, false, rq.keyItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
 		rq.route("POST /keys/restore")
 		rq.fail(notImplemented(noKeyBackup))
@@ -147,7 +123,7 @@ func (rq *request) keys(segs []string) {
 				return
 			}
 			page, err := s.ListKeyVersions(ctx, c, v, name, p)
-			rq.listKeysAs(listing, "/"+listing, p, page, err, true)
+			replyList(rq, listing, p, page, err, true, rq.keyItem)
 		case "sign", "verify", "encrypt", "decrypt", "wrapkey", "unwrapkey", "release", "attestation":
 			// The SDK joins an empty version away: /keys/{name}/sign.
 			rq.keyOperation(name, "", action)

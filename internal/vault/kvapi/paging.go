@@ -2,6 +2,7 @@ package kvapi
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -90,4 +91,27 @@ func (rq *request) nextLink(listing, path string, p vault.PageRequest, next stri
 	}
 	q += "&$skiptoken=" + tok
 	return rq.t.link + path + "?" + q, nil
+}
+
+// replyList answers a listing (whose path is "/"+listing) with page's items
+// as item renders them (withVersion in listings of versions) and the link
+// to the next page.
+func replyList[T, W any](rq *request, listing string, p vault.PageRequest, page vault.Page[T], err error, withVersion bool, item func(T, bool) W) {
+	if err != nil {
+		rq.fail(err)
+		return
+	}
+	out := listResult[W]{Value: make([]W, 0, len(page.Items))}
+	for _, x := range page.Items {
+		out.Value = append(out.Value, item(x, withVersion))
+	}
+	next, err := rq.nextLink(listing, "/"+listing, p, page.Next)
+	if err != nil {
+		rq.fail(err)
+		return
+	}
+	if next != "" {
+		out.NextLink = &next
+	}
+	rq.reply(http.StatusOK, out)
 }

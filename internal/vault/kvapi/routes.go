@@ -119,13 +119,13 @@ func (rq *request) deleted(segs []string, typ vault.ObjectType) {
 		switch typ {
 		case vault.Secrets:
 			page, err := s.ListDeletedSecrets(ctx, c, v, p)
-			rq.listSecrets(coll, "/"+coll, p, page, err, false)
+			replyList(rq, coll, p, page, err, false, rq.secretItem)
 		case vault.Certificates:
 			page, err := s.ListDeletedCertificates(ctx, c, v, p)
-			rq.listCertificates(coll, "/"+coll, p, page, err)
+			replyList(rq, coll, p, page, err, false, rq.certificateItem)
 		case vault.Keys:
 			page, err := s.ListDeletedKeys(ctx, c, v, p)
-			rq.listKeys(coll, "/"+coll, p, page, err)
+			replyList(rq, coll, p, page, err, false, rq.keyItem)
 		}
 	case 1:
 		name := segs[0]

@@ -86,26 +86,6 @@ func (rq *request) secretItem(s vault.Secret, withVersion bool) secretBundle {
 	return b
 }
 
-func (rq *request) listSecrets(listing, path string, p vault.PageRequest, page vault.Page[vault.Secret], err error, withVersion bool) {
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	out := listResult[secretBundle]{Value: make([]secretBundle, 0, len(page.Items))}
-	for _, s := range page.Items {
-		out.Value = append(out.Value, rq.secretItem(s, withVersion))
-	}
-	next, err := rq.nextLink(listing, path, p, page.Next)
-	if err != nil {
-		rq.fail(err)
-		return
-	}
-	if next != "" {
-		out.NextLink = &next
-	}
-	rq.reply(http.StatusOK, out)
-}
-
 // secrets serves /secrets[/{name}[/{version}|/versions|/backup]] and /secrets/restore.
 func (rq *request) secrets(segs []string) {
 	c, v := rq.caller, rq.t.vault
@@ -123,7 +103,7 @@ func (rq *request) secrets(segs []string) {
 			return
 		}
 		page, err := s.ListSecrets(ctx, c, v, p)
-		rq.listSecrets("secrets", "/secrets", p, page, err, false)
+		replyList(rq, "secrets", p, page, err, false, rq.secretItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
 		rq.route("POST /secrets/restore")
 		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
@@ -155,13 +135,14 @@ func (rq *request) secrets(segs []string) {
 			return
 		}
 		name := segs[0]
-		p, err := rq.pageRequest("secrets/" + name + "/versions")
+		listing := "secrets/" + name + "/versions"
+		p, err := rq.pageRequest(listing)
 		if err != nil {
 			rq.fail(err)
 			return
 		}
 		page, err := s.ListSecretVersions(ctx, c, v, name, p)
-		rq.listSecrets("secrets/"+name+"/versions", "/secrets/"+name+"/versions", p, page, err, true)
+		replyList(rq, listing, p, page, err, true, rq.secretItem)
 	case len(segs) == 2 && segs[1] == "backup":
 		rq.route("POST /secrets/{name}/backup")
 		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
