@@ -9,12 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 DUR=${1:-10s}; CONNS=${2:-16}; PORT=${PORT:-18600}
-WORK=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d); SRV=; trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"' EXIT
 go build -o "$WORK/portcullis" ./cmd/portcullis
 go build -o "$WORK/tokenload" ./bench/tokenload
 "$WORK/portcullis" serve --dev --data "$WORK/data" --listen 127.0.0.1:$PORT >/dev/null 2>"$WORK/serve.log" &
 SRV=$!
 for _ in $(seq 1 50); do [ -f "$WORK/data/admin.json" ] && break; sleep 0.2; done
+[ -f "$WORK/data/admin.json" ] || { echo "the dev server did not start within 10s:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 P() { "$WORK/portcullis" --data "$WORK/data" "$@"; }
 json() { python3 -c "import json,sys;print(json.load(sys.stdin)[\"$1\"])"; }
 P app create bench-api --identifier-uri api://bench >/dev/null

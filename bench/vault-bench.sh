@@ -11,12 +11,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 DUR=${1:-10s}; shift || true; CONNS=${*:-16 64}; PORT=${PORT:-18444}
-WORK=$(mktemp -d); trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
+WORK=$(mktemp -d); SRV=; trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"' EXIT
 go build -o "$WORK/portcullis" ./cmd/portcullis
 go build -o "$WORK/vaultload" ./bench/vaultload
 "$WORK/portcullis" serve --dev --data "$WORK/data" --listen 127.0.0.1:$PORT >/dev/null 2>"$WORK/serve.log" &
 SRV=$!
 for _ in $(seq 1 50); do [ -f "$WORK/data/admin.json" ] && break; sleep 0.2; done
+[ -f "$WORK/data/admin.json" ] || { echo "the dev server did not start within 10s:" >&2; cat "$WORK/serve.log" >&2; exit 1; }
 TCK=$(getconf CLK_TCK)
 cpu() { awk '{print $14+$15}' /proc/$SRV/stat; }
 for op in get set; do
@@ -28,7 +29,7 @@ for op in get set; do
     echo "== $op, $c connections"
     echo "$out" | grep -v '^token:'
     rps=$(echo "$out" | awk '/^throughput:/ {print $2}')
-    awk -v d=$((b-a)) -v t="$TCK" -v s="$(echo "$t1 - $t0" | bc)" -v r="$rps" \
-      'BEGIN{c=d/t/s; printf "server CPU: %.2f cores; %.0f req/s per server core\n", c, r/c}'
+    awk -v d=$((b-a)) -v t="$TCK" -v t0="$t0" -v t1="$t1" -v r="$rps" \
+      'BEGIN{c=d/t/(t1-t0); printf "server CPU: %.2f cores; %.0f req/s per server core\n", c, (c > 0 ? r/c : 0)}'
   done
 done

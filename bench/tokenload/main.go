@@ -6,16 +6,12 @@
 //	  -ca portcullis-data/tls/ca.pem -client-id ID -secret S -scope api://x/.default
 //
 // With -cert FILE.pem instead of -secret, every request carries a freshly
-// signed client assertion (PS256, x5t#S256), as MSAL sends it.
+// signed client assertion built by internal/oauthclient like MSAL Go's
+// (PS256 for RSA keys, x5t#S256 header).
 package main
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"flag"
 	"fmt"
 	"net/http"
@@ -24,10 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-	"github.com/google/uuid"
-
 	"github.com/portcullis/portcullis/bench/internal/loadgen"
+	"github.com/portcullis/portcullis/internal/oauthclient"
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
@@ -44,6 +38,10 @@ func main() {
 		maxReqs  = flag.Int64("n", 1_000_000, "stop after this many requests")
 	)
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "tokenload: unexpected argument %q (all options are flags; see -h)\n", flag.Arg(0))
+		os.Exit(2)
+	}
 	if *secret == "" {
 		*secret = os.Getenv("TOKENLOAD_SECRET")
 	}
@@ -61,7 +59,7 @@ func run(target, caFile, clientID, secret, certFile, scope string, workers int, 
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	var body func() string
+	var body func() (string, error)
 	switch {
 	case certFile != "":
 		b, err := os.ReadFile(certFile)
@@ -70,35 +68,26 @@ func run(target, caFile, clientID, secret, certFile, scope string, workers int, 
 		}
 		leaf, _, key, err := pki.ParseCertificateAndKey(b, "")
 		if err != nil {
-			return err
+			return fmt.Errorf("-cert %s: %w", certFile, err)
 		}
-		sum := sha256.Sum256(leaf.Raw)
-		x5t := base64.StdEncoding.EncodeToString(sum[:]) // as MSAL Go sends it
-		method := jwt.SigningMethod(jwt.SigningMethodPS256)
-		if _, ok := key.(*ecdsa.PrivateKey); ok {
-			method = jwt.SigningMethodES256
+		// The credential checks that the key belongs to the certificate and
+		// picks the algorithm for the key (PS256 for RSA, ES256/384/512 by
+		// curve), so that a bad -cert fails here instead of in every request.
+		cred, err := oauthclient.CertificateCredential(leaf, key)
+		if err != nil {
+			return fmt.Errorf("-cert %s: %w", certFile, err)
 		}
-		var signer crypto.Signer = key
-		if rk, ok := key.(*rsa.PrivateKey); ok {
-			signer = rk
-		}
-		body = func() string {
-			now := time.Now()
-			t := jwt.NewWithClaims(method, jwt.MapClaims{
-				"aud": target, "iss": clientID, "sub": clientID, "jti": uuid.NewString(),
-				"nbf": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
-			})
-			t.Header["x5t#S256"] = x5t
-			a, err := t.SignedString(signer)
+		body = func() (string, error) {
+			a, err := cred.ClientAssertion(target, clientID, time.Now())
 			if err != nil {
-				panic(err) // the key was parsed above; signing cannot fail here
+				return "", err
 			}
 			return url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "scope": {scope},
-				"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}.Encode()
+				"client_assertion_type": {oauthclient.ClientAssertionType}, "client_assertion": {a}}.Encode(), nil
 		}
 	case secret != "":
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {scope}}.Encode()
-		body = func() string { return form }
+		body = func() (string, error) { return form, nil }
 	default:
 		return fmt.Errorf("give -secret or -cert")
 	}
@@ -108,7 +97,11 @@ func run(target, caFile, clientID, secret, certFile, scope string, workers int, 
 		return fmt.Errorf("-ca: %w", err)
 	}
 	res := loadgen.Run(context.Background(), opts, func(ctx context.Context, _ int) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(body()))
+		form, err := body()
+		if err != nil {
+			return 0, err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(form))
 		if err != nil {
 			return 0, err
 		}

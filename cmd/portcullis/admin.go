@@ -63,8 +63,8 @@ func (f *adminFlags) client() (*adminclient.Client, error) {
 	return adminclient.New(cfg)
 }
 
-// adminCall is the common shape of an admin command: check the output
-// format, connect, then run fn.
+// run is the common shape of an admin command: check the output format,
+// connect, then run fn.
 func (f *adminFlags) run(cmd *cobra.Command, fn func(c *adminclient.Client, p *printer) error) error {
 	p, err := f.printer(cmd)
 	if err != nil {

@@ -76,7 +76,8 @@ creating the secret if needed. The value comes from exactly one of:
 --expires takes a validity from now (90d, 26w, 1y, 720h) or a time
 (2030-01-31T12:00:00Z or 2030-01-31); --not-before a time. Consumers that
 follow the newest version skip versions not yet started or expired. The
-new version is printed without its value.`,
+new version is printed without its value (with -o json it is Key Vault's
+SecretBundle, which holds the value).`,
 		Example: `  printf %s "$DB_PASSWORD" | portcullis secret set db-password --value -
   portcullis secret set tls-bundle --file bundle.pem --content-type application/x-pem-file
   portcullis secret set api-key --value - --expires 90d --tag owner=payments --tag env=prod < key.txt

@@ -167,7 +167,26 @@ func TestE2E_VaultCertificatesAndKeysThroughCLI(t *testing.T) {
 	if out := s.ok(t, "", "key", "list"); !strings.Contains(out, "signing") || !strings.Contains(out, "legacy") {
 		t.Errorf("key list:\n%s", out)
 	}
+	s.ok(t, "", "key", "create", "signing", "--kty", "EC", "--curve", "P-384")
+	if vs := values(t, "key versions", s.okJSON(t, "", "key", "versions", "signing")); len(vs) != 2 {
+		t.Errorf("key versions: %d versions, want 2", len(vs))
+	}
+	if out := s.ok(t, "", "key", "versions", "signing"); strings.Count(out, "\n") != 3 || !strings.Contains(out, "VERSION") {
+		t.Errorf("key versions table, want a header and 2 rows:\n%s", out)
+	}
+	if out := s.ok(t, "", "key", "delete", "legacy"); !strings.Contains(out, "portcullis key recover legacy") {
+		t.Errorf("key delete does not say how to recover: %q", out)
+	}
+	if out := s.ok(t, "", "key", "recover", "legacy"); !strings.Contains(out, "recovered key legacy") || !strings.Contains(out, "RSA 2048") {
+		t.Errorf("key recover:\n%s", out)
+	}
 	s.ok(t, "", "key", "delete", "legacy")
+	if out := s.ok(t, "", "key", "purge", "legacy"); !strings.Contains(out, "purged key legacy") {
+		t.Errorf("key purge: %q", out)
+	}
+	if e := s.wantFailure(t, "", "key", "recover", "legacy"); !strings.Contains(e, "not found") {
+		t.Errorf("key recover after purge: %s", e)
+	}
 
 	s.ok(t, "", "certificate", "delete", "imported")
 	s.ok(t, "", "certificate", "recover", "imported")

@@ -30,10 +30,8 @@ type vaultFlags struct {
 
 func (f *vaultFlags) register(cmd *cobra.Command) {
 	fs := cmd.PersistentFlags()
-	fs.StringVar(&f.addr, "addr", "", "server base URL, e.g. https://localhost:8443 (default $"+adminclient.EnvAddr+", else the addr in DATA/admin.json)")
-	fs.StringVar(&f.ca, "ca", "", "PEM file of the CA that issued the server's TLS certificate (default $"+adminclient.EnvCA+", else the ca in DATA/admin.json, else the system roots)")
-	fs.StringVar(&f.data, "data", "", "data directory of 'portcullis serve --dev' holding admin.json (default $"+adminclient.EnvData+", else ./"+adminclient.DefaultDataDir+")")
-	fs.StringVarP(&f.output, "output", "o", "table", "output format: table or json (json is the server's JSON: Key Vault's field names for secrets, certificates and keys)")
+	f.serverFlags.register(fs)
+	fs.Lookup("output").Usage = "output format: table or json (json is the server's JSON: Key Vault's field names for secrets, certificates and keys)"
 	fs.StringVar(&f.vault, "vault", "default", "name of the vault")
 }
 

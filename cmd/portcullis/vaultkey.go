@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,7 @@ func newKeyCommand() *cobra.Command {
 	var f vaultFlags
 	cmd := group(&cobra.Command{
 		Use:   "key",
-		Short: "Create, import and inspect vault keys (private keys never leave the vault)",
+		Short: "Create, import, inspect and delete vault keys (private keys never leave the vault)",
 		Long: `Manage the cryptographic keys of a vault (--vault, default "default") through
 its Azure Key Vault-compatible API: RSA (2048, 3072, 4096 bits) and EC
 (P-256, P-384). The private key never leaves the vault; applications sign,
@@ -38,7 +39,8 @@ Not to be confused with 'portcullis keys', the token service's signing keys.
   portcullis key show signing -o json`,
 	})
 	f.register(cmd)
-	cmd.AddCommand(newKeyCreateCommand(&f), newKeyImportCommand(&f), newKeyShowCommand(&f), newKeyListCommand(&f), newKeyDeleteCommand(&f))
+	cmd.AddCommand(newKeyCreateCommand(&f), newKeyImportCommand(&f), newKeyShowCommand(&f), newKeyListCommand(&f),
+		newKeyVersionsCommand(&f), newKeyDeleteCommand(&f), newKeyRecoverCommand(&f), newKeyPurgeCommand(&f))
 	return cmd
 }
 
@@ -297,13 +299,48 @@ func newKeyListCommand(f *vaultFlags) *cobra.Command {
 	}
 }
 
+func newKeyVersionsCommand(f *vaultFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "versions NAME",
+		Short: "List the versions of a key",
+		Long: `List every version of key NAME, oldest first, with its attributes. Show one
+with 'key show NAME --version ID'.`,
+		Example: `  portcullis key versions signing
+  portcullis key versions signing -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
+				ks, err := c.ListKeyVersions(cmd.Context(), f.vault, args[0])
+				if err != nil {
+					return err
+				}
+				if p.json {
+					return rawList(p, ks, func(k vaultclient.Key) json.RawMessage { return k.Raw })
+				}
+				sort.SliceStable(ks, func(i, j int) bool { return created(ks[i].Attributes) < created(ks[j].Attributes) })
+				rows := make([][]string, 0, len(ks))
+				for _, k := range ks {
+					_, version := objectName(k.ID())
+					a := k.Attributes
+					if a == nil {
+						a = &vaultclient.Attributes{}
+					}
+					rows = append(rows, []string{version, enabledText(a), unixWhen(a.NotBefore), unixWhen(a.Expires), unixWhen(a.Created)})
+				}
+				return p.table([]string{"VERSION", "ENABLED", "NOT BEFORE", "EXPIRES", "CREATED"}, rows)
+			})
+		},
+	}
+}
+
 func newKeyDeleteCommand(f *vaultFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete NAME",
 		Short: "Delete a key (recoverable until purged)",
 		Long: `Soft-delete key NAME with all its versions. It stays recoverable for the
-vault's retention period; meanwhile its name cannot be reused. Keys of
-certificates are deleted with their certificate.`,
+vault's retention period ('key recover NAME'); meanwhile its name cannot be
+reused. 'key purge NAME' removes it for good. Keys of certificates are
+deleted with their certificate.`,
 		Example: `  portcullis key delete old-signing
   portcullis key delete old-signing -o json`,
 		Args: cobra.ExactArgs(1),
@@ -316,11 +353,54 @@ certificates are deleted with their certificate.`,
 				if p.json {
 					return p.rawJSON(k.Raw)
 				}
-				if k.ScheduledPurgeDate != nil {
-					p.linef("deleted key %s; it can be recovered until %s", args[0], unixWhen(k.ScheduledPurgeDate))
-					return nil
+				deletedHint(p, "key", args[0], k.Deletion)
+				return nil
+			})
+		},
+	}
+}
+
+func newKeyRecoverCommand(f *vaultFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "recover NAME",
+		Short: "Recover a deleted key",
+		Long:  "Recover the deleted key NAME with all its versions, as it was when deleted.",
+		Example: `  portcullis key recover old-signing
+  portcullis key recover old-signing --vault payments -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
+				k, err := c.RecoverKey(cmd.Context(), f.vault, args[0])
+				if err != nil {
+					return err
 				}
-				p.linef("deleted key %s", args[0])
+				if p.json {
+					return p.rawJSON(k.Raw)
+				}
+				p.linef("recovered key %s", args[0])
+				return showKey(p, k)
+			})
+		},
+	}
+}
+
+func newKeyPurgeCommand(f *vaultFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "purge NAME",
+		Short: "Permanently remove a deleted key",
+		Long: `Permanently remove the deleted key NAME and all its versions; this cannot be
+undone. Refused while the vault's purge protection holds (until the
+scheduled purge date). The key must be deleted first.`,
+		Example: `  portcullis key delete old-signing && portcullis key purge old-signing`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
+				if err := c.PurgeKey(cmd.Context(), f.vault, args[0]); err != nil {
+					return err
+				}
+				if !p.json {
+					p.linef("purged key %s", args[0])
+				}
 				return nil
 			})
 		},

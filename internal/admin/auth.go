@@ -57,8 +57,8 @@ func (a *API) authenticate(audit bool, next http.Handler) http.Handler {
 
 // verify returns the caller's token or an apiError (401 or 403).
 func (a *API) verify(r *http.Request) (AccessToken, error) {
-	if a.mgmtApp == "" || a.tokens == nil || a.store == nil {
-		return AccessToken{}, errors.New("admin API misconfigured: Config.ManagementAppID, Tokens and Store are required")
+	if a.mgmtApp == "" || a.tokens == nil || a.store == nil || a.keys == nil {
+		return AccessToken{}, errors.New("admin API misconfigured: Config.ManagementAppID, Tokens, Keys and Store are required")
 	}
 	h := r.Header.Get("Authorization")
 	if h == "" {

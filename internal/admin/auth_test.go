@@ -1,10 +1,13 @@
 package admin
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/directory"
 )
 
 func TestAuth_RefusesCallersWithoutAValidAdminToken(t *testing.T) {
@@ -104,6 +107,32 @@ func TestAuth_UnconfiguredAPIRefusesEverything(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.status != http.StatusInternalServerError {
 		t.Errorf("status %d, want 500 for a missing ManagementAppID", rec.status)
+	}
+}
+
+// TestAuth_APIWithoutKeysRefusesInsteadOfPanicking: a Config without Keys
+// must not reach a write that calls them (creating a tenant would
+// dereference the nil KeyManager).
+func TestAuth_APIWithoutKeysRefusesInsteadOfPanicking(t *testing.T) {
+	e := newEnv(t)
+	mux := http.NewServeMux()
+	New(Config{Store: e.st, Tokens: fakeTokens{tokAdmin: {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}}}, ManagementAppID: e.mgmt.AppID}).Register(mux)
+	req, _ := http.NewRequest("POST", "/admin/v1/tenants", strings.NewReader(`{"name":"nokeys"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+tokAdmin)
+	rec := &recorder{header: http.Header{}}
+	mux.ServeHTTP(rec, req)
+	if rec.status != http.StatusInternalServerError {
+		t.Errorf("status %d, want 500 for a missing Keys", rec.status)
+	}
+	tenants, err := e.st.ListTenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range tenants {
+		if tn.Name == "nokeys" {
+			t.Error("the tenant was created by an API without a KeyManager")
+		}
 	}
 }
 

@@ -84,7 +84,7 @@ func (a *API) createGrant(w http.ResponseWriter, r *http.Request) error {
 		if len(values) == 0 {
 			return notFound("resource application %q defines no app roles; add one first (POST %s/tenants/%s/applications/%s/appRoles)", resource.DisplayName, basePath, t.Name, resource.AppID)
 		}
-		return notFound("resource application %q has no app role %q; its roles are: %s", resource.DisplayName, req.Role, strings.Join(values, ", "))
+		return notFound("resource application %q has no app role %q; its roles are: %s", resource.DisplayName, clip(req.Role), strings.Join(values, ", "))
 	}
 	if !role.Enabled {
 		return conflict("app role %q of %q is disabled; only enabled roles can be granted", role.Value, resource.DisplayName)

@@ -63,3 +63,30 @@ func TestRequest_UnknownPathsAndMethodsGetJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRequest_EchoedReferencesAreClipped: a reference that names nothing is
+// quoted in the error message only in part, so a large body does not come
+// back amplified.
+func TestRequest_EchoedReferencesAreClipped(t *testing.T) {
+	e := newEnv(t)
+	e.createApp("orders")
+	long := strings.Repeat("\xff", 100000)
+	cases := []struct {
+		name, path string
+		body       map[string]any
+		status     int
+	}{
+		{"unknown client", "/admin/v1/tenants/default/grants", map[string]any{"client": long, "resource": "orders", "role": "x"}, 404},
+		{"unknown role", "/admin/v1/tenants/default/grants", map[string]any{"client": "orders", "resource": "orders", "role": long}, 404},
+	}
+	e.createRole("orders", "Orders.Read")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do("POST", c.path, c.body)
+			wantError(t, r, c.status, "NotFound")
+			if len(r.body) > 2048 {
+				t.Errorf("error response is %d bytes; the reference is not clipped", len(r.body))
+			}
+		})
+	}
+}

@@ -27,7 +27,7 @@ func (a *API) resolveTenant(ctx context.Context, ref string) (directory.Tenant, 
 			return t, nil
 		}
 	}
-	return directory.Tenant{}, notFound("tenant %q not found; give a tenant id or name from GET %s/tenants", ref, basePath)
+	return directory.Tenant{}, notFound("tenant %q not found; give a tenant id or name from GET %s/tenants", clip(ref), basePath)
 }
 
 // isGUID reports whether s is a GUID in its 8-4-4-4-12 form (any case).
@@ -75,7 +75,7 @@ func pickApp(apps []directory.Application, t directory.Tenant, ref, what string)
 	}
 	switch len(named) {
 	case 0:
-		return directory.Application{}, notFound("%s %q not found in tenant %s; give an appId or display name from GET %s/tenants/%s/applications", what, ref, t.Name, basePath, t.Name)
+		return directory.Application{}, notFound("%s %q not found in tenant %s; give an appId or display name from GET %s/tenants/%s/applications", what, clip(ref), t.Name, basePath, t.Name)
 	case 1:
 		return named[0], nil
 	}
@@ -83,7 +83,7 @@ func pickApp(apps []directory.Application, t directory.Tenant, ref, what string)
 	for i, app := range named {
 		ids[i] = app.AppID
 	}
-	return directory.Application{}, conflict("%s %q is ambiguous: %d applications of tenant %s have that display name; use one of their appIds instead: %s", what, ref, len(named), t.Name, strings.Join(ids, ", "))
+	return directory.Application{}, conflict("%s %q is ambiguous: %d applications of tenant %s have that display name; use one of their appIds instead: %s", what, clip(ref), len(named), t.Name, strings.Join(ids, ", "))
 }
 
 // findRole finds an app role of app by id or value (any case).

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/portcullis/portcullis/internal/oauthclient"
 )
@@ -189,18 +190,20 @@ func apiError(status int, body []byte) *APIError {
 	}
 	e := &APIError{Status: status}
 	if json.Unmarshal(body, &env) == nil && env.Error.Code != "" {
-		e.Code, e.Message = env.Error.Code, sanitize(env.Error.Message)
+		e.Code, e.Message = sanitize(env.Error.Code), sanitize(env.Error.Message)
 		return e
 	}
 	e.Code = strings.ReplaceAll(http.StatusText(status), " ", "")
-	e.Message = fmt.Sprintf("admin API answered HTTP %d %s without an error body (is %s a Portcullis server?)", status, http.StatusText(status), "the address")
+	e.Message = fmt.Sprintf("admin API answered HTTP %d %s without an error body (is the address a Portcullis server?)", status, http.StatusText(status))
 	return e
 }
 
-// sanitize strips control characters from server text shown on a terminal.
+// sanitize strips control characters (C0, DEL and C1, which includes the
+// one-byte CSI U+009B) and bidirectional overrides from server text shown on
+// a terminal; line feeds stay.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' || r == 0x7f {
+		if r != '\n' && unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return -1
 		}
 		return r

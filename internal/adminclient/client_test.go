@@ -264,6 +264,7 @@ func TestClient_DecodesAnswersAndErrors(t *testing.T) {
 		{"not found", 404, `{"error":{"code":"NotFound","message":"no application \"x\" in tenant default"}}`, "NotFound", "no application"},
 		{"no body", 502, `<html>`, "BadGateway", "HTTP 502 Bad Gateway"},
 		{"terminal escapes stripped", 400, `{"error":{"code":"BadRequest","message":"bad \u001b[31mred"}}`, "BadRequest", "bad [31mred"},
+		{"C1 CSI, bidi override and escapes in the code stripped", 400, `{"error":{"code":"Bad\u001bRequest","message":"bad \u009b31mred \u202eevil"}}`, "BadRequest", "bad 31mred evil"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f.set(tc.status, tc.body)

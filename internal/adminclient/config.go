@@ -229,8 +229,9 @@ func readCredentialFile(path string) (*CredentialFile, error) {
 }
 
 // normalizeAddr checks that addr is an https URL (http only to a loopback
-// host: credentials must not cross a network in clear text) without a path
-// other than "/", and returns it without a trailing slash.
+// host: credentials must not cross a network in clear text) without user
+// info, query or fragment, and returns it without a trailing slash; a path
+// is kept as the prefix the server is mounted under.
 func normalizeAddr(addr string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(addr))
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -21,15 +21,15 @@ const ManagementIdentifierURI = "api://portcullis-management"
 // appId as audience.
 const VaultIdentifierURI = "api://portcullis-vault"
 
-// BuiltInIdentifierURIs are the identifier URIs of the applications that
+// builtInIdentifierURIs are the identifier URIs of the applications that
 // Portcullis itself depends on; such an application cannot be deleted and
 // cannot lose the URI.
-var BuiltInIdentifierURIs = []string{ManagementIdentifierURI, VaultIdentifierURI}
+var builtInIdentifierURIs = [...]string{ManagementIdentifierURI, VaultIdentifierURI}
 
 // BuiltInIdentifierURI returns the built-in identifier URI that app holds,
 // or "" when it is an ordinary application.
 func BuiltInIdentifierURI(app Application) string {
-	for _, b := range BuiltInIdentifierURIs {
+	for _, b := range builtInIdentifierURIs {
 		for _, u := range app.IdentifierURIs {
 			if strings.EqualFold(u, b) {
 				return b

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -16,15 +17,27 @@ const secretAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 const secretLength = 40
 
 // ClientSecret is a newly generated client secret: Text is shown to the user
-// once; only Hash is stored.
+// once; only Hash is stored. Printing, logging or marshalling a ClientSecret
+// yields "[redacted]"; read Text explicitly to hand it over.
 type ClientSecret struct {
 	Text string
 	Hash []byte
 	Hint string
 }
 
+const redacted = "[redacted]"
+
 // String never prints the secret text.
-func (ClientSecret) String() string { return "[redacted]" }
+func (ClientSecret) String() string { return redacted }
+
+// GoString never prints the secret text (the %#v verb).
+func (ClientSecret) GoString() string { return redacted }
+
+// MarshalJSON never encodes the secret text.
+func (ClientSecret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// LogValue never logs the secret text.
+func (ClientSecret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // NewClientSecret generates a secret in Entra's shape: a three-character hint,
 // a "~" and random characters. The value is distinct in shape from credential

@@ -13,14 +13,14 @@ type Snapshot struct {
 	tenantsByID   map[string]*Tenant // key: lower-case id
 	tenantsByName map[string]*Tenant // key: lower-case name
 	tenants       []Tenant
-	apps          map[string]*Application   // key: tenantID + "/" + appID
-	appsByURI     map[string]*Application   // key: tenantID + "/" + lower-case identifier URI
-	appsByName    map[string][]*Application // key: tenantID + "/" + lower-case display name
-	granted       map[string][]string       // key: tenantID/client/resource → role values, sorted
-	grants        map[string][]Grant        // key: tenantID
+	apps          []Application
+	appsByID      map[string]*Application // key: tenantID + "/" + lower-case appID
+	appsByURI     map[string]*Application // key: tenantID + "/" + lower-case identifier URI
+	granted       map[string][]string     // key: tenantID/client/resource → role values, sorted
 }
 
-// NewSnapshot indexes the given directory contents. Grants whose role no
+// NewSnapshot indexes the given directory contents; it copies the tenant and
+// application slices, so the caller may reuse them. Grants whose role no
 // longer exists or is disabled are left out of GrantedRoles.
 func NewSnapshot(revision int64, tenants []Tenant, apps []Application, grants []Grant) *Snapshot {
 	s := &Snapshot{
@@ -28,29 +28,25 @@ func NewSnapshot(revision int64, tenants []Tenant, apps []Application, grants []
 		tenantsByID:   make(map[string]*Tenant, len(tenants)),
 		tenantsByName: make(map[string]*Tenant, len(tenants)),
 		tenants:       append([]Tenant(nil), tenants...),
-		apps:          make(map[string]*Application, len(apps)),
+		apps:          append([]Application(nil), apps...),
+		appsByID:      make(map[string]*Application, len(apps)),
 		appsByURI:     make(map[string]*Application, len(apps)),
-		appsByName:    make(map[string][]*Application, len(apps)),
 		granted:       make(map[string][]string),
-		grants:        make(map[string][]Grant),
 	}
 	for i := range s.tenants {
 		t := &s.tenants[i]
 		s.tenantsByID[strings.ToLower(t.ID)] = t
 		s.tenantsByName[strings.ToLower(t.Name)] = t
 	}
-	for i := range apps {
-		a := &apps[i]
-		s.apps[a.TenantID+"/"+a.AppID] = a
+	for i := range s.apps {
+		a := &s.apps[i]
+		s.appsByID[a.TenantID+"/"+strings.ToLower(a.AppID)] = a
 		for _, u := range a.IdentifierURIs {
 			s.appsByURI[a.TenantID+"/"+strings.ToLower(u)] = a
 		}
-		k := a.TenantID + "/" + strings.ToLower(a.DisplayName)
-		s.appsByName[k] = append(s.appsByName[k], a)
 	}
 	for _, g := range grants {
-		s.grants[g.TenantID] = append(s.grants[g.TenantID], g)
-		res, ok := s.apps[g.TenantID+"/"+g.ResourceAppID]
+		res, ok := s.appsByID[g.TenantID+"/"+strings.ToLower(g.ResourceAppID)]
 		if !ok {
 			continue
 		}
@@ -78,7 +74,7 @@ func dedupe(sorted []string) []string {
 	return out
 }
 
-// Tenants returns all tenants.
+// Tenants returns all tenants; the slice is shared and must not be modified.
 func (s *Snapshot) Tenants() []Tenant { return s.tenants }
 
 // Tenant finds a tenant by id (any case) or by name (any case).
@@ -93,7 +89,7 @@ func (s *Snapshot) Tenant(idOrName string) (*Tenant, bool) {
 
 // Application finds an application of the tenant by its appId (client id).
 func (s *Snapshot) Application(tenantID, appID string) (*Application, bool) {
-	a, ok := s.apps[tenantID+"/"+strings.ToLower(appID)]
+	a, ok := s.appsByID[tenantID+"/"+strings.ToLower(appID)]
 	return a, ok
 }
 
@@ -106,17 +102,8 @@ func (s *Snapshot) Resource(tenantID, identifier string) (*Application, bool) {
 	return s.Application(tenantID, identifier)
 }
 
-// ApplicationsNamed returns the applications of the tenant whose display name
-// equals name, ignoring case.
-func (s *Snapshot) ApplicationsNamed(tenantID, name string) []*Application {
-	return s.appsByName[tenantID+"/"+strings.ToLower(name)]
-}
-
 // GrantedRoles returns the values of the enabled app roles of resource granted
 // to client, sorted; nil when none.
 func (s *Snapshot) GrantedRoles(tenantID, clientAppID, resourceAppID string) []string {
 	return s.granted[tenantID+"/"+clientAppID+"/"+resourceAppID]
 }
-
-// Grants returns the tenant's grants.
-func (s *Snapshot) Grants(tenantID string) []Grant { return s.grants[tenantID] }

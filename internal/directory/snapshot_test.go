@@ -1,7 +1,12 @@
 package directory
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -30,7 +35,7 @@ func TestSnapshot_Lookups(t *testing.T) {
 		{"resource by identifier URI, any case", func() bool { a, ok := s.Resource(tenant.ID, "API://orders"); return ok && a.AppID == "a1" }(), true},
 		{"resource by appId", func() bool { a, ok := s.Resource(tenant.ID, "a1"); return ok && a.AppID == "a1" }(), true},
 		{"resource of another tenant", func() bool { _, ok := s.Resource("other", "api://orders"); return ok }(), false},
-		{"application by name", len(s.ApplicationsNamed(tenant.ID, "ORDERS api")) == 1, true},
+		{"application by appId, any case", func() bool { a, ok := s.Application(tenant.ID, "C1"); return ok && a.AppID == "c1" }(), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.got != tc.want {
@@ -44,8 +49,27 @@ func TestSnapshot_Lookups(t *testing.T) {
 	if got := s.GrantedRoles(tenant.ID, "a1", "c1"); got != nil {
 		t.Errorf("GrantedRoles in the other direction = %v; want nil", got)
 	}
-	if len(s.Grants(tenant.ID)) != len(grants) || s.Revision != 7 {
-		t.Errorf("Grants/Revision not kept")
+	if s.Revision != 7 {
+		t.Errorf("Revision = %d; want 7", s.Revision)
+	}
+}
+
+func TestSnapshot_IsNotChangedByTheCallersSlices(t *testing.T) {
+	tenants := []Tenant{{ID: "t1", Name: "contoso"}}
+	apps := []Application{{TenantID: "t1", AppID: "a1", DisplayName: "orders", IdentifierURIs: []string{"api://orders"},
+		AppRoles: []AppRole{{ID: "r1", Value: "Orders.Read", Enabled: true}}}}
+	s := NewSnapshot(1, tenants, apps, []Grant{{TenantID: "t1", ClientAppID: "c1", ResourceAppID: "a1", AppRoleID: "r1"}})
+	// The caller reuses its slices for the next revision.
+	tenants[0] = Tenant{ID: "t2", Name: "fabrikam"}
+	apps[0] = Application{TenantID: "t1", AppID: "a1", DisplayName: "renamed"}
+	if tn, ok := s.Tenant("contoso"); !ok || tn.ID != "t1" {
+		t.Errorf("tenant changed under the snapshot: %+v, %v", tn, ok)
+	}
+	if a, ok := s.Resource("t1", "api://orders"); !ok || a.DisplayName != "orders" {
+		t.Errorf("application changed under the snapshot: %+v, %v", a, ok)
+	}
+	if a, ok := s.Application("t1", "a1"); !ok || a.DisplayName != "orders" {
+		t.Errorf("application changed under the snapshot: %+v, %v", a, ok)
 	}
 }
 
@@ -62,5 +86,28 @@ func TestClientSecret_HashAndHint(t *testing.T) {
 	}
 	if s := sec.String(); s != "[redacted]" {
 		t.Fatalf("String() = %q", s)
+	}
+}
+
+func TestClientSecret_NeverPrintsItsText(t *testing.T) {
+	sec, err := NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(struct{ S ClientSecret }{sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("created", "secret", sec)
+	outputs := map[string]string{"json": string(j), "slog": logged.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		outputs[verb] = fmt.Sprintf(verb, sec)
+		outputs[verb+" pointer"] = fmt.Sprintf(verb, &sec)
+	}
+	for name, out := range outputs {
+		if strings.Contains(out, sec.Text) || strings.Contains(out, sec.Text[4:]) || !strings.Contains(out, "[redacted]") {
+			t.Errorf("%s output %q is not redacted", name, out)
+		}
 	}
 }

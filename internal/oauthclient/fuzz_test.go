@@ -3,6 +3,7 @@ package oauthclient
 import (
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 )
 
@@ -36,6 +37,33 @@ func FuzzParseError(f *testing.F) {
 		}
 		if len(e.ErrorCodes) > 16 {
 			t.Fatalf("kept %d error codes", len(e.ErrorCodes))
+		}
+	})
+}
+
+func FuzzParseToken(f *testing.F) {
+	for _, seed := range []string{
+		`{"token_type":"Bearer","expires_in":3599,"ext_expires_in":3599,"access_token":"eyJ0eXAi.eyJhdWQi.c2ln"}`,
+		`{"access_token":"a","expires_in":"3599"}`,
+		`{"access_token":"a","expires_on":"1900000000"}`,
+		`{"access_token":"a","expires_in":1099511627776}`,
+		`{"access_token":"a","expires_in":-5,"expires_on":9223372036854775807}`,
+		`{"access_token":"a","expires_in":1e30}`,
+		`{"access_token":""}`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	sent := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		tok, err := parseToken(body, sent)
+		if err != nil {
+			return
+		}
+		if tok.AccessToken == "" {
+			t.Fatal("accepted a response without an access token")
+		}
+		if tok.ExpiresIn > 0 && tok.ExpiresAt.Before(sent) {
+			t.Fatalf("expires_in %d gave ExpiresAt %s, before the request was sent", tok.ExpiresIn, tok.ExpiresAt)
 		}
 	})
 }

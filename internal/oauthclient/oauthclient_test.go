@@ -336,6 +336,9 @@ func TestRequestToken_ExpiresInAsStringOrExpiresOn(t *testing.T) {
 		{"string expires_in", `{"access_token":"a","expires_in":"3599"}`, fixed.Add(3599 * time.Second)},
 		{"expires_on only", fmt.Sprintf(`{"access_token":"a","expires_on":%d}`, fixed.Add(time.Hour).Unix()), fixed.Add(time.Hour)},
 		{"no expiry", `{"access_token":"a"}`, time.Time{}},
+		// 2^40 seconds overflows time.Duration: it must not wrap into the past.
+		{"expires_in beyond time.Duration is ignored", `{"access_token":"a","expires_in":1099511627776}`, time.Time{}},
+		{"huge expires_in falls back to expires_on", fmt.Sprintf(`{"access_token":"a","expires_in":"99999999999","expires_on":%d}`, fixed.Add(time.Hour).Unix()), fixed.Add(time.Hour)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			te := startTokenEndpoint(t)
@@ -388,6 +391,16 @@ func TestCertificateCredential_RefusesMismatchedKey(t *testing.T) {
 		t.Error("nil certificate accepted")
 	}
 	var _ crypto.Signer = other
+}
+
+func TestToken_NeverPrintsTheAccessToken(t *testing.T) {
+	const at = "eyJhbGciOiJSUzI1NiJ9.secret-claims.signature"
+	tok := Token{AccessToken: at, TokenType: "Bearer", ExpiresIn: 60, ExpiresAt: time.Unix(1900000000, 0)}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if out := fmt.Sprintf(verb, tok); strings.Contains(out, "secret-claims") {
+			t.Errorf("%s prints the access token: %s", verb, out)
+		}
+	}
 }
 
 func TestSecret_NeverPrints(t *testing.T) {

@@ -35,6 +35,10 @@ func (t Token) String() string {
 	return fmt.Sprintf("%s token expiring at %s", t.TokenType, t.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
+// GoString describes t like String, so that %#v does not print the access
+// token either.
+func (t Token) GoString() string { return t.String() }
+
 // Client requests tokens; the zero value uses http.DefaultClient and
 // time.Now.
 type Client struct {
@@ -147,7 +151,7 @@ func parseToken(body []byte, sent time.Time) (Token, error) {
 	if t.TokenType == "" {
 		t.TokenType = "Bearer"
 	}
-	if n, ok := jsonInt(raw.ExpiresIn); ok && n > 0 {
+	if n, ok := jsonInt(raw.ExpiresIn); ok && n > 0 && n <= maxExpiresInSeconds {
 		t.ExpiresIn = n
 		t.ExpiresAt = sent.Add(time.Duration(n) * time.Second)
 	} else if n, ok := jsonInt(raw.ExpiresOn); ok && n > 0 {
@@ -156,6 +160,12 @@ func parseToken(body []byte, sent time.Time) (Token, error) {
 	}
 	return t, nil
 }
+
+// maxExpiresInSeconds bounds an expires_in that is turned into a
+// time.Duration (whose range ends near 292 years); a larger value from the
+// server is ignored like a missing one, rather than wrapping around into the
+// past.
+const maxExpiresInSeconds = 100 * 366 * 24 * 3600
 
 // jsonInt reads a JSON number or a string holding an integer.
 func jsonInt(b json.RawMessage) (int64, bool) {

@@ -12,6 +12,12 @@ import (
 // the cap leaves room for PBKDF2 at OWASP's 600,000.
 const maxPFXIterations = 1_000_000
 
+// maxPFXTotalIterations caps the sum over the whole file: go-pkcs12 derives
+// a key for every encrypted safe, so without it a file of many small safes,
+// each under maxPFXIterations, would cost hundreds of times the cap. An
+// ordinary PFX has three counts (MAC, certificate safe, key bag).
+const maxPFXTotalIterations = 4 * maxPFXIterations
+
 var (
 	oidData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	oidEncryptedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 6}
@@ -25,10 +31,20 @@ type pfxContentInfo struct {
 
 // checkPFXIterations refuses a PFX whose MAC, encrypted safes or shrouded
 // key bags in clear safes (RFC 7292 sections 4 and 4.2.2) state more than
-// maxPFXIterations. Key bags inside encrypted safes are only visible after
-// decryption and stay unchecked. Structures it cannot read are left for
-// go-pkcs12 to report.
+// maxPFXIterations each, or more than maxPFXTotalIterations together. Key
+// bags inside encrypted safes are only visible after decryption and stay
+// unchecked. Structures it cannot read are left for go-pkcs12 to report.
 func checkPFXIterations(data []byte) error {
+	var total int
+	check := func(what string, n int) error {
+		if err := checkIterations(what, n); err != nil {
+			return err
+		}
+		if total += max(n, 0); total > maxPFXTotalIterations {
+			return fmt.Errorf("PFX uses more than %d KDF iterations in total", maxPFXTotalIterations)
+		}
+		return nil
+	}
 	var pfx struct {
 		Version  int
 		AuthSafe pfxContentInfo
@@ -47,7 +63,13 @@ func checkPFXIterations(data []byte) error {
 	if err := checkIterations("MAC", pfx.MacData.Iterations); err != nil {
 		return err
 	}
-	if err := checkAlgorithm("MAC", pfx.MacData.Mac.Algorithm); err != nil { // PBMAC1 (RFC 9579)
+	// A PBMAC1 MAC (RFC 9579) takes its count from its parameters and
+	// ignores the macData field; count the one that is used.
+	macIterations := algorithmIterations(pfx.MacData.Mac.Algorithm)
+	if macIterations == 0 {
+		macIterations = pfx.MacData.Iterations
+	}
+	if err := check("MAC", macIterations); err != nil {
 		return err
 	}
 	var authSafe []byte
@@ -72,7 +94,7 @@ func checkPFXIterations(data []byte) error {
 				}
 			}
 			if _, err := asn1.Unmarshal(ci.Content.Bytes, &ed); err == nil {
-				if err := checkAlgorithm("encrypted safe", ed.Info.Algorithm); err != nil {
+				if err := check("encrypted safe", algorithmIterations(ed.Info.Algorithm)); err != nil {
 					return err
 				}
 			}
@@ -92,7 +114,7 @@ func checkPFXIterations(data []byte) error {
 				var epki struct{ Algorithm pkix.AlgorithmIdentifier }
 				if bag.ID.Equal(oidShroudedKey) {
 					if _, err := asn1.Unmarshal(bag.Value.Bytes, &epki); err == nil {
-						if err := checkAlgorithm("private key", epki.Algorithm); err != nil {
+						if err := check("private key", algorithmIterations(epki.Algorithm)); err != nil {
 							return err
 						}
 					}
@@ -103,29 +125,30 @@ func checkPFXIterations(data []byte) error {
 	return nil
 }
 
-// checkAlgorithm reads the iteration count of PKCS#12 PBE parameters
+// algorithmIterations reads the iteration count of PKCS#12 PBE parameters
 // (RFC 7292 appendix C) or of the PBKDF2 parameters of PBES2 / PBMAC1
-// (RFC 8018 appendix A.2 and A.4), whichever alg carries.
-func checkAlgorithm(what string, alg pkix.AlgorithmIdentifier) error {
+// (RFC 8018 appendix A.2 and A.4), whichever alg carries; 0 when it carries
+// neither.
+func algorithmIterations(alg pkix.AlgorithmIdentifier) int {
 	var pbe struct {
 		Salt       []byte
 		Iterations int
 	}
 	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &pbe); err == nil {
-		return checkIterations(what, pbe.Iterations)
+		return pbe.Iterations
 	}
 	var pbes2 struct{ KDF pkix.AlgorithmIdentifier }
 	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &pbes2); err != nil {
-		return nil
+		return 0
 	}
 	var pbkdf2 struct {
 		Salt       asn1.RawValue
 		Iterations int
 	}
 	if _, err := asn1.Unmarshal(pbes2.KDF.Parameters.FullBytes, &pbkdf2); err != nil {
-		return nil
+		return 0
 	}
-	return checkIterations(what, pbkdf2.Iterations)
+	return pbkdf2.Iterations
 }
 
 func checkIterations(what string, n int) error {

@@ -12,11 +12,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -699,6 +701,79 @@ func TestParseCertificateAndKey_RefusesExcessiveKDFIterations(t *testing.T) {
 			}
 			if !tc.ok && !strings.Contains(err.Error(), "KDF iterations") {
 				t.Fatalf("error = %v", err)
+			}
+		})
+	}
+}
+
+// pfxWithEncryptedSafes is a PFX skeleton (no MAC, empty ciphertexts) whose
+// authenticated safe holds one encrypted safe per count, each naming a
+// PKCS#12 PBE algorithm with that iteration count.
+func pfxWithEncryptedSafes(t *testing.T, counts ...int) []byte {
+	t.Helper()
+	mustMarshal := func(v any) []byte {
+		b, err := asn1.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	explicit0 := func(inner []byte) asn1.RawValue {
+		return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: inner}
+	}
+	pbeWithSHAAnd3KeyTripleDESCBC := asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 12, 1, 3}
+	var safes []pfxContentInfo
+	for _, n := range counts {
+		params := mustMarshal(struct {
+			Salt       []byte
+			Iterations int
+		}{[]byte("saltsalt"), n})
+		ed := struct {
+			Version int
+			Info    struct {
+				ContentType asn1.ObjectIdentifier
+				Algorithm   pkix.AlgorithmIdentifier
+			}
+		}{}
+		ed.Info.ContentType = oidData
+		ed.Info.Algorithm = pkix.AlgorithmIdentifier{Algorithm: pbeWithSHAAnd3KeyTripleDESCBC, Parameters: asn1.RawValue{FullBytes: params}}
+		safes = append(safes, pfxContentInfo{ContentType: oidEncryptedData, Content: explicit0(mustMarshal(ed))})
+	}
+	authSafe := mustMarshal(mustMarshal(safes)) // OCTET STRING holding the SEQUENCE
+	return mustMarshal(struct {
+		Version  int
+		AuthSafe pfxContentInfo
+	}{3, pfxContentInfo{ContentType: oidData, Content: explicit0(authSafe)}})
+}
+
+func TestCheckPFXIterations_BoundsTheTotalOverAllSafes(t *testing.T) {
+	under := maxPFXIterations / 2
+	for _, tc := range []struct {
+		name    string
+		counts  []int
+		wantErr string
+	}{
+		{"three safes at the cap", []int{maxPFXIterations, maxPFXIterations, maxPFXIterations}, ""},
+		{"one safe over the cap", []int{2048, maxPFXIterations + 1}, "uses 1000001 KDF iterations"},
+		{"many safes each under the cap", slices.Repeat([]int{under}, 2*maxPFXTotalIterations/under), "in total"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := pfxWithEncryptedSafes(t, tc.counts...)
+			if sniff(data) != formatPFX {
+				t.Fatal("test PFX not recognised as PFX")
+			}
+			err := checkPFXIterations(data)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v; want one containing %q", err, tc.wantErr)
+			}
+			if _, _, _, err := ParseCertificateAndKey(data, "p"); err == nil || !strings.Contains(err.Error(), "KDF iterations") {
+				t.Fatalf("ParseCertificateAndKey error = %v; want the iteration refusal", err)
 			}
 		})
 	}

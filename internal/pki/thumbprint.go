@@ -48,11 +48,11 @@ func DecodeThumbprint(s string) ([]byte, error) {
 	if url {
 		enc = base64.RawURLEncoding
 	}
-	// Strict refuses non-zero trailing bits, so each digest has one spelling;
-	// the decoder would otherwise skip embedded CR and LF.
+	// The decoder skips embedded CR and LF, even in strict mode.
 	if strings.ContainsAny(body, "\r\n") {
 		return nil, errors.New("thumbprint: not base64")
 	}
+	// Strict refuses non-zero trailing bits, so each digest has one spelling.
 	raw, err := enc.Strict().DecodeString(body)
 	if err != nil {
 		return nil, fmt.Errorf("thumbprint: not base64: %w", err)

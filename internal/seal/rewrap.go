@@ -70,7 +70,9 @@ func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
 func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	id, err := SealedBy(sealed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %d bytes or unknown version", ErrMalformed, len(sealed))
+		// Any sealer refuses it before using a key; the current one says
+		// precisely why (too short, or which version).
+		return k.current.Open(sealed, aad)
 	}
 	s, ok := k.byID[id]
 	if !ok {

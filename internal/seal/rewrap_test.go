@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -36,8 +37,13 @@ func TestKeyring_OpensCurrentAndPreviousSealsUnderCurrent(t *testing.T) {
 	if _, err := ring.Open(foreign, nil); !errors.Is(err, ErrRootKeyMismatch) {
 		t.Fatalf("foreign blob: %v", err)
 	}
-	if _, err := ring.Open([]byte{1, 2}, nil); !errors.Is(err, ErrMalformed) {
+	if _, err := ring.Open([]byte{1, 2}, nil); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "2 bytes") {
 		t.Fatalf("short blob: %v", err)
+	}
+	future := bytes.Clone(newBlob)
+	future[0] = 2
+	if _, err := ring.Open(future, []byte("ctx")); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("unknown version: %v", err)
 	}
 	if _, err := NewKeyring(RootKey{}); err == nil {
 		t.Fatal("zero current key accepted")

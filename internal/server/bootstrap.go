@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ func bootstrap(ctx context.Context, st store.Store, cfg *Config, addr, caFile st
 	}
 	cred := AdminCredential{Addr: addr, CA: caFile, TenantID: t.ID, ClientID: admin.AppID, ClientSecret: secret.Text, Scope: directory.ManagementIdentifierURI + "/.default"}
 	b, _ := json.MarshalIndent(cred, "", "  ")
-	if err := os.MkdirAll(dirOf(cfg.AdminCredentialFile), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.AdminCredentialFile), 0o700); err != nil {
 		return res, fmt.Errorf("bootstrap: %w", err)
 	}
 	if err := writeFileAtomic(cfg.AdminCredentialFile, append(b, '\n'), 0o600); err != nil {
@@ -114,13 +115,6 @@ func bootstrap(ctx context.Context, st store.Store, cfg *Config, addr, caFile st
 	res.AdminCreated = true
 	res.AdminAppIDs = append(res.AdminAppIDs, admin.AppID)
 	return res, nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i > 0 {
-		return path[:i]
-	}
-	return "."
 }
 
 func ensureDefaultTenant(ctx context.Context, st store.Store, now time.Time) (directory.Tenant, error) {

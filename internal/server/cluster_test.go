@@ -37,6 +37,8 @@ func TestServe_ClusterOnPostgreSQLSharesDirectoryAndKeys(t *testing.T) {
 		t.Fatalf("add secret on A: %d", st)
 	}
 
+	// Node B learns of A's writes only through the shared database, by its
+	// own revision watch (every ReloadInterval): wait for that condition.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		tok, status, body := b.token(t, b.cred.TenantID, client.AppID, secret.SecretText, "api://portcullis-management/.default")

@@ -139,7 +139,7 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 		return nil, malformedAssertion("the header is not a JSON object of the expected shape.")
 	}
 	if len(a.Header.Crit) > 0 {
-		return nil, malformedAssertion("the header lists critical extensions %q, which this server does not understand (RFC 7515 section 4.1.11).", a.Header.Crit)
+		return nil, malformedAssertion("the header lists critical extensions %s, which this server does not understand (RFC 7515 section 4.1.11).", quoteList(a.Header.Crit, 5))
 	}
 	if !isAllowedAlgorithm(a.Header.Alg) {
 		return nil, invalidClient(CodeUnsupportedAlgorithm,
@@ -334,10 +334,14 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant tenantRef, a
 			kc.ThumbprintSHA1, app.AppID, err)
 	}
 	if !s.audienceMatches(base, tenant, a.Claims.Aud) {
+		got := "missing"
+		if len(a.Claims.Aud) > 0 {
+			got = quoteList(a.Claims.Aud, 5)
+		}
 		return invalidClient(CodeAssertionAudience,
 			"Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. "+
-				"The aud claim is %q; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
-			[]string(a.Claims.Aud), base, tenant.ID)
+				"The aud claim is %s; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
+			got, base, tenant.ID)
 	}
 	if e := s.checkAssertionTime(now, &a.Claims); e != nil {
 		return e

@@ -73,6 +73,7 @@ func TestToken_ErrorsAreEntraShaped(t *testing.T) {
 		err     string
 		code    int
 		message []string // substrings of error_description
+		absent  []string // what error_description must not contain
 	}{
 		{name: "unknown tenant on token", req: postForm("nosuchtenant", e.secretForm(e.secretClient, e.secret)),
 			status: 400, err: "invalid_tenant", code: 90002, message: []string{"'nosuchtenant' not found"}},
@@ -89,7 +90,8 @@ func TestToken_ErrorsAreEntraShaped(t *testing.T) {
 		{name: "wrong secret", req: postForm("", e.secretForm(e.secretClient, "Wro~ngSecret")),
 			status: 401, err: "invalid_client", code: 7000215, message: []string{"client secret value, not the client secret ID"}},
 		{name: "secret id instead of value", req: postForm("", e.secretForm(e.secretClient, e.secretID)),
-			status: 401, err: "invalid_client", code: 7000215, message: []string{"is the ID of the client secret", e.secretID}},
+			status: 401, err: "invalid_client", code: 7000215, message: []string{"is the ID of the client secret", e.secretID},
+			absent: []string{e.secret[:3] + "…"}}, // the hint: the caller has not shown the secret
 		{name: "expired secret", req: postForm("", e.secretForm(e.expiredSecret, e.expiredSecretText)),
 			status: 401, err: "invalid_client", code: 7000222, message: []string{"are expired", "expired on"}},
 		{name: "old expired secret of an app that has a current one", req: postForm("", e.secretForm(e.secretClient, "Old~SecretThatExpired0123456789")),
@@ -201,6 +203,11 @@ func TestToken_ErrorsAreEntraShaped(t *testing.T) {
 			for _, m := range tc.message {
 				if !strings.Contains(r.Desc, m) {
 					t.Errorf("error_description lacks %q:\n%s", m, r.Desc)
+				}
+			}
+			for _, m := range tc.absent {
+				if strings.Contains(r.Desc, m) {
+					t.Errorf("error_description contains %q:\n%s", m, r.Desc)
 				}
 			}
 			checkErrorShape(t, r, tc.code, corr, e.base)

@@ -11,7 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,7 +102,7 @@ func (s *Server) Apply(snap *directory.Snapshot, keys []store.SigningKey) error 
 		for i, k := range out {
 			k.publishedUntil = time.Time{}
 			if i+1 < len(out) {
-				k.publishedUntil = out[i+1].activateAt.Add(s.cfg.MaxTokenLifetime + retireMargin)
+				k.publishedUntil = s.retiredUntil(out[i+1].activateAt)
 			}
 		}
 		byTenant[tid] = out
@@ -113,16 +113,29 @@ func (s *Server) Apply(snap *directory.Snapshot, keys []store.SigningKey) error 
 }
 
 func sortKeys(ks []*signingKey) {
-	sort.Slice(ks, func(i, j int) bool {
-		a, b := ks[i], ks[j]
-		if !a.activateAt.Equal(b.activateAt) {
-			return a.activateAt.Before(b.activateAt)
-		}
-		if !a.createdAt.Equal(b.createdAt) {
-			return a.createdAt.Before(b.createdAt)
-		}
-		return a.kid < b.kid
+	slices.SortFunc(ks, func(a, b *signingKey) int {
+		return compareKeys(a.activateAt, a.createdAt, a.kid, b.activateAt, b.createdAt, b.kid)
 	})
+}
+
+// compareKeys orders a tenant's signing keys as they sign: by activation,
+// then creation, then kid. Apply (served keys) and keyWindows (stored keys)
+// must agree on it, or a node would delete a key it still publishes.
+func compareKeys(aActivate, aCreated time.Time, aKID string, bActivate, bCreated time.Time, bKID string) int {
+	if c := aActivate.Compare(bActivate); c != 0 {
+		return c
+	}
+	if c := aCreated.Compare(bCreated); c != 0 {
+		return c
+	}
+	return strings.Compare(aKID, bKID)
+}
+
+// retiredUntil is the end of the publication window of a key whose
+// successor activates at successorActivate: the successor's activation plus
+// the longest token lifetime and retireMargin.
+func (s *Server) retiredUntil(successorActivate time.Time) time.Time {
+	return successorActivate.Add(s.cfg.MaxTokenLifetime + retireMargin)
 }
 
 // openKey unseals and parses a stored key and precomputes its JOSE header.
@@ -291,8 +304,11 @@ func (s *Server) RotateSigningKeys(ctx context.Context, tenantID string, immedia
 	activate := now.Add(s.cfg.KeyPrepublish)
 	if immediate {
 		activate = now
-		// The new key must sort after every key already signing, even in a
-		// store that keeps times to the second.
+		// The new key must sort after every key already signing. A key that
+		// activated at this very instant (a clock coarser than the store's
+		// microseconds, or an injected one) would tie; the new key then
+		// activates at the next whole second. The stores keep microseconds,
+		// so an earlier activation within the same second does not tie.
 		keys, err := s.st.ListSigningKeys(ctx, tid)
 		if err != nil {
 			return "", fmt.Errorf("list signing keys of tenant %s: %w", tid, err)
@@ -320,19 +336,13 @@ func (s *Server) RotateSigningKeys(ctx context.Context, tenantID string, immedia
 // keyWindows orders stored keys by activation and returns each key's
 // publication end (zero for the newest).
 func (s *Server) keyWindows(keys []store.SigningKey) ([]store.SigningKey, []time.Time) {
-	ks := append([]store.SigningKey(nil), keys...)
-	sort.SliceStable(ks, func(i, j int) bool {
-		if !ks[i].ActivateAt.Equal(ks[j].ActivateAt) {
-			return ks[i].ActivateAt.Before(ks[j].ActivateAt)
-		}
-		if !ks[i].CreatedAt.Equal(ks[j].CreatedAt) {
-			return ks[i].CreatedAt.Before(ks[j].CreatedAt)
-		}
-		return ks[i].KID < ks[j].KID
+	ks := slices.Clone(keys)
+	slices.SortFunc(ks, func(a, b store.SigningKey) int {
+		return compareKeys(a.ActivateAt, a.CreatedAt, a.KID, b.ActivateAt, b.CreatedAt, b.KID)
 	})
 	until := make([]time.Time, len(ks))
 	for i := 0; i+1 < len(ks); i++ {
-		until[i] = ks[i+1].ActivateAt.Add(s.cfg.MaxTokenLifetime + retireMargin)
+		until[i] = s.retiredUntil(ks[i+1].ActivateAt)
 	}
 	return ks, until
 }

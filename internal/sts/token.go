@@ -262,10 +262,12 @@ func (s *Server) verifySecret(now time.Time, app *directory.Application, text st
 	for i := range app.PasswordCredentials {
 		pc := &app.PasswordCredentials[i]
 		if strings.EqualFold(strings.TrimSpace(text), pc.ID) {
+			// No hint here: the caller has shown only the id, and the hint is
+			// the first characters of the secret.
 			return invalidClient(CodeInvalidSecret,
-				"Invalid client secret provided. The value sent is the ID of the client secret '%s…' (secret id %s), not the secret's value. "+
+				"Invalid client secret provided. The value sent is the ID of the client secret %s, not the secret's value. "+
 					"Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.",
-				pc.Hint, pc.ID, app.AppID)
+				pc.ID, app.AppID)
 		}
 	}
 	if len(app.PasswordCredentials) == 0 {

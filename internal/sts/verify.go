@@ -34,7 +34,9 @@ type Claims struct {
 
 // VerifyAccessToken verifies an access token issued by this service: RS256
 // only, signed by a key the token's tenant publishes now, within exp/nbf
-// (one minute of skew), ver "2.0", and issued by that tenant.
+// (one minute of skew), ver "2.0", and issued by that tenant. It does not
+// check the audience: the caller compares Claims.Audience with its own
+// resource application id (and Claims.TenantID with its tenant).
 func (s *Server) VerifyAccessToken(raw string) (Claims, error) {
 	bad := func(format string, a ...any) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: %s", ErrInvalidToken, fmt.Sprintf(format, a...))

@@ -85,7 +85,10 @@ const SignatureHeader = "X-Portcullis-Signature"
 // notification: a failed delivery is retried by the next lifetime run, not
 // in a loop.
 type WebhookNotifier struct {
-	url     string
+	url string
+	// shown names the endpoint in errors: scheme and host only, because
+	// webhook URLs often carry a credential in their path or query.
+	shown   string
 	secret  []byte
 	client  *http.Client
 	timeout time.Duration
@@ -97,7 +100,8 @@ type WebhookNotifier struct {
 func NewWebhookNotifier(rawURL string, secret []byte, timeout time.Duration, client *http.Client) (*WebhookNotifier, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("webhook URL %q: want an absolute http or https URL", rawURL)
+		// The URL is not echoed: it may carry a credential.
+		return nil, errors.New("webhook URL: want an absolute http or https URL")
 	}
 	if len(secret) < 16 {
 		return nil, errors.New("webhook secret must be at least 16 bytes")
@@ -108,7 +112,7 @@ func NewWebhookNotifier(rawURL string, secret []byte, timeout time.Duration, cli
 	if client == nil {
 		client = &http.Client{}
 	}
-	return &WebhookNotifier{url: u.String(), secret: bytes.Clone(secret), client: client, timeout: timeout}, nil
+	return &WebhookNotifier{url: u.String(), shown: u.Scheme + "://" + u.Host, secret: bytes.Clone(secret), client: client, timeout: timeout}, nil
 }
 
 // SignWebhookBody returns the SignatureHeader value for body.
@@ -141,12 +145,16 @@ func (w *WebhookNotifier) Notify(ctx context.Context, n Notification) error {
 	req.Header.Set("X-Portcullis-Delivery", uuid.NewString())
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook %s: %w", w.url, err)
+		var ue *url.Error // it repeats the full URL
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook %s: %w", w.shown, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook %s answered %s", w.url, resp.Status)
+		return fmt.Errorf("webhook %s answered %s", w.shown, resp.Status)
 	}
 	return nil
 }
@@ -160,11 +168,15 @@ type LifetimeReport struct {
 }
 
 // thresholdOf returns when a trigger fires for a certificate valid from nbf to exp.
+// The percentage is applied to whole hundredths of the lifetime first: the
+// product of a lifetime of more than about three years (in nanoseconds) and
+// a percentage overflows time.Duration.
 func thresholdOf(t LifetimeTrigger, nbf, exp time.Time) time.Time {
 	if t.DaysBeforeExpiry > 0 {
 		return exp.Add(-time.Duration(t.DaysBeforeExpiry) * 24 * time.Hour)
 	}
-	return nbf.Add(exp.Sub(nbf) * time.Duration(t.LifetimePercentage) / 100)
+	life, pct := exp.Sub(nbf), time.Duration(t.LifetimePercentage)
+	return nbf.Add(life/100*pct + life%100*pct/100)
 }
 
 // RunLifetimeActions evaluates every live certificate's lifetime actions
@@ -293,11 +305,10 @@ func (s *Service) PurgeExpiredDeletions(ctx context.Context) (int, error) {
 				if d == nil || now.Before(d.ScheduledPurgeAt) {
 					continue
 				}
-				refTypes := []ObjectType{typ}
-				if typ == Certificates {
-					refTypes = []ObjectType{Certificates, Secrets, Keys}
-				}
-				if err := s.refusedByReferences(ctx, v.Name, e.Object.Name, "purged", refTypes...); err != nil {
+				if err := s.refusedByReferences(ctx, v.Name, e.Object.Name, "purged", covered(typ)...); err != nil {
+					if !IsKind(err, KindConflict) { // a store failure, not a reference
+						errs = append(errs, err)
+					}
 					continue
 				}
 				o := s.begin(ctx, internalCaller, v.Name, typ, e.Object.Name, "", map[ObjectType]Permission{Secrets: PermSecretsPurge, Keys: PermKeysPurge, Certificates: PermCertificatesPurge}[typ])

@@ -3,9 +3,11 @@ package vault_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +159,115 @@ func TestWebhookNotifier_Validation(t *testing.T) {
 	}
 	if vault.VerifyWebhookSignature([]byte("k"), []byte("body"), vault.SignWebhookBody([]byte("other"), []byte("body"))) {
 		t.Fatal("signature with another secret verified")
+	}
+}
+
+// recordingNotifier keeps the notifications it is given.
+type recordingNotifier struct {
+	mu  sync.Mutex
+	got []vault.Notification
+}
+
+func (r *recordingNotifier) Notify(_ context.Context, n vault.Notification) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, n)
+	return nil
+}
+
+func (r *recordingNotifier) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.got)
+}
+
+// A lifetime percentage of a long-lived certificate fires at that share of
+// its lifetime: lifetime (ns) × percentage exceeds time.Duration for
+// certificates valid longer than about three years.
+func TestLifetime_PercentageOfLongLifetime(t *testing.T) {
+	for _, tc := range []struct {
+		months, pct int
+	}{
+		{60, 80},
+		{120, 99},
+		{1200, 50},
+	} {
+		t.Run(fmt.Sprintf("%dmonths-%dpct", tc.months, tc.pct), func(t *testing.T) {
+			rec := &recordingNotifier{}
+			e := newEnv(t, func(c *vault.Config) { c.Notifier = rec })
+			policy := vault.CertificatePolicy{
+				X509Properties: &vault.X509Properties{Subject: "CN=long-lived", ValidityMonths: tc.months},
+				KeyProperties:  &vault.KeyProperties{KeyType: "EC"},
+				LifetimeActions: []vault.LifetimeAction{
+					{Trigger: vault.LifetimeTrigger{LifetimePercentage: tc.pct}, Action: vault.ActionType{ActionType: vault.ActionEmailContacts}},
+				},
+			}
+			must[vault.CertificateOperation](t)(e.svc.CreateCertificate(e.ctx, admin, "default", "long-lived", vault.CertificateCreate{Policy: &policy}))
+			cert := must[vault.Certificate](t)(e.svc.GetCertificate(e.ctx, admin, "default", "long-lived", ""))
+			nbf, exp := cert.Attributes.NotBefore, cert.Attributes.Expires
+			threshold := nbf.Add(time.Duration(float64(exp.Sub(nbf)) * float64(tc.pct) / 100))
+			run := func() {
+				t.Helper()
+				if _, err := e.svc.RunLifetimeActions(e.ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			run()
+			if n := rec.count(); n != 0 {
+				t.Fatalf("notified %d times right after issuance; the threshold is %s", n, threshold)
+			}
+			e.clock.Advance(threshold.Sub(e.clock.Now()) - 24*time.Hour)
+			run()
+			if n := rec.count(); n != 0 {
+				t.Fatalf("notified %d times a day before the threshold %s", n, threshold)
+			}
+			e.clock.Advance(48 * time.Hour)
+			run()
+			if n := rec.count(); n != 1 {
+				t.Fatalf("notified %d times a day after the threshold %s, want 1", n, threshold)
+			}
+		})
+	}
+}
+
+// Errors of a webhook delivery name the endpoint by scheme and host only:
+// webhook URLs often carry a credential in their path or query.
+func TestWebhookNotifier_ErrorsDoNotRepeatTheURL(t *testing.T) {
+	secret := []byte("0123456789abcdef-webhook")
+	hook := newHookServer(t, secret)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more: the delivery fails to connect
+	for _, tc := range []struct {
+		name, url string
+		fail      bool
+	}{
+		{"non-2xx answer", hook.url + "/T000/B000/path-credential?sig=query-credential", true},
+		{"connection refused", closed + "/T000/B000/path-credential?sig=query-credential", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := vault.NewWebhookNotifier(tc.url, secret, 5*time.Second, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.fail {
+				hook.mu.Lock()
+				hook.failNext = 1
+				hook.mu.Unlock()
+			}
+			err = n.Notify(context.Background(), vault.Notification{Event: vault.EventCertificateNearExpiry})
+			if err == nil {
+				t.Fatal("failed delivery not reported")
+			}
+			if strings.Contains(err.Error(), "credential") || !strings.Contains(err.Error(), "127.0.0.1") {
+				t.Fatalf("error %q: want the host without path or query", err)
+			}
+		})
+	}
+	if _, err := vault.NewWebhookNotifier("ftp://user:pass-credential@x/y", secret, 0, nil); err == nil || strings.Contains(err.Error(), "credential") {
+		t.Fatalf("invalid URL error %v: want it refused without repeating it", err)
 	}
 }

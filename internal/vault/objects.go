@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -86,7 +87,10 @@ func (s *Service) addVersion(ctx context.Context, ver ObjectVersion, opts AddOpt
 	case errors.Is(err, ErrObjectDeleted):
 		return ObjectVersion{}, deletedConflict(ver.Type, ver.Name)
 	case errors.Is(err, ErrConflict):
-		return ObjectVersion{}, conflict("", "%s %s conflicts with an existing object of the same name (%v); retry, or choose another name", capitalize(ver.Type.singular()), ver.Name, err)
+		// The store's words (table and constraint names) stay in Err, out of the answer.
+		e := conflict("", "%s %s conflicts with an existing object of the same name; retry, or choose another name", capitalize(ver.Type.singular()), ver.Name)
+		e.Err = err
+		return ObjectVersion{}, e
 	case errors.Is(err, ErrNotFound):
 		return ObjectVersion{}, &Error{Kind: KindNotFound, Code: CodeVaultNotFound, Message: fmt.Sprintf("vault %q does not exist", ver.Vault)}
 	case err != nil:
@@ -123,18 +127,8 @@ func (s *Service) refusedByReferences(ctx context.Context, vault, name string, o
 		return nil
 	}
 	sort.Strings(referrers)
-	referrers = compactStrings(referrers)
+	referrers = slices.Compact(referrers)
 	return conflict("", "%s %s cannot be %s: it is referenced by %s; remove those references first", capitalize(types[0].singular()), name, op, strings.Join(referrers, ", "))
-}
-
-func compactStrings(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
 }
 
 // softDelete moves a live object to the deleted state.

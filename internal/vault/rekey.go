@@ -35,9 +35,6 @@ func (s *Service) Rekey(ctx context.Context, next Sealer) (RekeyReport, error) {
 		return RekeyReport{}, errors.New("vault rekey: the new sealer has no root key")
 	}
 	rep := RekeyReport{RootKeyID: next.RootKeyID()}
-	if rep.RootKeyID == "" {
-		return rep, errors.New("vault rekey: the new sealer has no root key")
-	}
 	// Prove next can open what is stored before any reader depends on it.
 	if err := s.probe(ctx, next); err != nil {
 		return rep, err

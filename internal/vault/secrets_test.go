@@ -2,13 +2,17 @@ package vault_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -300,5 +304,61 @@ func TestSecrets_ValuesAreSealedBoundAndNeverAudited(t *testing.T) {
 	}
 	if j, _ := json.Marshal(b); bytes.Contains(j, []byte("value-of")) {
 		t.Fatal("JSON leaks the value")
+	}
+}
+
+// referencesDownStore fails every read of references, as a store that is
+// down would.
+type referencesDownStore struct{ vault.Store }
+
+func (referencesDownStore) ListReferences(context.Context, string, vault.ObjectType, string) ([]vault.Reference, error) {
+	return nil, errors.New("database unreachable")
+}
+
+// PurgeExpiredDeletions skips a referenced object silently, but reports a
+// store failure to read references instead of skipping the object as if it
+// were referenced.
+func TestSecrets_PurgeExpiredDeletionsReportsStoreFailures(t *testing.T) {
+	e := newEnv(t)
+	setSecret(t, e, "doomed", "x")
+	must[vault.Secret](t)(e.svc.DeleteSecret(e.ctx, admin, "default", "doomed"))
+	e.clock.Advance(vault.DefaultRetentionDays*24*time.Hour + time.Second)
+	down, err := vault.New(vault.Config{Store: referencesDownStore{e.store}, Sealer: seal.NewSealer(rootKey(t)), Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = down.Close(context.Background()) })
+	n, err := down.PurgeExpiredDeletions(e.ctx)
+	if err == nil || n != 0 {
+		t.Fatalf("PurgeExpiredDeletions with references unreadable = %d, %v; want 0 and an error", n, err)
+	}
+	if _, err := e.svc.GetDeletedSecret(e.ctx, admin, "default", "doomed"); err != nil {
+		t.Fatalf("the object was purged although its references could not be read: %v", err)
+	}
+	if n, err := e.svc.PurgeExpiredDeletions(e.ctx); err != nil || n != 1 {
+		t.Fatalf("PurgeExpiredDeletions = %d, %v; want 1", n, err)
+	}
+}
+
+// conflictingStore refuses every AddVersion as a database constraint would.
+type conflictingStore struct{ vault.Store }
+
+func (conflictingStore) AddVersion(context.Context, vault.ObjectVersion, vault.AddOptions) (vault.ObjectVersion, error) {
+	return vault.ObjectVersion{}, fmt.Errorf("UNIQUE constraint failed: vault_versions.internal_column: %w", vault.ErrConflict)
+}
+
+// A store conflict is answered with Conflict in the vault's words; the
+// store's own words (tables, constraints) stay in the error's cause.
+func TestSecrets_StoreConflictKeepsStoreDetailOutOfTheMessage(t *testing.T) {
+	e := newEnv(t)
+	svc, err := vault.New(vault.Config{Store: conflictingStore{e.store}, Sealer: seal.NewSealer(rootKey(t)), Now: e.clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = svc.Close(context.Background()) })
+	_, err = svc.SetSecret(e.ctx, admin, "default", "s", vault.SecretInput{Value: vault.NewStringValue("v")})
+	ve := wantErr(t, err, vault.KindConflict, "conflicts with an existing object")
+	if strings.Contains(ve.Message, "internal_column") || !errors.Is(err, vault.ErrConflict) {
+		t.Fatalf("conflict error %q (cause %v): want the store's words only in the cause", ve.Message, ve.Err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Challenge is the Bearer challenge of a 401 answer (RFC 6750 section 3) as
@@ -196,10 +197,12 @@ func clip(s string) string {
 	return sanitize(s)
 }
 
-// sanitize strips control characters from server text shown on a terminal.
+// sanitize strips control characters (C0, DEL and C1, which includes the
+// one-byte CSI U+009B) and bidirectional overrides from server text shown on
+// a terminal; line feeds stay.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' || r == 0x7f {
+		if r != '\n' && unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 			return -1
 		}
 		return r

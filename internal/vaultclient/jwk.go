@@ -96,7 +96,7 @@ func PrivateJWK(key crypto.Signer) (JSONWebKey, error) {
 		case elliptic.P521():
 			crv = "P-521"
 		default:
-			return JSONWebKey{}, fmt.Errorf("EC curve %s is not supported: use P-256 or P-384", k.Curve.Params().Name)
+			return JSONWebKey{}, fmt.Errorf("EC curve %s is not supported: use P-256, P-384 or P-521", k.Curve.Params().Name)
 		}
 		size := (k.Curve.Params().BitSize + 7) / 8
 		pub, err := k.PublicKey.Bytes() // 0x04 || X || Y

@@ -166,6 +166,34 @@ func TestPrivateJWK_FromPEMRoundTrips(t *testing.T) {
 	}
 }
 
+func TestParseError_StripsTerminalControls(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, code, msg string
+	}{
+		{"C0 escape", `{"error":{"code":"Forbidden","message":"no \u001b[31mway"}}`, "Forbidden", "no [31mway"},
+		{"C1 CSI and DEL", `{"error":{"code":"Forbid\u007fden","message":"no \u009b31mway"}}`, "Forbidden", "no 31mway"},
+		{"bidi override", `{"error":{"code":"Forbidden","message":"abc\u202edef"}}`, "Forbidden", "abcdef"},
+		{"line feed kept", `{"error":{"code":"Forbidden","message":"one\ntwo"}}`, "Forbidden", "one\ntwo"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := parseError(403, []byte(tc.body), "the vault")
+			if e.Code != tc.code || e.Message != tc.msg {
+				t.Errorf("parseError = code %q message %q, want %q %q", e.Code, e.Message, tc.code, tc.msg)
+			}
+		})
+	}
+}
+
+func TestPrivateJWK_UnsupportedCurveNamesTheSupportedOnes(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := PrivateJWK(k); err == nil || !strings.Contains(err.Error(), "P-256, P-384 or P-521") {
+		t.Errorf("PrivateJWK(P-224) error = %v, want one naming P-256, P-384 and P-521", err)
+	}
+}
+
 func TestParsePrivateKeyPEM_Errors(t *testing.T) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.MarshalECPrivateKey(k)

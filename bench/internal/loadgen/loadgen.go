@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -186,12 +187,15 @@ func Run(ctx context.Context, o Options, req Request) Result {
 }
 
 // Percentile returns the p-quantile (0 ≤ p ≤ 1) of sorted latencies by the
-// nearest-rank rule; p = 1 is the maximum. It returns 0 for no latencies.
+// nearest-rank rule: the smallest latency that at least p of all latencies
+// do not exceed (rank ⌈p·n⌉); p = 0 is the minimum and p = 1 the maximum.
+// It returns 0 for no latencies.
 func Percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	return sorted[max(0, min(len(sorted)-1, int(float64(len(sorted))*p)))]
+	rank := int(math.Ceil(p * float64(len(sorted))))
+	return sorted[max(0, min(len(sorted)-1, rank-1))]
 }
 
 // Report writes the result in the load generators' format; unit names what

@@ -54,12 +54,17 @@ func TestPercentile_NearestRankOnSortedLatencies(t *testing.T) {
 		{"no latencies", nil, 0.5, 0},
 		{"one latency, median", []time.Duration{7}, 0.5, 7},
 		{"one latency, max", []time.Duration{7}, 1, 7},
-		{"p50 of 1..100ms", hundred, 0.50, 51 * time.Millisecond},
-		{"p90 of 1..100ms", hundred, 0.90, 91 * time.Millisecond},
-		{"p99 of 1..100ms", hundred, 0.99, 100 * time.Millisecond},
+		// Nearest rank: p50 of 1..100 is the 50th value, p99 the 99th (not
+		// the maximum, which floor(p·n) used to give).
+		{"p50 of 1..100ms", hundred, 0.50, 50 * time.Millisecond},
+		{"p90 of 1..100ms", hundred, 0.90, 90 * time.Millisecond},
+		{"p99 of 1..100ms", hundred, 0.99, 99 * time.Millisecond},
+		{"p50 of two is the lower", []time.Duration{1, 2}, 0.5, 1},
+		{"p51 of two is the upper", []time.Duration{1, 2}, 0.51, 2},
 		{"max of 1..100ms", hundred, 1, 100 * time.Millisecond},
 		{"p0 is the minimum", hundred, 0, 1 * time.Millisecond},
 		{"out of range p is clamped", hundred, 2, 100 * time.Millisecond},
+		{"negative p is clamped", hundred, -1, 1 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

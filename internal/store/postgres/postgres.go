@@ -34,10 +34,8 @@
 //	}
 //
 // Components "core" (revision, leases) and "directory" run first, the others
-// in name order. Store methods of such a component use s.write (a write
-// transaction that also increments the global revision) and s.read (one
-// consistent read transaction), both handing out a sqlstore.Querier with ?
-// placeholders (rewritten to $n here).
+// in name order. The queries themselves live in package sqlstore, shared
+// with the SQLite backend, and use ? placeholders (rewritten to $n here).
 //
 // OpenTestStore and NewTestDatabaseURL give tests of any package an isolated
 // schema in the database named by PORTCULLIS_TEST_POSTGRES.
@@ -66,9 +64,8 @@ var migrations sqlstore.Migrations
 
 // Store is the PostgreSQL implementation of store.Store and vault.Store.
 type Store struct {
-	contract // the contract's methods, promoted from core
+	contract // the contract's methods, promoted from a sqlstore.Store
 
-	core *sqlstore.Store
 	pool *pgxpool.Pool
 }
 
@@ -116,8 +113,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", describe(cfg), err)
 	}
-	core := sqlstore.New(d)
-	return &Store{contract: core, core: core, pool: pool}, nil
+	return &Store{contract: sqlstore.New(d), pool: pool}, nil
 }
 
 // describe names the database without credentials.
@@ -128,17 +124,6 @@ func describe(cfg *pgxpool.Config) string {
 		s += fmt.Sprintf(" (search_path %q)", sp)
 	}
 	return s
-}
-
-// write runs fn in one write transaction that also increments the global
-// revision; an error from fn rolls everything back and is returned as is.
-func (s *Store) write(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return s.core.Write(ctx, fn)
-}
-
-// read runs fn in one consistent read-only transaction.
-func (s *Store) read(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return s.core.Read(ctx, fn)
 }
 
 // db adapts a pgx pool to sqlstore.DB.

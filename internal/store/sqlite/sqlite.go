@@ -29,11 +29,9 @@
 //	}
 //
 // Components "core" (revision, leases) and "directory" run first, the others
-// in name order. Store methods of such a component use s.write (a write
-// transaction that also increments the global revision) and s.read (one
-// consistent read transaction), both handing out a sqlstore.Querier with ?
-// placeholders; times are passed and scanned as time.Time and stored as
-// integer microseconds since the Unix epoch.
+// in name order. The queries themselves live in package sqlstore, shared
+// with the PostgreSQL backend; times are passed and scanned as time.Time and
+// stored here as integer microseconds since the Unix epoch.
 package sqlite
 
 import (
@@ -64,7 +62,6 @@ type Store struct {
 
 	core *sqlstore.Store
 	db   *db
-	path string
 }
 
 // contract is the store.Store and vault.Store methods, implemented once by
@@ -149,7 +146,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	core := sqlstore.New(d)
-	return &Store{contract: core, core: core, db: d, path: abs}, nil
+	return &Store{contract: core, core: core, db: d}, nil
 }
 
 // dsn builds a SQLite URI filename; ?, # and % in the path are escaped so
@@ -160,20 +157,6 @@ func dsn(path string, params []string) string {
 		esc = "/" + esc // a Windows drive path: file:/C:/...
 	}
 	return "file:" + esc + "?" + strings.Join(params, "&")
-}
-
-// Path returns the absolute path of the database file.
-func (s *Store) Path() string { return s.path }
-
-// write runs fn in one write transaction that also increments the global
-// revision; an error from fn rolls everything back and is returned as is.
-func (s *Store) write(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return s.core.Write(ctx, fn)
-}
-
-// read runs fn in one consistent read-only transaction.
-func (s *Store) read(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return s.core.Read(ctx, fn)
 }
 
 // db adapts the two database/sql pools to sqlstore.DB.

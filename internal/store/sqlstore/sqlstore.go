@@ -94,7 +94,7 @@ func (s *Store) DB() DB { return s.db }
 // error is returned unchanged.
 func (s *Store) Write(ctx context.Context, fn func(Querier) error) error {
 	return s.db.Write(ctx, func(q Querier) error {
-		if err := BumpRevision(ctx, q); err != nil {
+		if err := bumpRevision(ctx, q); err != nil {
 			return err
 		}
 		return fn(q)
@@ -106,10 +106,9 @@ func (s *Store) Read(ctx context.Context, fn func(Querier) error) error {
 	return s.db.Read(ctx, fn)
 }
 
-// BumpRevision increments the global revision inside the caller's write
-// transaction. Store.Write already does this; it is exported for backends
-// that run their own write transactions.
-func BumpRevision(ctx context.Context, q Querier) error {
+// bumpRevision increments the global revision inside the caller's write
+// transaction.
+func bumpRevision(ctx context.Context, q Querier) error {
 	n, err := q.Exec(ctx, `UPDATE revision SET value = value + 1 WHERE id = 1`)
 	if err != nil {
 		return fmt.Errorf("increment store revision: %w", err)
