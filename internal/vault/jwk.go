@@ -154,7 +154,7 @@ func ParseJWK(data []byte) (JSONWebKey, error) {
 func parsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	block, rest := pem.Decode(data)
 	if block == nil {
-		return nil, badRequest("malformed PEM: no PEM block found (expected -----BEGIN PRIVATE KEY-----)")
+		return nil, badRequest("malformed PEM: no PEM block found (expected a PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block)")
 	}
 	if strings.Contains(string(rest), "-----BEGIN ") {
 		if b2, _ := pem.Decode(rest); b2 == nil || strings.Contains(b2.Type, "PRIVATE KEY") {
