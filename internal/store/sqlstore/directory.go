@@ -29,9 +29,11 @@ func required(what string, values ...string) error {
 func (s *Store) conflictFallback(what string, err error) error {
 	switch s.db.Constraint(err) {
 	case UniqueViolation:
-		return fmt.Errorf("%s: a unique value is already taken (%v): %w", what, err, store.ErrConflict)
+		// The driver's text (table and constraint names) stays out: this
+		// message reaches API clients.
+		return fmt.Errorf("%s: a unique value is already taken (a concurrent change won); retry: %w", what, store.ErrConflict)
 	case ForeignKeyViolation:
-		return fmt.Errorf("%s: a referenced object does not exist (%v): %w", what, err, store.ErrNotFound)
+		return fmt.Errorf("%s: a referenced object does not exist (it was removed concurrently): %w", what, store.ErrNotFound)
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }

@@ -262,7 +262,7 @@ func (s *Store) DeleteVault(ctx context.Context, name string) error {
 	})
 	if err != nil && s.db.Constraint(err) == ForeignKeyViolation {
 		// An object slipped in despite the check: the vault is not empty.
-		return fmt.Errorf("%s: the vault still holds objects (%v): %w", what, err, vault.ErrConflict)
+		return fmt.Errorf("%s: the vault still holds objects (one was added concurrently); purge them first: %w", what, vault.ErrConflict)
 	}
 	return s.finish(what, err)
 }
