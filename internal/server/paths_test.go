@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -61,5 +62,15 @@ func TestServe_KeyVaultPathWithEmptyVersionIsNotRefused(t *testing.T) {
 	// path check with 400.
 	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "authorization=") {
 		t.Fatalf("status %d, WWW-Authenticate %q; want the Key Vault 401 challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	// Key Vault requests are counted under their own route label.
+	m, err := r.client.Get(r.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(m.Body)
+	m.Body.Close()
+	if want := `portcullis_http_requests_total{code="401",route="keyvault POST keys"} 1`; !strings.Contains(string(b), want) {
+		t.Fatalf("metrics lack %q", want)
 	}
 }

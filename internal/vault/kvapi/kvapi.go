@@ -229,11 +229,31 @@ func splitPath(raw string) []string {
 func (h *Handler) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if t, ok := h.match(r); ok {
+			r.Pattern = metricsRoute(r.Method, t.segs)
 			h.serve(w, r, t)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// metricsRoute names a Key Vault request for request metrics (the role
+// http.ServeMux's pattern plays for other routes): method and collection,
+// both from closed sets so that clients cannot inflate label cardinality.
+func metricsRoute(method string, segs []string) string {
+	switch method {
+	case http.MethodGet, http.MethodPut, http.MethodPost, http.MethodPatch, http.MethodDelete:
+	default:
+		method = "OTHER"
+	}
+	coll := "other"
+	if len(segs) > 0 {
+		switch segs[0] {
+		case "secrets", "certificates", "keys", "deletedsecrets", "deletedcertificates", "deletedkeys":
+			coll = segs[0]
+		}
+	}
+	return "keyvault " + method + " " + coll
 }
 
 // ServeHTTP serves a Key Vault request; anything else gets 404.
