@@ -44,8 +44,9 @@ func (m maxResults) Do(req *policy.Request) (*http.Response, error) {
 	return req.Next()
 }
 
-func TestKeyVault_SecretsThroughAzsecrets(t *testing.T) {
-	e := startEnv(t)
+func TestKeyVault_SecretsThroughAzsecrets(t *testing.T) { onEveryBackend(t, secretsThroughAzsecrets) }
+
+func secretsThroughAzsecrets(t *testing.T, e *env) {
 	ctx := context.Background()
 	admin := e.secretCredential(t, e.adminApp())
 
@@ -206,7 +207,10 @@ func TestKeyVault_SecretsThroughAzsecrets(t *testing.T) {
 }
 
 func TestKeyVault_CertificatesThroughAzcertificates(t *testing.T) {
-	e := startEnv(t)
+	onEveryBackend(t, certificatesThroughAzcertificates)
+}
+
+func certificatesThroughAzcertificates(t *testing.T, e *env) {
 	ctx := context.Background()
 	admin := e.secretCredential(t, e.adminApp())
 	certs := e.certificates(t, admin, pathForm)
@@ -393,8 +397,9 @@ func TestKeyVault_CertificatesThroughAzcertificates(t *testing.T) {
 	})
 }
 
-func TestKeyVault_KeysThroughAzkeys(t *testing.T) {
-	e := startEnv(t)
+func TestKeyVault_KeysThroughAzkeys(t *testing.T) { onEveryBackend(t, keysThroughAzkeys) }
+
+func keysThroughAzkeys(t *testing.T, e *env) {
 	ctx := context.Background()
 	officer := e.newApp(t, "crypto-officer")
 	e.assign(t, officer.AppID, vault.RoleCryptoOfficer, "")
@@ -535,8 +540,9 @@ func TestKeyVault_KeysThroughAzkeys(t *testing.T) {
 	})
 }
 
-func TestKeyVault_RBACAndWireErrors(t *testing.T) {
-	e := startEnv(t)
+func TestKeyVault_RBACAndWireErrors(t *testing.T) { onEveryBackend(t, rBACAndWireErrors) }
+
+func rBACAndWireErrors(t *testing.T, e *env) {
 	ctx := context.Background()
 	admin := e.secretCredential(t, e.adminApp())
 	if _, err := e.secrets(t, admin, pathForm).SetSecret(ctx, "db-password", azsecrets.SetSecretParameters{Value: to.Ptr("hunter2")}, nil); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/portcullis/portcullis/internal/server"
+	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -43,12 +44,21 @@ type env struct {
 	dnsHC *http.Client
 }
 
-func startEnv(t *testing.T) *env {
+// onEveryBackend runs an end-to-end test against a server on SQLite and
+// against one on PostgreSQL (skipped, saying so, when
+// PORTCULLIS_TEST_POSTGRES is not set).
+func onEveryBackend(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, startEnv(t, "")) })
+	t.Run("postgres", func(t *testing.T) { test(t, startEnv(t, postgres.NewTestDatabaseURL(t))) })
+}
+
+// startEnv starts a dev server; databaseURL "" means SQLite in a temp dir.
+func startEnv(t *testing.T, databaseURL string) *env {
 	t.Helper()
 	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: data, ShutdownTimeout: 5 * time.Second}, log, io.Discard)
+	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: data, DatabaseURL: databaseURL, ShutdownTimeout: 5 * time.Second}, log, io.Discard)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Start: %v", err)
