@@ -16,6 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/store/postgres"
 )
 
 // admin calls the admin API with a fresh admin token and decodes the JSON
@@ -69,7 +70,13 @@ type flowApp struct {
 // and a certificate, grant the role, and obtain tokens with MSAL Go that
 // go-oidc verifies through discovery with the granted roles.
 func TestServe_WholeFlowThroughAdminAPIAndMSAL(t *testing.T) {
-	r := startServer(t, Config{Dev: true, DataDir: t.TempDir()})
+	t.Run("sqlite", func(t *testing.T) { wholeFlow(t, startServer(t, Config{Dev: true, DataDir: t.TempDir()})) })
+	t.Run("postgres", func(t *testing.T) {
+		wholeFlow(t, startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: postgres.NewTestDatabaseURL(t)}))
+	})
+}
+
+func wholeFlow(t *testing.T, r *running) {
 	base := "/tenants/default"
 
 	var api, client flowApp
