@@ -131,13 +131,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
-	sealer := keyring
 	s.sts = sts.New(sts.Config{
 		PublicURL:           cfg.PublicURL,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
-	}, st, sealer)
+	}, st, keyring)
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -154,15 +153,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(s.sts.Collectors()...)
 
-	vstore, isVaultStore := st.(vault.Store)
-	if !isVaultStore {
-		return nil, fmt.Errorf("the %T store does not implement the vault's storage (vault.Store)", st)
-	}
 	notifier, err := vaultNotifier(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	s.vault, err = vault.New(vault.Config{Store: vstore, Sealer: sealer, Logger: log, Notifier: notifier, Registerer: reg})
+	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +168,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 	kv, err := kvapi.New(kvapi.Config{
-		Vault: s.vault, Tokens: s.sts, Sealer: sealer, TenantID: boot.Tenant.ID, ResourceAppID: vaultApp.AppID,
+		Vault: s.vault, Tokens: s.sts, Sealer: keyring, TenantID: boot.Tenant.ID, ResourceAppID: vaultApp.AppID,
 		PublicURL: cfg.PublicURL, BaseHosts: baseHosts(bases), Logger: log,
 	})
 	if err != nil {
@@ -195,7 +190,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		PublicURL:       cfg.PublicURL,
 		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
 		Logger:          log,
-		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: vstore, vault: s.vault},
+		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: st, vault: s.vault},
 	}).Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -264,7 +259,15 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-func openStore(ctx context.Context, cfg *Config) (store.Store, error) {
+// database is what serve needs of its store: the directory and signing keys
+// (store.Store) and the vault's storage (vault.Store); both SQL backends
+// implement both.
+type database interface {
+	store.Store
+	vault.Store
+}
+
+func openStore(ctx context.Context, cfg *Config) (database, error) {
 	if cfg.DatabaseURL != "" {
 		st, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {

@@ -15,16 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/store/postgres"
-	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/vault"
-)
-
-// Both SQL stores serve the vault (serve asserts it at run time on the
-// store.Store it opened).
-var (
-	_ vault.Store = (*sqlite.Store)(nil)
-	_ vault.Store = (*postgres.Store)(nil)
 )
 
 // vaultApp returns the identifier URIs of the built-in vault resource.
