@@ -38,7 +38,18 @@ vault URL that 'vault show' prints. These commands use the admin API
 	return cmd
 }
 
-func showVault(p *printer, v vaultclient.Vault) error {
+// printVault prints the vault an admin call answered (or its error): as
+// JSON, or as a "VERB vault NAME" line (none when verb is "") and its settings.
+func printVault(p *printer, v vaultclient.Vault, err error, verb string) error {
+	if err != nil {
+		return err
+	}
+	if p.json {
+		return p.JSON(v)
+	}
+	if verb != "" {
+		p.linef("%s vault %s", verb, v.Name)
+	}
 	return p.fields("Name", v.Name, "Vault URL", v.VaultURI, "Soft-delete retention", fmt.Sprintf("%d days", v.SoftDeleteRetentionDays),
 		"Purge protection", yesNo(v.PurgeProtection), "Recovery level", v.RecoveryLevel, "Created", when(v.CreatedAt))
 }
@@ -92,14 +103,7 @@ Administrator of the new vault, so it can use the vault at once.`,
 			}
 			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
 				v, err := c.CreateVault(cmd.Context(), vaultclient.NewVault{Name: args[0], SoftDeleteRetentionDays: retention, PurgeProtection: purgeProtection})
-				if err != nil {
-					return err
-				}
-				if p.json {
-					return p.JSON(v)
-				}
-				p.linef("created vault %s", v.Name)
-				return showVault(p, v)
+				return printVault(p, v, err, "created")
 			})
 		},
 	}
@@ -124,13 +128,7 @@ soft-delete retention, purge protection and recovery level.`,
 			}
 			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
 				v, err := c.GetVault(cmd.Context(), name)
-				if err != nil {
-					return err
-				}
-				if p.json {
-					return p.JSON(v)
-				}
-				return showVault(p, v)
+				return printVault(p, v, err, "")
 			})
 		},
 	}
@@ -167,14 +165,7 @@ cannot be turned off.`,
 			}
 			return f.run(cmd, func(c *vaultclient.Client, p *printer) error {
 				v, err := c.UpdateVault(cmd.Context(), args[0], u)
-				if err != nil {
-					return err
-				}
-				if p.json {
-					return p.JSON(v)
-				}
-				p.linef("updated vault %s", v.Name)
-				return showVault(p, v)
+				return printVault(p, v, err, "updated")
 			})
 		},
 	}

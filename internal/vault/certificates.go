@@ -173,71 +173,64 @@ func importError(err error) *Error {
 
 // ImportCertificate imports a certificate with its private key (PFX with
 // password, or PEM) as a new version of certificate name.
-func (s *Service) ImportCertificate(ctx context.Context, c Caller, vault, name string, in CertificateImport) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesImport)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	if err := validateTags(in.Tags); err != nil {
-		return Certificate{}, err
-	}
-	if len(in.Data) == 0 {
-		return Certificate{}, badRequest("no certificate data: supply a PFX or PEM holding the certificate and its private key")
-	}
-	leaf, chain, key, err := pki.ParseCertificateAndKey(in.Data, in.Password.Reveal())
-	if err != nil {
-		return Certificate{}, importError(err)
-	}
-	kty, size, crv, err := supportedKey(key)
-	if err != nil {
-		return Certificate{}, err
-	}
-	given := CertificatePolicy{}
-	if in.Policy != nil {
-		given = *in.Policy
-	}
-	given.KeyProperties = &KeyProperties{KeyType: kty, KeySize: size, Curve: crv, Exportable: boolPtr(true), ReuseKey: boolPtr(false)}
-	if in.Policy != nil && in.Policy.KeyProperties != nil && in.Policy.KeyProperties.Exportable != nil {
-		given.KeyProperties.Exportable = in.Policy.KeyProperties.Exportable
-	}
-	if kty == "EC" {
-		given.KeyProperties.KeySize = 0
-	}
-	if given.SecretProperties == nil || given.SecretProperties.ContentType == "" {
-		ct := ContentTypePKCS12
-		if strings.Contains(string(in.Data), "-----BEGIN ") {
-			ct = ContentTypePEM
+func (s *Service) ImportCertificate(ctx context.Context, c Caller, vault, name string, in CertificateImport) (Certificate, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesImport, func(o *op, v Vault) (Certificate, error) {
+		if err := validateTags(in.Tags); err != nil {
+			return Certificate{}, err
 		}
-		given.SecretProperties = &SecretProperties{ContentType: ct}
-	}
-	if given.Issuer == nil {
-		given.Issuer = &IssuerParameters{Name: IssuerUnknown}
-	}
-	given.X509Properties = nil
-	policy, err := given.Normalize()
-	if err != nil {
-		return Certificate{}, err
-	}
-	policy.X509Properties = x509PropertiesOf(leaf)
-	now := s.now().UTC()
-	ver, err := s.newCertificateVersion(v, name, leaf, chain, key, policy, in.Enabled, in.Tags, nil, now)
-	if err != nil {
-		return Certificate{}, err
-	}
-	ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Secrets, Keys}, Policy: policy.marshal()})
-	if err != nil {
-		return Certificate{}, err
-	}
-	o.version = ver.Version
-	s.expiry.WithLabelValues(v.Name, foldName(name)).Set(float64(leaf.NotAfter.Unix()))
-	cert, err := s.certificateOf(v, ver)
-	cert.Policy = &policy
-	return cert, err
+		if len(in.Data) == 0 {
+			return Certificate{}, badRequest("no certificate data: supply a PFX or PEM holding the certificate and its private key")
+		}
+		leaf, chain, key, err := pki.ParseCertificateAndKey(in.Data, in.Password.Reveal())
+		if err != nil {
+			return Certificate{}, importError(err)
+		}
+		kty, size, crv, err := supportedKey(key)
+		if err != nil {
+			return Certificate{}, err
+		}
+		given := CertificatePolicy{}
+		if in.Policy != nil {
+			given = *in.Policy
+		}
+		given.KeyProperties = &KeyProperties{KeyType: kty, KeySize: size, Curve: crv, Exportable: boolPtr(true), ReuseKey: boolPtr(false)}
+		if in.Policy != nil && in.Policy.KeyProperties != nil && in.Policy.KeyProperties.Exportable != nil {
+			given.KeyProperties.Exportable = in.Policy.KeyProperties.Exportable
+		}
+		if kty == "EC" {
+			given.KeyProperties.KeySize = 0
+		}
+		if given.SecretProperties == nil || given.SecretProperties.ContentType == "" {
+			ct := ContentTypePKCS12
+			if strings.Contains(string(in.Data), "-----BEGIN ") {
+				ct = ContentTypePEM
+			}
+			given.SecretProperties = &SecretProperties{ContentType: ct}
+		}
+		if given.Issuer == nil {
+			given.Issuer = &IssuerParameters{Name: IssuerUnknown}
+		}
+		given.X509Properties = nil
+		policy, err := given.Normalize()
+		if err != nil {
+			return Certificate{}, err
+		}
+		policy.X509Properties = x509PropertiesOf(leaf)
+		now := s.now().UTC()
+		ver, err := s.newCertificateVersion(v, name, leaf, chain, key, policy, in.Enabled, in.Tags, nil, now)
+		if err != nil {
+			return Certificate{}, err
+		}
+		ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Secrets, Keys}, Policy: policy.marshal()})
+		if err != nil {
+			return Certificate{}, err
+		}
+		o.version = ver.Version
+		s.expiry.WithLabelValues(v.Name, foldName(name)).Set(float64(leaf.NotAfter.Unix()))
+		cert, err := s.certificateOf(v, ver)
+		cert.Policy = &policy
+		return cert, err
+	})
 }
 
 func (s *Service) newCertificateVersion(v Vault, name string, leaf *x509.Certificate, chain []*x509.Certificate, key crypto.Signer, policy CertificatePolicy, enabled *bool, tags map[string]string, csr []byte, now time.Time) (ObjectVersion, error) {
@@ -306,46 +299,39 @@ var ekuOIDs = map[x509.ExtKeyUsage]string{
 // CreateCertificate issues a new self-signed version of certificate name
 // from a policy. Issuance is synchronous; the returned operation is
 // completed so that Key Vault SDK pollers finish at once.
-func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name string, in CertificateCreate) (out CertificateOperation, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesCreate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return CertificateOperation{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	if err := validateTags(in.Tags); err != nil {
-		return CertificateOperation{}, err
-	}
-	var policy CertificatePolicy
-	if in.Policy != nil {
-		policy = *in.Policy
-	} else {
-		obj, ok, err := s.getObject(ctx, v.Name, Certificates, name)
+func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name string, in CertificateCreate) (CertificateOperation, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesCreate, func(o *op, v Vault) (CertificateOperation, error) {
+		if err := validateTags(in.Tags); err != nil {
+			return CertificateOperation{}, err
+		}
+		var policy CertificatePolicy
+		if in.Policy != nil {
+			policy = *in.Policy
+		} else {
+			obj, ok, err := s.getObject(ctx, v.Name, Certificates, name)
+			if err != nil {
+				return CertificateOperation{}, err
+			}
+			p, err := policyOf(obj)
+			if err != nil {
+				return CertificateOperation{}, err
+			}
+			if !ok || p == nil {
+				return CertificateOperation{}, badRequest("certificate %s does not exist: creating it needs a policy", name)
+			}
+			policy = *p
+		}
+		policy, err := policy.Normalize()
 		if err != nil {
 			return CertificateOperation{}, err
 		}
-		p, err := policyOf(obj)
+		ver, err := s.issue(ctx, v, name, policy, in.Enabled, in.Tags, c.RequestID)
 		if err != nil {
 			return CertificateOperation{}, err
 		}
-		if !ok || p == nil {
-			return CertificateOperation{}, badRequest("certificate %s does not exist: creating it needs a policy", name)
-		}
-		policy = *p
-	}
-	policy, err = policy.Normalize()
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	ver, err := s.issue(ctx, v, name, policy, in.Enabled, in.Tags, c.RequestID)
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	o.version = ver.Version
-	return s.operationOf(v, ver, c.RequestID)
+		o.version = ver.Version
+		return s.operationOf(v, ver, c.RequestID)
+	})
 }
 
 func (s *Service) operationOf(v Vault, ver ObjectVersion, requestID string) (CertificateOperation, error) {
@@ -636,73 +622,52 @@ func encodeCertificate(contentType string, leaf *x509.Certificate, chain []*x509
 
 // GetCertificate returns a certificate version (the newest when version is
 // "") with the object's policy.
-func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, version string) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, version, PermCertificatesRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	obj, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, version)
-	if err != nil {
-		return Certificate{}, err
-	}
-	o.version = ver.Version
-	return s.certificateWithPolicy(v, ObjectEntry{Object: obj, Newest: ver})
+func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, version string) (Certificate, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, version, PermCertificatesRead, func(o *op, v Vault) (Certificate, error) {
+		obj, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, version)
+		if err != nil {
+			return Certificate{}, err
+		}
+		o.version = ver.Version
+		return s.certificateWithPolicy(v, ObjectEntry{Object: obj, Newest: ver})
+	})
 }
 
 // GetCertificateOperation returns the creation operation of a certificate
 // created from a policy; PendingCertificateNotFound for imported ones.
-func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (out CertificateOperation, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return CertificateOperation{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	meta, err := decodeCertMeta(ver)
-	if err != nil {
-		return CertificateOperation{}, err
-	}
-	if !meta.Issued {
-		return CertificateOperation{}, &Error{Kind: KindNotFound, Code: CodePendingCertificateNotFound, Message: fmt.Sprintf("Pending certificate not found: %s", name)}
-	}
-	o.version = ver.Version
-	return s.operationOf(v, ver, "")
+func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (CertificateOperation, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificateOperation, error) {
+		_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
+		if err != nil {
+			return CertificateOperation{}, err
+		}
+		meta, err := decodeCertMeta(ver)
+		if err != nil {
+			return CertificateOperation{}, err
+		}
+		if !meta.Issued {
+			return CertificateOperation{}, &Error{Kind: KindNotFound, Code: CodePendingCertificateNotFound, Message: fmt.Sprintf("Pending certificate not found: %s", name)}
+		}
+		o.version = ver.Version
+		return s.operationOf(v, ver, "")
+	})
 }
 
 // UpdateCertificate changes enabled and tags of a certificate version (the
 // newest when version is ""); its dates are the certificate's own.
-func (s *Service) UpdateCertificate(ctx context.Context, c Caller, vault, name, version string, u Update) (out Certificate, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, version, PermCertificatesUpdate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Certificate{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Certificate{}, err
-	}
-	if u.NotBefore != nil || u.Expires != nil || u.ContentType != nil || u.KeyOps != nil {
-		return Certificate{}, badRequest("only enabled and tags of a certificate version can be updated: its dates are those of the certificate, and its content type and key operations follow the policy")
-	}
-	now := s.now().UTC()
-	ver, err := s.updateVersion(ctx, v.Name, Certificates, name, version, func(ver *ObjectVersion) error { return u.apply(ver, now) })
-	if err != nil {
-		return Certificate{}, err
-	}
-	o.version = ver.Version
-	return s.certificateOf(v, ver)
+func (s *Service) UpdateCertificate(ctx context.Context, c Caller, vault, name, version string, u Update) (Certificate, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, version, PermCertificatesUpdate, func(o *op, v Vault) (Certificate, error) {
+		if u.NotBefore != nil || u.Expires != nil || u.ContentType != nil || u.KeyOps != nil {
+			return Certificate{}, badRequest("only enabled and tags of a certificate version can be updated: its dates are those of the certificate, and its content type and key operations follow the policy")
+		}
+		now := s.now().UTC()
+		ver, err := s.updateVersion(ctx, v.Name, Certificates, name, version, func(ver *ObjectVersion) error { return u.apply(ver, now) })
+		if err != nil {
+			return Certificate{}, err
+		}
+		o.version = ver.Version
+		return s.certificateOf(v, ver)
+	})
 }
 
 // ListCertificates lists the newest version of each live certificate.
@@ -742,82 +707,68 @@ func (s *Service) ListCertificateVersions(ctx context.Context, c Caller, vault, 
 }
 
 // GetCertificatePolicy returns a certificate's policy.
-func (s *Service) GetCertificatePolicy(ctx context.Context, c Caller, vault, name string) (out CertificatePolicy, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return CertificatePolicy{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return CertificatePolicy{}, err
-	}
-	obj, _, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
-	if err != nil {
-		return CertificatePolicy{}, err
-	}
-	p, err := policyOf(obj)
-	if err != nil || p == nil {
-		return CertificatePolicy{}, err
-	}
-	return *p, nil
+func (s *Service) GetCertificatePolicy(ctx context.Context, c Caller, vault, name string) (CertificatePolicy, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificatePolicy, error) {
+		obj, _, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
+		if err != nil {
+			return CertificatePolicy{}, err
+		}
+		p, err := policyOf(obj)
+		if err != nil || p == nil {
+			return CertificatePolicy{}, err
+		}
+		return *p, nil
+	})
 }
 
 // UpdateCertificatePolicy merges p into a certificate's policy (each
 // section given replaces the current one, as Key Vault's PATCH does) and
 // returns the result; it applies to future versions and lifetime actions.
-func (s *Service) UpdateCertificatePolicy(ctx context.Context, c Caller, vault, name string, p CertificatePolicy) (out CertificatePolicy, err error) {
-	o := s.begin(ctx, c, vault, Certificates, name, "", PermCertificatesUpdate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return CertificatePolicy{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return CertificatePolicy{}, err
-	}
-	if _, _, err := s.liveVersion(ctx, v.Name, Certificates, name, ""); err != nil {
-		return CertificatePolicy{}, err
-	}
-	obj, err := s.store.UpdateObject(ctx, v.Name, Certificates, name, func(obj *Object) error {
-		cur, err := policyOf(*obj)
+func (s *Service) UpdateCertificatePolicy(ctx context.Context, c Caller, vault, name string, p CertificatePolicy) (CertificatePolicy, error) {
+	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesUpdate, func(o *op, v Vault) (CertificatePolicy, error) {
+		if _, _, err := s.liveVersion(ctx, v.Name, Certificates, name, ""); err != nil {
+			return CertificatePolicy{}, err
+		}
+		obj, err := s.store.UpdateObject(ctx, v.Name, Certificates, name, func(obj *Object) error {
+			cur, err := policyOf(*obj)
+			if err != nil {
+				return err
+			}
+			merged := CertificatePolicy{}
+			if cur != nil {
+				merged = *cur
+			}
+			if p.KeyProperties != nil {
+				merged.KeyProperties = p.KeyProperties
+			}
+			if p.SecretProperties != nil {
+				merged.SecretProperties = p.SecretProperties
+			}
+			if p.X509Properties != nil {
+				merged.X509Properties = p.X509Properties
+			}
+			if p.LifetimeActions != nil {
+				merged.LifetimeActions = p.LifetimeActions
+			}
+			if p.Issuer != nil {
+				merged.Issuer = p.Issuer
+			}
+			norm, err := merged.Normalize()
+			if err != nil {
+				return err
+			}
+			obj.Policy = norm.marshal()
+			return nil
+		})
 		if err != nil {
-			return err
+			return CertificatePolicy{}, wrapStoreErr(err, "update policy of certificate %q", name)
 		}
-		merged := CertificatePolicy{}
-		if cur != nil {
-			merged = *cur
+		pp, err := policyOf(obj)
+		if err != nil || pp == nil {
+			return CertificatePolicy{}, err
 		}
-		if p.KeyProperties != nil {
-			merged.KeyProperties = p.KeyProperties
-		}
-		if p.SecretProperties != nil {
-			merged.SecretProperties = p.SecretProperties
-		}
-		if p.X509Properties != nil {
-			merged.X509Properties = p.X509Properties
-		}
-		if p.LifetimeActions != nil {
-			merged.LifetimeActions = p.LifetimeActions
-		}
-		if p.Issuer != nil {
-			merged.Issuer = p.Issuer
-		}
-		norm, err := merged.Normalize()
-		if err != nil {
-			return err
-		}
-		obj.Policy = norm.marshal()
-		return nil
+		return *pp, nil
 	})
-	if err != nil {
-		return CertificatePolicy{}, wrapStoreErr(err, "update policy of certificate %q", name)
-	}
-	pp, err := policyOf(obj)
-	if err != nil || pp == nil {
-		return CertificatePolicy{}, err
-	}
-	return *pp, nil
 }
 
 // DeleteCertificate soft-deletes a certificate with its secret and key;

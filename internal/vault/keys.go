@@ -197,71 +197,58 @@ func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.S
 }
 
 // CreateKey generates a new version of key name: RSA 2048/3072/4096 or EC P-256/P-384.
-func (s *Service) CreateKey(ctx context.Context, c Caller, vault, name string, in KeyCreate) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysCreate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	kp := KeyProperties{KeyType: in.KeyType, KeySize: in.KeySize, Curve: in.Curve}
-	if kp.KeyType == "" {
-		return Key{}, badRequest("kty is required: RSA or EC")
-	}
-	kt, err := policyKeyType(&kp)
-	if err != nil {
-		return Key{}, err
-	}
-	key, err := pki.GenerateKey(kt)
-	if err != nil {
-		return Key{}, internal(err, "generate key")
-	}
-	ver, err := s.addKey(ctx, v, name, key, in.KeyOps, in.Enabled, in.NotBefore, in.Expires, in.Tags)
-	if err != nil {
-		return Key{}, err
-	}
-	o.version = ver.Version
-	return s.keyOf(v, ver)
+func (s *Service) CreateKey(ctx context.Context, c Caller, vault, name string, in KeyCreate) (Key, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, "", PermKeysCreate, func(o *op, v Vault) (Key, error) {
+		kp := KeyProperties{KeyType: in.KeyType, KeySize: in.KeySize, Curve: in.Curve}
+		if kp.KeyType == "" {
+			return Key{}, badRequest("kty is required: RSA or EC")
+		}
+		kt, err := policyKeyType(&kp)
+		if err != nil {
+			return Key{}, err
+		}
+		key, err := pki.GenerateKey(kt)
+		if err != nil {
+			return Key{}, internal(err, "generate key")
+		}
+		ver, err := s.addKey(ctx, v, name, key, in.KeyOps, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+		if err != nil {
+			return Key{}, err
+		}
+		o.version = ver.Version
+		return s.keyOf(v, ver)
+	})
 }
 
 // ImportKey stores a caller's private key (JWK with private members, or
 // PEM) as a new version of key name.
-func (s *Service) ImportKey(ctx context.Context, c Caller, vault, name string, in KeyImport) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, "", PermKeysImport)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	var key crypto.Signer
-	ops := in.KeyOps
-	switch {
-	case in.JWK != nil:
-		if key, err = in.JWK.privateKey(); err != nil {
+func (s *Service) ImportKey(ctx context.Context, c Caller, vault, name string, in KeyImport) (Key, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, "", PermKeysImport, func(o *op, v Vault) (Key, error) {
+		var key crypto.Signer
+		var err error
+		ops := in.KeyOps
+		switch {
+		case in.JWK != nil:
+			if key, err = in.JWK.privateKey(); err != nil {
+				return Key{}, err
+			}
+			if ops == nil {
+				ops = in.JWK.KeyOps
+			}
+		case len(in.PEM) > 0:
+			if key, err = parsePrivateKeyPEM(in.PEM); err != nil {
+				return Key{}, err
+			}
+		default:
+			return Key{}, badRequest("no key to import: supply a JWK with its private members or a PEM private key")
+		}
+		ver, err := s.addKey(ctx, v, name, key, ops, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+		if err != nil {
 			return Key{}, err
 		}
-		if ops == nil {
-			ops = in.JWK.KeyOps
-		}
-	case len(in.PEM) > 0:
-		if key, err = parsePrivateKeyPEM(in.PEM); err != nil {
-			return Key{}, err
-		}
-	default:
-		return Key{}, badRequest("no key to import: supply a JWK with its private members or a PEM private key")
-	}
-	ver, err := s.addKey(ctx, v, name, key, ops, in.Enabled, in.NotBefore, in.Expires, in.Tags)
-	if err != nil {
-		return Key{}, err
-	}
-	o.version = ver.Version
-	return s.keyOf(v, ver)
+		o.version = ver.Version
+		return s.keyOf(v, ver)
+	})
 }
 
 // readKey reads a live key version or the key view of a certificate.
@@ -281,64 +268,50 @@ func (s *Service) readKey(ctx context.Context, v Vault, name, version string) (K
 }
 
 // GetKey returns a key version's public part (the newest when version is "").
-func (s *Service) GetKey(ctx context.Context, c Caller, vault, name, version string) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, version, PermKeysRead)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	k, _, err := s.readKey(ctx, v, name, version)
-	if err == nil {
-		o.version = k.Version
-	}
-	return k, err
+func (s *Service) GetKey(ctx context.Context, c Caller, vault, name, version string) (Key, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, version, PermKeysRead, func(o *op, v Vault) (Key, error) {
+		k, _, err := s.readKey(ctx, v, name, version)
+		if err == nil {
+			o.version = k.Version
+		}
+		return k, err
+	})
 }
 
 // UpdateKey changes a key version's attributes and key_ops.
-func (s *Service) UpdateKey(ctx context.Context, c Caller, vault, name, version string, u Update) (out Key, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, version, PermKeysUpdate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Key{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Key{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Keys, name, "update"); err != nil {
-		return Key{}, err
-	}
-	if u.ContentType != nil {
-		return Key{}, badRequest("contentType applies to secrets, not keys")
-	}
-	now := s.now().UTC()
-	ver, err := s.updateVersion(ctx, v.Name, Keys, name, version, func(ver *ObjectVersion) error {
-		if err := u.apply(ver, now); err != nil {
-			return err
+func (s *Service) UpdateKey(ctx context.Context, c Caller, vault, name, version string, u Update) (Key, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, version, PermKeysUpdate, func(o *op, v Vault) (Key, error) {
+		if err := s.refuseManaged(ctx, v.Name, Keys, name, "update"); err != nil {
+			return Key{}, err
 		}
-		if u.KeyOps == nil {
+		if u.ContentType != nil {
+			return Key{}, badRequest("contentType applies to secrets, not keys")
+		}
+		now := s.now().UTC()
+		ver, err := s.updateVersion(ctx, v.Name, Keys, name, version, func(ver *ObjectVersion) error {
+			if err := u.apply(ver, now); err != nil {
+				return err
+			}
+			if u.KeyOps == nil {
+				return nil
+			}
+			var jwk JSONWebKey
+			if err := json.Unmarshal(ver.Public, &jwk); err != nil {
+				return internal(err, "decode stored key")
+			}
+			ops, err := validKeyOps(jwk.Kty, u.KeyOps)
+			if err != nil {
+				return err
+			}
+			ver.Meta, _ = json.Marshal(keyMeta{KeyOps: ops})
 			return nil
-		}
-		var jwk JSONWebKey
-		if err := json.Unmarshal(ver.Public, &jwk); err != nil {
-			return internal(err, "decode stored key")
-		}
-		ops, err := validKeyOps(jwk.Kty, u.KeyOps)
+		})
 		if err != nil {
-			return err
+			return Key{}, err
 		}
-		ver.Meta, _ = json.Marshal(keyMeta{KeyOps: ops})
-		return nil
+		o.version = ver.Version
+		return s.keyOf(v, ver)
 	})
-	if err != nil {
-		return Key{}, err
-	}
-	o.version = ver.Version
-	return s.keyOf(v, ver)
 }
 
 // ListKeys lists the newest version of each live key (certificates' keys included).
@@ -425,26 +398,19 @@ func (s *Service) cryptoKey(ctx context.Context, v Vault, name, version, keyOp s
 }
 
 // cryptoOp runs fn with the private key of a key (or certificate key) version.
-func (s *Service) cryptoOp(ctx context.Context, c Caller, vault, name, version string, perm Permission, keyOp string, fn func(crypto.Signer) ([]byte, error)) (out KeyOperationResult, err error) {
-	o := s.begin(ctx, c, vault, Keys, name, version, perm)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return KeyOperationResult{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return KeyOperationResult{}, err
-	}
-	key, ver, err := s.cryptoKey(ctx, v, name, version, keyOp)
-	if err != nil {
-		return KeyOperationResult{}, err
-	}
-	o.version = ver.Version
-	res, err := fn(key)
-	if err != nil {
-		return KeyOperationResult{}, err
-	}
-	return KeyOperationResult{Vault: v.Name, Name: ver.Name, Version: ver.Version, Result: NewValue(res)}, nil
+func (s *Service) cryptoOp(ctx context.Context, c Caller, vault, name, version string, perm Permission, keyOp string, fn func(crypto.Signer) ([]byte, error)) (KeyOperationResult, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, version, perm, func(o *op, v Vault) (KeyOperationResult, error) {
+		key, ver, err := s.cryptoKey(ctx, v, name, version, keyOp)
+		if err != nil {
+			return KeyOperationResult{}, err
+		}
+		o.version = ver.Version
+		res, err := fn(key)
+		if err != nil {
+			return KeyOperationResult{}, err
+		}
+		return KeyOperationResult{Vault: v.Name, Name: ver.Name, Version: ver.Version, Result: NewValue(res)}, nil
+	})
 }
 
 type signAlg struct {

@@ -343,8 +343,15 @@ func covered(t ObjectType) []ObjectType {
 
 // onObject runs fn as one audited operation (perm) on the object name of
 // type typ, once the name is valid and the caller is authorized.
-func onObject[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, name string, perm Permission, fn func(Vault) (T, error)) (out T, err error) {
-	o := s.begin(ctx, c, vault, typ, name, "", perm)
+func onObject[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, name string, perm Permission, fn func(Vault) (T, error)) (T, error) {
+	return onVersion(s, ctx, c, vault, typ, name, "", perm, func(_ *op, v Vault) (T, error) { return fn(v) })
+}
+
+// onVersion is onObject for an operation on a version of the object (the
+// newest when version is ""); fn may record in o.version the version it
+// resolved.
+func onVersion[T any](s *Service, ctx context.Context, c Caller, vault string, typ ObjectType, name, version string, perm Permission, fn func(o *op, v Vault) (T, error)) (out T, err error) {
+	o := s.begin(ctx, c, vault, typ, name, version, perm)
 	defer o.end(&err)
 	if err := ValidateName(name); err != nil {
 		return out, err
@@ -353,7 +360,7 @@ func onObject[T any](s *Service, ctx context.Context, c Caller, vault string, ty
 	if err != nil {
 		return out, err
 	}
-	return fn(v)
+	return fn(o, v)
 }
 
 // listObjectsAs lists the newest version of each live (or deleted) object

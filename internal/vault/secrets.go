@@ -54,65 +54,51 @@ func secretOf(v Vault, ver ObjectVersion, value []byte) Secret {
 }
 
 // SetSecret stores value as a new version of secret name (creating it).
-func (s *Service) SetSecret(ctx context.Context, c Caller, vault, name string, in SecretInput) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, "", PermSecretsSet)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	if err := in.validate(); err != nil {
-		return Secret{}, err
-	}
-	id, err := newVersionID()
-	if err != nil {
-		return Secret{}, err
-	}
-	now := s.now().UTC()
-	ver := ObjectVersion{
-		Vault: v.Name, Type: Secrets, Name: name, Version: id, Created: now, Updated: now,
-		Enabled: in.Enabled == nil || *in.Enabled, NotBefore: in.NotBefore.UTC(), Expires: in.Expires.UTC(),
-		ContentType: in.ContentType, Tags: cloneTags(in.Tags),
-	}
-	if in.NotBefore.IsZero() {
-		ver.NotBefore = time.Time{}
-	}
-	if in.Expires.IsZero() {
-		ver.Expires = time.Time{}
-	}
-	if err := s.seal(&ver, in.Value.Bytes()); err != nil {
-		return Secret{}, err
-	}
-	ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Certificates}})
-	if err != nil {
-		return Secret{}, err
-	}
-	o.version = ver.Version
-	return secretOf(v, ver, in.Value.Bytes()), nil
+func (s *Service) SetSecret(ctx context.Context, c Caller, vault, name string, in SecretInput) (Secret, error) {
+	return onVersion(s, ctx, c, vault, Secrets, name, "", PermSecretsSet, func(o *op, v Vault) (Secret, error) {
+		if err := in.validate(); err != nil {
+			return Secret{}, err
+		}
+		id, err := newVersionID()
+		if err != nil {
+			return Secret{}, err
+		}
+		now := s.now().UTC()
+		ver := ObjectVersion{
+			Vault: v.Name, Type: Secrets, Name: name, Version: id, Created: now, Updated: now,
+			Enabled: in.Enabled == nil || *in.Enabled, NotBefore: in.NotBefore.UTC(), Expires: in.Expires.UTC(),
+			ContentType: in.ContentType, Tags: cloneTags(in.Tags),
+		}
+		if in.NotBefore.IsZero() {
+			ver.NotBefore = time.Time{}
+		}
+		if in.Expires.IsZero() {
+			ver.Expires = time.Time{}
+		}
+		if err := s.seal(&ver, in.Value.Bytes()); err != nil {
+			return Secret{}, err
+		}
+		ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Certificates}})
+		if err != nil {
+			return Secret{}, err
+		}
+		o.version = ver.Version
+		return secretOf(v, ver, in.Value.Bytes()), nil
+	})
 }
 
 // GetSecret returns a secret version with its value (the newest when
 // version is ""). A disabled version is refused as Key Vault does; nbf and
 // exp are not enforced on get (Key Vault allows reading not-yet-valid and
 // expired secrets); Resolve applies them.
-func (s *Service) GetSecret(ctx context.Context, c Caller, vault, name, version string) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, version, PermSecretsGet)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	sec, err := s.readSecret(ctx, v, name, version, true)
-	if err == nil {
-		o.version = sec.Version
-	}
-	return sec, err
+func (s *Service) GetSecret(ctx context.Context, c Caller, vault, name, version string) (Secret, error) {
+	return onVersion(s, ctx, c, vault, Secrets, name, version, PermSecretsGet, func(o *op, v Vault) (Secret, error) {
+		sec, err := s.readSecret(ctx, v, name, version, true)
+		if err == nil {
+			o.version = sec.Version
+		}
+		return sec, err
+	})
 }
 
 // readSecret reads a live secret or the secret view of a certificate.
@@ -140,29 +126,22 @@ func (s *Service) readSecret(ctx context.Context, v Vault, name, version string,
 
 // UpdateSecret changes the attributes of a secret version (the newest when
 // version is ""); the value never changes.
-func (s *Service) UpdateSecret(ctx context.Context, c Caller, vault, name, version string, u Update) (out Secret, err error) {
-	o := s.begin(ctx, c, vault, Secrets, name, version, PermSecretsUpdate)
-	defer o.end(&err)
-	if err := ValidateName(name); err != nil {
-		return Secret{}, err
-	}
-	v, err := o.authorizeObject()
-	if err != nil {
-		return Secret{}, err
-	}
-	if err := s.refuseManaged(ctx, v.Name, Secrets, name, "update"); err != nil {
-		return Secret{}, err
-	}
-	if u.KeyOps != nil {
-		return Secret{}, badRequest("key_ops applies to keys, not secrets")
-	}
-	now := s.now().UTC()
-	ver, err := s.updateVersion(ctx, v.Name, Secrets, name, version, func(ver *ObjectVersion) error { return u.apply(ver, now) })
-	if err != nil {
-		return Secret{}, err
-	}
-	o.version = ver.Version
-	return secretOf(v, ver, nil), nil
+func (s *Service) UpdateSecret(ctx context.Context, c Caller, vault, name, version string, u Update) (Secret, error) {
+	return onVersion(s, ctx, c, vault, Secrets, name, version, PermSecretsUpdate, func(o *op, v Vault) (Secret, error) {
+		if err := s.refuseManaged(ctx, v.Name, Secrets, name, "update"); err != nil {
+			return Secret{}, err
+		}
+		if u.KeyOps != nil {
+			return Secret{}, badRequest("key_ops applies to keys, not secrets")
+		}
+		now := s.now().UTC()
+		ver, err := s.updateVersion(ctx, v.Name, Secrets, name, version, func(ver *ObjectVersion) error { return u.apply(ver, now) })
+		if err != nil {
+			return Secret{}, err
+		}
+		o.version = ver.Version
+		return secretOf(v, ver, nil), nil
+	})
 }
 
 // refuseManaged refuses direct writes to the secret or key view of a certificate.

@@ -157,9 +157,14 @@ func (c *Client) RecoverSecret(ctx context.Context, vault, name string) (Secret,
 
 // PurgeSecret permanently removes a deleted secret.
 func (c *Client) PurgeSecret(ctx context.Context, vault, name string) error {
-	_, err := c.kv(ctx, http.MethodDelete, c.objectURL(vault, "deletedsecrets", name, "", ""), nil)
-	if err != nil {
-		return fmt.Errorf("purge secret %s: %w", name, err)
+	return c.purge(ctx, vault, "secret", name)
+}
+
+// purge permanently removes the deleted object name of a kind (secret,
+// certificate or key).
+func (c *Client) purge(ctx context.Context, vault, kind, name string) error {
+	if _, err := c.kv(ctx, http.MethodDelete, c.objectURL(vault, "deleted"+kind+"s", name, "", ""), nil); err != nil {
+		return fmt.Errorf("purge %s %s: %w", kind, name, err)
 	}
 	return nil
 }
@@ -241,10 +246,7 @@ func (c *Client) RecoverCertificate(ctx context.Context, vault, name string) (Ce
 
 // PurgeCertificate permanently removes a deleted certificate.
 func (c *Client) PurgeCertificate(ctx context.Context, vault, name string) error {
-	if _, err := c.kv(ctx, http.MethodDelete, c.objectURL(vault, "deletedcertificates", name, "", ""), nil); err != nil {
-		return fmt.Errorf("purge certificate %s: %w", name, err)
-	}
-	return nil
+	return c.purge(ctx, vault, "certificate", name)
 }
 
 // CreateKey creates a new key (or a new version of one).
@@ -284,10 +286,7 @@ func (c *Client) RecoverKey(ctx context.Context, vault, name string) (Key, error
 
 // PurgeKey permanently removes a deleted key.
 func (c *Client) PurgeKey(ctx context.Context, vault, name string) error {
-	if _, err := c.kv(ctx, http.MethodDelete, c.objectURL(vault, "deletedkeys", name, "", ""), nil); err != nil {
-		return fmt.Errorf("purge key %s: %w", name, err)
-	}
-	return nil
+	return c.purge(ctx, vault, "key", name)
 }
 
 // ParseID splits a Key Vault object identifier

@@ -1,15 +1,10 @@
 package postgres
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -25,45 +20,7 @@ func TestVault_Conformance(t *testing.T) {
 }
 
 func TestVault_RoundTripKeepsNilEmptyAndZero(t *testing.T) {
-	ctx := context.Background()
-	s := OpenTestStore(t)
-	if err := s.CreateVault(ctx, vault.Vault{Name: "v1", SoftDeleteRetentionDays: 7}); err != nil {
-		t.Fatal(err)
-	}
-	created := time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600))
-	for _, tc := range []struct {
-		name string
-		in   vault.ObjectVersion
-	}{
-		{"nil-slices-and-tags-zero-times", vault.ObjectVersion{}},
-		{"empty-slices-and-tags", vault.ObjectVersion{Sealed: []byte{}, Public: []byte{}, Meta: []byte{}, Tags: map[string]string{}}},
-		{"values", vault.ObjectVersion{Sealed: []byte{0, 1, 2, 255}, Public: []byte("p"), Meta: []byte(`{}`), Tags: map[string]string{"k": "v", "é": "\u0000"},
-			NotBefore: created, Expires: created.Add(time.Hour), ContentType: "application/x-pkcs12", Enabled: true}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := tc.in
-			in.Vault, in.Type, in.Name, in.Version, in.Created, in.Updated = "V1", vault.Keys, tc.name, "0123456789abcdef0123456789abcdef", created, created
-			out, err := s.AddVersion(ctx, in, vault.AddOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := s.GetVersion(ctx, "v1", vault.Keys, in.Name, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := in
-			want.Seq, want.Vault = out.Seq, "v1"
-			want.Created, want.Updated = created.UTC().Truncate(time.Microsecond), created.UTC().Truncate(time.Microsecond)
-			if !in.NotBefore.IsZero() {
-				want.NotBefore, want.Expires = in.NotBefore.UTC().Truncate(time.Microsecond), in.Expires.UTC().Truncate(time.Microsecond)
-			}
-			for what, v := range map[string]vault.ObjectVersion{"AddVersion": out, "GetVersion": got} {
-				if !reflect.DeepEqual(v, want) {
-					t.Errorf("%s returned\n%#v\nwant\n%#v", what, v, want)
-				}
-			}
-		})
-	}
+	vaulttest.RoundTripKeepsNilEmptyAndZero(t, OpenTestStore(t))
 }
 
 func TestVault_AuditRefusesUpdates(t *testing.T) {
@@ -168,15 +125,12 @@ func TestVaultKill_AcknowledgedVersionsSurviveSIGKILL(t *testing.T) {
 	if u := os.Getenv(vaultKillChildEnv); u != "" {
 		ctx := context.Background()
 		s, err := Open(ctx, u)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		writeVersionsUntilKilled(ctx, s)
+		vaulttest.ExitOnError(err)
+		vaulttest.WriteVersionsUntilKilled(ctx, s)
 		return
 	}
 	u := NewTestDatabaseURL(t)
-	acked := runVaultKillChild(t, "^TestVaultKill_AcknowledgedVersionsSurviveSIGKILL$", vaultKillChildEnv+"="+u)
+	acked := vaulttest.KillChild(t, "^TestVaultKill_AcknowledgedVersionsSurviveSIGKILL$", vaultKillChildEnv+"="+u, "versions")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := Open(ctx, u)
@@ -184,98 +138,5 @@ func TestVaultKill_AcknowledgedVersionsSurviveSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	checkAckedVersions(t, s, acked)
-}
-
-// runVaultKillChild starts the test binary as a child running test, reads
-// "acked <version>" lines until 25 arrived, SIGKILLs it, and returns every
-// version it acknowledged.
-func runVaultKillChild(t *testing.T, test, env string) []string {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run="+test)
-	cmd.Env = append(os.Environ(), env)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var acked []string
-	sc := bufio.NewScanner(out)
-	for len(acked) < 25 && sc.Scan() {
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, id)
-		}
-	}
-	if err := cmd.Process.Kill(); err != nil { // SIGKILL on Unix
-		t.Fatal(err)
-	}
-	for sc.Scan() { // versions acknowledged before the kill landed
-		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			acked = append(acked, id)
-		}
-	}
-	cmd.Wait()
-	if len(acked) < 25 {
-		t.Fatalf("the child acknowledged only %d versions", len(acked))
-	}
-	return acked
-}
-
-// killSealed is the sealed blob the kill child writes for version id, so
-// that the parent can tell an intact blob from a torn one.
-func killSealed(id string) []byte {
-	sum := sha256.Sum256([]byte(id))
-	return bytes.Repeat(sum[:], 64) // 2 KiB
-}
-
-func killVersionID(i int) string { return fmt.Sprintf("%032x", i+1) }
-
-// writeVersionsUntilKilled adds versions of secret "hot" forever, printing
-// each acknowledged version id.
-func writeVersionsUntilKilled(ctx context.Context, s vault.Store) {
-	if err := s.CreateVault(ctx, vault.Vault{Name: "kill", SoftDeleteRetentionDays: 7}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	for i := 0; ; i++ {
-		id := killVersionID(i)
-		v := vault.ObjectVersion{Vault: "kill", Type: vault.Secrets, Name: "hot", Version: id, Enabled: true, Sealed: killSealed(id), Tags: map[string]string{"i": fmt.Sprint(i)}}
-		if _, err := s.AddVersion(ctx, v, vault.AddOptions{}); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		fmt.Println("acked " + id)
-	}
-}
-
-func checkAckedVersions(t *testing.T, s vault.Store, acked []string) {
-	t.Helper()
-	ctx := context.Background()
-	for _, id := range acked {
-		v, err := s.GetVersion(ctx, "kill", vault.Secrets, "hot", id)
-		if err != nil {
-			t.Errorf("acknowledged version %s after SIGKILL: %v", id, err)
-			continue
-		}
-		if !bytes.Equal(v.Sealed, killSealed(id)) {
-			t.Errorf("acknowledged version %s came back with a different sealed blob", id)
-		}
-	}
-	vers, err := s.ListVersions(ctx, "kill", vault.Secrets, "hot")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, v := range vers {
-		if v.Version != killVersionID(i) || !bytes.Equal(v.Sealed, killSealed(v.Version)) {
-			t.Fatalf("version %d of %d is %s, torn or out of order", i, len(vers), v.Version)
-		}
-	}
-	// The store still takes writes after the crash: the killed writer's
-	// locks are gone.
-	if _, err := s.AddVersion(ctx, vault.ObjectVersion{Vault: "kill", Type: vault.Secrets, Name: "hot", Version: "f" + killVersionID(0)[1:], Sealed: []byte("x")}, vault.AddOptions{}); err != nil {
-		t.Fatalf("write after the kill: %v", err)
-	}
+	vaulttest.CheckAckedVersions(t, s, acked, "after the kill")
 }

@@ -38,6 +38,59 @@ func (s *Store) conflictFallback(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// writeError wraps err, from a write transaction, with what: ErrConflict and
+// ErrNotFound as they are, any other error through conflictFallback; nil
+// stays nil.
+func (s *Store) writeError(what string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return s.conflictFallback(what, err)
+}
+
+// readValue runs get in one consistent read-only transaction and returns
+// what it returned.
+func readValue[T any](ctx context.Context, s *Store, get func(Querier) (T, error)) (T, error) {
+	var out T
+	err := s.Read(ctx, func(q Querier) error {
+		var err error
+		out, err = get(q)
+		return err
+	})
+	return out, err
+}
+
+// scanAll runs query and returns what scan makes of each row, in order; the
+// slice is empty, not nil, when there are no rows.
+func scanAll[T any](ctx context.Context, q Querier, query string, args []any, scan func(Rows) (T, error)) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// withLimit appends a LIMIT of limit rows to query and args when limit is
+// positive.
+func withLimit(query string, args []any, limit int) (string, []any) {
+	if limit > 0 {
+		return query + ` LIMIT ?`, append(args, int64(limit))
+	}
+	return query, args
+}
+
 func tenantExists(ctx context.Context, q Querier, tenantID string) error {
 	ok, err := Exists(ctx, q, `SELECT 1 FROM tenants WHERE id = ?`, tenantID)
 	if err != nil {
@@ -82,12 +135,7 @@ func (s *Store) CreateTenant(ctx context.Context, t directory.Tenant) error {
 
 // ListTenants returns all tenants ordered by creation time, then id.
 func (s *Store) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
-	var out []directory.Tenant
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		out, err = listTenants(ctx, q)
-		return err
-	})
+	out, err := readValue(ctx, s, func(q Querier) ([]directory.Tenant, error) { return listTenants(ctx, q) })
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
@@ -95,20 +143,11 @@ func (s *Store) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
 }
 
 func listTenants(ctx context.Context, q Querier) ([]directory.Tenant, error) {
-	rows, err := q.Query(ctx, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []directory.Tenant{}
-	for rows.Next() {
+	return scanAll(ctx, q, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id`, nil, func(rows Rows) (directory.Tenant, error) {
 		var t directory.Tenant
-		if err := rows.Scan(&t.ID, &t.Name, &t.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		err := rows.Scan(&t.ID, &t.Name, &t.CreatedAt)
+		return t, err
+	})
 }
 
 // normalizeApplication returns app as the store returns it: times in UTC to
@@ -150,34 +189,29 @@ func validateApplication(what string, app directory.Application) error {
 		}
 		uris[key(u)] = u
 	}
-	ids := make(map[string]bool)
-	for _, r := range app.AppRoles {
-		if r.ID == "" {
-			return fmt.Errorf("%s: an app role id is empty", what)
-		}
-		if ids[r.ID] {
-			return fmt.Errorf("%s: app role id %q is listed twice: %w", what, r.ID, store.ErrConflict)
-		}
-		ids[r.ID] = true
+	if err := uniqueIDs(what, "an app role id", "app role id", app.AppRoles, func(r directory.AppRole) string { return r.ID }, map[string]bool{}); err != nil {
+		return err
 	}
 	creds := make(map[string]bool)
-	for _, c := range app.PasswordCredentials {
-		if c.ID == "" {
-			return fmt.Errorf("%s: a password credential id is empty", what)
-		}
-		if creds[c.ID] {
-			return fmt.Errorf("%s: credential id %q is listed twice: %w", what, c.ID, store.ErrConflict)
-		}
-		creds[c.ID] = true
+	if err := uniqueIDs(what, "a password credential id", "credential id", app.PasswordCredentials, func(c directory.PasswordCredential) string { return c.ID }, creds); err != nil {
+		return err
 	}
-	for _, c := range app.KeyCredentials {
-		if c.ID == "" {
-			return fmt.Errorf("%s: a key credential id is empty", what)
+	return uniqueIDs(what, "a key credential id", "credential id", app.KeyCredentials, func(c directory.KeyCredential) string { return c.ID }, creds)
+}
+
+// uniqueIDs checks that the id of every item is set and not in seen,
+// adding it to seen; empty and listed name the ids in the errors, e.g. "an
+// app role id" and "app role id".
+func uniqueIDs[T any](what, empty, listed string, items []T, id func(T) string, seen map[string]bool) error {
+	for _, item := range items {
+		v := id(item)
+		if v == "" {
+			return fmt.Errorf("%s: %s is empty", what, empty)
 		}
-		if creds[c.ID] {
-			return fmt.Errorf("%s: credential id %q is listed twice: %w", what, c.ID, store.ErrConflict)
+		if seen[v] {
+			return fmt.Errorf("%s: %s %q is listed twice: %w", what, listed, v, store.ErrConflict)
 		}
-		creds[c.ID] = true
+		seen[v] = true
 	}
 	return nil
 }
@@ -283,22 +317,13 @@ func (s *Store) CreateApplication(ctx context.Context, app directory.Application
 		}
 		return insertApplicationParts(ctx, q, app)
 	})
-	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-		return s.conflictFallback(what, err)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return s.writeError(what, err)
 }
 
 // GetApplication returns one application with credentials.
 func (s *Store) GetApplication(ctx context.Context, tenantID, appID string) (directory.Application, error) {
-	var apps []directory.Application
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		apps, err = loadApplications(ctx, q, "tenant_id = ? AND app_id = ?", tenantID, appID)
-		return err
+	apps, err := readValue(ctx, s, func(q Querier) ([]directory.Application, error) {
+		return loadApplications(ctx, q, "tenant_id = ? AND app_id = ?", tenantID, appID)
 	})
 	if err != nil {
 		return directory.Application{}, fmt.Errorf("get application %q: %w", appID, err)
@@ -312,11 +337,8 @@ func (s *Store) GetApplication(ctx context.Context, tenantID, appID string) (dir
 // ListApplications returns the tenant's applications ordered by creation
 // time, then app id; an unknown tenant has none.
 func (s *Store) ListApplications(ctx context.Context, tenantID string) ([]directory.Application, error) {
-	var apps []directory.Application
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		apps, err = loadApplications(ctx, q, "tenant_id = ?", tenantID)
-		return err
+	apps, err := readValue(ctx, s, func(q Querier) ([]directory.Application, error) {
+		return loadApplications(ctx, q, "tenant_id = ?", tenantID)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list applications of tenant %q: %w", tenantID, err)
@@ -475,10 +497,8 @@ func (s *Store) UpdateApplication(ctx context.Context, tenantID, appID string, m
 		return out, nil
 	case mutateErr != nil && err == mutateErr:
 		return directory.Application{}, err // as is, per the Store contract
-	case errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound):
-		return directory.Application{}, fmt.Errorf("%s: %w", what, err)
 	}
-	return directory.Application{}, s.conflictFallback(what, err)
+	return directory.Application{}, s.writeError(what, err)
 }
 
 // DeleteApplication removes the application, what it holds, and every grant

@@ -52,23 +52,12 @@ func (s *Store) CreateGrant(ctx context.Context, g directory.Grant) error {
 			g.TenantID, g.ID, g.ClientAppID, g.ResourceAppID, g.AppRoleID, g.CreatedAt)
 		return err
 	})
-	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-		return s.conflictFallback(what, err)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return s.writeError(what, err)
 }
 
 // ListGrants returns the tenant's grants ordered by creation time, then id.
 func (s *Store) ListGrants(ctx context.Context, tenantID string) ([]directory.Grant, error) {
-	var out []directory.Grant
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		out, err = listGrants(ctx, q, "tenant_id = ?", tenantID)
-		return err
-	})
+	out, err := readValue(ctx, s, func(q Querier) ([]directory.Grant, error) { return listGrants(ctx, q, "tenant_id = ?", tenantID) })
 	if err != nil {
 		return nil, fmt.Errorf("list grants of tenant %q: %w", tenantID, err)
 	}
@@ -76,20 +65,11 @@ func (s *Store) ListGrants(ctx context.Context, tenantID string) ([]directory.Gr
 }
 
 func listGrants(ctx context.Context, q Querier, where string, args ...any) ([]directory.Grant, error) {
-	rows, err := q.Query(ctx, `SELECT tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at FROM grants WHERE `+where+` ORDER BY created_at, id, tenant_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []directory.Grant{}
-	for rows.Next() {
+	return scanAll(ctx, q, `SELECT tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at FROM grants WHERE `+where+` ORDER BY created_at, id, tenant_id`, args, func(rows Rows) (directory.Grant, error) {
 		var g directory.Grant
-		if err := rows.Scan(&g.TenantID, &g.ID, &g.ClientAppID, &g.ResourceAppID, &g.AppRoleID, &g.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		err := rows.Scan(&g.TenantID, &g.ID, &g.ClientAppID, &g.ResourceAppID, &g.AppRoleID, &g.CreatedAt)
+		return g, err
+	})
 }
 
 // DeleteGrant removes one grant.
@@ -131,24 +111,13 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 			k.TenantID, k.KID, k.Algorithm, Bytes(k.PublicDER), Bytes(k.CertDER), Bytes(k.Sealed), Time(k.CreatedAt), Time(k.ActivateAt))
 		return err
 	})
-	if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
-		return s.conflictFallback(what, err)
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return s.writeError(what, err)
 }
 
 // ListSigningKeys returns the tenant's signing keys ordered by ActivateAt,
 // then kid.
 func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]store.SigningKey, error) {
-	var out []store.SigningKey
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		out, err = listSigningKeys(ctx, q, "tenant_id = ?", tenantID)
-		return err
-	})
+	out, err := readValue(ctx, s, func(q Querier) ([]store.SigningKey, error) { return listSigningKeys(ctx, q, "tenant_id = ?", tenantID) })
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys of tenant %q: %w", tenantID, err)
 	}
@@ -156,21 +125,14 @@ func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]store.S
 }
 
 func listSigningKeys(ctx context.Context, q Querier, where string, args ...any) ([]store.SigningKey, error) {
-	rows, err := q.Query(ctx, `SELECT tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at FROM signing_keys WHERE `+where+` ORDER BY activate_at, kid, tenant_id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []store.SigningKey{}
-	for rows.Next() {
+	return scanAll(ctx, q, `SELECT tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at FROM signing_keys WHERE `+where+` ORDER BY activate_at, kid, tenant_id`, args, func(rows Rows) (store.SigningKey, error) {
 		var k store.SigningKey
 		if err := rows.Scan(&k.TenantID, &k.KID, &k.Algorithm, &k.PublicDER, &k.CertDER, &k.Sealed, &k.CreatedAt, &k.ActivateAt); err != nil {
-			return nil, err
+			return k, err
 		}
 		k.PublicDER, k.CertDER, k.Sealed = Bytes(k.PublicDER), Bytes(k.CertDER), Bytes(k.Sealed)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		return k, nil
+	})
 }
 
 // DeleteSigningKey removes a signing key.

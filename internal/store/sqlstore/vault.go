@@ -174,12 +174,7 @@ func getVault(ctx context.Context, q Querier, name, lock string) (vault.Vault, e
 
 // GetVault returns a vault; vault.ErrNotFound if absent.
 func (s *Store) GetVault(ctx context.Context, name string) (vault.Vault, error) {
-	var v vault.Vault
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		v, err = getVault(ctx, q, name, "")
-		return err
-	})
+	v, err := readValue(ctx, s, func(q Querier) (vault.Vault, error) { return getVault(ctx, q, name, "") })
 	if err != nil {
 		return vault.Vault{}, s.vaultError("get vault", err)
 	}
@@ -188,21 +183,8 @@ func (s *Store) GetVault(ctx context.Context, name string) (vault.Vault, error) 
 
 // ListVaults returns all vaults ordered by case-folded name.
 func (s *Store) ListVaults(ctx context.Context) ([]vault.Vault, error) {
-	out := []vault.Vault{}
-	err := s.Read(ctx, func(q Querier) error {
-		rows, err := q.Query(ctx, `SELECT `+vaultColumns+` FROM vault_vaults ORDER BY name_key`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			v, err := scanVault(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, v)
-		}
-		return rows.Err()
+	out, err := readValue(ctx, s, func(q Querier) ([]vault.Vault, error) {
+		return scanAll(ctx, q, `SELECT `+vaultColumns+` FROM vault_vaults ORDER BY name_key`, nil, scanVault)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list vaults: %w", err)
@@ -454,12 +436,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 // GetObject returns an object's state, live or deleted; vault.ErrNotFound if
 // absent.
 func (s *Store) GetObject(ctx context.Context, vaultName string, typ vault.ObjectType, name string) (vault.Object, error) {
-	var o vault.Object
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		o, err = getObject(ctx, q, vaultName, typ, name, "")
-		return err
-	})
+	o, err := readValue(ctx, s, func(q Querier) (vault.Object, error) { return getObject(ctx, q, vaultName, typ, name, "") })
 	if err != nil {
 		return vault.Object{}, s.vaultError("get object", err)
 	}
@@ -510,30 +487,16 @@ FROM vault_objects o JOIN vault_versions v ON v.seq = (
 	SELECT MAX(x.seq) FROM vault_versions x WHERE x.vault_key = o.vault_key AND x.type = o.type AND x.name_key = o.name_key)
 WHERE o.vault_key = ? AND o.type = ? AND o.deleted = ? AND o.name_key > ?
 ORDER BY o.name_key`
-	args := []any{key(vaultName), string(typ), oq.Deleted, key(oq.After)}
-	if oq.Limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, int64(oq.Limit))
-	}
-	out := []vault.ObjectEntry{}
-	err := s.Read(ctx, func(q Querier) error {
-		rows, err := q.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	query, args := withLimit(query, []any{key(vaultName), string(typ), oq.Deleted, key(oq.After)}, oq.Limit)
+	out, err := readValue(ctx, s, func(q Querier) ([]vault.ObjectEntry, error) {
+		return scanAll(ctx, q, query, args, func(rows Rows) (vault.ObjectEntry, error) {
 			var e vault.ObjectEntry
 			dest, done := versionDest(&e.Newest, false)
 			if err := scanObject(rows, &e.Object, dest...); err != nil {
-				return err
+				return e, err
 			}
-			if err := done(); err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+			return e, done()
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %s of vault %q: %w", typ, vaultName, err)
@@ -545,11 +508,8 @@ ORDER BY o.name_key`
 // newest), whether or not the object is deleted; vault.ErrNotFound if
 // absent.
 func (s *Store) GetVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
-	var out vault.ObjectVersion
-	err := s.Read(ctx, func(q Querier) error {
-		var err error
-		out, err = getVersion(ctx, q, vaultName, typ, name, version, "")
-		return err
+	out, err := readValue(ctx, s, func(q Querier) (vault.ObjectVersion, error) {
+		return getVersion(ctx, q, vaultName, typ, name, version, "")
 	})
 	if err != nil {
 		return vault.ObjectVersion{}, s.vaultError("get version", err)
@@ -726,12 +686,7 @@ func (s *Store) PurgeObject(ctx context.Context, vaultName string, typ vault.Obj
 // ScanVersions returns up to limit versions (all when limit <= 0) of every
 // vault with Seq > afterSeq, ordered by Seq, sealed blobs included.
 func (s *Store) ScanVersions(ctx context.Context, afterSeq int64, limit int) ([]vault.ObjectVersion, error) {
-	query := `SELECT ` + versionSealed + ` FROM vault_versions v WHERE v.seq > ? ORDER BY v.seq`
-	args := []any{afterSeq}
-	if limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, int64(limit))
-	}
+	query, args := withLimit(`SELECT `+versionSealed+` FROM vault_versions v WHERE v.seq > ? ORDER BY v.seq`, []any{afterSeq}, limit)
 	var out []vault.ObjectVersion
 	err := s.Read(ctx, func(q Querier) error {
 		rows, err := q.Query(ctx, query, args...)
@@ -1003,28 +958,15 @@ func (s *Store) ListAudit(ctx context.Context, aq vault.AuditQuery) ([]vault.Aud
 		query += ` WHERE vault_key = ?`
 		args = append(args, key(aq.Vault))
 	}
-	query += ` ORDER BY seq DESC`
-	if aq.Limit > 0 {
-		query += ` LIMIT ?`
-		args = append(args, int64(aq.Limit))
-	}
-	out := []vault.AuditRecord{}
-	err := s.Read(ctx, func(q Querier) error {
-		rows, err := q.Query(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	query, args = withLimit(query+` ORDER BY seq DESC`, args, aq.Limit)
+	out, err := readValue(ctx, s, func(q Querier) ([]vault.AuditRecord, error) {
+		return scanAll(ctx, q, query, args, func(rows Rows) (vault.AuditRecord, error) {
 			var a vault.AuditRecord
 			var t string
-			if err := rows.Scan(&a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code); err != nil {
-				return err
-			}
+			err := rows.Scan(&a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code)
 			a.Type = vault.ObjectType(t)
-			out = append(out, a)
-		}
-		return rows.Err()
+			return a, err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list audit records: %w", err)
