@@ -5,12 +5,14 @@
 # prints the server's CPU time for each run. Loopback only; bounded in time.
 #
 #   bench/token-bench.sh [DURATION] [CONNECTIONS]      (defaults 10s 16)
+# PORTCULLIS_BIN=path runs that binary instead of building this tree (to put
+# two versions side by side in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 DUR=${1:-10s}; CONNS=${2:-16}; PORT=${PORT:-18600}
 WORK=$(mktemp -d); SRV=; trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"' EXIT
-go build -o "$WORK/portcullis" ./cmd/portcullis
+if [ -n "${PORTCULLIS_BIN:-}" ]; then cp "$PORTCULLIS_BIN" "$WORK/portcullis"; else go build -o "$WORK/portcullis" ./cmd/portcullis; fi
 go build -o "$WORK/tokenload" ./bench/tokenload
 "$WORK/portcullis" serve --dev --data "$WORK/data" --listen 127.0.0.1:$PORT >/dev/null 2>"$WORK/serve.log" &
 SRV=$!

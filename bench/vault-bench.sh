@@ -7,12 +7,14 @@
 # bounded in time.
 #
 #   bench/vault-bench.sh [DURATION] [CONNECTIONS...]    (defaults 10s 16 64)
+# PORTCULLIS_BIN=path runs that binary instead of building this tree (to put
+# two versions side by side in one session).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 DUR=${1:-10s}; shift || true; CONNS=${*:-16 64}; PORT=${PORT:-18444}
 WORK=$(mktemp -d); SRV=; trap '[ -n "$SRV" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"' EXIT
-go build -o "$WORK/portcullis" ./cmd/portcullis
+if [ -n "${PORTCULLIS_BIN:-}" ]; then cp "$PORTCULLIS_BIN" "$WORK/portcullis"; else go build -o "$WORK/portcullis" ./cmd/portcullis; fi
 go build -o "$WORK/vaultload" ./bench/vaultload
 "$WORK/portcullis" serve --dev --data "$WORK/data" --listen 127.0.0.1:$PORT >/dev/null 2>"$WORK/serve.log" &
 SRV=$!
