@@ -185,9 +185,25 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 	return &a, nil
 }
 
-// decodeSegment decodes a JWS segment: base64url, padding tolerated.
+// errNotBase64URL is returned by decodeSegment.
+var errNotBase64URL = errors.New("not unpadded base64url")
+
+// decodeSegment decodes a JWS segment: base64url without padding and with
+// zero trailing bits (RFC 7515 §2, §C), so that one token has exactly one
+// accepted spelling. encoding/base64 skips '\r' and '\n' even in strict
+// mode; the alphabet check refuses them and '=' before decoding.
 func decodeSegment(s string) ([]byte, error) {
-	return base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(s, "="))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return nil, errNotBase64URL
+		}
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errNotBase64URL
+	}
+	return b, nil
 }
 
 func isAllowedAlgorithm(alg string) bool {
