@@ -197,6 +197,10 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 	return s
 }
 
+// Issuer returns the service's token issuer (the minting phase), which
+// signs with the keys of the state Apply installed last.
+func (s *Server) Issuer() *Issuer { return s.issuer }
+
 // Snapshot returns the directory snapshot currently served.
 func (s *Server) Snapshot() *directory.Snapshot { return s.cur.Load().snap }
 
