@@ -185,9 +185,25 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 	return &a, nil
 }
 
-// decodeSegment decodes a JWS segment: base64url, padding tolerated.
+// errNotBase64URL is returned by decodeSegment.
+var errNotBase64URL = errors.New("not unpadded base64url")
+
+// decodeSegment decodes a JWS segment: base64url without padding and with
+// zero trailing bits (RFC 7515 §2, §C), so that one token has exactly one
+// accepted spelling. encoding/base64 skips '\r' and '\n' even in strict
+// mode; the alphabet check refuses them and '=' before decoding.
 func decodeSegment(s string) ([]byte, error) {
-	return base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(s, "="))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return nil, errNotBase64URL
+		}
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, errNotBase64URL
+	}
+	return b, nil
 }
 
 func isAllowedAlgorithm(alg string) bool {
@@ -241,14 +257,20 @@ type registeredCert struct {
 }
 
 // certCache keeps parsed registered certificates, keyed by their DER, so
-// that a token request does not parse X.509 each time. It is cleared when
-// it grows past maxCertCache.
+// that a token request does not parse X.509 each time. Its certificates
+// come from the directory (registered by administrators), not from
+// requests; still, it is cleared when it grows past maxCertCache entries
+// or maxCertCacheBytes of DER (counted twice: the key and the parsed copy).
 type certCache struct {
-	mu sync.Mutex
-	m  map[string]*registeredCert
+	mu    sync.Mutex
+	m     map[string]*registeredCert
+	bytes int
 }
 
-const maxCertCache = 4096
+const (
+	maxCertCache      = 4096
+	maxCertCacheBytes = 32 << 20
+)
 
 func (c *certCache) get(der []byte) *registeredCert {
 	c.mu.Lock()
@@ -260,8 +282,12 @@ func (c *certCache) get(der []byte) *registeredCert {
 	rc = &registeredCert{sha1: sha1.Sum(der), sha256: sha256.Sum256(der)}
 	rc.cert, rc.err = x509.ParseCertificate(der)
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCertCache {
+	if c.m == nil || len(c.m) >= maxCertCache || c.bytes+2*len(der) > maxCertCacheBytes {
 		c.m = make(map[string]*registeredCert)
+		c.bytes = 0
+	}
+	if _, ok := c.m[string(der)]; !ok {
+		c.bytes += 2 * len(der)
 	}
 	c.m[string(der)] = rc
 	c.mu.Unlock()
@@ -291,7 +317,8 @@ func (s *Server) findCertificate(app *directory.Application, a *clientAssertion)
 // msal-protocol.md §5): registered certificate by thumbprint, credential
 // validity, signature, audience, time window, lifetime and jti replay.
 // issuer/sub/client_id were checked before the application was looked up.
-func (s *Server) verifyAssertion(now time.Time, base string, tenant tenantRef, app *directory.Application, a *clientAssertion) *Error {
+// It returns the id of the key credential that signed.
+func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
 	kc, rc := s.findCertificate(app, a)
 	if kc == nil {
 		registered := make([]string, 0, len(app.KeyCredentials))
@@ -307,29 +334,29 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant tenantRef, a
 		if len(registered) > 0 {
 			list = strings.Join(registered, ", ")
 		}
-		return invalidClient(CodeInvalidCertificate,
+		return "", invalidClient(CodeInvalidCertificate,
 			"Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client (%s): '%s'. "+
 				"Certificates registered for app '%s' (%s): %s. Register the certificate with the application, or sign with a registered one.]",
 			a.ThumbprintParam, a.thumbprintText(), app.AppID, a.ThumbprintParam, list)
 	}
 	if rc.err != nil {
-		return invalidClient(CodeInvalidCertificate,
+		return "", invalidClient(CodeInvalidCertificate,
 			"Client assertion contains an invalid signature. [Reason - The certificate registered with thumbprint '%s' for app '%s' cannot be parsed; register it again.]",
 			kc.ThumbprintSHA1, app.AppID)
 	}
 	if !kc.NotAfter.IsZero() && now.After(kc.NotAfter) {
-		return invalidClient(CodeInvalidCertificate,
+		return "", invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' expired on %s. "+
 				"Register a new certificate with the application and sign with it.]",
 			kc.ThumbprintSHA1, app.AppID, kc.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if !kc.NotBefore.IsZero() && now.Before(kc.NotBefore) {
-		return invalidClient(CodeInvalidCertificate,
+		return "", invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' is not valid before %s.]",
 			kc.ThumbprintSHA1, app.AppID, kc.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if err := verifySignature(a.Header.Alg, rc.cert.PublicKey, a.SigningInput, a.Signature); err != nil {
-		return invalidClient(CodeInvalidCertificate,
+		return "", invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The signature does not verify with the certificate with thumbprint '%s' registered for app '%s' (%s).]",
 			kc.ThumbprintSHA1, app.AppID, err)
 	}
@@ -338,27 +365,27 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant tenantRef, a
 		if len(a.Claims.Aud) > 0 {
 			got = quoteList(a.Claims.Aud, 5)
 		}
-		return invalidClient(CodeAssertionAudience,
+		return "", invalidClient(CodeAssertionAudience,
 			"Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. "+
 				"The aud claim is %s; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
 			got, base, tenant.ID)
 	}
 	if e := s.checkAssertionTime(now, &a.Claims); e != nil {
-		return e
+		return "", e
 	}
 	if a.Claims.Jti == "" {
-		return malformedAssertion("the jti claim is missing; send a unique jti (a new GUID) in every assertion.")
+		return "", malformedAssertion("the jti claim is missing; send a unique jti (a new GUID) in every assertion.")
 	}
 	if len(a.Claims.Jti) > 256 {
-		return malformedAssertion("the jti claim is longer than 256 characters.")
+		return "", malformedAssertion("the jti claim is longer than 256 characters.")
 	}
 	// Remember the jti until the assertion could no longer be accepted.
 	if !s.replay.add(app.AppID+"\x00"+a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
-		return invalidClient(CodeMalformedAssertion,
+		return "", invalidClient(CodeMalformedAssertion,
 			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
 			clip(a.Claims.Jti, 100))
 	}
-	return nil
+	return kc.ID, nil
 }
 
 // checkAssertionTime enforces exp, nbf and iat with leeway, and the
@@ -394,7 +421,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z")
 
 // audienceMatches reports whether one aud value names this tenant's token
 // endpoint (v2 or v1) or issuer, by tenant id or name, under base.
-func (s *Server) audienceMatches(base string, tenant tenantRef, aud audience) bool {
+func (s *Server) audienceMatches(base string, tenant *directory.Tenant, aud audience) bool {
 	for _, v := range aud {
 		v = strings.TrimSuffix(v, "/")
 		if len(v) <= len(base) || !strings.EqualFold(v[:len(base)], base) || v[len(base)] != '/' {
@@ -411,6 +438,3 @@ func (s *Server) audienceMatches(base string, tenant tenantRef, aud audience) bo
 	}
 	return false
 }
-
-// tenantRef names the tenant a request addresses.
-type tenantRef struct{ ID, Name string }

@@ -33,6 +33,8 @@ const (
 	CodeUnsupportedGrantType  = 70003   // grant_type other than client_credentials
 	CodeTooManyFailedAttempts = 50053   // failed-authentication rate exceeded
 	CodeNoSigningKey          = 90033   // the tenant has no usable signing key (server-side)
+	CodeIssuanceRefused       = 501051  // an Enricher refused the token (Entra: app not assigned to the resource)
+	CodeEnrichmentFailed      = 1100001 // an Enricher failed (Entra's code for a failed custom claims provider)
 )
 
 // Error is a protocol error of the token service: the AADSTS code, the

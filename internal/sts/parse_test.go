@@ -133,35 +133,6 @@ func TestReplayCache_RefusesReuseUntilExpiryAndStaysBounded(t *testing.T) {
 	}
 }
 
-func TestFailureLimiter_BlocksThenRefillsAndPrunes(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	l := newFailureLimiter(RateLimit{Every: 10 * time.Second, Burst: 2}, 4)
-	for i := 0; i < 2; i++ {
-		if _, blocked := l.blocked("c", now); blocked {
-			t.Fatalf("blocked after %d failures", i)
-		}
-		l.fail("c", now)
-	}
-	wait, blocked := l.blocked("c", now)
-	if !blocked || wait < 9*time.Second || wait > 10*time.Second {
-		t.Fatalf("blocked=%v wait=%v; want blocked ~10s", blocked, wait)
-	}
-	if _, blocked := l.blocked("c", now.Add(10*time.Second)); blocked {
-		t.Fatal("still blocked after refill")
-	}
-	for i := 0; i < 20; i++ {
-		l.fail(fmt.Sprint("k", i), now)
-	}
-	if len(l.buckets) > 4 {
-		t.Fatalf("%d buckets; bound is 4", len(l.buckets))
-	}
-	off := newFailureLimiter(RateLimit{Every: time.Second, Burst: -1}, 4)
-	off.fail("x", now)
-	if _, blocked := off.blocked("x", now); blocked {
-		t.Fatal("a disabled limiter blocked")
-	}
-}
-
 var assertionSeeds = []string{
 	// MSAL Go: PS256 with padded standard-base64 x5t#S256.
 	"eyJhbGciOiJQUzI1NiIsInR5cCI6IkpXVCIsIng1dCNTMjU2IjoiYkxLWENCdUpJZ0p2MlJoNWVhN0pGTDRMaUJuclpjQTRoZDQ3cmxUdmhVaz0ifQ.eyJhdWQiOiJodHRwczovLzEyNy4wLjAuMTo0MzcwMS90L29hdXRoMi92Mi4wL3Rva2VuIiwiZXhwIjoxNzk1NDc2MzQ0LCJpc3MiOiJjIiwianRpIjoiaiIsIm5iZiI6MTc5NTQ3NTc0NCwic3ViIjoiYyJ9.c2ln",

@@ -1,14 +1,48 @@
 package sts
 
 import (
+	"crypto/sha256"
+	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/time/rate"
 )
 
 // maxLimiterEntries bounds each failure limiter's map.
 const maxLimiterEntries = 100_000
+
+// limiterKey is the fixed-size key of a failure limiter: a client id's
+// 16 GUID bytes or a source address's 16 IPv6(-mapped) bytes. Keys never
+// hold request text, so the limiter's memory is bounded in bytes by its
+// entry cap whatever clients send (see failureLimiter.bytes).
+type limiterKey [16]byte
+
+// clientKey is the limiter key of a client id. A client id is an
+// application's appId, a GUID; anything else cannot name an application
+// and gets no key (ok false), so it never enters the per-client map.
+func clientKey(clientID string) (limiterKey, bool) {
+	u, err := parseGUID(clientID)
+	if err != nil {
+		return limiterKey{}, false
+	}
+	return limiterKey(u), true
+}
+
+// sourceKey is the limiter key of a source address: the IP address, or for
+// anything that is not one (a test's or a proxy's RemoteAddr), a hash of it.
+// IPv4 and its IPv4-mapped IPv6 form share a key.
+func sourceKey(addr string) (limiterKey, bool) {
+	if addr == "" {
+		return limiterKey{}, false
+	}
+	if ip, err := netip.ParseAddr(addr); err == nil {
+		return limiterKey(ip.As16()), true
+	}
+	h := sha256.Sum256([]byte(addr))
+	return limiterKey(h[:16]), true
+}
 
 // failureLimiter throttles failed client authentications per key (client
 // id or source address) with one token bucket per key. Only failures take
@@ -20,8 +54,12 @@ type failureLimiter struct {
 	max      int
 
 	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
+	buckets map[limiterKey]*rate.Limiter
 }
+
+// limiterEntryBytes is what one entry holds: key, pointer and bucket (map
+// bookkeeping comes on top, a small constant factor).
+const limiterEntryBytes = int(unsafe.Sizeof(limiterKey{})) + int(unsafe.Sizeof(uintptr(0))) + int(unsafe.Sizeof(rate.Limiter{}))
 
 func newFailureLimiter(rl RateLimit, max int) *failureLimiter {
 	return &failureLimiter{
@@ -29,14 +67,14 @@ func newFailureLimiter(rl RateLimit, max int) *failureLimiter {
 		burst:    rl.Burst,
 		disabled: rl.Burst < 0,
 		max:      max,
-		buckets:  make(map[string]*rate.Limiter),
+		buckets:  make(map[limiterKey]*rate.Limiter),
 	}
 }
 
 // blocked reports whether key has no failures left at now, and how long
 // until it has one.
-func (l *failureLimiter) blocked(key string, now time.Time) (time.Duration, bool) {
-	if l.disabled || key == "" {
+func (l *failureLimiter) blocked(key limiterKey, now time.Time) (time.Duration, bool) {
+	if l.disabled {
 		return 0, false
 	}
 	l.mu.Lock()
@@ -57,8 +95,8 @@ func (l *failureLimiter) blocked(key string, now time.Time) (time.Duration, bool
 }
 
 // fail takes one token from key's bucket.
-func (l *failureLimiter) fail(key string, now time.Time) {
-	if l.disabled || key == "" {
+func (l *failureLimiter) fail(key limiterKey, now time.Time) {
+	if l.disabled {
 		return
 	}
 	l.mu.Lock()
@@ -72,6 +110,14 @@ func (l *failureLimiter) fail(key string, now time.Time) {
 		l.buckets[key] = b
 	}
 	b.AllowN(now, 1)
+}
+
+// bytes is the memory the limiter's entries hold, excluding map
+// bookkeeping: at most max × limiterEntryBytes.
+func (l *failureLimiter) bytes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets) * limiterEntryBytes
 }
 
 // prune drops buckets that have refilled (they hold no state worth

@@ -1,8 +1,10 @@
 package sts
 
 import (
+	"crypto/sha256"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // replayCache remembers client-assertion jti values until the assertion
@@ -19,43 +21,57 @@ import (
 // MaxAssertionLifetime), so a FIFO queue prunes them in amortised O(1).
 // When full, the oldest entry is evicted even if still valid: memory stays
 // bounded, and only an assertion older than size newer ones could replay.
+//
+// Entries are fixed-size (a SHA-256 of the key and the expiry in Unix
+// nanoseconds), so the cache holds at most size × replayEntryBytes twice
+// (map and queue), plus map and slice slack, whatever the jti length: on
+// the order of 100 MiB at the default size, where 256-byte jti values as
+// strings used to hold four times that.
 type replayCache struct {
 	mu    sync.Mutex
 	size  int
-	seen  map[string]time.Time
+	seen  map[replayKey]int64
 	queue []replayEntry // FIFO; head at index head
 	head  int
 }
 
+type replayKey [sha256.Size]byte
+
 type replayEntry struct {
-	key     string
-	expires time.Time
+	key     replayKey
+	expires int64 // Unix nanoseconds
 }
 
+// replayEntryBytes is what one remembered jti holds in the map or the queue.
+const replayEntryBytes = int(unsafe.Sizeof(replayEntry{}))
+
 func newReplayCache(size int) *replayCache {
-	return &replayCache{size: size, seen: make(map[string]time.Time)}
+	return &replayCache{size: size, seen: make(map[replayKey]int64)}
 }
 
 // add records key until expires and reports true, or reports false if key
 // is already recorded and not expired at now.
 func (c *replayCache) add(key string, expires, now time.Time) bool {
+	k := replayKey(sha256.Sum256([]byte(key)))
+	exp, at := expires.UnixNano(), now.UnixNano()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.prune(now)
-	if exp, ok := c.seen[key]; ok && now.Before(exp) {
+	c.prune(at)
+	if e, ok := c.seen[k]; ok && at < e {
 		return false
 	}
 	for len(c.seen) >= c.size && c.head < len(c.queue) {
 		c.evictHead()
 	}
-	c.seen[key] = expires
-	c.queue = append(c.queue, replayEntry{key, expires})
+	c.seen[k] = exp
+	c.queue = append(c.queue, replayEntry{k, exp})
 	return true
 }
 
-// prune drops expired entries from the head of the queue.
-func (c *replayCache) prune(now time.Time) {
-	for c.head < len(c.queue) && !now.Before(c.queue[c.head].expires) {
+// prune drops entries expired at now (Unix nanoseconds) from the head of
+// the queue.
+func (c *replayCache) prune(now int64) {
+	for c.head < len(c.queue) && now >= c.queue[c.head].expires {
 		c.evictHead()
 	}
 	// Compact once the consumed prefix dominates, keeping appends amortised O(1).
@@ -73,7 +89,7 @@ func (c *replayCache) evictHead() {
 	c.head++
 	// A key re-added later has a newer expiry; only delete the entry this
 	// queue slot recorded.
-	if exp, ok := c.seen[e.key]; ok && exp.Equal(e.expires) {
+	if exp, ok := c.seen[e.key]; ok && exp == e.expires {
 		delete(c.seen, e.key)
 	}
 }

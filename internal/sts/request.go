@@ -13,31 +13,32 @@ import (
 	"github.com/google/uuid"
 )
 
-// Client authentication methods, as discovery names them; they label metrics.
+// The token endpoint's client authentication methods; they label metrics.
 const (
-	authSecretBasic = "client_secret_basic"
-	authSecretPost  = "client_secret_post"
-	authPrivateKey  = "private_key_jwt"
-	authNone        = "none"
+	authSecretBasic = MethodSecretBasic
+	authSecretPost  = MethodSecretPost
+	authPrivateKey  = MethodPrivateKeyJWT
+	authNone        = MethodNone
 )
 
 // assertionTypeJWT is the only client_assertion_type (RFC 7523 §2.2).
 const assertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
-// secret is client-secret text; it never prints.
-type secret string
+// Secret is credential text (a client secret or a client assertion); it
+// never prints, in logs, JSON or %v.
+type Secret string
 
-func (secret) String() string               { return "[redacted]" }
-func (secret) GoString() string             { return "[redacted]" }
-func (secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
-func (secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Secret) String() string               { return "[redacted]" }
+func (Secret) GoString() string             { return "[redacted]" }
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+func (Secret) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
 
 // tokenRequest is a parsed token request before any directory lookup.
 type tokenRequest struct {
 	GrantType       string
 	ClientID        string // from the form, the Basic user, or (later) the assertion's sub
-	ClientSecret    secret
-	ClientAssertion secret
+	ClientSecret    Secret
+	ClientAssertion Secret
 	Scope           string
 	AuthMethod      string // authSecretBasic, authSecretPost, authPrivateKey or authNone
 }
@@ -113,12 +114,12 @@ func parseTokenRequest(contentType string, body []byte, authorization string) (t
 				"Invalid request. The client_secret in the body differs from the secret in the Authorization: Basic header. "+
 					"Send the secret in one place only (client_secret_basic or client_secret_post).")
 		}
-		req.ClientID, req.ClientSecret, req.AuthMethod = basicUser, secret(basicSecret), authSecretBasic
+		req.ClientID, req.ClientSecret, req.AuthMethod = basicUser, Secret(basicSecret), authSecretBasic
 		if basicSecret == "" {
 			req.AuthMethod = authNone // "client_id:" with no secret: a client without credential
 		}
 	case postSecret != "":
-		req.ClientSecret, req.AuthMethod = secret(postSecret), authSecretPost
+		req.ClientSecret, req.AuthMethod = Secret(postSecret), authSecretPost
 	case assertion != "":
 		if assertionType == "" {
 			return req, missingParameter("client_assertion_type")
@@ -127,7 +128,7 @@ func parseTokenRequest(contentType string, body []byte, authorization string) (t
 			return req, invalidRequest(CodeMalformedRequest,
 				"Invalid request. client_assertion_type '%s' is not supported; use '%s'.", clip(assertionType, 100), assertionTypeJWT)
 		}
-		req.ClientAssertion, req.AuthMethod = secret(assertion), authPrivateKey
+		req.ClientAssertion, req.AuthMethod = Secret(assertion), authPrivateKey
 	default:
 		req.AuthMethod = authNone
 	}

@@ -61,6 +61,9 @@ type Config struct {
 	// ReplayCacheSize bounds the remembered client-assertion jti values
 	// (default 1,048,576).
 	ReplayCacheSize int
+	// Enricher, when set, adds claims to every token before it is minted,
+	// or blocks issuance (the token-issuance connector's seam).
+	Enricher Enricher
 }
 
 // RateLimit is a token bucket: Burst failures at once, then one more per
@@ -154,6 +157,8 @@ type Server struct {
 	applyMu  sync.Mutex
 	unsealed map[string]*signingKey // tenant/kid → key, reused across Apply calls
 
+	issuer *Issuer
+
 	replay        *replayCache
 	clientLimiter *failureLimiter
 	sourceLimiter *failureLimiter
@@ -187,9 +192,14 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		sourceLimiter: newFailureLimiter(cfg.FailedAuthPerSource, maxLimiterEntries),
 		metrics:       newMetrics(),
 	}
+	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
 	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil), keys: map[string][]*signingKey{}})
 	return s
 }
+
+// Issuer returns the service's token issuer (the minting phase), which
+// signs with the keys of the state Apply installed last.
+func (s *Server) Issuer() *Issuer { return s.issuer }
 
 // Snapshot returns the directory snapshot currently served.
 func (s *Server) Snapshot() *directory.Snapshot { return s.cur.Load().snap }

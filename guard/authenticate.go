@@ -1,0 +1,288 @@
+package guard
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// An Authenticator recognises one kind of credential on a request. It
+// returns ErrNoCredentials when the request does not carry that kind (so
+// that the next one is tried), a Principal when the credential is valid,
+// and otherwise an error, preferably an *Error saying what was wrong.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// AuthenticatorFunc adapts a function to the Authenticator interface.
+type AuthenticatorFunc func(r *http.Request) (*Principal, error)
+
+// Authenticate calls f(r).
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Principal, error) { return f(r) }
+
+// Chain tries its authenticators in order: the first answer other than
+// ErrNoCredentials wins. When none finds its credential, the refusal is
+// 401 with no error code (RFC 6750 §3.1) and a description listing what
+// is accepted.
+type Chain []Authenticator
+
+// Authenticate runs the chain.
+func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
+	var accepted []string
+	scheme := ""
+	for _, a := range c {
+		p, err := a.Authenticate(r)
+		if errors.Is(err, ErrNoCredentials) {
+			if d, ok := a.(interface{ describe() (string, string) }); ok {
+				what, sch := d.describe()
+				accepted = append(accepted, what)
+				if scheme == "" {
+					scheme = sch
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, invalidToken("the credentials were not accepted")
+		}
+		return p, nil
+	}
+	desc := "no credentials"
+	if len(accepted) > 0 {
+		desc += ": send " + strings.Join(accepted, ", or ")
+	}
+	return nil, &Error{Status: http.StatusUnauthorized, Description: desc, Scheme: scheme, cause: ErrNoCredentials}
+}
+
+// authorization returns the credentials of the request's one Authorization
+// header whose scheme is scheme (case-insensitive, RFC 9110 §11.1).
+// ErrNoCredentials: no header, or another scheme. Two or more headers are
+// refused (RFC 6750 §3.1: more than one method of sending a token).
+func authorization(r *http.Request, scheme string) (string, error) {
+	vs := r.Header.Values("Authorization")
+	switch {
+	case len(vs) == 0:
+		return "", ErrNoCredentials
+	case len(vs) > 1:
+		return "", invalidRequest(fmt.Sprintf("the request carries %d Authorization headers; send exactly one", len(vs)))
+	}
+	v := vs[0]
+	if len(v) < len(scheme) || !strings.EqualFold(v[:len(scheme)], scheme) || len(v) > len(scheme) && v[len(scheme)] != ' ' {
+		return "", ErrNoCredentials
+	}
+	cred := strings.TrimLeft(v[len(scheme):], " ")
+	if cred == "" {
+		return "", invalidRequest(fmt.Sprintf("the Authorization header has the %s scheme but no credentials; send \"%s <credentials>\"", scheme, scheme))
+	}
+	// token68 (RFC 9110 §11.2): what a bearer token or Basic credentials are.
+	for i := 0; i < len(cred); i++ {
+		c := cred[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
+			return "", invalidRequest(fmt.Sprintf("the %s credentials contain a character (at offset %d) that is not allowed; send one %s header with a single token", scheme, i, scheme))
+		}
+	}
+	return cred, nil
+}
+
+// BearerToken returns the token of the request's Authorization: Bearer
+// header (RFC 6750 §2.1). ErrNoCredentials when there is no such header;
+// an *Error (400 invalid_request) when there are several or it is malformed.
+func BearerToken(r *http.Request) (string, error) { return authorization(r, "Bearer") }
+
+// Bearer returns an Authenticator that verifies the request's bearer
+// token with v.
+func Bearer(v *Verifier) Authenticator { return bearer{v} }
+
+type bearer struct{ v *Verifier }
+
+func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
+	raw, err := BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
+	return b.v.Verify(r.Context(), raw)
+}
+
+func (bearer) describe() (string, string) { return "Authorization: Bearer <access token>", "Bearer" }
+
+// A PasswordChecker checks a user name and password (Basic
+// authentication). It should take the same time for unknown users as for
+// wrong passwords, and return an *Error or any error for a refusal.
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, user, password string) (*Principal, error)
+}
+
+// Basic returns an Authenticator for HTTP Basic authentication
+// (RFC 7617); the checker decides.
+func Basic(check PasswordChecker) Authenticator { return basic{check} }
+
+type basic struct{ check PasswordChecker }
+
+func (b basic) Authenticate(r *http.Request) (*Principal, error) {
+	cred, err := authorization(r, "Basic")
+	if err != nil {
+		return nil, withScheme(err, "Basic")
+	}
+	dec, err := base64.StdEncoding.Strict().DecodeString(cred)
+	if err != nil || !utf8.Valid(dec) {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Scheme: "Basic",
+			Description: "the Basic credentials are not base64 of UTF-8 \"user:password\" (RFC 7617)"}
+	}
+	user, pass, ok := strings.Cut(string(dec), ":")
+	if !ok {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Scheme: "Basic",
+			Description: "the Basic credentials have no ':' between user and password (RFC 7617)"}
+	}
+	p, err := b.check.CheckPassword(r.Context(), user, pass)
+	if err != nil {
+		return nil, withScheme(err, "Basic")
+	}
+	return p, nil
+}
+
+func (basic) describe() (string, string) { return "Authorization: Basic <user:password>", "Basic" }
+
+// An APIKeyChecker checks an API key; it should compare in constant time.
+type APIKeyChecker interface {
+	CheckAPIKey(ctx context.Context, key string) (*Principal, error)
+}
+
+// APIKey returns an Authenticator that reads an API key from the named
+// request header (for example "X-API-Key").
+func APIKey(header string, check APIKeyChecker) Authenticator {
+	return apiKey{http.CanonicalHeaderKey(header), check}
+}
+
+type apiKey struct {
+	header string
+	check  APIKeyChecker
+}
+
+func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
+	vs := r.Header.Values(a.header)
+	switch {
+	case len(vs) == 0:
+		return nil, ErrNoCredentials
+	case len(vs) > 1:
+		return nil, invalidRequest(fmt.Sprintf("the request carries %d %s headers; send exactly one", len(vs), a.header))
+	case vs[0] == "":
+		return nil, invalidRequest(fmt.Sprintf("the %s header is empty; send the API key in it", a.header))
+	}
+	return a.check.CheckAPIKey(r.Context(), vs[0])
+}
+
+func (a apiKey) describe() (string, string) { return a.header + ": <API key>", "" }
+
+// A CertificateChecker decides whether a TLS client certificate is
+// accepted. chains are the chains the TLS stack verified (empty when the
+// listener does not verify client certificates, e.g. with
+// tls.RequireAnyClientCert).
+type CertificateChecker interface {
+	CheckCertificate(ctx context.Context, cert *x509.Certificate, chains [][]*x509.Certificate) (*Principal, error)
+}
+
+// ClientCertificate returns an Authenticator for the TLS client
+// certificate of the request.
+func ClientCertificate(check CertificateChecker) Authenticator { return clientCert{check} }
+
+type clientCert struct{ check CertificateChecker }
+
+func (c clientCert) Authenticate(r *http.Request) (*Principal, error) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return nil, ErrNoCredentials
+	}
+	return c.check.CheckCertificate(r.Context(), r.TLS.PeerCertificates[0], r.TLS.VerifiedChains)
+}
+
+func (clientCert) describe() (string, string) { return "a TLS client certificate", "" }
+
+// PinnedCertificates accepts exactly the client certificates whose SHA-256
+// thumbprints it holds, each as its own Principal. Pin the next
+// certificate next to the current one for a rollover without downtime.
+type PinnedCertificates struct {
+	pins map[[sha256.Size]byte]Principal
+	now  func() time.Time
+}
+
+// NewPinnedCertificates pins certificates by SHA-256 thumbprint (hex, any
+// case, colons allowed, or base64url). Each Principal is returned for its
+// certificate with Method, Certificate and CredentialID filled in. now may
+// be nil (time.Now).
+func NewPinnedCertificates(pins map[string]Principal, now func() time.Time) (*PinnedCertificates, error) {
+	if now == nil {
+		now = time.Now
+	}
+	pc := &PinnedCertificates{pins: make(map[[sha256.Size]byte]Principal, len(pins)), now: now}
+	for tp, p := range pins {
+		sum, err := parseThumbprint(tp)
+		if err != nil {
+			return nil, fmt.Errorf("pinned certificate %q: %w", clip(tp, 100), err)
+		}
+		pc.pins[sum] = p
+	}
+	return pc, nil
+}
+
+// CheckCertificate implements CertificateChecker.
+func (pc *PinnedCertificates) CheckCertificate(_ context.Context, cert *x509.Certificate, _ [][]*x509.Certificate) (*Principal, error) {
+	sum := sha256.Sum256(cert.Raw)
+	tp := hex.EncodeToString(sum[:])
+	p, ok := pc.pins[sum]
+	if !ok {
+		return nil, invalidToken(fmt.Sprintf("the client certificate with SHA-256 thumbprint %s is not pinned for this API; ask its operator to pin it", tp))
+	}
+	now := pc.now()
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return nil, invalidToken(fmt.Sprintf("the client certificate with SHA-256 thumbprint %s is valid from %s to %s, not now (%s)",
+			tp, fmtTime(cert.NotBefore), fmtTime(cert.NotAfter), fmtTime(now)))
+	}
+	p.Method = MethodClientCertificate
+	p.Certificate = cert
+	p.CredentialID = tp
+	if p.ExpiresAt.IsZero() {
+		p.ExpiresAt = cert.NotAfter
+	}
+	return &p, nil
+}
+
+// parseThumbprint decodes a SHA-256 thumbprint in hex (any case, colons
+// allowed) or unpadded base64url.
+func parseThumbprint(s string) ([sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	h := strings.ReplaceAll(s, ":", "")
+	if len(h) == 2*sha256.Size {
+		if b, err := hex.DecodeString(h); err == nil {
+			copy(sum[:], b)
+			return sum, nil
+		}
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil && len(b) == sha256.Size {
+		copy(sum[:], b)
+		return sum, nil
+	}
+	return sum, errors.New("not a SHA-256 thumbprint: use 64 hex digits or 43 base64url characters")
+}
+
+// withScheme returns err with its challenge scheme set to scheme; an
+// *Error is copied, never changed (a checker may return a shared one).
+func withScheme(err error, scheme string) error {
+	if errors.Is(err, ErrNoCredentials) {
+		return err
+	}
+	e := *AsError(err)
+	e.Scheme = scheme
+	return &e
+}
+
+func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
