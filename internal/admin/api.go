@@ -16,19 +16,27 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
+	"golang.org/x/time/rate"
 )
 
-// Config is what the admin API needs. Store, Tokens, Keys and
-// ManagementAppID are required; the others have safe defaults.
+// Config is what the admin API needs. Store, Authenticator, Keys
+// and ManagementAppID are required; the others have safe defaults.
 type Config struct {
 	// Store holds the directory.
 	Store store.Store
-	// Tokens verifies the bearer tokens of admin callers.
-	Tokens TokenVerifier
+	// Authenticator admits admin callers: guard.Bearer over a
+	// guard.Verifier whose audience is the management application,
+	// wrapped by guard.RequireExistingClient. The API then requires the
+	// tenant that holds the management application and the
+	// Portcullis.Admin role.
+	Authenticator guard.Authenticator
 	// Keys manages the tenants' token-signing keys.
 	Keys KeyManager
 	// ManagementAppID is the appId of the built-in management resource: the
@@ -57,21 +65,6 @@ type Config struct {
 	RekeyBudget time.Duration
 }
 
-// TokenVerifier verifies an access token issued by the token service.
-type TokenVerifier interface {
-	// VerifyAccessToken checks signature, issuer and lifetime of raw and
-	// returns its claims.
-	VerifyAccessToken(raw string) (AccessToken, error)
-}
-
-// AccessToken is what the admin API needs from a verified access token.
-type AccessToken struct {
-	TenantID string   // tid
-	Audience string   // aud
-	AppID    string   // appid / azp: the calling client
-	Roles    []string // roles
-}
-
 // KeyManager manages the token-signing keys of tenants.
 type KeyManager interface {
 	// EnsureSigningKey creates a signing key for the tenant if it has none.
@@ -80,24 +73,14 @@ type KeyManager interface {
 	// when immediate, and returns its kid.
 	RotateSigningKeys(ctx context.Context, tenantID string, immediate bool) (string, error)
 	// SigningKeys lists the tenant's signing keys with their status.
-	SigningKeys(tenantID string) ([]SigningKey, error)
-}
-
-// SigningKey describes one signing key of a tenant; Status is "next",
-// "active" or "retired".
-type SigningKey struct {
-	KID            string
-	Status         string
-	CreatedAt      time.Time
-	ActivateAt     time.Time
-	PublishedUntil time.Time
+	SigningKeys(tenantID string) ([]sts.KeyInfo, error)
 }
 
 // API serves the admin REST API; create it with New and attach it to a mux
 // with Register.
 type API struct {
 	store   store.Store
-	tokens  TokenVerifier
+	authn   guard.Authenticator
 	keys    KeyManager
 	mgmtApp string
 	changed func(ctx context.Context)
@@ -105,6 +88,11 @@ type API struct {
 	now     func() time.Time
 	public  string
 	vaults  *vault.Service
+
+	// refusals paces the log lines of refused requests, so that a flood
+	// of bad tokens cannot flood the log; skipped ones are counted.
+	refusals        *rate.Limiter
+	refusalsSkipped atomic.Int64
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
@@ -118,15 +106,16 @@ type API struct {
 // New returns the admin API for cfg, filling in defaults.
 func New(cfg Config) *API {
 	a := &API{
-		store:   cfg.Store,
-		tokens:  cfg.Tokens,
-		keys:    cfg.Keys,
-		mgmtApp: cfg.ManagementAppID,
-		changed: cfg.Changed,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		public:  trimRightSlash(cfg.PublicURL),
-		vaults:  cfg.Vaults,
+		store:    cfg.Store,
+		authn:    cfg.Authenticator,
+		refusals: rate.NewLimiter(20, 100),
+		keys:     cfg.Keys,
+		mgmtApp:  cfg.ManagementAppID,
+		changed:  cfg.Changed,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		public:   trimRightSlash(cfg.PublicURL),
+		vaults:   cfg.Vaults,
 
 		rootKeys:    cfg.RootKeys,
 		rekeyBudget: cfg.RekeyBudget,

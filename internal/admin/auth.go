@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -27,7 +29,7 @@ func callerAppID(ctx context.Context) string {
 // Writes get an audit line with caller, method, path and status.
 func (a *API) authenticate(audit bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := a.verify(r)
+		p, err := a.verify(r)
 		if err != nil {
 			var ae *apiError
 			if !errors.As(err, &ae) {
@@ -40,57 +42,66 @@ func (a *API) authenticate(audit bool, next http.Handler) http.Handler {
 			case http.StatusForbidden:
 				w.Header().Set("WWW-Authenticate", challenge("insufficient_scope", ae.msg))
 			}
-			a.log.Info("admin request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "reason", ae.msg)
+			if a.refusals.Allow() {
+				a.log.Info("admin request refused", "method", r.Method, "path", r.URL.Path, "status", ae.status, "reason", ae.msg,
+					"skipped_since_last", a.refusalsSkipped.Swap(0))
+			} else {
+				a.refusalsSkipped.Add(1)
+			}
 			writeError(w, ae)
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, tok.AppID))
+		r = r.WithContext(context.WithValue(r.Context(), callerKey{}, p.AppID))
 		if !audit {
 			next.ServeHTTP(w, r)
 			return
 		}
 		sw := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		a.log.Info("admin write", "caller", tok.AppID, "tenant", tok.TenantID, "method", r.Method, "path", r.URL.Path, "status", sw.status)
+		a.log.Info("admin write", "caller", p.AppID, "tenant", p.TenantID, "method", r.Method, "path", r.URL.Path, "status", sw.status)
 	})
 }
 
-// verify returns the caller's token or an apiError (401 or 403).
-func (a *API) verify(r *http.Request) (AccessToken, error) {
-	if a.mgmtApp == "" || a.tokens == nil || a.store == nil || a.keys == nil {
-		return AccessToken{}, errors.New("admin API misconfigured: Config.ManagementAppID, Tokens, Keys and Store are required")
+// verify returns the caller or an apiError: 401 (no or bad token, wrong
+// audience or tenant, deleted client), 403 (no admin role), 400 (two
+// Authorization headers), 503 (keys cannot be checked now).
+func (a *API) verify(r *http.Request) (*guard.Principal, error) {
+	if a.mgmtApp == "" || a.authn == nil || a.store == nil || a.keys == nil {
+		return nil, errors.New("admin API misconfigured: Config.ManagementAppID, Authenticator, Keys and Store are required")
 	}
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return AccessToken{}, errorf(http.StatusUnauthorized, "no access token: send Authorization: Bearer <token> with a token for scope %s/.default", directory.ManagementIdentifierURI)
-	}
-	scheme, raw, ok := strings.Cut(h, " ")
-	raw = strings.TrimSpace(raw)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
-		return AccessToken{}, errorf(http.StatusUnauthorized, "the Authorization header must be \"Bearer <token>\" with a token for scope %s/.default", directory.ManagementIdentifierURI)
-	}
-	tok, err := a.tokens.VerifyAccessToken(raw)
+	p, err := a.authn.Authenticate(r)
 	if err != nil {
-		return AccessToken{}, errorf(http.StatusUnauthorized, "the access token is not valid (%s); get a new token for scope %s/.default", headerSafe(err.Error()), directory.ManagementIdentifierURI)
+		if errors.Is(err, guard.ErrNoCredentials) {
+			if r.Header.Get("Authorization") != "" {
+				return nil, errorf(http.StatusUnauthorized, "the Authorization header must be \"Bearer <token>\" with a token for scope %s/.default", directory.ManagementIdentifierURI)
+			}
+			return nil, errorf(http.StatusUnauthorized, "no access token: send Authorization: Bearer <token> with a token for scope %s/.default", directory.ManagementIdentifierURI)
+		}
+		ge := guard.AsError(err)
+		switch ge.Status {
+		case http.StatusBadRequest:
+			return nil, errorf(http.StatusBadRequest, "%s", ge.Description)
+		case http.StatusServiceUnavailable:
+			return nil, errorf(http.StatusServiceUnavailable, "the access token cannot be checked now (%s); retry shortly", ge.Description)
+		}
+		return nil, errorf(http.StatusUnauthorized, "the access token is not valid (%s); get a new token for scope %s/.default", headerSafe(ge.Description), directory.ManagementIdentifierURI)
 	}
-	if !strings.EqualFold(tok.Audience, a.mgmtApp) {
-		return AccessToken{}, errorf(http.StatusUnauthorized, "the access token's audience %q is not the management API; get a token for scope %s/.default", headerSafe(tok.Audience), directory.ManagementIdentifierURI)
+	if !slices.ContainsFunc(p.Audience, func(aud string) bool { return strings.EqualFold(aud, a.mgmtApp) }) {
+		return nil, errorf(http.StatusUnauthorized, "the access token's audience %q is not the management API; get a token for scope %s/.default", headerSafe(strings.Join(p.Audience, " ")), directory.ManagementIdentifierURI)
 	}
 	// The management application lives in exactly one tenant; a token that
 	// another tenant issued for an application that happens to share the
 	// appId is not an admin token.
-	if _, err := a.store.GetApplication(r.Context(), strings.ToLower(tok.TenantID), strings.ToLower(a.mgmtApp)); err != nil {
+	if _, err := a.store.GetApplication(r.Context(), strings.ToLower(p.TenantID), strings.ToLower(a.mgmtApp)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return AccessToken{}, errorf(http.StatusUnauthorized, "the access token was issued by tenant %q, which does not hold the management API; get the token from the tenant that does", headerSafe(tok.TenantID))
+			return nil, errorf(http.StatusUnauthorized, "the access token was issued by tenant %q, which does not hold the management API; get the token from the tenant that does", headerSafe(p.TenantID))
 		}
-		return AccessToken{}, err
+		return nil, err
 	}
-	for _, role := range tok.Roles {
-		if role == directory.AdminRoleValue {
-			return tok, nil
-		}
+	if p.HasRole(directory.AdminRoleValue) {
+		return p, nil
 	}
-	return AccessToken{}, errorf(http.StatusForbidden, "the caller %s lacks the app role %s on the management API; an administrator must grant it (POST %s/tenants/{tenant}/grants) before a new token is requested", headerSafe(tok.AppID), directory.AdminRoleValue, basePath)
+	return nil, errorf(http.StatusForbidden, "the caller %s lacks the app role %s on the management API; an administrator must grant it (POST %s/tenants/{tenant}/grants) before a new token is requested", headerSafe(p.AppID), directory.AdminRoleValue, basePath)
 }
 
 // challenge builds the WWW-Authenticate value of RFC 6750 section 3.

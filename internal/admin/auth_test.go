@@ -100,7 +100,7 @@ func TestAuth_WritesAreAuditedWithoutBodies(t *testing.T) {
 
 func TestAuth_UnconfiguredAPIRefusesEverything(t *testing.T) {
 	mux := http.NewServeMux()
-	New(Config{Tokens: fakeTokens{"t": {Roles: []string{"Portcullis.Admin"}}}}).Register(mux)
+	New(Config{Authenticator: fakeTokens{"t": {Roles: []string{"Portcullis.Admin"}}}}).Register(mux)
 	req, _ := http.NewRequest("GET", "/admin/v1/tenants", nil)
 	req.Header.Set("Authorization", "Bearer t")
 	rec := &recorder{header: http.Header{}}
@@ -116,7 +116,7 @@ func TestAuth_UnconfiguredAPIRefusesEverything(t *testing.T) {
 func TestAuth_APIWithoutKeysRefusesInsteadOfPanicking(t *testing.T) {
 	e := newEnv(t)
 	mux := http.NewServeMux()
-	New(Config{Store: e.st, Tokens: fakeTokens{tokAdmin: {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}}}, ManagementAppID: e.mgmt.AppID}).Register(mux)
+	New(Config{Store: e.st, Authenticator: fakeTokens{tokAdmin: {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}}}, ManagementAppID: e.mgmt.AppID}).Register(mux)
 	req, _ := http.NewRequest("POST", "/admin/v1/tenants", strings.NewReader(`{"name":"nokeys"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tokAdmin)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/sts"
 )
 
 // The test tokens the fake verifier knows; anything else is refused.
@@ -30,16 +31,27 @@ const (
 	tokOtherTenant = "tok-other-tenant"
 )
 
-// fakeTokens verifies tokens from a fixed table, as the token service would
-// after checking signature, issuer and lifetime.
+// AccessToken is what a fake token stands for.
+type AccessToken struct {
+	TenantID, Audience, AppID string
+	Roles                     []string
+}
+
+// fakeTokens is a guard.Authenticator that admits the bearer tokens of a
+// fixed table, as a guard.Verifier would after checking signature,
+// issuer and lifetime.
 type fakeTokens map[string]AccessToken
 
-func (f fakeTokens) VerifyAccessToken(raw string) (AccessToken, error) {
+func (f fakeTokens) Authenticate(r *http.Request) (*guard.Principal, error) {
+	raw, err := guard.BearerToken(r)
+	if err != nil {
+		return nil, err
+	}
 	tok, ok := f[raw]
 	if !ok {
-		return AccessToken{}, errors.New("token is expired")
+		return nil, &guard.Error{Status: http.StatusUnauthorized, Code: guard.CodeInvalidToken, Description: "token is expired"}
 	}
-	return tok, nil
+	return &guard.Principal{Method: guard.MethodBearer, TenantID: tok.TenantID, Audience: []string{tok.Audience}, AppID: tok.AppID, Roles: tok.Roles}, nil
 }
 
 type rotation struct {
@@ -52,7 +64,7 @@ type fakeKeys struct {
 	mu        sync.Mutex
 	ensured   []string
 	rotations []rotation
-	keys      map[string][]SigningKey
+	keys      map[string][]sts.KeyInfo
 	now       time.Time
 }
 
@@ -61,7 +73,7 @@ func (k *fakeKeys) EnsureSigningKey(_ context.Context, tenantID string) error {
 	defer k.mu.Unlock()
 	k.ensured = append(k.ensured, tenantID)
 	if len(k.keys[tenantID]) == 0 {
-		k.keys[tenantID] = []SigningKey{{KID: "kid-" + tenantID[:8], Status: "active", CreatedAt: k.now, ActivateAt: k.now, PublishedUntil: k.now.Add(90 * 24 * time.Hour)}}
+		k.keys[tenantID] = []sts.KeyInfo{{KID: "kid-" + tenantID[:8], Status: "active", CreatedAt: k.now, ActivateAt: k.now, PublishedUntil: k.now.Add(90 * 24 * time.Hour)}}
 	}
 	return nil
 }
@@ -71,14 +83,14 @@ func (k *fakeKeys) RotateSigningKeys(_ context.Context, tenantID string, immedia
 	defer k.mu.Unlock()
 	k.rotations = append(k.rotations, rotation{tenantID, immediate})
 	kid := fmt.Sprintf("kid-%d", len(k.rotations))
-	k.keys[tenantID] = append(k.keys[tenantID], SigningKey{KID: kid, Status: "next", CreatedAt: k.now, ActivateAt: k.now.Add(24 * time.Hour)})
+	k.keys[tenantID] = append(k.keys[tenantID], sts.KeyInfo{KID: kid, Status: "next", CreatedAt: k.now, ActivateAt: k.now.Add(24 * time.Hour)})
 	return kid, nil
 }
 
-func (k *fakeKeys) SigningKeys(tenantID string) ([]SigningKey, error) {
+func (k *fakeKeys) SigningKeys(tenantID string) ([]sts.KeyInfo, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return append([]SigningKey(nil), k.keys[tenantID]...), nil
+	return append([]sts.KeyInfo(nil), k.keys[tenantID]...), nil
 }
 
 // syncBuffer collects log output from concurrent handlers.
@@ -132,7 +144,7 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, st: st, logs: &syncBuffer{}, now: testNow}
-	e.keys = &fakeKeys{keys: map[string][]SigningKey{}, now: e.now}
+	e.keys = &fakeKeys{keys: map[string][]sts.KeyInfo{}, now: e.now}
 
 	e.tenant = directory.Tenant{ID: newGUID(), Name: directory.DefaultTenantName, CreatedAt: e.now}
 	e.other = directory.Tenant{ID: newGUID(), Name: "other", CreatedAt: e.now}
@@ -167,7 +179,7 @@ func newEnv(t testing.TB) *env {
 		tokOtherTenant: {TenantID: e.other.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}},
 	}
 	api := New(Config{
-		Store: st, Tokens: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
+		Store: st, Authenticator: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
 		Changed: func(context.Context) { e.changed.Add(1) },
 		Logger:  slog.New(slog.NewTextHandler(e.logs, nil)),
 		Now:     func() time.Time { return e.now },

@@ -46,7 +46,7 @@ func (e *env) withRootKeys(t *testing.T, rk RootKeys, budget time.Duration) {
 	t.Helper()
 	tokens := fakeTokens{tokAdmin: {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}}}
 	cfg := Config{
-		Store: e.st, Tokens: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
+		Store: e.st, Authenticator: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
 		Changed: func(context.Context) { e.changed.Add(1) },
 		Logger:  slog.New(slog.NewTextHandler(e.logs, nil)),
 		Now:     func() time.Time { return e.now }, RekeyBudget: budget,

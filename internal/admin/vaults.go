@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -60,7 +61,7 @@ func (a *API) withVaults(h handlerFunc) handlerFunc {
 // administrator, named by its appId in the audit log.
 func vaultCaller(ctx context.Context) vault.Caller {
 	id, _ := ctx.Value(requestIDKey{}).(string)
-	return vault.Caller{Admin: true, AppID: callerAppID(ctx), RequestID: id}
+	return vault.Caller{Principal: guard.Principal{AppID: callerAppID(ctx)}, Admin: true, RequestID: id}
 }
 
 // vaultError turns a *vault.Error into the admin API's error: its kind gives

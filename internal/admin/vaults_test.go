@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
@@ -51,7 +52,7 @@ func newVaultEnv(t *testing.T) *vaultEnv {
 		tokNoRole: {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{"Other.Role"}},
 	}
 	api := New(Config{
-		Store: st, Tokens: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
+		Store: st, Authenticator: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Now: func() time.Time { return e.now },
 		Vaults: svc,
 	})
@@ -122,7 +123,7 @@ func TestVaults_CreateListShowUpdate(t *testing.T) {
 	if err != nil || len(as) != 1 || as[0].PrincipalID != e.adminClient.AppID || as[0].Role != vault.RoleAdministrator || as[0].Scope != "" {
 		t.Fatalf("assignments after create: %+v, %v", as, err)
 	}
-	if _, err := e.svc.GetVault(context.Background(), vault.Caller{AppID: e.adminClient.AppID}, "team-a"); err != nil {
+	if _, err := e.svc.GetVault(context.Background(), vault.Caller{Principal: guard.Principal{AppID: e.adminClient.AppID}}, "team-a"); err != nil {
 		t.Errorf("the creating application cannot read the vault: %v", err)
 	}
 
@@ -188,7 +189,7 @@ func TestVaultRoleAssignments_AssignListRemove(t *testing.T) {
 		t.Errorf("other tenant: %+v", other)
 	}
 	// The assignment takes effect in the vault.
-	if _, err := e.svc.GetVault(context.Background(), vault.Caller{AppID: client.AppID}, "default"); err != nil {
+	if _, err := e.svc.GetVault(context.Background(), vault.Caller{Principal: guard.Principal{AppID: client.AppID}}, "default"); err != nil {
 		t.Errorf("assigned application cannot read the vault: %v", err)
 	}
 
@@ -234,7 +235,7 @@ func TestVaultAudit_NewestFirstWithLimit(t *testing.T) {
 	created := e.must(201, "POST", "/admin/v1/vaults/default/roleAssignments", map[string]any{"principal": "orders-client", "role": vault.RoleSecretsUser})
 	e.must(200, "GET", "/admin/v1/vaults/default", nil)
 	// A denied data-plane call is audited too.
-	if _, err := e.svc.ListRoleAssignments(context.Background(), vault.Caller{AppID: client.AppID, RequestID: "req-denied"}, "default"); !vault.IsKind(err, vault.KindForbidden) {
+	if _, err := e.svc.ListRoleAssignments(context.Background(), vault.Caller{Principal: guard.Principal{AppID: client.AppID}, RequestID: "req-denied"}, "default"); !vault.IsKind(err, vault.KindForbidden) {
 		t.Fatalf("want forbidden, got %v", err)
 	}
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/sts"
 )
 
 // defaultAccessTokenLifetime is what a zero Application.AccessTokenLifetime
@@ -162,7 +163,7 @@ type signingKeyJSON struct {
 	PublishedUntil time.Time `json:"publishedUntil"`
 }
 
-func signingKeyOut(k SigningKey) signingKeyJSON {
+func signingKeyOut(k sts.KeyInfo) signingKeyJSON {
 	return signingKeyJSON{KID: k.KID, Status: k.Status, CreatedAt: k.CreatedAt.UTC(), ActivateAt: k.ActivateAt.UTC(), PublishedUntil: k.PublishedUntil.UTC()}
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/postgres"
@@ -96,7 +97,7 @@ type rotationFixture struct {
 	key     string
 }
 
-var admin0 = vault.Caller{Admin: true, AppID: "rotation-test"}
+var admin0 = vault.Caller{Principal: guard.Principal{AppID: "rotation-test"}, Admin: true}
 
 // checkEverythingOpens reads every version of every secret, the
 // certificate's private key (as secret, and by signing) and the key (by

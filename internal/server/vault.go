@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -138,7 +139,7 @@ func vaultIdentifierURIs(bases, have []string) []string {
 // Administrator of the default vault (once), so that the CLI's admin
 // credential can use the vault.
 func assignVaultAdministrators(ctx context.Context, svc *vault.Service, appIDs []string) error {
-	admin := vault.Caller{Admin: true, AppID: "portcullis-bootstrap"}
+	admin := vault.Caller{Principal: guard.Principal{AppID: "portcullis-bootstrap"}, Admin: true}
 	have, err := svc.ListRoleAssignments(ctx, admin, vault.DefaultVault)
 	if err != nil {
 		return fmt.Errorf("bootstrap: list vault role assignments: %w", err)

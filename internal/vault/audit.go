@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"strings"
 	"context"
 	"fmt"
 	"log/slog"
@@ -310,3 +311,26 @@ func (s *Service) Flush(ctx context.Context) error { return s.audit.flush(ctx) }
 // audited synchronously. It returns ctx's error if the records could not
 // all be written in time.
 func (s *Service) Close(ctx context.Context) error { return s.audit.close(ctx) }
+
+// OperationAuthenticate names, in the audit log, a request refused before
+// it reached any vault operation.
+const OperationAuthenticate = "authenticate"
+
+// AuditRefusal records a request refused before any vault operation: no
+// valid credential, a token of another tenant, a deleted client. c holds
+// what is known of the caller (nothing when the token did not verify);
+// code is the refusal's error code (for example "invalid_token"), never
+// the credential. Callers pace refusals, so that a flood of bad tokens
+// cannot flood the audit log.
+func (s *Service) AuditRefusal(c Caller, vaultName, code string) {
+	if ValidateVaultName(vaultName) != nil {
+		vaultName = ""
+	}
+	rec := AuditRecord{
+		Time: s.now().UTC(), RequestID: c.RequestID, TenantID: c.TenantID, AppID: c.principal(), ObjectID: c.ObjectID,
+		Vault: strings.ToLower(vaultName), Operation: OperationAuthenticate, Outcome: OutcomeRefused, Code: code,
+	}
+	if err := s.audit.append(rec, false); err != nil {
+		s.log.Error("vault audit append failed", "operation", OperationAuthenticate, "request_id", c.RequestID, "error", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -80,7 +81,7 @@ func TestAudit_EveryReadIsStoredAfterFlush(t *testing.T) {
 				}
 			}
 			// A denied and a failed read are audited too.
-			_, _ = svc.GetSecret(ctx, vault.Caller{AppID: "nobody"}, "default", "s", "")
+			_, _ = svc.GetSecret(ctx, vault.Caller{Principal: guard.Principal{AppID: "nobody"}}, "default", "s", "")
 			_, _ = svc.GetSecret(ctx, c, "default", "missing", "")
 		}()
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -59,7 +60,7 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-var reader = vault.Caller{AppID: "reader-app", RequestID: "r"}
+var reader = vault.Caller{Principal: guard.Principal{AppID: "reader-app"}, RequestID: "r"}
 
 func (c *cluster) assign(t *testing.T, svc *vault.Service, role string) vault.RoleAssignment {
 	t.Helper()

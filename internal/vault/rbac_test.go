@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -198,7 +199,7 @@ func TestRBAC_Matrix(t *testing.T) {
 	slices.Sort(roles)
 	i := 0
 	for _, role := range roles {
-		caller := vault.Caller{AppID: "app-" + strings.ReplaceAll(role, " ", "-"), RequestID: "r"}
+		caller := vault.Caller{Principal: guard.Principal{AppID: "app-" + strings.ReplaceAll(role, " ", "-")}, RequestID: "r"}
 		if role != "(no role)" {
 			must[vault.RoleAssignment](t)(e.svc.AssignRole(e.ctx, admin, vault.RoleAssignment{Vault: "default", PrincipalID: caller.AppID, Role: role}))
 		}
@@ -235,7 +236,7 @@ func TestRBAC_Matrix(t *testing.T) {
 func TestRBAC_DenialNamesOperationAndLeastRole(t *testing.T) {
 	e := newEnv(t)
 	setSecret(t, e, "s", "v")
-	c := vault.Caller{AppID: "11111111-2222-3333-4444-555555555555"}
+	c := vault.Caller{Principal: guard.Principal{AppID: "11111111-2222-3333-4444-555555555555"}}
 	for _, tc := range []struct {
 		op   func() error
 		perm string
@@ -263,7 +264,7 @@ func TestRBAC_ScopesTokenRolesAndAliases(t *testing.T) {
 	must[vault.CertificateOperation](t)(e.svc.CreateCertificate(e.ctx, admin, "default", "c", vault.CertificateCreate{Policy: &policy}))
 	must[vault.CertificateOperation](t)(e.svc.CreateCertificate(e.ctx, admin, "default", "d", vault.CertificateCreate{Policy: &policy}))
 
-	scoped := vault.Caller{AppID: "scoped"}
+	scoped := vault.Caller{Principal: guard.Principal{AppID: "scoped"}}
 	must[vault.RoleAssignment](t)(e.svc.AssignRole(e.ctx, admin, vault.RoleAssignment{Vault: "default", Scope: "secrets/a", PrincipalID: "scoped", Role: "key vault secrets user"}))
 	must[vault.Secret](t)(e.svc.GetSecret(e.ctx, scoped, "default", "a", ""))
 	_, err := e.svc.GetSecret(e.ctx, scoped, "default", "b", "")
@@ -271,7 +272,7 @@ func TestRBAC_ScopesTokenRolesAndAliases(t *testing.T) {
 	_, err = e.svc.ListSecrets(e.ctx, scoped, "default", vault.PageRequest{})
 	wantErr(t, err, vault.KindForbidden)
 
-	certUser := vault.Caller{ObjectID: "oid-1"}
+	certUser := vault.Caller{Principal: guard.Principal{ObjectID: "oid-1"}}
 	ra := must[vault.RoleAssignment](t)(e.svc.AssignRole(e.ctx, admin, vault.RoleAssignment{Vault: "default", Scope: "certificates/c", PrincipalID: "oid-1", Role: "Key Vault Certificates User"}))
 	if ra.Role != vault.RoleCertificateUser {
 		t.Fatalf("alias stored as %q", ra.Role)
@@ -284,7 +285,7 @@ func TestRBAC_ScopesTokenRolesAndAliases(t *testing.T) {
 	_, err = e.svc.GetSecret(e.ctx, certUser, "default", "a", "")
 	wantErr(t, err, vault.KindForbidden)
 
-	token := vault.Caller{AppID: "tok", Roles: []string{"Key Vault Secrets User", "Something.Else"}}
+	token := vault.Caller{Principal: guard.Principal{AppID: "tok", Roles: []string{"Key Vault Secrets User", "Something.Else"}}}
 	must[vault.Secret](t)(e.svc.GetSecret(e.ctx, token, "default", "b", ""))
 	_, err = e.svc.SetSecret(e.ctx, token, "default", "b", vault.SecretInput{})
 	wantErr(t, err, vault.KindForbidden)
@@ -298,7 +299,7 @@ func TestRBAC_ScopesTokenRolesAndAliases(t *testing.T) {
 	_, err = e.svc.AssignRole(e.ctx, admin, vault.RoleAssignment{Vault: "default", Scope: "secrets/a", PrincipalID: "scoped", Role: vault.RoleSecretsUser})
 	wantErr(t, err, vault.KindConflict)
 
-	adminRole := vault.Caller{AppID: "boss"}
+	adminRole := vault.Caller{Principal: guard.Principal{AppID: "boss"}}
 	must[vault.RoleAssignment](t)(e.svc.AssignRole(e.ctx, admin, vault.RoleAssignment{Vault: "default", PrincipalID: "boss", Role: vault.RoleAdministrator}))
 	list := must[[]vault.RoleAssignment](t)(e.svc.ListRoleAssignments(e.ctx, adminRole, "default"))
 	if len(list) != 3 {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -181,7 +182,7 @@ func TestVaults_CreateValidation(t *testing.T) {
 		{"retention too long", vault.VaultInput{Name: "abc", SoftDeleteRetentionDays: 91}, admin, vault.KindBadRequest, "between 7 and 90"},
 		{"bad name", vault.VaultInput{Name: "a_b"}, admin, vault.KindBadRequest, "3-24"},
 		{"duplicate", vault.VaultInput{Name: "Default"}, admin, vault.KindConflict, "already exists"},
-		{"not admin", vault.VaultInput{Name: "abc"}, vault.Caller{AppID: "app"}, vault.KindForbidden, "administrator"},
+		{"not admin", vault.VaultInput{Name: "abc"}, vault.Caller{Principal: guard.Principal{AppID: "app"}}, vault.KindForbidden, "administrator"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.svc.CreateVault(e.ctx, tc.caller, tc.in)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 )
 
@@ -53,18 +54,16 @@ type Config struct {
 	CacheRevalidate time.Duration
 }
 
-// Caller is the authenticated principal of a request, as the token service's
-// access token describes it.
+// Caller is who a vault operation acts for: the guard.Principal that
+// authenticated the request (the vault's RBAC reads its AppID, ObjectID and
+// Roles: a role value naming a built-in role grants that role on every
+// vault, admin consent on the vault resource), the request id for the
+// audit log, and Admin for the Portcullis administrator (admin API, CLI),
+// who is allowed everything.
 type Caller struct {
-	TenantID string
-	AppID    string // the client id; role assignments name it (or ObjectID)
-	ObjectID string
-	// Roles are the token's roles claim; a value naming a built-in role
-	// grants that role on every vault (admin consent on the vault resource).
-	Roles     []string
+	guard.Principal
 	RequestID string
-	// Admin marks the Portcullis administrator (admin API, CLI): allowed everything.
-	Admin bool
+	Admin     bool
 }
 
 // principal names the caller in messages.
@@ -81,7 +80,7 @@ func (c Caller) principal() string {
 }
 
 // internalCaller is how internal consumers (Resolve, lifetime actions) appear in the audit log.
-var internalCaller = Caller{AppID: "portcullis", Admin: true}
+var internalCaller = Caller{Principal: guard.Principal{AppID: "portcullis"}, Admin: true}
 
 // Service is the vault: every operation on vaults, secrets, certificates and
 // keys, with RBAC, audit, sealing and Key Vault semantics. It is safe for

@@ -176,7 +176,7 @@ type AuditRecord struct {
 	Name      string
 	Version   string
 	Operation string // the permission, e.g. "secrets/getSecret"
-	Outcome   string // "success", "denied" or "failed"
+	Outcome   string // "success", "denied", "failed" or "refused"
 	Code      string // the error code when not a success
 }
 
@@ -185,6 +185,9 @@ const (
 	OutcomeSuccess = "success"
 	OutcomeDenied  = "denied"
 	OutcomeFailed  = "failed"
+	// OutcomeRefused: the request was refused before any operation (no or
+	// bad credentials); Operation is OperationAuthenticate.
+	OutcomeRefused = "refused"
 )
 
 // AuditQuery selects audit records, newest first.

@@ -19,9 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
-	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/kvapi"
 )
@@ -35,51 +35,20 @@ import (
 //	go test -run XXX -bench . -benchtime 5s -cpuprofile /tmp/kv.cpu ./internal/vault/kvapi
 //	go tool pprof -top /tmp/kv.cpu
 
-// rs256Verifier verifies RS256 tokens signed by key, like sts.VerifyAccessToken.
-type rs256Verifier struct {
+// benchKeys is the key source of the benchmark's guard.Verifier: one
+// RS256 key, kid "bench", for any issuer (the token service's Key does a
+// map lookup too); it counts the lookups.
+type benchKeys struct {
 	pub   *rsa.PublicKey
 	calls atomic.Int64
 }
 
-func (v *rs256Verifier) VerifyAccessToken(raw string) (sts.Claims, error) {
-	v.calls.Add(1)
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return sts.Claims{}, errors.New("not a compact JWS")
+func (k *benchKeys) Key(_ context.Context, _, kid string) (crypto.PublicKey, error) {
+	k.calls.Add(1)
+	if kid != "bench" {
+		return nil, errors.New("unknown kid")
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return sts.Claims{}, err
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-	}
-	if err := json.Unmarshal(hb, &hdr); err != nil || hdr.Alg != "RS256" {
-		return sts.Claims{}, errors.New("bad header")
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return sts.Claims{}, err
-	}
-	var c benchClaims
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return sts.Claims{}, err
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return sts.Claims{}, err
-	}
-	digest := sha256.Sum256([]byte(raw[:len(parts[0])+1+len(parts[1])]))
-	if err := rsa.VerifyPKCS1v15(v.pub, crypto.SHA256, digest[:], sig); err != nil {
-		return sts.Claims{}, errors.New("signature does not verify")
-	}
-	now := time.Now()
-	if now.After(time.Unix(c.Exp, 0).Add(time.Minute)) || now.Add(time.Minute).Before(time.Unix(c.Nbf, 0)) {
-		return sts.Claims{}, errors.New("outside nbf/exp")
-	}
-	return sts.Claims{TenantID: c.Tid, Issuer: c.Iss, Audience: c.Aud, AppID: c.Azp, ObjectID: c.Oid, Roles: c.Roles,
-		TokenID: c.Uti, IssuedAt: time.Unix(c.Iat, 0), NotBefore: time.Unix(c.Nbf, 0), ExpiresAt: time.Unix(c.Exp, 0)}, nil
+	return k.pub, nil
 }
 
 type benchClaims struct {
@@ -112,10 +81,10 @@ func signRS256(tb testing.TB, key *rsa.PrivateKey, c benchClaims) string {
 // benchEnv is a Key Vault handler over SQLite with one caller holding
 // Secrets Officer on the default vault by role assignment.
 type benchEnv struct {
-	h        *kvapi.Handler
-	svc      *vault.Service
-	verifier *rs256Verifier
-	auth     string // "Bearer …"
+	h    *kvapi.Handler
+	svc  *vault.Service
+	keys *benchKeys
+	auth string // "Bearer …"
 }
 
 const (
@@ -154,8 +123,12 @@ func newBenchEnv(tb testing.TB) *benchEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ver := &rs256Verifier{pub: &key.PublicKey}
-	h, err := kvapi.New(kvapi.Config{Vault: svc, Tokens: ver, Sealer: sealer, TenantID: benchTenant, ResourceAppID: benchResource,
+	keys := &benchKeys{pub: &key.PublicKey}
+	ver, err := guard.NewVerifier(guard.VerifierConfig{Keys: keys, Audiences: []string{benchResource}, Algorithms: []string{"RS256"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h, err := kvapi.New(kvapi.Config{Vault: svc, Authenticator: guard.Bearer(ver), Sealer: sealer, TenantID: benchTenant, ResourceAppID: benchResource,
 		BaseHosts: []string{benchHost}, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
@@ -163,7 +136,7 @@ func newBenchEnv(tb testing.TB) *benchEnv {
 	now := time.Now()
 	tok := signRS256(tb, key, benchClaims{Aud: benchResource, Iss: "https://" + benchHost + "/" + benchTenant + "/v2.0",
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(time.Hour).Unix(), Azp: benchClient, Oid: benchClient, Tid: benchTenant, Uti: "u", Ver: "2.0"})
-	return &benchEnv{h: h, svc: svc, verifier: ver, auth: "Bearer " + tok}
+	return &benchEnv{h: h, svc: svc, keys: keys, auth: "Bearer " + tok}
 }
 
 // discardWriter is a minimal http.ResponseWriter that keeps the status.

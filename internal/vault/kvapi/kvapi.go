@@ -8,19 +8,15 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 
-	"github.com/portcullis/portcullis/internal/sts"
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/vault"
 )
-
-// TokenVerifier verifies access tokens issued by the token service;
-// *sts.Server implements it.
-type TokenVerifier interface {
-	VerifyAccessToken(raw string) (sts.Claims, error)
-}
 
 // Sealer authenticates paging cursors (Seal/Open with an aad binding the
 // listing) so that any node holding the root key accepts them and a
@@ -30,12 +26,17 @@ type Sealer interface {
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
-// Config is what New needs. Vault, Tokens, Sealer, TenantID and
+// Config is what New needs. Vault, Authenticator, Sealer, TenantID and
 // ResourceAppID are required.
 type Config struct {
-	Vault  *vault.Service
-	Tokens TokenVerifier
-	Sealer Sealer
+	Vault *vault.Service
+	// Authenticator admits callers: guard.Bearer over a guard.Verifier
+	// whose audience is the vault resource application (and whose key
+	// source is the token service), wrapped by guard.RequireExistingClient
+	// so that a deleted application's tokens stop at once. Its Principal's
+	// TenantID must be TenantID.
+	Authenticator guard.Authenticator
+	Sealer        Sealer
 	// TenantID is the tenant of the vault resource application: the
 	// challenge names it and tokens must come from it.
 	TenantID string
@@ -54,12 +55,6 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives failures (never values); slog.Default when nil.
 	Logger *slog.Logger
-	// TokenCacheSize is how many successfully verified access tokens are
-	// remembered (see tokenCache); DefaultTokenCacheSize when zero, no
-	// caching when negative.
-	TokenCacheSize int
-	// Now is the clock of the token cache; time.Now when nil.
-	Now func() time.Time
 }
 
 // DefaultMaxBodyBytes is the default request body limit.
@@ -75,8 +70,9 @@ type Handler struct {
 	// requests that reached an IP address use it, because {vault}.{IP} is
 	// no host name.
 	nameHost string
-	// tokens caches verifications; nil when disabled.
-	tokens *tokenCache
+	// refusals paces the audit records and log lines of refused requests.
+	refusals        *rate.Limiter
+	refusalsSkipped atomic.Int64
 }
 
 // New validates cfg and returns the handler.
@@ -84,29 +80,19 @@ func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Vault == nil:
 		return nil, errors.New("kvapi: Config.Vault is required")
-	case cfg.Tokens == nil:
-		return nil, errors.New("kvapi: Config.Tokens is required")
+	case cfg.Authenticator == nil:
+		return nil, errors.New("kvapi: Config.Authenticator is required")
 	case cfg.Sealer == nil:
 		return nil, errors.New("kvapi: Config.Sealer is required")
 	case cfg.TenantID == "" || cfg.ResourceAppID == "":
 		return nil, errors.New("kvapi: Config.TenantID and Config.ResourceAppID (the vault resource application) are required")
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, baseHosts: map[string]bool{}}
+	h := &Handler{cfg: cfg, log: cfg.Logger, baseHosts: map[string]bool{}, refusals: rate.NewLimiter(refusalAuditRate, refusalAuditBurst)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
 	if h.cfg.MaxBodyBytes <= 0 {
 		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if cfg.TokenCacheSize >= 0 {
-		size, now := cfg.TokenCacheSize, cfg.Now
-		if size == 0 {
-			size = DefaultTokenCacheSize
-		}
-		if now == nil {
-			now = time.Now
-		}
-		h.tokens = newTokenCache(size, now)
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(strings.TrimRight(cfg.PublicURL, "/"))
@@ -284,15 +270,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
 		hd.Set("x-ms-client-request-id", c)
 	}
 	hd.Set("Cache-Control", "no-cache")
-	claims, err := h.authenticate(r)
+	p, err := h.authenticate(r)
 	if err != nil {
-		hd.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="%s/%s", resource="%s"`, t.resource, h.cfg.TenantID, t.resource))
+		if vault.AsError(err).Kind == vault.KindUnauthorized {
+			hd.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="%s/%s", resource="%s"`, t.resource, h.cfg.TenantID, t.resource))
+		}
+		h.refused(r, t, p, reqID, err)
 		writeError(w, h.log, reqID, err)
 		return
 	}
-	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{
-		TenantID: claims.TenantID, AppID: claims.AppID, ObjectID: claims.ObjectID, Roles: claims.Roles, RequestID: reqID,
-	}}
+	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{Principal: *p, RequestID: reqID}}
 	if err := vault.ValidateVaultName(t.vault); err != nil {
 		writeError(w, h.log, reqID, err)
 		return
@@ -322,28 +309,42 @@ func requestID(r *http.Request) string {
 	return c
 }
 
-// authenticate verifies the bearer token for the vault resource.
-func (h *Handler) authenticate(r *http.Request) (sts.Claims, error) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		return sts.Claims{}, unauthorized("AKV10000: Request is missing a Bearer or PoP token.")
-	}
-	scheme, tok, ok := strings.Cut(auth, " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return sts.Claims{}, unauthorized("AKV10001: The Authorization header must be \"Bearer <access token>\".")
-	}
-	c, err := h.tokens.verify(h.cfg.Tokens, tok)
+// authenticate admits the request's caller through Config.Authenticator
+// and checks that the token comes from the vault's tenant. Refusals are
+// Key Vault errors: 401 Unauthorized (with the challenge), 400 for a
+// malformed request (two Authorization headers), 503 when keys cannot be
+// checked now. The returned Principal is shared: callers copy it.
+func (h *Handler) authenticate(r *http.Request) (*guard.Principal, error) {
+	p, err := h.cfg.Authenticator.Authenticate(r)
 	if err != nil {
-		return sts.Claims{}, unauthorized("AKV10032: The bearer token was rejected: %v. Request a new token from the token service.", err)
+		if errors.Is(err, guard.ErrNoCredentials) {
+			return nil, unauthorized("AKV10000: Request is missing a Bearer or PoP token.")
+		}
+		ge := guard.AsError(err)
+		switch ge.Status {
+		case http.StatusBadRequest:
+			return nil, badParameter("%s.", ge.Description)
+		case http.StatusServiceUnavailable:
+			return nil, &vault.Error{Kind: vault.KindUnavailable, Code: vault.CodeServiceUnavailable, Message: "The bearer token cannot be checked now: " + ge.Description + ". Retry shortly."}
+		}
+		return nil, unauthorized("AKV10032: The bearer token was rejected: %s. Request a new token for the resource named in the WWW-Authenticate challenge (scope \"{resource}/.default\").", ge.Description)
 	}
-	if !strings.EqualFold(c.Audience, h.cfg.ResourceAppID) {
-		return sts.Claims{}, unauthorized("AKV10022: Invalid audience. Expected %s (the Portcullis vault resource), found: %s. Request the token for the resource named in the WWW-Authenticate challenge (scope \"{resource}/.default\").", h.cfg.ResourceAppID, clip(c.Audience, 100))
+	if !containsFold(p.Audience, h.cfg.ResourceAppID) {
+		return nil, unauthorized("AKV10022: Invalid audience. Expected %s (the Portcullis vault resource), found: %s. Request the token for the resource named in the WWW-Authenticate challenge (scope \"{resource}/.default\").", h.cfg.ResourceAppID, clip(strings.Join(p.Audience, " "), 100))
 	}
-	if !strings.EqualFold(c.TenantID, h.cfg.TenantID) {
-		return sts.Claims{}, unauthorized("AKV10032: Invalid tenant %s: tokens for the vault must come from tenant %s.", clip(c.TenantID, 64), h.cfg.TenantID)
+	if !strings.EqualFold(p.TenantID, h.cfg.TenantID) {
+		return p, unauthorized("AKV10032: Invalid tenant %s: tokens for the vault must come from tenant %s.", clip(p.TenantID, 64), h.cfg.TenantID)
 	}
-	return c, nil
+	return p, nil
+}
+
+func containsFold(list []string, v string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
 }
 
 func clip(s string, n int) string {

@@ -1,0 +1,34 @@
+package kvapi
+
+import (
+	"net/http"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// Refusals are audited and logged at most refusalAuditRate per second
+// (bursts of refusalAuditBurst), so that a flood of bad tokens cannot
+// flood the audit log; the ones skipped are counted in the next line.
+const (
+	refusalAuditRate  = 20
+	refusalAuditBurst = 100
+)
+
+// refused audits and logs a request refused by authenticate: who (when
+// the token verified), which vault, the error code and, in the log, the
+// reason in words. Never the token.
+func (h *Handler) refused(r *http.Request, t target, p *guard.Principal, reqID string, err error) {
+	if !h.refusals.Allow() {
+		h.refusalsSkipped.Add(1)
+		return
+	}
+	e := vault.AsError(err)
+	c := vault.Caller{RequestID: reqID}
+	if p != nil {
+		c.Principal = *p
+	}
+	h.cfg.Vault.AuditRefusal(c, t.vault, e.Code)
+	h.log.Info("key vault request refused", "request_id", reqID, "method", r.Method, "vault", clip(t.vault, 64),
+		"caller", c.AppID, "code", e.Code, "reason", e.Message, "skipped_since_last", h.refusalsSkipped.Swap(0))
+}
