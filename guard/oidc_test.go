@@ -157,7 +157,9 @@ func TestOIDCKeySource_RefusesWhatCannotBeTrusted(t *testing.T) {
 	}{
 		{"issuer mismatch in discovery", func(ti *testIssuer) { ti.docIssuer = ti.URL + "/" }, "names issuer"},
 		{"issuer of another tenant", func(ti *testIssuer) { ti.docIssuer = strings.Replace(ti.URL, "contoso", "fabrikam", 1) }, "names issuer"},
-		{"http jwks_uri", func(ti *testIssuer) { ti.jwksURI = strings.Replace(ti.base, "https", "http", 1) + "/contoso/discovery/v2.0/keys" }, "is not https"},
+		{"http jwks_uri", func(ti *testIssuer) {
+			ti.jwksURI = strings.Replace(ti.base, "https", "http", 1) + "/contoso/discovery/v2.0/keys"
+		}, "is not https"},
 		{"JWKS 404", func(ti *testIssuer) { ti.status = http.StatusNotFound }, "404"},
 		{"no usable key", func(ti *testIssuer) { ti.keys = nil; ti.order = nil }, "no usable signature key"},
 	}
