@@ -24,11 +24,12 @@
 // # Protecting an API
 //
 // Point an OIDCKeySource at the issuer your callers get tokens from (for
-// Portcullis, https://{host}/{tenant}/v2.0; for Entra ID,
-// https://login.microsoftonline.com/{tenant}/v2.0), make a Verifier for
-// your API's audience, and wrap your handler:
+// Portcullis, https://{host}/{tenant id}/v2.0; for Entra ID,
+// https://login.microsoftonline.com/{tenant id}/v2.0; exactly the iss of
+// the tokens), make a Verifier for your API's audience, and wrap your
+// handler:
 //
-//	keys, err := guard.NewOIDCKeySource(ctx, "https://localhost:8443/contoso/v2.0", guard.OIDCOptions{})
+//	keys, err := guard.NewOIDCKeySource(ctx, "https://localhost:8443/2a7f727d-ea4c-4ddb-94cb-4a6e7dea71f6/v2.0", guard.OIDCOptions{})
 //	if err != nil { ... }
 //	verifier, err := guard.NewVerifier(guard.VerifierConfig{
 //		Keys:      keys,
@@ -42,7 +43,8 @@
 //	}))
 //
 // In the handler, guard.PrincipalFrom(r.Context()) returns the caller.
-// See Example for a complete program.
+// See Example for a complete program, and docs/guard.md in the
+// repository for a walk-through.
 //
 // # What the Verifier checks
 //
@@ -57,8 +59,8 @@
 // than you trust.
 //
 // Verified tokens are cached by their SHA-256 until their exp. Each cache
-// hit asks the KeySource again for the token's key, so a key the issuer
-// withdraws stops its tokens at once.
+// hit asks the KeySource again for the token's key, so a withdrawn key
+// stops its tokens as soon as the KeySource no longer returns it.
 //
 // # Key sources
 //

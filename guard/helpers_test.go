@@ -257,7 +257,7 @@ func (ti *testIssuer) publish(kid string, pub crypto.PublicKey) {
 func (ti *testIssuer) jwks() []byte {
 	ti.mu.Lock()
 	defer ti.mu.Unlock()
-	var keys []map[string]any
+	keys := []map[string]any{}
 	for _, kid := range ti.order {
 		switch k := ti.keys[kid].(type) {
 		case *rsa.PublicKey:

@@ -134,9 +134,7 @@ func NewOIDCKeySource(ctx context.Context, issuerURL string, opts OIDCOptions) (
 		return s.checkURL(req.URL)
 	}
 	s.client = &c
-	if err := s.Refresh(ctx); err != nil {
-		s.log.Warn("guard: the issuer's signing keys could not be loaded; tokens are refused with 503 until they are", "issuer", s.issuer, "error", err)
-	}
+	s.Refresh(ctx) // a failure is logged; Key answers ErrKeySourceUnavailable until a load succeeds
 	return s, nil
 }
 
@@ -204,7 +202,7 @@ func (s *OIDCKeySource) start(force bool) *fetchCall {
 		defer cancel()
 		err := s.load(ctx)
 		if err != nil {
-			s.log.Warn("guard: refreshing the issuer's signing keys failed; the last good keys stay in use", "issuer", s.issuer, "error", err)
+			s.log.Warn("guard: loading the issuer's signing keys failed; the last good keys stay in use (without any, tokens are refused with 503)", "issuer", s.issuer, "error", err)
 		}
 		s.mu.Lock()
 		c.err, s.lastErr, s.inflight = err, err, nil

@@ -27,6 +27,24 @@ type KeySource interface {
 	Key(ctx context.Context, issuer, kid string) (crypto.PublicKey, error)
 }
 
+// IssuerKeys is a KeySource that routes each lookup to the source of the
+// token's issuer, for an API that accepts tokens from several issuers
+// (several Portcullis tenants, or Portcullis and Entra ID):
+//
+//	guard.IssuerKeys{contoso.Issuer(): contoso, fabrikam.Issuer(): fabrikam}
+//
+// An issuer it does not list is unknown (401).
+type IssuerKeys map[string]KeySource
+
+// Key implements KeySource.
+func (m IssuerKeys) Key(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	s, ok := m[issuer]
+	if !ok {
+		return nil, fmt.Errorf("issuer %q is not one this API trusts", jws.Clip(issuer, 100))
+	}
+	return s.Key(ctx, issuer, kid)
+}
+
 // Verifier limits and defaults.
 const (
 	DefaultLeeway        = time.Minute
@@ -113,14 +131,6 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.cache = newTokenCache(cmp.Or(cfg.CacheSize, DefaultCacheSize))
 	}
 	return v, nil
-}
-
-func cmp0[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Verify verifies a compact JWT and returns its Principal, or an *Error

@@ -440,3 +440,56 @@ func flipChar(s string, i int) string {
 	}
 	return s[:i] + string(c) + s[i+1:]
 }
+
+func TestIssuerKeys_RoutesByIssuer(t *testing.T) {
+	testKeys(t)
+	contoso, fabrikam := newFakeKeys(), newFakeKeys()
+	contoso.set(testIss, "a", &rsaA.PublicKey)
+	fabrikam.set(otherIss, "b", &rsaB.PublicKey)
+	v, err := NewVerifier(VerifierConfig{Keys: IssuerKeys{testIss: contoso, otherIss: fabrikam}, Audiences: []string{testAud}, Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		tok  string
+		want string
+	}{
+		{"contoso", signJWT(t, rsaA, rs256("a"), validClaims()), ""},
+		{"fabrikam", signJWT(t, rsaB, rs256("b"), with(validClaims(), "iss", otherIss)), ""},
+		{"contoso's kid under fabrikam", signJWT(t, rsaA, rs256("a"), with(validClaims(), "iss", otherIss)), `kid "a"`},
+		{"unlisted issuer", signJWT(t, rsaA, rs256("a"), with(validClaims(), "iss", "https://evil.test")), "is not one this API trusts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := v.Verify(context.Background(), tt.tok)
+			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func BenchmarkVerify_CacheHitOIDCSource(b *testing.B) {
+	testKeys(b)
+	ti := newTestIssuer(b)
+	ti.publish("a", &rsaA.PublicKey)
+	c := newClock()
+	v, err := NewVerifier(VerifierConfig{Keys: newSource(b, ti, c), Audiences: []string{testAud}, Now: c.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := signJWT(b, rsaA, rs256("a"), with(validClaims(), "iss", ti.URL))
+	ctx := context.Background()
+	if _, err := v.Verify(ctx, tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(ctx, tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
