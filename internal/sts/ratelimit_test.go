@@ -150,3 +150,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+func TestCertCache_StaysBoundedInBytes(t *testing.T) {
+	var c certCache
+	der := make([]byte, 1<<20)
+	for i := 0; i < 100; i++ {
+		der[0], der[1] = byte(i), byte(i>>8) // a distinct (unparseable) DER each time
+		if rc := c.get(der); rc.err == nil {
+			t.Fatal("garbage parsed as a certificate")
+		}
+		if c.bytes > maxCertCacheBytes {
+			t.Fatalf("after %d certificates the cache holds %d bytes; bound %d", i+1, c.bytes, maxCertCacheBytes)
+		}
+	}
+	if len(c.m) == 0 || len(c.m) > maxCertCacheBytes/(2<<20) {
+		t.Fatalf("%d entries of 1 MiB cached; want between 1 and %d", len(c.m), maxCertCacheBytes/(2<<20))
+	}
+}
