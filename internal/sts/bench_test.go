@@ -1,6 +1,7 @@
 package sts_test
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -105,6 +106,37 @@ func BenchmarkRSA2048Sign(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := rsa.SignPKCS1v15(rand.Reader, clientRSA, crypto.SHA256, digest[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAuthenticateClient_Secret is the client-authentication phase
+// alone (no signature): what a gateway's Basic authenticator pays.
+func BenchmarkAuthenticateClient_Secret(b *testing.B) {
+	e := newEnvNoTLS(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.srv.CheckClientSecret(ctx, e.tenant.ID, e.secretClient.AppID, e.secret); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKey is the in-process key source's hit path, paid by every
+// bearer-authenticated vault and admin request.
+func BenchmarkKey(b *testing.B) {
+	e := newEnvNoTLS(b)
+	e.base = "https://sts.example"
+	ctx := context.Background()
+	kid := kidOf(b, e.issueInProcess(b))
+	iss := e.base + "/" + e.tenant.ID + "/v2.0"
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.srv.Key(ctx, iss, kid); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,21 +4,42 @@
 // (see shared/reference/msal-protocol.md, the wire contract).
 //
 // [Server] serves per tenant the OpenID discovery document, the JWKS and the
-// token endpoint. Clients authenticate with a client secret (HTTP Basic or
-// form body) or a certificate-signed client assertion (private_key_jwt);
-// tokens are RS256 JWTs carrying Entra's v2.0 app-only claim set, signed by
-// the tenant's current signing key. Requests are answered from an immutable
-// directory snapshot and the unsealed signing keys installed by
-// [Server.Apply]; issuing a token writes nothing to the database.
+// token endpoint. Requests are answered from an immutable directory snapshot
+// and the unsealed signing keys installed by [Server.Apply]; issuing a token
+// writes nothing to the database.
+//
+// A token request runs in named phases, each testable alone; the handler
+// only sequences them:
+//
+//  1. parse: the form body and the Authorization header;
+//  2. [Server.AuthenticateClient]: a client secret (HTTP Basic or form
+//     body), a certificate-signed client assertion (private_key_jwt) or a TLS
+//     client certificate, with the per-client and per-source failure
+//     budgets. It is exported, with [Server.CheckClientSecret] and
+//     [Server.CheckClientCertificate], for every surface that accepts an
+//     application's credentials, and returns an [AuthenticatedClient];
+//  3. authorize: the resource the scope names and the roles granted on it
+//     ([Authorization]);
+//  4. enrich: the [Enricher] of [Config] (the token-issuance connector's
+//     seam) adds claims, never [ReservedClaims], or blocks with an
+//     [EnrichmentError];
+//  5. [Issuer.Issue]: Entra's v2.0 app-only claim set, signed RS256 by the
+//     tenant's active key.
+//
+// [Server.Key] is the in-process key source of bearer verification: the
+// public key a tenant publishes now, by issuer and kid, without a lock or an
+// allocation. [Server.VerifyAccessToken] still checks tokens issued here
+// for callers not yet moved to that key source.
 //
 // Signing keys rotate in stages derived from their times (see
 // store.SigningKey): a new key is published in the JWKS for KeyPrepublish
 // before it signs, and a superseded key stays published until every token it
 // signed has expired. [Server.RunRotation] rotates on one node of a cluster,
-// chosen by a store lease. [Server.VerifyAccessToken] checks tokens issued
-// here (the admin API uses it).
+// chosen by a store lease.
 //
 // Protocol errors are *Error values carrying the AADSTS code, the OAuth
 // error and the HTTP status; one function, writeError, renders them in
-// Entra's JSON shape.
+// Entra's JSON shape. JWS segments are decoded strictly (unpadded
+// base64url, RFC 7515 §2), and nothing that unauthenticated clients send is
+// kept as text in the failure limiters.
 package sts

@@ -86,7 +86,7 @@ func TestFailureLimiter_UnauthenticatedClientIDsStayBoundedInBytes(t *testing.T)
 	mux := http.NewServeMux()
 	s.Register(mux)
 	const requests = 10_000
-	huge := strings.Repeat("x", 60<<10)
+	huge := strings.Repeat("x", 16<<10) // 10,000 of them held as text would be 160 MiB
 	post := func(clientID string) int {
 		body := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {"s"}, "scope": {"api://x/.default"}}.Encode()
 		r, _ := http.NewRequest(http.MethodPost, "https://sts.example/"+tenant.ID+"/oauth2/v2.0/token", strings.NewReader(body))
@@ -149,4 +149,21 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	return len(b), nil
+}
+
+func TestCertCache_StaysBoundedInBytes(t *testing.T) {
+	var c certCache
+	der := make([]byte, 1<<20)
+	for i := 0; i < 100; i++ {
+		der[0], der[1] = byte(i), byte(i>>8) // a distinct (unparseable) DER each time
+		if rc := c.get(der); rc.err == nil {
+			t.Fatal("garbage parsed as a certificate")
+		}
+		if c.bytes > maxCertCacheBytes {
+			t.Fatalf("after %d certificates the cache holds %d bytes; bound %d", i+1, c.bytes, maxCertCacheBytes)
+		}
+	}
+	if len(c.m) == 0 || len(c.m) > maxCertCacheBytes/(2<<20) {
+		t.Fatalf("%d entries of 1 MiB cached; want between 1 and %d", len(c.m), maxCertCacheBytes/(2<<20))
+	}
 }
