@@ -5,9 +5,11 @@
 //
 // Callers authenticate with a bearer token that Portcullis's own token
 // service issued for the built-in management resource and that carries the
-// Portcullis.Admin app role. The API reads and writes the store directly and
-// calls Config.Changed after every successful write so that the token
-// service serves the change at once.
+// Portcullis.Admin app role. Handlers are thin: decode the request, call
+// the directory service (directory.Service holds every rule and runs each
+// change in one store transaction), render the result or the error (one
+// mapping, in errors.go). Config.Changed is called after every successful
+// write so that the token service serves the change at once.
 package admin
 
 import (
@@ -15,18 +17,17 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
 // Config is what the admin API needs. Store, Tokens, Keys and
 // ManagementAppID are required; the others have safe defaults.
 type Config struct {
-	// Store holds the directory.
-	Store store.Store
+	// Store holds the directory; the API's directory.Service runs over it.
+	Store directory.Store
 	// Tokens verifies the bearer tokens of admin callers.
 	Tokens TokenVerifier
 	// Keys manages the tenants' token-signing keys.
@@ -96,7 +97,8 @@ type SigningKey struct {
 // API serves the admin REST API; create it with New and attach it to a mux
 // with Register.
 type API struct {
-	store   store.Store
+	store   directory.Store
+	dir     *directory.Service
 	tokens  TokenVerifier
 	keys    KeyManager
 	mgmtApp string
@@ -108,11 +110,6 @@ type API struct {
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
-
-	// writeMu serialises the writes of this node so that the safety checks
-	// (last admin grant, role in use) and the write they guard are not
-	// interleaved with another admin write on the same node.
-	writeMu sync.Mutex
 }
 
 // New returns the admin API for cfg, filling in defaults.
@@ -147,6 +144,9 @@ func New(cfg Config) *API {
 	// read returns.
 	clock := a.now
 	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+	if a.store != nil {
+		a.dir = directory.NewService(a.store, a.now)
+	}
 	return a
 }
 

@@ -113,26 +113,6 @@ func TestApplications_GetByAppIDOrDisplayName(t *testing.T) {
 	}
 }
 
-func TestPickApp_AmbiguousDisplayNameNamesTheAppIDs(t *testing.T) {
-	tn := directory.Tenant{ID: newGUID(), Name: "t"}
-	apps := []directory.Application{
-		{AppID: "11111111-1111-1111-1111-111111111111", DisplayName: "dup"},
-		{AppID: "22222222-2222-2222-2222-222222222222", DisplayName: "DUP"},
-		{AppID: "33333333-3333-3333-3333-333333333333", DisplayName: "single"},
-	}
-	_, err := pickApp(apps, tn, "Dup", "application")
-	ae, ok := err.(*apiError)
-	if !ok || ae.status != http.StatusConflict || !strings.Contains(ae.msg, "11111111-1111-1111-1111-111111111111, 22222222-2222-2222-2222-222222222222") {
-		t.Fatalf("error %v, want 409 naming both appIds", err)
-	}
-	if got, err := pickApp(apps, tn, "33333333-3333-3333-3333-333333333333", "application"); err != nil || got.DisplayName != "single" {
-		t.Errorf("by appId: %v %v", got, err)
-	}
-	if _, err := pickApp(apps, tn, "none", "application"); err == nil || err.(*apiError).status != http.StatusNotFound {
-		t.Errorf("missing: %v", err)
-	}
-}
-
 func TestApplications_Update(t *testing.T) {
 	e := newEnv(t)
 	app := e.createApp("orders", "api://orders")

@@ -12,7 +12,7 @@
 // [Server.Apply]; issuing a token writes nothing to the database.
 //
 // Signing keys rotate in stages derived from their times (see
-// store.SigningKey): a new key is published in the JWKS for KeyPrepublish
+// SigningKey): a new key is published in the JWKS for KeyPrepublish
 // before it signs, and a superseded key stays published until every token it
 // signed has expired. [Server.RunRotation] rotates on one node of a cluster,
 // chosen by a store lease. [Server.VerifyAccessToken] checks tokens issued

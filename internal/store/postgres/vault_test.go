@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -10,26 +10,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
 
-func TestVault_Conformance(t *testing.T) {
-	testDatabase(t)
-	vaulttest.Run(t, func(t *testing.T) vault.Store { return OpenTestStore(t) })
-}
-
 func TestVault_RoundTripKeepsNilEmptyAndZero(t *testing.T) {
-	vaulttest.RoundTripKeepsNilEmptyAndZero(t, OpenTestStore(t))
+	vaulttest.RoundTripKeepsNilEmptyAndZero(t, pgtest.Open(t))
 }
 
 func TestVault_AuditRefusesUpdates(t *testing.T) {
 	ctx := context.Background()
-	s := OpenTestStore(t)
+	s := pgtest.Open(t)
 	if err := s.AppendAudit(ctx, vault.AuditRecord{Vault: "v1", Operation: "secrets/getSecret", Outcome: vault.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE vault_audit SET outcome = 'denied'`)
+	_, err := postgres.PoolOf(s).Exec(ctx, `UPDATE vault_audit SET outcome = 'denied'`)
 	if err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("UPDATE vault_audit = %v, want the append-only refusal", err)
 	}
@@ -39,11 +36,11 @@ func TestVault_AuditRefusesUpdates(t *testing.T) {
 // calls for one name (and a certificate racing for it) from two nodes, each
 // with its own connection pool.
 func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
-	var nodes [2]*Store
+	var nodes [2]*postgres.Store
 	for i := range nodes {
-		s, err := Open(ctx, u)
+		s, err := postgres.Open(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,16 +121,16 @@ const vaultKillChildEnv = "PORTCULLIS_POSTGRES_VAULT_KILL_CHILD_URL"
 func TestVaultKill_AcknowledgedVersionsSurviveSIGKILL(t *testing.T) {
 	if u := os.Getenv(vaultKillChildEnv); u != "" {
 		ctx := context.Background()
-		s, err := Open(ctx, u)
+		s, err := postgres.Open(ctx, u)
 		vaulttest.ExitOnError(err)
 		vaulttest.WriteVersionsUntilKilled(ctx, s)
 		return
 	}
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	acked := vaulttest.KillChild(t, "^TestVaultKill_AcknowledgedVersionsSurviveSIGKILL$", vaultKillChildEnv+"="+u, "versions")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,17 +12,13 @@ import (
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
 
-func TestVault_Conformance(t *testing.T) {
-	vaulttest.Run(t, func(t *testing.T) vault.Store { return OpenTestStore(t) })
-}
-
 func TestVault_RoundTripKeepsNilEmptyAndZero(t *testing.T) {
-	vaulttest.RoundTripKeepsNilEmptyAndZero(t, OpenTestStore(t))
+	vaulttest.RoundTripKeepsNilEmptyAndZero(t, openTest(t))
 }
 
 func TestVault_RevisionMovesForObjectsNotForAudit(t *testing.T) {
 	ctx := context.Background()
-	s := OpenTestStore(t)
+	s := openTest(t)
 	rev := func() int64 {
 		r, err := s.Revision(ctx)
 		if err != nil {
@@ -58,7 +54,7 @@ func TestVault_RevisionMovesForObjectsNotForAudit(t *testing.T) {
 
 func TestVault_AuditRefusesUpdates(t *testing.T) {
 	ctx := context.Background()
-	s := OpenTestStore(t)
+	s := openTest(t)
 	if err := s.AppendAudit(ctx, vault.AuditRecord{Vault: "v1", Operation: "secrets/getSecret", Outcome: vault.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
 	}
