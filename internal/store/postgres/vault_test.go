@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -68,7 +69,7 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 		// A certificate of the same name must never coexist with the secret.
 		_, err := nodes[1].AddVersion(ctx, vault.ObjectVersion{Vault: "v1", Type: vault.Certificates, Name: "hot", Version: fmt.Sprintf("%032x", 999)},
 			vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}})
-		if err != nil && !errors.Is(err, vault.ErrConflict) {
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			errs <- err
 		}
 	}()
@@ -76,7 +77,7 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 	close(errs)
 	var conflicts int
 	for err := range errs {
-		if errors.Is(err, vault.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			conflicts++ // the secret lost the race to the certificate
 			continue
 		}
@@ -89,10 +90,10 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 	switch {
 	case certErr == nil:
 		// The certificate won: no secret version may exist.
-		if !errors.Is(err, vault.ErrNotFound) || conflicts != n {
+		if !errors.Is(err, store.ErrNotFound) || conflicts != n {
 			t.Fatalf("certificate and secret coexist: %d secret versions (%v), %d conflicts", len(vers), err, conflicts)
 		}
-	case errors.Is(certErr, vault.ErrNotFound):
+	case errors.Is(certErr, store.ErrNotFound):
 		if err != nil || len(vers) != n || conflicts != 0 {
 			t.Fatalf("ListVersions = %d versions, %v; %d conflicts; want %d versions", len(vers), err, conflicts, n)
 		}

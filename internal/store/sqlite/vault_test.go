@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
@@ -44,7 +45,7 @@ func TestVault_RevisionMovesForObjectsNotForAudit(t *testing.T) {
 		t.Fatalf("audit and markers moved the revision from %d to %d", before, rev())
 	}
 	// A refused write leaves the revision alone.
-	if err := s.CreateVault(ctx, vault.Vault{Name: "V1"}); !errors.Is(err, vault.ErrConflict) {
+	if err := s.CreateVault(ctx, vault.Vault{Name: "V1"}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate vault: %v", err)
 	}
 	if rev() != before {
