@@ -217,3 +217,15 @@ func TestSafety_BuiltInVaultApplicationIsProtected(t *testing.T) {
 	// Other URIs may change as long as the built-in one stays.
 	e.must(http.StatusOK, "PATCH", path, map[string]any{"identifierUris": []string{directory.VaultIdentifierURI, "https://vault.example.com"}})
 }
+
+func TestSafety_LastAdminCredentialIsProtected(t *testing.T) {
+	e := newEnv(t)
+	base := "/admin/v1/tenants/default/applications/portcullis-admin/passwordCredentials"
+	secret := strictDecode[secretOutT](t, e.must(http.StatusCreated, "POST", base, map[string]any{"description": "cli"}).body)
+	// The only administrator's only credential: removing it would leave no
+	// client that can obtain an admin token.
+	wantError(t, e.do("DELETE", base+"/"+secret.ID, nil), 409, "Conflict", "last credential", "Portcullis.Admin")
+	// A second credential makes the first removable.
+	e.must(http.StatusCreated, "POST", base, map[string]any{"description": "spare"})
+	e.must(http.StatusNoContent, "DELETE", base+"/"+secret.ID, nil)
+}
