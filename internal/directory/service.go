@@ -103,6 +103,28 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (Tenant, error)
 	return t, nil
 }
 
+// DeleteTenant removes a tenant with everything that hangs on it (its
+// applications with their credentials, grants and vault role assignments,
+// and its signing keys) in one transaction. The tenant holding the
+// management API cannot be deleted.
+func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
+	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
+		t, err := resolveTenant(ctx, tx, tenantRef)
+		if err != nil {
+			return err
+		}
+		mgmt, err := tx.FindApplications(ctx, t.ID, ApplicationQuery{IdentifierURIs: []string{ManagementIdentifierURI}})
+		if err != nil {
+			return err
+		}
+		if len(mgmt) > 0 {
+			return conflict("tenant %s (%s) holds the management API that authorizes every admin call; it cannot be deleted", t.Name, t.ID)
+		}
+		return tx.DeleteTenant(ctx, t.ID)
+	})
+	return keepErr("delete tenant", err)
+}
+
 // NewApplication describes an application to register, with the admin
 // API's field names in its refusals. Without identifier URIs the
 // application gets api://{appId}; a nil lifetime means the default (1 h).

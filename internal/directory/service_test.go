@@ -423,3 +423,44 @@ func testCertificate(t *testing.T) *x509.Certificate {
 	}
 	return cert
 }
+
+func TestService_DeleteTenantRemovesWhatHangsOnItButNeverTheManagementTenant(t *testing.T) {
+	eachBackend(t, 1, func(t *testing.T, st []backend) {
+		ctx := context.Background()
+		s := st[0]
+		svc := directory.NewService(s, clock)
+		b, err := svc.Bootstrap(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = svc.DeleteTenant(ctx, directory.DefaultTenantName)
+		if directory.KindOf(err) != directory.Conflict || !strings.Contains(err.Error(), "cannot be deleted") {
+			t.Fatalf("delete the management tenant: %v, want a conflict", err)
+		}
+		if _, err := svc.CreateTenant(ctx, "fabrikam"); err != nil {
+			t.Fatal(err)
+		}
+		app, err := svc.CreateApplication(ctx, "fabrikam", directory.NewApplication{DisplayName: "worker"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateVault(ctx, vault.Vault{Name: "v", SoftDeleteRetentionDays: 90, Created: testNow}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{app.AppID, b.AdminAppIDs[0]} {
+			if err := s.CreateRoleAssignment(ctx, vault.RoleAssignment{ID: "ra-" + p, Vault: "v", PrincipalID: p, Role: vault.RoleReader, Created: testNow}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := svc.DeleteTenant(ctx, "FABRIKAM"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Tenant(ctx, "fabrikam"); directory.KindOf(err) != directory.NotFound {
+			t.Fatalf("deleted tenant: %v, want not found", err)
+		}
+		ras, err := s.ListRoleAssignments(ctx, "v", "")
+		if err != nil || len(ras) != 1 || ras[0].PrincipalID != b.AdminAppIDs[0] {
+			t.Fatalf("role assignments after deleting the tenant: %+v, %v", ras, err)
+		}
+	})
+}

@@ -17,6 +17,10 @@ type Tx interface {
 	CreateTenant(ctx context.Context, t Tenant) error
 	// ListTenants returns all tenants.
 	ListTenants(ctx context.Context) ([]Tenant, error)
+	// DeleteTenant removes the tenant and everything that hangs on it: its
+	// applications (as DeleteApplication does, vault role assignments
+	// included), grants and signing keys.
+	DeleteTenant(ctx context.Context, tenantID string) error
 
 	// CreateApplication adds an application with everything it holds
 	// (identifier URIs, app roles, credentials). ErrConflict if the app id

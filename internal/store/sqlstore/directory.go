@@ -143,6 +143,52 @@ func (t dirTx) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
 	return out, nil
 }
 
+// DeleteTenant removes the tenant and everything that hangs on it, in the
+// caller's transaction.
+func (t dirTx) DeleteTenant(ctx context.Context, tenantID string) error {
+	q := t.q
+	err := func() error {
+		ok, err := Exists(ctx, q, `SELECT 1 FROM tenants WHERE id = ?`+t.s.db.ForUpdate(), tenantID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("tenant %q: %w", tenantID, store.ErrNotFound)
+		}
+		principals, err := scanAll(ctx, q, `SELECT app_id, object_id FROM applications WHERE tenant_id = ?`, []any{tenantID}, func(r Rows) ([2]string, error) {
+			var p [2]string
+			err := r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range principals {
+			if err := deleteRoleAssignmentsOf(ctx, q, p[0], p[1]); err != nil {
+				return err
+			}
+		}
+		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "signing_keys"} {
+			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
+				return err
+			}
+		}
+		_, err = q.Exec(ctx, `DELETE FROM tenants WHERE id = ?`, tenantID)
+		return err
+	}()
+	if err != nil {
+		return fmt.Errorf("delete tenant %q: %w", tenantID, err)
+	}
+	return nil
+}
+
+// deleteRoleAssignmentsOf removes the vault role assignments whose
+// principal is the application with appID and objectID (in any case).
+func deleteRoleAssignmentsOf(ctx context.Context, q Querier, appID, objectID string) error {
+	_, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE lower(principal_id) IN (?, ?)`, key(appID), key(objectID))
+	return err
+}
+
 func listTenants(ctx context.Context, q Querier) ([]directory.Tenant, error) {
 	return scanAll(ctx, q, `SELECT id, name, created_at FROM tenants ORDER BY created_at, id`, nil, func(rows Rows) (directory.Tenant, error) {
 		var t directory.Tenant
@@ -557,7 +603,7 @@ func (t dirTx) DeleteApplication(ctx context.Context, tenantID, appID string) er
 		if _, err := q.Exec(ctx, `DELETE FROM grants WHERE tenant_id = ? AND (client_app_id = ? OR resource_app_id = ?)`, tenantID, appID, appID); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE lower(principal_id) IN (?, ?)`, key(appID), key(objectID)); err != nil {
+		if err := deleteRoleAssignmentsOf(ctx, q, appID, objectID); err != nil {
 			return err
 		}
 		if err := deleteApplicationParts(ctx, q, tenantID, appID); err != nil {

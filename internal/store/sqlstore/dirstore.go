@@ -48,6 +48,11 @@ func (s *Store) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
 	return readDir(ctx, s, func(tx dirTx) ([]directory.Tenant, error) { return tx.ListTenants(ctx) })
 }
 
+// DeleteTenant removes the tenant and everything that hangs on it.
+func (s *Store) DeleteTenant(ctx context.Context, tenantID string) error {
+	return s.UpdateDirectory(ctx, func(tx directory.Tx) error { return tx.DeleteTenant(ctx, tenantID) })
+}
+
 // CreateApplication adds an application with everything it holds.
 func (s *Store) CreateApplication(ctx context.Context, app directory.Application) error {
 	return s.UpdateDirectory(ctx, func(tx directory.Tx) error { return tx.CreateApplication(ctx, app) })

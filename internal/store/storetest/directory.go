@@ -186,3 +186,66 @@ func testDeleteApplicationRemovesVaultRoleAssignments(t *testing.T, s Backend) {
 	err := s.DeleteApplication(ctx, tn.ID, doomed.AppID)
 	wantErr(t, err, store.ErrNotFound, doomed.AppID)
 }
+
+func testDeleteTenantRemovesEverythingItHolds(t *testing.T, s Backend) {
+	doomed := mustTenant(t, s, "doomed")
+	kept := mustTenant(t, s, "kept")
+	var apps [2]directory.Application
+	for i, tn := range []directory.Tenant{doomed, kept} {
+		api := mustApp(t, s, fullApp(tn.ID, "api"))
+		client := mustApp(t, s, fullApp(tn.ID, "client"))
+		mustGrant(t, s, grant(tn.ID, client.AppID, api.AppID, api.AppRoles[0].ID))
+		if err := s.CreateSigningKey(ctx, signingKey(tn.ID, "kid-"+tn.Name, base)); err != nil {
+			t.Fatal(err)
+		}
+		apps[i] = client
+	}
+	if err := s.CreateVault(ctx, vault.Vault{Name: "v", SoftDeleteRetentionDays: 90, Created: base}); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range apps {
+		if err := s.CreateRoleAssignment(ctx, vault.RoleAssignment{ID: newID(), Vault: "v", PrincipalID: app.ObjectID, Role: vault.RoleReader, Created: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rev := revision(t, s)
+	if err := s.DeleteTenant(ctx, doomed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := revision(t, s); r != rev+1 {
+		t.Fatalf("revision = %d after one delete from %d", r, rev)
+	}
+	tenants, err := s.ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "tenants", tenants, []directory.Tenant{normTenant(kept)})
+	for _, tn := range []directory.Tenant{doomed, kept} {
+		appsLeft, err := s.ListApplications(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grants, err := s.ListGrants(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := s.ListSigningKeys(ctx, tn.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if tn.ID == kept.ID {
+			want = 1
+		}
+		if len(appsLeft) != 2*want || len(grants) != want || len(keys) != want {
+			t.Errorf("tenant %s after deleting %s: %d apps, %d grants, %d keys", tn.Name, doomed.Name, len(appsLeft), len(grants), len(keys))
+		}
+	}
+	ras, err := s.ListRoleAssignments(ctx, "v", "")
+	if err != nil || len(ras) != 1 || ras[0].PrincipalID != apps[1].ObjectID {
+		t.Fatalf("vault role assignments after deleting the tenant: %+v, %v; want only the kept tenant's", ras, err)
+	}
+	// The name is free again.
+	mustTenant(t, s, "doomed")
+	wantErr(t, s.DeleteTenant(ctx, doomed.ID), store.ErrNotFound, doomed.ID)
+}

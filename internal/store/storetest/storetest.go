@@ -68,6 +68,7 @@ func runDirectory(t *testing.T, open func(t *testing.T) Backend) {
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
 		{"DeleteApplicationRemovesItsVaultRoleAssignments", testDeleteApplicationRemovesVaultRoleAssignments},
+		{"DeleteTenantRemovesEverythingItHolds", testDeleteTenantRemovesEverythingItHolds},
 		{"UpdateDirectoryIsOneTransaction", testUpdateDirectoryIsOneTransaction},
 		{"FindApplications", testFindApplications},
 		{"FindGrants", testFindGrants},
