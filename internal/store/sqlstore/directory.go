@@ -393,20 +393,22 @@ func (t dirTx) ListApplications(ctx context.Context, tenantID string) ([]directo
 // FindApplications returns the tenant's applications whose display name
 // or one of whose identifier URIs matches q, through the key indexes.
 func (t dirTx) FindApplications(ctx context.Context, tenantID string, aq directory.ApplicationQuery) ([]directory.Application, error) {
-	var conds []string
-	args := []any{tenantID}
+	// One indexed lookup per condition (an OR across them would scan the
+	// tenant's applications).
+	var selects []string
+	var args []any
 	if aq.DisplayName != "" {
-		conds = append(conds, `display_name_key = ?`)
-		args = append(args, key(aq.DisplayName))
+		selects = append(selects, `SELECT app_id FROM applications WHERE tenant_id = ? AND display_name_key = ?`)
+		args = append(args, tenantID, key(aq.DisplayName))
 	}
 	for _, u := range aq.IdentifierURIs {
-		conds = append(conds, `app_id IN (SELECT app_id FROM identifier_uris WHERE tenant_id = ? AND uri_key = ?)`)
+		selects = append(selects, `SELECT app_id FROM identifier_uris WHERE tenant_id = ? AND uri_key = ?`)
 		args = append(args, tenantID, key(u))
 	}
-	if len(conds) == 0 {
+	if len(selects) == 0 {
 		return []directory.Application{}, nil
 	}
-	ids, err := scanAll(ctx, t.q, `SELECT app_id FROM applications WHERE tenant_id = ? AND (`+strings.Join(conds, ` OR `)+`)`, args, func(r Rows) (string, error) {
+	ids, err := scanAll(ctx, t.q, strings.Join(selects, ` UNION `), args, func(r Rows) (string, error) {
 		var id string
 		err := r.Scan(&id)
 		return id, err
