@@ -39,53 +39,66 @@ type Backend interface {
 	sqlstore.Contract
 }
 
+// suite is a list of named conformance tests, each run on a fresh store.
+type suite []struct {
+	name string
+	fn   func(t *testing.T, s Backend)
+}
+
+func (cases suite) run(t *testing.T, open func(t *testing.T) Backend) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
 // Run runs every conformance suite. open must return a new, empty store for
 // each call and close it when the test ends (t.Cleanup).
 func Run(t *testing.T, open func(t *testing.T) Backend) {
+	t.Run("Directory", func(t *testing.T) { directorySuite.run(t, open) })
+	t.Run("KeyStore", func(t *testing.T) { keyStoreSuite.run(t, open) })
 	t.Run("Vault", func(t *testing.T) {
 		vaulttest.Run(t, func(t *testing.T) vault.Store { return open(t) })
 	})
-	t.Run("Directory", func(t *testing.T) { runDirectory(t, open) })
+	t.Run("Shared", func(t *testing.T) { sharedSuite.run(t, open) })
 }
 
-// runDirectory runs the suites of directory.Store, sts.KeyStore and the
-// shared methods.
-func runDirectory(t *testing.T, open func(t *testing.T) Backend) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s Backend)
-	}{
-		{"TenantsRoundTripInCreationOrder", testTenantsRoundTrip},
-		{"TenantConflicts", testTenantConflicts},
-		{"ApplicationRoundTrip", testApplicationRoundTrip},
-		{"ApplicationsListedInCreationOrder", testApplicationsOrder},
-		{"ApplicationConflicts", testApplicationConflicts},
-		{"NotFound", testNotFound},
-		{"InvalidInputIsRefused", testInvalidInput},
-		{"UpdateApplication", testUpdateApplication},
-		{"UpdateApplicationMutateErrorWritesNothing", testUpdateMutateError},
-		{"UpdateApplicationCannotChangeIDs", testUpdateImmutable},
-		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
-		{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
-		{"DeleteApplicationRemovesItsVaultRoleAssignments", testDeleteApplicationRemovesVaultRoleAssignments},
-		{"DeleteTenantRemovesEverythingItHolds", testDeleteTenantRemovesEverythingItHolds},
-		{"UpdateDirectoryIsOneTransaction", testUpdateDirectoryIsOneTransaction},
-		{"FindApplications", testFindApplications},
-		{"FindGrants", testFindGrants},
-		{"Grants", testGrants},
-		{"SigningKeys", testSigningKeys},
-		{"ReplaceSigningKeySealedIsACompareAndSwap", testReplaceSigningKeySealed},
-		{"RevisionCountsWritesOnly", testRevision},
-		{"LoadReturnsEverything", testLoad},
-		{"LoadIsConsistentUnderWrites", testLoadConsistent},
-		{"TryLease", testTryLease},
-		{"PingAndClose", testPingClose},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, open(t))
-		})
-	}
+// directorySuite holds implementations to directory.Store.
+var directorySuite = suite{
+	{"TenantsRoundTripInCreationOrder", testTenantsRoundTrip},
+	{"TenantConflicts", testTenantConflicts},
+	{"ApplicationRoundTrip", testApplicationRoundTrip},
+	{"ApplicationsListedInCreationOrder", testApplicationsOrder},
+	{"ApplicationConflicts", testApplicationConflicts},
+	{"NotFound", testNotFound},
+	{"InvalidInputIsRefused", testInvalidInput},
+	{"UpdateApplication", testUpdateApplication},
+	{"UpdateApplicationMutateErrorWritesNothing", testUpdateMutateError},
+	{"UpdateApplicationCannotChangeIDs", testUpdateImmutable},
+	{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
+	{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
+	{"DeleteApplicationRemovesItsVaultRoleAssignments", testDeleteApplicationRemovesVaultRoleAssignments},
+	{"DeleteTenantRemovesEverythingItHolds", testDeleteTenantRemovesEverythingItHolds},
+	{"UpdateDirectoryIsOneTransaction", testUpdateDirectoryIsOneTransaction},
+	{"FindApplications", testFindApplications},
+	{"FindGrants", testFindGrants},
+	{"Grants", testGrants},
+}
+
+// keyStoreSuite holds implementations to sts.KeyStore (and the signing
+// keys' compare-and-swap used by root-key rotation).
+var keyStoreSuite = suite{
+	{"SigningKeys", testSigningKeys},
+	{"ReplaceSigningKeySealedIsACompareAndSwap", testReplaceSigningKeySealed},
+}
+
+// sharedSuite holds implementations to what every store shares: the
+// revision, the consistent Load, leases, health.
+var sharedSuite = suite{
+	{"RevisionCountsWritesOnly", testRevision},
+	{"LoadReturnsEverything", testLoad},
+	{"LoadIsConsistentUnderWrites", testLoadConsistent},
+	{"TryLease", testTryLease},
+	{"PingAndClose", testPingClose},
 }
 
 var ctx = context.Background()
