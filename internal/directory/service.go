@@ -339,13 +339,13 @@ func (s *Service) AddAppRole(ctx context.Context, tenantRef, appRef string, req 
 
 // RemoveAppRole removes an app role that no grant uses; the management
 // API's Portcullis.Admin role cannot be removed.
-func (s *Service) RemoveAppRole(ctx context.Context, tenantRef, roleAppRef, roleRef string) error {
+func (s *Service) RemoveAppRole(ctx context.Context, tenantRef, appRef, roleRef string) error {
 	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
 		t, err := resolveTenant(ctx, tx, tenantRef)
 		if err != nil {
 			return err
 		}
-		app, err := resolveApp(ctx, tx, t, roleAppRef, "application")
+		app, err := resolveApp(ctx, tx, t, appRef, "application")
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,9 @@
 package store_test
 
 import (
+	"go/build"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 )
@@ -16,7 +16,8 @@ func TestBinary_LinksNoTestingPackage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list; skipped in -short mode")
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The go command of the toolchain running this test.
+	gobin := filepath.Join(build.Default.GOROOT, "bin", "go")
 	out, err := exec.Command(gobin, "list", "-deps", "github.com/portcullis/portcullis/cmd/portcullis").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps ./cmd/portcullis: %v\n%s", err, out)
