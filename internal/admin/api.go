@@ -5,9 +5,11 @@
 //
 // Callers authenticate with a bearer token that Portcullis's own token
 // service issued for the built-in management resource and that carries the
-// Portcullis.Admin app role. The API reads and writes the store directly and
-// calls Config.Changed after every successful write so that the token
-// service serves the change at once.
+// Portcullis.Admin app role. Handlers are thin: decode the request, call
+// the directory service (directory.Service holds every rule and runs each
+// change in one store transaction), render the result or the error (one
+// mapping, in errors.go). Config.Changed is called after every successful
+// write so that the token service serves the change at once.
 package admin
 
 import (
@@ -15,12 +17,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"golang.org/x/time/rate"
@@ -29,8 +30,8 @@ import (
 // Config is what the admin API needs. Store, Authenticator, Keys
 // and ManagementAppID are required; the others have safe defaults.
 type Config struct {
-	// Store holds the directory.
-	Store store.Store
+	// Store holds the directory; the API's directory.Service runs over it.
+	Store directory.Store
 	// Authenticator admits admin callers: guard.Bearer over a
 	// guard.Verifier whose audience is the management application,
 	// wrapped by guard.RequireExistingClient. The API then requires the
@@ -79,7 +80,8 @@ type KeyManager interface {
 // API serves the admin REST API; create it with New and attach it to a mux
 // with Register.
 type API struct {
-	store   store.Store
+	store   directory.Store
+	dir     *directory.Service
 	authn   guard.Authenticator
 	keys    KeyManager
 	mgmtApp string
@@ -96,11 +98,6 @@ type API struct {
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
-
-	// writeMu serialises the writes of this node so that the safety checks
-	// (last admin grant, role in use) and the write they guard are not
-	// interleaved with another admin write on the same node.
-	writeMu sync.Mutex
 }
 
 // New returns the admin API for cfg, filling in defaults.
@@ -136,6 +133,9 @@ func New(cfg Config) *API {
 	// read returns.
 	clock := a.now
 	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+	if a.store != nil {
+		a.dir = directory.NewService(a.store, a.now)
+	}
 	return a
 }
 

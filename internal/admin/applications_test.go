@@ -113,26 +113,6 @@ func TestApplications_GetByAppIDOrDisplayName(t *testing.T) {
 	}
 }
 
-func TestPickApp_AmbiguousDisplayNameNamesTheAppIDs(t *testing.T) {
-	tn := directory.Tenant{ID: newGUID(), Name: "t"}
-	apps := []directory.Application{
-		{AppID: "11111111-1111-1111-1111-111111111111", DisplayName: "dup"},
-		{AppID: "22222222-2222-2222-2222-222222222222", DisplayName: "DUP"},
-		{AppID: "33333333-3333-3333-3333-333333333333", DisplayName: "single"},
-	}
-	_, err := pickApp(apps, tn, "Dup", "application")
-	ae, ok := err.(*apiError)
-	if !ok || ae.status != http.StatusConflict || !strings.Contains(ae.msg, "11111111-1111-1111-1111-111111111111, 22222222-2222-2222-2222-222222222222") {
-		t.Fatalf("error %v, want 409 naming both appIds", err)
-	}
-	if got, err := pickApp(apps, tn, "33333333-3333-3333-3333-333333333333", "application"); err != nil || got.DisplayName != "single" {
-		t.Errorf("by appId: %v %v", got, err)
-	}
-	if _, err := pickApp(apps, tn, "none", "application"); err == nil || err.(*apiError).status != http.StatusNotFound {
-		t.Errorf("missing: %v", err)
-	}
-}
-
 func TestApplications_Update(t *testing.T) {
 	e := newEnv(t)
 	app := e.createApp("orders", "api://orders")
@@ -236,4 +216,16 @@ func TestSafety_BuiltInVaultApplicationIsProtected(t *testing.T) {
 	wantError(t, e.do("PATCH", path, map[string]any{"identifierUris": []string{"https://localhost:8443"}}), 409, "Conflict", directory.VaultIdentifierURI)
 	// Other URIs may change as long as the built-in one stays.
 	e.must(http.StatusOK, "PATCH", path, map[string]any{"identifierUris": []string{directory.VaultIdentifierURI, "https://vault.example.com"}})
+}
+
+func TestSafety_LastAdminCredentialIsProtected(t *testing.T) {
+	e := newEnv(t)
+	base := "/admin/v1/tenants/default/applications/portcullis-admin/passwordCredentials"
+	secret := strictDecode[secretOutT](t, e.must(http.StatusCreated, "POST", base, map[string]any{"description": "cli"}).body)
+	// The only administrator's only credential: removing it would leave no
+	// client that can obtain an admin token.
+	wantError(t, e.do("DELETE", base+"/"+secret.ID, nil), 409, "Conflict", "last credential", "Portcullis.Admin")
+	// A second credential makes the first removable.
+	e.must(http.StatusCreated, "POST", base, map[string]any{"description": "spare"})
+	e.must(http.StatusNoContent, "DELETE", base+"/"+secret.ID, nil)
 }

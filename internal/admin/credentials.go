@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
@@ -32,31 +30,8 @@ func (a *API) createPasswordCredential(w http.ResponseWriter, r *http.Request) e
 	if err := decodeJSON(w, r, &req, true); err != nil {
 		return err
 	}
-	description, err := normalizeDescription("description", req.Description)
-	if err != nil {
-		return err
-	}
-	lifetime, err := validateSecretLifetime(req.ExpiresInSeconds)
-	if err != nil {
-		return err
-	}
-	secret, err := directory.NewClientSecret()
-	if err != nil {
-		return err
-	}
-	now := a.now().UTC()
-	cred := directory.PasswordCredential{
-		ID: newGUID(), Hint: secret.Hint, Hash: secret.Hash, Description: description,
-		StartAt: now, ExpiresAt: now.Add(lifetime), CreatedAt: now,
-	}
-	err = a.changeApplication(r, "add client secret", func(_ directory.Tenant, cur *directory.Application) error {
-		if len(cur.PasswordCredentials) >= maxPasswordCredentials {
-			return conflict("application %q has %d client secrets, the maximum; delete an old one first", cur.DisplayName, len(cur.PasswordCredentials))
-		}
-		cur.PasswordCredentials = append(cur.PasswordCredentials, cred)
-		return nil
-	})
-	if err != nil {
+	cred, secret, err := a.dir.AddPasswordCredential(r.Context(), r.PathValue("tenant"), r.PathValue("app"), req.Description, req.ExpiresInSeconds)
+	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, newPasswordCredentialJSON{passwordCredentialJSON: passwordCredentialOut(cred), SecretText: secret.Text})
@@ -64,14 +39,8 @@ func (a *API) createPasswordCredential(w http.ResponseWriter, r *http.Request) e
 }
 
 func (a *API) deletePasswordCredential(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	err := a.changeApplication(r, "delete client secret", func(t directory.Tenant, cur *directory.Application) error {
-		if removeFirst(&cur.PasswordCredentials, func(c directory.PasswordCredential) bool { return strings.EqualFold(c.ID, id) }) {
-			return nil
-		}
-		return notFound("application %q has no client secret with id %q; list them with GET %s/tenants/%s/applications/%s/passwordCredentials", cur.DisplayName, id, basePath, t.Name, cur.AppID)
-	})
-	if err != nil {
+	err := a.dir.RemovePasswordCredential(r.Context(), r.PathValue("tenant"), r.PathValue("app"), r.PathValue("id"))
+	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -93,50 +62,28 @@ type createKeyCredentialRequest struct {
 	Description string `json:"description"`
 }
 
-// validate decodes and parses the uploaded certificate and returns the key
-// credential to store, without id and creation time. Only the public
-// certificate is kept; a private key in a PFX or PEM is dropped here.
-func (req createKeyCredentialRequest) validate(now time.Time) (directory.KeyCredential, error) {
-	var cred directory.KeyCredential
-	description, err := normalizeDescription("description", req.Description)
-	if err != nil {
-		return cred, err
-	}
+// parse decodes and parses the uploaded certificate. Only the public
+// certificate is used; a private key in a PFX or PEM is dropped here.
+func (req createKeyCredentialRequest) parse() (*x509.Certificate, error) {
 	if strings.TrimSpace(req.Certificate) == "" {
-		return cred, badRequest("field \"certificate\" is required: the standard base64 of a DER (.cer), PEM or PFX (.pfx) file")
+		return nil, badRequest("field \"certificate\" is required: the standard base64 of a DER (.cer), PEM or PFX (.pfx) file")
 	}
 	data, err := decodeBase64(req.Certificate)
 	if err != nil {
-		return cred, badRequest("field \"certificate\" is not standard base64 (%v); send the file bytes base64-encoded, e.g. with `base64 -w0 cert.cer`", err)
+		return nil, badRequest("field \"certificate\" is not standard base64 (%v); send the file bytes base64-encoded, e.g. with `base64 -w0 cert.cer`", err)
 	}
 	cert, err := pki.ParseCertificateFile(data, req.Password)
 	switch {
 	case err == nil:
+		return cert, nil
 	case errors.Is(err, pki.ErrWrongPassword) && req.Password == "":
-		return cred, badRequest("the PFX in \"certificate\" is password-protected; give its password in field \"password\"")
+		return nil, badRequest("the PFX in \"certificate\" is password-protected; give its password in field \"password\"")
 	case errors.Is(err, pki.ErrWrongPassword):
-		return cred, badRequest("field \"password\" is wrong: the PFX in \"certificate\" could not be opened with it")
+		return nil, badRequest("field \"password\" is wrong: the PFX in \"certificate\" could not be opened with it")
 	case errors.Is(err, pki.ErrNotCertificate):
-		return cred, badRequest("field \"certificate\" does not hold a certificate: expected the bytes of a DER (.cer), PEM or PFX (.pfx/.p12) file")
-	default:
-		return cred, badRequest("field \"certificate\" could not be read as a certificate: %s", headerSafe(err.Error()))
+		return nil, badRequest("field \"certificate\" does not hold a certificate: expected the bytes of a DER (.cer), PEM or PFX (.pfx/.p12) file")
 	}
-	if now.After(cert.NotAfter) {
-		return cred, badRequest("the certificate %q expired on %s; upload a certificate that is still valid", cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339))
-	}
-	return keyCredentialFor(cert, description), nil
-}
-
-func keyCredentialFor(cert *x509.Certificate, description string) directory.KeyCredential {
-	return directory.KeyCredential{
-		Description:    description,
-		CertificateDER: cert.Raw,
-		ThumbprintSHA1: pki.ThumbprintSHA1Hex(cert),
-		ThumbprintS256: pki.X5TS256(cert),
-		Subject:        cert.Subject.String(),
-		NotBefore:      cert.NotBefore.UTC(),
-		NotAfter:       cert.NotAfter.UTC(),
-	}
+	return nil, badRequest("field \"certificate\" could not be read as a certificate: %s", headerSafe(err.Error()))
 }
 
 // decodeBase64 decodes standard base64, padded or not; line breaks are
@@ -165,25 +112,15 @@ func (a *API) createKeyCredential(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
-	now := a.now().UTC()
-	cred, err := req.validate(now)
+	if err := a.dir.CheckDescription(req.Description); err != nil {
+		return err
+	}
+	cert, err := req.parse()
 	if err != nil {
 		return err
 	}
-	cred.ID, cred.CreatedAt = newGUID(), now
-	err = a.changeApplication(r, "add certificate", func(_ directory.Tenant, cur *directory.Application) error {
-		for _, c := range cur.KeyCredentials {
-			if strings.EqualFold(c.ThumbprintSHA1, cred.ThumbprintSHA1) {
-				return conflict("application %q already has this certificate (thumbprint %s, key credential id %s)", cur.DisplayName, cred.ThumbprintSHA1, c.ID)
-			}
-		}
-		if len(cur.KeyCredentials) >= maxKeyCredentials {
-			return conflict("application %q has %d certificates, the maximum; delete an old one first", cur.DisplayName, len(cur.KeyCredentials))
-		}
-		cur.KeyCredentials = append(cur.KeyCredentials, cred)
-		return nil
-	})
-	if err != nil {
+	cred, err := a.dir.AddKeyCredential(r.Context(), r.PathValue("tenant"), r.PathValue("app"), cert, req.Description)
+	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, keyCredentialOut(cred))
@@ -191,16 +128,8 @@ func (a *API) createKeyCredential(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (a *API) deleteKeyCredential(w http.ResponseWriter, r *http.Request) error {
-	ref := r.PathValue("id")
-	err := a.changeApplication(r, "delete certificate", func(t directory.Tenant, cur *directory.Application) error {
-		if removeFirst(&cur.KeyCredentials, func(c directory.KeyCredential) bool {
-			return strings.EqualFold(c.ID, ref) || strings.EqualFold(c.ThumbprintSHA1, ref)
-		}) {
-			return nil
-		}
-		return notFound("application %q has no certificate with id or thumbprint %q; list them with GET %s/tenants/%s/applications/%s/keyCredentials", cur.DisplayName, ref, basePath, t.Name, cur.AppID)
-	})
-	if err != nil {
+	err := a.dir.RemoveKeyCredential(r.Context(), r.PathValue("tenant"), r.PathValue("app"), r.PathValue("id"))
+	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

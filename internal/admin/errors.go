@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -54,14 +55,27 @@ var codes = map[int]string{
 // internalMessage is all a client learns about an internal error.
 const internalMessage = "internal error; the server log has the details"
 
-// toAPIError maps any handler error to the wire: apiErrors as they are,
-// store.ErrNotFound to 404, store.ErrConflict to 409 with the store's
-// message, and everything else to a generic 500 whose cause is logged.
+// directoryStatus is the status of each kind of directory.Error.
+var directoryStatus = map[directory.Kind]int{
+	directory.Invalid:   http.StatusBadRequest,
+	directory.NotFound:  http.StatusNotFound,
+	directory.Conflict:  http.StatusConflict,
+	directory.Forbidden: http.StatusForbidden,
+}
+
+// toAPIError maps any handler error to the wire, in one place: apiErrors
+// as they are, the directory service's refusals with their message and the
+// status of their kind, store.ErrNotFound to 404, store.ErrConflict to 409
+// with the store's message, and everything else to a generic 500 whose
+// cause is logged.
 func (a *API) toAPIError(r *http.Request, err error) *apiError {
 	var ae *apiError
+	var de *directory.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &de) && directoryStatus[de.Kind] != 0:
+		return errorf(directoryStatus[de.Kind], "%s", de.Msg)
 	case errors.Is(err, store.ErrNotFound):
 		return notFound("%s", storeMessage(err, "the object was not found (it may have been deleted concurrently)"))
 	case errors.Is(err, store.ErrConflict):

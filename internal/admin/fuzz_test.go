@@ -73,3 +73,26 @@ func FuzzCreateKeyCredentialBody(f *testing.F) {
 		fuzzBody(t, e, "/admin/v1/tenants/default/applications/fuzz/keyCredentials", body)
 	})
 }
+
+// FuzzCreateGrantBody drives the directory service's reference resolution
+// (appId, display name, identifier URI, role id or value) with any body.
+func FuzzCreateGrantBody(f *testing.F) {
+	e := newEnv(f)
+	e.createApp("orders", "api://orders")
+	e.createRole("orders", "Orders.Read")
+	e.createApp("billing")
+	for _, s := range []string{
+		`{"client":"billing","resource":"api://orders","role":"Orders.Read"}`,
+		`{"client":"BILLING","resource":"ORDERS","role":"orders.read"}`,
+		`{"client":"billing","resource":"api://portcullis-management","role":"Portcullis.Admin"}`,
+		`{"client":"00000000-0000-0000-0000-000000000000","resource":"x","role":"y"}`,
+		`{"client":" ","resource":"","role":""}`,
+		`{"client":"\u0000","resource":"\ud800","role":"…"}`,
+		`{"client":1}`, `{}`, `null`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzBody(t, e, "/admin/v1/tenants/default/grants", body)
+	})
+}

@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/sts"
 )
@@ -116,7 +117,7 @@ func (s *syncBuffer) String() string {
 // application with its Portcullis.Admin role, and an admin client granted it.
 type env struct {
 	t       testing.TB
-	st      store.Store
+	st      *sqlite.Store
 	mux     *http.ServeMux
 	base    string
 	client  *http.Client
@@ -134,6 +135,14 @@ type env struct {
 }
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newGUID() string { return strings.ToLower(uuid.NewString()) }
+
+// isGUID reports whether s is a GUID in its 8-4-4-4-12 form (any case).
+func isGUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return len(s) == 36 && err == nil
+}
 
 func newEnv(t testing.TB) *env {
 	t.Helper()

@@ -3,17 +3,10 @@ package admin
 import (
 	"fmt"
 	"net/http"
-	"strings"
-
-	"github.com/google/uuid"
-
-	"github.com/portcullis/portcullis/internal/directory"
 )
 
-func newGUID() string { return strings.ToLower(uuid.NewString()) }
-
 func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
-	tenants, err := a.store.ListTenants(r.Context())
+	tenants, err := a.dir.Tenants(r.Context())
 	if err != nil {
 		return err
 	}
@@ -30,24 +23,10 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
-	if err := validateTenantName(req.Name); err != nil {
-		return err
-	}
 	ctx := r.Context()
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
-	tenants, err := a.store.ListTenants(ctx)
+	t, err := a.dir.CreateTenant(ctx, req.Name)
 	if err != nil {
 		return err
-	}
-	for _, t := range tenants {
-		if strings.EqualFold(t.Name, req.Name) {
-			return conflict("a tenant named %q exists already (id %s); tenant names are unique regardless of case", t.Name, t.ID)
-		}
-	}
-	t := directory.Tenant{ID: newGUID(), Name: req.Name, CreatedAt: a.now().UTC()}
-	if err := a.store.CreateTenant(ctx, t); err != nil {
-		return fmt.Errorf("create tenant: %w", err)
 	}
 	// The token service learns of the tenant first, then gets its key.
 	a.notifyChanged(ctx)
@@ -114,8 +93,6 @@ func (a *API) rotateSigningKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a.writeMu.Lock()
-	defer a.writeMu.Unlock()
 	kid, err := a.keys.RotateSigningKeys(ctx, t.ID, req.Immediate)
 	if err != nil {
 		return fmt.Errorf("rotate signing keys of tenant %s: %w", t.ID, err)

@@ -279,18 +279,7 @@ func (a *API) createVaultRoleAssignment(w http.ResponseWriter, r *http.Request) 
 // or object id (any case), else its display name if exactly one application
 // of the tenant has it.
 func (a *API) resolvePrincipal(ctx context.Context, t directory.Tenant, ref string) (directory.Application, error) {
-	apps, err := a.store.ListApplications(ctx, t.ID)
-	if err != nil {
-		return directory.Application{}, err
-	}
-	if isGUID(ref) {
-		for _, app := range apps {
-			if strings.EqualFold(app.AppID, ref) || strings.EqualFold(app.ObjectID, ref) {
-				return app, nil
-			}
-		}
-	}
-	return pickApp(apps, t, ref, "principal application")
+	return a.dir.Principal(ctx, t, ref)
 }
 
 func (a *API) deleteVaultRoleAssignment(w http.ResponseWriter, r *http.Request) error {

@@ -14,7 +14,6 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -28,10 +27,7 @@ type vaultEnv struct {
 func newVaultEnv(t *testing.T) *vaultEnv {
 	t.Helper()
 	e := newEnv(t)
-	st, ok := e.st.(*sqlite.Store)
-	if !ok {
-		t.Fatalf("store is %T, want *sqlite.Store", e.st)
-	}
+	st := e.st
 	b := make([]byte, seal.RootKeySize)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,13 @@ import (
 
 // defaultAccessTokenLifetime is what a zero Application.AccessTokenLifetime
 // means (the token service's default).
-const defaultAccessTokenLifetime = time.Hour
+const defaultAccessTokenLifetime = directory.DefaultAccessTokenLifetime
+
+// The credential limits, named as the tests of this package use them.
+const (
+	maxPasswordCredentials = directory.MaxPasswordCredentials
+	maxKeyCredentials      = directory.MaxKeyCredentials
+)
 
 // The response shapes of the contract. Times are RFC 3339 in UTC; lists are
 // never null.
@@ -140,18 +146,11 @@ type grantJSON struct {
 	CreatedAt     time.Time `json:"createdAt"`
 }
 
-// grantOut renders g; roleValue is looked up in the resource's roles ("" if
-// the role no longer exists).
-func grantOut(g directory.Grant, apps map[string]directory.Application) grantJSON {
-	value := ""
-	if res, ok := apps[strings.ToLower(g.ResourceAppID)]; ok {
-		if r, _, ok := findRole(res, g.AppRoleID); ok {
-			value = r.Value
-		}
-	}
+// grantOut renders g with its role value ("" if the role no longer exists).
+func grantOut(g directory.GrantedRole) grantJSON {
 	return grantJSON{
 		ID: g.ID, TenantID: g.TenantID, ClientAppID: g.ClientAppID, ResourceAppID: g.ResourceAppID,
-		AppRoleID: g.AppRoleID, RoleValue: value, CreatedAt: g.CreatedAt.UTC(),
+		AppRoleID: g.AppRoleID, RoleValue: g.RoleValue, CreatedAt: g.CreatedAt.UTC(),
 	}
 }
 

@@ -1,10 +1,3 @@
-// Package directory is the model of who exists: tenants, applications (app
-// registrations) with their identifier URIs, app roles, password and key
-// credentials, and grants (admin consent) of app roles to client applications.
-//
-// The types here are plain values. Persistence is the store's concern; the
-// token service reads an immutable Snapshot that is rebuilt whenever the store
-// reports a new revision.
 package directory
 
 import (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 )
 
 // TestServe_ClusterOnPostgreSQLSharesDirectoryAndKeys starts two nodes on one
@@ -15,7 +15,7 @@ import (
 // token from node B within the reload interval, and a token signed by one
 // node verifies on the other.
 func TestServe_ClusterOnPostgreSQLSharesDirectoryAndKeys(t *testing.T) {
-	dbURL := postgres.NewTestDatabaseURL(t)
+	dbURL := pgtest.NewDatabaseURL(t)
 	t.Setenv(RootKeyEnv, strings.Repeat("5a", 32))
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a := startServer(t, Config{Dev: true, DataDir: dirA, DatabaseURL: dbURL, ReloadInterval: 100 * time.Millisecond})

@@ -16,7 +16,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/portcullis/portcullis/internal/pki"
-	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 )
 
 // admin calls the admin API with a fresh admin token and decodes the JSON
@@ -72,7 +72,7 @@ type flowApp struct {
 func TestServe_WholeFlowThroughAdminAPIAndMSAL(t *testing.T) {
 	t.Run("sqlite", func(t *testing.T) { wholeFlow(t, startServer(t, Config{Dev: true, DataDir: t.TempDir()})) })
 	t.Run("postgres", func(t *testing.T) {
-		wholeFlow(t, startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: postgres.NewTestDatabaseURL(t)}))
+		wholeFlow(t, startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: pgtest.NewDatabaseURL(t)}))
 	})
 }
 

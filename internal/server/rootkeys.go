@@ -20,7 +20,7 @@ const statusScanBatch = 500
 // and counts them by root key, for the admin API's /rekey and /rootKeys.
 type rootKeyManager struct {
 	keys   rootKeyring
-	store  store.Store
+	store  database
 	vstore vault.Store
 	vault  *vault.Service
 }
@@ -85,12 +85,12 @@ func (m rootKeyManager) Rekey(ctx context.Context) (admin.RekeyReport, error) {
 }
 
 // signingKeys returns every tenant's signing keys.
-func (m rootKeyManager) signingKeys(ctx context.Context) ([]store.SigningKey, error) {
+func (m rootKeyManager) signingKeys(ctx context.Context) ([]sts.SigningKey, error) {
 	tenants, err := m.store.ListTenants(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("rekey: list tenants: %w", err)
 	}
-	var out []store.SigningKey
+	var out []sts.SigningKey
 	for _, t := range tenants {
 		ks, err := m.store.ListSigningKeys(ctx, t.ID)
 		if err != nil {

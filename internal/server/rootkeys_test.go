@@ -16,8 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store"
-	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/kvapi"
 )
@@ -331,7 +330,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 // the new key, re-sealed by exactly one of them (compare-and-swap), and the
 // counts of the two runs add up.
 func TestRekey_ConcurrentRunsOnTwoNodesReSealEachBlobOnce(t *testing.T) {
-	dbURL := postgres.NewTestDatabaseURL(t)
+	dbURL := pgtest.NewDatabaseURL(t)
 	t.Setenv(RootKeyEnv, "")
 	t.Setenv(PreviousRootKeysEnv, "")
 	dir := t.TempDir()
@@ -423,14 +422,14 @@ func (h hookedVaultStore) ReplaceSealed(ctx context.Context, updates []vault.Sea
 
 // hookedStore runs hook once, just before the first ReplaceSigningKeySealed.
 type hookedStore struct {
-	store.Store
+	database
 	before *sync.Once
 	hook   func()
 }
 
 func (h hookedStore) ReplaceSigningKeySealed(ctx context.Context, tenantID, kid string, old, sealed []byte) (bool, error) {
 	h.before.Do(h.hook)
-	return h.Store.ReplaceSigningKeySealed(ctx, tenantID, kid, old, sealed)
+	return h.database.ReplaceSigningKeySealed(ctx, tenantID, kid, old, sealed)
 }
 
 // TestRekey_ARunOvertakenByAnotherNodeOverwritesNothing interleaves two
@@ -483,7 +482,7 @@ func TestRekey_ARunOvertakenByAnotherNodeOverwritesNothing(t *testing.T) {
 	hv := hookedVaultStore{Store: vs, before: new(sync.Once), hook: func() {
 		node2Vault, hookErr = node2.vault.Rekey(ctx, ring)
 	}}
-	hs := hookedStore{Store: r.srv.store, before: new(sync.Once), hook: func() {
+	hs := hookedStore{database: r.srv.store, before: new(sync.Once), hook: func() {
 		rep, err := node2.Rekey(ctx)
 		node2Full = rekeyOut{VaultBlobs: rep.VaultBlobs, SigningKeys: rep.SigningKeys, AlreadyCurrent: rep.AlreadyCurrent}
 		hookErr = errors.Join(hookErr, err)

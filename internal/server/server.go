@@ -23,9 +23,9 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/kvapi"
@@ -35,7 +35,7 @@ import (
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
-	store store.Store
+	store database
 	sts   *sts.Server
 	http  *http.Server
 	ln    net.Listener
@@ -121,13 +121,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	s.ln = ln
 	addr := baseURL(cfg.PublicURL, ln.Addr().String())
 
-	boot, err := bootstrap(ctx, st, &cfg, addr, caFile, now)
+	dir := directory.NewService(st, nil)
+	boot, err := bootstrap(ctx, dir, &cfg, addr, caFile)
 	if err != nil {
 		return nil, err
 	}
 
 	bases := vaultBases(cfg, addr)
-	vaultApp, err := ensureVaultApp(ctx, st, boot.Tenant.ID, bases, now)
+	vaultApp, err := ensureVaultApp(ctx, dir, boot.Tenant.ID, bases)
 	if err != nil {
 		return nil, err
 	}
@@ -280,12 +281,11 @@ func bearerAuthenticator(tokens *sts.Server, audience string) (guard.Authenticat
 	return guard.RequireExistingClient(guard.Bearer(v), tokens), nil
 }
 
-// database is what serve needs of its store: the directory and signing keys
-// (store.Store) and the vault's storage (vault.Store); both SQL backends
-// implement both.
+// database is what serve needs of its store: every consumer's seam
+// (directory.Store, sts.KeyStore, vault.Store) and what stores share; both
+// SQL backends implement it.
 type database interface {
-	store.Store
-	vault.Store
+	sqlstore.Contract
 }
 
 func openStore(ctx context.Context, cfg *Config) (database, error) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 )
 
 // tcpProxy forwards connections to target until cut is called, which closes
@@ -65,7 +65,7 @@ func (p *tcpProxy) cut() {
 // from the in-memory snapshot, so losing PostgreSQL stops neither token
 // issuance nor verification; /readyz reports the outage.
 func TestServe_KeepsIssuingTokensWhenTheDatabaseIsUnreachable(t *testing.T) {
-	dbURL := postgres.NewTestDatabaseURL(t)
+	dbURL := pgtest.NewDatabaseURL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)

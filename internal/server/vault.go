@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -74,42 +72,14 @@ func baseHosts(bases []string) []string {
 // URI of an earlier start on one of the same host names (another port) is
 // dropped; others (other nodes' addresses, an earlier --public-url, URIs an
 // administrator added) are kept.
-func ensureVaultApp(ctx context.Context, st store.Store, tenantID string, bases []string, now time.Time) (directory.Application, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		apps, err := st.ListApplications(ctx, tenantID)
-		if err != nil {
-			return directory.Application{}, fmt.Errorf("bootstrap: list applications: %w", err)
-		}
-		for _, a := range apps {
-			if !slices.ContainsFunc(a.IdentifierURIs, func(u string) bool { return strings.EqualFold(u, VaultIdentifierURI) }) {
-				continue
-			}
-			want := vaultIdentifierURIs(bases, a.IdentifierURIs)
-			if slices.EqualFunc(a.IdentifierURIs, want, strings.EqualFold) {
-				return a, nil
-			}
-			updated, err := st.UpdateApplication(ctx, tenantID, a.AppID, func(app *directory.Application) error {
-				app.IdentifierURIs = vaultIdentifierURIs(bases, app.IdentifierURIs)
-				return nil
-			})
-			if err != nil {
-				return directory.Application{}, fmt.Errorf("bootstrap: set the vault resource's identifier URIs to %s: %w (another application may already use one of them; remove it there or set --public-url)", strings.Join(want, ", "), err)
-			}
-			return updated, nil
-		}
-		app := directory.Application{
-			TenantID: tenantID, AppID: newGUID(), ObjectID: newGUID(), DisplayName: vaultAppName, CreatedAt: now,
-			IdentifierURIs: vaultIdentifierURIs(bases, nil),
-		}
-		err = st.CreateApplication(ctx, app)
-		if err == nil {
-			return app, nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
-			return directory.Application{}, fmt.Errorf("bootstrap: create the vault resource application: %w", err)
-		}
+func ensureVaultApp(ctx context.Context, dir *directory.Service, tenantID string, bases []string) (directory.Application, error) {
+	app, err := dir.EnsureApplication(ctx, tenantID, VaultIdentifierURI, vaultAppName, func(have []string) []string {
+		return vaultIdentifierURIs(bases, have)
+	})
+	if err != nil {
+		return directory.Application{}, fmt.Errorf("bootstrap: the vault resource application: %w (or set --public-url)", err)
 	}
-	return directory.Application{}, fmt.Errorf("bootstrap: the vault resource application could not be created: an application named %q or with one of the identifier URIs %s exists; rename or delete it", vaultAppName, strings.Join(vaultIdentifierURIs(bases, nil), ", "))
+	return app, nil
 }
 
 // vaultIdentifierURIs is VaultIdentifierURI, then bases, then the URIs of

@@ -32,7 +32,7 @@
 // for callers not yet moved to that key source.
 //
 // Signing keys rotate in stages derived from their times (see
-// store.SigningKey): a new key is published in the JWKS for KeyPrepublish
+// SigningKey): a new key is published in the JWKS for KeyPrepublish
 // before it signs, and a superseded key stays published until every token it
 // signed has expired. [Server.RunRotation] rotates on one node of a cluster,
 // chosen by a store lease.

@@ -29,21 +29,18 @@ import (
 	"github.com/portcullis/portcullis/internal/sts"
 )
 
-// The real store satisfies the token service's seam.
-var _ sts.KeyStore = store.Store(nil)
-
 // memKeyStore is an in-memory sts.KeyStore (the real stores live in
 // internal/store and have their own conformance suite).
 type memKeyStore struct {
 	mu          sync.Mutex
-	keys        map[string][]store.SigningKey
+	keys        map[string][]sts.SigningKey
 	leaseHolder string
 	leaseUntil  time.Time
 }
 
-func newMemKeyStore() *memKeyStore { return &memKeyStore{keys: map[string][]store.SigningKey{}} }
+func newMemKeyStore() *memKeyStore { return &memKeyStore{keys: map[string][]sts.SigningKey{}} }
 
-func (m *memKeyStore) CreateSigningKey(_ context.Context, k store.SigningKey) error {
+func (m *memKeyStore) CreateSigningKey(_ context.Context, k sts.SigningKey) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range m.keys[k.TenantID] {
@@ -55,10 +52,10 @@ func (m *memKeyStore) CreateSigningKey(_ context.Context, k store.SigningKey) er
 	return nil
 }
 
-func (m *memKeyStore) ListSigningKeys(_ context.Context, tenantID string) ([]store.SigningKey, error) {
+func (m *memKeyStore) ListSigningKeys(_ context.Context, tenantID string) ([]sts.SigningKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ks := append([]store.SigningKey(nil), m.keys[tenantID]...)
+	ks := append([]sts.SigningKey(nil), m.keys[tenantID]...)
 	sort.Slice(ks, func(i, j int) bool { return ks[i].ActivateAt.Before(ks[j].ActivateAt) })
 	return ks, nil
 }
@@ -86,10 +83,10 @@ func (m *memKeyStore) TryLease(_ context.Context, name, holder string, ttl time.
 	return false, nil
 }
 
-func (m *memKeyStore) all() []store.SigningKey {
+func (m *memKeyStore) all() []sts.SigningKey {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []store.SigningKey
+	var out []sts.SigningKey
 	for _, ks := range m.keys {
 		out = append(out, ks...)
 	}

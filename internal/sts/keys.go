@@ -69,7 +69,7 @@ func (k *signingKey) published(now time.Time) bool {
 // Apply atomically replaces the directory and signing keys the service
 // serves from. Keys are unsealed (AAD "signing-key/<tenant>/<kid>") and
 // parsed once and reused across calls. On error nothing changes.
-func (s *Server) Apply(snap *directory.Snapshot, keys []store.SigningKey) error {
+func (s *Server) Apply(snap *directory.Snapshot, keys []SigningKey) error {
 	if snap == nil {
 		return errors.New("sts: Apply with a nil snapshot")
 	}
@@ -139,7 +139,7 @@ func (s *Server) retiredUntil(successorActivate time.Time) time.Time {
 }
 
 // openKey unseals and parses a stored key and precomputes its JOSE header.
-func (s *Server) openKey(sk *store.SigningKey) (*signingKey, error) {
+func (s *Server) openKey(sk *SigningKey) (*signingKey, error) {
 	tid := strings.ToLower(sk.TenantID)
 	if s.sealer == nil {
 		return nil, fmt.Errorf("signing key %s of tenant %s: no sealer configured", sk.KID, tid)
@@ -215,36 +215,36 @@ func (st *state) publishedKey(tenantID, kid string, now time.Time) *signingKey {
 
 // newSigningKey generates an RSA-2048 key with a self-signed certificate
 // for the JWKS, and seals its PKCS#8 form.
-func (s *Server) newSigningKey(tenantID string, now, activateAt time.Time) (store.SigningKey, error) {
+func (s *Server) newSigningKey(tenantID string, now, activateAt time.Time) (SigningKey, error) {
 	if s.sealer == nil {
-		return store.SigningKey{}, errors.New("create signing key: no sealer configured")
+		return SigningKey{}, errors.New("create signing key: no sealer configured")
 	}
 	signer, err := pki.GenerateKey(pki.KeyTypeRSA2048)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
+		return SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	// The certificate only carries the key in x5c; validity covers the
 	// whole time the key can be published, with room to spare.
 	validity := 365*24*time.Hour + s.cfg.KeyRotationInterval + s.cfg.KeyPrepublish + s.cfg.MaxTokenLifetime
 	cert, err := pki.SelfSigned(pkix.Name{CommonName: "Portcullis token signing " + tenantID}, signer, validity, now)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("signing key certificate: %w", err)
+		return SigningKey{}, fmt.Errorf("signing key certificate: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(signer)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
+		return SigningKey{}, fmt.Errorf("encode signing key: %w", err)
 	}
 	kid := pki.X5T(cert)
 	sealed, err := s.sealer.Seal(der, SigningKeyAAD(tenantID, kid))
 	clear(der)
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("seal signing key: %w", err)
+		return SigningKey{}, fmt.Errorf("seal signing key: %w", err)
 	}
 	pubDER, err := x509.MarshalPKIXPublicKey(signer.Public())
 	if err != nil {
-		return store.SigningKey{}, fmt.Errorf("encode signing public key: %w", err)
+		return SigningKey{}, fmt.Errorf("encode signing public key: %w", err)
 	}
-	return store.SigningKey{
+	return SigningKey{
 		TenantID: tenantID, KID: kid, Algorithm: "RS256",
 		PublicDER: pubDER, CertDER: cert.Raw, Sealed: sealed,
 		CreatedAt: now, ActivateAt: activateAt,
@@ -335,9 +335,9 @@ func (s *Server) RotateSigningKeys(ctx context.Context, tenantID string, immedia
 
 // keyWindows orders stored keys by activation and returns each key's
 // publication end (zero for the newest).
-func (s *Server) keyWindows(keys []store.SigningKey) ([]store.SigningKey, []time.Time) {
+func (s *Server) keyWindows(keys []SigningKey) ([]SigningKey, []time.Time) {
 	ks := slices.Clone(keys)
-	slices.SortFunc(ks, func(a, b store.SigningKey) int {
+	slices.SortFunc(ks, func(a, b SigningKey) int {
 		return compareKeys(a.ActivateAt, a.CreatedAt, a.KID, b.ActivateAt, b.CreatedAt, b.KID)
 	})
 	until := make([]time.Time, len(ks))

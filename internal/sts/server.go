@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Config configures the token service. Zero values take the documented
@@ -126,10 +125,10 @@ func (c *Config) setDefaults() {
 }
 
 // KeyStore is what the token service needs from the store: its signing
-// keys and the rotation lease. store.Store satisfies it.
+// keys and the rotation lease. The store adapters (internal/store) implement it.
 type KeyStore interface {
-	CreateSigningKey(ctx context.Context, k store.SigningKey) error
-	ListSigningKeys(ctx context.Context, tenantID string) ([]store.SigningKey, error)
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+	ListSigningKeys(ctx context.Context, tenantID string) ([]SigningKey, error)
 	DeleteSigningKey(ctx context.Context, tenantID, kid string) error
 	TryLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 }

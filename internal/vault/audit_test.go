@@ -11,7 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/store/sqlite/sqlitetest"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -19,7 +19,7 @@ import (
 // wrap when it is not nil.
 func sqliteService(t *testing.T, wrap func(vault.Store) vault.Store, opts ...func(*vault.Config)) (*vault.Service, vault.Store) {
 	t.Helper()
-	var st vault.Store = sqlite.OpenTestStore(t)
+	var st vault.Store = sqlitetest.Open(t)
 	if wrap != nil {
 		st = wrap(st)
 	}
@@ -264,7 +264,7 @@ func TestNew_RefusesBadAuditSettings(t *testing.T) {
 		{"negative queue", func(c *vault.Config) { c.AuditQueueSize = -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := vault.Config{Store: sqlite.OpenTestStore(t), Sealer: seal.NewSealer(rootKey(t))}
+			cfg := vault.Config{Store: sqlitetest.Open(t), Sealer: seal.NewSealer(rootKey(t))}
 			tc.cfg(&cfg)
 			if _, err := vault.New(cfg); err == nil {
 				t.Fatal("New accepted it")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/store/sqlite/sqlitetest"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -40,7 +40,7 @@ type cluster struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	st := sqlite.OpenTestStore(t)
+	st := sqlitetest.Open(t)
 	root := rootKey(t)
 	clk := &clock{t: start}
 	cs := &countingStore{Store: st}
@@ -161,7 +161,7 @@ func TestCache_OtherNodesPurgeProtectionIsSeenByPurgeAtOnce(t *testing.T) {
 }
 
 func TestCache_NegativeRevalidateDisablesCaching(t *testing.T) {
-	st := &countingStore{Store: sqlite.OpenTestStore(t)}
+	st := &countingStore{Store: sqlitetest.Open(t)}
 	svc, err := vault.New(vault.Config{Store: st, Sealer: seal.NewSealer(rootKey(t)), Logger: slog.New(slog.DiscardHandler), CacheRevalidate: -1})
 	if err != nil {
 		t.Fatal(err)

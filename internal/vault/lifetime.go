@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Notification events.
@@ -313,7 +314,7 @@ func (s *Service) PurgeExpiredDeletions(ctx context.Context) (int, error) {
 				}
 				o := s.begin(ctx, internalCaller, v.Name, typ, e.Object.Name, "", map[ObjectType]Permission{Secrets: PermSecretsPurge, Keys: PermKeysPurge, Certificates: PermCertificatesPurge}[typ])
 				err := s.store.PurgeObject(ctx, v.Name, typ, e.Object.Name)
-				if errors.Is(err, ErrNotFound) {
+				if errors.Is(err, store.ErrNotFound) {
 					err = nil
 				}
 				o.end(&err)

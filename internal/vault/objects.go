@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // This file holds the machinery every object type shares: reading live
@@ -17,7 +19,7 @@ import (
 // reading both with one store call.
 func (s *Service) liveVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (Object, ObjectVersion, error) {
 	obj, ver, err := s.store.GetObjectVersion(ctx, vault, typ, name, version)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Object{}, ObjectVersion{}, notFound(typ, name, version)
 	}
 	if err != nil {
@@ -32,7 +34,7 @@ func (s *Service) liveVersion(ctx context.Context, vault string, typ ObjectType,
 // getObject returns an object (live or deleted), ok=false when absent.
 func (s *Service) getObject(ctx context.Context, vault string, typ ObjectType, name string) (Object, bool, error) {
 	obj, err := s.store.GetObject(ctx, vault, typ, name)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Object{}, false, nil
 	}
 	if err != nil {
@@ -86,12 +88,12 @@ func (s *Service) addVersion(ctx context.Context, ver ObjectVersion, opts AddOpt
 	switch {
 	case errors.Is(err, ErrObjectDeleted):
 		return ObjectVersion{}, deletedConflict(ver.Type, ver.Name)
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, store.ErrConflict):
 		// The store's words (table and constraint names) stay in Err, out of the answer.
 		e := conflict("", "%s %s conflicts with an existing object of the same name; retry, or choose another name", capitalize(ver.Type.singular()), ver.Name)
 		e.Err = err
 		return ObjectVersion{}, e
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return ObjectVersion{}, &Error{Kind: KindNotFound, Code: CodeVaultNotFound, Message: fmt.Sprintf("vault %q does not exist", ver.Vault)}
 	case err != nil:
 		return ObjectVersion{}, internal(err, "write %s %q", ver.Type.singular(), ver.Name)
@@ -145,7 +147,7 @@ func (s *Service) softDelete(ctx context.Context, v Vault, typ ObjectType, name 
 		}
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Object{}, notFound(typ, name, "")
 	}
 	if err != nil {
@@ -163,7 +165,7 @@ func (s *Service) recoverObject(ctx context.Context, vault string, typ ObjectTyp
 		o.Deleted = nil
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Object{}, deletedNotFound(typ, name)
 	}
 	if err != nil {
@@ -188,7 +190,7 @@ func (s *Service) purgeObject(ctx context.Context, v Vault, typ ObjectType, name
 	if err := s.refusedByReferences(ctx, v.Name, name, "purged", refTypes...); err != nil {
 		return err
 	}
-	if err := s.store.PurgeObject(ctx, v.Name, typ, name); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := s.store.PurgeObject(ctx, v.Name, typ, name); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return internal(err, "purge %s %q", typ.singular(), name)
 	}
 	s.expiry.DeleteLabelValues(v.Name, foldName(name))
@@ -305,7 +307,7 @@ func (s *Service) updateVersion(ctx context.Context, vault string, typ ObjectTyp
 		version = newest.Version
 	}
 	ver, err := s.store.UpdateVersion(ctx, vault, typ, name, version, mutate)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return ObjectVersion{}, notFound(typ, name, version)
 	}
 	if err != nil {

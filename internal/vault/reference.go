@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Ref names a vault object for internal consumers (gateway routes,
@@ -237,7 +239,7 @@ func (s *Service) RemoveReference(ctx context.Context, ref Ref, referrer string)
 		return err
 	}
 	err := s.store.RemoveReference(ctx, Reference{Vault: strings.ToLower(ref.Vault), Type: ref.Type, Name: ref.Name, Version: ref.Version, Referrer: referrer})
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: fmt.Sprintf("%s holds no reference to %s", referrer, ref)}
 	}
 	if err != nil {

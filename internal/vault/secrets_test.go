@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -345,7 +346,7 @@ func TestSecrets_PurgeExpiredDeletionsReportsStoreFailures(t *testing.T) {
 type conflictingStore struct{ vault.Store }
 
 func (conflictingStore) AddVersion(context.Context, vault.ObjectVersion, vault.AddOptions) (vault.ObjectVersion, error) {
-	return vault.ObjectVersion{}, fmt.Errorf("UNIQUE constraint failed: vault_versions.internal_column: %w", vault.ErrConflict)
+	return vault.ObjectVersion{}, fmt.Errorf("UNIQUE constraint failed: vault_versions.internal_column: %w", store.ErrConflict)
 }
 
 // A store conflict is answered with Conflict in the vault's words; the
@@ -359,7 +360,7 @@ func TestSecrets_StoreConflictKeepsStoreDetailOutOfTheMessage(t *testing.T) {
 	t.Cleanup(func() { _ = svc.Close(context.Background()) })
 	_, err = svc.SetSecret(e.ctx, admin, "default", "s", vault.SecretInput{Value: vault.NewStringValue("v")})
 	ve := wantErr(t, err, vault.KindConflict, "conflicts with an existing object")
-	if strings.Contains(ve.Message, "internal_column") || !errors.Is(err, vault.ErrConflict) {
+	if strings.Contains(ve.Message, "internal_column") || !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("conflict error %q (cause %v): want the store's words only in the cause", ve.Message, ve.Err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Sealer seals and opens values at rest; *seal.Sealer and *seal.Keyring
@@ -201,7 +202,7 @@ const innerForbiddenByRbac = "ForbiddenByRbac"
 // the cache (read operations only).
 func (s *Service) getVault(ctx context.Context, name string, cached bool) (Vault, error) {
 	v, err := s.vaultRecord(ctx, name, cached)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return Vault{}, &Error{Kind: KindNotFound, Code: CodeVaultNotFound, Message: fmt.Sprintf("vault %q does not exist", name)}
 	}
 	if err != nil {

@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/portcullis/portcullis/internal/store"
 )
 
-// Store errors; implementations wrap them with detail. ErrNotFound and
-// ErrConflict are the same values as package store's, so a backend that
-// implements both seams uses one set of sentinels.
+// Store errors; implementations wrap them with detail: store.ErrNotFound
+// (the vault, object, version, assignment or reference does not exist),
+// store.ErrConflict (a write would violate uniqueness or exclusivity), and
+// ErrObjectDeleted below. The sentinels shared by every store live in
+// package store only; this package does not alias them.
 var (
-	// ErrNotFound means the vault, object, version, assignment or reference does not exist.
-	ErrNotFound = store.ErrNotFound
-	// ErrConflict means a write would violate uniqueness or exclusivity.
-	ErrConflict = store.ErrConflict
 	// ErrObjectDeleted means AddVersion targeted an object in the deleted state.
 	ErrObjectDeleted = errors.New("object is deleted")
 )
@@ -126,7 +122,7 @@ type ObjectQuery struct {
 // AddOptions qualify AddVersion.
 type AddOptions struct {
 	// Exclusive lists object types whose object of the same name (live or
-	// deleted) makes the insert fail with ErrConflict, e.g. a certificate
+	// deleted) makes the insert fail with store.ErrConflict, e.g. a certificate
 	// cannot be created over a secret of its name.
 	Exclusive []ObjectType
 	// Policy, when not nil, replaces the object's policy in the same transaction.
@@ -216,9 +212,9 @@ type LifetimeMarker struct {
 // The conformance suite in package vaulttest states the contract precisely;
 // vaulttest.NewMemoryStore is the reference implementation.
 type Store interface {
-	// CreateVault adds a vault; ErrConflict if the name exists.
+	// CreateVault adds a vault; store.ErrConflict if the name exists.
 	CreateVault(ctx context.Context, v Vault) error
-	// GetVault returns a vault; ErrNotFound if absent.
+	// GetVault returns a vault; store.ErrNotFound if absent.
 	GetVault(ctx context.Context, name string) (Vault, error)
 	// ListVaults returns all vaults ordered by name.
 	ListVaults(ctx context.Context) ([]Vault, error)
@@ -226,17 +222,17 @@ type Store interface {
 	// transaction; the name cannot change; mutate's error is returned as is.
 	UpdateVault(ctx context.Context, name string, mutate func(*Vault) error) (Vault, error)
 	// DeleteVault removes an empty vault with its role assignments;
-	// ErrConflict while it holds objects (live or deleted).
+	// store.ErrConflict while it holds objects (live or deleted).
 	DeleteVault(ctx context.Context, name string) error
 
 	// AddVersion inserts a version, creating its object if needed, and
 	// returns it with Seq assigned. It fails with ErrObjectDeleted if the
-	// object is deleted, ErrConflict if the version id exists for the
+	// object is deleted, store.ErrConflict if the version id exists for the
 	// object or an object of an opts.Exclusive type has the same name,
-	// ErrNotFound if the vault does not exist. Concurrent AddVersion calls
+	// store.ErrNotFound if the vault does not exist. Concurrent AddVersion calls
 	// for one name are serialised (whatever their type) and none is lost.
 	AddVersion(ctx context.Context, v ObjectVersion, opts AddOptions) (ObjectVersion, error)
-	// GetObject returns an object's state, live or deleted; ErrNotFound if absent.
+	// GetObject returns an object's state, live or deleted; store.ErrNotFound if absent.
 	GetObject(ctx context.Context, vault string, typ ObjectType, name string) (Object, error)
 	// UpdateObject loads the object, calls mutate and writes the result in
 	// one transaction (Deleted and Policy may change, identity cannot);
@@ -246,11 +242,11 @@ type Store interface {
 	// their newest version, ordered by case-folded name.
 	ListObjects(ctx context.Context, vault string, typ ObjectType, q ObjectQuery) ([]ObjectEntry, error)
 	// GetVersion returns one version (version "" = the newest) whether or
-	// not the object is deleted; ErrNotFound if absent.
+	// not the object is deleted; store.ErrNotFound if absent.
 	GetVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (ObjectVersion, error)
 	// GetObjectVersion returns an object (live or deleted) together with
 	// one of its versions (version "" = the newest), read consistently in
-	// one query; ErrNotFound if the object or the version is absent.
+	// one query; store.ErrNotFound if the object or the version is absent.
 	GetObjectVersion(ctx context.Context, vault string, typ ObjectType, name, version string) (Object, ObjectVersion, error)
 	// ListVersions returns every version of an object, oldest first.
 	ListVersions(ctx context.Context, vault string, typ ObjectType, name string) ([]ObjectVersion, error)
@@ -259,7 +255,7 @@ type Store interface {
 	// Meta) in one transaction; mutate's error is returned as is.
 	UpdateVersion(ctx context.Context, vault string, typ ObjectType, name, version string, mutate func(*ObjectVersion) error) (ObjectVersion, error)
 	// PurgeObject removes an object with all its versions and lifetime
-	// markers; ErrNotFound if absent.
+	// markers; store.ErrNotFound if absent.
 	PurgeObject(ctx context.Context, vault string, typ ObjectType, name string) error
 
 	// ScanVersions returns up to limit versions of every vault with Seq >
@@ -269,21 +265,21 @@ type Store interface {
 	// the version still holds Old, and returns how many were applied.
 	ReplaceSealed(ctx context.Context, updates []SealedUpdate) (int, error)
 
-	// CreateRoleAssignment adds an assignment; ErrConflict if the same
+	// CreateRoleAssignment adds an assignment; store.ErrConflict if the same
 	// vault, scope, principal and role exist or the id is taken;
-	// ErrNotFound if the vault does not exist.
+	// store.ErrNotFound if the vault does not exist.
 	CreateRoleAssignment(ctx context.Context, a RoleAssignment) error
 	// ListRoleAssignments returns a vault's assignments ordered by creation,
 	// only principalID's when it is not "".
 	ListRoleAssignments(ctx context.Context, vault, principalID string) ([]RoleAssignment, error)
-	// DeleteRoleAssignment removes one assignment; ErrNotFound if absent.
+	// DeleteRoleAssignment removes one assignment; store.ErrNotFound if absent.
 	DeleteRoleAssignment(ctx context.Context, vault, id string) error
 
 	// AddReference records a reference; recording the same vault, type,
 	// name, version and referrer again is a no-op.
 	AddReference(ctx context.Context, r Reference) error
 	// RemoveReference removes the reference with r's vault, type, name,
-	// version and referrer; ErrNotFound if absent.
+	// version and referrer; store.ErrNotFound if absent.
 	RemoveReference(ctx context.Context, r Reference) error
 	// ListReferences returns the references to an object (any version),
 	// ordered by creation.

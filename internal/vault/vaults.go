@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // VaultInput is the body of CreateVault.
@@ -36,14 +38,14 @@ func (s *Service) EnsureDefault(ctx context.Context) (Vault, error) {
 	if err == nil {
 		return v, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
+	if !errors.Is(err, store.ErrNotFound) {
 		return Vault{}, fmt.Errorf("vault: read default vault: %w", err)
 	}
 	v = Vault{Name: DefaultVault, SoftDeleteRetentionDays: DefaultRetentionDays, Created: s.now().UTC()}
 	err = s.store.CreateVault(ctx, v)
 	s.cache.clear()
 	if err != nil {
-		if errors.Is(err, ErrConflict) { // another node created it meanwhile
+		if errors.Is(err, store.ErrConflict) { // another node created it meanwhile
 			return s.store.GetVault(ctx, DefaultVault)
 		}
 		return Vault{}, fmt.Errorf("vault: create default vault: %w", err)
@@ -72,7 +74,7 @@ func (s *Service) CreateVault(ctx context.Context, c Caller, in VaultInput) (out
 	err = s.store.CreateVault(ctx, v)
 	s.cache.clear()
 	if err != nil {
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			return Vault{}, conflict("", "vault %s already exists", v.Name)
 		}
 		return Vault{}, internal(err, "create vault %q", v.Name)
@@ -164,7 +166,7 @@ func (s *Service) AssignRole(ctx context.Context, c Caller, a RoleAssignment) (o
 	err = s.store.CreateRoleAssignment(ctx, out)
 	s.cache.clear()
 	if err != nil {
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			return RoleAssignment{}, conflict("", "principal %s already holds role %q on vault %s scope %q", a.PrincipalID, def.Name, v.Name, scope)
 		}
 		return RoleAssignment{}, internal(err, "create role assignment")
@@ -198,7 +200,7 @@ func (s *Service) RemoveRoleAssignment(ctx context.Context, c Caller, vault, id 
 	err = s.store.DeleteRoleAssignment(ctx, v.Name, id)
 	s.cache.clear() // the removal takes effect for the next request on this node
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return &Error{Kind: KindNotFound, Code: CodeNotFound, Message: fmt.Sprintf("role assignment %q does not exist in vault %s", id, v.Name)}
 		}
 		return internal(err, "delete role assignment")

@@ -37,8 +37,8 @@
 // in name order. The queries themselves live in package sqlstore, shared
 // with the SQLite backend, and use ? placeholders (rewritten to $n here).
 //
-// OpenTestStore and NewTestDatabaseURL give tests of any package an isolated
-// schema in the database named by PORTCULLIS_TEST_POSTGRES.
+// Package pgtest gives tests of any package an isolated schema in the
+// database named by PORTCULLIS_TEST_POSTGRES.
 package postgres
 
 import (
@@ -53,8 +53,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -62,25 +63,25 @@ import (
 // package documentation.
 var migrations sqlstore.Migrations
 
-// Store is the PostgreSQL implementation of store.Store and vault.Store.
+// Store is the PostgreSQL implementation of directory.Store, sts.KeyStore and vault.Store.
 type Store struct {
 	contract // the contract's methods, promoted from a sqlstore.Store
 
 	pool *pgxpool.Pool
 }
 
-// contract is the store.Store and vault.Store methods, implemented once by
+// contract is the methods of every consumer's seam, implemented once by
 // sqlstore.Store (their documentation is on those interfaces). Embedding it
 // promotes exactly these methods, not the helpers sqlstore.Store offers
 // backends (DB, Read, Write).
 type contract interface {
-	store.Store
-	vault.Store
+	sqlstore.Contract
 }
 
 var (
-	_ store.Store = (*Store)(nil)
-	_ vault.Store = (*Store)(nil)
+	_ directory.Store = (*Store)(nil)
+	_ sts.KeyStore    = (*Store)(nil)
+	_ vault.Store     = (*Store)(nil)
 )
 
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a

@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -9,36 +9,37 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	testDatabase(t)
-	storetest.Run(t, func(t *testing.T) store.Store { return OpenTestStore(t) })
+	pgtest.RequireDatabase(t)
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return pgtest.Open(t) })
 }
 
 func TestOpen_HonoursSearchPathInURL(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	want := s.pool.Config().ConnConfig.RuntimeParams["search_path"]
+	want := postgres.PoolOf(s).Config().ConnConfig.RuntimeParams["search_path"]
 	if want == "" {
 		t.Fatalf("the test URL %q carries no search_path", u)
 	}
 	var schema string
-	if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	if err := postgres.PoolOf(s).QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
 	if schema != want {
 		t.Fatalf("current_schema() = %q, want %q from the URL", schema, want)
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('tenants', 'schema_migrations', 'revision')`, want).Scan(&n); err != nil {
+	if err := postgres.PoolOf(s).QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('tenants', 'schema_migrations', 'revision')`, want).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 3 {
@@ -47,7 +48,7 @@ func TestOpen_HonoursSearchPathInURL(t *testing.T) {
 }
 
 func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
 	// Several nodes starting at once on an empty schema: the advisory lock
 	// lets exactly one migrate and the others find the work done.
@@ -58,7 +59,7 @@ func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := Open(ctx, u)
+			s, err := postgres.Open(ctx, u)
 			if err == nil {
 				s.Close()
 			}
@@ -72,12 +73,12 @@ func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
 			t.Fatalf("concurrent Open: %v", err)
 		}
 	}
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}
 	defer s.Close()
-	rows, err := s.pool.Query(ctx, `SELECT component || '/' || version FROM schema_migrations ORDER BY component, version`)
+	rows, err := postgres.PoolOf(s).Query(ctx, `SELECT component || '/' || version FROM schema_migrations ORDER BY component, version`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,31 +99,31 @@ func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
 }
 
 func TestOpen_RefusesNewerSchema(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, applied_at) VALUES ('directory', 99, now())`); err != nil {
+	if _, err := postgres.PoolOf(s).Exec(ctx, `INSERT INTO schema_migrations (component, version, applied_at) VALUES ('directory', 99, now())`); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err := Open(ctx, u); err == nil {
+	if s, err := postgres.Open(ctx, u); err == nil {
 		s.Close()
 		t.Fatal("Open accepted a database whose schema is newer than the binary")
 	}
 }
 
 func TestTwoNodes_SeeEachOthersWrites(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
-	a, err := Open(ctx, u)
+	a, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := Open(ctx, u)
+	b, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,31 +155,16 @@ func TestRebind(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			if got := rebind(tc.in); got != tc.want {
+			if got := postgres.Rebind(tc.in); got != tc.want {
 				t.Fatalf("rebind(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
 	}
 }
 
-func TestWithSearchPath(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"postgres://u@h:5432/db?sslmode=disable", "postgres://u@h:5432/db?search_path=s&sslmode=disable"},
-		{"postgresql://h/db", "postgresql://h/db?search_path=s"},
-		{"host=h dbname=db", "host=h dbname=db search_path=s"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			if got := withSearchPath(tc.in, "s"); got != tc.want {
-				t.Fatalf("withSearchPath(%q) = %q, want %q", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
 func TestMain(m *testing.M) {
-	if os.Getenv(TestDatabaseEnv) == "" {
-		fmt.Println("PostgreSQL tests skipped: " + TestDatabaseEnv + " not set; e.g. " + TestDatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'")
+	if os.Getenv(pgtest.DatabaseEnv) == "" {
+		fmt.Println("PostgreSQL tests skipped: " + pgtest.DatabaseEnv + " not set; e.g. " + pgtest.DatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'")
 	}
 	os.Exit(m.Run())
 }

@@ -1,4 +1,4 @@
-package postgres
+package postgres_test
 
 import (
 	"context"
@@ -10,26 +10,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
 
-func TestVault_Conformance(t *testing.T) {
-	testDatabase(t)
-	vaulttest.Run(t, func(t *testing.T) vault.Store { return OpenTestStore(t) })
-}
-
 func TestVault_RoundTripKeepsNilEmptyAndZero(t *testing.T) {
-	vaulttest.RoundTripKeepsNilEmptyAndZero(t, OpenTestStore(t))
+	vaulttest.RoundTripKeepsNilEmptyAndZero(t, pgtest.Open(t))
 }
 
 func TestVault_AuditRefusesUpdates(t *testing.T) {
 	ctx := context.Background()
-	s := OpenTestStore(t)
+	s := pgtest.Open(t)
 	if err := s.AppendAudit(ctx, vault.AuditRecord{Vault: "v1", Operation: "secrets/getSecret", Outcome: vault.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE vault_audit SET outcome = 'denied'`)
+	_, err := postgres.PoolOf(s).Exec(ctx, `UPDATE vault_audit SET outcome = 'denied'`)
 	if err == nil || !strings.Contains(err.Error(), "append-only") {
 		t.Fatalf("UPDATE vault_audit = %v, want the append-only refusal", err)
 	}
@@ -39,11 +37,11 @@ func TestVault_AuditRefusesUpdates(t *testing.T) {
 // calls for one name (and a certificate racing for it) from two nodes, each
 // with its own connection pool.
 func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	ctx := context.Background()
-	var nodes [2]*Store
+	var nodes [2]*postgres.Store
 	for i := range nodes {
-		s, err := Open(ctx, u)
+		s, err := postgres.Open(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +69,7 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 		// A certificate of the same name must never coexist with the secret.
 		_, err := nodes[1].AddVersion(ctx, vault.ObjectVersion{Vault: "v1", Type: vault.Certificates, Name: "hot", Version: fmt.Sprintf("%032x", 999)},
 			vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}})
-		if err != nil && !errors.Is(err, vault.ErrConflict) {
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			errs <- err
 		}
 	}()
@@ -79,7 +77,7 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 	close(errs)
 	var conflicts int
 	for err := range errs {
-		if errors.Is(err, vault.ErrConflict) {
+		if errors.Is(err, store.ErrConflict) {
 			conflicts++ // the secret lost the race to the certificate
 			continue
 		}
@@ -92,10 +90,10 @@ func TestVault_TwoNodesAddingToOneNameLoseNothing(t *testing.T) {
 	switch {
 	case certErr == nil:
 		// The certificate won: no secret version may exist.
-		if !errors.Is(err, vault.ErrNotFound) || conflicts != n {
+		if !errors.Is(err, store.ErrNotFound) || conflicts != n {
 			t.Fatalf("certificate and secret coexist: %d secret versions (%v), %d conflicts", len(vers), err, conflicts)
 		}
-	case errors.Is(certErr, vault.ErrNotFound):
+	case errors.Is(certErr, store.ErrNotFound):
 		if err != nil || len(vers) != n || conflicts != 0 {
 			t.Fatalf("ListVersions = %d versions, %v; %d conflicts; want %d versions", len(vers), err, conflicts, n)
 		}
@@ -124,16 +122,16 @@ const vaultKillChildEnv = "PORTCULLIS_POSTGRES_VAULT_KILL_CHILD_URL"
 func TestVaultKill_AcknowledgedVersionsSurviveSIGKILL(t *testing.T) {
 	if u := os.Getenv(vaultKillChildEnv); u != "" {
 		ctx := context.Background()
-		s, err := Open(ctx, u)
+		s, err := postgres.Open(ctx, u)
 		vaulttest.ExitOnError(err)
 		vaulttest.WriteVersionsUntilKilled(ctx, s)
 		return
 	}
-	u := NewTestDatabaseURL(t)
+	u := pgtest.NewDatabaseURL(t)
 	acked := vaulttest.KillChild(t, "^TestVaultKill_AcknowledgedVersionsSurviveSIGKILL$", vaultKillChildEnv+"="+u, "versions")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,8 +47,9 @@ import (
 
 	"modernc.org/sqlite"
 
-	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -56,7 +57,7 @@ import (
 // package documentation.
 var migrations sqlstore.Migrations
 
-// Store is the SQLite implementation of store.Store and vault.Store.
+// Store is the SQLite implementation of directory.Store, sts.KeyStore and vault.Store.
 type Store struct {
 	contract // the contract's methods, promoted from core
 
@@ -64,18 +65,18 @@ type Store struct {
 	db   *db
 }
 
-// contract is the store.Store and vault.Store methods, implemented once by
+// contract is the methods of every consumer's seam, implemented once by
 // sqlstore.Store (their documentation is on those interfaces). Embedding it
 // promotes exactly these methods, not the helpers sqlstore.Store offers
 // backends (DB, Read, Write).
 type contract interface {
-	store.Store
-	vault.Store
+	sqlstore.Contract
 }
 
 var (
-	_ store.Store = (*Store)(nil)
-	_ vault.Store = (*Store)(nil)
+	_ directory.Store = (*Store)(nil)
+	_ sts.KeyStore    = (*Store)(nil)
+	_ vault.Store     = (*Store)(nil)
 )
 
 const busyTimeout = "5000" // milliseconds

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return OpenTestStore(t) })
+	storetest.Run(t, func(t *testing.T) storetest.Backend { return openTest(t) })
 }
 
 func TestReopen_KeepsEverythingWritten(t *testing.T) {
@@ -138,7 +137,7 @@ func TestOpen_FilesAreOwnerOnly(t *testing.T) {
 }
 
 func TestOpen_Pragmas(t *testing.T) {
-	s := OpenTestStore(t)
+	s := openTest(t)
 	ctx := context.Background()
 	tests := []struct {
 		pragma string

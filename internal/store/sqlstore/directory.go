@@ -103,43 +103,90 @@ func tenantExists(ctx context.Context, q Querier, tenantID string) error {
 }
 
 // CreateTenant adds a tenant.
-func (s *Store) CreateTenant(ctx context.Context, t directory.Tenant) error {
-	if err := required("create tenant", "id", t.ID, "name", t.Name); err != nil {
+func (t dirTx) CreateTenant(ctx context.Context, tn directory.Tenant) error {
+	if err := required("create tenant", "id", tn.ID, "name", tn.Name); err != nil {
 		return err
 	}
-	err := s.Write(ctx, func(q Querier) error {
-		ok, err := Exists(ctx, q, `SELECT 1 FROM tenants WHERE id = ?`, t.ID)
+	q := t.q
+	err := func() error {
+		ok, err := Exists(ctx, q, `SELECT 1 FROM tenants WHERE id = ?`, tn.ID)
 		if err != nil {
 			return err
 		}
 		if ok {
-			return fmt.Errorf("tenant id %q exists: %w", t.ID, store.ErrConflict)
+			return fmt.Errorf("tenant id %q exists: %w", tn.ID, store.ErrConflict)
 		}
 		var other string
-		found, err := QueryOne(ctx, q, `SELECT id FROM tenants WHERE name_key = ?`, []any{key(t.Name)}, &other)
+		found, err := QueryOne(ctx, q, `SELECT id FROM tenants WHERE name_key = ?`, []any{key(tn.Name)}, &other)
 		if err != nil {
 			return err
 		}
 		if found {
-			return fmt.Errorf("tenant name %q is used by tenant %s: %w", t.Name, other, store.ErrConflict)
+			return fmt.Errorf("tenant name %q is used by tenant %s: %w", tn.Name, other, store.ErrConflict)
 		}
 		_, err = q.Exec(ctx, `INSERT INTO tenants (id, name, name_key, created_at) VALUES (?, ?, ?, ?)`,
-			t.ID, t.Name, key(t.Name), Time(t.CreatedAt))
+			tn.ID, tn.Name, key(tn.Name), Time(tn.CreatedAt))
 		return err
-	})
+	}()
 	if err != nil && !errors.Is(err, store.ErrConflict) {
-		return s.conflictFallback(fmt.Sprintf("create tenant %q", t.Name), err)
+		return t.s.conflictFallback(fmt.Sprintf("create tenant %q", tn.Name), err)
 	}
 	return err
 }
 
 // ListTenants returns all tenants ordered by creation time, then id.
-func (s *Store) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
-	out, err := readValue(ctx, s, func(q Querier) ([]directory.Tenant, error) { return listTenants(ctx, q) })
+func (t dirTx) ListTenants(ctx context.Context) ([]directory.Tenant, error) {
+	out, err := listTenants(ctx, t.q)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return out, nil
+}
+
+// DeleteTenant removes the tenant and everything that hangs on it, in the
+// caller's transaction.
+func (t dirTx) DeleteTenant(ctx context.Context, tenantID string) error {
+	q := t.q
+	err := func() error {
+		ok, err := Exists(ctx, q, `SELECT 1 FROM tenants WHERE id = ?`+t.s.db.ForUpdate(), tenantID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("tenant %q: %w", tenantID, store.ErrNotFound)
+		}
+		principals, err := scanAll(ctx, q, `SELECT app_id, object_id FROM applications WHERE tenant_id = ?`, []any{tenantID}, func(r Rows) ([2]string, error) {
+			var p [2]string
+			err := r.Scan(&p[0], &p[1])
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range principals {
+			if err := deleteRoleAssignmentsOf(ctx, q, p[0], p[1]); err != nil {
+				return err
+			}
+		}
+		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "signing_keys"} {
+			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
+				return err
+			}
+		}
+		_, err = q.Exec(ctx, `DELETE FROM tenants WHERE id = ?`, tenantID)
+		return err
+	}()
+	if err != nil {
+		return fmt.Errorf("delete tenant %q: %w", tenantID, err)
+	}
+	return nil
+}
+
+// deleteRoleAssignmentsOf removes the vault role assignments whose
+// principal is the application with appID and objectID (in any case).
+func deleteRoleAssignmentsOf(ctx context.Context, q Querier, appID, objectID string) error {
+	_, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE lower(principal_id) IN (?, ?)`, key(appID), key(objectID))
+	return err
 }
 
 func listTenants(ctx context.Context, q Querier) ([]directory.Tenant, error) {
@@ -283,13 +330,14 @@ func deleteApplicationParts(ctx context.Context, q Querier, tenantID, appID stri
 }
 
 // CreateApplication adds an application with everything it holds.
-func (s *Store) CreateApplication(ctx context.Context, app directory.Application) error {
+func (t dirTx) CreateApplication(ctx context.Context, app directory.Application) error {
 	what := fmt.Sprintf("create application %q", app.DisplayName)
 	if err := validateApplication(what, app); err != nil {
 		return err
 	}
 	app = normalizeApplication(app)
-	err := s.Write(ctx, func(q Querier) error {
+	q := t.q
+	err := func() error {
 		if err := tenantExists(ctx, q, app.TenantID); err != nil {
 			return err
 		}
@@ -316,15 +364,13 @@ func (s *Store) CreateApplication(ctx context.Context, app directory.Application
 			return err
 		}
 		return insertApplicationParts(ctx, q, app)
-	})
-	return s.writeError(what, err)
+	}()
+	return t.s.writeError(what, err)
 }
 
 // GetApplication returns one application with credentials.
-func (s *Store) GetApplication(ctx context.Context, tenantID, appID string) (directory.Application, error) {
-	apps, err := readValue(ctx, s, func(q Querier) ([]directory.Application, error) {
-		return loadApplications(ctx, q, "tenant_id = ? AND app_id = ?", tenantID, appID)
-	})
+func (t dirTx) GetApplication(ctx context.Context, tenantID, appID string) (directory.Application, error) {
+	apps, err := loadApplications(ctx, t.q, "tenant_id = ? AND app_id = ?", tenantID, appID)
 	if err != nil {
 		return directory.Application{}, fmt.Errorf("get application %q: %w", appID, err)
 	}
@@ -336,12 +382,51 @@ func (s *Store) GetApplication(ctx context.Context, tenantID, appID string) (dir
 
 // ListApplications returns the tenant's applications ordered by creation
 // time, then app id; an unknown tenant has none.
-func (s *Store) ListApplications(ctx context.Context, tenantID string) ([]directory.Application, error) {
-	apps, err := readValue(ctx, s, func(q Querier) ([]directory.Application, error) {
-		return loadApplications(ctx, q, "tenant_id = ?", tenantID)
-	})
+func (t dirTx) ListApplications(ctx context.Context, tenantID string) ([]directory.Application, error) {
+	apps, err := loadApplications(ctx, t.q, "tenant_id = ?", tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list applications of tenant %q: %w", tenantID, err)
+	}
+	return apps, nil
+}
+
+// FindApplications returns the tenant's applications whose display name
+// or one of whose identifier URIs matches q, through the key indexes.
+func (t dirTx) FindApplications(ctx context.Context, tenantID string, aq directory.ApplicationQuery) ([]directory.Application, error) {
+	// One indexed lookup per condition (an OR across them would scan the
+	// tenant's applications).
+	var selects []string
+	var args []any
+	if aq.DisplayName != "" {
+		selects = append(selects, `SELECT app_id FROM applications WHERE tenant_id = ? AND display_name_key = ?`)
+		args = append(args, tenantID, key(aq.DisplayName))
+	}
+	for _, u := range aq.IdentifierURIs {
+		selects = append(selects, `SELECT app_id FROM identifier_uris WHERE tenant_id = ? AND uri_key = ?`)
+		args = append(args, tenantID, key(u))
+	}
+	if len(selects) == 0 {
+		return []directory.Application{}, nil
+	}
+	ids, err := scanAll(ctx, t.q, strings.Join(selects, ` UNION `), args, func(r Rows) (string, error) {
+		var id string
+		err := r.Scan(&id)
+		return id, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find applications of tenant %q: %w", tenantID, err)
+	}
+	if len(ids) == 0 {
+		return []directory.Application{}, nil
+	}
+	where := `tenant_id = ? AND app_id IN (?` + strings.Repeat(`, ?`, len(ids)-1) + `)`
+	wargs := []any{tenantID}
+	for _, id := range ids {
+		wargs = append(wargs, id)
+	}
+	apps, err := loadApplications(ctx, t.q, where, wargs...)
+	if err != nil {
+		return nil, fmt.Errorf("find applications of tenant %q: %w", tenantID, err)
 	}
 	return apps, nil
 }
@@ -440,15 +525,16 @@ func loadApplications(ctx context.Context, q Querier, where string, args ...any)
 }
 
 // UpdateApplication loads the application, calls mutate on it and writes the
-// result back in one transaction. The application's row is locked first, and
-// the transaction holds the revision lock, so concurrent updates are
-// serialised and none is lost.
-func (s *Store) UpdateApplication(ctx context.Context, tenantID, appID string, mutate func(*directory.Application) error) (directory.Application, error) {
+// result back. The application's row is locked first, and the transaction
+// holds the revision lock, so concurrent updates are serialised and none is
+// lost.
+func (t dirTx) UpdateApplication(ctx context.Context, tenantID, appID string, mutate func(*directory.Application) error) (directory.Application, error) {
 	what := fmt.Sprintf("update application %q", appID)
 	var out directory.Application
 	var mutateErr error
-	err := s.Write(ctx, func(q Querier) error {
-		ok, err := Exists(ctx, q, `SELECT 1 FROM applications WHERE tenant_id = ? AND app_id = ?`+s.db.ForUpdate(), tenantID, appID)
+	q := t.q
+	err := func() error {
+		ok, err := Exists(ctx, q, `SELECT 1 FROM applications WHERE tenant_id = ? AND app_id = ?`+t.s.db.ForUpdate(), tenantID, appID)
 		if err != nil {
 			return err
 		}
@@ -491,35 +577,43 @@ func (s *Store) UpdateApplication(ctx context.Context, tenantID, appID string, m
 		}
 		out = app
 		return nil
-	})
+	}()
 	switch {
 	case err == nil:
 		return out, nil
 	case mutateErr != nil && err == mutateErr:
 		return directory.Application{}, err // as is, per the Store contract
 	}
-	return directory.Application{}, s.writeError(what, err)
+	return directory.Application{}, t.s.writeError(what, err)
 }
 
-// DeleteApplication removes the application, what it holds, and every grant
-// in which it is the client or the resource.
-func (s *Store) DeleteApplication(ctx context.Context, tenantID, appID string) error {
-	err := s.Write(ctx, func(q Querier) error {
+// DeleteApplication removes the application, what it holds, every grant
+// in which it is the client or the resource, and the vault role
+// assignments whose principal is its app id or object id: all that hangs
+// on it goes in the same transaction.
+func (t dirTx) DeleteApplication(ctx context.Context, tenantID, appID string) error {
+	q := t.q
+	err := func() error {
+		var objectID string
+		found, err := QueryOne(ctx, q, `SELECT object_id FROM applications WHERE tenant_id = ? AND app_id = ?`+t.s.db.ForUpdate(), []any{tenantID, appID}, &objectID)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("application %q in tenant %q: %w", appID, tenantID, store.ErrNotFound)
+		}
 		if _, err := q.Exec(ctx, `DELETE FROM grants WHERE tenant_id = ? AND (client_app_id = ? OR resource_app_id = ?)`, tenantID, appID, appID); err != nil {
+			return err
+		}
+		if err := deleteRoleAssignmentsOf(ctx, q, appID, objectID); err != nil {
 			return err
 		}
 		if err := deleteApplicationParts(ctx, q, tenantID, appID); err != nil {
 			return err
 		}
-		n, err := q.Exec(ctx, `DELETE FROM applications WHERE tenant_id = ? AND app_id = ?`, tenantID, appID)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("application %q in tenant %q: %w", appID, tenantID, store.ErrNotFound)
-		}
-		return nil
-	})
+		_, err = q.Exec(ctx, `DELETE FROM applications WHERE tenant_id = ? AND app_id = ?`, tenantID, appID)
+		return err
+	}()
 	if err != nil {
 		return fmt.Errorf("delete application %q: %w", appID, err)
 	}

@@ -1,5 +1,6 @@
-// Package sqlstore is the one SQL implementation of store.Store that the
-// SQLite and PostgreSQL backends share. A backend supplies a DB: how to run a
+// Package sqlstore is the one SQL implementation of every consumer's store
+// seam (directory.Store, sts.KeyStore, vault.Store; together Contract) that
+// the SQLite and PostgreSQL backends share. A backend supplies a DB: how to run a
 // read transaction, a write transaction and a single query, how to classify
 // constraint violations, and how to lock a row. Everything else (the queries,
 // the uniqueness and existence rules, the global revision, the leases) lives
@@ -75,7 +76,7 @@ type DB interface {
 	Close() error
 }
 
-// Store implements store.Store over a DB. Backends wrap it.
+// Store implements Contract over a DB. Backends wrap it.
 type Store struct {
 	db DB
 }

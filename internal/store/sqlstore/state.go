@@ -8,17 +8,19 @@ import (
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/sts"
 )
 
 // CreateGrant records admin consent of one app role of the resource
 // application to the client application; both must exist in the tenant.
-func (s *Store) CreateGrant(ctx context.Context, g directory.Grant) error {
+func (t dirTx) CreateGrant(ctx context.Context, g directory.Grant) error {
 	what := fmt.Sprintf("create grant %q", g.ID)
 	if err := required(what, "id", g.ID, "tenant id", g.TenantID, "client app id", g.ClientAppID, "resource app id", g.ResourceAppID, "app role id", g.AppRoleID); err != nil {
 		return err
 	}
 	g.CreatedAt = Time(g.CreatedAt)
-	err := s.Write(ctx, func(q Querier) error {
+	q := t.q
+	err := func() error {
 		if err := tenantExists(ctx, q, g.TenantID); err != nil {
 			return err
 		}
@@ -51,13 +53,13 @@ func (s *Store) CreateGrant(ctx context.Context, g directory.Grant) error {
 		_, err = q.Exec(ctx, `INSERT INTO grants (tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			g.TenantID, g.ID, g.ClientAppID, g.ResourceAppID, g.AppRoleID, g.CreatedAt)
 		return err
-	})
-	return s.writeError(what, err)
+	}()
+	return t.s.writeError(what, err)
 }
 
 // ListGrants returns the tenant's grants ordered by creation time, then id.
-func (s *Store) ListGrants(ctx context.Context, tenantID string) ([]directory.Grant, error) {
-	out, err := readValue(ctx, s, func(q Querier) ([]directory.Grant, error) { return listGrants(ctx, q, "tenant_id = ?", tenantID) })
+func (t dirTx) ListGrants(ctx context.Context, tenantID string) ([]directory.Grant, error) {
+	out, err := listGrants(ctx, t.q, "tenant_id = ?", tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list grants of tenant %q: %w", tenantID, err)
 	}
@@ -72,9 +74,30 @@ func listGrants(ctx context.Context, q Querier, where string, args ...any) ([]di
 	})
 }
 
+// FindGrants returns the tenant's grants matching every set field of gq,
+// ordered by creation time, then id.
+func (t dirTx) FindGrants(ctx context.Context, tenantID string, gq directory.GrantQuery) ([]directory.Grant, error) {
+	where := "tenant_id = ?"
+	args := []any{tenantID}
+	for _, c := range []struct{ column, value string }{
+		{"id", gq.ID}, {"client_app_id", gq.ClientAppID}, {"resource_app_id", gq.ResourceAppID}, {"app_role_id", gq.AppRoleID},
+	} {
+		if c.value != "" {
+			where += " AND " + c.column + " = ?"
+			args = append(args, c.value)
+		}
+	}
+	out, err := listGrants(ctx, t.q, where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find grants of tenant %q: %w", tenantID, err)
+	}
+	return out, nil
+}
+
 // DeleteGrant removes one grant.
-func (s *Store) DeleteGrant(ctx context.Context, tenantID, grantID string) error {
-	err := s.Write(ctx, func(q Querier) error {
+func (t dirTx) DeleteGrant(ctx context.Context, tenantID, grantID string) error {
+	q := t.q
+	err := func() error {
 		n, err := q.Exec(ctx, `DELETE FROM grants WHERE tenant_id = ? AND id = ?`, tenantID, grantID)
 		if err != nil {
 			return err
@@ -83,7 +106,7 @@ func (s *Store) DeleteGrant(ctx context.Context, tenantID, grantID string) error
 			return fmt.Errorf("grant %q in tenant %q: %w", grantID, tenantID, store.ErrNotFound)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("delete grant: %w", err)
 	}
@@ -91,7 +114,7 @@ func (s *Store) DeleteGrant(ctx context.Context, tenantID, grantID string) error
 }
 
 // CreateSigningKey stores a new signing key of an existing tenant.
-func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error {
+func (s *Store) CreateSigningKey(ctx context.Context, k sts.SigningKey) error {
 	what := fmt.Sprintf("create signing key %q", k.KID)
 	if err := required(what, "tenant id", k.TenantID, "kid", k.KID); err != nil {
 		return err
@@ -116,17 +139,17 @@ func (s *Store) CreateSigningKey(ctx context.Context, k store.SigningKey) error 
 
 // ListSigningKeys returns the tenant's signing keys ordered by ActivateAt,
 // then kid.
-func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]store.SigningKey, error) {
-	out, err := readValue(ctx, s, func(q Querier) ([]store.SigningKey, error) { return listSigningKeys(ctx, q, "tenant_id = ?", tenantID) })
+func (s *Store) ListSigningKeys(ctx context.Context, tenantID string) ([]sts.SigningKey, error) {
+	out, err := readValue(ctx, s, func(q Querier) ([]sts.SigningKey, error) { return listSigningKeys(ctx, q, "tenant_id = ?", tenantID) })
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys of tenant %q: %w", tenantID, err)
 	}
 	return out, nil
 }
 
-func listSigningKeys(ctx context.Context, q Querier, where string, args ...any) ([]store.SigningKey, error) {
-	return scanAll(ctx, q, `SELECT tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at FROM signing_keys WHERE `+where+` ORDER BY activate_at, kid, tenant_id`, args, func(rows Rows) (store.SigningKey, error) {
-		var k store.SigningKey
+func listSigningKeys(ctx context.Context, q Querier, where string, args ...any) ([]sts.SigningKey, error) {
+	return scanAll(ctx, q, `SELECT tenant_id, kid, algorithm, public_der, cert_der, sealed, created_at, activate_at FROM signing_keys WHERE `+where+` ORDER BY activate_at, kid, tenant_id`, args, func(rows Rows) (sts.SigningKey, error) {
+		var k sts.SigningKey
 		if err := rows.Scan(&k.TenantID, &k.KID, &k.Algorithm, &k.PublicDER, &k.CertDER, &k.Sealed, &k.CreatedAt, &k.ActivateAt); err != nil {
 			return k, err
 		}
@@ -189,10 +212,20 @@ func (s *Store) ReplaceSigningKeySealed(ctx context.Context, tenantID, kid strin
 	return false, fmt.Errorf("replace sealed signing key: %w", err)
 }
 
+// State is one consistent read of the whole directory and every signing
+// key: what the token service serves from.
+type State struct {
+	Revision     int64
+	Tenants      []directory.Tenant
+	Applications []directory.Application // all tenants, with credentials
+	Grants       []directory.Grant       // all tenants
+	SigningKeys  []sts.SigningKey        // all tenants
+}
+
 // Load reads the whole directory and all signing keys in one consistent
 // read transaction, with the revision that read reflects.
-func (s *Store) Load(ctx context.Context) (store.State, error) {
-	var st store.State
+func (s *Store) Load(ctx context.Context) (State, error) {
+	var st State
 	err := s.Read(ctx, func(q Querier) error {
 		found, err := QueryOne(ctx, q, `SELECT value FROM revision WHERE id = 1`, nil, &st.Revision)
 		if err != nil {
@@ -214,7 +247,7 @@ func (s *Store) Load(ctx context.Context) (store.State, error) {
 		return err
 	})
 	if err != nil {
-		return store.State{}, fmt.Errorf("load store state: %w", err)
+		return State{}, fmt.Errorf("load store state: %w", err)
 	}
 	return st, nil
 }

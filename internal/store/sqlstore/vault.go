@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -91,10 +92,10 @@ func describeObject(vaultName string, typ vault.ObjectType, name string) string 
 }
 
 // vaultError wraps err with what, mapping a constraint violation that
-// slipped past the explicit checks to vault.ErrConflict or vault.ErrNotFound;
-// vault's sentinels are package store's, so conflictFallback applies.
+// slipped past the explicit checks to store.ErrConflict or store.ErrNotFound
+// (the one set of sentinels every domain uses) through conflictFallback.
 func (s *Store) vaultError(what string, err error) error {
-	if errors.Is(err, vault.ErrConflict) || errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrObjectDeleted) {
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, vault.ErrObjectDeleted) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return s.conflictFallback(what, err)
@@ -120,7 +121,7 @@ func (s *Store) finish(what string, err error) error {
 
 // Vaults.
 
-// CreateVault adds a vault; vault.ErrConflict if the name (compared
+// CreateVault adds a vault; store.ErrConflict if the name (compared
 // case-insensitively) exists.
 func (s *Store) CreateVault(ctx context.Context, v vault.Vault) error {
 	what := fmt.Sprintf("create vault %q", v.Name)
@@ -134,7 +135,7 @@ func (s *Store) CreateVault(ctx context.Context, v vault.Vault) error {
 			return err
 		}
 		if found {
-			return fmt.Errorf("vault %q exists: %w", other, vault.ErrConflict)
+			return fmt.Errorf("vault %q exists: %w", other, store.ErrConflict)
 		}
 		_, err = q.Exec(ctx, `INSERT INTO vault_vaults (name_key, `+vaultColumns+`) VALUES (?, ?, ?, ?, ?)`,
 			key(v.Name), v.Name, int64(v.SoftDeleteRetentionDays), v.PurgeProtection, Time(v.Created))
@@ -163,7 +164,7 @@ func getVault(ctx context.Context, q Querier, name, lock string) (vault.Vault, e
 		if err := rows.Err(); err != nil {
 			return vault.Vault{}, err
 		}
-		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, store.ErrNotFound)
 	}
 	v, err := scanVault(rows)
 	if err != nil {
@@ -172,7 +173,7 @@ func getVault(ctx context.Context, q Querier, name, lock string) (vault.Vault, e
 	return v, rows.Close()
 }
 
-// GetVault returns a vault; vault.ErrNotFound if absent.
+// GetVault returns a vault; store.ErrNotFound if absent.
 func (s *Store) GetVault(ctx context.Context, name string) (vault.Vault, error) {
 	v, err := readValue(ctx, s, func(q Querier) (vault.Vault, error) { return getVault(ctx, q, name, "") })
 	if err != nil {
@@ -222,7 +223,7 @@ func (s *Store) UpdateVault(ctx context.Context, name string, mutate func(*vault
 }
 
 // DeleteVault removes an empty vault and its role assignments;
-// vault.ErrConflict while it holds objects, live or deleted.
+// store.ErrConflict while it holds objects, live or deleted.
 func (s *Store) DeleteVault(ctx context.Context, name string) error {
 	what := fmt.Sprintf("delete vault %q", name)
 	err := s.Write(ctx, func(q Querier) error {
@@ -234,7 +235,7 @@ func (s *Store) DeleteVault(ctx context.Context, name string) error {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("the vault still holds %d objects (live or deleted); purge them first: %w", n, vault.ErrConflict)
+			return fmt.Errorf("the vault still holds %d objects (live or deleted); purge them first: %w", n, store.ErrConflict)
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE vault_key = ?`, key(name)); err != nil {
 			return err
@@ -244,7 +245,7 @@ func (s *Store) DeleteVault(ctx context.Context, name string) error {
 	})
 	if err != nil && s.db.Constraint(err) == ForeignKeyViolation {
 		// An object slipped in despite the check: the vault is not empty.
-		return fmt.Errorf("%s: the vault still holds objects (one was added concurrently); purge them first: %w", what, vault.ErrConflict)
+		return fmt.Errorf("%s: the vault still holds objects (one was added concurrently); purge them first: %w", what, store.ErrConflict)
 	}
 	return s.finish(what, err)
 }
@@ -319,7 +320,7 @@ func encodeTags(tags map[string]string) (string, error) {
 }
 
 // getObject reads one object, appending lock to the query;
-// vault.ErrNotFound if absent.
+// store.ErrNotFound if absent.
 func getObject(ctx context.Context, q Querier, vaultName string, typ vault.ObjectType, name, lock string) (vault.Object, error) {
 	rows, err := q.Query(ctx, `SELECT `+objectColumns+` FROM vault_objects o WHERE `+objectWhere+lock, objectArgs(vaultName, typ, name)...)
 	if err != nil {
@@ -330,7 +331,7 @@ func getObject(ctx context.Context, q Querier, vaultName string, typ vault.Objec
 		if err := rows.Err(); err != nil {
 			return vault.Object{}, err
 		}
-		return vault.Object{}, fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), vault.ErrNotFound)
+		return vault.Object{}, fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), store.ErrNotFound)
 	}
 	var o vault.Object
 	if err := scanObject(rows, &o); err != nil {
@@ -358,7 +359,7 @@ func (s *Store) AddVersion(ctx context.Context, v vault.ObjectVersion, opts vaul
 			return vault.ObjectVersion{}, fmt.Errorf("%s: exclusive %w", what, err)
 		}
 	}
-	// An unknown (or empty) vault name is vault.ErrNotFound, found below.
+	// An unknown (or empty) vault name is store.ErrNotFound, found below.
 	if err := required(what, "name", v.Name, "version", v.Version); err != nil {
 		return vault.ObjectVersion{}, err
 	}
@@ -382,12 +383,12 @@ func (s *Store) AddVersion(ctx context.Context, v vault.ObjectVersion, opts vaul
 				return err
 			}
 			if found {
-				return fmt.Errorf("%s exists (live or deleted): %w", describeObject(vlt.Name, t, other), vault.ErrConflict)
+				return fmt.Errorf("%s exists (live or deleted): %w", describeObject(vlt.Name, t, other), store.ErrConflict)
 			}
 		}
 		obj, err := getObject(ctx, q, v.Vault, v.Type, v.Name, s.db.ForUpdate())
 		switch {
-		case errors.Is(err, vault.ErrNotFound):
+		case errors.Is(err, store.ErrNotFound):
 			obj = vault.Object{Vault: vlt.Name, Type: v.Type, Name: v.Name, Created: v.Created, Policy: cloneBytes(opts.Policy)}
 			if _, err := q.Exec(ctx, `INSERT INTO vault_objects (vault_key, type, name_key, vault, name, created_at, deleted, deleted_at, scheduled_purge_at, recovery_id, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				key(v.Vault), string(v.Type), key(v.Name), obj.Vault, obj.Name, obj.Created, false, zeroTime, zeroTime, "", obj.Policy); err != nil {
@@ -403,7 +404,7 @@ func (s *Store) AddVersion(ctx context.Context, v vault.ObjectVersion, opts vaul
 				return err
 			}
 			if ok {
-				return fmt.Errorf("version %s exists: %w", v.Version, vault.ErrConflict)
+				return fmt.Errorf("version %s exists: %w", v.Version, store.ErrConflict)
 			}
 			if opts.Policy != nil {
 				if _, err := q.Exec(ctx, `UPDATE vault_objects SET policy = ? WHERE vault_key = ? AND type = ? AND name_key = ?`,
@@ -433,7 +434,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 	return v, nil
 }
 
-// GetObject returns an object's state, live or deleted; vault.ErrNotFound if
+// GetObject returns an object's state, live or deleted; store.ErrNotFound if
 // absent.
 func (s *Store) GetObject(ctx context.Context, vaultName string, typ vault.ObjectType, name string) (vault.Object, error) {
 	o, err := readValue(ctx, s, func(q Querier) (vault.Object, error) { return getObject(ctx, q, vaultName, typ, name, "") })
@@ -505,7 +506,7 @@ ORDER BY o.name_key`
 }
 
 // GetVersion returns one version, sealed blob included (version "" = the
-// newest), whether or not the object is deleted; vault.ErrNotFound if
+// newest), whether or not the object is deleted; store.ErrNotFound if
 // absent.
 func (s *Store) GetVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
 	out, err := readValue(ctx, s, func(q Querier) (vault.ObjectVersion, error) {
@@ -542,7 +543,7 @@ ON v.vault_key = o.vault_key AND v.type = o.type AND v.name_key = o.name_key WHE
 			if version != "" {
 				what = fmt.Sprintf("version %q of %s", version, what)
 			}
-			err = fmt.Errorf("%s: %w", what, vault.ErrNotFound)
+			err = fmt.Errorf("%s: %w", what, store.ErrNotFound)
 		}
 		if err == nil {
 			err = done()
@@ -586,15 +587,15 @@ func getVersion(ctx context.Context, q Querier, vaultName string, typ vault.Obje
 	}
 	if len(vs) == 0 {
 		if version == "" {
-			return vault.ObjectVersion{}, fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), vault.ErrNotFound)
+			return vault.ObjectVersion{}, fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), store.ErrNotFound)
 		}
-		return vault.ObjectVersion{}, fmt.Errorf("version %q of %s: %w", version, describeObject(vaultName, typ, name), vault.ErrNotFound)
+		return vault.ObjectVersion{}, fmt.Errorf("version %q of %s: %w", version, describeObject(vaultName, typ, name), store.ErrNotFound)
 	}
 	return vs[0], nil
 }
 
 // ListVersions returns every version of an object, oldest first, sealed
-// blobs included; vault.ErrNotFound if the object does not exist.
+// blobs included; store.ErrNotFound if the object does not exist.
 func (s *Store) ListVersions(ctx context.Context, vaultName string, typ vault.ObjectType, name string) ([]vault.ObjectVersion, error) {
 	var out []vault.ObjectVersion
 	err := s.Read(ctx, func(q Querier) error {
@@ -606,7 +607,7 @@ func (s *Store) ListVersions(ctx context.Context, vaultName string, typ vault.Ob
 			return err
 		}
 		if len(out) == 0 {
-			return fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), vault.ErrNotFound)
+			return fmt.Errorf("%s: %w", describeObject(vaultName, typ, name), store.ErrNotFound)
 		}
 		return nil
 	})
@@ -622,7 +623,7 @@ func (s *Store) ListVersions(ctx context.Context, vaultName string, typ vault.Ob
 func (s *Store) UpdateVersion(ctx context.Context, vaultName string, typ vault.ObjectType, name, version string, mutate func(*vault.ObjectVersion) error) (vault.ObjectVersion, error) {
 	what := fmt.Sprintf("update version %q of %s", version, describeObject(vaultName, typ, name))
 	if version == "" {
-		return vault.ObjectVersion{}, fmt.Errorf("%s: version %q: %w", what, version, vault.ErrNotFound)
+		return vault.ObjectVersion{}, fmt.Errorf("%s: version %q: %w", what, version, store.ErrNotFound)
 	}
 	var out vault.ObjectVersion
 	err := s.Write(ctx, func(q Querier) error {
@@ -657,7 +658,7 @@ func (s *Store) UpdateVersion(ctx context.Context, vaultName string, typ vault.O
 }
 
 // PurgeObject removes an object with all its versions and, for a
-// certificate, its lifetime markers; vault.ErrNotFound if absent.
+// certificate, its lifetime markers; store.ErrNotFound if absent.
 func (s *Store) PurgeObject(ctx context.Context, vaultName string, typ vault.ObjectType, name string) error {
 	what := fmt.Sprintf("purge %s", describeObject(vaultName, typ, name))
 	err := s.Write(ctx, func(q Querier) error {
@@ -737,9 +738,9 @@ func (s *Store) ReplaceSealed(ctx context.Context, updates []vault.SealedUpdate)
 
 const assignmentColumns = `id, vault, scope, principal_id, role, created_at`
 
-// CreateRoleAssignment adds an assignment; vault.ErrConflict if the id is
+// CreateRoleAssignment adds an assignment; store.ErrConflict if the id is
 // taken or the same vault, scope (case-insensitively), principal and role
-// exist; vault.ErrNotFound if the vault does not exist.
+// exist; store.ErrNotFound if the vault does not exist.
 func (s *Store) CreateRoleAssignment(ctx context.Context, a vault.RoleAssignment) error {
 	what := fmt.Sprintf("create role assignment %q in vault %q", a.ID, a.Vault)
 	if err := required(what, "id", a.ID, "principal id", a.PrincipalID, "role", a.Role); err != nil {
@@ -754,7 +755,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a vault.RoleAssignment
 			return err
 		}
 		if ok {
-			return fmt.Errorf("the id is taken: %w", vault.ErrConflict)
+			return fmt.Errorf("the id is taken: %w", store.ErrConflict)
 		}
 		var other string
 		found, err := QueryOne(ctx, q, `SELECT id FROM vault_role_assignments WHERE vault_key = ? AND scope_key = ? AND principal_id = ? AND role = ?`,
@@ -763,7 +764,7 @@ func (s *Store) CreateRoleAssignment(ctx context.Context, a vault.RoleAssignment
 			return err
 		}
 		if found {
-			return fmt.Errorf("role %q is already assigned to principal %q at scope %q by assignment %s: %w", a.Role, a.PrincipalID, a.Scope, other, vault.ErrConflict)
+			return fmt.Errorf("role %q is already assigned to principal %q at scope %q by assignment %s: %w", a.Role, a.PrincipalID, a.Scope, other, store.ErrConflict)
 		}
 		_, err = q.Exec(ctx, `INSERT INTO vault_role_assignments (vault_key, scope_key, `+assignmentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			key(a.Vault), key(a.Scope), a.ID, a.Vault, a.Scope, a.PrincipalID, a.Role, Time(a.Created))
@@ -803,7 +804,7 @@ func (s *Store) ListRoleAssignments(ctx context.Context, vaultName, principalID 
 	return out, nil
 }
 
-// DeleteRoleAssignment removes one assignment; vault.ErrNotFound if absent.
+// DeleteRoleAssignment removes one assignment; store.ErrNotFound if absent.
 func (s *Store) DeleteRoleAssignment(ctx context.Context, vaultName, id string) error {
 	err := s.Write(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE vault_key = ? AND id = ?`, key(vaultName), id)
@@ -811,7 +812,7 @@ func (s *Store) DeleteRoleAssignment(ctx context.Context, vaultName, id string) 
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("role assignment %q in vault %q: %w", id, vaultName, vault.ErrNotFound)
+			return fmt.Errorf("role assignment %q in vault %q: %w", id, vaultName, store.ErrNotFound)
 		}
 		return nil
 	})
@@ -852,7 +853,7 @@ ON CONFLICT (vault_key, type, name_key, version, referrer) DO NOTHING`,
 }
 
 // RemoveReference removes the reference with r's vault, type, name, version
-// and referrer; vault.ErrNotFound if absent.
+// and referrer; store.ErrNotFound if absent.
 func (s *Store) RemoveReference(ctx context.Context, r vault.Reference) error {
 	what := "remove " + describeReference(r)
 	err := s.Write(ctx, func(q Querier) error {
@@ -861,7 +862,7 @@ func (s *Store) RemoveReference(ctx context.Context, r vault.Reference) error {
 			return err
 		}
 		if n == 0 {
-			return fmt.Errorf("no such reference: %w", vault.ErrNotFound)
+			return fmt.Errorf("no such reference: %w", store.ErrNotFound)
 		}
 		return nil
 	})

@@ -1,6 +1,6 @@
-// Package storetest is the conformance suite every store.Store
+// Package storetest is the conformance suite every Backend
 // implementation passes: Run exercises each method and each rule documented
-// on store.Store against a fresh store per test.
+// on Backend against a fresh store per test.
 //
 // The rules it holds implementations to, beyond the interface comments:
 // every time comes back in UTC truncated to the microsecond; every slice in a
@@ -27,41 +27,78 @@ import (
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
+	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/sts"
+	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
 
-// Run runs the conformance suite. open must return a new, empty store for
+// Backend is what a store backend implements: every consumer's seam and
+// what the stores share.
+type Backend interface {
+	sqlstore.Contract
+}
+
+// suite is a list of named conformance tests, each run on a fresh store.
+type suite []struct {
+	name string
+	fn   func(t *testing.T, s Backend)
+}
+
+func (cases suite) run(t *testing.T, open func(t *testing.T) Backend) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+// Run runs every conformance suite. open must return a new, empty store for
 // each call and close it when the test ends (t.Cleanup).
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"TenantsRoundTripInCreationOrder", testTenantsRoundTrip},
-		{"TenantConflicts", testTenantConflicts},
-		{"ApplicationRoundTrip", testApplicationRoundTrip},
-		{"ApplicationsListedInCreationOrder", testApplicationsOrder},
-		{"ApplicationConflicts", testApplicationConflicts},
-		{"NotFound", testNotFound},
-		{"InvalidInputIsRefused", testInvalidInput},
-		{"UpdateApplication", testUpdateApplication},
-		{"UpdateApplicationMutateErrorWritesNothing", testUpdateMutateError},
-		{"UpdateApplicationCannotChangeIDs", testUpdateImmutable},
-		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
-		{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
-		{"Grants", testGrants},
-		{"SigningKeys", testSigningKeys},
-		{"ReplaceSigningKeySealedIsACompareAndSwap", testReplaceSigningKeySealed},
-		{"RevisionCountsWritesOnly", testRevision},
-		{"LoadReturnsEverything", testLoad},
-		{"LoadIsConsistentUnderWrites", testLoadConsistent},
-		{"TryLease", testTryLease},
-		{"PingAndClose", testPingClose},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.fn(t, open(t))
-		})
-	}
+func Run(t *testing.T, open func(t *testing.T) Backend) {
+	t.Run("Directory", func(t *testing.T) { directorySuite.run(t, open) })
+	t.Run("KeyStore", func(t *testing.T) { keyStoreSuite.run(t, open) })
+	t.Run("Vault", func(t *testing.T) {
+		vaulttest.Run(t, func(t *testing.T) vault.Store { return open(t) })
+	})
+	t.Run("Shared", func(t *testing.T) { sharedSuite.run(t, open) })
+}
+
+// directorySuite holds implementations to directory.Store.
+var directorySuite = suite{
+	{"TenantsRoundTripInCreationOrder", testTenantsRoundTrip},
+	{"TenantConflicts", testTenantConflicts},
+	{"ApplicationRoundTrip", testApplicationRoundTrip},
+	{"ApplicationsListedInCreationOrder", testApplicationsOrder},
+	{"ApplicationConflicts", testApplicationConflicts},
+	{"NotFound", testNotFound},
+	{"InvalidInputIsRefused", testInvalidInput},
+	{"UpdateApplication", testUpdateApplication},
+	{"UpdateApplicationMutateErrorWritesNothing", testUpdateMutateError},
+	{"UpdateApplicationCannotChangeIDs", testUpdateImmutable},
+	{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
+	{"DeleteApplicationRemovesItsGrants", testDeleteCascade},
+	{"DeleteApplicationRemovesItsVaultRoleAssignments", testDeleteApplicationRemovesVaultRoleAssignments},
+	{"DeleteTenantRemovesEverythingItHolds", testDeleteTenantRemovesEverythingItHolds},
+	{"UpdateDirectoryIsOneTransaction", testUpdateDirectoryIsOneTransaction},
+	{"FindApplications", testFindApplications},
+	{"FindGrants", testFindGrants},
+	{"Grants", testGrants},
+}
+
+// keyStoreSuite holds implementations to sts.KeyStore (and the signing
+// keys' compare-and-swap used by root-key rotation).
+var keyStoreSuite = suite{
+	{"SigningKeys", testSigningKeys},
+	{"ReplaceSigningKeySealedIsACompareAndSwap", testReplaceSigningKeySealed},
+}
+
+// sharedSuite holds implementations to what every store shares: the
+// revision, the consistent Load, leases, health.
+var sharedSuite = suite{
+	{"RevisionCountsWritesOnly", testRevision},
+	{"LoadReturnsEverything", testLoad},
+	{"LoadIsConsistentUnderWrites", testLoadConsistent},
+	{"TryLease", testTryLease},
+	{"PingAndClose", testPingClose},
 }
 
 var ctx = context.Background()
@@ -76,7 +113,7 @@ func tenant(name string, created time.Time) directory.Tenant {
 	return directory.Tenant{ID: newID(), Name: name, CreatedAt: created}
 }
 
-func mustTenant(t *testing.T, s store.Store, name string) directory.Tenant {
+func mustTenant(t *testing.T, s Backend, name string) directory.Tenant {
 	t.Helper()
 	tn := tenant(name, base)
 	if err := s.CreateTenant(ctx, tn); err != nil {
@@ -115,7 +152,7 @@ func minimalApp(tenantID, name string) directory.Application {
 	return directory.Application{TenantID: tenantID, AppID: newID(), ObjectID: newID(), DisplayName: name, CreatedAt: base}
 }
 
-func mustApp(t *testing.T, s store.Store, a directory.Application) directory.Application {
+func mustApp(t *testing.T, s Backend, a directory.Application) directory.Application {
 	t.Helper()
 	if err := s.CreateApplication(ctx, a); err != nil {
 		t.Fatalf("CreateApplication(%q): %v", a.DisplayName, err)
@@ -154,7 +191,7 @@ func normalizeApplication(a directory.Application) directory.Application {
 func normTenant(x directory.Tenant) directory.Tenant { x.CreatedAt = ts(x.CreatedAt); return x }
 func normGrant(g directory.Grant) directory.Grant    { g.CreatedAt = ts(g.CreatedAt); return g }
 
-func normKey(k store.SigningKey) store.SigningKey {
+func normKey(k sts.SigningKey) sts.SigningKey {
 	k.PublicDER, k.CertDER, k.Sealed = nb(k.PublicDER), nb(k.CertDER), nb(k.Sealed)
 	k.CreatedAt, k.ActivateAt = ts(k.CreatedAt), ts(k.ActivateAt)
 	return k
@@ -205,7 +242,7 @@ func wantErr(t *testing.T, err, sentinel error, mentions ...string) {
 	}
 }
 
-func revision(t *testing.T, s store.Store) int64 {
+func revision(t *testing.T, s Backend) int64 {
 	t.Helper()
 	r, err := s.Revision(ctx)
 	if err != nil {
@@ -214,7 +251,7 @@ func revision(t *testing.T, s store.Store) int64 {
 	return r
 }
 
-func testTenantsRoundTrip(t *testing.T, s store.Store) {
+func testTenantsRoundTrip(t *testing.T, s Backend) {
 	if got, err := s.ListTenants(ctx); err != nil || got == nil || len(got) != 0 {
 		t.Fatalf("ListTenants on an empty store = %#v, %v; want an empty non-nil slice", got, err)
 	}
@@ -240,7 +277,7 @@ func testTenantsRoundTrip(t *testing.T, s store.Store) {
 	}
 }
 
-func testTenantConflicts(t *testing.T, s store.Store) {
+func testTenantConflicts(t *testing.T, s Backend) {
 	first := mustTenant(t, s, "Contoso")
 	tests := []struct {
 		name    string
@@ -263,7 +300,7 @@ func testTenantConflicts(t *testing.T, s store.Store) {
 	equal(t, "tenants after conflicts", got, []directory.Tenant{normTenant(first)})
 }
 
-func testApplicationRoundTrip(t *testing.T, s store.Store) {
+func testApplicationRoundTrip(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	tests := []struct {
 		name string
@@ -302,7 +339,7 @@ func testApplicationRoundTrip(t *testing.T, s store.Store) {
 	}
 }
 
-func testApplicationsOrder(t *testing.T, s store.Store) {
+func testApplicationsOrder(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	other := mustTenant(t, s, "other")
 	if got, err := s.ListApplications(ctx, tn.ID); err != nil || got == nil || len(got) != 0 {
@@ -334,7 +371,7 @@ func testApplicationsOrder(t *testing.T, s store.Store) {
 	}
 }
 
-func testApplicationConflicts(t *testing.T, s store.Store) {
+func testApplicationConflicts(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	other := mustTenant(t, s, "other")
 	first := mustApp(t, s, fullApp(tn.ID, "Payroll API"))
@@ -380,7 +417,7 @@ func testApplicationConflicts(t *testing.T, s store.Store) {
 	equal(t, "applications after conflicts", got, normApps(first))
 }
 
-func testNotFound(t *testing.T, s store.Store) {
+func testNotFound(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	app := mustApp(t, s, fullApp(tn.ID, "app"))
 	missing := "missing-" + newID()
@@ -407,7 +444,7 @@ func testNotFound(t *testing.T, s store.Store) {
 		}},
 		{"DeleteGrant", func() error { return s.DeleteGrant(ctx, tn.ID, missing) }},
 		{"CreateSigningKey in unknown tenant", func() error {
-			return s.CreateSigningKey(ctx, store.SigningKey{TenantID: missing, KID: "k", Algorithm: "RS256", CreatedAt: base, ActivateAt: base})
+			return s.CreateSigningKey(ctx, sts.SigningKey{TenantID: missing, KID: "k", Algorithm: "RS256", CreatedAt: base, ActivateAt: base})
 		}},
 		{"DeleteSigningKey", func() error { return s.DeleteSigningKey(ctx, tn.ID, missing) }},
 	}
@@ -422,7 +459,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	}
 }
 
-func testInvalidInput(t *testing.T, s store.Store) {
+func testInvalidInput(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	tests := []struct {
 		name string
@@ -463,7 +500,7 @@ func testInvalidInput(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateApplication(t *testing.T, s store.Store) {
+func testUpdateApplication(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	app := mustApp(t, s, fullApp(tn.ID, "app"))
 	other := mustApp(t, s, fullApp(tn.ID, "other"))
@@ -534,7 +571,7 @@ func testUpdateApplication(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateMutateError(t *testing.T, s store.Store) {
+func testUpdateMutateError(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	app := mustApp(t, s, fullApp(tn.ID, "app"))
 	rev := revision(t, s)
@@ -557,7 +594,7 @@ func testUpdateMutateError(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateImmutable(t *testing.T, s store.Store) {
+func testUpdateImmutable(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	tn2 := mustTenant(t, s, "t2")
 	app := mustApp(t, s, fullApp(tn.ID, "app"))
@@ -592,7 +629,7 @@ func testUpdateImmutable(t *testing.T, s store.Store) {
 	}
 }
 
-func testConcurrentUpdates(t *testing.T, s store.Store) {
+func testConcurrentUpdates(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	app := mustApp(t, s, minimalApp(tn.ID, "app"))
 	rev := revision(t, s)
@@ -637,7 +674,7 @@ func grant(tenantID, client, resource, role string) directory.Grant {
 	return directory.Grant{ID: newID(), TenantID: tenantID, ClientAppID: client, ResourceAppID: resource, AppRoleID: role, CreatedAt: base}
 }
 
-func mustGrant(t *testing.T, s store.Store, g directory.Grant) directory.Grant {
+func mustGrant(t *testing.T, s Backend, g directory.Grant) directory.Grant {
 	t.Helper()
 	if err := s.CreateGrant(ctx, g); err != nil {
 		t.Fatalf("CreateGrant: %v", err)
@@ -645,7 +682,7 @@ func mustGrant(t *testing.T, s store.Store, g directory.Grant) directory.Grant {
 	return g
 }
 
-func testDeleteCascade(t *testing.T, s store.Store) {
+func testDeleteCascade(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	doomed := mustApp(t, s, fullApp(tn.ID, "doomed"))
 	api := mustApp(t, s, fullApp(tn.ID, "api"))
@@ -685,7 +722,7 @@ func testDeleteCascade(t *testing.T, s store.Store) {
 	equal(t, "grants after recreate", grants, []directory.Grant{normGrant(kept)})
 }
 
-func testGrants(t *testing.T, s store.Store) {
+func testGrants(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	other := mustTenant(t, s, "other")
 	api := mustApp(t, s, fullApp(tn.ID, "api"))
@@ -740,15 +777,15 @@ func testGrants(t *testing.T, s store.Store) {
 	equal(t, "ListGrants after delete", got, []directory.Grant{normGrant(tieA), normGrant(late)})
 }
 
-func signingKey(tenantID, kid string, activate time.Time) store.SigningKey {
-	return store.SigningKey{
+func signingKey(tenantID, kid string, activate time.Time) sts.SigningKey {
+	return sts.SigningKey{
 		TenantID: tenantID, KID: kid, Algorithm: "RS256",
 		PublicDER: []byte{0x30, 1, 2, 0}, CertDER: []byte{0x30, 3, 4}, Sealed: []byte{9, 0, 8, 0xfe},
 		CreatedAt: base.Add(-time.Hour), ActivateAt: activate,
 	}
 }
 
-func testSigningKeys(t *testing.T, s store.Store) {
+func testSigningKeys(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	other := mustTenant(t, s, "other")
 	if got, err := s.ListSigningKeys(ctx, tn.ID); err != nil || got == nil || len(got) != 0 {
@@ -760,7 +797,7 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	k0 := signingKey(tn.ID, "k0", base.Add(24*time.Hour)) // same ActivateAt as k2: kid decides
 	k0.PublicDER, k0.CertDER, k0.Sealed = nil, []byte{}, []byte{1}
 	elsewhere := signingKey(other.ID, "k1", base)
-	for _, k := range []store.SigningKey{k3, k1, k2, k0, elsewhere} {
+	for _, k := range []sts.SigningKey{k3, k1, k2, k0, elsewhere} {
 		if err := s.CreateSigningKey(ctx, k); err != nil {
 			t.Fatalf("CreateSigningKey(%s): %v", k.KID, err)
 		}
@@ -769,7 +806,7 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "ListSigningKeys", got, []store.SigningKey{normKey(k1), normKey(k0), normKey(k2), normKey(k3)})
+	equal(t, "ListSigningKeys", got, []sts.SigningKey{normKey(k1), normKey(k0), normKey(k2), normKey(k3)})
 	for _, k := range got {
 		if k.PublicDER == nil || k.CertDER == nil || k.Sealed == nil {
 			t.Fatalf("signing key %s has a nil byte slice", k.KID)
@@ -789,15 +826,15 @@ func testSigningKeys(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "ListSigningKeys after delete", got, []store.SigningKey{normKey(k0), normKey(k2), normKey(k3)})
+	equal(t, "ListSigningKeys after delete", got, []sts.SigningKey{normKey(k0), normKey(k2), normKey(k3)})
 	got, err = s.ListSigningKeys(ctx, other.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "other tenant's keys", got, []store.SigningKey{normKey(elsewhere)})
+	equal(t, "other tenant's keys", got, []sts.SigningKey{normKey(elsewhere)})
 }
 
-func testReplaceSigningKeySealed(t *testing.T, s store.Store) {
+func testReplaceSigningKeySealed(t *testing.T, s Backend) {
 	tn := mustTenant(t, s, "t")
 	k := signingKey(tn.ID, "k1", base)
 	if err := s.CreateSigningKey(ctx, k); err != nil {
@@ -881,7 +918,7 @@ func testReplaceSigningKeySealed(t *testing.T, s store.Store) {
 	}
 }
 
-func testRevision(t *testing.T, s store.Store) {
+func testRevision(t *testing.T, s Backend) {
 	r0 := revision(t, s)
 	tn := tenant("t", base)
 	var app, client directory.Application
@@ -944,7 +981,7 @@ func testRevision(t *testing.T, s store.Store) {
 	}
 }
 
-func testLoad(t *testing.T, s store.Store) {
+func testLoad(t *testing.T, s Backend) {
 	st, err := s.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -972,7 +1009,7 @@ func testLoad(t *testing.T, s store.Store) {
 	mustGrant(t, s, g2)
 	k1 := signingKey(t1.ID, "k", base.Add(time.Hour))
 	k2 := signingKey(t2.ID, "k", base)
-	for _, k := range []store.SigningKey{k1, k2} {
+	for _, k := range []sts.SigningKey{k1, k2} {
 		if err := s.CreateSigningKey(ctx, k); err != nil {
 			t.Fatal(err)
 		}
@@ -981,18 +1018,18 @@ func testLoad(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "Load", st, store.State{
+	equal(t, "Load", st, sqlstore.State{
 		Revision:     revision(t, s),
 		Tenants:      []directory.Tenant{normTenant(t1), normTenant(t2)},
 		Applications: normApps(a2, a1),
 		Grants:       []directory.Grant{normGrant(g2), normGrant(g1)},
-		SigningKeys:  []store.SigningKey{normKey(k2), normKey(k1)},
+		SigningKeys:  []sts.SigningKey{normKey(k2), normKey(k1)},
 	})
 }
 
 // testLoadConsistent checks that each Load reflects exactly the writes its
 // revision counts, while a writer keeps adding tenants.
-func testLoadConsistent(t *testing.T, s store.Store) {
+func testLoadConsistent(t *testing.T, s Backend) {
 	r0 := revision(t, s)
 	const n = 30
 	done := make(chan error, 1)
@@ -1005,7 +1042,7 @@ func testLoadConsistent(t *testing.T, s store.Store) {
 		}
 		done <- nil
 	}()
-	check := func(st store.State) {
+	check := func(st sqlstore.State) {
 		t.Helper()
 		if got := int64(len(st.Tenants)); got != st.Revision-r0 {
 			t.Fatalf("Load at revision %d (start %d) has %d tenants; the read was not consistent", st.Revision, r0, got)
@@ -1036,7 +1073,7 @@ func testLoadConsistent(t *testing.T, s store.Store) {
 	}
 }
 
-func testTryLease(t *testing.T, s store.Store) {
+func testTryLease(t *testing.T, s Backend) {
 	const ttl = time.Minute
 	t0 := base
 	steps := []struct {
@@ -1067,7 +1104,7 @@ func testTryLease(t *testing.T, s store.Store) {
 	}
 }
 
-func testPingClose(t *testing.T, s store.Store) {
+func testPingClose(t *testing.T, s Backend) {
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}

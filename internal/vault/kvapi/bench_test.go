@@ -21,7 +21,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store/sqlite"
+	"github.com/portcullis/portcullis/internal/store/sqlite/sqlitetest"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/kvapi"
 )
@@ -97,7 +97,7 @@ const (
 func newBenchEnv(tb testing.TB) *benchEnv {
 	tb.Helper()
 	ctx := context.Background()
-	st := sqlite.OpenTestStore(tb)
+	st := sqlitetest.Open(tb)
 	kb := make([]byte, seal.RootKeySize)
 	if _, err := rand.Read(kb); err != nil {
 		tb.Fatal(err)

@@ -27,7 +27,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 
 	"github.com/portcullis/portcullis/internal/server"
-	"github.com/portcullis/portcullis/internal/store/postgres"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -49,7 +49,7 @@ type env struct {
 // PORTCULLIS_TEST_POSTGRES is not set).
 func onEveryBackend(t *testing.T, test func(t *testing.T, e *env)) {
 	t.Run("sqlite", func(t *testing.T) { test(t, startEnv(t, "")) })
-	t.Run("postgres", func(t *testing.T) { test(t, startEnv(t, postgres.NewTestDatabaseURL(t))) })
+	t.Run("postgres", func(t *testing.T) { test(t, startEnv(t, pgtest.NewDatabaseURL(t))) })
 }
 
 // startEnv starts a dev server; databaseURL "" means SQLite in a temp dir.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -86,7 +87,7 @@ func (m *MemoryStore) CreateVault(_ context.Context, v vault.Vault) error {
 	defer m.mu.Unlock()
 	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(v.Name)]; ok {
-		return fmt.Errorf("vault %q: %w", v.Name, vault.ErrConflict)
+		return fmt.Errorf("vault %q: %w", v.Name, store.ErrConflict)
 	}
 	m.vaults[fold(v.Name)] = v
 	return nil
@@ -98,7 +99,7 @@ func (m *MemoryStore) GetVault(_ context.Context, name string) (vault.Vault, err
 	defer m.mu.Unlock()
 	v, ok := m.vaults[fold(name)]
 	if !ok {
-		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, store.ErrNotFound)
 	}
 	return v, nil
 }
@@ -122,7 +123,7 @@ func (m *MemoryStore) UpdateVault(_ context.Context, name string, mutate func(*v
 	m.rev++ // may move without a change, as Revision allows
 	v, ok := m.vaults[fold(name)]
 	if !ok {
-		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+		return vault.Vault{}, fmt.Errorf("vault %q: %w", name, store.ErrNotFound)
 	}
 	orig := v.Name
 	if err := mutate(&v); err != nil {
@@ -139,11 +140,11 @@ func (m *MemoryStore) DeleteVault(_ context.Context, name string) error {
 	defer m.mu.Unlock()
 	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(name)]; !ok {
-		return fmt.Errorf("vault %q: %w", name, vault.ErrNotFound)
+		return fmt.Errorf("vault %q: %w", name, store.ErrNotFound)
 	}
 	for k := range m.objects {
 		if k.vault == fold(name) {
-			return fmt.Errorf("vault %q still holds objects: %w", name, vault.ErrConflict)
+			return fmt.Errorf("vault %q still holds objects: %w", name, store.ErrConflict)
 		}
 	}
 	delete(m.vaults, fold(name))
@@ -157,11 +158,11 @@ func (m *MemoryStore) AddVersion(_ context.Context, v vault.ObjectVersion, opts 
 	defer m.mu.Unlock()
 	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(v.Vault)]; !ok {
-		return vault.ObjectVersion{}, fmt.Errorf("vault %q: %w", v.Vault, vault.ErrNotFound)
+		return vault.ObjectVersion{}, fmt.Errorf("vault %q: %w", v.Vault, store.ErrNotFound)
 	}
 	for _, t := range opts.Exclusive {
 		if _, ok := m.objects[key(v.Vault, t, v.Name)]; ok {
-			return vault.ObjectVersion{}, fmt.Errorf("%s %q exists: %w", t, v.Name, vault.ErrConflict)
+			return vault.ObjectVersion{}, fmt.Errorf("%s %q exists: %w", t, v.Name, store.ErrConflict)
 		}
 	}
 	k := key(v.Vault, v.Type, v.Name)
@@ -174,7 +175,7 @@ func (m *MemoryStore) AddVersion(_ context.Context, v vault.ObjectVersion, opts 
 	}
 	for _, x := range o.versions {
 		if x.Version == v.Version {
-			return vault.ObjectVersion{}, fmt.Errorf("%s %q version %s exists: %w", v.Type, v.Name, v.Version, vault.ErrConflict)
+			return vault.ObjectVersion{}, fmt.Errorf("%s %q version %s exists: %w", v.Type, v.Name, v.Version, store.ErrConflict)
 		}
 	}
 	m.seq++
@@ -196,7 +197,7 @@ func (m *MemoryStore) GetObject(_ context.Context, v string, t vault.ObjectType,
 	defer m.mu.Unlock()
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
-		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	return copyObject(o.obj), nil
 }
@@ -208,7 +209,7 @@ func (m *MemoryStore) UpdateObject(_ context.Context, v string, t vault.ObjectTy
 	m.rev++ // may move without a change, as Revision allows
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
-		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return vault.Object{}, fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	obj := copyObject(o.obj)
 	if err := mutate(&obj); err != nil {
@@ -260,7 +261,7 @@ func (m *MemoryStore) GetVersion(_ context.Context, v string, t vault.ObjectType
 func (m *MemoryStore) versionLocked(v string, t vault.ObjectType, name, version string) (vault.ObjectVersion, error) {
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
-		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	if version == "" {
 		return copyVersion(o.versions[len(o.versions)-1]), nil
@@ -270,7 +271,7 @@ func (m *MemoryStore) versionLocked(v string, t vault.ObjectType, name, version 
 			return copyVersion(x), nil
 		}
 	}
-	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, vault.ErrNotFound)
+	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, store.ErrNotFound)
 }
 
 // ListVersions implements vault.Store.
@@ -279,7 +280,7 @@ func (m *MemoryStore) ListVersions(_ context.Context, v string, t vault.ObjectTy
 	defer m.mu.Unlock()
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
-		return nil, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return nil, fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	out := make([]vault.ObjectVersion, len(o.versions))
 	for i, x := range o.versions {
@@ -295,7 +296,7 @@ func (m *MemoryStore) UpdateVersion(_ context.Context, v string, t vault.ObjectT
 	m.rev++ // may move without a change, as Revision allows
 	o, ok := m.objects[key(v, t, name)]
 	if !ok {
-		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return vault.ObjectVersion{}, fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	for i, x := range o.versions {
 		if x.Version != version {
@@ -311,7 +312,7 @@ func (m *MemoryStore) UpdateVersion(_ context.Context, v string, t vault.ObjectT
 		o.versions[i] = x
 		return copyVersion(x), nil
 	}
-	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, vault.ErrNotFound)
+	return vault.ObjectVersion{}, fmt.Errorf("%s %q version %q: %w", t, name, version, store.ErrNotFound)
 }
 
 // PurgeObject implements vault.Store.
@@ -321,7 +322,7 @@ func (m *MemoryStore) PurgeObject(_ context.Context, v string, t vault.ObjectTyp
 	m.rev++ // may move without a change, as Revision allows
 	k := key(v, t, name)
 	if _, ok := m.objects[k]; !ok {
-		return fmt.Errorf("%s %q: %w", t, name, vault.ErrNotFound)
+		return fmt.Errorf("%s %q: %w", t, name, store.ErrNotFound)
 	}
 	delete(m.objects, k)
 	if t == vault.Certificates {
@@ -378,11 +379,11 @@ func (m *MemoryStore) CreateRoleAssignment(_ context.Context, a vault.RoleAssign
 	defer m.mu.Unlock()
 	m.rev++ // may move without a change, as Revision allows
 	if _, ok := m.vaults[fold(a.Vault)]; !ok {
-		return fmt.Errorf("vault %q: %w", a.Vault, vault.ErrNotFound)
+		return fmt.Errorf("vault %q: %w", a.Vault, store.ErrNotFound)
 	}
 	for _, x := range m.assignments {
 		if x.ID == a.ID || (fold(x.Vault) == fold(a.Vault) && fold(x.Scope) == fold(a.Scope) && x.PrincipalID == a.PrincipalID && x.Role == a.Role) {
-			return fmt.Errorf("role assignment: %w", vault.ErrConflict)
+			return fmt.Errorf("role assignment: %w", store.ErrConflict)
 		}
 	}
 	m.assignments = append(m.assignments, a)
@@ -413,7 +414,7 @@ func (m *MemoryStore) DeleteRoleAssignment(_ context.Context, v, id string) erro
 			return nil
 		}
 	}
-	return fmt.Errorf("role assignment %q: %w", id, vault.ErrNotFound)
+	return fmt.Errorf("role assignment %q: %w", id, store.ErrNotFound)
 }
 
 func sameRef(a, b vault.Reference) bool {
@@ -445,7 +446,7 @@ func (m *MemoryStore) RemoveReference(_ context.Context, r vault.Reference) erro
 			return nil
 		}
 	}
-	return fmt.Errorf("reference: %w", vault.ErrNotFound)
+	return fmt.Errorf("reference: %w", store.ErrNotFound)
 }
 
 // ListReferences implements vault.Store.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -72,10 +73,10 @@ func testVaults(t *testing.T, s vault.Store) {
 	ctx := context.Background()
 	mustVault(t, s, "bbb")
 	mustVault(t, s, "aaa")
-	if err := s.CreateVault(ctx, vault.Vault{Name: "aaa", SoftDeleteRetentionDays: 7}); !errors.Is(err, vault.ErrConflict) {
+	if err := s.CreateVault(ctx, vault.Vault{Name: "aaa", SoftDeleteRetentionDays: 7}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate vault: %v, want ErrConflict", err)
 	}
-	if _, err := s.GetVault(ctx, "zzz"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetVault(ctx, "zzz"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetVault(missing): %v", err)
 	}
 	vs, err := s.ListVaults(ctx)
@@ -97,13 +98,13 @@ func testVaults(t *testing.T, s vault.Store) {
 		t.Fatalf("failed update changed the vault: %+v", v)
 	}
 	mustAdd(t, s, newVersion("aaa", vault.Secrets, "x", 0), vault.AddOptions{})
-	if err := s.DeleteVault(ctx, "aaa"); !errors.Is(err, vault.ErrConflict) {
+	if err := s.DeleteVault(ctx, "aaa"); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("DeleteVault(non-empty) = %v", err)
 	}
 	if err := s.DeleteVault(ctx, "bbb"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetVault(ctx, "bbb"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetVault(ctx, "bbb"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted vault still there: %v", err)
 	}
 }
@@ -128,17 +129,17 @@ func testVersions(t *testing.T, s vault.Store) {
 		!bytes.Equal(first.Public, []byte("pub")) || !bytes.Equal(first.Meta, []byte(`{"k":1}`)) || !first.Created.Equal(t0) || !first.Enabled {
 		t.Fatalf("by id = %+v, %v", first, err)
 	}
-	if _, err := s.GetVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 9)); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 9)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown version: %v", err)
 	}
-	if _, err := s.GetVersion(ctx, "v1", vault.Keys, "s", ""); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "v1", vault.Keys, "s", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("other type: %v", err)
 	}
 	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "s")
 	if err != nil || len(vers) != 3 || vers[0].Seq != seqs[0] || vers[2].Seq != seqs[2] {
 		t.Fatalf("ListVersions = %d, %v", len(vers), err)
 	}
-	if _, err := s.ListVersions(ctx, "v1", vault.Secrets, "nope"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.ListVersions(ctx, "v1", vault.Secrets, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("ListVersions(missing) = %v", err)
 	}
 	obj, err := s.GetObject(ctx, "v1", vault.Secrets, "s")
@@ -172,7 +173,7 @@ func testObjectVersion(t *testing.T, s vault.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			obj, ver, err := s.GetObjectVersion(ctx, "V1", tc.typ, tc.obj, tc.version)
 			if tc.want == "" {
-				if !errors.Is(err, vault.ErrNotFound) {
+				if !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("err = %v, want ErrNotFound", err)
 				}
 				return
@@ -204,17 +205,17 @@ func testObjectVersion(t *testing.T, s vault.Store) {
 func testAddVersionConflicts(t *testing.T, s vault.Store) {
 	ctx := context.Background()
 	mustVault(t, s, "v1")
-	if _, err := s.AddVersion(ctx, newVersion("nope", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.AddVersion(ctx, newVersion("nope", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown vault: %v", err)
 	}
 	mustAdd(t, s, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{})
-	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, vault.ErrConflict) {
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "s", 0), vault.AddOptions{}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate version id: %v", err)
 	}
-	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 1), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}}); !errors.Is(err, vault.ErrConflict) {
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 1), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets, vault.Keys}}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("exclusive type: %v", err)
 	}
-	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "s"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "s"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("refused insert left an object: %v", err)
 	}
 	// A key may share a secret's name.
@@ -233,7 +234,7 @@ func testAddVersionConflicts(t *testing.T, s vault.Store) {
 	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Secrets, "s", 4), vault.AddOptions{}); !errors.Is(err, vault.ErrObjectDeleted) {
 		t.Fatalf("add to deleted object: %v", err)
 	}
-	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 5), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, vault.ErrConflict) {
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 5), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("exclusive against a deleted object: %v", err)
 	}
 }
@@ -287,7 +288,7 @@ func testObjectsState(t *testing.T, s vault.Store) {
 	if err != nil || obj.Deleted == nil || !obj.Deleted.ScheduledPurgeAt.Equal(del.ScheduledPurgeAt) || obj.Deleted.RecoveryID != del.RecoveryID {
 		t.Fatalf("UpdateObject = %+v, %v", obj, err)
 	}
-	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "nope", func(*vault.Object) error { return nil }); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.UpdateObject(ctx, "v1", vault.Secrets, "nope", func(*vault.Object) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateObject(missing) = %v", err)
 	}
 	names := func(es []vault.ObjectEntry) (out []string) {
@@ -345,7 +346,7 @@ func testUpdateVersion(t *testing.T, s vault.Store) {
 			t.Fatalf("immutable fields changed: %+v", v)
 		}
 	}
-	if _, err := s.UpdateVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 7), func(*vault.ObjectVersion) error { return nil }); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.UpdateVersion(ctx, "v1", vault.Secrets, "s", fmt.Sprintf("%032x", 7), func(*vault.ObjectVersion) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown version: %v", err)
 	}
 	boom := errors.New("boom")
@@ -369,13 +370,13 @@ func testPurge(t *testing.T, s vault.Store) {
 	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "c"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("purged object: %v", err)
 	}
-	if _, err := s.GetVersion(ctx, "v1", vault.Certificates, "c", ver.Version); !errors.Is(err, vault.ErrNotFound) {
+	if _, err := s.GetVersion(ctx, "v1", vault.Certificates, "c", ver.Version); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("purged version: %v", err)
 	}
-	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "c"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second purge: %v", err)
 	}
 	if first, err := s.MarkLifetimeAction(ctx, m); err != nil || !first {
@@ -448,10 +449,10 @@ func testRoleAssignments(t *testing.T, s vault.Store) {
 	}
 	dup := a
 	dup.ID = "id3"
-	if err := s.CreateRoleAssignment(ctx, dup); !errors.Is(err, vault.ErrConflict) {
+	if err := s.CreateRoleAssignment(ctx, dup); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate assignment: %v", err)
 	}
-	if err := s.CreateRoleAssignment(ctx, vault.RoleAssignment{ID: "id4", Vault: "nope", PrincipalID: "x", Role: "r"}); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.CreateRoleAssignment(ctx, vault.RoleAssignment{ID: "id4", Vault: "nope", PrincipalID: "x", Role: "r"}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("assignment in unknown vault: %v", err)
 	}
 	all, err := s.ListRoleAssignments(ctx, "v1", "")
@@ -465,7 +466,7 @@ func testRoleAssignments(t *testing.T, s vault.Store) {
 	if err := s.DeleteRoleAssignment(ctx, "v1", "id1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteRoleAssignment(ctx, "v1", "id1"); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.DeleteRoleAssignment(ctx, "v1", "id1"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
@@ -491,7 +492,7 @@ func testReferences(t *testing.T, s vault.Store) {
 	if err := s.RemoveReference(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveReference(ctx, r); !errors.Is(err, vault.ErrNotFound) {
+	if err := s.RemoveReference(ctx, r); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("second remove: %v", err)
 	}
 	if refs, _ := s.ListReferences(ctx, "v1", vault.Secrets, "s"); len(refs) != 1 {
@@ -630,7 +631,7 @@ func testCaseInsensitive(t *testing.T, s vault.Store) {
 	if err != nil || len(vers) != 2 {
 		t.Fatalf("versions = %d, %v", len(vers), err)
 	}
-	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "MYSECRET", 2), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, vault.ErrConflict) {
+	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "MYSECRET", 2), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("exclusive check must ignore case: %v", err)
 	}
 }

@@ -1,4 +1,8 @@
-package postgres
+// Package pgtest gives the tests of any package an isolated PostgreSQL
+// schema in the database named by PORTCULLIS_TEST_POSTGRES, and skips them,
+// saying how to run them, when it is unset. It imports package testing, so
+// only test files import it.
+package pgtest
 
 import (
 	"context"
@@ -11,22 +15,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/portcullis/portcullis/internal/store/postgres"
 )
 
-// TestDatabaseEnv names the environment variable holding the URL of the
+// DatabaseEnv names the environment variable holding the URL of the
 // PostgreSQL database that tests may use, e.g.
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
-const TestDatabaseEnv = "PORTCULLIS_TEST_POSTGRES"
+const DatabaseEnv = "PORTCULLIS_TEST_POSTGRES"
 
-// NewTestDatabaseURL creates a fresh schema with a random name in the
+// NewDatabaseURL creates a fresh schema with a random name in the
 // database named by PORTCULLIS_TEST_POSTGRES, drops it (with everything in
 // it) when the test ends, and returns a URL whose search_path selects it, so
 // that every test, in every package, works on its own isolated tables. Give
 // the URL to Open (or to several nodes of a cluster test). It skips the test
 // when the variable is unset.
-func NewTestDatabaseURL(t testing.TB) string {
+func NewDatabaseURL(t testing.TB) string {
 	t.Helper()
-	base := testDatabase(t)
+	base := RequireDatabase(t)
 	var b [8]byte
 	rand.Read(b[:])
 	schema := "portcullis_test_" + hex.EncodeToString(b[:])
@@ -35,7 +41,7 @@ func NewTestDatabaseURL(t testing.TB) string {
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		t.Fatalf("connect to %s: %v", TestDatabaseEnv, err)
+		t.Fatalf("connect to %s: %v", DatabaseEnv, err)
 	}
 	defer conn.Close(ctx)
 	ident := pgx.Identifier{schema}.Sanitize()
@@ -58,14 +64,14 @@ func NewTestDatabaseURL(t testing.TB) string {
 	return withSearchPath(base, schema)
 }
 
-// testDatabase returns the URL in PORTCULLIS_TEST_POSTGRES, skipping the
+// RequireDatabase returns the URL in PORTCULLIS_TEST_POSTGRES, skipping the
 // test, with a message saying how to run it, when the variable is unset.
-func testDatabase(t testing.TB) string {
+func RequireDatabase(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv(TestDatabaseEnv)
+	base := os.Getenv(DatabaseEnv)
 	if base == "" {
-		t.Skip(TestDatabaseEnv + " not set: set it to a PostgreSQL URL, e.g. " +
-			TestDatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable', to run the PostgreSQL tests")
+		t.Skip(DatabaseEnv + " not set: set it to a PostgreSQL URL, e.g. " +
+			DatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable', to run the PostgreSQL tests")
 	}
 	return base
 }
@@ -84,15 +90,22 @@ func withSearchPath(base, schema string) string {
 	return base + " search_path=" + schema
 }
 
-// OpenTestStore opens a Store on a fresh schema from NewTestDatabaseURL and
-// closes it when the test ends (before the schema is dropped). It skips the
-// test when PORTCULLIS_TEST_POSTGRES is unset.
-func OpenTestStore(t testing.TB) *Store {
+// Open opens a Store on a fresh schema from NewDatabaseURL and closes it
+// when the test ends (before the schema is dropped). It skips the test when
+// PORTCULLIS_TEST_POSTGRES is unset.
+func Open(t testing.TB) *postgres.Store {
 	t.Helper()
-	u := NewTestDatabaseURL(t)
+	return OpenURL(t, NewDatabaseURL(t))
+}
+
+// OpenURL opens a Store on the database at url (from NewDatabaseURL; a
+// second Store on the same url is a second node) and closes it when the
+// test ends, before the schema is dropped.
+func OpenURL(t testing.TB, url string) *postgres.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	s, err := Open(ctx, u)
+	s, err := postgres.Open(ctx, url)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
