@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/directory"
@@ -39,6 +38,8 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	vault *vault.Service
+	// metrics serves /metrics on its own listener; nil when off.
+	metrics *metricsServer
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
 
@@ -157,7 +158,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
-	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg})
+	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames})
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +198,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.metrics, err = listenMetrics(cfg, reg, log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			s.metrics.close()
+		}
+	}()
 
 	s.http = &http.Server{
 		Handler:           countRequests(reqs, kv.Wrap(refuseUncleanPaths(mux))),
@@ -241,6 +249,8 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
+	go s.metrics.serve()
+	defer s.metrics.stop()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -361,11 +371,7 @@ func countRequests(c *prometheus.CounterVec, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		c.WithLabelValues(route, statusText(sw.code)).Inc()
+		c.WithLabelValues(routeLabel(r.Pattern), statusText(sw.code)).Inc()
 	})
 }
 
