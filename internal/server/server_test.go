@@ -31,7 +31,7 @@ type running struct {
 	stop   func() error
 }
 
-func startServer(t *testing.T, cfg Config) *running {
+func startServer(t testing.TB, cfg Config) *running {
 	t.Helper()
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
