@@ -18,7 +18,10 @@ const maxPFXIterations = 1_000_000
 // every shrouded key bag, those inside encrypted safes included. An
 // ordinary PFX has three counts (MAC, certificate safe, key bag); without
 // a total, a file of many items, each under maxPFXIterations, would cost
-// many times the cap.
+// many times the cap. The caps bound the counts a file states; the CPU
+// spent is a small multiple of them (checkPFXWork derives each safe's key
+// once itself, PKCS#12 PBE derives key and IV separately, and decodePFX may
+// call go-pkcs12 twice).
 const maxPFXTotalIterations = 4 * maxPFXIterations
 
 var (
