@@ -72,6 +72,7 @@ func FuzzFrontDoor(f *testing.F) {
 	handler := r.srv.http.Handler
 	_, port, _ := strings.Cut(r.srv.Addr(), ":")
 	hosts := []string{r.srv.Addr(), "localhost:" + port, "default.localhost:" + port, "nope.localhost:" + port}
+	const fuzzedHost = 4 // host values from 4 up take the fuzzed Host header
 
 	for _, s := range []struct {
 		method, target, cred, reqID, body string
@@ -91,6 +92,9 @@ func FuzzFrontDoor(f *testing.F) {
 		{"GET", "/admin/v1/tenants", "", "", "", 0, authTwo},
 		{"POST", "/default/oauth2/v2.0/token", "", "", "grant_type=client_credentials&client_id=x&client_secret=y&scope=api://x/.default", 0, authNone},
 		{"GET", "/default/v2.0/.well-known/openid-configuration", "", "", "", 1, authNone},
+		{"GET", "/default/v2.0/.well-known/openid-configuration", "evil.example:443", "", "", fuzzedHost, authNone},
+		{"GET", "/common/discovery/v2.0/keys", "[::1]:8443", "", "", fuzzedHost, authNone},
+		{"GET", "/vaults/default/secrets/a?api-version=7.5", "default.vault.localhost", "", "", fuzzedHost, authVault},
 		{"GET", "/%zz", "", "", "", 0, authCanary},
 		{"GET", "/metrics", "", "", "", 0, authNone},
 	} {
@@ -107,10 +111,19 @@ func FuzzFrontDoor(f *testing.F) {
 		if err != nil || strings.ContainsAny(target, " \r\n\x00") {
 			return // refused by net/http before any handler
 		}
-		req := httptest.NewRequest(method, "https://"+hosts[int(host)%len(hosts)]+"/", strings.NewReader(body))
+		reqHost := hosts[int(host)%len(hosts)]
+		if host >= fuzzedHost {
+			// Discovery and the Key Vault handler read Host; the cred
+			// string stands in for it (net/http refuses invalid ones).
+			if cred == "" || !validHost(cred) {
+				return
+			}
+			reqHost, cred = cred, ""
+		}
+		req := httptest.NewRequest(method, "https://localhost/", strings.NewReader(body))
 		req.URL = u
 		req.RequestURI = target
-		req.Host = hosts[int(host)%len(hosts)]
+		req.Host = reqHost
 		if strings.HasPrefix(u.Path, "/admin/") || strings.HasPrefix(body, "{") {
 			req.Header.Set("Content-Type", "application/json")
 		} else if body != "" {
@@ -176,6 +189,17 @@ func FuzzFrontDoor(f *testing.F) {
 func validToken(s string) bool {
 	for _, c := range []byte(s) {
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// validHost approximates net/http's check of the Host header.
+func validHost(h string) bool {
+	for _, c := range []byte(h) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0
 		if !ok {
 			return false
 		}
