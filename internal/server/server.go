@@ -422,6 +422,9 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 	p("  Key Vault (default):     %s   (Key Vault SDKs, default options; needs DNS for *.%s)", kvapi.VaultURL(named, vault.DefaultVault), hostOf(named))
 	p("                           %s   (path form: set DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
 	p("  Vault resource:          %s (appId %s)", strings.Join(bases, ", "), vaultApp.AppID)
+	if cfg.MetricsListen != "" {
+		p("  Prometheus metrics:      http://%s/metrics", cfg.MetricsListen)
+	}
 	if caFile != "" {
 		p("  TLS CA certificate:      %s", caFile)
 		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)
