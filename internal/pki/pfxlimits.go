@@ -206,7 +206,8 @@ func (w *pfxWork) encryptedSafe(n int, alg pkix.AlgorithmIdentifier, ciphertext 
 		}
 		var bags []pfxSafeBag
 		if _, err := asn1.Unmarshal(plain, &bags); err != nil {
-			malformed = true
+			// A wrong key passes the padding check one time in about
+			// 256 and yields noise: a wrong password, like bad padding.
 			continue
 		}
 		// When both spellings of an empty password open the safe, both
@@ -220,7 +221,7 @@ func (w *pfxWork) encryptedSafe(n int, alg pkix.AlgorithmIdentifier, ciphertext 
 	case opened:
 		return nil
 	case malformed:
-		return fmt.Errorf("PFX safe %d is malformed: its encryption parameters or content cannot be read", n)
+		return fmt.Errorf("PFX safe %d is malformed: its encryption parameters cannot be read", n)
 	}
 	return ErrWrongPassword
 }

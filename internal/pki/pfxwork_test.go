@@ -172,6 +172,18 @@ func TestParseCertificateAndKey_BoundsKeyBagsInsideEncryptedSafes(t *testing.T) 
 			wrongPW: true,
 		},
 		{
+			// Decrypted noise: what a wrong key gives when the padding
+			// happens to check out (about one time in 256).
+			name: "content that is not bags reads as a wrong password", password: "p",
+			safes:   []craftedSafe{{alg: "aes", iter: 1, plain: []byte("not DER at all")}},
+			wrongPW: true,
+		},
+		{
+			name: "unreadable encryption parameters", password: "p",
+			safes:   []craftedSafe{{alg: "pbes2-junk", iter: 1}},
+			wantErr: "PFX safe 1 is malformed",
+		},
+		{
 			name: "unsupported safe algorithm", password: "p",
 			safes:   []craftedSafe{{alg: "unknown", iter: 1, skipEncrypt: true}},
 			wantErr: "unsupported PFX encryption algorithm",
@@ -211,7 +223,8 @@ type craftedSafe struct {
 	iter        int
 	pw          []byte // BMPString; the MAC password when nil
 	bags        []pfxSafeBag
-	skipEncrypt bool // empty ciphertext: only the declared count matters
+	plain       []byte // encrypted instead of bags when set
+	skipEncrypt bool   // empty ciphertext: only the declared count matters
 }
 
 func mustBMP(s string) []byte {
@@ -246,7 +259,10 @@ func craftPFX(t testing.TB, macPW []byte, safes []craftedSafe) []byte {
 			pw = macPW
 		}
 		var plain []byte
-		if !s.skipEncrypt {
+		switch {
+		case s.plain != nil:
+			plain = s.plain
+		case !s.skipEncrypt:
 			plain = mustDER(t, s.bags)
 		}
 		alg, ct := pbEncrypt(t, s.alg, s.iter, pw, plain)
@@ -298,6 +314,8 @@ func pbEncrypt(t testing.TB, kind string, iter int, pw, plain []byte) (pkix.Algo
 		err   error
 	)
 	switch kind {
+	case "pbes2-junk":
+		return pkix.AlgorithmIdentifier{Algorithm: oidPBES2, Parameters: asn1.NullRawValue}, make([]byte, 16)
 	case "3des", "unknown":
 		alg.Algorithm = oidPBEWithSHAAnd3KeyTripleDESCBC
 		if kind == "unknown" {
