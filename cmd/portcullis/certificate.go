@@ -44,8 +44,8 @@ with the key) and as a key, both with the same name — like Key Vault.
 
 Self-signed certificates created here renew themselves (a new version with
 the same policy) at --renew-at-percent of their lifetime, and a notification
-goes out --notify-days-before expiry (webhook, log, and the
-portcullis_vault_certificate_expiry_timestamp_seconds metric). Consumers
+goes out --notify-days-before expiry (webhook and log; the vault's soonest
+expiry is also a Prometheus metric, see 'portcullis serve --help'). Consumers
 inside Portcullis refer to vault://VAULT/certificates/NAME and follow
 renewals without restarting.
 

@@ -19,8 +19,12 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the Portcullis server (token service, vault and admin API)",
 		Long: `Run the Portcullis server: the Entra-compatible token service, the Key Vault-compatible
-vault, the admin API, /healthz, /readyz and Prometheus /metrics on one HTTPS listener
-(HTTP/1.1 and HTTP/2).
+vault, the admin API, /healthz and /readyz on one HTTPS listener (HTTP/1.1 and HTTP/2).
+Prometheus /metrics is served apart, in plain HTTP on --metrics-listen (default
+` + server.DefaultMetricsListen + `, loopback only; "off" turns it off). Binding it to another
+address needs --metrics-allow-remote, since it has neither TLS nor authentication.
+Certificate expiry is reported per vault; --metrics-object-names adds one series
+per certificate, labelled with its name.
 
 With --dev, everything a laptop needs is created on first start in the data
 directory and reused later: the SQLite database, a root encryption key, a local
@@ -86,6 +90,9 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.VaultWebhookURL, "vault-webhook-url", "", "URL that receives certificate lifetime notifications (JSON, HMAC-SHA256 in X-Portcullis-Signature); https, or http to a loopback address")
 	f.StringVar(&cfg.VaultWebhookSecretFile, "vault-webhook-secret-file", "", "file holding the webhook's HMAC secret, at least 16 bytes (or set "+server.VaultWebhookSecretEnv+")")
 	f.DurationVar(&cfg.VaultMaintenanceInterval, "vault-maintenance-interval", 0, "how often certificate lifetime actions and purges of expired deletions run (default 10m)")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", server.DefaultMetricsListen, `address of the plain-HTTP Prometheus /metrics listener (host:port), or "off"`)
+	f.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-listen on a non-loopback address (metrics have no TLS and no authentication)")
+	f.BoolVar(&cfg.MetricsObjectNames, "metrics-object-names", false, "add per-certificate expiry series labelled with vault and certificate names (default: per vault only)")
 	return cmd
 }
 

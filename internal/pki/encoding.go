@@ -272,7 +272,7 @@ func decodePFX(data []byte, password string, needKey bool) (certs []*x509.Certif
 			certs, key, err = nil, nil, fmt.Errorf("PFX: malformed (%v)", r)
 		}
 	}()
-	if err := checkPFXIterations(data); err != nil {
+	if err := checkPFXWork(data, password); err != nil {
 		return nil, nil, err
 	}
 	k, leaf, ca, err := pkcs12.DecodeChain(data, password)

@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"testing"
+
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // seedCertificates adds valid inputs in every format, then junk derived from them.
@@ -36,6 +38,26 @@ func seedCertificates(f *testing.F) {
 	} {
 		f.Add(s.data, s.password)
 	}
+	// Legacy encoders (RC2-40 and 3DES safes) and crafted files with the
+	// key bag inside an encrypted safe, where checkPFXWork must decrypt
+	// before it can count.
+	for _, enc := range []*pkcs12.Encoder{pkcs12.LegacyRC2, pkcs12.LegacyDES, pkcs12.Modern2026} {
+		data, err := enc.Encode(m.key, m.leaf, nil, "P@ss")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, "P@ss")
+	}
+	cert, key := certBag(f, m.leaf), shroudedKeyBag(f, m.key, "p", 0)
+	for _, safes := range [][]craftedSafe{
+		{{alg: "aes", iter: 1, bags: []pfxSafeBag{cert, key}}},
+		{{alg: "3des", iter: 1, bags: []pfxSafeBag{cert, key}}},
+		{{alg: "aes", iter: 1, bags: []pfxSafeBag{cert}}, {alg: "3des", iter: 1, bags: []pfxSafeBag{key}}},
+		{{alg: "3des", iter: 1, bags: []pfxSafeBag{cert, shroudedKeyBag(f, m.key, "p", maxPFXIterations+1)}}},
+	} {
+		f.Add(craftPFX(f, mustBMP("p"), safes), "p")
+	}
+	f.Add(craftPFX(f, []byte{}, []craftedSafe{{alg: "3des", iter: 1, pw: []byte{}, bags: []pfxSafeBag{cert, shroudedKeyBag(f, m.key, "", 0)}}}), "")
 }
 
 func FuzzParseCertificateFile(f *testing.F) {
@@ -97,5 +119,14 @@ func FuzzParseSubject(f *testing.F) {
 		if err == nil && name.CommonName == "" {
 			t.Fatal("accepted a subject without CN")
 		}
+	})
+}
+
+// FuzzCheckPFXWork runs the work bound without decodePFX's recover, so that
+// a panic in it (or in the safe decryption it does) is a failure.
+func FuzzCheckPFXWork(f *testing.F) {
+	seedCertificates(f)
+	f.Fuzz(func(t *testing.T, data []byte, password string) {
+		_ = checkPFXWork(data, password)
 	})
 }

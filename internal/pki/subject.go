@@ -110,7 +110,7 @@ func addAttribute(name *pkix.Name, part string) error {
 		name.PostalCode = append(name.PostalCode, val)
 	case "C":
 		if len(val) != 2 || !isASCIILetters(val) {
-			return fmt.Errorf("C must be a two-letter ISO 3166 country code such as US, got %q", val)
+			return fmt.Errorf("country (C) must be a two-letter ISO 3166 code such as US, got %q", val)
 		}
 		name.Country = append(name.Country, strings.ToUpper(val))
 	default:

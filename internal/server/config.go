@@ -3,7 +3,8 @@
 // default tenant and the admin credential, wires the token service, the admin
 // API and the vault with its Key Vault-compatible API (package kvapi: vault
 // URLs https://{vault}.{host} and https://{host}/vaults/{vault}) onto one
-// HTTPS listener with health, readiness and metrics, runs the vault's
+// HTTPS listener with health and readiness (Prometheus metrics on a
+// separate, loopback-by-default listener), runs the vault's
 // certificate lifetime actions and purges on one node, keeps
 // the in-memory directory snapshot in step with the store, and shuts down
 // gracefully.
@@ -67,6 +68,19 @@ type Config struct {
 	// and purges of expired deletions run (default 10m; one node of a
 	// cluster runs them, elected by a store lease).
 	VaultMaintenanceInterval time.Duration
+
+	// MetricsListen is the host:port of the plain-HTTP listener that serves
+	// GET /metrics; "" or "off" = no metrics listener. `portcullis serve`
+	// defaults it to DefaultMetricsListen. /metrics is never served on
+	// Listen.
+	MetricsListen string
+	// MetricsAllowRemote permits a MetricsListen that is not a loopback
+	// address: metrics have no TLS and no authentication.
+	MetricsAllowRemote bool
+	// MetricsObjectNames adds per-certificate series labelled with vault
+	// and certificate names; by default names stay out of the metrics and
+	// certificate expiry is reported per vault only.
+	MetricsObjectNames bool
 }
 
 // VaultWebhookSecretEnv is the environment variable that may hold the vault
@@ -143,6 +157,9 @@ func (c *Config) Validate() error {
 	}
 	if c.VaultMaintenanceInterval <= 0 {
 		c.VaultMaintenanceInterval = 10 * time.Minute
+	}
+	if err := c.validateMetrics(); err != nil {
+		return err
 	}
 	return c.validateVaultWebhook()
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -50,7 +49,7 @@ func TestCleanPath(t *testing.T) {
 }
 
 func TestServe_KeyVaultPathWithEmptyVersionIsNotRefused(t *testing.T) {
-	r := startServer(t, Config{Dev: true, DataDir: t.TempDir()})
+	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), MetricsListen: "127.0.0.1:0"})
 	req, _ := http.NewRequest("POST", r.base+"/vaults/default/keys/k//sign?api-version=7.5", strings.NewReader("{}"))
 	req.URL.Opaque = "//" + req.URL.Host + "/vaults/default/keys/k//sign"
 	resp, err := r.client.Do(req)
@@ -64,13 +63,7 @@ func TestServe_KeyVaultPathWithEmptyVersionIsNotRefused(t *testing.T) {
 		t.Fatalf("status %d, WWW-Authenticate %q; want the Key Vault 401 challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
 	// Key Vault requests are counted under their own route label.
-	m, err := r.client.Get(r.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(m.Body)
-	m.Body.Close()
-	if want := `portcullis_http_requests_total{code="401",route="keyvault POST keys"} 1`; !strings.Contains(string(b), want) {
+	if want := `portcullis_http_requests_total{code="401",route="keyvault POST keys"} 1`; !strings.Contains(r.scrape(t), want) {
 		t.Fatalf("metrics lack %q", want)
 	}
 }

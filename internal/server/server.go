@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
@@ -40,6 +39,8 @@ type Server struct {
 	http  *http.Server
 	ln    net.Listener
 	vault *vault.Service
+	// metrics serves /metrics on its own listener; nil when off.
+	metrics *metricsServer
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
 
@@ -159,7 +160,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
-	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg})
+	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.metrics, err = listenMetrics(cfg, reg, log); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if !ok {
+			s.metrics.close()
+		}
+	}()
 
 	s.http = &http.Server{
 		Handler:           countRequests(reqs, kv.Wrap(refuseUncleanPaths(mux))),
@@ -251,6 +259,8 @@ func (s *Server) Serve(ctx context.Context) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
+	go s.metrics.serve()
+	defer s.metrics.stop()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -382,11 +392,7 @@ func countRequests(c *prometheus.CounterVec, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		c.WithLabelValues(route, statusText(sw.code)).Inc()
+		c.WithLabelValues(routeLabel(r.Pattern), statusText(sw.code)).Inc()
 	})
 }
 
@@ -437,6 +443,9 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 	p("  Key Vault (default):     %s   (Key Vault SDKs, default options; needs DNS for *.%s)", kvapi.VaultURL(named, vault.DefaultVault), hostOf(named))
 	p("                           %s   (path form: set DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
 	p("  Vault resource:          %s (appId %s)", strings.Join(bases, ", "), vaultApp.AppID)
+	if cfg.MetricsListen != "" {
+		p("  Prometheus metrics:      http://%s/metrics", cfg.MetricsListen)
+	}
 	if caFile != "" {
 		p("  TLS CA certificate:      %s", caFile)
 		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)

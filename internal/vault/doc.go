@@ -62,9 +62,11 @@
 //     version and trigger, with a marker in the store; EmailContacts goes
 //     to the Notifier (LogNotifier, WebhookNotifier with an HMAC-SHA256
 //     signature header, MultiNotifier), AutoRenew issues a new version with
-//     the same policy. The gauge
-//     portcullis_vault_certificate_expiry_timestamp_seconds{vault,name}
-//     follows each certificate's current expiry.
+//     the same policy. Metrics follow each certificate's current expiry
+//     per vault: portcullis_vault_certificate_soonest_expiry_timestamp_seconds{vault}
+//     and portcullis_vault_certificates{vault,expires}; the per-object
+//     gauge portcullis_vault_certificate_expiry_timestamp_seconds{vault,name}
+//     only with Config.MetricsObjectNames.
 //   - Ids and URLs (kid, sid, x5t links, recovery ids, nextLink) are built
 //     by kvapi from Vault, Name and Version; paging cursors (Page.Next) are
 //     plain names or version ids that kvapi must protect against tampering.

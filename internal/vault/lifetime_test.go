@@ -139,8 +139,12 @@ func TestLifetime_NotifiesOnceAtThresholdAndAutoRenews(t *testing.T) {
 	if ev := hook.events(); len(ev) != 2 || ev[1].Event != vault.EventCertificateRenewed || ev[1].NewVersion != renewed.Version {
 		t.Fatalf("events = %+v", ev)
 	}
-	if n, err := testutil.GatherAndCount(reg, "portcullis_vault_certificate_expiry_timestamp_seconds"); err != nil || n != 1 {
+	// Exported per vault; certificate names stay out of the metrics.
+	if n, err := testutil.GatherAndCount(reg, "portcullis_vault_certificate_soonest_expiry_timestamp_seconds"); err != nil || n != 1 {
 		t.Fatalf("registered series = %d, %v", n, err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "portcullis_vault_certificate_expiry_timestamp_seconds"); err != nil || n != 0 {
+		t.Fatalf("per-certificate series = %d, %v; want none without MetricsObjectNames", n, err)
 	}
 }
 

@@ -40,8 +40,14 @@ type Config struct {
 	// Notifier delivers certificate lifetime notifications; when nil they
 	// go to a LogNotifier on Logger.
 	Notifier Notifier
-	// Registerer, when not nil, receives the certificate expiry gauge.
+	// Registerer, when not nil, receives the certificate expiry metrics:
+	// per vault, the soonest expiry and the certificates by expiry bucket.
 	Registerer prometheus.Registerer
+	// MetricsObjectNames adds the per-certificate expiry gauge, labelled
+	// with vault and certificate name, to what Registerer receives. Off by
+	// default: names are customer data and one series per object is
+	// unbounded.
+	MetricsObjectNames bool
 	// AuditFlushInterval is the longest a read's audit record waits in
 	// memory before it is committed; DefaultAuditFlushInterval when zero.
 	AuditFlushInterval time.Duration
@@ -130,18 +136,16 @@ func New(cfg Config) (*Service, error) {
 		ttl = DefaultCacheRevalidate
 	}
 	s.cache = newAuthCache(s.store, s.now, ttl)
-	s.expiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "portcullis_vault_certificate_expiry_timestamp_seconds",
-		Help: "Expiry (notAfter) of the current version of each vault certificate, in Unix seconds.",
-	}, []string{"vault", "name"})
+	s.expiry = newExpiryGauge()
 	if cfg.Registerer != nil {
-		if err := cfg.Registerer.Register(s.expiry); err != nil {
+		ec := &expiryCollector{gauge: s.expiry, objectNames: cfg.MetricsObjectNames, now: s.now}
+		if err := cfg.Registerer.Register(ec); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, fmt.Errorf("vault: register metrics: %w", err)
 			}
-			if g, ok := are.ExistingCollector.(*prometheus.GaugeVec); ok {
-				s.expiry = g
+			if existing, ok := are.ExistingCollector.(*expiryCollector); ok {
+				s.expiry = existing.gauge
 			}
 		}
 	}
@@ -149,7 +153,9 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// ExpiryGauge returns the certificate expiry gauge (for registration by the caller).
+// ExpiryGauge returns the per-certificate expiry gauge the service keeps
+// (labels vault and name). It is exported through Config.Registerer only
+// with Config.MetricsObjectNames; tests read it directly.
 func (s *Service) ExpiryGauge() *prometheus.GaugeVec { return s.expiry }
 
 func (s *Service) currentSealer() Sealer { return s.sealer.Load().Sealer }

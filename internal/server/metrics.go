@@ -1,0 +1,153 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultMetricsListen is the address `portcullis serve` serves Prometheus
+// metrics on unless told otherwise: loopback only, plain HTTP, the port the
+// OpenTelemetry Prometheus exporter uses by convention.
+const DefaultMetricsListen = "127.0.0.1:9464"
+
+// metricsServer serves GET /metrics on a listener of its own, apart from
+// the clients' HTTPS listener: metrics describe the vault's contents and
+// the service's traffic, which are not for every client that can reach
+// the token endpoint.
+type metricsServer struct {
+	http *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+}
+
+// listenMetrics binds the metrics listener; nil when cfg disables it.
+func listenMetrics(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen %s: %w (choose another port, or \"off\")", cfg.MetricsListen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	return &metricsServer{
+		ln:  ln,
+		log: log,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		},
+	}, nil
+}
+
+// addr is the bound address, "" when metrics are off.
+func (m *metricsServer) addr() string {
+	if m == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// serve serves until shutdown; a failure is logged, not fatal: clients do
+// not depend on metrics.
+func (m *metricsServer) serve() {
+	if m == nil {
+		return
+	}
+	if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		m.log.Error("metrics listener stopped", "addr", m.addr(), "err", err)
+	}
+}
+
+// stop closes the listener and its connections at once: a scrape cut
+// short is retried by Prometheus, and nothing else waits on it.
+func (m *metricsServer) stop() {
+	if m != nil {
+		_ = m.http.Close()
+	}
+}
+
+// close releases a listener that never served (Start failed after binding it).
+func (m *metricsServer) close() {
+	if m != nil {
+		_ = m.ln.Close()
+	}
+}
+
+// MetricsAddr returns the bound address of the metrics listener (useful
+// with --metrics-listen 127.0.0.1:0), or "" when metrics are off.
+func (s *Server) MetricsAddr() string { return s.metrics.addr() }
+
+// validateMetrics normalises --metrics-listen and refuses a non-loopback
+// address unless --metrics-allow-remote says the operator means it.
+func (c *Config) validateMetrics() error {
+	if strings.EqualFold(c.MetricsListen, "off") {
+		c.MetricsListen = ""
+	}
+	if c.MetricsListen == "" {
+		if c.MetricsAllowRemote {
+			return errors.New("--metrics-allow-remote is set but metrics are off: give --metrics-listen an address, or drop --metrics-allow-remote")
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("--metrics-listen %q: want host:port, e.g. %s, or \"off\": %w", c.MetricsListen, DefaultMetricsListen, err)
+	}
+	if !isLoopbackHost(host) && !c.MetricsAllowRemote {
+		return fmt.Errorf("--metrics-listen %q is reachable from other machines, and metrics are served without TLS or authentication: bind it to 127.0.0.1 (and scrape through a local agent or an authenticating proxy), or pass --metrics-allow-remote if the network is trusted", c.MetricsListen)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether a listen host binds loopback only; an
+// empty host or a wildcard binds every interface.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// routeLabel is the "route" label of a request: its pattern, with the
+// method it names (ServeMux's "GET /x", kvapi's "kvapi GET /x", kvapi's
+// "keyvault GET secrets") replaced by OTHER unless it is a standard method.
+// Handlers may build the pattern from the method the client sent, and a
+// client may send any token as a method; labels must come from a closed set.
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	prefix, rest := "", pattern
+	for _, p := range [...]string{"kvapi ", "keyvault "} {
+		if strings.HasPrefix(rest, p) {
+			prefix, rest = p, rest[len(p):]
+			break
+		}
+	}
+	method, path, found := strings.Cut(rest, " ")
+	if !found || strings.HasPrefix(method, "/") {
+		return pattern // no method in it
+	}
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, "OTHER":
+		return pattern
+	}
+	return prefix + "OTHER " + path
+}
