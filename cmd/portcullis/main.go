@@ -81,7 +81,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
+		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
 	root.AddCommand(
 		newServeCommand(),
@@ -113,7 +113,7 @@ func group(cmd *cobra.Command) *cobra.Command {
 		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 			msg += "; did you mean " + strings.Join(s, " or ") + "?"
 		}
-		return fmt.Errorf("%s\nRun '%s --help' for the list of commands.", msg, cmd.CommandPath())
+		return fmt.Errorf("%s\nRun '%s --help' for the list of commands", msg, cmd.CommandPath())
 	}
 	return cmd
 }

@@ -461,7 +461,10 @@ func keysThroughAzkeys(t *testing.T, e *env) {
 					err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig.Result)
 				}
 			case azkeys.KeyTypeEC:
-				pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(created.Key.X), Y: new(big.Int).SetBytes(created.Key.Y)}
+				pub, perr := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, created.Key.X...), created.Key.Y...))
+				if perr != nil {
+					t.Fatalf("created EC key: %v", perr)
+				}
 				if !ecdsa.Verify(pub, digest[:], new(big.Int).SetBytes(sig.Result[:32]), new(big.Int).SetBytes(sig.Result[32:])) {
 					err = fmt.Errorf("ecdsa signature does not verify")
 				}
@@ -496,10 +499,11 @@ func keysThroughAzkeys(t *testing.T, e *env) {
 
 	t.Run("import, list, update, delete, recover, purge", func(t *testing.T) {
 		priv, _ := ecdsa.GenerateKey(elliptic.P384(), nil)
-		_ = priv
+		d, _ := priv.Bytes()
+		xy, _ := priv.PublicKey.Bytes() // 0x04 || X || Y
 		if _, err := keys.ImportKey(ctx, "imported", azkeys.ImportKeyParameters{Key: &azkeys.JSONWebKey{
 			Kty: to.Ptr(azkeys.KeyTypeEC), Crv: to.Ptr(azkeys.CurveNameP384),
-			D: priv.D.FillBytes(make([]byte, 48)), X: priv.X.FillBytes(make([]byte, 48)), Y: priv.Y.FillBytes(make([]byte, 48)),
+			D: d, X: xy[1:49], Y: xy[49:],
 		}}, nil); err != nil {
 			t.Fatalf("ImportKey: %v", err)
 		}
