@@ -1,10 +1,10 @@
 package vault
 
 import (
-	"strings"
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
