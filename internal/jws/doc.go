@@ -11,7 +11,9 @@
 //     exactly one accepted spelling. The header must be a JSON object with
 //     a non-empty "alg"; any "crit" is refused (RFC 7515 §4.1.11: we
 //     understand no extension). Header parameter names are matched exactly
-//     (encoding/json alone would also take "ALG" for "alg").
+//     (encoding/json alone would also take "ALG" for "alg"). Its errors are
+//     *ParseError values naming the segment at fault, so that a caller can
+//     map them onto its own protocol's errors without reading their text.
 //   - VerifySignature checks a signature with a public key, under an
 //     allow-list per key type: RSA (at least 2048 bits) with RS256/384/512
 //     or PS256/384/512, ECDSA with the curve's own ES256/384/512 and an R||S

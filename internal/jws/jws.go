@@ -11,17 +11,44 @@ import (
 // DefaultMaxLength is the size limit Parse applies when given none.
 const DefaultMaxLength = 16 << 10
 
-// ErrMalformed is wrapped by every Parse error.
+// ErrMalformed is matched (errors.Is) by every Parse error.
 var ErrMalformed = errors.New("malformed JWS")
 
-// parseError says what is wrong with a token; it matches ErrMalformed.
-type parseError struct{ reason string }
+// Segment names the part of a compact JWS a ParseError is about.
+type Segment int
 
-func (e *parseError) Error() string        { return e.reason }
-func (e *parseError) Is(target error) bool { return target == ErrMalformed }
+const (
+	SegmentToken     Segment = iota // the token as a whole: its size or its number of segments
+	SegmentHeader                   // the JOSE header
+	SegmentPayload                  // the payload
+	SegmentSignature                // the signature
+)
 
-func malformed(format string, a ...any) error {
-	return &parseError{reason: fmt.Sprintf(format, a...)}
+// A ParseError says which segment of a token is malformed and why; it
+// matches ErrMalformed. Callers that map parse failures onto their own
+// protocol's errors (the token service does, for Entra-compatible
+// messages) branch on its fields rather than on its text.
+type ParseError struct {
+	Segment Segment
+	// Encoding is true when the segment is not strict base64url (or is
+	// empty); false when it decodes but its content is wrong.
+	Encoding bool
+	// Header is the decoded header when the header segment is a
+	// well-formed JSON object with parameters of the right types, even
+	// though the token is refused (for a "crit", a missing alg, or a later
+	// segment): a caller can then report a problem with the header's
+	// parameters, such as an alg it does not accept, before one with a
+	// later segment. Nil otherwise.
+	Header *Header
+
+	reason string
+}
+
+func (e *ParseError) Error() string        { return e.reason }
+func (e *ParseError) Is(target error) bool { return target == ErrMalformed }
+
+func malformed(seg Segment, format string, a ...any) *ParseError {
+	return &ParseError{Segment: seg, reason: fmt.Sprintf(format, a...)}
 }
 
 // Header is the JOSE header of a compact JWS (RFC 7515 §4.1).
@@ -36,6 +63,7 @@ type Header struct {
 	X5u     string          // x5u: certificate URL (never fetched)
 	Jku     string          // jku: JWK set URL (never fetched)
 	JWK     json.RawMessage // jwk: embedded key (never a source of trust)
+	Crit    []string        // crit: set only in a ParseError's Header (Parse refuses any crit)
 
 	params []string // names of all parameters present, in no particular order
 }
@@ -71,26 +99,26 @@ func Parse(raw string, maxLen int) (*Token, error) {
 		maxLen = DefaultMaxLength
 	}
 	if len(raw) > maxLen {
-		return nil, malformed("the token is %d bytes; at most %d are accepted", len(raw), maxLen)
+		return nil, malformed(SegmentToken, "the token is %d bytes; at most %d are accepted", len(raw), maxLen)
 	}
 	if n := strings.Count(raw, "."); n != 2 {
-		return nil, malformed("a compact JWS has three dot-separated parts, this has %d", n+1)
+		return nil, malformed(SegmentToken, "a compact JWS has three dot-separated parts, this has %d", n+1)
 	}
 	h, rest, _ := strings.Cut(raw, ".")
 	p, s, _ := strings.Cut(rest, ".")
 	var t Token
 	hb, err := decodeSegment(h)
 	if err != nil {
-		return nil, malformed("the header %v", err)
+		return nil, &ParseError{Segment: SegmentHeader, Encoding: true, reason: "the header " + err.Error()}
 	}
 	if err := t.Header.decode(hb); err != nil {
 		return nil, err
 	}
 	if t.Payload, err = decodeSegment(p); err != nil {
-		return nil, malformed("the payload %v", err)
+		return nil, &ParseError{Segment: SegmentPayload, Encoding: true, Header: &t.Header, reason: "the payload " + err.Error()}
 	}
 	if t.Signature, err = decodeSegment(s); err != nil {
-		return nil, malformed("the signature %v", err)
+		return nil, &ParseError{Segment: SegmentSignature, Encoding: true, Header: &t.Header, reason: "the signature " + err.Error()}
 	}
 	t.SigningInput = raw[:len(h)+1+len(p)]
 	return &t, nil
@@ -119,12 +147,14 @@ func decodeSegment(s string) ([]byte, error) {
 }
 
 // decode fills h from the header JSON, matching parameter names exactly.
-func (h *Header) decode(b []byte) error {
+// Its errors are *ParseError; those about "crit" or a missing alg carry h.
+func (h *Header) decode(b []byte) *ParseError {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
-		return malformed("the header is not a JSON object")
+		return malformed(SegmentHeader, "the header is not a JSON object")
 	}
 	h.params = make([]string, 0, len(m))
+	crit := false
 	for name, v := range m {
 		h.params = append(h.params, name)
 		var err error
@@ -150,18 +180,26 @@ func (h *Header) decode(b []byte) error {
 		case "jwk":
 			h.JWK = v
 		case "crit":
-			// RFC 7515 §4.1.11: a recipient that does not understand a listed
-			// extension must reject the JWS; we understand none.
-			var crit []string
-			json.Unmarshal(v, &crit)
-			return malformed("the header lists critical extensions %s, which are not understood (RFC 7515 section 4.1.11)", clipList(crit))
+			// Refused below, whatever its type, once the other parameters
+			// are known: the error then does not depend on map order.
+			crit = true
+			json.Unmarshal(v, &h.Crit)
 		}
 		if err != nil {
-			return malformed("the header parameter %q has the wrong JSON type", name)
+			return malformed(SegmentHeader, "the header parameter %q has the wrong JSON type", name)
 		}
 	}
+	if crit {
+		// RFC 7515 §4.1.11: a recipient that does not understand a listed
+		// extension must reject the JWS; we understand none.
+		e := malformed(SegmentHeader, "the header lists critical extensions %s, which are not understood (RFC 7515 section 4.1.11)", clipList(h.Crit))
+		e.Header = h
+		return e
+	}
 	if h.Alg == "" {
-		return malformed("the header has no alg")
+		e := malformed(SegmentHeader, "the header has no alg")
+		e.Header = h
+		return e
 	}
 	return nil
 }

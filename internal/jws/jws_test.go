@@ -126,6 +126,64 @@ func TestParse_AcceptsOneSpellingAndRefusesOthers(t *testing.T) {
 	}
 }
 
+// TestParse_ErrorsSayWhichSegmentAndKeepAWellFormedHeader: callers that
+// map parse failures onto their own protocol (the token service's
+// Entra-compatible errors) branch on the segment, whether its encoding or
+// its content is wrong, and, when the header itself is well-formed, on the
+// header (to report an unaccepted alg before a broken payload).
+func TestParse_ErrorsSayWhichSegmentAndKeepAWellFormedHeader(t *testing.T) {
+	keys(t)
+	good := token(t, "RS256", rsaKey, `{"alg":"RS256","kid":"k1"}`, `{"sub":"a"}`)
+	h, p, s := split(good)
+	none := b64(`{"alg":"none","x5t":"abc"}`)
+	tests := []struct {
+		name       string
+		raw        string
+		seg        Segment
+		encoding   bool
+		headerAlg  string // "" = no header in the error
+		headerCrit string
+	}{
+		{"too long", good + strings.Repeat("A", DefaultMaxLength), SegmentToken, false, "", ""},
+		{"two parts", h + "." + p, SegmentToken, false, "", ""},
+		{"header padding", h + "=." + p + "." + s, SegmentHeader, true, "", ""},
+		{"empty header", "." + p + "." + s, SegmentHeader, true, "", ""},
+		{"header not JSON", b64(`alg`) + "." + p + "." + s, SegmentHeader, false, "", ""},
+		{"header parameter of the wrong type", b64(`{"alg":"RS256","kid":7}`) + "." + p + "." + s, SegmentHeader, false, "", ""},
+		{"crit", b64(`{"alg":"PS256","crit":["b64"],"b64":false}`) + "." + p + "." + s, SegmentHeader, false, "PS256", "b64"},
+		{"no alg", b64(`{"kid":"k"}`) + "." + p + "." + s, SegmentHeader, false, "-", ""},
+		{"payload padding", h + "." + p + "=." + s, SegmentPayload, true, "RS256", ""},
+		{"empty payload", h + ".." + s, SegmentPayload, true, "RS256", ""},
+		{"alg none without signature", none + "." + p + ".", SegmentSignature, true, "none", ""},
+		{"signature padding", good + "=", SegmentSignature, true, "RS256", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.raw, 0)
+			var pe *ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v (%T), want a *ParseError matching ErrMalformed", err, err)
+			}
+			if pe.Segment != tt.seg || pe.Encoding != tt.encoding {
+				t.Errorf("segment %d encoding %v, want %d %v (%v)", pe.Segment, pe.Encoding, tt.seg, tt.encoding, err)
+			}
+			switch {
+			case tt.headerAlg == "" && pe.Header != nil:
+				t.Errorf("header %+v in the error, want none", pe.Header)
+			case tt.headerAlg != "" && pe.Header == nil:
+				t.Errorf("no header in the error, want one")
+			case tt.headerAlg == "-" && pe.Header.Alg != "":
+				t.Errorf("header alg %q, want empty", pe.Header.Alg)
+			case tt.headerAlg != "" && tt.headerAlg != "-" && pe.Header.Alg != tt.headerAlg:
+				t.Errorf("header alg %q, want %q", pe.Header.Alg, tt.headerAlg)
+			}
+			if tt.headerCrit != "" && (len(pe.Header.Crit) != 1 || pe.Header.Crit[0] != tt.headerCrit) {
+				t.Errorf("header crit %q, want [%s]", pe.Header.Crit, tt.headerCrit)
+			}
+		})
+	}
+}
+
 func TestParse_RecordsTrustHeadersSoCallersCanRefuseThem(t *testing.T) {
 	for _, name := range []string{"jwk", "jku", "x5u", "x5c"} {
 		t.Run(name, func(t *testing.T) {

@@ -43,8 +43,8 @@ func TestServe_ClusterOnPostgreSQLSharesDirectoryAndKeys(t *testing.T) {
 	for {
 		tok, status, body := b.token(t, b.cred.TenantID, client.AppID, secret.SecretText, "api://portcullis-management/.default")
 		if status == http.StatusOK {
-			if _, err := a.srv.sts.VerifyAccessToken(tok); err != nil {
-				t.Fatalf("node A does not verify a token signed by node B: %v", err)
+			if p, err := a.verifyAdminToken(t, tok); err != nil || p.AppID != client.AppID {
+				t.Fatalf("node A does not verify a token signed by node B: %+v, %v", p, err)
 			}
 			break
 		}

@@ -194,7 +194,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	// 2. Rolling restart: current B, previous A. Everything reads.
 	rolled := Config{Dev: true, DataDir: data, RootKeyFile: bFile, PreviousRootKeyFiles: []string{aFile}}
 	r2 := startServer(t, rolled)
-	if _, err := r2.srv.sts.VerifyAccessToken(tokA); err != nil {
+	if _, err := r2.verifyAdminToken(t, tokA); err != nil {
 		t.Fatalf("token from before the restart: %v", err)
 	}
 	if code, body := r2.kvGetSecret(t, "db-password"); code != http.StatusOK || body["value"] != "v3" {
@@ -209,7 +209,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("token after the restart: %d", status)
 	}
-	if _, err := r2.srv.sts.VerifyAccessToken(tokB); err != nil {
+	if _, err := r2.verifyAdminToken(t, tokB); err != nil {
 		t.Fatalf("new token: %v", err)
 	}
 	st := r2.rootKeyStatus(t)
@@ -251,7 +251,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	if st.RekeyNeeded || len(st.SealedBy) != 1 || st.SealedBy[0].RootKeyID != keyB.ID() || st.SealedBy[0].VaultBlobs != 7 {
 		t.Fatalf("status after rekey: %+v", st)
 	}
-	if _, err := r3.srv.sts.VerifyAccessToken(tokA); err != nil {
+	if _, err := r3.verifyAdminToken(t, tokA); err != nil {
 		t.Fatalf("token from key A's time after the rekey: %v", err)
 	}
 	if err := r3.stop(); err != nil {
@@ -265,7 +265,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 		t.Fatalf("Key Vault read with only key B: %d %v", code, body)
 	}
 	for _, tok := range []string{tokA, tokB} {
-		if _, err := r4.srv.sts.VerifyAccessToken(tok); err != nil {
+		if _, err := r4.verifyAdminToken(t, tok); err != nil {
 			t.Fatalf("token with only key B: %v", err)
 		}
 	}

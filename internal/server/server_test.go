@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/directory"
 )
 
 // running is a server started for a test, with a client that trusts its CA.
@@ -163,6 +166,27 @@ func TestServe_HealthReadyMetrics(t *testing.T) {
 	}
 }
 
+// verifyAdminToken verifies tok as this node's admin API does: guard's
+// Verifier over the node's in-process key source (the token service's
+// published keys, no HTTP hop), for the management API's audience, RS256
+// only. Bearer verification lives only in guard; the token service has none.
+func (r *running) verifyAdminToken(t *testing.T, tok string) (*guard.Principal, error) {
+	t.Helper()
+	mgmt, ok := r.srv.sts.Snapshot().Resource(r.cred.TenantID, directory.ManagementIdentifierURI)
+	if !ok {
+		t.Fatalf("the management application %s is not in node %s's directory", directory.ManagementIdentifierURI, r.base)
+	}
+	v, err := guard.NewVerifier(guard.VerifierConfig{Keys: r.srv.sts, Audiences: []string{mgmt.AppID}, Algorithms: []string{"RS256"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := v.Verify(context.Background(), tok)
+	if err == nil && p.TenantID != r.cred.TenantID {
+		t.Fatalf("token of tenant %s verified by tenant %s's node", p.TenantID, r.cred.TenantID)
+	}
+	return p, err
+}
+
 func TestServe_RestartReusesDevMaterialAndKeys(t *testing.T) {
 	dir := t.TempDir()
 	r1 := startServer(t, Config{Dev: true, DataDir: dir})
@@ -183,8 +207,8 @@ func TestServe_RestartReusesDevMaterialAndKeys(t *testing.T) {
 	if r2.cred != r1.cred {
 		t.Fatal("the admin credential changed across restarts")
 	}
-	if _, err := r2.srv.sts.VerifyAccessToken(tok); err != nil {
-		t.Fatalf("a token from before the restart no longer verifies: %v", err)
+	if p, err := r2.verifyAdminToken(t, tok); err != nil || p.AppID != r1.cred.ClientID {
+		t.Fatalf("a token from before the restart no longer verifies: %+v, %v", p, err)
 	}
 	if _, status, body := r2.token(t, r2.cred.TenantID, r2.cred.ClientID, r2.cred.ClientSecret, r2.cred.Scope); status != http.StatusOK {
 		t.Fatalf("second run token: %d %v", status, body)

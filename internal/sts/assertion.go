@@ -4,25 +4,22 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
-	_ "crypto/sha512" // crypto.SHA384 and SHA512 for ES384/ES512
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/jws"
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
@@ -32,73 +29,27 @@ import (
 // HMAC (a certificate is not a shared key).
 var assertionAlgorithms = []string{"RS256", "PS256", "ES256", "ES384", "ES512"}
 
-// ecAlgorithms maps each ECDSA alg to its curve, hash and R||S size.
-var ecAlgorithms = map[string]struct {
-	curve elliptic.Curve
-	hash  crypto.Hash
-	size  int
-}{
-	"ES256": {elliptic.P256(), crypto.SHA256, 64},
-	"ES384": {elliptic.P384(), crypto.SHA384, 96},
-	"ES512": {elliptic.P521(), crypto.SHA512, 132},
-}
-
-// assertionHeader is the JOSE header of a client assertion (msal-protocol.md §5).
-type assertionHeader struct {
-	Alg     string   `json:"alg"`
-	Typ     string   `json:"typ"`
-	Kid     string   `json:"kid"`
-	X5t     string   `json:"x5t"`
-	X5tS256 string   `json:"x5t#S256"`
-	X5c     []string `json:"x5c"`
-	Crit    []string `json:"crit"`
-}
-
 // assertionClaims are the claims of a client assertion (RFC 7523 §3).
 type assertionClaims struct {
-	Iss string       `json:"iss"`
-	Sub string       `json:"sub"`
-	Aud audience     `json:"aud"`
-	Exp *numericDate `json:"exp"`
-	Nbf *numericDate `json:"nbf"`
-	Iat *numericDate `json:"iat"`
-	Jti string       `json:"jti"`
+	Iss string           `json:"iss"`
+	Sub string           `json:"sub"`
+	Aud jws.Audience     `json:"aud"`
+	Exp *jws.NumericDate `json:"exp"`
+	Nbf *jws.NumericDate `json:"nbf"`
+	Iat *jws.NumericDate `json:"iat"`
+	Jti string           `json:"jti"`
 }
 
-// audience is a JWT aud: one string or an array of strings (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return errors.New("aud must be a string or an array of strings")
-	}
-	*a = many
-	return nil
-}
-
-// numericDate is a JWT NumericDate (RFC 7519 §2): seconds since the epoch,
-// integer or fractional.
-type numericDate struct{ time.Time }
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return fmt.Errorf("not a NumericDate: %.40s", b)
-	}
-	sec, frac := math.Modf(f)
-	d.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
-	return nil
-}
+// maxAssertionBytes bounds a client assertion. It is above package jws's
+// default for bearer tokens: MSAL's WithX5C puts the signer's certificate
+// chain in the header (read for nothing: the certificate is looked up by
+// thumbprint among the registered ones). The request body cap
+// (Config.MaxBodyBytes, 64 KiB by default) bounds it too.
+const maxAssertionBytes = 64 << 10
 
 // clientAssertion is a parsed, not yet verified, client assertion.
 type clientAssertion struct {
-	Header       assertionHeader
+	Header       jws.Header
 	Claims       assertionClaims
 	SigningInput string
 	Signature    []byte
@@ -122,23 +73,35 @@ func malformedAssertion(format string, a ...any) *Error {
 	return e
 }
 
-// parseClientAssertion parses a compact JWS client assertion: three
-// base64url parts, a header with an allow-listed alg and a certificate
-// thumbprint, and JSON claims. It verifies nothing.
+// parseClientAssertion parses a compact JWS client assertion with package
+// jws (strict base64url, exact header names, no crit): a header with an
+// allow-listed alg and a certificate thumbprint, and JSON claims. It
+// verifies nothing. Header problems (crit, alg, thumbprint) are reported
+// before problems with the payload or signature, with Entra's codes.
 func parseClientAssertion(raw string) (*clientAssertion, *Error) {
-	parts := strings.Split(raw, ".")
-	if len(parts) != 3 {
-		return nil, malformedAssertion("a compact JWS has three dot-separated parts, this has %d.", len(parts))
+	if len(raw) > maxAssertionBytes {
+		return nil, malformedAssertion("the assertion is %d bytes; at most %d are accepted.", len(raw), maxAssertionBytes)
 	}
-	var a clientAssertion
-	hb, err := decodeSegment(parts[0])
-	if err != nil {
+	tok, err := jws.Parse(raw, maxAssertionBytes)
+	var (
+		pe *jws.ParseError
+		a  clientAssertion
+	)
+	switch {
+	case err == nil:
+		a.Header = tok.Header
+	case !errors.As(err, &pe):
+		return nil, malformedAssertion("%s.", clip(err.Error(), 200))
+	case pe.Header != nil:
+		a.Header = *pe.Header // check the header first; report pe after
+	case pe.Segment == jws.SegmentToken:
+		return nil, malformedAssertion("a compact JWS has three dot-separated parts, this has %d.", strings.Count(raw, ".")+1)
+	case pe.Encoding && !strings.HasPrefix(raw, "."): // an empty header is not a JSON object
 		return nil, malformedAssertion("the header is not base64url.")
-	}
-	if err := json.Unmarshal(hb, &a.Header); err != nil {
+	default:
 		return nil, malformedAssertion("the header is not a JSON object of the expected shape.")
 	}
-	if len(a.Header.Crit) > 0 {
+	if a.Header.Has("crit") {
 		return nil, malformedAssertion("the header lists critical extensions %s, which this server does not understand (RFC 7515 section 4.1.11).", quoteList(a.Header.Crit, 5))
 	}
 	if !isAllowedAlgorithm(a.Header.Alg) {
@@ -171,39 +134,24 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 	if err != nil {
 		return nil, malformedAssertion("the header's %s is not a certificate thumbprint in base64 (%v).", a.ThumbprintParam, err)
 	}
-	pb, err := decodeSegment(parts[1])
-	if err != nil {
+	var payload []byte
+	switch {
+	case pe == nil:
+		payload = tok.Payload
+	case pe.Segment == jws.SegmentPayload && strings.Contains(raw, ".."):
+		// An empty payload: refused below as not a JSON object.
+	case pe.Segment == jws.SegmentPayload:
 		return nil, malformedAssertion("the payload is not base64url.")
+	case pe.Segment == jws.SegmentSignature:
+		return nil, malformedAssertion("the signature is missing or not base64url.")
+	default: // a header problem the checks above did not name
+		return nil, malformedAssertion("%s.", clip(pe.Error(), 200))
 	}
-	if err := json.Unmarshal(pb, &a.Claims); err != nil {
+	if err := json.Unmarshal(payload, &a.Claims); err != nil {
 		return nil, malformedAssertion("the payload is not a JSON object with the expected claim types (%s).", clip(err.Error(), 120))
 	}
-	if a.Signature, err = decodeSegment(parts[2]); err != nil || len(a.Signature) == 0 {
-		return nil, malformedAssertion("the signature is missing or not base64url.")
-	}
-	a.SigningInput = raw[:len(parts[0])+1+len(parts[1])]
+	a.SigningInput, a.Signature = tok.SigningInput, tok.Signature
 	return &a, nil
-}
-
-// errNotBase64URL is returned by decodeSegment.
-var errNotBase64URL = errors.New("not unpadded base64url")
-
-// decodeSegment decodes a JWS segment: base64url without padding and with
-// zero trailing bits (RFC 7515 §2, §C), so that one token has exactly one
-// accepted spelling. encoding/base64 skips '\r' and '\n' even in strict
-// mode; the alphabet check refuses them and '=' before decoding.
-func decodeSegment(s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return nil, errNotBase64URL
-		}
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
-		return nil, errNotBase64URL
-	}
-	return b, nil
 }
 
 func isAllowedAlgorithm(alg string) bool {
@@ -215,37 +163,32 @@ func isAllowedAlgorithm(alg string) bool {
 	return false
 }
 
-// verifySignature checks the JWS signature with the certificate's key; alg
-// must suit the key type (RS256/PS256 for RSA, ES256/ES384/ES512 for EC P-256/P-384/P-521).
+// verifySignature checks the JWS signature with the certificate's key
+// (jws.VerifySignature); alg must suit the key type: RS256/PS256 for RSA,
+// ES256/ES384/ES512 for EC P-256/P-384/P-521. The key-type check comes
+// first so that the error names the certificate's key and the algs that
+// suit it.
 func verifySignature(alg string, pub crypto.PublicKey, input string, sig []byte) error {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
-		digest := sha256.Sum256([]byte(input))
-		switch alg {
-		case "RS256":
-			return rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig)
-		case "PS256":
-			// MSAL uses salt length = hash length; "auto" also accepts others.
-			return rsa.VerifyPSS(k, crypto.SHA256, digest[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto})
+		if alg != "RS256" && alg != "PS256" {
+			return fmt.Errorf("alg %s does not suit the certificate's RSA key; use RS256 or PS256", alg)
 		}
-		return fmt.Errorf("alg %s does not suit the certificate's RSA key; use RS256 or PS256", alg)
 	case *ecdsa.PublicKey:
-		ec, ok := ecAlgorithms[alg]
-		if !ok || k.Curve != ec.curve {
-			return fmt.Errorf("alg %s does not suit the certificate's EC key (%s); use ES256 with P-256, ES384 with P-384 or ES512 with P-521", alg, k.Curve.Params().Name)
+		if !slices.Contains(jws.AlgorithmsFor(k), alg) {
+			return fmt.Errorf("alg %s does not suit the certificate's EC key (%s); use ES256 with P-256, ES384 with P-384 or ES512 with P-521", alg, curveName(k))
 		}
-		if len(sig) != ec.size { // JWS ECDSA signatures are R||S (RFC 7518 §3.4)
-			return fmt.Errorf("%s signature is not %d bytes (R||S)", alg, ec.size)
-		}
-		h := ec.hash.New()
-		h.Write([]byte(input))
-		r, s := new(big.Int).SetBytes(sig[:ec.size/2]), new(big.Int).SetBytes(sig[ec.size/2:])
-		if !ecdsa.Verify(k, h.Sum(nil), r, s) {
-			return errors.New("ECDSA verification failed")
-		}
-		return nil
+	default:
+		return fmt.Errorf("certificate key type %T is not supported", pub)
 	}
-	return fmt.Errorf("certificate key type %T is not supported", pub)
+	return jws.VerifySignature(alg, pub, input, sig)
+}
+
+func curveName(k *ecdsa.PublicKey) string {
+	if k.Curve == nil || k.Curve.Params() == nil {
+		return "unknown curve"
+	}
+	return k.Curve.Params().Name
 }
 
 // registeredCert is a parsed key credential with its thumbprints.
@@ -421,7 +364,7 @@ func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z")
 
 // audienceMatches reports whether one aud value names this tenant's token
 // endpoint (v2 or v1) or issuer, by tenant id or name, under base.
-func (s *Server) audienceMatches(base string, tenant *directory.Tenant, aud audience) bool {
+func (s *Server) audienceMatches(base string, tenant *directory.Tenant, aud jws.Audience) bool {
 	for _, v := range aud {
 		v = strings.TrimSuffix(v, "/")
 		if len(v) <= len(base) || !strings.EqualFold(v[:len(base)], base) || v[len(base)] != '/' {

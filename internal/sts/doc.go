@@ -26,10 +26,13 @@
 //  5. [Issuer.Issue]: Entra's v2.0 app-only claim set, signed RS256 by the
 //     tenant's active key.
 //
-// [Server.Key] is the in-process key source of bearer verification: the
-// public key a tenant publishes now, by issuer and kid, without a lock or an
-// allocation. [Server.VerifyAccessToken] still checks tokens issued here
-// for callers not yet moved to that key source.
+// Bearer tokens are verified only by package guard, never by this
+// package: [Server.Key] is guard's in-process key source (the public key a
+// tenant publishes now, by issuer and kid, without a lock or an
+// allocation), so the vault and the admin API check this service's tokens
+// with guard.NewVerifier(guard.VerifierConfig{Keys: srv, ...}) and no HTTP
+// hop, and an API in another process uses guard's OIDC key source on the
+// same discovery document and JWKS.
 //
 // Signing keys rotate in stages derived from their times (see
 // SigningKey): a new key is published in the JWKS for KeyPrepublish
@@ -39,7 +42,10 @@
 //
 // Protocol errors are *Error values carrying the AADSTS code, the OAuth
 // error and the HTTP status; one function, writeError, renders them in
-// Entra's JSON shape. JWS segments are decoded strictly (unpadded
-// base64url, RFC 7515 §2), and nothing that unauthenticated clients send is
-// kept as text in the failure limiters.
+// Entra's JSON shape. Client assertions are parsed and their signatures
+// checked by internal/jws, the one JWS parser (shared with guard): segments
+// are strict unpadded base64url (RFC 7515 §2), header names exact, "crit"
+// refused; x5c is read for nothing (the certificate is looked up by
+// thumbprint among the registered ones). Nothing that unauthenticated
+// clients send is kept as text in the failure limiters.
 package sts

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/pki"
 )
@@ -66,8 +67,9 @@ func (e *env) verifyOIDC(t testing.TB, tok string) tokenClaims {
 	return c
 }
 
-// checkToken verifies tok with go-oidc and with VerifyAccessToken and
-// checks the app-only claims for client.
+// checkToken verifies tok with go-oidc and with guard over the in-process
+// key source (as the vault and the admin API do) and checks the app-only
+// claims for client.
 func (e *env) checkToken(t testing.TB, tok string, client directory.Application, acr string, roles []string) tokenClaims {
 	t.Helper()
 	c := e.verifyOIDC(t, tok)
@@ -84,13 +86,15 @@ func (e *env) checkToken(t testing.TB, tok string, client directory.Application,
 	if c.Uti == "" || c.Exp-c.Iat != 3600 || c.Nbf != c.Iat {
 		t.Errorf("uti %q, iat %d, nbf %d, exp %d; want a uti and a one-hour lifetime", c.Uti, c.Iat, c.Nbf, c.Exp)
 	}
-	vc, err := e.srv.VerifyAccessToken(tok)
+	p, err := e.verify(tok)
 	if err != nil {
-		t.Fatalf("VerifyAccessToken: %v", err)
+		t.Fatalf("guard.Verifier over the sts key source: %v", err)
 	}
-	if vc.TenantID != e.tenant.ID || vc.Audience != e.resource.AppID || vc.AppID != client.AppID ||
-		vc.ObjectID != client.ObjectID || !slices.Equal(vc.Roles, roles) || vc.AuthMethod != acr {
-		t.Errorf("VerifyAccessToken claims = %+v", vc)
+	azpacr, _ := p.Claim("azpacr")
+	if p.Method != guard.MethodBearer || p.TenantID != e.tenant.ID || p.Issuer != want.Iss || !slices.Equal(p.Audience, []string{e.resource.AppID}) ||
+		p.AppID != client.AppID || p.ObjectID != client.ObjectID || p.Subject != client.ObjectID || !slices.Equal(p.Roles, roles) ||
+		azpacr != acr || p.TokenID != c.Uti || p.CredentialID != c.Uti || p.ExpiresAt.Unix() != c.Exp {
+		t.Errorf("guard principal = %+v (azpacr %v)", p, azpacr)
 	}
 	return c
 }

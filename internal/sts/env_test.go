@@ -22,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/seal"
@@ -251,6 +252,10 @@ type env struct {
 	hc    *http.Client
 	pool  *x509.CertPool
 	rev   int64
+	// verifier checks this service's tokens for the resource API as the
+	// vault and the admin API do: guard over the in-process key source
+	// (sts.Server.Key), on the env's clock, with guard's token cache.
+	verifier *guard.Verifier
 }
 
 type envOption func(*sts.Config)
@@ -307,7 +312,36 @@ func newEnvNoTLS(t testing.TB, opts ...envOption) *env {
 	}
 	e.reload(t)
 	e.srv.Register(e.mux)
+	e.verifier = e.newVerifier(t, f.resource.AppID)
 	return e
+}
+
+// newVerifier returns a guard.Verifier over the service's in-process key
+// source for audience, on the env's clock.
+func (e *env) newVerifier(t testing.TB, audience string) *guard.Verifier {
+	t.Helper()
+	return newVerifier(t, e.srv, audience, e.clock.Now)
+}
+
+// newVerifierOver returns a guard.Verifier for the resource API over the
+// key source of another node (another sts.Server) on the env's clock.
+func (e *env) newVerifierOver(t testing.TB, node *sts.Server) *guard.Verifier {
+	t.Helper()
+	return newVerifier(t, node, e.resource.AppID, e.clock.Now)
+}
+
+func newVerifier(t testing.TB, keys guard.KeySource, audience string, now func() time.Time) *guard.Verifier {
+	t.Helper()
+	v, err := guard.NewVerifier(guard.VerifierConfig{Keys: keys, Audiences: []string{audience}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// verify verifies an access token of this service for the resource API.
+func (e *env) verify(tok string) (*guard.Principal, error) {
+	return e.verifier.Verify(context.Background(), tok)
 }
 
 // reload applies the fixture's directory and the store's keys, as the

@@ -3,8 +3,13 @@ package sts_test
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -14,6 +19,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/jws"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/sts"
 )
@@ -133,7 +140,9 @@ func TestRotation_StagesKeysAndKeepsOldTokensValid(t *testing.T) {
 	if kids := e.jwksKids(t); !sameSet(kids, k2, k3) {
 		t.Fatalf("JWKS kids = %v; want %s (active) and %s (next)", kids, k2, k3)
 	}
-	if _, err := e.srv.VerifyAccessToken(t1); !errors.Is(err, sts.ErrInvalidToken) {
+	// Verified as the vault and the admin API do (guard over the
+	// in-process key source): k1 is no longer published.
+	if _, err := e.verify(t1); !refused(err, "does not publish a signing key") {
 		t.Fatalf("token of the deleted key: err = %v", err)
 	}
 
@@ -209,54 +218,209 @@ func TestRotation_OnlyTheLeaseHolderRotates(t *testing.T) {
 	}
 }
 
-func TestVerifyAccessToken_RefusesForgeries(t *testing.T) {
+// refused reports whether err is guard's 401 invalid_token and its
+// description says why, containing reason.
+func refused(err error, reason string) bool {
+	var ge *guard.Error
+	return errors.As(err, &ge) && ge.Status == http.StatusUnauthorized && ge.Code == guard.CodeInvalidToken &&
+		strings.Contains(ge.Description, reason)
+}
+
+// TestGuardOverKeySource_RefusesForgeries: bearer verification lives in
+// guard only; the token service is its in-process key source. The vault
+// and the admin API verify this way (RS256 only, internal/server), so this
+// table proves that the pair refuses forged and misused tokens of this
+// service, each for the right reason.
+func TestGuardOverKeySource_RefusesForgeries(t *testing.T) {
 	e := newEnvNoTLS(t)
 	e.base = "https://sts.example"
-	good := e.issueInProcess(t)
-	if _, err := e.srv.VerifyAccessToken(good); err != nil {
-		t.Fatalf("good token: %v", err)
+	ctx := context.Background()
+	v, err := guard.NewVerifier(guard.VerifierConfig{Keys: e.srv, Audiences: []string{e.resource.AppID}, Now: e.clock.Now, Algorithms: []string{"RS256"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	parts := strings.Split(good, ".")
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	kid := kidOf(t, good)
-	resign := func(m jwt.SigningMethod, key any, edit func(map[string]any)) string {
-		var c map[string]any
-		json.Unmarshal(payload, &c)
-		if edit != nil {
-			edit(c)
-		}
-		tok := jwt.NewWithClaims(m, jwt.MapClaims(c))
-		tok.Header["kid"] = kid
-		s, err := tok.SignedString(key)
+	good := e.issueInProcess(t)
+	k1 := kidOf(t, good)
+	// A second published key, so that kid tricks can name a real one.
+	k2, err := e.srv.RotateSigningKeys(ctx, e.tenant.ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reload(t)
+	if p, err := v.Verify(ctx, good); err != nil || p.AppID != e.secretClient.AppID || p.TenantID != e.tenant.ID {
+		t.Fatalf("genuine token: %+v, %v", p, err)
+	}
+	iss := e.base + "/" + e.tenant.ID + "/v2.0"
+	pub, err := e.srv.Key(ctx, iss, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+
+	h, p, sig := splitJWS(good)
+	var claims map[string]any
+	if err := json.Unmarshal(b64d(t, p), &claims); err != nil {
+		t.Fatal(err)
+	}
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return base64.RawURLEncoding.EncodeToString(b)
 	}
+	edited := func(edit func(map[string]any)) map[string]any {
+		c := map[string]any{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		edit(c)
+		return c
+	}
+	// forge signs header and claims with key (an attacker's: the service's
+	// private keys never leave it).
+	forge := func(alg string, key crypto.Signer, hdr map[string]any, c map[string]any) string {
+		hdr["alg"] = alg
+		in := enc(hdr) + "." + enc(c)
+		sig, err := jws.Sign(alg, key, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	hmacSign := func(alg string, secret []byte) string {
+		in := enc(map[string]any{"alg": alg, "typ": "JWT", "kid": k1}) + "." + p
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte(in))
+		return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	attackerJWK := map[string]any{"kty": "RSA", "kid": k1, "e": "AQAB", "n": base64.RawURLEncoding.EncodeToString(otherRSA.N.Bytes())}
+	other := newEnvNoTLS(t) // another tenant of another token service
+	other.base = e.base
+	otherGood := other.issueInProcess(t)
+	second := e.issueInProcess(t) // the same client's next token
+	flipped := b64d(t, sig)
+	flipped[len(flipped)/2] ^= 1
+
 	cases := []struct {
-		name, tok string
+		name, tok, reason string
 	}{
-		{"not a JWT", "abc"},
-		{"payload changed", parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"roles":["Orders.Read"`, `"roles":["Orders.Admin"`, 1))) + "." + parts[2]},
-		{"signed by another key", resign(jwt.SigningMethodRS256, otherRSA, nil)},
-		{"alg none", resign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, nil)},
-		{"alg HS256 with the public key as secret", resign(jwt.SigningMethodHS256, []byte(pki.X5T(e.rsaCert)), nil)},
-		{"PS256", resign(jwt.SigningMethodPS256, clientRSA, nil)},
-		{"unknown tenant", resign(jwt.SigningMethodRS256, clientRSA, func(c map[string]any) { c["tid"] = guid() })},
+		{"empty", "", "three dot-separated parts"},
+		{"not a JWT", "abc", "three dot-separated parts"},
+		{"oversized", h + "." + strings.Repeat("A", 16<<10) + "." + sig, "this API accepts at most"},
+		{"padding appended to the signature", good + "=", "'=' padding"},
+		{"alg none without signature", enc(map[string]any{"alg": "none", "kid": k1}) + "." + p + ".", "signature is empty"},
+		{"alg none with the genuine signature", enc(map[string]any{"alg": "none", "kid": k1}) + "." + p + "." + sig, "never accepted"},
+		{"alg None", enc(map[string]any{"alg": "None", "kid": k1}) + "." + p + "." + sig, "never accepted"},
+		{"alg NONE", enc(map[string]any{"alg": "NONE", "kid": k1}) + "." + p + "." + sig, "never accepted"},
+		{"alg HS256 keyed with the public key PEM", hmacSign("HS256", pubPEM), "never accepted"},
+		{"alg HS256 keyed with the public key DER", hmacSign("HS256", pubDER), "never accepted"},
+		{"alg PS256 signed by another key", forge("PS256", otherRSA, map[string]any{"kid": k1}, claims), "is not accepted"},
+		{"alg ES256 signed by another key", forge("ES256", clientEC, map[string]any{"kid": k1}, claims), "is not accepted"},
+		{"signed by another key under the service's kid", forge("RS256", otherRSA, map[string]any{"kid": k1}, claims), "signature is not valid"},
+		{"injected jwk", forge("RS256", otherRSA, map[string]any{"kid": k1, "jwk": attackerJWK}, claims), `carries "jwk"`},
+		{"injected jwk without kid", forge("RS256", otherRSA, map[string]any{"jwk": attackerJWK}, claims), `carries "jwk"`},
+		{"injected jku", forge("RS256", otherRSA, map[string]any{"kid": k1, "jku": "https://attacker.example/keys"}, claims), `carries "jku"`},
+		{"injected x5u", forge("RS256", otherRSA, map[string]any{"kid": k1, "x5u": "https://attacker.example/cert"}, claims), `carries "x5u"`},
+		{"injected x5c of the signer's own certificate", forge("RS256", clientRSA, map[string]any{"kid": k1, "x5c": []string{base64.StdEncoding.EncodeToString(e.rsaCert.Raw)}}, claims), "signature is not valid"},
+		{"unknown critical header", forge("RS256", otherRSA, map[string]any{"kid": k1, "crit": []string{"exp"}, "exp": 1}, claims), "critical extensions"},
+		{"no kid", forge("RS256", otherRSA, map[string]any{}, claims), "has no kid"},
+		{"unknown kid", forge("RS256", otherRSA, map[string]any{"kid": "../../keys/attacker"}, claims), "does not publish a signing key"},
+		{"kid of the service's other published key", enc(map[string]any{"alg": "RS256", "typ": "JWT", "kid": k2}) + "." + p + "." + sig, "signature is not valid"},
+		{"kid in another case", enc(map[string]any{"alg": "RS256", "typ": "JWT", "kid": strings.ToUpper(k1)}) + "." + p + "." + sig, "does not publish a signing key"},
+		{"flipped signature bit", h + "." + p + "." + base64.RawURLEncoding.EncodeToString(flipped), "signature is not valid"},
+		{"truncated signature", h + "." + p + "." + base64.RawURLEncoding.EncodeToString(b64d(t, sig)[:255]), "signature is not valid"},
+		{"payload with an added role", h + "." + enc(edited(func(c map[string]any) { c["roles"] = []string{"Orders.Read", "Orders.Write", "Orders.Admin"} })) + "." + sig, "signature is not valid"},
+		{"payload of the next token", h + "." + strings.Split(second, ".")[1] + "." + sig, "signature is not valid"},
+		{"payload of another client", forge("RS256", otherRSA, map[string]any{"kid": k1}, edited(func(c map[string]any) { c["azp"] = e.certClient.AppID })), "signature is not valid"},
+		{"iss of an unknown tenant", forge("RS256", otherRSA, map[string]any{"kid": k1}, edited(func(c map[string]any) { c["iss"] = e.base + "/" + guid() + "/v2.0" })), "does not publish a signing key"},
+		{"iss over http", forge("RS256", otherRSA, map[string]any{"kid": k1}, edited(func(c map[string]any) { c["iss"] = "http://sts.example/" + e.tenant.ID + "/v2.0" })), "does not publish a signing key"},
+		{"iss naming the tenant by name", forge("RS256", otherRSA, map[string]any{"kid": k1}, edited(func(c map[string]any) { c["iss"] = e.base + "/contoso/v2.0" })), "does not publish a signing key"},
+		{"no iss", forge("RS256", otherRSA, map[string]any{"kid": k1}, edited(func(c map[string]any) { delete(c, "iss") })), "no iss claim"},
+		{"genuine token of another token service's tenant", otherGood, "does not publish a signing key"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := e.srv.VerifyAccessToken(tc.tok); !errors.Is(err, sts.ErrInvalidToken) {
-				t.Fatalf("err = %v; want ErrInvalidToken", err)
+			if p, err := v.Verify(ctx, tc.tok); !refused(err, tc.reason) {
+				t.Fatalf("Verify = %+v, %v; want 401 invalid_token saying %q", p, err, tc.reason)
 			}
 		})
 	}
-	t.Run("expired", func(t *testing.T) {
-		e.clock.Advance(2 * time.Hour)
-		if _, err := e.srv.VerifyAccessToken(good); err == nil || !strings.Contains(err.Error(), "expired") {
+
+	// Genuine tokens, misused.
+	t.Run("genuine token for another audience", func(t *testing.T) {
+		if _, err := e.newVerifier(t, "api://another-api").Verify(ctx, good); !refused(err, "which is not this API's") {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("genuine token before it is valid", func(t *testing.T) {
+		early := newVerifier(t, e.srv, e.resource.AppID, func() time.Time { return e.clock.Now().Add(-2 * time.Minute) })
+		if _, err := early.Verify(ctx, good); !refused(err, "not valid before") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("genuine token past its expiry and the leeway", func(t *testing.T) {
+		late := newVerifier(t, e.srv, e.resource.AppID, func() time.Time { return e.clock.Now().Add(time.Hour + guard.DefaultLeeway + time.Second) })
+		if _, err := late.Verify(ctx, good); !refused(err, "expired at") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	if _, err := v.Verify(ctx, good); err != nil {
+		t.Fatalf("the genuine token after the forgeries: %v", err)
+	}
+}
+
+// TestGuardOverKeySource_RefusesTokensOfAKeyThatLeftTheKeySet: a token
+// verified (and cached) while its key was published is refused once the
+// key leaves the tenant's key set, even on a verifier whose clock still
+// holds the token valid; tokens signed before a rotation keep verifying
+// while their key is published.
+func TestGuardOverKeySource_RefusesTokensOfAKeyThatLeftTheKeySet(t *testing.T) {
+	e := newEnvNoTLS(t)
+	e.base = "https://sts.example"
+	ctx := context.Background()
+	tok := e.issueInProcess(t)
+	issued := e.clock.Now()
+	// The verifier's clock stays at issuance: only the key set changes.
+	v := newVerifier(t, e.srv, e.resource.AppID, func() time.Time { return issued })
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	kid, err := e.srv.RotateSigningKeys(ctx, e.tenant.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reload(t)
+	e.clock.Advance(time.Second)
+	if got := kidOf(t, e.issueInProcess(t)); got != kid {
+		t.Fatalf("signed by %s after the rotation; want %s", got, kid)
+	}
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("token of the retired key within its window: %v", err)
+	}
+	e.clock.Advance(25*time.Hour + 11*time.Minute) // MaxTokenLifetime + retire margin: the key leaves the set
+	if _, err := v.Verify(ctx, tok); !refused(err, "does not publish a signing key") {
+		t.Fatalf("token of a key that left the key set: err = %v", err)
+	}
+}
+
+func splitJWS(tok string) (h, p, s string) {
+	h, rest, _ := strings.Cut(tok, ".")
+	p, s, _ = strings.Cut(rest, ".")
+	return h, p, s
+}
+
+func b64d(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestLogs_NeverContainSecretsOrTokens(t *testing.T) {
@@ -322,9 +486,9 @@ func TestPublicURL_FixesIssuerAndAssertionAudience(t *testing.T) {
 	e := newEnvNoTLS(t, func(c *sts.Config) { c.PublicURL = "https://login.example.com:8443/" })
 	e.base = "https://127.0.0.1:1" // the Host header clients happen to use
 	tok := e.issueInProcess(t)
-	c, err := e.srv.VerifyAccessToken(tok)
-	if err != nil || c.Issuer != "https://login.example.com:8443/"+e.tenant.ID+"/v2.0" {
-		t.Fatalf("issuer = %q, err %v", c.Issuer, err)
+	p, err := e.verify(tok)
+	if err != nil || p.Issuer != "https://login.example.com:8443/"+e.tenant.ID+"/v2.0" {
+		t.Fatalf("principal %+v, err %v; want issuer https://login.example.com:8443/%s/v2.0", p, err, e.tenant.ID)
 	}
 	hdr := map[string]any{"x5t#S256": pki.X5TS256(e.rsaCert)}
 	for aud, want := range map[string]int{

@@ -16,6 +16,7 @@ import (
 // under the new key; a node holding only the new key refuses the old keys.
 func TestNew_KeyringOpensKeysOfThePreviousRootKey(t *testing.T) {
 	e := newEnvNoTLS(t) // keys sealed by testSealer's root key
+	e.base = "https://sts.example"
 	oldKey, err := seal.ParseRootKey(strings.Repeat("5a", 32))
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +35,8 @@ func TestNew_KeyringOpensKeysOfThePreviousRootKey(t *testing.T) {
 	if err := b.Apply(e.snapshot(e.rev), e.keys.all()); err != nil {
 		t.Fatalf("Apply with the keyring: %v", err)
 	}
-	if _, err := b.VerifyAccessToken(tok); err != nil {
-		t.Fatalf("token signed before the rotation: %v", err)
+	if _, err := e.newVerifierOver(t, b).Verify(context.Background(), tok); err != nil {
+		t.Fatalf("token signed before the rotation, verified with node b's keys: %v", err)
 	}
 	kid, err := b.RotateSigningKeys(context.Background(), e.tenant.ID, true)
 	if err != nil {
