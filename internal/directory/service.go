@@ -2,6 +2,9 @@ package directory
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -435,6 +438,9 @@ func (s *Service) AddKeyCredential(ctx context.Context, tenantRef, appRef string
 	if err != nil {
 		return KeyCredential{}, err
 	}
+	if err := checkAssertionKey(cert); err != nil {
+		return KeyCredential{}, err
+	}
 	now := s.now()
 	if now.After(cert.NotAfter) {
 		return KeyCredential{}, invalid("the certificate %q expired on %s; upload a certificate that is still valid", cert.Subject.String(), cert.NotAfter.UTC().Format(time.RFC3339))
@@ -690,4 +696,25 @@ func (s *Service) Principal(ctx context.Context, t Tenant, ref string) (Applicat
 		}
 	}
 	return resolveApp(ctx, s.st, t, ref, "principal application")
+}
+
+// checkAssertionKey refuses a certificate whose key the token service
+// would never accept a client assertion from (internal/jws): RSA under
+// 2048 bits, EC on a curve other than P-256, P-384 or P-521, other key
+// types. Registering it would only fail later, at every token request.
+func checkAssertionKey(cert *x509.Certificate) error {
+	switch k := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if n := k.N.BitLen(); n < 2048 {
+			return invalid("the certificate %q has a %d-bit RSA key; client assertions need at least 2048 bits: create a new certificate (portcullis cert create uses 2048 or more)", cert.Subject.String(), n)
+		}
+		return nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+			return nil
+		}
+		return invalid("the certificate %q has an EC key on curve %s; client assertions use P-256, P-384 or P-521", cert.Subject.String(), k.Curve.Params().Name)
+	}
+	return invalid("the certificate %q has a %T key; client assertions are signed with RSA (2048 bits or more) or EC (P-256, P-384, P-521) keys", cert.Subject.String(), cert.PublicKey)
 }

@@ -2,6 +2,10 @@ package directory_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -392,6 +396,15 @@ func TestService_RefusalsAreTypedAndSayWhatToDo(t *testing.T) {
 				return err
 			}, directory.NotFound, "defines no app roles"},
 			{"grant id unknown", func() error { return svc.DeleteGrant(ctx, "contoso", "nope") }, directory.NotFound, "no grant"},
+			{"certificate with a 1024-bit RSA key", func() error {
+				_, err := svc.AddKeyCredential(ctx, "contoso", "orders", certWithKey(t, rsa1024(t)), "")
+				return err
+			}, directory.Invalid, "1024-bit RSA key; client assertions need at least 2048 bits"},
+			{"certificate with an Ed25519 key", func() error {
+				_, priv, _ := ed25519.GenerateKey(rand.Reader)
+				_, err := svc.AddKeyCredential(ctx, "contoso", "orders", certWithKey(t, priv), "")
+				return err
+			}, directory.Invalid, "client assertions are signed with RSA"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -408,6 +421,25 @@ func TestService_RefusalsAreTypedAndSayWhatToDo(t *testing.T) {
 			t.Fatalf("store error %v", err)
 		}
 	})
+}
+
+func rsa1024(t *testing.T) crypto.Signer {
+	t.Helper()
+	k, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// certWithKey is a valid self-signed certificate for key.
+func certWithKey(t *testing.T, key crypto.Signer) *x509.Certificate {
+	t.Helper()
+	cert, err := pki.SelfSigned(pkix.Name{CommonName: "weak"}, key, 365*24*time.Hour, testNow.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // testCertificate is a valid self-signed certificate.
