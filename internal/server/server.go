@@ -44,9 +44,8 @@ type Server struct {
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
 
-	reloadMu sync.Mutex
-	revision int64
-	loaded   bool
+	// reloader rebuilds every component's snapshot when the store moves.
+	reloader *reloader
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -140,6 +139,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
 	}, st, keyring)
+	s.reloader = &reloader{store: st, components: []Component{tokenService{s.sts}}, log: log}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -199,7 +199,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		ManagementAppID: boot.ManagementAppID,
 		Vaults:          s.vault,
 		PublicURL:       cfg.PublicURL,
-		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
+		Changed:         s.reloader.reloadLogged,
 		Logger:          log,
 		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: st, vault: s.vault},
 	}).Register(mux)
@@ -252,7 +252,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); s.watch(bg) }()
+	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
@@ -327,52 +327,8 @@ func baseURL(public, listen string) string {
 	return "https://" + net.JoinHostPort(host, port)
 }
 
-// reload reads the store and swaps in a new snapshot when the revision moved.
-func (s *Server) reload(ctx context.Context) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	rev, err := s.store.Revision(ctx)
-	if err != nil {
-		return fmt.Errorf("read store revision: %w", err)
-	}
-	if s.loaded && rev == s.revision {
-		return nil
-	}
-	state, err := s.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("load directory: %w", err)
-	}
-	snap := directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants)
-	if err := s.sts.Apply(snap, state.SigningKeys); err != nil {
-		return fmt.Errorf("apply directory: %w", err)
-	}
-	s.revision, s.loaded = state.Revision, true
-	return nil
-}
-
-func (s *Server) reloadLogged(ctx context.Context) {
-	if err := s.reload(ctx); err != nil {
-		s.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
-	}
-}
-
-// watch polls the store revision so changes made on other nodes arrive
-// within ReloadInterval. If the database is unreachable the node keeps
-// serving from its snapshot (static stability).
-func (s *Server) watch(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			s.reloadLogged(rctx)
-			cancel()
-		}
-	}
-}
+// reload brings every component to the store's current revision.
+func (s *Server) reload(ctx context.Context) error { return s.reloader.reload(ctx) }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
