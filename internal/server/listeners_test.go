@@ -30,7 +30,9 @@ func TestListeners_ServeEveryComponentListenerAndStopThemTogether(t *testing.T) 
 	ls := listeners{main, extra}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ls.serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), shutdownWithin(5*time.Second)) }()
+	go func() {
+		done <- ls.serve(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), shutdownWithin(5*time.Second))
+	}()
 	for _, l := range ls {
 		res, err := http.Get("http://" + l.Addr())
 		if err != nil {
