@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
 )
 
 // BenchmarkDirectorySize measures, through HTTPS on a running dev server
@@ -22,11 +24,29 @@ import (
 // at either size: each reload applies the objects that changed, not the
 // whole directory.
 //
-//	go test -run '^$' -bench BenchmarkDirectorySize -benchtime 400x ./internal/server
+// With PORTCULLIS_TEST_POSTGRES set it runs on PostgreSQL too.
+//
+//	go test -run '^$' -bench BenchmarkDirectorySize -benchtime 1000x -count 4 ./internal/server
 func BenchmarkDirectorySize(b *testing.B) {
-	for _, n := range []int{100, 10_000} {
-		b.Run(fmt.Sprint("apps=", n), func(b *testing.B) {
-			r := startServer(b, Config{Dev: true, DataDir: b.TempDir()})
+	stores := []string{"sqlite"}
+	if os.Getenv("PORTCULLIS_TEST_POSTGRES") != "" {
+		stores = append(stores, "postgres")
+	}
+	for _, backend := range stores {
+		for _, n := range []int{100, 10_000} {
+			b.Run(fmt.Sprintf("store=%s/apps=%d", backend, n), func(b *testing.B) { benchDirectorySize(b, backend, n) })
+		}
+	}
+}
+
+func benchDirectorySize(b *testing.B, backend string, n int) {
+	{
+		{
+			cfg := Config{Dev: true, DataDir: b.TempDir()}
+			if backend == "postgres" {
+				cfg.DatabaseURL = pgtest.NewDatabaseURL(b)
+			}
+			r := startServer(b, cfg)
 			ctx := context.Background()
 			tn, ok := r.srv.sts.Snapshot().Tenant(r.cred.TenantID)
 			if !ok {
@@ -78,7 +98,7 @@ func BenchmarkDirectorySize(b *testing.B) {
 				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 			})
-		})
+		}
 	}
 }
 
