@@ -16,6 +16,13 @@ import (
 // previous snapshot; beyond it reading everything is as cheap.
 const maxDeltaObjects = 1000
 
+// fullReloadInterval bounds how long a node builds its snapshot from deltas
+// alone: when the revision moves and the last full read is older than this,
+// the node reads everything again. It is the safety net for writes that left
+// no change record (a node of an older version writing during a rolling
+// upgrade): they are served at most this late.
+const fullReloadInterval = 10 * time.Minute
+
 // Update is one new view of the store, handed to every component by the
 // reload loop: the directory snapshot at a revision, what changed since the
 // previous Update (nil after a full load, when a component must rebuild
@@ -51,15 +58,19 @@ type changeSource interface {
 // reloader is the one reload loop: when the store revision moves it builds
 // the next directory snapshot (from the previous one and the changed
 // objects; from a full Load on the first run, when the change log cannot
-// answer or when too much changed) and hands it to every component. The
+// answer, when too much changed, and at most every fullReloadInterval) and
+// hands it to every component. The
 // revision advances only when every component took the update.
 type reloader struct {
 	store      changeSource
 	components []Component
 	log        *slog.Logger
+	now        func() time.Time // nil: time.Now
 
-	mu   sync.Mutex
-	snap *directory.Snapshot // what every component serves; nil before the first load
+	mu       sync.Mutex
+	snap     *directory.Snapshot // what every component serves; nil before the first load
+	fullAt   time.Time           // when the snapshot's lineage last read everything
+	building time.Time           // fullAt of the update being applied
 }
 
 // reload brings every component to the store's current revision.
@@ -82,13 +93,22 @@ func (r *reloader) reload(ctx context.Context) error {
 			return fmt.Errorf("apply directory revision %d: %w", u.Directory.Revision, err)
 		}
 	}
-	r.snap = u.Directory
+	r.snap, r.fullAt = u.Directory, r.building
 	return nil
+}
+
+func (r *reloader) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
 }
 
 // next builds the update to the store's current state.
 func (r *reloader) next(ctx context.Context) (Update, error) {
-	if r.snap != nil {
+	now := r.clock()
+	r.building = r.fullAt
+	if r.snap != nil && now.Sub(r.fullAt) < fullReloadInterval {
 		d, ok, err := r.store.ChangesSince(ctx, r.snap.Revision, maxDeltaObjects)
 		if err != nil {
 			return Update{}, err
@@ -102,6 +122,7 @@ func (r *reloader) next(ctx context.Context) (Update, error) {
 	if err != nil {
 		return Update{}, fmt.Errorf("load directory: %w", err)
 	}
+	r.building = now
 	return Update{
 		Directory:   directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants),
 		SigningKeys: state.SigningKeys,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -76,5 +77,42 @@ func TestReload_EveryComponentGetsEachRevisionIncrementallyAfterTheFirstLoad(t *
 	}
 	if len(a.updates) != n {
 		t.Fatal("a reload without a store change gave the components an update")
+	}
+}
+
+func TestReload_ReadsEverythingAgainOnceTheLastFullReadIsOld(t *testing.T) {
+	ctx := context.Background()
+	st := sqlitetest.Open(t)
+	c := &recorder{}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &reloader{store: st, components: []Component{c}, log: slog.New(slog.NewTextHandler(io.Discard, nil)), now: func() time.Time { return now }}
+	tn := directory.Tenant{ID: uuid.NewString(), Name: "contoso", CreatedAt: now}
+	write := func(name string) {
+		t.Helper()
+		if err := st.CreateApplication(ctx, directory.Application{TenantID: tn.ID, AppID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		advance  time.Duration
+		wantFull bool
+	}{
+		{0, true}, // first load
+		{fullReloadInterval - time.Second, false}, // deltas
+		{time.Second, true},                       // the full read is fullReloadInterval old
+		{fullReloadInterval / 2, false},           // deltas again
+	} {
+		now = now.Add(tc.advance)
+		write(fmt.Sprint("app-", i))
+		if err := r.reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+		last := c.updates[len(c.updates)-1]
+		if full := last.Changes == nil; full != tc.wantFull {
+			t.Fatalf("reload %d (+%v): full read %v; want %v", i, tc.advance, full, tc.wantFull)
+		}
 	}
 }
