@@ -154,7 +154,10 @@ func (e *editor) putApplication(a *Application) {
 	for _, u := range a.IdentifierURIs {
 		e.appsByURI.put(uriKey(a.TenantID, u), a)
 	}
-	if old == nil || !slices.Equal(old.AppRoles, a.AppRoles) {
+	// A new application's grants, and those of a deleted one, arrive as
+	// grant changes of their own; only a resource's changed roles re-value
+	// grants that did not change.
+	if old != nil && !slices.Equal(old.AppRoles, a.AppRoles) {
 		e.rolesChanged[resourceKey(a.TenantID, a.AppID)] = true
 	}
 }
@@ -175,7 +178,6 @@ func (e *editor) removeApplication(tenantID, appID string) *Application {
 			e.appsByURI.del(uk)
 		}
 	}
-	e.rolesChanged[resourceKey(old.TenantID, old.AppID)] = true
 	return old
 }
 

@@ -324,3 +324,37 @@ func TestSnapshotApply_RoleRemovedFromResourceLeavesItsGrants(t *testing.T) {
 		t.Errorf("the previous snapshot changed: GrantedRoles = %v", got)
 	}
 }
+
+// BenchmarkSnapshotApply measures deriving the next snapshot after one new
+// application and one new grant, in directories of 100 and 10,000
+// applications (each granted a role of one shared resource), against
+// building the snapshot from scratch as every reload did before.
+func BenchmarkSnapshotApply(b *testing.B) {
+	for _, n := range []int{100, 10_000} {
+		tn := Tenant{ID: "t", Name: "contoso"}
+		api := Application{TenantID: "t", AppID: "api", IdentifierURIs: []string{"api://orders"}, AppRoles: []AppRole{{ID: "r", Value: "Orders.Read", Enabled: true}}}
+		apps := []Application{api}
+		var grants []Grant
+		for i := range n {
+			id := fmt.Sprint("app", i)
+			apps = append(apps, Application{TenantID: "t", AppID: id, IdentifierURIs: []string{"api://" + id}})
+			grants = append(grants, Grant{ID: "g" + id, TenantID: "t", ClientAppID: id, ResourceAppID: "api", AppRoleID: "r"})
+		}
+		snap := NewSnapshot(1, []Tenant{tn}, apps, grants)
+		b.Run(fmt.Sprint("apply/apps=", n), func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				i++
+				id := fmt.Sprint("new", i)
+				a := Application{TenantID: "t", AppID: id, IdentifierURIs: []string{"api://" + id}}
+				g := Grant{ID: "g" + id, TenantID: "t", ClientAppID: id, ResourceAppID: "api", AppRoleID: "r"}
+				snap.Apply(Changes{Revision: 2, Applications: []ChangedApplication{{TenantID: "t", AppID: id, Application: &a}}, Grants: []ChangedGrant{{TenantID: "t", ID: g.ID, Grant: &g}}})
+			}
+		})
+		b.Run(fmt.Sprint("rebuild/apps=", n), func(b *testing.B) {
+			for b.Loop() {
+				NewSnapshot(2, []Tenant{tn}, apps, grants)
+			}
+		})
+	}
+}
