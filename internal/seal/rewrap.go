@@ -3,7 +3,6 @@ package seal
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 // RootKeyID returns the ID of the root key s seals under ("" for a Sealer
@@ -23,6 +22,7 @@ type Keyring struct {
 	current *Sealer
 	byID    map[string]*Sealer
 	ids     []string // current first, then previous keys in the order given
+	hint    string   // see WithMissingKeyHint
 }
 
 // NewKeyring returns a Keyring that seals under current and also opens blobs
@@ -66,7 +66,8 @@ func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
 }
 
 // Open opens a blob sealed under the current or a previous root key; a blob
-// of any other key fails with ErrRootKeyMismatch naming the keys held.
+// of any other key fails with a *MissingRootKeyError (ErrRootKeyMismatch)
+// naming the keys held.
 func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	id, err := SealedBy(sealed)
 	if err != nil {
@@ -76,7 +77,7 @@ func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	}
 	s, ok := k.byID[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: blob root key %s, this process holds %s", ErrRootKeyMismatch, id, strings.Join(k.ids, ", "))
+		return nil, &MissingRootKeyError{ID: id, Current: k.ids[0], Previous: k.PreviousRootKeyIDs(), Hint: k.hint}
 	}
 	return s.Open(sealed, aad)
 }

@@ -1,13 +1,30 @@
-// Package server implements `portcullis serve`: it opens the store, loads the
-// root key and TLS material (creating them in --dev mode), bootstraps the
-// default tenant and the admin credential, wires the token service, the admin
-// API and the vault with its Key Vault-compatible API (package kvapi: vault
-// URLs https://{vault}.{host} and https://{host}/vaults/{vault}) onto one
-// HTTPS listener with health and readiness (Prometheus metrics on a
-// separate, loopback-by-default listener), runs the vault's
-// certificate lifetime actions and purges on one node, keeps
-// the in-memory directory snapshot in step with the store, and shuts down
-// gracefully.
+// Package server implements `portcullis serve`. It only wires: it opens the
+// store, loads the root keys and TLS material (creating them in --dev mode),
+// bootstraps the default tenant and the admin credential, and puts the
+// components together; the rules and the state live in the packages that
+// own them.
+//
+// Two seams are where later components (the gateway, connectors) plug in:
+//
+//   - Listener: each component serves on listeners of its own, each with
+//     its TLS configuration and HTTP server settings. Today the clients'
+//     HTTPS listener carries the token service, the admin API and the
+//     vault's Key Vault-compatible API (package kvapi: vault URLs
+//     https://{vault}.{host} and https://{host}/vaults/{vault}) with health
+//     and readiness, and Prometheus metrics have a separate,
+//     loopback-by-default listener. A gateway adds listeners whose
+//     tls.Config requests client certificates.
+//   - Component: the one reload loop (reloader) polls the store revision
+//     and, when it moves, builds the next directory snapshot from the
+//     previous one and the objects that changed (directory.Snapshot.Apply
+//     over sqlstore's change log; a full read first and as a fallback) and
+//     hands it to every Component, which swaps in its own state. Nothing on
+//     a request path reads the store to resolve configuration (no
+//     vault.Resolve per request): a component resolves what it needs when
+//     it applies an Update.
+//
+// It also runs the vault's certificate lifetime actions and purges on one
+// node, and shuts down gracefully.
 package server
 
 import (

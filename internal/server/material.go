@@ -77,66 +77,26 @@ func loadPreviousRootKeys(c *Config) ([]seal.RootKey, error) {
 	return keys, nil
 }
 
-// rootKeyring is the node's root keys: it seals under the current key and
-// opens blobs sealed under it or any previous key, so that readers keep
-// working while a rotation re-seals the stored blobs. A blob of a key the
-// node lacks fails with an error naming that key and how to supply it. It
-// is the sealer of the token service, the vault and the Key Vault API.
-type rootKeyring struct {
-	*seal.Keyring
-}
-
-// newRootKeyring loads the current and previous root keys of c.
-func newRootKeyring(c *Config) (rootKeyring, bool, error) {
+// newRootKeyring loads the current and previous root keys of c. Its
+// errors for a blob of a key it does not hold tell the operator how to
+// give the node that key.
+func newRootKeyring(c *Config) (*seal.Keyring, bool, error) {
 	current, created, err := loadRootKey(c)
 	if err != nil {
-		return rootKeyring{}, false, err
+		return nil, false, err
 	}
 	previous, err := loadPreviousRootKeys(c)
 	if err != nil {
-		return rootKeyring{}, false, err
+		return nil, false, err
 	}
 	ring, err := seal.NewKeyring(current, previous...)
 	if err != nil {
-		return rootKeyring{}, false, err
+		return nil, false, err
 	}
-	return rootKeyring{ring}, created, nil
+	hint := "start the node with that key's file as --previous-root-key FILE (or its value in " + PreviousRootKeysEnv +
+		") until `portcullis vault rekey` has re-sealed everything under the current key"
+	return ring.WithMissingKeyHint(hint), created, nil
 }
-
-// Open opens a blob sealed under any key of the ring.
-func (k rootKeyring) Open(sealed, aad []byte) ([]byte, error) {
-	pt, err := k.Keyring.Open(sealed, aad)
-	if err != nil && errors.Is(err, seal.ErrRootKeyMismatch) {
-		return nil, k.missingKeyError(sealed)
-	}
-	return pt, err
-}
-
-// missingKeyError describes a blob sealed under a root key this node does
-// not hold.
-func (k rootKeyring) missingKeyError(sealed []byte) error {
-	id, _ := seal.SealedBy(sealed)
-	return &missingRootKeyError{id: id, current: k.RootKeyID(), previous: k.PreviousRootKeyIDs()}
-}
-
-// missingRootKeyError says which root key sealed a blob this node cannot
-// open, and how to give it to the node; it wraps seal.ErrRootKeyMismatch.
-type missingRootKeyError struct {
-	id, current string
-	previous    []string
-}
-
-func (e *missingRootKeyError) Error() string {
-	held := "current root key " + e.current
-	if len(e.previous) > 0 {
-		held += ", previous " + strings.Join(e.previous, ", ")
-	}
-	return fmt.Sprintf("%v: the blob is sealed by root key id %s, which this node does not hold (it holds %s); "+
-		"start the node with that key's file as --previous-root-key FILE (or its value in %s) until `portcullis vault rekey` has re-sealed everything under the current key",
-		seal.ErrRootKeyMismatch, e.id, held, PreviousRootKeysEnv)
-}
-
-func (e *missingRootKeyError) Unwrap() error { return seal.ErrRootKeyMismatch }
 
 // devTLS holds the paths of the development CA and server certificate.
 type devTLS struct {

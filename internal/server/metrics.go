@@ -18,79 +18,42 @@ import (
 // OpenTelemetry Prometheus exporter uses by convention.
 const DefaultMetricsListen = "127.0.0.1:9464"
 
-// metricsServer serves GET /metrics on a listener of its own, apart from
-// the clients' HTTPS listener: metrics describe the vault's contents and
-// the service's traffic, which are not for every client that can reach
-// the token endpoint.
-type metricsServer struct {
-	http *http.Server
-	ln   net.Listener
-	log  *slog.Logger
-}
-
-// listenMetrics binds the metrics listener; nil when cfg disables it.
-func listenMetrics(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*metricsServer, error) {
+// listenMetrics binds the metrics listener, which serves GET /metrics apart
+// from the clients' HTTPS listener: metrics describe the vault's contents
+// and the service's traffic, which are not for every client that can reach
+// the token endpoint. Nil when cfg disables it. A failure of this listener
+// is logged, not fatal (clients do not depend on metrics), and a scrape cut
+// short at shutdown is retried by Prometheus.
+func listenMetrics(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Listener, error) {
 	if cfg.MetricsListen == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", cfg.MetricsListen)
-	if err != nil {
-		return nil, fmt.Errorf("--metrics-listen %s: %w (choose another port, or \"off\")", cfg.MetricsListen, err)
+	l := &Listener{Name: "metrics"}
+	if err := l.bind(cfg.MetricsListen, "--metrics-listen"); err != nil {
+		return nil, fmt.Errorf("%w (choose another port, or \"off\")", err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	return &metricsServer{
-		ln:  ln,
-		log: log,
-		http: &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		},
-	}, nil
-}
-
-// addr is the bound address, "" when metrics are off.
-func (m *metricsServer) addr() string {
-	if m == nil {
-		return ""
+	l.Server = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	return m.ln.Addr().String()
-}
-
-// serve serves until shutdown; a failure is logged, not fatal: clients do
-// not depend on metrics.
-func (m *metricsServer) serve() {
-	if m == nil {
-		return
-	}
-	if err := m.http.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		m.log.Error("metrics listener stopped", "addr", m.addr(), "err", err)
-	}
-}
-
-// stop closes the listener and its connections at once: a scrape cut
-// short is retried by Prometheus, and nothing else waits on it.
-func (m *metricsServer) stop() {
-	if m != nil {
-		_ = m.http.Close()
-	}
-}
-
-// close releases a listener that never served (Start failed after binding it).
-func (m *metricsServer) close() {
-	if m != nil {
-		_ = m.ln.Close()
-	}
+	return l, nil
 }
 
 // MetricsAddr returns the bound address of the metrics listener (useful
 // with --metrics-listen 127.0.0.1:0), or "" when metrics are off.
-func (s *Server) MetricsAddr() string { return s.metrics.addr() }
+func (s *Server) MetricsAddr() string {
+	if s.metrics == nil {
+		return ""
+	}
+	return s.metrics.Addr()
+}
 
 // validateMetrics normalises --metrics-listen and refuses a non-loopback
 // address unless --metrics-allow-remote says the operator means it.

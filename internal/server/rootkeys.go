@@ -8,7 +8,6 @@ import (
 
 	"github.com/portcullis/portcullis/internal/admin"
 	"github.com/portcullis/portcullis/internal/seal"
-	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -19,7 +18,7 @@ const statusScanBatch = 500
 // rootKeyManager re-seals the stored blobs under the node's current root key
 // and counts them by root key, for the admin API's /rekey and /rootKeys.
 type rootKeyManager struct {
-	keys   rootKeyring
+	keys   *seal.Keyring
 	store  database
 	vstore vault.Store
 	vault  *vault.Service
@@ -34,7 +33,7 @@ func (m rootKeyManager) Rekey(ctx context.Context) (admin.RekeyReport, error) {
 	vr, err := m.vault.Rekey(ctx, m.keys)
 	rep.VaultBlobs = vr.Rewrapped
 	rep.AlreadyCurrent = vr.Scanned - vr.Rewrapped
-	if mk := (*missingRootKeyError)(nil); errors.As(err, &mk) {
+	if mk := (*seal.MissingRootKeyError)(nil); errors.As(err, &mk) {
 		// The vault's own wording is meant for its Go callers; the operator
 		// needs the key id and the flag.
 		return rep, fmt.Errorf("rekey stopped at a vault blob: %w", mk)
@@ -46,40 +45,11 @@ func (m rootKeyManager) Rekey(ctx context.Context) (admin.RekeyReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	for _, k := range keys {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		id, err := seal.SealedBy(k.Sealed)
-		if err != nil {
-			return rep, fmt.Errorf("rekey signing key %s of tenant %s: the stored private key is not a sealed blob (%w)", k.KID, k.TenantID, err)
-		}
-		if id == rep.RootKeyID {
-			rep.AlreadyCurrent++
-			continue
-		}
-		aad := sts.SigningKeyAAD(k.TenantID, k.KID)
-		pt, err := m.keys.Open(k.Sealed, aad)
-		if err != nil {
-			return rep, fmt.Errorf("rekey signing key %s of tenant %s: %w", k.KID, k.TenantID, err)
-		}
-		resealed, err := m.keys.Seal(pt, aad)
-		clear(pt)
-		if err != nil {
-			return rep, fmt.Errorf("rekey signing key %s of tenant %s: %w", k.KID, k.TenantID, err)
-		}
-		ok, err := m.store.ReplaceSigningKeySealed(ctx, k.TenantID, k.KID, k.Sealed, resealed)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// Retired and deleted by key rotation meanwhile: nothing to re-seal.
-		case err != nil:
-			return rep, fmt.Errorf("rekey signing key %s of tenant %s: %w", k.KID, k.TenantID, err)
-		case ok:
-			rep.SigningKeys++
-		default:
-			// Another node re-sealed it first (compare-and-swap lost).
-			rep.AlreadyCurrent++
-		}
+	sk, err := sts.ResealSigningKeys(ctx, keys, m.keys, m.store)
+	rep.SigningKeys += sk.Resealed
+	rep.AlreadyCurrent += sk.AlreadyCurrent
+	if err != nil {
+		return rep, err
 	}
 	return rep, nil
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,17 +35,18 @@ type Server struct {
 	log   *slog.Logger
 	store database
 	sts   *sts.Server
-	http  *http.Server
-	ln    net.Listener
 	vault *vault.Service
+	// https is the clients' listener: token service, admin API, vault.
+	https *Listener
 	// metrics serves /metrics on its own listener; nil when off.
-	metrics *metricsServer
+	metrics *Listener
+	// listeners is every listener of every component, https first.
+	listeners listeners
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
 
-	reloadMu sync.Mutex
-	revision int64
-	loaded   bool
+	// reloader rebuilds every component's snapshot when the store moves.
+	reloader *reloader
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -110,17 +110,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		}
 	}()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+	s.https = &Listener{Name: "https", Essential: true, Drain: true}
+	if err := s.https.bind(cfg.Listen, "--listen"); err != nil {
+		return nil, err
 	}
+	s.listeners = listeners{s.https}
 	defer func() {
 		if !ok {
-			ln.Close()
+			s.listeners.close()
 		}
 	}()
-	s.ln = ln
-	addr := baseURL(cfg.PublicURL, ln.Addr().String())
+	addr := baseURL(cfg.PublicURL, s.https.Addr())
 
 	dir := directory.NewService(st, nil)
 	boot, err := bootstrap(ctx, dir, &cfg, addr, caFile)
@@ -140,6 +140,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
 	}, st, keyring)
+	s.reloader = &reloader{store: st, components: []Component{tokenService{s.sts}}, log: log}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -199,7 +200,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		ManagementAppID: boot.ManagementAppID,
 		Vaults:          s.vault,
 		PublicURL:       cfg.PublicURL,
-		Changed:         func(ctx context.Context) { s.reloadLogged(ctx) },
+		Changed:         s.reloader.reloadLogged,
 		Logger:          log,
 		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: st, vault: s.vault},
 	}).Register(mux)
@@ -211,13 +212,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if s.metrics, err = listenMetrics(cfg, reg, log); err != nil {
 		return nil, err
 	}
-	defer func() {
-		if !ok {
-			s.metrics.close()
-		}
-	}()
+	if s.metrics != nil {
+		s.listeners = append(s.listeners, s.metrics)
+	}
 
-	s.http = &http.Server{
+	s.https.TLS = &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: certs.GetCertificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+	s.https.Server = &http.Server{
 		Handler:           countRequests(reqs, kv.Wrap(refuseUncleanPaths(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -225,11 +229,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		TLSConfig: &tls.Config{
-			MinVersion:     tls.VersionTLS12,
-			GetCertificate: certs.GetCertificate,
-			NextProtos:     []string{"h2", "http/1.1"},
-		},
+		TLSConfig:         s.https.TLS,
 	}
 
 	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases)
@@ -238,41 +238,30 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 }
 
 // Addr returns the bound listener address (useful with --listen :0).
-func (s *Server) Addr() string { return s.ln.Addr().String() }
+func (s *Server) Addr() string { return s.https.Addr() }
 
 // Vault returns the vault service (for the admin API, the CLI's in-process
 // uses and tests).
 func (s *Server) Vault() *vault.Service { return s.vault }
 
-// Serve serves HTTPS until ctx ends, then shuts down gracefully: the
-// listener closes at once and in-flight requests get ShutdownTimeout to
-// finish.
+// Serve serves every listener until ctx ends, then shuts down gracefully:
+// the listeners close at once and in-flight requests on the HTTPS listener
+// get ShutdownTimeout to finish (metrics scrapes are cut).
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); s.watch(bg) }()
+	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
 
-	errc := make(chan error, 1)
-	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
-	go s.metrics.serve()
-	defer s.metrics.stop()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := s.http.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err := s.listeners.serve(ctx, s.log, func() (context.Context, context.CancelFunc) {
+		s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+		return context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	})
+	if err != nil {
 		return err
 	}
 	s.log.Info("stopped")
@@ -327,52 +316,8 @@ func baseURL(public, listen string) string {
 	return "https://" + net.JoinHostPort(host, port)
 }
 
-// reload reads the store and swaps in a new snapshot when the revision moved.
-func (s *Server) reload(ctx context.Context) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	rev, err := s.store.Revision(ctx)
-	if err != nil {
-		return fmt.Errorf("read store revision: %w", err)
-	}
-	if s.loaded && rev == s.revision {
-		return nil
-	}
-	state, err := s.store.Load(ctx)
-	if err != nil {
-		return fmt.Errorf("load directory: %w", err)
-	}
-	snap := directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants)
-	if err := s.sts.Apply(snap, state.SigningKeys); err != nil {
-		return fmt.Errorf("apply directory: %w", err)
-	}
-	s.revision, s.loaded = state.Revision, true
-	return nil
-}
-
-func (s *Server) reloadLogged(ctx context.Context) {
-	if err := s.reload(ctx); err != nil {
-		s.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
-	}
-}
-
-// watch polls the store revision so changes made on other nodes arrive
-// within ReloadInterval. If the database is unreachable the node keeps
-// serving from its snapshot (static stability).
-func (s *Server) watch(ctx context.Context) {
-	t := time.NewTicker(s.cfg.ReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			s.reloadLogged(rctx)
-			cancel()
-		}
-	}
-}
+// reload brings every component to the store's current revision.
+func (s *Server) reload(ctx context.Context) error { return s.reloader.reload(ctx) }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

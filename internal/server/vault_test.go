@@ -74,7 +74,7 @@ func TestServe_BannerNamesTheVaultURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.store.Close()
-	defer srv.ln.Close()
+	defer srv.listeners.close()
 	_, port, _ := strings.Cut(srv.Addr(), ":")
 	for _, want := range []string{"https://default.127.0.0.1:" + port, "https://127.0.0.1:" + port + "/vaults/default", "DisableChallengeResourceVerification"} {
 		if want == "https://default.127.0.0.1:"+port {

@@ -22,7 +22,11 @@
 // (sqlstore.Migrations), and add its conformance suite to storetest.Run.
 //
 // Shared by all: the global revision (every write increments it; each node
-// polls it and rebuilds its snapshots when it moves), leases (one node of a
+// polls it and rebuilds its snapshots when it moves), the directory change
+// log (each directory write records which objects it changed, at its
+// revision, so that a node reads only those: sqlstore.ChangesSince; a
+// domain whose snapshot must follow its rows records its changes the same
+// way), leases (one node of a
 // cluster runs a periodic job), versioned migrations per component, and the
 // sentinels below. ErrNotFound and ErrConflict live here and only here:
 // domains return and test these values, never aliases of them.

@@ -123,5 +123,14 @@ CREATE TABLE signing_keys (
 	activate_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (tenant_id, kid)
 );`,
+		// version 2: the directory change log (sqlstore.ChangesSince), so
+		// that nodes rebuild their snapshots from what changed.
+		`CREATE TABLE directory_changes (
+	revision BIGINT NOT NULL,
+	kind TEXT COLLATE "C" NOT NULL,
+	tenant_id TEXT COLLATE "C" NOT NULL,
+	object_id TEXT COLLATE "C" NOT NULL
+);
+CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	)
 }

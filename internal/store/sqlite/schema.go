@@ -121,5 +121,14 @@ CREATE TABLE signing_keys (
 	activate_at INTEGER NOT NULL,
 	PRIMARY KEY (tenant_id, kid)
 );`,
+		// version 2: the directory change log (sqlstore.ChangesSince), so
+		// that nodes rebuild their snapshots from what changed.
+		`CREATE TABLE directory_changes (
+	revision INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	tenant_id TEXT NOT NULL,
+	object_id TEXT NOT NULL
+);
+CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	)
 }

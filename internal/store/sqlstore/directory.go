@@ -124,9 +124,11 @@ func (t dirTx) CreateTenant(ctx context.Context, tn directory.Tenant) error {
 		if found {
 			return fmt.Errorf("tenant name %q is used by tenant %s: %w", tn.Name, other, store.ErrConflict)
 		}
-		_, err = q.Exec(ctx, `INSERT INTO tenants (id, name, name_key, created_at) VALUES (?, ?, ?, ?)`,
-			tn.ID, tn.Name, key(tn.Name), Time(tn.CreatedAt))
-		return err
+		if _, err = q.Exec(ctx, `INSERT INTO tenants (id, name, name_key, created_at) VALUES (?, ?, ?, ?)`,
+			tn.ID, tn.Name, key(tn.Name), Time(tn.CreatedAt)); err != nil {
+			return err
+		}
+		return changed(ctx, q, changeTenant, tn.ID, "")
 	}()
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return t.s.conflictFallback(fmt.Sprintf("create tenant %q", tn.Name), err)
@@ -167,6 +169,15 @@ func (t dirTx) DeleteTenant(ctx context.Context, tenantID string) error {
 			if err := deleteRoleAssignmentsOf(ctx, q, p[0], p[1]); err != nil {
 				return err
 			}
+			if err := changed(ctx, q, changeApplication, tenantID, p[0]); err != nil {
+				return err
+			}
+		}
+		if err := grantsChanged(ctx, q, `tenant_id = ?`, tenantID); err != nil {
+			return err
+		}
+		if err := changed(ctx, q, changeTenant, tenantID, ""); err != nil {
+			return err
 		}
 		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "signing_keys"} {
 			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
@@ -361,6 +372,9 @@ func (t dirTx) CreateApplication(ctx context.Context, app directory.Application)
 		}
 		if _, err := q.Exec(ctx, `INSERT INTO applications (tenant_id, app_id, object_id, display_name, display_name_key, access_token_lifetime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			app.TenantID, app.AppID, app.ObjectID, app.DisplayName, key(app.DisplayName), int64(app.AccessTokenLifetime), app.CreatedAt); err != nil {
+			return err
+		}
+		if err := changed(ctx, q, changeApplication, app.TenantID, app.AppID); err != nil {
 			return err
 		}
 		return insertApplicationParts(ctx, q, app)
@@ -575,6 +589,9 @@ func (t dirTx) UpdateApplication(ctx context.Context, tenantID, appID string, mu
 		if err := insertApplicationParts(ctx, q, app); err != nil {
 			return err
 		}
+		if err := changed(ctx, q, changeApplication, tenantID, appID); err != nil {
+			return err
+		}
 		out = app
 		return nil
 	}()
@@ -602,7 +619,13 @@ func (t dirTx) DeleteApplication(ctx context.Context, tenantID, appID string) er
 		if !found {
 			return fmt.Errorf("application %q in tenant %q: %w", appID, tenantID, store.ErrNotFound)
 		}
+		if err := grantsChanged(ctx, q, `tenant_id = ? AND (client_app_id = ? OR resource_app_id = ?)`, tenantID, appID, appID); err != nil {
+			return err
+		}
 		if _, err := q.Exec(ctx, `DELETE FROM grants WHERE tenant_id = ? AND (client_app_id = ? OR resource_app_id = ?)`, tenantID, appID, appID); err != nil {
+			return err
+		}
+		if err := changed(ctx, q, changeApplication, tenantID, appID); err != nil {
 			return err
 		}
 		if err := deleteRoleAssignmentsOf(ctx, q, appID, objectID); err != nil {

@@ -28,7 +28,12 @@ var _ directory.Tx = dirTx{}
 // the revision row lock from its first statement, which serialises it with
 // every other writer on every node) and returns fn's error as is.
 func (s *Store) UpdateDirectory(ctx context.Context, fn func(directory.Tx) error) error {
-	return s.Write(ctx, func(q Querier) error { return fn(dirTx{s: s, q: q}) })
+	return s.Write(ctx, func(q Querier) error {
+		if err := fn(dirTx{s: s, q: q}); err != nil {
+			return err
+		}
+		return pruneChanges(ctx, q)
+	})
 }
 
 // readDir runs get over a dirTx in one consistent read-only transaction.
@@ -124,6 +129,11 @@ type Contract interface {
 	// Load returns everything the token service serves from, read in one
 	// consistent transaction, together with the revision it reflects.
 	Load(ctx context.Context) (State, error)
+	// ChangesSince returns the directory objects changed after revision
+	// since, as they are now, and every signing key, read in one
+	// consistent transaction; false when the change log cannot answer or
+	// more than limit objects changed (then Load).
+	ChangesSince(ctx context.Context, since int64, limit int) (Delta, bool, error)
 	// Revision returns the current global revision; cheap enough to poll.
 	Revision(ctx context.Context) (int64, error)
 	// TryLease acquires or renews the named lease for holder until now+ttl

@@ -50,9 +50,11 @@ func (t dirTx) CreateGrant(ctx context.Context, g directory.Grant) error {
 			return fmt.Errorf("app role %s of application %s is already granted to application %s by grant %s: %w",
 				g.AppRoleID, g.ResourceAppID, g.ClientAppID, other, store.ErrConflict)
 		}
-		_, err = q.Exec(ctx, `INSERT INTO grants (tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			g.TenantID, g.ID, g.ClientAppID, g.ResourceAppID, g.AppRoleID, g.CreatedAt)
-		return err
+		if _, err = q.Exec(ctx, `INSERT INTO grants (tenant_id, id, client_app_id, resource_app_id, app_role_id, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			g.TenantID, g.ID, g.ClientAppID, g.ResourceAppID, g.AppRoleID, g.CreatedAt); err != nil {
+			return err
+		}
+		return changed(ctx, q, changeGrant, g.TenantID, g.ID)
 	}()
 	return t.s.writeError(what, err)
 }
@@ -105,7 +107,7 @@ func (t dirTx) DeleteGrant(ctx context.Context, tenantID, grantID string) error 
 		if n == 0 {
 			return fmt.Errorf("grant %q in tenant %q: %w", grantID, tenantID, store.ErrNotFound)
 		}
-		return nil
+		return changed(ctx, q, changeGrant, tenantID, grantID)
 	}()
 	if err != nil {
 		return fmt.Errorf("delete grant: %w", err)

@@ -97,6 +97,8 @@ var sharedSuite = suite{
 	{"RevisionCountsWritesOnly", testRevision},
 	{"LoadReturnsEverything", testLoad},
 	{"LoadIsConsistentUnderWrites", testLoadConsistent},
+	{"ChangesSinceRebuildsTheSnapshotThatLoadWould", testChangesSince},
+	{"ChangesSinceFallsBackBeyondItsLimit", testChangesSinceLimit},
 	{"TryLease", testTryLease},
 	{"PingAndClose", testPingClose},
 }

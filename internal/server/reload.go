@@ -1,0 +1,154 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store/sqlstore"
+	"github.com/portcullis/portcullis/internal/sts"
+)
+
+// maxDeltaObjects is the most changed objects a reload applies to the
+// previous snapshot; beyond it reading everything is as cheap.
+const maxDeltaObjects = 1000
+
+// fullReloadInterval bounds how long a node builds its snapshot from deltas
+// alone: when the revision moves and the last full read is older than this,
+// the node reads everything again. It is the safety net for writes that left
+// no change record (a node of an older version writing during a rolling
+// upgrade): they are served at most this late.
+const fullReloadInterval = 10 * time.Minute
+
+// Update is one new view of the store, handed to every component by the
+// reload loop: the directory snapshot at a revision, what changed since the
+// previous Update (nil after a full load, when a component must rebuild
+// from Directory), and every signing key.
+type Update struct {
+	Directory   *directory.Snapshot
+	Changes     *directory.Changes
+	SigningKeys []sts.SigningKey
+}
+
+// A Component serves from the directory and swaps in its own state for each
+// Update: the token service today; the gateway's routes and resolved
+// outbound credentials next. Apply must not change the component's served
+// state when it fails (the loop retries the same revision), must be cheap
+// when Changes touch nothing the component uses, and must not call
+// vault.Resolve or anything else that writes.
+type Component interface {
+	Apply(Update) error
+}
+
+// tokenService is the token service as a Component.
+type tokenService struct{ *sts.Server }
+
+func (t tokenService) Apply(u Update) error { return t.Server.Apply(u.Directory, u.SigningKeys) }
+
+// changeSource is what the reload loop reads of the store.
+type changeSource interface {
+	Revision(ctx context.Context) (int64, error)
+	Load(ctx context.Context) (sqlstore.State, error)
+	ChangesSince(ctx context.Context, since int64, limit int) (sqlstore.Delta, bool, error)
+}
+
+// reloader is the one reload loop: when the store revision moves it builds
+// the next directory snapshot (from the previous one and the changed
+// objects; from a full Load on the first run, when the change log cannot
+// answer, when too much changed, and at most every fullReloadInterval) and
+// hands it to every component. The
+// revision advances only when every component took the update.
+type reloader struct {
+	store      changeSource
+	components []Component
+	log        *slog.Logger
+	now        func() time.Time // nil: time.Now
+
+	mu       sync.Mutex
+	snap     *directory.Snapshot // what every component serves; nil before the first load
+	fullAt   time.Time           // when the snapshot's lineage last read everything
+	building time.Time           // fullAt of the update being applied
+}
+
+// reload brings every component to the store's current revision.
+func (r *reloader) reload(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rev, err := r.store.Revision(ctx)
+	if err != nil {
+		return fmt.Errorf("read store revision: %w", err)
+	}
+	if r.snap != nil && rev == r.snap.Revision {
+		return nil
+	}
+	u, err := r.next(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range r.components {
+		if err := c.Apply(u); err != nil {
+			return fmt.Errorf("apply directory revision %d: %w", u.Directory.Revision, err)
+		}
+	}
+	r.snap, r.fullAt = u.Directory, r.building
+	return nil
+}
+
+func (r *reloader) clock() time.Time {
+	if r.now != nil {
+		return r.now()
+	}
+	return time.Now()
+}
+
+// next builds the update to the store's current state.
+func (r *reloader) next(ctx context.Context) (Update, error) {
+	now := r.clock()
+	r.building = r.fullAt
+	if r.snap != nil && now.Sub(r.fullAt) < fullReloadInterval {
+		d, ok, err := r.store.ChangesSince(ctx, r.snap.Revision, maxDeltaObjects)
+		if err != nil {
+			return Update{}, err
+		}
+		if ok {
+			return Update{Directory: r.snap.Apply(d.Changes), Changes: &d.Changes, SigningKeys: d.SigningKeys}, nil
+		}
+		r.log.Info("directory changed too much for an incremental reload; reading all of it", "revision", r.snap.Revision)
+	}
+	state, err := r.store.Load(ctx)
+	if err != nil {
+		return Update{}, fmt.Errorf("load directory: %w", err)
+	}
+	r.building = now
+	return Update{
+		Directory:   directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants),
+		SigningKeys: state.SigningKeys,
+	}, nil
+}
+
+func (r *reloader) reloadLogged(ctx context.Context) {
+	if err := r.reload(ctx); err != nil {
+		r.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
+	}
+}
+
+// run polls the store revision so changes made on other nodes arrive within
+// interval. If the database is unreachable the node keeps serving from its
+// snapshot (static stability).
+func (r *reloader) run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			r.reloadLogged(rctx)
+			cancel()
+		}
+	}
+}
