@@ -185,6 +185,11 @@ func TestToken_ErrorsAreEntraShaped(t *testing.T) {
 			status: 400, err: "invalid_request", code: 9002313},
 		{name: "Basic with wrong secret answers WWW-Authenticate", req: postForm("", form("grant_type", "client_credentials", "scope", "api://orders/.default"), "Authorization", basic(e.secretClient.AppID, "nope")),
 			status: 401, err: "invalid_client", code: 7000215},
+		{name: "two Authorization headers", req: func(t *testing.T) *http.Request {
+			r := postForm("", form("grant_type", "client_credentials", "scope", "api://orders/.default"), "Authorization", basic(e.secretClient.AppID, e.secret))(t)
+			r.Header.Add("Authorization", basic(e.basicClient.AppID, "guess"))
+			return r
+		}, status: 400, err: "invalid_request", code: 9002313, message: []string{"2 Authorization headers"}},
 		{name: "malformed Basic header", req: postForm("", form("grant_type", "client_credentials", "scope", "api://orders/.default"), "Authorization", "Basic !!!"),
 			status: 400, err: "invalid_request", code: 9002313, message: []string{"not base64"}},
 	}

@@ -91,6 +91,12 @@ func (s *Server) readTokenRequest(w http.ResponseWriter, r *http.Request) (token
 		}
 		return tokenRequest{}, invalidRequest(CodeMalformedRequest, "Invalid request. The request body could not be read.")
 	}
+	// One request, one client authentication: with two Authorization
+	// headers, which one counts would depend on the reader (RFC 6750 §3.1
+	// calls that invalid_request for bearer tokens; the same holds here).
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		return tokenRequest{}, invalidRequest(CodeMalformedRequest, "Invalid request. The request carries %d Authorization headers; send exactly one, or none and the credentials in the body.", n)
+	}
 	return parseTokenRequest(r.Header.Get("Content-Type"), body, r.Header.Get("Authorization"))
 }
 
