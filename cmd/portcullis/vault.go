@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -340,12 +341,23 @@ recorded.`,
 					if r.Code != "" {
 						outcome += " (" + r.Code + ")"
 					}
-					rows = append(rows, []string{when(r.Time), r.AppID, r.Operation, obj, r.Version, outcome, r.RequestID})
+					rows = append(rows, []string{when(r.Time), r.AppID, r.Operation, obj, r.Version, outcome, r.RequestID, clipText(r.Reason, 100)})
 				}
-				return p.table([]string{"TIME", "CALLER", "OPERATION", "OBJECT", "VERSION", "OUTCOME", "REQUEST ID"}, rows)
+				return p.table([]string{"TIME", "CALLER", "OPERATION", "OBJECT", "VERSION", "OUTCOME", "REQUEST ID", "REASON"}, rows)
 			})
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", 100, "number of records, 1-1000")
 	return cmd
+}
+
+// clipText shortens s to n bytes (on a rune boundary) for a table cell.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

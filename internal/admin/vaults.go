@@ -305,13 +305,14 @@ type auditJSON struct {
 	Operation string    `json:"operation"`
 	Outcome   string    `json:"outcome"`
 	Code      string    `json:"code"`
+	Reason    string    `json:"reason"`
 }
 
 func auditOut(rec vault.AuditRecord) auditJSON {
 	return auditJSON{
 		Time: rec.Time.UTC(), RequestID: rec.RequestID, TenantID: rec.TenantID, AppID: rec.AppID, ObjectID: rec.ObjectID,
 		Vault: rec.Vault, Type: string(rec.Type), Name: rec.Name, Version: rec.Version,
-		Operation: rec.Operation, Outcome: rec.Outcome, Code: rec.Code,
+		Operation: rec.Operation, Outcome: rec.Outcome, Code: rec.Code, Reason: rec.Reason,
 	}
 }
 

@@ -98,6 +98,7 @@ type auditOutT struct {
 	Operation string    `json:"operation"`
 	Outcome   string    `json:"outcome"`
 	Code      string    `json:"code"`
+	Reason    string    `json:"reason"`
 }
 
 func TestVaults_CreateListShowUpdate(t *testing.T) {

@@ -100,6 +100,9 @@ func TestServe_DeletedApplicationTokensStopAtOnce(t *testing.T) {
 	for _, rec := range recs {
 		if rec.Outcome == vault.OutcomeRefused && rec.Operation == vault.OperationAuthenticate {
 			refused++
+			if !strings.Contains(rec.Reason, "no longer exists") || strings.Contains(rec.Reason, vaultTok) {
+				t.Errorf("refusal audited with reason %q: want the words, never the token", rec.Reason)
+			}
 		}
 	}
 	if refused == 0 {

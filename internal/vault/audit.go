@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Audit durability (see the package documentation, "Audit"): the audit
@@ -319,18 +320,31 @@ const OperationAuthenticate = "authenticate"
 // AuditRefusal records a request refused before any vault operation: no
 // valid credential, a token of another tenant, a deleted client. c holds
 // what is known of the caller (nothing when the token did not verify);
-// code is the refusal's error code (for example "invalid_token"), never
-// the credential. Callers pace refusals, so that a flood of bad tokens
-// cannot flood the audit log.
-func (s *Service) AuditRefusal(c Caller, vaultName, code string) {
+// code is the refusal's error code and reason its words (clipped to 512
+// bytes), never the credential. Callers pace refusals, so that a flood of
+// bad tokens cannot flood the audit log.
+func (s *Service) AuditRefusal(c Caller, vaultName, code, reason string) {
 	if ValidateVaultName(vaultName) != nil {
 		vaultName = ""
 	}
 	rec := AuditRecord{
 		Time: s.now().UTC(), RequestID: c.RequestID, TenantID: c.TenantID, AppID: c.principal(), ObjectID: c.ObjectID,
-		Vault: strings.ToLower(vaultName), Operation: OperationAuthenticate, Outcome: OutcomeRefused, Code: code,
+		Vault: strings.ToLower(vaultName), Operation: OperationAuthenticate, Outcome: OutcomeRefused, Code: code, Reason: clipReason(reason),
 	}
 	if err := s.audit.append(rec, false); err != nil {
 		s.log.Error("vault audit append failed", "operation", OperationAuthenticate, "request_id", c.RequestID, "error", err)
 	}
+}
+
+// clipReason bounds a refusal's reason to 512 bytes on a rune boundary.
+func clipReason(s string) string {
+	const max = 512
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

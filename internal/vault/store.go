@@ -174,6 +174,9 @@ type AuditRecord struct {
 	Operation string // the permission, e.g. "secrets/getSecret"
 	Outcome   string // "success", "denied", "failed" or "refused"
 	Code      string // the error code when not a success
+	// Reason says in words why a request was refused before any
+	// operation (OutcomeRefused); never a credential.
+	Reason string
 }
 
 // Audit outcomes.

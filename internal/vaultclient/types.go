@@ -309,6 +309,7 @@ type AuditRecord struct {
 	Operation string    `json:"operation"`
 	Outcome   string    `json:"outcome"`
 	Code      string    `json:"code"`
+	Reason    string    `json:"reason"`
 }
 
 // List is the admin API's list envelope.

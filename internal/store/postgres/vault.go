@@ -117,5 +117,7 @@ CREATE TABLE vault_lifetime_markers (
 	fired_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (vault_key, name_key, version, action, trigger_spec)
 );`,
+		// version 2: why a request was refused before any operation.
+		`ALTER TABLE vault_audit ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT '';`,
 	)
 }

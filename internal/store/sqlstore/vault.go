@@ -899,17 +899,17 @@ func (s *Store) ListReferences(ctx context.Context, vaultName string, typ vault.
 
 // Audit.
 
-const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code`
+const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code, reason`
 
-// auditRowsPerStatement caps the rows of one INSERT (13 parameters each,
+// auditRowsPerStatement caps the rows of one INSERT (14 parameters each,
 // well under both backends' parameter limits).
 const auditRowsPerStatement = 64
 
 const insertAudit = `INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `
-const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 func auditArgs(a vault.AuditRecord) []any {
-	return []any{key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code}
+	return []any{key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code, a.Reason}
 }
 
 // AppendAudit appends records, in order, in one transaction, with one
@@ -926,7 +926,7 @@ func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) e
 			var sb strings.Builder
 			sb.Grow(len(insertAudit) + n*(len(auditRow)+2))
 			sb.WriteString(insertAudit)
-			args := make([]any, 0, n*13)
+			args := make([]any, 0, n*14)
 			for i, a := range rest[:n] {
 				if i > 0 {
 					sb.WriteString(", ")
@@ -964,7 +964,7 @@ func (s *Store) ListAudit(ctx context.Context, aq vault.AuditQuery) ([]vault.Aud
 		return scanAll(ctx, q, query, args, func(rows Rows) (vault.AuditRecord, error) {
 			var a vault.AuditRecord
 			var t string
-			err := rows.Scan(&a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code)
+			err := rows.Scan(&a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code, &a.Reason)
 			a.Type = vault.ObjectType(t)
 			return a, err
 		})

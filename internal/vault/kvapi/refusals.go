@@ -28,7 +28,7 @@ func (h *Handler) refused(r *http.Request, t target, p *guard.Principal, reqID s
 	if p != nil {
 		c.Principal = *p
 	}
-	h.cfg.Vault.AuditRefusal(c, t.vault, e.Code)
+	h.cfg.Vault.AuditRefusal(c, t.vault, e.Code, e.Message)
 	h.log.Info("key vault request refused", "request_id", reqID, "method", r.Method, "vault", clip(t.vault, 64),
 		"caller", c.AppID, "code", e.Code, "reason", e.Message, "skipped_since_last", h.refusalsSkipped.Swap(0))
 }
