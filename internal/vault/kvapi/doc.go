@@ -40,15 +40,16 @@
 // "{resource}/.default". {base} is --public-url when set, else the
 // request's host (without the vault label in host form); the vault resource
 // application's identifier URIs must name it (serve's bootstrap does that).
-// Tokens are verified by the token service; the audience must be the vault
-// resource application. The caller's roles are checked by vault.Service.
-// A successful verification is remembered (keyed by the token's SHA-256,
-// Config.TokenCacheSize entries) until the token's exp or TokenCacheMaxAge
-// (30 s), whichever comes first, so that a client reusing its token does
-// not cost an RSA verification per request; audience and tenant are still
-// checked every time, and a rejected token is never remembered. A signing
-// key or tenant the token service stops serving is therefore refused here
-// within 30 s.
+// Callers are admitted by Config.Authenticator, a guard authenticator:
+// serve gives it guard.Bearer over a guard.Verifier whose key source is the
+// token service in process and whose audience is the vault resource
+// application, wrapped by guard.RequireExistingClient. The Verifier's cache
+// makes a reused token cost a hash and two lookups instead of an RSA
+// verification, yet a retired signing key or a deleted client application
+// is refused on the next request. The token's tenant must be the vault's
+// (Config.TenantID). Refusals are Key Vault errors with the challenge, and
+// each is audited (outcome "refused", with its reason) and logged, paced.
+// The caller's roles are checked by vault.Service, over the Principal.
 //
 // # Main types
 //
