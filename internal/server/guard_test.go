@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -129,5 +131,81 @@ func TestServe_TwoAuthorizationHeadersAreRefused(t *testing.T) {
 				t.Errorf("%s with two Authorization headers: %d %s, want 400 naming the headers", tc.name, st, b)
 			}
 		}
+	}
+}
+
+// TestGuard_ProtectsAGoAPIWithAPortcullisTenant is what docs/guard.md tells
+// an API author to do, against a real server: an OIDCKeySource on the
+// tenant's issuer URL (discovery, then JWKS, over TLS), a Verifier for the
+// API's application id, Middleware requiring a role. Tokens from the real
+// token endpoint pass or fail on their granted roles; a token of another
+// resource and a forged one are refused.
+func TestGuard_ProtectsAGoAPIWithAPortcullisTenant(t *testing.T) {
+	r := startServer(t, Config{Dev: true, DataDir: t.TempDir()})
+	base := "/tenants/default"
+	var api, client flowApp
+	if st := r.admin(t, "POST", base+"/applications", map[string]any{"displayName": "orders-api", "identifierUris": []string{"api://orders"}}, &api); st != http.StatusCreated {
+		t.Fatalf("create api: %d", st)
+	}
+	for _, role := range []string{"Orders.Read", "Orders.Write"} {
+		if st := r.admin(t, "POST", base+"/applications/orders-api/appRoles", map[string]any{"value": role}, nil); st != http.StatusCreated {
+			t.Fatalf("add role: %d", st)
+		}
+	}
+	if st := r.admin(t, "POST", base+"/applications", map[string]any{"displayName": "reader"}, &client); st != http.StatusCreated {
+		t.Fatalf("create client: %d", st)
+	}
+	var secret struct {
+		SecretText string `json:"secretText"`
+	}
+	if st := r.admin(t, "POST", base+"/applications/reader/passwordCredentials", map[string]any{}, &secret); st != http.StatusCreated {
+		t.Fatalf("add secret: %d", st)
+	}
+	if st := r.admin(t, "POST", base+"/grants", map[string]any{"client": "reader", "resource": "orders-api", "role": "Orders.Read"}, nil); st != http.StatusCreated {
+		t.Fatalf("grant: %d", st)
+	}
+
+	ctx := context.Background()
+	keys, err := guard.NewOIDCKeySource(ctx, r.base+"/"+r.cred.TenantID+"/v2.0", guard.OIDCOptions{HTTPClient: r.client})
+	if err != nil {
+		t.Fatalf("NewOIDCKeySource on the tenant's issuer: %v", err)
+	}
+	verifier, err := guard.NewVerifier(guard.VerifierConfig{Keys: keys, Issuers: []string{keys.Issuer()}, Audiences: []string{api.AppID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protect := func(role string) http.Handler {
+		return guard.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			p, _ := guard.PrincipalFrom(req.Context())
+			io.WriteString(w, p.AppID)
+		}), guard.Policy{Authenticators: []guard.Authenticator{guard.Bearer(verifier)}, Rules: guard.Rules{Roles: []string{role}}, Realm: "orders"})
+	}
+	ordersTok, st, body := r.token(t, r.cred.TenantID, client.AppID, secret.SecretText, "api://orders/.default")
+	if st != http.StatusOK {
+		t.Fatalf("token: %d %v", st, body)
+	}
+	vaultTok, st, body := r.token(t, r.cred.TenantID, r.cred.ClientID, r.cred.ClientSecret, r.cred.Scope)
+	if st != http.StatusOK {
+		t.Fatalf("admin token: %d %v", st, body)
+	}
+	for _, tc := range []struct {
+		name, role, tok string
+		status          int
+		want            string
+	}{
+		{"granted role", "Orders.Read", ordersTok, 200, client.AppID},
+		{"role not granted", "Orders.Write", ordersTok, 403, "Orders.Write"},
+		{"token of another resource", "Orders.Read", vaultTok, 401, "not this API's"},
+		{"signature of another token", "Orders.Read", ordersTok[:strings.LastIndexByte(ordersTok, '.')] + vaultTok[strings.LastIndexByte(vaultTok, '.'):], 401, "signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "https://orders.example/orders", nil)
+			req.Header.Set("Authorization", "Bearer "+tc.tok)
+			w := httptest.NewRecorder()
+			protect(tc.role).ServeHTTP(w, req)
+			if w.Code != tc.status || !strings.Contains(w.Body.String(), tc.want) {
+				t.Fatalf("%d %s, want %d containing %q", w.Code, w.Body.String(), tc.status, tc.want)
+			}
+		})
 	}
 }
