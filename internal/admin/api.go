@@ -171,6 +171,7 @@ func routes() []route {
 		{"GET", basePath + "/tenants", false, func(a *API) handlerFunc { return a.listTenants }},
 		{"POST", basePath + "/tenants", false, func(a *API) handlerFunc { return a.createTenant }},
 		{"GET", t, false, func(a *API) handlerFunc { return a.getTenant }},
+		{"DELETE", t, false, func(a *API) handlerFunc { return a.deleteTenant }},
 		{"GET", t + "/applications", false, func(a *API) handlerFunc { return a.listApplications }},
 		{"POST", t + "/applications", false, func(a *API) handlerFunc { return a.createApplication }},
 		{"GET", app, false, func(a *API) handlerFunc { return a.getApplication }},

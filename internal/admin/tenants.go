@@ -53,6 +53,19 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deleteTenant removes the tenant with its applications, credentials,
+// grants, vault role assignments and signing keys (one transaction in the
+// directory service); the tenant holding the management API is refused
+// with 409.
+func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	err := a.dir.DeleteTenant(r.Context(), r.PathValue("tenant"))
+	if err := a.afterWrite(r.Context(), err); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // baseURL is the public URL if configured, else the scheme and host the
 // request arrived on.
 func (a *API) baseURL(r *http.Request) string {

@@ -114,3 +114,80 @@ func TestSigningKeys_ListAndRotate(t *testing.T) {
 	wantError(t, e.do("POST", "/admin/v1/tenants/nowhere/signingKeys/rotate", nil), 404, "NotFound")
 	wantError(t, e.do("GET", "/admin/v1/tenants/nowhere/signingKeys", nil), 404, "NotFound")
 }
+
+func TestTenants_DeleteRemovesTheTenantButNeverTheManagementTenant(t *testing.T) {
+	e := newEnv(t)
+	fabrikam := strictDecode[tenantOutT](t, e.must(http.StatusCreated, "POST", "/admin/v1/tenants", map[string]any{"name": "fabrikam"}).body)
+	e.must(http.StatusCreated, "POST", "/admin/v1/tenants/fabrikam/applications", map[string]any{"displayName": "worker"})
+	e.must(http.StatusCreated, "POST", "/admin/v1/tenants", map[string]any{"name": "northwind"})
+
+	cases := []struct {
+		name    string
+		ref     string
+		status  int
+		code    string
+		part    string
+		changed bool
+	}{
+		{"management tenant by name", "default", 409, "Conflict", "cannot be deleted", false},
+		{"management tenant by name in other case", "DEFAULT", 409, "Conflict", "holds the management API", false},
+		{"management tenant by id", strings.ToUpper(e.tenant.ID), 409, "Conflict", "cannot be deleted", false},
+		{"unknown tenant", "nowhere", 404, "NotFound", `tenant "nowhere" not found`, false},
+		{"tenant with an application by id", strings.ToUpper(fabrikam.ID), 204, "", "", true},
+		{"tenant deleted already", fabrikam.ID, 404, "NotFound", "not found", false},
+		{"empty tenant by name in other case", "NorthWind", 204, "", "", true},
+		{"tenant without the management application", "other", 204, "", "", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := e.changed.Load()
+			r := e.do("DELETE", "/admin/v1/tenants/"+c.ref, nil)
+			if c.status == http.StatusNoContent {
+				if r.status != http.StatusNoContent || len(r.body) != 0 {
+					t.Fatalf("status %d body %q, want 204 and no body", r.status, r.body)
+				}
+				wantError(t, e.do("GET", "/admin/v1/tenants/"+c.ref, nil), 404, "NotFound")
+				wantError(t, e.do("GET", "/admin/v1/tenants/"+c.ref+"/applications", nil), 404, "NotFound")
+			} else {
+				wantError(t, r, c.status, c.code, c.part)
+			}
+			if got := e.changed.Load() != before; got != c.changed {
+				t.Errorf("Changed called: %v, want %v", got, c.changed)
+			}
+		})
+	}
+
+	all := strictDecode[listOf[tenantOutT]](t, e.must(http.StatusOK, "GET", "/admin/v1/tenants", nil).body)
+	if len(all.Value) != 1 || all.Value[0].ID != e.tenant.ID {
+		t.Errorf("tenants after the deletions %+v, want only the management tenant", all.Value)
+	}
+	// The management tenant keeps its applications and the admin grant.
+	apps := strictDecode[listOf[appOutT]](t, e.must(http.StatusOK, "GET", "/admin/v1/tenants/default/applications", nil).body)
+	if len(apps.Value) != 2 {
+		t.Errorf("management tenant has %d applications after the refusals, want 2", len(apps.Value))
+	}
+	if logs := e.logs.String(); !strings.Contains(logs, "method=DELETE path=/admin/v1/tenants/NorthWind status=204") {
+		t.Errorf("no audit line for the deletion in the log:\n%s", logs)
+	}
+}
+
+func TestTenants_DeleteNeedsAnAdminToken(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name   string
+		req    request
+		status int
+		code   string
+	}{
+		{"no token", request{noToken: true}, 401, "Unauthorized"},
+		{"token without the admin role", request{token: tokNoRole}, 403, "Forbidden"},
+		{"token of another tenant", request{token: tokOtherTenant}, 401, "Unauthorized"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.req.method, c.req.path = "DELETE", "/admin/v1/tenants/other"
+			wantError(t, e.send(c.req), c.status, c.code)
+		})
+	}
+	e.must(http.StatusOK, "GET", "/admin/v1/tenants/other", nil)
+}
