@@ -275,6 +275,13 @@ func (c *Client) GetTenant(ctx context.Context, tenant string) (Tenant, error) {
 	return t, err
 }
 
+// DeleteTenant removes a tenant (by id or name) with its applications,
+// their credentials, grants and vault role assignments, and its signing
+// keys. The server refuses (409) the tenant that holds the management API.
+func (c *Client) DeleteTenant(ctx context.Context, tenant string) error {
+	return c.do(ctx, http.MethodDelete, tenantPath(tenant), nil, nil)
+}
+
 // ListApplications returns the applications of tenant.
 func (c *Client) ListApplications(ctx context.Context, tenant string) ([]Application, error) {
 	var l List[Application]

@@ -191,6 +191,7 @@ func TestClient_RoutesAndBodies(t *testing.T) {
 		{"ListTenants", func() error { _, err := c.ListTenants(ctx); return err }, "GET /admin/v1/tenants", ""},
 		{"CreateTenant", func() error { _, err := c.CreateTenant(ctx, "contoso"); return err }, "POST /admin/v1/tenants", `{"name":"contoso"}`},
 		{"GetTenant", func() error { _, err := c.GetTenant(ctx, "Default"); return err }, "GET /admin/v1/tenants/Default", ""},
+		{"DeleteTenant escapes the name", func() error { return c.DeleteTenant(ctx, "con toso") }, "DELETE /admin/v1/tenants/con%20toso", ""},
 		{"ListApplications", func() error { _, err := c.ListApplications(ctx, "t"); return err }, "GET /admin/v1/tenants/t/applications", ""},
 		{"CreateApplication", func() error {
 			_, err := c.CreateApplication(ctx, "t", NewApplication{DisplayName: "orders", IdentifierURIs: []string{"api://orders"}, AccessTokenLifetimeSeconds: 3600})

@@ -30,6 +30,8 @@ func TestClient_RefusesNamesThatAreNotPathSegments(t *testing.T) {
 		{"app ..", func() error { _, err := c.GetApplication(ctx, "default", ".."); return err }, `".." cannot name an object`},
 		{"empty grant", func() error { return c.RemoveGrant(ctx, "default", "") }, "empty name or id"},
 		{"empty tenant", func() error { _, err := c.ListApplications(ctx, ""); return err }, "empty name or id"},
+		{"delete empty tenant", func() error { return c.DeleteTenant(ctx, "") }, "empty name or id"},
+		{"delete tenant ..", func() error { return c.DeleteTenant(ctx, "..") }, `".." cannot name an object`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.call(); err == nil || !strings.Contains(err.Error(), tc.want) {
