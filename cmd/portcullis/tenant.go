@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/internal/adminclient"
@@ -10,14 +12,15 @@ func newTenantCommand() *cobra.Command {
 	var f adminFlags
 	cmd := group(&cobra.Command{
 		Use:   "tenant",
-		Short: "List, create and show tenants",
+		Short: "List, create, show and delete tenants",
 		Long: `A tenant owns applications, grants and its own token signing keys; its
 issuer is ADDR/{tenant id}/v2.0. The "default" tenant exists from the first
 start. Tenants are named by id (GUID) or name, in any case.
 ` + adminEnvHelp,
 		Example: `  portcullis tenant list
   portcullis tenant create contoso
-  portcullis tenant show contoso -o json`,
+  portcullis tenant show contoso -o json
+  portcullis tenant delete contoso --yes`,
 	})
 	f.register(cmd)
 
@@ -94,5 +97,52 @@ token endpoint and JWKS URI that clients and APIs configure.`,
 			})
 		},
 	})
+	cmd.AddCommand(newTenantDeleteCommand(&f))
+	return cmd
+}
+
+func newTenantDeleteCommand(f *adminFlags) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete TENANT",
+		Short: "Delete a tenant and everything it holds",
+		Long: `Delete a tenant (by id or name) with everything it holds: its applications
+with their secrets, certificates, app roles and grants, their vault role
+assignments, and its token signing keys. This cannot be undone. Its
+applications get no more tokens, and its token endpoint, discovery document
+and JWKS answer as for a tenant that never existed (AADSTS90002). The
+tenant holding the management API (normally "default") cannot be deleted.
+
+Without --yes nothing is deleted: the command says what would be removed
+and exits with an error.`,
+		Example: `  portcullis tenant delete contoso          # shows what would be removed
+  portcullis tenant delete contoso --yes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return f.run(cmd, func(c *adminclient.Client, p *printer) error {
+				ctx := cmd.Context()
+				t, err := c.GetTenant(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				apps, err := c.ListApplications(ctx, t.ID)
+				if err != nil {
+					return err
+				}
+				held := fmt.Sprintf("%s with their credentials, grants and vault role assignments, and its signing keys", count(len(apps), "application"))
+				if !yes {
+					return fmt.Errorf("not deleted: tenant %s (id %s) holds %s, all of which would be removed for good; add --yes to delete it", t.Name, t.ID, held)
+				}
+				if err := c.DeleteTenant(ctx, t.ID); err != nil {
+					return err
+				}
+				if !p.json {
+					p.linef("deleted tenant %s (id %s): %s", t.Name, t.ID, held)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "delete the tenant and everything it holds (without it, only say what would be removed)")
 	return cmd
 }
