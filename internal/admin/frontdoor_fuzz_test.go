@@ -40,6 +40,9 @@ func FuzzAdminFrontDoor(f *testing.F) {
 		{"PATCH", "/admin/v1/tenants/default", 2, "", "", `{"name":null}`},
 		{"GET", "/admin/v1/nope", 2, "", "", ""},
 		{"FOO", "/admin/v1/tenants", 2, "", "", ""},
+		{"DELETE", "/admin/v1/tenants/default", 2, "", "", ""},
+		{"DELETE", "/admin/v1/tenants/%2e%2e", 2, "", "", ""},
+		{"DELETE", "/admin/v1/tenants/fuzz", 2, "", "", ""},
 	} {
 		f.Add(s.method, s.path, s.auth, s.cred, s.rid, s.body)
 	}
