@@ -318,7 +318,9 @@ func (c *claims) decode(payload []byte) error {
 }
 
 // stringList is a claim that is an array of strings or one string of
-// space-separated values (Entra's scp, some issuers' roles).
+// space-separated values (Entra's scp, some issuers' roles). It is not
+// jws.Audience: aud as one string is one value (RFC 7519 §4.1.3), and
+// splitting it would let "api://x api://orders" pass for api://orders.
 type stringList []string
 
 func (l *stringList) UnmarshalJSON(b []byte) error {
