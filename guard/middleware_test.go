@@ -40,11 +40,7 @@ func TestMiddleware_ProtectsAnAPIOverRealTLS(t *testing.T) {
 	ti := newTestIssuer(t)
 	ti.publish("a", &rsaA.PublicKey)
 	c := newClock()
-	src := newSource(t, ti, c)
-	v, err := NewVerifier(VerifierConfig{Keys: src, Audiences: []string{testAud}, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, v := newOIDCVerifier(t, ti, c)
 	var rf refusals
 	api := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := PrincipalFrom(r.Context())
@@ -126,8 +122,7 @@ func TestMiddleware_KeySourceNeverLoadedIs503(t *testing.T) {
 	ti := newTestIssuer(t)
 	ti.publish("a", &rsaA.PublicKey)
 	ti.configure(func(ti *testIssuer) { ti.status = http.StatusBadGateway })
-	src := newSource(t, ti, newClock())
-	v, _ := NewVerifier(VerifierConfig{Keys: src, Audiences: []string{testAud}, Now: newClock().Now})
+	_, v := newOIDCVerifier(t, ti, newClock())
 	api := Middleware(http.NotFoundHandler(), Policy{Authenticators: []Authenticator{Bearer(v)}, Realm: "orders"})
 	req, _ := http.NewRequest(http.MethodGet, "/orders", nil)
 	req.Header.Set("Authorization", "Bearer "+signJWT(t, rsaA, rs256("a"), with(validClaims(), "iss", ti.URL)))
