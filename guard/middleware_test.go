@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -40,11 +41,7 @@ func TestMiddleware_ProtectsAnAPIOverRealTLS(t *testing.T) {
 	ti := newTestIssuer(t)
 	ti.publish("a", &rsaA.PublicKey)
 	c := newClock()
-	src := newSource(t, ti, c)
-	v, err := NewVerifier(VerifierConfig{Keys: src, Audiences: []string{testAud}, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, v := newOIDCVerifier(t, ti, c)
 	var rf refusals
 	api := Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := PrincipalFrom(r.Context())
@@ -126,15 +123,14 @@ func TestMiddleware_KeySourceNeverLoadedIs503(t *testing.T) {
 	ti := newTestIssuer(t)
 	ti.publish("a", &rsaA.PublicKey)
 	ti.configure(func(ti *testIssuer) { ti.status = http.StatusBadGateway })
-	src := newSource(t, ti, newClock())
-	v, _ := NewVerifier(VerifierConfig{Keys: src, Audiences: []string{testAud}, Now: newClock().Now})
+	_, v := newOIDCVerifier(t, ti, newClock())
 	api := Middleware(http.NotFoundHandler(), Policy{Authenticators: []Authenticator{Bearer(v)}, Realm: "orders"})
 	req, _ := http.NewRequest(http.MethodGet, "/orders", nil)
 	req.Header.Set("Authorization", "Bearer "+signJWT(t, rsaA, rs256("a"), with(validClaims(), "iss", ti.URL)))
-	w := &recorder{h: http.Header{}}
+	w := httptest.NewRecorder()
 	api.ServeHTTP(w, req)
-	if w.status != http.StatusServiceUnavailable || !strings.Contains(w.body.String(), "temporarily_unavailable") || w.h.Get("Retry-After") == "" {
-		t.Errorf("got %d %s %v", w.status, w.body.String(), w.h)
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "temporarily_unavailable") || w.Header().Get("Retry-After") == "" {
+		t.Errorf("got %d %s %v", w.Code, w.Body.String(), w.Header())
 	}
 }
 
@@ -152,10 +148,10 @@ func TestMiddleware_AuthorizeHookRunsAfterRules(t *testing.T) {
 	})
 	req, _ := http.NewRequest(http.MethodGet, "/", nil)
 	req.Header.Set("Authorization", "Bearer "+signJWT(t, rsaA, rs256("a"), validClaims()))
-	w := &recorder{h: http.Header{}}
+	w := httptest.NewRecorder()
 	api.ServeHTTP(w, req)
-	if w.status != 401 || !strings.Contains(w.body.String(), "no longer exists") {
-		t.Errorf("got %d %s", w.status, w.body.String())
+	if w.Code != 401 || !strings.Contains(w.Body.String(), "no longer exists") {
+		t.Errorf("got %d %s", w.Code, w.Body.String())
 	}
 }
 
@@ -174,20 +170,4 @@ func TestMiddleware_PanicsOnAPolicyThatCannotWork(t *testing.T) {
 			Middleware(http.NotFoundHandler(), p)
 		})
 	}
-}
-
-// recorder is a minimal http.ResponseWriter.
-type recorder struct {
-	h      http.Header
-	status int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.h }
-func (r *recorder) WriteHeader(s int)   { r.status = s }
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = 200
-	}
-	return r.body.Write(b)
 }

@@ -25,6 +25,18 @@ func newSource(t testing.TB, ti *testIssuer, c *clock) *OIDCKeySource {
 	return s
 }
 
+// newOIDCVerifier returns a Verifier of testAud over an OIDCKeySource for
+// ti, both on clock c.
+func newOIDCVerifier(t testing.TB, ti *testIssuer, c *clock) (*OIDCKeySource, *Verifier) {
+	t.Helper()
+	s := newSource(t, ti, c)
+	v, err := NewVerifier(VerifierConfig{Keys: s, Audiences: []string{testAud}, Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
 func TestOIDCKeySource_LoadsDiscoveryAndJWKS(t *testing.T) {
 	testKeys(t)
 	ti := newTestIssuer(t)
@@ -199,11 +211,7 @@ func TestOIDCKeySource_ServesVerifierEndToEnd(t *testing.T) {
 	ti := newTestIssuer(t)
 	ti.publish("a", &rsaA.PublicKey)
 	c := newClock()
-	s := newSource(t, ti, c)
-	v, err := NewVerifier(VerifierConfig{Keys: s, Audiences: []string{testAud}, Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v := newOIDCVerifier(t, ti, c)
 	tok := signJWT(t, rsaA, rs256("a"), with(validClaims(), "iss", ti.URL))
 	if _, err := v.Verify(context.Background(), tok); err != nil {
 		t.Fatal(err)

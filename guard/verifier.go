@@ -183,7 +183,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 			return nil, nil, "", invalidToken(fmt.Sprintf("the token's header carries %q; keys are taken only from the issuer's published key set, never from the token", name))
 		}
 	}
-	if strings.EqualFold(h.Alg, "none") || strings.HasPrefix(strings.ToUpper(h.Alg), "HS") {
+	if jws.NeverAccepted(h.Alg) {
 		return nil, nil, "", invalidToken(fmt.Sprintf("alg %q is never accepted: tokens must be signed with the issuer's private key (RS256, ES256, ...)", jws.Clip(h.Alg, 20)))
 	}
 	if !slices.Contains(jws.Algorithms, h.Alg) || len(v.algs) > 0 && !slices.Contains(v.algs, h.Alg) {
@@ -318,7 +318,9 @@ func (c *claims) decode(payload []byte) error {
 }
 
 // stringList is a claim that is an array of strings or one string of
-// space-separated values (Entra's scp, some issuers' roles).
+// space-separated values (Entra's scp, some issuers' roles). It is not
+// jws.Audience: aud as one string is one value (RFC 7519 §4.1.3), and
+// splitting it would let "api://x api://orders" pass for api://orders.
 type stringList []string
 
 func (l *stringList) UnmarshalJSON(b []byte) error {

@@ -182,6 +182,7 @@ func TestVerify_RefusesForgeries(t *testing.T) {
 		{"wrong aud", signJWT(t, rsaA, rs256("a"), with(validClaims(), "aud", "api://payments")), `audience [api://payments], which is not this API's (want [api://orders])`},
 		{"no aud", signJWT(t, rsaA, rs256("a"), with(validClaims(), "aud", nil)), "no aud claim"},
 		{"aud differs in case", signJWT(t, rsaA, rs256("a"), with(validClaims(), "aud", "API://orders")), "not this API's"},
+		{"aud string with a space is one value, not a list", signJWT(t, rsaA, rs256("a"), with(validClaims(), "aud", "api://x "+testAud)), "not this API's"},
 		{"expired", signJWT(t, rsaA, rs256("a"), with(validClaims(), "exp", testEpoch.Add(-2*time.Minute).Unix())), "expired at 2026-12-05T11:58:00Z (server time 2026-12-05T12:00:00Z"},
 		{"no exp", signJWT(t, rsaA, rs256("a"), with(validClaims(), "exp", nil)), "no exp claim"},
 		{"nbf in future", signJWT(t, rsaA, rs256("a"), with(validClaims(), "nbf", testEpoch.Add(2*time.Minute).Unix())), "not valid before 2026-12-05T12:02:00Z"},

@@ -49,13 +49,3 @@ func (a *Audience) UnmarshalJSON(b []byte) error {
 	*a = many
 	return nil
 }
-
-// Contains reports whether one of a's values equals v exactly.
-func (a Audience) Contains(v string) bool {
-	for _, s := range a {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}

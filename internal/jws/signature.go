@@ -120,12 +120,21 @@ func VerifySignature(alg string, pub crypto.PublicKey, signingInput string, sig 
 	return fmt.Errorf("a %T key cannot verify JWS signatures; RSA, ECDSA and Ed25519 keys can", pub)
 }
 
+// NeverAccepted reports whether alg is "none" in any spelling or an HMAC
+// alg (HS*, any case): algs no verifier of this project accepts, whatever
+// its configuration.
+func NeverAccepted(alg string) bool {
+	return strings.EqualFold(alg, "none") || isHMAC(alg)
+}
+
+func isHMAC(alg string) bool { return len(alg) >= 2 && strings.EqualFold(alg[:2], "HS") }
+
 // refuseNeverAccepted refuses "none" in any spelling and HMAC algs.
 func refuseNeverAccepted(alg string) error {
 	switch {
 	case strings.EqualFold(alg, "none"):
 		return errors.New("alg none is never accepted: the token must be signed")
-	case len(alg) >= 2 && strings.EqualFold(alg[:2], "HS"):
+	case isHMAC(alg):
 		return fmt.Errorf("alg %s (HMAC) is never accepted: a public key is not a shared secret", Clip(alg, 20))
 	case alg == "":
 		return errors.New("the token names no alg")

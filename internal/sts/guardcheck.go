@@ -2,6 +2,7 @@ package sts
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -36,14 +37,15 @@ func (a ApplicationSecrets) CheckPassword(ctx context.Context, clientID, secret 
 }
 
 // guardRefusal turns a client-authentication failure into guard's
-// refusal: a throttled client or source stays 429 (with the wait in words),
+// refusal: a throttled client or source stays 429 (with the wait in words,
+// in whole seconds rounded up as the token endpoint's Retry-After),
 // a server-side failure 503, everything else 401 with the token service's
 // words (which never hold the secret).
 func guardRefusal(e *Error) *guard.Error {
 	switch {
 	case e.Status == http.StatusTooManyRequests:
 		return &guard.Error{Status: http.StatusTooManyRequests, Code: guard.CodeTemporarilyUnavailable,
-			Description: e.Message + " (retry after " + strconv.Itoa(int(e.RetryAfter.Seconds()+0.5)) + " s)"}
+			Description: e.Message + " (retry after " + strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))) + " s)"}
 	case e.Status >= 500:
 		return &guard.Error{Status: http.StatusServiceUnavailable, Code: guard.CodeTemporarilyUnavailable, Description: e.Message}
 	}
