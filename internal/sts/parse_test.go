@@ -22,14 +22,14 @@ func TestParseTokenRequest(t *testing.T) {
 		wantMethod, wantID   string
 		wantSecret           string
 	}{
-		{name: "post", ct: form + "; charset=utf-8", body: base + "&client_id=a&client_secret=Sekr1t", wantMethod: authSecretPost, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic URL-decodes id and secret", ct: form, body: base, auth: basicHeader("a b", "p+s/:%~"), wantMethod: authSecretBasic, wantID: "a b", wantSecret: "p+s/:%~"},
-		{name: "basic scheme any case", ct: form, body: base, auth: "bAsIc " + base64.StdEncoding.EncodeToString([]byte("a:Sekr1t")), wantMethod: authSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic and consistent post", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: basicHeader("a", "Sekr1t"), wantMethod: authSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic without secret", ct: form, body: base, auth: basicHeader("a", ""), wantMethod: authNone, wantID: "a"},
-		{name: "bearer header ignored", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: "Bearer xyz", wantMethod: authSecretPost, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "assertion without client_id", ct: form, body: base + "&client_assertion=x.y.z&client_assertion_type=" + url.QueryEscape(assertionTypeJWT), wantMethod: authPrivateKey},
-		{name: "no credential", ct: form, body: base + "&client_id=a", wantMethod: authNone, wantID: "a"},
+		{name: "post", ct: form + "; charset=utf-8", body: base + "&client_id=a&client_secret=Sekr1t", wantMethod: MethodSecretPost, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic URL-decodes id and secret", ct: form, body: base, auth: basicHeader("a b", "p+s/:%~"), wantMethod: MethodSecretBasic, wantID: "a b", wantSecret: "p+s/:%~"},
+		{name: "basic scheme any case", ct: form, body: base, auth: "bAsIc " + base64.StdEncoding.EncodeToString([]byte("a:Sekr1t")), wantMethod: MethodSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic and consistent post", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: basicHeader("a", "Sekr1t"), wantMethod: MethodSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic without secret", ct: form, body: base, auth: basicHeader("a", ""), wantMethod: MethodNone, wantID: "a"},
+		{name: "bearer header ignored", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: "Bearer xyz", wantMethod: MethodSecretPost, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "assertion without client_id", ct: form, body: base + "&client_assertion=x.y.z&client_assertion_type=" + url.QueryEscape(assertionTypeJWT), wantMethod: MethodPrivateKeyJWT},
+		{name: "no credential", ct: form, body: base + "&client_id=a", wantMethod: MethodNone, wantID: "a"},
 		{name: "json body", ct: "application/json", body: `{}`, wantCode: CodeMissingParameter},
 		{name: "no content type", ct: "", body: base, wantCode: CodeMissingParameter},
 		{name: "bad escape", ct: form, body: base + "&client_id=%zz", wantCode: CodeMalformedRequest},
@@ -194,15 +194,15 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("accepted %+v", req)
 		}
 		switch req.AuthMethod {
-		case authSecretBasic, authSecretPost:
+		case MethodSecretBasic, MethodSecretPost:
 			if req.ClientID == "" || req.ClientSecret == "" {
 				t.Fatalf("secret method without id or secret: %+v", req)
 			}
-		case authPrivateKey:
+		case MethodPrivateKeyJWT:
 			if req.ClientAssertion == "" || req.ClientSecret != "" {
 				t.Fatalf("assertion method: %+v", req)
 			}
-		case authNone:
+		case MethodNone:
 			if req.ClientID == "" {
 				t.Fatalf("no client id: %+v", req)
 			}
