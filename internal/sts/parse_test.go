@@ -104,29 +104,29 @@ func TestResourceFromScope(t *testing.T) {
 func TestReplayCache_RefusesReuseUntilExpiryAndStaysBounded(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := newReplayCache(3)
-	if !c.add("a", now.Add(time.Minute), now) {
+	if !c.add("app", "a", now.Add(time.Minute), now) {
 		t.Fatal("first use refused")
 	}
-	if c.add("a", now.Add(time.Minute), now.Add(30*time.Second)) {
+	if c.add("app", "a", now.Add(time.Minute), now.Add(30*time.Second)) {
 		t.Fatal("replay within the lifetime accepted")
 	}
-	if !c.add("a", now.Add(3*time.Minute), now.Add(time.Minute)) {
+	if !c.add("app", "a", now.Add(3*time.Minute), now.Add(time.Minute)) {
 		t.Fatal("reuse after expiry refused")
 	}
 	for i := 0; i < 10; i++ {
-		c.add(fmt.Sprint("k", i), now.Add(time.Hour), now.Add(time.Minute))
+		c.add("app", fmt.Sprint("k", i), now.Add(time.Hour), now.Add(time.Minute))
 	}
 	if len(c.seen) > 3 {
 		t.Fatalf("cache holds %d entries; bound is 3", len(c.seen))
 	}
-	if c.add("k9", now.Add(time.Hour), now.Add(2*time.Minute)) {
+	if c.add("app", "k9", now.Add(time.Hour), now.Add(2*time.Minute)) {
 		t.Fatal("the newest entry was evicted")
 	}
 	// Long runs compact the queue.
 	big := newReplayCache(1 << 20)
 	for i := 0; i < 5000; i++ {
 		at := now.Add(time.Duration(i) * time.Second)
-		big.add(fmt.Sprint(i), at.Add(10*time.Second), at)
+		big.add("app", fmt.Sprint(i), at.Add(10*time.Second), at)
 	}
 	if len(big.queue)-big.head > 20 || len(big.queue) > 3000 {
 		t.Fatalf("queue not pruned: len %d head %d", len(big.queue), big.head)
@@ -210,4 +210,18 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("method %q", req.AuthMethod)
 		}
 	})
+}
+
+func TestReplayCache_AJTIIsPerApplication(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := newReplayCache(10)
+	if !c.add("11111111-1111-1111-1111-111111111111", "j", now.Add(time.Minute), now) {
+		t.Fatal("first use refused")
+	}
+	if !c.add("22222222-2222-2222-2222-222222222222", "j", now.Add(time.Minute), now) {
+		t.Fatal("another application's assertion with the same jti refused")
+	}
+	if c.add("11111111-1111-1111-1111-111111111111", "j", now.Add(time.Minute), now) {
+		t.Fatal("replay accepted")
+	}
 }
