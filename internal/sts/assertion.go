@@ -83,14 +83,14 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 		return nil, malformedAssertion("the assertion is %d bytes; at most %d are accepted.", len(raw), maxAssertionBytes)
 	}
 	tok, err := jws.Parse(raw, maxAssertionBytes)
-	var (
-		pe *jws.ParseError
-		a  clientAssertion
-	)
+	// errors.AsType, not errors.As: a pointer to pe would move it to the
+	// heap on every request, valid ones included.
+	pe, isParseError := errors.AsType[*jws.ParseError](err)
+	var a clientAssertion
 	switch {
 	case err == nil:
 		a.Header = tok.Header
-	case !errors.As(err, &pe):
+	case !isParseError:
 		return nil, malformedAssertion("%s.", clip(err.Error(), 200))
 	case pe.Header != nil:
 		a.Header = *pe.Header // check the header first; report pe after
@@ -323,7 +323,7 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.T
 		return "", malformedAssertion("the jti claim is longer than 256 characters.")
 	}
 	// Remember the jti until the assertion could no longer be accepted.
-	if !s.replay.add(app.AppID+"\x00"+a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
+	if !s.replay.add(app.AppID, a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
 		return "", invalidClient(CodeMalformedAssertion,
 			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
 			clip(a.Claims.Jti, 100))

@@ -42,25 +42,38 @@ func (s *Server) authorize(st *state, client *AuthenticatedClient, scope string)
 // resourceFromScope extracts the resource from a client-credentials scope:
 // exactly one "{resource}/.default", OIDC scopes ignored.
 func resourceFromScope(scope string) (string, *Error) {
-	var rest []string
-	for _, f := range strings.Fields(scope) {
+	// The usual single scope is found without building a list of fields
+	// (this runs on every token request); a list only for the error.
+	var (
+		sc   string
+		n    int
+		rest []string
+	)
+	for f := range strings.FieldsSeq(scope) {
 		if isOIDCScope(f) {
 			continue
 		}
-		rest = append(rest, f)
+		n++
+		switch n {
+		case 1:
+			sc = f
+		case 2:
+			rest = append(rest, sc, f)
+		default:
+			rest = append(rest, f)
+		}
 	}
 	const suffix = "/.default"
 	switch {
-	case len(rest) == 0:
+	case n == 0:
 		return "", newError(http.StatusBadRequest, "invalid_scope", CodeScopeNotDefault,
 			"Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI), "+
 				"e.g. 'api://<resource>/.default'; the request only has '%s'.", clip(scope, 200))
-	case len(rest) > 1:
+	case n > 1:
 		return "", newError(http.StatusBadRequest, "invalid_scope", CodeInvalidScope,
 			"The provided value for the input parameter 'scope' is not valid. Request a token for one resource at a time with exactly one "+
 				"scope of the form 'api://<resource>/.default'; got %s.", quoteList(rest, 5))
 	}
-	sc := rest[0]
 	if len(sc) <= len(suffix) || !strings.EqualFold(sc[len(sc)-len(suffix):], suffix) {
 		// Suggest the resource's .default: "api://x/Read" → "api://x/.default",
 		// "api://x" or an app id → append it.

@@ -30,7 +30,7 @@ type discoveryDocument struct {
 }
 
 var (
-	authMethodsSupported = []string{authSecretPost, authPrivateKey, authSecretBasic}
+	authMethodsSupported = []string{MethodSecretPost, MethodPrivateKeyJWT, MethodSecretBasic}
 	claimsSupported      = []string{"aud", "iss", "iat", "nbf", "exp", "azp", "azpacr", "appid", "appidacr", "idtyp", "oid", "roles", "sub", "tid", "uti", "ver"}
 )
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -85,25 +86,21 @@ func (s *Server) enrich(ctx context.Context, client *AuthenticatedClient, authz 
 			slog.String("resource", authz.Resource.AppID), slog.String("err", err.Error()))
 		return nil, enrichmentFailed()
 	}
-	var out map[string]any
+	reserved := false
 	for name := range claims {
 		if isReservedClaim(name) {
+			reserved = true
 			s.log.LogAttrs(ctx, slog.LevelWarn, "token enrichment tried to set a reserved claim; dropped",
 				slog.String("claim", clip(name, 40)), slog.String("tenant", client.Tenant.ID),
 				slog.String("client_id", client.Application.AppID), slog.String("resource", authz.Resource.AppID))
-			if out == nil {
-				out = make(map[string]any, len(claims))
-				for k, v := range claims {
-					if !isReservedClaim(k) {
-						out[k] = v
-					}
-				}
-			}
 		}
 	}
-	if out == nil {
-		out = claims
+	if !reserved {
+		return claims, nil
 	}
+	// A copy: the Enricher may return the same map every time.
+	out := maps.Clone(claims)
+	maps.DeleteFunc(out, func(name string, _ any) bool { return isReservedClaim(name) })
 	return out, nil
 }
 

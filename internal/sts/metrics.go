@@ -35,7 +35,7 @@ func newMetrics() *metrics {
 		}, []string{"result"}),
 		issuedBy: make(map[string]prometheus.Counter),
 	}
-	for _, method := range []string{authSecretBasic, authSecretPost, authPrivateKey} {
+	for _, method := range []string{MethodSecretBasic, MethodSecretPost, MethodPrivateKeyJWT} {
 		m.issuedBy[method] = m.issued.WithLabelValues(method)
 	}
 	m.okTime = m.duration.WithLabelValues("issued")

@@ -22,14 +22,14 @@ func TestParseTokenRequest(t *testing.T) {
 		wantMethod, wantID   string
 		wantSecret           string
 	}{
-		{name: "post", ct: form + "; charset=utf-8", body: base + "&client_id=a&client_secret=Sekr1t", wantMethod: authSecretPost, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic URL-decodes id and secret", ct: form, body: base, auth: basicHeader("a b", "p+s/:%~"), wantMethod: authSecretBasic, wantID: "a b", wantSecret: "p+s/:%~"},
-		{name: "basic scheme any case", ct: form, body: base, auth: "bAsIc " + base64.StdEncoding.EncodeToString([]byte("a:Sekr1t")), wantMethod: authSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic and consistent post", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: basicHeader("a", "Sekr1t"), wantMethod: authSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "basic without secret", ct: form, body: base, auth: basicHeader("a", ""), wantMethod: authNone, wantID: "a"},
-		{name: "bearer header ignored", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: "Bearer xyz", wantMethod: authSecretPost, wantID: "a", wantSecret: "Sekr1t"},
-		{name: "assertion without client_id", ct: form, body: base + "&client_assertion=x.y.z&client_assertion_type=" + url.QueryEscape(assertionTypeJWT), wantMethod: authPrivateKey},
-		{name: "no credential", ct: form, body: base + "&client_id=a", wantMethod: authNone, wantID: "a"},
+		{name: "post", ct: form + "; charset=utf-8", body: base + "&client_id=a&client_secret=Sekr1t", wantMethod: MethodSecretPost, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic URL-decodes id and secret", ct: form, body: base, auth: basicHeader("a b", "p+s/:%~"), wantMethod: MethodSecretBasic, wantID: "a b", wantSecret: "p+s/:%~"},
+		{name: "basic scheme any case", ct: form, body: base, auth: "bAsIc " + base64.StdEncoding.EncodeToString([]byte("a:Sekr1t")), wantMethod: MethodSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic and consistent post", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: basicHeader("a", "Sekr1t"), wantMethod: MethodSecretBasic, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "basic without secret", ct: form, body: base, auth: basicHeader("a", ""), wantMethod: MethodNone, wantID: "a"},
+		{name: "bearer header ignored", ct: form, body: base + "&client_id=a&client_secret=Sekr1t", auth: "Bearer xyz", wantMethod: MethodSecretPost, wantID: "a", wantSecret: "Sekr1t"},
+		{name: "assertion without client_id", ct: form, body: base + "&client_assertion=x.y.z&client_assertion_type=" + url.QueryEscape(assertionTypeJWT), wantMethod: MethodPrivateKeyJWT},
+		{name: "no credential", ct: form, body: base + "&client_id=a", wantMethod: MethodNone, wantID: "a"},
 		{name: "json body", ct: "application/json", body: `{}`, wantCode: CodeMissingParameter},
 		{name: "no content type", ct: "", body: base, wantCode: CodeMissingParameter},
 		{name: "bad escape", ct: form, body: base + "&client_id=%zz", wantCode: CodeMalformedRequest},
@@ -104,29 +104,29 @@ func TestResourceFromScope(t *testing.T) {
 func TestReplayCache_RefusesReuseUntilExpiryAndStaysBounded(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := newReplayCache(3)
-	if !c.add("a", now.Add(time.Minute), now) {
+	if !c.add("app", "a", now.Add(time.Minute), now) {
 		t.Fatal("first use refused")
 	}
-	if c.add("a", now.Add(time.Minute), now.Add(30*time.Second)) {
+	if c.add("app", "a", now.Add(time.Minute), now.Add(30*time.Second)) {
 		t.Fatal("replay within the lifetime accepted")
 	}
-	if !c.add("a", now.Add(3*time.Minute), now.Add(time.Minute)) {
+	if !c.add("app", "a", now.Add(3*time.Minute), now.Add(time.Minute)) {
 		t.Fatal("reuse after expiry refused")
 	}
 	for i := 0; i < 10; i++ {
-		c.add(fmt.Sprint("k", i), now.Add(time.Hour), now.Add(time.Minute))
+		c.add("app", fmt.Sprint("k", i), now.Add(time.Hour), now.Add(time.Minute))
 	}
 	if len(c.seen) > 3 {
 		t.Fatalf("cache holds %d entries; bound is 3", len(c.seen))
 	}
-	if c.add("k9", now.Add(time.Hour), now.Add(2*time.Minute)) {
+	if c.add("app", "k9", now.Add(time.Hour), now.Add(2*time.Minute)) {
 		t.Fatal("the newest entry was evicted")
 	}
 	// Long runs compact the queue.
 	big := newReplayCache(1 << 20)
 	for i := 0; i < 5000; i++ {
 		at := now.Add(time.Duration(i) * time.Second)
-		big.add(fmt.Sprint(i), at.Add(10*time.Second), at)
+		big.add("app", fmt.Sprint(i), at.Add(10*time.Second), at)
 	}
 	if len(big.queue)-big.head > 20 || len(big.queue) > 3000 {
 		t.Fatalf("queue not pruned: len %d head %d", len(big.queue), big.head)
@@ -194,15 +194,15 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("accepted %+v", req)
 		}
 		switch req.AuthMethod {
-		case authSecretBasic, authSecretPost:
+		case MethodSecretBasic, MethodSecretPost:
 			if req.ClientID == "" || req.ClientSecret == "" {
 				t.Fatalf("secret method without id or secret: %+v", req)
 			}
-		case authPrivateKey:
+		case MethodPrivateKeyJWT:
 			if req.ClientAssertion == "" || req.ClientSecret != "" {
 				t.Fatalf("assertion method: %+v", req)
 			}
-		case authNone:
+		case MethodNone:
 			if req.ClientID == "" {
 				t.Fatalf("no client id: %+v", req)
 			}
@@ -210,4 +210,18 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("method %q", req.AuthMethod)
 		}
 	})
+}
+
+func TestReplayCache_AJTIIsPerApplication(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := newReplayCache(10)
+	if !c.add("11111111-1111-1111-1111-111111111111", "j", now.Add(time.Minute), now) {
+		t.Fatal("first use refused")
+	}
+	if !c.add("22222222-2222-2222-2222-222222222222", "j", now.Add(time.Minute), now) {
+		t.Fatal("another application's assertion with the same jti refused")
+	}
+	if c.add("11111111-1111-1111-1111-111111111111", "j", now.Add(time.Minute), now) {
+		t.Fatal("replay accepted")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -266,3 +267,28 @@ func TestEnricher_BlocksIssuanceWithAnEntraShapedError(t *testing.T) {
 }
 
 func errorsJoin(err error) error { return errors.Join(errors.New("policy"), err) }
+
+// Claims the Enricher returns that JSON cannot encode are the connector's
+// fault: the client gets the same retryable 503 as for a failed connector,
+// not a 500 and not a token without them.
+func TestEnricher_UnencodableClaimsAnswerEnrichmentFailed(t *testing.T) {
+	for name, v := range map[string]any{"NaN": math.NaN(), "channel": make(chan int)} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvNoTLS(t, func(c *sts.Config) {
+				c.Enricher = &fakeEnricher{claims: map[string]any{"department": "sales", "bad": v}}
+			})
+			e.base = "https://sts.example"
+			w := e.serveInProcess(e.secretForm(e.secretClient, e.secret).Encode(), true)
+			var body struct {
+				Error string `json:"error"`
+				Codes []int  `json:"error_codes"`
+			}
+			if err := json.Unmarshal(w.body, &body); err != nil {
+				t.Fatalf("%d %s: %v", w.status, w.body, err)
+			}
+			if w.status != http.StatusServiceUnavailable || body.Error != "temporarily_unavailable" || len(body.Codes) != 1 || body.Codes[0] != sts.CodeEnrichmentFailed {
+				t.Fatalf("got %d %s; want 503 temporarily_unavailable [%d]", w.status, w.body, sts.CodeEnrichmentFailed)
+			}
+		})
+	}
+}

@@ -123,7 +123,7 @@ func TestReplayCache_EntriesAreFixedSizeWhateverTheJTI(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	c := newReplayCache(100)
 	for i := 0; i < 1000; i++ {
-		c.add(fmt.Sprint(i, strings.Repeat("j", 256)), now.Add(time.Hour), now)
+		c.add("app", fmt.Sprint(i, strings.Repeat("j", 256)), now.Add(time.Hour), now)
 	}
 	if len(c.seen) > 100 || len(c.queue)-c.head > 100 {
 		t.Fatalf("cache holds %d keys and %d queued entries; bound is 100", len(c.seen), len(c.queue)-c.head)

@@ -13,14 +13,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// The token endpoint's client authentication methods; they label metrics.
-const (
-	authSecretBasic = MethodSecretBasic
-	authSecretPost  = MethodSecretPost
-	authPrivateKey  = MethodPrivateKeyJWT
-	authNone        = MethodNone
-)
-
 // assertionTypeJWT is the only client_assertion_type (RFC 7523 §2.2).
 const assertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -40,7 +32,7 @@ type tokenRequest struct {
 	ClientSecret    Secret
 	ClientAssertion Secret
 	Scope           string
-	AuthMethod      string // authSecretBasic, authSecretPost, authPrivateKey or authNone
+	AuthMethod      string // MethodSecretBasic, MethodSecretPost, MethodPrivateKeyJWT or MethodNone (they label metrics)
 }
 
 // tokenParams are the form parameters the endpoint reads; duplicates of
@@ -114,12 +106,12 @@ func parseTokenRequest(contentType string, body []byte, authorization string) (t
 				"Invalid request. The client_secret in the body differs from the secret in the Authorization: Basic header. "+
 					"Send the secret in one place only (client_secret_basic or client_secret_post).")
 		}
-		req.ClientID, req.ClientSecret, req.AuthMethod = basicUser, Secret(basicSecret), authSecretBasic
+		req.ClientID, req.ClientSecret, req.AuthMethod = basicUser, Secret(basicSecret), MethodSecretBasic
 		if basicSecret == "" {
-			req.AuthMethod = authNone // "client_id:" with no secret: a client without credential
+			req.AuthMethod = MethodNone // "client_id:" with no secret: a client without credential
 		}
 	case postSecret != "":
-		req.ClientSecret, req.AuthMethod = Secret(postSecret), authSecretPost
+		req.ClientSecret, req.AuthMethod = Secret(postSecret), MethodSecretPost
 	case assertion != "":
 		if assertionType == "" {
 			return req, missingParameter("client_assertion_type")
@@ -128,11 +120,11 @@ func parseTokenRequest(contentType string, body []byte, authorization string) (t
 			return req, invalidRequest(CodeMalformedRequest,
 				"Invalid request. client_assertion_type '%s' is not supported; use '%s'.", clip(assertionType, 100), assertionTypeJWT)
 		}
-		req.ClientAssertion, req.AuthMethod = Secret(assertion), authPrivateKey
+		req.ClientAssertion, req.AuthMethod = Secret(assertion), MethodPrivateKeyJWT
 	default:
-		req.AuthMethod = authNone
+		req.AuthMethod = MethodNone
 	}
-	if req.ClientID == "" && req.AuthMethod != authPrivateKey {
+	if req.ClientID == "" && req.AuthMethod != MethodPrivateKeyJWT {
 		return req, missingParameter("client_id")
 	}
 	req.Scope = form.Get("scope")

@@ -25,7 +25,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	var method string
 	fail := func(e *Error) {
 		s.metrics.failure(method, e.Code, start)
-		s.writeError(w, r, base, e, method == authSecretBasic)
+		s.writeError(w, r, base, e, method == MethodSecretBasic)
 	}
 
 	seg := r.PathValue("tenant")
