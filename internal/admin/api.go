@@ -85,11 +85,14 @@ type API struct {
 	authn   guard.Authenticator
 	keys    KeyManager
 	mgmtApp string
-	changed func(ctx context.Context)
-	log     *slog.Logger
-	now     func() time.Time
-	public  string
-	vaults  *vault.Service
+	// mgmtTenant is the id of the tenant holding the management
+	// application once verify has found it (see checkManagementTenant).
+	mgmtTenant atomic.Pointer[string]
+	changed    func(ctx context.Context)
+	log        *slog.Logger
+	now        func() time.Time
+	public     string
+	vaults     *vault.Service
 
 	// refusals paces the log lines of refused requests, so that a flood
 	// of bad tokens cannot flood the log; skipped ones are counted.

@@ -7,11 +7,6 @@ import (
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
-// resolveTenant finds the tenant named by id (any case) or name (any case).
-func (a *API) resolveTenant(ctx context.Context, ref string) (directory.Tenant, error) {
-	return a.dir.Tenant(ctx, ref)
-}
-
 // tenantAndApp resolves the {tenant} and {app} path parameters.
 func (a *API) tenantAndApp(r *http.Request) (directory.Tenant, directory.Application, error) {
 	return a.dir.Application(r.Context(), r.PathValue("tenant"), r.PathValue("app"))

@@ -92,16 +92,40 @@ func (a *API) verify(r *http.Request) (*guard.Principal, error) {
 	// The management application lives in exactly one tenant; a token that
 	// another tenant issued for an application that happens to share the
 	// appId is not an admin token.
-	if _, err := a.store.GetApplication(r.Context(), strings.ToLower(p.TenantID), strings.ToLower(a.mgmtApp)); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, errorf(http.StatusUnauthorized, "the access token was issued by tenant %q, which does not hold the management API; get the token from the tenant that does", headerSafe(p.TenantID))
-		}
+	if err := a.checkManagementTenant(r.Context(), p.TenantID); err != nil {
 		return nil, err
 	}
 	if p.HasRole(directory.AdminRoleValue) {
 		return p, nil
 	}
 	return nil, errorf(http.StatusForbidden, "the caller %s lacks the app role %s on the management API; an administrator must grant it (POST %s/tenants/{tenant}/grants) before a new token is requested", headerSafe(p.AppID), directory.AdminRoleValue, basePath)
+}
+
+// checkManagementTenant refuses a tenant other than the one holding the
+// management application. That tenant is looked up in the store until it is
+// found and then remembered: the directory refuses to delete the management
+// application or its tenant, and an application never changes tenant, so
+// the answer cannot change and admin calls need no store read for it.
+func (a *API) checkManagementTenant(ctx context.Context, tenantID string) error {
+	if known := a.mgmtTenant.Load(); known != nil {
+		if strings.EqualFold(*known, tenantID) {
+			return nil
+		}
+		return notManagementTenant(tenantID)
+	}
+	app, err := a.store.GetApplication(ctx, strings.ToLower(tenantID), strings.ToLower(a.mgmtApp))
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notManagementTenant(tenantID)
+		}
+		return err
+	}
+	a.mgmtTenant.Store(&app.TenantID)
+	return nil
+}
+
+func notManagementTenant(tenantID string) error {
+	return errorf(http.StatusUnauthorized, "the access token was issued by tenant %q, which does not hold the management API; get the token from the tenant that does", headerSafe(tenantID))
 }
 
 // challenge builds the WWW-Authenticate value of RFC 6750 section 3.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/portcullis/portcullis/internal/directory"
@@ -154,4 +155,52 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// countingStore counts GetApplication calls for the management application.
+type countingStore struct {
+	directory.Store
+	mgmtApp string
+	reads   atomic.Int64
+}
+
+func (s *countingStore) GetApplication(ctx context.Context, tenantID, appID string) (directory.Application, error) {
+	if strings.EqualFold(appID, s.mgmtApp) {
+		s.reads.Add(1)
+	}
+	return s.Store.GetApplication(ctx, tenantID, appID)
+}
+
+func TestAuth_ManagementTenantIsReadOnceThenRemembered(t *testing.T) {
+	e := newEnv(t)
+	st := &countingStore{Store: e.st, mgmtApp: e.mgmt.AppID}
+	mux := http.NewServeMux()
+	New(Config{Store: st, Keys: e.keys, ManagementAppID: e.mgmt.AppID, Authenticator: fakeTokens{
+		tokAdmin:       {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}},
+		tokOtherTenant: {TenantID: e.other.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}},
+	}}).Register(mux)
+	call := func(tok string) int {
+		req, _ := http.NewRequest("GET", "/admin/v1/tenants", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := &recorder{header: http.Header{}}
+		mux.ServeHTTP(rec, req)
+		return rec.status
+	}
+	steps := []struct {
+		tok  string
+		want int
+	}{
+		{tokOtherTenant, http.StatusUnauthorized}, // looked up, not found: nothing remembered
+		{tokAdmin, http.StatusOK},                 // looked up, found: remembered
+		{tokAdmin, http.StatusOK},
+		{tokOtherTenant, http.StatusUnauthorized},
+	}
+	for i, s := range steps {
+		if got := call(s.tok); got != s.want {
+			t.Fatalf("step %d (%s): status %d, want %d", i, s.tok, got, s.want)
+		}
+	}
+	if n := st.reads.Load(); n != 2 {
+		t.Errorf("the management application was read %d times for 4 calls, want 2 (then remembered)", n)
+	}
 }

@@ -89,7 +89,7 @@ func TestPasswordCredentials_AtMostTwenty(t *testing.T) {
 	e := newEnv(t)
 	e.createApp("orders")
 	base := "/admin/v1/tenants/default/applications/orders/passwordCredentials"
-	for i := 0; i < maxPasswordCredentials; i++ {
+	for i := 0; i < directory.MaxPasswordCredentials; i++ {
 		e.must(http.StatusCreated, "POST", base, nil)
 	}
 	wantError(t, e.do("POST", base, nil), 409, "Conflict", "maximum")
@@ -229,7 +229,7 @@ func TestKeyCredentials_AtMostTwenty(t *testing.T) {
 	e := newEnv(t)
 	e.createApp("orders")
 	base := "/admin/v1/tenants/default/applications/orders/keyCredentials"
-	for i := 0; i < maxKeyCredentials; i++ {
+	for i := 0; i < directory.MaxKeyCredentials; i++ {
 		c := newTestCert(t, "c", testNow, 24*time.Hour, "")
 		e.must(http.StatusCreated, "POST", base, map[string]any{"certificate": b64(c.der)})
 	}

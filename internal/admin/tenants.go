@@ -40,7 +40,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getTenant(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.resolveTenant(r.Context(), r.PathValue("tenant"))
+	t, err := a.dir.Tenant(r.Context(), r.PathValue("tenant"))
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (a *API) baseURL(r *http.Request) string {
 }
 
 func (a *API) listSigningKeys(w http.ResponseWriter, r *http.Request) error {
-	t, err := a.resolveTenant(r.Context(), r.PathValue("tenant"))
+	t, err := a.dir.Tenant(r.Context(), r.PathValue("tenant"))
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (a *API) rotateSigningKeys(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	t, err := a.resolveTenant(ctx, r.PathValue("tenant"))
+	t, err := a.dir.Tenant(ctx, r.PathValue("tenant"))
 	if err != nil {
 		return err
 	}

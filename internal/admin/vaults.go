@@ -259,11 +259,11 @@ func (a *API) createVaultRoleAssignment(w http.ResponseWriter, r *http.Request) 
 	if strings.TrimSpace(tenant) == "" {
 		tenant = directory.DefaultTenantName
 	}
-	t, err := a.resolveTenant(ctx, tenant)
+	t, err := a.dir.Tenant(ctx, tenant)
 	if err != nil {
 		return err
 	}
-	app, err := a.resolvePrincipal(ctx, t, req.Principal)
+	app, err := a.dir.Principal(ctx, t, req.Principal)
 	if err != nil {
 		return err
 	}
@@ -273,13 +273,6 @@ func (a *API) createVaultRoleAssignment(w http.ResponseWriter, r *http.Request) 
 	}
 	writeJSON(w, http.StatusCreated, roleAssignmentOut(ra, map[string]string{strings.ToLower(app.AppID): app.DisplayName}))
 	return nil
-}
-
-// resolvePrincipal finds the application a role assignment names: its appId
-// or object id (any case), else its display name if exactly one application
-// of the tenant has it.
-func (a *API) resolvePrincipal(ctx context.Context, t directory.Tenant, ref string) (directory.Application, error) {
-	return a.dir.Principal(ctx, t, ref)
 }
 
 func (a *API) deleteVaultRoleAssignment(w http.ResponseWriter, r *http.Request) error {

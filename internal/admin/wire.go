@@ -12,12 +12,6 @@ import (
 // means (the token service's default).
 const defaultAccessTokenLifetime = directory.DefaultAccessTokenLifetime
 
-// The credential limits, named as the tests of this package use them.
-const (
-	maxPasswordCredentials = directory.MaxPasswordCredentials
-	maxKeyCredentials      = directory.MaxKeyCredentials
-)
-
 // The response shapes of the contract. Times are RFC 3339 in UTC; lists are
 // never null.
 

@@ -105,6 +105,17 @@ func resolveApp(ctx context.Context, tx Tx, t Tenant, ref, what string) (Applica
 	return Application{}, conflict("%s %q is ambiguous: %d applications of tenant %s have that display name; use one of their appIds instead: %s", what, clip(ref), len(named), t.Name, strings.Join(ids, ", "))
 }
 
+// resolveTenantApp finds the tenant named by tenantRef and its application
+// named by appRef (see resolveTenant and resolveApp).
+func resolveTenantApp(ctx context.Context, tx Tx, tenantRef, appRef string) (Tenant, Application, error) {
+	t, err := resolveTenant(ctx, tx, tenantRef)
+	if err != nil {
+		return t, Application{}, err
+	}
+	app, err := resolveApp(ctx, tx, t, appRef, "application")
+	return t, app, err
+}
+
 // resolveResource finds the resource of a grant: an identifier URI (any
 // case), else as any application reference.
 func resolveResource(ctx context.Context, tx Tx, t Tenant, ref string) (Application, error) {

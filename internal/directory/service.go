@@ -74,12 +74,7 @@ func (s *Service) Applications(ctx context.Context, tenantRef string) ([]Applica
 // Application finds an application by appId or display name in the tenant
 // named by tenantRef.
 func (s *Service) Application(ctx context.Context, tenantRef, appRef string) (Tenant, Application, error) {
-	t, err := resolveTenant(ctx, s.st, tenantRef)
-	if err != nil {
-		return t, Application{}, err
-	}
-	app, err := resolveApp(ctx, s.st, t, appRef, "application")
-	return t, app, err
+	return resolveTenantApp(ctx, s.st, tenantRef, appRef)
 }
 
 // CreateTenant adds a tenant with the given name; it has no signing key yet.
@@ -236,11 +231,7 @@ func (s *Service) UpdateApplication(ctx context.Context, tenantRef, appRef strin
 	}
 	var updated Application
 	err = s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
-		app, err := resolveApp(ctx, tx, t, appRef, "application")
+		t, app, err := resolveTenantApp(ctx, tx, tenantRef, appRef)
 		if err != nil {
 			return err
 		}
@@ -273,11 +264,7 @@ func (s *Service) UpdateApplication(ctx context.Context, tenantRef, appRef strin
 // applications and the last administrator cannot be deleted.
 func (s *Service) DeleteApplication(ctx context.Context, tenantRef, appRef string) error {
 	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
-		app, err := resolveApp(ctx, tx, t, appRef, "application")
+		t, app, err := resolveTenantApp(ctx, tx, tenantRef, appRef)
 		if err != nil {
 			return err
 		}
@@ -344,11 +331,7 @@ func (s *Service) AddAppRole(ctx context.Context, tenantRef, appRef string, req 
 // API's Portcullis.Admin role cannot be removed.
 func (s *Service) RemoveAppRole(ctx context.Context, tenantRef, appRef, roleRef string) error {
 	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
-		app, err := resolveApp(ctx, tx, t, appRef, "application")
+		t, app, err := resolveTenantApp(ctx, tx, tenantRef, appRef)
 		if err != nil {
 			return err
 		}
@@ -496,11 +479,7 @@ func (s *Service) RemoveKeyCredential(ctx context.Context, tenantRef, appRef, re
 // keep an administrator (see keepsAnAdmin) and guard gives the refusals.
 func (s *Service) changeApplication(ctx context.Context, tenantRef, appRef string, mutate func(Tenant, *Application) error, guard func(Application) lockout) error {
 	return s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
-		app, err := resolveApp(ctx, tx, t, appRef, "application")
+		t, app, err := resolveTenantApp(ctx, tx, tenantRef, appRef)
 		if err != nil {
 			return err
 		}
