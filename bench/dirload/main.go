@@ -75,8 +75,8 @@ func run(out io.Writer, adminFile string, n, every int, prefix string) error {
 	fmt.Fprintf(out, "%-16s %12s\n", "applications", "writes/s")
 	start := time.Now()
 	for i := 0; i < n; {
-		blockStart := time.Now()
-		for j := 0; j < every && i < n; j, i = j+1, i+1 {
+		blockStart, first := time.Now(), i
+		for ; i-first < every && i < n; i++ {
 			if time.Until(expires) < time.Minute {
 				if token, expires, err = adminToken(hc, cred); err != nil {
 					return err
@@ -95,7 +95,7 @@ func run(out io.Writer, adminFile string, n, every int, prefix string) error {
 			}
 		}
 		d := time.Since(blockStart)
-		fmt.Fprintf(out, "%-16s %12.1f\n", fmt.Sprintf("≤ %d", i), float64(min(every, i))/d.Seconds())
+		fmt.Fprintf(out, "%-16s %12.1f\n", fmt.Sprintf("≤ %d", i), float64(i-first)/d.Seconds())
 	}
 	fmt.Fprintf(out, "%d applications in %v (%.1f writes/s overall)\n", n, time.Since(start).Round(time.Millisecond), float64(n)/time.Since(start).Seconds())
 	return nil

@@ -9,6 +9,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 func FuzzCleanPath(f *testing.F) {
@@ -101,7 +103,7 @@ func FuzzFrontDoor(f *testing.F) {
 		f.Add(s.method, s.target, s.host, s.auth, s.cred, s.reqID, s.body)
 	}
 	f.Fuzz(func(t *testing.T, method, target string, host, auth uint8, cred, reqID, body string) {
-		if method == "" || !validToken(method) {
+		if !httpguts.ValidHeaderFieldName(method) { // a method is a token, as a header name is
 			method = http.MethodGet // the server refuses other methods before any handler
 		}
 		if !strings.HasPrefix(target, "/") {
@@ -115,7 +117,7 @@ func FuzzFrontDoor(f *testing.F) {
 		if host >= fuzzedHost {
 			// Discovery and the Key Vault handler read Host; the cred
 			// string stands in for it (net/http refuses invalid ones).
-			if cred == "" || !validHost(cred) {
+			if cred == "" || !httpguts.ValidHostHeader(cred) {
 				return
 			}
 			reqHost, cred = cred, ""
@@ -130,7 +132,7 @@ func FuzzFrontDoor(f *testing.F) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
 		for _, name := range []string{"x-ms-client-request-id", "client-request-id", "X-Request-Id"} {
-			if reqID != "" && validHeaderValue(reqID) {
+			if reqID != "" && httpguts.ValidHeaderFieldValue(reqID) {
 				req.Header.Set(name, reqID)
 			}
 		}
@@ -138,7 +140,7 @@ func FuzzFrontDoor(f *testing.F) {
 		switch int(auth) % authModes {
 		case authCanary:
 			secret = canary + cred
-			if !validHeaderValue(secret) {
+			if !httpguts.ValidHeaderFieldValue(secret) {
 				return
 			}
 			req.Header.Set("Authorization", "Bearer "+secret)
@@ -147,13 +149,13 @@ func FuzzFrontDoor(f *testing.F) {
 		case authVault:
 			req.Header.Set("Authorization", "Bearer "+vaultTok)
 		case authRaw:
-			if !validHeaderValue(cred) {
+			if !httpguts.ValidHeaderFieldValue(cred) {
 				return
 			}
 			req.Header.Set("Authorization", cred)
 		case authTwo:
 			secret = canary + cred
-			if !validHeaderValue(secret) {
+			if !httpguts.ValidHeaderFieldValue(secret) {
 				return
 			}
 			req.Header.Add("Authorization", "Bearer "+vaultTok)
@@ -182,37 +184,4 @@ func FuzzFrontDoor(f *testing.F) {
 			}
 		}
 	})
-}
-
-// validToken reports whether s is an RFC 9110 token (section 5.6.2), as
-// an HTTP method must be.
-func validToken(s string) bool {
-	for _, c := range []byte(s) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validHost approximates net/http's check of the Host header.
-func validHost(h string) bool {
-	for _, c := range []byte(h) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:[]%", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether net/http would send v as a header value.
-func validHeaderValue(v string) bool {
-	for _, c := range []byte(v) {
-		if c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

@@ -66,3 +66,40 @@ func TestListeners_AnEssentialListenerFailingStopsTheNode(t *testing.T) {
 		t.Error("the metrics listener still answers after the node stopped")
 	}
 }
+
+func TestListeners_AnotherListenerFailingIsLoggedAndTheNodeKeepsServing(t *testing.T) {
+	main, extra := newTestListener(t, "https", true), newTestListener(t, "metrics", false)
+	extra.ln.Close() // Serve fails at once on a closed listener
+	logged := make(chan string, 16)
+	log := slog.New(slog.NewTextHandler(lineWriter(logged), nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- listeners{main, extra}.serve(ctx, log, shutdownWithin(5*time.Second)) }()
+	select {
+	case line := <-logged:
+		if !strings.Contains(line, "listener=metrics") {
+			t.Fatalf("logged %q; want the metrics listener's failure", line)
+		}
+	case err := <-done:
+		t.Fatalf("serve returned %v when a non-essential listener failed", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the metrics listener's failure was not logged")
+	}
+	res, err := http.Get("http://" + main.Addr())
+	if err != nil {
+		t.Fatalf("the https listener stopped with the metrics listener: %v", err)
+	}
+	res.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve after shutdown = %v; want nil", err)
+	}
+}
+
+// lineWriter sends each log line to its channel.
+type lineWriter chan<- string
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	w <- string(p)
+	return len(p), nil
+}

@@ -67,10 +67,9 @@ type reloader struct {
 	log        *slog.Logger
 	now        func() time.Time // nil: time.Now
 
-	mu       sync.Mutex
-	snap     *directory.Snapshot // what every component serves; nil before the first load
-	fullAt   time.Time           // when the snapshot's lineage last read everything
-	building time.Time           // fullAt of the update being applied
+	mu     sync.Mutex
+	snap   *directory.Snapshot // what every component serves; nil before the first load
+	fullAt time.Time           // when the snapshot's lineage last read everything
 }
 
 // reload brings every component to the store's current revision.
@@ -84,7 +83,7 @@ func (r *reloader) reload(ctx context.Context) error {
 	if r.snap != nil && rev == r.snap.Revision {
 		return nil
 	}
-	u, err := r.next(ctx)
+	u, fullAt, err := r.next(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,7 +92,7 @@ func (r *reloader) reload(ctx context.Context) error {
 			return fmt.Errorf("apply directory revision %d: %w", u.Directory.Revision, err)
 		}
 	}
-	r.snap, r.fullAt = u.Directory, r.building
+	r.snap, r.fullAt = u.Directory, fullAt
 	return nil
 }
 
@@ -104,29 +103,28 @@ func (r *reloader) clock() time.Time {
 	return time.Now()
 }
 
-// next builds the update to the store's current state.
-func (r *reloader) next(ctx context.Context) (Update, error) {
+// next builds the update to the store's current state, with when its
+// lineage last read everything (now after a full load).
+func (r *reloader) next(ctx context.Context) (Update, time.Time, error) {
 	now := r.clock()
-	r.building = r.fullAt
 	if r.snap != nil && now.Sub(r.fullAt) < fullReloadInterval {
 		d, ok, err := r.store.ChangesSince(ctx, r.snap.Revision, maxDeltaObjects)
 		if err != nil {
-			return Update{}, err
+			return Update{}, time.Time{}, err
 		}
 		if ok {
-			return Update{Directory: r.snap.Apply(d.Changes), Changes: &d.Changes, SigningKeys: d.SigningKeys}, nil
+			return Update{Directory: r.snap.Apply(d.Changes), Changes: &d.Changes, SigningKeys: d.SigningKeys}, r.fullAt, nil
 		}
 		r.log.Info("directory changed too much for an incremental reload; reading all of it", "revision", r.snap.Revision)
 	}
 	state, err := r.store.Load(ctx)
 	if err != nil {
-		return Update{}, fmt.Errorf("load directory: %w", err)
+		return Update{}, time.Time{}, fmt.Errorf("load directory: %w", err)
 	}
-	r.building = now
 	return Update{
 		Directory:   directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants),
 		SigningKeys: state.SigningKeys,
-	}, nil
+	}, now, nil
 }
 
 func (r *reloader) reloadLogged(ctx context.Context) {
