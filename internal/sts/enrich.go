@@ -22,7 +22,8 @@ import (
 // and logged: a connector cannot change who the token is for, who it names
 // or how long it lives. To block issuance, return an *EnrichmentError; any
 // other error answers 503 temporarily_unavailable (AADSTS1100001) without
-// its text, which is logged.
+// its text, which is logged for the operator: an Enricher's errors must
+// not carry credentials.
 type Enricher interface {
 	Enrich(ctx context.Context, req EnrichRequest) (map[string]any, error)
 }
@@ -50,7 +51,12 @@ type EnrichmentError struct {
 }
 
 // Error returns the description.
-func (e *EnrichmentError) Error() string { return "token issuance refused: " + e.Description }
+func (e *EnrichmentError) Error() string {
+	if e == nil {
+		return "token issuance refused (nil *EnrichmentError)"
+	}
+	return "token issuance refused: " + e.Description
+}
 
 // ReservedClaims are the claims the service sets; an Enricher cannot
 // override them (nor jti, scp, nonce and cnf, which would change a
@@ -72,7 +78,7 @@ func (s *Server) enrich(ctx context.Context, client *AuthenticatedClient, authz 
 	})
 	if err != nil {
 		var refused *EnrichmentError
-		if errors.As(err, &refused) {
+		if errors.As(err, &refused) && refused != nil {
 			status := refused.Status
 			if status != http.StatusForbidden {
 				status = http.StatusBadRequest

@@ -234,6 +234,8 @@ func TestEnricher_BlocksIssuanceWithAnEntraShapedError(t *testing.T) {
 			400, "unauthorized_client", sts.CodeIssuanceRefused, "not in business hours", ""},
 		{"refusal asking for 401 stays 400", &sts.EnrichmentError{Status: 401, Description: "no"},
 			400, "unauthorized_client", sts.CodeIssuanceRefused, "no", ""},
+		{"typed nil refusal is a connector failure, not a panic", (*sts.EnrichmentError)(nil),
+			503, "temporarily_unavailable", sts.CodeEnrichmentFailed, "retry later", ""},
 		{"connector failure", errors.New("dial tcp 10.0.0.9:5432: password=hunter2 refused"),
 			503, "temporarily_unavailable", sts.CodeEnrichmentFailed, "retry later", "hunter2"},
 	}
