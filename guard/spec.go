@@ -1,0 +1,206 @@
+package guard
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// PolicySpec is a Policy in its stored, JSON form: the format of the
+// gateway's API policies, and what a Go API loads to enforce the same rules
+// in-process. Methods are tried in order and any one admits the caller;
+// then every rule in Rules must hold.
+//
+// Credentials are never literal in a spec: passwords, API keys and trusted
+// CA certificates are references (vault://VAULT/secrets/NAME for the gateway)
+// that the caller's resolver turns into values, outside the request path.
+type PolicySpec struct {
+	Methods []MethodSpec `json:"methods"`
+	Rules   RulesSpec    `json:"rules,omitzero"`
+	// Realm names the API in challenges; the gateway uses the API name when empty.
+	Realm string `json:"realm,omitempty"`
+}
+
+// Method spec types, the values of MethodSpec.Type.
+const (
+	SpecBasic             = "basic"
+	SpecAPIKey            = "apiKey"
+	SpecClientCertificate = "clientCertificate"
+	SpecBearer            = "bearer"
+)
+
+// MethodSpec is one accepted way to authenticate. Type says which; only
+// that type's fields may be set.
+type MethodSpec struct {
+	Type string `json:"type"`
+
+	// basic: the users and their passwords.
+	Users []BasicUserSpec `json:"users,omitempty"`
+
+	// apiKey: where the key is (a header, a query parameter, or both) and
+	// the accepted keys, several at once for rollover.
+	Header string       `json:"header,omitempty"`
+	Query  string       `json:"query,omitempty"`
+	Keys   []APIKeySpec `json:"keys,omitempty"`
+
+	// clientCertificate: the certificate must chain to one of TrustedCAs
+	// (when set) and match one of Pins (when set); at least one of the two.
+	// Validity and the clientAuth extended key usage are always checked.
+	TrustedCAs []string             `json:"trustedCAs,omitempty"` // PEM, or a reference to a certificate
+	Pins       []CertificatePinSpec `json:"pins,omitempty"`
+
+	// bearer: who may issue the token, for which audience, signed how.
+	Issuers    []IssuerSpec `json:"issuers,omitempty"`
+	Audiences  []string     `json:"audiences,omitempty"`
+	Algorithms []string     `json:"algorithms,omitempty"` // default: RS256
+}
+
+// BasicUserSpec is one Basic user; Password is a reference to the secret
+// that holds the password.
+type BasicUserSpec struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+}
+
+// APIKeySpec is one accepted API key; Secret is a reference to the secret
+// that holds the key. Name identifies the key in the Principal and the
+// audit log (the key itself never appears).
+type APIKeySpec struct {
+	Name   string `json:"name"`
+	Secret string `json:"secret"`
+}
+
+// CertificatePinSpec accepts a certificate by its thumbprint (SHA-1, 40 hex
+// digits, or SHA-256, 64 hex digits; colons and case ignored), or by its
+// subject together with its issuer (x509 Name.String() form, "CN=orders,O=Example").
+type CertificatePinSpec struct {
+	Thumbprint string `json:"thumbprint,omitempty"`
+	Subject    string `json:"subject,omitempty"`
+	Issuer     string `json:"issuer,omitempty"`
+}
+
+// IssuerSpec is one accepted token issuer: a Portcullis tenant (name or id;
+// its keys are read in process) or any OIDC issuer URL (Entra ID included;
+// keys found by discovery at Issuer + "/.well-known/openid-configuration",
+// the discovered issuer must match exactly). Exactly one is set.
+type IssuerSpec struct {
+	Tenant string `json:"tenant,omitempty"`
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// RulesSpec is Rules in stored form. Require says how Roles and Scopes
+// combine: "any" (the default) admits a caller with one of the roles or one
+// of the scopes; "all" requires every listed role and every listed scope.
+type RulesSpec struct {
+	Roles        []string `json:"roles,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Require      string   `json:"require,omitempty"`
+	Tenants      []string `json:"tenants,omitempty"`
+	Applications []string `json:"applications,omitempty"`
+	ObjectIDs    []string `json:"objectIds,omitempty"`
+}
+
+// Values of RulesSpec.Require.
+const (
+	RequireAny = "any"
+	RequireAll = "all"
+)
+
+// Validate reports the first element of the spec that cannot work, naming
+// it by its JSON path ("methods[1].keys[0].secret") and saying how to fix
+// it. It checks the form only: whether references resolve is the
+// resolver's business.
+func (s PolicySpec) Validate() error {
+	if len(s.Methods) == 0 {
+		return errors.New("policy.methods is empty: add at least one of basic, apiKey, clientCertificate or bearer")
+	}
+	for i, m := range s.Methods {
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("policy.methods[%d]: %w", i, err)
+		}
+	}
+	switch s.Rules.Require {
+	case "", RequireAny, RequireAll:
+	default:
+		return fmt.Errorf("policy.rules.require %q: use %q or %q", clip(s.Rules.Require, 40), RequireAny, RequireAll)
+	}
+	return nil
+}
+
+func (m MethodSpec) validate() error {
+	set := map[string]bool{
+		"users": len(m.Users) > 0, "header": m.Header != "", "query": m.Query != "", "keys": len(m.Keys) > 0,
+		"trustedCAs": len(m.TrustedCAs) > 0, "pins": len(m.Pins) > 0,
+		"issuers": len(m.Issuers) > 0, "audiences": len(m.Audiences) > 0, "algorithms": len(m.Algorithms) > 0,
+	}
+	own := map[string][]string{
+		SpecBasic:             {"users"},
+		SpecAPIKey:            {"header", "query", "keys"},
+		SpecClientCertificate: {"trustedCAs", "pins"},
+		SpecBearer:            {"issuers", "audiences", "algorithms"},
+	}
+	fields, ok := own[m.Type]
+	if !ok {
+		return fmt.Errorf("type %q: use basic, apiKey, clientCertificate or bearer", clip(m.Type, 40))
+	}
+	for _, name := range []string{"users", "header", "query", "keys", "trustedCAs", "pins", "issuers", "audiences", "algorithms"} {
+		if set[name] && !slices.Contains(fields, name) {
+			return fmt.Errorf("%s does not belong to a %s method (its fields: %s)", name, m.Type, strings.Join(fields, ", "))
+		}
+	}
+	switch m.Type {
+	case SpecBasic:
+		if len(m.Users) == 0 {
+			return errors.New("users is empty: add a user with a name and a password reference")
+		}
+		for i, u := range m.Users {
+			if u.Name == "" || strings.ContainsAny(u.Name, ":\r\n") {
+				return fmt.Errorf("users[%d].name %q: a Basic user name must be non-empty and hold no colon or line break", i, clip(u.Name, 40))
+			}
+			if u.Password == "" {
+				return fmt.Errorf("users[%d].password is empty: give a reference to the secret that holds the password", i)
+			}
+		}
+	case SpecAPIKey:
+		if m.Header == "" && m.Query == "" {
+			return errors.New("set header (for example x-functions-key) or query (for example code), or both")
+		}
+		if len(m.Keys) == 0 {
+			return errors.New("keys is empty: add a key with a name and a secret reference")
+		}
+		for i, k := range m.Keys {
+			if k.Name == "" {
+				return fmt.Errorf("keys[%d].name is empty: name the key (it identifies the caller in the audit log)", i)
+			}
+			if k.Secret == "" {
+				return fmt.Errorf("keys[%d].secret is empty: give a reference to the secret that holds the key", i)
+			}
+		}
+	case SpecClientCertificate:
+		if len(m.TrustedCAs) == 0 && len(m.Pins) == 0 {
+			return errors.New("set trustedCAs or pins (or both): with neither, no certificate could be accepted")
+		}
+		for i, p := range m.Pins {
+			switch {
+			case p.Thumbprint != "" && (p.Subject != "" || p.Issuer != ""):
+				return fmt.Errorf("pins[%d]: set a thumbprint, or a subject with an issuer, not both", i)
+			case p.Thumbprint == "" && (p.Subject == "" || p.Issuer == ""):
+				return fmt.Errorf("pins[%d]: a pin by name needs both subject and issuer (a subject alone can be copied by any CA you trust)", i)
+			}
+		}
+	case SpecBearer:
+		if len(m.Issuers) == 0 {
+			return errors.New("issuers is empty: add a Portcullis tenant or an OIDC issuer URL")
+		}
+		for i, is := range m.Issuers {
+			if (is.Tenant == "") == (is.Issuer == "") {
+				return fmt.Errorf("issuers[%d]: set exactly one of tenant or issuer", i)
+			}
+		}
+		if len(m.Audiences) == 0 {
+			return errors.New("audiences is empty: list this API's identifier URI or application id, as tokens carry it in aud")
+		}
+	}
+	return nil
+}
