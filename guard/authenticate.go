@@ -36,34 +36,68 @@ type Chain []Authenticator
 
 // Authenticate runs the chain.
 func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
-	var accepted []string
-	scheme := ""
+	p, e := c.authenticate(r, nil)
+	if e != nil {
+		return nil, e
+	}
+	return p, nil
+}
+
+// authenticate runs the chain, recording each authenticator's finding
+// when tr is not nil. Errors come back as *Error, mapped by AsError.
+func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
 	for _, a := range c {
 		p, err := a.Authenticate(r)
 		if errors.Is(err, ErrNoCredentials) {
-			if d, ok := a.(interface{ describe() (string, string) }); ok {
-				what, sch := d.describe()
-				accepted = append(accepted, what)
-				if scheme == "" {
-					scheme = sch
-				}
-			}
+			tr.absent(a)
 			continue
 		}
 		if err != nil {
-			return nil, err
+			e := AsError(err)
+			tr.refused(a, e)
+			return nil, e
 		}
 		if p == nil {
-			return nil, invalidToken("the credentials were not accepted")
+			e := invalidToken("the credentials were not accepted")
+			tr.refused(a, e)
+			return nil, e
 		}
+		tr.admitted(a, p)
 		return p, nil
+	}
+	return nil, c.noCredentials()
+}
+
+// noCredentials is the refusal when no authenticator found its
+// credential: 401 with no error code (RFC 6750 §3.1), listing what is
+// accepted.
+func (c Chain) noCredentials() *Error {
+	var accepted []string
+	scheme := ""
+	for _, a := range c {
+		if d, ok := a.(describer); ok {
+			what, sch := d.describe()
+			accepted = append(accepted, what)
+			if scheme == "" {
+				scheme = sch
+			}
+		}
 	}
 	desc := "no credentials"
 	if len(accepted) > 0 {
 		desc += ": send " + strings.Join(accepted, ", or ")
 	}
-	return nil, &Error{Status: http.StatusUnauthorized, Description: desc, Scheme: scheme, cause: ErrNoCredentials}
+	if len(c) == 1 {
+		if o, ok := c[0].(interface{ absentDescription() string }); ok {
+			desc = o.absentDescription()
+		}
+	}
+	return &Error{Status: http.StatusUnauthorized, Description: desc, Scheme: scheme, cause: ErrNoCredentials}
 }
+
+// A describer says what credential an authenticator reads ("Authorization:
+// Basic <user:password>") and the challenge scheme it answers with.
+type describer interface{ describe() (what, scheme string) }
 
 // authorization returns the credentials of the request's one Authorization
 // header whose scheme is scheme (case-insensitive, RFC 9110 §11.1).
@@ -115,6 +149,7 @@ func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (bearer) describe() (string, string) { return "Authorization: Bearer <access token>", "Bearer" }
+func (bearer) methodName() string          { return string(MethodBearer) }
 
 // A PasswordChecker checks a user name and password (Basic
 // authentication). It should take the same time for unknown users as for
@@ -122,6 +157,10 @@ func (bearer) describe() (string, string) { return "Authorization: Bearer <acces
 type PasswordChecker interface {
 	CheckPassword(ctx context.Context, user, password string) (*Principal, error)
 }
+
+// MaxBasicCredentialBytes bounds the base64 credentials of a Basic
+// Authorization header; longer ones are refused before decoding.
+const MaxBasicCredentialBytes = 4 << 10
 
 // Basic returns an Authenticator for HTTP Basic authentication
 // (RFC 7617); the checker decides.
@@ -133,6 +172,10 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 	cred, err := authorization(r, "Basic")
 	if err != nil {
 		return nil, withScheme(err, "Basic")
+	}
+	if len(cred) > MaxBasicCredentialBytes {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Scheme: "Basic",
+			Description: fmt.Sprintf("the Basic credentials are %d bytes; at most %d are accepted", len(cred), MaxBasicCredentialBytes)}
 	}
 	dec, err := base64.StdEncoding.Strict().DecodeString(cred)
 	if err != nil || !utf8.Valid(dec) {
@@ -152,6 +195,7 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (basic) describe() (string, string) { return "Authorization: Basic <user:password>", "Basic" }
+func (basic) methodName() string          { return string(MethodBasic) }
 
 // An APIKeyChecker checks an API key; it should compare in constant time.
 type APIKeyChecker interface {
@@ -183,6 +227,7 @@ func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (a apiKey) describe() (string, string) { return a.header + ": <API key>", "" }
+func (apiKey) methodName() string            { return string(MethodAPIKey) }
 
 // A CertificateChecker decides whether a TLS client certificate is
 // accepted. chains are the chains the TLS stack verified (empty when the
@@ -206,6 +251,7 @@ func (c clientCert) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (clientCert) describe() (string, string) { return "a TLS client certificate", "" }
+func (clientCert) methodName() string          { return string(MethodClientCertificate) }
 
 // PinnedCertificates accepts exactly the client certificates whose SHA-256
 // thumbprints it holds, each as its own Principal. Pin the next
