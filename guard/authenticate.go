@@ -149,7 +149,7 @@ func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (bearer) describe() (string, string) { return "Authorization: Bearer <access token>", "Bearer" }
-func (bearer) methodName() string          { return string(MethodBearer) }
+func (bearer) methodName() string         { return string(MethodBearer) }
 
 // A PasswordChecker checks a user name and password (Basic
 // authentication). It should take the same time for unknown users as for
@@ -195,7 +195,7 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (basic) describe() (string, string) { return "Authorization: Basic <user:password>", "Basic" }
-func (basic) methodName() string          { return string(MethodBasic) }
+func (basic) methodName() string         { return string(MethodBasic) }
 
 // An APIKeyChecker checks an API key; it should compare in constant time.
 type APIKeyChecker interface {
@@ -227,7 +227,7 @@ func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (a apiKey) describe() (string, string) { return a.header + ": <API key>", "" }
-func (apiKey) methodName() string            { return string(MethodAPIKey) }
+func (apiKey) methodName() string           { return string(MethodAPIKey) }
 
 // A CertificateChecker decides whether a TLS client certificate is
 // accepted. chains are the chains the TLS stack verified (empty when the
@@ -251,7 +251,7 @@ func (c clientCert) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (clientCert) describe() (string, string) { return "a TLS client certificate", "" }
-func (clientCert) methodName() string          { return string(MethodClientCertificate) }
+func (clientCert) methodName() string         { return string(MethodClientCertificate) }
 
 // PinnedCertificates accepts exactly the client certificates whose SHA-256
 // thumbprints it holds, each as its own Principal. Pin the next

@@ -136,7 +136,9 @@ func (r Rules) authorize(p *Principal, tr *trace) *Error {
 				return tr.failed("certificate", insufficientScope(fmt.Sprintf("the client certificate with SHA-256 thumbprint %x is not allowed", sum)))
 			}
 		}
-		tr.held("certificate", func() string { return fmt.Sprintf("the client certificate %q is allowed", clip(c.Subject.String(), 200)) })
+		tr.held("certificate", func() string {
+			return fmt.Sprintf("the client certificate %q is allowed", clip(c.Subject.String(), 200))
+		})
 	}
 	return nil
 }
