@@ -86,8 +86,11 @@ func (ca *testCA) issue(t testing.TB, cn string, notBefore, notAfter time.Time, 
 	return tls.Certificate{Certificate: append([][]byte{der}, ca.chain...), PrivateKey: key, Leaf: leaf}
 }
 
-func sha256Hex(c tls.Certificate) string { s := sha256.Sum256(c.Leaf.Raw); return hex.EncodeToString(s[:]) }
-func sha1Hex(c tls.Certificate) string   { s := sha1.Sum(c.Leaf.Raw); return hex.EncodeToString(s[:]) }
+func sha256Hex(c tls.Certificate) string {
+	s := sha256.Sum256(c.Leaf.Raw)
+	return hex.EncodeToString(s[:])
+}
+func sha1Hex(c tls.Certificate) string { s := sha1.Sum(c.Leaf.Raw); return hex.EncodeToString(s[:]) }
 
 // colonUpper writes a thumbprint as Windows shows it: AB:CD:...
 func colonUpper(h string) string {
@@ -111,7 +114,9 @@ func TestCompilePolicy_ClientCertificatesOverRealTLS(t *testing.T) {
 	root := newTestCA(t, "Test Root")
 	inter := root.sub(t, "Test Issuing CA")
 	other := newTestCA(t, "Other Root")
-	valid := func() (time.Time, time.Time) { return testEpoch.Add(-24 * time.Hour), testEpoch.Add(30 * 24 * time.Hour) }
+	valid := func() (time.Time, time.Time) {
+		return testEpoch.Add(-24 * time.Hour), testEpoch.Add(30 * 24 * time.Hour)
+	}
 	nb, na := valid()
 	good := inter.issue(t, "orders-client", nb, na, x509.ExtKeyUsageClientAuth)
 	noEKU := inter.issue(t, "orders-client-no-eku", nb, na)
