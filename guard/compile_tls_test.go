@@ -281,3 +281,37 @@ func TestCompilePolicy_BearerFromATenantAndAnOIDCIssuerWithRotationAndOutage(t *
 		t.Error("k3 known")
 	}
 }
+
+func TestCompilePolicy_AcceptedCertificateIsRefusedOnceItOrItsCAExpires(t *testing.T) {
+	c := newClock()
+	root := newTestCA(t, "Test Root") // valid until testEpoch + 1 year
+	leaf := root.issue(t, "long-lived", testEpoch.Add(-time.Hour), testEpoch.AddDate(2, 0, 0), x509.ExtKeyUsageClientAuth)
+	short := root.issue(t, "short-lived", testEpoch.Add(-time.Hour), testEpoch.Add(time.Hour), x509.ExtKeyUsageClientAuth)
+	res := &testResolver{certs: map[string][]*x509.Certificate{"root": {root.cert}}}
+	p := mustCompile(t, `{"methods":[{"type":"clientCertificate","trustedCAs":["root"]}]}`, res, CompileOptions{Now: c.Now})
+	decide := func(cert tls.Certificate) *Error {
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}
+		_, e := p.Decide(r)
+		return e
+	}
+	for range 2 { // the second time from the cache
+		if e := decide(leaf); e != nil {
+			t.Fatal(e)
+		}
+		if e := decide(short); e != nil {
+			t.Fatal(e)
+		}
+	}
+	c.Advance(2 * time.Hour)
+	if e := decide(short); e == nil || !strings.Contains(e.Description, "expired at") {
+		t.Errorf("expired certificate after caching: %v", e)
+	}
+	if e := decide(leaf); e != nil {
+		t.Fatal(e)
+	}
+	c.Advance(366 * 24 * time.Hour) // the root has expired, the leaf has not
+	if e := decide(leaf); e == nil || !strings.Contains(e.Description, "does not chain to a CA this API trusts") {
+		t.Errorf("certificate of an expired CA after caching: %v", e)
+	}
+}

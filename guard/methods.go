@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -257,6 +258,7 @@ type specCertificates struct {
 	sha1Pins bool
 	namePins bool
 	now      func() time.Time
+	accepted certCache
 }
 
 // certificatePin is a thumbprint (20 bytes SHA-1 or 32 SHA-256), or a
@@ -280,8 +282,11 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 	}
 	cert := r.TLS.PeerCertificates[0]
 	sum := sha256.Sum256(cert.Raw)
-	tp := hex.EncodeToString(sum[:])
 	now := c.now()
+	if p := c.accepted.get(sum, now); p != nil {
+		return p, nil
+	}
+	tp := hex.EncodeToString(sum[:])
 	who := func() string {
 		return fmt.Sprintf("the client certificate %q (SHA-256 thumbprint %s)", clip(cert.Subject.String(), 200), tp)
 	}
@@ -293,22 +298,76 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 	case !clientAuthAllowed(cert):
 		return nil, invalidToken(fmt.Sprintf("%s is not for client authentication: its extended key usages do not include clientAuth", who()))
 	}
+	until := cert.NotAfter
 	if c.roots != nil {
 		inter := x509.NewCertPool()
 		for _, ic := range r.TLS.PeerCertificates[1:] {
 			inter.AddCert(ic)
 		}
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, Intermediates: inter, CurrentTime: now,
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		chains, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, Intermediates: inter, CurrentTime: now,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		if err != nil {
 			return nil, invalidToken(fmt.Sprintf("%s, issued by %q, does not chain to a CA this API trusts: %s",
 				who(), clip(cert.Issuer.String(), 200), clip(err.Error(), 200)))
+		}
+		// The certificate is accepted as long as one of its chains is valid.
+		until = time.Time{}
+		for _, ch := range chains {
+			end := ch[0].NotAfter
+			for _, ca := range ch[1:] {
+				if ca.NotAfter.Before(end) {
+					end = ca.NotAfter
+				}
+			}
+			if end.After(until) {
+				until = end
+			}
 		}
 	}
 	if len(c.pins) > 0 && !c.pinned(cert, sum) {
 		return nil, invalidToken(fmt.Sprintf("%s matches none of this API's pinned certificates; ask its operator to pin it", who()))
 	}
-	return &Principal{Method: MethodClientCertificate, Subject: cert.Subject.String(), Certificate: cert,
-		CredentialID: tp, ExpiresAt: cert.NotAfter}, nil
+	p := &Principal{Method: MethodClientCertificate, Subject: cert.Subject.String(), Certificate: cert,
+		CredentialID: tp, ExpiresAt: cert.NotAfter}
+	c.accepted.put(sum, p, until)
+	return p, nil
+}
+
+// certCache remembers accepted certificates by SHA-256 until the end of
+// their validity (and of their chain's), so that a client calling again
+// costs a hash and a lookup instead of a chain verification. Whether a
+// certificate chains to a trusted CA does not depend on which
+// intermediates a later connection presents: the signatures were checked.
+// Nothing it holds is secret. Bounded: cleared when full.
+type certCache struct {
+	mu sync.RWMutex
+	m  map[[sha256.Size]byte]certEntry
+}
+
+type certEntry struct {
+	p     *Principal
+	until time.Time
+}
+
+const certCacheSize = 1024
+
+func (cc *certCache) get(sum [sha256.Size]byte, now time.Time) *Principal {
+	cc.mu.RLock()
+	e, ok := cc.m[sum]
+	cc.mu.RUnlock()
+	if !ok || now.Before(e.p.Certificate.NotBefore) || now.After(e.until) {
+		return nil
+	}
+	return e.p
+}
+
+func (cc *certCache) put(sum [sha256.Size]byte, p *Principal, until time.Time) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.m == nil || len(cc.m) >= certCacheSize {
+		cc.m = make(map[[sha256.Size]byte]certEntry)
+	}
+	cc.m[sum] = certEntry{p: p, until: until}
 }
 
 func (c *specCertificates) pinned(cert *x509.Certificate, sum [sha256.Size]byte) bool {
