@@ -46,11 +46,19 @@ func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
 // authenticate runs the chain, recording each authenticator's finding
 // when tr is not nil. Errors come back as *Error, mapped by AsError.
 func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
-	for _, a := range c {
+	for i, a := range c {
 		p, err := a.Authenticate(r)
 		if errors.Is(err, ErrNoCredentials) {
 			tr.absent(a)
 			continue
+		}
+		// The later authenticators are not asked; those that remove their
+		// credential from the request (API keys) still do, so that a key
+		// sent along with a token reaches no backend and no log either.
+		for _, later := range c[i+1:] {
+			if s, ok := later.(credentialStripper); ok {
+				s.stripCredential(r)
+			}
 		}
 		if err != nil {
 			e := AsError(err)
@@ -67,6 +75,9 @@ func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
 	}
 	return nil, c.noCredentials()
 }
+
+// A credentialStripper removes its kind of credential from a request.
+type credentialStripper interface{ stripCredential(r *http.Request) }
 
 // noCredentials is the refusal when no authenticator found its
 // credential: 401 with no error code (RFC 6750 §3.1), listing what is

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
-
-	"github.com/portcullis/portcullis/internal/jws"
 )
 
 // SecretValue is one resolved version of a secret; immutable: a new
@@ -163,9 +161,6 @@ func fakeDigest() [sha256.Size]byte {
 func compileBasic(m MethodSpec, path string, res SpecResolver) (Authenticator, error) {
 	sp := &specPasswords{users: make(map[string]*secretDigest, len(m.Users)), fake: fakeDigest()}
 	for j, u := range m.Users {
-		if _, dup := sp.users[u.Name]; dup {
-			return nil, fmt.Errorf("%s.users[%d].name %q: the user is listed twice; list each user once", path, j, clip(u.Name, 40))
-		}
 		d, err := resolveSecret(res, u.Password, fmt.Sprintf("%s.users[%d].password", path, j))
 		if err != nil {
 			return nil, err
@@ -178,15 +173,9 @@ func compileBasic(m MethodSpec, path string, res SpecResolver) (Authenticator, e
 func compileAPIKey(m MethodSpec, path string, res SpecResolver) (Authenticator, error) {
 	a := &specAPIKey{query: m.Query}
 	if m.Header != "" {
-		a.header = canonicalHeader(m.Header)
-		if a.header == "" {
-			return nil, fmt.Errorf("%s.header %q: not a valid header name (letters, digits and -)", path, clip(m.Header, 40))
-		}
+		a.header = canonicalHeader(m.Header) // a valid token: Validate checked
 	}
 	for j, k := range m.Keys {
-		if slices.ContainsFunc(a.keys, func(n namedKey) bool { return n.name == k.Name }) {
-			return nil, fmt.Errorf("%s.keys[%d].name %q: the name is used twice; name each key once", path, j, clip(k.Name, 40))
-		}
 		d, err := resolveSecret(res, k.Secret, fmt.Sprintf("%s.keys[%d].secret", path, j))
 		if err != nil {
 			return nil, err
@@ -216,7 +205,7 @@ func compileCertificate(m MethodSpec, path string, res SpecResolver, now func() 
 	for j, ps := range m.Pins {
 		var pin certificatePin
 		if ps.Thumbprint != "" {
-			b, err := parseHexThumbprint(ps.Thumbprint)
+			b, err := parseHexThumbprint(ps.Thumbprint) // checked by Validate
 			if err != nil {
 				return nil, fmt.Errorf("%s.pins[%d].thumbprint: %w", path, j, err)
 			}
@@ -248,19 +237,9 @@ func compileBearer(m MethodSpec, path string, res SpecResolver, now func() time.
 		keys[iss] = ks
 		issuers = append(issuers, iss)
 	}
-	for j, a := range m.Audiences {
-		if a == "" {
-			return nil, fmt.Errorf("%s.audiences[%d] is empty: give this API's identifier URI or application id", path, j)
-		}
-	}
-	algs := m.Algorithms
+	algs := m.Algorithms // checked by Validate
 	if len(algs) == 0 {
 		algs = []string{"RS256"}
-	}
-	for j, a := range algs {
-		if jws.NeverAccepted(a) || !slices.Contains(jws.Algorithms, a) {
-			return nil, fmt.Errorf("%s.algorithms[%d] %q: not accepted; use signature algorithms of public keys (%v), never none or HMAC", path, j, clip(a, 20), jws.Algorithms)
-		}
 	}
 	v, err := NewVerifier(VerifierConfig{Keys: keys, Issuers: issuers, Audiences: slices.Clone(m.Audiences),
 		Algorithms: slices.Clone(algs), Now: now, CacheSize: cacheSize})

@@ -408,3 +408,28 @@ func TestDecide_MiddlewareUsesTheSameDecision(t *testing.T) {
 		t.Error("the refusal quotes the key")
 	}
 }
+
+func TestDecide_APIKeyIsRemovedEvenWhenAnEarlierMethodDecides(t *testing.T) {
+	fx := newVerifierFixture(t, nil)
+	res := &testResolver{
+		secrets: map[string]*testSecret{"k": newSecret("key-one", "1")},
+		issuers: map[string]resolvedIssuer{"contoso": {testIss, fx.keys}},
+	}
+	p := mustCompile(t, `{"methods":[
+		{"type":"bearer","issuers":[{"tenant":"contoso"}],"audiences":["`+testAud+`"]},
+		{"type":"apiKey","header":"x-functions-key","query":"code","keys":[{"name":"k","secret":"k"}]}]}`, res, CompileOptions{Now: fx.clock.Now})
+	good := signJWT(t, rsaA, rs256("a"), validClaims())
+	for _, tok := range []string{good, good + "x"} {
+		r := httptest.NewRequest(http.MethodGet, "/orders?a=1&co%64e=key-one", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		r.Header.Set("X-Functions-Key", "key-one")
+		want := decision{0, "", "9b1c-sub", "admitted"}
+		if tok != good {
+			want = decision{401, CodeInvalidToken, "signature", "refused"}
+		}
+		checkDecision(t, p, r, want, "key-one")
+		if r.URL.RawQuery != "a=1" || r.Header.Get("X-Functions-Key") != "" {
+			t.Errorf("the key survived: %q %q", r.URL.RawQuery, r.Header.Get("X-Functions-Key"))
+		}
+	}
+}

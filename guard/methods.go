@@ -150,6 +150,17 @@ func (a *specAPIKey) Authenticate(r *http.Request) (*Principal, error) {
 	return nil, invalidToken(fmt.Sprintf("the API key in %s is not valid for this API; ask its operator for a key", where()))
 }
 
+// stripCredential removes the key from a request this authenticator was
+// not asked about (another method decided first).
+func (a *specAPIKey) stripCredential(r *http.Request) {
+	inQuery := false
+	if a.query != "" && r.URL != nil && r.URL.RawQuery != "" {
+		_, n, _ := scanQuery(r.URL.RawQuery, a.query)
+		inQuery = n > 0
+	}
+	a.strip(r, inQuery)
+}
+
 // strip removes the key's header and, when inQuery, every occurrence of
 // its query parameter, leaving the rest of the query as it was, byte for
 // byte.
