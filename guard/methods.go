@@ -33,6 +33,8 @@ func (sp *specPasswords) CheckPassword(_ context.Context, user, password string)
 	var d *digest
 	if known {
 		if d = s.current(func(version string) *Principal {
+			// A copy: user shares its bytes with the decoded password.
+			user := strings.Clone(user)
 			return &Principal{Method: MethodBasic, Subject: user, CredentialID: "basic:" + user + "@" + version}
 		}); d != nil {
 			want = &d.sum

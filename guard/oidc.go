@@ -55,7 +55,9 @@ type OIDCOptions struct {
 // checks that the document names exactly that issuer, and loads the keys
 // at its jwks_uri. An unknown kid triggers a refetch (one at a time, at
 // most one per MinRefetchInterval); the key set is refreshed when older
-// than RefreshInterval; when a fetch fails the last good key set is kept.
+// than RefreshInterval; when a fetch fails the last good key set is kept,
+// and a kid it does not hold is answered ErrKeySourceUnavailable (503: it
+// may be a rotation the outage hides) until a fetch succeeds again.
 type OIDCKeySource struct {
 	issuer       string
 	discovery    string
