@@ -150,16 +150,23 @@ func (s *secretDigest) current(mk func(version string) *Principal) *digest {
 	return d
 }
 
-// fakeDigest is what an unknown Basic user's password is compared with,
-// so that an unknown user costs the same as a wrong password.
-func fakeDigest() [sha256.Size]byte {
-	var b [32]byte
-	rand.Read(b[:])
-	return sha256.Sum256(b[:])
+// fakeUser is the secret an unknown Basic user's password is compared
+// with, so that an unknown user costs the same as a wrong password: a
+// random value nobody knows, its digest computed once.
+func fakeUser() *secretDigest {
+	v := &SecretValue{Value: make([]byte, 32), Version: "fake"}
+	rand.Read(v.Value)
+	d := &secretDigest{ref: fixedSecret{v}}
+	d.current(func(string) *Principal { return nil })
+	return d
 }
 
+type fixedSecret struct{ v *SecretValue }
+
+func (f fixedSecret) Current() *SecretValue { return f.v }
+
 func compileBasic(m MethodSpec, path string, res SpecResolver) (Authenticator, error) {
-	sp := &specPasswords{users: make(map[string]*secretDigest, len(m.Users)), fake: fakeDigest()}
+	sp := &specPasswords{users: make(map[string]*secretDigest, len(m.Users)), fake: fakeUser()}
 	for j, u := range m.Users {
 		d, err := resolveSecret(res, u.Password, fmt.Sprintf("%s.users[%d].password", path, j))
 		if err != nil {
