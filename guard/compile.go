@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -109,12 +110,26 @@ func CompilePolicy(spec PolicySpec, res SpecResolver, opts CompileOptions) (Poli
 	return p, nil
 }
 
+// isNil reports a nil interface or one holding a nil pointer, which a
+// resolver may return by mistake and which would panic on the request path.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Interface, reflect.Slice, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
 func resolveSecret(res SpecResolver, ref, path string) (*secretDigest, error) {
 	s, err := res.Secret(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if s == nil {
+	if isNil(s) {
 		return nil, fmt.Errorf("%s: the resolver returned no secret for %q", path, clip(ref, 200))
 	}
 	return &secretDigest{ref: s}, nil
@@ -235,7 +250,7 @@ func compileBearer(m MethodSpec, path string, res SpecResolver, now func() time.
 		if err != nil {
 			return nil, fmt.Errorf("%s.issuers[%d]: %w", path, j, err)
 		}
-		if iss == "" || ks == nil {
+		if iss == "" || isNil(ks) {
 			return nil, fmt.Errorf("%s.issuers[%d]: the resolver returned no issuer or no key source", path, j)
 		}
 		if _, dup := keys[iss]; dup {

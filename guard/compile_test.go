@@ -380,6 +380,10 @@ func TestCompilePolicy_ErrorsNameTheJSONPath(t *testing.T) {
 	if _, err := CompilePolicy(mustSpec(t, basicSpec), nil, CompileOptions{}); err == nil {
 		t.Error("no resolver: no error")
 	}
+	typedNil := &testResolver{secrets: map[string]*testSecret{"vault://v/secrets/alice": nil, "vault://v/secrets/bob": newSecret("x", "1")}}
+	if _, err := CompilePolicy(mustSpec(t, basicSpec), typedNil, CompileOptions{}); err == nil || !strings.Contains(err.Error(), "policy.methods[0].users[0].password: the resolver returned no secret") {
+		t.Errorf("typed-nil secret: %v", err)
+	}
 }
 
 func TestDecide_MiddlewareUsesTheSameDecision(t *testing.T) {
