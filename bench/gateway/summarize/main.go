@@ -41,6 +41,7 @@ type key struct{ scenario, shape string }
 type agg struct {
 	first                    row
 	rps, p50, p99, cpuPerReq []float64
+	requests                 []float64
 	errors                   int64
 }
 
@@ -64,6 +65,9 @@ var targets = []target{
 	{what: "mTLS with session resumption", num: "portcullis-mtls", den: "haproxy-mtls", shape: "tput", limit: 0.9},
 	{what: "added p99 latency at 64 connections", num: "portcullis-plain", den: "direct", shape: "tput", addedP99: true, limit: 1.0},
 }
+
+// fewRequests marks runs too short for their scenario's rate.
+const fewRequests = 100
 
 var shapeTitles = map[string]string{
 	"tput": "throughput shape (wrk -t2 -c64 / loadgen -c 64)",
@@ -119,6 +123,7 @@ func write(w io.Writer, rows []row) error {
 			aggs[k] = a
 		}
 		a.rps = append(a.rps, r.RPS)
+		a.requests = append(a.requests, float64(r.Requests))
 		a.p50 = append(a.p50, r.P50)
 		a.p99 = append(a.p99, r.P99)
 		if r.CPUs > 0 && r.Requests > 0 {
@@ -131,6 +136,7 @@ func write(w io.Writer, rows []row) error {
 	}
 	b := &strings.Builder{}
 	for _, shape := range []string{"tput", "lat"} {
+		coarse := false
 		fmt.Fprintf(b, "\n### %s\n\n", shapeTitles[shape])
 		fmt.Fprintln(b, "| scenario | grp | tool | req/s (median) | spread | p50 ms | p99 ms | vs direct | proxy CPU µs/req | errors | runs |")
 		fmt.Fprintln(b, "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -148,9 +154,16 @@ func write(w io.Writer, rows []row) error {
 			if len(a.cpuPerReq) > 0 {
 				cpu = fmt.Sprintf("%.0f", median(a.cpuPerReq))
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f%% | %s | %s | %s | %s | %d | %d |\n",
-				s, a.first.Group, a.first.Tool, rps(m), spread(a.rps), ms(median(a.p50)), ms(median(a.p99)),
+			mark := ""
+			if median(a.requests) < fewRequests {
+				mark, coarse = " †", true
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s%s | %.0f%% | %s | %s | %s | %s | %d | %d |\n",
+				s, a.first.Group, a.first.Tool, rps(m), mark, spread(a.rps), ms(median(a.p50)), ms(median(a.p99)),
 				vsDirect, cpu, a.errors, len(a.rps))
+		}
+		if coarse {
+			fmt.Fprintf(b, "\n† fewer than %d requests per run (bcrypt at 64 connections answers in waves): a coarse figure; a longer DURATION refines it.\n", fewRequests)
 		}
 	}
 
