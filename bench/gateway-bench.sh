@@ -284,31 +284,32 @@ setup_portcullis() {
 	start_portcullis
 	[ -f "$PCDATA/admin.json" ] || die "serve --dev wrote no $PCDATA/admin.json"
 	local be="http://127.0.0.1:$BACKEND_PORT" p
-	{
-		P vault create bench
-		printf '%s' "$BENCH_PASSWORD" | P secret set basic-password --vault bench --value -
-		printf '%s' "$BENCH_API_KEY" | P secret set api-key --vault bench --value -
-		P app create bench-api --identifier-uri api://bench-gateway
-		P app role add bench-api --value Orders.Read
-		P app create bench-client
-		P grant add --client bench-client --resource bench-api --role Orders.Read
-	} >>"$LOGS/portcullis-setup.log" 2>&1 || die "Portcullis setup failed (see $LOGS/portcullis-setup.log)"
-	PC_CLIENT_SECRET=$(P app secret add bench-client -o json | jq -r .secretText)
-	PC_CLIENT_ID=$(P app show bench-client -o json | jq -r .appId)
+	step vault create bench
+	printf '%s' "$BENCH_PASSWORD" | step secret set basic-password --vault bench --value -
+	printf '%s' "$BENCH_API_KEY" | step secret set api-key --vault bench --value -
+	step app create bench-api --identifier-uri api://bench-gateway
+	step app role add bench-api --value Orders.Read
+	step app create bench-client
+	step grant add --client bench-client --resource bench-api --role Orders.Read
+	PC_CLIENT_SECRET=$(P app secret add bench-client -o json | jq -er .secretText) || die "portcullis app secret add bench-client failed"
+	PC_CLIENT_ID=$(P app show bench-client -o json | jq -er .appId) || die "portcullis app show bench-client failed"
 	# Portcullis access tokens carry the resource's appId as aud.
-	PC_AUDIENCE=$(P app show bench-api -o json | jq -r .appId)
-	{
-		P api create plain --path-prefix /plain --backend "$be"
-		P api create basic --path-prefix /basic --backend "$be" \
-			--basic-user "$BENCH_USER=vault://bench/secrets/basic-password" --allow-insecure-auth
-		P api create apikey --path-prefix /key --backend "$be" \
-			--api-key-header x-api-key --api-key k1=vault://bench/secrets/api-key --allow-insecure-auth
-		P api create jwt --path-prefix /jwt --backend "$be" \
-			--bearer-tenant default --audience "$PC_AUDIENCE" --role Orders.Read
-		P api create mtls --path-prefix /mtls --backend "$be" --client-ca "$MAT/ca.crt"
-	} >>"$LOGS/portcullis-setup.log" 2>&1 || die "Portcullis API registration failed (see $LOGS/portcullis-setup.log)"
+	PC_AUDIENCE=$(P app show bench-api -o json | jq -er .appId) || die "portcullis app show bench-api failed"
+	step api create plain --path-prefix /plain --backend "$be"
+	step api create basic --path-prefix /basic --backend "$be" \
+		--basic-user "$BENCH_USER=vault://bench/secrets/basic-password" --allow-insecure-auth
+	step api create apikey --path-prefix /key --backend "$be" \
+		--api-key-header x-api-key --api-key k1=vault://bench/secrets/api-key --allow-insecure-auth
+	step api create jwt --path-prefix /jwt --backend "$be" \
+		--bearer-tenant default --audience "$PC_AUDIENCE" --role Orders.Read
+	step api create mtls --path-prefix /mtls --backend "$be" --client-ca "$MAT/ca.crt"
 	stop_pid "$PROXY_PID"
 	for p in "$PC_ADMIN_PORT" "$HTTP_PORT" "$TLS_PORT"; do wait_port_free "$p"; done
+}
+
+# step ARGS...: one CLI call of the setup; its output goes to the setup log.
+step() {
+	P "$@" >>"$LOGS/portcullis-setup.log" 2>&1 || die "portcullis $1 $2 $3 failed (see $LOGS/portcullis-setup.log)"
 }
 
 # portcullis_token: a fresh RS256 token for bench-client from the running server.
