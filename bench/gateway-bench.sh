@@ -17,6 +17,8 @@
 #   ONLY=regex         run only scenarios whose name matches, e.g. ONLY='haproxy|nginx|caddy|direct'
 #   MTLS_CONN_REQUESTS=100
 #                      mTLS scenarios reconnect every N requests, resuming the TLS session (0: never)
+#   BACKEND_PORT=18000 HTTP_PORT=18080 TLS_PORT=18443 PC_ADMIN_PORT=18610
+#                      loopback ports: the backend, every proxy's HTTP and TLS listeners, Portcullis' own
 #   PORTCULLIS_BIN=path  run that binary (default: build ./cmd/portcullis of this tree)
 #   OUT=dir            results (default bench/results/gateway-UTCSTAMP): raw.jsonl, summary.md, versions.txt, logs/
 #   WORK=dir           binaries, material, rendered configs, Portcullis data (default: a new /tmp folder, removed at exit)
@@ -49,10 +51,10 @@ MAT=$WORK/material
 RUN=$WORK/run
 PCDATA=$WORK/portcullis-data
 LOGS=$OUT/logs
-BACKEND_PORT=18000
-HTTP_PORT=18080     # every proxy's plain-HTTP listener
-TLS_PORT=18443      # every proxy's mTLS listener
-PC_ADMIN_PORT=18610 # Portcullis' own HTTPS listener (token service, vault, admin API)
+BACKEND_PORT=${BACKEND_PORT:-18000}
+HTTP_PORT=${HTTP_PORT:-18080}         # every proxy's plain-HTTP listener
+TLS_PORT=${TLS_PORT:-18443}           # every proxy's mTLS listener
+PC_ADMIN_PORT=${PC_ADMIN_PORT:-18610} # Portcullis' own HTTPS listener (token service, vault, admin API)
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -233,7 +235,8 @@ source "$MAT/material.env"
 chmod 755 "$WORK" "$MAT" "$RUN" # nginx workers run as nobody
 
 render() { # render TEMPLATE OUTPUT
-	sed -e "s|@MAT@|$MAT|g" -e "s|@RUN@|$RUN|g" -e "s|@WORKERS@|2|g" \
+	sed -e "s|@MAT@|$MAT|g" -e "s|@RUN@|$RUN|g" -e "s|@WORKERS@|2|g" -e "s|@BACKEND_PORT@|$BACKEND_PORT|g" \
+		-e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
 		-e "s|@PASSWORD@|$BENCH_PASSWORD|g" -e "s|@BCRYPT_HASH_B64@|$BENCH_BCRYPT_HASH_B64|g" \
 		"$HERE/configs/$1" >"$RUN/$2"
 }
