@@ -3,7 +3,8 @@
 // scenarios use):
 //
 //	ca.crt/ca.key                 test CA (RSA-2048) that signs the server and client certificates
-//	server.crt/.key/.pem          server certificate for 127.0.0.1 (.pem = cert+key, for HAProxy)
+//	server.crt/.key/.pem          server certificate for 127.0.0.1, ECDSA P-256 like the one of
+//	                              Portcullis' dev CA (.pem = cert+key, for HAProxy)
 //	client.crt/.key/.pem          client certificate (EKU clientAuth) signed by the CA
 //	rogue-client.crt/.key         client certificate from another CA (must be refused)
 //	jwt-public.pem                RS256 public key (PKIX PEM) for HAProxy's jwt_verify
@@ -15,6 +16,9 @@
 package main
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -77,7 +81,7 @@ func (w *writer) cert(name string, c *x509.Certificate) []byte {
 	return b
 }
 
-func (w *writer) key(name string, k *rsa.PrivateKey) []byte {
+func (w *writer) key(name string, k crypto.Signer) []byte {
 	der, err := x509.MarshalPKCS8PrivateKey(k)
 	if err != nil {
 		w.err = err
@@ -102,12 +106,21 @@ func run(out string, cost int) error {
 	w.cert("ca.crt", caCert)
 	w.key("ca.key", caKey)
 
-	issue := func(name string, ca *x509.Certificate, caKey *rsa.PrivateKey, tmpl *x509.Certificate) (*x509.Certificate, error) {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
+	// The server key is ECDSA P-256 for every proxy because Portcullis' dev
+	// listener has one: full TLS handshakes then cost the same kind of
+	// signature everywhere. Client keys are RSA-2048, as in peer-bench.
+	issue := func(name string, ca *x509.Certificate, caKey *rsa.PrivateKey, tmpl *x509.Certificate, ec bool) (*x509.Certificate, error) {
+		var k crypto.Signer
+		var err error
+		if ec {
+			k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		} else {
+			k, err = rsa.GenerateKey(rand.Reader, 2048)
+		}
 		if err != nil {
 			return nil, err
 		}
-		c, err := sign(ca, caKey, &k.PublicKey, tmpl, now)
+		c, err := sign(ca, caKey, k.Public(), tmpl, now)
 		if err != nil {
 			return nil, fmt.Errorf("%s certificate: %w", name, err)
 		}
@@ -119,16 +132,16 @@ func run(out string, cost int) error {
 		Subject:     pkix.Name{CommonName: "127.0.0.1"},
 		DNSNames:    []string{"localhost"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}); err != nil {
+	}, true); err != nil {
 		return err
 	}
 	if _, err := issue("client", caCert, caKey, &x509.Certificate{
 		Subject:     pkix.Name{CommonName: "bench-client", Organization: []string{"Bench"}},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}); err != nil {
+	}, false); err != nil {
 		return err
 	}
 	rogueKey, rogueCA, err := newCA("Rogue Bench CA", now)
@@ -139,7 +152,7 @@ func run(out string, cost int) error {
 		Subject:     pkix.Name{CommonName: "rogue-client"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}); err != nil {
+	}, false); err != nil {
 		return err
 	}
 
@@ -260,7 +273,7 @@ func newCA(cn string, now time.Time) (*rsa.PrivateKey, *x509.Certificate, error)
 	return k, c, err
 }
 
-func sign(ca *x509.Certificate, caKey *rsa.PrivateKey, pub *rsa.PublicKey, tmpl *x509.Certificate, now time.Time) (*x509.Certificate, error) {
+func sign(ca *x509.Certificate, caKey *rsa.PrivateKey, pub crypto.PublicKey, tmpl *x509.Certificate, now time.Time) (*x509.Certificate, error) {
 	sn, err := serial()
 	if err != nil {
 		return nil, err

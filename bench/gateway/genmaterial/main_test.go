@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -37,6 +38,9 @@ func TestRun_MaterialFitsTheScenarios(t *testing.T) {
 			pair, err := tls.LoadX509KeyPair(filepath.Join(dir, tc.name+".crt"), filepath.Join(dir, tc.name+".key"))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if _, ec := pair.PrivateKey.(*ecdsa.PrivateKey); ec != (tc.name == "server") {
+				t.Fatalf("key %T: the server key must be ECDSA (like Portcullis' dev listener), client keys RSA", pair.PrivateKey)
 			}
 			_, err = pair.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{tc.usage}})
 			if (err == nil) != tc.trusted {
