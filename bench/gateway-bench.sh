@@ -21,7 +21,8 @@
 #                      loopback ports: the backend, every proxy's HTTP and TLS listeners, Portcullis' own
 #   PORTCULLIS_BIN=path  run that binary (default: build ./cmd/portcullis of this tree)
 #   OUT=dir            results (default bench/results/gateway-UTCSTAMP): raw.jsonl, summary.md, versions.txt, logs/
-#   WORK=dir           binaries, material, rendered configs, Portcullis data (default: a new /tmp folder, removed at exit)
+#   WORK=dir           binaries, material, rendered configs, Portcullis data (default: a new /tmp folder, removed at exit);
+#                      without Go on the machine, WORK/bin must hold the programs of bench/gateway, built elsewhere
 #
 # Every process the script starts is stopped by its PID at exit (TERM, then KILL after 5 s).
 set -euo pipefail
@@ -207,7 +208,7 @@ install_packages() {
 	if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 }
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then install_packages; fi
-for t in go wrk openssl jq curl; do command -v "$t" >/dev/null || die "$t not found"; done
+for t in wrk openssl jq curl; do command -v "$t" >/dev/null || die "$t not found"; done
 if want haproxy; then command -v haproxy >/dev/null || die "haproxy not found"; fi
 if want nginx; then command -v nginx >/dev/null || die "nginx not found"; fi
 if want caddy; then command -v caddy >/dev/null || die "caddy not found"; fi
@@ -215,14 +216,22 @@ if want caddy; then command -v caddy >/dev/null || die "caddy not found"; fi
 # ---------------------------------------------------------------- 2. build + material
 mkdir -p "$BIN" "$RUN" "$OUT" "$LOGS"
 rm -rf "$MAT" && mkdir -p "$MAT"
-log "building the bench programs"
-go build -trimpath -o "$BIN/" ./bench/gateway/backend ./bench/gateway/loadgen ./bench/gateway/genmaterial ./bench/gateway/summarize
+if command -v go >/dev/null; then
+	log "building the bench programs"
+	go build -trimpath -o "$BIN/" ./bench/gateway/backend ./bench/gateway/loadgen ./bench/gateway/genmaterial ./bench/gateway/summarize
+else # a machine without Go runs programs built elsewhere
+	for t in backend loadgen genmaterial summarize; do
+		[ -x "$BIN/$t" ] || die "go not found, and no $BIN/$t: install Go, or set WORK to a folder whose bin/ holds the programs of 'go build -o WORK/bin/ ./bench/gateway/...'"
+	done
+	log "go not found: using the bench programs in $BIN"
+fi
 PC=$BIN/portcullis
 if want portcullis; then
 	if [ -n "${PORTCULLIS_BIN:-}" ]; then
 		[ -x "$PORTCULLIS_BIN" ] || die "PORTCULLIS_BIN=$PORTCULLIS_BIN is not an executable file"
 		cp "$PORTCULLIS_BIN" "$PC"
 	else
+		command -v go >/dev/null || die "go not found: set PORTCULLIS_BIN to a portcullis binary"
 		log "building ./cmd/portcullis"
 		go build -trimpath -o "$PC" ./cmd/portcullis
 	fi
@@ -497,7 +506,7 @@ render_configs
 	echo "date: $(date -u +%FT%TZ)"
 	echo "kernel: $(uname -srm)"
 	echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
-	echo "go: $(go version)"
+	if command -v go >/dev/null; then echo "go: $(go version)"; fi
 	if want haproxy; then echo "haproxy: $(haproxy -v | head -1)"; fi
 	if want nginx; then echo "nginx: $(nginx -v 2>&1)"; fi
 	if want caddy; then echo "caddy: $(caddy version)"; fi
