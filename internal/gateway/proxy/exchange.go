@@ -78,7 +78,22 @@ func (c *conn) writeError(status int, code, description string) {
 	if c.req.Method != http.MethodHead {
 		w.Write(body)
 	}
-	w.Flush()
+	if w.Flush() == nil {
+		c.lingerClose()
+	}
+}
+
+// lingerClose half-closes the connection and drains what the client still sends for a moment, so that
+// closing with unread request bytes does not make the kernel reset the connection before the client has
+// read the error response.
+func (c *conn) lingerClose() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.nc.(closeWriter)
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.nc, 256<<10)
 }
 
 // failUpstream answers 502/504 for a backend failure and reports the exchange.
@@ -403,7 +418,15 @@ func (c *conn) forward(d *Decision) bool {
 	if err != nil {
 		bc.nc.Close()
 		if async {
-			c.stopBody()
+			if br := c.stopBody(); br.rerr != nil {
+				// The client's body failed first (malformed chunks or a disconnect); that, not the
+				// backend, is why the exchange ended.
+				c.writeError(http.StatusBadRequest, "invalid_request", "the request body is malformed or ended early: "+br.rerr.Error())
+				if d.Done != nil {
+					d.Done(Result{Status: http.StatusBadRequest, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
+				}
+				return false
+			}
 		}
 		if isTimeout(err) {
 			return c.failUpstream(d, http.StatusGatewayTimeout, "the backend did not answer in time", err, latency)
@@ -646,6 +669,10 @@ func (c *conn) sendBody(bc *bconn) {
 	if rerr == nil && werr == nil {
 		werr = bc.bw.Flush()
 	}
+	if rerr != nil {
+		// The backend must not wait for the rest of a body that will not come, nor be reused.
+		bc.nc.Close()
+	}
 	c.bodyDone <- bodyResult{n, rerr, werr}
 }
 
@@ -667,9 +694,9 @@ func (c *conn) waitBody(ok bool) bodyResult {
 }
 
 // stopBody ends the request body goroutine after the exchange failed (the backend connection is closed).
-func (c *conn) stopBody() {
+func (c *conn) stopBody() bodyResult {
 	c.nc.SetReadDeadline(time.Now())
-	<-c.bodyDone
+	return <-c.bodyDone
 }
 
 // splice relays an upgraded connection (after 101) both ways until either side closes.

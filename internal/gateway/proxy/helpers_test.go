@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -192,3 +193,34 @@ func (f *forwardTo) wait(t *testing.T, n int) []Result {
 	defer f.mu.Unlock()
 	return append([]Result(nil), f.results...)
 }
+
+// rawBackend answers every request on every connection with the same raw bytes and closes; it returns
+// the address of a proxy forwarding to it.
+func rawBackend(t *testing.T, raw string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(c, raw)
+			}()
+		}
+	}()
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+	return startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+}
+
+var discardLog = slog.New(slog.DiscardHandler)
