@@ -10,12 +10,26 @@ import (
 	"time"
 )
 
-// writeStatusLine appends "HTTP/1.1 NNN reason\r\n".
+// writeStatusLine appends "HTTP/1.1 NNN reason\r\n" (appending into the writer's own buffer allocates
+// nothing).
 func writeStatusLine(w *bufio.Writer, status int, reason string) {
-	w.WriteString("HTTP/1.1 ")
-	w.Write([]byte{byte('0' + status/100%10), byte('0' + status/10%10), byte('0' + status%10), ' '})
+	writeStatusPrefix(w, status)
 	w.WriteString(reason)
 	w.WriteString("\r\n")
+}
+
+func writeStatusLineBytes(w *bufio.Writer, status int, reason []byte) {
+	writeStatusPrefix(w, status)
+	w.Write(reason)
+	w.WriteString("\r\n")
+}
+
+func writeStatusPrefix(w *bufio.Writer, status int) {
+	w.WriteString("HTTP/1.1 ")
+	if w.Available() < 4 {
+		w.Flush()
+	}
+	w.Write(append(w.AvailableBuffer(), byte('0'+status/100%10), byte('0'+status/10%10), byte('0'+status%10), ' '))
 }
 
 func writeHeaderLine(w *bufio.Writer, k, v string) {
@@ -26,8 +40,10 @@ func writeHeaderLine(w *bufio.Writer, k, v string) {
 }
 
 func writeInt(w *bufio.Writer, n int64) {
-	var buf [20]byte
-	w.Write(strconv.AppendInt(buf[:0], n, 10))
+	if w.Available() < 20 {
+		w.Flush()
+	}
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
 }
 
 func reasonFor(status int) string {
@@ -480,7 +496,7 @@ func (c *conn) forward(d *Decision) bool {
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
 	}
 	hb := c.respHead
-	writeStatusLine(w, rs.status, string(rs.reason.bytes(hb)))
+	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
 	c.writeResponseFields(w, false)
 	switch {
 	case kind == bodyNone:
@@ -703,7 +719,7 @@ func (c *conn) stopBody() bodyResult {
 func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
 	w := c.bw
 	rs := &c.resp
-	writeStatusLine(w, 101, string(rs.reason.bytes(c.respHead)))
+	writeStatusLineBytes(w, 101, rs.reason.bytes(c.respHead))
 	c.writeResponseFields(w, true)
 	w.WriteString("Connection: Upgrade\r\n\r\n")
 	if err := w.Flush(); err != nil {
