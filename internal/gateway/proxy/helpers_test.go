@@ -93,6 +93,7 @@ func newUpstream(t *testing.T, cfg UpstreamConfig) *Upstream {
 	if err != nil {
 		t.Fatal(err)
 	}
+	up.probeAfter = 0 // probe every reuse: tests close backend connections and reuse at once
 	t.Cleanup(up.Close)
 	return up
 }

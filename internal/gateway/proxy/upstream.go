@@ -45,6 +45,10 @@ type Upstream struct {
 	// https backends that chose h2 (golang.org/x/net/http2 negotiated per connection).
 	rt     *http.Transport
 	closed atomic.Bool
+	// probeAfter is the idle time after which a pooled connection is probed before reuse. A connection
+	// used moments ago is almost never closed by an idle-reaping backend, and the probe costs a syscall
+	// per request; tests set it to 0.
+	probeAfter time.Duration
 }
 
 // target is one base URL with its HTTP/1.1 keep-alive pool.
@@ -88,7 +92,7 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = 256
 	}
-	u := &Upstream{cfg: cfg}
+	u := &Upstream{cfg: cfg, probeAfter: 100 * time.Millisecond}
 	for i, bu := range cfg.URLs {
 		if bu == nil || (bu.Scheme != "http" && bu.Scheme != "https") || bu.Host == "" {
 			return nil, fmt.Errorf("upstream: URL %d must be an absolute http or https URL with a host", i)
@@ -190,7 +194,7 @@ func (u *Upstream) get(t *target, now time.Time) (*bconn, error) {
 		t.idle[n-1] = nil
 		t.idle = t.idle[:n-1]
 		t.mu.Unlock()
-		if now.Sub(bc.idleAt) < u.cfg.IdleTimeout && bc.isAlive() {
+		if idle := now.Sub(bc.idleAt); idle < u.cfg.IdleTimeout && (idle < u.probeAfter || bc.isAlive()) {
 			return bc, nil
 		}
 		bc.nc.Close()
