@@ -540,7 +540,7 @@ func (c *conn) forward(d *Decision) bool {
 	}
 	res := Result{Status: rs.status, UpstreamLatency: latency, BytesOut: n, BytesIn: bodyN}
 	if async {
-		br := c.waitBody(rerr == nil && werr == nil)
+		br := c.waitBody(bc, rerr == nil && werr == nil)
 		res.BytesIn = br.n
 		if br.rerr != nil || br.werr != nil {
 			backendKeep, keep = false, false
@@ -693,8 +693,9 @@ func (c *conn) sendBody(bc *bconn) {
 }
 
 // waitBody waits for the request body goroutine. When the response ended first (the backend answered
-// without reading everything), the client gets a short grace period to finish, then its read is cut.
-func (c *conn) waitBody(ok bool) bodyResult {
+// without reading everything), the client gets a short grace period to finish sending and the backend to
+// finish reading; then both are cut, so the goroutine cannot block on either.
+func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 	select {
 	case br := <-c.bodyDone:
 		return br
@@ -704,8 +705,13 @@ func (c *conn) waitBody(ok bool) bodyResult {
 	if !ok {
 		grace = 0
 	}
-	c.nc.SetReadDeadline(time.Now().Add(grace))
+	limit := time.Now().Add(grace)
+	c.nc.SetReadDeadline(limit)
+	bc.nc.SetWriteDeadline(limit)
 	br := <-c.bodyDone
+	if br.rerr == nil && br.werr == nil {
+		bc.nc.SetWriteDeadline(time.Time{})
+	}
 	return br
 }
 

@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProxy_EarlyBackendAnswerDoesNotHang(t *testing.T) {
+	_, f, addr := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	}), UpstreamConfig{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"+strings.Repeat("x", 1000))
+	resp, err := http.ReadResponse(newBufReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 413 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// The exchange must end (the body goroutine is cut) even though the client never sends the rest.
+	if res := f.wait(t, 1); res[0].Status != 413 {
+		t.Fatalf("result %+v", res[0])
+	}
+}
+
+func TestProxy_H2Inbound(t *testing.T) {
+	cert, pool := testCA(t)
+	b := startBackend(t, http.HandlerFunc(echoHandler))
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	ln.Close()
+	downUp := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	d := deciderFunc(func(r *http.Request) Decision {
+		switch r.URL.Path {
+		case "/deny":
+			return Decision{Status: 403, Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"error":"insufficient_scope"}`)}
+		case "/down":
+			return Decision{Upstream: downUp}
+		}
+		return Decision{Upstream: up}
+	})
+	addr := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	tests := []struct {
+		path       string
+		wantStatus int
+		wantBody   string
+	}{
+		{"/deny", 403, `{"error":"insufficient_scope"}`},
+		{"/down", 502, `"error":"bad_gateway"`},
+		{"/get", 200, `"Path":"/get"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, err := client.Get("https://" + addr + tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 || resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
+				t.Fatalf("HTTP/%d %d %s", resp.ProtoMajor, resp.StatusCode, body)
+			}
+			if tc.path == "/get" {
+				var e echoed
+				json.Unmarshal(body, &e)
+				if len(e.TE) != 0 || e.Header.Get("X-Forwarded-Proto") != "https" || !strings.HasPrefix(e.Header.Get("Forwarded"), "for=127.0.0.1;proto=https;host=") {
+					t.Fatalf("backend saw %+v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestProxy_ShutdownEndsHTTP2Connections(t *testing.T) {
+	cert, pool := testCA(t)
+	b := startBackend(t, http.HandlerFunc(echoHandler))
+	s := &Server{Decider: &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	served := make(chan error, 1)
+	go func() { served <- s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{cert}}) }()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("HTTP/%d", resp.ProtoMajor)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with an idle HTTP/2 connection: %v", err)
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Fatalf("ServeTLS: %v", err)
+	}
+}
