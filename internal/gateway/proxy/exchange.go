@@ -108,7 +108,7 @@ func (c *conn) lingerClose() {
 	if !ok || cw.CloseWrite() != nil {
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	c.setReadDeadline(time.Now().Add(500 * time.Millisecond))
 	io.CopyN(io.Discard, c.nc, 256<<10)
 }
 
@@ -415,7 +415,7 @@ func (c *conn) forward(d *Decision) bool {
 			}
 		} else {
 			async = true
-			c.nc.SetReadDeadline(time.Time{})
+			c.setReadDeadline(time.Time{})
 			if c.bodyDone == nil {
 				c.bodyDone = make(chan bodyResult, 1)
 			}
@@ -428,7 +428,7 @@ func (c *conn) forward(d *Decision) bool {
 			return c.failUpstream(d, http.StatusBadGateway, "the backend connection failed while sending the request", err, 0)
 		}
 	}
-	bc.nc.SetReadDeadline(start.Add(up.cfg.ResponseHeaderTimeout))
+	bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
 	err := c.readResponseHead(bc)
 	latency := time.Since(start)
 	if err != nil {
@@ -488,7 +488,7 @@ func (c *conn) forward(d *Decision) bool {
 		}
 	}
 	if kind != bodyLength || int64(bc.br.Buffered()) < rs.contentLength {
-		bc.nc.SetReadDeadline(time.Time{})
+		bc.setReadDeadline(time.Time{})
 	}
 
 	w := c.bw
@@ -706,7 +706,7 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 		grace = 0
 	}
 	limit := time.Now().Add(grace)
-	c.nc.SetReadDeadline(limit)
+	c.setReadDeadline(limit)
 	bc.nc.SetWriteDeadline(limit)
 	br := <-c.bodyDone
 	if br.rerr == nil && br.werr == nil {
@@ -717,7 +717,7 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 
 // stopBody ends the request body goroutine after the exchange failed (the backend connection is closed).
 func (c *conn) stopBody() bodyResult {
-	c.nc.SetReadDeadline(time.Now())
+	c.setReadDeadline(time.Now())
 	return <-c.bodyDone
 }
 
@@ -736,6 +736,7 @@ func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
 		return false
 	}
 	c.nc.SetDeadline(time.Time{})
+	c.rdl = time.Time{}
 	bc.nc.SetDeadline(time.Time{})
 	done := make(chan int64, 1)
 	go func() {

@@ -256,7 +256,7 @@ func TestProxy_ForwardedHeadersAndHopByHopStripping(t *testing.T) {
 		echoHandler(w, r)
 	}), UpstreamConfig{})
 	raw := "GET /p HTTP/1.1\r\nHost: api.example.com\r\nX-Forwarded-For: 203.0.113.9\r\nForwarded: for=203.0.113.9\r\n" +
-		"X-Forwarded-Proto: https\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: 300\r\nTE: gzip\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-End: e\r\n\r\n"
+		"X-Forwarded-Proto: https\r\nConnection: keep-alive, X-Hop, Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nX-Hop: 1\r\nKeep-Alive: 300\r\nTE: gzip\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-End: e\r\n\r\n"
 	resp, body, _, _ := rawExchange(t, addr, raw)
 	var e echoed
 	if err := json.Unmarshal(body, &e); err != nil {
@@ -278,6 +278,9 @@ func TestProxy_ForwardedHeadersAndHopByHopStripping(t *testing.T) {
 	}
 	if e.Host != "api.example.com" {
 		t.Errorf("backend Host %q, want the client's", e.Host)
+	}
+	if e.Header.Get("Http2-Settings") != "" {
+		t.Errorf("HTTP2-Settings (named in Connection) reached the backend")
 	}
 	if resp.Header.Get("X-Internal") != "" || resp.Header.Get("Keep-Alive") != "" || resp.Header.Get("X-Public") != "yes" {
 		t.Errorf("response headers %v", resp.Header)

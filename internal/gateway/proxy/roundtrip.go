@@ -188,7 +188,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 				return false
 			}
 		}
-		c.nc.SetReadDeadline(time.Time{})
+		c.setReadDeadline(time.Time{})
 		if c.rh.chunked {
 			c.reqChunk.reset(c.br)
 			guard = &bodyGuard{r: &c.reqChunk}
@@ -197,7 +197,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 			guard = &bodyGuard{r: &c.reqLen}
 		}
 	}
-	unblock := func() { c.nc.SetReadDeadline(time.Now()) }
+	unblock := func() { c.setReadDeadline(time.Now()) }
 	resp, status, err := d.Upstream.roundTrip(context.Background(), r, t, guard, c.clientIP, c.proto)
 	latency := time.Since(start)
 	if err != nil {

@@ -230,7 +230,9 @@ type conn struct {
 	hdr      http.Header
 	vals     []string
 	upgrade  bool
-	keep     bool // the client connection may serve another request
+	keep     bool      // the client connection may serve another request
+	rdl      time.Time // the read deadline last set on nc
+	rdlIdle  bool      // rdl is an idle deadline that extendIdle may keep
 
 	reqLen    lengthReader
 	respLen   lengthReader
@@ -313,7 +315,7 @@ func (c *conn) readHead() bool {
 		if s.shutting.Load() {
 			return false
 		}
-		c.nc.SetReadDeadline(time.Now().Add(s.idleTimeout))
+		c.extendIdle(time.Now())
 		if _, err := c.br.Peek(1); err != nil {
 			return false
 		}
@@ -322,7 +324,7 @@ func (c *conn) readHead() bool {
 		}
 	}
 	if buf, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(buf, crlfcrlf) {
-		c.nc.SetReadDeadline(time.Now().Add(s.readHeaderTimeout))
+		c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
 	}
 	c.head = c.head[:0]
 	atLineStart, leading := true, 0
@@ -371,6 +373,10 @@ func (c *conn) handle() bool {
 	}
 	c.keep = !h.connClose && (h.minor == 1 || h.connKeepAlive)
 	c.upgrade = h.minor == 1 && h.connUpgrade && h.upgrade != 0
+	if c.upgrade && containsFold(h.fields[h.upgrade-1].value.bytes(c.head), "h2c") {
+		// An h2c tunnel would carry requests the Decider never sees (h2c smuggling): not an upgrade here.
+		c.upgrade = false
+	}
 	if e := c.buildRequest(); e.status != 0 {
 		c.writeError(e.status, "invalid_request", e.msg)
 		return false
@@ -540,4 +546,30 @@ func (l *lengthReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl, c.rdlIdle = t, false
+	c.nc.SetReadDeadline(t)
+}
+
+// extendIdle arms the idle timeout before waiting for the next request. Re-arming a deadline costs a
+// runtime timer update per request, so a deadline still at least 15/16 of the timeout away is kept:
+// the idle timeout then ends between 15/16 and all of IdleTimeout.
+func (c *conn) extendIdle(now time.Time) {
+	idle := c.s.idleTimeout
+	if c.rdlIdle && c.rdl.Sub(now) >= idle-idle/16 {
+		return
+	}
+	c.rdl, c.rdlIdle = now.Add(idle), true
+	c.nc.SetReadDeadline(c.rdl)
+}
+
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if asciiEqualFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
 }

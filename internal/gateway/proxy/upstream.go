@@ -71,6 +71,7 @@ type bconn struct {
 	bw     *bufio.Writer
 	idleAt time.Time
 	probe  func(fd uintptr) bool
+	rdl    time.Time // the read deadline last set on nc
 	alive  bool
 	peek   [1]byte
 }
@@ -293,3 +294,18 @@ func (bc *bconn) probeFD(fd uintptr) bool {
 // writerOnly hides io.ReaderFrom of a net.Conn so that bufio.Writer.ReadFrom fills its own buffer instead of
 // delegating to the connection's generic copy, which allocates a 32 KiB buffer per call.
 type writerOnly struct{ io.Writer }
+
+func (bc *bconn) setReadDeadline(t time.Time) {
+	bc.rdl = t
+	bc.nc.SetReadDeadline(t)
+}
+
+// awaitHead arms the response head timeout. As with the idle timeout, a deadline still between 15/16 and
+// all of the timeout away is kept, sparing a timer update per request: the head timeout then fires
+// between 15/16 and all of ResponseHeaderTimeout after the request was sent.
+func (bc *bconn) awaitHead(now time.Time, timeout time.Duration) {
+	if left := bc.rdl.Sub(now); left >= timeout-timeout/16 && left <= timeout {
+		return
+	}
+	bc.setReadDeadline(now.Add(timeout))
+}
