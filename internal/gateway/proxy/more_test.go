@@ -117,3 +117,57 @@ func TestProxy_ShutdownEndsHTTP2Connections(t *testing.T) {
 		t.Fatalf("ServeTLS: %v", err)
 	}
 }
+
+func TestProxy_HTTPSBackendWithoutH2UsesThePool(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	var conns, requests int
+	var mu = make(chan struct{}, 1)
+	mu <- struct{}{}
+	bs := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-mu
+			requests++
+			mu <- struct{}{}
+			if r.ProtoMajor != 1 || r.TLS == nil {
+				http.Error(w, "want HTTP/1.1 over TLS", 400)
+				return
+			}
+			io.WriteString(w, "ok")
+		}),
+		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, // no h2
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				<-mu
+				conns++
+				mu <- struct{}{}
+			}
+		},
+	}
+	go bs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	u := &url.URL{Scheme: "https", Host: ln.Addr().String()}
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{u}, TLS: &tls.Config{RootCAs: pool}})}
+	addr := startProxy(t, &Server{Decider: f}, nil)
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	for i := 0; i < 5; i++ {
+		resp, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("status %d body %q", resp.StatusCode, body)
+		}
+	}
+	<-mu
+	defer func() { mu <- struct{}{} }()
+	// TLS 1.3 session tickets arrive after the handshake (before the first response, which consumes
+	// them); the liveness probe must not mistake them for a closing backend.
+	if requests != 5 || conns != 1 {
+		t.Fatalf("%d requests over %d backend connections", requests, conns)
+	}
+}
