@@ -309,7 +309,6 @@ func validTarget(s string) bool {
 	return true
 }
 
-func validHostString(s string) bool { return validHost([]byte(s)) }
 
 // readResponseHead reads and parses a response head from the backend into c.resp, skipping interim 1xx
 // responses other than 101.

@@ -401,18 +401,35 @@ func parseContentLength(v []byte) (int64, bool) {
 // validHost checks a Host value: host or host:port made of the characters RFC 3986 allows in an authority.
 func validHost(v []byte) bool {
 	for _, c := range v {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', isDigit(c):
-		default:
-			switch c {
-			case '-', '.', '_', '~', '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '[', ']', '%':
-			default:
-				return false
-			}
+		if !hostTable[c] {
+			return false
 		}
 	}
 	return true
 }
+
+func validHostString(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !hostTable[v[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+var hostTable = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=:[]%" {
+		t[c] = true
+	}
+	return t
+}()
 
 func asciiEqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {

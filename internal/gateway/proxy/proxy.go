@@ -34,6 +34,11 @@ import (
 // engine reuses it); the Decider may edit r.Header (strip/add headers), r.URL.Path and r.URL.RawQuery
 // (strip an API key parameter) and must not keep r or read r.Body. r.TLS is set on TLS connections (peer
 // certificates included); r.RemoteAddr is the client address; r.Host the Host header (or :authority).
+//
+// On HTTP/1.1 the engine reuses r, its Header map and the value slices between requests of a connection:
+// strings taken from r (header values, the path) may be kept, for instance in a Done closure, but not the
+// map or the slices. Hop-by-hop headers are already removed when Decide is called (Upgrade is kept on an
+// upgrade request); Host is in r.Host, not in r.Header.
 type Decider interface {
 	Decide(r *http.Request) Decision
 }

@@ -99,7 +99,7 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 			return nil, fmt.Errorf("upstream: URL %d must be an absolute http or https URL with a host", i)
 		}
 		if bu.User != nil || bu.RawQuery != "" || bu.Fragment != "" {
-			return nil, fmt.Errorf("upstream: URL %s must not carry user info, a query or a fragment; give scheme://host[:port][/base-path]", redactURL(bu))
+			return nil, fmt.Errorf("upstream: URL %s must not carry user info, a query or a fragment; give scheme://host[:port][/base-path]", bu.Redacted())
 		}
 		t := &target{u: bu, basePath: strings.TrimSuffix(bu.EscapedPath(), "/")}
 		port := bu.Port()
@@ -140,7 +140,6 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	return u, nil
 }
 
-func redactURL(u *url.URL) string { return u.Redacted() }
 
 // Close closes idle connections; exchanges in flight finish and their connections are then closed.
 func (u *Upstream) Close() {
