@@ -309,7 +309,6 @@ func validTarget(s string) bool {
 	return true
 }
 
-
 // readResponseHead reads and parses a response head from the backend into c.resp, skipping interim 1xx
 // responses other than 101.
 func (c *conn) readResponseHead(bc *bconn) error {

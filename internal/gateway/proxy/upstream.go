@@ -140,7 +140,6 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 	return u, nil
 }
 
-
 // Close closes idle connections; exchanges in flight finish and their connections are then closed.
 func (u *Upstream) Close() {
 	u.closed.Store(true)
