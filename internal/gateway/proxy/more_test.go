@@ -171,3 +171,30 @@ func TestProxy_HTTPSBackendWithoutH2UsesThePool(t *testing.T) {
 		t.Fatalf("%d requests over %d backend connections", requests, conns)
 	}
 }
+
+func TestProxy_DeciderSeesClientCertificate(t *testing.T) {
+	cert, pool := testCA(t)
+	b := startBackend(t, http.HandlerFunc(echoHandler))
+	peers := make(chan int, 2)
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}}), seen: func(r *http.Request) {
+		if r.TLS != nil {
+			peers <- len(r.TLS.PeerCertificates)
+		}
+	}}
+	addr := startProxy(t, &Server{Decider: f}, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert})
+	for _, h2 := range []bool{false, true} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if n := <-peers; n != 1 {
+			t.Fatalf("h2=%v: Decider saw %d peer certificates, want 1", h2, n)
+		}
+	}
+}

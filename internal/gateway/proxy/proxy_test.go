@@ -130,10 +130,14 @@ func TestProxy_ForwardsRequestsAndResponses(t *testing.T) {
 	if n := b.conns.Load(); n != 1 {
 		t.Errorf("backend saw %d connections for sequential requests, want 1 (keep-alive reuse)", n)
 	}
-	for _, r := range f.wait(t, len(tests)) {
+	results := f.wait(t, len(tests))
+	for _, r := range results {
 		if r.Err != nil {
 			t.Errorf("result error: %v", r.Err)
 		}
+	}
+	if r := results[1]; r.BytesIn != 11 || r.BytesOut == 0 || r.Status != 200 || r.UpstreamLatency <= 0 {
+		t.Errorf("result of the POST: %+v", r)
 	}
 }
 
