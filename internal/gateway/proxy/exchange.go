@@ -83,6 +83,7 @@ func appendJSONString(b []byte, s string) []byte {
 // writeError answers with the engine's own JSON error and Connection: close; the caller closes.
 func (c *conn) writeError(status int, code, description string) {
 	body := errorBody(code, description)
+	c.acquireWriter()
 	w := c.bw
 	if c.s.WriteTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))

@@ -213,8 +213,9 @@ type conn struct {
 	tlsCfg *tls.Config
 	state  atomic.Int32
 
-	br *bufio.Reader
-	bw *bufio.Writer
+	br  *bufio.Reader
+	bw  *bufio.Writer // held only while a request is served: idle connections give it back to the pool
+	out io.Writer     // nc without io.ReaderFrom, made once
 
 	tlsState   *tls.ConnectionState
 	proto      string // "http" or "https"
@@ -258,6 +259,8 @@ func (c *conn) serve() {
 		if c.br != nil {
 			c.br.Reset(nil)
 			readerPool.Put(c.br)
+		}
+		if c.bw != nil {
 			c.bw.Reset(nil)
 			writerPool.Put(c.bw)
 		}
@@ -291,17 +294,18 @@ func (c *conn) serve() {
 	}
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.nc)
-	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(writerOnly{c.nc})
+	c.out = writerOnly{c.nc}
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
 	for {
 		if !c.readHead() {
 			return
 		}
+		c.acquireWriter()
 		if !c.handle() || s.shutting.Load() {
 			return
 		}
+		c.releaseWriter()
 	}
 }
 
@@ -572,4 +576,20 @@ func containsFold(b []byte, s string) bool {
 		}
 	}
 	return false
+}
+
+func (c *conn) acquireWriter() {
+	if c.bw == nil {
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(c.out)
+	}
+}
+
+// releaseWriter returns the (flushed) response writer to the pool before the connection goes idle.
+func (c *conn) releaseWriter() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
 }
