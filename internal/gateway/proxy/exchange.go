@@ -418,7 +418,11 @@ func (c *conn) forward(d *Decision) bool {
 			if c.bodyDone == nil {
 				c.bodyDone = make(chan bodyResult, 1)
 			}
-			go c.sendBody(bc)
+			// The head timeout starts once the body is sent (sendBody arms it), as a slow upload is
+			// not a slow backend.
+			c.headDone = false
+			bc.setReadDeadline(time.Time{})
+			go c.sendBody(bc, up.cfg.ResponseHeaderTimeout)
 		}
 	}
 	if !async {
@@ -426,10 +430,16 @@ func (c *conn) forward(d *Decision) bool {
 			bc.nc.Close()
 			return c.failUpstream(d, http.StatusBadGateway, "the backend connection failed while sending the request", err, 0)
 		}
+		bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
 	}
-	bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
 	err := c.readResponseHead(bc)
 	latency := time.Since(start)
+	if async {
+		c.headMu.Lock()
+		c.headDone = true
+		c.headMu.Unlock()
+		bc.setReadDeadline(time.Time{})
+	}
 	if err != nil {
 		bc.nc.Close()
 		if async {
@@ -667,7 +677,7 @@ func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bo
 }
 
 // sendBody streams the request body to the backend while the response is awaited.
-func (c *conn) sendBody(bc *bconn) {
+func (c *conn) sendBody(bc *bconn, headTimeout time.Duration) {
 	var src io.Reader
 	chunked := c.rh.chunked
 	if chunked {
@@ -687,6 +697,12 @@ func (c *conn) sendBody(bc *bconn) {
 	if rerr != nil {
 		// The backend must not wait for the rest of a body that will not come, nor be reused.
 		bc.nc.Close()
+	} else if werr == nil {
+		c.headMu.Lock()
+		if !c.headDone {
+			bc.nc.SetReadDeadline(time.Now().Add(headTimeout))
+		}
+		c.headMu.Unlock()
 	}
 	c.bodyDone <- bodyResult{n, rerr, werr}
 }

@@ -23,6 +23,7 @@ type bodyGuard struct {
 	closed  bool
 	n       atomic.Int64
 	err     error
+	onEOF   func() // called once when the body has been read to its end
 }
 
 var errBodyFinished = errors.New("request body no longer available")
@@ -37,7 +38,9 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 	n, err := g.r.Read(p)
 	g.n.Add(int64(n))
 	if err == io.EOF {
-		g.eof.Store(true)
+		if !g.eof.Swap(true) && g.onEOF != nil {
+			g.onEOF()
+		}
 	} else if err != nil {
 		g.err = err
 	}
@@ -137,16 +140,22 @@ func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *targe
 			rc = body
 		}
 		rctx, cancel := context.WithCancel(ctx)
-		var timedOut atomic.Bool
-		timer := time.AfterFunc(u.cfg.ResponseHeaderTimeout, func() { timedOut.Store(true); cancel() })
+		hw := &headWatch{timeout: u.cfg.ResponseHeaderTimeout, cancel: cancel}
+		if body == nil || body.eof.Load() {
+			hw.arm()
+		} else {
+			body.mu.Lock()
+			body.onEOF = hw.arm // the head timeout starts once the body is sent
+			body.mu.Unlock()
+		}
 		resp, err := u.rt.RoundTrip(outboundRequest(rctx, in, t, rc, clientIP, proto))
-		timer.Stop()
+		timedOut := hw.stop()
 		if err == nil {
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 			return resp, 0, nil
 		}
 		cancel()
-		if timedOut.Load() {
+		if timedOut {
 			return nil, http.StatusGatewayTimeout, err
 		}
 		lastErr = err
@@ -352,4 +361,39 @@ func appendChunkSize(b []byte, n int) []byte {
 	}
 	b = append(b, tmp[i:]...)
 	return append(b, '\r', '\n')
+}
+
+// headWatch is the response head timeout of one round trip, armed when the request has been sent.
+type headWatch struct {
+	mu       sync.Mutex
+	timeout  time.Duration
+	cancel   context.CancelFunc
+	timer    *time.Timer
+	done     bool
+	timedOut bool
+}
+
+func (h *headWatch) arm() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.done || h.timer != nil {
+		return
+	}
+	h.timer = time.AfterFunc(h.timeout, func() {
+		h.mu.Lock()
+		h.timedOut = true
+		h.mu.Unlock()
+		h.cancel()
+	})
+}
+
+// stop ends the watch once RoundTrip returned and reports whether the timeout had fired.
+func (h *headWatch) stop() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	if h.timer != nil {
+		h.timer.Stop()
+	}
+	return h.timedOut
 }

@@ -242,6 +242,8 @@ type conn struct {
 	reqBuf    []byte // chunk re-encoding scratch for the request body goroutine
 	respBuf   []byte
 	bodyDone  chan bodyResult
+	headMu    sync.Mutex // orders sendBody arming the head timeout against forward having read the head
+	headDone  bool
 }
 
 type bodyResult struct {
