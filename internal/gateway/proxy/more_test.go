@@ -198,3 +198,31 @@ func TestProxy_DeciderSeesClientCertificate(t *testing.T) {
 		}
 	}
 }
+
+func TestProxy_HTTP10KeepAliveWhenAsked(t *testing.T) {
+	_, _, addr := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }), UpstreamConfig{})
+	resp, body, br, c := rawExchange(t, addr, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	if resp.StatusCode != 200 || string(body) != "ok" || resp.Close || resp.Header.Get("Connection") != "keep-alive" {
+		t.Fatalf("%d %q close=%v %v", resp.StatusCode, body, resp.Close, resp.Header)
+	}
+	io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("second request on the kept connection: %v %v", resp, err)
+	}
+}
+
+func TestProxy_LocalAnswerToRequestWithBodyCloses(t *testing.T) {
+	d := deciderFunc(func(r *http.Request) Decision {
+		return Decision{Status: 401, Body: []byte(`{"error":"unauthorized"}`)}
+	})
+	addr := startProxy(t, &Server{Decider: d}, nil)
+	resp, body, br, _ := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp.StatusCode != 401 || string(body) != `{"error":"unauthorized"}` || !resp.Close {
+		t.Fatalf("%d %q close=%v", resp.StatusCode, body, resp.Close)
+	}
+	// The unread body must never be parsed as a request.
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("connection kept open after a refusal with an unread body: %v", err)
+	}
+}
