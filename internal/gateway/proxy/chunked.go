@@ -6,8 +6,8 @@ import (
 	"io"
 )
 
-// ErrMalformedChunked is returned when a chunked body does not follow RFC 9112 7.1 strictly.
-var ErrMalformedChunked = errors.New("malformed chunked body")
+// errMalformedChunked is returned when a chunked body does not follow RFC 9112 7.1 strictly.
+var errMalformedChunked = errors.New("malformed chunked body")
 
 // chunkedReader decodes a chunked body from a bufio.Reader. Chunk-size lines (with extensions) are bounded
 // by maxChunkLine, trailers by maxTrailerBytes; trailers are read and dropped.
@@ -66,7 +66,7 @@ func (cr *chunkedReader) readCRLF() error {
 		return eofUnexpected(err)
 	}
 	if b[0] != '\r' || b[1] != '\n' {
-		return ErrMalformedChunked
+		return errMalformedChunked
 	}
 	cr.r.Discard(2)
 	return nil
@@ -83,13 +83,13 @@ func eofUnexpected(err error) error {
 func readLine(r *bufio.Reader, limit int) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull || len(line) > limit {
-		return nil, ErrMalformedChunked
+		return nil, errMalformedChunked
 	}
 	if err != nil {
 		return nil, eofUnexpected(err)
 	}
 	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, ErrMalformedChunked
+		return nil, errMalformedChunked
 	}
 	return line[:len(line)-2], nil
 }
@@ -101,7 +101,7 @@ func (cr *chunkedReader) readSize() error {
 	}
 	n, ok := parseChunkSize(line)
 	if !ok {
-		return ErrMalformedChunked
+		return errMalformedChunked
 	}
 	cr.n = n
 	return nil
@@ -161,7 +161,7 @@ func (cr *chunkedReader) readTrailers() error {
 		}
 		total += len(line) + 2
 		if total > maxTrailerBytes {
-			return ErrMalformedChunked
+			return errMalformedChunked
 		}
 		if len(line) == 0 {
 			return nil
@@ -172,11 +172,11 @@ func (cr *chunkedReader) readTrailers() error {
 				colon = i
 			}
 			if !validValueByte(c) {
-				return ErrMalformedChunked
+				return errMalformedChunked
 			}
 		}
 		if colon <= 0 || !validToken(line[:colon]) {
-			return ErrMalformedChunked
+			return errMalformedChunked
 		}
 	}
 }

@@ -115,8 +115,8 @@ func startProxy(t *testing.T, s *Server, cfg *tls.Config) string {
 	}()
 	t.Cleanup(func() {
 		s.Shutdown(t.Context())
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want http.ErrServerClosed", err)
 		}
 	})
 	return ln.Addr().String()

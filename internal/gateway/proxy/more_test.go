@@ -113,7 +113,7 @@ func TestProxy_ShutdownEndsHTTP2Connections(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown with an idle HTTP/2 connection: %v", err)
 	}
-	if err := <-served; err != ErrServerClosed {
+	if err := <-served; err != http.ErrServerClosed {
 		t.Fatalf("ServeTLS: %v", err)
 	}
 }

@@ -543,7 +543,7 @@ func TestProxy_Shutdown(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	if err := <-served; err != ErrServerClosed {
+	if err := <-served; err != http.ErrServerClosed {
 		t.Errorf("Serve: %v", err)
 	}
 }

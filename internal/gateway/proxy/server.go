@@ -20,9 +20,6 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// ErrServerClosed is returned by Serve and ServeTLS after Shutdown.
-var ErrServerClosed = http.ErrServerClosed
-
 // Server serves the gateway's inbound connections.
 type Server struct {
 	Decider Decider
@@ -84,7 +81,8 @@ func (s *Server) init() {
 	})
 }
 
-// Serve accepts plain-HTTP connections (HTTP/1.1; h2c is not supported) until Shutdown.
+// Serve accepts plain-HTTP connections (HTTP/1.1; h2c is not supported) until Shutdown, after which it
+// returns http.ErrServerClosed.
 func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
 
 // ServeTLS accepts TLS connections: ALPN "h2" goes to an HTTP/2 server that calls the same Decider and
@@ -117,7 +115,7 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 	s.mu.Lock()
 	if s.shutting.Load() {
 		s.mu.Unlock()
-		return ErrServerClosed
+		return http.ErrServerClosed
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
@@ -131,7 +129,7 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.shutting.Load() {
-				return ErrServerClosed
+				return http.ErrServerClosed
 			}
 			if errors.Is(err, net.ErrClosed) {
 				return err
@@ -153,7 +151,7 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		if s.shutting.Load() {
 			s.mu.Unlock()
 			nc.Close()
-			return ErrServerClosed
+			return http.ErrServerClosed
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
