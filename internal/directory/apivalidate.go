@@ -100,7 +100,9 @@ func normalizeMatch(m APIMatch) (APIMatch, error) {
 	hosts := make([]string, len(m.Hosts))
 	for i, h := range m.Hosts {
 		field := "match.hosts[" + strconv.Itoa(i) + "]"
-		h = strings.ToLower(h)
+		// The fully qualified form names the same host; requests carry it
+		// without the dot.
+		h = strings.TrimSuffix(strings.ToLower(h), ".")
 		if err := validateHostPattern(field, h); err != nil {
 			return m, err
 		}
