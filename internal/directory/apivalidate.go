@@ -39,10 +39,13 @@ var bearerAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS
 
 // forbiddenPrincipalHeaders are request headers a principal header must not
 // replace: hop-by-hop headers (RFC 9110 section 7.6.1), which proxies
-// consume, and those that carry the request's own routing or credentials.
+// consume, those that carry the request's own routing, expectations or
+// credentials, and those the gateway itself sets (Forwarded, Via and, by
+// prefix, X-Forwarded-*).
 var forbiddenPrincipalHeaders = []string{
 	"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Host", "Authorization", "Cookie",
+	"Expect", "Max-Forwards", "Forwarded", "Via",
 }
 
 // normalizeAPI checks everything about an API that needs no other object
@@ -316,7 +319,7 @@ func normalizePrincipalHeaders(h map[string]string) (map[string]string, error) {
 			return nil, invalid("field %q: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~), e.g. \"X-Caller-Id\"", "principalHeaders", clip(name))
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(name)
-		if slices.Contains(forbiddenPrincipalHeaders, canon) || strings.HasPrefix(canon, "Content-") {
+		if slices.Contains(forbiddenPrincipalHeaders, canon) || strings.HasPrefix(canon, "Content-") || strings.HasPrefix(canon, "X-Forwarded-") {
 			return nil, invalid("field %q: the header %s cannot carry the caller's identity (it is hop-by-hop or describes the request itself); choose another name, e.g. \"X-Caller-Id\"", field, canon)
 		}
 		if _, dup := out[canon]; dup {
@@ -505,6 +508,9 @@ func validateIssuerURL(field, raw string) error {
 // resolver's business).
 func validateReference(field, ref, typ string) error {
 	form := "vault://VAULT/" + typ + "/NAME[/VERSION]"
+	if typ == "certificates" {
+		form = "vault://VAULT/certificates/NAME"
+	}
 	if ref == "" {
 		return invalid("field %q is empty; give a reference of the form %s", field, form)
 	}
@@ -524,6 +530,9 @@ func validateReference(field, ref, typ string) error {
 	}
 	if !validObjectName(parts[2]) {
 		return invalid("field %q %q: the object name %q must be 1-127 letters, digits and dashes", field, clip(ref), clip(parts[2]))
+	}
+	if len(parts) == 4 && typ == "certificates" {
+		return invalid("field %q %q names a version; give vault://VAULT/certificates/NAME without it, so that the gateway follows the certificate as it is renewed", field, clip(ref))
 	}
 	if len(parts) == 4 && (len(parts[3]) != 32 || strings.Trim(parts[3], "0123456789abcdef") != "") {
 		return invalid("field %q %q: the version must be 32 lower-case hex digits (or leave it out for the current version)", field, clip(ref))
