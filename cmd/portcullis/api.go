@@ -601,6 +601,15 @@ With --from-file the file replaces the whole API first.
   portcullis api update claims --remove-method basic --bearer-tenant default --audience api://claims`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := 0
+			cmd.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+				if fl.Changed {
+					changed++
+				}
+			})
+			if changed == 0 {
+				return fmt.Errorf("nothing to change: give the flags of what to change, or --from-file (see 'portcullis api update --help')")
+			}
 			var file *directory.API
 			if af.fromFile != "" {
 				api, err := readAPIFile(af.fromFile, cmd.InOrStdin())

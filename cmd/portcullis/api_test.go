@@ -308,6 +308,7 @@ func TestE2E_APICommandsAgainstRealServer(t *testing.T) {
 		{"no policy", []string{"api", "create", "x", "--path-prefix", "/x", "--backend", "http://h"}, []string{"policy.methods is empty"}},
 		{"unknown API", []string{"api", "show", "nope"}, []string{`no API named "nope"`}},
 		{"update unknown", []string{"api", "update", "nope", "--role", "x"}, []string{`"nope"`}},
+		{"update without flags", []string{"api", "update", "orders"}, []string{"nothing to change"}},
 		{"unknown tenant", []string{"api", "list", "--tenant", "nowhere"}, []string{"nowhere"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
