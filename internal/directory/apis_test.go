@@ -3,6 +3,7 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"encoding/pem"
 	"path/filepath"
 	"strings"
@@ -391,4 +392,36 @@ func equalJSON(t *testing.T, got, want any) {
 	if string(g) != string(w) {
 		t.Fatalf("\n got  %s\n want %s", g, w)
 	}
+}
+
+func TestRace_TwoNodesCreatingOverlappingAPIsLetExactlyOneWin(t *testing.T) {
+	ctx := context.Background()
+	eachBackend(t, 2, func(t *testing.T, st []backend) {
+		a, b := directory.NewService(st[0], clock), directory.NewService(st[1], clock)
+		if _, err := a.CreateTenant(ctx, "contoso"); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			first, second := goodAPI(), goodAPI()
+			first.Name, second.Name = fmt.Sprint("first-", round), fmt.Sprint("second-", round)
+			first.Match.PathPrefix = fmt.Sprint("/round-", round)
+			second.Match.PathPrefix = first.Match.PathPrefix
+			errs := race(
+				func() error { _, err := a.CreateAPI(ctx, "contoso", first); return err },
+				func() error { _, err := b.CreateAPI(ctx, "contoso", second); return err },
+			)
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case directory.KindOf(err) != directory.Conflict:
+					t.Fatalf("round %d: %v, want a conflict", round, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d creates succeeded (%v), want exactly one", round, won, errs)
+			}
+		}
+	})
 }
