@@ -3,8 +3,8 @@ package directory_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"encoding/pem"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
