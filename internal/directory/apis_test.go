@@ -109,6 +109,8 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"backend CA private key", func(a *directory.API) {
 			a.Backend.TLS.CACertificates = []string{string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}))}
 		}, directory.Invalid, []string{"backend.tls.caCertificates[0]", "PRIVATE KEY"}},
+		{"skip verify with CAs", func(a *directory.API) { a.Backend.TLS.InsecureSkipVerify = true }, directory.Invalid, []string{"backend.tls.insecureSkipVerify", "contradict"}},
+		{"skip verify alone", func(a *directory.API) { a.Backend.TLS = &directory.BackendTLS{InsecureSkipVerify: true} }, 0, nil},
 		{"server name bad", func(a *directory.API) { a.Backend.TLS.ServerName = "a b" }, directory.Invalid, []string{"backend.tls.serverName"}},
 		{"timeout negative", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = -1 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "3600"}},
 		{"timeout too long", func(a *directory.API) { a.Backend.Timeouts.IdleSeconds = 3601 }, directory.Invalid, []string{"backend.timeouts.idleSeconds"}},

@@ -250,6 +250,9 @@ func validateBackend(b Backend) error {
 				return err
 			}
 		}
+		if b.TLS.InsecureSkipVerify && len(b.TLS.CACertificates) > 0 {
+			return invalid("fields \"backend.tls.insecureSkipVerify\" and \"backend.tls.caCertificates\" contradict each other: the CAs would be ignored; keep the CAs (verification on) or drop them")
+		}
 		if sn := b.TLS.ServerName; sn != "" && !isDNSName(sn) && net.ParseIP(sn) == nil {
 			return invalid("field \"backend.tls.serverName\" %q is not a host name; give the name the backend's certificate holds, e.g. \"orders.internal\"", clip(sn))
 		}
