@@ -1,0 +1,582 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// Config is what New needs. Everything but Now, Logger, Audit, Metrics and
+// Dev may be nil, disabling what depends on it (without Vault no API may
+// reference a secret; without TenantKeys no API may accept Portcullis
+// tenant tokens).
+type Config struct {
+	// Vault resolves the policies' references, off the request path.
+	Vault Vault
+	// VaultTenant names the tenant that owns a vault ("" when there is no
+	// such vault): an API may reference only its own tenant's vaults.
+	VaultTenant func(vaultName string) (tenantID string)
+
+	// TenantKeys are the token service's keys (sts.Server.Key), for
+	// bearer issuers that are Portcullis tenants.
+	TenantKeys guard.KeySource
+	// TenantIssuer returns the exact iss of a tenant's tokens.
+	TenantIssuer func(tenantID string) string
+	// TenantID turns a tenant name or id into its id.
+	TenantID func(nameOrID string) (string, bool)
+	// Clients refuses tokens of tenant-issued applications deleted since
+	// (guard.RequireExistingClient's rule); sts.Server implements it.
+	Clients guard.ClientDirectory
+
+	// HTTPClient fetches OIDC discovery documents and JWKS.
+	HTTPClient *http.Client
+	// NewBackend, when set, makes the HTTP engine's backend for an API; it
+	// is kept while the API's revision stands and closed once replaced.
+	NewBackend func(Upstream) (Backend, error)
+
+	// FailureBudget bounds failed authentications per source address
+	// (default 30 per minute with a burst of 30).
+	FailureBudget BudgetConfig
+
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Audit   io.Writer // one JSON line per decision; nil: no audit
+	Metrics prometheus.Registerer
+	// Dev admits Basic and API keys on plain HTTP with a warning.
+	Dev bool
+}
+
+// Backend is the HTTP engine's handle for one API's upstream.
+type Backend interface{ Close() }
+
+// Upstream is where an API's admitted requests go, in the form the HTTP
+// engine needs.
+type Upstream struct {
+	URLs []*url.URL
+	// TLS is for https URLs; nil means the system roots.
+	TLS                                                *tls.Config
+	ConnectTimeout, ResponseHeaderTimeout, IdleTimeout time.Duration
+}
+
+// Gateway decides requests against the current routing snapshot. Apply
+// swaps in a new snapshot; Evaluate reads one without locks.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	routes  atomic.Pointer[routes]
+	res     *resolver
+	oidc    *oidcSources
+	budget  *budget
+	audit   *auditWriter
+	metrics *metrics
+	ids     decisionIDs
+
+	applyMu sync.Mutex
+	last    []directory.API // what the last Apply got, for recompiles
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// routes is one immutable routing snapshot.
+type routes struct {
+	router    *router
+	apis      []*API
+	byKey     map[string]*API // tenantID + "/" + name
+	needsCert bool
+}
+
+// New returns a Gateway serving no API until the first Apply, and starts
+// its background refresher; Close stops it.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b, err := newBudget(cfg.FailureBudget)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel}
+	g.ids.init()
+	g.res = newResolver(cfg.Vault, cfg.Logger, g.resolved)
+	g.oidc = &oidcSources{ctx: ctx, m: map[string]*lazyOIDC{},
+		opts: guard.OIDCOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger}}
+	if cfg.Audit != nil {
+		g.audit = newAuditWriter(cfg.Audit, defaultAuditQueue, m.auditDropped, cfg.Logger)
+	}
+	g.routes.Store(&routes{router: newRouter(), byKey: map[string]*API{}})
+	if cfg.Vault != nil {
+		g.wg.Go(func() { g.res.run(ctx, cfg.Now) })
+	}
+	return g, nil
+}
+
+// Close stops the refresher and the OIDC loaders, closes the backends and
+// flushes the audit log.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.cancel()
+	g.wg.Wait()
+	g.oidc.wg.Wait()
+	for _, a := range g.routes.Load().apis {
+		if a.Backend != nil {
+			a.Backend.Close()
+		}
+	}
+	if g.audit != nil {
+		return g.audit.close(ctx)
+	}
+	return nil
+}
+
+// FlushAudit waits until every audit line queued so far is written.
+func (g *Gateway) FlushAudit(ctx context.Context) error {
+	if g.audit == nil {
+		return nil
+	}
+	return g.audit.flush(ctx)
+}
+
+// NeedsClientCertificate reports whether any served API accepts client
+// certificates, so that TLS listeners request one (tls.RequestClientCert;
+// verification is per API, after routing).
+func (g *Gateway) NeedsClientCertificate() bool { return g.routes.Load().needsCert }
+
+// Problem is an API that cannot serve, and why.
+type Problem struct {
+	TenantID, API, Reason string
+}
+
+// Problems lists the APIs that answer 503 now (or cannot be routed at
+// all), for health reports and the admin API.
+func (g *Gateway) Problems() []Problem {
+	var out []Problem
+	for _, a := range g.routes.Load().apis {
+		if p := a.problem(); p != "" {
+			out = append(out, Problem{a.TenantID, a.Name, p})
+		}
+	}
+	return out
+}
+
+// Apply builds a routing snapshot from apis (every API of every tenant)
+// and swaps it in. An API that does not compile is served as 503 naming
+// the problem; Apply fails only when it cannot build a snapshot at all.
+// An API whose Revision is unchanged keeps its compiled state.
+func (g *Gateway) Apply(apis []directory.API) error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	return g.apply(apis, false)
+}
+
+// resolved is the refresher's callback: the health of every API is
+// recomputed, and APIs compiled against a certificate that changed are
+// compiled again.
+func (g *Gateway) resolved(certificates bool) {
+	if certificates {
+		g.applyMu.Lock()
+		err := g.apply(g.last, true)
+		g.applyMu.Unlock()
+		if err != nil {
+			g.log.Warn("gateway: recompiling APIs after a certificate change failed", "err", err)
+		}
+		return
+	}
+	for _, a := range g.routes.Load().apis {
+		a.refreshHealth(g.log)
+	}
+}
+
+func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
+	old := g.routes.Load()
+	sorted := slices.Clone(apis)
+	slices.SortFunc(sorted, func(a, b directory.API) int {
+		return strings.Compare(a.TenantID+"\x00"+a.Name, b.TenantID+"\x00"+b.Name)
+	})
+	next := &routes{router: newRouter(), byKey: make(map[string]*API, len(sorted))}
+	var fresh []*API
+	for i := range sorted {
+		d := &sorted[i]
+		key := d.TenantID + "/" + d.Name
+		if _, dup := next.byKey[key]; dup {
+			return fmt.Errorf("gateway: API %q of tenant %s is listed twice", d.Name, d.TenantID)
+		}
+		a := old.byKey[key]
+		if a == nil || a.Revision != d.Revision || a.stale() {
+			a = g.compile(d)
+			fresh = append(fresh, a)
+		}
+		next.byKey[key] = a
+		next.apis = append(next.apis, a)
+		if a.routable {
+			next.router.add(a)
+		}
+		next.needsCert = next.needsCert || a.needsCert
+	}
+	next.router.finish()
+
+	keepRefs, keepIssuers := map[*refEntry]bool{}, map[string]bool{}
+	for _, a := range next.apis {
+		for _, e := range a.secrets {
+			keepRefs[e] = true
+		}
+		for _, d := range a.certs {
+			keepRefs[d.e] = true
+		}
+		for _, e := range a.keep {
+			keepRefs[e] = true
+		}
+		for _, iss := range a.oidc {
+			keepIssuers[iss] = true
+		}
+	}
+	g.routes.Store(next)
+	g.last = sorted
+	g.res.retain(keepRefs)
+	g.oidc.retain(keepIssuers)
+
+	for _, a := range fresh {
+		a.refreshHealth(g.log)
+	}
+	for _, a := range old.apis {
+		if next.byKey[a.TenantID+"/"+a.Name] != a {
+			if a.Backend != nil {
+				a.Backend.Close()
+			}
+			if _, still := next.byKey[a.TenantID+"/"+a.Name]; !still {
+				g.metrics.forget(a.TenantID, a.Name)
+			}
+		}
+	}
+	if len(fresh) > 0 && !certsOnly {
+		g.res.wake()
+	}
+	return nil
+}
+
+// API is one compiled API of a routing snapshot. It is immutable but for
+// its health, which the refresher updates.
+type API struct {
+	TenantID string
+	Name     string
+	Revision int64
+	// Upstream is where admitted requests go; Backend is the engine's
+	// handle for it (Config.NewBackend), nil without one.
+	Upstream Upstream
+	Backend  Backend
+	// StripPrefix is the path prefix Evaluate removed from admitted
+	// requests ("" when the API keeps it).
+	StripPrefix string
+
+	hosts    []string
+	prefix   string
+	methods  []string // upper-case; empty: any
+	routable bool
+
+	realm     string
+	policy    policy
+	compiled  bool  // policy is usable
+	staticErr error // why the API does not compile
+	headers   []principalHeader
+	insecure  bool // accepts Basic or an API key
+	allowHTTP bool // AllowInsecureAuth
+	needsCert bool
+	secrets   []*refEntry
+	certs     []certDep
+	keep      []*refEntry // backend CA certificates, read at handshake
+	oidc      []string
+
+	health     atomic.Pointer[string] // "" healthy; else the 503 reason
+	warnedHTTP atomic.Bool
+	counters   *apiCounters
+}
+
+func (a *API) acceptsMethod(m string) bool {
+	if len(a.methods) == 0 {
+		return true
+	}
+	for _, x := range a.methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// problem is why the API answers 503, or "".
+func (a *API) problem() string {
+	if p := a.health.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// stale reports whether a certificate the API was compiled against has
+// changed since, or was awaited.
+func (a *API) stale() bool {
+	for _, d := range a.certs {
+		if d.e.gen.Load() != d.gen {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshHealth recomputes the API's 503 reason from its compile error and
+// the state of its secrets; a change is logged once.
+func (a *API) refreshHealth(log *slog.Logger) {
+	p := ""
+	switch {
+	case a.staticErr != nil:
+		p = a.staticErr.Error()
+	default:
+		for _, e := range a.secrets {
+			if p = e.problem(); p != "" {
+				break
+			}
+		}
+	}
+	old := a.health.Load()
+	if old != nil && *old == p {
+		return
+	}
+	a.health.Store(&p)
+	switch {
+	case p == "" && old != nil && *old != "":
+		log.Info("gateway: API is serving again", "tenant", a.TenantID, "api", a.Name)
+	case p != "":
+		log.Warn("gateway: API answers 503", "tenant", a.TenantID, "api", a.Name, "revision", a.Revision, "reason", p)
+	}
+}
+
+// compile turns a stored API into its compiled form; failures are kept
+// in staticErr, never returned, so one bad API cannot stop the others.
+func (g *Gateway) compile(d *directory.API) *API {
+	a := &API{TenantID: d.TenantID, Name: d.Name, Revision: d.Revision, allowHTTP: d.AllowInsecureAuth,
+		realm: d.Policy.Realm, counters: g.metrics.api(d.TenantID, d.Name)}
+	if a.realm == "" {
+		a.realm = d.Name
+	}
+	fail := func(err error) *API {
+		if a.staticErr == nil {
+			a.staticErr = err
+		}
+		return a
+	}
+	// Routing first: an API that can be routed is answered (503 if need
+	// be), never dropped.
+	prefix, err := normalisePrefix(d.Match.PathPrefix)
+	if err != nil {
+		return fail(err)
+	}
+	a.prefix = prefix
+	for _, h := range d.Match.Hosts {
+		k, err := normaliseHost(h)
+		if err != nil {
+			return fail(err)
+		}
+		a.hosts = append(a.hosts, k)
+	}
+	for _, m := range d.Match.Methods {
+		if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t/") {
+			return fail(fmt.Errorf("match.methods %q: use upper-case method names such as GET", clip(m, 40)))
+		}
+		a.methods = append(a.methods, m)
+	}
+	a.routable = true
+
+	for _, m := range d.Policy.Methods {
+		switch m.Type {
+		case guard.SpecBasic, guard.SpecAPIKey:
+			a.insecure = true
+		case guard.SpecClientCertificate:
+			a.needsCert = true
+		}
+	}
+	if a.headers, err = compileHeaders(d.PrincipalHeaders); err != nil {
+		return fail(err)
+	}
+	if a.Upstream, err = g.compileUpstream(d, a); err != nil {
+		return fail(err)
+	}
+	if d.Backend.StripPathPrefix && a.prefix != "/" {
+		a.StripPrefix = a.prefix
+	}
+
+	res := &apiResolver{g: g, tenantID: d.TenantID}
+	pol, err := compilePolicy(d.Policy, res, compileOptions{Now: g.now, Realm: a.realm})
+	a.secrets, a.certs, a.oidc = res.secrets, res.certs, res.oidc
+	if err != nil {
+		if !errors.As(err, new(errPending)) {
+			err = fmt.Errorf("policy does not compile: %w", err)
+		}
+		return fail(err)
+	}
+	if len(res.issuers) > 0 && g.cfg.Clients != nil {
+		pol.Authorize = requireExistingClient(res.issuers, g.cfg.Clients)
+	}
+	a.policy, a.compiled = pol, true
+
+	if g.cfg.NewBackend != nil {
+		b, err := g.cfg.NewBackend(a.Upstream)
+		if err != nil {
+			return fail(fmt.Errorf("backend: %w", err))
+		}
+		a.Backend = b
+	}
+	return a
+}
+
+// requireExistingClient is guard.RequireExistingClient's rule as an
+// Authorize hook, limited to tokens of Portcullis tenants.
+func requireExistingClient(issuers []string, d guard.ClientDirectory) func(*http.Request, *guard.Principal) error {
+	return func(_ *http.Request, p *guard.Principal) error {
+		if p.Method != guard.MethodBearer || p.TenantID == "" || !slices.Contains(issuers, p.Issuer) {
+			return nil
+		}
+		if holds, exists := d.ClientExists(p.TenantID, p.AppID); holds && !exists {
+			return &guard.Error{Status: http.StatusUnauthorized, Code: guard.CodeInvalidToken,
+				Description: fmt.Sprintf("the client application %s no longer exists in tenant %s: its tokens stopped working when it was deleted", clip(p.AppID, 64), clip(p.TenantID, 64))}
+		}
+		return nil
+	}
+}
+
+func (g *Gateway) compileUpstream(d *directory.API, a *API) (Upstream, error) {
+	b := d.Backend
+	if len(b.URLs) == 0 {
+		return Upstream{}, errors.New("backend.urls is empty: give the URL of the API's backend")
+	}
+	var u Upstream
+	anyHTTPS := false
+	for i, s := range b.URLs {
+		p, err := url.Parse(s)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+			return Upstream{}, fmt.Errorf("backend.urls[%d] %q: give an absolute http(s) URL with a host and no user, query or fragment", i, clip(s, 100))
+		}
+		anyHTTPS = anyHTTPS || p.Scheme == "https"
+		u.URLs = append(u.URLs, p)
+	}
+	t := b.Timeouts
+	for _, v := range []float64{t.ConnectSeconds, t.ResponseHeaderSeconds, t.IdleSeconds} {
+		if v < 0 || v > 3600 {
+			return Upstream{}, errors.New("backend.timeouts: each must be between 0 (the default) and 3600 seconds")
+		}
+	}
+	u.ConnectTimeout = seconds(t.ConnectSeconds, 5*time.Second)
+	u.ResponseHeaderTimeout = seconds(t.ResponseHeaderSeconds, 30*time.Second)
+	u.IdleTimeout = seconds(t.IdleSeconds, 90*time.Second)
+	if b.TLS != nil && anyHTTPS {
+		cfg, err := g.backendTLS(b.TLS, a, d.TenantID)
+		if err != nil {
+			return Upstream{}, err
+		}
+		u.TLS = cfg
+	}
+	return u, nil
+}
+
+// backendTLS builds the TLS configuration toward an https backend. With
+// CA certificates from the vault the roots are read at each handshake from
+// the resolver, so a renewed CA certificate needs no recompilation.
+func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.InsecureSkipVerify {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	if len(t.CACertificates) == 0 {
+		return cfg, nil
+	}
+	res := &apiResolver{g: g, tenantID: tenantID}
+	static := x509.NewCertPool()
+	var dynamic []*refEntry
+	for i, s := range t.CACertificates {
+		if !strings.HasPrefix(s, vault.RefScheme) {
+			certs, err := parsePEMCertificates(s)
+			if err != nil {
+				return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
+			}
+			for _, c := range certs {
+				static.AddCert(c)
+			}
+			continue
+		}
+		if g.cfg.Vault == nil {
+			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: this gateway has no vault to resolve references from", i)
+		}
+		ref, err := res.parse(s, vault.Certificates)
+		if err != nil {
+			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
+		}
+		e := g.res.entry(ref)
+		dynamic = append(dynamic, e)
+		a.keep = append(a.keep, e)
+	}
+	if len(dynamic) == 0 {
+		cfg.RootCAs = static
+		return cfg, nil
+	}
+	// Verification is done in VerifyConnection against the roots of the
+	// moment; InsecureSkipVerify only turns off the built-in check.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the backend presented no certificate")
+		}
+		roots := static.Clone()
+		for _, e := range dynamic {
+			if st := e.state.Load(); st != nil {
+				for _, c := range st.certs {
+					roots.AddCert(c)
+				}
+			}
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		name := cs.ServerName
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: g.now()})
+		return err
+	}
+	return cfg, nil
+}
+
+func seconds(v float64, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return time.Duration(v * float64(time.Second))
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
