@@ -365,10 +365,13 @@ func (a *API) refreshHealth(log *slog.Logger) {
 		return
 	}
 	a.health.Store(&p)
+	// Waiting for the first resolution is not worth a line; a real
+	// problem, and its end, are logged once.
+	pending := func(s string) bool { return strings.HasSuffix(s, notResolvedYet) }
 	switch {
-	case p == "" && old != nil && *old != "":
+	case p == "" && old != nil && *old != "" && !pending(*old):
 		log.Info("gateway: API is serving again", "tenant", a.TenantID, "api", a.Name)
-	case p != "":
+	case p != "" && !pending(p):
 		log.Warn("gateway: API answers 503", "tenant", a.TenantID, "api", a.Name, "revision", a.Revision, "reason", p)
 	}
 }

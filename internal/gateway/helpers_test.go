@@ -121,7 +121,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	cfg := Config{
 		Vault: h.vault,
 		VaultTenant: func(v string) string {
-			return map[string]string{"kv": "t1", "other": "t2"}[v]
+			return map[string]string{"main": "t1", "foreign": "t2"}[v]
 		},
 		Now:     h.clock.now,
 		Logger:  slog.New(slog.NewTextHandler(h.logs, nil)),

@@ -72,7 +72,7 @@ func (e *refEntry) problem() string {
 	s := e.state.Load()
 	switch {
 	case s == nil:
-		return fmt.Sprintf("%s is not resolved yet; retry in a moment", e.ref)
+		return e.ref.String() + notResolvedYet
 	case s.err != nil:
 		return fmt.Sprintf("%s cannot be resolved: %v", e.ref, s.err)
 	}
@@ -312,7 +312,9 @@ func (ar *apiResolver) Certificates(s string) ([]*x509.Certificate, error) {
 // errPending is a compile failure that only waits for the refresher.
 type errPending struct{ ref string }
 
-func (e errPending) Error() string { return e.ref + " is not resolved yet; retry in a moment" }
+func (e errPending) Error() string { return e.ref + notResolvedYet }
+
+const notResolvedYet = " is not resolved yet; retry in a moment"
 
 // Issuer implements the resolver seam for bearer issuers.
 func (ar *apiResolver) Issuer(spec guard.IssuerSpec) (string, guard.KeySource, error) {

@@ -9,7 +9,7 @@ import (
 )
 
 func routedAPI(name string, hosts []string, prefix string, methods ...string) directory.API {
-	a := apiKeyAPI("t1", name, prefix, "vault://kv/secrets/k")
+	a := apiKeyAPI("t1", name, prefix, "vault://main/secrets/k")
 	a.Match.Hosts, a.Match.Methods = hosts, methods
 	return a
 }
