@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
 )
 
 const (
@@ -187,7 +186,6 @@ func TestBudget_IsBounded(t *testing.T) {
 		t.Fatalf("%d sources remembered, bound %d", n, budgetShards*2)
 	}
 }
-
 
 func TestApply_MissingVaultReferenceIs503ForThatAPIOnly(t *testing.T) {
 	h := newHarness(t, nil)
@@ -393,7 +391,9 @@ func TestMetrics_CountedPerAPIAndReason(t *testing.T) {
 
 func TestExplain_StepsAndNoCredential(t *testing.T) {
 	h := newHarness(t, func(cfg *Config) {
-		cfg.TenantID = func(s string) (string, bool) { return map[string]string{"contoso": "t1", "t1": "t1"}[s], s == "contoso" || s == "t1" }
+		cfg.TenantID = func(s string) (string, bool) {
+			return map[string]string{"contoso": "t1", "t1": "t1"}[s], s == "contoso" || s == "t1"
+		}
 	})
 	h.vault.set("main", "pw", testPassword)
 	h.apply(t, basicAPI("t1", "orders", "/", "alice", "vault://main/secrets/pw"))
