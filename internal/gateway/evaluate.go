@@ -56,7 +56,10 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	stripClientHeaders(r.Header)
 	now := g.now()
 	v := Verdict{g: g, start: now, DecisionID: g.ids.next(), method: internMethod(r.Method)}
-	v.path = strings.Clone(clip(r.URL.Path, maxAuditPath))
+	if g.audit != nil {
+		// r's strings may live in the engine's reused buffers.
+		v.path = strings.Clone(clip(r.URL.Path, maxAuditPath))
+	}
 	v.source = sourceKey(r.RemoteAddr)
 
 	if !cleanPath(r.URL.Path) || r.URL.Path == "" || r.URL.Path[0] != '/' {
@@ -120,8 +123,7 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		return v.refuse(gerr.Status, rs, code, gerr.Description, h)
 	}
 	v.Principal = p
-	api.setPrincipalHeaders(r.Header, p)
-	r.Header[DecisionIDHeader] = []string{v.DecisionID}
+	api.setPrincipalHeaders(r.Header, p, v.DecisionID)
 	if api.StripPrefix != "" {
 		stripPrefix(r, api.StripPrefix)
 	}

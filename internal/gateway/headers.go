@@ -101,11 +101,17 @@ func (a *API) stripPrincipalHeaders(h http.Header) {
 	}
 }
 
-// setPrincipalHeaders tells the backend who the caller is.
-func (a *API) setPrincipalHeaders(h http.Header, p *guard.Principal) {
-	for _, ph := range a.headers {
+// setPrincipalHeaders tells the backend who the caller is, and the
+// decision id. The values share one backing array: one allocation
+// whatever the number of headers.
+func (a *API) setPrincipalHeaders(h http.Header, p *guard.Principal, decisionID string) {
+	vals := make([]string, len(a.headers)+1)
+	vals[0] = decisionID
+	h[DecisionIDHeader] = vals[0:1:1]
+	for i, ph := range a.headers {
 		if v := sanitiseHeaderValue(principalField(p, ph.field)); v != "" {
-			h[ph.name] = []string{v}
+			vals[i+1] = v
+			h[ph.name] = vals[i+1 : i+2 : i+2]
 		}
 	}
 }

@@ -114,7 +114,7 @@ type harness struct {
 
 // newHarness starts a gateway over a fake vault; vault "kv" belongs to
 // tenant "t1", vault "other" to tenant "t2".
-func newHarness(t *testing.T, mod func(*Config)) *harness {
+func newHarness(t testing.TB, mod func(*Config)) *harness {
 	t.Helper()
 	h := &harness{vault: newFakeVault(), clock: &clock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)},
 		audit: &syncBuffer{}, logs: &syncBuffer{}, reg: prometheus.NewRegistry()}
@@ -146,7 +146,7 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	return h
 }
 
-func (h *harness) apply(t *testing.T, apis ...directory.API) {
+func (h *harness) apply(t testing.TB, apis ...directory.API) {
 	t.Helper()
 	if err := h.g.Apply(apis); err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func (h *harness) apply(t *testing.T, apis ...directory.API) {
 
 // settle waits until every reference of the served APIs has been
 // resolved at least once.
-func (h *harness) settle(t *testing.T) {
+func (h *harness) settle(t testing.TB) {
 	t.Helper()
 	waitFor(t, "references resolved", func() bool {
 		h.g.res.mu.Lock()
@@ -178,7 +178,7 @@ func (h *harness) settle(t *testing.T) {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
