@@ -44,7 +44,7 @@ type Verdict struct {
 }
 
 // Forward reports whether the request is admitted.
-func (v *Verdict) Forward() bool { return v.Status == 0 }
+func (v Verdict) Forward() bool { return v.Status == 0 }
 
 // Evaluate decides r. plainHTTP says the request came over a listener
 // without TLS. It edits r: it removes what a client must not send

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -233,4 +234,11 @@ func readAll(t *testing.T, r io.Reader) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func (f *fakeVault) setCert(vaultName, name string, c *x509.Certificate) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rev++
+	f.certs[vaultName+"/"+name] = vault.ResolvedCertificate{Leaf: c}
 }
