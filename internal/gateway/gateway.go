@@ -233,7 +233,10 @@ func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
 		next.byKey[key] = a
 		next.apis = append(next.apis, a)
 		if a.routable {
-			next.router.add(a)
+			if o := next.router.add(a); o != nil && a.shadowLogged.CompareAndSwap(false, true) {
+				g.log.Warn("gateway: two APIs match the same requests; the first in (tenant, name) order serves them",
+					"tenant", a.TenantID, "api", a.Name, "shadowedByTenant", o.TenantID, "shadowedBy", o.Name)
+			}
 		}
 		next.needsCert = next.needsCert || a.needsCert
 	}
@@ -254,14 +257,13 @@ func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
 			keepIssuers[iss] = true
 		}
 	}
+	for _, a := range fresh {
+		a.refreshHealth(g.log)
+	}
 	g.routes.Store(next)
 	g.last = sorted
 	g.res.retain(keepRefs)
 	g.oidc.retain(keepIssuers)
-
-	for _, a := range fresh {
-		a.refreshHealth(g.log)
-	}
 	for _, a := range old.apis {
 		if next.byKey[a.TenantID+"/"+a.Name] != a {
 			if a.Backend != nil {
@@ -310,9 +312,10 @@ type API struct {
 	keep      []*refEntry // backend CA certificates, read at handshake
 	oidc      []string
 
-	health     atomic.Pointer[string] // "" healthy; else the 503 reason
-	warnedHTTP atomic.Bool
-	counters   *apiCounters
+	health       atomic.Pointer[string] // "" healthy; else the 503 reason
+	warnedHTTP   atomic.Bool
+	shadowLogged atomic.Bool
+	counters     *apiCounters
 }
 
 func (a *API) acceptsMethod(m string) bool {

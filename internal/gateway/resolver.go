@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -390,6 +392,9 @@ func (l *lazyOIDC) Key(ctx context.Context, issuer, kid string) (crypto.PublicKe
 }
 
 func (o *oidcSources) source(issuer string) (guard.KeySource, error) {
+	if err := checkIssuerURL(issuer); err != nil {
+		return nil, err
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if l, ok := o.m[issuer]; ok {
@@ -422,4 +427,22 @@ func (o *oidcSources) retain(keep map[string]bool) {
 			delete(o.m, iss)
 		}
 	}
+}
+
+// checkIssuerURL refuses at compile time what NewOIDCKeySource would
+// refuse in the background, so the API's 503 names the real problem.
+func checkIssuerURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("issuer %q is not an absolute URL without query, fragment or user info", clip(s, 200))
+	}
+	host := u.Hostname()
+	loopback := host == "localhost"
+	if ip, err := netip.ParseAddr(host); err == nil {
+		loopback = ip.IsLoopback()
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && loopback) {
+		return fmt.Errorf("issuer %q must be https (http only on a loopback address)", clip(s, 200))
+	}
+	return nil
 }

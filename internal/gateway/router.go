@@ -34,7 +34,9 @@ func newRouter() *router {
 }
 
 // add routes api under its match; the caller adds APIs in priority order.
-func (rt *router) add(api *API) {
+// It returns an earlier API that already takes some of the same requests
+// (same host, prefix and a common method), which shadows api there.
+func (rt *router) add(api *API) (shadowedBy *API) {
 	hosts := api.hosts
 	if len(hosts) == 0 {
 		hosts = []string{""}
@@ -60,8 +62,26 @@ func (rt *router) add(api *API) {
 			n = &routeNode{}
 			t[api.prefix] = n
 		}
+		for _, o := range n.apis {
+			if shadowedBy == nil && methodsOverlap(o.methods, api.methods) {
+				shadowedBy = o
+			}
+		}
 		n.apis = append(n.apis, api)
 	}
+	return shadowedBy
+}
+
+func methodsOverlap(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	for _, m := range a {
+		if slices.Contains(b, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // finish computes the Allow values once every API is added.

@@ -160,3 +160,18 @@ func FuzzRouter(f *testing.F) {
 		}
 	})
 }
+
+func TestApply_ShadowedAPIIsLoggedOnce(t *testing.T) {
+	h := newHarness(t, nil)
+	a := routedAPI("a", []string{"h.test"}, "/orders", "GET")
+	b := routedAPI("b", []string{"h.test"}, "/orders/", "GET", "POST")
+	c := routedAPI("c", []string{"h.test"}, "/orders", "DELETE")
+	h.apply(t, a, b, c)
+	h.apply(t, a, b, c)
+	if n := strings.Count(h.logs.String(), "shadowedBy=a"); n != 1 {
+		t.Errorf("%d shadow warnings, want 1: %s", n, h.logs.String())
+	}
+	if strings.Contains(h.logs.String(), "api=c") {
+		t.Errorf("an API with other methods is reported: %s", h.logs.String())
+	}
+}
