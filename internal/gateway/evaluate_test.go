@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/portcullis/portcullis/internal/directory"
 )
 
 const (
@@ -435,5 +438,71 @@ func TestNeedsClientCertificate(t *testing.T) {
 	h.apply(t, api)
 	if !h.g.NeedsClientCertificate() {
 		t.Error("an API takes certificates")
+	}
+}
+
+type fakeBackend struct {
+	up     Upstream
+	closed atomic.Bool
+}
+
+func (b *fakeBackend) Close() { b.closed.Store(true) }
+
+func TestApply_BackendsAreKeptWhileUnchangedAndClosedWhenReplaced(t *testing.T) {
+	var made []*fakeBackend
+	h := newHarness(t, func(c *Config) {
+		c.NewBackend = func(u Upstream) (Backend, error) {
+			b := &fakeBackend{up: u}
+			made = append(made, b)
+			return b, nil
+		}
+	})
+	a := apiKeyAPI("t1", "a", "/a", "vault://main/secrets/k")
+	a.Backend = directory.Backend{URLs: []string{"http://127.0.0.1:8081/base"}, StripPathPrefix: true,
+		Timeouts: directory.Timeouts{ConnectSeconds: 1.5}}
+	h.apply(t, a)
+	h.apply(t, a)
+	if len(made) != 1 || made[0].up.ConnectTimeout != 1500*time.Millisecond || made[0].up.ResponseHeaderTimeout != 30*time.Second ||
+		made[0].up.URLs[0].Path != "/base" {
+		t.Fatalf("backends %+v", made)
+	}
+	a.Revision = 2
+	h.apply(t, a)
+	if len(made) != 2 || !made[0].closed.Load() || made[1].closed.Load() {
+		t.Fatal("the replaced backend is not closed, or the new one is")
+	}
+	h.vault.set("main", "k", testKey)
+	h.settle(t)
+	r := request("GET", "https://h.test/a/x/y", "x-functions-key", testKey)
+	v := h.g.Evaluate(r, false)
+	if !v.Forward() || v.API.Backend != made[1] || r.URL.Path != "/x/y" {
+		t.Fatalf("forward %v, path %q", v.Forward(), r.URL.Path)
+	}
+	h.apply(t)
+	if !made[1].closed.Load() {
+		t.Error("the backend of a deleted API is not closed")
+	}
+}
+
+func TestApply_BadBackendOrHeadersIs503(t *testing.T) {
+	h := newHarness(t, nil)
+	badURL := apiKeyAPI("t1", "bad-url", "/u", "vault://main/secrets/k")
+	badURL.Backend.URLs = []string{"ftp://x"}
+	badHeader := apiKeyAPI("t1", "bad-header", "/h", "vault://main/secrets/k")
+	badHeader.PrincipalHeaders = map[string]string{"Authorization": "subject"}
+	badField := apiKeyAPI("t1", "bad-field", "/f", "vault://main/secrets/k")
+	badField.PrincipalHeaders = map[string]string{"X-Pw": "password"}
+	badPolicy := apiKeyAPI("t1", "bad-policy", "/p", "vault://main/secrets/k")
+	badPolicy.Policy.Methods[0].Type = "magic"
+	h.apply(t, badURL, badHeader, badField, badPolicy)
+	want := map[string]string{"bad-url": "backend.urls[0]", "bad-header": "reserved", "bad-field": "use one of", "bad-policy": "magic"}
+	ps := h.g.Problems()
+	if len(ps) != len(want) {
+		t.Fatalf("problems %+v", ps)
+	}
+	for _, p := range ps {
+		if !strings.Contains(p.Reason, want[p.API]) {
+			t.Errorf("%s: %q does not say %q", p.API, p.Reason, want[p.API])
+		}
 	}
 }

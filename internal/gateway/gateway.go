@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -215,7 +216,7 @@ func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
 	old := g.routes.Load()
 	sorted := slices.Clone(apis)
 	slices.SortFunc(sorted, func(a, b directory.API) int {
-		return strings.Compare(a.TenantID+"\x00"+a.Name, b.TenantID+"\x00"+b.Name)
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.Name, b.Name))
 	})
 	next := &routes{router: newRouter(), byKey: make(map[string]*API, len(sorted))}
 	var fresh []*API

@@ -175,3 +175,35 @@ func TestApply_ShadowedAPIIsLoggedOnce(t *testing.T) {
 		t.Errorf("an API with other methods is reported: %s", h.logs.String())
 	}
 }
+
+func TestRouter_HitAllocatesNothing(t *testing.T) {
+	rt := newRouter()
+	for _, a := range []*API{
+		{Name: "exact", hosts: []string{"api.example.com"}, prefix: "/orders", methods: []string{"GET"}},
+		{Name: "wild", hosts: []string{"*.example.com"}, prefix: "/items"},
+		{Name: "any", prefix: "/"},
+	} {
+		rt.add(a)
+	}
+	rt.finish()
+	for _, c := range [][3]string{
+		{"api.example.com:443", "/orders/42/lines", "GET"}, {"eu.example.com", "/items/1", "POST"}, {"x.test", "/a/b/c", "GET"},
+	} {
+		if n := testing.AllocsPerRun(100, func() { rt.lookup(c[0], c[1], c[2]) }); n != 0 {
+			t.Errorf("%v: %v allocations", c, n)
+		}
+	}
+}
+
+func TestDecisionIDs_AreUniqueHex(t *testing.T) {
+	var d decisionIDs
+	d.init()
+	seen := map[string]bool{}
+	for range 10000 {
+		id := d.next()
+		if len(id) != 16 || strings.Trim(id, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("id %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
+	}
+}
