@@ -191,7 +191,7 @@ func (g *Gateway) Problems() []Problem {
 func (g *Gateway) Apply(apis []directory.API) error {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
-	return g.apply(apis, false)
+	return g.apply(apis)
 }
 
 // resolved is the refresher's callback: the health of every API is
@@ -200,7 +200,7 @@ func (g *Gateway) Apply(apis []directory.API) error {
 func (g *Gateway) resolved(certificates bool) {
 	if certificates {
 		g.applyMu.Lock()
-		err := g.apply(g.last, true)
+		err := g.apply(g.last)
 		g.applyMu.Unlock()
 		if err != nil {
 			g.log.Warn("gateway: recompiling APIs after a certificate change failed", "err", err)
@@ -212,20 +212,22 @@ func (g *Gateway) resolved(certificates bool) {
 	}
 }
 
-func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
+func (g *Gateway) apply(apis []directory.API) error {
 	old := g.routes.Load()
 	sorted := slices.Clone(apis)
 	slices.SortFunc(sorted, func(a, b directory.API) int {
 		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.Name, b.Name))
 	})
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].TenantID == sorted[i-1].TenantID && sorted[i].Name == sorted[i-1].Name {
+			return fmt.Errorf("gateway: API %q of tenant %s is listed twice", sorted[i].Name, sorted[i].TenantID)
+		}
+	}
 	next := &routes{router: newRouter(), byKey: make(map[string]*API, len(sorted))}
 	var fresh []*API
 	for i := range sorted {
 		d := &sorted[i]
 		key := d.TenantID + "/" + d.Name
-		if _, dup := next.byKey[key]; dup {
-			return fmt.Errorf("gateway: API %q of tenant %s is listed twice", d.Name, d.TenantID)
-		}
 		a := old.byKey[key]
 		if a == nil || a.Revision != d.Revision || a.stale() {
 			a = g.compile(d)
@@ -275,8 +277,8 @@ func (g *Gateway) apply(apis []directory.API, certsOnly bool) error {
 			}
 		}
 	}
-	if len(fresh) > 0 && !certsOnly {
-		g.res.wake()
+	if len(fresh) > 0 {
+		g.res.wake() // resolve the new references now rather than at the next poll
 	}
 	return nil
 }
