@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,9 @@ type budget struct {
 type budgetShard struct {
 	mu sync.Mutex
 	m  map[netip.Addr]bucket
+	// n mirrors len(m) so that the common case, a shard with no failing
+	// source, costs one atomic load and no lock.
+	n atomic.Int32
 }
 
 type bucket struct {
@@ -73,6 +77,9 @@ func (b *budget) level(k bucket, now int64) float64 {
 // at; 0 when it is within its budget.
 func (b *budget) wait(src netip.Addr, now time.Time) time.Duration {
 	s := b.shard(src)
+	if s.n.Load() == 0 {
+		return 0
+	}
 	s.mu.Lock()
 	k, ok := s.m[src]
 	s.mu.Unlock()
@@ -102,6 +109,7 @@ func (b *budget) fail(src netip.Addr, now time.Time) {
 	k.tokens = b.level(k, t) - 1
 	k.at = t
 	s.m[src] = k
+	s.n.Store(int32(len(s.m)))
 }
 
 // evict makes room in a full shard: first every source whose bucket is
@@ -117,7 +125,7 @@ func (b *budget) evict(s *budgetShard, now int64) {
 	}
 	for a := range s.m {
 		delete(s.m, a)
-		return
+		break
 	}
 }
 

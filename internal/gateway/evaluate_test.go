@@ -506,3 +506,24 @@ func TestApply_BadBackendOrHeadersIs503(t *testing.T) {
 		}
 	}
 }
+
+func FuzzStripClientHeaders(f *testing.F) {
+	for _, s := range []string{"", "X-Portcullis-Roles", "x-forwarded-client-cert", "Ssl-Client-Cert", "X", "Accept", "x-portcullis-", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		h := http.Header{name: {"v"}, "Accept": {"a"}}
+		stripClientHeaders(h)
+		lower := strings.ToLower(name)
+		drop := strings.HasPrefix(lower, "x-portcullis-")
+		for _, c := range clientCertificateHeaders {
+			drop = drop || strings.EqualFold(name, c)
+		}
+		if _, kept := h[name]; kept == drop && name != "Accept" {
+			t.Fatalf("%q kept=%v", name, kept)
+		}
+		if h.Get("Accept") != "a" {
+			t.Fatal("Accept was dropped")
+		}
+	})
+}

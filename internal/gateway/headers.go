@@ -80,6 +80,14 @@ func validHeaderName(s string) bool {
 // proxies. Names compare case-insensitively, whatever the map's keys.
 func stripClientHeaders(h http.Header) {
 	for k := range h {
+		// Every name to drop is 13 or more bytes and starts with X or S:
+		// most headers are passed over with two comparisons.
+		if len(k) < 13 {
+			continue
+		}
+		if c := k[0] | 0x20; c != 'x' && c != 's' {
+			continue
+		}
 		if len(k) >= len(portcullisPrefix) && strings.EqualFold(k[:len(portcullisPrefix)], portcullisPrefix) {
 			delete(h, k)
 			continue
