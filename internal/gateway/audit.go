@@ -3,11 +3,12 @@ package gateway
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,29 +32,94 @@ type auditRecord struct {
 	source           netip.Addr
 }
 
-// auditLine is the JSON form of an audit record. It holds identifiers of
+// appendAuditLine appends r as one JSON line. It is written by hand, not
+// with encoding/json: the writer encodes every request and reflection
+// would cost as much as the rest of the decision. It holds identifiers of
 // the credential, never the credential.
-type auditLine struct {
-	Time       string          `json:"time"`
-	DecisionID string          `json:"decisionId"`
-	Tenant     string          `json:"tenant,omitempty"`
-	API        string          `json:"api,omitempty"`
-	Method     string          `json:"method"`
-	Path       string          `json:"path"`
-	Credential string          `json:"credentialMethod,omitempty"`
-	Principal  *auditPrincipal `json:"principal,omitempty"`
-	Outcome    string          `json:"outcome"`
-	Status     int             `json:"status"`
-	Reason     string          `json:"reason"`
-	UpstreamMS float64         `json:"upstreamMs,omitempty"`
-	SourceIP   string          `json:"sourceIp,omitempty"`
+func appendAuditLine(b []byte, r *auditRecord) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","decisionId":`...)
+	b = appendJSONString(b, r.id)
+	if r.tenant != "" || r.api != "" {
+		b = append(b, `,"tenant":`...)
+		b = appendJSONString(b, r.tenant)
+		b = append(b, `,"api":`...)
+		b = appendJSONString(b, r.api)
+	}
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, r.method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, r.path)
+	if r.credential != "" {
+		b = append(b, `,"credentialMethod":`...)
+		b = appendJSONString(b, r.credential)
+	}
+	if r.subject != "" || r.appID != "" || r.tenantID != "" || r.credID != "" {
+		b = append(b, `,"principal":{`...)
+		sep := ""
+		for _, f := range [...]struct{ k, v string }{{"subject", r.subject}, {"appId", r.appID}, {"tenantId", r.tenantID}, {"credentialId", r.credID}} {
+			if f.v != "" {
+				b = append(b, sep...)
+				b = append(b, '"')
+				b = append(b, f.k...)
+				b = append(b, `":`...)
+				b = appendJSONString(b, f.v)
+				sep = ","
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"outcome":"`...)
+	b = append(b, r.outcome...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, `,"reason":"`...)
+	b = append(b, r.reason.String()...)
+	b = append(b, '"')
+	if r.upstream > 0 {
+		b = append(b, `,"upstreamMs":`...)
+		b = strconv.AppendFloat(b, float64(r.upstream.Microseconds())/1000, 'f', -1, 64)
+	}
+	if r.source.IsValid() {
+		b = append(b, `,"sourceIp":"`...)
+		b = r.source.AppendTo(b)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
 }
 
-type auditPrincipal struct {
-	Subject      string `json:"subject,omitempty"`
-	AppID        string `json:"appId,omitempty"`
-	TenantID     string `json:"tenantId,omitempty"`
-	CredentialID string `json:"credentialId,omitempty"`
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, `\u202`...)
+			b = append(b, hexDigits[r&0xf])
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
 }
 
 // auditWriter writes audit lines from a bounded queue on its own
@@ -86,21 +152,10 @@ func (a *auditWriter) add(r auditRecord) {
 func (a *auditWriter) run(w *bufio.Writer) {
 	defer close(a.done)
 	failed := false
+	var line []byte
 	write := func(r auditRecord) {
-		l := auditLine{Time: r.at.UTC().Format(time.RFC3339Nano), DecisionID: r.id, Tenant: r.tenant, API: r.api,
-			Method: r.method, Path: r.path, Credential: r.credential, Outcome: r.outcome, Status: r.status,
-			Reason: r.reason.String()}
-		if r.subject != "" || r.appID != "" || r.tenantID != "" || r.credID != "" {
-			l.Principal = &auditPrincipal{r.subject, r.appID, r.tenantID, r.credID}
-		}
-		if r.upstream > 0 {
-			l.UpstreamMS = float64(r.upstream.Microseconds()) / 1000
-		}
-		if r.source.IsValid() {
-			l.SourceIP = r.source.String()
-		}
-		b, _ := json.Marshal(l)
-		w.Write(append(b, '\n'))
+		line = appendAuditLine(line[:0], &r)
+		w.Write(line)
 	}
 	flush := func() {
 		if err := w.Flush(); err != nil && !failed {

@@ -527,3 +527,24 @@ func FuzzStripClientHeaders(f *testing.F) {
 		}
 	})
 }
+
+func FuzzAuditLineIsJSON(f *testing.F) {
+	for _, s := range []string{"", "/a", "\"\\\x00\x1f\x7f", "\xff\xfe", "é\u2028x", "<script>"} {
+		f.Add(s, s)
+	}
+	f.Fuzz(func(t *testing.T, path, subject string) {
+		r := auditRecord{at: time.Unix(0, 0), id: "0123456789abcdef", tenant: "t", api: "a", method: "GET", path: path,
+			subject: subject, outcome: "allowed", status: 200, reason: reasonOK, upstream: time.Millisecond, source: sourceKey("192.0.2.1:1")}
+		line := appendAuditLine(nil, &r)
+		var got map[string]any
+		if err := json.Unmarshal(line, &got); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		var want string
+		b, _ := json.Marshal(path)
+		json.Unmarshal(b, &want)
+		if want != got["path"] {
+			t.Fatalf("path %q came back as %q", path, got["path"])
+		}
+	})
+}
