@@ -21,5 +21,22 @@
 // counts the request in Prometheus.
 //
 // Gateway.Explain dry-runs an API's policy for the admin API's explain
-// endpoint.
+// endpoint (ExplainHandler serves it).
+//
+// # Wiring
+//
+// The HTTP engine calls Evaluate once per request head and Done once the
+// exchange has ended:
+//
+//	v := g.Evaluate(r, r.TLS == nil)
+//	done := func(res proxy.Result) { v.Done(res.Status, res.UpstreamLatency, res.Err) }
+//	if !v.Forward() {
+//		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
+//	}
+//	return proxy.Decision{Upstream: v.API.Backend.(*proxy.Upstream), Done: done}
+//
+// with Config.NewBackend making a proxy.Upstream from an Upstream. The
+// reload loop's component calls Apply with every API of the directory
+// snapshot; TLS listeners request client certificates while
+// NeedsClientCertificate reports true.
 package gateway
