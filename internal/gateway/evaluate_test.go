@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -547,4 +548,20 @@ func FuzzAuditLineIsJSON(f *testing.F) {
 			t.Fatalf("path %q came back as %q", path, got["path"])
 		}
 	})
+}
+
+func TestResolver_VaultOutageKeepsTheLastValues(t *testing.T) {
+	h := newHarness(t, nil)
+	h.vault.set("main", "k", testKey)
+	h.apply(t, apiKeyAPI("t1", "orders", "/", "vault://main/secrets/k"))
+	h.settle(t)
+	calls := h.vault.resolveCalls()
+	h.vault.setDown(errors.New("database is unreachable"))
+	waitFor(t, "a refresh during the outage", func() bool { return h.vault.resolveCalls() > calls })
+	if v := h.g.Evaluate(request("GET", "https://h.test/x", "x-functions-key", testKey), false); !v.Forward() {
+		t.Fatalf("an outage of the vault took the API down: %s", v.Body)
+	}
+	if !strings.Contains(h.logs.String(), "keeping its last value") {
+		t.Errorf("the outage is not logged: %s", h.logs.String())
+	}
 }

@@ -30,6 +30,7 @@ type fakeVault struct {
 	secrets map[string]fakeSecret // by vault/name
 	certs   map[string]vault.ResolvedCertificate
 	calls   int
+	down    error // when set, Resolve fails with it (the vault's store is unreachable)
 }
 
 type fakeSecret struct{ value, version string }
@@ -57,6 +58,9 @@ func (f *fakeVault) Resolve(_ context.Context, ref vault.Ref) (vault.Resolved, e
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
+	if f.down != nil {
+		return vault.Resolved{}, f.down
+	}
 	key := ref.Vault + "/" + ref.Name
 	if ref.Type == vault.Certificates {
 		if c, ok := f.certs[key]; ok {
@@ -241,4 +245,17 @@ func (f *fakeVault) setCert(vaultName, name string, c *x509.Certificate) {
 	defer f.mu.Unlock()
 	f.rev++
 	f.certs[vaultName+"/"+name] = vault.ResolvedCertificate{Leaf: c}
+}
+
+func (f *fakeVault) setDown(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = err
+	f.rev++
+}
+
+func (f *fakeVault) resolveCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }

@@ -195,8 +195,14 @@ func (rs *resolver) resolve(ctx context.Context, e *refEntry) bool {
 			rs.log.Warn("gateway: cannot re-resolve a vault reference; keeping its last value", "ref", e.ref.String(), "err", err)
 			return false
 		}
-		if old == nil || old.err == nil || old.err.Error() != err.Error() {
-			e.state.Store(&refState{err: errors.New(vault.AsError(err).Message)})
+		// The vault's message names the object, never its value; a store
+		// failure becomes "internal vault error" and its cause is logged.
+		msg := vault.AsError(err).Message
+		if !definitive(err) {
+			rs.log.Warn("gateway: cannot resolve a vault reference", "ref", e.ref.String(), "err", err)
+		}
+		if old == nil || old.err == nil || old.err.Error() != msg {
+			e.state.Store(&refState{err: errors.New(msg)})
 			e.gen.Add(1)
 			return true
 		}
