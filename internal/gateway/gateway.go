@@ -446,7 +446,16 @@ func (g *Gateway) compile(d *directory.API) *API {
 		return fail(err)
 	}
 	if len(res.issuers) > 0 && g.cfg.Clients != nil {
-		pol.Authorize = requireExistingClient(res.issuers, g.cfg.Clients)
+		exists, prev := requireExistingClient(res.issuers, g.cfg.Clients), pol.Authorize
+		pol.Authorize = exists
+		if prev != nil { // keep what the compiled policy checks itself
+			pol.Authorize = func(r *http.Request, p *guard.Principal) error {
+				if err := exists(r, p); err != nil {
+					return err
+				}
+				return prev(r, p)
+			}
+		}
 	}
 	a.policy, a.compiled = pol, true
 
