@@ -105,6 +105,7 @@ func newCA(t *testing.T, name string) (*x509.Certificate, func(cn string, eku x5
 }
 
 func TestApply_TrustedCAFromTheVaultIsCompiledOnceResolved(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.Now = time.Now })
 	ca, issue := newCA(t, "Clients CA")
 	client := issue("orders-client", x509.ExtKeyUsageClientAuth)
@@ -128,6 +129,7 @@ func TestApply_TrustedCAFromTheVaultIsCompiledOnceResolved(t *testing.T) {
 }
 
 func TestUpstream_BackendCAFromTheVaultOverRealTLS(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.Now = time.Now })
 	ca, issue := newCA(t, "Backend CA")
 	srv := issue("backend", x509.ExtKeyUsageServerAuth, "127.0.0.1")

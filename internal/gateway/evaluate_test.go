@@ -192,6 +192,7 @@ func TestBudget_IsBounded(t *testing.T) {
 }
 
 func TestApply_MissingVaultReferenceIs503ForThatAPIOnly(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.vault.set("main", "k", testKey)
 	h.apply(t,
@@ -233,6 +234,7 @@ func TestApply_MissingVaultReferenceIs503ForThatAPIOnly(t *testing.T) {
 }
 
 func TestResolver_RotatedSecretIsServedAfterTheRefresh(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.vault.set("main", "k", "old-key-value")
 	h.apply(t, apiKeyAPI("t1", "orders", "/", "vault://main/secrets/k"))
@@ -551,6 +553,7 @@ func FuzzAuditLineIsJSON(f *testing.F) {
 }
 
 func TestResolver_VaultOutageKeepsTheLastValues(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, nil)
 	h.vault.set("main", "k", testKey)
 	h.apply(t, apiKeyAPI("t1", "orders", "/", "vault://main/secrets/k"))

@@ -40,6 +40,7 @@ func startIssuer(t *testing.T) string {
 }
 
 func TestEvaluate_BearerFromAnOIDCIssuerSharedAcrossAPIsAndApplies(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.Now = time.Now })
 	iss := startIssuer(t)
 	bearer := func(name, prefix string) (a directory.API) {

@@ -18,6 +18,7 @@ import (
 // real vault over a real SQLite store: a new secret version is served
 // after the refresher sees the revision move, and the old key stops.
 func TestVault_RealServiceRotationOverSQLite(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portcullis.db"))
 	if err != nil {
