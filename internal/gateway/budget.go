@@ -129,17 +129,21 @@ func (b *budget) evict(s *budgetShard, now int64) {
 	}
 }
 
-// sourceKey is the budget key of a client address: the address for IPv4,
-// its /64 for IPv6 (one host usually holds a whole /64).
-func sourceKey(remoteAddr string) netip.Addr {
-	ap, err := netip.ParseAddrPort(remoteAddr)
-	var a netip.Addr
-	if err == nil {
-		a = ap.Addr()
-	} else if a, err = netip.ParseAddr(remoteAddr); err != nil {
-		return netip.Addr{}
+// sourceAddr is the client's address from r.RemoteAddr ("ip:port" or a
+// bare ip); the zero Addr when it is neither.
+func sourceAddr(remoteAddr string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		return ap.Addr().Unmap().WithZone("")
 	}
-	a = a.Unmap().WithZone("")
+	if a, err := netip.ParseAddr(remoteAddr); err == nil {
+		return a.Unmap().WithZone("")
+	}
+	return netip.Addr{}
+}
+
+// budgetKey is the budget key of a client address: the address for IPv4,
+// its /64 for IPv6 (one host usually holds a whole /64).
+func budgetKey(a netip.Addr) netip.Addr {
 	if a.Is6() {
 		if p, err := a.Prefix(64); err == nil {
 			return p.Addr()
@@ -147,3 +151,6 @@ func sourceKey(remoteAddr string) netip.Addr {
 	}
 	return a
 }
+
+// sourceKey is budgetKey(sourceAddr(remoteAddr)).
+func sourceKey(remoteAddr string) netip.Addr { return budgetKey(sourceAddr(remoteAddr)) }

@@ -60,7 +60,8 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		// r's strings may live in the engine's reused buffers.
 		v.path = strings.Clone(clip(r.URL.Path, maxAuditPath))
 	}
-	v.source = sourceKey(r.RemoteAddr)
+	v.source = sourceAddr(r.RemoteAddr)
+	src := budgetKey(v.source)
 
 	if !cleanPath(r.URL.Path) || r.URL.Path == "" || r.URL.Path[0] != '/' {
 		return v.refuse(http.StatusBadRequest, reasonNotFound, "invalid_request",
@@ -97,7 +98,7 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 				"tenant", api.TenantID, "api", api.Name)
 		}
 	}
-	if wait := g.budget.wait(v.source, now); wait > 0 {
+	if wait := g.budget.wait(src, now); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return v.refuse(http.StatusTooManyRequests, reasonRateLimited, "too_many_requests",
 			"too many failed authentications from this address; retry in "+strconv.Itoa(secs)+" s",
@@ -108,7 +109,7 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	if gerr != nil {
 		rs := guardReason(gerr)
 		if rs == reasonInvalidCredentials {
-			g.budget.fail(v.source, now)
+			g.budget.fail(src, now)
 		}
 		h := http.Header{}
 		if gerr.Status == http.StatusServiceUnavailable {

@@ -568,3 +568,19 @@ func TestResolver_VaultOutageKeepsTheLastValues(t *testing.T) {
 		t.Errorf("the outage is not logged: %s", h.logs.String())
 	}
 }
+
+func TestSourceAddresses(t *testing.T) {
+	for _, c := range []struct{ remote, addr, key string }{
+		{"192.0.2.1:443", "192.0.2.1", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:1", "192.0.2.1", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:1", "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"},
+		{"[fe80::1%eth0]:1", "fe80::1", "fe80::"},
+		{"192.0.2.9", "192.0.2.9", "192.0.2.9"},
+		{"@", "invalid IP", "invalid IP"},
+	} {
+		a := sourceAddr(c.remote)
+		if a.String() != c.addr || budgetKey(a).String() != c.key {
+			t.Errorf("%s: addr %s key %s, want %s %s", c.remote, a, budgetKey(a), c.addr, c.key)
+		}
+	}
+}
