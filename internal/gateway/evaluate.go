@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,6 +54,12 @@ func (v Verdict) Forward() bool { return v.Status == 0 }
 // the principal headers and the decision id and strips the API's path
 // prefix when it says so. Evaluate does not keep r.
 func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	if r.URL == nil {
+		r.URL = &url.URL{}
+	}
 	stripClientHeaders(r.Header)
 	now := g.now()
 	v := Verdict{g: g, start: now, DecisionID: g.ids.next(), method: internMethod(r.Method)}

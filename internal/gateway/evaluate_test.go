@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
@@ -583,4 +586,38 @@ func TestSourceAddresses(t *testing.T) {
 			t.Errorf("%s: addr %s key %s, want %s %s", c.remote, a, budgetKey(a), c.addr, c.key)
 		}
 	}
+}
+
+func FuzzEvaluate(f *testing.F) {
+	for _, s := range [][4]string{
+		{"GET", "h.test", "/orders/1", "x-functions-key"}, {"POST", "API.EXAMPLE.COM:1", "/", "Authorization"},
+		{"", "", "", ""}, {"GET", "h.test", "/orders/../x", "X-Portcullis-Roles"}, {"G\x00", "[::1]", "//", "\x00"},
+	} {
+		f.Add(s[0], s[1], s[2], s[3], "v")
+	}
+	h := newHarness(f, func(c *Config) { c.Audit = io.Discard })
+	h.vault.set("main", "k", testKey)
+	h.vault.set("main", "pw", testPassword)
+	cert := apiKeyAPI("t1", "mtls", "/mtls", "unused")
+	cert.Policy.Methods = []guard.MethodSpec{certMethod()}
+	h.apply(f, apiKeyAPI("t1", "orders", "/orders", "vault://main/secrets/k"), basicAPI("t1", "basic", "/", "alice", "vault://main/secrets/pw"), cert)
+	h.settle(f)
+	f.Fuzz(func(t *testing.T, method, host, path, name, value string) {
+		r := &http.Request{Method: method, Host: host, URL: &url.URL{Path: path}, Header: http.Header{name: {value}}, RemoteAddr: "192.0.2.1:1"}
+		v := h.g.Evaluate(r, len(value)%2 == 0)
+		v.Done(v.Status, 0, nil)
+		switch v.Status {
+		case 0, 400, 401, 403, 404, 405, 429, 503:
+		default:
+			t.Fatalf("status %d", v.Status)
+		}
+		if !v.Forward() && !json.Valid(v.Body) {
+			t.Fatalf("body %q", v.Body)
+		}
+		for k := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "x-portcullis-") && !v.Forward() {
+				t.Fatalf("%s survived a refusal", k)
+			}
+		}
+	})
 }
