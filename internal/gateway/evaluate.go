@@ -131,6 +131,11 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		return v.refuse(gerr.Status, rs, code, gerr.Description, h)
 	}
 	v.Principal = p
+	if p.Method == guard.MethodBasic {
+		// The backend trusts the gateway's principal headers; the password
+		// has no business travelling further.
+		delete(r.Header, "Authorization")
+	}
 	api.setPrincipalHeaders(r.Header, p, v.DecisionID)
 	if api.StripPrefix != "" {
 		stripPrefix(r, api.StripPrefix)

@@ -85,6 +85,9 @@ func TestEvaluate_PrincipalHeaderValuesAreSanitised(t *testing.T) {
 	if !v.Forward() {
 		t.Fatalf("refused: %s", v.Body)
 	}
+	if r.Header.Get("Authorization") != "" {
+		t.Error("the Basic password is forwarded to the backend")
+	}
 	if got := r.Header.Get("X-Who"); got != "alice" {
 		t.Errorf("X-Who %q", got)
 	}
