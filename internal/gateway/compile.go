@@ -225,4 +225,3 @@ func seconds(v float64, def time.Duration) time.Duration {
 	}
 	return time.Duration(v * float64(time.Second))
 }
-
