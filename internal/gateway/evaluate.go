@@ -113,6 +113,9 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	}
 
 	p, gerr := api.policy.Decide(r)
+	if gerr == nil && p == nil {
+		gerr = &guard.Error{Status: http.StatusUnauthorized, Code: guard.CodeInvalidToken, Description: "the credentials were not accepted"}
+	}
 	if gerr != nil {
 		rs := guardReason(gerr)
 		if rs == reasonInvalidCredentials {

@@ -21,10 +21,12 @@ import (
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
-// Config is what New needs. Everything but Now, Logger, Audit, Metrics and
-// Dev may be nil, disabling what depends on it (without Vault no API may
-// reference a secret; without TenantKeys no API may accept Portcullis
-// tenant tokens).
+// Config is what New needs. Every field is optional: without Vault no API
+// may reference a secret, without TenantKeys, TenantIssuer and TenantID
+// none may accept Portcullis tenant tokens (such APIs answer 503 saying
+// so); Now and Logger default to time.Now and slog.Default(); without
+// Audit nothing is audited; without Metrics the series are kept but not
+// registered.
 type Config struct {
 	// Vault resolves the policies' references, off the request path.
 	Vault Vault
