@@ -24,12 +24,12 @@ import (
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
+var testCertKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+// testCert is a self-signed client certificate valid around the harness
+// clock and now.
 var testCert = func() *x509.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	c, err := pki.SelfSigned(pkix.Name{CommonName: "orders-client"}, key, 24*time.Hour, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	c, err := pki.SelfSigned(pkix.Name{CommonName: "orders-client"}, testCertKey, 24*time.Hour, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		panic(err)
 	}
@@ -166,5 +166,67 @@ func TestUpstream_BackendCAFromTheVaultOverRealTLS(t *testing.T) {
 	waitFor(t, "the backend trusted", func() bool { return get() == nil })
 	if h.g.routes.Load().byKey["t1/orders"].Upstream.TLS != up.TLS {
 		t.Error("the API was compiled again; the roots should have been read at the handshake")
+	}
+}
+
+func TestListenerTLS_RequestsCertificatesOnlyWhileAnAPINeedsThem(t *testing.T) {
+	h := newHarness(t, nil)
+	h.vault.set("main", "k", testKey)
+	keyAPI := apiKeyAPI("t1", "keys", "/keys", "vault://main/secrets/k")
+	ca, issue := newCA(t, "Server CA")
+	srvCert := issue("gateway", x509.ExtKeyUsageServerAuth, "127.0.0.1")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", h.g.ListenerTLS(&tls.Config{Certificates: []tls.Certificate{srvCert}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := h.g.Evaluate(r, false)
+		v.Done(v.Status, 0, nil)
+		if v.Forward() {
+			w.Write([]byte("admitted " + v.Principal.Subject))
+			return
+		}
+		for k, vs := range v.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(v.Status)
+		w.Write(v.Body)
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	asked := false
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked = true
+			c := tls.Certificate{Certificate: [][]byte{testCert.Raw}, PrivateKey: testCertKey}
+			return &c, nil
+		}}}}
+	get := func(path string) string {
+		t.Helper()
+		client.CloseIdleConnections()
+		resp, err := client.Get("https://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.Status + " " + readAll(t, resp.Body)
+	}
+
+	h.apply(t, keyAPI)
+	h.settle(t)
+	if got := get("/keys"); !strings.HasPrefix(got, "401") || asked {
+		t.Fatalf("without certificate APIs: %s (certificate asked: %v)", got, asked)
+	}
+	mtls := apiKeyAPI("t1", "mtls", "/mtls", "unused")
+	mtls.Policy.Methods = []guard.MethodSpec{certMethod()}
+	h.apply(t, keyAPI, mtls)
+	if got := get("/mtls/x"); got != "200 OK admitted CN=orders-client" || !asked {
+		t.Fatalf("with a certificate API: %s (certificate asked: %v)", got, asked)
+	}
+	if got := get("/keys"); !strings.HasPrefix(got, "401") {
+		t.Fatalf("the certificate does not open an API-key API: %s", got)
 	}
 }
