@@ -63,6 +63,7 @@ func (g *Gateway) compile(d *directory.API) *API {
 	if a.headers, err = compileHeaders(d.PrincipalHeaders); err != nil {
 		return fail(err)
 	}
+	a.ownHeaders = ownHeaders(a.headers)
 	if a.Upstream, err = g.compileUpstream(d, a); err != nil {
 		return fail(err)
 	}

@@ -301,18 +301,19 @@ type API struct {
 	methods  []string // upper-case; empty: any
 	routable bool
 
-	realm     string
-	policy    policy
-	compiled  bool  // policy is usable
-	staticErr error // why the API does not compile
-	headers   []principalHeader
-	insecure  bool // accepts Basic or an API key
-	allowHTTP bool // AllowInsecureAuth
-	needsCert bool
-	secrets   []*refEntry
-	certs     []certDep
-	keep      []*refEntry // backend CA certificates, read at handshake
-	oidc      []string
+	realm      string
+	policy     policy
+	compiled   bool  // policy is usable
+	staticErr  error // why the API does not compile
+	headers    []principalHeader
+	ownHeaders []string // principal headers outside X-Portcullis-*
+	insecure   bool     // accepts Basic or an API key
+	allowHTTP  bool     // AllowInsecureAuth
+	needsCert  bool
+	secrets    []*refEntry
+	certs      []certDep
+	keep       []*refEntry // backend CA certificates, read at handshake
+	oidc       []string
 
 	health       atomic.Pointer[string] // "" healthy; else the 503 reason
 	warnedHTTP   atomic.Bool

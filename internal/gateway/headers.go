@@ -102,11 +102,23 @@ func stripClientHeaders(h http.Header) {
 }
 
 // stripPrincipalHeaders removes the API's own principal headers the
-// client sent (those outside X-Portcullis-* that stripClientHeaders kept).
+// client sent: those outside X-Portcullis-*, which stripClientHeaders
+// has removed already.
 func (a *API) stripPrincipalHeaders(h http.Header) {
-	for _, ph := range a.headers {
-		delete(h, ph.name)
+	for _, name := range a.ownHeaders {
+		delete(h, name)
 	}
+}
+
+// ownHeaders are the principal header names stripClientHeaders does not cover.
+func ownHeaders(hs []principalHeader) []string {
+	var out []string
+	for _, ph := range hs {
+		if !strings.HasPrefix(ph.name, portcullisPrefix) {
+			out = append(out, ph.name)
+		}
+	}
+	return out
 }
 
 // setPrincipalHeaders tells the backend who the caller is, and the
