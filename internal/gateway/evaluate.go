@@ -91,7 +91,11 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		if p == "" {
 			p = "the API is not ready"
 		}
-		h := http.Header{"Retry-After": {"5"}}
+		retry := "5"
+		if strings.HasSuffix(p, notResolvedYet) {
+			retry = "1" // the refresher is on it
+		}
+		h := http.Header{"Retry-After": {retry}}
 		return v.refuse(http.StatusServiceUnavailable, reasonUnavailable, "temporarily_unavailable",
 			"API "+api.Name+" cannot serve: "+p, h)
 	}
