@@ -37,6 +37,6 @@
 //
 // with Config.NewBackend making a proxy.Upstream from an Upstream. The
 // reload loop's component calls Apply with every API of the directory
-// snapshot; TLS listeners request client certificates while
-// NeedsClientCertificate reports true.
+// snapshot; TLS listeners take their configuration from ListenerTLS, which
+// asks for client certificates while NeedsClientCertificate reports true.
 package gateway
