@@ -263,3 +263,9 @@ func checkReferrer(referrer string) error {
 	}
 	return nil
 }
+
+// Revision returns a number that moves whenever a vault, an object, a
+// version, a role assignment or a reference is written (Store.Revision):
+// a cheap signal for consumers that keep resolved values (the gateway) to
+// resolve again.
+func (s *Service) Revision(ctx context.Context) (int64, error) { return s.store.Revision(ctx) }

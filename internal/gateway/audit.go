@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const defaultAuditQueue = 8192
+
+// auditRecord is one decision, queued by value: the request path only
+// copies it into the channel; encoding happens on the writer goroutine.
+type auditRecord struct {
+	at               time.Time
+	id               string
+	tenant, api      string
+	method, path     string
+	credential       string
+	subject, appID   string
+	tenantID, credID string
+	outcome          string
+	status           int
+	reason           reason
+	upstream         time.Duration
+	source           netip.Addr
+}
+
+// appendAuditLine appends r as one JSON line. It is written by hand, not
+// with encoding/json: the writer encodes every request and reflection
+// would cost as much as the rest of the decision. It holds identifiers of
+// the credential, never the credential.
+func appendAuditLine(b []byte, r *auditRecord) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","decisionId":`...)
+	b = appendJSONString(b, r.id)
+	if r.tenant != "" || r.api != "" {
+		b = append(b, `,"tenant":`...)
+		b = appendJSONString(b, r.tenant)
+		b = append(b, `,"api":`...)
+		b = appendJSONString(b, r.api)
+	}
+	b = append(b, `,"method":`...)
+	b = appendJSONString(b, r.method)
+	b = append(b, `,"path":`...)
+	b = appendJSONString(b, r.path)
+	if r.credential != "" {
+		b = append(b, `,"credentialMethod":`...)
+		b = appendJSONString(b, r.credential)
+	}
+	if r.subject != "" || r.appID != "" || r.tenantID != "" || r.credID != "" {
+		b = append(b, `,"principal":{`...)
+		sep := ""
+		for _, f := range [...]struct{ k, v string }{{"subject", r.subject}, {"appId", r.appID}, {"tenantId", r.tenantID}, {"credentialId", r.credID}} {
+			if f.v != "" {
+				b = append(b, sep...)
+				b = append(b, '"')
+				b = append(b, f.k...)
+				b = append(b, `":`...)
+				b = appendJSONString(b, f.v)
+				sep = ","
+			}
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"outcome":"`...)
+	b = append(b, r.outcome...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(r.status), 10)
+	b = append(b, `,"reason":"`...)
+	b = append(b, r.reason.String()...)
+	b = append(b, '"')
+	if r.upstream > 0 {
+		b = append(b, `,"upstreamMs":`...)
+		b = strconv.AppendFloat(b, float64(r.upstream.Microseconds())/1000, 'f', -1, 64)
+	}
+	if r.source.IsValid() {
+		b = append(b, `,"sourceIp":"`...)
+		b = r.source.AppendTo(b)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, `\ufffd`...)
+		} else if r == '\u2028' || r == '\u2029' {
+			b = append(b, `\u202`...)
+			b = append(b, hexDigits[r&0xf])
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return append(b, '"')
+}
+
+// auditWriter writes audit lines from a bounded queue on its own
+// goroutine. When the queue is full the line is dropped and counted: the
+// request path never waits for the audit sink.
+type auditWriter struct {
+	q       chan auditRecord
+	flushes chan chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	dropped prometheus.Counter
+	log     *slog.Logger
+}
+
+func newAuditWriter(w io.Writer, size int, dropped prometheus.Counter, log *slog.Logger) *auditWriter {
+	a := &auditWriter{q: make(chan auditRecord, size), flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+		dropped: dropped, log: log}
+	go a.run(bufio.NewWriterSize(w, 64<<10))
+	return a
+}
+
+func (a *auditWriter) add(r auditRecord) {
+	select {
+	case a.q <- r:
+	default:
+		a.dropped.Inc()
+	}
+}
+
+func (a *auditWriter) run(w *bufio.Writer) {
+	defer close(a.done)
+	failed := false
+	var line []byte
+	write := func(r auditRecord) {
+		line = appendAuditLine(line[:0], &r)
+		w.Write(line)
+	}
+	flush := func() {
+		if err := w.Flush(); err != nil && !failed {
+			failed = true // logged once: a broken sink must not flood the log
+			a.log.Error("gateway: audit log write failed", "err", err)
+		}
+	}
+	for {
+		select {
+		case r := <-a.q:
+			write(r)
+			if len(a.q) == 0 {
+				flush()
+			}
+		case c := <-a.flushes:
+			for n := len(a.q); n > 0; n-- {
+				write(<-a.q)
+			}
+			flush()
+			close(c)
+		case <-a.stop:
+			for n := len(a.q); n > 0; n-- {
+				write(<-a.q)
+			}
+			flush()
+			return
+		}
+	}
+}
+
+// flush waits until the lines queued before it are written.
+func (a *auditWriter) flush(ctx context.Context) error {
+	c := make(chan struct{})
+	select {
+	case a.flushes <- c:
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close writes what is queued and stops the writer; lines added after
+// it are dropped and counted.
+func (a *auditWriter) close(ctx context.Context) error {
+	select {
+	case <-a.stop:
+	default:
+		close(a.stop)
+	}
+	select {
+	case <-a.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/jws"
+)
+
+const testIssuer = "https://login.test/11111111-1111-1111-1111-111111111111/v2.0"
+
+var testRSA = func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+type keySourceFunc func(issuer, kid string) (crypto.PublicKey, error)
+
+func (f keySourceFunc) Key(_ context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	return f(issuer, kid)
+}
+
+type clients map[string]bool
+
+func (c clients) ClientExists(tenantID, appID string) (bool, bool) {
+	if tenantID != "11111111-1111-1111-1111-111111111111" {
+		return false, false
+	}
+	return true, c[appID]
+}
+
+func token(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "k1"})
+	p, _ := json.Marshal(claims)
+	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
+	sig, err := jws.Sign("RS256", testRSA, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func TestEvaluate_BearerFromAPortcullisTenant(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.TenantKeys = keySourceFunc(func(iss, kid string) (crypto.PublicKey, error) {
+			if iss == testIssuer && kid == "k1" {
+				return &testRSA.PublicKey, nil
+			}
+			return nil, errors.New("unknown key")
+		})
+		c.TenantIssuer = func(id string) string { return "https://login.test/" + id + "/v2.0" }
+		c.TenantID = func(s string) (string, bool) {
+			if s == "contoso" {
+				return "11111111-1111-1111-1111-111111111111", true
+			}
+			return "", false
+		}
+		c.Clients = clients{"app-live": true}
+	})
+	api := apiKeyAPI("t1", "orders", "/orders", "unused")
+	api.Policy = guard.PolicySpec{
+		Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}},
+		Rules:   guard.RulesSpec{Roles: []string{"Orders.Read"}},
+	}
+	unknown := apiKeyAPI("t1", "unknown-tenant", "/x", "unused")
+	unknown.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "fabrikam"}}, Audiences: []string{"api://x"}}}}
+	h.apply(t, api, unknown)
+
+	exp := h.clock.now().Add(time.Hour).Unix()
+	claims := func(app string, roles ...string) map[string]any {
+		return map[string]any{"iss": testIssuer, "aud": "api://orders", "exp": exp, "sub": "s-1", "azp": app,
+			"tid": "11111111-1111-1111-1111-111111111111", "roles": roles}
+	}
+	cases := []struct {
+		name      string
+		auth      string
+		status    int
+		challenge string
+	}{
+		{"admitted", "Bearer " + token(t, claims("app-live", "Orders.Read", "Orders.Write")), 0, ""},
+		{"no token", "", http.StatusUnauthorized, `Bearer realm="orders"`},
+		{"missing role", "Bearer " + token(t, claims("app-live", "Other")), http.StatusForbidden, `error="insufficient_scope"`},
+		{"deleted client", "Bearer " + token(t, claims("app-gone", "Orders.Read")), http.StatusUnauthorized, `no longer exists`},
+		{"garbage", "Bearer abc.def.ghi", http.StatusUnauthorized, `error="invalid_token"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := request("GET", "https://h.test/orders/1")
+			if c.auth != "" {
+				r.Header.Set("Authorization", c.auth)
+			}
+			v := h.g.Evaluate(r, true) // bearer APIs are not held to the HTTPS rule of passwords and keys
+			if v.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", v.Status, c.status, v.Body)
+			}
+			if c.status == 0 {
+				if got := r.Header.Get("X-Portcullis-Roles"); got != "Orders.Read,Orders.Write" {
+					t.Errorf("roles header %q", got)
+				}
+				if got := r.Header.Get("X-Portcullis-Client-Id"); got != "app-live" {
+					t.Errorf("client id header %q", got)
+				}
+				return
+			}
+			if got := v.Header.Get("WWW-Authenticate"); !strings.Contains(got, c.challenge) {
+				t.Errorf("WWW-Authenticate %q does not hold %q", got, c.challenge)
+			}
+		})
+	}
+	ps := h.g.Problems()
+	if len(ps) != 1 || ps[0].API != "unknown-tenant" || !strings.Contains(ps[0].Reason, `tenant "fabrikam" does not exist`) {
+		t.Errorf("problems %+v", ps)
+	}
+}

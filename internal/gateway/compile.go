@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// compile turns a stored API into its compiled form; failures are kept
+// in staticErr, never returned, so one bad API cannot stop the others.
+func (g *Gateway) compile(d *directory.API) *API {
+	a := &API{TenantID: d.TenantID, Name: d.Name, Revision: d.Revision, allowHTTP: d.AllowInsecureAuth,
+		realm: d.Policy.Realm, counters: g.metrics.api(d.TenantID, d.Name)}
+	if a.realm == "" {
+		a.realm = d.Name
+	}
+	fail := func(err error) *API {
+		if a.staticErr == nil {
+			a.staticErr = err
+		}
+		return a
+	}
+	// Routing first: an API that can be routed is answered (503 if need
+	// be), never dropped.
+	prefix, err := normalisePrefix(d.Match.PathPrefix)
+	if err != nil {
+		return fail(err)
+	}
+	a.prefix = prefix
+	for _, h := range d.Match.Hosts {
+		k, err := normaliseHost(h)
+		if err != nil {
+			return fail(err)
+		}
+		a.hosts = append(a.hosts, k)
+	}
+	for _, m := range d.Match.Methods {
+		if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t/") {
+			return fail(fmt.Errorf("match.methods %q: use upper-case method names such as GET", clip(m, 40)))
+		}
+		a.methods = append(a.methods, m)
+	}
+	a.routable = true
+
+	for _, m := range d.Policy.Methods {
+		switch m.Type {
+		case guard.SpecBasic, guard.SpecAPIKey:
+			a.insecure = true
+		case guard.SpecClientCertificate:
+			a.needsCert = true
+		}
+	}
+	if a.headers, err = compileHeaders(d.PrincipalHeaders); err != nil {
+		return fail(err)
+	}
+	a.ownHeaders = ownHeaders(a.headers)
+	if a.Upstream, err = g.compileUpstream(d, a); err != nil {
+		return fail(err)
+	}
+	if d.Backend.StripPathPrefix && a.prefix != "/" {
+		a.StripPrefix = a.prefix
+	}
+
+	res := &apiResolver{g: g, tenantID: d.TenantID}
+	pol, err := compilePolicy(d.Policy, res, compileOptions{Now: g.now, Realm: a.realm})
+	a.secrets, a.certs, a.oidc = res.secrets, res.certs, res.oidc
+	if err != nil {
+		if !errors.As(err, new(errPending)) {
+			err = fmt.Errorf("policy does not compile: %w", err)
+		}
+		return fail(err)
+	}
+	if len(res.issuers) > 0 && g.cfg.Clients != nil {
+		exists, prev := requireExistingClient(res.issuers, g.cfg.Clients), pol.Authorize
+		pol.Authorize = exists
+		if prev != nil { // keep what the compiled policy checks itself
+			pol.Authorize = func(r *http.Request, p *guard.Principal) error {
+				if err := exists(r, p); err != nil {
+					return err
+				}
+				return prev(r, p)
+			}
+		}
+	}
+	a.policy, a.compiled = pol, true
+
+	if g.cfg.NewBackend != nil {
+		b, err := g.cfg.NewBackend(a.Upstream)
+		if err != nil {
+			return fail(fmt.Errorf("backend: %w", err))
+		}
+		a.Backend = b
+	}
+	return a
+}
+
+// requireExistingClient is guard.RequireExistingClient's rule as an
+// Authorize hook, limited to tokens of Portcullis tenants.
+func requireExistingClient(issuers []string, d guard.ClientDirectory) func(*http.Request, *guard.Principal) error {
+	return func(_ *http.Request, p *guard.Principal) error {
+		if p.Method != guard.MethodBearer || p.TenantID == "" || !slices.Contains(issuers, p.Issuer) {
+			return nil
+		}
+		if holds, exists := d.ClientExists(p.TenantID, p.AppID); holds && !exists {
+			return &guard.Error{Status: http.StatusUnauthorized, Code: guard.CodeInvalidToken,
+				Description: fmt.Sprintf("the client application %s no longer exists in tenant %s: its tokens stopped working when it was deleted", clip(p.AppID, 64), clip(p.TenantID, 64))}
+		}
+		return nil
+	}
+}
+
+func (g *Gateway) compileUpstream(d *directory.API, a *API) (Upstream, error) {
+	b := d.Backend
+	if len(b.URLs) == 0 {
+		return Upstream{}, errors.New("backend.urls is empty: give the URL of the API's backend")
+	}
+	var u Upstream
+	anyHTTPS := false
+	for i, s := range b.URLs {
+		p, err := url.Parse(s)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+			return Upstream{}, fmt.Errorf("backend.urls[%d] %q: give an absolute http(s) URL with a host and no user, query or fragment", i, clip(s, 100))
+		}
+		anyHTTPS = anyHTTPS || p.Scheme == "https"
+		u.URLs = append(u.URLs, p)
+	}
+	t := b.Timeouts
+	for _, v := range []float64{t.ConnectSeconds, t.ResponseHeaderSeconds, t.IdleSeconds} {
+		if v < 0 || v > 3600 {
+			return Upstream{}, errors.New("backend.timeouts: each must be between 0 (the default) and 3600 seconds")
+		}
+	}
+	u.ConnectTimeout = seconds(t.ConnectSeconds, 5*time.Second)
+	u.ResponseHeaderTimeout = seconds(t.ResponseHeaderSeconds, 30*time.Second)
+	u.IdleTimeout = seconds(t.IdleSeconds, 90*time.Second)
+	if b.TLS != nil && anyHTTPS {
+		cfg, err := g.backendTLS(b.TLS, a, d.TenantID)
+		if err != nil {
+			return Upstream{}, err
+		}
+		u.TLS = cfg
+	}
+	return u, nil
+}
+
+// backendTLS builds the TLS configuration toward an https backend. With
+// CA certificates from the vault the roots are read at each handshake from
+// the resolver, so a renewed CA certificate needs no recompilation.
+func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
+	if t.InsecureSkipVerify {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	if len(t.CACertificates) == 0 {
+		return cfg, nil
+	}
+	res := &apiResolver{g: g, tenantID: tenantID}
+	static := x509.NewCertPool()
+	var dynamic []*refEntry
+	for i, s := range t.CACertificates {
+		if !strings.HasPrefix(s, vault.RefScheme) {
+			certs, err := parsePEMCertificates(s)
+			if err != nil {
+				return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
+			}
+			for _, c := range certs {
+				static.AddCert(c)
+			}
+			continue
+		}
+		if g.cfg.Vault == nil {
+			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: this gateway has no vault to resolve references from", i)
+		}
+		ref, err := res.parse(s, vault.Certificates)
+		if err != nil {
+			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
+		}
+		e := g.res.entry(ref)
+		dynamic = append(dynamic, e)
+		a.keep = append(a.keep, e)
+	}
+	if len(dynamic) == 0 {
+		cfg.RootCAs = static
+		return cfg, nil
+	}
+	// Verification is done in VerifyConnection against the roots of the
+	// moment; InsecureSkipVerify only turns off the built-in check.
+	cfg.InsecureSkipVerify = true
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("the backend presented no certificate")
+		}
+		roots := static.Clone()
+		for _, e := range dynamic {
+			if st := e.state.Load(); st != nil {
+				for _, c := range st.certs {
+					roots.AddCert(c)
+				}
+			}
+		}
+		inter := x509.NewCertPool()
+		for _, c := range cs.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		name := cs.ServerName
+		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: g.now()})
+		return err
+	}
+	return cfg, nil
+}
+
+func seconds(v float64, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return time.Duration(v * float64(time.Second))
+}

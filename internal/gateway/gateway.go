@@ -1,0 +1,390 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/directory"
+)
+
+// Config is what New needs. Every field is optional: without Vault no API
+// may reference a secret, without TenantKeys, TenantIssuer and TenantID
+// none may accept Portcullis tenant tokens (such APIs answer 503 saying
+// so); Now and Logger default to time.Now and slog.Default(); without
+// Audit nothing is audited; without Metrics the series are kept but not
+// registered.
+type Config struct {
+	// Vault resolves the policies' references, off the request path.
+	Vault Vault
+	// VaultTenant names the tenant that owns a vault ("" when there is no
+	// such vault): an API may reference only its own tenant's vaults.
+	VaultTenant func(vaultName string) (tenantID string)
+
+	// TenantKeys are the token service's keys (sts.Server.Key), for
+	// bearer issuers that are Portcullis tenants.
+	TenantKeys guard.KeySource
+	// TenantIssuer returns the exact iss of a tenant's tokens.
+	TenantIssuer func(tenantID string) string
+	// TenantID turns a tenant name or id into its id.
+	TenantID func(nameOrID string) (string, bool)
+	// Clients refuses tokens of tenant-issued applications deleted since
+	// (guard.RequireExistingClient's rule); sts.Server implements it.
+	Clients guard.ClientDirectory
+
+	// HTTPClient fetches OIDC discovery documents and JWKS.
+	HTTPClient *http.Client
+	// NewBackend, when set, makes the HTTP engine's backend for an API; it
+	// is kept while the API's revision stands and closed once replaced.
+	NewBackend func(Upstream) (Backend, error)
+
+	// FailureBudget bounds failed authentications per source address
+	// (default 30 per minute with a burst of 30).
+	FailureBudget BudgetConfig
+
+	Now     func() time.Time
+	Logger  *slog.Logger
+	Audit   io.Writer // one JSON line per decision; nil: no audit
+	Metrics prometheus.Registerer
+	// Dev admits Basic and API keys on plain HTTP with a warning.
+	Dev bool
+}
+
+// Backend is the HTTP engine's handle for one API's upstream.
+type Backend interface{ Close() }
+
+// Upstream is where an API's admitted requests go, in the form the HTTP
+// engine needs.
+type Upstream struct {
+	URLs []*url.URL
+	// TLS is for https URLs; nil means the system roots.
+	TLS                                                *tls.Config
+	ConnectTimeout, ResponseHeaderTimeout, IdleTimeout time.Duration
+}
+
+// Gateway decides requests against the current routing snapshot. Apply
+// swaps in a new snapshot; Evaluate reads one without locks.
+type Gateway struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	routes  atomic.Pointer[routes]
+	res     *resolver
+	oidc    *oidcSources
+	budget  *budget
+	audit   *auditWriter
+	metrics *metrics
+	ids     decisionIDs
+
+	applyMu sync.Mutex
+	last    []directory.API // what the last Apply got, for recompiles
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// routes is one immutable routing snapshot.
+type routes struct {
+	router    *router
+	apis      []*API
+	byKey     map[string]*API // tenantID + "/" + name
+	needsCert bool
+}
+
+// New returns a Gateway serving no API until the first Apply, and starts
+// its background refresher; Close stops it.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	b, err := newBudget(cfg.FailureBudget)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel}
+	g.ids.init()
+	g.res = newResolver(cfg.Vault, cfg.Logger, g.resolved)
+	g.oidc = &oidcSources{ctx: ctx, m: map[string]*lazyOIDC{},
+		opts: guard.OIDCOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger}}
+	if cfg.Audit != nil {
+		g.audit = newAuditWriter(cfg.Audit, defaultAuditQueue, m.auditDropped, cfg.Logger)
+	}
+	g.routes.Store(&routes{router: newRouter(), byKey: map[string]*API{}})
+	if cfg.Vault != nil {
+		g.wg.Go(func() { g.res.run(ctx, cfg.Now) })
+	}
+	return g, nil
+}
+
+// Close stops the refresher and the OIDC loaders, closes the backends and
+// flushes the audit log.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.cancel()
+	g.wg.Wait()
+	g.oidc.wg.Wait()
+	for _, a := range g.routes.Load().apis {
+		if a.Backend != nil {
+			a.Backend.Close()
+		}
+	}
+	if g.audit != nil {
+		return g.audit.close(ctx)
+	}
+	return nil
+}
+
+// FlushAudit waits until every audit line queued so far is written.
+func (g *Gateway) FlushAudit(ctx context.Context) error {
+	if g.audit == nil {
+		return nil
+	}
+	return g.audit.flush(ctx)
+}
+
+// NeedsClientCertificate reports whether any served API accepts client
+// certificates, so that TLS listeners request one (tls.RequestClientCert;
+// verification is per API, after routing).
+func (g *Gateway) NeedsClientCertificate() bool { return g.routes.Load().needsCert }
+
+// Problem is an API that cannot serve, and why.
+type Problem struct {
+	TenantID, API, Reason string
+}
+
+// Problems lists the APIs that answer 503 now (or cannot be routed at
+// all), for health reports and the admin API.
+func (g *Gateway) Problems() []Problem {
+	var out []Problem
+	for _, a := range g.routes.Load().apis {
+		if p := a.problem(); p != "" {
+			out = append(out, Problem{a.TenantID, a.Name, p})
+		}
+	}
+	return out
+}
+
+// Apply builds a routing snapshot from apis (every API of every tenant)
+// and swaps it in. An API that does not compile is served as 503 naming
+// the problem; Apply fails only when it cannot build a snapshot at all.
+// An API whose Revision is unchanged keeps its compiled state.
+func (g *Gateway) Apply(apis []directory.API) error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	return g.apply(apis)
+}
+
+// resolved is the refresher's callback: the health of every API is
+// recomputed, and APIs compiled against a certificate that changed are
+// compiled again.
+func (g *Gateway) resolved(certificates bool) {
+	if certificates {
+		g.applyMu.Lock()
+		err := g.apply(g.last)
+		g.applyMu.Unlock()
+		if err != nil {
+			g.log.Warn("gateway: recompiling APIs after a certificate change failed", "err", err)
+		}
+		return
+	}
+	for _, a := range g.routes.Load().apis {
+		a.refreshHealth(g.log)
+	}
+}
+
+func (g *Gateway) apply(apis []directory.API) error {
+	old := g.routes.Load()
+	sorted := slices.Clone(apis)
+	slices.SortFunc(sorted, func(a, b directory.API) int {
+		return cmp.Or(strings.Compare(a.TenantID, b.TenantID), strings.Compare(a.Name, b.Name))
+	})
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].TenantID == sorted[i-1].TenantID && sorted[i].Name == sorted[i-1].Name {
+			return fmt.Errorf("gateway: API %q of tenant %s is listed twice", sorted[i].Name, sorted[i].TenantID)
+		}
+	}
+	next := &routes{router: newRouter(), byKey: make(map[string]*API, len(sorted))}
+	var fresh []*API
+	for i := range sorted {
+		d := &sorted[i]
+		key := d.TenantID + "/" + d.Name
+		a := old.byKey[key]
+		if a == nil || a.Revision != d.Revision || a.stale() {
+			a = g.compile(d)
+			fresh = append(fresh, a)
+		}
+		next.byKey[key] = a
+		next.apis = append(next.apis, a)
+		if a.routable {
+			if o := next.router.add(a); o != nil && a.shadowLogged.CompareAndSwap(false, true) {
+				g.log.Warn("gateway: two APIs match the same requests; the first in (tenant, name) order serves them",
+					"tenant", a.TenantID, "api", a.Name, "shadowedByTenant", o.TenantID, "shadowedBy", o.Name)
+			}
+		}
+		next.needsCert = next.needsCert || a.needsCert
+	}
+	next.router.finish()
+
+	keepRefs, keepIssuers := map[*refEntry]bool{}, map[string]bool{}
+	for _, a := range next.apis {
+		for _, e := range a.secrets {
+			keepRefs[e] = true
+		}
+		for _, d := range a.certs {
+			keepRefs[d.e] = true
+		}
+		for _, e := range a.keep {
+			keepRefs[e] = true
+		}
+		for _, iss := range a.oidc {
+			keepIssuers[iss] = true
+		}
+	}
+	for _, a := range fresh {
+		a.refreshHealth(g.log)
+	}
+	g.routes.Store(next)
+	g.last = sorted
+	g.res.retain(keepRefs)
+	g.oidc.retain(keepIssuers)
+	for _, a := range old.apis {
+		if next.byKey[a.TenantID+"/"+a.Name] != a {
+			if a.Backend != nil {
+				a.Backend.Close()
+			}
+			if _, still := next.byKey[a.TenantID+"/"+a.Name]; !still {
+				g.metrics.forget(a.TenantID, a.Name)
+			}
+		}
+	}
+	if len(fresh) > 0 {
+		g.res.wake() // resolve the new references now rather than at the next poll
+	}
+	return nil
+}
+
+// API is one compiled API of a routing snapshot. It is immutable but for
+// its health, which the refresher updates.
+type API struct {
+	TenantID string
+	Name     string
+	Revision int64
+	// Upstream is where admitted requests go; Backend is the engine's
+	// handle for it (Config.NewBackend), nil without one.
+	Upstream Upstream
+	Backend  Backend
+	// StripPrefix is the path prefix Evaluate removed from admitted
+	// requests ("" when the API keeps it).
+	StripPrefix string
+
+	hosts    []string
+	prefix   string
+	methods  []string // upper-case; empty: any
+	routable bool
+
+	realm      string
+	policy     policy
+	compiled   bool  // policy is usable
+	staticErr  error // why the API does not compile
+	headers    []principalHeader
+	ownHeaders []string // principal headers outside X-Portcullis-*
+	insecure   bool     // accepts Basic or an API key
+	allowHTTP  bool     // AllowInsecureAuth
+	needsCert  bool
+	secrets    []*refEntry
+	certs      []certDep
+	keep       []*refEntry // backend CA certificates, read at handshake
+	oidc       []string
+
+	health       atomic.Pointer[string] // "" healthy; else the 503 reason
+	warnedHTTP   atomic.Bool
+	shadowLogged atomic.Bool
+	counters     *apiCounters
+}
+
+func (a *API) acceptsMethod(m string) bool {
+	if len(a.methods) == 0 {
+		return true
+	}
+	for _, x := range a.methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// problem is why the API answers 503, or "".
+func (a *API) problem() string {
+	if p := a.health.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// stale reports whether a certificate the API was compiled against has
+// changed since, or was awaited.
+func (a *API) stale() bool {
+	for _, d := range a.certs {
+		if d.e.gen.Load() != d.gen {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshHealth recomputes the API's 503 reason from its compile error and
+// the state of its secrets; a change is logged once.
+func (a *API) refreshHealth(log *slog.Logger) {
+	p := ""
+	switch {
+	case a.staticErr != nil:
+		p = a.staticErr.Error()
+	default:
+		for _, e := range a.secrets {
+			if p = e.problem(); p != "" {
+				break
+			}
+		}
+	}
+	old := a.health.Load()
+	if old != nil && *old == p {
+		return
+	}
+	a.health.Store(&p)
+	// Waiting for the first resolution is not worth a line; a real
+	// problem, and its end, are logged once.
+	pending := func(s string) bool { return strings.HasSuffix(s, notResolvedYet) }
+	switch {
+	case p == "" && old != nil && *old != "" && !pending(*old):
+		log.Info("gateway: API is serving again", "tenant", a.TenantID, "api", a.Name)
+	case p != "" && !pending(p):
+		log.Warn("gateway: API answers 503", "tenant", a.TenantID, "api", a.Name, "revision", a.Revision, "reason", p)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}

@@ -1,0 +1,198 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/directory"
+)
+
+// principalHeader is one header the backend receives about the caller.
+type principalHeader struct {
+	name  string // canonical
+	field string // one of directory.PrincipalHeaderFields
+}
+
+// clientCertificateHeaders are the headers TLS-terminating proxies use to
+// pass a client certificate on; a client must never be able to send one.
+var clientCertificateHeaders = []string{
+	"X-Forwarded-Client-Cert", "X-Client-Cert", "X-Ssl-Client-Cert", "Ssl-Client-Cert",
+	"X-Client-Certificate", "X-Arr-Clientcert",
+}
+
+// reservedHeaders may not carry principal data: the backend or the
+// exchange itself depends on them.
+var reservedHeaders = []string{
+	"Host", "Authorization", "Cookie", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
+	"Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For",
+	"X-Forwarded-Proto", "X-Forwarded-Host",
+}
+
+const portcullisPrefix = "X-Portcullis-"
+
+// DecisionIDHeader carries the decision id to the client and the backend.
+const DecisionIDHeader = "X-Portcullis-Decision-Id"
+
+func compileHeaders(m map[string]string) ([]principalHeader, error) {
+	if m == nil {
+		m = directory.DefaultPrincipalHeaders
+	}
+	out := make([]principalHeader, 0, len(m))
+	for name, field := range m {
+		c := http.CanonicalHeaderKey(name)
+		switch {
+		case !validHeaderName(name):
+			return nil, fmt.Errorf("principalHeaders %q is not a valid header name", clip(name, 60))
+		case slices.Contains(reservedHeaders, c) || strings.HasPrefix(c, "Content-"):
+			return nil, fmt.Errorf("principalHeaders %q is reserved; choose another name such as X-Portcullis-Subject", clip(name, 60))
+		case strings.EqualFold(c, DecisionIDHeader):
+			return nil, fmt.Errorf("principalHeaders %q is the decision id header; choose another name", c)
+		case !slices.Contains(directory.PrincipalHeaderFields, field):
+			return nil, fmt.Errorf("principalHeaders[%q] %q: use one of %s", c, clip(field, 40), strings.Join(directory.PrincipalHeaderFields, ", "))
+		}
+		out = append(out, principalHeader{name: c, field: field})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+func validHeaderName(s string) bool {
+	if s == "" || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// stripClientHeaders removes what a client must never send: every
+// X-Portcullis-* header and the client-certificate headers of other
+// proxies. Names compare case-insensitively, whatever the map's keys.
+func stripClientHeaders(h http.Header) {
+	for k := range h {
+		// Every name to drop is 13 or more bytes and starts with X or S:
+		// most headers are passed over with two comparisons.
+		if len(k) < 13 {
+			continue
+		}
+		if c := k[0] | 0x20; c != 'x' && c != 's' {
+			continue
+		}
+		if len(k) >= len(portcullisPrefix) && strings.EqualFold(k[:len(portcullisPrefix)], portcullisPrefix) {
+			delete(h, k)
+			continue
+		}
+		for _, c := range clientCertificateHeaders {
+			if strings.EqualFold(k, c) {
+				delete(h, k)
+				break
+			}
+		}
+	}
+}
+
+// stripPrincipalHeaders removes the API's own principal headers the
+// client sent: those outside X-Portcullis-*, which stripClientHeaders
+// has removed already.
+func (a *API) stripPrincipalHeaders(h http.Header) {
+	for _, name := range a.ownHeaders {
+		delete(h, name)
+	}
+}
+
+// ownHeaders are the principal header names stripClientHeaders does not cover.
+func ownHeaders(hs []principalHeader) []string {
+	var out []string
+	for _, ph := range hs {
+		if !strings.HasPrefix(ph.name, portcullisPrefix) {
+			out = append(out, ph.name)
+		}
+	}
+	return out
+}
+
+// setPrincipalHeaders tells the backend who the caller is, and the
+// decision id. The values share one backing array: one allocation
+// whatever the number of headers.
+func (a *API) setPrincipalHeaders(h http.Header, p *guard.Principal, decisionID string) {
+	vals := make([]string, len(a.headers)+1)
+	vals[0] = decisionID
+	h[DecisionIDHeader] = vals[0:1:1]
+	for i, ph := range a.headers {
+		if v := sanitiseHeaderValue(principalField(p, ph.field)); v != "" {
+			vals[i+1] = v
+			h[ph.name] = vals[i+1 : i+2 : i+2]
+		}
+	}
+}
+
+func principalField(p *guard.Principal, field string) string {
+	switch field {
+	case "method":
+		return string(p.Method)
+	case "subject":
+		return p.Subject
+	case "tenantId":
+		return p.TenantID
+	case "appId":
+		return p.AppID
+	case "objectId":
+		return p.ObjectID
+	case "issuer":
+		return p.Issuer
+	case "roles":
+		return strings.Join(p.Roles, ",")
+	case "scopes":
+		return strings.Join(p.Scopes, ",")
+	case "tokenId":
+		return p.TokenID
+	case "credentialId":
+		return p.CredentialID
+	case "certificateThumbprint":
+		if p.Certificate != nil {
+			sum := sha256.Sum256(p.Certificate.Raw)
+			return hex.EncodeToString(sum[:])
+		}
+	case "certificateSubject":
+		if p.Certificate != nil {
+			return p.Certificate.Subject.String()
+		}
+	case "certificateIssuer":
+		if p.Certificate != nil {
+			return p.Certificate.Issuer.String()
+		}
+	}
+	return ""
+}
+
+// sanitiseHeaderValue drops control characters (CR and LF above all), so
+// a claim cannot add a header or split the request.
+func sanitiseHeaderValue(s string) string {
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return strings.TrimSpace(s)
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x20 && c != 0x7f {
+			b = append(b, c)
+		}
+	}
+	return strings.TrimSpace(string(b))
+}
