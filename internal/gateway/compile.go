@@ -72,7 +72,7 @@ func (g *Gateway) compile(d *directory.API) *API {
 	}
 
 	res := &apiResolver{g: g, tenantID: d.TenantID}
-	pol, err := compilePolicy(d.Policy, res, compileOptions{Now: g.now, Realm: a.realm})
+	pol, err := guard.CompilePolicy(d.Policy, res, guard.CompileOptions{Now: g.now, Realm: a.realm})
 	a.secrets, a.certs, a.oidc = res.secrets, res.certs, res.oidc
 	if err != nil {
 		if !errors.As(err, new(errPending)) {

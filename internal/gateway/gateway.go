@@ -302,7 +302,7 @@ type API struct {
 	routable bool
 
 	realm      string
-	policy     policy
+	policy     guard.Policy
 	compiled   bool  // policy is usable
 	staticErr  error // why the API does not compile
 	headers    []principalHeader

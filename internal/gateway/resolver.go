@@ -44,7 +44,7 @@ const (
 
 // refState is one resolution of a reference; immutable.
 type refState struct {
-	secret *secretValue
+	secret *guard.SecretValue
 	certs  []*x509.Certificate
 	// err is why the reference has no usable value; nil with no value
 	// means it was never resolved yet.
@@ -62,7 +62,7 @@ type refEntry struct {
 }
 
 // Current implements the SecretRef seam: one atomic load, no I/O.
-func (e *refEntry) Current() *secretValue {
+func (e *refEntry) Current() *guard.SecretValue {
 	if s := e.state.Load(); s != nil {
 		return s.secret
 	}
@@ -214,7 +214,7 @@ func (rs *resolver) resolve(ctx context.Context, e *refEntry) bool {
 		if old != nil && old.secret != nil && old.secret.Version == res.Secret.Version {
 			return false
 		}
-		next.secret = &secretValue{Value: bytes.Clone(res.Secret.Value.Bytes()), Version: res.Secret.Version}
+		next.secret = &guard.SecretValue{Value: bytes.Clone(res.Secret.Value.Bytes()), Version: res.Secret.Version}
 	case res.Certificate != nil:
 		if old != nil && len(old.certs) > 0 && old.certs[0].Equal(res.Certificate.Leaf) {
 			return false
@@ -277,7 +277,7 @@ func (ar *apiResolver) parse(s string, want vault.ObjectType) (vault.Ref, error)
 }
 
 // Secret implements the resolver seam for Basic passwords and API keys.
-func (ar *apiResolver) Secret(s string) (secretRef, error) {
+func (ar *apiResolver) Secret(s string) (guard.SecretRef, error) {
 	if ar.g.cfg.Vault == nil {
 		return nil, errors.New("this gateway has no vault to resolve references from")
 	}
