@@ -506,7 +506,7 @@ func (c *conn) forward(d *Decision) bool {
 	}
 	hb := c.respHead
 	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
-	c.writeResponseFields(w, false)
+	c.writeResponseFields(w, false, d.ResponseHeader)
 	switch {
 	case kind == bodyNone:
 		if rs.contentLength >= 0 && rs.status != 204 {
@@ -580,13 +580,18 @@ func (c *conn) forward(d *Decision) bool {
 
 // writeResponseFields copies the backend's header fields except hop-by-hop ones, Content-Length (the
 // engine writes its own framing) and those named in Connection.
-func (c *conn) writeResponseFields(w *bufio.Writer, upgrade bool) {
+func (c *conn) writeResponseFields(w *bufio.Writer, upgrade bool, extra http.Header) {
 	rs := &c.resp
 	hb := c.respHead
 next:
 	for i := range rs.fields {
 		f := &rs.fields[i]
 		name := f.name.bytes(hb)
+		if len(extra) > 0 {
+			if _, ok := extra[string(name)]; ok { // names are canonical; the conversion does not allocate
+				continue
+			}
+		}
 		switch f.key {
 		case "Content-Length":
 			continue
@@ -606,6 +611,11 @@ next:
 		w.WriteString(": ")
 		w.Write(f.value.bytes(hb))
 		w.WriteString("\r\n")
+	}
+	for k, vv := range extra {
+		for _, v := range vv {
+			writeHeaderLine(w, k, v)
+		}
 	}
 }
 
@@ -741,7 +751,7 @@ func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
 	w := c.bw
 	rs := &c.resp
 	writeStatusLineBytes(w, 101, rs.reason.bytes(c.respHead))
-	c.writeResponseFields(w, true)
+	c.writeResponseFields(w, true, d.ResponseHeader)
 	w.WriteString("Connection: Upgrade\r\n\r\n")
 	if err := w.Flush(); err != nil {
 		bc.nc.Close()

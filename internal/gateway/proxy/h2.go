@@ -95,6 +95,9 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	for _, n := range named {
 		h.Del(n)
 	}
+	for k, vv := range d.ResponseHeader {
+		h[k] = vv
+	}
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
 	}

@@ -51,6 +51,9 @@ type Decision struct {
 	Status   int
 	Header   http.Header
 	Body     []byte
+	// ResponseHeader, when forwarding, holds fields added to the backend's response to the client
+	// (the decision id); they replace the backend's fields of the same name.
+	ResponseHeader http.Header
 	// Done, when set, is called once the exchange has ended (response fully sent or failed), for audit
 	// and metrics.
 	Done func(Result)
