@@ -36,34 +36,79 @@ type Chain []Authenticator
 
 // Authenticate runs the chain.
 func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
+	p, e := c.authenticate(r, nil)
+	if e != nil {
+		return nil, e
+	}
+	return p, nil
+}
+
+// authenticate runs the chain, recording each authenticator's finding
+// when tr is not nil. Errors come back as *Error, mapped by AsError.
+func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
+	for i, a := range c {
+		p, err := a.Authenticate(r)
+		if errors.Is(err, ErrNoCredentials) {
+			tr.absent(a)
+			continue
+		}
+		// The later authenticators are not asked; those that remove their
+		// credential from the request (API keys) still do, so that a key
+		// sent along with a token reaches no backend and no log either.
+		for _, later := range c[i+1:] {
+			if s, ok := later.(credentialStripper); ok {
+				s.stripCredential(r)
+			}
+		}
+		if err != nil {
+			e := AsError(err)
+			tr.refused(a, e)
+			return nil, e
+		}
+		if p == nil {
+			e := invalidToken("the credentials were not accepted")
+			tr.refused(a, e)
+			return nil, e
+		}
+		tr.admitted(a, p)
+		return p, nil
+	}
+	return nil, c.noCredentials()
+}
+
+// A credentialStripper removes its kind of credential from a request.
+type credentialStripper interface{ stripCredential(r *http.Request) }
+
+// noCredentials is the refusal when no authenticator found its
+// credential: 401 with no error code (RFC 6750 §3.1), listing what is
+// accepted.
+func (c Chain) noCredentials() *Error {
 	var accepted []string
 	scheme := ""
 	for _, a := range c {
-		p, err := a.Authenticate(r)
-		if errors.Is(err, ErrNoCredentials) {
-			if d, ok := a.(interface{ describe() (string, string) }); ok {
-				what, sch := d.describe()
-				accepted = append(accepted, what)
-				if scheme == "" {
-					scheme = sch
-				}
+		if d, ok := a.(describer); ok {
+			what, sch := d.describe()
+			accepted = append(accepted, what)
+			if scheme == "" {
+				scheme = sch
 			}
-			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		if p == nil {
-			return nil, invalidToken("the credentials were not accepted")
-		}
-		return p, nil
 	}
 	desc := "no credentials"
 	if len(accepted) > 0 {
 		desc += ": send " + strings.Join(accepted, ", or ")
 	}
-	return nil, &Error{Status: http.StatusUnauthorized, Description: desc, Scheme: scheme, cause: ErrNoCredentials}
+	if len(c) == 1 {
+		if o, ok := c[0].(interface{ absentDescription() string }); ok {
+			desc = o.absentDescription()
+		}
+	}
+	return &Error{Status: http.StatusUnauthorized, Description: desc, Scheme: scheme, cause: ErrNoCredentials}
 }
+
+// A describer says what credential an authenticator reads ("Authorization:
+// Basic <user:password>") and the challenge scheme it answers with.
+type describer interface{ describe() (what, scheme string) }
 
 // authorization returns the credentials of the request's one Authorization
 // header whose scheme is scheme (case-insensitive, RFC 9110 §11.1).
@@ -87,13 +132,21 @@ func authorization(r *http.Request, scheme string) (string, error) {
 	}
 	// token68 (RFC 9110 §11.2): what a bearer token or Basic credentials are.
 	for i := 0; i < len(cred); i++ {
-		c := cred[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", c) >= 0) {
+		if !token68[cred[i]] {
 			return "", invalidRequest(fmt.Sprintf("the %s credentials contain a character (at offset %d) that is not allowed; send one %s header with a single token", scheme, i, scheme))
 		}
 	}
 	return cred, nil
 }
+
+// token68 marks the bytes of RFC 9110 §11.2's token68; a table, because
+// this loop runs over every byte of every token.
+var token68 = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/=", byte(c)) >= 0
+	}
+	return t
+}()
 
 // BearerToken returns the token of the request's Authorization: Bearer
 // header (RFC 6750 §2.1). ErrNoCredentials when there is no such header;
@@ -115,6 +168,7 @@ func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (bearer) describe() (string, string) { return "Authorization: Bearer <access token>", "Bearer" }
+func (bearer) methodName() string         { return string(MethodBearer) }
 
 // A PasswordChecker checks a user name and password (Basic
 // authentication). It should take the same time for unknown users as for
@@ -122,6 +176,10 @@ func (bearer) describe() (string, string) { return "Authorization: Bearer <acces
 type PasswordChecker interface {
 	CheckPassword(ctx context.Context, user, password string) (*Principal, error)
 }
+
+// MaxBasicCredentialBytes bounds the base64 credentials of a Basic
+// Authorization header; longer ones are refused before decoding.
+const MaxBasicCredentialBytes = 4 << 10
 
 // Basic returns an Authenticator for HTTP Basic authentication
 // (RFC 7617); the checker decides.
@@ -133,6 +191,10 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 	cred, err := authorization(r, "Basic")
 	if err != nil {
 		return nil, withScheme(err, "Basic")
+	}
+	if len(cred) > MaxBasicCredentialBytes {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Scheme: "Basic",
+			Description: fmt.Sprintf("the Basic credentials are %d bytes; at most %d are accepted", len(cred), MaxBasicCredentialBytes)}
 	}
 	dec, err := base64.StdEncoding.Strict().DecodeString(cred)
 	if err != nil || !utf8.Valid(dec) {
@@ -152,6 +214,7 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (basic) describe() (string, string) { return "Authorization: Basic <user:password>", "Basic" }
+func (basic) methodName() string         { return string(MethodBasic) }
 
 // An APIKeyChecker checks an API key; it should compare in constant time.
 type APIKeyChecker interface {
@@ -183,6 +246,7 @@ func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (a apiKey) describe() (string, string) { return a.header + ": <API key>", "" }
+func (apiKey) methodName() string           { return string(MethodAPIKey) }
 
 // A CertificateChecker decides whether a TLS client certificate is
 // accepted. chains are the chains the TLS stack verified (empty when the
@@ -206,6 +270,7 @@ func (c clientCert) Authenticate(r *http.Request) (*Principal, error) {
 }
 
 func (clientCert) describe() (string, string) { return "a TLS client certificate", "" }
+func (clientCert) methodName() string         { return string(MethodClientCertificate) }
 
 // PinnedCertificates accepts exactly the client certificates whose SHA-256
 // thumbprints it holds, each as its own Principal. Pin the next

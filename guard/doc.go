@@ -43,6 +43,15 @@
 //	}))
 //
 // In the handler, guard.PrincipalFrom(r.Context()) returns the caller.
+//
+// # Stored policies
+//
+// A PolicySpec is a policy as JSON, the format the Portcullis gateway
+// stores per API. CompilePolicy turns it into a Policy, resolving its
+// secret, certificate and issuer references with a SpecResolver; secrets
+// are then read through SecretRefs on each request, so a rotation needs no
+// recompile. Policy.Decide is the decision alone (Middleware calls it);
+// Policy.Explain records every step of it, without credentials.
 // See Example for a complete program, and docs/guard.md in the
 // repository for a walk-through.
 //

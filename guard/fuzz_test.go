@@ -2,8 +2,12 @@ package guard
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -112,6 +116,117 @@ func FuzzAuthorizationHeader(f *testing.F) {
 		_, err = Basic(passwords{"u": "p"}).Authenticate(r)
 		if e := AsError(err); err != nil && e.Status >= 500 {
 			t.Fatalf("Basic with %q: %v", first, err)
+		}
+	})
+}
+
+// anyResolver resolves every reference: the fuzzer explores specs, not
+// references.
+type anyResolver struct{ keys *fakeKeys }
+
+func (anyResolver) Secret(ref string) (SecretRef, error) { return newSecret("s3cret-"+ref, "1"), nil }
+func (anyResolver) Certificates(ref string) ([]*x509.Certificate, error) {
+	return (&testResolver{}).Certificates(ref)
+}
+func (a anyResolver) Issuer(spec IssuerSpec) (string, KeySource, error) {
+	if spec.Tenant != "" {
+		return "https://issuer.test/" + spec.Tenant + "/v2.0", a.keys, nil
+	}
+	return spec.Issuer, a.keys, nil
+}
+
+// FuzzCompilePolicy feeds arbitrary JSON specs to Validate and
+// CompilePolicy: never a panic; a spec Validate refuses never compiles;
+// a compiled policy decides on a request without panicking.
+func FuzzCompilePolicy(f *testing.F) {
+	for _, s := range []string{basicSpec, apiKeySpec,
+		`{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":"` + strings.Repeat("ab", 20) + `"},{"subject":"CN=a","issuer":"CN=b"}]}]}`,
+		`{"methods":[{"type":"clientCertificate","trustedCAs":["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"]}]}`,
+		`{"methods":[{"type":"bearer","issuers":[{"tenant":"contoso"},{"issuer":"https://login.example/x/v2.0"}],"audiences":["api://orders"],"algorithms":["RS256","ES256"]}],"rules":{"roles":["a"],"scopes":["b"],"require":"all","tenants":["t"]}}`,
+		`{"methods":[{"type":"apiKey","header":"x","query":"q","keys":[{"name":"k","secret":"s"}],"users":[{"name":"u","password":"p"}]}]}`,
+		`{"methods":[{"type":"basic","users":[{"name":"a:b","password":"p"}]}]}`,
+		`{"methods":null}`, `[]`, `{"methods":[{}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	res := anyResolver{keys: newFakeKeys()}
+	f.Fuzz(func(t *testing.T, js []byte) {
+		var spec PolicySpec
+		if json.Unmarshal(js, &spec) != nil {
+			return
+		}
+		verr := spec.Validate()
+		p, err := CompilePolicy(spec, res, CompileOptions{CacheSize: 4})
+		if verr != nil {
+			if err == nil {
+				t.Fatalf("Validate refused (%v) but CompilePolicy compiled %s", verr, js)
+			}
+			return
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "policy.") {
+				t.Errorf("error without a JSON path: %v", err)
+			}
+			return
+		}
+		r := httptest.NewRequest(http.MethodGet, "/x?code=abc&q=1", nil)
+		r.Header.Set("Authorization", "Basic dTpw")
+		r.Header.Set("X-Functions-Key", "abc")
+		if _, e := p.Decide(r); e == nil || e.Status >= 500 && e.Status != 503 {
+			t.Fatalf("decision %v for %s", e, js)
+		}
+		p.Explain(r)
+	})
+}
+
+// FuzzAPIKeyQuery checks the API key authenticator on any query and
+// header: never a panic or a 500; the key parameter and header never
+// survive; every other query segment survives as it was, in order.
+func FuzzAPIKeyQuery(f *testing.F) {
+	f.Add("code=key-one", "")
+	f.Add("a=1&code=key-two&b=%2F+x&&c", "")
+	f.Add("co%64e=key-one&code=x", "key-one")
+	f.Add("code=%zz", "")
+	f.Add("code=%20key-one", "key-one ")
+	f.Add("c%6Fde&code", "")
+	f.Add("", "key-two")
+	res := &testResolver{secrets: map[string]*testSecret{"vault://v/secrets/k1": newSecret("key-one", "1"), "vault://v/secrets/k2": newSecret("key-two", "2")}}
+	p := mustCompile(f, apiKeySpec, res, CompileOptions{})
+	f.Fuzz(func(t *testing.T, rawQuery, header string) {
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.URL.RawQuery = rawQuery
+		if header != "" {
+			r.Header["X-Functions-Key"] = []string{header}
+		}
+		pr, e := p.Decide(r)
+		if e == nil {
+			if pr.Subject != "orders-current" && pr.Subject != "orders-next" {
+				t.Fatalf("admitted %+v", pr)
+			}
+		} else if e.Status >= 500 {
+			t.Fatalf("%d for %q %q", e.Status, rawQuery, header)
+		}
+		if r.Header.Values("X-Functions-Key") != nil {
+			t.Fatalf("header survived: %q", r.Header.Values("X-Functions-Key"))
+		}
+		var want []string
+		found := false
+		for seg := range strings.SplitSeq(rawQuery, "&") {
+			k, _, _ := strings.Cut(seg, "=")
+			if u, err := url.QueryUnescape(k); err == nil && u == "code" {
+				found = true
+				continue
+			}
+			want = append(want, seg)
+		}
+		if !found {
+			if r.URL.RawQuery != rawQuery {
+				t.Fatalf("query without a key changed: %q -> %q", rawQuery, r.URL.RawQuery)
+			}
+			return
+		}
+		if got := r.URL.RawQuery; got != strings.Join(want, "&") {
+			t.Fatalf("query %q became %q, want %q", rawQuery, got, strings.Join(want, "&"))
 		}
 	})
 }

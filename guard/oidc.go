@@ -55,7 +55,9 @@ type OIDCOptions struct {
 // checks that the document names exactly that issuer, and loads the keys
 // at its jwks_uri. An unknown kid triggers a refetch (one at a time, at
 // most one per MinRefetchInterval); the key set is refreshed when older
-// than RefreshInterval; when a fetch fails the last good key set is kept.
+// than RefreshInterval; when a fetch fails the last good key set is kept,
+// and a kid it does not hold is answered ErrKeySourceUnavailable (503: it
+// may be a rotation the outage hides) until a fetch succeeds again.
 type OIDCKeySource struct {
 	issuer       string
 	discovery    string
@@ -166,6 +168,12 @@ func (s *OIDCKeySource) Key(ctx context.Context, issuer, kid string) (crypto.Pub
 	if k, ok := set.keys[kid]; ok {
 		return k, nil
 	}
+	if ferr := s.failing(); ferr != nil {
+		// The kid may be a rotation we cannot see during the outage: the
+		// caller is not at fault, so "cannot tell now" (503), not 401.
+		return nil, fmt.Errorf("%w: kid %q is not in the last good key set of %s, which cannot be refreshed now (%v)",
+			ErrKeySourceUnavailable, clip(kid, 64), s.issuer, ferr)
+	}
 	return nil, fmt.Errorf("kid %q is not in the key set of %s", clip(kid, 64), s.issuer)
 }
 
@@ -223,6 +231,13 @@ func (s *OIDCKeySource) wait(ctx context.Context, c *fetchCall) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// failing returns the error of the last fetch, nil when it succeeded.
+func (s *OIDCKeySource) failing() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastErr
 }
 
 func (s *OIDCKeySource) lastError() error {

@@ -148,6 +148,10 @@ func TestOIDCKeySource_KeepsLastGoodKeysThroughAnOutage(t *testing.T) {
 	if k, err := s.Key(context.Background(), ti.URL, "a"); err != nil || !sameKey(k, &rsaA.PublicKey) {
 		t.Errorf("last good key lost: %v, %v", k, err)
 	}
+	// An unknown kid may be a rotation the outage hides: "cannot tell now".
+	if _, err := s.Key(context.Background(), ti.URL, "new"); !errors.Is(err, ErrKeySourceUnavailable) {
+		t.Errorf("unknown kid during the outage: %v; want ErrKeySourceUnavailable", err)
+	}
 	// Recovery: the stale set is refreshed in the background on use.
 	ti.configure(func(ti *testIssuer) { ti.status = 0 })
 	ti.publish("a", nil)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/portcullis/portcullis/internal/jws"
 )
 
 // PolicySpec is a Policy in its stored, JSON form: the format of the
@@ -108,8 +110,8 @@ const (
 )
 
 // Validate reports the first element of the spec that cannot work, naming
-// it by its JSON path ("methods[1].keys[0].secret") and saying how to fix
-// it. It checks the form only: whether references resolve is the
+// it by its JSON path ("policy.methods[1].keys[0].secret: ...") and saying
+// how to fix it. It checks the form only: whether references resolve is the
 // resolver's business.
 func (s PolicySpec) Validate() error {
 	if len(s.Methods) == 0 {
@@ -117,7 +119,7 @@ func (s PolicySpec) Validate() error {
 	}
 	for i, m := range s.Methods {
 		if err := m.validate(); err != nil {
-			return fmt.Errorf("policy.methods[%d]: %w", i, err)
+			return fmt.Errorf("policy.methods[%d].%w", i, err)
 		}
 	}
 	switch s.Rules.Require {
@@ -158,13 +160,19 @@ func (m MethodSpec) validate() error {
 			if u.Name == "" || strings.ContainsAny(u.Name, ":\r\n") {
 				return fmt.Errorf("users[%d].name %q: a Basic user name must be non-empty and hold no colon or line break", i, clip(u.Name, 40))
 			}
+			if slices.ContainsFunc(m.Users[:i], func(o BasicUserSpec) bool { return o.Name == u.Name }) {
+				return fmt.Errorf("users[%d].name %q: the user is listed twice; list each user once", i, clip(u.Name, 40))
+			}
 			if u.Password == "" {
 				return fmt.Errorf("users[%d].password is empty: give a reference to the secret that holds the password", i)
 			}
 		}
 	case SpecAPIKey:
 		if m.Header == "" && m.Query == "" {
-			return errors.New("set header (for example x-functions-key) or query (for example code), or both")
+			return errors.New("header and query are both empty: set header (for example x-functions-key) or query (for example code), or both")
+		}
+		if m.Header != "" && canonicalHeader(m.Header) == "" {
+			return fmt.Errorf("header %q: not a valid header name (letters, digits and -)", clip(m.Header, 40))
 		}
 		if len(m.Keys) == 0 {
 			return errors.New("keys is empty: add a key with a name and a secret reference")
@@ -173,13 +181,16 @@ func (m MethodSpec) validate() error {
 			if k.Name == "" {
 				return fmt.Errorf("keys[%d].name is empty: name the key (it identifies the caller in the audit log)", i)
 			}
+			if slices.ContainsFunc(m.Keys[:i], func(o APIKeySpec) bool { return o.Name == k.Name }) {
+				return fmt.Errorf("keys[%d].name %q: the name is used twice; name each key once", i, clip(k.Name, 40))
+			}
 			if k.Secret == "" {
 				return fmt.Errorf("keys[%d].secret is empty: give a reference to the secret that holds the key", i)
 			}
 		}
 	case SpecClientCertificate:
 		if len(m.TrustedCAs) == 0 && len(m.Pins) == 0 {
-			return errors.New("set trustedCAs or pins (or both): with neither, no certificate could be accepted")
+			return errors.New("trustedCAs and pins are both empty: set one (or both); with neither, no certificate could be accepted")
 		}
 		for i, p := range m.Pins {
 			switch {
@@ -187,6 +198,10 @@ func (m MethodSpec) validate() error {
 				return fmt.Errorf("pins[%d]: set a thumbprint, or a subject with an issuer, not both", i)
 			case p.Thumbprint == "" && (p.Subject == "" || p.Issuer == ""):
 				return fmt.Errorf("pins[%d]: a pin by name needs both subject and issuer (a subject alone can be copied by any CA you trust)", i)
+			case p.Thumbprint != "":
+				if _, err := parseHexThumbprint(p.Thumbprint); err != nil {
+					return fmt.Errorf("pins[%d].thumbprint: %w", i, err)
+				}
 			}
 		}
 	case SpecBearer:
@@ -200,6 +215,16 @@ func (m MethodSpec) validate() error {
 		}
 		if len(m.Audiences) == 0 {
 			return errors.New("audiences is empty: list this API's identifier URI or application id, as tokens carry it in aud")
+		}
+		for i, a := range m.Audiences {
+			if a == "" {
+				return fmt.Errorf("audiences[%d] is empty: give this API's identifier URI or application id", i)
+			}
+		}
+		for i, a := range m.Algorithms {
+			if jws.NeverAccepted(a) || !slices.Contains(jws.Algorithms, a) {
+				return fmt.Errorf("algorithms[%d] %q: not accepted; use a signature algorithm of public keys (%s), never none or HMAC", i, clip(a, 20), strings.Join(jws.Algorithms, ", "))
+			}
 		}
 	}
 	return nil

@@ -108,7 +108,8 @@ func newTenantDeleteCommand(f *adminFlags) *cobra.Command {
 		Short: "Delete a tenant and everything it holds",
 		Long: `Delete a tenant (by id or name) with everything it holds: its applications
 with their secrets, certificates, app roles and grants, their vault role
-assignments, and its token signing keys. This cannot be undone. Its
+assignments, its gateway APIs, and its token signing keys. This cannot be
+undone. Its
 applications get no more tokens, and its token endpoint, discovery document
 and JWKS answer as for a tenant that never existed (AADSTS90002). The
 tenant holding the management API (normally "default") cannot be deleted.
@@ -129,7 +130,11 @@ and exits with an error.`,
 				if err != nil {
 					return err
 				}
-				held := fmt.Sprintf("%s with their credentials, grants and vault role assignments, and its signing keys", count(len(apps), "application"))
+				apis, err := c.ListAPIs(ctx, t.ID)
+				if err != nil {
+					return err
+				}
+				held := fmt.Sprintf("%s with their credentials, grants and vault role assignments, %s, and its signing keys", count(len(apps), "application"), count(len(apis), "gateway API"))
 				if !yes {
 					return fmt.Errorf("not deleted: tenant %s (id %s) holds %s, all of which would be removed for good; add --yes to delete it", t.Name, t.ID, held)
 				}

@@ -14,6 +14,8 @@ func TestE2E_TenantDeleteNeedsYesAndRemovesWhatTheTenantHolds(t *testing.T) {
 	id := str(s.okJSON(t, "", "tenant", "create", "fabrikam")["id"])
 	workerID := str(s.okJSON(t, "", "app", "create", "worker", "--tenant", "fabrikam", "--identifier-uri", "api://worker")["appId"])
 	s.ok(t, "", "app", "create", "reporter", "--tenant", "fabrikam")
+	s.ok(t, "", "api", "create", "reports", "--tenant", "fabrikam", "--path-prefix", "/reports", "--backend", "http://127.0.0.1:9000",
+		"--bearer-tenant", "fabrikam", "--audience", "api://worker")
 	secret := str(s.okJSON(t, "", "app", "secret", "add", "worker", "--tenant", "fabrikam")["secretText"])
 	s.addSecret(secret)
 	tokenArgs := []string{"--client-id", workerID, "--secret", "-", "--scope", "api://worker/.default", "--tenant", "fabrikam"}
@@ -57,7 +59,7 @@ func TestE2E_TenantDeleteNeedsYesAndRemovesWhatTheTenantHolds(t *testing.T) {
 	s.ok(t, "", "tenant", "show", "default")
 
 	out := s.ok(t, "", "tenant", "delete", "fabrikam", "--yes")
-	if want := "deleted tenant fabrikam (id " + id + "): 2 applications with their credentials, grants and vault role assignments, and its signing keys\n"; out != want {
+	if want := "deleted tenant fabrikam (id " + id + "): 2 applications with their credentials, grants and vault role assignments, 1 gateway API, and its signing keys\n"; out != want {
 		t.Errorf("stdout %q, want %q", out, want)
 	}
 	if code, _, errOut := s.cli(t, "", "tenant", "show", "fabrikam"); code != 1 || !strings.Contains(errOut, `tenant "fabrikam" not found`) {

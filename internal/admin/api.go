@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -194,7 +195,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}, append(vaultRoutes(), rootKeyRoutes()...)...)
+	}, slices.Concat(apiRoutes(), vaultRoutes(), rootKeyRoutes())...)
 }
 
 // fallbackPattern catches every other path under the base path so that
@@ -221,7 +222,7 @@ func (a *API) Register(mux *http.ServeMux) {
 func (a *API) fallback(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
-		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			probe := r.Clone(r.Context())
 			probe.Method = m
 			if _, pattern := mux.Handler(probe); pattern != "" && pattern != fallbackPattern {

@@ -46,6 +46,7 @@ var codes = map[int]string{
 	http.StatusNotFound:              "NotFound",
 	http.StatusMethodNotAllowed:      "MethodNotAllowed",
 	http.StatusConflict:              "Conflict",
+	http.StatusPreconditionFailed:    "PreconditionFailed",
 	http.StatusRequestEntityTooLarge: "PayloadTooLarge",
 	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
 	http.StatusInternalServerError:   "InternalError",
@@ -61,6 +62,8 @@ var directoryStatus = map[directory.Kind]int{
 	directory.NotFound:  http.StatusNotFound,
 	directory.Conflict:  http.StatusConflict,
 	directory.Forbidden: http.StatusForbidden,
+
+	directory.PreconditionFailed: http.StatusPreconditionFailed,
 }
 
 // toAPIError maps any handler error to the wire, in one place: apiErrors

@@ -96,3 +96,25 @@ func FuzzCreateGrantBody(f *testing.F) {
 		fuzzBody(t, e, "/admin/v1/tenants/default/grants", body)
 	})
 }
+
+// FuzzCreateAPIBody drives the API body decoder (exact field names at every
+// depth, read-only fields dropped) and the directory's API validation.
+func FuzzCreateAPIBody(f *testing.F) {
+	e := newEnv(f)
+	good, _ := json.Marshal(apiBody("orders", "/orders"))
+	f.Add(good)
+	for _, s := range []string{
+		`{"name":"a","match":{"pathPrefix":"/a"},"backend":{"urls":["http://h"]},"policy":{"methods":[{"type":"basic","users":[{"name":"u","password":"vault://kv1/secrets/p"}]}]}}`,
+		`{"name":"b","match":{"pathPrefix":"/b","hosts":["*.x.com"]},"backend":{"urls":["https://h:1/p"],"tls":{"caCertificates":["-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"]}},"policy":{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":"00"}]}]}}`,
+		`{"name":"c","match":{"pathPrefix":"/c"},"backend":{"urls":["http://h"],"timeouts":{"connectSeconds":1e400}},"policy":{"methods":[]}}`,
+		`{"name":"d","match":{"pathPrefix":"/d"},"backend":{"urls":["http://h"]},"principalHeaders":{"X-A":"subject","x-a":"roles"},"policy":{"methods":[{"type":"apiKey","header":"x-functions-key","keys":[{"name":"k","secret":"vault://kv1/secrets/k"}]}]}}`,
+		`{"name":"e","tenantId":1,"revision":"x","createdAt":[],"match":{"pathPrefix":"/e"},"backend":{"urls":["http://h"]},"policy":{"methods":[{"type":"bearer","issuers":[{"issuer":"http://127.0.0.1"}],"audiences":["a"]}]}}`,
+		`{"match":{"PathPrefix":"/"}}`, `{"policy":{"methods":[{"type":"basic","users":[{"Name":1}]}]}}`,
+		`{"name":"\u0000"}`, `[]`, `null`, `{`, ``, `{"name":"a"} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzBody(t, e, "/admin/v1/tenants/default/apis", body)
+	})
+}

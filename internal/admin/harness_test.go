@@ -216,6 +216,7 @@ type request struct {
 	token       string
 	noToken     bool
 	contentType string // default application/json when there is a body
+	header      http.Header
 }
 
 type response struct {
@@ -252,6 +253,9 @@ func (e *env) send(r request) response {
 		if ct != "-" {
 			req.Header.Set("Content-Type", ct)
 		}
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	if !r.noToken {
 		tok := r.token

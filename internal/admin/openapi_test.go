@@ -52,7 +52,7 @@ func TestOpenAPI_DescribesExactlyTheRegisteredRoutes(t *testing.T) {
 	for _, rt := range routes() {
 		pattern := rt.method + " " + rt.path
 		registered[pattern] = true
-		probe := httptest.NewRequest(rt.method, strings.NewReplacer("{tenant}", "t", "{app}", "a", "{role}", "r", "{id}", "i").Replace(rt.path), nil)
+		probe := httptest.NewRequest(rt.method, strings.NewReplacer("{tenant}", "t", "{app}", "a", "{role}", "r", "{id}", "i", "{name}", "n").Replace(rt.path), nil)
 		if _, got := mux.Handler(probe); got != pattern {
 			t.Errorf("%s is served by pattern %q", pattern, got)
 		}

@@ -120,6 +120,11 @@ func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
 // do sends one admin API request; in (if not nil) is sent as JSON and a 2xx
 // body is decoded into out (if not nil).
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doWith(ctx, method, path, nil, in, out)
+}
+
+// doWith is do with extra request headers.
+func (c *Client) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	if err := checkPath(path); err != nil {
 		return err
 	}
@@ -139,6 +144,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		req, err := http.NewRequestWithContext(ctx, method, c.cfg.Addr+basePath+path, bytes.NewReader(body))
 		if err != nil {
 			return fmt.Errorf("admin API request: %w", err)
+		}
+		for k, v := range header {
+			req.Header[k] = v
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Accept", "application/json")

@@ -31,6 +31,7 @@ type fakeAdmin struct {
 	requests    []string
 	bodies      []string
 	auths       []string
+	ifMatch     []string
 	adminStatus int
 	adminBody   string
 }
@@ -72,6 +73,7 @@ func startFakeAdmin(t *testing.T) *fakeAdmin {
 		f.requests = append(f.requests, r.Method+" "+r.URL.EscapedPath())
 		f.bodies = append(f.bodies, string(b))
 		f.auths = append(f.auths, r.Header.Get("Authorization"))
+		f.ifMatch = append(f.ifMatch, r.Header.Get("If-Match"))
 		reject := f.reject401 > 0
 		if reject {
 			f.reject401--

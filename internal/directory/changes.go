@@ -9,10 +9,11 @@ type Changes struct {
 	Tenants      []ChangedTenant
 	Applications []ChangedApplication
 	Grants       []ChangedGrant
+	APIs         []ChangedAPI
 }
 
 // Len is the number of changed objects.
-func (c Changes) Len() int { return len(c.Tenants) + len(c.Applications) + len(c.Grants) }
+func (c Changes) Len() int { return len(c.Tenants) + len(c.Applications) + len(c.Grants) + len(c.APIs) }
 
 // ChangedTenant is a tenant as it is now; Tenant is nil when it was deleted.
 type ChangedTenant struct {
@@ -33,4 +34,11 @@ type ChangedGrant struct {
 	TenantID string
 	ID       string
 	Grant    *Grant
+}
+
+// ChangedAPI is an API as it is now; API is nil when it was deleted.
+type ChangedAPI struct {
+	TenantID string
+	Name     string
+	API      *API
 }

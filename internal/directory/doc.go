@@ -1,7 +1,10 @@
 // Package directory is who exists and the rules about them: tenants,
 // applications (app registrations) with their identifier URIs, app roles,
-// password and key credentials, and grants (admin consent) of app roles to
-// client applications.
+// password and key credentials, grants (admin consent) of app roles to
+// client applications, and the gateway's APIs (API: a route with its
+// backend and inbound policy, stored per tenant as one JSON document and
+// validated by the Service, which also keeps any two APIs of the
+// installation from matching the same requests).
 //
 // The model types (Tenant, Application, Grant, …) are plain values. Service
 // holds the rules: valid names and identifier URIs, limits, the built-in
@@ -32,14 +35,16 @@
 // the second one's transaction reads the first one's committed removal.
 // No rule relies on a process-local mutex.
 //
-// Later domains (gateway routes, connectors) follow the same pattern: a
-// Store interface in their package, a Service whose changes run in one
-// transaction, a conformance suite added to storetest.Run.
+// Later domains (connectors) follow the same pattern: a Store interface in
+// their package, a Service whose changes run in one transaction, a
+// conformance suite added to storetest.Run.
 //
 // The token service reads an immutable Snapshot of the whole directory. When
 // the store reports a new revision, the next Snapshot is derived from the
 // previous one and the objects that changed (Changes, from the store's
 // change log) by Snapshot.Apply, which copies only the index shards a
 // change touches: a write costs the same with 100 applications or 10,000.
-// NewSnapshot builds one from scratch (first load, fallback).
+// NewSnapshot builds one from scratch (first load, fallback). The snapshot
+// carries the APIs too (Snapshot.APIs), so the gateway rebuilds its routes
+// from the same reload as the token service.
 package directory

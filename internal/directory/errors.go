@@ -22,6 +22,9 @@ const (
 	Conflict
 	// Forbidden means the request is never allowed.
 	Forbidden
+	// PreconditionFailed means the object is not at the revision the
+	// request expected (an If-Match that no longer holds).
+	PreconditionFailed
 )
 
 // String names the kind.
@@ -35,6 +38,8 @@ func (k Kind) String() string {
 		return "conflict"
 	case Forbidden:
 		return "forbidden"
+	case PreconditionFailed:
+		return "precondition failed"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }

@@ -103,7 +103,7 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (Tenant, error)
 
 // DeleteTenant removes a tenant with everything that hangs on it (its
 // applications with their credentials, grants and vault role assignments,
-// and its signing keys) in one transaction. The tenant holding the
+// its APIs, and its signing keys) in one transaction. The tenant holding the
 // management API cannot be deleted.
 func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
 	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {

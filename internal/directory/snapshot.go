@@ -21,6 +21,8 @@ type Snapshot struct {
 	appsByURI     shards[*Application]
 	grants        shards[Grant]      // key: tenantID/grantID
 	pairs         shards[*grantPair] // key: tenantID/client/resource (as granted)
+	apis          []API              // ordered by tenant id, then name
+	apisByKey     map[string]*API    // key: tenantID/name
 }
 
 // grantPair is every grant of one client to one resource, and the values of
@@ -37,11 +39,12 @@ func pairKey(g Grant) string                 { return g.TenantID + "/" + g.Clien
 func resourceKey(tenantID, id string) string { return tenantID + "/" + id }
 
 // NewSnapshot indexes the given directory contents; it copies the tenants,
-// applications and grants, so the caller may reuse them. Grants whose role
-// no longer exists or is disabled are left out of GrantedRoles.
-func NewSnapshot(revision int64, tenants []Tenant, apps []Application, grants []Grant) *Snapshot {
+// applications, grants and APIs, so the caller may reuse them. Grants whose
+// role no longer exists or is disabled are left out of GrantedRoles.
+func NewSnapshot(revision int64, tenants []Tenant, apps []Application, grants []Grant, apis []API) *Snapshot {
 	s := &Snapshot{Revision: revision}
 	s.setTenants(slices.Clone(tenants))
+	s.setAPIs(slices.Clone(apis))
 	copies := slices.Clone(apps)
 	b := s.edit()
 	for i := range copies {
@@ -107,7 +110,53 @@ func (s *Snapshot) Apply(c Changes) *Snapshot {
 		}
 	}
 	b.finish()
+	if len(c.APIs) > 0 {
+		// APIs are few next to applications: the list is rebuilt.
+		byKey := make(map[string]API, len(s.apis)+len(c.APIs))
+		for _, a := range s.apis {
+			byKey[apiKey(a.TenantID, a.Name)] = a
+		}
+		for _, ac := range c.APIs {
+			if ac.API == nil {
+				delete(byKey, apiKey(ac.TenantID, ac.Name))
+			} else {
+				byKey[apiKey(ac.API.TenantID, ac.API.Name)] = *ac.API
+			}
+		}
+		apis := make([]API, 0, len(byKey))
+		for _, a := range byKey {
+			apis = append(apis, a)
+		}
+		n.setAPIs(apis)
+	}
 	return &n
+}
+
+func apiKey(tenantID, name string) string { return strings.ToLower(tenantID) + "/" + name }
+
+// setAPIs sorts apis (which it keeps) and indexes them.
+func (s *Snapshot) setAPIs(apis []API) {
+	slices.SortFunc(apis, func(a, b API) int {
+		if c := cmp.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	s.apis = apis
+	s.apisByKey = make(map[string]*API, len(apis))
+	for i := range s.apis {
+		s.apisByKey[apiKey(s.apis[i].TenantID, s.apis[i].Name)] = &s.apis[i]
+	}
+}
+
+// APIs returns the APIs of every tenant ordered by tenant id, then name;
+// the slice is shared and must not be modified.
+func (s *Snapshot) APIs() []API { return s.apis }
+
+// API finds an API of the tenant by its name.
+func (s *Snapshot) API(tenantID, name string) (*API, bool) {
+	a, ok := s.apisByKey[apiKey(tenantID, name)]
+	return a, ok
 }
 
 func (s *Snapshot) setTenants(ts []Tenant) {

@@ -90,7 +90,7 @@ func (m *model) snapshot(rev int64) *Snapshot {
 	for _, g := range m.grants {
 		gs = append(gs, g)
 	}
-	return NewSnapshot(rev, ts, as, gs)
+	return NewSnapshot(rev, ts, as, gs, nil)
 }
 
 func (m *model) pick(r *rand.Rand, kind string) string {
@@ -304,7 +304,7 @@ func TestSnapshotApply_RoleRemovedFromResourceLeavesItsGrants(t *testing.T) {
 	tn := Tenant{ID: "t1", Name: "contoso"}
 	api := Application{TenantID: "t1", AppID: "api", IdentifierURIs: []string{"api://orders"}, AppRoles: []AppRole{{ID: "r1", Value: "Orders.Read", Enabled: true}}}
 	client := Application{TenantID: "t1", AppID: "client"}
-	s := NewSnapshot(1, []Tenant{tn}, []Application{api, client}, []Grant{{ID: "g1", TenantID: "t1", ClientAppID: "client", ResourceAppID: "api", AppRoleID: "r1"}})
+	s := NewSnapshot(1, []Tenant{tn}, []Application{api, client}, []Grant{{ID: "g1", TenantID: "t1", ClientAppID: "client", ResourceAppID: "api", AppRoleID: "r1"}}, nil)
 	if got := s.GrantedRoles("t1", "client", "api"); !slices.Equal(got, []string{"Orders.Read"}) {
 		t.Fatalf("before: GrantedRoles = %v", got)
 	}
@@ -340,7 +340,7 @@ func BenchmarkSnapshotApply(b *testing.B) {
 			apps = append(apps, Application{TenantID: "t", AppID: id, IdentifierURIs: []string{"api://" + id}})
 			grants = append(grants, Grant{ID: "g" + id, TenantID: "t", ClientAppID: id, ResourceAppID: "api", AppRoleID: "r"})
 		}
-		snap := NewSnapshot(1, []Tenant{tn}, apps, grants)
+		snap := NewSnapshot(1, []Tenant{tn}, apps, grants, nil)
 		b.Run(fmt.Sprint("apply/apps=", n), func(b *testing.B) {
 			i := 0
 			for b.Loop() {
@@ -353,7 +353,7 @@ func BenchmarkSnapshotApply(b *testing.B) {
 		})
 		b.Run(fmt.Sprint("rebuild/apps=", n), func(b *testing.B) {
 			for b.Loop() {
-				NewSnapshot(2, []Tenant{tn}, apps, grants)
+				NewSnapshot(2, []Tenant{tn}, apps, grants, nil)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ func TestSnapshot_Lookups(t *testing.T) {
 		{ID: "g4", TenantID: tenant.ID, ClientAppID: "c1", ResourceAppID: "a1", AppRoleID: "missing"}, // role removed
 		{ID: "g5", TenantID: tenant.ID, ClientAppID: "c1", ResourceAppID: "gone", AppRoleID: "r1"},    // resource removed
 	}
-	s := NewSnapshot(7, []Tenant{tenant}, []Application{api, client}, grants)
+	s := NewSnapshot(7, []Tenant{tenant}, []Application{api, client}, grants, nil)
 
 	for _, tc := range []struct {
 		name string
@@ -58,7 +58,7 @@ func TestSnapshot_IsNotChangedByTheCallersSlices(t *testing.T) {
 	tenants := []Tenant{{ID: "t1", Name: "contoso"}}
 	apps := []Application{{TenantID: "t1", AppID: "a1", DisplayName: "orders", IdentifierURIs: []string{"api://orders"},
 		AppRoles: []AppRole{{ID: "r1", Value: "Orders.Read", Enabled: true}}}}
-	s := NewSnapshot(1, tenants, apps, []Grant{{TenantID: "t1", ClientAppID: "c1", ResourceAppID: "a1", AppRoleID: "r1"}})
+	s := NewSnapshot(1, tenants, apps, []Grant{{TenantID: "t1", ClientAppID: "c1", ResourceAppID: "a1", AppRoleID: "r1"}}, nil)
 	// The caller reuses its slices for the next revision.
 	tenants[0] = Tenant{ID: "t2", Name: "fabrikam"}
 	apps[0] = Application{TenantID: "t1", AppID: "a1", DisplayName: "renamed"}

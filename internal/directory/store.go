@@ -19,7 +19,7 @@ type Tx interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	// DeleteTenant removes the tenant and everything that hangs on it: its
 	// applications (as DeleteApplication does, vault role assignments
-	// included), grants and signing keys.
+	// included), grants, APIs and signing keys.
 	DeleteTenant(ctx context.Context, tenantID string) error
 
 	// CreateApplication adds an application with everything it holds
@@ -56,6 +56,25 @@ type Tx interface {
 	FindGrants(ctx context.Context, tenantID string, q GrantQuery) ([]Grant, error)
 	// DeleteGrant removes one grant.
 	DeleteGrant(ctx context.Context, tenantID, grantID string) error
+
+	// CreateAPI adds an API to an existing tenant and returns it as
+	// stored: Revision set to the revision of the transaction, times to
+	// the store's precision. ErrConflict if the tenant has an API of that
+	// name.
+	CreateAPI(ctx context.Context, api API) (API, error)
+	// GetAPI returns one API by its exact name.
+	GetAPI(ctx context.Context, tenantID, name string) (API, error)
+	// ListAPIs returns the tenant's APIs ordered by name.
+	ListAPIs(ctx context.Context, tenantID string) ([]API, error)
+	// ListAllAPIs returns the APIs of every tenant ordered by tenant id,
+	// then name.
+	ListAllAPIs(ctx context.Context) ([]API, error)
+	// UpdateAPI replaces the API of the same tenant and name (CreatedAt
+	// included) and returns it as stored, with the new Revision;
+	// ErrNotFound if there is none.
+	UpdateAPI(ctx context.Context, api API) (API, error)
+	// DeleteAPI removes one API.
+	DeleteAPI(ctx context.Context, tenantID, name string) error
 }
 
 // Store is the directory's storage, defined here where it is consumed (the

@@ -117,7 +117,7 @@ func TestReload_TwoNodesOnPostgreSQLConvergeIncrementally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants)
+	want := directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants, state.APIs)
 	for i, r := range reloaders {
 		if err := r.reload(ctx); err != nil {
 			t.Fatal(err)

@@ -238,7 +238,7 @@ func newFixture(t testing.TB, now time.Time) *fixture {
 }
 
 func (f *fixture) snapshot(rev int64) *directory.Snapshot {
-	return directory.NewSnapshot(rev, []directory.Tenant{f.tenant}, f.apps, f.grants)
+	return directory.NewSnapshot(rev, []directory.Tenant{f.tenant}, f.apps, f.grants, nil)
 }
 
 // env is a running token service over real TLS on 127.0.0.1.

@@ -80,7 +80,7 @@ func TestFailureLimiter_UnauthenticatedClientIDsStayBoundedInBytes(t *testing.T)
 	now := time.Unix(1_800_000_000, 0)
 	tenant := directory.Tenant{ID: uuid.NewString(), Name: "contoso"}
 	s := New(Config{Now: func() time.Time { return now }, FailedAuthPerSource: RateLimit{Burst: -1}}, nil, nil)
-	if err := s.Apply(directory.NewSnapshot(1, []directory.Tenant{tenant}, nil, nil), nil); err != nil {
+	if err := s.Apply(directory.NewSnapshot(1, []directory.Tenant{tenant}, nil, nil, nil), nil); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()

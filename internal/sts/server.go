@@ -192,7 +192,7 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		metrics:       newMetrics(),
 	}
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
-	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil), keys: map[string][]*signingKey{}})
+	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil, nil), keys: map[string][]*signingKey{}})
 	return s
 }
 

@@ -132,5 +132,16 @@ CREATE TABLE signing_keys (
 	object_id TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
+		// version 3: gateway APIs, each a JSON document (directory.API)
+		// with the revision of its last change.
+		`CREATE TABLE apis (
+	tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants (id),
+	name TEXT COLLATE "C" NOT NULL,
+	document TEXT NOT NULL,
+	revision BIGINT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (tenant_id, name)
+);`,
 	)
 }

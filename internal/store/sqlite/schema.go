@@ -130,5 +130,16 @@ CREATE TABLE signing_keys (
 	object_id TEXT NOT NULL
 );
 CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
+		// version 3: gateway APIs, each a JSON document (directory.API)
+		// with the revision of its last change.
+		`CREATE TABLE apis (
+	tenant_id TEXT NOT NULL REFERENCES tenants (id),
+	name TEXT NOT NULL,
+	document TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (tenant_id, name)
+);`,
 	)
 }

@@ -12,7 +12,8 @@ import (
 // The directory change log: every directory write records, in its own
 // transaction and at the revision that transaction set, which objects it
 // changed (cascades included: the applications and grants of a deleted
-// tenant, the grants of a deleted application). A node that serves a
+// tenant, the grants of a deleted application, the APIs of a deleted
+// tenant). A node that serves a
 // snapshot at revision r reads the objects changed after r with
 // ChangesSince and derives the next snapshot from its own, instead of
 // reading and indexing the whole directory.
@@ -126,6 +127,16 @@ func (s *Store) ChangesSince(ctx context.Context, since int64, limit int) (Delta
 					c.Grant = &gs[0]
 				}
 				d.Changes.Grants = append(d.Changes.Grants, c)
+			case changeAPI:
+				apis, err := listAPIs(ctx, q, "tenant_id = ? AND name = ?", o.tenantID, o.id)
+				if err != nil {
+					return err
+				}
+				c := directory.ChangedAPI{TenantID: o.tenantID, Name: o.id}
+				if len(apis) == 1 {
+					c.API = &apis[0]
+				}
+				d.Changes.APIs = append(d.Changes.APIs, c)
 			default:
 				return fmt.Errorf("directory change log: unknown kind %q; run the binary that wrote it", o.kind)
 			}

@@ -14,7 +14,7 @@ import (
 // testChangesSince makes random directory writes (tenants created and
 // deleted, applications created, updated with new roles and identifier URIs
 // taken over from others, deleted with their grants, grants of roles that
-// later go away) and checks after each batch that the snapshot derived
+// later go away, APIs created, replaced and deleted) and checks after each batch that the snapshot derived
 // with ChangesSince from the previous one answers exactly as a snapshot of
 // a full Load at the same revision.
 func testChangesSince(t *testing.T, s Backend) {
@@ -24,7 +24,7 @@ func testChangesSince(t *testing.T, s Backend) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		return directory.NewSnapshot(st.Revision, st.Tenants, st.Applications, st.Grants)
+		return directory.NewSnapshot(st.Revision, st.Tenants, st.Applications, st.Grants, st.APIs)
 	}
 	var tenants []string
 	var apps [][2]string // tenant, app id; deleted ones stay, to check they are gone
@@ -47,7 +47,22 @@ func testChangesSince(t *testing.T, s Backend) {
 	snap := full()
 	for round := range 25 {
 		for range 1 + r.IntN(5) {
-			switch op := r.IntN(10); {
+			switch op := r.IntN(13); {
+			case op >= 10 && len(tenants) > 0:
+				// APIs: created, replaced or deleted, some in tenants
+				// that are deleted later.
+				api := fullAPI(tenants[r.IntN(len(tenants))], fmt.Sprint("api-", r.IntN(4)))
+				switch op {
+				case 10:
+					_, err := s.CreateAPI(ctx, api)
+					tolerate(err)
+				case 11:
+					api.Description = fmt.Sprint("round ", round)
+					_, err := s.UpdateAPI(ctx, api)
+					tolerate(err)
+				default:
+					tolerate(s.DeleteAPI(ctx, api.TenantID, api.Name))
+				}
 			case op == 0 || len(tenants) == 0:
 				tn := tenant(fmt.Sprint("t", round, "-", r.Int()), base)
 				tolerate(s.CreateTenant(ctx, tn))
@@ -106,6 +121,7 @@ func testChangesSince(t *testing.T, s Backend) {
 func sameAnswers(t *testing.T, what string, got, want *directory.Snapshot, apps [][2]string, uris []string) {
 	t.Helper()
 	equal(t, what+": tenants", got.Tenants(), want.Tenants())
+	equal(t, what+": APIs", got.APIs(), want.APIs())
 	for _, tn := range want.Tenants() {
 		for _, u := range uris {
 			ga, gok := got.Resource(tn.ID, u)

@@ -82,6 +82,7 @@ var directorySuite = suite{
 	{"FindApplications", testFindApplications},
 	{"FindGrants", testFindGrants},
 	{"Grants", testGrants},
+	{"APIs", testAPIs},
 }
 
 // keyStoreSuite holds implementations to sts.KeyStore (and the signing
@@ -988,10 +989,10 @@ func testLoad(t *testing.T, s Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Tenants == nil || st.Applications == nil || st.Grants == nil || st.SigningKeys == nil {
+	if st.Tenants == nil || st.Applications == nil || st.Grants == nil || st.APIs == nil || st.SigningKeys == nil {
 		t.Fatalf("Load on an empty store has nil slices: %#v", st)
 	}
-	if len(st.Tenants)+len(st.Applications)+len(st.Grants)+len(st.SigningKeys) != 0 {
+	if len(st.Tenants)+len(st.Applications)+len(st.Grants)+len(st.APIs)+len(st.SigningKeys) != 0 {
 		t.Fatalf("Load on an empty store = %#v", st)
 	}
 
@@ -1016,11 +1017,24 @@ func testLoad(t *testing.T, s Backend) {
 			t.Fatal(err)
 		}
 	}
+	api2, err := s.CreateAPI(ctx, fullAPI(t2.ID, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api1, err := s.CreateAPI(ctx, fullAPI(t1.ID, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	apis := []directory.API{api1, api2}
+	if t2.ID < t1.ID {
+		apis = []directory.API{api2, api1}
+	}
 	st, err = s.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	equal(t, "Load", st, sqlstore.State{
+		APIs:         apis,
 		Revision:     revision(t, s),
 		Tenants:      []directory.Tenant{normTenant(t1), normTenant(t2)},
 		Applications: normApps(a2, a1),

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+const raw = `{"round":1,"scenario":"direct","group":"a","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":60000,"p50_us":700,"p99_us":2000,"errors":0,"proxy_cpu_s":0.01}
+{"round":1,"scenario":"haproxy-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":40000,"p50_us":1300,"p99_us":4000,"errors":0,"proxy_cpu_s":0.02}
+{"round":2,"scenario":"haproxy-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":42000,"p50_us":1300,"p99_us":4000,"errors":0,"proxy_cpu_s":0.02}
+{"round":3,"scenario":"haproxy-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":30000,"p50_us":1300,"p99_us":4000,"errors":0,"proxy_cpu_s":0.02}
+{"round":1,"scenario":"portcullis-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":35000,"p50_us":1500,"p99_us":2500,"errors":0,"proxy_cpu_s":0.03}
+{"round":1,"scenario":"haproxy-jwt","group":"d","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":18000,"p50_us":3000,"p99_us":8000,"errors":0,"proxy_cpu_s":0.06}
+{"round":1,"scenario":"portcullis-jwt","group":"d","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":20000,"p50_us":3000,"p99_us":8000,"errors":3,"proxy_cpu_s":0.05}
+{"round":1,"scenario":"haproxy-mtls","group":"e","base":"direct-lg","shape":"tput","tool":"loadgen","requests":1000,"rps":26000,"p50_us":2000,"p99_us":5000,"errors":0,"proxy_cpu_s":0.03}
+`
+
+func TestWrite_TargetsAreJudgedOnMediansOfTheSameRun(t *testing.T) {
+	rows, err := read(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := write(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		// median of 40000, 42000, 30000 is 40000: 35000/40000 = 0.875
+		"| plain proxying | 0.88 (portcullis-plain / haproxy-plain) | ≥ 0.8× haproxy-plain | PASS | 30 vs 20 |",
+		"| bearer JWT RS256 + role | 1.11 (portcullis-jwt / haproxy-jwt) | ≥ 1.0× haproxy-jwt | FAIL (3 errors in portcullis-jwt) | 50 vs 60 |",
+		"| mTLS with session resumption |  | ≥ 0.9× haproxy-mtls | not measured (portcullis-mtls) | – vs 30 |",
+		"| Basic vs Caddy basic_auth bcrypt |  | ≥ 10.0× caddy-basic-bcrypt | not measured (portcullis-basic, caddy-basic-bcrypt) | – vs – |",
+		"| added p99 latency at 64 connections | +0.50 ms (portcullis-plain − direct p99) | ≤ 1.0 ms | PASS |  |",
+		"| haproxy-plain | b | wrk | 40000 | 30% | 1.30 | 4.00 | 0.67 | 20 | 0 | 3 |",
+		"| haproxy-plain | +0.60 | +2.00 |  |  |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRead_RefusesLinesWithoutScenario(t *testing.T) {
+	for name, in := range map[string]string{
+		"not JSON":    "{",
+		"no scenario": `{"shape":"tput"}`,
+		"no shape":    `{"scenario":"direct"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := read(strings.NewReader(in)); err == nil {
+				t.Fatal("read accepted it")
+			}
+		})
+	}
+}

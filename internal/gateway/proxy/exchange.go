@@ -1,0 +1,771 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// writeStatusLine appends "HTTP/1.1 NNN reason\r\n" (appending into the writer's own buffer allocates
+// nothing).
+func writeStatusLine(w *bufio.Writer, status int, reason string) {
+	writeStatusPrefix(w, status)
+	w.WriteString(reason)
+	w.WriteString("\r\n")
+}
+
+func writeStatusLineBytes(w *bufio.Writer, status int, reason []byte) {
+	writeStatusPrefix(w, status)
+	w.Write(reason)
+	w.WriteString("\r\n")
+}
+
+func writeStatusPrefix(w *bufio.Writer, status int) {
+	w.WriteString("HTTP/1.1 ")
+	if w.Available() < 4 {
+		w.Flush()
+	}
+	w.Write(append(w.AvailableBuffer(), byte('0'+status/100%10), byte('0'+status/10%10), byte('0'+status%10), ' '))
+}
+
+func writeHeaderLine(w *bufio.Writer, k, v string) {
+	w.WriteString(k)
+	w.WriteString(": ")
+	w.WriteString(v)
+	w.WriteString("\r\n")
+}
+
+func writeInt(w *bufio.Writer, n int64) {
+	if w.Available() < 20 {
+		w.Flush()
+	}
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), n, 10))
+}
+
+func reasonFor(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Status"
+}
+
+// errorBody is the JSON body of every response the engine itself produces.
+func errorBody(code, description string) []byte {
+	b := make([]byte, 0, 48+len(description))
+	b = append(b, `{"error":`...)
+	b = appendJSONString(b, code)
+	b = append(b, `,"error_description":`...)
+	b = appendJSONString(b, description)
+	return append(b, '}')
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// writeError answers with the engine's own JSON error and Connection: close; the caller closes.
+func (c *conn) writeError(status int, code, description string) {
+	body := errorBody(code, description)
+	c.acquireWriter()
+	w := c.bw
+	if c.s.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	}
+	writeStatusLine(w, status, reasonFor(status))
+	w.WriteString("Content-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ")
+	writeInt(w, int64(len(body)))
+	w.WriteString("\r\n\r\n")
+	if c.req.Method != http.MethodHead {
+		w.Write(body)
+	}
+	if w.Flush() == nil {
+		c.lingerClose()
+	}
+}
+
+// lingerClose half-closes the connection and drains what the client still sends for a moment, so that
+// closing with unread request bytes does not make the kernel reset the connection before the client has
+// read the error response.
+func (c *conn) lingerClose() {
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := c.nc.(closeWriter)
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.setReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.nc, 256<<10)
+}
+
+// failUpstream answers 502/504 for a backend failure and reports the exchange.
+func (c *conn) failUpstream(d *Decision, status int, description string, err error, latency time.Duration) bool {
+	code := "bad_gateway"
+	if status == http.StatusGatewayTimeout {
+		code = "gateway_timeout"
+	}
+	c.writeError(status, code, description)
+	c.s.log.Warn("gateway: backend exchange failed", "status", status, "err", err)
+	if d.Done != nil {
+		d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
+	}
+	return false
+}
+
+func (c *conn) answerOptionsAsterisk() bool {
+	writeStatusLine(c.bw, 200, "OK")
+	c.bw.WriteString("Content-Length: 0\r\n")
+	c.writeConnHeader(c.keep && c.req.ContentLength == 0)
+	c.bw.WriteString("\r\n")
+	return c.bw.Flush() == nil && c.keep && c.req.ContentLength == 0
+}
+
+func (c *conn) writeConnHeader(keep bool) {
+	if !keep {
+		c.bw.WriteString("Connection: close\r\n")
+	} else if c.rh.minor == 0 {
+		c.bw.WriteString("Connection: keep-alive\r\n")
+	}
+}
+
+// answerLocal sends the Decider's own answer. The request body is not read, so a request that has one
+// ends the connection.
+func (c *conn) answerLocal(d *Decision) bool {
+	status, body := d.Status, d.Body
+	if status < 200 || status > 599 {
+		return c.failUpstream(d, http.StatusBadGateway, "the gateway has no answer for this request", errors.New("decision without upstream has no valid status"), 0)
+	}
+	keep := c.keep && c.req.ContentLength == 0 && !c.s.shutting.Load()
+	w := c.bw
+	if c.s.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	}
+	writeStatusLine(w, status, reasonFor(status))
+	for k, vv := range d.Header {
+		if hopByHop(k) || k == "Content-Length" || !validTokenString(k) {
+			continue
+		}
+		for _, v := range vv {
+			if validValueString(v) {
+				writeHeaderLine(w, k, v)
+			}
+		}
+	}
+	w.WriteString("Content-Length: ")
+	writeInt(w, int64(len(body)))
+	w.WriteString("\r\n")
+	c.writeConnHeader(keep)
+	w.WriteString("\r\n")
+	var out int64
+	if c.req.Method != http.MethodHead {
+		w.Write(body)
+		out = int64(len(body))
+	}
+	err := w.Flush()
+	if d.Done != nil {
+		d.Done(Result{Status: status, BytesOut: out, Err: err})
+	}
+	return keep && err == nil
+}
+
+var errInvalidHeader = errors.New("the Decider left a header name or value that cannot be sent (control characters or an invalid name)")
+
+// writeRequestHead writes the forwarded request head; it fails only on a header the Decider made invalid.
+func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
+	r := &c.req
+	w.WriteString(r.Method)
+	w.WriteByte(' ')
+	w.WriteString(t.basePath)
+	p := r.URL.EscapedPath()
+	if p == "" || p[0] != '/' {
+		w.WriteByte('/')
+	}
+	w.WriteString(p)
+	if r.URL.RawQuery != "" {
+		if !validTarget(r.URL.RawQuery) {
+			return errInvalidHeader
+		}
+		w.WriteByte('?')
+		w.WriteString(r.URL.RawQuery)
+	}
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	if !validHostString(r.Host) {
+		return errInvalidHeader
+	}
+	w.WriteString(r.Host)
+	w.WriteString("\r\n")
+	for k, vv := range r.Header {
+		switch k {
+		case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Content-Length", "Host", "Expect":
+			continue
+		case "Upgrade":
+			if !c.upgrade {
+				continue
+			}
+		default:
+			if hopByHop(k) {
+				continue
+			}
+		}
+		if !validTokenString(k) {
+			return errInvalidHeader
+		}
+		for _, v := range vv {
+			if !validValueString(v) {
+				return errInvalidHeader
+			}
+			writeHeaderLine(w, k, v)
+		}
+	}
+	switch {
+	case c.rh.chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case r.ContentLength > 0 || r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
+		w.WriteString("Content-Length: ")
+		writeInt(w, r.ContentLength)
+		w.WriteString("\r\n")
+	}
+	if c.upgrade {
+		w.WriteString("Connection: Upgrade\r\n")
+	}
+	// X-Forwarded-For: the client's list (if any) plus the address this connection came from.
+	w.WriteString("X-Forwarded-For: ")
+	for _, v := range r.Header["X-Forwarded-For"] {
+		if !validValueString(v) {
+			return errInvalidHeader
+		}
+		w.WriteString(v)
+		w.WriteString(", ")
+	}
+	w.WriteString(c.clientIP)
+	w.WriteString("\r\nX-Forwarded-Proto: ")
+	w.WriteString(c.proto)
+	w.WriteString("\r\nX-Forwarded-Host: ")
+	w.WriteString(r.Host)
+	w.WriteString("\r\nForwarded: ")
+	for _, v := range r.Header["Forwarded"] {
+		if !validValueString(v) {
+			return errInvalidHeader
+		}
+		w.WriteString(v)
+		w.WriteString(", ")
+	}
+	writeForwardedElement(w, c.clientIP, c.proto, r.Host)
+	w.WriteString("\r\n\r\n")
+	return nil
+}
+
+// writeForwardedElement writes an RFC 7239 element; IPv6 addresses and the host are quoted strings.
+func writeForwardedElement(w interface {
+	WriteString(string) (int, error)
+	WriteByte(byte) error
+}, ip, proto, host string) {
+	w.WriteString("for=")
+	if isIPv6(ip) {
+		w.WriteString(`"[`)
+		w.WriteString(ip)
+		w.WriteString(`]"`)
+	} else {
+		w.WriteString(ip)
+	}
+	w.WriteString(";proto=")
+	w.WriteString(proto)
+	if host != "" {
+		w.WriteString(`;host="`)
+		w.WriteString(host) // validHost excludes '"' and '\\'
+		w.WriteByte('"')
+	}
+}
+
+func isIPv6(ip string) bool {
+	for i := 0; i < len(ip); i++ {
+		if ip[i] == ':' {
+			return true
+		}
+	}
+	return false
+}
+
+func validTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// readResponseHead reads and parses a response head from the backend into c.resp, skipping interim 1xx
+// responses other than 101.
+func (c *conn) readResponseHead(bc *bconn) error {
+	for interim := 0; ; interim++ {
+		c.respHead = c.respHead[:0]
+		atLineStart := true
+		for {
+			line, err := bc.br.ReadSlice('\n')
+			if len(c.respHead)+len(line) > 64<<10 {
+				return errBackendProtocol("the backend's response head exceeds 64 KiB")
+			}
+			if err == bufio.ErrBufferFull {
+				c.respHead = append(c.respHead, line...)
+				atLineStart = false
+				continue
+			}
+			if err != nil {
+				if err == io.EOF && len(c.respHead) == 0 && len(line) == 0 {
+					return errBackendClosed
+				}
+				return err
+			}
+			c.respHead = append(c.respHead, line...)
+			if atLineStart && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) {
+				break
+			}
+			atLineStart = true
+		}
+		if e := parseResponseHead(c.respHead, &c.resp); e.status != 0 {
+			return errBackendProtocol(e.msg)
+		}
+		if c.resp.status >= 200 || c.resp.status == 101 {
+			return nil
+		}
+		if interim == 8 {
+			return errBackendProtocol("the backend sent too many interim (1xx) responses")
+		}
+	}
+}
+
+type errBackendProtocol string
+
+func (e errBackendProtocol) Error() string { return string(e) }
+
+var errBackendClosed = errors.New("the backend closed the connection without answering")
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// forward sends the request to the Decision's upstream over a pooled HTTP/1.1 connection and relays the
+// response; it reports whether the client connection may serve another request.
+func (c *conn) forward(d *Decision) bool {
+	up := d.Upstream
+	r := &c.req
+	start := time.Now()
+	var t *target
+	var bc *bconn
+	var lastErr error
+	for i := 0; i < len(up.targets); i++ {
+		t = up.pick(start.UnixNano())
+		if t.h2.Load() {
+			return c.forwardRT(d, t, start)
+		}
+		var err error
+		bc, err = up.get(t, start)
+		if err == nil && bc == nil {
+			return c.forwardRT(d, t, start)
+		}
+		if err == nil {
+			break
+		}
+		t.markDown()
+		lastErr = err
+	}
+	if bc == nil {
+		return c.failUpstream(d, http.StatusBadGateway, "the backend could not be reached; try again later", lastErr, 0)
+	}
+	if err := c.writeRequestHead(bc.bw, t); err != nil {
+		bc.nc.Close()
+		return c.failUpstream(d, http.StatusBadGateway, "the gateway could not build the request for the backend", err, 0)
+	}
+	hasBody := c.rh.chunked || r.ContentLength > 0
+	async := false
+	var bodyN int64
+	if hasBody {
+		if c.rh.expectContinue {
+			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err := c.bw.Flush(); err != nil {
+				bc.nc.Close()
+				return false
+			}
+		}
+		if !c.rh.chunked && int64(c.br.Buffered()) >= r.ContentLength {
+			c.reqLen = lengthReader{r: c.br, n: r.ContentLength}
+			n, _, werr := copyBody(bc.bw, &c.reqLen, c.br, false, nil)
+			bodyN = n
+			if werr != nil {
+				bc.nc.Close()
+				return c.failUpstream(d, http.StatusBadGateway, "the backend connection failed while sending the request", werr, 0)
+			}
+		} else {
+			async = true
+			c.setReadDeadline(time.Time{})
+			if c.bodyDone == nil {
+				c.bodyDone = make(chan bodyResult, 1)
+			}
+			// The head timeout starts once the body is sent (sendBody arms it), as a slow upload is
+			// not a slow backend.
+			c.headDone = false
+			bc.setReadDeadline(time.Time{})
+			go c.sendBody(bc, up.cfg.ResponseHeaderTimeout)
+		}
+	}
+	if !async {
+		if err := bc.bw.Flush(); err != nil {
+			bc.nc.Close()
+			return c.failUpstream(d, http.StatusBadGateway, "the backend connection failed while sending the request", err, 0)
+		}
+		bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
+	}
+	err := c.readResponseHead(bc)
+	latency := time.Since(start)
+	if async {
+		c.headMu.Lock()
+		c.headDone = true
+		c.headMu.Unlock()
+		bc.setReadDeadline(time.Time{})
+	}
+	if err != nil {
+		bc.nc.Close()
+		if async {
+			if br := c.stopBody(); br.rerr != nil {
+				// The client's body failed first (malformed chunks or a disconnect); that, not the
+				// backend, is why the exchange ended.
+				c.writeError(http.StatusBadRequest, "invalid_request", "the request body is malformed or ended early: "+br.rerr.Error())
+				if d.Done != nil {
+					d.Done(Result{Status: http.StatusBadRequest, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
+				}
+				return false
+			}
+		}
+		if isTimeout(err) {
+			return c.failUpstream(d, http.StatusGatewayTimeout, "the backend did not answer in time", err, latency)
+		}
+		return c.failUpstream(d, http.StatusBadGateway, "the backend's answer was missing or malformed", err, latency)
+	}
+	rs := &c.resp
+	if rs.status == 101 {
+		if !c.upgrade || async {
+			bc.nc.Close()
+			if async {
+				c.stopBody()
+			}
+			return c.failUpstream(d, http.StatusBadGateway, "the backend switched protocols without an upgrade request", errBackendProtocol("unexpected 101"), latency)
+		}
+		return c.splice(d, bc, latency)
+	}
+
+	// Framing of the backend's body and of ours.
+	const (
+		bodyNone = iota
+		bodyLength
+		bodyChunked
+		bodyClose
+	)
+	kind := bodyClose
+	switch {
+	case r.Method == http.MethodHead || rs.status == 204 || rs.status == 304:
+		kind = bodyNone
+	case rs.chunked:
+		kind = bodyChunked
+	case rs.contentLength >= 0:
+		kind = bodyLength
+	}
+	backendKeep := !rs.connClose && (rs.minor == 1 || rs.connKeepAlive) && kind != bodyClose
+	keep := c.keep && !c.s.shutting.Load()
+	chunkOut := false
+	if kind == bodyChunked || kind == bodyClose {
+		if c.rh.minor == 1 {
+			chunkOut = true
+		} else {
+			keep = false
+		}
+	}
+	if kind != bodyLength || int64(bc.br.Buffered()) < rs.contentLength {
+		bc.setReadDeadline(time.Time{})
+	}
+
+	w := c.bw
+	if c.s.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	}
+	hb := c.respHead
+	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
+	c.writeResponseFields(w, false)
+	switch {
+	case kind == bodyNone:
+		if rs.contentLength >= 0 && rs.status != 204 {
+			w.WriteString("Content-Length: ")
+			writeInt(w, rs.contentLength)
+			w.WriteString("\r\n")
+		}
+	case kind == bodyLength:
+		w.WriteString("Content-Length: ")
+		writeInt(w, rs.contentLength)
+		w.WriteString("\r\n")
+	case chunkOut:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	c.writeConnHeader(keep)
+	w.WriteString("\r\n")
+
+	var n int64
+	var rerr, werr error
+	switch kind {
+	case bodyNone:
+		werr = w.Flush()
+	case bodyLength:
+		c.respLen = lengthReader{r: bc.br, n: rs.contentLength}
+		n, rerr, werr = copyBody(w, &c.respLen, bc.br, false, nil)
+	case bodyChunked:
+		c.respChunk.reset(bc.br)
+		if chunkOut && c.respBuf == nil {
+			c.respBuf = make([]byte, 8192)
+		}
+		n, rerr, werr = copyBody(w, &c.respChunk, bc.br, chunkOut, c.respBuf)
+	case bodyClose:
+		if chunkOut && c.respBuf == nil {
+			c.respBuf = make([]byte, 8192)
+		}
+		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf)
+	}
+	if rerr == nil && werr == nil {
+		werr = w.Flush()
+	}
+	res := Result{Status: rs.status, UpstreamLatency: latency, BytesOut: n, BytesIn: bodyN}
+	if async {
+		br := c.waitBody(bc, rerr == nil && werr == nil)
+		res.BytesIn = br.n
+		if br.rerr != nil || br.werr != nil {
+			backendKeep, keep = false, false
+			if res.Err = br.rerr; res.Err == nil {
+				res.Err = br.werr
+			}
+		}
+	}
+	if rerr != nil || werr != nil {
+		backendKeep, keep = false, false
+		if rerr != nil {
+			res.Err = rerr
+			c.s.log.Warn("gateway: backend response body failed", "err", rerr)
+		} else {
+			res.Err = werr
+		}
+	}
+	if backendKeep {
+		up.put(t, bc, time.Now())
+	} else {
+		bc.nc.Close()
+	}
+	if d.Done != nil {
+		d.Done(res)
+	}
+	return keep
+}
+
+// writeResponseFields copies the backend's header fields except hop-by-hop ones, Content-Length (the
+// engine writes its own framing) and those named in Connection.
+func (c *conn) writeResponseFields(w *bufio.Writer, upgrade bool) {
+	rs := &c.resp
+	hb := c.respHead
+next:
+	for i := range rs.fields {
+		f := &rs.fields[i]
+		name := f.name.bytes(hb)
+		switch f.key {
+		case "Content-Length":
+			continue
+		case "Upgrade":
+			if !upgrade {
+				continue
+			}
+		case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding":
+			continue
+		}
+		for _, t := range rs.connTokens {
+			if asciiEqualFoldBytes(t.bytes(hb), name) {
+				continue next
+			}
+		}
+		w.Write(name)
+		w.WriteString(": ")
+		w.Write(f.value.bytes(hb))
+		w.WriteString("\r\n")
+	}
+}
+
+func asciiEqualFoldBytes(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// copyBody relays a body from src (reading through srcBuf) to dst, flushing dst whenever src has nothing
+// buffered so that streams flow; with chunked it encodes dst as chunks. It separates read errors (the
+// source) from write errors (the destination).
+func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bool, scratch []byte) (written int64, rerr, werr error) {
+	for {
+		if srcBuf.Buffered() == 0 && dst.Buffered() > 0 {
+			if err := dst.Flush(); err != nil {
+				return written, nil, err
+			}
+		}
+		var buf []byte
+		if chunked {
+			buf = scratch
+		} else {
+			if dst.Available() == 0 {
+				if err := dst.Flush(); err != nil {
+					return written, nil, err
+				}
+			}
+			buf = dst.AvailableBuffer()
+			buf = buf[:cap(buf)]
+		}
+		n, err := src.Read(buf)
+		if n > 0 {
+			if chunked {
+				writeChunkHeader(dst, n)
+				dst.Write(buf[:n])
+				_, werr = dst.WriteString("\r\n")
+			} else {
+				_, werr = dst.Write(buf[:n])
+			}
+			written += int64(n)
+			if werr != nil {
+				return written, nil, werr
+			}
+		}
+		if err == io.EOF {
+			if chunked {
+				_, werr = dst.WriteString("0\r\n\r\n")
+			}
+			return written, nil, werr
+		}
+		if err != nil {
+			return written, err, nil
+		}
+	}
+}
+
+// sendBody streams the request body to the backend while the response is awaited.
+func (c *conn) sendBody(bc *bconn, headTimeout time.Duration) {
+	var src io.Reader
+	chunked := c.rh.chunked
+	if chunked {
+		c.reqChunk.reset(c.br)
+		src = &c.reqChunk
+		if c.reqBuf == nil {
+			c.reqBuf = make([]byte, 8192)
+		}
+	} else {
+		c.reqLen = lengthReader{r: c.br, n: c.req.ContentLength}
+		src = &c.reqLen
+	}
+	n, rerr, werr := copyBody(bc.bw, src, c.br, chunked, c.reqBuf)
+	if rerr == nil && werr == nil {
+		werr = bc.bw.Flush()
+	}
+	if rerr != nil {
+		// The backend must not wait for the rest of a body that will not come, nor be reused.
+		bc.nc.Close()
+	} else if werr == nil {
+		c.headMu.Lock()
+		if !c.headDone {
+			bc.nc.SetReadDeadline(time.Now().Add(headTimeout))
+		}
+		c.headMu.Unlock()
+	}
+	c.bodyDone <- bodyResult{n, rerr, werr}
+}
+
+// waitBody waits for the request body goroutine. When the response ended first (the backend answered
+// without reading everything), the client gets a short grace period to finish sending and the backend to
+// finish reading; then both are cut, so the goroutine cannot block on either.
+func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
+	select {
+	case br := <-c.bodyDone:
+		return br
+	default:
+	}
+	grace := time.Second
+	if !ok {
+		grace = 0
+	}
+	limit := time.Now().Add(grace)
+	c.setReadDeadline(limit)
+	bc.nc.SetWriteDeadline(limit)
+	br := <-c.bodyDone
+	if br.rerr == nil && br.werr == nil {
+		bc.nc.SetWriteDeadline(time.Time{})
+	}
+	return br
+}
+
+// stopBody ends the request body goroutine after the exchange failed (the backend connection is closed).
+func (c *conn) stopBody() bodyResult {
+	c.setReadDeadline(time.Now())
+	return <-c.bodyDone
+}
+
+// splice relays an upgraded connection (after 101) both ways until either side closes.
+func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
+	w := c.bw
+	rs := &c.resp
+	writeStatusLineBytes(w, 101, rs.reason.bytes(c.respHead))
+	c.writeResponseFields(w, true)
+	w.WriteString("Connection: Upgrade\r\n\r\n")
+	if err := w.Flush(); err != nil {
+		bc.nc.Close()
+		if d.Done != nil {
+			d.Done(Result{Status: 101, UpstreamLatency: latency, Err: err})
+		}
+		return false
+	}
+	c.nc.SetDeadline(time.Time{})
+	c.rdl = time.Time{}
+	bc.nc.SetDeadline(time.Time{})
+	done := make(chan int64, 1)
+	go func() {
+		n, _ := c.br.WriteTo(bc.nc) // buffered client bytes first, then the connection
+		bc.nc.Close()
+		c.nc.Close()
+		done <- n
+	}()
+	out, _ := bc.br.WriteTo(c.nc)
+	c.nc.Close()
+	bc.nc.Close()
+	in := <-done
+	if d.Done != nil {
+		d.Done(Result{Status: 101, UpstreamLatency: latency, BytesIn: in, BytesOut: out})
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// serveH2Stream serves one HTTP/2 request: x/net/http2 has already enforced HTTP/2's own framing rules
+// (no connection-specific headers, valid pseudo-headers, Content-Length against DATA frames).
+func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect || r.URL.Path == "" || r.URL.Path[0] != '/' {
+		writeH2Error(w, http.StatusBadRequest, "invalid_request", "CONNECT and non-path request targets are not accepted by this gateway")
+		return
+	}
+	if !cleanPath(r.URL.Path) {
+		writeH2Error(w, http.StatusBadRequest, "invalid_request", errDotSegment.msg)
+		return
+	}
+	if r.Host == "" || !validHostString(r.Host) {
+		writeH2Error(w, http.StatusBadRequest, "invalid_request", errBadHost.msg)
+		return
+	}
+	d := s.Decider.Decide(r)
+	if d.Upstream == nil {
+		status := d.Status
+		if status < 200 || status > 599 {
+			writeH2Error(w, http.StatusBadGateway, "bad_gateway", "the gateway has no answer for this request")
+			if d.Done != nil {
+				d.Done(Result{Status: http.StatusBadGateway})
+			}
+			return
+		}
+		h := w.Header()
+		for k, vv := range d.Header {
+			if !hopByHop(k) && k != "Content-Length" {
+				h[k] = vv
+			}
+		}
+		h.Set("Content-Length", strconv.Itoa(len(d.Body)))
+		w.WriteHeader(status)
+		var out int64
+		var err error
+		if r.Method != http.MethodHead {
+			_, err = w.Write(d.Body)
+			out = int64(len(d.Body))
+		}
+		if d.Done != nil {
+			d.Done(Result{Status: status, BytesOut: out, Err: err})
+		}
+		return
+	}
+	start := time.Now()
+	clientIP := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(clientIP); err == nil {
+		clientIP = host
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	var guard *bodyGuard
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		guard = &bodyGuard{r: r.Body}
+	}
+	resp, status, err := d.Upstream.roundTrip(r.Context(), r, nil, guard, clientIP, proto)
+	latency := time.Since(start)
+	if err != nil {
+		desc := "the backend could not be reached or failed; try again later"
+		code := "bad_gateway"
+		if status == http.StatusGatewayTimeout {
+			desc, code = "the backend did not answer in time", "gateway_timeout"
+		}
+		s.log.Warn("gateway: backend exchange failed", "status", status, "err", err)
+		writeH2Error(w, status, code, desc)
+		if d.Done != nil {
+			d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
+		}
+		return
+	}
+	defer resp.Body.Close()
+	h := w.Header()
+	var named []string
+	for _, c := range resp.Header["Connection"] {
+		named = append(named, splitTokens(c)...)
+	}
+	for k, vv := range resp.Header {
+		if hopByHop(k) {
+			continue
+		}
+		h[k] = vv
+	}
+	for _, n := range named {
+		h.Del(n)
+	}
+	for k := range resp.Trailer {
+		h.Add("Trailer", k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 16384)
+	var n int64
+	var rerr, werr error
+	for {
+		m, err := resp.Body.Read(buf)
+		if m > 0 {
+			n += int64(m)
+			if _, werr = w.Write(buf[:m]); werr == nil {
+				werr = rc.Flush()
+			}
+			if werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				rerr = err
+			}
+			break
+		}
+	}
+	for k, vv := range resp.Trailer {
+		h[http.TrailerPrefix+k] = vv
+	}
+	res := Result{Status: resp.StatusCode, UpstreamLatency: latency, BytesOut: n}
+	if guard != nil {
+		// No finish: the HTTP/2 body is safe to read after the handler returns (it then fails), and
+		// waiting for a pending read could block on a slow client.
+		res.BytesIn = guard.n.Load()
+	}
+	if rerr != nil {
+		res.Err = rerr
+		// Reset the stream so the client sees an incomplete response rather than a short one.
+		defer panic(http.ErrAbortHandler)
+	} else if werr != nil {
+		res.Err = werr
+	}
+	if d.Done != nil {
+		d.Done(res)
+	}
+}
+
+func splitTokens(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		var tok string
+		i := 0
+		for i < len(s) && s[i] != ',' {
+			i++
+		}
+		tok, s = s[:i], s[min(i+1, len(s)):]
+		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+			tok = tok[1:]
+		}
+		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+			tok = tok[:len(tok)-1]
+		}
+		if tok != "" {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+func writeH2Error(w http.ResponseWriter, status int, code, desc string) {
+	body := errorBody(code, desc)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}

@@ -1,0 +1,66 @@
+// Package proxy is the gateway's HTTP engine: a strict HTTP/1.1 server (HTTP/2 over TLS through
+// golang.org/x/net/http2) that asks a Decider about every request and either answers locally or forwards
+// the request to an Upstream over pooled keep-alive connections.
+//
+// Forwarding rules, the behaviour backends can rely on:
+//   - Path: the backend sees its URL's base path followed by r.URL.Path as left by the Decider, and
+//     r.URL.RawQuery as the query.
+//   - Host: the client's Host header (or :authority) is preserved, not replaced by the backend's host; a
+//     backend that needs its own name must be reachable under the client-facing name or use
+//     X-Forwarded-Host.
+//   - X-Forwarded-For gets the client IP appended; X-Forwarded-Proto and X-Forwarded-Host are set (replacing
+//     any value sent by the client); an RFC 7239 Forwarded element (for, proto, host) is appended.
+//   - Hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade
+//     unless the request is an upgrade, and every header named in Connection) are removed both ways.
+//   - Bodies stream in both directions (Content-Length or chunked) and are never buffered whole; request
+//     trailers are dropped.
+//   - Expect: 100-continue is answered by the gateway once the request is forwarded, not passed on.
+//   - Upgrade (WebSocket): after a 101 from an HTTP/1.1 backend, bytes are spliced both ways until either
+//     side closes. Upgrades are not available over inbound HTTP/2 or to backends that speak h2.
+//
+// Strictness: the HTTP/1.1 engine refuses anything that could be read two ways by two parsers (request
+// smuggling): see parse.go. Request targets must be origin-form (/path?query); absolute-form targets
+// (http://host/path) are refused with 400 because this is a reverse proxy, not a forward proxy; OPTIONS *
+// is answered by the gateway itself. Paths with dot segments (/../, /./, also percent-encoded) are refused
+// so that what the Decider matched is what the backend serves.
+package proxy
+
+import (
+	"net/http"
+	"time"
+)
+
+// A Decider decides each request once its head has been read. r is valid only during the call (the
+// engine reuses it); the Decider may edit r.Header (strip/add headers), r.URL.Path and r.URL.RawQuery
+// (strip an API key parameter) and must not keep r or read r.Body. r.TLS is set on TLS connections (peer
+// certificates included); r.RemoteAddr is the client address; r.Host the Host header (or :authority).
+//
+// On HTTP/1.1 the engine reuses r, its Header map and the value slices between requests of a connection:
+// strings taken from r (header values, the path) may be kept, for instance in a Done closure, but not the
+// map or the slices. Hop-by-hop headers are already removed when Decide is called (Upgrade is kept on an
+// upgrade request); Host is in r.Host, not in r.Header.
+type Decider interface {
+	Decide(r *http.Request) Decision
+}
+
+// Decision is what to do with one request.
+type Decision struct {
+	// Upstream, when non-nil, forwards the request (with the Decider's edits) to that backend; otherwise
+	// the engine answers locally with Status, Header and Body (a refusal: 401/403/404/429/503 JSON).
+	Upstream *Upstream
+	Status   int
+	Header   http.Header
+	Body     []byte
+	// Done, when set, is called once the exchange has ended (response fully sent or failed), for audit
+	// and metrics.
+	Done func(Result)
+}
+
+// Result is how an exchange ended.
+type Result struct {
+	Status          int           // status sent to the client (502/504 when the backend failed)
+	UpstreamLatency time.Duration // time to the backend's response head; 0 when not forwarded
+	// BytesIn is the request body bytes read from the client, BytesOut the response body bytes sent to it.
+	BytesIn, BytesOut int64
+	Err               error // backend or client error, nil on success (never contains header values)
+}

@@ -1,0 +1,595 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// Server serves the gateway's inbound connections.
+type Server struct {
+	Decider Decider
+	// ReadHeaderTimeout bounds reading a request head from its first byte (default 10s); IdleTimeout how
+	// long a keep-alive connection may wait for its next request (default 120s); WriteTimeout bounds writing
+	// each response (default 0: none, so that long streams work).
+	ReadHeaderTimeout, IdleTimeout, WriteTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers (default 64 KiB); beyond it the answer is 431.
+	MaxHeaderBytes int
+	ErrorLog       *slog.Logger
+
+	initOnce          sync.Once
+	readHeaderTimeout time.Duration
+	idleTimeout       time.Duration
+	maxHeaderBytes    int
+	log               *slog.Logger
+	h2                *http2.Server
+	h2base            *http.Server
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	shutting  atomic.Bool
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.readHeaderTimeout = s.ReadHeaderTimeout
+		if s.readHeaderTimeout <= 0 {
+			s.readHeaderTimeout = 10 * time.Second
+		}
+		s.idleTimeout = s.IdleTimeout
+		if s.idleTimeout <= 0 {
+			s.idleTimeout = 120 * time.Second
+		}
+		s.maxHeaderBytes = s.MaxHeaderBytes
+		if s.maxHeaderBytes <= 0 {
+			s.maxHeaderBytes = 64 << 10
+		}
+		s.log = s.ErrorLog
+		if s.log == nil {
+			s.log = slog.Default()
+		}
+		s.listeners = make(map[net.Listener]struct{})
+		s.conns = make(map[*conn]struct{})
+		s.h2base = &http.Server{
+			ReadHeaderTimeout: s.readHeaderTimeout,
+			IdleTimeout:       s.idleTimeout,
+			WriteTimeout:      s.WriteTimeout,
+			MaxHeaderBytes:    s.maxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			Handler:           http.HandlerFunc(s.serveH2Stream),
+		}
+		s.h2 = &http2.Server{IdleTimeout: s.idleTimeout}
+		if err := http2.ConfigureServer(s.h2base, s.h2); err != nil {
+			// ConfigureServer fails only on a TLS configuration it was not given; keep the error visible.
+			s.log.Error("gateway: configure HTTP/2", "err", err)
+		}
+	})
+}
+
+// Serve accepts plain-HTTP connections (HTTP/1.1; h2c is not supported) until Shutdown, after which it
+// returns http.ErrServerClosed.
+func (s *Server) Serve(ln net.Listener) error { return s.serve(ln, nil) }
+
+// ServeTLS accepts TLS connections: ALPN "h2" goes to an HTTP/2 server that calls the same Decider and
+// forwards through the same Upstreams; "http/1.1" or no ALPN goes to the HTTP/1.1 engine. cfg is used as
+// given (ClientAuth, GetConfigForClient, certificates) with NextProtos set by the engine.
+func (s *Server) ServeTLS(ln net.Listener, cfg *tls.Config) error {
+	if cfg == nil {
+		return errors.New("gateway: ServeTLS needs a TLS configuration")
+	}
+	cfg = cfg.Clone()
+	cfg.NextProtos = []string{"h2", "http/1.1"}
+	if get := cfg.GetConfigForClient; get != nil {
+		cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			c, err := get(hello)
+			if c != nil {
+				c = c.Clone()
+				c.NextProtos = []string{"h2", "http/1.1"}
+			}
+			return c, err
+		}
+	}
+	return s.serve(ln, cfg)
+}
+
+func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
+	s.init()
+	if s.Decider == nil {
+		return errors.New("gateway: Server.Decider is nil")
+	}
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return http.ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of file descriptors and the like: wait and retry rather than spin or stop serving.
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			s.log.Warn("gateway: accept", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := &conn{s: s, nc: nc, tlsCfg: cfg}
+		c.state.Store(stateActive)
+		s.mu.Lock()
+		if s.shutting.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return http.ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections and waits for the others to finish their exchange,
+// or for ctx to end (then it returns ctx's error and leaves the remaining connections to finish).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.init()
+	s.mu.Lock()
+	s.shutting.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.h2base.Shutdown(ctx) // sends GOAWAY on HTTP/2 connections; they end once their streams are done
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		for c := range s.conns {
+			if c.state.CompareAndSwap(stateIdle, stateClosed) {
+				c.nc.Close()
+			}
+		}
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+const (
+	stateActive int32 = iota
+	stateIdle
+	stateClosed
+)
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8192) }}
+)
+
+// conn is one inbound connection served by the HTTP/1.1 engine; its request, header map and buffers are
+// reused for every request on it.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	tlsCfg *tls.Config
+	state  atomic.Int32
+
+	br  *bufio.Reader
+	bw  *bufio.Writer // held only while a request is served: idle connections give it back to the pool
+	out io.Writer     // nc without io.ReaderFrom, made once
+
+	tlsState   *tls.ConnectionState
+	proto      string // "http" or "https"
+	remoteAddr string
+	clientIP   string
+
+	head     []byte // request head bytes, names canonicalised in place
+	respHead []byte
+	rh       requestHead
+	resp     responseHead
+	req      http.Request
+	url      url.URL
+	hdr      http.Header
+	vals     []string
+	upgrade  bool
+	keep     bool      // the client connection may serve another request
+	rdl      time.Time // the read deadline last set on nc
+	rdlIdle  bool      // rdl is an idle deadline that extendIdle may keep
+
+	reqLen    lengthReader
+	respLen   lengthReader
+	reqChunk  chunkedReader
+	respChunk chunkedReader
+	reqBuf    []byte // chunk re-encoding scratch for the request body goroutine
+	respBuf   []byte
+	bodyDone  chan bodyResult
+	headMu    sync.Mutex // orders sendBody arming the head timeout against forward having read the head
+	headDone  bool
+}
+
+type bodyResult struct {
+	n          int64
+	rerr, werr error
+}
+
+func (c *conn) serve() {
+	s := c.s
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+		}
+		c.nc.Close()
+		if c.br != nil {
+			c.br.Reset(nil)
+			readerPool.Put(c.br)
+		}
+		if c.bw != nil {
+			c.bw.Reset(nil)
+			writerPool.Put(c.bw)
+		}
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	c.remoteAddr = c.nc.RemoteAddr().String()
+	c.clientIP = c.remoteAddr
+	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
+		c.clientIP = host
+	}
+	c.proto = "http"
+	if c.tlsCfg != nil {
+		tc := tls.Server(c.nc, c.tlsCfg)
+		c.nc = tc
+		ctx, cancel := context.WithTimeout(context.Background(), s.readHeaderTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		st := tc.ConnectionState()
+		if st.NegotiatedProtocol == "h2" {
+			tc.SetDeadline(time.Time{})
+			s.h2.ServeConn(tc, &http2.ServeConnOpts{BaseConfig: s.h2base, Handler: s.h2base.Handler})
+			return
+		}
+		c.tlsState = &st
+		c.proto = "https"
+	}
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.out = writerOnly{c.nc}
+	c.hdr = make(http.Header, 16)
+	c.vals = make([]string, maxHeaderFields)
+	for {
+		if !c.readHead() {
+			return
+		}
+		c.acquireWriter()
+		if !c.handle() || s.shutting.Load() {
+			return
+		}
+		c.releaseWriter()
+	}
+}
+
+var crlfcrlf = []byte("\r\n\r\n")
+
+// readHead reads one request head into c.head, answering 400/431 itself when the head is unacceptable.
+func (c *conn) readHead() bool {
+	s := c.s
+	if c.br.Buffered() == 0 {
+		c.state.Store(stateIdle)
+		if s.shutting.Load() {
+			return false
+		}
+		c.extendIdle(time.Now())
+		if _, err := c.br.Peek(1); err != nil {
+			return false
+		}
+		if !c.state.CompareAndSwap(stateIdle, stateActive) {
+			return false // Shutdown closed it
+		}
+	}
+	if buf, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(buf, crlfcrlf) {
+		c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
+	}
+	c.head = c.head[:0]
+	atLineStart, leading := true, 0
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if len(c.head)+len(line) > s.maxHeaderBytes {
+			c.writeError(431, "invalid_request", "the request line and headers exceed the size limit; send smaller headers")
+			return false
+		}
+		if err == bufio.ErrBufferFull {
+			c.head = append(c.head, line...)
+			atLineStart = false
+			continue
+		}
+		if err != nil {
+			if len(c.head) > 0 || len(line) > 0 {
+				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+					c.writeError(400, "invalid_request", "the connection ended in the middle of a request head")
+				}
+			}
+			return false
+		}
+		if atLineStart && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) {
+			if len(line) == 1 {
+				c.writeError(400, "invalid_request", errBareLF.msg)
+				return false
+			}
+			if len(c.head) == 0 && leading < 4 {
+				leading++ // RFC 9112 2.2: ignore an empty line before the request line
+				continue
+			}
+			c.head = append(c.head, line...)
+			return true
+		}
+		c.head = append(c.head, line...)
+		atLineStart = true
+	}
+}
+
+// handle serves one request whose head is in c.head and reports whether the connection may be reused.
+func (c *conn) handle() bool {
+	h := &c.rh
+	if e := parseRequestHead(c.head, h); e.status != 0 {
+		c.writeError(e.status, "invalid_request", e.msg)
+		return false
+	}
+	c.keep = !h.connClose && (h.minor == 1 || h.connKeepAlive)
+	c.upgrade = h.minor == 1 && h.connUpgrade && h.upgrade != 0
+	if c.upgrade && containsFold(h.fields[h.upgrade-1].value.bytes(c.head), "h2c") {
+		// An h2c tunnel would carry requests the Decider never sees (h2c smuggling): not an upgrade here.
+		c.upgrade = false
+	}
+	if e := c.buildRequest(); e.status != 0 {
+		c.writeError(e.status, "invalid_request", e.msg)
+		return false
+	}
+	if c.req.URL.Path == "*" {
+		return c.answerOptionsAsterisk()
+	}
+	d := c.s.Decider.Decide(&c.req)
+	if d.Upstream == nil {
+		return c.answerLocal(&d)
+	}
+	return c.forward(&d)
+}
+
+var chunkedTE = []string{"chunked"}
+
+// buildRequest fills the reused http.Request from the parsed head; the only allocation is one string
+// holding the head, shared by every string the request exposes.
+func (c *conn) buildRequest() headError {
+	h := &c.rh
+	hs := string(c.head)
+	r := &c.req
+	*r = http.Request{}
+	c.url = url.URL{}
+	clear(c.hdr)
+	r.Method = methodString(hs[h.method.lo:h.method.hi])
+	target := hs[h.target.lo:h.target.hi]
+	switch {
+	case target == "*":
+		if r.Method != http.MethodOptions {
+			return errAsteriskForm
+		}
+		c.url.Path = "*"
+	case target[0] != '/':
+		if r.Method == http.MethodConnect {
+			return errAuthorityForm
+		}
+		if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "HTTP://") || strings.HasPrefix(target, "HTTPS://") {
+			return errAbsoluteForm
+		}
+		return errTarget
+	default:
+		path, query, _ := strings.Cut(target, "?")
+		if strings.IndexByte(path, '%') >= 0 {
+			p, err := url.PathUnescape(path)
+			if err != nil {
+				return errTarget
+			}
+			c.url.Path, c.url.RawPath = p, path
+		} else {
+			c.url.Path = path
+		}
+		if !cleanPath(c.url.Path) {
+			return errDotSegment
+		}
+		c.url.RawQuery = query
+	}
+	r.URL = &c.url
+	r.RequestURI = target
+	r.ProtoMajor, r.ProtoMinor = 1, h.minor
+	r.Proto = "HTTP/1.1"
+	if h.minor == 0 {
+		r.Proto = "HTTP/1.0"
+	}
+	hdr := c.hdr
+	r.Header = hdr
+	for i := range h.fields {
+		f := &h.fields[i]
+		v := hs[f.value.lo:f.value.hi]
+		if i+1 == h.host {
+			r.Host = v
+			continue
+		}
+		key := f.key
+		if key == "" {
+			key = hs[f.name.lo:f.name.hi]
+		}
+		if (hopByHop(key) && !(key == "Upgrade" && c.upgrade)) || key == "Expect" {
+			continue
+		}
+		if vv, ok := hdr[key]; ok {
+			hdr[key] = append(vv, v)
+			continue
+		}
+		c.vals[i] = v
+		hdr[key] = c.vals[i : i+1 : i+1]
+	}
+	for _, t := range h.connTokens {
+		delete(hdr, http.CanonicalHeaderKey(hs[t.lo:t.hi]))
+	}
+	switch {
+	case h.chunked:
+		r.ContentLength = -1
+		r.TransferEncoding = chunkedTE
+	case h.contentLength > 0:
+		r.ContentLength = h.contentLength
+	}
+	r.Close = !c.keep
+	r.RemoteAddr = c.remoteAddr
+	r.TLS = c.tlsState
+	r.Body = http.NoBody
+	return headError{}
+}
+
+// cleanPath reports whether a decoded path has no dot segments and no control characters, so that the
+// path the Decider matched is the path every backend resolves (a backend normalising /api/../admin to
+// /admin would otherwise bypass a prefix rule). Backslashes count as separators for servers that treat
+// them so.
+func cleanPath(p string) bool {
+	seg := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' || p[i] == '\\' {
+			s := p[seg:i]
+			if s == "." || s == ".." {
+				return false
+			}
+			seg = i + 1
+			continue
+		}
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func methodString(m string) string {
+	switch m {
+	case "GET":
+		return http.MethodGet
+	case "POST":
+		return http.MethodPost
+	case "PUT":
+		return http.MethodPut
+	case "DELETE":
+		return http.MethodDelete
+	case "HEAD":
+		return http.MethodHead
+	case "PATCH":
+		return http.MethodPatch
+	case "OPTIONS":
+		return http.MethodOptions
+	}
+	return m
+}
+
+// lengthReader reads exactly n bytes: an early end of stream is io.ErrUnexpectedEOF, not a short body.
+type lengthReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *lengthReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if err == io.EOF {
+		if l.n > 0 {
+			err = io.ErrUnexpectedEOF
+		} else {
+			err = nil
+		}
+	}
+	return n, err
+}
+
+func (c *conn) setReadDeadline(t time.Time) {
+	c.rdl, c.rdlIdle = t, false
+	c.nc.SetReadDeadline(t)
+}
+
+// extendIdle arms the idle timeout before waiting for the next request. Re-arming a deadline costs a
+// runtime timer update per request, so a deadline still at least 15/16 of the timeout away is kept:
+// the idle timeout then ends between 15/16 and all of IdleTimeout.
+func (c *conn) extendIdle(now time.Time) {
+	idle := c.s.idleTimeout
+	if c.rdlIdle && c.rdl.Sub(now) >= idle-idle/16 {
+		return
+	}
+	c.rdl, c.rdlIdle = now.Add(idle), true
+	c.nc.SetReadDeadline(c.rdl)
+}
+
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if asciiEqualFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) acquireWriter() {
+	if c.bw == nil {
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(c.out)
+	}
+}
+
+// releaseWriter returns the (flushed) response writer to the pool before the connection goes idle.
+func (c *conn) releaseWriter() {
+	if c.bw != nil && c.bw.Buffered() == 0 {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
+}
