@@ -178,7 +178,7 @@ check_gateway_cli() {
 	if [[ $out != *--path-prefix* ]]; then
 		missing+=("the 'api create' command")
 	else
-		for f in --backend --basic-user --api-key-header --api-key --allow-insecure-auth --bearer-tenant --audience --role --client-ca; do
+		for f in --anonymous --backend --basic-user --api-key-header --api-key --allow-insecure-auth --bearer-tenant --audience --role --client-ca; do
 			[[ $out == *"$f"* ]] || missing+=("api create $f")
 		done
 	fi
@@ -307,7 +307,7 @@ setup_portcullis() {
 	PC_CLIENT_ID=$(P app show bench-client -o json | jq -er .appId) || die "portcullis app show bench-client failed"
 	# Portcullis access tokens carry the resource's appId as aud.
 	PC_AUDIENCE=$(P app show bench-api -o json | jq -er .appId) || die "portcullis app show bench-api failed"
-	step api create plain --path-prefix /plain --backend "$be"
+	step api create plain --path-prefix /plain --backend "$be" --anonymous
 	step api create basic --path-prefix /basic --backend "$be" \
 		--basic-user "$BENCH_USER=vault://bench/secrets/basic-password" --allow-insecure-auth
 	step api create apikey --path-prefix /key --backend "$be" \

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/http"
 	"reflect"
 	"slices"
 	"sync/atomic"
@@ -66,6 +67,9 @@ func CompilePolicy(spec PolicySpec, res SpecResolver, opts CompileOptions) (Poli
 	}
 	if res == nil {
 		return Policy{}, errors.New("guard: CompilePolicy needs a SpecResolver to resolve the policy's references")
+	}
+	if spec.Anonymous {
+		return Policy{Authenticators: []Authenticator{anonymous{}}, Realm: cmp.Or(spec.Realm, opts.Realm)}, nil
 	}
 	now := opts.Now
 	if now == nil {
@@ -270,3 +274,12 @@ func compileBearer(m MethodSpec, path string, res SpecResolver, now func() time.
 	}
 	return Bearer(v), nil
 }
+
+// anonymous admits every request, for a public API (PolicySpec.Anonymous).
+type anonymous struct{}
+
+// anonymousPrincipal is shared: Principals are read-only.
+var anonymousPrincipal = &Principal{Method: MethodAnonymous, Subject: "anonymous"}
+
+func (anonymous) Authenticate(*http.Request) (*Principal, error) { return anonymousPrincipal, nil }
+func (anonymous) methodName() string                             { return string(MethodAnonymous) }

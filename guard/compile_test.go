@@ -370,6 +370,8 @@ func TestCompilePolicy_ErrorsNameTheJSONPath(t *testing.T) {
 		{`{"methods":[{"type":"bearer","issuers":[{"tenant":"contoso"}],"audiences":["a"],"algorithms":["RS256","HS256"]}]}`, `policy.methods[0].algorithms[1] "HS256": not accepted`},
 		{`{"methods":[{"type":"bearer","issuers":[{"tenant":"contoso"}],"audiences":["a"],"algorithms":["none"]}]}`, `policy.methods[0].algorithms[0] "none": not accepted`},
 		{`{"methods":[{"type":"basic","users":[{"name":"a","password":"s"}]}],"rules":{"require":"most"}}`, `policy.rules.require "most"`},
+		{`{"anonymous":true,"methods":[{"type":"basic","users":[{"name":"a","password":"s"}]}]}`, "policy.anonymous admits every caller without a credential, so policy.methods and policy.rules must be empty"},
+		{`{"anonymous":true,"rules":{"roles":["Orders.Read"]}}`, "policy.anonymous admits every caller"},
 	}
 	for _, tt := range tests {
 		_, err := CompilePolicy(mustSpec(t, tt.spec), res, CompileOptions{})
@@ -435,5 +437,22 @@ func TestDecide_APIKeyIsRemovedEvenWhenAnEarlierMethodDecides(t *testing.T) {
 		if r.URL.RawQuery != "a=1" || r.Header.Get("X-Functions-Key") != "" {
 			t.Errorf("the key survived: %q %q", r.URL.RawQuery, r.Header.Get("X-Functions-Key"))
 		}
+	}
+}
+
+func TestCompilePolicy_AnonymousAdmitsEveryRequestAsAnonymous(t *testing.T) {
+	p, err := CompilePolicy(mustSpec(t, `{"anonymous":true}`), &testResolver{}, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header.Set("Authorization", "Bearer not-even-a-token")
+	pr, e := p.Decide(r)
+	if e != nil || pr == nil || pr.Method != MethodAnonymous {
+		t.Fatalf("Decide = %+v, %v; want the anonymous principal", pr, e)
+	}
+	ex := p.Explain(r)
+	if len(ex.Steps) != 1 || ex.Steps[0].Method != "anonymous" || ex.Steps[0].Outcome != OutcomeAdmitted {
+		t.Fatalf("Explain steps = %+v", ex.Steps)
 	}
 }

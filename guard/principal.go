@@ -17,6 +17,9 @@ const (
 	MethodBasic             Method = "basic"
 	MethodAPIKey            Method = "apiKey"
 	MethodClientCertificate Method = "clientCertificate"
+	// MethodAnonymous is the Principal of a public API (PolicySpec.Anonymous):
+	// no credential was asked for.
+	MethodAnonymous Method = "anonymous"
 )
 
 // Principal is who a request acts as, whatever credential it presented.

@@ -18,7 +18,12 @@ import (
 // CA certificates are references (vault://VAULT/secrets/NAME for the gateway)
 // that the caller's resolver turns into values, outside the request path.
 type PolicySpec struct {
-	Methods []MethodSpec `json:"methods"`
+	// Anonymous makes the API public: every request is admitted without a
+	// credential, as MethodAnonymous. It excludes Methods and Rules, so
+	// that a public API is always written as such, never the result of an
+	// empty list.
+	Anonymous bool         `json:"anonymous,omitempty"`
+	Methods   []MethodSpec `json:"methods"`
 	Rules   RulesSpec    `json:"rules,omitzero"`
 	// Realm names the API in challenges; the gateway uses the API name when empty.
 	Realm string `json:"realm,omitempty"`
@@ -103,6 +108,11 @@ type RulesSpec struct {
 	ObjectIDs    []string `json:"objectIds,omitempty"`
 }
 
+func (r RulesSpec) empty() bool {
+	return len(r.Roles) == 0 && len(r.Scopes) == 0 && r.Require == "" && len(r.Tenants) == 0 &&
+		len(r.Applications) == 0 && len(r.ObjectIDs) == 0
+}
+
 // Values of RulesSpec.Require.
 const (
 	RequireAny = "any"
@@ -114,8 +124,14 @@ const (
 // how to fix it. It checks the form only: whether references resolve is the
 // resolver's business.
 func (s PolicySpec) Validate() error {
+	if s.Anonymous {
+		if len(s.Methods) > 0 || !s.Rules.empty() {
+			return errors.New("policy.anonymous admits every caller without a credential, so policy.methods and policy.rules must be empty: drop them, or drop anonymous")
+		}
+		return nil
+	}
 	if len(s.Methods) == 0 {
-		return errors.New("policy.methods is empty: add at least one of basic, apiKey, clientCertificate or bearer")
+		return errors.New("policy.methods is empty: add at least one of basic, apiKey, clientCertificate or bearer (or set policy.anonymous for a public API)")
 	}
 	for i, m := range s.Methods {
 		if err := m.validate(); err != nil {

@@ -113,6 +113,7 @@ type apiFlags struct {
 	audiences     []string
 	algorithms    []string
 	realm         string
+	anonymous     bool
 
 	roles, scopes, allowedTenants, allowedApps, allowedObjectIDs []string
 	require                                                      string
@@ -141,6 +142,7 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.principalHeaders, "principal-header", nil, "NAME=FIELD: send the caller's FIELD to the backend in header NAME, e.g. X-Caller=subject (repeatable; replaces the default X-Portcullis-* headers); FIELD is one of "+strings.Join(directory.PrincipalHeaderFields, ", "))
 	fs.BoolVar(&f.noPrincipalHeaders, "no-principal-headers", false, "send the backend no header about the caller")
 
+	fs.BoolVar(&f.anonymous, "anonymous", false, "public API: admit every request without a credential (no policy methods or rules allowed)")
 	fs.StringArrayVar(&f.removeMethods, "remove-method", nil, "remove the policy method of this type: basic, apiKey, clientCertificate or bearer (repeatable)")
 	fs.StringArrayVar(&f.basicUsers, "basic-user", nil, "basic: NAME=vault://VAULT/secrets/SECRET, a user and the secret holding its password (repeatable)")
 	fs.StringVar(&f.apiKeyHeader, "api-key-header", "", "apiKey: header that carries the key, e.g. x-functions-key")
@@ -395,6 +397,9 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 	}
 	if set("realm") {
 		api.Policy.Realm = f.realm
+	}
+	if set("anonymous") {
+		api.Policy.Anonymous = f.anonymous
 	}
 	if err := f.applyMethods(fs, &api.Policy); err != nil {
 		return err
@@ -810,6 +815,10 @@ func showAPI(p *printer, a directory.API) error {
 		"Updated", when(a.UpdatedAt),
 	); err != nil {
 		return err
+	}
+	if a.Policy.Anonymous {
+		p.linef("Policy: anonymous (public: every request is admitted without a credential)")
+		return nil
 	}
 	p.linef("Policy (any one method admits, tried in this order):")
 	for i, m := range a.Policy.Methods {

@@ -28,6 +28,7 @@ type auditRecord struct {
 	outcome          string
 	status           int
 	reason           reason
+	detail           string // the refusal's description (never holds a credential)
 	upstream         time.Duration
 	source           netip.Addr
 }
@@ -77,6 +78,10 @@ func appendAuditLine(b []byte, r *auditRecord) []byte {
 	b = append(b, `,"reason":"`...)
 	b = append(b, r.reason.String()...)
 	b = append(b, '"')
+	if r.detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, r.detail)
+	}
 	if r.upstream > 0 {
 		b = append(b, `,"upstreamMs":`...)
 		b = strconv.AppendFloat(b, float64(r.upstream.Microseconds())/1000, 'f', -1, 64)

@@ -38,6 +38,7 @@ type Verdict struct {
 
 	g      *Gateway
 	reason reason
+	detail string // the refusal's description, for the audit line
 	start  time.Time
 	method string
 	path   string
@@ -179,7 +180,7 @@ func (v Verdict) refuse(status int, rs reason, code, desc string, h http.Header)
 		Description string `json:"error_description"`
 		DecisionID  string `json:"decision_id"`
 	}{code, desc, v.DecisionID})
-	v.Status, v.Header, v.Body, v.reason = status, h, append(body, '\n'), rs
+	v.Status, v.Header, v.Body, v.reason, v.detail = status, h, append(body, '\n'), rs, desc
 	return v
 }
 
@@ -207,7 +208,7 @@ func (v *Verdict) Done(status int, upstreamLatency time.Duration, err error) {
 		return
 	}
 	rec := auditRecord{at: v.start, id: v.DecisionID, method: v.method, path: v.path, outcome: rs.outcome(),
-		status: status, reason: rs, upstream: upstreamLatency, source: v.source}
+		status: status, reason: rs, detail: v.detail, upstream: upstreamLatency, source: v.source}
 	if v.API != nil {
 		rec.tenant, rec.api = v.API.TenantID, v.API.Name
 	}

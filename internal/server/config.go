@@ -98,6 +98,20 @@ type Config struct {
 	// and certificate names; by default names stay out of the metrics and
 	// certificate expiry is reported per vault only.
 	MetricsObjectNames bool
+
+	// GatewayListen lists the gateway's listeners: https://host:port,
+	// http://host:port or host:port (https); "off" = none. --dev defaults
+	// it to one HTTPS listener on the port after --listen.
+	GatewayListen []string
+	// GatewayTLSCertFile and GatewayTLSKeyFile are the certificate the
+	// gateway's HTTPS listeners present; default: the --tls-cert pair.
+	GatewayTLSCertFile string
+	GatewayTLSKeyFile  string
+	// GatewayAuditLog is the file every gateway decision is appended to as
+	// a JSON line; "-" = standard error. Default DATA/gateway-audit.log.
+	GatewayAuditLog string
+
+	gateway []GatewayListener // parsed GatewayListen
 }
 
 // VaultWebhookSecretEnv is the environment variable that may hold the vault
@@ -176,6 +190,9 @@ func (c *Config) Validate() error {
 		c.VaultMaintenanceInterval = 10 * time.Minute
 	}
 	if err := c.validateMetrics(); err != nil {
+		return err
+	}
+	if err := c.validateGateway(); err != nil {
 		return err
 	}
 	return c.validateVaultWebhook()

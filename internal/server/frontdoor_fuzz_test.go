@@ -71,7 +71,7 @@ func FuzzFrontDoor(f *testing.F) {
 		return body.AccessToken
 	}
 	adminTok, vaultTok := tokenFor(r.cred.Scope), tokenFor(VaultIdentifierURI+"/.default")
-	handler := r.srv.https.Server.Handler
+	handler := r.srv.https.Server.(*http.Server).Handler
 	_, port, _ := strings.Cut(r.srv.Addr(), ":")
 	hosts := []string{r.srv.Addr(), "localhost:" + port, "default.localhost:" + port, "nope.localhost:" + port}
 	const fuzzedHost = 4 // host values from 4 up take the fuzzed Host header

@@ -23,8 +23,9 @@ type Listener struct {
 	// TLS is the listener's TLS configuration; nil serves plain HTTP
 	// (the loopback metrics listener).
 	TLS *tls.Config
-	// Server holds the handler and the timeouts.
-	Server *http.Server
+	// Server holds the handler and the timeouts: an *http.Server, or the
+	// gateway's own HTTP engine.
+	Server service
 	// Essential listeners stop the node when they fail; the failure of
 	// another is logged and the node keeps serving.
 	Essential bool
@@ -33,6 +34,13 @@ type Listener struct {
 	Drain bool
 
 	ln net.Listener
+}
+
+// service is what a Listener serves with; *http.Server is one.
+type service interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // bind opens the listener's address; flag names the setting it comes from.

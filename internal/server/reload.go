@@ -72,6 +72,19 @@ type reloader struct {
 	fullAt time.Time           // when the snapshot's lineage last read everything
 }
 
+// add gives c the current snapshot and then every later Update.
+func (r *reloader) add(c Component) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.snap != nil {
+		if err := c.Apply(Update{Directory: r.snap}); err != nil {
+			return err
+		}
+	}
+	r.components = append(r.components, c)
+	return nil
+}
+
 // reload brings every component to the store's current revision.
 func (r *reloader) reload(ctx context.Context) error {
 	r.mu.Lock()

@@ -47,6 +47,8 @@ type Server struct {
 
 	// reloader rebuilds every component's snapshot when the store moves.
 	reloader *reloader
+	// gateway serves the stored APIs on its own listeners; nil when off.
+	gateway *gatewayNode
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -186,6 +188,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
+	s.gateway, err = startGateway(cfg, gatewayDeps{
+		tokens: s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
+		issuer: func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.gateway != nil {
+		defer func() {
+			if !ok {
+				s.gateway.close()
+			}
+		}()
+		s.listeners = append(s.listeners, s.gateway.listeners...)
+		if err := s.reloader.add(gatewayComponent{s.gateway.g}); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 	}, []string{"route", "code"})
@@ -232,7 +252,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		TLSConfig:         s.https.TLS,
 	}
 
-	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases)
+	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases, s.gateway)
 	ok = true
 	return s, nil
 }
@@ -256,6 +276,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
+	if s.gateway != nil {
+		defer s.gateway.close() // after the listeners stopped: flushes the audit log
+	}
 
 	err := s.listeners.serve(ctx, s.log, func() (context.Context, context.CancelFunc) {
 		s.log.Info("shutting down: finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
@@ -365,7 +388,7 @@ func statusText(code int) string {
 	return "other"
 }
 
-func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool, vaultApp directory.Application, bases []string) {
+func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool, vaultApp directory.Application, bases []string, gw *gatewayNode) {
 	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 	if cfg.Dev {
 		p("")
@@ -388,6 +411,16 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 	p("  Key Vault (default):     %s   (Key Vault SDKs, default options; needs DNS for *.%s)", kvapi.VaultURL(named, vault.DefaultVault), hostOf(named))
 	p("                           %s   (path form: set DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
 	p("  Vault resource:          %s (appId %s)", strings.Join(bases, ", "), vaultApp.AppID)
+	if gw != nil {
+		for i, u := range gw.Listeners() {
+			label := "Gateway (APIs):"
+			if i > 0 {
+				label = ""
+			}
+			p("  %-24s %s", label, u)
+		}
+		p("  Gateway audit log:       %s", cfg.GatewayAuditLog)
+	}
 	if cfg.MetricsListen != "" {
 		p("  Prometheus metrics:      http://%s/metrics", cfg.MetricsListen)
 	}

@@ -192,6 +192,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Close stops accepting and closes every connection at once, in-flight exchanges included.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shutting.Store(true)
+	for ln := range s.listeners {
+		ln.Close()
+	}
+	s.h2base.Close()
+	for c := range s.conns {
+		c.state.Store(stateClosed)
+		c.nc.Close()
+	}
+	return nil
+}
+
 const (
 	stateActive int32 = iota
 	stateIdle

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/internal/gateway"
+	"github.com/portcullis/portcullis/internal/gateway/proxy"
+	"github.com/portcullis/portcullis/internal/sts"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// gatewayNode is the gateway of this node: the decision core, its
+// listeners and its audit sink.
+type gatewayNode struct {
+	g         *gateway.Gateway
+	listeners []*Listener
+	urls      []string
+	audit     io.WriteCloser // nil when the audit goes to standard error
+}
+
+// gatewayDeps is what the gateway needs from the rest of the node.
+type gatewayDeps struct {
+	tokens   *sts.Server
+	vault    *vault.Service
+	issuer   func(tenantID string) string
+	tenantID string // the tenant that owns every vault today
+	reg      prometheus.Registerer
+	certs    *certificateReloader // the main listener's certificate
+	log      *slog.Logger
+}
+
+// startGateway binds the gateway's listeners and builds the decision core;
+// it returns nil when no gateway listener is configured.
+func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
+	if len(cfg.gateway) == 0 {
+		return nil, nil
+	}
+	n := &gatewayNode{}
+	ok := false
+	defer func() {
+		if !ok {
+			n.close()
+		}
+	}()
+	var audit io.Writer = os.Stderr
+	if cfg.GatewayAuditLog != "-" {
+		f, err := os.OpenFile(cfg.GatewayAuditLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--gateway-audit-log: %w", err)
+		}
+		n.audit, audit = f, f
+	}
+	g, err := gateway.New(gateway.Config{
+		Vault:        d.vault,
+		VaultTenant:  func(string) string { return d.tenantID },
+		TenantKeys:   d.tokens,
+		TenantIssuer: d.issuer,
+		TenantID: func(ref string) (string, bool) {
+			t, found := d.tokens.Snapshot().Tenant(ref)
+			if !found {
+				return "", false
+			}
+			return t.ID, true
+		},
+		Clients:    d.tokens,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		NewBackend: func(u gateway.Upstream) (gateway.Backend, error) {
+			return proxy.NewUpstream(proxy.UpstreamConfig{
+				URLs: u.URLs, TLS: u.TLS,
+				ConnectTimeout: u.ConnectTimeout, ResponseHeaderTimeout: u.ResponseHeaderTimeout, IdleTimeout: u.IdleTimeout,
+			})
+		},
+		Logger:  d.log,
+		Audit:   audit,
+		Metrics: d.reg,
+		Dev:     cfg.Dev,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.g = g
+
+	certs := d.certs
+	if cfg.GatewayTLSCertFile != "" {
+		if certs, err = newCertificateReloader(cfg.GatewayTLSCertFile, cfg.GatewayTLSKeyFile, d.log); err != nil {
+			return nil, fmt.Errorf("--gateway-tls-cert: %w", err)
+		}
+	}
+	base := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	for _, gl := range cfg.gateway {
+		l := &Listener{Name: "gateway " + gl.URL(), Drain: true}
+		if err := l.bind(gl.Addr, "--gateway-listen"); err != nil {
+			return nil, err
+		}
+		n.listeners = append(n.listeners, l)
+		srv := &proxy.Server{Decider: decider{g: g, plain: !gl.TLS}, ErrorLog: d.log}
+		svc := engine{s: srv}
+		scheme := "http://"
+		if gl.TLS {
+			svc.tls = g.ListenerTLS(base)
+			scheme = "https://"
+		}
+		l.Server = svc
+		n.urls = append(n.urls, scheme+printableAddr(l.Addr()))
+	}
+	ok = true
+	return n, nil
+}
+
+// printableAddr replaces a wildcard host by localhost, for the banner.
+func printableAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Listeners returns the gateway's listener URLs (admin API, banner).
+func (n *gatewayNode) Listeners() []string { return n.urls }
+
+// close releases what startGateway opened, after the listeners stopped.
+func (n *gatewayNode) close() {
+	if n.g != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = n.g.Close(ctx)
+		cancel()
+	}
+	if n.audit != nil {
+		_ = n.audit.Close()
+	}
+}
+
+// gatewayComponent is the gateway as a Component of the reload loop: it
+// recompiles its routes when APIs changed (the gateway keeps the compiled
+// state of every API whose revision stands).
+type gatewayComponent struct{ g *gateway.Gateway }
+
+func (c gatewayComponent) Apply(u Update) error {
+	if u.Changes != nil && len(u.Changes.APIs) == 0 && len(u.Changes.Tenants) == 0 {
+		return nil
+	}
+	return c.g.Apply(u.Directory.APIs())
+}
+
+// decider is the HTTP engine's view of the gateway on one listener.
+type decider struct {
+	g     *gateway.Gateway
+	plain bool
+}
+
+func (d decider) Decide(r *http.Request) proxy.Decision {
+	v := d.g.Evaluate(r, d.plain)
+	done := func(res proxy.Result) { v.Done(res.Status, res.UpstreamLatency, res.Err) }
+	if !v.Forward() {
+		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
+	}
+	up, ok := v.API.Backend.(*proxy.Upstream)
+	if !ok {
+		// Compile makes a backend for every API it admits to; a missing one
+		// is a bug, answered as the backend being unavailable.
+		return proxy.Decision{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: []byte(`{"error":"temporarily_unavailable","error_description":"this API has no backend connection pool; see the server log"}`), Done: done}
+	}
+	return proxy.Decision{Upstream: up, ResponseHeader: http.Header{"X-Portcullis-Decision-Id": {v.DecisionID}}, Done: done}
+}
+
+// engine serves a Listener with the gateway's HTTP engine.
+type engine struct {
+	s   *proxy.Server
+	tls *tls.Config // nil: plain HTTP
+}
+
+func (e engine) Serve(ln net.Listener) error {
+	if e.tls != nil {
+		return e.s.ServeTLS(ln, e.tls)
+	}
+	return e.s.Serve(ln)
+}
+
+func (e engine) Shutdown(ctx context.Context) error { return e.s.Shutdown(ctx) }
+func (e engine) Close() error                       { return e.s.Close() }

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseGatewayListen(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    GatewayListener
+		wantErr string
+	}{
+		{in: "https://127.0.0.1:8444", want: GatewayListener{Addr: "127.0.0.1:8444", TLS: true}},
+		{in: "http://0.0.0.0:8080", want: GatewayListener{Addr: "0.0.0.0:8080"}},
+		{in: "127.0.0.1:0", want: GatewayListener{Addr: "127.0.0.1:0", TLS: true}},
+		{in: "https://[::1]:8444", want: GatewayListener{Addr: "[::1]:8444", TLS: true}},
+		{in: "ftp://127.0.0.1:21", wantErr: "unknown scheme"},
+		{in: "https://127.0.0.1", wantErr: "want https://host:port"},
+		{in: "https://127.0.0.1:8444/path", wantErr: "want https://host:port"},
+		{in: "http://127.0.0.1:99999", wantErr: "port \"99999\""},
+		{in: "http://127.0.0.1:http", wantErr: "is not a number"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseGatewayListen(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateGateway_DevDefaultsAndConflicts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		want    []GatewayListener
+		wantErr string
+	}{
+		{name: "dev default is https on the next port", cfg: Config{Dev: true, Listen: "127.0.0.1:8443"}, want: []GatewayListener{{Addr: "127.0.0.1:8444", TLS: true}}},
+		{name: "dev with a free --listen port takes a free port", cfg: Config{Dev: true, Listen: "127.0.0.1:0"}, want: []GatewayListener{{Addr: "127.0.0.1:0", TLS: true}}},
+		{name: "dev off", cfg: Config{Dev: true, Listen: "127.0.0.1:8443", GatewayListen: []string{"off"}}},
+		{name: "production has none by default", cfg: Config{Listen: "127.0.0.1:8443"}},
+		{name: "off with addresses", cfg: Config{GatewayListen: []string{"off", "http://127.0.0.1:8080"}}, wantErr: "cannot be combined"},
+		{name: "same address twice", cfg: Config{GatewayListen: []string{"http://127.0.0.1:8080", "https://127.0.0.1:8080"}}, wantErr: "given twice"},
+		{name: "cert without key", cfg: Config{GatewayTLSCertFile: "c.pem"}, wantErr: "go together"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.validateGateway()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tc.cfg.gateway) != len(tc.want) {
+				t.Fatalf("listeners = %+v, want %+v", tc.cfg.gateway, tc.want)
+			}
+			for i := range tc.want {
+				if tc.cfg.gateway[i] != tc.want[i] {
+					t.Fatalf("listeners = %+v, want %+v", tc.cfg.gateway, tc.want)
+				}
+			}
+		})
+	}
+}
