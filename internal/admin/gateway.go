@@ -116,11 +116,7 @@ func (a *API) explainAPI(w http.ResponseWriter, r *http.Request) error {
 		a.log.Error("admin API: the gateway's explain handler answered without an error body", "status", rec.status, "path", r.URL.Path)
 		return errorf(http.StatusInternalServerError, internalMessage)
 	}
-	msg := ge.Description
-	if rec.status == http.StatusBadRequest {
-		msg = "the body is not a request to explain: " + msg
-	}
-	return errorf(rec.status, "%s", msg)
+	return errorf(rec.status, "%s", ge.Description)
 }
 
 // bufferedResponse holds the gateway's answer until it is known to be a
