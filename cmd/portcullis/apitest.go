@@ -459,6 +459,9 @@ func (tf *testFlags) tlsConfig(roots *x509.CertPool, dialHost, virtualHost strin
 }
 
 func runAPITest(cmd *cobra.Command, f *adminFlags, tf *testFlags, name string) error {
+	if o := strings.ToLower(f.output); o != "" && o != "table" {
+		return fmt.Errorf("--output %q: api test prints the gateway's HTTP answer as it is; it has no JSON form", f.output)
+	}
 	req, err := tf.parse()
 	if err != nil {
 		return err

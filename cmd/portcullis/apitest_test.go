@@ -347,6 +347,7 @@ func TestAPITest_SendsARealRequestThroughTheGateway(t *testing.T) {
 		{"key without cert", []string{"--key", clientKey, "--gateway", gw.url}, "--key needs --cert"},
 		{"cert without key", []string{"--cert", clientCert, "--gateway", gw.url}, "--key"},
 		{"missing data file", []string{"--data", "@nope.json", "--gateway", gw.url}, "--data"},
+		{"json output", []string{"-o", "json", "--gateway", gw.url}, "no JSON form"},
 		{"no admin credential for the defaults", []string{"--gateway", gw.url, "--ca", caFile}, "admin.json"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -33,6 +33,10 @@ func gatewayRoutes() []route {
 	}
 }
 
+// maxExplainBytes is the gateway's own limit on an explain body, checked
+// here so that a larger one gets 413 like every admin body over its limit.
+const maxExplainBytes = 64 << 10
+
 // readOnlyPosts are the POST operations that change nothing.
 var readOnlyPosts = map[string]bool{basePath + "/tenants/{tenant}/apis/{name}/explain": true}
 
@@ -89,6 +93,9 @@ func (a *API) explainAPI(w http.ResponseWriter, r *http.Request) error {
 	}
 	if body == nil {
 		body = []byte("{}") // every field has a default
+	}
+	if len(body) > maxExplainBytes {
+		return errorf(http.StatusRequestEntityTooLarge, "the request to explain is %d bytes; the limit is %d bytes (64 KiB): send only the headers and certificate the policy needs", len(body), maxExplainBytes)
 	}
 	in := r.Clone(r.Context())
 	in.Body = io.NopCloser(bytes.NewReader(body))

@@ -132,6 +132,8 @@ func TestExplain_DelegatesToTheGatewayAfterTheAdminChecks(t *testing.T) {
 			status: 400, want: `"code":"BadRequest","message":"unknown field \"paths\""`, reached: true},
 		{name: "a gateway answer without an error body", path: explainPath, body: `{}`, gwStatus: 502, gwBody: `oops`,
 			status: 500, want: `InternalError`, reached: true},
+		{name: "over the gateway's limit", path: explainPath, body: `{"host":"` + strings.Repeat("h", 64<<10) + `"}`,
+			status: 413, want: "64 KiB"},
 		{name: "not JSON", path: explainPath, body: `{}`, contentType: "text/plain", status: 415, want: "UnsupportedMediaType"},
 		{name: "no admin role", path: explainPath, body: `{}`, token: tokNoRole, status: 403, want: "Forbidden"},
 		{name: "no token", path: explainPath, body: `{}`, token: "-", status: 401, want: "Unauthorized"},
