@@ -40,10 +40,13 @@ Credentials are never given literally: passwords and keys are vault secrets
   portcullis api list
   portcullis api show orders -o json
   portcullis api update orders --role Orders.Read --role Orders.Write
+  portcullis api explain orders --path /orders/1 --header "Authorization: Bearer $TOKEN"
+  portcullis api test orders --header "Authorization: Bearer $TOKEN"
   portcullis api delete orders`,
 	})
 	f.register(cmd)
-	cmd.AddCommand(newAPICreateCommand(&f), newAPIUpdateCommand(&f), newAPIShowCommand(&f), newAPIListCommand(&f), newAPIDeleteCommand(&f))
+	cmd.AddCommand(newAPICreateCommand(&f), newAPIUpdateCommand(&f), newAPIShowCommand(&f), newAPIListCommand(&f), newAPIDeleteCommand(&f),
+		newAPIExplainCommand(&f), newAPITestCommand(&f))
 	return cmd
 }
 
@@ -663,7 +666,7 @@ func newAPIShowCommand(f *adminFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a gateway API",
-		Long:  "Show an API: what it matches, where it forwards, its policy methods in order and its rules. Credentials are shown as their references.",
+		Long:  "Show an API: what it matches, where it forwards, its policy methods in order and its rules. Credentials are shown as their references. When the gateway of the server cannot serve the API (a reference that does not resolve, a policy that does not compile), the last line says why.",
 		Example: `  portcullis api show orders
   portcullis api show orders -o json > orders.json`,
 		Args: cobra.ExactArgs(1),
@@ -676,7 +679,17 @@ func newAPIShowCommand(f *adminFlags) *cobra.Command {
 				if p.json {
 					return p.JSON(api)
 				}
-				return showAPI(p, api)
+				if err := showAPI(p, api); err != nil {
+					return err
+				}
+				problem, err := apiProblem(cmd.Context(), c, api)
+				if err != nil {
+					return fmt.Errorf("API %s is shown above, but the gateway's state could not be read: %w", api.Name, err)
+				}
+				if problem != "" {
+					p.linef("Gateway problem: %s (the gateway answers 503 for this API until it is fixed)", oneLine(problem))
+				}
+				return nil
 			})
 		},
 	}

@@ -54,6 +54,8 @@ type devServer struct {
 	data string // --data DIR: admin.json, tls/ca.pem, the database
 	logs *syncBuffer
 	cred server.AdminCredential
+	// banner is what the server printed at start (its endpoints).
+	banner *syncBuffer
 
 	mu      sync.Mutex
 	secrets []string // values that must never appear on stderr or in the server log
@@ -64,10 +66,10 @@ type devServer struct {
 func startDevServer(t *testing.T) *devServer {
 	t.Helper()
 	dir := isolate(t)
-	s := &devServer{dir: dir, data: filepath.Join(dir, "data"), logs: &syncBuffer{}}
+	s := &devServer{dir: dir, data: filepath.Join(dir, "data"), logs: &syncBuffer{}, banner: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: s.data, ShutdownTimeout: 5 * time.Second}, log, io.Discard)
+	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: s.data, ShutdownTimeout: 5 * time.Second}, log, s.banner)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Start: %v", err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -315,6 +316,17 @@ type fakeServer struct {
 	mu           sync.Mutex
 	forms        []map[string][]string
 	bodies       map[string]string
+	// answers are the canned admin answers by route, "STATUS BODY"
+	// (set with answer); see the gateway routes below.
+	answers map[string]string
+}
+
+// answer makes the fake answer route (one of the gateway routes) with
+// status and body.
+func (fs *fakeServer) answer(route string, status int, body string) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.answers[route] = fmt.Sprintf("%d %s", status, body)
 }
 
 func startFakeServer(t *testing.T, dir string) *fakeServer {
@@ -328,7 +340,7 @@ func startFakeServer(t *testing.T, dir string) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs := &fakeServer{caFile: filepath.Join(dir, "ca.pem"), bodies: map[string]string{}}
+	fs := &fakeServer{caFile: filepath.Join(dir, "ca.pem"), bodies: map[string]string{}, answers: map[string]string{}}
 	if err := os.WriteFile(fs.caFile, pki.EncodeCertificatePEM(ca), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +373,23 @@ func startFakeServer(t *testing.T, dir string) *fakeServer {
 		w.WriteHeader(201)
 		fmt.Fprint(w, `{"id":"k1","description":"","thumbprint":"AB","x5tS256":"cd","subject":"CN=c","startDateTime":"2030-01-01T00:00:00Z","endDateTime":"2031-01-01T00:00:00Z","createdAt":"2030-01-01T00:00:00Z"}`)
 	})
+	for _, route := range []string{"GET /admin/v1/gateway", "GET /admin/v1/tenants/default/apis/{name}", "POST /admin/v1/tenants/default/apis/{name}/explain"} {
+		mux.HandleFunc(route, func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			fs.mu.Lock()
+			fs.bodies[route] = string(b)
+			a, ok := fs.answers[route]
+			fs.mu.Unlock()
+			status, body, _ := strings.Cut(a, " ")
+			if !ok {
+				status, body = "404", `{"error":{"code":"NotFound","message":"nothing here"}}`
+			}
+			code, _ := strconv.Atoi(status)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			fmt.Fprint(w, body)
+		})
+	}
 	mux.HandleFunc("GET /admin/v1/tenants", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"value":[{"id":"t1","name":"default","createdAt":"2030-01-01T00:00:00Z"}]}`)
 	})

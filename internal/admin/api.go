@@ -65,6 +65,10 @@ type Config struct {
 	// RekeyBudget bounds the work of one rekey request; DefaultRekeyBudget
 	// when zero.
 	RekeyBudget time.Duration
+	// Gateway serves the gateway routes (explain, /admin/v1/gateway); nil
+	// makes them answer 503 ServiceUnavailable (the gateway is off on this
+	// node). Leave it a nil interface, not a nil *gateway.Gateway.
+	Gateway Gateway
 }
 
 // KeyManager manages the token-signing keys of tenants.
@@ -102,6 +106,7 @@ type API struct {
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
+	gateway     Gateway
 }
 
 // New returns the admin API for cfg, filling in defaults.
@@ -120,6 +125,7 @@ func New(cfg Config) *API {
 
 		rootKeys:    cfg.RootKeys,
 		rekeyBudget: cfg.RekeyBudget,
+		gateway:     cfg.Gateway,
 	}
 	if a.rekeyBudget <= 0 {
 		a.rekeyBudget = DefaultRekeyBudget
@@ -195,7 +201,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}, slices.Concat(apiRoutes(), vaultRoutes(), rootKeyRoutes())...)
+	}, slices.Concat(apiRoutes(), gatewayRoutes(), vaultRoutes(), rootKeyRoutes())...)
 }
 
 // fallbackPattern catches every other path under the base path so that
@@ -210,7 +216,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		if rt.public {
 			hh = a.serve(h)
 		} else {
-			hh = a.authenticate(rt.method != http.MethodGet, a.serve(h))
+			hh = a.authenticate(rt.writes(), a.serve(h))
 		}
 		mux.Handle(rt.method+" "+rt.path, hh)
 	}

@@ -90,7 +90,9 @@ func FuzzAdminFrontDoor(f *testing.F) {
 		rec := httptest.NewRecorder()
 		e.mux.ServeHTTP(rec, req)
 		b := rec.Body.Bytes()
-		if rec.Code >= 500 && !(rec.Code == http.StatusServiceUnavailable && strings.Contains(string(b), "without the vault")) {
+		// 503 is the designed answer of the components this env lacks.
+		off := strings.Contains(string(b), "without the vault") || strings.Contains(string(b), "gateway is off")
+		if rec.Code >= 500 && !(rec.Code == http.StatusServiceUnavailable && off) {
 			t.Fatalf("%s %s: status %d: %.500s", method, path, rec.Code, b)
 		}
 		for _, secret := range echoable {

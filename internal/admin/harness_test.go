@@ -146,6 +146,12 @@ func isGUID(s string) bool {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with cfg changed by configure before the API is made.
+func newEnvWith(t testing.TB, configure func(*Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portcullis.db"))
 	if err != nil {
@@ -187,12 +193,16 @@ func newEnv(t testing.TB) *env {
 		tokNoRole:      {TenantID: e.tenant.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{"Other.Role"}},
 		tokOtherTenant: {TenantID: e.other.ID, Audience: e.mgmt.AppID, AppID: e.adminClient.AppID, Roles: []string{directory.AdminRoleValue}},
 	}
-	api := New(Config{
+	cfg := Config{
 		Store: st, Authenticator: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
 		Changed: func(context.Context) { e.changed.Add(1) },
 		Logger:  slog.New(slog.NewTextHandler(e.logs, nil)),
 		Now:     func() time.Time { return e.now },
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	api := New(cfg)
 	mux := http.NewServeMux()
 	api.Register(mux)
 	e.mux = mux

@@ -2,11 +2,16 @@ package admin
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/gateway"
 )
 
 type openAPIDoc struct {
@@ -114,5 +119,49 @@ func TestRegister_CoexistsWithTheTokenServiceRoutes(t *testing.T) {
 	probe := httptest.NewRequest("POST", "/admin/oauth2/v2.0/token", nil)
 	if _, p := mux.Handler(probe); p != "POST /{tenant}/oauth2/v2.0/token" {
 		t.Errorf("a tenant named admin is served by %q", p)
+	}
+}
+
+// TestOpenAPI_GatewaySchemasMatchTheGoTypes keeps the documented fields of
+// the gateway operations equal to the JSON of the types that carry them:
+// every field documented, required exactly when it is always sent.
+func TestOpenAPI_GatewaySchemasMatchTheGoTypes(t *testing.T) {
+	var doc openAPIDoc
+	if err := json.Unmarshal(OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range map[string]reflect.Type{
+		"ExplainRequest":     reflect.TypeFor[gateway.ExplainRequest](),
+		"ExplainResult":      reflect.TypeFor[gateway.ExplainResult](),
+		"ExplainStep":        reflect.TypeFor[gateway.ExplainStep](),
+		"ExplainedPrincipal": reflect.TypeFor[gateway.ExplainedPrincipal](),
+		"GatewayInfo":        reflect.TypeFor[gatewayInfoJSON](),
+		"GatewayProblem":     reflect.TypeFor[gatewayProblemJSON](),
+	} {
+		var s struct {
+			Required   []string                   `json:"required"`
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(doc.Components.Schemas[name], &s); err != nil {
+			t.Fatalf("schema %s: %v", name, err)
+		}
+		var props, required []string
+		for i := range typ.NumField() {
+			tag, opts, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			props = append(props, tag)
+			if !strings.Contains(opts, "omitempty") {
+				required = append(required, tag)
+			}
+		}
+		documented := slices.Sorted(maps.Keys(s.Properties))
+		slices.Sort(props)
+		slices.Sort(required)
+		slices.Sort(s.Required)
+		if !slices.Equal(documented, props) {
+			t.Errorf("schema %s documents %v; %s has %v", name, documented, typ, props)
+		}
+		if !slices.Equal(s.Required, required) {
+			t.Errorf("schema %s requires %v; %s always sends %v", name, s.Required, typ, required)
+		}
 	}
 }

@@ -257,21 +257,30 @@ func NewHTTPClient(caFile string) (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		b, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("CA file (--ca or %s): %w", EnvCA, err)
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			cert, err := x509.ParseCertificate(b)
-			if err != nil {
-				return nil, fmt.Errorf("CA file %s holds no certificate: give a PEM file with the CA certificate (for a dev server: DATA/tls/ca.pem)", caFile)
-			}
-			pool.AddCert(cert)
+		if err := addCAFile(pool, caFile); err != nil {
+			return nil, err
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
 	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
+}
+
+// addCAFile adds the CA certificates in caFile (PEM, or one DER
+// certificate) to pool.
+func addCAFile(pool *x509.CertPool, caFile string) error {
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return fmt.Errorf("CA file (--ca or %s): %w", EnvCA, err)
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		cert, err := x509.ParseCertificate(b)
+		if err != nil {
+			return fmt.Errorf("CA file %s holds no certificate: give a PEM file with the CA certificate (for a dev server: DATA/tls/ca.pem)", caFile)
+		}
+		pool.AddCert(cert)
+	}
+	return nil
 }
 
 // first returns the first non-empty string.
