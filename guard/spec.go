@@ -24,7 +24,7 @@ type PolicySpec struct {
 	// empty list.
 	Anonymous bool         `json:"anonymous,omitempty"`
 	Methods   []MethodSpec `json:"methods"`
-	Rules   RulesSpec    `json:"rules,omitzero"`
+	Rules     RulesSpec    `json:"rules,omitzero"`
 	// Realm names the API in challenges; the gateway uses the API name when empty.
 	Realm string `json:"realm,omitempty"`
 }

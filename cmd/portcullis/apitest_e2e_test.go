@@ -74,11 +74,6 @@ func TestE2E_APIExplainAndTestAgainstRealServer(t *testing.T) {
 	}
 
 	code, out, errOut = s.cli(t, "", "api", "explain", "functions", "--path", "/api/orders", "--header", "x-functions-key: "+key)
-	if code != 0 && strings.Contains(errOut, "gateway is off on this node") {
-		// The admin API reaches the gateway once serve passes it as
-		// admin.Config.Gateway.
-		t.Skipf("the server does not wire the gateway into the admin API yet: %s", errOut)
-	}
 	if code != 0 || !strings.Contains(out, "admitted") || !strings.Contains(out, "decision   allowed") || strings.Contains(out, key) {
 		t.Errorf("explain with the key: exit %d\n%s%s", code, out, errOut)
 	}

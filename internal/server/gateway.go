@@ -144,6 +144,14 @@ func (n *gatewayNode) close() {
 	}
 }
 
+// adminGateway is the gateway as the admin API sees it (explain, listeners,
+// problems).
+type adminGateway struct{ n *gatewayNode }
+
+func (a adminGateway) ExplainHandler() http.Handler { return a.n.g.ExplainHandler() }
+func (a adminGateway) Listeners() []string          { return a.n.Listeners() }
+func (a adminGateway) Problems() []gateway.Problem  { return a.n.g.Problems() }
+
 // gatewayComponent is the gateway as a Component of the reload loop: it
 // recompiles its routes when APIs changed (the gateway keeps the compiled
 // state of every API whose revision stands).

@@ -213,7 +213,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 
 	mux := http.NewServeMux()
 	s.sts.Register(mux)
+	var adminGW admin.Gateway // a nil interface when the gateway is off, never a typed nil
+	if s.gateway != nil {
+		adminGW = adminGateway{s.gateway}
+	}
 	admin.New(admin.Config{
+		Gateway:         adminGW,
 		Store:           st,
 		Authenticator:   adminCallers,
 		Keys:            s.sts,
