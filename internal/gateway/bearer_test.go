@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func token(t *testing.T, claims map[string]any) string {
 }
 
 func TestEvaluate_BearerFromAPortcullisTenant(t *testing.T) {
+	var fabrikamExists atomic.Bool
 	h := newHarness(t, func(c *Config) {
 		c.TenantKeys = keySourceFunc(func(iss, kid string) (crypto.PublicKey, error) {
 			if iss == testIssuer && kid == "k1" {
@@ -64,8 +66,11 @@ func TestEvaluate_BearerFromAPortcullisTenant(t *testing.T) {
 		})
 		c.TenantIssuer = func(id string) string { return "https://login.test/" + id + "/v2.0" }
 		c.TenantID = func(s string) (string, bool) {
-			if s == "contoso" {
+			switch {
+			case s == "contoso":
 				return "11111111-1111-1111-1111-111111111111", true
+			case s == "fabrikam" && fabrikamExists.Load():
+				return "22222222-2222-2222-2222-222222222222", true
 			}
 			return "", false
 		}
@@ -124,5 +129,13 @@ func TestEvaluate_BearerFromAPortcullisTenant(t *testing.T) {
 	ps := h.g.Problems()
 	if len(ps) != 1 || ps[0].API != "unknown-tenant" || !strings.Contains(ps[0].Reason, `tenant "fabrikam" does not exist`) {
 		t.Errorf("problems %+v", ps)
+	}
+
+	// The tenant is created later: the next Apply compiles the API again,
+	// although its own revision did not move.
+	fabrikamExists.Store(true)
+	h.apply(t, api, unknown)
+	if ps := h.g.Problems(); len(ps) != 0 {
+		t.Errorf("after the tenant exists, problems %+v", ps)
 	}
 }

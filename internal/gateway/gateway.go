@@ -228,7 +228,9 @@ func (g *Gateway) apply(apis []directory.API) error {
 		d := &sorted[i]
 		key := d.TenantID + "/" + d.Name
 		a := old.byKey[key]
-		if a == nil || a.Revision != d.Revision || a.stale() {
+		// An API that did not compile is tried again: what it lacked (a
+		// tenant named as issuer, say) may exist now.
+		if a == nil || a.Revision != d.Revision || !a.compiled || a.stale() {
 			a = g.compile(d)
 			fresh = append(fresh, a)
 		}
