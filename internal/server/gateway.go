@@ -74,16 +74,11 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 		},
 		Clients:    d.tokens,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		NewBackend: func(u gateway.Upstream) (gateway.Backend, error) {
-			return proxy.NewUpstream(proxy.UpstreamConfig{
-				URLs: u.URLs, TLS: u.TLS,
-				ConnectTimeout: u.ConnectTimeout, ResponseHeaderTimeout: u.ResponseHeaderTimeout, IdleTimeout: u.IdleTimeout,
-			})
-		},
-		Logger:  d.log,
-		Audit:   audit,
-		Metrics: d.reg,
-		Dev:     cfg.Dev,
+		NewBackend: gateway.NewProxyBackend,
+		Logger:     d.log,
+		Audit:      audit,
+		Metrics:    d.reg,
+		Dev:        cfg.Dev,
 	})
 	if err != nil {
 		return nil, err
@@ -103,7 +98,7 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 			return nil, err
 		}
 		n.listeners = append(n.listeners, l)
-		srv := &proxy.Server{Decider: decider{g: g, plain: !gl.TLS}, ErrorLog: d.log}
+		srv := &proxy.Server{Decider: g.Decider(!gl.TLS), ErrorLog: d.log}
 		svc := engine{s: srv}
 		scheme := "http://"
 		if gl.TLS {
@@ -162,28 +157,6 @@ func (c gatewayComponent) Apply(u Update) error {
 		return nil
 	}
 	return c.g.Apply(u.Directory.APIs())
-}
-
-// decider is the HTTP engine's view of the gateway on one listener.
-type decider struct {
-	g     *gateway.Gateway
-	plain bool
-}
-
-func (d decider) Decide(r *http.Request) proxy.Decision {
-	v := d.g.Evaluate(r, d.plain)
-	done := func(res proxy.Result) { v.Done(res.Status, res.UpstreamLatency, res.Err) }
-	if !v.Forward() {
-		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
-	}
-	up, ok := v.API.Backend.(*proxy.Upstream)
-	if !ok {
-		// Compile makes a backend for every API it admits to; a missing one
-		// is a bug, answered as the backend being unavailable.
-		return proxy.Decision{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: []byte(`{"error":"temporarily_unavailable","error_description":"this API has no backend connection pool; see the server log"}`), Done: done}
-	}
-	return proxy.Decision{Upstream: up, ResponseHeader: http.Header{"X-Portcullis-Decision-Id": {v.DecisionID}}, Done: done}
 }
 
 // engine serves a Listener with the gateway's HTTP engine.

@@ -1,0 +1,44 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/portcullis/portcullis/internal/gateway/proxy"
+)
+
+// Decider is the gateway as the HTTP engine's proxy.Decider on one
+// listener; plainHTTP says the listener has no TLS.
+func (g *Gateway) Decider(plainHTTP bool) proxy.Decider { return decider{g, plainHTTP} }
+
+// NewProxyBackend makes the engine's connection pool for an API's
+// upstream; it is Config.NewBackend for a gateway served by package proxy.
+func NewProxyBackend(u Upstream) (Backend, error) {
+	return proxy.NewUpstream(proxy.UpstreamConfig{
+		URLs: u.URLs, TLS: u.TLS,
+		ConnectTimeout: u.ConnectTimeout, ResponseHeaderTimeout: u.ResponseHeaderTimeout, IdleTimeout: u.IdleTimeout,
+	})
+}
+
+type decider struct {
+	g     *Gateway
+	plain bool
+}
+
+// unavailableBody answers an admitted request whose API has no connection
+// pool: Apply makes one for every API it admits to, so this is a bug, told
+// to the client as the backend being unavailable.
+var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_description":"this API has no backend connection pool; see the server log"}` + "\n")
+
+func (d decider) Decide(r *http.Request) proxy.Decision {
+	v := d.g.Evaluate(r, d.plain)
+	done := func(res proxy.Result) { v.Done(res.Status, res.UpstreamLatency, res.Err) }
+	if !v.Forward() {
+		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
+	}
+	up, ok := v.API.Backend.(*proxy.Upstream)
+	if !ok {
+		return proxy.Decision{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: unavailableBody, Done: done}
+	}
+	return proxy.Decision{Upstream: up, ResponseHeader: http.Header{DecisionIDHeader: {v.DecisionID}}, Done: done}
+}
