@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -226,7 +224,7 @@ func readAPIFile(path string, stdin io.Reader) (directory.API, error) {
 	if _, ok := raw.(map[string]any); !ok {
 		return api, fmt.Errorf("--from-file %s does not hold an object with the fields of 'portcullis api show NAME -o json'", path)
 	}
-	if err := checkFieldNames(raw, reflect.TypeOf(api), ""); err != nil {
+	if err := directory.CheckAPIFields(raw); err != nil {
 		return api, fmt.Errorf("--from-file %s: %v", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
@@ -235,50 +233,6 @@ func readAPIFile(path string, stdin io.Reader) (directory.API, error) {
 		return api, fmt.Errorf("--from-file %s: %v (the fields are those of 'portcullis api show NAME -o json')", path, strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return api, nil
-}
-
-// checkFieldNames refuses the first key of v, decoded JSON, that names no
-// field of the struct type t at its place: encoding/json would otherwise
-// take "pathprefix" for "pathPrefix".
-func checkFieldNames(v any, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil // a type mismatch, which the decoder names
-		}
-		fields := map[string]reflect.Type{}
-		for i := 0; i < t.NumField(); i++ {
-			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
-				fields[name] = t.Field(i).Type
-			}
-		}
-		keys := slices.Sorted(maps.Keys(obj))
-		for _, k := range keys {
-			at := k
-			if path != "" {
-				at = path + "." + k
-			}
-			ft, ok := fields[k]
-			if !ok {
-				return fmt.Errorf("unknown field %q (names are case-sensitive; see 'portcullis api show NAME -o json')", at)
-			}
-			if err := checkFieldNames(obj[k], ft, at); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		arr, _ := v.([]any)
-		for i, e := range arr {
-			if err := checkFieldNames(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // certificateSource turns a --backend-ca or --client-ca value into what the

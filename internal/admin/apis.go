@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -153,8 +151,8 @@ func unmarshalAPI(body []byte, api *directory.API) error {
 	if !ok {
 		return badRequest("request body must be a JSON object with the fields %s", fieldList(api))
 	}
-	if err := checkFields(raw, reflect.TypeOf(*api), ""); err != nil {
-		return err
+	if err := directory.CheckAPIFields(raw); err != nil {
+		return badRequest("%s", err.Error())
 	}
 	for _, k := range []string{"tenantId", "revision", "createdAt", "updatedAt"} {
 		delete(obj, k)
@@ -167,60 +165,4 @@ func unmarshalAPI(body []byte, api *directory.API) error {
 		return decodeError(err, api)
 	}
 	return nil
-}
-
-// checkFields walks v, decoded JSON, along the struct type t and refuses
-// the first key that names no field of its object.
-func checkFields(v any, t reflect.Type, path string) error {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return nil // a type mismatch, reported by the decoder
-		}
-		fields := map[string]reflect.Type{}
-		var names []string
-		for i := 0; i < t.NumField(); i++ {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if name != "" && name != "-" {
-				fields[name] = t.Field(i).Type
-				names = append(names, strconv.Quote(name))
-			}
-		}
-		keys := make([]string, 0, len(obj))
-		for k := range obj {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			ft, ok := fields[k]
-			if !ok {
-				return badRequest("unknown field %q; the allowed fields there are %s (names are case-sensitive)", clip(join(path, k)), strings.Join(names, ", "))
-			}
-			if err := checkFields(obj[k], ft, join(path, k)); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice:
-		arr, ok := v.([]any)
-		if !ok {
-			return nil
-		}
-		for i, e := range arr {
-			if err := checkFields(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func join(path, k string) string {
-	if path == "" {
-		return k
-	}
-	return path + "." + k
 }

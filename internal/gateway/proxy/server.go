@@ -1,3 +1,7 @@
+//lint:file-ignore SA1019 net/http serves HTTP/2 only on connections it accepts itself; the engine accepts
+// every connection, reads its ALPN and hands "h2" ones over, which only x/net/http2's Server.ServeConn can
+// take. x/net/http2 is the implementation net/http bundles, maintained by the Go team.
+
 package proxy
 
 import (

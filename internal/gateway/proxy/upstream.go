@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // UpstreamConfig configures one backend.
@@ -132,10 +130,7 @@ func NewUpstream(cfg UpstreamConfig) (*Upstream, error) {
 		IdleConnTimeout:       cfg.IdleTimeout,
 		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
 		DisableCompression:    true,
-		ForceAttemptHTTP2:     true,
-	}
-	if _, err := http2.ConfigureTransports(u.rt); err != nil {
-		return nil, fmt.Errorf("upstream: configure HTTP/2: %w", err)
+		ForceAttemptHTTP2:     true, // net/http's bundled HTTP/2, also with our own TLSClientConfig
 	}
 	return u, nil
 }
