@@ -23,7 +23,7 @@ type PolicySpec struct {
 	// that a public API is always written as such, never the result of an
 	// empty list.
 	Anonymous bool         `json:"anonymous,omitempty"`
-	Methods   []MethodSpec `json:"methods"`
+	Methods   []MethodSpec `json:"methods,omitempty"`
 	Rules     RulesSpec    `json:"rules,omitzero"`
 	// Realm names the API in challenges; the gateway uses the API name when empty.
 	Realm string `json:"realm,omitempty"`

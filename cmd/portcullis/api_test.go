@@ -97,7 +97,7 @@ func TestAPIFlags_MapToTheAdminAPIsJSON(t *testing.T) {
 			{"type":"bearer","issuers":[{"issuer":"https://login.microsoftonline.com/x/v2.0"}],"audiences":["a"],"algorithms":["ES256"]}],"realm":"orders"},
 			"principalHeaders":{"X-Caller":"subject","X-Roles":"roles"},"allowInsecureAuth":true,"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
 		{"no principal headers", []string{"--no-principal-headers"},
-			`{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null},"policy":{"methods":null},"principalHeaders":{},"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
+			`{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null},"policy":{},"principalHeaders":{},"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

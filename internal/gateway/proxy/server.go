@@ -302,6 +302,7 @@ func (c *conn) serve() {
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
+			answerPlainHTTPOnTLS(err)
 			return
 		}
 		st := tc.ConnectionState()
@@ -613,4 +614,26 @@ func (c *conn) releaseWriter() {
 		writerPool.Put(c.bw)
 		c.bw = nil
 	}
+}
+
+// answerPlainHTTPOnTLS tells a client that sent plain HTTP to a TLS listener
+// what went wrong, as net/http does, instead of closing in silence.
+func answerPlainHTTPOnTLS(err error) {
+	var re tls.RecordHeaderError
+	if !errors.As(err, &re) || re.Conn == nil || !looksLikeHTTP(re.RecordHeader[:]) {
+		return
+	}
+	re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(re.Conn, "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"+
+		`{"error":"invalid_request","error_description":"this gateway listener speaks HTTPS; send the request with https://"}`+"\n")
+	re.Conn.Close()
+}
+
+func looksLikeHTTP(h []byte) bool {
+	for _, m := range []string{"GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH"} {
+		if string(h) == m {
+			return true
+		}
+	}
+	return false
 }
