@@ -139,3 +139,42 @@ func TestEvaluate_BearerFromAPortcullisTenant(t *testing.T) {
 		t.Errorf("after the tenant exists, problems %+v", ps)
 	}
 }
+
+func TestEvaluate_TenantAudienceByIdentifierURIFollowsTheApplications(t *testing.T) {
+	var uriOwner atomic.Pointer[string] // the appId holding api://orders; nil: none
+	owner := "22222222-aaaa-bbbb-cccc-000000000001"
+	uriOwner.Store(&owner)
+	h := newHarness(t, func(c *Config) {
+		c.TenantKeys = keySourceFunc(func(iss, kid string) (crypto.PublicKey, error) { return &testRSA.PublicKey, nil })
+		c.TenantIssuer = func(id string) string { return "https://login.test/" + id + "/v2.0" }
+		c.TenantID = func(s string) (string, bool) { return "11111111-1111-1111-1111-111111111111", s == "contoso" }
+		c.TenantAudience = func(tid, aud string) (string, bool) {
+			if p := uriOwner.Load(); p != nil && aud == "api://orders" {
+				return *p, true
+			}
+			return "", false
+		}
+	})
+	api := apiKeyAPI("t1", "orders", "/orders", "unused")
+	api.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer,
+		Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}}}
+	h.apply(t, api)
+	// A v2 token of the tenant names the resource by its appId.
+	tok := token(t, map[string]any{"iss": testIssuer, "aud": owner, "exp": h.clock.now().Add(time.Hour).Unix(),
+		"sub": "s", "azp": "c", "tid": "11111111-1111-1111-1111-111111111111"})
+	status := func() int {
+		r := request("GET", "https://h.test/orders/1")
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return h.g.Evaluate(r, false).Status
+	}
+	if s := status(); s != 0 {
+		t.Fatalf("token for the appId behind api://orders: status %d, want admitted", s)
+	}
+	uriOwner.Store(nil) // the application lost the identifier URI
+	if err := h.g.ApplicationsChanged(); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != http.StatusUnauthorized {
+		t.Fatalf("after the URI moved away: status %d, want 401", s)
+	}
+}

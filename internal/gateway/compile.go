@@ -72,7 +72,9 @@ func (g *Gateway) compile(d *directory.API) *API {
 	}
 
 	res := &apiResolver{g: g, tenantID: d.TenantID}
-	pol, err := guard.CompilePolicy(d.Policy, res, guard.CompileOptions{Now: g.now, Realm: a.realm})
+	spec, byURI := g.tenantAudiences(d.Policy)
+	a.byURI = byURI
+	pol, err := guard.CompilePolicy(spec, res, guard.CompileOptions{Now: g.now, Realm: a.realm})
 	a.secrets, a.certs, a.oidc = res.secrets, res.certs, res.oidc
 	if err != nil {
 		if !errors.As(err, new(errPending)) {
@@ -225,4 +227,35 @@ func seconds(v float64, def time.Duration) time.Duration {
 		return def
 	}
 	return time.Duration(v * float64(time.Second))
+}
+
+// tenantAudiences adds, to each bearer method that accepts Portcullis
+// tenants, the appId of every audience that is an identifier URI of an
+// application of one of those tenants; byURI says whether it added any.
+// The stored spec is not changed.
+func (g *Gateway) tenantAudiences(p guard.PolicySpec) (out guard.PolicySpec, byURI bool) {
+	if g.cfg.TenantAudience == nil || g.cfg.TenantID == nil {
+		return p, false
+	}
+	out = p
+	out.Methods = slices.Clone(p.Methods)
+	for i, m := range out.Methods {
+		if m.Type != guard.SpecBearer {
+			continue
+		}
+		auds := slices.Clone(m.Audiences)
+		for _, is := range m.Issuers {
+			tid, ok := g.cfg.TenantID(is.Tenant)
+			if is.Tenant == "" || !ok {
+				continue
+			}
+			for _, aud := range m.Audiences {
+				if appID, ok := g.cfg.TenantAudience(tid, aud); ok && !slices.Contains(auds, appID) {
+					auds, byURI = append(auds, appID), true
+				}
+			}
+		}
+		out.Methods[i].Audiences = auds
+	}
+	return out, byURI
 }

@@ -41,6 +41,12 @@ type Config struct {
 	TenantIssuer func(tenantID string) string
 	// TenantID turns a tenant name or id into its id.
 	TenantID func(nameOrID string) (string, bool)
+	// TenantAudience returns the appId of the application of a tenant
+	// that holds the identifier URI audience ("api://orders"). A tenant's
+	// v2 tokens carry the appId in aud; with it an API may name its
+	// audience as users think of it, as Microsoft.Identity.Web accepts
+	// both.
+	TenantAudience func(tenantID, audience string) (appID string, ok bool)
 	// Clients refuses tokens of tenant-issued applications deleted since
 	// (guard.RequireExistingClient's rule); sts.Server implements it.
 	Clients guard.ClientDirectory
@@ -190,7 +196,16 @@ func (g *Gateway) Problems() []Problem {
 func (g *Gateway) Apply(apis []directory.API) error {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
-	return g.apply(apis)
+	return g.apply(apis, false)
+}
+
+// ApplicationsChanged compiles again the APIs whose audiences were
+// resolved from identifier URIs: an application gained, lost or changed
+// the URI.
+func (g *Gateway) ApplicationsChanged() error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	return g.apply(g.last, true)
 }
 
 // resolved is the refresher's callback: the health of every API is
@@ -199,7 +214,7 @@ func (g *Gateway) Apply(apis []directory.API) error {
 func (g *Gateway) resolved(certificates bool) {
 	if certificates {
 		g.applyMu.Lock()
-		err := g.apply(g.last)
+		err := g.apply(g.last, false)
 		g.applyMu.Unlock()
 		if err != nil {
 			g.log.Warn("gateway: recompiling APIs after a certificate change failed", "err", err)
@@ -211,7 +226,7 @@ func (g *Gateway) resolved(certificates bool) {
 	}
 }
 
-func (g *Gateway) apply(apis []directory.API) error {
+func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 	old := g.routes.Load()
 	sorted := slices.Clone(apis)
 	slices.SortFunc(sorted, func(a, b directory.API) int {
@@ -230,7 +245,7 @@ func (g *Gateway) apply(apis []directory.API) error {
 		a := old.byKey[key]
 		// An API that did not compile is tried again: what it lacked (a
 		// tenant named as issuer, say) may exist now.
-		if a == nil || a.Revision != d.Revision || !a.compiled || a.stale() {
+		if a == nil || a.Revision != d.Revision || !a.compiled || a.stale() || appsChanged && a.byURI {
 			a = g.compile(d)
 			fresh = append(fresh, a)
 		}
@@ -316,6 +331,9 @@ type API struct {
 	certs      []certDep
 	keep       []*refEntry // backend CA certificates, read at handshake
 	oidc       []string
+	// byURI: an audience was an identifier URI, resolved to its appId at
+	// compile time; the API is compiled again when applications change.
+	byURI bool
 
 	health       atomic.Pointer[string] // "" healthy; else the 503 reason
 	warnedHTTP   atomic.Bool

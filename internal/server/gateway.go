@@ -72,6 +72,13 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 			}
 			return t.ID, true
 		},
+		TenantAudience: func(tenantID, audience string) (string, bool) {
+			app, found := d.tokens.Snapshot().Resource(tenantID, audience)
+			if !found {
+				return "", false
+			}
+			return app.AppID, true
+		},
 		Clients:    d.tokens,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second},
 		NewBackend: gateway.NewProxyBackend,
@@ -153,10 +160,17 @@ func (a adminGateway) Problems() []gateway.Problem  { return a.n.g.Problems() }
 type gatewayComponent struct{ g *gateway.Gateway }
 
 func (c gatewayComponent) Apply(u Update) error {
-	if u.Changes != nil && len(u.Changes.APIs) == 0 && len(u.Changes.Tenants) == 0 {
-		return nil
+	full := u.Changes == nil
+	if full || len(u.Changes.APIs) > 0 || len(u.Changes.Tenants) > 0 {
+		if err := c.g.Apply(u.Directory.APIs()); err != nil {
+			return err
+		}
 	}
-	return c.g.Apply(u.Directory.APIs())
+	if full || len(u.Changes.Applications) > 0 {
+		// Audiences named by identifier URI follow the applications.
+		return c.g.ApplicationsChanged()
+	}
+	return nil
 }
 
 // engine serves a Listener with the gateway's HTTP engine.
