@@ -209,6 +209,9 @@ func (v *Verdict) Done(status int, upstreamLatency time.Duration, err error) {
 	}
 	rec := auditRecord{at: v.start, id: v.DecisionID, method: v.method, path: v.path, outcome: rs.outcome(),
 		status: status, reason: rs, detail: v.detail, upstream: upstreamLatency, source: v.source}
+	if rs == reasonUpstreamError && err != nil {
+		rec.detail = clip(err.Error(), 300) // the engine's errors name addresses, never header values
+	}
 	if v.API != nil {
 		rec.tenant, rec.api = v.API.TenantID, v.API.Name
 	}

@@ -311,12 +311,14 @@ func TestAudit_LinesCarryNoCredential(t *testing.T) {
 		}
 		v.Done(st, 3*time.Millisecond, nil)
 	}
+	v := h.g.Evaluate(request("GET", "https://h.test/keys/1", "x-functions-key", testKey), false)
+	v.Done(http.StatusBadGateway, 0, errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))
 	if err := h.g.FlushAudit(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	out := h.audit.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != len(reqs) {
+	if len(lines) != len(reqs)+1 {
 		t.Fatalf("%d audit lines, want %d:\n%s", len(lines), len(reqs), out)
 	}
 	for _, secret := range []string{testKey, testPassword, basicAuth("alice", testPassword)[6:], "eyJhbGciOiJub25lIn0", "code="} {
@@ -339,6 +341,10 @@ func TestAudit_LinesCarryNoCredential(t *testing.T) {
 	}
 	if !strings.Contains(lines[5], `"reason":"not_found"`) || !strings.Contains(lines[2], `"reason":"invalid_credentials"`) {
 		t.Errorf("reasons:\n%s", out)
+	}
+	// Refusals and backend failures say why in words.
+	if !strings.Contains(lines[2], `"detail":"`) || !strings.Contains(lines[6], `"reason":"upstream_error","detail":"dial tcp 127.0.0.1:9: connect: connection refused"`) {
+		t.Errorf("details:\n%s", out)
 	}
 }
 

@@ -120,7 +120,7 @@ func (c *conn) failUpstream(d *Decision, status int, description string, err err
 		code = "gateway_timeout"
 	}
 	c.writeError(status, code, description)
-	c.s.log.Warn("gateway: backend exchange failed", "status", status, "err", err)
+	c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
 	if d.Done != nil {
 		d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
 	}
@@ -562,7 +562,7 @@ func (c *conn) forward(d *Decision) bool {
 		backendKeep, keep = false, false
 		if rerr != nil {
 			res.Err = rerr
-			c.s.log.Warn("gateway: backend response body failed", "err", rerr)
+			c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
 		} else {
 			res.Err = werr
 		}

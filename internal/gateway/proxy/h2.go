@@ -73,7 +73,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusGatewayTimeout {
 			desc, code = "the backend did not answer in time", "gateway_timeout"
 		}
-		s.log.Warn("gateway: backend exchange failed", "status", status, "err", err)
+		s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
 		writeH2Error(w, status, code, desc)
 		if d.Done != nil {
 			d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"golang.org/x/time/rate"
 )
 
 // Server serves the gateway's inbound connections.
@@ -40,6 +41,7 @@ type Server struct {
 	idleTimeout       time.Duration
 	maxHeaderBytes    int
 	log               *slog.Logger
+	backendLogs       *rate.Limiter // paces the per-exchange backend failure lines
 	h2                *http2.Server
 	h2base            *http.Server
 
@@ -67,6 +69,9 @@ func (s *Server) init() {
 		if s.log == nil {
 			s.log = slog.Default()
 		}
+		// A backend that is down fails every exchange: one line a second
+		// (after a burst) says so; the audit log and the metrics count them all.
+		s.backendLogs = rate.NewLimiter(1, 10)
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
 		s.h2base = &http.Server{
@@ -636,4 +641,11 @@ func looksLikeHTTP(h []byte) bool {
 		}
 	}
 	return false
+}
+
+// logBackendFailure logs a failed backend exchange, paced.
+func (s *Server) logBackendFailure(msg string, args ...any) {
+	if s.backendLogs.Allow() {
+		s.log.Warn(msg, args...)
+	}
 }
