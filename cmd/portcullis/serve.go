@@ -96,7 +96,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringArrayVar(&cfg.GatewayListen, "gateway-listen", nil, `gateway listener: https://host:port (HTTP/1.1 and HTTP/2), http://host:port (plain HTTP/1.1) or host:port (https); repeatable; "off" for none (default with --dev: https on the port after --listen)`)
 	f.StringVar(&cfg.GatewayTLSCertFile, "gateway-tls-cert", "", "PEM certificate chain the gateway's HTTPS listeners present (default: --tls-cert; reloaded when it changes)")
 	f.StringVar(&cfg.GatewayTLSKeyFile, "gateway-tls-key", "", "PEM private key for --gateway-tls-cert")
-	f.StringVar(&cfg.GatewayAuditLog, "gateway-audit-log", "", `file every gateway decision is appended to as one JSON line, or "-" for standard error (default DATA/gateway-audit.log)`)
+	f.StringVar(&cfg.GatewayAuditLog, "gateway-audit-log", "", `file every gateway decision is appended to as one JSON line, reopened on SIGHUP (logrotate), or "-" for standard error (default DATA/gateway-audit.log)`)
 	return cmd
 }
 

@@ -25,7 +25,7 @@ type gatewayNode struct {
 	g         *gateway.Gateway
 	listeners []*Listener
 	urls      []string
-	audit     io.WriteCloser // nil when the audit goes to standard error
+	audit     *auditFile // nil when the audit goes to standard error
 }
 
 // gatewayDeps is what the gateway needs from the rest of the node.
@@ -54,7 +54,7 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 	}()
 	var audit io.Writer = os.Stderr
 	if cfg.GatewayAuditLog != "-" {
-		f, err := os.OpenFile(cfg.GatewayAuditLog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := openAuditFile(cfg.GatewayAuditLog)
 		if err != nil {
 			return nil, fmt.Errorf("--gateway-audit-log: %w", err)
 		}
@@ -133,6 +133,18 @@ func printableAddr(addr string) string {
 
 // Listeners returns the gateway's listener URLs (admin API, banner).
 func (n *gatewayNode) Listeners() []string { return n.urls }
+
+// reopenAudit reopens the audit log file (SIGHUP, after logrotate moved it).
+func (n *gatewayNode) reopenAudit(log *slog.Logger) {
+	if n.audit == nil {
+		return
+	}
+	if err := n.audit.Reopen(); err != nil {
+		log.Error("gateway audit log", "err", err)
+		return
+	}
+	log.Info("gateway audit log reopened", "file", n.audit.path)
+}
 
 // close releases what startGateway opened, after the listeners stopped.
 func (n *gatewayNode) close() {

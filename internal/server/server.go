@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -283,6 +285,22 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer func() { stopBG(); wg.Wait() }()
 	if s.gateway != nil {
 		defer s.gateway.close() // after the listeners stopped: flushes the audit log
+		// SIGHUP reopens the audit log (logrotate); the watcher ends
+		// before the gateway closes the file.
+		hup, stop, stopped := make(chan os.Signal, 1), make(chan struct{}), make(chan struct{})
+		signal.Notify(hup, syscall.SIGHUP)
+		go func() {
+			defer close(stopped)
+			for {
+				select {
+				case <-hup:
+					s.gateway.reopenAudit(s.log)
+				case <-stop:
+					return
+				}
+			}
+		}()
+		defer func() { signal.Stop(hup); close(stop); <-stopped }()
 	}
 
 	err := s.listeners.serve(ctx, s.log, func() (context.Context, context.CancelFunc) {
