@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
+	"github.com/portcullis/portcullis/internal/gateway/proxy/rawhttp"
 )
 
 // An HTTP/2 client may send requests for several hosts on one connection
@@ -21,7 +22,7 @@ import (
 func TestEngine_HTTP2ConnectionWithoutCertificateIsRefusedByACertificateAPIOfAnotherHost(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.NewBackend = NewProxyBackend })
 	h.vault.set("main", "k", testKey)
-	backend := rawBackend(t)
+	backend := rawhttp.Backend(t).String()
 	keys := apiKeyAPI("t1", "keys", "/", "vault://main/secrets/k")
 	keys.Match.Hosts = []string{"a.test"}
 	keys.Backend.URLs = []string{backend}

@@ -2,17 +2,15 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/base64"
-	"fmt"
 	"io"
 	"net"
-	"strconv"
 	"testing"
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
+	"github.com/portcullis/portcullis/internal/gateway/proxy/rawhttp"
 )
 
 // BenchmarkHotPath is one request through the whole gateway, as served:
@@ -23,7 +21,7 @@ import (
 // client and the backend are raw sockets that allocate nothing, so
 // allocs/op are the gateway's own.
 func BenchmarkHotPath(b *testing.B) {
-	backend := rawBackend(b)
+	backend := rawhttp.Backend(b).String()
 	for _, tc := range []struct {
 		name   string
 		policy guard.PolicySpec
@@ -62,7 +60,7 @@ func BenchmarkHotPath(b *testing.B) {
 			body := make([]byte, 4096)
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := exchange(c, br, req, body); err != nil {
+				if err := rawhttp.Exchange(c, br, req, body); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -72,76 +70,4 @@ func BenchmarkHotPath(b *testing.B) {
 
 func basicCredentials(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
-}
-
-// rawBackend answers every request with a fixed 100-byte JSON body.
-func rawBackend(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	body := `{"status":"ok","service":"bench-backend","version":"1.0.0","items":[1,2,3,4,5],"message":"hello!!!"}`
-	resp := []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) == 2 {
-							break
-						}
-					}
-					if _, err := c.Write(resp); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
-// exchange sends req and reads one response with a Content-Length body.
-func exchange(c net.Conn, br *bufio.Reader, req, body []byte) error {
-	if _, err := c.Write(req); err != nil {
-		return err
-	}
-	first, ok, n := true, false, -1
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if first {
-			first, ok = false, bytes.HasPrefix(line, []byte("HTTP/1.1 200 "))
-		}
-		if len(line) == 2 {
-			break
-		}
-		const cl = "Content-Length: "
-		if len(line) > len(cl) && string(line[:len(cl)]) == cl {
-			n, _ = strconv.Atoi(string(line[len(cl) : len(line)-2]))
-		}
-	}
-	if n < 0 || n > len(body) {
-		return io.ErrUnexpectedEOF
-	}
-	if _, err := io.ReadFull(br, body[:n]); err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("refused: %s", body[:n])
-	}
-	return nil
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/gateway/proxy/rawhttp"
 )
 
 var benchHead = []byte("GET /api/orders/123?expand=items HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench/1.0\r\n" +
@@ -29,12 +30,9 @@ func BenchmarkParseRequestHead(b *testing.B) {
 	}
 }
 
-var benchResponse = []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Sat, 05 Dec 2026 18:00:00 GMT\r\n" +
-	"Content-Length: 100\r\n\r\n" + `{"status":"ok","service":"bench-backend","version":"1.0.0","items":[1,2,3,4,5],"message":"hello!!!"}`)
-
 func BenchmarkParseResponseHead(b *testing.B) {
 	var h responseHead
-	head := benchResponse[:len(benchResponse)-100]
+	head := rawhttp.Response[:len(rawhttp.Response)-100]
 	buf := make([]byte, len(head))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -43,43 +41,6 @@ func BenchmarkParseResponseHead(b *testing.B) {
 			b.Fatal(e.msg)
 		}
 	}
-}
-
-// rawBenchBackend answers every request head with benchResponse, allocating nothing per request, so that
-// allocs/op of the exchange benchmark are the engine's.
-func rawBenchBackend(tb testing.TB) *url.URL {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					for {
-						line, err := br.ReadSlice('\n')
-						if err != nil {
-							return
-						}
-						if len(line) == 2 {
-							break
-						}
-					}
-					if _, err := c.Write(benchResponse); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
 }
 
 type benchDecider struct{ up *Upstream }
@@ -99,36 +60,10 @@ func benchClient(b *testing.B, addr string) (net.Conn, *bufio.Reader) {
 	return c, bufio.NewReader(c)
 }
 
-// roundTripRaw sends benchHead and reads one response with a Content-Length body.
-func roundTripRaw(c net.Conn, br *bufio.Reader, body []byte) error {
-	if _, err := c.Write(benchHead); err != nil {
-		return err
-	}
-	n := -1
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return err
-		}
-		if len(line) == 2 {
-			break
-		}
-		const cl = "Content-Length: "
-		if len(line) > len(cl) && string(line[:len(cl)]) == cl {
-			n, _ = strconv.Atoi(string(line[len(cl) : len(line)-2]))
-		}
-	}
-	if n < 0 || n > len(body) {
-		return io.ErrUnexpectedEOF
-	}
-	_, err := io.ReadFull(br, body[:n])
-	return err
-}
-
 // BenchmarkProxy_GET measures a whole keep-alive exchange: client → engine → Decider → pooled backend
 // connection → response relayed, over real loopback TCP.
 func BenchmarkProxy_GET(b *testing.B) {
-	up, err := NewUpstream(UpstreamConfig{URLs: []*url.URL{rawBenchBackend(b)}})
+	up, err := NewUpstream(UpstreamConfig{URLs: []*url.URL{rawhttp.Backend(b)}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -143,7 +78,7 @@ func BenchmarkProxy_GET(b *testing.B) {
 		body := make([]byte, 4096)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := roundTripRaw(c, br, body); err != nil {
+			if err := rawhttp.Exchange(c, br, benchHead, body); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -156,7 +91,7 @@ func BenchmarkProxy_GET(b *testing.B) {
 			defer c.Close()
 			body := make([]byte, 4096)
 			for pb.Next() {
-				if err := roundTripRaw(c, br, body); err != nil {
+				if err := rawhttp.Exchange(c, br, benchHead, body); err != nil {
 					b.Error(err)
 					return
 				}

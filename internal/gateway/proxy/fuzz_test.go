@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/gateway/proxy/rawhttp"
 )
 
 // FuzzParseRequestHead checks that the request head parser never panics, and that whatever it accepts
@@ -69,7 +71,7 @@ func FuzzParseRequestHead(f *testing.F) {
 // FuzzParseResponseHead checks the backend response parser for panics and framing agreement with net/http.
 func FuzzParseResponseHead(f *testing.F) {
 	for _, s := range []string{
-		string(benchResponse[:len(benchResponse)-100]),
+		string(rawhttp.Response[:len(rawhttp.Response)-100]),
 		"HTTP/1.1 204 No Content\r\n\r\n",
 		"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
