@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // specPasswords is the PasswordChecker of a compiled basic method.
@@ -254,11 +256,8 @@ func queryKeyIs(k, name string) bool {
 // canonicalHeader returns the canonical form of a header name, or "" when
 // it is not a token (RFC 9110 §5.1).
 func canonicalHeader(h string) string {
-	for i := 0; i < len(h); i++ {
-		c := h[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return ""
-		}
+	if !httpguts.ValidHeaderFieldName(h) {
+		return ""
 	}
 	return http.CanonicalHeaderKey(h)
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/portcullis/portcullis/guard"
 )
 
@@ -126,7 +128,7 @@ func normalizeMatch(m APIMatch) (APIMatch, error) {
 	}
 	for i, meth := range m.Methods {
 		field := "match.methods[" + strconv.Itoa(i) + "]"
-		if meth == "" || len(meth) > 32 || !isToken(meth) {
+		if meth == "" || len(meth) > 32 || !httpguts.ValidHeaderFieldName(meth) {
 			return m, invalid("field %q %q is not an HTTP method; use a token such as GET or POST", field, clip(meth))
 		}
 		if up := strings.ToUpper(meth); up != meth {
@@ -318,7 +320,7 @@ func normalizePrincipalHeaders(h map[string]string) (map[string]string, error) {
 	out := make(map[string]string, len(h))
 	for _, name := range names {
 		field := "principalHeaders." + name
-		if name == "" || len(name) > 128 || !isToken(name) {
+		if name == "" || len(name) > 128 || !httpguts.ValidHeaderFieldName(name) {
 			return nil, invalid("field %q: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~), e.g. \"X-Caller-Id\"", "principalHeaders", clip(name))
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(name)
@@ -335,17 +337,6 @@ func normalizePrincipalHeaders(h map[string]string) (map[string]string, error) {
 		out[canon] = v
 	}
 	return out, nil
-}
-
-// isToken reports whether s is an RFC 9110 token (a method or header name).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 func validatePolicy(p guard.PolicySpec) error {
@@ -400,7 +391,7 @@ func validateMethodReferences(at string, m guard.MethodSpec) error {
 		}
 	}
 	for _, f := range []struct{ field, v string }{{"header", m.Header}, {"query", m.Query}} {
-		if f.v != "" && (len(f.v) > 128 || !isToken(f.v)) {
+		if f.v != "" && (len(f.v) > 128 || !httpguts.ValidHeaderFieldName(f.v)) {
 			return invalid("field %q %q is not a valid %s name; use letters, digits and '-', e.g. \"x-functions-key\" or \"code\"", at+"."+f.field, clip(f.v), f.field)
 		}
 	}

@@ -67,19 +67,7 @@ func (h *messageHead) reset() {
 }
 
 // tokenTable marks the bytes allowed in an RFC 9110 token (method, header name).
-var tokenTable = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
+var tokenTable = asciiTable("!#$%&'*+-.^_`|~")
 
 // validValueByte reports whether c may appear in a field value: VCHAR, obs-text, SP, HTAB.
 func validValueByte(c byte) bool { return c == '\t' || (c >= 0x20 && c != 0x7f) }
@@ -417,7 +405,10 @@ func validHostString(v string) bool {
 	return true
 }
 
-var hostTable = func() (t [256]bool) {
+var hostTable = asciiTable("-._~!$&'()*+,;=:[]%")
+
+// asciiTable marks the ASCII letters and digits and the bytes of extra.
+func asciiTable(extra string) (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -425,11 +416,11 @@ var hostTable = func() (t [256]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "-._~!$&'()*+,;=:[]%" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
 
 func asciiEqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
