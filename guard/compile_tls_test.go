@@ -122,6 +122,9 @@ func TestCompilePolicy_ClientCertificatesOverRealTLS(t *testing.T) {
 	noEKU := inter.issue(t, "orders-client-no-eku", nb, na)
 	next := inter.issue(t, "orders-client", nb, na, x509.ExtKeyUsageClientAuth)
 	impostor := other.issue(t, "orders-client", nb, na, x509.ExtKeyUsageClientAuth) // same subject, other issuer
+	// A CA anyone can make, named exactly like the real issuing CA: a pin by
+	// name must not admit what it signs.
+	forged := newTestCA(t, "Test Issuing CA").issue(t, "orders-client", nb, na, x509.ExtKeyUsageClientAuth)
 	serverOnly := inter.issue(t, "orders-client", nb, na, x509.ExtKeyUsageServerAuth)
 	expired := inter.issue(t, "orders-client", testEpoch.Add(-48*time.Hour), testEpoch.Add(-time.Hour), x509.ExtKeyUsageClientAuth)
 	early := inter.issue(t, "orders-client", testEpoch.Add(time.Hour), testEpoch.Add(48*time.Hour), x509.ExtKeyUsageClientAuth)
@@ -132,7 +135,7 @@ func TestCompilePolicy_ClientCertificatesOverRealTLS(t *testing.T) {
 		"capem":   fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":[%q]}]}`, root.pem()),
 		"sha256":  fmt.Sprintf(`{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":%q}]}]}`, colonUpper(sha256Hex(good))),
 		"sha1":    fmt.Sprintf(`{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":%q}]}]}`, sha1Hex(good)),
-		"name":    fmt.Sprintf(`{"methods":[{"type":"clientCertificate","pins":[{"subject":%q,"issuer":%q}]}]}`, good.Leaf.Subject.String(), good.Leaf.Issuer.String()),
+		"name":    fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":["vault://v/certificates/root"],"pins":[{"subject":%q,"issuer":%q}]}]}`, good.Leaf.Subject.String(), good.Leaf.Issuer.String()),
 		"two":     fmt.Sprintf(`{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":%q},{"thumbprint":%q}]}]}`, sha256Hex(good), sha1Hex(next)),
 		"expired": fmt.Sprintf(`{"methods":[{"type":"clientCertificate","pins":[{"thumbprint":%q}]}]}`, sha256Hex(expired)),
 		"both":    fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":["vault://v/certificates/root"],"pins":[{"thumbprint":%q}]}]}`, sha256Hex(next)),
@@ -177,7 +180,8 @@ func TestCompilePolicy_ClientCertificatesOverRealTLS(t *testing.T) {
 		{"SHA-1 pin, other certificate", "sha1", next, 401, "matches none", "refused"},
 		{"subject and issuer pin", "name", good, 200, "CN=orders-client", "admitted"},
 		{"subject and issuer pin, rotated certificate of the same CA", "name", next, 200, "CN=orders-client", "admitted"},
-		{"pinned subject but another issuer", "name", impostor, 401, "matches none", "refused"},
+		{"pinned subject but another issuer", "name", impostor, 401, "does not chain to a CA this API trusts", "refused"},
+		{"pinned subject and issuer name, forged by a look-alike CA", "name", forged, 401, "does not chain to a CA this API trusts", "refused"},
 		{"two pins: current", "two", good, 200, sha256Hex(good), "admitted"},
 		{"two pins: next", "two", next, 200, sha256Hex(next), "admitted"},
 		{"two pins: neither", "two", noEKU, 401, "matches none", "refused"},

@@ -214,6 +214,11 @@ func (m MethodSpec) validate() error {
 				return fmt.Errorf("pins[%d]: set a thumbprint, or a subject with an issuer, not both", i)
 			case p.Thumbprint == "" && (p.Subject == "" || p.Issuer == ""):
 				return fmt.Errorf("pins[%d]: a pin by name needs both subject and issuer (a subject alone can be copied by any CA you trust)", i)
+			case p.Thumbprint == "" && len(m.TrustedCAs) == 0:
+				// Names are not secrets: anyone can make a CA called like the
+				// real issuer. Only a chain to a trusted CA makes a name mean
+				// something; a thumbprint pin needs none.
+				return fmt.Errorf("pins[%d]: a pin by subject and issuer needs trustedCAs (anyone can make a CA with the same name); add the issuing CA to trustedCAs, or pin the certificate by thumbprint", i)
 			case p.Thumbprint != "":
 				if _, err := parseHexThumbprint(p.Thumbprint); err != nil {
 					return fmt.Errorf("pins[%d].thumbprint: %w", i, err)
