@@ -148,7 +148,7 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.apiKeys, "api-key", nil, "apiKey: KEYNAME=vault://VAULT/secrets/SECRET, an accepted key (repeatable, for rollover)")
 	fs.StringArrayVar(&f.clientCAs, "client-ca", nil, "clientCertificate: CA client certificates must chain to, a PEM file or vault://VAULT/certificates/NAME (repeatable)")
 	fs.StringArrayVar(&f.thumbprints, "client-cert-thumbprint", nil, "clientCertificate: accept the certificate with this SHA-1 or SHA-256 thumbprint (hex; repeatable, for rollover)")
-	fs.StringArrayVar(&f.subjects, "client-cert-subject", nil, "clientCertificate: accept a certificate with this subject (e.g. CN=orders,O=Example), issued by the --client-cert-issuer of the same position (repeatable)")
+	fs.StringArrayVar(&f.subjects, "client-cert-subject", nil, "clientCertificate: accept a certificate with this subject (e.g. CN=orders,O=Example), issued by the --client-cert-issuer of the same position and chaining to a --client-ca (repeatable)")
 	fs.StringArrayVar(&f.issuers, "client-cert-issuer", nil, "clientCertificate: the issuer paired with the --client-cert-subject of the same position (repeatable)")
 	fs.StringArrayVar(&f.bearerTenants, "bearer-tenant", nil, "bearer: accept tokens of this Portcullis tenant, by name or id (repeatable)")
 	fs.StringArrayVar(&f.bearerIssuers, "bearer-issuer", nil, "bearer: accept tokens of this OIDC issuer, e.g. https://login.microsoftonline.com/TENANT/v2.0 (repeatable)")

@@ -29,7 +29,7 @@ func goodAPI() directory.API {
 		Policy: guard.PolicySpec{Methods: []guard.MethodSpec{
 			{Type: guard.SpecBasic, Users: []guard.BasicUserSpec{{Name: "alice", Password: "vault://kv1/secrets/alice-password"}}},
 			{Type: guard.SpecAPIKey, Header: "x-functions-key", Query: "code", Keys: []guard.APIKeySpec{{Name: "k1", Secret: "vault://kv1/secrets/k1/0123456789abcdef0123456789abcdef"}}},
-			{Type: guard.SpecClientCertificate, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}}},
+			{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://main/certificates/partner-ca"}, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}}},
 			{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}, {Issuer: "https://login.microsoftonline.com/x/v2.0"}}, Audiences: []string{"api://orders"}, Algorithms: []string{"RS256", "ES256"}},
 		}, Rules: guard.RulesSpec{Roles: []string{"Orders.Read"}, Require: "all"}},
 		PrincipalHeaders: map[string]string{"x-caller-id": "subject", "X-Roles": "roles"},
