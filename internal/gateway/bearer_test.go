@@ -177,4 +177,11 @@ func TestEvaluate_TenantAudienceByIdentifierURIFollowsTheApplications(t *testing
 	if s := status(); s != http.StatusUnauthorized {
 		t.Fatalf("after the URI moved away: status %d, want 401", s)
 	}
+	uriOwner.Store(&owner) // and an application takes it (again) after the API was compiled
+	if err := h.g.ApplicationsChanged(); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(); s != 0 {
+		t.Fatalf("after an application took the URI: status %d, want admitted", s)
+	}
 }

@@ -231,7 +231,8 @@ func seconds(v float64, def time.Duration) time.Duration {
 
 // tenantAudiences adds, to each bearer method that accepts Portcullis
 // tenants, the appId of every audience that is an identifier URI of an
-// application of one of those tenants; byURI says whether it added any.
+// application of one of those tenants; byURI says whether the result
+// depends on the applications (a method accepts a tenant's tokens).
 // The stored spec is not changed.
 func (g *Gateway) tenantAudiences(p guard.PolicySpec) (out guard.PolicySpec, byURI bool) {
 	if g.cfg.TenantAudience == nil || g.cfg.TenantID == nil {
@@ -249,9 +250,12 @@ func (g *Gateway) tenantAudiences(p guard.PolicySpec) (out guard.PolicySpec, byU
 			if is.Tenant == "" || !ok {
 				continue
 			}
+			// Whether or not a URI resolves now, an application may take
+			// it later: the API follows the applications.
+			byURI = true
 			for _, aud := range m.Audiences {
 				if appID, ok := g.cfg.TenantAudience(tid, aud); ok && !slices.Contains(auds, appID) {
-					auds, byURI = append(auds, appID), true
+					auds = append(auds, appID)
 				}
 			}
 		}

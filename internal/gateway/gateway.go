@@ -199,15 +199,21 @@ func (g *Gateway) Apply(apis []directory.API) error {
 	return g.apply(apis, false)
 }
 
-// ApplicationsChanged compiles again the APIs whose audiences were
-// resolved from identifier URIs: an application gained, lost or changed
-// the URI.
+// ApplicationsChanged compiles again the APIs whose audiences follow the
+// applications (identifier URIs resolved to appIds).
 func (g *Gateway) ApplicationsChanged() error {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
 	return g.apply(g.last, true)
 }
 
+// ApplyWithApplications is Apply and ApplicationsChanged in one pass, for
+// an update that changed both.
+func (g *Gateway) ApplyWithApplications(apis []directory.API) error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	return g.apply(apis, true)
+}
 // resolved is the refresher's callback: the health of every API is
 // recomputed, and APIs compiled against a certificate that changed are
 // compiled again.

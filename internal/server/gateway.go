@@ -173,13 +173,14 @@ type gatewayComponent struct{ g *gateway.Gateway }
 
 func (c gatewayComponent) Apply(u Update) error {
 	full := u.Changes == nil
-	if full || len(u.Changes.APIs) > 0 || len(u.Changes.Tenants) > 0 {
-		if err := c.g.Apply(u.Directory.APIs()); err != nil {
-			return err
-		}
-	}
-	if full || len(u.Changes.Applications) > 0 {
-		// Audiences named by identifier URI follow the applications.
+	apisChanged := full || len(u.Changes.APIs) > 0 || len(u.Changes.Tenants) > 0
+	appsChanged := full || len(u.Changes.Applications) > 0 // audiences by identifier URI follow them
+	switch {
+	case apisChanged && appsChanged:
+		return c.g.ApplyWithApplications(u.Directory.APIs())
+	case apisChanged:
+		return c.g.Apply(u.Directory.APIs())
+	case appsChanged:
 		return c.g.ApplicationsChanged()
 	}
 	return nil
