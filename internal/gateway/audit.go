@@ -149,7 +149,7 @@ type auditWriter struct {
 func newAuditWriter(w io.Writer, size int, dropped prometheus.Counter, log *slog.Logger) *auditWriter {
 	a := &auditWriter{q: make(chan auditRecord, size), flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		dropped: dropped, log: log}
-	go a.run(bufio.NewWriterSize(w, 64<<10))
+	go a.run(w)
 	return a
 }
 
@@ -161,18 +161,40 @@ func (a *auditWriter) add(r auditRecord) {
 	}
 }
 
-func (a *auditWriter) run(w *bufio.Writer) {
+func (a *auditWriter) run(sink io.Writer) {
 	defer close(a.done)
+	w := bufio.NewWriterSize(sink, 64<<10)
 	failed := false
+	pending := 0 // lines in w since the last good flush
 	var line []byte
+	// fail drops what the buffer holds after a write error: bufio keeps
+	// its first error for good, so without a Reset one full disk would end
+	// the audit log for the rest of the process. The loss is counted.
+	fail := func(err error) {
+		a.dropped.Add(float64(pending))
+		pending = 0
+		w.Reset(sink)
+		if !failed {
+			failed = true // logged once per outage: a broken sink must not flood the log
+			a.log.Error("gateway: audit log write failed; lines are dropped and counted until it works again", "err", err)
+		}
+	}
 	write := func(r auditRecord) {
 		line = appendAuditLine(line[:0], &r)
-		w.Write(line)
+		pending++
+		if _, err := w.Write(line); err != nil {
+			fail(err)
+		}
 	}
 	flush := func() {
-		if err := w.Flush(); err != nil && !failed {
-			failed = true // logged once: a broken sink must not flood the log
-			a.log.Error("gateway: audit log write failed", "err", err)
+		if err := w.Flush(); err != nil {
+			fail(err)
+			return
+		}
+		pending = 0
+		if failed {
+			failed = false
+			a.log.Info("gateway: audit log writes again")
 		}
 	}
 	// The writer wakes on a tick, not per line: at tens of thousands of

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -360,6 +362,44 @@ func TestAudit_FullQueueDropsAndCounts(t *testing.T) {
 		t.Errorf("dropped counter %v, want at least 500", got)
 	}
 	close(block)
+}
+
+func TestAudit_ASinkThatFailsThenRecoversGetsLinesAgain(t *testing.T) {
+	var mu sync.Mutex
+	broken := true
+	var got bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if broken {
+			return 0, errors.New("no space left on device")
+		}
+		return got.Write(p)
+	})
+	h := newHarness(t, func(cfg *Config) { cfg.Audit = w })
+	decide := func(path string) {
+		v := h.g.Evaluate(request("GET", "https://h.test"+path), false)
+		v.Done(v.Status, 0, nil)
+	}
+	decide("/lost")
+	if err := h.g.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(h.g.metrics.auditDropped); n != 1 {
+		t.Errorf("dropped counter %v after a failed write, want 1", n)
+	}
+	mu.Lock()
+	broken = false
+	mu.Unlock()
+	decide("/kept")
+	if err := h.g.FlushAudit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if out := got.String(); !strings.Contains(out, `"/kept"`) || strings.Contains(out, `"/lost"`) {
+		t.Errorf("after the sink recovered the audit log holds:\n%s", out)
+	}
 }
 
 type writerFunc func([]byte) (int, error)
