@@ -185,6 +185,17 @@ const MaxBasicCredentialBytes = 4 << 10
 // (RFC 7617); the checker decides.
 func Basic(check PasswordChecker) Authenticator { return basic{check} }
 
+// stripCredential removes a Basic Authorization header from a request that
+// another authenticator admitted, so that the password goes no further.
+func (basic) stripCredential(r *http.Request) {
+	for _, v := range r.Header.Values("Authorization") {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "Basic ") {
+			r.Header.Del("Authorization")
+			return
+		}
+	}
+}
+
 type basic struct{ check PasswordChecker }
 
 func (b basic) Authenticate(r *http.Request) (*Principal, error) {

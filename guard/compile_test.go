@@ -440,6 +440,22 @@ func TestDecide_APIKeyIsRemovedEvenWhenAnEarlierMethodDecides(t *testing.T) {
 	}
 }
 
+func TestDecide_BasicPasswordIsRemovedWhenAnEarlierMethodAdmits(t *testing.T) {
+	res := &testResolver{secrets: map[string]*testSecret{"k": newSecret("key-one", "1"), "pw": newSecret("hunter2", "1")}}
+	p := mustCompile(t, `{"methods":[
+		{"type":"apiKey","header":"x-functions-key","keys":[{"name":"k","secret":"k"}]},
+		{"type":"basic","users":[{"name":"alice","password":"pw"}]}]}`, res, CompileOptions{})
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header.Set("X-Functions-Key", "key-one")
+	r.SetBasicAuth("alice", "hunter2")
+	if pr, e := p.Decide(r); e != nil || pr.Method != MethodAPIKey {
+		t.Fatalf("Decide = %+v, %v; want admitted by the API key", pr, e)
+	}
+	if got := r.Header.Get("Authorization"); got != "" {
+		t.Errorf("the Basic password would reach the backend: Authorization %q", got)
+	}
+}
+
 func TestCompilePolicy_AnonymousAdmitsEveryRequestAsAnonymous(t *testing.T) {
 	p, err := CompilePolicy(mustSpec(t, `{"anonymous":true}`), &testResolver{}, CompileOptions{})
 	if err != nil {
