@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/portcullis/portcullis/guard"
@@ -440,6 +443,14 @@ func TestMetrics_CountedPerAPIAndReason(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(h.g.metrics.upstream); n != 2 { // orders and the unrouted series
 		t.Errorf("%d upstream histograms", n)
+	}
+	// Both forwarded requests were observed, the refusals were not.
+	var m dto.Metric
+	if err := h.g.metrics.upstream.WithLabelValues("t1", "orders").(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetHistogram().GetSampleCount(); n != 2 {
+		t.Errorf("upstream latency samples = %d, want 2", n)
 	}
 	h.apply(t)
 	if n := testutil.CollectAndCount(h.g.metrics.requests, "portcullis_gateway_requests_total"); n != int(numReasons) {
