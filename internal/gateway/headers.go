@@ -152,6 +152,9 @@ func principalField(p *guard.Principal, field string) string {
 	case "credentialId":
 		return p.CredentialID
 	case "certificateThumbprint":
+		if p.Method == guard.MethodClientCertificate && p.CredentialID != "" {
+			return p.CredentialID // guard's SHA-256 hex of the certificate, already computed
+		}
 		if p.Certificate != nil {
 			sum := sha256.Sum256(p.Certificate.Raw)
 			return hex.EncodeToString(sum[:])
