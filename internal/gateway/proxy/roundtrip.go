@@ -230,7 +230,9 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
 	}
 	writeStatusLine(w, resp.StatusCode, reasonFor(resp.StatusCode))
-	writeHeaderMap(w, resp.Header)
+	h := make(http.Header, len(resp.Header)+len(d.ResponseHeader))
+	copyResponseHeader(h, resp.Header, d.ResponseHeader)
+	writeHeaderMap(w, h)
 	switch {
 	case noBody:
 		if resp.ContentLength >= 0 && resp.StatusCode != 204 {
