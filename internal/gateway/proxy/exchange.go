@@ -180,6 +180,10 @@ func (c *conn) answerLocal(d *Decision) bool {
 	if d.Done != nil {
 		d.Done(Result{Status: status, BytesOut: out, Err: err})
 	}
+	if err == nil && c.req.ContentLength != 0 {
+		// Closing with the body unread would reset the connection under a client still sending it.
+		c.lingerClose()
+	}
 	return keep && err == nil
 }
 
