@@ -623,8 +623,13 @@ next:
 		w.WriteString("\r\n")
 	}
 	for k, vv := range extra {
+		if !validTokenString(k) {
+			continue
+		}
 		for _, v := range vv {
-			writeHeaderLine(w, k, v)
+			if validValueString(v) {
+				writeHeaderLine(w, k, v)
+			}
 		}
 	}
 }
