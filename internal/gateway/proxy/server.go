@@ -344,6 +344,8 @@ var crlfcrlf = []byte("\r\n\r\n")
 // readHead reads one request head into c.head, answering 400/431 itself when the head is unacceptable.
 func (c *conn) readHead() bool {
 	s := c.s
+	// writeError looks at the method: a head that fails to parse must not inherit the last request's HEAD.
+	c.req.Method = ""
 	if c.br.Buffered() == 0 {
 		c.state.Store(stateIdle)
 		if s.shutting.Load() {
