@@ -405,6 +405,9 @@ func (c *conn) forward(d *Decision) bool {
 			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := c.bw.Flush(); err != nil {
 				bc.nc.Close()
+				if d.Done != nil {
+					d.Done(Result{Err: err}) // status 0: the client left before any answer
+				}
 				return false
 			}
 		}
