@@ -148,7 +148,7 @@ func TestProxy_CloseDuringTLSHandshake(t *testing.T) {
 }
 
 func TestProxy_PooledConnectionOutlivesResponseHeaderTimeout(t *testing.T) {
-	const headTimeout = 50 * time.Millisecond
+	const headTimeout = 200 * time.Millisecond
 	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}, ResponseHeaderTimeout: headTimeout, IdleTimeout: time.Minute})}
 	addr := startProxy(t, &Server{Decider: f}, nil)
