@@ -180,6 +180,10 @@ func (c *conn) answerLocal(d *Decision) bool {
 	if d.Done != nil {
 		d.Done(Result{Status: status, BytesOut: out, Err: err})
 	}
+	if err == nil && c.req.ContentLength != 0 {
+		// Closing with the body unread would reset the connection under a client still sending it.
+		c.lingerClose()
+	}
 	return keep && err == nil
 }
 
@@ -401,6 +405,9 @@ func (c *conn) forward(d *Decision) bool {
 			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := c.bw.Flush(); err != nil {
 				bc.nc.Close()
+				if d.Done != nil {
+					d.Done(Result{Err: err}) // status 0: the client left before any answer
+				}
 				return false
 			}
 		}
@@ -443,10 +450,16 @@ func (c *conn) forward(d *Decision) bool {
 	if err != nil {
 		bc.nc.Close()
 		if async {
-			if br := c.stopBody(); br.rerr != nil {
+			// A timeout here is stopBody's own deadline (body reads have none): the backend failed
+			// while the client was still sending, which is the backend's fault, not the client's.
+			if br := c.stopBody(); br.rerr != nil && !isTimeout(br.rerr) {
 				// The client's body failed first (malformed chunks or a disconnect); that, not the
-				// backend, is why the exchange ended.
-				c.writeError(http.StatusBadRequest, "invalid_request", "the request body is malformed or ended early: "+br.rerr.Error())
+				// backend, is why the exchange ended. The error text is not sent: it names addresses.
+				desc := "the request body ended before its declared length; send the whole body"
+				if errors.Is(br.rerr, errMalformedChunked) {
+					desc = "the request body's chunked encoding is malformed"
+				}
+				c.writeError(http.StatusBadRequest, "invalid_request", desc)
 				if d.Done != nil {
 					d.Done(Result{Status: http.StatusBadRequest, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
 				}
@@ -613,8 +626,13 @@ next:
 		w.WriteString("\r\n")
 	}
 	for k, vv := range extra {
+		if !validTokenString(k) {
+			continue
+		}
 		for _, v := range vv {
-			writeHeaderLine(w, k, v)
+			if validValueString(v) {
+				writeHeaderLine(w, k, v)
+			}
 		}
 	}
 }

@@ -82,22 +82,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	defer resp.Body.Close()
 	h := w.Header()
-	var named []string
-	for _, c := range resp.Header["Connection"] {
-		named = append(named, splitTokens(c)...)
-	}
-	for k, vv := range resp.Header {
-		if hopByHop(k) {
-			continue
-		}
-		h[k] = vv
-	}
-	for _, n := range named {
-		h.Del(n)
-	}
-	for k, vv := range d.ResponseHeader {
-		h[k] = vv
-	}
+	copyResponseHeader(h, resp.Header, d.ResponseHeader)
 	for k := range resp.Trailer {
 		h.Add("Trailer", k)
 	}
@@ -142,6 +127,28 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Done != nil {
 		d.Done(res)
+	}
+}
+
+// copyResponseHeader copies a backend's response fields into dst without hop-by-hop ones and those named
+// in Connection, then adds extra (the Decider's), which replaces the backend's fields of the same names.
+func copyResponseHeader(dst, src, extra http.Header) {
+	for k, vv := range src {
+		if hopByHop(k) {
+			continue
+		}
+		if _, ok := extra[k]; ok {
+			continue
+		}
+		dst[k] = vv
+	}
+	for _, c := range src["Connection"] {
+		for _, n := range splitTokens(c) {
+			dst.Del(n)
+		}
+	}
+	for k, vv := range extra {
+		dst[k] = vv
 	}
 }
 

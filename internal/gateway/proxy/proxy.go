@@ -61,7 +61,9 @@ type Decision struct {
 
 // Result is how an exchange ended.
 type Result struct {
-	Status          int           // status sent to the client (502/504 when the backend failed)
+	// Status is the status sent to the client (502/504 when the backend failed), or 0 when the client
+	// could not be sent any answer (it left before "100 Continue" could be written); Err then says why.
+	Status          int
 	UpstreamLatency time.Duration // time to the backend's response head; 0 when not forwarded
 	// BytesIn is the request body bytes read from the client, BytesOut the response body bytes sent to it.
 	BytesIn, BytesOut int64

@@ -193,7 +193,10 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 	if c.rh.chunked || r.ContentLength > 0 {
 		if c.rh.expectContinue {
 			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-			if c.bw.Flush() != nil {
+			if err := c.bw.Flush(); err != nil {
+				if d.Done != nil {
+					d.Done(Result{Err: err}) // status 0: the client left before any answer
+				}
 				return false
 			}
 		}
@@ -230,7 +233,9 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
 	}
 	writeStatusLine(w, resp.StatusCode, reasonFor(resp.StatusCode))
-	writeHeaderMap(w, resp.Header)
+	h := make(http.Header, len(resp.Header)+len(d.ResponseHeader))
+	copyResponseHeader(h, resp.Header, d.ResponseHeader)
+	writeHeaderMap(w, h)
 	switch {
 	case noBody:
 		if resp.ContentLength >= 0 && resp.StatusCode != 204 {

@@ -154,7 +154,7 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 			continue
 		}
 		backoff = 0
-		c := &conn{s: s, nc: nc, tlsCfg: cfg}
+		c := &conn{s: s, raw: nc, nc: nc, tlsCfg: cfg}
 		c.state.Store(stateActive)
 		s.mu.Lock()
 		if s.shutting.Load() {
@@ -185,7 +185,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Lock()
 		for c := range s.conns {
 			if c.state.CompareAndSwap(stateIdle, stateClosed) {
-				c.nc.Close()
+				c.raw.Close()
 			}
 		}
 		n := len(s.conns)
@@ -213,7 +213,7 @@ func (s *Server) Close() error {
 	s.h2base.Close()
 	for c := range s.conns {
 		c.state.Store(stateClosed)
-		c.nc.Close()
+		c.raw.Close()
 	}
 	return nil
 }
@@ -232,7 +232,10 @@ var (
 // conn is one inbound connection served by the HTTP/1.1 engine; its request, header map and buffers are
 // reused for every request on it.
 type conn struct {
-	s      *Server
+	s *Server
+	// raw is the accepted connection, never reassigned, so Shutdown and Close may close it while serve
+	// replaces nc with its TLS layer; closing it ends the TLS connection too.
+	raw    net.Conn
 	nc     net.Conn
 	tlsCfg *tls.Config
 	state  atomic.Int32
@@ -301,7 +304,7 @@ func (c *conn) serve() {
 	}
 	c.proto = "http"
 	if c.tlsCfg != nil {
-		tc := tls.Server(c.nc, c.tlsCfg)
+		tc := tls.Server(c.raw, c.tlsCfg)
 		c.nc = tc
 		ctx, cancel := context.WithTimeout(context.Background(), s.readHeaderTimeout)
 		err := tc.HandshakeContext(ctx)
@@ -341,6 +344,8 @@ var crlfcrlf = []byte("\r\n\r\n")
 // readHead reads one request head into c.head, answering 400/431 itself when the head is unacceptable.
 func (c *conn) readHead() bool {
 	s := c.s
+	// writeError looks at the method: a head that fails to parse must not inherit the last request's HEAD.
+	c.req.Method = ""
 	if c.br.Buffered() == 0 {
 		c.state.Store(stateIdle)
 		if s.shutting.Load() {

@@ -272,6 +272,11 @@ func (bc *bconn) isAlive() bool {
 	if bc.raw == nil {
 		return true
 	}
+	if !bc.rdl.IsZero() {
+		// The head timeout of the last exchange may still be set and would fail the probe, dropping a
+		// connection that IdleTimeout allows.
+		bc.setReadDeadline(time.Time{})
+	}
 	bc.alive = false
 	if err := bc.raw.Read(bc.probe); err != nil {
 		return false

@@ -1,0 +1,254 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestProxy_ResponseHeaderOnH2Backend(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Decision-Id", "forged-by-the-backend")
+		w.Header().Set("X-Other", "kept")
+		io.WriteString(w, "ok")
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	u := &url.URL{Scheme: "https", Host: ln.Addr().String()}
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{u}, TLS: &tls.Config{RootCAs: pool}})
+	addr := startProxy(t, &Server{Decider: withResponseHeader{up}}, nil)
+	for i := 0; i < 2; i++ { // first request discovers h2, second uses the h2 transport directly
+		resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("%s: %q", resp.Status, body)
+		}
+		if got := resp.Header.Values("X-Decision-Id"); len(got) != 1 || got[0] != "d-1" {
+			t.Errorf("request %d: X-Decision-Id = %q, want only the Decider's", i, got)
+		}
+		if resp.Header.Get("X-Other") != "kept" {
+			t.Errorf("request %d: the backend's other fields were lost: %v", i, resp.Header)
+		}
+	}
+}
+
+func TestProxy_BackendDyingDuringStreamedUploadIs502(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// Read the head, then die without answering.
+			go func() {
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil || line == "\r\n" {
+						break
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+	addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+	// Only part of the body is sent, so the engine streams it while awaiting the answer.
+	resp, body, _, _ := rawExchange(t, addr, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\nabc")
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("%s: %s, want 502", resp.Status, body)
+	}
+	var e struct{ Error, Error_description string }
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(e.Error_description, "127.0.0.1") || strings.Contains(e.Error_description, "tcp") {
+		t.Errorf("description reveals connection details: %q", e.Error_description)
+	}
+	if res := f.wait(t, 1); res[0].Status != http.StatusBadGateway {
+		t.Errorf("Done reported %d, want 502", res[0].Status)
+	}
+}
+
+func TestProxy_LocalRefusalOfAnUploadEndsWithoutReset(t *testing.T) {
+	d := deciderFunc(func(r *http.Request) Decision {
+		return Decision{Status: 401, Body: []byte(`{"error":"unauthorized"}`)}
+	})
+	addr := startProxy(t, &Server{Decider: d}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	// More body than the engine buffers: most of it stays unread in the kernel.
+	body := strings.Repeat("x", 64<<10)
+	if _, err := io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n"+body); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the refusal was lost: %v", err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 401 || string(got) != `{"error":"unauthorized"}` {
+		t.Fatalf("%d %q %v", resp.StatusCode, got, err)
+	}
+	// A reset (rather than an orderly end) can destroy the answer before a client has read it.
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("connection ended with %v, want an orderly close (EOF)", err)
+	}
+}
+
+func TestProxy_CloseDuringTLSHandshake(t *testing.T) {
+	cert, _ := testCA(t)
+	s := &Server{Decider: &forwardTo{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.init() // the test reads s.conns
+	done := make(chan error, 1)
+	go func() { done <- s.ServeTLS(ln, &tls.Config{Certificates: []tls.Certificate{cert}}) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The client sends nothing: the engine waits in the handshake.
+	waitFor(t, "the connection to be accepted", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.conns) == 1
+	})
+	s.Close()
+	<-done
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("connection still open after Close")
+	}
+}
+
+func TestProxy_PooledConnectionOutlivesResponseHeaderTimeout(t *testing.T) {
+	const headTimeout = 200 * time.Millisecond
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}, ResponseHeaderTimeout: headTimeout, IdleTimeout: time.Minute})}
+	addr := startProxy(t, &Server{Decider: f}, nil)
+	for i := 0; i < 2; i++ {
+		sent := time.Now()
+		resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("%s: %q", resp.Status, body)
+		}
+		// Let the pooled connection sit idle past the head timeout of the exchange it served.
+		waitFor(t, "the head timeout to pass", func() bool { return time.Since(sent) > 2*headTimeout })
+	}
+	if n := b.conns.Load(); n != 1 {
+		t.Fatalf("backend saw %d connections, want 1 (the pooled one reused)", n)
+	}
+}
+
+func TestProxy_MalformedHeadAfterHEADGetsItsBody(t *testing.T) {
+	d := deciderFunc(func(r *http.Request) Decision { return Decision{Status: 200, Body: []byte("hi")} })
+	addr := startProxy(t, &Server{Decider: d}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nBad Field: 1\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodHead})
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("HEAD: %v %v", resp, err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 400 || !strings.Contains(string(body), "invalid_request") {
+		t.Fatalf("%d %q %v", resp.StatusCode, body, err)
+	}
+}
+
+func TestProxy_DoneWhenContinueCannotBeSent(t *testing.T) {
+	cert, pool := testCA(t)
+	h1 := startBackend(t, http.HandlerFunc(echoHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(echoHandler), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	for _, tc := range []struct {
+		name string
+		cfg  UpstreamConfig
+	}{
+		{"HTTP/1.1 backend", UpstreamConfig{URLs: []*url.URL{h1.url}}},
+		{"h2 backend", UpstreamConfig{URLs: []*url.URL{{Scheme: "https", Host: ln.Addr().String()}}, TLS: &tls.Config{RootCAs: pool}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			decided, closed := make(chan struct{}), make(chan struct{})
+			f := &forwardTo{up: newUpstream(t, tc.cfg)}
+			f.seen = func(*http.Request) {
+				close(decided)
+				<-closed
+			}
+			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+			<-decided
+			c.(*net.TCPConn).SetLinger(0) // reset: the engine's write of 100 Continue fails
+			c.Close()
+			close(closed)
+			res := f.wait(t, 1)
+			if res[0].Status != 0 || res[0].Err == nil {
+				t.Fatalf("Done got %+v, want status 0 with the write error", res[0])
+			}
+		})
+	}
+}
+
+func TestProxy_InvalidResponseHeaderFromTheDeciderIsNotSent(t *testing.T) {
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})
+	d := deciderFunc(func(r *http.Request) Decision {
+		return Decision{Upstream: up, ResponseHeader: http.Header{
+			"X-Bad":    {"a\r\nX-Injected: 1"},
+			"Bad Name": {"v"},
+			"X-Good":   {"g"},
+		}}
+	})
+	addr := startProxy(t, &Server{Decider: d}, nil)
+	resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("%s: %q", resp.Status, body)
+	}
+	if resp.Header.Get("X-Injected") != "" || resp.Header.Get("X-Bad") != "" || resp.Header.Get("X-Good") != "g" {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+}
