@@ -130,19 +130,19 @@ func (f *requestFlags) explainRequest() (adminclient.ExplainRequest, error) {
 		req.Headers = p.header
 	}
 	if f.cert != "" {
-		if req.Certificate, err = certificatePEM(f.cert); err != nil {
+		if req.Certificate, err = certificatePEM("cert", f.cert); err != nil {
 			return req, err
 		}
 	}
 	return req, nil
 }
 
-// certificatePEM returns the certificates of a PEM (or DER) file, and only
-// them: a private key in the same file is never sent.
-func certificatePEM(path string) (string, error) {
+// certificatePEM returns the certificates of a PEM (or DER) file named by
+// --flag, and only them: a private key in the same file is never sent.
+func certificatePEM(flag, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--cert: %w", err)
+		return "", fmt.Errorf("--%s: %w", flag, err)
 	}
 	var out bytes.Buffer
 	for rest := b; ; {
@@ -157,7 +157,7 @@ func certificatePEM(path string) (string, error) {
 	}
 	if out.Len() == 0 {
 		if _, err := x509.ParseCertificate(b); err != nil {
-			return "", fmt.Errorf("--cert %s holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- (e.g. from 'portcullis cert create')", path)
+			return "", fmt.Errorf("--%s %s holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- or a DER certificate (e.g. from 'portcullis cert create')", flag, path)
 		}
 		pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: b})
 	}
