@@ -236,19 +236,15 @@ func readAPIFile(path string, stdin io.Reader) (directory.API, error) {
 }
 
 // certificateSource turns a --backend-ca or --client-ca value into what the
-// API stores: a vault reference as is, else the PEM content of the file.
+// API stores: a vault reference as is, else the certificates of the file
+// as PEM.
 func certificateSource(flag, v string) (string, error) {
 	if strings.HasPrefix(v, "vault://") {
 		return v, nil
 	}
-	b, err := os.ReadFile(v)
-	if err != nil {
-		return "", fmt.Errorf("--%s %q: %w (give a PEM file or vault://VAULT/certificates/NAME)", flag, v, err)
-	}
-	if !bytes.Contains(b, []byte("-----BEGIN CERTIFICATE-----")) {
-		return "", fmt.Errorf("--%s %s holds no PEM certificate (-----BEGIN CERTIFICATE-----); convert a DER .cer with 'openssl x509 -inform der -in FILE -out FILE.pem'", flag, v)
-	}
-	return string(b), nil
+	// Only the certificates: a PEM file that also holds the CA's private
+	// key must not send the key to the server.
+	return certificatePEM(flag, v)
 }
 
 // splitAssignment splits NAME=VALUE at the last '=' (references hold none;

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -179,8 +180,43 @@ func TestAPIFlags_RefuseWhatCannotWork(t *testing.T) {
 	}
 	notPEM := filepath.Join(t.TempDir(), "ca.der")
 	os.WriteFile(notPEM, []byte{0x30, 0x82}, 0o600)
-	if _, err := applyArgs(directory.API{}, "--backend-ca", notPEM); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
-		t.Fatalf("DER CA file: %v", err)
+	if _, err := applyArgs(directory.API{}, "--backend-ca", notPEM); err == nil || !strings.Contains(err.Error(), "holds no certificate") {
+		t.Fatalf("not a certificate: %v", err)
+	}
+}
+
+// TestAPIFlags_CAFilesSendOnlyCertificates: a CA file that also holds the
+// CA's private key (as 'cert create' may write it) sends the certificate
+// and never the key; a DER file is sent as PEM.
+func TestAPIFlags_CAFilesSendOnlyCertificates(t *testing.T) {
+	dir := t.TempDir()
+	ca, key, err := pki.NewCA("backend CA", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
+	withKey := filepath.Join(dir, "ca+key.pem")
+	os.WriteFile(withKey, append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), certPEM...), 0o600)
+	derFile := filepath.Join(dir, "ca.cer")
+	os.WriteFile(derFile, ca.Raw, 0o600)
+	for _, file := range []string{withKey, derFile} {
+		got, err := applyArgs(directory.API{}, "--backend-ca", file, "--client-ca", file)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if strings.Contains(jsonOf(t, got), "PRIVATE KEY") {
+			t.Fatalf("%s: a PRIVATE KEY block is sent", file)
+		}
+		if got.Backend.TLS == nil || len(got.Backend.TLS.CACertificates) != 1 || got.Backend.TLS.CACertificates[0] != string(certPEM) {
+			t.Fatalf("%s: backend CAs %+v, want the certificate alone", file, got.Backend.TLS)
+		}
+		if m := got.Policy.Methods; len(m) != 1 || len(m[0].TrustedCAs) != 1 || m[0].TrustedCAs[0] != string(certPEM) {
+			t.Fatalf("%s: client CAs %+v, want the certificate alone", file, m)
+		}
 	}
 }
 

@@ -96,7 +96,7 @@ func (f *requestFlags) parse() (parsed, error) {
 	}
 	if p.path != "" {
 		if u, err := url.ParseRequestURI(p.path); err != nil || !strings.HasPrefix(p.path, "/") || u.Host != "" {
-			return p, fmt.Errorf("--path %q: give an absolute path such as /orders/1 (a query is allowed)", f.path)
+			return p, fmt.Errorf("--path %q: give an absolute path such as /orders/1 (a query is allowed)", shownPath(f.path))
 		}
 	}
 	if p.host != "" && strings.ContainsAny(p.host, " /\t\r\n\x00@") {
@@ -130,19 +130,19 @@ func (f *requestFlags) explainRequest() (adminclient.ExplainRequest, error) {
 		req.Headers = p.header
 	}
 	if f.cert != "" {
-		if req.Certificate, err = certificatePEM(f.cert); err != nil {
+		if req.Certificate, err = certificatePEM("cert", f.cert); err != nil {
 			return req, err
 		}
 	}
 	return req, nil
 }
 
-// certificatePEM returns the certificates of a PEM (or DER) file, and only
-// them: a private key in the same file is never sent.
-func certificatePEM(path string) (string, error) {
+// certificatePEM returns the certificates of a PEM (or DER) file named by
+// --flag, and only them: a private key in the same file is never sent.
+func certificatePEM(flag, path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("--cert: %w", err)
+		return "", fmt.Errorf("--%s: %w", flag, err)
 	}
 	var out bytes.Buffer
 	for rest := b; ; {
@@ -157,11 +157,29 @@ func certificatePEM(path string) (string, error) {
 	}
 	if out.Len() == 0 {
 		if _, err := x509.ParseCertificate(b); err != nil {
-			return "", fmt.Errorf("--cert %s holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- (e.g. from 'portcullis cert create')", path)
+			return "", fmt.Errorf("--%s %s holds no certificate: give a PEM file with -----BEGIN CERTIFICATE----- or a DER certificate (e.g. from 'portcullis cert create')", flag, path)
 		}
 		pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: b})
 	}
 	return out.String(), nil
+}
+
+// shownPath is a request path as an error may print it: without its query
+// (or fragment), which can hold a key, as Azure Functions' ?code=KEY does.
+func shownPath(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		return p[:i] + "?…"
+	}
+	return p
+}
+
+// withoutURL returns the cause of a *url.Error, whose own text quotes the
+// whole URL, query included.
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
 }
 
 // terminalSafe drops control characters (but line breaks and tabs) and
@@ -542,7 +560,7 @@ func runAPITest(cmd *cobra.Command, f *adminFlags, tf *testFlags, name string) e
 
 	hr, err := http.NewRequestWithContext(ctx, req.method, gw.String()+req.path, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("build the request: %v", err)
+		return fmt.Errorf("build the request for %s: %v", shownPath(req.path), withoutURL(err))
 	}
 	hr.Header = req.header
 	if req.host != "" {
@@ -550,7 +568,7 @@ func runAPITest(cmd *cobra.Command, f *adminFlags, tf *testFlags, name string) e
 	}
 	resp, err := hc.Do(hr)
 	if err != nil {
-		return fmt.Errorf("%s %s through the gateway at %s: %w", req.method, req.path, gw, err)
+		return fmt.Errorf("%s %s through the gateway at %s: %w", req.method, shownPath(req.path), gw, withoutURL(err))
 	}
 	defer resp.Body.Close()
 	shown, err := io.ReadAll(io.LimitReader(resp.Body, maxShownBody))

@@ -84,6 +84,8 @@ func TestExplainFlags_BuildTheRequest(t *testing.T) {
 		{"two hosts", []string{"--host", "a.example.com", "--header", "Host: b.example.com"}, "--host and a Host header differ", true},
 		{"bad method", []string{"--method", "GE T"}, `--method "GE T"`, true},
 		{"relative path", []string{"--path", "orders"}, "absolute path", true},
+		{"relative path with a key", []string{"--path", "orders?code=s3cr3t"}, `--path "orders?…"`, true},
+		{"URL with a key as path", []string{"--path", "https://h/x?code=s3cr3t"}, "absolute path", true},
 		{"absolute URL as path", []string{"--path", "https://h/x"}, "absolute path", true},
 		{"bad host", []string{"--host", "https://api.example.com"}, "--host", true},
 		{"a file without a certificate", []string{"--cert", notCert}, "holds no certificate", true},
@@ -343,6 +345,8 @@ func TestAPITest_SendsARealRequestThroughTheGateway(t *testing.T) {
 		want string
 	}{
 		{"untrusted", []string{"--gateway", gw.url, "--path", "/", "--host", "h"}, "not trusted"},
+		{"unreachable, a key in the path", []string{"--gateway", closedGateway(t), "--ca", caFile, "--path", "/api?code=s3cr3t", "--host", "h"}, "GET /api?… through the gateway"},
+		{"untrusted, a key in the path", []string{"--gateway", gw.url, "--path", "/api?code=s3cr3t", "--host", "h"}, "not trusted"},
 		{"bad gateway URL", []string{"--gateway", "ftp://x", "--path", "/", "--host", "h"}, "--gateway"},
 		{"key without cert", []string{"--key", clientKey, "--gateway", gw.url}, "--key needs --cert"},
 		{"cert without key", []string{"--cert", clientCert, "--gateway", gw.url}, "--key"},
@@ -355,12 +359,27 @@ func TestAPITest_SendsARealRequestThroughTheGateway(t *testing.T) {
 			if code != 1 || !strings.Contains(errOut, c.want) {
 				t.Errorf("exit %d, %s; want %q", code, errOut, c.want)
 			}
+			if strings.Contains(errOut, "s3cr3t") {
+				t.Errorf("the error prints the query of --path: %s", errOut)
+			}
 		})
 	}
 	code, _, errOut = exec(t, "", "api", "test", "functions", "--gateway", gw.url, "--insecure-skip-verify", "--path", "/", "--host", "h", "--header", "X-Functions-Key: k1")
 	if code != 0 {
 		t.Errorf("--insecure-skip-verify: exit %d, %s", code, errOut)
 	}
+}
+
+// closedGateway is the URL of a port nothing listens on.
+func closedGateway(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "https://" + addr
 }
 
 func TestAPITest_DefaultsComeFromTheServer(t *testing.T) {

@@ -123,6 +123,15 @@ func TestAPIs_RefusalsSayWhatAndWhere(t *testing.T) {
 		{"literal password", apisPath, with("a", func(b map[string]any) {
 			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "basic", "users": []any{map[string]any{"name": "u", "password": "hunter2"}}}}}
 		}), 400, "BadRequest", []string{"policy.methods[0].users[0].password", "vault://"}},
+		{"password in a backend URL", apisPath, with("a", func(b map[string]any) {
+			b["backend"].(map[string]any)["urls"] = []any{"ftp://u:hunter2@h"}
+		}), 400, "BadRequest", []string{"backend.urls[0]", "user information"}},
+		{"password in an issuer URL", apisPath, with("a", func(b map[string]any) {
+			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "bearer", "audiences": []any{"api://a"}, "issuers": []any{map[string]any{"issuer": "http://u:hunter2@idp.example.com"}}}}}
+		}), 400, "BadRequest", []string{"issuers[0].issuer"}},
+		{"decision id as principal header", apisPath, with("a", func(b map[string]any) {
+			b["principalHeaders"] = map[string]any{"X-Portcullis-Decision-Id": "subject"}
+		}), 400, "BadRequest", []string{"principalHeaders.X-Portcullis-Decision-Id", "decision id"}},
 		{"duplicate name", apisPath, apiBody("orders", "/other"), 409, "Conflict", []string{`"orders"`, "already"}},
 		{"same match", apisPath, apiBody("copy", "/orders"), 409, "Conflict", []string{`API "orders" of tenant default`}},
 		{"unknown tenant", "/admin/v1/tenants/nope/apis", apiBody("a", "/a"), 404, "NotFound", []string{"nope"}},
@@ -131,13 +140,19 @@ func TestAPIs_RefusalsSayWhatAndWhere(t *testing.T) {
 		}), 404, "NotFound", []string{"issuers[0].tenant", "fabrikam"}},
 		{"text body", apisPath, request{}, 415, "UnsupportedMediaType", nil},
 	}
+	// A secret the request holds, which the answer must not echo.
+	never := map[string]string{"literal password": "hunter2", "password in a backend URL": "hunter2", "password in an issuer URL": "hunter2"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req := request{method: "POST", path: tc.path, body: tc.body}
 			if _, ok := tc.body.(request); ok {
 				req = request{method: "POST", path: tc.path, body: "name=a", contentType: "text/plain"}
 			}
-			wantError(t, e.send(req), tc.status, tc.code, tc.parts...)
+			r := e.send(req)
+			wantError(t, r, tc.status, tc.code, tc.parts...)
+			if secret := never[tc.name]; secret != "" && strings.Contains(string(r.body), secret) {
+				t.Errorf("the answer echoes %q: %s", secret, r.body)
+			}
 		})
 	}
 	if n := e.changed.Load(); n != 1 {

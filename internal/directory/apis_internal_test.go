@@ -2,6 +2,7 @@ package directory
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -89,6 +90,33 @@ func FuzzNormalizeAPI(f *testing.F) {
 		b2, _ := json.Marshal(again)
 		if string(b1) != string(b2) {
 			t.Fatalf("normalization is not idempotent:\n%s\n%s", b1, b2)
+		}
+	})
+}
+
+// FuzzShownURL: whatever surrounds it, a password in the user information
+// of a URL never reaches the text an error quotes.
+func FuzzShownURL(f *testing.F) {
+	for _, s := range [][3]string{
+		{"http://", "u", "h/x"}, {"ftp://", "", "h"}, {"", "u", "h"}, {"//", "u", "h?q#f"},
+		{"http://", "u", "h x"}, {"https://", "a@b", "h/@x"}, {"x", "", "@"},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	const pw = "Pw9Secret"
+	f.Fuzz(func(t *testing.T, prefix, user, rest string) {
+		// The password must be what a parser takes as such: not split by
+		// an authority's end or by another '@' in the prefix or user, and
+		// not repeated where it would be shown anyway.
+		if strings.ContainsAny(prefix+user, "/?#@") && !strings.HasSuffix(prefix, "//") || strings.Contains(prefix+user+rest, pw[:4]) {
+			return
+		}
+		if strings.ContainsAny(user, "/?#@") || strings.Count(prefix, "//") > 1 || strings.Contains(strings.TrimSuffix(prefix, "//"), "/") {
+			return
+		}
+		raw := prefix + user + ":" + pw + "@" + rest
+		if got := shownURL(raw); strings.Contains(got, pw[:4]) {
+			t.Fatalf("shownURL(%q) = %q", raw, got)
 		}
 	})
 }

@@ -29,7 +29,7 @@ func goodAPI() directory.API {
 		Policy: guard.PolicySpec{Methods: []guard.MethodSpec{
 			{Type: guard.SpecBasic, Users: []guard.BasicUserSpec{{Name: "alice", Password: "vault://kv1/secrets/alice-password"}}},
 			{Type: guard.SpecAPIKey, Header: "x-functions-key", Query: "code", Keys: []guard.APIKeySpec{{Name: "k1", Secret: "vault://kv1/secrets/k1/0123456789abcdef0123456789abcdef"}}},
-			{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://main/certificates/partner-ca"}, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}}},
+			{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://kv1/certificates/client-ca"}, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}}},
 			{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}, {Issuer: "https://login.microsoftonline.com/x/v2.0"}}, Audiences: []string{"api://orders"}, Algorithms: []string{"RS256", "ES256"}},
 		}, Rules: guard.RulesSpec{Roles: []string{"Orders.Read"}, Require: "all"}},
 		PrincipalHeaders: map[string]string{"x-caller-id": "subject", "X-Roles": "roles"},
@@ -124,6 +124,8 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"principal header Host", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"Host": "subject"} }, directory.Invalid, []string{"Host"}},
 		{"principal header X-Forwarded-For", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"x-forwarded-for": "subject"} }, directory.Invalid, []string{"X-Forwarded-For"}},
 		{"principal header Forwarded", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"Forwarded": "subject"} }, directory.Invalid, []string{"Forwarded"}},
+		{"principal header Decision-Id", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"x-portcullis-decision-id": "subject"} }, directory.Invalid, []string{"principalHeaders.x-portcullis-decision-id", "decision id"}},
+		{"principal header Expect", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"Expect": "subject"} }, directory.Invalid, []string{"Expect"}},
 		{"principal header twice", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"X-A": "subject", "x-a": "roles"} }, directory.Invalid, []string{"twice"}},
 		{"principal headers none", func(a *directory.API) { a.PrincipalHeaders = map[string]string{} }, 0, nil},
 		{"policy empty", func(a *directory.API) { a.Policy = guard.PolicySpec{} }, directory.Invalid, []string{"policy.methods is empty"}},
@@ -194,6 +196,50 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAPIValidation_URLErrorsNeverQuoteCredentials: a refused backend or
+// issuer URL is quoted in the error, but never with its user information,
+// whichever rule refuses it (scheme, whitespace, unparsable, ...).
+func TestAPIValidation_URLErrorsNeverQuoteCredentials(t *testing.T) {
+	ctx := context.Background()
+	svc, _ := newAPIService(t)
+	const pw = "Hunter2Secret"
+	urls := []string{
+		"ftp://u:" + pw + "@h",
+		"http://u:" + pw + "@h",
+		"https://u:" + pw + "@h/x?q#f",
+		"http://" + pw + "@h",
+		"http://u:" + pw + "@h x",
+		"http://u:" + pw + "@h:99999",
+		"http://u:" + pw + "@/x",
+		"u:" + pw + "@h",
+		"//u:" + pw + "@h",
+		"http://u:" + pw + "@" + strings.Repeat("h", 80),
+		"http://u:" + pw + strings.Repeat("x", 80) + "@h",
+		"http://u:" + pw + "\x00@h",
+	}
+	for i, raw := range urls {
+		for _, where := range []string{"backend", "issuer"} {
+			t.Run(fmt.Sprintf("%s %d", where, i), func(t *testing.T) {
+				api := goodAPI()
+				api.Name = fmt.Sprintf("s%s%d", where, i)
+				api.Match.PathPrefix = "/" + api.Name
+				if where == "backend" {
+					api.Backend.URLs = []string{raw}
+				} else {
+					api.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Issuer: raw}}, Audiences: []string{"api://x"}}}}
+				}
+				_, err := svc.CreateAPI(ctx, "contoso", api)
+				if directory.KindOf(err) != directory.Invalid {
+					t.Fatalf("%q: got %v, want a refusal", raw, err)
+				}
+				if strings.Contains(err.Error(), pw) || strings.Contains(err.Error(), pw[:6]) {
+					t.Fatalf("the error quotes the password: %v", err)
+				}
+			})
+		}
 	}
 }
 

@@ -276,31 +276,82 @@ func validateBackend(b Backend) error {
 
 func validateBackendURL(field, raw string) error {
 	const form = "give an absolute URL such as \"https://orders.internal:8443/base\""
+	u, err := url.Parse(raw)
+	if err == nil && u.User != nil {
+		return invalid("field %q: user information in a backend URL is not allowed (it would be logged); give the URL without it, and credentials toward the backend through the API's settings", field)
+	}
+	shown := shownURL(raw)
 	for _, c := range raw {
 		if unicode.IsSpace(c) || unicode.IsControl(c) {
-			return invalid("field %q %q contains whitespace or a control character; %s", field, clip(raw), form)
+			return invalid("field %q %q contains whitespace or a control character; %s", field, shown, form)
 		}
 	}
-	u, err := url.Parse(raw)
 	if err != nil {
-		return invalid("field %q %q is not a URL; %s", field, clip(raw), form)
+		return invalid("field %q %q is not a URL; %s", field, shown, form)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return invalid("field %q %q: the scheme must be http or https; %s", field, clip(raw), form)
+		return invalid("field %q %q: the scheme must be http or https; %s", field, shown, form)
 	case u.Host == "" || u.Hostname() == "":
-		return invalid("field %q %q has no host; %s", field, clip(raw), form)
-	case u.User != nil:
-		return invalid("field %q: user information in a backend URL is not allowed (it would be logged); give the URL without it, and credentials toward the backend through the API's settings", field)
+		return invalid("field %q %q has no host; %s", field, shown, form)
 	case u.RawQuery != "" || u.ForceQuery:
-		return invalid("field %q %q has a query; the request's own query is forwarded, give the URL without one", field, clip(raw))
+		return invalid("field %q %q has a query; the request's own query is forwarded, give the URL without one", field, shown)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return invalid("field %q %q has a fragment; remove it", field, clip(raw))
+		return invalid("field %q %q has a fragment; remove it", field, shown)
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return invalid("field %q %q has port %q; use 1 to 65535", field, clip(raw), p)
+			return invalid("field %q %q has port %q; use 1 to 65535", field, shown, p)
 		}
+	}
+	return nil
+}
+
+// shownURL is raw as an error may quote it: clipped, and without anything
+// that may be user information (a password in "ftp://u:pw@h", or in a
+// string too malformed to parse), which is replaced by "xxxxx". It redacts
+// before clipping, so that a clip cannot leave half a password in view.
+func shownURL(raw string) string {
+	if !strings.Contains(raw, "@") {
+		return clip(raw)
+	}
+	if u, err := url.Parse(raw); err == nil && u.User == nil && u.Host != "" {
+		// The '@' is in the path, query or fragment, not in an authority.
+		return clip(raw)
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	at := strings.LastIndexByte(raw, '@')
+	if at < start {
+		return "xxxxx"
+	}
+	return clip(raw[:start] + "xxxxx" + raw[at:])
+}
+
+// DecisionIDHeader carries the gateway's decision id to the client and the
+// backend; a principal header must not take its place.
+const DecisionIDHeader = "X-Portcullis-Decision-Id"
+
+// CheckPrincipalHeader is the one rule for a principal header: the admin
+// API refuses what the gateway could not serve, and the gateway applies the
+// same rule to what it loads, so that a stored API never fails at
+// compilation. name is the header as given, field the Principal field it
+// is to carry (one of PrincipalHeaderFields).
+func CheckPrincipalHeader(name, field string) error {
+	at := "principalHeaders." + name
+	if name == "" || len(name) > 128 || !httpguts.ValidHeaderFieldName(name) {
+		return invalid("field %q: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~), e.g. \"X-Caller-Id\"", "principalHeaders", clip(name))
+	}
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	switch {
+	case canon == DecisionIDHeader:
+		return invalid("field %q: the header %s is reserved: it carries the gateway's decision id; choose another name, e.g. \"X-Caller-Id\"", at, canon)
+	case slices.Contains(forbiddenPrincipalHeaders, canon) || strings.HasPrefix(canon, "Content-") || strings.HasPrefix(canon, "X-Forwarded-"):
+		return invalid("field %q: the header %s is reserved: it is hop-by-hop or describes the request itself, and cannot carry the caller's identity; choose another name, e.g. \"X-Caller-Id\"", at, canon)
+	case !slices.Contains(PrincipalHeaderFields, field):
+		return invalid("field %q is %q; use one of %s", at, clip(field), strings.Join(PrincipalHeaderFields, ", "))
 	}
 	return nil
 }
@@ -319,20 +370,13 @@ func normalizePrincipalHeaders(h map[string]string) (map[string]string, error) {
 	slices.Sort(names)
 	out := make(map[string]string, len(h))
 	for _, name := range names {
-		field := "principalHeaders." + name
-		if name == "" || len(name) > 128 || !httpguts.ValidHeaderFieldName(name) {
-			return nil, invalid("field %q: %q is not a valid header name (letters, digits and !#$%%&'*+-.^_`|~), e.g. \"X-Caller-Id\"", "principalHeaders", clip(name))
+		v := h[name]
+		if err := CheckPrincipalHeader(name, v); err != nil {
+			return nil, err
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(name)
-		if slices.Contains(forbiddenPrincipalHeaders, canon) || strings.HasPrefix(canon, "Content-") || strings.HasPrefix(canon, "X-Forwarded-") {
-			return nil, invalid("field %q: the header %s cannot carry the caller's identity (it is hop-by-hop or describes the request itself); choose another name, e.g. \"X-Caller-Id\"", field, canon)
-		}
 		if _, dup := out[canon]; dup {
-			return nil, invalid("field %q: the header %s is listed twice (header names compare case-insensitively); keep one", field, canon)
-		}
-		v := h[name]
-		if !slices.Contains(PrincipalHeaderFields, v) {
-			return nil, invalid("field %q is %q; use one of %s", field, clip(v), strings.Join(PrincipalHeaderFields, ", "))
+			return nil, invalid("field %q: the header %s is listed twice (header names compare case-insensitively); keep one", "principalHeaders."+name, canon)
 		}
 		out[canon] = v
 	}
@@ -479,9 +523,10 @@ func checkValues(field string, values []string) error {
 // fragment.
 func validateIssuerURL(field, raw string) error {
 	const form = "give the issuer exactly as tokens carry it in iss, e.g. \"https://login.microsoftonline.com/{tenant-id}/v2.0\""
+	shown := shownURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || strings.ContainsFunc(raw, unicode.IsSpace) {
-		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment; %s", field, clip(raw), form)
+		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment; %s", field, shown, form)
 	}
 	switch u.Scheme {
 	case "https":
@@ -491,9 +536,9 @@ func validateIssuerURL(field, raw string) error {
 		case "127.0.0.1", "localhost", "::1":
 			return nil
 		}
-		return invalid("field %q %q uses http; issuers must use https (http is accepted only for 127.0.0.1, localhost and [::1], for tests)", field, clip(raw))
+		return invalid("field %q %q uses http; issuers must use https (http is accepted only for 127.0.0.1, localhost and [::1], for tests)", field, shown)
 	}
-	return invalid("field %q %q: the scheme must be https; %s", field, clip(raw), form)
+	return invalid("field %q %q: the scheme must be https; %s", field, shown, form)
 }
 
 // validateReference checks a vault reference of the form

@@ -3,9 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 
@@ -28,14 +26,6 @@ var clientCertificateHeaders = []string{
 	"X-Client-Certificate", "X-Arr-Clientcert",
 }
 
-// reservedHeaders may not carry principal data: the backend or the
-// exchange itself depends on them.
-var reservedHeaders = []string{
-	"Host", "Authorization", "Cookie", "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-	"Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Forwarded", "X-Forwarded-For",
-	"X-Forwarded-Proto", "X-Forwarded-Host",
-}
-
 const portcullisPrefix = "X-Portcullis-"
 
 // DecisionIDHeader carries the decision id to the client and the backend.
@@ -47,17 +37,12 @@ func compileHeaders(m map[string]string) ([]principalHeader, error) {
 	}
 	out := make([]principalHeader, 0, len(m))
 	for name, field := range m {
-		c := http.CanonicalHeaderKey(name)
-		switch {
-		case !validHeaderName(name):
-			return nil, fmt.Errorf("principalHeaders %q is not a valid header name", clip(name, 60))
-		case slices.Contains(reservedHeaders, c) || strings.HasPrefix(c, "Content-"):
-			return nil, fmt.Errorf("principalHeaders %q is reserved; choose another name such as X-Portcullis-Subject", clip(name, 60))
-		case strings.EqualFold(c, DecisionIDHeader):
-			return nil, fmt.Errorf("principalHeaders %q is the decision id header; choose another name", c)
-		case !slices.Contains(directory.PrincipalHeaderFields, field):
-			return nil, fmt.Errorf("principalHeaders[%q] %q: use one of %s", c, clip(field, 40), strings.Join(directory.PrincipalHeaderFields, ", "))
+		// The directory's rule, so that what the admin API stored is what
+		// the gateway serves.
+		if err := directory.CheckPrincipalHeader(name, field); err != nil {
+			return nil, err
 		}
+		c := http.CanonicalHeaderKey(name)
 		out = append(out, principalHeader{name: c, field: field})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
