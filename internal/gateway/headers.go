@@ -29,7 +29,7 @@ var clientCertificateHeaders = []string{
 const portcullisPrefix = "X-Portcullis-"
 
 // DecisionIDHeader carries the decision id to the client and the backend.
-const DecisionIDHeader = "X-Portcullis-Decision-Id"
+const DecisionIDHeader = directory.DecisionIDHeader
 
 func compileHeaders(m map[string]string) ([]principalHeader, error) {
 	if m == nil {
