@@ -214,6 +214,7 @@ func (g *Gateway) ApplyWithApplications(apis []directory.API) error {
 	defer g.applyMu.Unlock()
 	return g.apply(apis, true)
 }
+
 // resolved is the refresher's callback: the health of every API is
 // recomputed, and APIs compiled against a certificate that changed are
 // compiled again.
