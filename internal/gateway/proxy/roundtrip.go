@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -315,17 +316,12 @@ next:
 }
 
 // copyStream relays a body that has no buffered view (a transport's), flushing after every read.
-func copyStream(dst interface {
-	Write([]byte) (int, error)
-	WriteString(string) (int, error)
-	Flush() error
-}, src io.Reader, chunked bool, buf []byte) (written int64, rerr, werr error) {
+func copyStream(dst *bufio.Writer, src io.Reader, chunked bool, buf []byte) (written int64, rerr, werr error) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			if chunked {
-				var hdr [18]byte
-				dst.Write(appendChunkSize(hdr[:0], n))
+				writeChunkHeader(dst, n)
 				dst.Write(buf[:n])
 				_, werr = dst.WriteString("\r\n")
 			} else {
@@ -351,21 +347,6 @@ func copyStream(dst interface {
 			return written, err, nil
 		}
 	}
-}
-
-func appendChunkSize(b []byte, n int) []byte {
-	var tmp [16]byte
-	i := len(tmp)
-	for {
-		i--
-		tmp[i] = "0123456789abcdef"[n&15]
-		n >>= 4
-		if n == 0 {
-			break
-		}
-	}
-	b = append(b, tmp[i:]...)
-	return append(b, '\r', '\n')
 }
 
 // headWatch is the response head timeout of one round trip, armed when the request has been sent.
