@@ -24,13 +24,7 @@ type ExplainResult struct {
 
 // ExplainStep is one step: which method was tried or which rule checked,
 // and what came of it.
-type ExplainStep struct {
-	Phase   string `json:"phase"`
-	Method  string `json:"method,omitempty"`
-	Rule    string `json:"rule,omitempty"`
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail,omitempty"`
-}
+type ExplainStep = guard.Step
 
 // ExplainedPrincipal is who the request would act as.
 type ExplainedPrincipal struct {
@@ -73,9 +67,7 @@ func (g *Gateway) Explain(tenant, apiName string, r *http.Request) (ExplainResul
 	stripClientHeaders(rc.Header)
 	api.stripPrincipalHeaders(rc.Header)
 	ex := api.policy.Explain(rc)
-	for _, s := range ex.Steps {
-		out.Steps = append(out.Steps, ExplainStep{Phase: s.Phase, Method: s.Method, Rule: s.Rule, Outcome: s.Outcome, Detail: s.Detail})
-	}
+	out.Steps = append(out.Steps, ex.Steps...)
 	if ex.Err != nil {
 		out.Status, out.Error, out.Description = ex.Err.Status, ex.Err.Code, ex.Err.Description
 		if out.Error == "" {
