@@ -151,6 +151,3 @@ func budgetKey(a netip.Addr) netip.Addr {
 	}
 	return a
 }
-
-// sourceKey is budgetKey(sourceAddr(remoteAddr)).
-func sourceKey(remoteAddr string) netip.Addr { return budgetKey(sourceAddr(remoteAddr)) }

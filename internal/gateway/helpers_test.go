@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -259,3 +260,6 @@ func (f *fakeVault) resolveCalls() int {
 	defer f.mu.Unlock()
 	return f.calls
 }
+
+// sourceKey is budgetKey(sourceAddr(remoteAddr)).
+func sourceKey(remoteAddr string) netip.Addr { return budgetKey(sourceAddr(remoteAddr)) }
