@@ -15,6 +15,9 @@ import (
 // API and the CLI's --from-file both check with this before decoding.
 func CheckAPIFields(v any) error { return checkFields(v, reflect.TypeFor[API](), "") }
 
+// CheckConnectorFields is CheckAPIFields for a Connector.
+func CheckConnectorFields(v any) error { return checkFields(v, reflect.TypeFor[Connector](), "") }
+
 func checkFields(v any, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -45,12 +45,17 @@ func (s *Service) CreateAPI(ctx context.Context, tenantRef string, api API) (API
 	if err != nil {
 		return API{}, err
 	}
+	t, err := resolveTenant(ctx, s.st, tenantRef)
+	if err != nil {
+		return API{}, err
+	}
+	refs := APIReferences(api)
+	if err := s.addReferences(ctx, APIReferrer(t.Name, api.Name), refs); err != nil {
+		_ = s.settleAPIReferences(ctx, t, api.Name, refs)
+		return API{}, err
+	}
 	var out API
 	err = s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
 		if existing, err := tx.GetAPI(ctx, t.ID, api.Name); err == nil {
 			return conflict("tenant %s already has an API named %q (revision %d); choose another name, or replace it with PUT %s/tenants/%s/apis/%s", t.Name, existing.Name, existing.Revision, adminAPI, t.Name, existing.Name)
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -64,6 +69,7 @@ func (s *Service) CreateAPI(ctx context.Context, tenantRef string, api API) (API
 		out, err = tx.CreateAPI(ctx, api)
 		return err
 	})
+	_ = s.settleAPIReferences(ctx, t, api.Name, refs)
 	if err != nil {
 		return API{}, keepErr("create API", err)
 	}
@@ -85,16 +91,23 @@ func (s *Service) UpdateAPI(ctx context.Context, tenantRef, name string, api API
 	if err != nil {
 		return API{}, err
 	}
+	t, err := resolveTenant(ctx, s.st, tenantRef)
+	if err != nil {
+		return API{}, err
+	}
+	refs := APIReferences(api)
+	if err := s.addReferences(ctx, APIReferrer(t.Name, api.Name), refs); err != nil {
+		_ = s.settleAPIReferences(ctx, t, api.Name, refs)
+		return API{}, err
+	}
 	var out API
+	var old []VaultReference
 	err = s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
-		if err != nil {
-			return err
-		}
 		cur, err := getAPI(ctx, tx, t, name)
 		if err != nil {
 			return err
 		}
+		old = APIReferences(cur)
 		if expectedRevision != 0 && cur.Revision != expectedRevision {
 			return newError(PreconditionFailed, "API %q is at revision %d, not %d: it changed since you read it; read it again and reapply your change", cur.Name, cur.Revision, expectedRevision)
 		}
@@ -105,24 +118,29 @@ func (s *Service) UpdateAPI(ctx context.Context, tenantRef, name string, api API
 		out, err = tx.UpdateAPI(ctx, api)
 		return err
 	})
+	_ = s.settleAPIReferences(ctx, t, api.Name, append(old, refs...))
 	if err != nil {
 		return API{}, keepErr("update API", err)
 	}
 	return out, nil
 }
 
-// DeleteAPI removes an API.
+// DeleteAPI removes an API and releases its vault references.
 func (s *Service) DeleteAPI(ctx context.Context, tenantRef, name string) error {
-	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
-		t, err := resolveTenant(ctx, tx, tenantRef)
+	t, err := resolveTenant(ctx, s.st, tenantRef)
+	if err != nil {
+		return err
+	}
+	var old []VaultReference
+	err = s.st.UpdateDirectory(ctx, func(tx Tx) error {
+		cur, err := getAPI(ctx, tx, t, name)
 		if err != nil {
 			return err
 		}
-		if _, err := getAPI(ctx, tx, t, name); err != nil {
-			return err
-		}
+		old = APIReferences(cur)
 		return tx.DeleteAPI(ctx, t.ID, name)
 	})
+	_ = s.settleAPIReferences(ctx, t, name, old)
 	return keepErr("delete API", err)
 }
 

@@ -80,22 +80,7 @@ func normalizeAPI(in API) (API, error) {
 }
 
 func validateAPIName(name string) error {
-	const form = "1 to 63 lower-case letters, digits and '-', starting with a letter, e.g. \"orders-api\""
-	if name == "" {
-		return invalid("field \"name\" is required: %s", form)
-	}
-	if len(name) > MaxAPIName {
-		return invalid("field \"name\" is %d characters long; use %s", len(name), form)
-	}
-	if name[0] < 'a' || name[0] > 'z' {
-		return invalid("field \"name\" %q does not start with a lower-case letter; use %s", clip(name), form)
-	}
-	for _, c := range name {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return invalid("field \"name\" %q contains %q; use %s", clip(name), c, form)
-		}
-	}
-	return nil
+	return validateName("name", name, MaxAPIName, "\"orders-api\"")
 }
 
 func normalizeMatch(m APIMatch) (APIMatch, error) {
@@ -529,8 +514,15 @@ func validateIssuerURL(field, raw string) error {
 // (the directory cannot import the vault; whether the object exists is the
 // resolver's business).
 func validateReference(field, ref, typ string) error {
+	return checkReference(field, ref, typ, false)
+}
+
+// checkReference is validateReference; pinnedCertificates also accepts a
+// certificate reference with a version (an outbound client certificate
+// may be pinned, a trusted CA follows its renewals).
+func checkReference(field, ref, typ string, pinnedCertificates bool) error {
 	form := "vault://VAULT/" + typ + "/NAME[/VERSION]"
-	if typ == "certificates" {
+	if typ == "certificates" && !pinnedCertificates {
 		form = "vault://VAULT/certificates/NAME"
 	}
 	if ref == "" {
@@ -553,7 +545,7 @@ func validateReference(field, ref, typ string) error {
 	if !validObjectName(parts[2]) {
 		return invalid("field %q %q: the object name %q must be 1-127 letters, digits and dashes", field, clip(ref), clip(parts[2]))
 	}
-	if len(parts) == 4 && typ == "certificates" {
+	if len(parts) == 4 && typ == "certificates" && !pinnedCertificates {
 		return invalid("field %q %q names a version; give vault://VAULT/certificates/NAME without it, so that the gateway follows the certificate as it is renewed", field, clip(ref))
 	}
 	if len(parts) == 4 && (len(parts[3]) != 32 || strings.Trim(parts[3], "0123456789abcdef") != "") {

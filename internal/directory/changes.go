@@ -10,10 +10,13 @@ type Changes struct {
 	Applications []ChangedApplication
 	Grants       []ChangedGrant
 	APIs         []ChangedAPI
+	Connectors   []ChangedConnector
 }
 
 // Len is the number of changed objects.
-func (c Changes) Len() int { return len(c.Tenants) + len(c.Applications) + len(c.Grants) + len(c.APIs) }
+func (c Changes) Len() int {
+	return len(c.Tenants) + len(c.Applications) + len(c.Grants) + len(c.APIs) + len(c.Connectors)
+}
 
 // ChangedTenant is a tenant as it is now; Tenant is nil when it was deleted.
 type ChangedTenant struct {
@@ -41,4 +44,12 @@ type ChangedAPI struct {
 	TenantID string
 	Name     string
 	API      *API
+}
+
+// ChangedConnector is a connector as it is now; Connector is nil when it
+// was deleted.
+type ChangedConnector struct {
+	TenantID  string
+	Name      string
+	Connector *Connector
 }

@@ -27,8 +27,9 @@ import (
 // tenant by id or name, an application by appId or (unique) display name,
 // a resource also by identifier URI, a role by id or value.
 type Service struct {
-	st  Store
-	now func() time.Time
+	st   Store
+	now  func() time.Time
+	refs VaultReferences // nil: references are not recorded (see WithVaultReferences)
 }
 
 // NewService returns the directory service over st; now is the clock (nil
@@ -106,9 +107,19 @@ func (s *Service) CreateTenant(ctx context.Context, name string) (Tenant, error)
 // its APIs, and its signing keys) in one transaction. The tenant holding the
 // management API cannot be deleted.
 func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
+	var deleted Tenant
+	var connectors []Connector
+	var apis []API
 	err := s.st.UpdateDirectory(ctx, func(tx Tx) error {
 		t, err := resolveTenant(ctx, tx, tenantRef)
 		if err != nil {
+			return err
+		}
+		deleted = t
+		if connectors, err = tx.ListConnectors(ctx, t.ID); err != nil {
+			return err
+		}
+		if apis, err = tx.ListAPIs(ctx, t.ID); err != nil {
 			return err
 		}
 		mgmt, err := tx.FindApplications(ctx, t.ID, ApplicationQuery{IdentifierURIs: []string{ManagementIdentifierURI}})
@@ -120,6 +131,16 @@ func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
 		}
 		return tx.DeleteTenant(ctx, t.ID)
 	})
+	if err == nil {
+		// The tenant's connectors and APIs are gone: release their vault
+		// references (a failure leaves a stale one, which is safe).
+		for _, c := range connectors {
+			_ = s.settleConnectorReferences(ctx, deleted, c.Name, ConnectorReferences(c))
+		}
+		for _, a := range apis {
+			_ = s.settleAPIReferences(ctx, deleted, a.Name, APIReferences(a))
+		}
+	}
 	return keepErr("delete tenant", err)
 }
 
@@ -273,6 +294,11 @@ func (s *Service) DeleteApplication(ctx context.Context, tenantRef, appRef strin
 		}
 		if b := BuiltInIdentifierURI(app); b != "" {
 			return conflict("application %q (%s) is built in (identifier URI %s) and cannot be deleted", app.DisplayName, app.AppID, b)
+		}
+		if names, err := connectorsAttachedTo(ctx, tx, t.ID, app.AppID); err != nil {
+			return err
+		} else if len(names) > 0 {
+			return conflict("application %q (%s) has the token-issuance connector %s; detach it from the connector's tokenIssuance first (PUT %s/tenants/%s/connectors/%s)", app.DisplayName, app.AppID, strings.Join(names, ", "), adminAPI, t.Name, names[0])
 		}
 		return keepsAnAdmin(ctx, tx, t.ID, func() error { return tx.DeleteApplication(ctx, t.ID, app.AppID) }, lockout{
 			lastGrant: fmt.Sprintf("application %q (%s) holds the last grant of %s; deleting it would lock every administrator out. Grant %s to another application first",

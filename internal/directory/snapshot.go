@@ -23,6 +23,9 @@ type Snapshot struct {
 	pairs         shards[*grantPair] // key: tenantID/client/resource (as granted)
 	apis          []API              // ordered by tenant id, then name
 	apisByKey     map[string]*API    // key: tenantID/name
+	connectors    []Connector        // ordered by tenant id, then name
+	connByKey     map[string]*Connector
+	connByApp     map[string]*Connector // key: tenantID/appID of tokenIssuance
 }
 
 // grantPair is every grant of one client to one resource, and the values of
@@ -129,7 +132,73 @@ func (s *Snapshot) Apply(c Changes) *Snapshot {
 		}
 		n.setAPIs(apis)
 	}
+	if len(c.Connectors) > 0 {
+		byKey := make(map[string]Connector, len(s.connectors)+len(c.Connectors))
+		for _, x := range s.connectors {
+			byKey[apiKey(x.TenantID, x.Name)] = x
+		}
+		for _, cc := range c.Connectors {
+			if cc.Connector == nil {
+				delete(byKey, apiKey(cc.TenantID, cc.Name))
+			} else {
+				byKey[apiKey(cc.Connector.TenantID, cc.Connector.Name)] = *cc.Connector
+			}
+		}
+		cs := make([]Connector, 0, len(byKey))
+		for _, x := range byKey {
+			cs = append(cs, x)
+		}
+		n.setConnectors(cs)
+	}
 	return &n
+}
+
+// WithConnectors returns a copy of s that holds the given connectors (of
+// every tenant) instead of its own; the caller may reuse the slice.
+func (s *Snapshot) WithConnectors(cs []Connector) *Snapshot {
+	n := *s
+	n.setConnectors(slices.Clone(cs))
+	return &n
+}
+
+// setConnectors sorts cs (which it keeps) and indexes them.
+func (s *Snapshot) setConnectors(cs []Connector) {
+	slices.SortFunc(cs, func(a, b Connector) int {
+		if c := cmp.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	s.connectors = cs
+	s.connByKey = make(map[string]*Connector, len(cs))
+	s.connByApp = map[string]*Connector{}
+	for i := range s.connectors {
+		c := &s.connectors[i]
+		s.connByKey[apiKey(c.TenantID, c.Name)] = c
+		if ti := c.TokenIssuance; ti != nil {
+			for _, id := range append(slices.Clip(ti.ResourceApps), ti.ClientApps...) {
+				s.connByApp[appKey(strings.ToLower(c.TenantID), id)] = c
+			}
+		}
+	}
+}
+
+// Connectors returns the connectors of every tenant ordered by tenant id,
+// then name; the slice is shared and must not be modified.
+func (s *Snapshot) Connectors() []Connector { return s.connectors }
+
+// Connector finds a connector of the tenant by its name.
+func (s *Snapshot) Connector(tenantID, name string) (*Connector, bool) {
+	c, ok := s.connByKey[apiKey(tenantID, name)]
+	return c, ok
+}
+
+// TokenIssuanceConnector finds the connector attached to the application
+// appID of the tenant (as a resource or as a client) by its tokenIssuance;
+// an application has at most one.
+func (s *Snapshot) TokenIssuanceConnector(tenantID, appID string) (*Connector, bool) {
+	c, ok := s.connByApp[appKey(strings.ToLower(tenantID), appID)]
+	return c, ok
 }
 
 func apiKey(tenantID, name string) string { return strings.ToLower(tenantID) + "/" + name }

@@ -19,7 +19,7 @@ type Tx interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	// DeleteTenant removes the tenant and everything that hangs on it: its
 	// applications (as DeleteApplication does, vault role assignments
-	// included), grants, APIs and signing keys.
+	// included), grants, APIs, connectors and signing keys.
 	DeleteTenant(ctx context.Context, tenantID string) error
 
 	// CreateApplication adds an application with everything it holds
@@ -75,6 +75,25 @@ type Tx interface {
 	UpdateAPI(ctx context.Context, api API) (API, error)
 	// DeleteAPI removes one API.
 	DeleteAPI(ctx context.Context, tenantID, name string) error
+
+	// CreateConnector adds a connector to an existing tenant and returns
+	// it as stored: Revision set to the revision of the transaction, times
+	// to the store's precision. ErrConflict if the tenant has a connector
+	// of that name.
+	CreateConnector(ctx context.Context, c Connector) (Connector, error)
+	// GetConnector returns one connector by its exact name.
+	GetConnector(ctx context.Context, tenantID, name string) (Connector, error)
+	// ListConnectors returns the tenant's connectors ordered by name.
+	ListConnectors(ctx context.Context, tenantID string) ([]Connector, error)
+	// ListAllConnectors returns the connectors of every tenant ordered by
+	// tenant id, then name.
+	ListAllConnectors(ctx context.Context) ([]Connector, error)
+	// UpdateConnector replaces the connector of the same tenant and name
+	// (CreatedAt included) and returns it as stored, with the new
+	// Revision; ErrNotFound if there is none.
+	UpdateConnector(ctx context.Context, c Connector) (Connector, error)
+	// DeleteConnector removes one connector.
+	DeleteConnector(ctx context.Context, tenantID, name string) error
 }
 
 // Store is the directory's storage, defined here where it is consumed (the

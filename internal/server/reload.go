@@ -135,7 +135,7 @@ func (r *reloader) next(ctx context.Context) (Update, time.Time, error) {
 		return Update{}, time.Time{}, fmt.Errorf("load directory: %w", err)
 	}
 	return Update{
-		Directory:   directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants, state.APIs),
+		Directory:   directory.NewSnapshot(state.Revision, state.Tenants, state.Applications, state.Grants, state.APIs).WithConnectors(state.Connectors),
 		SigningKeys: state.SigningKeys,
 	}, now, nil
 }

@@ -143,5 +143,16 @@ CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	updated_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (tenant_id, name)
 );`,
+		// version 4: API connectors, each a JSON document
+		// (directory.Connector) with the revision of its last change.
+		`CREATE TABLE connectors (
+	tenant_id TEXT COLLATE "C" NOT NULL REFERENCES tenants (id),
+	name TEXT COLLATE "C" NOT NULL,
+	document TEXT NOT NULL,
+	revision BIGINT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (tenant_id, name)
+);`,
 	)
 }

@@ -141,5 +141,16 @@ CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	updated_at INTEGER NOT NULL,
 	PRIMARY KEY (tenant_id, name)
 );`,
+		// version 4: API connectors, each a JSON document
+		// (directory.Connector) with the revision of its last change.
+		`CREATE TABLE connectors (
+	tenant_id TEXT NOT NULL REFERENCES tenants (id),
+	name TEXT NOT NULL,
+	document TEXT NOT NULL,
+	revision INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (tenant_id, name)
+);`,
 	)
 }

@@ -12,8 +12,8 @@ import (
 // The directory change log: every directory write records, in its own
 // transaction and at the revision that transaction set, which objects it
 // changed (cascades included: the applications and grants of a deleted
-// tenant, the grants of a deleted application, the APIs of a deleted
-// tenant). A node that serves a
+// tenant, the grants of a deleted application, the APIs and connectors of a
+// deleted tenant). A node that serves a
 // snapshot at revision r reads the objects changed after r with
 // ChangesSince and derives the next snapshot from its own, instead of
 // reading and indexing the whole directory.
@@ -137,6 +137,16 @@ func (s *Store) ChangesSince(ctx context.Context, since int64, limit int) (Delta
 					c.API = &apis[0]
 				}
 				d.Changes.APIs = append(d.Changes.APIs, c)
+			case changeConnector:
+				cs, err := listConnectors(ctx, q, "tenant_id = ? AND name = ?", o.tenantID, o.id)
+				if err != nil {
+					return err
+				}
+				c := directory.ChangedConnector{TenantID: o.tenantID, Name: o.id}
+				if len(cs) == 1 {
+					c.Connector = &cs[0]
+				}
+				d.Changes.Connectors = append(d.Changes.Connectors, c)
 			default:
 				return fmt.Errorf("directory change log: unknown kind %q; run the binary that wrote it", o.kind)
 			}

@@ -179,10 +179,13 @@ func (t dirTx) DeleteTenant(ctx context.Context, tenantID string) error {
 		if err := apisChanged(ctx, q, tenantID); err != nil {
 			return err
 		}
+		if err := connectorsChanged(ctx, q, tenantID); err != nil {
+			return err
+		}
 		if err := changed(ctx, q, changeTenant, tenantID, ""); err != nil {
 			return err
 		}
-		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "apis", "signing_keys"} {
+		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "apis", "connectors", "signing_keys"} {
 			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
 				return err
 			}

@@ -222,6 +222,7 @@ type State struct {
 	Applications []directory.Application // all tenants, with credentials
 	Grants       []directory.Grant       // all tenants
 	APIs         []directory.API         // all tenants, by tenant id, then name
+	Connectors   []directory.Connector   // all tenants, by tenant id, then name
 	SigningKeys  []sts.SigningKey        // all tenants
 }
 
@@ -247,6 +248,9 @@ func (s *Store) Load(ctx context.Context) (State, error) {
 			return err
 		}
 		if st.APIs, err = listAPIs(ctx, q, "1 = 1"); err != nil {
+			return err
+		}
+		if st.Connectors, err = listConnectors(ctx, q, "1 = 1"); err != nil {
 			return err
 		}
 		st.SigningKeys, err = listSigningKeys(ctx, q, "1 = 1")
