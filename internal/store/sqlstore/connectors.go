@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-		"fmt"
+	"fmt"
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"

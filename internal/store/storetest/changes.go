@@ -14,7 +14,7 @@ import (
 // testChangesSince makes random directory writes (tenants created and
 // deleted, applications created, updated with new roles and identifier URIs
 // taken over from others, deleted with their grants, grants of roles that
-// later go away, APIs created, replaced and deleted) and checks after each batch that the snapshot derived
+// later go away, APIs and connectors created, replaced and deleted) and checks after each batch that the snapshot derived
 // with ChangesSince from the previous one answers exactly as a snapshot of
 // a full Load at the same revision.
 func testChangesSince(t *testing.T, s Backend) {
@@ -24,7 +24,7 @@ func testChangesSince(t *testing.T, s Backend) {
 		if err != nil {
 			t.Fatalf("Load: %v", err)
 		}
-		return directory.NewSnapshot(st.Revision, st.Tenants, st.Applications, st.Grants, st.APIs)
+		return directory.NewSnapshot(st.Revision, st.Tenants, st.Applications, st.Grants, st.APIs).WithConnectors(st.Connectors)
 	}
 	var tenants []string
 	var apps [][2]string // tenant, app id; deleted ones stay, to check they are gone
@@ -47,7 +47,26 @@ func testChangesSince(t *testing.T, s Backend) {
 	snap := full()
 	for round := range 25 {
 		for range 1 + r.IntN(5) {
-			switch op := r.IntN(13); {
+			switch op := r.IntN(16); {
+			case op >= 13 && len(tenants) > 0:
+				// Connectors: created, replaced or deleted, some in
+				// tenants that are deleted later.
+				appID := newID()
+				if len(apps) > 0 {
+					appID = apps[r.IntN(len(apps))][1]
+				}
+				c := fullConnector(tenants[r.IntN(len(tenants))], fmt.Sprint("connector-", r.IntN(4)), appID)
+				switch op {
+				case 13:
+					_, err := s.CreateConnector(ctx, c)
+					tolerate(err)
+				case 14:
+					c.Description = fmt.Sprint("round ", round)
+					_, err := s.UpdateConnector(ctx, c)
+					tolerate(err)
+				default:
+					tolerate(s.DeleteConnector(ctx, c.TenantID, c.Name))
+				}
 			case op >= 10 && len(tenants) > 0:
 				// APIs: created, replaced or deleted, some in tenants
 				// that are deleted later.
@@ -122,6 +141,14 @@ func sameAnswers(t *testing.T, what string, got, want *directory.Snapshot, apps 
 	t.Helper()
 	equal(t, what+": tenants", got.Tenants(), want.Tenants())
 	equal(t, what+": APIs", got.APIs(), want.APIs())
+	equal(t, what+": connectors", got.Connectors(), want.Connectors())
+	for _, a := range apps {
+		gc, gok := got.TokenIssuanceConnector(a[0], a[1])
+		wc, wok := want.TokenIssuanceConnector(a[0], a[1])
+		if gok != wok || gok && gc.Name != wc.Name {
+			t.Fatalf("%s: TokenIssuanceConnector(%s, %s): got %v %v, want %v %v", what, a[0], a[1], gc, gok, wc, wok)
+		}
+	}
 	for _, tn := range want.Tenants() {
 		for _, u := range uris {
 			ga, gok := got.Resource(tn.ID, u)

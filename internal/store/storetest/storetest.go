@@ -83,6 +83,7 @@ var directorySuite = suite{
 	{"FindGrants", testFindGrants},
 	{"Grants", testGrants},
 	{"APIs", testAPIs},
+	{"Connectors", testConnectors},
 }
 
 // keyStoreSuite holds implementations to sts.KeyStore (and the signing
@@ -989,10 +990,10 @@ func testLoad(t *testing.T, s Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Tenants == nil || st.Applications == nil || st.Grants == nil || st.APIs == nil || st.SigningKeys == nil {
+	if st.Tenants == nil || st.Applications == nil || st.Grants == nil || st.APIs == nil || st.Connectors == nil || st.SigningKeys == nil {
 		t.Fatalf("Load on an empty store has nil slices: %#v", st)
 	}
-	if len(st.Tenants)+len(st.Applications)+len(st.Grants)+len(st.APIs)+len(st.SigningKeys) != 0 {
+	if len(st.Tenants)+len(st.Applications)+len(st.Grants)+len(st.APIs)+len(st.Connectors)+len(st.SigningKeys) != 0 {
 		t.Fatalf("Load on an empty store = %#v", st)
 	}
 
@@ -1025,6 +1026,10 @@ func testLoad(t *testing.T, s Backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c1, err := s.CreateConnector(ctx, fullConnector(t1.ID, "hr", a1.AppID))
+	if err != nil {
+		t.Fatal(err)
+	}
 	apis := []directory.API{api1, api2}
 	if t2.ID < t1.ID {
 		apis = []directory.API{api2, api1}
@@ -1035,6 +1040,7 @@ func testLoad(t *testing.T, s Backend) {
 	}
 	equal(t, "Load", st, sqlstore.State{
 		APIs:         apis,
+		Connectors:   []directory.Connector{c1},
 		Revision:     revision(t, s),
 		Tenants:      []directory.Tenant{normTenant(t1), normTenant(t2)},
 		Applications: normApps(a2, a1),
