@@ -110,7 +110,9 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"cc without secret or certificate", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientSecret = "" }), directory.Invalid, []string{`"authentication.clientCredentials.clientSecret"`, "clientCertificate"}},
 		{"cc both secret and certificate", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientCertificate = "vault://kv1/certificates/c" }), directory.Invalid, []string{"both set"}},
 		{"cc secret literal", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientSecret = "abc" }), directory.Invalid, []string{`"authentication.clientCredentials.clientSecret"`, "vault reference"}},
-		{"cc certificate is a secret", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientSecret, s.ClientCertificate = "", "vault://kv1/secrets/c" }), directory.Invalid, []string{`"authentication.clientCredentials.clientCertificate"`}},
+		{"cc certificate is a secret", cc(func(s *outbound.ClientCredentialsSpec) {
+			s.ClientSecret, s.ClientCertificate = "", "vault://kv1/secrets/c"
+		}), directory.Invalid, []string{`"authentication.clientCredentials.clientCertificate"`}},
 		{"cc without scope", cc(func(s *outbound.ClientCredentialsSpec) { s.Scope = " " }), directory.Invalid, []string{`"authentication.clientCredentials.scope"`, "required"}},
 
 		{"tls PEM CA", tlsOf(outbound.TLSSpec{CACertificates: []string{pemCA}}), 0, nil},
@@ -128,7 +130,9 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		}, directory.Invalid, []string{`"tls"`, "no TLS"}},
 
 		{"basic over http refused", func(c *directory.Connector) { c.Endpoint, c.TLS = "http://hr.example.com/x", nil }, directory.Invalid, []string{`"endpoint"`, "in clear", `"allowInsecureAuth"`}},
-		{"basic over http allowed", func(c *directory.Connector) { c.Endpoint, c.TLS, c.AllowInsecureAuth = "http://127.0.0.1:9000/x", nil, true }, 0, nil},
+		{"basic over http allowed", func(c *directory.Connector) {
+			c.Endpoint, c.TLS, c.AllowInsecureAuth = "http://127.0.0.1:9000/x", nil, true
+		}, 0, nil},
 		{"api key over http refused", func(c *directory.Connector) {
 			c.Endpoint, c.TLS = "http://hr.example.com/x", nil
 			c.Authentication = outbound.CredentialSpec{Type: outbound.TypeAPIKeyHeader, Header: "x-k", Key: "vault://kv1/secrets/k"}
@@ -137,7 +141,9 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 			c.Endpoint, c.TLS = "http://hr.example.com/x", nil
 			c.Authentication = outbound.CredentialSpec{Type: outbound.TypeBearer, Token: "vault://kv1/secrets/t"}
 		}, directory.Invalid, []string{"allowInsecureAuth"}},
-		{"none over http", func(c *directory.Connector) { c.Endpoint, c.TLS, c.Authentication = "http://hr.example.com/x", nil, outbound.CredentialSpec{} }, 0, nil},
+		{"none over http", func(c *directory.Connector) {
+			c.Endpoint, c.TLS, c.Authentication = "http://hr.example.com/x", nil, outbound.CredentialSpec{}
+		}, 0, nil},
 
 		{"send claims in unknown", func(c *directory.Connector) { c.SendClaimsIn = "json" }, directory.Invalid, []string{`"sendClaimsIn"`, "body"}},
 		{"send claims in form", func(c *directory.Connector) { c.SendClaimsIn = directory.ClaimsInForm }, 0, nil},
@@ -145,7 +151,9 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"claim type empty", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{PartnerClaimType: "x"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "required"}},
 		{"claim type with control", func(c *directory.Connector) { c.OutputClaims = []directory.ConnectorClaim{{ClaimType: "a\nb"}} }, directory.Invalid, []string{`"outputClaims[0].claimType"`, "control"}},
 		{"claim type padded", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{ClaimType: " a"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "spaces"}},
-		{"claim type too long", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{ClaimType: strings.Repeat("a", 257)}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "257"}},
+		{"claim type too long", func(c *directory.Connector) {
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: strings.Repeat("a", 257)}}
+		}, directory.Invalid, []string{`"inputClaims[0].claimType"`, "257"}},
 		{"claim twice", func(c *directory.Connector) {
 			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "a"}, {ClaimType: "a", PartnerClaimType: "b"}}
 		}, directory.Invalid, []string{`"inputClaims[1].claimType"`, "once"}},
@@ -469,10 +477,10 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"vault://kv1/secrets/alice-password":                       {"gateway/contoso/orders"},
+		"vault://kv1/secrets/alice-password":                      {"gateway/contoso/orders"},
 		"vault://kv1/secrets/k1/0123456789abcdef0123456789abcdef": {"gateway/contoso/orders"},
-		"vault://kv1/certificates/client-ca":                       {"gateway/contoso/orders"},
-		"vault://kv1/certificates/backend-ca":                      {"gateway/contoso/orders"},
+		"vault://kv1/certificates/client-ca":                      {"gateway/contoso/orders"},
+		"vault://kv1/certificates/backend-ca":                     {"gateway/contoso/orders"},
 	}
 	equalJSON(t, fv.refs, want)
 	if _, err := svc.CreateConnector(ctx, "contoso", goodConnector()); err != nil {
