@@ -145,6 +145,9 @@ func New(cfg Config) *API {
 	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
 	if a.store != nil {
 		a.dir = directory.NewService(a.store, a.now)
+		if a.vaults != nil {
+			a.dir = a.dir.WithVaultReferences(vaultReferences{vaults: a.vaults, log: a.log})
+		}
 	}
 	return a
 }
@@ -201,7 +204,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}, slices.Concat(apiRoutes(), gatewayRoutes(), vaultRoutes(), rootKeyRoutes())...)
+	}, slices.Concat(apiRoutes(), connectorRoutes(), gatewayRoutes(), vaultRoutes(), rootKeyRoutes())...)
 }
 
 // fallbackPattern catches every other path under the base path so that

@@ -533,7 +533,7 @@ func checkReference(field, ref, typ string, pinnedCertificates bool) error {
 	}
 	rest, ok := strings.CutPrefix(ref, "vault://")
 	if !ok {
-		return invalid("field %q is not a vault reference; store the value in a vault and give %s (literal credentials are never stored in an API)", field, form)
+		return invalid("field %q is not a vault reference; store the value in a vault and give %s (literal credentials are never stored in an API or a connector)", field, form)
 	}
 	parts := strings.Split(rest, "/")
 	if len(parts) < 3 || len(parts) > 4 || parts[1] != typ {

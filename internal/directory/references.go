@@ -20,8 +20,9 @@ type VaultReferences interface {
 	// AddReference records that referrer uses the object ref names
 	// (vault://VAULT/TYPE/NAME[/VERSION]); recording it again is a no-op.
 	// It refuses a reference to a vault, object or version that does not
-	// exist with an *Error of kind NotFound (Invalid for a malformed one)
-	// whose message names the reference.
+	// exist with an *Error of kind NotFound (Invalid for a malformed one,
+	// Conflict for a deleted object) whose message names the reference;
+	// any other error is an internal one.
 	AddReference(ctx context.Context, ref, referrer string) error
 	// RemoveReference deletes what AddReference recorded; an absent
 	// reference is not an error.
@@ -139,8 +140,10 @@ func (s *Service) addReferences(ctx context.Context, referrer string, refs []Vau
 	}
 	for _, r := range refs {
 		if err := s.refs.AddReference(ctx, r.Ref, referrer); err != nil {
-			if k := KindOf(err); k == NotFound || k == Invalid {
-				return newError(k, "field %q: %v", r.Field, err)
+			var e *Error
+			if errors.As(err, &e) {
+				k := e.Kind
+				return newError(k, "field %q: %s: %v", r.Field, r.Ref, err)
 			}
 			return fmt.Errorf("record vault reference of %s: %w", referrer, err)
 		}

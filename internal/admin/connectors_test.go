@@ -1,0 +1,237 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/outbound"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// connectorBody is a valid connector body whose password is the default
+// vault's secret hr-password.
+func connectorBody(name string) map[string]any {
+	return map[string]any{
+		"name":     name,
+		"endpoint": "https://hr.example.com/enrich",
+		"authentication": map[string]any{
+			"type": "basic", "username": "portcullis", "password": "vault://default/secrets/hr-password",
+		},
+		"inputClaims":  []any{map[string]any{"claimType": "appid", "partnerClaimType": "clientId"}},
+		"outputClaims": []any{map[string]any{"claimType": "department"}},
+	}
+}
+
+const connectorsPath = "/admin/v1/tenants/default/connectors"
+
+func (e *vaultEnv) setSecret(name string) {
+	e.t.Helper()
+	admin := vault.Caller{Admin: true}
+	if _, err := e.svc.SetSecret(context.Background(), admin, "default", name, vault.SecretInput{Value: vault.NewStringValue("hunter2")}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func TestConnectors_CreateGetListReplaceDelete(t *testing.T) {
+	e := newVaultEnv(t)
+	e.setSecret("hr-password")
+	e.setSecret("hr-token")
+	r := e.must(http.StatusCreated, "POST", connectorsPath, connectorBody("hr"))
+	created := strictDecode[directory.Connector](t, r.body)
+	if loc := r.header.Get("Location"); loc != connectorsPath+"/hr" {
+		t.Errorf("Location %q", loc)
+	}
+	if created.TenantID != e.tenant.ID || created.Revision == 0 || created.SendClaimsIn != directory.ClaimsInBody {
+		t.Errorf("created %+v", created)
+	}
+	if r.header.Get("ETag") != strconv.Quote(strconv.FormatInt(created.Revision, 10)) {
+		t.Errorf("ETag %q for revision %d", r.header.Get("ETag"), created.Revision)
+	}
+	got := e.must(http.StatusOK, "GET", connectorsPath+"/hr", nil)
+	if string(got.body) != string(r.body) {
+		t.Errorf("GET = %s\nPOST = %s", got.body, r.body)
+	}
+	e.must(http.StatusCreated, "POST", "/admin/v1/tenants/"+e.tenant.ID+"/connectors", connectorBody("audit"))
+	list := strictDecode[struct{ Value []directory.Connector }](t, e.must(http.StatusOK, "GET", connectorsPath, nil).body)
+	if len(list.Value) != 2 || list.Value[0].Name != "audit" || list.Value[1].Name != "hr" {
+		t.Errorf("list %+v", list.Value)
+	}
+
+	// A GET body, edited, goes back as is; If-Match guards it.
+	var doc map[string]any
+	if err := json.Unmarshal(got.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["authentication"] = map[string]any{"type": "bearer", "token": "vault://default/secrets/hr-token"}
+	put := func(ifMatch string) response {
+		h := http.Header{}
+		if ifMatch != "" {
+			h.Set("If-Match", ifMatch)
+		}
+		return e.send(request{method: "PUT", path: connectorsPath + "/hr", body: doc, header: h})
+	}
+	updated := strictDecode[directory.Connector](t, expect(t, put(strconv.Quote(strconv.FormatInt(created.Revision, 10))), http.StatusOK))
+	if updated.Authentication.Type != outbound.TypeBearer || updated.Revision <= created.Revision {
+		t.Errorf("updated %+v", updated)
+	}
+	wantError(t, put(strconv.Quote(strconv.FormatInt(created.Revision, 10))), http.StatusPreconditionFailed, "PreconditionFailed", "changed since you read it")
+	wantError(t, put("42"), http.StatusBadRequest, "BadRequest", "If-Match")
+
+	e.must(http.StatusNoContent, "DELETE", connectorsPath+"/hr", nil)
+	wantError(t, e.do("GET", connectorsPath+"/hr", nil), http.StatusNotFound, "NotFound", `"hr"`)
+	wantError(t, e.do("DELETE", connectorsPath+"/hr", nil), http.StatusNotFound, "NotFound", `"hr"`)
+}
+
+func TestConnectors_RefusalsHaveTheirStatus(t *testing.T) {
+	e := newVaultEnv(t)
+	e.setSecret("hr-password")
+	e.must(http.StatusCreated, "POST", connectorsPath, connectorBody("hr"))
+	with := func(f func(map[string]any)) map[string]any {
+		b := connectorBody("other")
+		f(b)
+		return b
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		status int
+		want   []string
+	}{
+		{"unknown field", "POST", connectorsPath, with(func(b map[string]any) { b["timeout"] = 3 }), http.StatusBadRequest, []string{`"timeout"`, "timeoutSeconds"}},
+		{"field in the wrong case", "POST", connectorsPath, with(func(b map[string]any) { b["Endpoint"] = "https://x" }), http.StatusBadRequest, []string{`"Endpoint"`, "case-sensitive"}},
+		{"unknown nested field", "POST", connectorsPath, with(func(b map[string]any) {
+			b["authentication"] = map[string]any{"type": "basic", "user": "u"}
+		}), http.StatusBadRequest, []string{`"authentication.user"`}},
+		{"unknown claim field", "POST", connectorsPath, with(func(b map[string]any) {
+			b["inputClaims"] = []any{map[string]any{"claimtype": "a"}}
+		}), http.StatusBadRequest, []string{`"inputClaims[0].claimtype"`}},
+		{"wrong type", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = "two" }), http.StatusBadRequest, []string{"retries"}},
+		{"not an object", "POST", connectorsPath, []any{}, http.StatusBadRequest, []string{"JSON object"}},
+		{"no body", "POST", connectorsPath, nil, http.StatusBadRequest, []string{"required"}},
+		{"invalid field", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = 9 }), http.StatusBadRequest, []string{`"retries"`}},
+		{"literal password", "POST", connectorsPath, with(func(b map[string]any) {
+			b["authentication"] = map[string]any{"type": "basic", "username": "u", "password": "hunter2"}
+		}), http.StatusBadRequest, []string{`"authentication.password"`, "vault reference"}},
+		{"missing secret", "POST", connectorsPath, with(func(b map[string]any) {
+			b["authentication"] = map[string]any{"type": "basic", "username": "u", "password": "vault://default/secrets/nope"}
+		}), http.StatusNotFound, []string{`"authentication.password"`, "vault://default/secrets/nope"}},
+		{"missing vault", "POST", connectorsPath, with(func(b map[string]any) {
+			b["authentication"] = map[string]any{"type": "bearer", "token": "vault://nowhere/secrets/t"}
+		}), http.StatusNotFound, []string{`"authentication.token"`, "nowhere"}},
+		{"name taken", "POST", connectorsPath, connectorBody("hr"), http.StatusConflict, []string{`"hr"`, "already has a connector"}},
+		{"unknown tenant", "POST", "/admin/v1/tenants/nope/connectors", connectorBody("x"), http.StatusNotFound, []string{"nope"}},
+		{"rename by PUT", "PUT", connectorsPath + "/hr", connectorBody("other"), http.StatusBadRequest, []string{"cannot be renamed"}},
+		{"PUT of a missing connector", "PUT", connectorsPath + "/other", connectorBody("other"), http.StatusNotFound, []string{`"other"`}},
+		{"attach an unknown app", "POST", connectorsPath, with(func(b map[string]any) {
+			b["tokenIssuance"] = map[string]any{"clientApps": []string{"nope"}}
+		}), http.StatusNotFound, []string{`"tokenIssuance.clientApps[0]"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.send(request{method: tc.method, path: tc.path, body: tc.body})
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
+			}
+			msg := decodeAs[errorResponse](t, r.body).Error.Message
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q does not mention %q", msg, w)
+				}
+			}
+			if strings.Contains(string(r.body), "hunter2") {
+				t.Errorf("%s quotes a password", r.body)
+			}
+		})
+	}
+}
+
+// TestConnectors_AReferencedSecretCannotBeDeletedUntilTheConnectorIs: the
+// connector's references reach the vault, which names the connector when
+// it refuses; an update and a delete release them.
+func TestConnectors_AReferencedSecretCannotBeDeletedUntilTheConnectorIs(t *testing.T) {
+	e := newVaultEnv(t)
+	ctx := context.Background()
+	admin := vault.Caller{Admin: true}
+	e.setSecret("hr-password")
+	e.setSecret("hr-token")
+	e.setSecret("api-user")
+	e.must(http.StatusCreated, "POST", connectorsPath, connectorBody("hr"))
+
+	_, err := e.svc.DeleteSecret(ctx, admin, "default", "hr-password")
+	if !vault.IsKind(err, vault.KindConflict) || !strings.Contains(err.Error(), "connector/default/hr") {
+		t.Fatalf("deleting a referenced secret: %v", err)
+	}
+	// The update moves the reference to the token.
+	b := connectorBody("hr")
+	b["authentication"] = map[string]any{"type": "bearer", "token": "vault://default/secrets/hr-token"}
+	e.must(http.StatusOK, "PUT", connectorsPath+"/hr", b)
+	if _, err := e.svc.DeleteSecret(ctx, admin, "default", "hr-password"); err != nil {
+		t.Fatalf("deleting a secret the connector no longer uses: %v", err)
+	}
+	if _, err := e.svc.DeleteSecret(ctx, admin, "default", "hr-token"); !vault.IsKind(err, vault.KindConflict) {
+		t.Fatalf("deleting the new reference: %v", err)
+	}
+	e.must(http.StatusNoContent, "DELETE", connectorsPath+"/hr", nil)
+	if _, err := e.svc.DeleteSecret(ctx, admin, "default", "hr-token"); err != nil {
+		t.Fatalf("deleting a secret after its connector: %v", err)
+	}
+
+	// A gateway API's Basic user is recorded as gateway/TENANT/API.
+	api := apiBody("orders", "/orders")
+	api["backend"] = map[string]any{"urls": []string{"https://orders.internal"}}
+	api["policy"] = map[string]any{"methods": []any{map[string]any{"type": "basic", "users": []any{map[string]any{"name": "u", "password": "vault://default/secrets/api-user"}}}}}
+	e.must(http.StatusCreated, "POST", apisPath, api)
+	refs, err := e.svc.ListReferences(ctx, vault.Ref{Vault: "default", Type: vault.Secrets, Name: "api-user"})
+	if err != nil || len(refs) != 1 || refs[0].Referrer != "gateway/default/orders" {
+		t.Fatalf("references of the API's secret: %+v, %v", refs, err)
+	}
+	e.must(http.StatusNoContent, "DELETE", apisPath+"/orders", nil)
+	if refs, _ := e.svc.ListReferences(ctx, vault.Ref{Vault: "default", Type: vault.Secrets, Name: "api-user"}); len(refs) != 0 {
+		t.Fatalf("references after the API's delete: %+v", refs)
+	}
+}
+
+// TestOpenAPI_ConnectorSchemasMatchTheGoTypes keeps the documented fields
+// of the connector operations equal to the JSON of the Go types.
+func TestOpenAPI_ConnectorSchemasMatchTheGoTypes(t *testing.T) {
+	var doc openAPIDoc
+	if err := json.Unmarshal(OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range map[string]reflect.Type{
+		"Connector":                 reflect.TypeFor[directory.Connector](),
+		"ConnectorClaim":            reflect.TypeFor[directory.ConnectorClaim](),
+		"ConnectorTokenIssuance":    reflect.TypeFor[directory.ConnectorTokenIssuance](),
+		"OutboundCredential":        reflect.TypeFor[outbound.CredentialSpec](),
+		"OutboundClientCredentials": reflect.TypeFor[outbound.ClientCredentialsSpec](),
+		"OutboundTLS":               reflect.TypeFor[outbound.TLSSpec](),
+	} {
+		var s struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if err := json.Unmarshal(doc.Components.Schemas[name], &s); err != nil {
+			t.Fatalf("schema %s: %v", name, err)
+		}
+		var props, documented []string
+		for i := range typ.NumField() {
+			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			props = append(props, tag)
+		}
+		for p := range s.Properties {
+			documented = append(documented, p)
+		}
+		slices.Sort(props)
+		slices.Sort(documented)
+		if !slices.Equal(documented, props) {
+			t.Errorf("schema %s documents %v; %s has %v", name, documented, typ, props)
+		}
+	}
+}
