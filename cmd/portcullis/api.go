@@ -199,7 +199,14 @@ start with vault:// is read as a PEM file.`
 // readAPIFile reads an API in the admin API's JSON form, or the same in
 // YAML, refusing unknown fields.
 func readAPIFile(path string, stdin io.Reader) (directory.API, error) {
-	var api directory.API
+	return readObjectFile[directory.API](path, stdin, directory.CheckAPIFields, "portcullis api show NAME -o json")
+}
+
+// readObjectFile reads a T in the admin API's JSON form, or the same in
+// YAML (path "-" is stdin), refusing unknown fields by path with check;
+// showCommand is the command whose JSON output has the fields.
+func readObjectFile[T any](path string, stdin io.Reader, check func(any) error, showCommand string) (T, error) {
+	var out T
 	var data []byte
 	var err error
 	if path == "-" {
@@ -208,31 +215,31 @@ func readAPIFile(path string, stdin io.Reader) (directory.API, error) {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return api, fmt.Errorf("--from-file: %w", err)
+		return out, fmt.Errorf("--from-file: %w", err)
 	}
 	if len(data) > 1<<20 {
-		return api, fmt.Errorf("--from-file %s: larger than 1 MiB", path)
+		return out, fmt.Errorf("--from-file %s: larger than 1 MiB", path)
 	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return api, fmt.Errorf("--from-file %s is neither JSON nor YAML: %v", path, err)
+		return out, fmt.Errorf("--from-file %s is neither JSON nor YAML: %v", path, err)
 	}
 	var raw any
 	if err := json.Unmarshal(js, &raw); err != nil {
-		return api, fmt.Errorf("--from-file %s: %v", path, err)
+		return out, fmt.Errorf("--from-file %s: %v", path, err)
 	}
 	if _, ok := raw.(map[string]any); !ok {
-		return api, fmt.Errorf("--from-file %s does not hold an object with the fields of 'portcullis api show NAME -o json'", path)
+		return out, fmt.Errorf("--from-file %s does not hold an object with the fields of '%s'", path, showCommand)
 	}
-	if err := directory.CheckAPIFields(raw); err != nil {
-		return api, fmt.Errorf("--from-file %s: %v", path, err)
+	if err := check(raw); err != nil {
+		return out, fmt.Errorf("--from-file %s: %v", path, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&api); err != nil {
-		return api, fmt.Errorf("--from-file %s: %v (the fields are those of 'portcullis api show NAME -o json')", path, strings.TrimPrefix(err.Error(), "json: "))
+	if err := dec.Decode(&out); err != nil {
+		return out, fmt.Errorf("--from-file %s: %v (the fields are those of '%s')", path, strings.TrimPrefix(err.Error(), "json: "), showCommand)
 	}
-	return api, nil
+	return out, nil
 }
 
 // certificateSource turns a --backend-ca or --client-ca value into what the
@@ -768,6 +775,9 @@ func showAPI(p *printer, a directory.API) error {
 	}
 	if a.Policy.Anonymous {
 		p.linef("Policy: anonymous (public: every request is admitted without a credential)")
+		if a.Backend.TLS != nil && a.Backend.TLS.InsecureSkipVerify {
+			p.linef("WARNING: the backend's certificate is not verified (backend.tls.insecureSkipVerify): anyone on the path can impersonate the backend")
+		}
 		return nil
 	}
 	p.linef("Policy (any one method admits, tried in this order):")
@@ -802,6 +812,9 @@ func showAPI(p *printer, a directory.API) error {
 		rules = []string{"none"}
 	}
 	p.linef("Rules (all must hold): %s", strings.Join(rules, "; "))
+	if a.Backend.TLS != nil && a.Backend.TLS.InsecureSkipVerify {
+		p.linef("WARNING: the backend's certificate is not verified (backend.tls.insecureSkipVerify): anyone on the path can impersonate the backend")
+	}
 	return nil
 }
 
