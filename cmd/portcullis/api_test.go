@@ -317,6 +317,9 @@ func TestE2E_APICommandsAgainstRealServer(t *testing.T) {
 		t.Errorf("api list -o json: %v", l)
 	}
 
+	// Referenced secrets must exist: the API's references are recorded in the vault.
+	s.ok(t, "k1-value\n", "secret", "set", "k1", "--value", "-")
+	s.ok(t, "pw-value\n", "secret", "set", "pw", "--value", "-")
 	updated := s.okJSON(t, "", "api", "update", "orders", "--api-key-header", "x-functions-key", "--api-key", "k1=vault://default/secrets/k1", "--role", "Orders.Write")
 	if updated["revision"].(float64) <= rev {
 		t.Errorf("revision %v after update from %v", updated["revision"], rev)

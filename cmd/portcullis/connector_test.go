@@ -310,3 +310,44 @@ func FuzzReadConnectorFile(f *testing.F) {
 		}
 	})
 }
+
+// TestShow_SkippedCertificateValidationIsLoud: 'connector show' and 'api
+// show' say on a line of their own when the peer's certificate is not
+// validated, and stay quiet when it is.
+func TestShow_SkippedCertificateValidationIsLoud(t *testing.T) {
+	pin := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		name string
+		show func(p *printer) error
+		want string // "" for no warning
+	}{
+		{"connector validated", func(p *printer) error {
+			return showConnector(p, directory.Connector{Name: "c", TLS: &outbound.TLSSpec{ServerName: "h"}})
+		}, ""},
+		{"connector skipped and pinned", func(p *printer) error {
+			return showConnector(p, directory.Connector{Name: "c", TLS: &outbound.TLSSpec{SkipChainValidation: true, PinnedThumbprints: []string{pin}}})
+		}, "WARNING: the endpoint's certificate chain is not validated"},
+		{"connector skipped without pin", func(p *printer) error {
+			return showConnector(p, directory.Connector{Name: "c", TLS: &outbound.TLSSpec{SkipChainValidation: true}})
+		}, "WARNING: the endpoint's certificate is not validated at all"},
+		{"API verified", func(p *printer) error {
+			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{ServerName: "h"}}})
+		}, ""},
+		{"API not verified", func(p *printer) error {
+			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{InsecureSkipVerify: true}}})
+		}, "WARNING: the backend's certificate is not verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tc.show(&printer{w: &b}); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.want == "" && strings.Contains(b.String(), "WARNING"):
+				t.Fatalf("a warning without cause:\n%s", b.String())
+			case tc.want != "" && !strings.Contains(b.String(), tc.want):
+				t.Fatalf("no %q in:\n%s", tc.want, b.String())
+			}
+		})
+	}
+}
