@@ -225,8 +225,8 @@ func TestE2E_ConnectorCommandsAgainstRealServer(t *testing.T) {
 
 	// The vault refuses to delete the password while the connector uses it.
 	code, _, errOut := s.cli(t, "", "secret", "delete", "hr-password")
-	if code != 1 || !strings.Contains(errOut, "connector/default/hr") {
-		t.Fatalf("secret delete of a referenced secret: exit %d, %q", code, errOut)
+	if want := "error: delete secret hr-password: Secret hr-password cannot be deleted: it is referenced by connector/default/hr; remove those references first (Conflict)"; code != 1 || !strings.Contains(errOut, want) {
+		t.Fatalf("secret delete of a referenced secret: exit %d, %q, want %q", code, errOut, want)
 	}
 
 	updated := s.okJSON(t, "", "connector", "update", "hr", "--auth", "bearer", "--token", "vault://default/secrets/hr-token",

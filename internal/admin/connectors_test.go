@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/outbound"
+	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -232,6 +233,18 @@ func TestOpenAPI_ConnectorSchemasMatchTheGoTypes(t *testing.T) {
 		slices.Sort(documented)
 		if !slices.Equal(documented, props) {
 			t.Errorf("schema %s documents %v; %s has %v", name, documented, typ, props)
+		}
+	}
+}
+
+// TestReservedTokenClaims_CoverTheTokenService: the output claims the
+// directory refuses on a token-issuance connector include every claim the
+// token service refuses to let an enricher set, so that a stored connector
+// never declares a claim that would be dropped.
+func TestReservedTokenClaims_CoverTheTokenService(t *testing.T) {
+	for _, c := range sts.ReservedClaims {
+		if !slices.Contains(directory.ReservedTokenClaims, c) {
+			t.Errorf("sts reserves %q but directory.ReservedTokenClaims does not", c)
 		}
 	}
 }

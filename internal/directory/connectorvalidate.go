@@ -31,11 +31,12 @@ const (
 	maxScope                = 1024
 )
 
-// ReservedTokenClaims are the claims the token service sets itself; a
-// token-issuance connector cannot declare them as output claims, so it can
-// never override them.
+// ReservedTokenClaims are the claims the token service sets itself (every
+// one of sts.ReservedClaims, and others Entra sets); a token-issuance
+// connector cannot declare them as output claims, so it can never
+// override them.
 var ReservedTokenClaims = []string{
-	"aio", "amr", "appid", "appidacr", "aud", "azp", "azpacr", "cnf", "exp", "iat", "idp",
+	"aio", "amr", "appid", "appidacr", "aud", "azp", "azpacr", "cnf", "exp", "iat", "idp", "idtyp",
 	"iss", "jti", "kid", "nbf", "nonce", "oid", "rh", "roles", "scp", "sid", "sub", "tid",
 	"uti", "ver", "wids", "x5t",
 }
