@@ -1,7 +1,8 @@
 // Package admin is the management REST API of Portcullis under /admin/v1:
 // tenants, applications with their identifier URIs, app roles, password and
-// key credentials, grants (admin consent) and signing keys, described by an
-// OpenAPI 3 document served at /admin/v1/openapi.json.
+// key credentials, grants (admin consent), signing keys, gateway APIs, API
+// connectors, vaults and root keys, described by an OpenAPI 3 document
+// served at /admin/v1/openapi.json.
 //
 // Callers authenticate with a bearer token that Portcullis's own token
 // service issued for the built-in management resource and that carries the
@@ -146,7 +147,7 @@ func New(cfg Config) *API {
 	if a.store != nil {
 		a.dir = directory.NewService(a.store, a.now)
 		if a.vaults != nil {
-			a.dir = a.dir.WithVaultReferences(vaultReferences{vaults: a.vaults, log: a.log})
+			a.dir = a.dir.WithVaultReferences(NewVaultReferences(a.vaults, a.log))
 		}
 	}
 	return a

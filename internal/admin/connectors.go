@@ -135,9 +135,18 @@ func decodeConnector(w http.ResponseWriter, r *http.Request) (directory.Connecto
 	return c, nil
 }
 
-// vaultReferences is the vault as the directory records references in it:
-// vault.Service's AddReference and RemoveReference over the reference's
-// text, with the vault's refusals turned into the directory's kinds.
+// NewVaultReferences returns the vault as the directory records references
+// in it (directory.VaultReferences): vault.Service's AddReference and
+// RemoveReference over the reference's text, with the vault's refusals
+// turned into the directory's kinds; a reference it cannot release is
+// logged on log. The admin API uses it when Config.Vaults is set.
+func NewVaultReferences(v *vault.Service, log *slog.Logger) directory.VaultReferences {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return vaultReferences{vaults: v, log: log}
+}
+
 type vaultReferences struct {
 	vaults *vault.Service
 	log    *slog.Logger

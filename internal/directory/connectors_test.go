@@ -362,7 +362,6 @@ type fakeVault struct {
 	mu      sync.Mutex
 	objects []string            // references without version that exist
 	refs    map[string][]string // ref → referrers
-	failAdd bool
 }
 
 func (f *fakeVault) AddReference(_ context.Context, ref, referrer string) error {
@@ -491,5 +490,35 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 	}
 	if len(fv.refs) != 0 {
 		t.Fatalf("references after deleting the tenant: %v", fv.refs)
+	}
+}
+
+func TestService_RecordAllVaultReferencesCoversWhatWasStoredBefore(t *testing.T) {
+	ctx := context.Background()
+	plain, _ := newAPIService(t)
+	// Stored without references being recorded (an older version).
+	if _, err := plain.CreateAPI(ctx, "contoso", goodAPI()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.CreateConnector(ctx, "contoso", goodConnector()); err != nil {
+		t.Fatal(err)
+	}
+	fv := &fakeVault{refs: map[string][]string{}, objects: []string{
+		"vault://kv1/secrets/hr-password", "vault://kv1/certificates/hr-ca", "vault://kv1/secrets/alice-password",
+		"vault://kv1/secrets/k1", "vault://kv1/certificates/client-ca",
+	}}
+	err := plain.WithVaultReferences(fv).RecordAllVaultReferences(ctx)
+	// The backend CA is missing: reported, and the rest recorded.
+	if err == nil || !strings.Contains(err.Error(), "gateway/contoso/orders") || !strings.Contains(err.Error(), "backend-ca") {
+		t.Fatalf("RecordAllVaultReferences = %v, want the missing backend CA reported", err)
+	}
+	if r := fv.referrers("vault://kv1/secrets/hr-password"); !slices.Equal(r, []string{"connector/contoso/hr-enrichment"}) {
+		t.Fatalf("connector reference: %v", r)
+	}
+	if r := fv.referrers("vault://kv1/secrets/alice-password"); !slices.Equal(r, []string{"gateway/contoso/orders"}) {
+		t.Fatalf("API reference: %v", r)
+	}
+	if err := plain.RecordAllVaultReferences(ctx); err != nil {
+		t.Fatalf("without a vault: %v", err)
 	}
 }

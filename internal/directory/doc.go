@@ -1,10 +1,15 @@
 // Package directory is who exists and the rules about them: tenants,
 // applications (app registrations) with their identifier URIs, app roles,
 // password and key credentials, grants (admin consent) of app roles to
-// client applications, and the gateway's APIs (API: a route with its
+// client applications, the gateway's APIs (API: a route with its
 // backend and inbound policy, stored per tenant as one JSON document and
 // validated by the Service, which also keeps any two APIs of the
-// installation from matching the same requests).
+// installation from matching the same requests), and API connectors
+// (Connector: an endpoint called with claims, its outbound credential and
+// TLS as vault references, optionally attached to applications for token
+// issuance, at most one per application). The vault references of APIs and
+// connectors are recorded through VaultReferences, so that the vault
+// refuses to delete what they use.
 //
 // The model types (Tenant, Application, Grant, …) are plain values. Service
 // holds the rules: valid names and identifier URIs, limits, the built-in
@@ -35,9 +40,9 @@
 // the second one's transaction reads the first one's committed removal.
 // No rule relies on a process-local mutex.
 //
-// Later domains (connectors) follow the same pattern: a Store interface in
-// their package, a Service whose changes run in one transaction, a
-// conformance suite added to storetest.Run.
+// Later domains follow the same pattern: a Store interface in their
+// package, a Service whose changes run in one transaction, a conformance
+// suite added to storetest.Run.
 //
 // The token service reads an immutable Snapshot of the whole directory. When
 // the store reports a new revision, the next Snapshot is derived from the

@@ -210,3 +210,45 @@ func (s *Service) settleAPIReferences(ctx context.Context, t Tenant, name string
 	}
 	return s.releaseReferences(ctx, APIReferrer(t.Name, name), candidates, current)
 }
+
+// RecordAllVaultReferences records the vault references of every gateway
+// API and connector of the installation (recording one again is a no-op),
+// so that objects stored before references were recorded are protected
+// too. It goes past a reference the vault refuses (an object deleted
+// meanwhile) and returns every such refusal, joined, for the operator.
+func (s *Service) RecordAllVaultReferences(ctx context.Context) error {
+	if s.refs == nil {
+		return nil
+	}
+	tenants, err := s.st.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(tenants))
+	for _, t := range tenants {
+		names[t.ID] = t.Name
+	}
+	apis, err := s.st.ListAllAPIs(ctx)
+	if err != nil {
+		return err
+	}
+	connectors, err := s.st.ListAllConnectors(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	record := func(referrer string, refs []VaultReference) {
+		for _, r := range refs {
+			if err := s.addReferences(ctx, referrer, []VaultReference{r}); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", referrer, err))
+			}
+		}
+	}
+	for _, a := range apis {
+		record(APIReferrer(names[a.TenantID], a.Name), APIReferences(a))
+	}
+	for _, c := range connectors {
+		record(ConnectorReferrer(names[c.TenantID], c.Name), ConnectorReferences(c))
+	}
+	return errors.Join(errs...)
+}

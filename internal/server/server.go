@@ -175,6 +175,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err := assignVaultAdministrators(ctx, s.vault, boot.AdminAppIDs); err != nil {
 		return nil, err
 	}
+	// APIs and connectors stored before their vault references were
+	// recorded get them now (a no-op for those already recorded).
+	if err := dir.WithVaultReferences(admin.NewVaultReferences(s.vault, log)).RecordAllVaultReferences(ctx); err != nil {
+		log.Warn("not every vault reference of the APIs and connectors could be recorded; an object named below is not protected from deletion, or does not exist and cannot be used until it is created", "error", err)
+	}
 	vaultCallers, err := bearerAuthenticator(s.sts, vaultApp.AppID)
 	if err != nil {
 		return nil, err
