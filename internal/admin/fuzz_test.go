@@ -118,3 +118,23 @@ func FuzzCreateAPIBody(f *testing.F) {
 		fuzzBody(t, e, "/admin/v1/tenants/default/apis", body)
 	})
 }
+
+// FuzzCreateConnectorBody drives the connector body decoder (exact field
+// names at every depth, read-only fields dropped) and the directory's
+// connector validation.
+func FuzzCreateConnectorBody(f *testing.F) {
+	e := newEnv(f)
+	for _, s := range []string{
+		`{"name":"a","endpoint":"https://h/x","authentication":{"type":"none"}}`,
+		`{"name":"b","endpoint":"http://127.0.0.1:9/x?q=1","allowInsecureAuth":true,"authentication":{"type":"basic","username":"u","password":"vault://kv1/secrets/p"},"sendClaimsIn":"form","inputClaims":[{"claimType":"a","partnerClaimType":"b"}]}`,
+		`{"name":"c","endpoint":"https://h","authentication":{"type":"bearer","clientCredentials":{"authority":"https://l/t","clientId":"c","clientSecret":"vault://kv1/secrets/s","scope":"s"}},"tls":{"pinnedThumbprints":["AB:CD"],"skipChainValidation":true}}`,
+		`{"name":"d","endpoint":"https://h","sendClaimsIn":"header","inputClaims":[{"claimType":"Host"}],"tokenIssuance":{"clientApps":["x"],"failurePolicy":"failOpen"},"outputClaims":[{"claimType":"roles"}]}`,
+		`{"name":"e","tenantId":1,"revision":"x","createdAt":[],"endpoint":"https://h","timeoutSeconds":1e400,"retries":-1}`,
+		`{"Endpoint":"x"}`, `{"authentication":{"Type":1}}`, `{"name":"\u0000"}`, `[]`, `null`, `{`, ``, `{"name":"a"} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzBody(t, e, "/admin/v1/tenants/default/connectors", body)
+	})
+}
