@@ -298,7 +298,7 @@ func (s *Service) DeleteApplication(ctx context.Context, tenantRef, appRef strin
 		if names, err := connectorsAttachedTo(ctx, tx, t.ID, app.AppID); err != nil {
 			return err
 		} else if len(names) > 0 {
-			return conflict("application %q (%s) has the token-issuance connector %s; detach it from the connector's tokenIssuance first (PUT %s/tenants/%s/connectors/%s)", app.DisplayName, app.AppID, strings.Join(names, ", "), adminAPI, t.Name, names[0])
+			return conflict("application %q (%s) has the token-issuance connector %q; detach it from the connector's tokenIssuance first (PUT %s/tenants/%s/connectors/%s)", app.DisplayName, app.AppID, names[0], adminAPI, t.Name, names[0])
 		}
 		return keepsAnAdmin(ctx, tx, t.ID, func() error { return tx.DeleteApplication(ctx, t.ID, app.AppID) }, lockout{
 			lastGrant: fmt.Sprintf("application %q (%s) holds the last grant of %s; deleting it would lock every administrator out. Grant %s to another application first",
