@@ -684,7 +684,7 @@ func newAPIDeleteCommand(f *adminFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:     "delete NAME",
 		Short:   "Delete a gateway API",
-		Long:    "Delete an API: the gateway stops answering for it at once (its requests then match another API or get 404). The secrets it references stay in their vault.",
+		Long:    "Delete an API: the gateway stops answering for it at once (its requests then match another API or get 404). The secrets and certificates it references stay in their vault, and may be deleted again.",
 		Example: `  portcullis api delete orders`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
