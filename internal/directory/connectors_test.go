@@ -522,3 +522,42 @@ func TestService_RecordAllVaultReferencesCoversWhatWasStoredBefore(t *testing.T)
 		t.Fatalf("without a vault: %v", err)
 	}
 }
+
+// TestRace_TwoNodesAttachingConnectorsToTheSameAppLetExactlyOneWin: the
+// rule "at most one token-issuance connector per application" is checked
+// and acted on in one transaction, so two nodes cannot both attach one.
+func TestRace_TwoNodesAttachingConnectorsToTheSameAppLetExactlyOneWin(t *testing.T) {
+	ctx := context.Background()
+	eachBackend(t, 2, func(t *testing.T, st []backend) {
+		a, b := directory.NewService(st[0], clock), directory.NewService(st[1], clock)
+		if _, err := a.CreateTenant(ctx, "contoso"); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			app, err := a.CreateApplication(ctx, "contoso", directory.NewApplication{DisplayName: fmt.Sprint("app-", round)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, second := goodConnector(), goodConnector()
+			first.Name, second.Name = fmt.Sprint("first-", round), fmt.Sprint("second-", round)
+			first.TokenIssuance = &directory.ConnectorTokenIssuance{ResourceApps: []string{app.AppID}}
+			second.TokenIssuance = &directory.ConnectorTokenIssuance{ClientApps: []string{app.AppID}}
+			errs := race(
+				func() error { _, err := a.CreateConnector(ctx, "contoso", first); return err },
+				func() error { _, err := b.CreateConnector(ctx, "contoso", second); return err },
+			)
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case directory.KindOf(err) != directory.Conflict:
+					t.Fatalf("round %d: %v, want a conflict", round, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d creates succeeded (%v), want exactly one", round, won, errs)
+			}
+		}
+	})
+}
