@@ -104,7 +104,14 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"cc no authority nor endpoint", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "" }), directory.Invalid, []string{`"authentication.clientCredentials.authority"`, "tokenEndpoint"}},
 		{"cc both authority and endpoint", cc(func(s *outbound.ClientCredentialsSpec) { s.TokenEndpoint = "https://x/token" }), directory.Invalid, []string{"both set"}},
 		{"cc authority over http", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "http://login.example.com/t" }), directory.Invalid, []string{`"authentication.clientCredentials.authority"`, "https"}},
-		{"cc authority over http on loopback", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "http://127.0.0.1:8443/t" }), 0, nil},
+		{"cc authority over http on loopback", func(c *directory.Connector) {
+			cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "http://127.0.0.1:8443/t" })(c)
+			c.AllowInsecureAuth = true
+		}, 0, nil},
+		{"cc authority over http on loopback without allowInsecureAuth", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "http://127.0.0.1:8443/t" }),
+			directory.Invalid, []string{`"authentication.clientCredentials.authority"`, "in clear", `"allowInsecureAuth"`}},
+		{"basic username with tab", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "a\tb", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "control"}},
+		{"api key header of 101", cred(outbound.CredentialSpec{Type: outbound.TypeAPIKeyHeader, Header: "x" + strings.Repeat("a", 100), Key: "vault://kv1/secrets/k"}), directory.Invalid, []string{`"authentication.header"`}},
 		{"cc token endpoint with query", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority, s.TokenEndpoint = "", "https://x/token?a=b" }), directory.Invalid, []string{`"authentication.clientCredentials.tokenEndpoint"`}},
 		{"cc without client id", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientID = "" }), directory.Invalid, []string{`"authentication.clientCredentials.clientId"`, "required"}},
 		{"cc without secret or certificate", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientSecret = "" }), directory.Invalid, []string{`"authentication.clientCredentials.clientSecret"`, "clientCertificate"}},

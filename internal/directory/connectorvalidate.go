@@ -29,6 +29,7 @@ const (
 	maxEndpoint             = 2048
 	maxUsername             = 256
 	maxScope                = 1024
+	maxHeaderName           = 100
 )
 
 // ReservedTokenClaims are the claims the token service sets itself (every
@@ -223,8 +224,8 @@ func NormalizeCredential(path string, c outbound.CredentialSpec) (outbound.Crede
 		if c.Username == "" {
 			return c, invalid("field %q is required for type basic", at("username"))
 		}
-		if len(c.Username) > maxUsername || strings.ContainsRune(c.Username, ':') {
-			return c, invalid("field %q must be at most %d characters without ':' (RFC 7617 section 2)", at("username"), maxUsername)
+		if len(c.Username) > maxUsername || strings.ContainsRune(c.Username, ':') || strings.ContainsFunc(c.Username, unicode.IsControl) {
+			return c, invalid("field %q must be at most %d characters without ':' or control characters (RFC 7617 section 2)", at("username"), maxUsername)
 		}
 		if err := checkText(at("username"), c.Username); err != nil {
 			return c, err
@@ -233,7 +234,7 @@ func NormalizeCredential(path string, c outbound.CredentialSpec) (outbound.Crede
 			return c, err
 		}
 	case outbound.TypeAPIKeyHeader:
-		if c.Header == "" || len(c.Header) > 128 || !httpguts.ValidHeaderFieldName(c.Header) {
+		if c.Header == "" || len(c.Header) > maxHeaderName || !httpguts.ValidHeaderFieldName(c.Header) {
 			return c, invalid("field %q %q is not a valid header name; give the header the API reads its key from, e.g. \"x-functions-key\"", at("header"), clip(c.Header))
 		}
 		canon := textproto.CanonicalMIMEHeaderKey(c.Header)
@@ -405,11 +406,21 @@ func NormalizeTLS(path string, t *outbound.TLSSpec) (*outbound.TLSSpec, error) {
 }
 
 // CheckTransport refuses a credential or TLS setting the endpoint's scheme
-// cannot honour: Basic, API-key and bearer credentials to an http:// URL
-// unless allowInsecure (the field named insecureField) says so, a client
+// cannot honour: Basic, API-key and bearer credentials to an http:// URL,
+// and a client-credentials grant against an http:// authority, unless
+// allowInsecure (the field named insecureField) says so; a client
 // certificate or a TLS setting over plain http. Each name is the JSON path
 // of its field.
 func CheckTransport(urlField string, u *url.URL, credField string, c outbound.CredentialSpec, tlsField string, t *outbound.TLSSpec, insecureField string, allowInsecure bool) error {
+	if cc := c.ClientCredentials; cc != nil && !allowInsecure {
+		// A test authority on loopback may use http, but the client's
+		// secret or assertion then travels in clear too: say so.
+		for _, f := range []struct{ name, v string }{{"authority", cc.Authority}, {"tokenEndpoint", cc.TokenEndpoint}} {
+			if strings.HasPrefix(f.v, "http://") {
+				return invalid("field %q is %s, which would send the client's secret or assertion in clear; use https, or set %q to true for a test authority on loopback", credField+".clientCredentials."+f.name, shownURL(f.v), insecureField)
+			}
+		}
+	}
 	if u.Scheme == "https" {
 		return nil
 	}
@@ -473,7 +484,7 @@ func normalizeClaims(path string, claims []ConnectorClaim, mode string, cred out
 			wire, wireField = c.PartnerClaimType, at+".partnerClaimType"
 		}
 		if mode == ClaimsInHeader {
-			if len(wire) > 128 || !httpguts.ValidHeaderFieldName(wire) {
+			if len(wire) > maxHeaderName || !httpguts.ValidHeaderFieldName(wire) {
 				return nil, invalid("field %q %q is not a valid header name, and claims are sent in headers (sendClaimsIn header); use letters, digits and '-', or give a partnerClaimType such as \"X-Department\"", wireField, clip(wire))
 			}
 			canon := textproto.CanonicalMIMEHeaderKey(wire)
