@@ -381,3 +381,34 @@ func clip(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
+
+// minRedactLength is the shortest value Redact looks for: replacing every
+// "a" because a test secret is "a" would mangle text and protect nothing.
+const minRedactLength = 6
+
+// Redact replaces the credential's current secret values (the secret text,
+// the header value Apply sets, a cached bearer token) in s with
+// [redacted], for text that came back from the other side and is shown:
+// a server that echoes what it got must not make Portcullis print it.
+func (c *Credential) Redact(s string) string {
+	var vals []string
+	if c.secret != nil {
+		if v := c.secret.Load(); v != nil && v.Secret != nil {
+			vals = append(vals, string(v.Secret.Value))
+		}
+		if d := c.derived.Load(); d != nil && d.value != "" {
+			vals = append(vals, d.value, strings.TrimPrefix(strings.TrimPrefix(d.value, "Basic "), "Bearer "))
+		}
+	}
+	if c.tokens != nil {
+		if t := c.tokens.cur.Load(); t != nil {
+			vals = append(vals, strings.TrimPrefix(t.header, "Bearer "))
+		}
+	}
+	for _, v := range vals {
+		if len(v) >= minRedactLength {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
