@@ -32,6 +32,8 @@ var admin = vault.Caller{Admin: true, RequestID: "connector-test"}
 // env is a real vault over SQLite (vault "conn-kv") with a running
 // watcher, and a CA for the test endpoints.
 type env struct {
+	store   *sqlite.Store
+	sealer  *seal.Sealer
 	svc     *vault.Service
 	watcher *vaultwatch.Watcher
 	ca      *x509.Certificate
@@ -53,7 +55,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := vault.New(vault.Config{Store: st, Sealer: seal.NewSealer(root), Logger: slog.New(slog.DiscardHandler)})
+	sealer := seal.NewSealer(root)
+	svc, err := vault.New(vault.Config{Store: st, Sealer: sealer, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +73,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{svc: svc, watcher: w, ca: ca, caKey: caKey, caPEM: string(pki.EncodeCertificatePEM(ca))}
+	return &env{store: st, sealer: sealer, svc: svc, watcher: w, ca: ca, caKey: caKey, caPEM: string(pki.EncodeCertificatePEM(ca))}
 }
 
 func (e *env) setSecret(t testing.TB, name, value string) {
