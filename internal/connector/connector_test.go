@@ -53,7 +53,9 @@ func TestInvoke_EveryResponseClassOfTheContract(t *testing.T) {
 		{"malformed JSON", reply(200, "application/json", `{"tier":`), connector.Failed, "", nil, nil, []string{"not a JSON object"}},
 		{"a JSON array", reply(200, "application/json", `["tier"]`), connector.Failed, "", nil, nil, []string{"not a JSON object"}},
 		{"unknown action", reply(200, "application/json", `{"action":"Reboot"}`), connector.Failed, "", nil, nil, []string{`unknown action "Reboot"`}},
-		{"redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "https://elsewhere.test/", http.StatusFound) },
+		{"redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://elsewhere.test/", http.StatusFound)
+		},
 			connector.Failed, "", nil, nil, []string{"HTTP 302"}},
 		{"block without message", reply(200, "application/json", `{"action":"ShowBlockPage"}`), connector.Failed, "", nil, nil, []string{"needs a userMessage"}},
 		{"too large", reply(200, "application/json", big), connector.Failed, "", nil, nil, []string{"larger than 1048576 bytes"}},

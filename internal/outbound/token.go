@@ -34,6 +34,8 @@ const (
 	// notReadyRetry is how soon a token is asked for again when the
 	// credential was not resolved from the vault yet.
 	notReadyRetry = 100 * time.Millisecond
+	// tokenCheckInterval is how often the refresher looks at the clock.
+	tokenCheckInterval = time.Second
 )
 
 // tokenSource obtains, caches and refreshes a client-credentials token.
@@ -274,18 +276,16 @@ func backoff(n int, r float64) time.Duration {
 	return time.Duration(float64(d) * (0.8 + 0.4*r))
 }
 
-// run is the refresher: it gets a first token, then refreshes each one at
-// its refresh time, retrying after a backoff when a request fails (the old
-// token keeps being served while it is valid).
+// run is the refresher: it gets a first token, then refreshes each one
+// once its refresh time has passed, retrying after a backoff when a request
+// fails (the old token keeps being served while it is valid). It checks
+// the clock every tokenCheckInterval rather than sleeping until a planned
+// instant, so that a clock that jumps (a suspended host) is followed.
 func (ts *tokenSource) run() {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	tick := time.NewTicker(tokenCheckInterval)
+	defer tick.Stop()
 	for {
-		select {
-		case <-ts.ctx.Done():
-			return
-		case <-ts.kick:
-		case <-timer.C:
+		if ts.due() {
 			ts.mu.Lock()
 			f := ts.startFlightLocked()
 			ts.mu.Unlock()
@@ -302,22 +302,24 @@ func (ts *tokenSource) run() {
 				}
 			}
 		}
-		// Plan the next request.
-		ts.mu.Lock()
-		next := ts.retryAt
-		failing := ts.lastErr != nil
-		ts.mu.Unlock()
-		if !failing {
-			if t := ts.cur.Load(); t != nil {
-				next = t.refreshAt
-			}
+		select {
+		case <-ts.ctx.Done():
+			return
+		case <-ts.kick:
+		case <-tick.C:
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(max(next.Sub(ts.now()), 0))
 	}
+}
+
+// due reports whether a token request should start now: no token, or its
+// refresh time has passed, and no backoff is running.
+func (ts *tokenSource) due() bool {
+	now := ts.now()
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.flight != nil || ts.lastErr != nil && now.Before(ts.retryAt) {
+		return false
+	}
+	t := ts.cur.Load()
+	return t == nil || !now.Before(t.refreshAt)
 }
