@@ -262,3 +262,36 @@ func TestCompile_RefusesBasicOverHTTPWithoutAllowInsecureAuth(t *testing.T) {
 	}
 	c.Close()
 }
+
+func TestInvocation_JSONIsWhatInvokePrints(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.setSecret(t, "connector-pw", connectorPassword)
+	p := e.startEndpoint(t, reply(200, "application/json", `{"loyalty_number":"LN-1","other":true}`))
+	inv, err := e.compile(t, e.connectorFor(p.url)).Invoke(context.Background(), map[string]any{"email": "a@contoso.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"connector", "request", "response", "decision", "outputClaims", "ignoredClaims", "durationMs", "attempts"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s missing from %s", k, b)
+		}
+	}
+	req, _ := m["request"].(map[string]any)
+	resp, _ := m["response"].(map[string]any)
+	if req["method"] != "POST" || req["url"] != p.url || req["body"] != `{"email":"a@contoso.test"}` || resp["status"] != float64(200) ||
+		resp["contentType"] != "application/json" || m["decision"] != "continue" {
+		t.Errorf("invocation %s", b)
+	}
+	if strings.Contains(string(b), connectorPassword) {
+		t.Fatalf("the invocation shows the password: %s", b)
+	}
+}
