@@ -457,3 +457,54 @@ func TestClientCredentials_ARefusedClientSaysWhyWithoutTheSecret(t *testing.T) {
 		t.Errorf("%d token requests for 5 calls during the backoff", n)
 	}
 }
+
+// TestRotation_UnderLoadNoRequestFails rotates the client certificate
+// while requests keep flowing over keep-alive connections: none fails, and
+// the new certificate is soon presented.
+func TestRotation_UnderLoadNoRequestFails(t *testing.T) {
+	t.Parallel()
+	v := newTestVault(t)
+	first, firstKey := newClientCertificate(t, "load-v1")
+	v.importCertificate(t, "client", first, firstKey)
+	b := startBackend(t, false, true, nil)
+	var tr atomic.Pointer[http.Transport]
+	cred := compile(t, outbound.CredentialSpec{Type: "clientCertificate", Certificate: "vault://keys-kv/certificates/client"},
+		&outbound.TLSSpec{CACertificates: []string{theCA(t).pem}}, outbound.Options{Target: b.url, Watcher: v.watcher,
+			ClientCertificateRotated: func() {
+				if t := tr.Load(); t != nil {
+					t.CloseIdleConnections()
+				}
+			}})
+	c := newCaller(t, cred)
+	tr.Store(c.tr)
+	var failures, done atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if status, err := c.get(context.Background(), b.url); err != nil || status != http.StatusOK {
+					failures.Add(1)
+				}
+				done.Add(1)
+			}
+		})
+	}
+	waitFor(t, "load running", func() bool { return done.Load() > 20 })
+	second, secondKey := newClientCertificate(t, "load-v2")
+	v.importCertificate(t, "client", second, secondKey)
+	waitFor(t, "the new certificate under load", func() bool {
+		c := b.last().clientCert
+		return c != nil && c.Equal(second)
+	})
+	close(stop)
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Errorf("%d of %d requests failed during the rotation", n, done.Load())
+	}
+}
