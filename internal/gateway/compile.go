@@ -158,7 +158,7 @@ func (g *Gateway) compileUpstream(d *directory.API, a *API) (Upstream, error) {
 
 // backendTLS builds the TLS configuration toward an https backend. With
 // CA certificates from the vault the roots are read at each handshake from
-// the resolver, so a renewed CA certificate needs no recompilation.
+// the vault watcher, so a renewed CA certificate needs no recompilation.
 func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
 	if t.InsecureSkipVerify {
