@@ -270,6 +270,11 @@ func (c *Credential) Ready(ctx context.Context) error {
 					return c.errorf("%s", p)
 				}
 			}
+			if c.clientCert != nil {
+				if v := c.clientCert.Load(); v.Certificate == nil || v.Certificate.TLS == nil {
+					return c.errorf("client certificate %s version %s has no private key in the vault; import it with its key", c.clientCert.Ref(), v.Version)
+				}
+			}
 			if c.tokens != nil {
 				if _, err := c.tokens.header(ctx); err != nil {
 					return c.wrap(err)
