@@ -15,7 +15,8 @@
 //
 // With -postgres the writes go through one vault.Service (node A) and the
 // credential is served by another (node B) with its own connection pool:
-// two nodes sharing one database.
+// two nodes sharing one database. The run works in a schema of its own,
+// created in that database and dropped at the end: it leaves nothing behind.
 package main
 
 import (
@@ -36,11 +37,14 @@ import (
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/pki"
@@ -271,8 +275,13 @@ func openNodes(ctx context.Context, pgURL string) (nodes, func(), error) {
 		}
 		ns.b = ns.a
 	} else {
+		url, drop, err := temporarySchema(ctx, pgURL)
+		if err != nil {
+			return nodes{}, nil, err
+		}
+		closers = append(closers, drop)
 		for _, n := range []**vault.Service{&ns.a, &ns.b} {
-			st, err := postgres.Open(ctx, pgURL)
+			st, err := postgres.Open(ctx, url)
 			if err != nil {
 				cleanup()
 				return nodes{}, nil, err
@@ -289,6 +298,43 @@ func openNodes(ctx context.Context, pgURL string) (nodes, func(), error) {
 		return nodes{}, nil, err
 	}
 	return ns, cleanup, nil
+}
+
+// temporarySchema creates a schema with a random name in the database
+// base names and returns a URL whose search_path selects it, and a func
+// that drops it with everything in it.
+func temporarySchema(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", nil, errors.New("-postgres: give a postgres:// URL")
+	}
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("-postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var b [8]byte
+	rand.Read(b[:])
+	schema := "portcullis_rotation_" + hex.EncodeToString(b[:])
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	drop := func() {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "rotation: drop schema %s: %v\n", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			fmt.Fprintf(os.Stderr, "rotation: drop schema %s: %v\n", schema, err)
+		}
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
 }
 
 // pemCert is a client certificate ready to import, and its thumbprint.
