@@ -417,3 +417,28 @@ func (c *Credential) Redact(s string) string {
 	}
 	return s
 }
+
+// String describes the credential by its references, never its values.
+func (c *Credential) String() string {
+	var b strings.Builder
+	b.WriteString(c.typ)
+	b.WriteString(" credential")
+	switch {
+	case c.typ == TypeBasic:
+		fmt.Fprintf(&b, " (user %q, password %s)", c.username, c.secret.Ref())
+	case c.secret != nil:
+		fmt.Fprintf(&b, " (%s from %s)", c.header, c.secret.Ref())
+	case c.tokens != nil:
+		fmt.Fprintf(&b, " (client credentials of %s at %s)", c.tokens.clientID, c.tokens.tokenURL)
+	case c.clientCert != nil:
+		fmt.Fprintf(&b, " (%s)", c.clientCert.Ref())
+	}
+	if c.name != "" {
+		b.WriteString(" of ")
+		b.WriteString(c.name)
+	}
+	return b.String()
+}
+
+// GoString describes the credential like String.
+func (c *Credential) GoString() string { return c.String() }

@@ -508,3 +508,23 @@ func TestRotation_UnderLoadNoRequestFails(t *testing.T) {
 		t.Errorf("%d of %d requests failed during the rotation", n, done.Load())
 	}
 }
+
+func TestCredential_PrintsReferencesNeverValues(t *testing.T) {
+	t.Parallel()
+	v := newTestVault(t)
+	v.setSecret(t, "pw", "printed-password-value")
+	cred := compile(t, outbound.CredentialSpec{Type: "basic", Username: "u", Password: "vault://keys-kv/secrets/pw"}, nil,
+		outbound.Options{Name: "connector t1/x", Target: "https://api.test/", Watcher: v.watcher})
+	req, _ := http.NewRequest(http.MethodGet, "https://api.test/", nil)
+	if err := cred.Apply(req); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{fmt.Sprint(cred), fmt.Sprintf("%+v %#v %s", cred, cred, cred)} {
+		if strings.Contains(s, "printed-password-value") || strings.Contains(s, base64.StdEncoding.EncodeToString([]byte("u:printed-password-value"))) {
+			t.Fatalf("printed a value: %s", s)
+		}
+		if !strings.Contains(s, "vault://keys-kv/secrets/pw") {
+			t.Errorf("%q does not name the reference", s)
+		}
+	}
+}
