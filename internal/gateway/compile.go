@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // compile turns a stored API into its compiled form; failures are kept
@@ -157,7 +158,7 @@ func (g *Gateway) compileUpstream(d *directory.API, a *API) (Upstream, error) {
 
 // backendTLS builds the TLS configuration toward an https backend. With
 // CA certificates from the vault the roots are read at each handshake from
-// the resolver, so a renewed CA certificate needs no recompilation.
+// the vault watcher, so a renewed CA certificate needs no recompilation.
 func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
 	if t.InsecureSkipVerify {
@@ -169,7 +170,7 @@ func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (
 	}
 	res := &apiResolver{g: g, tenantID: tenantID}
 	static := x509.NewCertPool()
-	var dynamic []*refEntry
+	var dynamic []*vaultwatch.Handle
 	for i, s := range t.CACertificates {
 		if !strings.HasPrefix(s, vault.RefScheme) {
 			certs, err := parsePEMCertificates(s)
@@ -188,7 +189,7 @@ func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (
 		if err != nil {
 			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
 		}
-		e := g.res.entry(ref)
+		e := g.res.Acquire(ref, nil)
 		dynamic = append(dynamic, e)
 		a.keep = append(a.keep, e)
 	}
@@ -205,10 +206,8 @@ func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (
 		}
 		roots := static.Clone()
 		for _, e := range dynamic {
-			if st := e.state.Load(); st != nil {
-				for _, c := range st.certs {
-					roots.AddCert(c)
-				}
+			if st := e.Load(); st != nil && st.Certificate != nil {
+				roots.AddCert(st.Certificate.Leaf)
 			}
 		}
 		inter := x509.NewCertPool()

@@ -6,7 +6,8 @@
 // headers, upstream) and swaps the snapshot in atomically; an API that does
 // not compile is answered 503 with the reason, never dropped, and an
 // unchanged API (same revision) keeps its compiled state. Vault references
-// are resolved off the request path by a background refresher that polls
+// are resolved off the request path by a background refresher (a
+// vaultwatch.Watcher, shared in design with outbound credentials) that polls
 // the vault's revision once a second, so a rotated secret is served within
 // about a second; the request path reads resolved values with one atomic
 // load.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // Verdict is the gateway's decision on one request. When Forward reports
@@ -93,7 +94,7 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 			p = "the API is not ready"
 		}
 		retry := "5"
-		if strings.HasSuffix(p, notResolvedYet) {
+		if strings.HasSuffix(p, vaultwatch.NotResolvedYet) {
 			retry = "1" // the refresher is on it
 		}
 		h := http.Header{"Retry-After": {retry}}

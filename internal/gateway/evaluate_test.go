@@ -258,7 +258,7 @@ func TestResolver_RotatedSecretIsServedAfterTheRefresh(t *testing.T) {
 		t.Fatal("before rotation: the old key must be the one admitted")
 	}
 	ver := h.vault.set("main", "k", "new-key-value")
-	e := h.g.res.entry(h.g.routes.Load().byKey["t1/orders"].secrets[0].ref)
+	e := h.g.routes.Load().byKey["t1/orders"].secrets[0]
 	waitFor(t, "the new version resolved", func() bool {
 		cur := e.Current()
 		return cur != nil && cur.Version == ver
@@ -289,8 +289,8 @@ func TestApply_ReusesUnchangedAPIs(t *testing.T) {
 		t.Errorf("the changed API does not serve at once: %s", v.Body)
 	}
 	h.apply(t, a)
-	if len(h.g.res.entries) != 1 {
-		t.Errorf("%d resolver entries, want 1", len(h.g.res.entries))
+	if n := h.g.res.Len(); n != 1 {
+		t.Errorf("%d watched references, want 1", n)
 	}
 }
 

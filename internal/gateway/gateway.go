@@ -19,6 +19,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // Config is what New needs. Every field is optional: without Vault no API
@@ -88,7 +89,7 @@ type Gateway struct {
 	log     *slog.Logger
 	now     func() time.Time
 	routes  atomic.Pointer[routes]
-	res     *resolver
+	res     *vaultwatch.Watcher
 	oidc    *oidcSources
 	budget  *budget
 	audit   *auditWriter
@@ -129,7 +130,7 @@ func New(cfg Config) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel}
 	g.ids.init()
-	g.res = newResolver(cfg.Vault, cfg.Logger, g.resolved)
+	g.res = vaultwatch.New(vaultwatch.Config{Vault: cfg.Vault, Logger: cfg.Logger, Now: cfg.Now, Changed: g.resolved})
 	g.oidc = &oidcSources{ctx: ctx, m: map[string]*lazyOIDC{},
 		opts: guard.OIDCOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger}}
 	if cfg.Audit != nil {
@@ -137,7 +138,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.routes.Store(&routes{router: newRouter(), byKey: map[string]*API{}})
 	if cfg.Vault != nil {
-		g.wg.Go(func() { g.res.run(ctx, cfg.Now) })
+		g.wg.Go(func() { g.res.Run(ctx) })
 	}
 	return g, nil
 }
@@ -268,17 +269,8 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 	}
 	next.router.finish()
 
-	keepRefs, keepIssuers := map[*refEntry]bool{}, map[string]bool{}
+	keepIssuers := map[string]bool{}
 	for _, a := range next.apis {
-		for _, e := range a.secrets {
-			keepRefs[e] = true
-		}
-		for _, d := range a.certs {
-			keepRefs[d.e] = true
-		}
-		for _, e := range a.keep {
-			keepRefs[e] = true
-		}
 		for _, iss := range a.oidc {
 			keepIssuers[iss] = true
 		}
@@ -288,10 +280,10 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 	}
 	g.routes.Store(next)
 	g.last = sorted
-	g.res.retain(keepRefs)
 	g.oidc.retain(keepIssuers)
 	for _, a := range old.apis {
 		if next.byKey[a.TenantID+"/"+a.Name] != a {
+			a.releaseReferences()
 			if a.Backend != nil {
 				a.Backend.Close()
 			}
@@ -301,7 +293,7 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 		}
 	}
 	if len(fresh) > 0 {
-		g.res.wake() // resolve the new references now rather than at the next poll
+		g.res.Wake() // resolve the new references now rather than at the next poll
 	}
 	return nil
 }
@@ -334,9 +326,9 @@ type API struct {
 	insecure   bool     // accepts Basic or an API key
 	allowHTTP  bool     // AllowInsecureAuth
 	needsCert  bool
-	secrets    []*refEntry
+	secrets    []*vaultwatch.Handle
 	certs      []certDep
-	keep       []*refEntry // backend CA certificates, read at handshake
+	keep       []*vaultwatch.Handle // backend CA certificates, read at handshake
 	oidc       []string
 	// byURI: an audience was an identifier URI, resolved to its appId at
 	// compile time; the API is compiled again when applications change.
@@ -372,11 +364,25 @@ func (a *API) problem() string {
 // changed since, or was awaited.
 func (a *API) stale() bool {
 	for _, d := range a.certs {
-		if d.e.gen.Load() != d.gen {
+		if d.e.Generation() != d.gen {
 			return true
 		}
 	}
 	return false
+}
+
+// releaseReferences gives up the API's vault references: a reference no
+// API holds any more stops being watched.
+func (a *API) releaseReferences() {
+	for _, h := range a.secrets {
+		h.Release()
+	}
+	for _, d := range a.certs {
+		d.e.Release()
+	}
+	for _, h := range a.keep {
+		h.Release()
+	}
 }
 
 // refreshHealth recomputes the API's 503 reason from its compile error and
@@ -388,7 +394,7 @@ func (a *API) refreshHealth(log *slog.Logger) {
 		p = a.staticErr.Error()
 	default:
 		for _, e := range a.secrets {
-			if p = e.problem(); p != "" {
+			if p = e.Problem(); p != "" {
 				break
 			}
 		}
@@ -400,7 +406,7 @@ func (a *API) refreshHealth(log *slog.Logger) {
 	a.health.Store(&p)
 	// Waiting for the first resolution is not worth a line; a real
 	// problem, and its end, are logged once.
-	pending := func(s string) bool { return strings.HasSuffix(s, notResolvedYet) }
+	pending := func(s string) bool { return strings.HasSuffix(s, vaultwatch.NotResolvedYet) }
 	switch {
 	case p == "" && old != nil && *old != "" && !pending(*old):
 		log.Info("gateway: API is serving again", "tenant", a.TenantID, "api", a.Name)

@@ -163,16 +163,7 @@ func (h *harness) apply(t testing.TB, apis ...directory.API) {
 // resolved at least once.
 func (h *harness) settle(t testing.TB) {
 	t.Helper()
-	waitFor(t, "references resolved", func() bool {
-		h.g.res.mu.Lock()
-		defer h.g.res.mu.Unlock()
-		for _, e := range h.g.res.entries {
-			if e.state.Load() == nil {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "references resolved", h.g.res.Settled)
 	// The health of the APIs is updated right after the pass.
 	waitFor(t, "health updated", func() bool {
 		for _, a := range h.g.routes.Load().apis {

@@ -38,6 +38,9 @@ type EnrichRequest struct {
 	// Method and ACR tell how the client authenticated (see
 	// AuthenticatedClient).
 	Method, ACR string
+	// ClientIP is the IP address of the TCP peer that asked for the token
+	// (behind a reverse proxy, the proxy's).
+	ClientIP string
 }
 
 // EnrichmentError is an Enricher's refusal to issue a token: the client
@@ -68,13 +71,13 @@ func isReservedClaim(name string) bool { return slices.Contains(ReservedClaims, 
 
 // enrich is the phase before minting: it calls the Enricher and returns
 // the claims to add, reserved ones removed.
-func (s *Server) enrich(ctx context.Context, client *AuthenticatedClient, authz *Authorization) (map[string]any, *Error) {
+func (s *Server) enrich(ctx context.Context, client *AuthenticatedClient, authz *Authorization, clientIP string) (map[string]any, *Error) {
 	if s.cfg.Enricher == nil {
 		return nil, nil
 	}
 	claims, err := s.cfg.Enricher.Enrich(ctx, EnrichRequest{
 		Tenant: client.Tenant, Client: client.Application, Resource: authz.Resource,
-		Roles: slices.Clone(authz.Roles), Method: client.Method, ACR: client.ACR,
+		Roles: slices.Clone(authz.Roles), Method: client.Method, ACR: client.ACR, ClientIP: clientIP,
 	})
 	if err != nil {
 		var refused *EnrichmentError

@@ -213,7 +213,7 @@ func TestEnricher_AddsClaimsButNeverReservedOnes(t *testing.T) {
 	}
 	r := f.seen[0]
 	if r.Tenant.ID != e.tenant.ID || r.Client.AppID != e.secretClient.AppID || r.Resource.AppID != e.resource.AppID ||
-		!slices.Equal(r.Roles, []string{"Orders.Read", "Orders.Write"}) || r.ACR != "1" || r.Method != sts.MethodSecretPost {
+		!slices.Equal(r.Roles, []string{"Orders.Read", "Orders.Write"}) || r.ACR != "1" || r.Method != sts.MethodSecretPost || r.ClientIP != "192.0.2.1" {
 		t.Fatalf("enricher saw %+v", r)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	extra, e := s.enrich(r.Context(), &client, &authz)
+	extra, e := s.enrich(r.Context(), &client, &authz, src)
 	if e != nil {
 		fail(e)
 		return
