@@ -26,6 +26,7 @@ func connectorRoutes() []route {
 		{"GET", cs + "/{name}", false, func(a *API) handlerFunc { return a.getConnector }},
 		{"PUT", cs + "/{name}", false, func(a *API) handlerFunc { return a.replaceConnector }},
 		{"DELETE", cs + "/{name}", false, func(a *API) handlerFunc { return a.deleteConnector }},
+		{"POST", cs + "/{name}/invoke", false, func(a *API) handlerFunc { return a.invokeConnector }},
 	}
 }
 

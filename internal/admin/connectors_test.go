@@ -3,13 +3,18 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/sts"
@@ -214,6 +219,9 @@ func TestOpenAPI_ConnectorSchemasMatchTheGoTypes(t *testing.T) {
 		"OutboundCredential":        reflect.TypeFor[outbound.CredentialSpec](),
 		"OutboundClientCredentials": reflect.TypeFor[outbound.ClientCredentialsSpec](),
 		"OutboundTLS":               reflect.TypeFor[outbound.TLSSpec](),
+		"ConnectorInvokeRequest":    reflect.TypeFor[invokeRequest](),
+		"ConnectorRequest":          reflect.TypeFor[connector.Request](),
+		"ConnectorResponse":         reflect.TypeFor[connector.Response](),
 	} {
 		var s struct {
 			Properties map[string]json.RawMessage `json:"properties"`
@@ -246,5 +254,132 @@ func TestReservedTokenClaims_CoverTheTokenService(t *testing.T) {
 		if !slices.Contains(directory.ReservedTokenClaims, c) {
 			t.Errorf("sts reserves %q but directory.ReservedTokenClaims does not", c)
 		}
+	}
+}
+
+// startEndpoint serves a connector endpoint on loopback that answers with
+// status and body, and records the Authorization header and body it got.
+func startEndpoint(t *testing.T, status int, body string) (url string, got func() (auth, req string)) {
+	t.Helper()
+	var mu sync.Mutex
+	var auth, req string
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		auth, req = r.Header.Get("Authorization"), string(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/enrich", func() (string, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return auth, req
+	}
+}
+
+// TestConnectors_InvokeCallsTheEndpointAndExplainsEveryAnswer: the invoke
+// operation resolves the connector's password in the vault, sends the
+// claims, and answers 200 with the invocation whatever the endpoint
+// decided, the credential redacted.
+func TestConnectors_InvokeCallsTheEndpointAndExplainsEveryAnswer(t *testing.T) {
+	e := newVaultEnv(t)
+	e.setSecret("hr-password") // "hunter2"
+	for _, tc := range []struct {
+		name     string
+		status   int
+		body     string
+		decision string
+		want     []string
+	}{
+		{"continue", 200, `{"version":"1.0.0","action":"Continue","dept":"Finance","extra":1}`, "continue", []string{`"department":"Finance"`, `"ignoredClaims":["extra"]`}},
+		{"block", 200, `{"version":"1.0.0","action":"ShowBlockPage","userMessage":"Suspended."}`, "block", []string{`"userMessage":"Suspended."`}},
+		{"validation error", 400, `{"version":"1.0.0","status":400,"action":"ValidationError","userMessage":"Unknown cost centre."}`, "validationError", []string{`"userMessage":"Unknown cost centre."`}},
+		{"anything else", 500, `oops`, "error", []string{`"error":`, "500"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url, got := startEndpoint(t, tc.status, tc.body)
+			b := connectorBody("c-" + strings.ReplaceAll(tc.name, " ", "-"))
+			b["endpoint"], b["allowInsecureAuth"] = url, true
+			b["outputClaims"] = []any{map[string]any{"claimType": "department", "partnerClaimType": "dept"}}
+			e.must(http.StatusCreated, "POST", connectorsPath, b)
+			r := e.must(http.StatusOK, "POST", connectorsPath+"/"+b["name"].(string)+"/invoke", map[string]any{"claims": map[string]any{"appid": "app-1", "undeclared": "x"}})
+			var inv struct {
+				Decision string `json:"decision"`
+				Request  struct {
+					Headers map[string][]string `json:"headers"`
+				} `json:"request"`
+			}
+			if err := json.Unmarshal(r.body, &inv); err != nil {
+				t.Fatal(err)
+			}
+			if inv.Decision != tc.decision {
+				t.Fatalf("decision %q, want %q: %s", inv.Decision, tc.decision, r.body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(r.body), w) {
+					t.Errorf("%s lacks %s", r.body, w)
+				}
+			}
+			if strings.Contains(string(r.body), "hunter2") || strings.Contains(string(r.body), "cG9ydGN1bGxpczpodW50ZXIy") {
+				t.Errorf("the invocation shows the password: %s", r.body)
+			}
+			if a := inv.Request.Headers["Authorization"]; len(a) != 1 || !strings.Contains(a[0], "redacted") {
+				t.Errorf("Authorization shown as %v", a)
+			}
+			auth, req := got()
+			if auth != "Basic cG9ydGN1bGxpczpodW50ZXIy" || req != `{"clientId":"app-1"}` {
+				t.Errorf("the endpoint got Authorization %q and body %q", auth, req)
+			}
+		})
+	}
+	wantError(t, e.do("POST", connectorsPath+"/nope/invoke", nil), http.StatusNotFound, "NotFound", `"nope"`)
+	wantError(t, e.do("POST", connectorsPath+"/c-continue/invoke", map[string]any{"claim": map[string]any{}}), http.StatusBadRequest, "BadRequest", "claim")
+
+	plain := newEnv(t)
+	wantError(t, plain.do("POST", connectorsPath+"/hr/invoke", nil), http.StatusServiceUnavailable, "ServiceUnavailable", "without the vault")
+}
+
+// TestOpenAPI_ConnectorInvocationMatchesItsJSON: the documented fields of
+// ConnectorInvocation are those connector.Invocation marshals to.
+func TestOpenAPI_ConnectorInvocationMatchesItsJSON(t *testing.T) {
+	var doc openAPIDoc
+	if err := json.Unmarshal(OpenAPIDocument(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(doc.Components.Schemas["ConnectorInvocation"], &s); err != nil {
+		t.Fatal(err)
+	}
+	full := connector.Invocation{Connector: "c", Response: &connector.Response{}, Decision: connector.Failed, UserMessage: "m", Error: "e",
+		OutputClaims: map[string]any{"a": 1}, IgnoredClaims: []string{"b"}, Attempts: 1}
+	b, err := json.Marshal(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	var documented, marshalled []string
+	for k := range s.Properties {
+		documented = append(documented, k)
+	}
+	for k := range m {
+		marshalled = append(marshalled, k)
+	}
+	slices.Sort(documented)
+	slices.Sort(marshalled)
+	if !slices.Equal(documented, marshalled) {
+		t.Errorf("ConnectorInvocation documents %v; connector.Invocation marshals %v", documented, marshalled)
 	}
 }
