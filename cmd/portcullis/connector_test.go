@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -349,5 +353,75 @@ func TestShow_SkippedCertificateValidationIsLoud(t *testing.T) {
 				t.Fatalf("no %q in:\n%s", tc.want, b.String())
 			}
 		})
+	}
+}
+
+// TestE2E_ConnectorInvokeExplainsEachAnswer drives 'connector invoke'
+// through a real dev server against a loopback endpoint that answers each
+// response class in turn.
+func TestE2E_ConnectorInvokeExplainsEachAnswer(t *testing.T) {
+	s := startDevServer(t)
+	s.addSecret("hunter2-invoke")
+	s.ok(t, "hunter2-invoke\n", "secret", "set", "ep-password", "--value", "-")
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{200, `{"version":"1.0.0","action":"Continue","dept":"Finance"}`},
+		{200, `{"version":"1.0.0","action":"ShowBlockPage","userMessage":"Suspended."}`},
+		{400, `{"version":"1.0.0","status":400,"action":"ValidationError","userMessage":"Unknown cost centre."}`},
+		{502, `<html>bad gateway</html>`},
+	}
+	var mu sync.Mutex
+	next, gotAuth := 0, ""
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		a := answers[next%len(answers)]
+		next++
+		gotAuth = r.Header.Get("Authorization")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	s.ok(t, "", "connector", "create", "ep", "--endpoint", "http://"+ln.Addr().String()+"/enrich", "--allow-insecure-auth",
+		"--auth", "basic", "--username", "portcullis", "--password", "vault://default/secrets/ep-password",
+		"--input-claim", "appid=clientId", "--input-claim", "roles", "--output-claim", "department=dept")
+
+	out := s.ok(t, "", "connector", "invoke", "ep", "--claim", "appid=app-1", "--claim", "roles=A", "--claim", "roles=B")
+	for _, w := range []string{"Request:   POST http://", "Authorization: [redacted]", `body: {"clientId":"app-1","roles":["A","B"]}`,
+		"Response:  200 OK, application/json", "Decision:  continue", `department = "Finance"`, "Attempts:  1"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("invoke (continue) lacks %q:\n%s", w, out)
+		}
+	}
+	mu.Lock()
+	if gotAuth != "Basic cG9ydGN1bGxpczpodW50ZXIyLWludm9rZQ==" {
+		t.Errorf("the endpoint got Authorization %q", gotAuth)
+	}
+	mu.Unlock()
+	for _, tc := range []struct{ stdout, stderr string }{
+		{"Decision:  block — the flow stops; the user sees: Suspended.", "error: connector ep blocked: Suspended."},
+		{"Decision:  validation error — the flow stops with: Unknown cost centre.", "error: connector ep refused with a validation error: Unknown cost centre."},
+		{"Decision:  error — ", "error: connector ep failed: "},
+	} {
+		code, out, errOut := s.cli(t, "", "connector", "invoke", "ep", "--claim", "appid=app-1")
+		if code != 1 || !strings.Contains(out, tc.stdout) || !strings.HasPrefix(errOut, tc.stderr) {
+			t.Errorf("exit %d\nstdout %s\nstderr %s\nwant %q and %q", code, out, errOut, tc.stdout, tc.stderr)
+		}
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("invoke shows the password:\n%s", out)
+		}
+	}
+	inv := s.okJSON(t, "", "connector", "invoke", "ep", "--claim", "appid=app-1")
+	wantFields(t, "invocation", inv, []string{"connector", "request", "response", "decision", "outputClaims", "attempts", "durationMs"})
+	if code, _, errOut := s.cli(t, "", "connector", "invoke", "ep", "--claim", "novalue"); code != 1 || !strings.Contains(errOut, "CLAIM=VALUE") {
+		t.Errorf("a --claim without '=': exit %d, %q", code, errOut)
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
@@ -54,4 +56,23 @@ func (c *Client) UpdateConnector(ctx context.Context, tenant string, conn Connec
 // DeleteConnector removes a API connector.
 func (c *Client) DeleteConnector(ctx context.Context, tenant, name string) error {
 	return c.do(ctx, http.MethodDelete, connectorPath(tenant, name), nil, nil)
+}
+
+// Invocation is one call of a connector as the invoke operation reports it
+// (the runtime's own type, so no field can drift).
+type Invocation = connector.Invocation
+
+// InvokeConnector calls the connector named name for real with the input
+// claims (by claim type) and returns the invocation: the request as sent
+// (credentials redacted), the response, the decision and the output
+// claims. A block, a validation error or a failing endpoint is a decision,
+// not an error.
+func (c *Client) InvokeConnector(ctx context.Context, tenant, name string, claims map[string]any) (Invocation, error) {
+	var out struct {
+		Invocation
+		DurationMillis float64 `json:"durationMs"`
+	}
+	err := c.do(ctx, http.MethodPost, connectorPath(tenant, name)+"/invoke", map[string]any{"claims": claims}, &out)
+	out.Duration = time.Duration(out.DurationMillis * float64(time.Millisecond))
+	return out.Invocation, err
 }
