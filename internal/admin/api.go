@@ -60,6 +60,11 @@ type Config struct {
 	// Vaults serves the vault management routes (/admin/v1/vaults…); nil
 	// makes them answer 503 ServiceUnavailable.
 	Vaults *vault.Service
+	// VaultTenant names the tenant that owns a vault ("" when none), the
+	// rule by which the gateway and the connectors confine vault
+	// references: an API or connector may reference only its own tenant's
+	// vaults. nil accepts any vault.
+	VaultTenant func(vault string) string
 	// RootKeys serves root-key rotation (/admin/v1/rekey, /admin/v1/rootKeys);
 	// nil makes them answer 503 ServiceUnavailable.
 	RootKeys RootKeys
@@ -93,12 +98,13 @@ type API struct {
 	mgmtApp string
 	// mgmtTenant is the id of the tenant holding the management
 	// application once verify has found it (see checkManagementTenant).
-	mgmtTenant atomic.Pointer[string]
-	changed    func(ctx context.Context)
-	log        *slog.Logger
-	now        func() time.Time
-	public     string
-	vaults     *vault.Service
+	mgmtTenant  atomic.Pointer[string]
+	changed     func(ctx context.Context)
+	log         *slog.Logger
+	now         func() time.Time
+	public      string
+	vaults      *vault.Service
+	vaultTenant func(string) string
 
 	// refusals paces the log lines of refused requests, so that a flood
 	// of bad tokens cannot flood the log; skipped ones are counted.
@@ -113,16 +119,17 @@ type API struct {
 // New returns the admin API for cfg, filling in defaults.
 func New(cfg Config) *API {
 	a := &API{
-		store:    cfg.Store,
-		authn:    cfg.Authenticator,
-		refusals: rate.NewLimiter(20, 100),
-		keys:     cfg.Keys,
-		mgmtApp:  cfg.ManagementAppID,
-		changed:  cfg.Changed,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		public:   trimRightSlash(cfg.PublicURL),
-		vaults:   cfg.Vaults,
+		store:       cfg.Store,
+		authn:       cfg.Authenticator,
+		refusals:    rate.NewLimiter(20, 100),
+		keys:        cfg.Keys,
+		mgmtApp:     cfg.ManagementAppID,
+		changed:     cfg.Changed,
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		public:      trimRightSlash(cfg.PublicURL),
+		vaults:      cfg.Vaults,
+		vaultTenant: cfg.VaultTenant,
 
 		rootKeys:    cfg.RootKeys,
 		rekeyBudget: cfg.RekeyBudget,
@@ -147,7 +154,7 @@ func New(cfg Config) *API {
 	if a.store != nil {
 		a.dir = directory.NewService(a.store, a.now)
 		if a.vaults != nil {
-			a.dir = a.dir.WithVaultReferences(NewVaultReferences(a.vaults, a.log))
+			a.dir = a.dir.WithVaultReferences(NewVaultReferences(a.vaults, a.vaultTenant, a.log))
 		}
 	}
 	return a

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -140,23 +142,31 @@ func decodeConnector(w http.ResponseWriter, r *http.Request) (directory.Connecto
 // in it (directory.VaultReferences): vault.Service's AddReference and
 // RemoveReference over the reference's text, with the vault's refusals
 // turned into the directory's kinds; a reference it cannot release is
-// logged on log. The admin API uses it when Config.Vaults is set.
-func NewVaultReferences(v *vault.Service, log *slog.Logger) directory.VaultReferences {
+// logged on log. vaultTenant names the tenant that owns a vault, as the
+// gateway and the connectors confine references at run time (nil: any
+// vault). The admin API uses it when Config.Vaults is set.
+func NewVaultReferences(v *vault.Service, vaultTenant func(vault string) string, log *slog.Logger) directory.VaultReferences {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return vaultReferences{vaults: v, log: log}
+	return vaultReferences{vaults: v, vaultTenant: vaultTenant, log: log}
 }
 
 type vaultReferences struct {
-	vaults *vault.Service
-	log    *slog.Logger
+	vaults      *vault.Service
+	vaultTenant func(string) string
+	log         *slog.Logger
 }
 
-func (v vaultReferences) AddReference(ctx context.Context, ref, referrer string) error {
+func (v vaultReferences) AddReference(ctx context.Context, tenantID, ref, referrer string) error {
 	r, err := vault.ParseReference(ref)
 	if err != nil {
 		return referenceError(err)
+	}
+	if v.vaultTenant != nil {
+		if owner := v.vaultTenant(r.Vault); !strings.EqualFold(owner, tenantID) {
+			return &directory.Error{Kind: directory.Invalid, Msg: fmt.Sprintf("vault %q does not belong to this tenant, so the reference could never be resolved; store the object in a vault of the tenant", r.Vault)}
+		}
 	}
 	return referenceError(v.vaults.AddReference(ctx, r, referrer))
 }

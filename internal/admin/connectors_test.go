@@ -134,6 +134,7 @@ func TestConnectors_RefusalsHaveTheirStatus(t *testing.T) {
 			b["authentication"] = map[string]any{"type": "bearer", "token": "vault://nowhere/secrets/t"}
 		}), http.StatusNotFound, []string{`"authentication.token"`, "nowhere"}},
 		{"name taken", "POST", connectorsPath, connectorBody("hr"), http.StatusConflict, []string{`"hr"`, "already has a connector"}},
+		{"a vault of another tenant", "POST", "/admin/v1/tenants/other/connectors", connectorBody("x"), http.StatusBadRequest, []string{`"authentication.password"`, `vault "default" does not belong to this tenant`}},
 		{"unknown tenant", "POST", "/admin/v1/tenants/nope/connectors", connectorBody("x"), http.StatusNotFound, []string{"nope"}},
 		{"rename by PUT", "PUT", connectorsPath + "/hr", connectorBody("other"), http.StatusBadRequest, []string{"cannot be renamed"}},
 		{"PUT of a missing connector", "PUT", connectorsPath + "/other", connectorBody("other"), http.StatusNotFound, []string{`"other"`}},

@@ -51,6 +51,8 @@ func newVaultEnv(t *testing.T) *vaultEnv {
 		Store: st, Authenticator: tokens, Keys: e.keys, ManagementAppID: e.mgmt.AppID,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Now: func() time.Time { return e.now },
 		Vaults: svc,
+		// As the server wires it: every vault belongs to the default tenant.
+		VaultTenant: func(string) string { return e.tenant.ID },
 	})
 	mux := http.NewServeMux()
 	api.Register(mux)

@@ -50,7 +50,7 @@ func (s *Service) CreateAPI(ctx context.Context, tenantRef string, api API) (API
 		return API{}, err
 	}
 	refs := APIReferences(api)
-	if err := s.addReferences(ctx, APIReferrer(t.Name, api.Name), refs); err != nil {
+	if err := s.addReferences(ctx, t.ID, APIReferrer(t.Name, api.Name), refs); err != nil {
 		_ = s.settleAPIReferences(ctx, t, api.Name, refs)
 		return API{}, err
 	}
@@ -96,7 +96,7 @@ func (s *Service) UpdateAPI(ctx context.Context, tenantRef, name string, api API
 		return API{}, err
 	}
 	refs := APIReferences(api)
-	if err := s.addReferences(ctx, APIReferrer(t.Name, api.Name), refs); err != nil {
+	if err := s.addReferences(ctx, t.ID, APIReferrer(t.Name, api.Name), refs); err != nil {
 		_ = s.settleAPIReferences(ctx, t, api.Name, refs)
 		return API{}, err
 	}

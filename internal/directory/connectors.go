@@ -52,7 +52,7 @@ func (s *Service) CreateConnector(ctx context.Context, tenantRef string, c Conne
 		return Connector{}, err
 	}
 	refs := ConnectorReferences(c)
-	if err := s.addReferences(ctx, ConnectorReferrer(t.Name, c.Name), refs); err != nil {
+	if err := s.addReferences(ctx, t.ID, ConnectorReferrer(t.Name, c.Name), refs); err != nil {
 		_ = s.settleConnectorReferences(ctx, t, c.Name, refs)
 		return Connector{}, err
 	}
@@ -102,7 +102,7 @@ func (s *Service) UpdateConnector(ctx context.Context, tenantRef, name string, c
 		return Connector{}, err
 	}
 	refs := ConnectorReferences(c)
-	if err := s.addReferences(ctx, ConnectorReferrer(t.Name, c.Name), refs); err != nil {
+	if err := s.addReferences(ctx, t.ID, ConnectorReferrer(t.Name, c.Name), refs); err != nil {
 		_ = s.settleConnectorReferences(ctx, t, c.Name, refs)
 		return Connector{}, err
 	}

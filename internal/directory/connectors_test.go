@@ -371,7 +371,7 @@ type fakeVault struct {
 	refs    map[string][]string // ref → referrers
 }
 
-func (f *fakeVault) AddReference(_ context.Context, ref, referrer string) error {
+func (f *fakeVault) AddReference(_ context.Context, _, ref, referrer string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	base := ref

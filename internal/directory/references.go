@@ -17,13 +17,14 @@ import (
 // naming the referrers). It is the vault seen from the directory, which
 // cannot import it; the admin API passes an adapter over vault.Service.
 type VaultReferences interface {
-	// AddReference records that referrer uses the object ref names
-	// (vault://VAULT/TYPE/NAME[/VERSION]); recording it again is a no-op.
-	// It refuses a reference to a vault, object or version that does not
-	// exist with an *Error of kind NotFound (Invalid for a malformed one,
+	// AddReference records that referrer, an object of the tenant
+	// tenantID, uses the object ref names (vault://VAULT/TYPE/NAME[/VERSION]);
+	// recording it again is a no-op. It refuses a reference to a vault,
+	// object or version that does not exist with an *Error of kind
+	// NotFound (Invalid for a malformed one or a vault of another tenant,
 	// Conflict for a deleted object) whose message names the reference;
 	// any other error is an internal one.
-	AddReference(ctx context.Context, ref, referrer string) error
+	AddReference(ctx context.Context, tenantID, ref, referrer string) error
 	// RemoveReference deletes what AddReference recorded; an absent
 	// reference is not an error.
 	RemoveReference(ctx context.Context, ref, referrer string) error
@@ -134,12 +135,12 @@ func (s *Service) WithVaultReferences(refs VaultReferences) *Service {
 
 // addReferences records refs for referrer, refusing the first one the
 // vault does not hold with an error naming its field.
-func (s *Service) addReferences(ctx context.Context, referrer string, refs []VaultReference) error {
+func (s *Service) addReferences(ctx context.Context, tenantID, referrer string, refs []VaultReference) error {
 	if s.refs == nil {
 		return nil
 	}
 	for _, r := range refs {
-		if err := s.refs.AddReference(ctx, r.Ref, referrer); err != nil {
+		if err := s.refs.AddReference(ctx, tenantID, r.Ref, referrer); err != nil {
 			var e *Error
 			if errors.As(err, &e) {
 				k := e.Kind
@@ -237,18 +238,18 @@ func (s *Service) RecordAllVaultReferences(ctx context.Context) error {
 		return err
 	}
 	var errs []error
-	record := func(referrer string, refs []VaultReference) {
+	record := func(tenantID, referrer string, refs []VaultReference) {
 		for _, r := range refs {
-			if err := s.addReferences(ctx, referrer, []VaultReference{r}); err != nil {
+			if err := s.addReferences(ctx, tenantID, referrer, []VaultReference{r}); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", referrer, err))
 			}
 		}
 	}
 	for _, a := range apis {
-		record(APIReferrer(names[a.TenantID], a.Name), APIReferences(a))
+		record(a.TenantID, APIReferrer(names[a.TenantID], a.Name), APIReferences(a))
 	}
 	for _, c := range connectors {
-		record(ConnectorReferrer(names[c.TenantID], c.Name), ConnectorReferences(c))
+		record(c.TenantID, ConnectorReferrer(names[c.TenantID], c.Name), ConnectorReferences(c))
 	}
 	return errors.Join(errs...)
 }

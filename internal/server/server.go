@@ -177,7 +177,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	}
 	// APIs and connectors stored before their vault references were
 	// recorded get them now (a no-op for those already recorded).
-	if err := dir.WithVaultReferences(admin.NewVaultReferences(s.vault, log)).RecordAllVaultReferences(ctx); err != nil {
+	// Every vault belongs to the bootstrap tenant: the rule the gateway
+	// applies (gatewayDeps.tenantID), and the admin API checks.
+	vaultTenant := func(string) string { return boot.Tenant.ID }
+	if err := dir.WithVaultReferences(admin.NewVaultReferences(s.vault, vaultTenant, log)).RecordAllVaultReferences(ctx); err != nil {
 		log.Warn("not every vault reference of the APIs and connectors could be recorded; an object named below is not protected from deletion, or does not exist and cannot be used until it is created", "error", err)
 	}
 	vaultCallers, err := bearerAuthenticator(s.sts, vaultApp.AppID)
@@ -231,6 +234,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		Keys:            s.sts,
 		ManagementAppID: boot.ManagementAppID,
 		Vaults:          s.vault,
+		VaultTenant:     vaultTenant,
 		PublicURL:       cfg.PublicURL,
 		Changed:         s.reloader.reloadLogged,
 		Logger:          log,
