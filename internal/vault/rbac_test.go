@@ -16,12 +16,12 @@ import (
 // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide), kept
 // independent of the package's table on purpose.
 var expected = map[string][]string{
-	vault.RoleSecretsOfficer:              {"getSecret", "listSecrets", "setSecret", "updateSecret", "deleteSecret", "recoverSecret", "purgeSecret", "downloadPFX"},
+	vault.RoleSecretsOfficer:              {"getSecret", "listSecrets", "setSecret", "updateSecret", "deleteSecret", "recoverSecret", "purgeSecret", "downloadPFX", "backupSecret", "restoreSecret"},
 	vault.RoleSecretsUser:                 {"getSecret", "listSecrets", "downloadPFX"},
-	vault.RoleCertificatesOfficer:         {"getCertificate", "listCertificates", "createCertificate", "importCertificate", "updateCertificate", "deleteCertificate", "recoverCertificate", "purgeCertificate"},
+	vault.RoleCertificatesOfficer:         {"getCertificate", "listCertificates", "createCertificate", "importCertificate", "updateCertificate", "deleteCertificate", "recoverCertificate", "purgeCertificate", "backupCertificate", "restoreCertificate"},
 	vault.RoleCertificateUser:             {"getCertificate", "listCertificates", "getSecret", "listSecrets", "getKey", "listKeys", "downloadPFX"},
-	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey"},
-	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey"},
+	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "restoreKey"},
+	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey"},
 	vault.RoleCryptoServiceEncryptionUser: {"getKey", "listKeys", "wrapKey", "unwrapKey"},
 	vault.RoleReader:                      {"listSecrets", "getCertificate", "listCertificates", "getKey", "listKeys"},
 	"(no role)":                           {},
@@ -183,6 +183,36 @@ func rbacOps(t *testing.T, e *env) []rbacOp {
 		}},
 		{"unwrapKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
 			_, err := e.svc.UnwrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes())
+			return err
+		}},
+		{"backupSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			setSecret(t, e, n, "v")
+			_, err := e.svc.BackupSecret(e.ctx, c, "default", n)
+			return err
+		}},
+		{"restoreSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			setSecret(t, e, n, "v")
+			_, err := e.svc.RestoreSecret(e.ctx, c, "default", backupPurged(t, e, vault.Secrets, n))
+			return err
+		}},
+		{"backupCertificate", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkCert(t, n)
+			_, err := e.svc.BackupCertificate(e.ctx, c, "default", n)
+			return err
+		}},
+		{"restoreCertificate", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkCert(t, n)
+			_, err := e.svc.RestoreCertificate(e.ctx, c, "default", backupPurged(t, e, vault.Certificates, n))
+			return err
+		}},
+		{"backupKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkKey(t, n)
+			_, err := e.svc.BackupKey(e.ctx, c, "default", n)
+			return err
+		}},
+		{"restoreKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkKey(t, n)
+			_, err := e.svc.RestoreKey(e.ctx, c, "default", backupPurged(t, e, vault.Keys, n))
 			return err
 		}},
 	}
