@@ -183,7 +183,10 @@ func TestBackup_RestoreRefusals(t *testing.T) {
 		{"newer format", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", newer); return err }, vault.KindBadRequest, "", []string{"format 2"}},
 		{"not a backup", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", []byte("hello")); return err }, vault.KindBadRequest, "", []string{"not a Portcullis backup"}},
 		{"empty", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", nil); return err }, vault.KindBadRequest, "", []string{"not a Portcullis backup"}},
-		{"another root key", func() error { _, err := stranger.svc.RestoreSecret(stranger.ctx, admin, "default", secretBlob); return err }, vault.KindBadRequest, "", []string{"another root key"}},
+		{"another root key", func() error {
+			_, err := stranger.svc.RestoreSecret(stranger.ctx, admin, "default", secretBlob)
+			return err
+		}, vault.KindBadRequest, "", []string{"another root key"}},
 		{"managed secret", func() error { _, err := e.svc.BackupSecret(e.ctx, admin, "default", "cert"); return err }, vault.KindForbidden, "", []string{"backup", "certificate"}},
 		{"managed key", func() error { _, err := e.svc.BackupKey(e.ctx, admin, "default", "cert"); return err }, vault.KindForbidden, "", []string{"backup", "certificate"}},
 		{"missing object", func() error { _, err := e.svc.BackupSecret(e.ctx, admin, "default", "nope"); return err }, vault.KindNotFound, "", nil},
