@@ -190,3 +190,19 @@ func TestAPIVersion(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseRestore(f *testing.F) {
+	f.Add(`{"value":"UENWQgFz"}`)
+	f.Add(`{"value":"UENWQgFz=="}`)
+	f.Add(`{"value":""}`)
+	f.Add(`{"value":"!!"}`)
+	f.Add(`{"value":null}`)
+	f.Add(`{"value":1}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		blob, err := parseRestore([]byte(body))
+		isClientError(t, err)
+		if err == nil && len(blob) == 0 {
+			t.Fatal("an empty blob was accepted")
+		}
+	})
+}

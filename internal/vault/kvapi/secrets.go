@@ -105,8 +105,7 @@ func (rq *request) secrets(segs []string) {
 		page, err := s.ListSecrets(ctx, c, v, p)
 		replyList(rq, "secrets", p, page, err, false, rq.secretItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
-		rq.route("POST /secrets/restore")
-		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
+		rq.restore(vault.Secrets)
 	case len(segs) == 1:
 		name := segs[0]
 		rq.route(rq.r.Method + " /secrets/{name}")
@@ -144,8 +143,7 @@ func (rq *request) secrets(segs []string) {
 		page, err := s.ListSecretVersions(ctx, c, v, name, p)
 		replyList(rq, listing, p, page, err, true, rq.secretItem)
 	case len(segs) == 2 && segs[1] == "backup":
-		rq.route("POST /secrets/{name}/backup")
-		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
+		rq.backup(vault.Secrets, segs[0])
 	case len(segs) == 2:
 		rq.route(rq.r.Method + " /secrets/{name}/{version}")
 		if !rq.allow(http.MethodGet, http.MethodPatch) {
