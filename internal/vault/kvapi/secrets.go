@@ -159,12 +159,23 @@ func (rq *request) secrets(segs []string) {
 	}
 }
 
+// getSecret serves GET /secrets/{name}[/{version}], with outContentType
+// from api-version 2025-07-01 (defined since 2025-06-01-preview); the 7.x
+// versions do not define the parameter, so it is ignored there and the
+// value keeps the format of the certificate's policy.
 func (rq *request) getSecret(name, version string) {
-	if oct := rq.r.URL.Query().Get("outContentType"); oct != "" {
-		rq.fail(badParameter("outContentType is not supported: a certificate's secret has the format of its policy's secret_props.contentType; download other formats with `portcullis certificate download`."))
-		return
+	q := rq.r.URL.Query()
+	var sec vault.Secret
+	var err error
+	if oct, ok := q["outContentType"]; ok && !isSevenX(rq.version) {
+		if len(oct) != 1 {
+			rq.fail(badParameter("The 'outContentType' query parameter is given %d times: give it once.", len(oct)))
+			return
+		}
+		sec, err = rq.h.cfg.Vault.GetSecretAs(rq.r.Context(), rq.caller, rq.t.vault, name, version, oct[0])
+	} else {
+		sec, err = rq.h.cfg.Vault.GetSecret(rq.r.Context(), rq.caller, rq.t.vault, name, version)
 	}
-	sec, err := rq.h.cfg.Vault.GetSecret(rq.r.Context(), rq.caller, rq.t.vault, name, version)
 	rq.ok(rq.secretBundle(sec, true), err)
 }
 
