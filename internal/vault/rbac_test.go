@@ -20,8 +20,8 @@ var expected = map[string][]string{
 	vault.RoleSecretsUser:                 {"getSecret", "listSecrets", "downloadPFX"},
 	vault.RoleCertificatesOfficer:         {"getCertificate", "listCertificates", "createCertificate", "importCertificate", "updateCertificate", "deleteCertificate", "recoverCertificate", "purgeCertificate", "backupCertificate", "restoreCertificate"},
 	vault.RoleCertificateUser:             {"getCertificate", "listCertificates", "getSecret", "listSecrets", "getKey", "listKeys", "downloadPFX"},
-	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "restoreKey"},
-	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey"},
+	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "restoreKey", "rng"},
+	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "rng"},
 	vault.RoleCryptoServiceEncryptionUser: {"getKey", "listKeys", "wrapKey", "unwrapKey"},
 	vault.RoleReader:                      {"listSecrets", "getCertificate", "listCertificates", "getKey", "listKeys"},
 	"(no role)":                           {},
@@ -210,6 +210,10 @@ func rbacOps(t *testing.T, e *env) []rbacOp {
 			_, err := e.svc.BackupKey(e.ctx, c, "default", n)
 			return err
 		}},
+		{"rng", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			_, err := e.svc.RandomBytes(e.ctx, c, "default", 16)
+			return err
+		}},
 		{"restoreKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
 			mkKey(t, n)
 			_, err := e.svc.RestoreKey(e.ctx, c, "default", backupPurged(t, e, vault.Keys, n))
@@ -278,6 +282,9 @@ func TestRBAC_DenialNamesOperationAndLeastRole(t *testing.T) {
 		{func() error { _, err := e.svc.GetKey(e.ctx, c, "default", "k", ""); return err }, "keys/read", vault.RoleCryptoServiceEncryptionUser},
 		{func() error { _, err := e.svc.Sign(e.ctx, c, "default", "k", "", "ES256", nil); return err }, "keys/sign", vault.RoleCryptoUser},
 		{func() error { _, err := e.svc.ListRoleAssignments(e.ctx, c, "default"); return err }, "roleAssignments/read", vault.RoleAdministrator},
+		{func() error { _, err := e.svc.RandomBytes(e.ctx, c, "default", 1); return err }, "rng", vault.RoleCryptoUser},
+		{func() error { _, err := e.svc.BackupSecret(e.ctx, c, "default", "s"); return err }, "secrets/backup", vault.RoleSecretsOfficer},
+		{func() error { _, err := e.svc.BackupKey(e.ctx, c, "default", "k"); return err }, "keys/backup", vault.RoleCryptoUser},
 	} {
 		t.Run(tc.perm, func(t *testing.T) {
 			want := fmt.Sprintf("caller %s lacks permission %s on vault default; assign the role %q (portcullis vault role assign --app %s --role %q --vault default)", c.AppID, tc.perm, tc.role, c.AppID, tc.role)

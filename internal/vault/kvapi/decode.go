@@ -528,3 +528,20 @@ func parseKeyOperation(op string, body []byte) (keyOperation, error) {
 	}
 	return keyOperation{Alg: b.Alg, Value: b.Value, Digest: b.Digest}, nil
 }
+
+// parseRandomBytes reads GetRandomBytes' body: {"count": 1..128}.
+func parseRandomBytes(body []byte) (int, error) {
+	var in struct {
+		Count *int `json:"count"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return 0, err
+	}
+	if in.Count == nil {
+		return 0, badParameter("The member \"count\" (the number of random bytes, 1 to %d) is missing.", vault.MaxRandomBytes)
+	}
+	if *in.Count < 1 || *in.Count > vault.MaxRandomBytes {
+		return 0, badParameter("The member \"count\" must be between 1 and %d, got %d.", vault.MaxRandomBytes, *in.Count)
+	}
+	return *in.Count, nil
+}

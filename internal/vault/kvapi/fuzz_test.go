@@ -206,3 +206,16 @@ func FuzzParseRestore(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRandomBytes(f *testing.F) {
+	for _, s := range []string{`{"count":32}`, `{"count":0}`, `{"count":129}`, `{"count":-5}`, `{"count":1.5}`, `{"count":"8"}`, `{}`, `{"count":99999999999999999999}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		n, err := parseRandomBytes([]byte(body))
+		isClientError(t, err)
+		if err == nil && (n < 1 || n > vault.MaxRandomBytes) {
+			t.Fatalf("count %d accepted", n)
+		}
+	})
+}
