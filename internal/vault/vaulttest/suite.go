@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"ObjectWithVersionInOneRead", testObjectVersion},
 		{"AddVersionConflicts", testAddVersionConflicts},
 		{"RestoreObjectKeepsVersionsAndOrder", testRestoreObject},
+		{"ConcurrentRestoresOfOneNameOneWins", testConcurrentRestore},
 		{"ConcurrentAddVersionLosesNothing", testConcurrentAdd},
 		{"SoftDeleteStateAndListing", testObjectsState},
 		{"UpdateVersionChangesOnlyMutableFields", testUpdateVersion},
@@ -312,6 +313,38 @@ func testRestoreObject(t *testing.T, s vault.Store) {
 	}
 	if _, err := s.RestoreObject(ctx, obj, vers, excl); err != nil {
 		t.Fatalf("restore after purge: %v", err)
+	}
+}
+
+func testConcurrentRestore(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vers := []vault.ObjectVersion{newVersion("v1", vault.Secrets, "race", 2*i), newVersion("v1", vault.Secrets, "race", 2*i+1)}
+			_, err := s.RestoreObject(ctx, vault.Object{Vault: "v1", Type: vault.Secrets, Name: "race", Created: t0}, vers, []vault.ObjectType{vault.Certificates})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("a losing restore: %v, want ErrConflict", err)
+		}
+	}
+	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "race")
+	if won != 1 || err != nil || len(vers) != 2 {
+		t.Fatalf("%d restores won, %d versions stored (%v); want 1 and 2", won, len(vers), err)
 	}
 }
 
