@@ -96,7 +96,7 @@ func (s *Service) sealBackup(p backupPayload) ([]byte, error) {
 	}
 	blob := append(header, sealed...)
 	if len(blob) > MaxBackupBytes {
-		return nil, badRequest("%s %s is too large to back up: its %d versions make a %d-byte backup, more than the %d bytes a backup may hold; delete and purge it after copying the versions you need, or back up the database instead",
+		return nil, badRequest("%s %s is too large to back up: its %d versions make a %d-byte backup, more than the %d bytes a backup may hold; back up the database (SQLite file or PostgreSQL) to keep it",
 			capitalize(p.Type.singular()), p.Name, len(p.Versions), len(blob), MaxBackupBytes)
 	}
 	return blob, nil
@@ -111,8 +111,10 @@ func (s *Service) openBackup(typ ObjectType, blob []byte) (backupPayload, error)
 	if len(blob) < backupHeaderSize || string(blob[:len(backupMagic)]) != backupMagic {
 		return backupPayload{}, badBackup("it is not a Portcullis backup (a Key Vault backup from Azure cannot be restored here).")
 	}
-	if f := blob[len(backupMagic)]; f != backupFormat1 {
-		return backupPayload{}, badBackup("its format %d is not one this version reads (format %d); restore it with a newer Portcullis.", f, backupFormat1)
+	if f := blob[len(backupMagic)]; f > backupFormat1 {
+		return backupPayload{}, badBackup("its format %d is newer than this version reads (format %d); restore it with a newer Portcullis.", f, backupFormat1)
+	} else if f != backupFormat1 {
+		return backupPayload{}, badBackup("its format %d is unknown (this version reads format %d).", f, backupFormat1)
 	}
 	if code := blob[len(backupMagic)+1]; code != backupTypeCodes[typ] {
 		for other, c := range backupTypeCodes {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -166,6 +167,8 @@ func TestBackup_RestoreRefusals(t *testing.T) {
 	asKey[5] = 'k'
 	newer := bytes.Clone(secretBlob)
 	newer[4] = 2
+	unknown := bytes.Clone(secretBlob)
+	unknown[4] = 0
 
 	for _, tc := range []struct {
 		name  string
@@ -180,7 +183,8 @@ func TestBackup_RestoreRefusals(t *testing.T) {
 		{"secret blob as a key", func() error { _, err := e.svc.RestoreKey(e.ctx, admin, "default", secretBlob); return err }, vault.KindBadRequest, "", []string{"holds a secret", "secret restore"}},
 		{"type byte changed", func() error { _, err := e.svc.RestoreKey(e.ctx, admin, "default", asKey); return err }, vault.KindBadRequest, "", []string{"damaged or was altered"}},
 		{"tampered", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", tampered); return err }, vault.KindBadRequest, "", []string{"damaged or was altered"}},
-		{"newer format", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", newer); return err }, vault.KindBadRequest, "", []string{"format 2"}},
+		{"newer format", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", newer); return err }, vault.KindBadRequest, "", []string{"format 2 is newer"}},
+		{"unknown format", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", unknown); return err }, vault.KindBadRequest, "", []string{"format 0 is unknown"}},
 		{"not a backup", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", []byte("hello")); return err }, vault.KindBadRequest, "", []string{"not a Portcullis backup"}},
 		{"empty", func() error { _, err := e.svc.RestoreSecret(e.ctx, admin, "default", nil); return err }, vault.KindBadRequest, "", []string{"not a Portcullis backup"}},
 		{"another root key", func() error {
@@ -278,4 +282,14 @@ func TestBackup_RestorableAfterRootKeyRotationWithTheOldKeyInTheKeyring(t *testi
 	}
 	_, err = svc(seal.NewSealer(newKey)).RestoreSecret(t.Context(), admin, "default", blob)
 	wantErr(t, err, vault.KindBadRequest, "another root key")
+}
+
+func TestBackup_AnObjectLargerThanABackupMayHoldIsRefused(t *testing.T) {
+	e := newEnv(t)
+	value := strings.Repeat("x", vault.MaxSecretValueBytes)
+	for range vault.MaxBackupBytes/vault.MaxSecretValueBytes + 1 {
+		setSecret(t, e, "big", value)
+	}
+	_, err := e.svc.BackupSecret(e.ctx, admin, "default", "big")
+	wantErr(t, err, vault.KindBadRequest, "too large to back up", "back up the database")
 }
