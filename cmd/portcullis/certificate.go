@@ -59,7 +59,8 @@ For local certificates that never touch a server, see 'portcullis cert'.
 	f.register(cmd)
 	cmd.AddCommand(newCertificateImportCommand(&f), newCertificateCreateCommand(&f), newCertificateShowCommand(&f),
 		newCertificateListCommand(&f), newCertificateVersionsCommand(&f), newCertificateDownloadCommand(&f),
-		newCertificateDeleteCommand(&f), newCertificateRecoverCommand(&f), newCertificatePurgeCommand(&f))
+		newCertificateDeleteCommand(&f), newCertificateRecoverCommand(&f), newCertificatePurgeCommand(&f),
+		newBackupCommand(&f, "certificate", "its chain, private key (exportable or not) and policy", "Key Vault\nCertificates Officer or Administrator"), newRestoreCommand(&f, "certificate"))
 	return cmd
 }
 

@@ -35,7 +35,8 @@ contentType, attributes, tags, …).
 	})
 	f.register(cmd)
 	cmd.AddCommand(newSecretSetCommand(&f), newSecretShowCommand(&f), newSecretListCommand(&f), newSecretVersionsCommand(&f),
-		newSecretDeleteCommand(&f), newSecretRecoverCommand(&f), newSecretPurgeCommand(&f))
+		newSecretDeleteCommand(&f), newSecretRecoverCommand(&f), newSecretPurgeCommand(&f),
+		newBackupCommand(&f, "secret", "its content type and tags", "Key Vault Secrets\nOfficer or Administrator"), newRestoreCommand(&f, "secret"))
 	return cmd
 }
 

@@ -40,7 +40,8 @@ Not to be confused with 'portcullis keys', the token service's signing keys.
 	})
 	f.register(cmd)
 	cmd.AddCommand(newKeyCreateCommand(&f), newKeyImportCommand(&f), newKeyShowCommand(&f), newKeyListCommand(&f),
-		newKeyVersionsCommand(&f), newKeyDeleteCommand(&f), newKeyRecoverCommand(&f), newKeyPurgeCommand(&f))
+		newKeyVersionsCommand(&f), newKeyDeleteCommand(&f), newKeyRecoverCommand(&f), newKeyPurgeCommand(&f),
+		newBackupCommand(&f, "key", "its key_ops and private key", "Key Vault Crypto\nOfficer, Crypto User or Administrator"), newRestoreCommand(&f, "key"))
 	return cmd
 }
 

@@ -75,7 +75,6 @@ type config struct {
 	tlsCert, tlsKey  string
 	stateDir         string
 	costCenter       string
-	allowPlainHTTP   bool
 	shutdownDeadline time.Duration
 }
 

@@ -39,7 +39,7 @@ var readPermissions = map[Permission]bool{
 	PermCertificatesRead: true,
 	PermKeysRead:         true, PermKeysSign: true, PermKeysVerify: true, PermKeysEncrypt: true,
 	PermKeysDecrypt: true, PermKeysWrap: true, PermKeysUnwrap: true,
-	PermVaultRead: true, PermRoleAssignmentsRead: true,
+	PermVaultRead: true, PermRoleAssignmentsRead: true, PermRNG: true,
 }
 
 // readOnly reports whether operations needing p change nothing.

@@ -58,6 +58,14 @@
 //   - Encryption at rest: every value and private key is sealed by the
 //     Sealer with an aad binding vault, type, name and version, so blobs
 //     cannot be swapped between objects. Rekey rotates the root key.
+//   - Backup (BackupSecret, BackupKey, BackupCertificate) seals an object
+//     with every version under the root key into a versioned blob bound to
+//     its type (backup.go); Restore* re-seals it into any vault of an
+//     instance holding that root key, keeping version ids and order, and
+//     refuses a name in use (live: Conflict; soft-deleted: Conflict with
+//     ObjectIsDeletedButRecoverable) in one store transaction
+//     (Store.RestoreObject). GetSecretAs converts a certificate's secret
+//     to PEM or PKCS#12 (outContentType); RandomBytes serves /rng.
 //   - Lifetime actions (RunLifetimeActions) fire once per certificate
 //     version and trigger, with a marker in the store; EmailContacts goes
 //     to the Notifier (LogNotifier, WebhookNotifier with an HMAC-SHA256

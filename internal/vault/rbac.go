@@ -19,6 +19,8 @@ const (
 	PermSecretsDelete       Permission = "secrets/delete"
 	PermSecretsRecover      Permission = "secrets/recover"
 	PermSecretsPurge        Permission = "secrets/purge"
+	PermSecretsBackup       Permission = "secrets/backup"
+	PermSecretsRestore      Permission = "secrets/restore"
 
 	PermCertificatesRead    Permission = "certificates/read"
 	PermCertificatesCreate  Permission = "certificates/create"
@@ -27,6 +29,8 @@ const (
 	PermCertificatesDelete  Permission = "certificates/delete"
 	PermCertificatesRecover Permission = "certificates/recover"
 	PermCertificatesPurge   Permission = "certificates/purge"
+	PermCertificatesBackup  Permission = "certificates/backup"
+	PermCertificatesRestore Permission = "certificates/restore"
 
 	PermKeysRead    Permission = "keys/read"
 	PermKeysCreate  Permission = "keys/create"
@@ -35,12 +39,19 @@ const (
 	PermKeysDelete  Permission = "keys/delete"
 	PermKeysRecover Permission = "keys/recover"
 	PermKeysPurge   Permission = "keys/purge"
+	PermKeysBackup  Permission = "keys/backup"
+	PermKeysRestore Permission = "keys/restore"
 	PermKeysSign    Permission = "keys/sign"
 	PermKeysVerify  Permission = "keys/verify"
 	PermKeysEncrypt Permission = "keys/encrypt"
 	PermKeysDecrypt Permission = "keys/decrypt"
 	PermKeysWrap    Permission = "keys/wrap"
 	PermKeysUnwrap  Permission = "keys/unwrap"
+
+	// PermRNG allows drawing random bytes (GET /rng): Managed HSM's
+	// "Microsoft.KeyVault/managedHsm/rng/action", granted with the crypto
+	// roles.
+	PermRNG Permission = "rng"
 
 	// PermVaultRead allows reading the vault's own settings; every role has it.
 	PermVaultRead Permission = "vault/read"
@@ -52,9 +63,12 @@ const (
 // AllPermissions lists every permission, grouped by object type.
 var AllPermissions = []Permission{
 	PermSecretsReadMetadata, PermSecretsGet, PermSecretsSet, PermSecretsUpdate, PermSecretsDelete, PermSecretsRecover, PermSecretsPurge,
+	PermSecretsBackup, PermSecretsRestore,
 	PermCertificatesRead, PermCertificatesCreate, PermCertificatesImport, PermCertificatesUpdate, PermCertificatesDelete, PermCertificatesRecover, PermCertificatesPurge,
+	PermCertificatesBackup, PermCertificatesRestore,
 	PermKeysRead, PermKeysCreate, PermKeysImport, PermKeysUpdate, PermKeysDelete, PermKeysRecover, PermKeysPurge,
-	PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap,
+	PermKeysBackup, PermKeysRestore,
+	PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermRNG,
 	PermVaultRead, PermRoleAssignmentsRead, PermRoleAssignmentsWrite,
 }
 
@@ -96,7 +110,10 @@ func prefixed(prefix string) []Permission {
 
 // roles is Key Vault's data-plane permission matrix
 // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, built-in
-// roles). Role assignments themselves are a control-plane matter in Azure;
+// roles): the Officers' wildcards (secrets/*, certificates/*, keys/*)
+// include backup and restore; of the User roles only the Crypto User has
+// keys/backup; rng is Managed HSM's, granted here as Managed HSM grants it
+// (Crypto User and Crypto Officer). Role assignments themselves are a control-plane matter in Azure;
 // here the Administrator manages them.
 var roles = []RoleDefinition{
 	{Name: RoleAdministrator, Description: "All data-plane operations on secrets, certificates and keys, and managing role assignments.", Permissions: AllPermissions},
@@ -104,8 +121,8 @@ var roles = []RoleDefinition{
 	{Name: RoleSecretsUser, family: Secrets, Description: "Read secret contents, including listing.", Permissions: []Permission{PermSecretsReadMetadata, PermSecretsGet, PermVaultRead}},
 	{Name: RoleCertificatesOfficer, family: Certificates, Description: "Every action on certificates except reading their secret and key portions.", Permissions: append(prefixed("certificates/"), PermVaultRead)},
 	{Name: RoleCertificateUser, family: Certificates, Description: "Read entire certificate contents, including the secret and key portions.", Permissions: []Permission{PermCertificatesRead, PermSecretsReadMetadata, PermSecretsGet, PermKeysRead, PermVaultRead}},
-	{Name: RoleCryptoOfficer, family: Keys, Description: "Every action on keys.", Permissions: append(prefixed("keys/"), PermVaultRead)},
-	{Name: RoleCryptoUser, family: Keys, Description: "Read keys and perform cryptographic operations with them.", Permissions: []Permission{PermKeysRead, PermKeysUpdate, PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermVaultRead}},
+	{Name: RoleCryptoOfficer, family: Keys, Description: "Every action on keys, and random bytes.", Permissions: append(prefixed("keys/"), PermRNG, PermVaultRead)},
+	{Name: RoleCryptoUser, family: Keys, Description: "Read and back up keys, perform cryptographic operations with them, and draw random bytes.", Permissions: []Permission{PermKeysRead, PermKeysUpdate, PermKeysBackup, PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermRNG, PermVaultRead}},
 	{Name: RoleCryptoServiceEncryptionUser, family: Keys, Description: "Read keys and wrap/unwrap with them.", Permissions: []Permission{PermKeysRead, PermKeysWrap, PermKeysUnwrap, PermVaultRead}},
 	{Name: RoleReader, Description: "Read metadata of secrets, certificates and keys; not secret values.", Permissions: []Permission{PermSecretsReadMetadata, PermCertificatesRead, PermKeysRead, PermVaultRead}},
 }
@@ -137,6 +154,9 @@ func LookupRole(name string) (RoleDefinition, bool) {
 // type with the fewest permissions, else the Reader, else the Administrator.
 func suggestRole(p Permission) string {
 	family := ObjectType(strings.SplitN(string(p), "/", 2)[0])
+	if p == PermRNG {
+		family = Keys // a crypto role, as Managed HSM's Crypto User
+	}
 	best := ""
 	bestN := 0
 	for _, r := range roles {

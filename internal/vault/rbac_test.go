@@ -16,12 +16,12 @@ import (
 // (https://learn.microsoft.com/azure/key-vault/general/rbac-guide), kept
 // independent of the package's table on purpose.
 var expected = map[string][]string{
-	vault.RoleSecretsOfficer:              {"getSecret", "listSecrets", "setSecret", "updateSecret", "deleteSecret", "recoverSecret", "purgeSecret", "downloadPFX"},
+	vault.RoleSecretsOfficer:              {"getSecret", "listSecrets", "setSecret", "updateSecret", "deleteSecret", "recoverSecret", "purgeSecret", "downloadPFX", "backupSecret", "restoreSecret"},
 	vault.RoleSecretsUser:                 {"getSecret", "listSecrets", "downloadPFX"},
-	vault.RoleCertificatesOfficer:         {"getCertificate", "listCertificates", "createCertificate", "importCertificate", "updateCertificate", "deleteCertificate", "recoverCertificate", "purgeCertificate"},
+	vault.RoleCertificatesOfficer:         {"getCertificate", "listCertificates", "createCertificate", "importCertificate", "updateCertificate", "deleteCertificate", "recoverCertificate", "purgeCertificate", "backupCertificate", "restoreCertificate"},
 	vault.RoleCertificateUser:             {"getCertificate", "listCertificates", "getSecret", "listSecrets", "getKey", "listKeys", "downloadPFX"},
-	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey"},
-	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey"},
+	vault.RoleCryptoOfficer:               {"getKey", "listKeys", "createKey", "importKey", "updateKey", "deleteKey", "recoverKey", "purgeKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "restoreKey", "rng"},
+	vault.RoleCryptoUser:                  {"getKey", "listKeys", "updateKey", "sign", "verify", "encrypt", "decrypt", "wrapKey", "unwrapKey", "backupKey", "rng"},
 	vault.RoleCryptoServiceEncryptionUser: {"getKey", "listKeys", "wrapKey", "unwrapKey"},
 	vault.RoleReader:                      {"listSecrets", "getCertificate", "listCertificates", "getKey", "listKeys"},
 	"(no role)":                           {},
@@ -185,6 +185,40 @@ func rbacOps(t *testing.T, e *env) []rbacOp {
 			_, err := e.svc.UnwrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes())
 			return err
 		}},
+		{"backupSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			setSecret(t, e, n, "v")
+			_, err := e.svc.BackupSecret(e.ctx, c, "default", n)
+			return err
+		}},
+		{"restoreSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			setSecret(t, e, n, "v")
+			_, err := e.svc.RestoreSecret(e.ctx, c, "default", backupPurged(t, e, vault.Secrets, n))
+			return err
+		}},
+		{"backupCertificate", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkCert(t, n)
+			_, err := e.svc.BackupCertificate(e.ctx, c, "default", n)
+			return err
+		}},
+		{"restoreCertificate", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkCert(t, n)
+			_, err := e.svc.RestoreCertificate(e.ctx, c, "default", backupPurged(t, e, vault.Certificates, n))
+			return err
+		}},
+		{"backupKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkKey(t, n)
+			_, err := e.svc.BackupKey(e.ctx, c, "default", n)
+			return err
+		}},
+		{"rng", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			_, err := e.svc.RandomBytes(e.ctx, c, "default", 16)
+			return err
+		}},
+		{"restoreKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
+			mkKey(t, n)
+			_, err := e.svc.RestoreKey(e.ctx, c, "default", backupPurged(t, e, vault.Keys, n))
+			return err
+		}},
 	}
 }
 
@@ -248,6 +282,9 @@ func TestRBAC_DenialNamesOperationAndLeastRole(t *testing.T) {
 		{func() error { _, err := e.svc.GetKey(e.ctx, c, "default", "k", ""); return err }, "keys/read", vault.RoleCryptoServiceEncryptionUser},
 		{func() error { _, err := e.svc.Sign(e.ctx, c, "default", "k", "", "ES256", nil); return err }, "keys/sign", vault.RoleCryptoUser},
 		{func() error { _, err := e.svc.ListRoleAssignments(e.ctx, c, "default"); return err }, "roleAssignments/read", vault.RoleAdministrator},
+		{func() error { _, err := e.svc.RandomBytes(e.ctx, c, "default", 1); return err }, "rng", vault.RoleCryptoUser},
+		{func() error { _, err := e.svc.BackupSecret(e.ctx, c, "default", "s"); return err }, "secrets/backup", vault.RoleSecretsOfficer},
+		{func() error { _, err := e.svc.BackupKey(e.ctx, c, "default", "k"); return err }, "keys/backup", vault.RoleCryptoUser},
 	} {
 		t.Run(tc.perm, func(t *testing.T) {
 			want := fmt.Sprintf("caller %s lacks permission %s on vault default; assign the role %q (portcullis vault role assign --app %s --role %q --vault default)", c.AppID, tc.perm, tc.role, c.AppID, tc.role)

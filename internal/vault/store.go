@@ -235,6 +235,14 @@ type Store interface {
 	// store.ErrNotFound if the vault does not exist. Concurrent AddVersion calls
 	// for one name are serialised (whatever their type) and none is lost.
 	AddVersion(ctx context.Context, v ObjectVersion, opts AddOptions) (ObjectVersion, error)
+	// RestoreObject inserts obj as a new live object (its Created and Policy
+	// kept) with vers in the given order, each assigned a Seq, in one
+	// transaction, and returns the versions as stored. It fails with
+	// ErrObjectDeleted if an object of the same type and name is deleted,
+	// store.ErrConflict if one is live, if an object of an exclusive type
+	// has the name (live or deleted) or if vers is empty or repeats a
+	// version id, and store.ErrNotFound if the vault does not exist.
+	RestoreObject(ctx context.Context, obj Object, vers []ObjectVersion, exclusive []ObjectType) ([]ObjectVersion, error)
 	// GetObject returns an object's state, live or deleted; store.ErrNotFound if absent.
 	GetObject(ctx context.Context, vault string, typ ObjectType, name string) (Object, error)
 	// UpdateObject loads the object, calls mutate and writes the result in

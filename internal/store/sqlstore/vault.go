@@ -414,24 +414,112 @@ func (s *Store) AddVersion(ctx context.Context, v vault.ObjectVersion, opts vaul
 			}
 		}
 		v.Vault, v.Name = obj.Vault, obj.Name
-		// The seq is drawn after the revision row lock, so seqs are
-		// assigned in commit order on both backends.
-		found, err := QueryOne(ctx, q, `INSERT INTO vault_versions (vault_key, type, name_key, version, vault, name, created_at, updated_at, enabled, not_before, expires_at, content_type, tags, sealed, public, meta)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-			[]any{key(v.Vault), string(v.Type), key(v.Name), v.Version, v.Vault, v.Name, v.Created, v.Updated, v.Enabled, v.NotBefore, v.Expires, v.ContentType, tags, v.Sealed, v.Public, v.Meta},
-			&v.Seq)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return errors.New("the insert returned no seq")
-		}
-		return nil
+		return insertVersion(ctx, q, &v, tags)
 	})
 	if err := s.finish(what, err); err != nil {
 		return vault.ObjectVersion{}, err
 	}
 	return v, nil
+}
+
+// insertVersion inserts v (its tags encoded) and sets its Seq. The seq is
+// drawn after the revision row lock, so seqs are assigned in commit order
+// on both backends.
+func insertVersion(ctx context.Context, q Querier, v *vault.ObjectVersion, tags string) error {
+	found, err := QueryOne(ctx, q, `INSERT INTO vault_versions (vault_key, type, name_key, version, vault, name, created_at, updated_at, enabled, not_before, expires_at, content_type, tags, sealed, public, meta)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		[]any{key(v.Vault), string(v.Type), key(v.Name), v.Version, v.Vault, v.Name, v.Created, v.Updated, v.Enabled, v.NotBefore, v.Expires, v.ContentType, tags, v.Sealed, v.Public, v.Meta},
+		&v.Seq)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return errors.New("the insert returned no seq")
+	}
+	return nil
+}
+
+// RestoreObject inserts a new live object with its versions, in order, in
+// one transaction; see vault.Store for the errors.
+func (s *Store) RestoreObject(ctx context.Context, obj vault.Object, vers []vault.ObjectVersion, exclusive []vault.ObjectType) ([]vault.ObjectVersion, error) {
+	what := fmt.Sprintf("restore %s", describeObject(obj.Vault, obj.Type, obj.Name))
+	if err := validType(obj.Type); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	for _, t := range exclusive {
+		if err := validType(t); err != nil {
+			return nil, fmt.Errorf("%s: exclusive %w", what, err)
+		}
+	}
+	if err := required(what, "name", obj.Name); err != nil {
+		return nil, err
+	}
+	if len(vers) == 0 {
+		return nil, fmt.Errorf("%s: no versions: %w", what, store.ErrConflict)
+	}
+	out := make([]vault.ObjectVersion, len(vers))
+	tags := make([]string, len(vers))
+	seen := map[string]bool{}
+	for i, v := range vers {
+		if err := required(what, "version", v.Version); err != nil {
+			return nil, err
+		}
+		if seen[v.Version] {
+			return nil, fmt.Errorf("%s: version %s given twice: %w", what, v.Version, store.ErrConflict)
+		}
+		seen[v.Version] = true
+		t, err := encodeTags(v.Tags)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		tags[i] = t
+		v.Type = obj.Type
+		v.Tags = cloneTags(v.Tags)
+		v.Sealed, v.Public, v.Meta = cloneBytes(v.Sealed), cloneBytes(v.Public), cloneBytes(v.Meta)
+		v.Created, v.Updated, v.NotBefore, v.Expires = Time(v.Created), Time(v.Updated), Time(v.NotBefore), Time(v.Expires)
+		out[i] = v
+	}
+	err := s.Write(ctx, func(q Querier) error {
+		vlt, err := getVault(ctx, q, obj.Vault, "")
+		if err != nil {
+			return err
+		}
+		for _, t := range exclusive {
+			var other string
+			found, err := QueryOne(ctx, q, `SELECT o.name FROM vault_objects o WHERE `+objectWhere, objectArgs(obj.Vault, t, obj.Name), &other)
+			if err != nil {
+				return err
+			}
+			if found {
+				return fmt.Errorf("%s exists (live or deleted): %w", describeObject(vlt.Name, t, other), store.ErrConflict)
+			}
+		}
+		existing, err := getObject(ctx, q, obj.Vault, obj.Type, obj.Name, s.db.ForUpdate())
+		switch {
+		case err == nil && existing.Deleted != nil:
+			return fmt.Errorf("%s: %w", describeObject(existing.Vault, existing.Type, existing.Name), vault.ErrObjectDeleted)
+		case err == nil:
+			return fmt.Errorf("%s exists: %w", describeObject(existing.Vault, existing.Type, existing.Name), store.ErrConflict)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		created := Time(obj.Created)
+		if _, err := q.Exec(ctx, `INSERT INTO vault_objects (vault_key, type, name_key, vault, name, created_at, deleted, deleted_at, scheduled_purge_at, recovery_id, policy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			key(obj.Vault), string(obj.Type), key(obj.Name), vlt.Name, obj.Name, created, false, zeroTime, zeroTime, "", cloneBytes(obj.Policy)); err != nil {
+			return err
+		}
+		for i := range out {
+			out[i].Vault, out[i].Name = vlt.Name, obj.Name
+			if err := insertVersion(ctx, q, &out[i], tags[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := s.finish(what, err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // GetObject returns an object's state, live or deleted; store.ErrNotFound if

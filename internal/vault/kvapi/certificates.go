@@ -86,8 +86,7 @@ func (rq *request) certificates(segs []string) {
 		page, err := s.ListCertificates(ctx, c, v, p)
 		replyList(rq, "certificates", p, page, err, false, rq.certificateItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
-		rq.route("POST /certificates/restore")
-		rq.fail(notImplemented("Certificate backup and restore are not supported by Portcullis: back up the database instead, or download the certificate as PFX and import it."))
+		rq.restore(vault.Certificates)
 	case len(segs) == 1:
 		name := segs[0]
 		rq.route(rq.r.Method + " /certificates/{name}")
@@ -189,8 +188,7 @@ func (rq *request) certificateAction(name, action string) {
 		page, err := s.ListCertificateVersions(ctx, c, v, name, p)
 		replyList(rq, listing, p, page, err, true, rq.certificateItem)
 	case "backup":
-		rq.route("POST /certificates/{name}/backup")
-		rq.fail(notImplemented("Certificate backup and restore are not supported by Portcullis: back up the database instead, or download the certificate as PFX and import it."))
+		rq.backup(vault.Certificates, name)
 	default:
 		rq.route(rq.r.Method + " /certificates/{name}/{version}")
 		if !rq.allow(http.MethodGet, http.MethodPatch) {

@@ -25,6 +25,12 @@ const maxUnixSeconds = 253402300799
 
 // readBody reads a JSON request body within the limit.
 func (rq *request) readBody() ([]byte, error) {
+	return rq.readBodyUpTo(rq.h.cfg.MaxBodyBytes, fmt.Sprintf("secret values are limited to %d bytes", vault.MaxSecretValueBytes))
+}
+
+// readBodyUpTo is readBody with its own limit; limitNote says in the
+// refusal what the limit is for.
+func (rq *request) readBodyUpTo(limit int64, limitNote string) ([]byte, error) {
 	ct := rq.r.Header.Get("Content-Type")
 	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -33,12 +39,12 @@ func (rq *request) readBody() ([]byte, error) {
 				"Content-Type %q is not supported: send the body as application/json.", clip(ct, 80))}
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.r.Body, rq.h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(rq.w, rq.r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, &vault.Error{Kind: vault.KindBadRequest, Code: codeRequestTooLarge, Message: fmt.Sprintf(
-				"The request body is larger than %d bytes; secret values are limited to %d bytes.", rq.h.cfg.MaxBodyBytes, vault.MaxSecretValueBytes)}
+				"The request body is larger than %d bytes; %s.", limit, limitNote)}
 		}
 		return nil, badParameter("The request body could not be read: %v", err)
 	}
@@ -521,4 +527,21 @@ func parseKeyOperation(op string, body []byte) (keyOperation, error) {
 		return keyOperation{}, badParameter("The member \"digest\" (base64url of the hash that was signed) is missing.")
 	}
 	return keyOperation{Alg: b.Alg, Value: b.Value, Digest: b.Digest}, nil
+}
+
+// parseRandomBytes reads GetRandomBytes' body: {"count": 1..128}.
+func parseRandomBytes(body []byte) (int, error) {
+	var in struct {
+		Count *int `json:"count"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return 0, err
+	}
+	if in.Count == nil {
+		return 0, badParameter("The member \"count\" (the number of random bytes, 1 to %d) is missing.", vault.MaxRandomBytes)
+	}
+	if *in.Count < 1 || *in.Count > vault.MaxRandomBytes {
+		return 0, badParameter("The member \"count\" must be between 1 and %d, got %d.", vault.MaxRandomBytes, *in.Count)
+	}
+	return *in.Count, nil
 }

@@ -199,11 +199,6 @@ func secretsThroughAzsecrets(t *testing.T, e *env) {
 			t.Fatalf("name reusable after purge: %v", err)
 		}
 	})
-
-	t.Run("backup is refused as not implemented", func(t *testing.T) {
-		_, err := c.BackupSecret(ctx, "rotated", nil)
-		respErr(t, err, http.StatusNotImplemented, "NotImplemented")
-	})
 }
 
 func TestKeyVault_CertificatesThroughAzcertificates(t *testing.T) {

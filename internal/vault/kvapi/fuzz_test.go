@@ -190,3 +190,32 @@ func TestAPIVersion(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseRestore(f *testing.F) {
+	f.Add(`{"value":"UENWQgFz"}`)
+	f.Add(`{"value":"UENWQgFz=="}`)
+	f.Add(`{"value":""}`)
+	f.Add(`{"value":"!!"}`)
+	f.Add(`{"value":null}`)
+	f.Add(`{"value":1}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		blob, err := parseRestore([]byte(body))
+		isClientError(t, err)
+		if err == nil && len(blob) == 0 {
+			t.Fatal("an empty blob was accepted")
+		}
+	})
+}
+
+func FuzzParseRandomBytes(f *testing.F) {
+	for _, s := range []string{`{"count":32}`, `{"count":0}`, `{"count":129}`, `{"count":-5}`, `{"count":1.5}`, `{"count":"8"}`, `{}`, `{"count":99999999999999999999}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		n, err := parseRandomBytes([]byte(body))
+		isClientError(t, err)
+		if err == nil && (n < 1 || n > vault.MaxRandomBytes) {
+			t.Fatalf("count %d accepted", n)
+		}
+	})
+}

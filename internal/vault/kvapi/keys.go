@@ -51,7 +51,9 @@ func (rq *request) keyItem(k vault.Key, withVersion bool) keyItem {
 	return keyItem{KID: rq.objectID("keys", k.Name, version), Attributes: attributesToWire(k.Attributes), Tags: k.Tags, Managed: k.Managed, deletion: rq.deletionOf(vault.Keys, k.Name, k.Deleted)}
 }
 
-const noKeyBackup = "Key backup, restore, rotation policies, release and attestation are not supported by Portcullis: keys never leave the vault; create a new key version with POST /keys/{name}/create."
+const noKeyRotation = "Key rotation and rotation policies are not supported by Portcullis yet: create a new key version with POST /keys/{name}/create."
+
+const noKeyRelease = "Key release and attestation are not supported by Portcullis: they need hardware attestation (a managed HSM); keys never leave the vault."
 
 // keys serves /keys and everything below it.
 func (rq *request) keys(segs []string) {
@@ -72,8 +74,7 @@ func (rq *request) keys(segs []string) {
 		page, err := s.ListKeys(ctx, c, v, p)
 		replyList(rq, "keys", p, page, err, false, rq.keyItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
-		rq.route("POST /keys/restore")
-		rq.fail(notImplemented(noKeyBackup))
+		rq.restore(vault.Keys)
 	case len(segs) == 1:
 		name := segs[0]
 		rq.route(rq.r.Method + " /keys/{name}")
@@ -127,9 +128,11 @@ func (rq *request) keys(segs []string) {
 		case "sign", "verify", "encrypt", "decrypt", "wrapkey", "unwrapkey", "release", "attestation":
 			// The SDK joins an empty version away: /keys/{name}/sign.
 			rq.keyOperation(name, "", action)
-		case "backup", "rotate", "rotationpolicy":
+		case "backup":
+			rq.backup(vault.Keys, name)
+		case "rotate", "rotationpolicy":
 			rq.route("/keys/{name}/" + action)
-			rq.fail(notImplemented(noKeyBackup))
+			rq.fail(notImplemented(noKeyRotation))
 		default:
 			rq.route(rq.r.Method + " /keys/{name}/{version}")
 			if !rq.allow(http.MethodGet, http.MethodPatch) {
@@ -164,7 +167,7 @@ func (rq *request) keyOperation(name, version, op string) {
 	case "sign", "verify", "encrypt", "decrypt", "wrapkey", "unwrapkey":
 	case "release", "attestation":
 		rq.route("/keys/{name}/{version}/" + op)
-		rq.fail(notImplemented(noKeyBackup))
+		rq.fail(notImplemented(noKeyRelease))
 		return
 	default:
 		rq.notFound()

@@ -1,6 +1,7 @@
 package kvapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -34,8 +35,7 @@ func (rq *request) dispatch() {
 	case "deletedkeys":
 		rq.deleted(segs[1:], vault.Keys)
 	case "rng":
-		rq.route("POST /rng")
-		rq.fail(notImplemented("Random bytes (/rng) are not offered by Portcullis: use crypto/rand locally."))
+		rq.rng(segs[1:])
 	default:
 		rq.fail(errNotFoundPath(rq.r))
 	}
@@ -185,4 +185,28 @@ func (rq *request) deleted(segs []string, typ vault.ObjectType) {
 	default:
 		rq.notFound()
 	}
+}
+
+// rng serves POST /rng (GetRandomBytes): {"count": n} → {"value": base64url}.
+func (rq *request) rng(rest []string) {
+	if len(rest) != 0 {
+		rq.notFound()
+		return
+	}
+	rq.route("POST /rng")
+	if !rq.allow(http.MethodPost) {
+		return
+	}
+	n, ok := body(rq, parseRandomBytes)
+	if !ok {
+		return
+	}
+	b, err := rq.h.cfg.Vault.RandomBytes(rq.r.Context(), rq.caller, rq.t.vault, n)
+	if err != nil {
+		rq.fail(err)
+		return
+	}
+	rq.reply(http.StatusOK, struct {
+		Value string `json:"value"`
+	}{base64.RawURLEncoding.EncodeToString(b.Bytes())})
 }

@@ -105,8 +105,7 @@ func (rq *request) secrets(segs []string) {
 		page, err := s.ListSecrets(ctx, c, v, p)
 		replyList(rq, "secrets", p, page, err, false, rq.secretItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
-		rq.route("POST /secrets/restore")
-		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
+		rq.restore(vault.Secrets)
 	case len(segs) == 1:
 		name := segs[0]
 		rq.route(rq.r.Method + " /secrets/{name}")
@@ -144,8 +143,7 @@ func (rq *request) secrets(segs []string) {
 		page, err := s.ListSecretVersions(ctx, c, v, name, p)
 		replyList(rq, listing, p, page, err, true, rq.secretItem)
 	case len(segs) == 2 && segs[1] == "backup":
-		rq.route("POST /secrets/{name}/backup")
-		rq.fail(notImplemented("Secret backup and restore are not supported by Portcullis: back up the database (SQLite file or PostgreSQL) instead."))
+		rq.backup(vault.Secrets, segs[0])
 	case len(segs) == 2:
 		rq.route(rq.r.Method + " /secrets/{name}/{version}")
 		if !rq.allow(http.MethodGet, http.MethodPatch) {
@@ -161,12 +159,23 @@ func (rq *request) secrets(segs []string) {
 	}
 }
 
+// getSecret serves GET /secrets/{name}[/{version}], with outContentType
+// from api-version 2025-07-01 (defined since 2025-06-01-preview); the 7.x
+// versions do not define the parameter, so it is ignored there and the
+// value keeps the format of the certificate's policy.
 func (rq *request) getSecret(name, version string) {
-	if oct := rq.r.URL.Query().Get("outContentType"); oct != "" {
-		rq.fail(badParameter("outContentType is not supported: a certificate's secret has the format of its policy's secret_props.contentType; download other formats with `portcullis certificate download`."))
-		return
+	q := rq.r.URL.Query()
+	var sec vault.Secret
+	var err error
+	if oct, ok := q["outContentType"]; ok && !isSevenX(rq.version) {
+		if len(oct) != 1 {
+			rq.fail(badParameter("The 'outContentType' query parameter is given %d times: give it once.", len(oct)))
+			return
+		}
+		sec, err = rq.h.cfg.Vault.GetSecretAs(rq.r.Context(), rq.caller, rq.t.vault, name, version, oct[0])
+	} else {
+		sec, err = rq.h.cfg.Vault.GetSecret(rq.r.Context(), rq.caller, rq.t.vault, name, version)
 	}
-	sec, err := rq.h.cfg.Vault.GetSecret(rq.r.Context(), rq.caller, rq.t.vault, name, version)
 	rq.ok(rq.secretBundle(sec, true), err)
 }
 

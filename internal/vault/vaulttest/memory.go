@@ -191,6 +191,50 @@ func (m *MemoryStore) AddVersion(_ context.Context, v vault.ObjectVersion, opts 
 	return copyVersion(v), nil
 }
 
+// RestoreObject implements vault.Store.
+func (m *MemoryStore) RestoreObject(_ context.Context, obj vault.Object, vers []vault.ObjectVersion, exclusive []vault.ObjectType) ([]vault.ObjectVersion, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++ // may move without a change, as Revision allows
+	vlt, ok := m.vaults[fold(obj.Vault)]
+	if !ok {
+		return nil, fmt.Errorf("vault %q: %w", obj.Vault, store.ErrNotFound)
+	}
+	for _, t := range exclusive {
+		if _, ok := m.objects[key(obj.Vault, t, obj.Name)]; ok {
+			return nil, fmt.Errorf("%s %q exists: %w", t, obj.Name, store.ErrConflict)
+		}
+	}
+	k := key(obj.Vault, obj.Type, obj.Name)
+	if o, ok := m.objects[k]; ok {
+		if o.obj.Deleted != nil {
+			return nil, fmt.Errorf("%s %q: %w", obj.Type, obj.Name, vault.ErrObjectDeleted)
+		}
+		return nil, fmt.Errorf("%s %q exists: %w", obj.Type, obj.Name, store.ErrConflict)
+	}
+	if len(vers) == 0 {
+		return nil, fmt.Errorf("%s %q: no versions: %w", obj.Type, obj.Name, store.ErrConflict)
+	}
+	seen := map[string]bool{}
+	for _, v := range vers {
+		if seen[v.Version] {
+			return nil, fmt.Errorf("%s %q version %s given twice: %w", obj.Type, obj.Name, v.Version, store.ErrConflict)
+		}
+		seen[v.Version] = true
+	}
+	o := &memObject{obj: vault.Object{Vault: vlt.Name, Type: obj.Type, Name: obj.Name, Created: obj.Created, Policy: bytes.Clone(obj.Policy)}}
+	out := make([]vault.ObjectVersion, len(vers))
+	for i, v := range vers {
+		m.seq++
+		v = copyVersion(v)
+		v.Seq, v.Vault, v.Type, v.Name = m.seq, vlt.Name, obj.Type, obj.Name
+		o.versions = append(o.versions, v)
+		out[i] = copyVersion(v)
+	}
+	m.objects[k] = o
+	return out, nil
+}
+
 // GetObject implements vault.Store.
 func (m *MemoryStore) GetObject(_ context.Context, v string, t vault.ObjectType, name string) (vault.Object, error) {
 	m.mu.Lock()

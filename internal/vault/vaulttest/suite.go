@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"VersionsNewestAndByID", testVersions},
 		{"ObjectWithVersionInOneRead", testObjectVersion},
 		{"AddVersionConflicts", testAddVersionConflicts},
+		{"RestoreObjectKeepsVersionsAndOrder", testRestoreObject},
+		{"ConcurrentRestoresOfOneNameOneWins", testConcurrentRestore},
 		{"ConcurrentAddVersionLosesNothing", testConcurrentAdd},
 		{"SoftDeleteStateAndListing", testObjectsState},
 		{"UpdateVersionChangesOnlyMutableFields", testUpdateVersion},
@@ -237,6 +239,121 @@ func testAddVersionConflicts(t *testing.T, s vault.Store) {
 	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "s", 5), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("exclusive against a deleted object: %v", err)
 	}
+}
+
+func testRestoreObject(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	obj := vault.Object{Vault: "V1", Type: vault.Certificates, Name: "Restored", Created: t0.Add(-time.Hour), Policy: []byte(`{"p":2}`)}
+	// Version ids out of lexical order: the store keeps the given order.
+	vers := []vault.ObjectVersion{newVersion("v1", vault.Certificates, "Restored", 7), newVersion("v1", vault.Certificates, "Restored", 3), newVersion("v1", vault.Certificates, "Restored", 5)}
+	vers[1].Enabled = false
+	vers[2].Tags = nil
+	excl := []vault.ObjectType{vault.Secrets, vault.Keys}
+
+	for _, tc := range []struct {
+		name string
+		obj  vault.Object
+		vers []vault.ObjectVersion
+		want error
+	}{
+		{"unknown vault", vault.Object{Vault: "nope", Type: vault.Secrets, Name: "x"}, vers[:1], store.ErrNotFound},
+		{"no versions", vault.Object{Vault: "v1", Type: vault.Secrets, Name: "x"}, nil, store.ErrConflict},
+		{"repeated version id", vault.Object{Vault: "v1", Type: vault.Secrets, Name: "x"}, []vault.ObjectVersion{vers[0], vers[0]}, store.ErrConflict},
+	} {
+		if _, err := s.RestoreObject(ctx, tc.obj, tc.vers, nil); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.GetObject(ctx, "v1", vault.Secrets, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused restore left an object: %v", err)
+	}
+
+	got, err := s.RestoreObject(ctx, obj, vers, excl)
+	if err != nil {
+		t.Fatalf("RestoreObject: %v", err)
+	}
+	stored, err := s.ListVersions(ctx, "v1", vault.Certificates, "restored")
+	if err != nil || len(stored) != 3 || len(got) != 3 {
+		t.Fatalf("ListVersions: %d versions, %v; returned %d", len(stored), err, len(got))
+	}
+	for i := range vers {
+		want := vers[i]
+		want.Seq, want.Vault = stored[i].Seq, "v1"
+		if !sameVersion(stored[i], want) || stored[i].Seq != got[i].Seq || (i > 0 && stored[i].Seq <= stored[i-1].Seq) {
+			t.Fatalf("version %d: stored %+v, want %+v", i, stored[i], want)
+		}
+	}
+	o, err := s.GetObject(ctx, "v1", vault.Certificates, "restored")
+	if err != nil || o.Name != "Restored" || !o.Created.Equal(obj.Created) || string(o.Policy) != `{"p":2}` || o.Deleted != nil {
+		t.Fatalf("object %+v, %v", o, err)
+	}
+	if newest, err := s.GetVersion(ctx, "v1", vault.Certificates, "restored", ""); err != nil || newest.Version != vers[2].Version {
+		t.Fatalf("newest = %s, %v; want the last given", newest.Version, err)
+	}
+
+	// A name in use: live (same type or exclusive) or deleted.
+	if _, err := s.RestoreObject(ctx, obj, vers, excl); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("restore over a live object: %v", err)
+	}
+	if _, err := s.RestoreObject(ctx, vault.Object{Vault: "v1", Type: vault.Secrets, Name: "restored"}, vers[:1], []vault.ObjectType{vault.Certificates}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("restore over an exclusive type: %v", err)
+	}
+	if _, err := s.UpdateObject(ctx, "v1", vault.Certificates, "restored", func(o *vault.Object) error {
+		o.Deleted = &vault.Deletion{DeletedAt: t0, ScheduledPurgeAt: t0.Add(time.Hour), RecoveryID: "deletedcertificates/Restored"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RestoreObject(ctx, obj, vers, excl); !errors.Is(err, vault.ErrObjectDeleted) {
+		t.Fatalf("restore over a deleted object: %v", err)
+	}
+	if err := s.PurgeObject(ctx, "v1", vault.Certificates, "restored"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RestoreObject(ctx, obj, vers, excl); err != nil {
+		t.Fatalf("restore after purge: %v", err)
+	}
+}
+
+func testConcurrentRestore(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "v1")
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			vers := []vault.ObjectVersion{newVersion("v1", vault.Secrets, "race", 2*i), newVersion("v1", vault.Secrets, "race", 2*i+1)}
+			_, err := s.RestoreObject(ctx, vault.Object{Vault: "v1", Type: vault.Secrets, Name: "race", Created: t0}, vers, []vault.ObjectType{vault.Certificates})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("a losing restore: %v, want ErrConflict", err)
+		}
+	}
+	vers, err := s.ListVersions(ctx, "v1", vault.Secrets, "race")
+	if won != 1 || err != nil || len(vers) != 2 {
+		t.Fatalf("%d restores won, %d versions stored (%v); want 1 and 2", won, len(vers), err)
+	}
+}
+
+// sameVersion compares every stored field of two versions.
+func sameVersion(a, b vault.ObjectVersion) bool {
+	return a.Seq == b.Seq && a.Vault == b.Vault && a.Type == b.Type && a.Name == b.Name && a.Version == b.Version &&
+		a.Created.Equal(b.Created) && a.Updated.Equal(b.Updated) && a.Enabled == b.Enabled &&
+		a.NotBefore.Equal(b.NotBefore) && a.Expires.Equal(b.Expires) && a.ContentType == b.ContentType &&
+		fmt.Sprint(a.Tags) == fmt.Sprint(b.Tags) && bytes.Equal(a.Sealed, b.Sealed) && bytes.Equal(a.Public, b.Public) && bytes.Equal(a.Meta, b.Meta)
 }
 
 func testConcurrentAdd(t *testing.T, s vault.Store) {
