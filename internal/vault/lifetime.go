@@ -166,6 +166,10 @@ type LifetimeReport struct {
 	Notified     int
 	Renewed      int
 	Failed       int
+	// Keys counts the keys whose rotation policy was evaluated; Rotated
+	// the versions their Rotate actions created.
+	Keys    int
+	Rotated int
 }
 
 // thresholdOf returns when a trigger fires for a certificate valid from nbf to exp.
@@ -181,6 +185,7 @@ func thresholdOf(t LifetimeTrigger, nbf, exp time.Time) time.Time {
 }
 
 // RunLifetimeActions evaluates every live certificate's lifetime actions
+// and every live key's rotation policy (see keyLifetimeOf)
 // against the clock: each action fires once per certificate version and
 // trigger (a marker in the store makes that hold across runs and nodes),
 // EmailContacts through the Notifier, AutoRenew by issuing a new version
@@ -204,6 +209,18 @@ func (s *Service) RunLifetimeActions(ctx context.Context) (LifetimeReport, error
 			if err := s.lifetimeOf(ctx, v, e, &rep); err != nil {
 				rep.Failed++
 				errs = append(errs, fmt.Errorf("vault %s certificate %s: %w", v.Name, e.Object.Name, err))
+			}
+		}
+		keys, err := s.store.ListObjects(ctx, v.Name, Keys, ObjectQuery{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vault %s: list keys: %w", v.Name, err))
+			continue
+		}
+		for _, e := range keys {
+			rep.Keys++
+			if err := s.keyLifetimeOf(ctx, v, e, &rep); err != nil {
+				rep.Failed++
+				errs = append(errs, fmt.Errorf("vault %s key %s: %w", v.Name, e.Object.Name, err))
 			}
 		}
 	}
