@@ -411,7 +411,6 @@ func keysThroughAzkeys(t *testing.T, e *env) {
 		{"rsa-2048", azkeys.KeyTypeRSA, 2048, "", azkeys.SignatureAlgorithmRS256},
 		{"rsa-pss", azkeys.KeyTypeRSA, 3072, "", azkeys.SignatureAlgorithmPS256},
 		{"ec-p256", azkeys.KeyTypeEC, 0, azkeys.CurveNameP256, azkeys.SignatureAlgorithmES256},
-		{"ec-p521", azkeys.KeyTypeEC, 0, azkeys.CurveNameP521, azkeys.SignatureAlgorithmES512},
 	}
 	for _, tc := range tests {
 		t.Run("create and sign/verify "+tc.name, func(t *testing.T) {
