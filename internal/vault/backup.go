@@ -228,6 +228,10 @@ func checkBackupVersion(typ ObjectType, v backupVersion) error {
 			if checkOctSize(len(v.Value)*8) != nil {
 				return errors.New("the oct key is not 128, 192 or 256 bits long")
 			}
+		} else if jwk.Crv == CurveP256K {
+			if _, err := parseSecp256k1PKCS8(v.Value); err != nil {
+				return errors.New("the P-256K private key does not parse")
+			}
 		} else if _, err := x509.ParsePKCS8PrivateKey(v.Value); err != nil {
 			return errors.New("the private key does not parse")
 		}

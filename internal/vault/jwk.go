@@ -12,6 +12,8 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Base64URL is bytes that JSON encodes as unpadded base64url (RFC 7515
@@ -84,6 +86,8 @@ func publicJWK(pub crypto.PublicKey, ops []string) (JSONWebKey, error) {
 			return JSONWebKey{}, badRequest("invalid EC public key")
 		}
 		return JSONWebKey{Kty: "EC", KeyOps: ops, Crv: crv, X: pt[1 : 1+size], Y: pt[1+size:]}, nil
+	case *secp256k1.PublicKey:
+		return secp256k1JWK(k, ops), nil
 	}
 	return JSONWebKey{}, badRequest("%T keys are not supported", pub)
 }
@@ -118,6 +122,9 @@ func (j JSONWebKey) privateKey() (crypto.Signer, error) {
 		k.Precompute()
 		return k, nil
 	case "EC":
+		if j.Crv == CurveP256K {
+			return secp256k1FromJWK(j.D, j.X, j.Y)
+		}
 		var curve elliptic.Curve
 		switch j.Crv {
 		case "P-256":
@@ -127,7 +134,7 @@ func (j JSONWebKey) privateKey() (crypto.Signer, error) {
 		case "P-521":
 			curve = elliptic.P521()
 		default:
-			return nil, badRequest("EC curve %q is not supported: use P-256, P-384 or P-521", j.Crv)
+			return nil, badRequest("EC curve %q is not supported: use P-256, P-384, P-521 or P-256K", j.Crv)
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		if len(j.D) == 0 || len(j.D) > size || len(j.X) > size || len(j.Y) > size {
@@ -199,7 +206,10 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	if k, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
 		if k, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
 			if k, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
-				return nil, badRequest("the PEM block is not a PKCS#8, PKCS#1 or SEC1 private key")
+				if k256, kerr := parseSecp256k1PKCS8(block.Bytes); kerr == nil {
+					return k256, nil
+				}
+				return nil, badRequest("the PEM block is not a PKCS#8, PKCS#1 or SEC1 private key of a supported type")
 			}
 		}
 	}

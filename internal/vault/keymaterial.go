@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"strings"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
 	"github.com/portcullis/portcullis/internal/pki"
 )
 
@@ -74,10 +76,14 @@ func (m keyMaterial) validate() error {
 	return err
 }
 
-// supportedKeyOrP521 accepts what certificates accept and, for keys, EC P-521.
+// supportedKeyOrP521 accepts what certificates accept and, for keys, EC
+// P-521 and P-256K.
 func supportedKeyOrP521(key crypto.Signer) (string, int, string, error) {
 	if k, ok := key.(*ecdsa.PrivateKey); ok && k.Curve == elliptic.P521() {
 		return "EC", 521, "P-521", nil
+	}
+	if _, ok := key.(secp256k1Key); ok {
+		return "EC", 256, CurveP256K, nil
 	}
 	return supportedKey(key)
 }
@@ -95,6 +101,13 @@ func (m keyMaterial) encode() ([]byte, error) {
 	if m.signer == nil {
 		return append([]byte(nil), m.secret...), nil
 	}
+	if k, ok := m.signer.(secp256k1Key); ok {
+		der, err := marshalSecp256k1PKCS8(k)
+		if err != nil {
+			return nil, internal(err, "encode private key")
+		}
+		return der, nil
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(m.signer)
 	if err != nil {
 		return nil, internal(err, "encode private key")
@@ -103,7 +116,7 @@ func (m keyMaterial) encode() ([]byte, error) {
 }
 
 // generateKey makes new material of the given type: RSA 2048/3072/4096
-// (via the certificate policy's rules), EC P-256/P-384/P-521, oct
+// (via the certificate policy's rules), EC P-256/P-384/P-521/P-256K, oct
 // 128/192/256.
 func generateKey(kty string, size int, curve string) (keyMaterial, error) {
 	if isOct(kty) {
@@ -119,13 +132,23 @@ func generateKey(kty string, size int, curve string) (keyMaterial, error) {
 		if curve == "" {
 			curve = "P-256"
 		}
+		if strings.EqualFold(curve, CurveP256K) || strings.EqualFold(curve, "secp256k1") {
+			if size != 0 && size != 256 {
+				return keyMaterial{}, badRequest("key_size %d does not match curve P-256K", size)
+			}
+			k, err := secp256k1.GeneratePrivateKey()
+			if err != nil {
+				return keyMaterial{}, internal(err, "generate key")
+			}
+			return keyMaterial{signer: secp256k1Key{k: k}}, nil
+		}
 		curves := map[string]struct {
 			c    elliptic.Curve
 			bits int
 		}{"P-256": {elliptic.P256(), 256}, "P-384": {elliptic.P384(), 384}, "P-521": {elliptic.P521(), 521}}
 		c, ok := curves[strings.ToUpper(curve)]
 		if !ok {
-			return keyMaterial{}, badRequest("crv %q is not supported: use P-256, P-384 or P-521 (P-256K, secp256k1, is not supported)", curve)
+			return keyMaterial{}, badRequest("crv %q is not supported: use P-256, P-384, P-521 or P-256K", curve)
 		}
 		if size != 0 && size != c.bits {
 			return keyMaterial{}, badRequest("key_size %d does not match curve %s", size, strings.ToUpper(curve))
@@ -161,4 +184,21 @@ func newKeyMaterialLike(jwk JSONWebKey, octBits int) (keyMaterial, error) {
 		return generateKey("EC", 0, jwk.Crv)
 	}
 	return keyMaterial{}, badRequest("key type %q cannot be rotated", jwk.Kty)
+}
+
+// openSigner opens the private key of an RSA or EC key version.
+func (s *Service) openSigner(k Key, ver ObjectVersion) (crypto.Signer, error) {
+	if k.JWK.Crv != CurveP256K {
+		return s.openPrivateKey(ver)
+	}
+	der, err := s.open(ver)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	key, err := parseSecp256k1PKCS8(der)
+	if err != nil {
+		return nil, internal(err, "parse stored private key of %q", ver.Name)
+	}
+	return key, nil
 }

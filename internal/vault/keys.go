@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Key is one version of a key: public members only; the private key never
@@ -415,7 +417,7 @@ func (s *Service) cryptoKey(ctx context.Context, v Vault, name, version, keyOp s
 	if isOct(k.JWK.Kty) {
 		return nil, ObjectVersion{}, badRequest("key %s is a symmetric (oct) key: operation %s needs an RSA or EC key", name, keyOp)
 	}
-	key, err := s.openPrivateKey(ver)
+	key, err := s.openSigner(k, ver)
 	if err != nil {
 		return nil, ObjectVersion{}, err
 	}
@@ -437,7 +439,7 @@ func (s *Service) materialOp(ctx context.Context, c Caller, vault, name, version
 			}
 			m.octKty = k.JWK.Kty
 			defer m.clear()
-		} else if m.signer, err = s.openPrivateKey(ver); err != nil {
+		} else if m.signer, err = s.openSigner(k, ver); err != nil {
 			return KeyOperationResult{}, err
 		}
 		o.version = ver.Version
@@ -477,13 +479,14 @@ var signAlgs = map[string]signAlg{
 	"RS256": {hash: crypto.SHA256}, "RS384": {hash: crypto.SHA384}, "RS512": {hash: crypto.SHA512},
 	"PS256": {hash: crypto.SHA256, pss: true}, "PS384": {hash: crypto.SHA384, pss: true}, "PS512": {hash: crypto.SHA512, pss: true},
 	"ES256": {hash: crypto.SHA256, ec: true, curve: "P-256"}, "ES384": {hash: crypto.SHA384, ec: true, curve: "P-384"},
-	"ES512": {hash: crypto.SHA512, ec: true, curve: "P-521"},
+	"ES512":  {hash: crypto.SHA512, ec: true, curve: "P-521"},
+	"ES256K": {hash: crypto.SHA256, ec: true, curve: CurveP256K},
 }
 
 func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, error) {
 	a, ok := signAlgs[alg]
 	if !ok {
-		return signAlg{}, badRequest("signature algorithm %q is not supported: use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or ES512", alg)
+		return signAlg{}, badRequest("signature algorithm %q is not supported: use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or ES256K", alg)
 	}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -497,6 +500,10 @@ func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, er
 		if k.Curve.Params().Name != a.curve {
 			return signAlg{}, badRequest("algorithm %s needs curve %s; this key is %s", alg, a.curve, k.Curve.Params().Name)
 		}
+	case *secp256k1.PublicKey:
+		if a.curve != CurveP256K {
+			return signAlg{}, badRequest("algorithm %s does not suit a P-256K key: use ES256K", alg)
+		}
 	}
 	if len(digest) != a.hash.Size() {
 		return signAlg{}, badRequest("algorithm %s signs a %d-byte %s digest, got %d bytes: hash the data first", alg, a.hash.Size(), a.hash, len(digest))
@@ -506,7 +513,7 @@ func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, er
 
 // Sign signs a digest the caller computed (as Key Vault does) with alg:
 // RS256/384/512, PS256/384/512 (salt length = hash length) or
-// ES256/384/512 (signature R||S).
+// ES256/384/512/256K (signature R||S).
 func (s *Service) Sign(ctx context.Context, c Caller, vault, name, version, alg string, digest []byte) (KeyOperationResult, error) {
 	return s.cryptoOp(ctx, c, vault, name, version, PermKeysSign, OpSign, func(key crypto.Signer) ([]byte, error) {
 		a, err := lookupSignAlg(alg, key.Public(), digest)
@@ -529,6 +536,8 @@ func (s *Service) Sign(ctx context.Context, c Caller, vault, name, version, alg 
 			r.FillBytes(out[:size])
 			sv.FillBytes(out[size:])
 			return out, nil
+		case secp256k1Key:
+			return k.Sign(nil, digest, nil)
 		}
 		return nil, badRequest("key type %T cannot sign", key)
 	})
@@ -556,6 +565,8 @@ func (s *Service) Verify(ctx context.Context, c Caller, vault, name, version, al
 				sv := new(big.Int).SetBytes(signature[size:])
 				valid = ecdsa.Verify(k, digest, r, sv)
 			}
+		case *secp256k1.PublicKey:
+			valid = verifySecp256k1(k, digest, signature)
 		}
 		return nil, nil
 	})

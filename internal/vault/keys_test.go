@@ -175,7 +175,8 @@ func TestKeys_OperationsEnforced(t *testing.T) {
 		{"oct with curve", vault.KeyCreate{KeyType: "oct", Curve: "P-256"}, vault.KindBadRequest, "crv applies to EC keys"},
 		{"HSM", vault.KeyCreate{KeyType: "EC-HSM"}, vault.KindUnsupported, "HSM"},
 		{"P-521 wrong size", vault.KeyCreate{KeyType: "EC", Curve: "P-521", KeySize: 512}, vault.KindBadRequest, "does not match curve P-521"},
-		{"P-256K", vault.KeyCreate{KeyType: "EC", Curve: "P-256K"}, vault.KindBadRequest, "P-256K"},
+		{"secp384k1", vault.KeyCreate{KeyType: "EC", Curve: "secp384k1"}, vault.KindBadRequest, "P-256, P-384, P-521 or P-256K"},
+		{"P-256K wrong size", vault.KeyCreate{KeyType: "EC", Curve: "P-256K", KeySize: 384}, vault.KindBadRequest, "does not match curve P-256K"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.svc.CreateKey(e.ctx, admin, "default", "k", tc.in)

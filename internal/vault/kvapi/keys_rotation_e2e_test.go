@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/sha512"
 	"math/big"
 	"net/http"
@@ -250,7 +251,30 @@ func octAndP521KeysThroughAzkeys(t *testing.T, e *env) {
 		}}, nil); err != nil {
 			t.Fatalf("import P-521: %v", err)
 		}
-		_, err = keys.CreateKey(ctx, "secp256k1", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC), Curve: to.Ptr(azkeys.CurveNameP256K)}, nil)
+	})
+
+	t.Run("P-256K create, ES256K sign and verify, rotate", func(t *testing.T) {
+		created, err := keys.CreateKey(ctx, "secp256k1", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC), Curve: to.Ptr(azkeys.CurveNameP256K)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *created.Key.Crv != azkeys.CurveNameP256K || len(created.Key.X) != 32 || created.Key.D != nil {
+			t.Fatalf("created %v", created.Key)
+		}
+		digest := sha256.Sum256([]byte("payload"))
+		sig, err := keys.Sign(ctx, "secp256k1", "", azkeys.SignParameters{Algorithm: to.Ptr(azkeys.SignatureAlgorithmES256K), Value: digest[:]}, nil)
+		if err != nil || len(sig.Result) != 64 {
+			t.Fatalf("sign: %v", err)
+		}
+		v, err := keys.Verify(ctx, "secp256k1", created.Key.KID.Version(), azkeys.VerifyParameters{Algorithm: to.Ptr(azkeys.SignatureAlgorithmES256K), Digest: digest[:], Signature: sig.Result}, nil)
+		if err != nil || !*v.Value {
+			t.Fatalf("verify: %v", err)
+		}
+		r, err := keys.RotateKey(ctx, "secp256k1", nil)
+		if err != nil || *r.Key.Crv != azkeys.CurveNameP256K {
+			t.Fatalf("rotate: %v", err)
+		}
+		_, err = keys.Sign(ctx, "secp256k1", "", azkeys.SignParameters{Algorithm: to.Ptr(azkeys.SignatureAlgorithmES256), Value: digest[:]}, nil)
 		respErr(t, err, http.StatusBadRequest, "BadParameter")
 	})
 }

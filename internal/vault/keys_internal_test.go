@@ -156,3 +156,32 @@ func FuzzAESDecrypt(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseSecp256k1PKCS8(f *testing.F) {
+	m, err := generateKey("EC", 0, CurveP256K)
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, err := m.encode()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(der)
+	f.Add(der[:len(der)-3])
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
+	f.Fuzz(func(t *testing.T, der []byte) {
+		k, err := parseSecp256k1PKCS8(der)
+		if err != nil {
+			return
+		}
+		// Whatever parses is a usable key that survives a round trip.
+		again, err := marshalSecp256k1PKCS8(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k2, err := parseSecp256k1PKCS8(again)
+		if err != nil || !k2.k.PubKey().IsEqual(k.k.PubKey()) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
