@@ -27,7 +27,7 @@ func newKeyCommand() *cobra.Command {
 		Short: "Create, import, inspect and delete vault keys (private keys never leave the vault)",
 		Long: `Manage the cryptographic keys of a vault (--vault, default "default") through
 its Azure Key Vault-compatible API: RSA (2048, 3072, 4096 bits), EC
-(P-256, P-384, P-521) and oct (AES 128, 192, 256 bits, as Managed HSM
+(P-256, P-384, P-521, P-256K) and oct (AES 128, 192, 256 bits, as Managed HSM
 offers them). The private key never leaves the vault; applications sign,
 verify, encrypt, decrypt, wrap and unwrap with it through the Key Vault API
 (e.g. the azkeys SDK). 'key rotate' and 'key rotation-policy' make new
@@ -119,7 +119,7 @@ func newKeyCreateCommand(f *vaultFlags) *cobra.Command {
 		Short: "Create a key (or a new version of one) in the vault",
 		Long: `Create a new key NAME, or a new version of it, generated inside the vault:
 --kty RSA with --size 2048, 3072 or 4096 (default 2048), --kty EC with
---curve P-256, P-384 or P-521 (default P-256), or --kty oct (an AES key for
+--curve P-256, P-384, P-521 or P-256K (secp256k1; default P-256), or --kty oct (an AES key for
 A*GCM, A*CBC, A*CBCPAD encryption and A*KW key wrap) with --size 128, 192
 or 256 (default 256). --ops limits what the key may be used for (sign,
 verify, encrypt, decrypt, wrapKey, unwrapKey; default: all that suit the
@@ -153,8 +153,10 @@ key type; oct keys encrypt, decrypt, wrapKey and unwrapKey).`,
 					params.Curve = "P-384"
 				case "P-521", "P521":
 					params.Curve = "P-521"
+				case "P-256K", "P256K", "SECP256K1":
+					params.Curve = "P-256K"
 				default:
-					return fmt.Errorf("--curve %q: use P-256, P-384 or P-521", curve)
+					return fmt.Errorf("--curve %q: use P-256, P-384, P-521 or P-256K", curve)
 				}
 			case "OCT", "OCT-HSM":
 				params.Kty = "oct"
@@ -195,7 +197,7 @@ key type; oct keys encrypt, decrypt, wrapKey and unwrapKey).`,
 	fl := cmd.Flags()
 	fl.StringVar(&kty, "kty", "RSA", "key type: RSA, EC or oct")
 	fl.IntVar(&size, "size", 2048, "key size in bits: RSA 2048, 3072 or 4096; oct 128, 192 or 256 (default 256)")
-	fl.StringVar(&curve, "curve", "P-256", "EC curve: P-256, P-384 or P-521")
+	fl.StringVar(&curve, "curve", "P-256", "EC curve: P-256, P-384, P-521 or P-256K (secp256k1)")
 	fl.StringSliceVar(&ops, "ops", nil, "permitted operations, comma-separated: sign,verify,encrypt,decrypt,wrapKey,unwrapKey")
 	fl.StringArrayVar(&tags, "tag", nil, "tag NAME=VALUE (repeat for several)")
 	return cmd

@@ -13,6 +13,9 @@ func TestE2E_KeyRotationAndOctKeysThroughCLI(t *testing.T) {
 		t.Fatalf("oct key JSON: %v", jwk)
 	}
 	s.ok(t, "", "key", "create", "ec521", "--kty", "EC", "--curve", "P-521")
+	if out := s.ok(t, "", "key", "create", "k256", "--kty", "EC", "--curve", "secp256k1"); !strings.Contains(out, "EC P-256K") {
+		t.Errorf("key create P-256K:\n%s", out)
+	}
 	if out := s.ok(t, "", "key", "show", "ec521"); !strings.Contains(out, "EC P-521") {
 		t.Errorf("key show P-521:\n%s", out)
 	}
