@@ -81,7 +81,7 @@ func (p KeyRotationPolicy) Normalize() (KeyRotationPolicy, error) {
 		if !atLeast(d, minKeyExpiry) {
 			return KeyRotationPolicy{}, badRequest("attributes.expiryTime %s is too short: a key rotation policy's expiry time must be at least 28 days (P28D)", p.ExpiryTime)
 		}
-		if atLeast(d, maxKeyExpiry) && d != maxKeyExpiry {
+		if d.AddTo(isoReference).After(maxKeyExpiry.AddTo(isoReference)) {
 			return KeyRotationPolicy{}, badRequest("attributes.expiryTime %s is too long: at most 100 years (P100Y)", p.ExpiryTime)
 		}
 		expiry = &d

@@ -59,6 +59,7 @@ func TestKeyRotationPolicy_ValidatedAsKeyVaultDoes(t *testing.T) {
 		{"rotate after 90 days, expire after 2 years", vault.KeyRotationPolicy{ExpiryTime: "P2Y", LifetimeActions: []vault.KeyLifetimeAction{rotate("P90D", "")}}, ""},
 		{"rotate and notify before expiry", vault.KeyRotationPolicy{ExpiryTime: "P90D", LifetimeActions: []vault.KeyLifetimeAction{rotate("", "P30D"), {Action: "Notify", TimeBeforeExpiry: "P7D"}}}, ""},
 		{"no actions", vault.KeyRotationPolicy{}, ""},
+		{"expiry of exactly 100 years in months", vault.KeyRotationPolicy{ExpiryTime: "P1200M"}, ""},
 		{"expiry under 28 days", vault.KeyRotationPolicy{ExpiryTime: "P27D"}, "at least 28 days"},
 		{"expiry over 100 years", vault.KeyRotationPolicy{ExpiryTime: "P101Y"}, "at most 100 years"},
 		{"expiry not ISO", vault.KeyRotationPolicy{ExpiryTime: "90 days"}, "not an ISO 8601 duration"},

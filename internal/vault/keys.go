@@ -160,10 +160,6 @@ func (s *Service) certificateAsKey(v Vault, ver ObjectVersion) (Key, error) {
 	return Key{Vault: v.Name, Name: ver.Name, Version: ver.Version, JWK: jwk, Attributes: attributesOf(v, ver), Tags: cloneTags(ver.Tags), Managed: true}, nil
 }
 
-func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.Signer, ops []string, enabled *bool, nbf, exp time.Time, tags map[string]string) (ObjectVersion, error) {
-	return s.addKeyMaterial(ctx, v, name, keyMaterial{signer: key}, ops, enabled, nbf, exp, tags)
-}
-
 func (s *Service) addKeyMaterial(ctx context.Context, v Vault, name string, m keyMaterial, ops []string, enabled *bool, nbf, exp time.Time, tags map[string]string) (ObjectVersion, error) {
 	if err := m.validate(); err != nil {
 		return ObjectVersion{}, err
