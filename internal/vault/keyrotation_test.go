@@ -238,3 +238,24 @@ func TestKeyRotationPolicy_DefaultNotifiesBeforeKeyExpiry(t *testing.T) {
 		t.Fatalf("notifications %+v", rec.got)
 	}
 }
+
+func FuzzParseISODuration(f *testing.F) {
+	for _, s := range []string{"P90D", "P3M", "PT48H", "P1Y10D", "P1Y2M3W4DT5H6M7S", "P", "PT", "P-1D", "P1.5D", "P1000000H"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := vault.ParseISODuration(s)
+		if err != nil {
+			return
+		}
+		// The canonical form parses to the same duration, and adding it
+		// never goes backwards.
+		again, err := vault.ParseISODuration(d.String())
+		if err != nil || again != d {
+			t.Fatalf("%q → %s → %+v, %v", s, d, again, err)
+		}
+		if base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); d.AddTo(base).Before(base) {
+			t.Fatalf("%q moves time backwards", s)
+		}
+	})
+}
