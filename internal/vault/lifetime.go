@@ -27,7 +27,8 @@ const (
 	EventCertificateRenewed    = "CertificateRenewed"
 )
 
-// Notification tells about a certificate lifetime event; it never holds key material.
+// Notification tells about a certificate lifetime event or a key rotation
+// policy's event; it never holds key material.
 type Notification struct {
 	Event      string    `json:"event"`
 	Vault      string    `json:"vault"`
@@ -38,8 +39,8 @@ type Notification struct {
 	Trigger    string    `json:"trigger"`
 	Subject    string    `json:"subject"`
 	X5T        string    `json:"x5t"`
-	NotBefore  time.Time `json:"notBefore"`
-	Expires    time.Time `json:"expires"`
+	NotBefore  time.Time `json:"notBefore,omitzero"` // omitted for a key version without nbf
+	Expires    time.Time `json:"expires,omitzero"`   // omitted for a key version without exp
 	Time       time.Time `json:"time"`
 }
 
