@@ -26,11 +26,13 @@ func newKeyCommand() *cobra.Command {
 		Use:   "key",
 		Short: "Create, import, inspect and delete vault keys (private keys never leave the vault)",
 		Long: `Manage the cryptographic keys of a vault (--vault, default "default") through
-its Azure Key Vault-compatible API: RSA (2048, 3072, 4096 bits) and EC
-(P-256, P-384). The private key never leaves the vault; applications sign,
+its Azure Key Vault-compatible API: RSA (2048, 3072, 4096 bits), EC
+(P-256, P-384, P-521, P-256K) and oct (AES 128, 192, 256 bits, as Managed HSM
+offers them). The private key never leaves the vault; applications sign,
 verify, encrypt, decrypt, wrap and unwrap with it through the Key Vault API
-(e.g. the azkeys SDK). Certificates' keys are listed here too, marked
-managed.
+(e.g. the azkeys SDK). 'key rotate' and 'key rotation-policy' make new
+versions by hand or on a schedule. Certificates' keys are listed here too,
+marked managed.
 
 Not to be confused with 'portcullis keys', the token service's signing keys.
 ` + vaultEnvHelp,
@@ -41,7 +43,8 @@ Not to be confused with 'portcullis keys', the token service's signing keys.
 	f.register(cmd)
 	cmd.AddCommand(newKeyCreateCommand(&f), newKeyImportCommand(&f), newKeyShowCommand(&f), newKeyListCommand(&f),
 		newKeyVersionsCommand(&f), newKeyDeleteCommand(&f), newKeyRecoverCommand(&f), newKeyPurgeCommand(&f),
-		newBackupCommand(&f, "key", "its key_ops and private key", "Key Vault Crypto\nOfficer, Crypto User or Administrator"), newRestoreCommand(&f, "key"))
+		newBackupCommand(&f, "key", "its key_ops and private key", "Key Vault Crypto\nOfficer, Crypto User or Administrator"), newRestoreCommand(&f, "key"),
+		newKeyRotateCommand(&f), newKeyRotationPolicyCommand(&f))
 	return cmd
 }
 
@@ -112,16 +115,19 @@ func newKeyCreateCommand(f *vaultFlags) *cobra.Command {
 	var size int
 	var ops, tags []string
 	cmd := &cobra.Command{
-		Use:   "create NAME [--kty RSA|EC]",
+		Use:   "create NAME [--kty RSA|EC|oct]",
 		Short: "Create a key (or a new version of one) in the vault",
 		Long: `Create a new key NAME, or a new version of it, generated inside the vault:
---kty RSA with --size 2048, 3072 or 4096 (default 2048), or --kty EC with
---curve P-256 or P-384 (default P-256). --ops limits what the key may be
-used for (sign, verify, encrypt, decrypt, wrapKey, unwrapKey; default: all
-that suit the key type).`,
+--kty RSA with --size 2048, 3072 or 4096 (default 2048), --kty EC with
+--curve P-256, P-384, P-521 or P-256K (secp256k1; default P-256), or --kty oct (an AES key for
+A*GCM, A*CBC, A*CBCPAD encryption and A*KW key wrap) with --size 128, 192
+or 256 (default 256). --ops limits what the key may be used for (sign,
+verify, encrypt, decrypt, wrapKey, unwrapKey; default: all that suit the
+key type; oct keys encrypt, decrypt, wrapKey and unwrapKey).`,
 		Example: `  portcullis key create data-key --size 3072 --ops encrypt,decrypt,wrapKey,unwrapKey
   portcullis key create signing --kty EC --curve P-384 --ops sign,verify
-  portcullis key create signing --kty EC --tag owner=payments -o json`,
+  portcullis key create signing --kty EC --tag owner=payments -o json
+  portcullis key create kek --kty oct --size 256 --ops wrapKey,unwrapKey`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			params := vaultclient.KeyCreateParameters{}
@@ -138,18 +144,34 @@ that suit the key type).`,
 			case "EC":
 				params.Kty = "EC"
 				if cmd.Flags().Changed("size") {
-					return fmt.Errorf("--size applies to RSA keys; EC keys take --curve")
+					return fmt.Errorf("--size applies to RSA and oct keys; EC keys take --curve")
 				}
 				switch strings.ToUpper(curve) {
 				case "P-256", "P256":
 					params.Curve = "P-256"
 				case "P-384", "P384":
 					params.Curve = "P-384"
+				case "P-521", "P521":
+					params.Curve = "P-521"
+				case "P-256K", "P256K", "SECP256K1":
+					params.Curve = "P-256K"
 				default:
-					return fmt.Errorf("--curve %q: use P-256 or P-384", curve)
+					return fmt.Errorf("--curve %q: use P-256, P-384, P-521 or P-256K", curve)
+				}
+			case "OCT", "OCT-HSM":
+				params.Kty = "oct"
+				if cmd.Flags().Changed("curve") {
+					return fmt.Errorf("--curve applies to EC keys; oct keys take --size")
+				}
+				params.KeySize = 256
+				if cmd.Flags().Changed("size") {
+					params.KeySize = size
+				}
+				if params.KeySize != 128 && params.KeySize != 192 && params.KeySize != 256 {
+					return fmt.Errorf("--size %d: oct (AES) keys are 128, 192 or 256 bits", params.KeySize)
 				}
 			default:
-				return fmt.Errorf("--kty %q: use RSA or EC", kty)
+				return fmt.Errorf("--kty %q: use RSA, EC or oct", kty)
 			}
 			var err error
 			if params.KeyOps, err = parseKeyOps(ops); err != nil {
@@ -173,9 +195,9 @@ that suit the key type).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&kty, "kty", "RSA", "key type: RSA or EC")
-	fl.IntVar(&size, "size", 2048, "RSA key size in bits: 2048, 3072 or 4096")
-	fl.StringVar(&curve, "curve", "P-256", "EC curve: P-256 or P-384")
+	fl.StringVar(&kty, "kty", "RSA", "key type: RSA, EC or oct")
+	fl.IntVar(&size, "size", 2048, "key size in bits: RSA 2048, 3072 or 4096; oct 128, 192 or 256 (default 256)")
+	fl.StringVar(&curve, "curve", "P-256", "EC curve: P-256, P-384, P-521 or P-256K (secp256k1)")
 	fl.StringSliceVar(&ops, "ops", nil, "permitted operations, comma-separated: sign,verify,encrypt,decrypt,wrapKey,unwrapKey")
 	fl.StringArrayVar(&tags, "tag", nil, "tag NAME=VALUE (repeat for several)")
 	return cmd

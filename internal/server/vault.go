@@ -207,10 +207,10 @@ func (s *Server) vaultMaintenance(ctx context.Context, interval time.Duration) {
 	}
 	rep, err := s.vault.RunLifetimeActions(rctx)
 	if err != nil {
-		s.log.Warn("vault certificate lifetime actions failed in part; they are retried next run", "err", err, "failed", rep.Failed)
+		s.log.Warn("vault lifetime actions (certificates, key rotation) failed in part; they are retried next run", "err", err, "failed", rep.Failed)
 	}
-	if rep.Notified+rep.Renewed > 0 {
-		s.log.Info("vault certificate lifetime actions", "certificates", rep.Certificates, "notified", rep.Notified, "renewed", rep.Renewed)
+	if rep.Notified+rep.Renewed+rep.Rotated > 0 {
+		s.log.Info("vault lifetime actions", "certificates", rep.Certificates, "keys", rep.Keys, "notified", rep.Notified, "renewed", rep.Renewed, "rotated", rep.Rotated)
 	}
 	n, err := s.vault.PurgeExpiredDeletions(rctx)
 	if err != nil {

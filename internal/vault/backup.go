@@ -159,12 +159,22 @@ func decodeBackupPayload(typ ObjectType, pt []byte) (backupPayload, error) {
 		return backupPayload{}, badBackup("it holds no version.")
 	}
 	if p.Policy != nil {
-		if typ != Certificates {
+		switch typ {
+		case Certificates:
+			var pol CertificatePolicy
+			if err := json.Unmarshal(p.Policy, &pol); err != nil {
+				return backupPayload{}, badBackup("the certificate policy does not decode: %v.", err)
+			}
+		case Keys:
+			var pol KeyRotationPolicy
+			if err := json.Unmarshal(p.Policy, &pol); err != nil {
+				return backupPayload{}, badBackup("the key rotation policy does not decode: %v.", err)
+			}
+			if _, err := pol.Normalize(); err != nil {
+				return backupPayload{}, badBackup("the key rotation policy is invalid: %v", err)
+			}
+		default:
 			return backupPayload{}, badBackup("a %s carries no policy.", typ.singular())
-		}
-		var pol CertificatePolicy
-		if err := json.Unmarshal(p.Policy, &pol); err != nil {
-			return backupPayload{}, badBackup("the certificate policy does not decode: %v.", err)
 		}
 	}
 	seen := map[string]bool{}
@@ -210,12 +220,20 @@ func checkBackupVersion(typ ObjectType, v backupVersion) error {
 			return fmt.Errorf("the value has %d bytes, more than %d", len(v.Value), MaxSecretValueBytes)
 		}
 	case Keys:
-		if _, err := x509.ParsePKCS8PrivateKey(v.Value); err != nil {
-			return errors.New("the private key does not parse")
-		}
 		var jwk JSONWebKey
 		if err := json.Unmarshal(v.Public, &jwk); err != nil {
 			return errors.New("the public key does not decode")
+		}
+		if isOct(jwk.Kty) {
+			if checkOctSize(len(v.Value)*8) != nil {
+				return errors.New("the oct key is not 128, 192 or 256 bits long")
+			}
+		} else if jwk.Crv == CurveP256K {
+			if _, err := parseSecp256k1PKCS8(v.Value); err != nil {
+				return errors.New("the P-256K private key does not parse")
+			}
+		} else if _, err := x509.ParsePKCS8PrivateKey(v.Value); err != nil {
+			return errors.New("the private key does not parse")
 		}
 		var meta keyMeta
 		if err := json.Unmarshal(v.Meta, &meta); err != nil {

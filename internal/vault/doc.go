@@ -75,6 +75,12 @@
 //     and portcullis_vault_certificates{vault,expires}; the per-object
 //     gauge portcullis_vault_certificate_expiry_timestamp_seconds{vault,name}
 //     only with Config.MetricsObjectNames.
+//   - Keys are RSA, EC (P-256, P-384, P-521, P-256K through decred's
+//     secp256k1) or oct (AES, keyMaterial; A*GCM, A*CBC(PAD), A*KW in
+//     symmetric.go). RotateKey makes a version like the newest one; a key's
+//     rotation policy (KeyRotationPolicy, in Object.Policy, ISO 8601
+//     durations) runs in the same RunLifetimeActions pass, once per newest
+//     version and trigger, Rotate and Notify through the same Notifier.
 //   - Ids and URLs (kid, sid, x5t links, recovery ids, nextLink) are built
 //     by kvapi from Vault, Name and Version; paging cursors (Page.Next) are
 //     plain names or version ids that kvapi must protect against tampering.

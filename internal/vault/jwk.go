@@ -12,6 +12,8 @@ import (
 	"errors"
 	"math/big"
 	"strings"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Base64URL is bytes that JSON encodes as unpadded base64url (RFC 7515
@@ -56,11 +58,13 @@ type JSONWebKey struct {
 	Crv string    `json:"crv,omitempty"`
 	X   Base64URL `json:"x,omitempty"`
 	Y   Base64URL `json:"y,omitempty"`
+	// K is an oct (AES) key's value: accepted on import, never returned.
+	K Base64URL `json:"k,omitempty"`
 	// T is an HSM key-transfer blob; not supported.
 	T Base64URL `json:"key_hsm,omitempty"`
 }
 
-// publicJWK describes a public key (RSA or EC P-256/P-384).
+// publicJWK describes a public key (RSA or EC P-256/P-384/P-521).
 func publicJWK(pub crypto.PublicKey, ops []string) (JSONWebKey, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -72,14 +76,18 @@ func publicJWK(pub crypto.PublicKey, ops []string) (JSONWebKey, error) {
 			crv, size = "P-256", 32
 		case elliptic.P384():
 			crv, size = "P-384", 48
+		case elliptic.P521():
+			crv, size = "P-521", 66
 		default:
-			return JSONWebKey{}, badRequest("EC curve %s is not supported: use P-256 or P-384", k.Curve.Params().Name)
+			return JSONWebKey{}, badRequest("EC curve %s is not supported: use P-256, P-384 or P-521", k.Curve.Params().Name)
 		}
 		pt, err := k.Bytes() // uncompressed 0x04 || X || Y
 		if err != nil {
 			return JSONWebKey{}, badRequest("invalid EC public key")
 		}
 		return JSONWebKey{Kty: "EC", KeyOps: ops, Crv: crv, X: pt[1 : 1+size], Y: pt[1+size:]}, nil
+	case *secp256k1.PublicKey:
+		return secp256k1JWK(k, ops), nil
 	}
 	return JSONWebKey{}, badRequest("%T keys are not supported", pub)
 }
@@ -88,8 +96,10 @@ func publicJWK(pub crypto.PublicKey, ops []string) (JSONWebKey, error) {
 func (j JSONWebKey) privateKey() (crypto.Signer, error) {
 	kty := strings.ToUpper(j.Kty)
 	switch kty {
-	case "RSA-HSM", "EC-HSM", "OCT", "OCT-HSM":
-		return nil, unsupported("kty %q cannot be imported: use an RSA or EC JWK with its private members", j.Kty)
+	case "RSA-HSM", "EC-HSM", "OCT-HSM":
+		return nil, unsupported("kty %q cannot be imported: HSM key-transfer blobs need an HSM; use an RSA, EC or oct JWK with its private members", j.Kty)
+	case "OCT":
+		return nil, badRequest("an oct JWK is a symmetric key, not a signing key")
 	case "RSA":
 		if len(j.N) == 0 || len(j.E) == 0 || len(j.D) == 0 || len(j.P) == 0 || len(j.Q) == 0 {
 			return nil, badRequest("the RSA JWK must carry n, e, d, p and q to be imported")
@@ -112,14 +122,19 @@ func (j JSONWebKey) privateKey() (crypto.Signer, error) {
 		k.Precompute()
 		return k, nil
 	case "EC":
+		if j.Crv == CurveP256K {
+			return secp256k1FromJWK(j.D, j.X, j.Y)
+		}
 		var curve elliptic.Curve
 		switch j.Crv {
 		case "P-256":
 			curve = elliptic.P256()
 		case "P-384":
 			curve = elliptic.P384()
+		case "P-521":
+			curve = elliptic.P521()
 		default:
-			return nil, badRequest("EC curve %q is not supported: use P-256 or P-384", j.Crv)
+			return nil, badRequest("EC curve %q is not supported: use P-256, P-384, P-521 or P-256K", j.Crv)
 		}
 		size := (curve.Params().BitSize + 7) / 8
 		if len(j.D) == 0 || len(j.D) > size || len(j.X) > size || len(j.Y) > size {
@@ -138,6 +153,25 @@ func (j JSONWebKey) privateKey() (crypto.Signer, error) {
 		return k, nil
 	}
 	return nil, badRequest("kty %q is not supported: use RSA or EC", j.Kty)
+}
+
+// material returns the key a JWK with private members describes: an RSA or
+// EC private key, or an oct key's bytes (k of 16, 24 or 32 bytes).
+func (j JSONWebKey) material() (keyMaterial, error) {
+	if strings.EqualFold(j.Kty, KeyTypeOct) {
+		if len(j.K) == 0 {
+			return keyMaterial{}, badRequest("the oct JWK must carry k (the AES key, base64url) to be imported")
+		}
+		if err := checkOctSize(len(j.K) * 8); err != nil {
+			return keyMaterial{}, err
+		}
+		return keyMaterial{secret: append([]byte(nil), j.K...), octKty: KeyTypeOct}, nil
+	}
+	k, err := j.privateKey()
+	if err != nil {
+		return keyMaterial{}, err
+	}
+	return keyMaterial{signer: k}, nil
 }
 
 // ParseJWK decodes a JWK from JSON (unknown members are ignored, as RFC 7517
@@ -172,7 +206,10 @@ func parsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	if k, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
 		if k, err = x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
 			if k, err = x509.ParseECPrivateKey(block.Bytes); err != nil {
-				return nil, badRequest("the PEM block is not a PKCS#8, PKCS#1 or SEC1 private key")
+				if k256, kerr := parseSecp256k1PKCS8(block.Bytes); kerr == nil {
+					return k256, nil
+				}
+				return nil, badRequest("the PEM block is not a PKCS#8, PKCS#1 or SEC1 private key of a supported type")
 			}
 		}
 	}

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 )
 
 // Key is one version of a key: public members only; the private key never
@@ -36,11 +36,12 @@ type Key struct {
 
 // KeyCreate is the body of CreateKey.
 type KeyCreate struct {
-	// KeyType is "RSA" or "EC".
+	// KeyType is "RSA", "EC", "oct" or "oct-HSM".
 	KeyType string
-	// KeySize is 2048 (default), 3072 or 4096 for RSA.
+	// KeySize is 2048 (default), 3072 or 4096 for RSA; 128, 192 or 256
+	// (default) for oct.
 	KeySize int
-	// Curve is "P-256" (default) or "P-384" for EC.
+	// Curve is "P-256" (default), "P-384" or "P-521" for EC.
 	Curve string
 	// KeyOps defaults to every operation the key type supports.
 	KeyOps    []string
@@ -70,6 +71,11 @@ type KeyOperationResult struct {
 	Version string
 	// Result is the signature, ciphertext, plaintext or (un)wrapped key.
 	Result Value
+	// IV, AuthenticationTag and AdditionalAuthenticatedData are set by
+	// AES encryption (GCM: nonce, tag and the aad given; CBC: the iv).
+	IV                          []byte
+	AuthenticationTag           []byte
+	AdditionalAuthenticatedData []byte
 }
 
 // Key operations (JWK key_ops).
@@ -86,6 +92,7 @@ const (
 var (
 	rsaKeyOps = []string{OpEncrypt, OpDecrypt, OpSign, OpVerify, OpWrapKey, OpUnwrapKey}
 	ecKeyOps  = []string{OpSign, OpVerify}
+	octKeyOps = []string{OpEncrypt, OpDecrypt, OpWrapKey, OpUnwrapKey}
 )
 
 type keyMeta struct {
@@ -95,8 +102,11 @@ type keyMeta struct {
 // validKeyOps checks ops against the key type, defaulting to all.
 func validKeyOps(kty string, ops []string) ([]string, error) {
 	allowed := ecKeyOps
-	if kty == "RSA" {
+	switch {
+	case kty == "RSA":
 		allowed = rsaKeyOps
+	case isOct(kty):
+		allowed = octKeyOps
 	}
 	if ops == nil {
 		return slices.Clone(allowed), nil
@@ -150,8 +160,8 @@ func (s *Service) certificateAsKey(v Vault, ver ObjectVersion) (Key, error) {
 	return Key{Vault: v.Name, Name: ver.Name, Version: ver.Version, JWK: jwk, Attributes: attributesOf(v, ver), Tags: cloneTags(ver.Tags), Managed: true}, nil
 }
 
-func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.Signer, ops []string, enabled *bool, nbf, exp time.Time, tags map[string]string) (ObjectVersion, error) {
-	if _, _, _, err := supportedKey(key); err != nil {
+func (s *Service) addKeyMaterial(ctx context.Context, v Vault, name string, m keyMaterial, ops []string, enabled *bool, nbf, exp time.Time, tags map[string]string) (ObjectVersion, error) {
+	if err := m.validate(); err != nil {
 		return ObjectVersion{}, err
 	}
 	if err := validateTags(tags); err != nil {
@@ -160,7 +170,7 @@ func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.S
 	if err := checkDates(nbf, exp); err != nil {
 		return ObjectVersion{}, err
 	}
-	jwk, err := publicJWK(key.Public(), nil)
+	jwk, err := m.publicJWK()
 	if err != nil {
 		return ObjectVersion{}, err
 	}
@@ -170,9 +180,9 @@ func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.S
 	jwk.KeyOps = ops
 	pub, _ := json.Marshal(jwk)
 	meta, _ := json.Marshal(keyMeta{KeyOps: ops})
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	der, err := m.encode()
 	if err != nil {
-		return ObjectVersion{}, internal(err, "encode private key")
+		return ObjectVersion{}, err
 	}
 	defer clear(der)
 	id, err := newVersionID()
@@ -196,22 +206,19 @@ func (s *Service) addKey(ctx context.Context, v Vault, name string, key crypto.S
 	return s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Certificates}})
 }
 
-// CreateKey generates a new version of key name: RSA 2048/3072/4096 or EC P-256/P-384.
+// CreateKey generates a new version of key name: RSA 2048/3072/4096, EC
+// P-256/P-384/P-521 or oct (AES) 128/192/256.
 func (s *Service) CreateKey(ctx context.Context, c Caller, vault, name string, in KeyCreate) (Key, error) {
 	return onVersion(s, ctx, c, vault, Keys, name, "", PermKeysCreate, func(o *op, v Vault) (Key, error) {
-		kp := KeyProperties{KeyType: in.KeyType, KeySize: in.KeySize, Curve: in.Curve}
-		if kp.KeyType == "" {
-			return Key{}, badRequest("kty is required: RSA or EC")
+		if in.KeyType == "" {
+			return Key{}, badRequest("kty is required: RSA, EC or oct")
 		}
-		kt, err := policyKeyType(&kp)
+		m, err := generateKey(in.KeyType, in.KeySize, in.Curve)
 		if err != nil {
 			return Key{}, err
 		}
-		key, err := pki.GenerateKey(kt)
-		if err != nil {
-			return Key{}, internal(err, "generate key")
-		}
-		ver, err := s.addKey(ctx, v, name, key, in.KeyOps, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+		defer m.clear()
+		ver, err := s.addKeyMaterial(ctx, v, name, m, in.KeyOps, in.Enabled, in.NotBefore, in.Expires, in.Tags)
 		if err != nil {
 			return Key{}, err
 		}
@@ -224,25 +231,28 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, vault, name string, i
 // PEM) as a new version of key name.
 func (s *Service) ImportKey(ctx context.Context, c Caller, vault, name string, in KeyImport) (Key, error) {
 	return onVersion(s, ctx, c, vault, Keys, name, "", PermKeysImport, func(o *op, v Vault) (Key, error) {
-		var key crypto.Signer
-		var err error
+		var m keyMaterial
 		ops := in.KeyOps
 		switch {
 		case in.JWK != nil:
-			if key, err = in.JWK.privateKey(); err != nil {
+			var err error
+			if m, err = in.JWK.material(); err != nil {
 				return Key{}, err
 			}
+			defer m.clear()
 			if ops == nil {
 				ops = in.JWK.KeyOps
 			}
 		case len(in.PEM) > 0:
-			if key, err = parsePrivateKeyPEM(in.PEM); err != nil {
+			key, err := parsePrivateKeyPEM(in.PEM)
+			if err != nil {
 				return Key{}, err
 			}
+			m = keyMaterial{signer: key}
 		default:
 			return Key{}, badRequest("no key to import: supply a JWK with its private members or a PEM private key")
 		}
-		ver, err := s.addKey(ctx, v, name, key, ops, in.Enabled, in.NotBefore, in.Expires, in.Tags)
+		ver, err := s.addKeyMaterial(ctx, v, name, m, ops, in.Enabled, in.NotBefore, in.Expires, in.Tags)
 		if err != nil {
 			return Key{}, err
 		}
@@ -367,34 +377,75 @@ func (s *Service) PurgeKey(ctx context.Context, c Caller, vault, name string) er
 	return s.purge(ctx, c, vault, Keys, PermKeysPurge, name)
 }
 
-// cryptoKey loads the private key for an operation, enforcing enabled,
+// usableKey reads a key version for an operation, enforcing enabled,
 // key_ops and (for sign, encrypt and wrapKey) the nbf/exp window; Key Vault
 // lets verify, decrypt and unwrap work outside it.
-func (s *Service) cryptoKey(ctx context.Context, v Vault, name, version, keyOp string) (crypto.Signer, ObjectVersion, error) {
+func (s *Service) usableKey(ctx context.Context, v Vault, name, version, keyOp string) (Key, ObjectVersion, error) {
 	k, ver, err := s.readKey(ctx, v, name, version)
 	if err != nil {
-		return nil, ObjectVersion{}, err
+		return Key{}, ObjectVersion{}, err
 	}
 	if !ver.Enabled {
-		return nil, ObjectVersion{}, forbidden(CodeKeyDisabled, "Operation %s is not allowed on a disabled key.", keyOp)
+		return Key{}, ObjectVersion{}, forbidden(CodeKeyDisabled, "Operation %s is not allowed on a disabled key.", keyOp)
 	}
 	if !slices.Contains(k.JWK.KeyOps, keyOp) {
-		return nil, ObjectVersion{}, forbidden("", "Operation %s is not permitted on key %s: its key_ops are [%s].", keyOp, name, strings.Join(k.JWK.KeyOps, ", "))
+		return Key{}, ObjectVersion{}, forbidden("", "Operation %s is not permitted on key %s: its key_ops are [%s].", keyOp, name, strings.Join(k.JWK.KeyOps, ", "))
 	}
 	if keyOp == OpSign || keyOp == OpEncrypt || keyOp == OpWrapKey {
 		now := s.now()
 		if !ver.NotBefore.IsZero() && now.Before(ver.NotBefore) {
-			return nil, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s is not valid before %s.", keyOp, name, ver.NotBefore.Format(time.RFC3339))
+			return Key{}, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s is not valid before %s.", keyOp, name, ver.NotBefore.Format(time.RFC3339))
 		}
 		if !ver.Expires.IsZero() && !now.Before(ver.Expires) {
-			return nil, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s expired on %s.", keyOp, name, ver.Expires.Format(time.RFC3339))
+			return Key{}, ObjectVersion{}, forbidden("", "Operation %s is not allowed: key %s expired on %s.", keyOp, name, ver.Expires.Format(time.RFC3339))
 		}
 	}
-	key, err := s.openPrivateKey(ver)
+	return k, ver, nil
+}
+
+// cryptoKey loads the private key of an RSA or EC key for an operation
+// (see usableKey).
+func (s *Service) cryptoKey(ctx context.Context, v Vault, name, version, keyOp string) (crypto.Signer, ObjectVersion, error) {
+	k, ver, err := s.usableKey(ctx, v, name, version, keyOp)
+	if err != nil {
+		return nil, ObjectVersion{}, err
+	}
+	if isOct(k.JWK.Kty) {
+		return nil, ObjectVersion{}, badRequest("key %s is a symmetric (oct) key: operation %s needs an RSA or EC key", name, keyOp)
+	}
+	key, err := s.openSigner(k, ver)
 	if err != nil {
 		return nil, ObjectVersion{}, err
 	}
 	return key, ver, nil
+}
+
+// materialOp runs fn with the material of any key version (see usableKey)
+// and fills in the result's key identity.
+func (s *Service) materialOp(ctx context.Context, c Caller, vault, name, version string, perm Permission, keyOp string, fn func(keyMaterial) (KeyOperationResult, error)) (KeyOperationResult, error) {
+	return onVersion(s, ctx, c, vault, Keys, name, version, perm, func(o *op, v Vault) (KeyOperationResult, error) {
+		k, ver, err := s.usableKey(ctx, v, name, version, keyOp)
+		if err != nil {
+			return KeyOperationResult{}, err
+		}
+		var m keyMaterial
+		if isOct(k.JWK.Kty) {
+			if m.secret, err = s.open(ver); err != nil {
+				return KeyOperationResult{}, err
+			}
+			m.octKty = k.JWK.Kty
+			defer m.clear()
+		} else if m.signer, err = s.openSigner(k, ver); err != nil {
+			return KeyOperationResult{}, err
+		}
+		o.version = ver.Version
+		res, err := fn(m)
+		if err != nil {
+			return KeyOperationResult{}, err
+		}
+		res.Vault, res.Name, res.Version = v.Name, ver.Name, ver.Version
+		return res, nil
+	})
 }
 
 // cryptoOp runs fn with the private key of a key (or certificate key) version.
@@ -424,12 +475,14 @@ var signAlgs = map[string]signAlg{
 	"RS256": {hash: crypto.SHA256}, "RS384": {hash: crypto.SHA384}, "RS512": {hash: crypto.SHA512},
 	"PS256": {hash: crypto.SHA256, pss: true}, "PS384": {hash: crypto.SHA384, pss: true}, "PS512": {hash: crypto.SHA512, pss: true},
 	"ES256": {hash: crypto.SHA256, ec: true, curve: "P-256"}, "ES384": {hash: crypto.SHA384, ec: true, curve: "P-384"},
+	"ES512":  {hash: crypto.SHA512, ec: true, curve: "P-521"},
+	"ES256K": {hash: crypto.SHA256, ec: true, curve: CurveP256K},
 }
 
 func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, error) {
 	a, ok := signAlgs[alg]
 	if !ok {
-		return signAlg{}, badRequest("signature algorithm %q is not supported: use RS256, RS384, RS512, PS256, PS384, PS512, ES256 or ES384", alg)
+		return signAlg{}, badRequest("signature algorithm %q is not supported: use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or ES256K", alg)
 	}
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -443,6 +496,10 @@ func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, er
 		if k.Curve.Params().Name != a.curve {
 			return signAlg{}, badRequest("algorithm %s needs curve %s; this key is %s", alg, a.curve, k.Curve.Params().Name)
 		}
+	case *secp256k1.PublicKey:
+		if a.curve != CurveP256K {
+			return signAlg{}, badRequest("algorithm %s does not suit a P-256K key: use ES256K", alg)
+		}
 	}
 	if len(digest) != a.hash.Size() {
 		return signAlg{}, badRequest("algorithm %s signs a %d-byte %s digest, got %d bytes: hash the data first", alg, a.hash.Size(), a.hash, len(digest))
@@ -451,8 +508,8 @@ func lookupSignAlg(alg string, pub crypto.PublicKey, digest []byte) (signAlg, er
 }
 
 // Sign signs a digest the caller computed (as Key Vault does) with alg:
-// RS256/384/512, PS256/384/512 (salt length = hash length) or ES256/384
-// (signature R||S).
+// RS256/384/512, PS256/384/512 (salt length = hash length) or
+// ES256/384/512/256K (signature R||S).
 func (s *Service) Sign(ctx context.Context, c Caller, vault, name, version, alg string, digest []byte) (KeyOperationResult, error) {
 	return s.cryptoOp(ctx, c, vault, name, version, PermKeysSign, OpSign, func(key crypto.Signer) ([]byte, error) {
 		a, err := lookupSignAlg(alg, key.Public(), digest)
@@ -475,6 +532,8 @@ func (s *Service) Sign(ctx context.Context, c Caller, vault, name, version, alg 
 			r.FillBytes(out[:size])
 			sv.FillBytes(out[size:])
 			return out, nil
+		case secp256k1Key:
+			return k.Sign(nil, digest, nil)
 		}
 		return nil, badRequest("key type %T cannot sign", key)
 	})
@@ -502,6 +561,8 @@ func (s *Service) Verify(ctx context.Context, c Caller, vault, name, version, al
 				sv := new(big.Int).SetBytes(signature[size:])
 				valid = ecdsa.Verify(k, digest, r, sv)
 			}
+		case *secp256k1.PublicKey:
+			valid = verifySecp256k1(k, digest, signature)
 		}
 		return nil, nil
 	})
@@ -567,31 +628,75 @@ func rsaDecrypt(key crypto.Signer, alg string, ciphertext []byte) ([]byte, error
 	return out, nil
 }
 
-// Encrypt encrypts plaintext with the key's public part (RSA-OAEP,
-// RSA-OAEP-256, RSA1_5).
-func (s *Service) Encrypt(ctx context.Context, c Caller, vault, name, version, alg string, plaintext Value) (KeyOperationResult, error) {
-	return s.cryptoOp(ctx, c, vault, name, version, PermKeysEncrypt, OpEncrypt, func(key crypto.Signer) ([]byte, error) {
-		return rsaEncrypt(key, alg, plaintext.Bytes())
+// rsaOnly refuses AES members and algorithms on an RSA or EC key.
+func rsaOnly(alg string, p SymmetricParams) error {
+	if _, ok := aesAlgs[alg]; ok {
+		return badRequest("algorithm %s needs a symmetric (oct) key; this key is RSA or EC", alg)
+	}
+	if !p.empty() {
+		return badRequest("iv, aad and tag belong to the AES algorithms of oct keys, not %s", alg)
+	}
+	return nil
+}
+
+func rsaResult(out []byte, err error) (KeyOperationResult, error) {
+	if err != nil {
+		return KeyOperationResult{}, err
+	}
+	return KeyOperationResult{Result: NewValue(out)}, nil
+}
+
+// Encrypt encrypts plaintext: with an RSA key's public part (RSA-OAEP,
+// RSA-OAEP-256, RSA1_5) or with an oct key (A*GCM, A*CBC, A*CBCPAD; p
+// carries their iv and aad, and the result their iv, tag and aad).
+func (s *Service) Encrypt(ctx context.Context, c Caller, vault, name, version, alg string, plaintext Value, p SymmetricParams) (KeyOperationResult, error) {
+	return s.materialOp(ctx, c, vault, name, version, PermKeysEncrypt, OpEncrypt, func(m keyMaterial) (KeyOperationResult, error) {
+		if m.signer == nil {
+			return aesEncrypt(m.secret, alg, plaintext.Bytes(), p)
+		}
+		if err := rsaOnly(alg, p); err != nil {
+			return KeyOperationResult{}, err
+		}
+		return rsaResult(rsaEncrypt(m.signer, alg, plaintext.Bytes()))
 	})
 }
 
-// Decrypt decrypts ciphertext with the private key.
-func (s *Service) Decrypt(ctx context.Context, c Caller, vault, name, version, alg string, ciphertext []byte) (KeyOperationResult, error) {
-	return s.cryptoOp(ctx, c, vault, name, version, PermKeysDecrypt, OpDecrypt, func(key crypto.Signer) ([]byte, error) {
-		return rsaDecrypt(key, alg, ciphertext)
+// Decrypt decrypts ciphertext with the private or oct key.
+func (s *Service) Decrypt(ctx context.Context, c Caller, vault, name, version, alg string, ciphertext []byte, p SymmetricParams) (KeyOperationResult, error) {
+	return s.materialOp(ctx, c, vault, name, version, PermKeysDecrypt, OpDecrypt, func(m keyMaterial) (KeyOperationResult, error) {
+		if m.signer == nil {
+			return aesDecrypt(m.secret, alg, ciphertext, p)
+		}
+		if err := rsaOnly(alg, p); err != nil {
+			return KeyOperationResult{}, err
+		}
+		return rsaResult(rsaDecrypt(m.signer, alg, ciphertext))
 	})
 }
 
-// WrapKey encrypts a symmetric key with the key's public part.
-func (s *Service) WrapKey(ctx context.Context, c Caller, vault, name, version, alg string, key Value) (KeyOperationResult, error) {
-	return s.cryptoOp(ctx, c, vault, name, version, PermKeysWrap, OpWrapKey, func(k crypto.Signer) ([]byte, error) {
-		return rsaEncrypt(k, alg, key.Bytes())
+// WrapKey encrypts a symmetric key: with an RSA key's public part, or with
+// an oct key by AES key wrap (A128KW, A192KW, A256KW; RFC 3394).
+func (s *Service) WrapKey(ctx context.Context, c Caller, vault, name, version, alg string, key Value, p SymmetricParams) (KeyOperationResult, error) {
+	return s.materialOp(ctx, c, vault, name, version, PermKeysWrap, OpWrapKey, func(m keyMaterial) (KeyOperationResult, error) {
+		if m.signer == nil {
+			return aesWrap(m.secret, alg, key.Bytes(), p)
+		}
+		if err := rsaOnly(alg, p); err != nil {
+			return KeyOperationResult{}, err
+		}
+		return rsaResult(rsaEncrypt(m.signer, alg, key.Bytes()))
 	})
 }
 
-// UnwrapKey decrypts a wrapped symmetric key with the private key.
-func (s *Service) UnwrapKey(ctx context.Context, c Caller, vault, name, version, alg string, wrapped []byte) (KeyOperationResult, error) {
-	return s.cryptoOp(ctx, c, vault, name, version, PermKeysUnwrap, OpUnwrapKey, func(k crypto.Signer) ([]byte, error) {
-		return rsaDecrypt(k, alg, wrapped)
+// UnwrapKey decrypts a wrapped symmetric key with the private or oct key.
+func (s *Service) UnwrapKey(ctx context.Context, c Caller, vault, name, version, alg string, wrapped []byte, p SymmetricParams) (KeyOperationResult, error) {
+	return s.materialOp(ctx, c, vault, name, version, PermKeysUnwrap, OpUnwrapKey, func(m keyMaterial) (KeyOperationResult, error) {
+		if m.signer == nil {
+			return aesUnwrap(m.secret, alg, wrapped, p)
+		}
+		if err := rsaOnly(alg, p); err != nil {
+			return KeyOperationResult{}, err
+		}
+		return rsaResult(rsaDecrypt(m.signer, alg, wrapped))
 	})
 }

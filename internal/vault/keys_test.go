@@ -117,8 +117,8 @@ func TestKeys_EncryptDecryptWrapUnwrapRoundTrips(t *testing.T) {
 	pub := publicKeyOf(t, k.JWK).(*rsa.PublicKey)
 	for _, alg := range []string{"RSA-OAEP", "RSA-OAEP-256", "RSA1_5"} {
 		t.Run(alg, func(t *testing.T) {
-			ct := must[vault.KeyOperationResult](t)(e.svc.Encrypt(e.ctx, admin, "default", "enc", "", alg, vault.NewStringValue("plain text")))
-			pt := must[vault.KeyOperationResult](t)(e.svc.Decrypt(e.ctx, admin, "default", "enc", "", alg, ct.Result.Bytes()))
+			ct := must[vault.KeyOperationResult](t)(e.svc.Encrypt(e.ctx, admin, "default", "enc", "", alg, vault.NewStringValue("plain text"), vault.SymmetricParams{}))
+			pt := must[vault.KeyOperationResult](t)(e.svc.Decrypt(e.ctx, admin, "default", "enc", "", alg, ct.Result.Bytes(), vault.SymmetricParams{}))
 			if pt.Result.Reveal() != "plain text" {
 				t.Fatalf("round trip = %q", pt.Result.Reveal())
 			}
@@ -137,20 +137,22 @@ func TestKeys_EncryptDecryptWrapUnwrapRoundTrips(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			un := must[vault.KeyOperationResult](t)(e.svc.UnwrapKey(e.ctx, admin, "default", "enc", k.Version, alg, outside))
+			un := must[vault.KeyOperationResult](t)(e.svc.UnwrapKey(e.ctx, admin, "default", "enc", k.Version, alg, outside, vault.SymmetricParams{}))
 			if un.Result.Reveal() != "cek" {
 				t.Fatalf("unwrap = %q", un.Result.Reveal())
 			}
-			w := must[vault.KeyOperationResult](t)(e.svc.WrapKey(e.ctx, admin, "default", "enc", "", alg, vault.NewStringValue("cek2")))
-			if u := must[vault.KeyOperationResult](t)(e.svc.UnwrapKey(e.ctx, admin, "default", "enc", "", alg, w.Result.Bytes())); u.Result.Reveal() != "cek2" {
+			w := must[vault.KeyOperationResult](t)(e.svc.WrapKey(e.ctx, admin, "default", "enc", "", alg, vault.NewStringValue("cek2"), vault.SymmetricParams{}))
+			if u := must[vault.KeyOperationResult](t)(e.svc.UnwrapKey(e.ctx, admin, "default", "enc", "", alg, w.Result.Bytes(), vault.SymmetricParams{})); u.Result.Reveal() != "cek2" {
 				t.Fatal("wrap round trip")
 			}
 		})
 	}
-	_, err := e.svc.Decrypt(e.ctx, admin, "default", "enc", "", "RSA-OAEP", []byte("junk"))
+	_, err := e.svc.Decrypt(e.ctx, admin, "default", "enc", "", "RSA-OAEP", []byte("junk"), vault.SymmetricParams{})
 	wantErr(t, err, vault.KindBadRequest, "decryption failed")
-	_, err = e.svc.Encrypt(e.ctx, admin, "default", "enc", "", "A256GCM", vault.NewStringValue("x"))
-	wantErr(t, err, vault.KindBadRequest, "RSA-OAEP")
+	_, err = e.svc.Encrypt(e.ctx, admin, "default", "enc", "", "A256GCM", vault.NewStringValue("x"), vault.SymmetricParams{})
+	wantErr(t, err, vault.KindBadRequest, "A256GCM needs a symmetric (oct) key")
+	_, err = e.svc.Encrypt(e.ctx, admin, "default", "enc", "", "RSA-OAEP", vault.NewStringValue("x"), vault.SymmetricParams{IV: make([]byte, 16)})
+	wantErr(t, err, vault.KindBadRequest, "iv, aad and tag belong to the AES algorithms")
 }
 
 func TestKeys_OperationsEnforced(t *testing.T) {
@@ -169,9 +171,12 @@ func TestKeys_OperationsEnforced(t *testing.T) {
 	}{
 		{"RSA 1024", vault.KeyCreate{KeyType: "RSA", KeySize: 1024}, vault.KindBadRequest, "2048, 3072 or 4096"},
 		{"no kty", vault.KeyCreate{}, vault.KindBadRequest, "kty is required"},
-		{"oct", vault.KeyCreate{KeyType: "oct"}, vault.KindBadRequest, "RSA or EC"},
+		{"oct 512", vault.KeyCreate{KeyType: "oct", KeySize: 512}, vault.KindBadRequest, "128, 192 or 256"},
+		{"oct with curve", vault.KeyCreate{KeyType: "oct", Curve: "P-256"}, vault.KindBadRequest, "crv applies to EC keys"},
 		{"HSM", vault.KeyCreate{KeyType: "EC-HSM"}, vault.KindUnsupported, "HSM"},
-		{"P-521", vault.KeyCreate{KeyType: "EC", Curve: "P-521"}, vault.KindBadRequest, "P-256 or P-384"},
+		{"P-521 wrong size", vault.KeyCreate{KeyType: "EC", Curve: "P-521", KeySize: 512}, vault.KindBadRequest, "does not match curve P-521"},
+		{"secp384k1", vault.KeyCreate{KeyType: "EC", Curve: "secp384k1"}, vault.KindBadRequest, "P-256, P-384, P-521 or P-256K"},
+		{"P-256K wrong size", vault.KeyCreate{KeyType: "EC", Curve: "P-256K", KeySize: 384}, vault.KindBadRequest, "does not match curve P-256K"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := e.svc.CreateKey(e.ctx, admin, "default", "k", tc.in)
@@ -255,7 +260,9 @@ func TestKeys_ImportJWKAndPEM(t *testing.T) {
 		{"nothing", vault.KeyImport{}, "no key to import"},
 		{"public JWK only", vault.KeyImport{JWK: &vault.JSONWebKey{Kty: "RSA", N: rk.N.Bytes(), E: []byte{1, 0, 1}}}, "n, e, d, p and q"},
 		{"EC x/y mismatch", vault.KeyImport{JWK: &wrongXY}, "do not match"},
-		{"oct", vault.KeyImport{JWK: &vault.JSONWebKey{Kty: "oct"}}, "cannot be imported"},
+		{"oct without k", vault.KeyImport{JWK: &vault.JSONWebKey{Kty: "oct"}}, "must carry k"},
+		{"oct of 20 bytes", vault.KeyImport{JWK: &vault.JSONWebKey{Kty: "oct", K: make([]byte, 20)}}, "key_size 160"},
+		{"oct-HSM", vault.KeyImport{JWK: &vault.JSONWebKey{Kty: "oct-HSM"}}, "cannot be imported"},
 		{"malformed PEM", vault.KeyImport{PEM: []byte("-----BEGIN PRIVATE KEY-----\nnope")}, "malformed PEM"},
 		{"certificate PEM", vault.KeyImport{PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1}})}, "not a private key"},
 		{"encrypted PEM", vault.KeyImport{PEM: pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{1}})}, "encrypted"},

@@ -27,7 +27,8 @@ const (
 	EventCertificateRenewed    = "CertificateRenewed"
 )
 
-// Notification tells about a certificate lifetime event; it never holds key material.
+// Notification tells about a certificate lifetime event or a key rotation
+// policy's event; it never holds key material.
 type Notification struct {
 	Event      string    `json:"event"`
 	Vault      string    `json:"vault"`
@@ -38,8 +39,8 @@ type Notification struct {
 	Trigger    string    `json:"trigger"`
 	Subject    string    `json:"subject"`
 	X5T        string    `json:"x5t"`
-	NotBefore  time.Time `json:"notBefore"`
-	Expires    time.Time `json:"expires"`
+	NotBefore  time.Time `json:"notBefore,omitzero"` // omitted for a key version without nbf
+	Expires    time.Time `json:"expires,omitzero"`   // omitted for a key version without exp
 	Time       time.Time `json:"time"`
 }
 
@@ -166,6 +167,10 @@ type LifetimeReport struct {
 	Notified     int
 	Renewed      int
 	Failed       int
+	// Keys counts the keys whose rotation policy was evaluated; Rotated
+	// the versions their Rotate actions created.
+	Keys    int
+	Rotated int
 }
 
 // thresholdOf returns when a trigger fires for a certificate valid from nbf to exp.
@@ -181,6 +186,7 @@ func thresholdOf(t LifetimeTrigger, nbf, exp time.Time) time.Time {
 }
 
 // RunLifetimeActions evaluates every live certificate's lifetime actions
+// and every live key's rotation policy (see keyLifetimeOf)
 // against the clock: each action fires once per certificate version and
 // trigger (a marker in the store makes that hold across runs and nodes),
 // EmailContacts through the Notifier, AutoRenew by issuing a new version
@@ -204,6 +210,18 @@ func (s *Service) RunLifetimeActions(ctx context.Context) (LifetimeReport, error
 			if err := s.lifetimeOf(ctx, v, e, &rep); err != nil {
 				rep.Failed++
 				errs = append(errs, fmt.Errorf("vault %s certificate %s: %w", v.Name, e.Object.Name, err))
+			}
+		}
+		keys, err := s.store.ListObjects(ctx, v.Name, Keys, ObjectQuery{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vault %s: list keys: %w", v.Name, err))
+			continue
+		}
+		for _, e := range keys {
+			rep.Keys++
+			if err := s.keyLifetimeOf(ctx, v, e, &rep); err != nil {
+				rep.Failed++
+				errs = append(errs, fmt.Errorf("vault %s key %s: %w", v.Name, e.Object.Name, err))
 			}
 		}
 	}

@@ -47,6 +47,10 @@ const (
 	PermKeysDecrypt Permission = "keys/decrypt"
 	PermKeysWrap    Permission = "keys/wrap"
 	PermKeysUnwrap  Permission = "keys/unwrap"
+	// PermKeysRotate allows RotateKey (and is what scheduled rotations are audited with).
+	PermKeysRotate Permission = "keys/rotate"
+	// PermKeysSetRotationPolicy allows UpdateKeyRotationPolicy; reading one needs keys/read.
+	PermKeysSetRotationPolicy Permission = "keys/setrotationpolicy"
 
 	// PermRNG allows drawing random bytes (GET /rng): Managed HSM's
 	// "Microsoft.KeyVault/managedHsm/rng/action", granted with the crypto
@@ -70,6 +74,7 @@ var AllPermissions = []Permission{
 	PermKeysBackup, PermKeysRestore,
 	PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermRNG,
 	PermVaultRead, PermRoleAssignmentsRead, PermRoleAssignmentsWrite,
+	PermKeysRotate, PermKeysSetRotationPolicy,
 }
 
 // The built-in role names (Azure's).

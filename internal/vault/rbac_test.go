@@ -44,7 +44,7 @@ func rbacOps(t *testing.T, e *env) []rbacOp {
 	}
 	digest := sha256.Sum256([]byte("m"))
 	sig := must[vault.KeyOperationResult](t)(e.svc.Sign(e.ctx, admin, "default", "rsa", "", "RS256", digest[:]))
-	ct := must[vault.KeyOperationResult](t)(e.svc.Encrypt(e.ctx, admin, "default", "rsa", "", "RSA-OAEP-256", vault.NewStringValue("pt")))
+	ct := must[vault.KeyOperationResult](t)(e.svc.Encrypt(e.ctx, admin, "default", "rsa", "", "RSA-OAEP-256", vault.NewStringValue("pt"), vault.SymmetricParams{}))
 	return []rbacOp{
 		{"getSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {
 			setSecret(t, e, n, "v")
@@ -170,19 +170,19 @@ func rbacOps(t *testing.T, e *env) []rbacOp {
 			return err
 		}},
 		{"encrypt", func(t *testing.T, e *env, c vault.Caller, n string) error {
-			_, err := e.svc.Encrypt(e.ctx, c, "default", "rsa", "", "RSA-OAEP", vault.NewStringValue("x"))
+			_, err := e.svc.Encrypt(e.ctx, c, "default", "rsa", "", "RSA-OAEP", vault.NewStringValue("x"), vault.SymmetricParams{})
 			return err
 		}},
 		{"decrypt", func(t *testing.T, e *env, c vault.Caller, n string) error {
-			_, err := e.svc.Decrypt(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes())
+			_, err := e.svc.Decrypt(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes(), vault.SymmetricParams{})
 			return err
 		}},
 		{"wrapKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
-			_, err := e.svc.WrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP", vault.NewStringValue("k"))
+			_, err := e.svc.WrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP", vault.NewStringValue("k"), vault.SymmetricParams{})
 			return err
 		}},
 		{"unwrapKey", func(t *testing.T, e *env, c vault.Caller, n string) error {
-			_, err := e.svc.UnwrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes())
+			_, err := e.svc.UnwrapKey(e.ctx, c, "default", "rsa", "", "RSA-OAEP-256", ct.Result.Bytes(), vault.SymmetricParams{})
 			return err
 		}},
 		{"backupSecret", func(t *testing.T, e *env, c vault.Caller, n string) error {

@@ -50,6 +50,18 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		if versions != 1 {
 			t.Fatalf("%d key versions", versions)
 		}
+		if _, err := keys.CreateKey(ctx, "compat-rotated", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeOct), KeySize: to.Ptr[int32](256)}, nil); err != nil {
+			t.Fatalf("CreateKey oct: %v", err)
+		}
+		if _, err := keys.UpdateKeyRotationPolicy(ctx, "compat-rotated", azkeys.KeyRotationPolicy{}, nil); err != nil {
+			t.Fatalf("UpdateKeyRotationPolicy: %v", err)
+		}
+		if _, err := keys.GetKeyRotationPolicy(ctx, "compat-rotated", nil); err != nil {
+			t.Fatalf("GetKeyRotationPolicy: %v", err)
+		}
+		if _, err := keys.RotateKey(ctx, "compat-rotated", nil); err != nil {
+			t.Fatalf("RotateKey: %v", err)
+		}
 		if _, err := keys.DeleteKey(ctx, "compat-key", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -116,12 +128,6 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 			return err
 		}},
 		{"azcertificates.DeleteCertificateOperation", func() error { _, err := certs.DeleteCertificateOperation(ctx, "pending", nil); return err }},
-		{"azkeys.RotateKey", func() error { _, err := keys.RotateKey(ctx, "any", nil); return err }},
-		{"azkeys.GetKeyRotationPolicy", func() error { _, err := keys.GetKeyRotationPolicy(ctx, "any", nil); return err }},
-		{"azkeys.UpdateKeyRotationPolicy", func() error {
-			_, err := keys.UpdateKeyRotationPolicy(ctx, "any", azkeys.KeyRotationPolicy{}, nil)
-			return err
-		}},
 		{"azkeys.Release", func() error {
 			_, err := keys.Release(ctx, "any", "", azkeys.ReleaseParameters{TargetAttestationToken: to.Ptr("t")}, nil)
 			return err

@@ -406,7 +406,7 @@ func parseKeyCreate(body []byte) (vault.KeyCreate, error) {
 		return vault.KeyCreate{}, err
 	}
 	if b.Kty == "" {
-		return vault.KeyCreate{}, badParameter("The key type is missing: set \"kty\" to RSA or EC.")
+		return vault.KeyCreate{}, badParameter("The key type is missing: set \"kty\" to RSA, EC or oct.")
 	}
 	if b.PublicExponent != nil && *b.PublicExponent != 65537 {
 		return vault.KeyCreate{}, badParameter("public_exponent %d is not supported: RSA keys use 65537.", *b.PublicExponent)
@@ -421,7 +421,7 @@ func parseKeyCreate(body []byte) (vault.KeyCreate, error) {
 	in := vault.KeyCreate{KeyType: b.Kty, Curve: b.Curve, KeyOps: b.KeyOps, NotBefore: nbf, Expires: exp, Tags: b.Tags}
 	if b.KeySize != nil {
 		if *b.KeySize <= 0 {
-			return vault.KeyCreate{}, badParameter("key_size must be 2048, 3072 or 4096 for RSA keys, got %d.", *b.KeySize)
+			return vault.KeyCreate{}, badParameter("key_size must be 2048, 3072 or 4096 for RSA keys, 128, 192 or 256 for oct keys, got %d.", *b.KeySize)
 		}
 		in.KeySize = *b.KeySize
 	}
@@ -489,8 +489,8 @@ func parseKeyUpdate(body []byte) (vault.Update, error) {
 }
 
 // keyOperationBody is KeyOperationParameters, SignParameters and
-// VerifyParameters in one: alg, value, digest, and the AES members that
-// Portcullis refuses.
+// VerifyParameters in one: alg, value, digest, and the AES members (iv,
+// aad, tag) that oct keys use.
 type keyOperationBody struct {
 	Alg    string          `json:"alg"`
 	Value  vault.Base64URL `json:"value"`
@@ -505,6 +505,7 @@ type keyOperation struct {
 	Alg    string
 	Value  []byte
 	Digest []byte
+	AES    vault.SymmetricParams
 }
 
 // parseKeyOperation decodes the body of sign, verify, encrypt, decrypt,
@@ -517,8 +518,8 @@ func parseKeyOperation(op string, body []byte) (keyOperation, error) {
 	if b.Alg == "" {
 		return keyOperation{}, badParameter("The algorithm is missing: set \"alg\" (e.g. RS256 to sign, RSA-OAEP-256 to encrypt).")
 	}
-	if len(b.IV) > 0 || len(b.AAD) > 0 || len(b.Tag) > 0 {
-		return keyOperation{}, badParameter("iv, aad and tag belong to symmetric (AES) algorithms, which Portcullis does not support: use RSA-OAEP, RSA-OAEP-256 or RSA1_5.")
+	if (op == "sign" || op == "verify") && (len(b.IV) > 0 || len(b.AAD) > 0 || len(b.Tag) > 0) {
+		return keyOperation{}, badParameter("iv, aad and tag belong to encryption with oct keys, not to %s.", op)
 	}
 	if b.Value == nil {
 		return keyOperation{}, badParameter("The member \"value\" (base64url) is missing.")
@@ -526,7 +527,7 @@ func parseKeyOperation(op string, body []byte) (keyOperation, error) {
 	if op == "verify" && b.Digest == nil {
 		return keyOperation{}, badParameter("The member \"digest\" (base64url of the hash that was signed) is missing.")
 	}
-	return keyOperation{Alg: b.Alg, Value: b.Value, Digest: b.Digest}, nil
+	return keyOperation{Alg: b.Alg, Value: b.Value, Digest: b.Digest, AES: vault.SymmetricParams{IV: b.IV, AAD: b.AAD, Tag: b.Tag}}, nil
 }
 
 // parseRandomBytes reads GetRandomBytes' body: {"count": 1..128}.

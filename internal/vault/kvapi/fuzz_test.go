@@ -92,6 +92,11 @@ func FuzzParseKeyRequests(f *testing.F) {
 	f.Add("verify", `{"alg":"ES256","digest":"AQID","value":"AQID"}`)
 	f.Add("encrypt", `{"alg":"A256GCM","value":"AQ","iv":"AQ"}`)
 	f.Add("decrypt", `{"alg":"RSA-OAEP","value":"AQ=="}`)
+	f.Add("decrypt", `{"alg":"A128GCM","value":"AQ","iv":"AAAAAAAAAAAAAAAA","tag":"AAAAAAAAAAAAAAAAAAAAAA","aad":"AQ"}`)
+	f.Add("create", `{"kty":"oct-HSM","key_size":256}`)
+	f.Add("rotationpolicy", `{"lifetimeActions":[{"trigger":{"timeAfterCreate":"P90D"},"action":{"type":"Rotate"}},{"trigger":{"timeBeforeExpiry":"P30D"},"action":{"type":"notify"}}],"attributes":{"expiryTime":"P2Y"}}`)
+	f.Add("rotationpolicy", `{"id":"x","lifetimeActions":[{"trigger":{"timeAfterCreate":"PT1H","timeBeforeExpiry":"P1Y2M3W4DT5H6M7S"},"action":{}}],"attributes":{"expiryTime":"P99999999Y","created":1}}`)
+	f.Add("rotationpolicy", `{"lifetimeActions":[{}]}`)
 	f.Fuzz(func(t *testing.T, op, body string) {
 		b := []byte(body)
 		var err error
@@ -102,6 +107,11 @@ func FuzzParseKeyRequests(f *testing.F) {
 			_, err = parseKeyImport(b)
 		case "update":
 			_, err = parseKeyUpdate(b)
+		case "rotationpolicy":
+			var p vault.KeyRotationPolicy
+			if p, err = parseKeyRotationPolicy(b); err == nil {
+				_, err = p.Normalize()
+			}
 		default:
 			var in keyOperation
 			in, err = parseKeyOperation(op, b)

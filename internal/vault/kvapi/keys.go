@@ -28,6 +28,9 @@ type keyItem struct {
 type keyOperationResult struct {
 	KID   string          `json:"kid"`
 	Value vault.Base64URL `json:"value"`
+	IV    vault.Base64URL `json:"iv,omitempty"`
+	Tag   vault.Base64URL `json:"tag,omitempty"`
+	AAD   vault.Base64URL `json:"aad,omitempty"`
 }
 
 // keyVerifyResult is Key Vault's KeyVerifyResult.
@@ -38,7 +41,7 @@ type keyVerifyResult struct {
 func (rq *request) keyBundle(k vault.Key) keyBundle {
 	pub := k.JWK
 	// Only public members leave the vault, whatever the service returned.
-	pub.D, pub.DP, pub.DQ, pub.QI, pub.P, pub.Q, pub.T = nil, nil, nil, nil, nil, nil, nil
+	pub.D, pub.DP, pub.DQ, pub.QI, pub.P, pub.Q, pub.T, pub.K = nil, nil, nil, nil, nil, nil, nil, nil
 	pub.KID = rq.objectID("keys", k.Name, k.Version)
 	return keyBundle{Key: pub, Attributes: attributesToWire(k.Attributes), Tags: k.Tags, Managed: k.Managed, deletion: rq.deletionOf(vault.Keys, k.Name, k.Deleted)}
 }
@@ -50,8 +53,6 @@ func (rq *request) keyItem(k vault.Key, withVersion bool) keyItem {
 	}
 	return keyItem{KID: rq.objectID("keys", k.Name, version), Attributes: attributesToWire(k.Attributes), Tags: k.Tags, Managed: k.Managed, deletion: rq.deletionOf(vault.Keys, k.Name, k.Deleted)}
 }
-
-const noKeyRotation = "Key rotation and rotation policies are not supported by Portcullis yet: create a new key version with POST /keys/{name}/create."
 
 const noKeyRelease = "Key release and attestation are not supported by Portcullis: they need hardware attestation (a managed HSM); keys never leave the vault."
 
@@ -130,9 +131,15 @@ func (rq *request) keys(segs []string) {
 			rq.keyOperation(name, "", action)
 		case "backup":
 			rq.backup(vault.Keys, name)
-		case "rotate", "rotationpolicy":
-			rq.route("/keys/{name}/" + action)
-			rq.fail(notImplemented(noKeyRotation))
+		case "rotate":
+			rq.route("POST /keys/{name}/rotate")
+			if !rq.allow(http.MethodPost) {
+				return
+			}
+			k, err := s.RotateKey(ctx, c, v, name)
+			rq.ok(rq.keyBundle(k), err)
+		case "rotationpolicy":
+			rq.keyRotationPolicy(name)
 		default:
 			rq.route(rq.r.Method + " /keys/{name}/{version}")
 			if !rq.allow(http.MethodGet, http.MethodPatch) {
@@ -198,17 +205,20 @@ func (rq *request) keyOperation(name, version, op string) {
 	case "sign":
 		res, err = s.Sign(ctx, c, v, name, version, in.Alg, in.Value)
 	case "encrypt":
-		res, err = s.Encrypt(ctx, c, v, name, version, in.Alg, vault.NewValue(in.Value))
+		res, err = s.Encrypt(ctx, c, v, name, version, in.Alg, vault.NewValue(in.Value), in.AES)
 	case "decrypt":
-		res, err = s.Decrypt(ctx, c, v, name, version, in.Alg, in.Value)
+		res, err = s.Decrypt(ctx, c, v, name, version, in.Alg, in.Value, in.AES)
 	case "wrapkey":
-		res, err = s.WrapKey(ctx, c, v, name, version, in.Alg, vault.NewValue(in.Value))
+		res, err = s.WrapKey(ctx, c, v, name, version, in.Alg, vault.NewValue(in.Value), in.AES)
 	case "unwrapkey":
-		res, err = s.UnwrapKey(ctx, c, v, name, version, in.Alg, in.Value)
+		res, err = s.UnwrapKey(ctx, c, v, name, version, in.Alg, in.Value, in.AES)
 	}
 	if err != nil {
 		rq.fail(err)
 		return
 	}
-	rq.reply(http.StatusOK, keyOperationResult{KID: rq.objectID("keys", res.Name, res.Version), Value: res.Result.Bytes()})
+	rq.reply(http.StatusOK, keyOperationResult{
+		KID: rq.objectID("keys", res.Name, res.Version), Value: res.Result.Bytes(),
+		IV: res.IV, Tag: res.AuthenticationTag, AAD: res.AdditionalAuthenticatedData,
+	})
 }
