@@ -50,7 +50,22 @@ type Connector struct {
 	client    *http.Client
 	timeout   time.Duration
 	now       func() time.Time
+	// unusable, when set, is why the connector could not be compiled:
+	// every call fails with it (see Unusable).
+	unusable error
 }
+
+// Unusable returns a Connector standing for d, which could not be compiled
+// (err says why): every Invoke fails with that reason, so that a
+// token-issuance connector that cannot run stops issuance (fail closed)
+// rather than vanishing, unless its failure policy is failOpen.
+func Unusable(d directory.Connector, err error) *Connector {
+	return &Connector{def: d, timeout: DefaultTimeout, now: time.Now, unusable: err}
+}
+
+// Err returns why the connector could not be compiled (see Unusable), or
+// nil.
+func (c *Connector) Err() error { return c.unusable }
 
 // Compile builds a Connector from its stored form: the outbound credential
 // (refusing credentials in the clear without allowInsecureAuth), the TLS
@@ -111,17 +126,26 @@ func Compile(d directory.Connector, opts Options) (*Connector, error) {
 // Definition returns the stored form the connector was compiled from.
 func (c *Connector) Definition() directory.Connector { return c.def }
 
-// Credential returns the connector's outbound credential.
+// Credential returns the connector's outbound credential (nil for an
+// Unusable one).
 func (c *Connector) Credential() *outbound.Credential { return c.cred }
 
 // Close releases the credential and closes idle connections.
 func (c *Connector) Close() {
+	if c.unusable != nil {
+		return
+	}
 	c.cred.Close()
 	c.transport.CloseIdleConnections()
 }
 
 // Ready waits until the credential's vault references are resolved.
-func (c *Connector) Ready(ctx context.Context) error { return c.cred.Ready(ctx) }
+func (c *Connector) Ready(ctx context.Context) error {
+	if c.unusable != nil {
+		return c.unusable
+	}
+	return c.cred.Ready(ctx)
+}
 
 // Invoke calls the connector with claims (by claim type; only declared
 // input claims are sent, absent ones are left out) and reads the answer.
@@ -132,6 +156,10 @@ func (c *Connector) Ready(ctx context.Context) error { return c.cred.Ready(ctx) 
 func (c *Connector) Invoke(ctx context.Context, claims map[string]any) (Invocation, error) {
 	start := c.now()
 	inv := Invocation{Connector: c.def.Name}
+	if c.unusable != nil {
+		inv.Decision, inv.Error = Failed, "cannot be called as stored: "+c.unusable.Error()
+		return inv, fmt.Errorf("connector %s: %s", c.def.Name, inv.Error)
+	}
 	fail := func(format string, args ...any) (Invocation, error) {
 		inv.Decision = Failed
 		inv.Error = c.cred.Redact(fmt.Sprintf(format, args...))
