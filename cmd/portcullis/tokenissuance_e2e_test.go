@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -32,11 +33,12 @@ type recordingEndpoint struct {
 	srv    *http.Server
 
 	mu          sync.Mutex
-	thumbprints []string // of every call, in order
+	thumbprints []string // of every call, in order ("" without a client certificate)
 	bodies      []string
+	auths       []string // Authorization headers
 }
 
-func startRecordingEndpoint(t *testing.T, dir string) *recordingEndpoint {
+func startRecordingEndpoint(t *testing.T, dir string, clientAuth tls.ClientAuthType) *recordingEndpoint {
 	t.Helper()
 	ca, caKey, err := pki.NewCA("connector endpoint CA", time.Hour, time.Now())
 	if err != nil {
@@ -60,14 +62,19 @@ func startRecordingEndpoint(t *testing.T, dir string) *recordingEndpoint {
 		TLSConfig: &tls.Config{
 			MinVersion:   tls.VersionTLS12,
 			Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw, ca.Raw}, PrivateKey: leafKey, Leaf: leaf}},
-			ClientAuth:   tls.RequireAnyClientCert,
+			ClientAuth:   clientAuth,
 		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+			thumb := ""
+			if len(r.TLS.PeerCertificates) > 0 {
+				sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+				thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
+			}
 			body, _ := io.ReadAll(r.Body)
 			e.mu.Lock()
-			e.thumbprints = append(e.thumbprints, strings.ToUpper(hex.EncodeToString(sum[:])))
+			e.thumbprints = append(e.thumbprints, thumb)
 			e.bodies = append(e.bodies, string(body))
+			e.auths = append(e.auths, r.Header.Get("Authorization"))
 			e.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			switch e.mode.Load() {
@@ -112,7 +119,7 @@ func certThumbprint(t *testing.T, file string) string {
 // a failed request.
 func TestE2E_TokenIssuanceConnectorThroughCLI(t *testing.T) {
 	s := startDevServer(t)
-	ep := startRecordingEndpoint(t, s.dir)
+	ep := startRecordingEndpoint(t, s.dir, tls.RequireAnyClientCert)
 
 	ordersID := str(s.okJSON(t, "", "app", "create", "orders-api", "--identifier-uri", "api://orders")["appId"])
 	s.ok(t, "", "app", "role", "add", "orders-api", "--value", "Orders.Read")
@@ -256,4 +263,75 @@ func TestE2E_TokenIssuanceConnectorThroughCLI(t *testing.T) {
 			t.Error("the failOpen issuance is not logged")
 		}
 	})
+}
+
+// TestE2E_BearerConnectorByClientCredentialsAgainstThisServer gives a
+// token-issuance connector a bearer credential obtained by client
+// credentials from this same dev server (https, its development CA): the
+// endpoint receives a token of this server for its own resource, both from
+// `connector invoke` and from the runtime before a token is minted.
+func TestE2E_BearerConnectorByClientCredentialsAgainstThisServer(t *testing.T) {
+	s := startDevServer(t)
+	ep := startRecordingEndpoint(t, s.dir, tls.NoClientCert)
+
+	ordersID := str(s.okJSON(t, "", "app", "create", "orders-api", "--identifier-uri", "api://orders")["appId"])
+	s.ok(t, "", "app", "role", "add", "orders-api", "--value", "Orders.Read")
+	billingID := str(s.okJSON(t, "", "app", "create", "billing-job")["appId"])
+	secret := str(s.okJSON(t, "", "app", "secret", "add", "billing-job")["secretText"])
+	s.addSecret(secret)
+	s.ok(t, "", "grant", "add", "--client", billingID, "--resource", ordersID, "--role", "Orders.Read")
+	// The connector's own identity, and the resource it calls.
+	riskID := str(s.okJSON(t, "", "app", "create", "risk-api", "--identifier-uri", "api://risk")["appId"])
+	s.ok(t, "", "app", "role", "add", "risk-api", "--value", "Risk.Score")
+	callerID := str(s.okJSON(t, "", "app", "create", "portcullis-connector")["appId"])
+	callerSecret := str(s.okJSON(t, "", "app", "secret", "add", "portcullis-connector")["secretText"])
+	s.addSecret(callerSecret)
+	s.ok(t, "", "grant", "add", "--client", callerID, "--resource", riskID, "--role", "Risk.Score")
+	s.ok(t, callerSecret+"\n", "secret", "set", "connector-client-secret", "--value", "-")
+
+	s.ok(t, "", "connector", "create", "risk", "--endpoint", ep.url, "--ca", ep.caFile,
+		"--auth", "bearer", "--token-authority", s.cred.Addr+"/"+s.cred.TenantID, "--client-id", callerID,
+		"--client-secret", "vault://default/secrets/connector-client-secret", "--scope", "api://risk/.default",
+		"--input-claim", "appid=appId", "--output-claim", "costCenter", "--attach-resource", "orders-api")
+
+	// audienceOf decodes the bearer token the endpoint received last.
+	audienceOf := func() string {
+		t.Helper()
+		ep.mu.Lock()
+		auth := ep.auths[len(ep.auths)-1]
+		ep.mu.Unlock()
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		parts := strings.Split(tok, ".")
+		if !ok || len(parts) != 3 {
+			t.Fatalf("the endpoint got Authorization %.20q…, not a bearer JWT", auth)
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims map[string]any
+		if err != nil || json.Unmarshal(payload, &claims) != nil {
+			t.Fatalf("the bearer token's payload does not decode: %v", err)
+		}
+		if claims["azp"] != callerID {
+			t.Errorf("the bearer token was issued to %v, want the connector's client %s", claims["azp"], callerID)
+		}
+		return str(claims["aud"])
+	}
+
+	out := s.ok(t, "", "connector", "invoke", "risk", "--claim", "appid="+billingID)
+	if !strings.Contains(out, "Authorization: [redacted]") || !strings.Contains(out, "Decision:  continue") {
+		t.Errorf("connector invoke:\n%s", out)
+	}
+	if aud := audienceOf(); aud != riskID {
+		t.Errorf("invoke: the endpoint got a token for %s, want risk-api %s", aud, riskID)
+	}
+
+	code, tokOut, errOut := s.cli(t, secret+"\n", "token", "get", "--client-id", billingID, "--secret", "-", "--scope", "api://orders/.default", "--decode", "-o", "json")
+	if code != 0 {
+		t.Fatalf("token with the bearer connector: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(tokOut, `"costCenter": "CC-42"`) && !strings.Contains(tokOut, `"costCenter":"CC-42"`) {
+		t.Errorf("the token lacks the connector's claim:\n%s", tokOut)
+	}
+	if aud := audienceOf(); aud != riskID {
+		t.Errorf("runtime: the endpoint got a token for %s, want risk-api %s", aud, riskID)
+	}
 }
