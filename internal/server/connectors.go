@@ -114,16 +114,9 @@ func (c *connectorsComponent) close() {
 }
 
 // closeAfterCalls closes a connector that is no longer served once every
-// call that took it before the swap has ended: the longest a call can last
-// is its timeout per attempt times its attempts.
+// call that took it before the swap has ended.
 func closeAfterCalls(c *connector.Connector) {
-	d := c.Definition()
-	timeout := connector.DefaultTimeout
-	if d.TimeoutSeconds > 0 {
-		timeout = time.Duration(d.TimeoutSeconds * float64(time.Second))
-	}
-	attempts := min(max(d.Retries, 0), 5) + 1
-	time.AfterFunc(timeout*time.Duration(attempts)+time.Second, c.Close)
+	time.AfterFunc(c.LongestCall(), c.Close)
 }
 
 // warnInsecureConnector warns (in --dev) about a connector that sends a
