@@ -84,24 +84,6 @@ func (c *connectorsComponent) Apply(u Update) error {
 	return nil
 }
 
-// ready waits until every compiled connector's vault references are
-// resolved, or ctx ends; it returns the connectors still not ready.
-func (c *connectorsComponent) ready(ctx context.Context) []string {
-	c.mu.Lock()
-	cs := make([]*connector.Connector, 0, len(c.compiled))
-	for _, cc := range c.compiled {
-		cs = append(cs, cc)
-	}
-	c.mu.Unlock()
-	var late []string
-	for _, cc := range cs {
-		if cc.Err() == nil && cc.Ready(ctx) != nil {
-			late = append(late, cc.Definition().Name)
-		}
-	}
-	return late
-}
-
 // close closes every connector at once (the listeners have stopped).
 func (c *connectorsComponent) close() {
 	c.mu.Lock()

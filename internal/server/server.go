@@ -314,15 +314,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		TLSConfig:         s.https.TLS,
 	}
 
-	// Token-issuance connectors fail closed until their credentials are
-	// resolved: give the watcher a moment so the first token requests
-	// after a start do not fail.
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if late := s.connectors.ready(rctx); len(late) > 0 {
-		log.Warn("connectors whose vault references are not resolved yet; their calls fail until they are", "connectors", strings.Join(late, ","))
-	}
-	cancel()
-
 	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases, s.gateway)
 	ok = true
 	return s, nil
