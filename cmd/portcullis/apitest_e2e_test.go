@@ -85,4 +85,21 @@ func TestE2E_APIExplainAndTestAgainstRealServer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "backend saw GET /api for k1") {
 		t.Errorf("api test with the server's defaults: exit %d\n%s%s", code, out, errOut)
 	}
+
+	// A new version of the key reaches the gateway within 5 s through the
+	// node's one vault watcher (shared with the connectors).
+	const key2 = "Fk-2b8e4d6f0a1c3e5b"
+	s.addSecret(key2)
+	s.ok(t, key2+"\n", "secret", "set", "functions-key", "--value", "-")
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		code, out, errOut = apiTest("--header", "x-functions-key: "+key2, "--path", "/api/orders")
+		if code == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // poll: the watcher resolves in the background
+	}
+	if code != 0 || !strings.Contains(out, "backend saw GET /api/orders for k1") {
+		t.Fatalf("5 s after the key's rotation the gateway still refuses the new key: exit %d\n%s%s", code, out, errOut)
+	}
 }

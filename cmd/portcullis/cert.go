@@ -2,7 +2,10 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,7 +55,9 @@ server authentication) and write:
 Without --password a strong random PFX password is generated and printed once.
 Passing --password on the command line makes it visible to other local users
 (ps) and in shell history. Existing files are not overwritten unless --force.
-The SHA-1 thumbprint and the x5t#S256 value are printed for reference.`,
+The SHA-1 and SHA-256 thumbprints (hex; the SHA-256 one is what pins of
+client certificates, such as examples/connector-api's --pin, name) and the
+x5t#S256 value are printed for reference.`,
 		Example: `  portcullis cert create --subject "CN=orders-client" --out orders-client
   portcullis cert create --subject "CN=gw, O=Example, C=DE" --out certs/gw --days 730 --key ec256
   portcullis app cert add orders-client orders-client.cer`,
@@ -149,7 +154,7 @@ func createCertificate(cmd *cobra.Command, o certCreateOptions, now time.Time) e
 	p.linef("wrote %s (certificate, DER), %s (certificate and private key, mode 0600), %s (PKCS#12, mode 0600)", files[0], files[1], files[2])
 	if err := p.fields("Subject", cert.Subject.String(), "Key", string(kt),
 		"Not before", when(cert.NotBefore), "Not after", when(cert.NotAfter),
-		"SHA-1 thumbprint", pki.ThumbprintSHA1Hex(cert), "x5t#S256", pki.X5TS256(cert)); err != nil {
+		"SHA-1 thumbprint", pki.ThumbprintSHA1Hex(cert), "SHA-256 thumbprint", sha256Hex(cert), "x5t#S256", pki.X5TS256(cert)); err != nil {
 		return err
 	}
 	if generated {
@@ -188,4 +193,11 @@ func writeNewFile(path string, data []byte, mode fs.FileMode, overwrite bool) er
 		return err
 	}
 	return f.Close()
+}
+
+// sha256Hex is the SHA-256 thumbprint of cert in upper-case hex, the form
+// certificate pins take.
+func sha256Hex(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }

@@ -30,6 +30,16 @@ With --dev, everything a laptop needs is created on first start in the data
 directory and reused later: the SQLite database, a root encryption key, a local
 CA with a server certificate for localhost/127.0.0.1, and an admin credential
 (admin.json) that the CLI on the same machine picks up without flags.
+It also warns about every connector that sends Basic, an API key or a bearer
+token over plain HTTP (allowInsecureAuth) or skips its endpoint's chain
+validation, and about gateway APIs that admit Basic or API keys over plain
+HTTP or skip their backend's certificate validation.
+
+Connectors (portcullis connector --help) run in the server: those attached to
+an application are called before its client-credentials tokens are minted.
+A connector's bearer token by client credentials may come from this server
+itself: its token client trusts this server's CA (the development CA with
+--dev) besides the system roots.
 
 Without --dev (production), serve needs --tls-cert/--tls-key and a root key
 (--root-key FILE or ` + server.RootKeyEnv + `), and refuses to start without them.

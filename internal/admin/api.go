@@ -65,6 +65,10 @@ type Config struct {
 	// references: an API or connector may reference only its own tenant's
 	// vaults. nil accepts any vault.
 	VaultTenant func(vault string) string
+	// TokenClient sends the client-credentials token requests of the
+	// connectors invoked through the API (nil: the system roots), as the
+	// runtime's connectors send them.
+	TokenClient *http.Client
 	// RootKeys serves root-key rotation (/admin/v1/rekey, /admin/v1/rootKeys);
 	// nil makes them answer 503 ServiceUnavailable.
 	RootKeys RootKeys
@@ -105,6 +109,7 @@ type API struct {
 	public      string
 	vaults      *vault.Service
 	vaultTenant func(string) string
+	tokenClient *http.Client
 
 	// refusals paces the log lines of refused requests, so that a flood
 	// of bad tokens cannot flood the log; skipped ones are counted.
@@ -130,6 +135,7 @@ func New(cfg Config) *API {
 		public:      trimRightSlash(cfg.PublicURL),
 		vaults:      cfg.Vaults,
 		vaultTenant: cfg.VaultTenant,
+		tokenClient: cfg.TokenClient,
 
 		rootKeys:    cfg.RootKeys,
 		rekeyBudget: cfg.RekeyBudget,

@@ -46,7 +46,7 @@ func (a *API) invokeConnector(w http.ResponseWriter, r *http.Request) error {
 	// now, as the runtime resolves them, and released when the call ends.
 	watcher := vaultwatch.New(vaultwatch.Config{Vault: a.vaults, Logger: a.log, Now: a.now})
 	go watcher.Run(ctx)
-	c, err := connector.Compile(def, connector.Options{Watcher: watcher, VaultTenant: a.vaultTenant, Logger: a.log, Now: a.now})
+	c, err := connector.Compile(def, connector.Options{Watcher: watcher, VaultTenant: a.vaultTenant, TokenClient: a.tokenClient, Logger: a.log, Now: a.now})
 	if err != nil {
 		return conflict("connector %q cannot be called as stored: %v", def.Name, err)
 	}

@@ -43,18 +43,37 @@ type Options struct {
 
 // Connector is a compiled, callable API connector. Close releases it.
 type Connector struct {
-	def       directory.Connector
-	endpoint  *url.URL
-	cred      *outbound.Credential
-	transport *http.Transport
-	client    *http.Client
-	timeout   time.Duration
-	now       func() time.Time
+	def      directory.Connector
+	endpoint *url.URL
+	cred     *outbound.Credential
+	// client is swapped for one over a fresh transport when the client
+	// certificate (or a CA) rotates, so that no call after a rotation
+	// reuses a connection made with the old certificate, busy or idle.
+	client  atomic.Pointer[http.Client]
+	timeout time.Duration
+	now     func() time.Time
+	// unusable, when set, is why the connector could not be compiled:
+	// every call fails with it (see Unusable).
+	unusable error
 }
+
+// Unusable returns a Connector standing for d, which could not be compiled
+// (err says why): every Invoke fails with that reason, so that a
+// token-issuance connector that cannot run stops issuance (fail closed)
+// rather than vanishing, unless its failure policy is failOpen.
+func Unusable(d directory.Connector, err error) *Connector {
+	return &Connector{def: d, timeout: DefaultTimeout, now: time.Now, unusable: err}
+}
+
+// Err returns why the connector could not be compiled (see Unusable), or
+// nil.
+func (c *Connector) Err() error { return c.unusable }
 
 // Compile builds a Connector from its stored form: the outbound credential
 // (refusing credentials in the clear without allowInsecureAuth), the TLS
-// configuration and a transport of its own, whose idle connections are
+// configuration and a transport of its own, replaced by a fresh one
+// when the client certificate rotates (the old one's connections close as
+// their calls end), whose idle connections are
 // closed when the client certificate rotates.
 func Compile(d directory.Connector, opts Options) (*Connector, error) {
 	if opts.Logger == nil {
@@ -83,7 +102,7 @@ func Compile(d directory.Connector, opts Options) (*Connector, error) {
 	if d.TimeoutSeconds > 0 {
 		c.timeout = time.Duration(d.TimeoutSeconds * float64(time.Second))
 	}
-	c.transport = &http.Transport{
+	transport := &http.Transport{
 		Proxy:                 nil, // a credential goes straight to the endpoint
 		DialContext:           (&net.Dialer{Timeout: c.timeout, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:     true,
@@ -95,33 +114,70 @@ func Compile(d directory.Connector, opts Options) (*Connector, error) {
 	c.cred, err = outbound.Compile(d.Authentication, d.TLS, outbound.Options{
 		Name: name, Target: d.Endpoint, AllowInsecureAuth: d.AllowInsecureAuth,
 		Watcher: opts.Watcher, TenantID: d.TenantID, VaultTenant: opts.VaultTenant, TokenClient: opts.TokenClient,
-		ClientCertificateRotated: c.transport.CloseIdleConnections, Logger: opts.Logger, Now: opts.Now,
+		ClientCertificateRotated: c.rotated, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.transport.TLSClientConfig = c.cred.TLSConfig()
-	c.client = &http.Client{Transport: c.transport,
+	transport.TLSClientConfig = c.cred.TLSConfig()
+	c.client.Store(newClient(transport))
+	return c, nil
+}
+
+func newClient(t *http.Transport) *http.Client {
+	return &http.Client{Transport: t,
 		// A redirect would carry the claims and the credential elsewhere:
 		// a 3xx is reported as it is.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return c, nil
+}
+
+// rotated is the credential's ClientCertificateRotated callback: later
+// calls go through a fresh transport (new connections, new handshakes with
+// the current certificate); the calls in flight finish on the old one,
+// whose connections are closed as soon as they are idle. Closing only the
+// idle connections of one long-lived transport would miss a connection
+// busy at that instant, which a steady caller then reuses for ever.
+func (c *Connector) rotated() {
+	old := c.client.Load()
+	if old == nil {
+		return // still compiling: the first transport gets the current certificate
+	}
+	t := old.Transport.(*http.Transport)
+	c.client.Store(newClient(t.Clone()))
+	t.CloseIdleConnections()
+	time.AfterFunc(c.LongestCall(), t.CloseIdleConnections)
+}
+
+// LongestCall bounds how long a call of the connector may last (every
+// attempt with its timeout, and a second): after that, no call that took
+// the connector, or one of its transports, before a swap is still running.
+func (c *Connector) LongestCall() time.Duration {
+	return c.timeout*time.Duration(min(max(c.def.Retries, 0), maxRetries)+1) + time.Second
 }
 
 // Definition returns the stored form the connector was compiled from.
 func (c *Connector) Definition() directory.Connector { return c.def }
 
-// Credential returns the connector's outbound credential.
+// Credential returns the connector's outbound credential (nil for an
+// Unusable one).
 func (c *Connector) Credential() *outbound.Credential { return c.cred }
 
 // Close releases the credential and closes idle connections.
 func (c *Connector) Close() {
+	if c.unusable != nil {
+		return
+	}
 	c.cred.Close()
-	c.transport.CloseIdleConnections()
+	c.client.Load().Transport.(*http.Transport).CloseIdleConnections()
 }
 
 // Ready waits until the credential's vault references are resolved.
-func (c *Connector) Ready(ctx context.Context) error { return c.cred.Ready(ctx) }
+func (c *Connector) Ready(ctx context.Context) error {
+	if c.unusable != nil {
+		return c.unusable
+	}
+	return c.cred.Ready(ctx)
+}
 
 // Invoke calls the connector with claims (by claim type; only declared
 // input claims are sent, absent ones are left out) and reads the answer.
@@ -132,6 +188,10 @@ func (c *Connector) Ready(ctx context.Context) error { return c.cred.Ready(ctx) 
 func (c *Connector) Invoke(ctx context.Context, claims map[string]any) (Invocation, error) {
 	start := c.now()
 	inv := Invocation{Connector: c.def.Name}
+	if c.unusable != nil {
+		inv.Decision, inv.Error = Failed, "cannot be called as stored: "+c.unusable.Error()
+		return inv, fmt.Errorf("connector %s: %s", c.def.Name, inv.Error)
+	}
 	fail := func(format string, args ...any) (Invocation, error) {
 		inv.Decision = Failed
 		inv.Error = c.cred.Redact(fmt.Sprintf(format, args...))
@@ -167,7 +227,7 @@ func (c *Connector) Invoke(ctx context.Context, claims map[string]any) (Invocati
 			return fail("%v", err)
 		}
 		inv.Request.Headers = c.shownHeaders(req.Header)
-		resp, err = c.client.Do(req)
+		resp, err = c.client.Load().Do(req)
 		if err == nil {
 			break
 		}

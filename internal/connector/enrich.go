@@ -75,6 +75,13 @@ func (e *Enricher) Enrich(ctx context.Context, req sts.EnrichRequest) (map[strin
 		if input == nil {
 			input = inputClaims(req)
 		}
+		// A connector compiled moments ago (just created, or at start) may
+		// not have its vault references resolved yet: wait for them within
+		// the call's timeout rather than fail a token at once. Once
+		// resolved this returns at once.
+		rctx, cancel := context.WithTimeout(ctx, c.timeout)
+		_ = c.Ready(rctx) // a reference that stays broken fails in Invoke, saying why
+		cancel()
 		inv, err := c.Invoke(ctx, input)
 		switch {
 		case err != nil && c.def.TokenIssuance.FailurePolicy == directory.FailOpen:

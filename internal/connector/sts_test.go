@@ -28,46 +28,17 @@ func TestTokenIssuance_ThroughARealTokenService(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.setSecret(t, "connector-pw", connectorPassword)
-	ctx := context.Background()
-	now := time.Now()
-	tenant := directory.Tenant{ID: uuid.NewString(), Name: "contoso", CreatedAt: now}
-	role := uuid.NewString()
-	resource := directory.Application{TenantID: tenant.ID, AppID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: "orders-api",
-		IdentifierURIs: []string{"api://orders"}, AppRoles: []directory.AppRole{{ID: role, Value: "Orders.Read", DisplayName: "Read", Enabled: true}}, CreatedAt: now}
-	secret := "Cl~ient-secret-for-issuance-tests-77"
-	client := directory.Application{TenantID: tenant.ID, AppID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: "billing", CreatedAt: now,
-		PasswordCredentials: []directory.PasswordCredential{{ID: uuid.NewString(), Hint: "Cl~", Hash: directory.HashClientSecret(secret), StartAt: now.Add(-time.Hour), CreatedAt: now}}}
-	grant := directory.Grant{ID: uuid.NewString(), TenantID: tenant.ID, ClientAppID: client.AppID, ResourceAppID: resource.AppID, AppRoleID: role, CreatedAt: now}
-	if err := e.store.CreateTenant(ctx, tenant); err != nil {
-		t.Fatal(err)
-	}
-	en := connector.NewEnricher(slog.New(slog.DiscardHandler))
-	srv := sts.New(sts.Config{Enricher: en, Logger: slog.New(slog.DiscardHandler),
-		FailedAuthPerClient: sts.RateLimit{Burst: -1}, FailedAuthPerSource: sts.RateLimit{Burst: -1}}, e.store, e.sealer)
-	apply := func(rev int64) {
-		keys, err := e.store.ListSigningKeys(ctx, tenant.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Apply(directory.NewSnapshot(rev, []directory.Tenant{tenant}, []directory.Application{resource, client}, []directory.Grant{grant}, nil), keys); err != nil {
-			t.Fatal(err)
-		}
-	}
-	apply(1)
-	if err := srv.EnsureSigningKey(ctx, tenant.ID); err != nil {
-		t.Fatal(err)
-	}
-	apply(2)
-	mux := http.NewServeMux()
-	srv.Register(mux)
+	ts := startTokenService(t, e)
+	tenant, resource, client := ts.tenant, ts.resource, ts.client
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: mux, ErrorLog: quietLog}
+	hs := &http.Server{Handler: ts.mux, ErrorLog: quietLog}
 	go hs.Serve(ln)
 	t.Cleanup(func() { hs.Close() })
 	tokenURL := "http://" + ln.Addr().String() + "/" + tenant.ID + "/oauth2/v2.0/token"
+	en := ts.enricher
 
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
@@ -82,8 +53,7 @@ func TestTokenIssuance_ThroughARealTokenService(t *testing.T) {
 	en.Use([]*connector.Connector{e.compile(t, d)})
 
 	issue := func() (int, map[string]any) {
-		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {client.AppID}, "client_secret": {secret}, "scope": {"api://orders/.default"}}
-		resp, err := http.PostForm(tokenURL, form)
+		resp, err := http.PostForm(tokenURL, ts.form())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,4 +119,59 @@ func TestTokenIssuance_ThroughARealTokenService(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tokenService is a real token service over the env's store, with a
+// connector Enricher (no connector yet), a tenant, a resource
+// application "api://orders" with a role, a client with a secret and the
+// grant between them.
+type tokenService struct {
+	srv              *sts.Server
+	mux              *http.ServeMux
+	enricher         *connector.Enricher
+	tenant           directory.Tenant
+	resource, client directory.Application
+	secret           string
+}
+
+func startTokenService(t testing.TB, e *env) *tokenService {
+	t.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	tenant := directory.Tenant{ID: uuid.NewString(), Name: "contoso", CreatedAt: now}
+	role := uuid.NewString()
+	resource := directory.Application{TenantID: tenant.ID, AppID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: "orders-api",
+		IdentifierURIs: []string{"api://orders"}, AppRoles: []directory.AppRole{{ID: role, Value: "Orders.Read", DisplayName: "Read", Enabled: true}}, CreatedAt: now}
+	secret := "Cl~ient-secret-for-issuance-tests-77"
+	client := directory.Application{TenantID: tenant.ID, AppID: uuid.NewString(), ObjectID: uuid.NewString(), DisplayName: "billing", CreatedAt: now,
+		PasswordCredentials: []directory.PasswordCredential{{ID: uuid.NewString(), Hint: "Cl~", Hash: directory.HashClientSecret(secret), StartAt: now.Add(-time.Hour), CreatedAt: now}}}
+	grant := directory.Grant{ID: uuid.NewString(), TenantID: tenant.ID, ClientAppID: client.AppID, ResourceAppID: resource.AppID, AppRoleID: role, CreatedAt: now}
+	if err := e.store.CreateTenant(ctx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	en := connector.NewEnricher(slog.New(slog.DiscardHandler))
+	srv := sts.New(sts.Config{Enricher: en, Logger: slog.New(slog.DiscardHandler),
+		FailedAuthPerClient: sts.RateLimit{Burst: -1}, FailedAuthPerSource: sts.RateLimit{Burst: -1}}, e.store, e.sealer)
+	apply := func(rev int64) {
+		keys, err := e.store.ListSigningKeys(ctx, tenant.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Apply(directory.NewSnapshot(rev, []directory.Tenant{tenant}, []directory.Application{resource, client}, []directory.Grant{grant}, nil), keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(1)
+	if err := srv.EnsureSigningKey(ctx, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	apply(2)
+	mux := http.NewServeMux()
+	srv.Register(mux)
+	return &tokenService{srv: srv, mux: mux, enricher: en, tenant: tenant, resource: resource, client: client, secret: secret}
+}
+
+// form is the client's client-credentials token request for api://orders.
+func (ts *tokenService) form() url.Values {
+	return url.Values{"grant_type": {"client_credentials"}, "client_id": {ts.client.AppID}, "client_secret": {ts.secret}, "scope": {"api://orders/.default"}}
 }

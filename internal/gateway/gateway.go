@@ -31,6 +31,11 @@ import (
 type Config struct {
 	// Vault resolves the policies' references, off the request path.
 	Vault Vault
+	// Watcher, when set, is the node's shared vault watcher over Vault:
+	// the gateway acquires its references there instead of running a
+	// watcher of its own, and the watcher's owner runs it and calls
+	// VaultChanged from its Changed callback.
+	Watcher *vaultwatch.Watcher
 	// VaultTenant names the tenant that owns a vault ("" when there is no
 	// such vault): an API may reference only its own tenant's vaults.
 	VaultTenant func(vaultName string) (tenantID string)
@@ -130,14 +135,17 @@ func New(cfg Config) (*Gateway, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel}
 	g.ids.init()
-	g.res = vaultwatch.New(vaultwatch.Config{Vault: cfg.Vault, Logger: cfg.Logger, Now: cfg.Now, Changed: g.resolved})
+	g.res = cfg.Watcher
+	if g.res == nil {
+		g.res = vaultwatch.New(vaultwatch.Config{Vault: cfg.Vault, Logger: cfg.Logger, Now: cfg.Now, Changed: g.VaultChanged})
+	}
 	g.oidc = &oidcSources{ctx: ctx, m: map[string]*lazyOIDC{},
 		opts: guard.OIDCOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger}}
 	if cfg.Audit != nil {
 		g.audit = newAuditWriter(cfg.Audit, defaultAuditQueue, m.auditDropped, cfg.Logger)
 	}
 	g.routes.Store(&routes{router: newRouter(), byKey: map[string]*API{}})
-	if cfg.Vault != nil {
+	if cfg.Vault != nil && cfg.Watcher == nil {
 		g.wg.Go(func() { g.res.Run(ctx) })
 	}
 	return g, nil
@@ -216,10 +224,11 @@ func (g *Gateway) ApplyWithApplications(apis []directory.API) error {
 	return g.apply(apis, true)
 }
 
-// resolved is the refresher's callback: the health of every API is
-// recomputed, and APIs compiled against a certificate that changed are
-// compiled again.
-func (g *Gateway) resolved(certificates bool) {
+// VaultChanged is the vault watcher's Changed callback: the health of
+// every API is recomputed, and APIs compiled against a certificate that
+// changed are compiled again. A gateway with a watcher of its own wires
+// it itself; the owner of a shared Config.Watcher calls it.
+func (g *Gateway) VaultChanged(certificates bool) {
 	if certificates {
 		g.applyMu.Lock()
 		err := g.apply(g.last, false)

@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // gatewayNode is the gateway of this node: the decision core, its
@@ -30,6 +31,7 @@ type gatewayNode struct {
 
 // gatewayDeps is what the gateway needs from the rest of the node.
 type gatewayDeps struct {
+	watcher  *vaultwatch.Watcher // the node's vault watcher, shared
 	tokens   *sts.Server
 	vault    *vault.Service
 	issuer   func(tenantID string) string
@@ -62,6 +64,7 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 	}
 	g, err := gateway.New(gateway.Config{
 		Vault:        d.vault,
+		Watcher:      d.watcher,
 		VaultTenant:  func(string) string { return d.tenantID },
 		TenantKeys:   d.tokens,
 		TenantIssuer: d.issuer,

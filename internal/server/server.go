@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,13 +23,16 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/gateway"
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/kvapi"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // Server is a running Portcullis node.
@@ -51,6 +55,12 @@ type Server struct {
 	reloader *reloader
 	// gateway serves the stored APIs on its own listeners; nil when off.
 	gateway *gatewayNode
+	// vaultRefs is the node's one vault watcher, shared by the gateway and
+	// the connectors.
+	vaultRefs *vaultWatcher
+	// connectors are the compiled connectors of every tenant; the token
+	// service calls the token-issuance ones through its Enricher.
+	connectors *connectorsComponent
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -138,7 +148,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
+	enricher := connector.NewEnricher(log)
 	s.sts = sts.New(sts.Config{
+		Enricher:            enricher,
 		PublicURL:           cfg.PublicURL,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
@@ -198,8 +210,40 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
+	// One vault watcher for the node: the gateway's references and the
+	// connectors' credentials; a change reaches the gateway through it.
+	var gw atomic.Pointer[gateway.Gateway]
+	s.vaultRefs = startVaultWatcher(vaultwatch.Config{Vault: s.vault, Logger: log, Changed: func(certificates bool) {
+		if g := gw.Load(); g != nil {
+			g.VaultChanged(certificates)
+		}
+	}})
+	defer func() {
+		if !ok {
+			s.vaultRefs.stop()
+		}
+	}()
+	tokenClient, err := selfTrustingClient(caFile)
+	if err != nil {
+		return nil, err
+	}
+	s.connectors = newConnectorsComponent(enricher, connector.Options{
+		Watcher: s.vaultRefs.w, VaultTenant: vaultTenant, TokenClient: tokenClient, Logger: log,
+	}, cfg.Dev, log)
+	if err := s.reloader.add(s.connectors); err != nil {
+		return nil, fmt.Errorf("connectors: %w", err)
+	}
+	defer func() {
+		if !ok {
+			s.connectors.close()
+		}
+	}()
+	if cfg.Dev {
+		warnInsecureAPIs(log, s.sts.Snapshot().APIs())
+	}
 	s.gateway, err = startGateway(cfg, gatewayDeps{
-		tokens: s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
+		watcher: s.vaultRefs.w,
+		tokens:  s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
 		issuer: func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
 	})
 	if err != nil {
@@ -211,6 +255,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 				s.gateway.close()
 			}
 		}()
+		gw.Store(s.gateway.g)
 		s.listeners = append(s.listeners, s.gateway.listeners...)
 		if err := s.reloader.add(gatewayComponent{s.gateway.g}); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)
@@ -235,6 +280,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		ManagementAppID: boot.ManagementAppID,
 		Vaults:          s.vault,
 		VaultTenant:     vaultTenant,
+		TokenClient:     tokenClient,
 		PublicURL:       cfg.PublicURL,
 		Changed:         s.reloader.reloadLogged,
 		Logger:          log,
@@ -292,6 +338,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
+	// After the listeners stopped (deferred calls run last first): the
+	// gateway closes its backends, then the connectors and the watcher.
+	defer s.vaultRefs.stop()
+	defer s.connectors.close()
 	if s.gateway != nil {
 		defer s.gateway.close() // after the listeners stopped: flushes the audit log
 		// SIGHUP reopens the audit log (logrotate); the watcher ends
