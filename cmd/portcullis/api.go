@@ -19,6 +19,7 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/adminclient"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/outbound"
 )
 
 func newAPICommand() *cobra.Command {
@@ -84,14 +85,17 @@ type apiFlags struct {
 	pathPrefix string
 	methods    []string
 
-	backends           []string
-	stripPathPrefix    bool
-	backendCAs         []string
-	backendServerName  string
-	insecureSkipVerify bool
-	connectTimeout     time.Duration
-	headerTimeout      time.Duration
-	idleTimeout        time.Duration
+	backends                 []string
+	stripPathPrefix          bool
+	backendCAs               []string
+	backendServerName        string
+	backendPins              []string
+	skipChainValidation      bool
+	backendCredential        credentialFlags
+	backendAllowInsecureAuth bool
+	connectTimeout           time.Duration
+	headerTimeout            time.Duration
+	idleTimeout              time.Duration
 
 	allowInsecureAuth  bool
 	principalHeaders   []string
@@ -131,7 +135,12 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.stripPathPrefix, "strip-path-prefix", false, "remove the path prefix before forwarding")
 	fs.StringArrayVar(&f.backendCAs, "backend-ca", nil, "CA the backend's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; none: system roots)")
 	fs.StringVar(&f.backendServerName, "backend-server-name", "", "name the backend's certificate must hold, when not the URL's host")
-	fs.BoolVar(&f.insecureSkipVerify, "backend-insecure-skip-verify", false, "do not verify the backend's certificate (self-signed test backends only)")
+	fs.StringArrayVar(&f.backendPins, "backend-pin", nil, "accept only the backend certificate with this SHA-256 thumbprint (64 hex digits; repeatable, for rollover)")
+	fs.BoolVar(&f.skipChainValidation, "backend-skip-chain-validation", false, "accept a backend certificate that chains to no trusted CA (a self-signed backend; pair it with --backend-pin)")
+	fs.BoolVar(&f.skipChainValidation, "backend-insecure-skip-verify", false, "former name of --backend-skip-chain-validation")
+	_ = fs.MarkDeprecated("backend-insecure-skip-verify", "use --backend-skip-chain-validation")
+	f.backendCredential.register(fs, "backend-")
+	fs.BoolVar(&f.backendAllowInsecureAuth, "backend-allow-insecure-auth", false, "let the backend credential (Basic, API key, bearer) go to an http:// backend (a trusted network or a test)")
 	fs.DurationVar(&f.connectTimeout, "connect-timeout", 0, "time to connect to the backend (default 5s)")
 	fs.DurationVar(&f.headerTimeout, "response-header-timeout", 0, "time for the backend to send its response headers (default 30s)")
 	fs.DurationVar(&f.idleTimeout, "idle-timeout", 0, "how long an idle backend connection is kept (default 90s)")
@@ -288,7 +297,8 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 	if set("strip-path-prefix") {
 		api.Backend.StripPathPrefix = f.stripPathPrefix
 	}
-	if set("backend-ca") || set("backend-server-name") || set("backend-insecure-skip-verify") {
+	skipSet := set("backend-skip-chain-validation") || set("backend-insecure-skip-verify")
+	if set("backend-ca") || set("backend-server-name") || set("backend-pin") || skipSet {
 		tls := directory.BackendTLS{}
 		if api.Backend.TLS != nil {
 			tls = *api.Backend.TLS
@@ -306,13 +316,32 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 		if set("backend-server-name") {
 			tls.ServerName = f.backendServerName
 		}
-		if set("backend-insecure-skip-verify") {
-			tls.InsecureSkipVerify = f.insecureSkipVerify
+		if set("backend-pin") {
+			tls.PinnedThumbprints = f.backendPins
+		}
+		if skipSet {
+			tls.SkipChainValidation = f.skipChainValidation
 		}
 		api.Backend.TLS = &tls
-		if len(tls.CACertificates) == 0 && tls.ServerName == "" && !tls.InsecureSkipVerify {
+		if len(tls.CACertificates) == 0 && tls.ServerName == "" && len(tls.PinnedThumbprints) == 0 && !tls.SkipChainValidation {
 			api.Backend.TLS = nil
 		}
+	}
+	if f.backendCredential.changed(fs) {
+		c := outbound.CredentialSpec{}
+		if api.Backend.Credential != nil {
+			c = *api.Backend.Credential
+		}
+		if err := f.backendCredential.apply(fs, &c); err != nil {
+			return err
+		}
+		api.Backend.Credential = &c
+		if c.Type == outbound.TypeNone {
+			api.Backend.Credential = nil
+		}
+	}
+	if set("backend-allow-insecure-auth") {
+		api.Backend.AllowInsecureAuth = f.backendAllowInsecureAuth
 	}
 	for _, t := range []struct {
 		flag string
@@ -735,12 +764,19 @@ func showAPI(p *printer, a directory.API) error {
 		if t.ServerName != "" {
 			parts = append(parts, "server name "+t.ServerName)
 		}
-		if t.InsecureSkipVerify {
-			parts = append(parts, "certificate NOT verified")
+		if len(t.PinnedThumbprints) > 0 {
+			parts = append(parts, "pinned "+strings.Join(t.PinnedThumbprints, ", "))
+		}
+		if t.SkipChainValidation {
+			parts = append(parts, "chain NOT validated")
 		}
 		if len(parts) > 0 {
 			tls = strings.Join(parts, "; ")
 		}
+	}
+	backendCredential := "none"
+	if a.Backend.Credential != nil {
+		backendCredential = describeCredential(*a.Backend.Credential)
 	}
 	headers := "default (X-Portcullis-*)"
 	if a.PrincipalHeaders != nil {
@@ -764,6 +800,8 @@ func showAPI(p *printer, a directory.API) error {
 		"Backends", strings.Join(a.Backend.URLs, ", "),
 		"Strip path prefix", yesNo(a.Backend.StripPathPrefix),
 		"Backend TLS", tls,
+		"Backend credential", backendCredential,
+		"Backend insecure auth", yesNo(a.Backend.AllowInsecureAuth),
 		"Timeouts", fmt.Sprintf("connect %s, response headers %s, idle %s", seconds(a.Backend.Timeouts.ConnectSeconds, 5), seconds(a.Backend.Timeouts.ResponseHeaderSeconds, 30), seconds(a.Backend.Timeouts.IdleSeconds, 90)),
 		"Insecure auth", yesNo(a.AllowInsecureAuth),
 		"Principal headers", headers,
@@ -775,9 +813,7 @@ func showAPI(p *printer, a directory.API) error {
 	}
 	if a.Policy.Anonymous {
 		p.linef("Policy: anonymous (public: every request is admitted without a credential)")
-		if a.Backend.TLS != nil && a.Backend.TLS.InsecureSkipVerify {
-			p.linef("WARNING: the backend's certificate is not verified (backend.tls.insecureSkipVerify): anyone on the path can impersonate the backend")
-		}
+		warnBackendChain(p, a)
 		return nil
 	}
 	p.linef("Policy (any one method admits, tried in this order):")
@@ -812,10 +848,21 @@ func showAPI(p *printer, a directory.API) error {
 		rules = []string{"none"}
 	}
 	p.linef("Rules (all must hold): %s", strings.Join(rules, "; "))
-	if a.Backend.TLS != nil && a.Backend.TLS.InsecureSkipVerify {
-		p.linef("WARNING: the backend's certificate is not verified (backend.tls.insecureSkipVerify): anyone on the path can impersonate the backend")
-	}
+	warnBackendChain(p, a)
 	return nil
+}
+
+// warnBackendChain prints the WARNING line of a backend whose certificate
+// chain is not validated.
+func warnBackendChain(p *printer, a directory.API) {
+	t := a.Backend.TLS
+	switch {
+	case t == nil || !t.SkipChainValidation:
+	case len(t.PinnedThumbprints) > 0:
+		p.linef("WARNING: the backend's certificate chain is not validated (backend.tls.skipChainValidation); only the pinned thumbprints are checked")
+	default:
+		p.linef("WARNING: the backend's certificate is not verified (backend.tls.skipChainValidation without pins): anyone on the path can impersonate the backend")
+	}
 }
 
 func certSources(srcs []string) string {

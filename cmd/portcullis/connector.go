@@ -62,19 +62,7 @@ type connectorFlags struct {
 	description string
 	endpoint    string
 
-	auth              string
-	username          string
-	password          string
-	header            string
-	key               string
-	token             string
-	tokenAuthority    string
-	tokenEndpoint     string
-	clientID          string
-	clientSecret      string
-	clientCertificate string
-	scope             string
-	certificate       string
+	credentialFlags
 
 	cas                 []string
 	serverName          string
@@ -102,19 +90,7 @@ func (f *connectorFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.description, "description", "", "what the connector is for")
 	fs.StringVar(&f.endpoint, "endpoint", "", "the URL called, https://host[:port]/path[?query] (http:// only with --auth none or --allow-insecure-auth)")
 
-	fs.StringVar(&f.auth, "auth", "", "how Portcullis authenticates: none, basic, apiKeyHeader, bearer or clientCertificate (changing it drops the old type's settings)")
-	fs.StringVar(&f.username, "username", "", "basic: the user name")
-	fs.StringVar(&f.password, "password", "", "basic: vault://VAULT/secrets/NAME holding the password")
-	fs.StringVar(&f.header, "header", "", "apiKeyHeader: the header that carries the key, e.g. x-functions-key")
-	fs.StringVar(&f.key, "key", "", "apiKeyHeader: vault://VAULT/secrets/NAME holding the key")
-	fs.StringVar(&f.token, "token", "", "bearer: vault://VAULT/secrets/NAME holding a static token")
-	fs.StringVar(&f.tokenAuthority, "token-authority", "", "bearer by client credentials: the authority, e.g. https://login.microsoftonline.com/TENANT-ID (token endpoint: AUTHORITY/oauth2/v2.0/token)")
-	fs.StringVar(&f.tokenEndpoint, "token-endpoint", "", "bearer by client credentials: the token endpoint itself (instead of --token-authority)")
-	fs.StringVar(&f.clientID, "client-id", "", "bearer by client credentials: the client (application) id")
-	fs.StringVar(&f.clientSecret, "client-secret", "", "bearer by client credentials: vault://VAULT/secrets/NAME holding the client secret")
-	fs.StringVar(&f.clientCertificate, "client-certificate", "", "bearer by client credentials: vault://VAULT/certificates/NAME, sent as a signed client assertion (instead of --client-secret)")
-	fs.StringVar(&f.scope, "scope", "", "bearer by client credentials: what the token is for, e.g. api://hr/.default")
-	fs.StringVar(&f.certificate, "certificate", "", "clientCertificate: vault://VAULT/certificates/NAME presented in the TLS handshake")
+	f.credentialFlags.register(fs, "")
 
 	fs.StringArrayVar(&f.cas, "ca", nil, "CA the endpoint's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; replaces the system roots)")
 	fs.StringVar(&f.serverName, "server-name", "", "name sent in SNI and verified in the endpoint's certificate, when it is not the URL's host")
@@ -179,7 +155,7 @@ func (f *connectorFlags) apply(fs *pflag.FlagSet, c *directory.Connector) error 
 	if set("endpoint") {
 		c.Endpoint = f.endpoint
 	}
-	if err := f.applyCredential(fs, &c.Authentication); err != nil {
+	if err := f.credentialFlags.apply(fs, &c.Authentication); err != nil {
 		return err
 	}
 	if err := f.applyTLS(fs, c); err != nil {
@@ -244,66 +220,6 @@ func (f *connectorFlags) apply(fs *pflag.FlagSet, c *directory.Connector) error 
 			ti.FailurePolicy = f.failurePolicy
 		}
 		c.TokenIssuance = &ti
-	}
-	return nil
-}
-
-func (f *connectorFlags) applyCredential(fs *pflag.FlagSet, a *outbound.CredentialSpec) error {
-	set := fs.Changed
-	if set("auth") && f.auth != a.Type {
-		*a = outbound.CredentialSpec{Type: f.auth}
-	}
-	for _, s := range []struct {
-		flag string
-		v    string
-		dst  *string
-	}{
-		{"username", f.username, &a.Username}, {"password", f.password, &a.Password},
-		{"header", f.header, &a.Header}, {"key", f.key, &a.Key}, {"certificate", f.certificate, &a.Certificate},
-	} {
-		if set(s.flag) {
-			*s.dst = s.v
-		}
-	}
-	cc := []string{"token-authority", "token-endpoint", "client-id", "client-secret", "client-certificate", "scope"}
-	ccSet := false
-	for _, n := range cc {
-		ccSet = ccSet || set(n)
-	}
-	switch {
-	case set("token") && ccSet:
-		return errors.New("--token (a static token) and the client-credentials flags (--token-authority, --client-id, …) contradict each other; give one")
-	case set("token"):
-		a.Token, a.ClientCredentials = f.token, nil
-	case ccSet:
-		s := outbound.ClientCredentialsSpec{}
-		if a.ClientCredentials != nil {
-			s = *a.ClientCredentials
-		}
-		for _, p := range [][2]string{{"token-authority", "token-endpoint"}, {"client-secret", "client-certificate"}} {
-			if set(p[0]) && set(p[1]) {
-				return fmt.Errorf("--%s and --%s are alternatives; give one", p[0], p[1])
-			}
-		}
-		if set("token-authority") {
-			s.Authority, s.TokenEndpoint = f.tokenAuthority, ""
-		}
-		if set("token-endpoint") {
-			s.Authority, s.TokenEndpoint = "", f.tokenEndpoint
-		}
-		if set("client-id") {
-			s.ClientID = f.clientID
-		}
-		if set("client-secret") {
-			s.ClientSecret, s.ClientCertificate = f.clientSecret, ""
-		}
-		if set("client-certificate") {
-			s.ClientSecret, s.ClientCertificate = "", f.clientCertificate
-		}
-		if set("scope") {
-			s.Scope = f.scope
-		}
-		a.Token, a.ClientCredentials = "", &s
 	}
 	return nil
 }

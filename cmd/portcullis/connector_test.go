@@ -338,8 +338,11 @@ func TestShow_SkippedCertificateValidationIsLoud(t *testing.T) {
 			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{ServerName: "h"}}})
 		}, ""},
 		{"API not verified", func(p *printer) error {
-			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{InsecureSkipVerify: true}}})
+			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{SkipChainValidation: true}}})
 		}, "WARNING: the backend's certificate is not verified"},
+		{"API pinned without chain", func(p *printer) error {
+			return showAPI(p, directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{SkipChainValidation: true, PinnedThumbprints: []string{"ab"}}}})
+		}, "WARNING: the backend's certificate chain is not validated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer

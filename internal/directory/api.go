@@ -1,9 +1,12 @@
 package directory
 
 import (
+	"bytes"
+	"encoding/json"
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/outbound"
 )
 
 // API is a gateway route stored in a tenant: which requests it matches,
@@ -52,16 +55,47 @@ type Backend struct {
 	StripPathPrefix bool        `json:"stripPathPrefix,omitempty"`
 	TLS             *BackendTLS `json:"tls,omitempty"`
 	Timeouts        Timeouts    `json:"timeouts,omitzero"`
+	// Credential is how the gateway authenticates to the backend (Basic,
+	// API key header, bearer, client certificate), from vault references
+	// followed as they rotate; nil sends none.
+	Credential *outbound.CredentialSpec `json:"credential,omitempty"`
+	// AllowInsecureAuth lets Credential (Basic, API key, bearer) go to an
+	// http:// backend URL. It is the backend's own flag, not the API's
+	// AllowInsecureAuth: that one is about callers' credentials on the
+	// gateway's plain listener, a different network path, and turning on
+	// one must not silently turn on the other.
+	AllowInsecureAuth bool `json:"allowInsecureAuth,omitempty"`
 }
 
-// BackendTLS is how the gateway trusts an https backend. Without it the
-// system roots are used.
-type BackendTLS struct {
-	// CACertificates are PEM certificates or vault://VAULT/certificates/NAME references.
-	CACertificates     []string `json:"caCertificates,omitempty"`
-	ServerName         string   `json:"serverName,omitempty"`
-	InsecureSkipVerify bool     `json:"insecureSkipVerify,omitempty"`
+// BackendTLS is how the gateway trusts an https backend (the shared
+// outbound TLS settings: CAs, SNI, pins, skipChainValidation). Without it
+// the system roots are used.
+//
+// APIs stored before these settings were shared carry
+// "insecureSkipVerify": it is read as skipChainValidation (the same
+// meaning without pins) and written back under that name, so no stored
+// API loses its setting.
+type BackendTLS outbound.TLSSpec
+
+// UnmarshalJSON reads BackendTLS, accepting the former name
+// insecureSkipVerify for skipChainValidation.
+func (t *BackendTLS) UnmarshalJSON(b []byte) error {
+	var v struct {
+		outbound.TLSSpec
+		InsecureSkipVerify bool `json:"insecureSkipVerify"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // as strict as the rest of an API
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	*t = BackendTLS(v.TLSSpec)
+	t.SkipChainValidation = t.SkipChainValidation || v.InsecureSkipVerify
+	return nil
 }
+
+// Spec returns t as the outbound package's TLSSpec (nil for nil).
+func (t *BackendTLS) Spec() *outbound.TLSSpec { return (*outbound.TLSSpec)(t) }
 
 // Timeouts toward the backend and for the whole exchange, in seconds;
 // zero means the default.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/store/sqlite/sqlitetest"
 )
 
@@ -109,8 +110,31 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"backend CA private key", func(a *directory.API) {
 			a.Backend.TLS.CACertificates = []string{string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}))}
 		}, directory.Invalid, []string{"backend.tls.caCertificates[0]", "PRIVATE KEY"}},
-		{"skip verify with CAs", func(a *directory.API) { a.Backend.TLS.InsecureSkipVerify = true }, directory.Invalid, []string{"backend.tls.insecureSkipVerify", "contradict"}},
-		{"skip verify alone", func(a *directory.API) { a.Backend.TLS = &directory.BackendTLS{InsecureSkipVerify: true} }, 0, nil},
+		{"skip chain with CAs", func(a *directory.API) { a.Backend.TLS.SkipChainValidation = true }, directory.Invalid, []string{"backend.tls.skipChainValidation", "contradict"}},
+		{"skip chain alone", func(a *directory.API) { a.Backend.TLS = &directory.BackendTLS{SkipChainValidation: true} }, 0, nil},
+		{"backend pin bad", func(a *directory.API) { a.Backend.TLS.PinnedThumbprints = []string{"abc"} }, directory.Invalid, []string{"backend.tls.pinnedThumbprints[0]", "64 hex"}},
+		{"backend basic over http", func(a *directory.API) {
+			a.Backend.URLs = []string{"http://h"}
+			a.Backend.TLS = nil
+			a.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "u", Password: "vault://kv1/secrets/p"}
+		}, directory.Invalid, []string{"backend.urls[0]", "backend.allowInsecureAuth"}},
+		{"backend basic over http allowed", func(a *directory.API) {
+			a.Backend.URLs = []string{"http://h"}
+			a.Backend.TLS = nil
+			a.Backend.AllowInsecureAuth = true
+			a.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "u", Password: "vault://kv1/secrets/p"}
+		}, 0, nil},
+		{"backend client certificate over http", func(a *directory.API) {
+			a.Backend.URLs = []string{"http://h"}
+			a.Backend.TLS = nil
+			a.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeClientCertificate, Certificate: "vault://kv1/certificates/c"}
+		}, directory.Invalid, []string{"backend.credential.certificate"}},
+		{"backend credential secret as certificate", func(a *directory.API) {
+			a.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeClientCertificate, Certificate: "vault://kv1/secrets/c"}
+		}, directory.Invalid, []string{"backend.credential.certificate"}},
+		{"backend credential unknown type", func(a *directory.API) {
+			a.Backend.Credential = &outbound.CredentialSpec{Type: "kerberos"}
+		}, directory.Invalid, []string{"backend.credential.type"}},
 		{"server name bad", func(a *directory.API) { a.Backend.TLS.ServerName = "a b" }, directory.Invalid, []string{"backend.tls.serverName"}},
 		{"timeout negative", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = -1 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "3600"}},
 		{"timeout too long", func(a *directory.API) { a.Backend.Timeouts.IdleSeconds = 3601 }, directory.Invalid, []string{"backend.timeouts.idleSeconds"}},
@@ -472,4 +496,45 @@ func TestRace_TwoNodesCreatingOverlappingAPIsLetExactlyOneWin(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An API stored before the backend TLS settings were shared carries
+// insecureSkipVerify: it reads as skipChainValidation and is written back
+// under that name only, so no stored API loses its setting.
+func TestBackendTLS_FormerInsecureSkipVerifyReadsAsSkipChainValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     directory.BackendTLS
+		wantErr  string
+	}{
+		{"former name", `{"serverName":"h","insecureSkipVerify":true}`, directory.BackendTLS{ServerName: "h", SkipChainValidation: true}, ""},
+		{"former name false", `{"insecureSkipVerify":false}`, directory.BackendTLS{}, ""},
+		{"new name", `{"skipChainValidation":true,"pinnedThumbprints":["ab"]}`, directory.BackendTLS{SkipChainValidation: true, PinnedThumbprints: []string{"ab"}}, ""},
+		{"both", `{"skipChainValidation":false,"insecureSkipVerify":true}`, directory.BackendTLS{SkipChainValidation: true}, ""},
+		{"unknown field", `{"skipVerify":true}`, directory.BackendTLS{}, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got directory.BackendTLS
+			err := json.Unmarshal([]byte(tc.in), &got)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			out, _ := json.Marshal(got)
+			if strings.Contains(string(out), "insecureSkipVerify") {
+				t.Fatalf("written back with the former name: %s", out)
+			}
+			if got.SkipChainValidation && !strings.Contains(string(out), `"skipChainValidation":true`) {
+				t.Fatalf("the setting is lost on write: %s", out)
+			}
+		})
+	}
 }

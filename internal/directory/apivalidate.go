@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math"
-	"net"
 	"net/textproto"
 	"net/url"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/outbound"
 )
 
 // Limits of an API. Like the other limits they are part of the admin API's
@@ -67,7 +67,7 @@ func normalizeAPI(in API) (API, error) {
 	if api.Match, err = normalizeMatch(api.Match); err != nil {
 		return api, err
 	}
-	if err := validateBackend(api.Backend); err != nil {
+	if api.Backend, err = normalizeBackend(api.Backend); err != nil {
 		return api, err
 	}
 	if api.PrincipalHeaders, err = normalizePrincipalHeaders(api.PrincipalHeaders); err != nil {
@@ -212,36 +212,52 @@ func validatePathPrefix(p string) error {
 	return nil
 }
 
-func validateBackend(b Backend) error {
+// normalizeBackend checks an API's backend and returns it in its stored
+// form: TLS and credential through the validators connectors use, with
+// paths under "backend.".
+func normalizeBackend(b Backend) (Backend, error) {
 	if len(b.URLs) == 0 {
-		return invalid("field \"backend.urls\" is empty; give the backend's URL, e.g. \"http://127.0.0.1:8080\"")
+		return b, invalid("field \"backend.urls\" is empty; give the backend's URL, e.g. \"http://127.0.0.1:8080\"")
 	}
 	if len(b.URLs) > MaxBackendURLs {
-		return invalid("field \"backend.urls\" has %d entries; an API may have at most %d", len(b.URLs), MaxBackendURLs)
+		return b, invalid("field \"backend.urls\" has %d entries; an API may have at most %d", len(b.URLs), MaxBackendURLs)
 	}
 	for i, raw := range b.URLs {
 		field := "backend.urls[" + strconv.Itoa(i) + "]"
 		if err := validateBackendURL(field, raw); err != nil {
-			return err
+			return b, err
 		}
 		if slices.Contains(b.URLs[:i], raw) {
-			return invalid("field %q lists %q twice; remove the duplicate", field, clip(raw))
+			return b, invalid("field %q lists %q twice; remove the duplicate", field, clip(raw))
 		}
 	}
-	if b.TLS != nil {
-		if len(b.TLS.CACertificates) > MaxPolicyEntries {
-			return invalid("field \"backend.tls.caCertificates\" has %d entries; use at most %d", len(b.TLS.CACertificates), MaxPolicyEntries)
+	var err error
+	if b.TLS, err = normalizeBackendTLS(b.TLS); err != nil {
+		return b, err
+	}
+	if b.Credential != nil {
+		c, err := NormalizeCredential("backend.credential", *b.Credential)
+		if err != nil {
+			return b, err
 		}
-		for i, ca := range b.TLS.CACertificates {
-			if err := validateCertificateSource("backend.tls.caCertificates["+strconv.Itoa(i)+"]", ca); err != nil {
-				return err
-			}
+		if c.Type == "" || c.Type == outbound.TypeNone {
+			b.Credential = nil
+		} else {
+			b.Credential = &c
 		}
-		if b.TLS.InsecureSkipVerify && len(b.TLS.CACertificates) > 0 {
-			return invalid("fields \"backend.tls.insecureSkipVerify\" and \"backend.tls.caCertificates\" contradict each other: the CAs would be ignored; keep the CAs (verification on) or drop them")
+	}
+	for i, raw := range b.URLs {
+		u, _ := url.Parse(raw) // validated above
+		var cred outbound.CredentialSpec
+		if b.Credential != nil {
+			cred = *b.Credential
 		}
-		if sn := b.TLS.ServerName; sn != "" && !isDNSName(sn) && net.ParseIP(sn) == nil {
-			return invalid("field \"backend.tls.serverName\" %q is not a host name; give the name the backend's certificate holds, e.g. \"orders.internal\"", clip(sn))
+		tlsSpec := b.TLS.Spec()
+		if u.Scheme == "http" && len(b.URLs) > 1 {
+			tlsSpec = nil // TLS settings apply to the https URLs of a mixed list
+		}
+		if err := CheckTransport("backend.urls["+strconv.Itoa(i)+"]", u, "backend.credential", cred, "backend.tls", tlsSpec, "backend.allowInsecureAuth", b.AllowInsecureAuth); err != nil {
+			return b, err
 		}
 	}
 	for _, t := range []struct {
@@ -253,10 +269,16 @@ func validateBackend(b Backend) error {
 		{"backend.timeouts.idleSeconds", b.Timeouts.IdleSeconds},
 	} {
 		if math.IsNaN(t.v) || t.v < 0 || t.v > MaxTimeoutSeconds {
-			return invalid("field %q is %v; give a number of seconds from 0 (the default) to %d", t.field, t.v, MaxTimeoutSeconds)
+			return b, invalid("field %q is %v; give a number of seconds from 0 (the default) to %d", t.field, t.v, MaxTimeoutSeconds)
 		}
 	}
-	return nil
+	return b, nil
+}
+
+// normalizeBackendTLS is NormalizeTLS at "backend.tls".
+func normalizeBackendTLS(t *BackendTLS) (*BackendTLS, error) {
+	n, err := NormalizeTLS("backend.tls", t.Spec())
+	return (*BackendTLS)(n), err
 }
 
 func validateBackendURL(field, raw string) error {

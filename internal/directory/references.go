@@ -95,7 +95,7 @@ func ConnectorReferences(c Connector) []VaultReference {
 
 // APIReferences returns every vault reference of a gateway API: the
 // secrets of its policy's Basic users and API keys, its trusted client CAs,
-// and its backend's CAs.
+// its backend's CAs and its backend credential's secrets and certificate.
 func APIReferences(api API) []VaultReference {
 	var out []VaultReference
 	for i, m := range api.Policy.Methods {
@@ -108,8 +108,9 @@ func APIReferences(api API) []VaultReference {
 		}
 		out = append(out, caReferences(at+".trustedCAs", m.TrustedCAs)...)
 	}
-	if api.Backend.TLS != nil {
-		out = append(out, caReferences("backend.tls.caCertificates", api.Backend.TLS.CACertificates)...)
+	out = append(out, TLSReferences("backend.tls", api.Backend.TLS.Spec())...)
+	if c := api.Backend.Credential; c != nil {
+		out = append(out, CredentialReferences("backend.credential", *c)...)
 	}
 	return out
 }

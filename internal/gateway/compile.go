@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,8 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
-	"github.com/portcullis/portcullis/internal/vault"
-	"github.com/portcullis/portcullis/internal/vaultwatch"
+	"github.com/portcullis/portcullis/internal/outbound"
 )
 
 // compile turns a stored API into its compiled form; failures are kept
@@ -146,79 +143,73 @@ func (g *Gateway) compileUpstream(d *directory.API, a *API) (Upstream, error) {
 	u.ConnectTimeout = seconds(t.ConnectSeconds, 5*time.Second)
 	u.ResponseHeaderTimeout = seconds(t.ResponseHeaderSeconds, 30*time.Second)
 	u.IdleTimeout = seconds(t.IdleSeconds, 90*time.Second)
-	if b.TLS != nil && anyHTTPS {
-		cfg, err := g.backendTLS(b.TLS, a, d.TenantID)
+	if b.Credential != nil || (b.TLS != nil && anyHTTPS) {
+		cred, err := g.compileCredential(d, a, u.URLs)
 		if err != nil {
 			return Upstream{}, err
 		}
-		u.TLS = cfg
+		a.cred = cred
+		u.TLS = cred.TLSConfig()
 	}
 	return u, nil
 }
 
-// backendTLS builds the TLS configuration toward an https backend. With
-// CA certificates from the vault the roots are read at each handshake from
-// the vault watcher, so a renewed CA certificate needs no recompilation.
-func (g *Gateway) backendTLS(t *directory.BackendTLS, a *API, tenantID string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
-	if t.InsecureSkipVerify {
-		cfg.InsecureSkipVerify = true
-		return cfg, nil
+// compileCredential compiles the backend's outbound credential and TLS
+// settings. Its vault references are resolved by the gateway's watcher; a
+// new client certificate (or CA) version marks the API stale, so that the
+// watcher's Changed callback compiles it again with a fresh connection
+// pool: connections made with the old certificate are then closed, idle
+// ones at once and busy ones when their exchange ends.
+func (g *Gateway) compileCredential(d *directory.API, a *API, urls []*url.URL) (*outbound.Credential, error) {
+	b := d.Backend
+	target, plain := urls[0], false
+	for _, p := range urls {
+		if p.Scheme == "http" {
+			plain = true
+		} else if target.Scheme == "http" {
+			target = p
+		}
 	}
-	if len(t.CACertificates) == 0 {
-		return cfg, nil
+	var spec outbound.CredentialSpec
+	if b.Credential != nil {
+		spec = *b.Credential
 	}
-	res := &apiResolver{g: g, tenantID: tenantID}
-	static := x509.NewCertPool()
-	var dynamic []*vaultwatch.Handle
-	for i, s := range t.CACertificates {
-		if !strings.HasPrefix(s, vault.RefScheme) {
-			certs, err := parsePEMCertificates(s)
-			if err != nil {
-				return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
+	if plain && target.Scheme == "https" { // a mixed list: Compile saw the https URL
+		switch spec.Type {
+		case outbound.TypeBasic, outbound.TypeAPIKeyHeader, outbound.TypeBearer:
+			if !b.AllowInsecureAuth {
+				return nil, fmt.Errorf("backend.credential: a %s credential would be sent in the clear to an http:// backend URL; use https URLs only, or set backend.allowInsecureAuth", spec.Type)
 			}
-			for _, c := range certs {
-				static.AddCert(c)
-			}
-			continue
+		case outbound.TypeClientCertificate:
+			return nil, errors.New("backend.credential: a client certificate needs TLS, but a backend URL is http://; use https URLs only")
 		}
-		if g.cfg.Vault == nil {
-			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: this gateway has no vault to resolve references from", i)
-		}
-		ref, err := res.parse(s, vault.Certificates)
-		if err != nil {
-			return nil, fmt.Errorf("backend.tls.caCertificates[%d]: %w", i, err)
-		}
-		e := g.res.Acquire(ref, nil)
-		dynamic = append(dynamic, e)
-		a.keep = append(a.keep, e)
 	}
-	if len(dynamic) == 0 {
-		cfg.RootCAs = static
-		return cfg, nil
+	var tlsSpec *outbound.TLSSpec
+	if target.Scheme == "https" {
+		tlsSpec = b.TLS.Spec()
 	}
-	// Verification is done in VerifyConnection against the roots of the
-	// moment; InsecureSkipVerify only turns off the built-in check.
-	cfg.InsecureSkipVerify = true
-	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if len(cs.PeerCertificates) == 0 {
-			return errors.New("the backend presented no certificate")
-		}
-		roots := static.Clone()
-		for _, e := range dynamic {
-			if st := e.Load(); st != nil && st.Certificate != nil {
-				roots.AddCert(st.Certificate.Leaf)
+	vt := g.cfg.VaultTenant
+	if vt == nil {
+		vt = func(string) string { return d.TenantID } // no tenancy to enforce (tests, single-tenant tools)
+	}
+	cred, err := outbound.Compile(spec, tlsSpec, outbound.Options{
+		Name: "api " + d.TenantID + "/" + d.Name, Target: target.String(), AllowInsecureAuth: b.AllowInsecureAuth,
+		Watcher: g.res, TenantID: d.TenantID, VaultTenant: vt, Logger: g.log, Now: g.now,
+		TokenClient:              g.cfg.TokenClient,
+		ClientCertificateRotated: func() { a.credRotated.Store(true) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("backend: %w", err)
+	}
+	if h := cred.SensitiveHeaders(); len(h) > 0 {
+		for _, ph := range a.headers {
+			if strings.EqualFold(ph.name, h[0]) {
+				cred.Close()
+				return nil, fmt.Errorf("backend.credential sets header %s, which principalHeaders also names; rename one", h[0])
 			}
 		}
-		inter := x509.NewCertPool()
-		for _, c := range cs.PeerCertificates[1:] {
-			inter.AddCert(c)
-		}
-		name := cs.ServerName
-		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: g.now()})
-		return err
 	}
-	return cfg, nil
+	return cred, nil
 }
 
 func seconds(v float64, def time.Duration) time.Duration {

@@ -146,6 +146,14 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		delete(r.Header, "Authorization")
 	}
 	api.setPrincipalHeaders(r.Header, p, v.DecisionID)
+	if api.cred != nil {
+		// Set, not added: a header of the same name sent by the caller is
+		// replaced by the configured credential.
+		if err := api.cred.Apply(r); err != nil {
+			return v.refuse(http.StatusServiceUnavailable, reasonUnavailable, "temporarily_unavailable",
+				"API "+api.Name+" cannot authenticate to its backend: "+err.Error(), http.Header{"Retry-After": {"1"}})
+		}
+	}
 	if api.StripPrefix != "" {
 		stripPrefix(r, api.StripPrefix)
 	}

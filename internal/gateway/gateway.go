@@ -19,6 +19,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
@@ -59,6 +60,9 @@ type Config struct {
 
 	// HTTPClient fetches OIDC discovery documents and JWKS.
 	HTTPClient *http.Client
+	// TokenClient sends the token requests of backend credentials
+	// obtained by client credentials (nil: outbound's default client).
+	TokenClient *http.Client
 	// NewBackend, when set, makes the HTTP engine's backend for an API; it
 	// is kept while the API's revision stands and closed once replaced.
 	NewBackend func(Upstream) (Backend, error)
@@ -337,8 +341,12 @@ type API struct {
 	needsCert  bool
 	secrets    []*vaultwatch.Handle
 	certs      []certDep
-	keep       []*vaultwatch.Handle // backend CA certificates, read at handshake
-	oidc       []string
+	// cred is the backend credential and TLS settings (nil without
+	// either); credRotated says its client certificate or a CA changed
+	// since, so the API must be compiled again with a fresh pool.
+	cred        *outbound.Credential
+	credRotated atomic.Bool
+	oidc        []string
 	// byURI: an audience was an identifier URI, resolved to its appId at
 	// compile time; the API is compiled again when applications change.
 	byURI bool
@@ -372,6 +380,9 @@ func (a *API) problem() string {
 // stale reports whether a certificate the API was compiled against has
 // changed since, or was awaited.
 func (a *API) stale() bool {
+	if a.credRotated.Load() {
+		return true
+	}
 	for _, d := range a.certs {
 		if d.e.Generation() != d.gen {
 			return true
@@ -389,9 +400,7 @@ func (a *API) releaseReferences() {
 	for _, d := range a.certs {
 		d.e.Release()
 	}
-	for _, h := range a.keep {
-		h.Release()
-	}
+	a.cred.Close()
 }
 
 // refreshHealth recomputes the API's 503 reason from its compile error and

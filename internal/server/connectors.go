@@ -129,8 +129,12 @@ func warnInsecureAPIs(log *slog.Logger, apis []directory.API) {
 			log.Warn("dev: API admits Basic or API-key credentials over plain HTTP (allowInsecureAuth); serve it over HTTPS in production",
 				"tenant", a.TenantID, "api", a.Name)
 		}
-		if a.Backend.TLS != nil && a.Backend.TLS.InsecureSkipVerify {
-			log.Warn("dev: API does not validate its backend's certificate (insecureSkipVerify); trust the backend's CA in production",
+		if a.Backend.TLS != nil && a.Backend.TLS.SkipChainValidation {
+			log.Warn("dev: API does not validate its backend's certificate chain (backend.tls.skipChainValidation); trust the backend's CA in production",
+				"tenant", a.TenantID, "api", a.Name, "pinned", len(a.Backend.TLS.PinnedThumbprints))
+		}
+		if a.Backend.AllowInsecureAuth {
+			log.Warn("dev: API may send its backend credential over plain HTTP (backend.allowInsecureAuth); use an https backend in production",
 				"tenant", a.TenantID, "api", a.Name)
 		}
 	}

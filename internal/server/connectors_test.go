@@ -137,7 +137,8 @@ func TestWarnInsecure_NamesWhatIsUnsafe(t *testing.T) {
 		{"skipped chain", &directory.Connector{Name: "c", Endpoint: "https://x/", TLS: &outbound.TLSSpec{SkipChainValidation: true}}, nil, "skipChainValidation"},
 		{"https with a validated chain", &directory.Connector{Name: "c", Endpoint: "https://x/", Authentication: outbound.CredentialSpec{Type: outbound.TypeBasic}}, nil, ""},
 		{"API admitting Basic over http", nil, &directory.API{Name: "a", AllowInsecureAuth: true}, "allowInsecureAuth"},
-		{"API skipping backend verification", nil, &directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{InsecureSkipVerify: true}}}, "insecureSkipVerify"},
+		{"API skipping backend verification", nil, &directory.API{Name: "a", Backend: directory.Backend{TLS: &directory.BackendTLS{SkipChainValidation: true}}}, "skipChainValidation"},
+		{"API sending its backend credential over http", nil, &directory.API{Name: "a", Backend: directory.Backend{AllowInsecureAuth: true}}, "backend.allowInsecureAuth"},
 		{"plain API", nil, &directory.API{Name: "a"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,9 @@ type gatewayDeps struct {
 	reg      prometheus.Registerer
 	certs    *certificateReloader // the main listener's certificate
 	log      *slog.Logger
+	// tokenClient sends the client-credentials token requests of backend
+	// credentials (it trusts this server's own CA too).
+	tokenClient *http.Client
 }
 
 // startGateway binds the gateway's listeners and builds the decision core;
@@ -82,13 +85,14 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 			}
 			return app.AppID, true
 		},
-		Clients:    d.tokens,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
-		NewBackend: gateway.NewProxyBackend,
-		Logger:     d.log,
-		Audit:      audit,
-		Metrics:    d.reg,
-		Dev:        cfg.Dev,
+		Clients:     d.tokens,
+		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
+		TokenClient: d.tokenClient,
+		NewBackend:  gateway.NewProxyBackend,
+		Logger:      d.log,
+		Audit:       audit,
+		Metrics:     d.reg,
+		Dev:         cfg.Dev,
 	})
 	if err != nil {
 		return nil, err

@@ -244,7 +244,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	s.gateway, err = startGateway(cfg, gatewayDeps{
 		watcher: s.vaultRefs.w,
 		tokens:  s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
-		issuer: func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
+		tokenClient: tokenClient,
+		issuer:      func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
 	})
 	if err != nil {
 		return nil, err
