@@ -91,12 +91,24 @@ func TestAPIFlags_MapToTheAdminAPIsJSON(t *testing.T) {
 			"--backend-insecure-skip-verify", "--connect-timeout", "2500ms", "--response-header-timeout", "1m", "--idle-timeout", "0s",
 			"--allow-insecure-auth", "--principal-header", "X-Caller=subject", "--principal-header", "X-Roles=roles",
 			"--bearer-issuer", "https://login.microsoftonline.com/x/v2.0", "--algorithm", "ES256", "--audience", "a", "--realm", "orders",
-		}, `{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null,"tls":{"caCertificates":[` + caJSON + `],"serverName":"orders.internal","insecureSkipVerify":true},
+		}, `{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null,"tls":{"caCertificates":[` + caJSON + `],"serverName":"orders.internal","skipChainValidation":true},
 			"timeouts":{"connectSeconds":2.5,"responseHeaderSeconds":60}},
 			"policy":{"methods":[
 			{"type":"clientCertificate","trustedCAs":[` + caJSON + `,"vault://default/certificates/ca"],"pins":[{"subject":"CN=a","issuer":"CN=ca"},{"subject":"CN=b","issuer":"CN=ca2"}]},
 			{"type":"bearer","issuers":[{"issuer":"https://login.microsoftonline.com/x/v2.0"}],"audiences":["a"],"algorithms":["ES256"]}],"realm":"orders"},
 			"principalHeaders":{"X-Caller":"subject","X-Roles":"roles"},"allowInsecureAuth":true,"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
+		{"backend client certificate, pins and chain skipped", []string{
+			"--backend", "https://orders.internal", "--backend-auth", "clientCertificate", "--backend-certificate", "vault://default/certificates/gw",
+			"--backend-pin", "AB:CD", "--backend-skip-chain-validation",
+		}, `{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":["https://orders.internal"],"tls":{"pinnedThumbprints":["AB:CD"],"skipChainValidation":true},
+			"credential":{"type":"clientCertificate","certificate":"vault://default/certificates/gw"}},"policy":{},
+			"principalHeaders":null,"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
+		{"backend bearer by client credentials over http", []string{
+			"--backend-auth", "bearer", "--backend-token-authority", "https://login.example/t1", "--backend-client-id", "c1",
+			"--backend-client-secret", "vault://default/secrets/cs", "--backend-scope", "api://b/.default", "--backend-allow-insecure-auth",
+		}, `{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null,"allowInsecureAuth":true,
+			"credential":{"type":"bearer","clientCredentials":{"authority":"https://login.example/t1","clientId":"c1","clientSecret":"vault://default/secrets/cs","scope":"api://b/.default"}}},"policy":{},
+			"principalHeaders":null,"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
 		{"no principal headers", []string{"--no-principal-headers"},
 			`{"tenantId":"","name":"","match":{"pathPrefix":""},"backend":{"urls":null},"policy":{},"principalHeaders":{},"revision":0,"createdAt":"0001-01-01T00:00:00Z","updatedAt":"0001-01-01T00:00:00Z"}`},
 	}
