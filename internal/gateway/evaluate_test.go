@@ -542,7 +542,7 @@ func TestApply_BackendsAreKeptWhileUnchangedAndClosedWhenReplaced(t *testing.T) 
 	r := request("GET", "https://h.test/a/x/y", "x-functions-key", testKey)
 	v := h.g.Evaluate(r, false)
 	if !v.Forward() || v.API.Backend != made[1] || r.URL.Path != "/x/y" {
-		t.Fatalf("forward %v, path %q", v.Forward(), r.URL.Path)
+		t.Fatalf("forward %v, path %q %d %s", v.Forward(), r.URL.Path, v.Status, v.Body)
 	}
 	h.apply(t)
 	if !made[1].closed.Load() {

@@ -42,7 +42,8 @@ type Options struct {
 	TokenClient *http.Client
 	// ClientCertificateRotated, when set, is called (from the vault
 	// watcher's goroutine; it must not block) after the client
-	// certificate, or a CA certificate, changed: the owner closes its idle
+	// certificate, or a CA certificate, changed from a value resolved
+	// before (not on the first resolution): the owner closes its idle
 	// connections so that new ones use the new certificate, while
 	// requests in flight finish on the old one.
 	ClientCertificateRotated func()
@@ -344,7 +345,29 @@ func (rr *refResolver) acquire(field, s string, want vault.ObjectType, onChange 
 	if rr.opts.Watcher == nil {
 		return nil, rr.c.errorf("%s: no vault watcher to resolve %s", field, ref)
 	}
-	h := rr.opts.Watcher.Acquire(ref, onChange)
+	if onChange == nil {
+		h := rr.opts.Watcher.Acquire(ref, nil)
+		rr.c.handles = append(rr.c.handles, h)
+		return h, nil
+	}
+	// onChange is for a value replacing one that connections may have
+	// been made with: not the first resolution, not one after an error,
+	// nor a change before Compile returns (no connection exists yet).
+	var hp atomic.Pointer[vaultwatch.Handle]
+	var prev atomic.Pointer[vaultwatch.Value]
+	h := rr.opts.Watcher.Acquire(ref, func() {
+		h := hp.Load()
+		if h == nil {
+			return
+		}
+		v := h.Load()
+		// A value that failed to resolve served no connection either.
+		if old := prev.Swap(v); old != nil && old.Err == nil && old != v {
+			onChange()
+		}
+	})
+	hp.Store(h)
+	prev.CompareAndSwap(nil, h.Load())
 	rr.c.handles = append(rr.c.handles, h)
 	return h, nil
 }

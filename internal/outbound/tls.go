@@ -99,7 +99,13 @@ func (c *Credential) tlsConfig(u *url.URL, spec *TLSSpec, refs *refResolver, opt
 				for _, x := range cs.PeerCertificates[1:] {
 					inter.AddCert(x)
 				}
-				if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: name, CurrentTime: now()}); err != nil {
+				dns := name
+				if spec.ServerName == "" && cs.ServerName != "" {
+					// The SNI the connection sent: a backend with several
+					// URLs verifies each against its own host.
+					dns = cs.ServerName
+				}
+				if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: dns, CurrentTime: now()}); err != nil {
 					return err
 				}
 			}
