@@ -53,8 +53,8 @@ type memObject struct {
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		vaults:  map[string]vault.Vault{},
-		objects: map[objKey]*memObject{},
+		vaults:   map[string]vault.Vault{},
+		objects:  map[objKey]*memObject{},
 		markers:  map[markerKey]vault.LifetimeMarker{},
 		settings: map[settingKey]vault.Setting{},
 	}
