@@ -264,8 +264,8 @@ func (s *Service) lifetimeOf(ctx context.Context, v Vault, e ObjectEntry, rep *L
 }
 
 func (s *Service) autoRenew(ctx context.Context, v Vault, e ObjectEntry, policy CertificatePolicy, n *Notification) error {
-	if policy.Issuer == nil || policy.Issuer.Name != IssuerSelf {
-		return fmt.Errorf("AutoRenew needs issuer %q", IssuerSelf)
+	if policy.Issuer == nil || policy.Issuer.Name == IssuerUnknown {
+		return fmt.Errorf("AutoRenew needs issuer %q or an issuer of provider %q", IssuerSelf, ProviderPortcullis)
 	}
 	o := s.begin(ctx, internalCaller, v.Name, Certificates, e.Object.Name, "", PermCertificatesCreate)
 	ver, err := s.issue(ctx, v, e.Object.Name, policy, nil, e.Newest.Tags, "")
