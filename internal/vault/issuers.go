@@ -96,7 +96,7 @@ func (in IssuerInput) validate() error {
 		case p == "":
 			return badRequest("provider is required: the one provider Portcullis serves is %q (a CA kept in this vault, made with `portcullis ca create`)", ProviderPortcullis)
 		default:
-			return badRequest("provider %q is not supported: Portcullis cannot reach public or external CAs (%s); the one provider it serves is %q, a CA kept in this vault (`portcullis ca create`). To use a certificate from another CA, create it with issuer \"Unknown\" and merge the signed certificate, or import it", clipText(p, 64), strings.Join(knownProviders, ", "), ProviderPortcullis)
+			return badRequest("provider %q is not supported: Portcullis cannot reach public or external CAs (%s); the one provider it serves is %q, a CA kept in this vault (`portcullis ca create`). To use a certificate from another CA, import it with its key", clipText(p, 64), strings.Join(knownProviders, ", "), ProviderPortcullis)
 		}
 	}
 	if in.AccountID != nil && *in.AccountID != "" {

@@ -60,14 +60,18 @@ func (rq *request) operation(op vault.CertificateOperation) certificateOperation
 	}
 }
 
-const noIssuers = "Certificate issuers and contacts are not supported by Portcullis: certificates are self-signed (issuer \"Self\") or imported, and lifetime notifications go to the webhook configured with `portcullis serve --vault-webhook-url`."
+const noIssuers = "Certificate contacts are not supported yet: lifetime notifications go to the webhook configured with `portcullis serve --vault-webhook-url`."
 
 // certificates serves /certificates and everything below it.
 func (rq *request) certificates(segs []string) {
 	c, v := rq.caller, rq.t.vault
 	ctx := rq.r.Context()
 	s := rq.h.cfg.Vault
-	if len(segs) > 0 && (segs[0] == "contacts" || segs[0] == "issuers") {
+	if len(segs) > 0 && segs[0] == "issuers" {
+		rq.issuers(segs[1:])
+		return
+	}
+	if len(segs) > 0 && segs[0] == "contacts" {
 		rq.route("/certificates/" + segs[0])
 		rq.fail(notImplemented(noIssuers))
 		return

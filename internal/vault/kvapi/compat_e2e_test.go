@@ -93,20 +93,6 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		}},
 		{"azcertificates.GetContacts", func() error { _, err := certs.GetContacts(ctx, nil); return err }},
 		{"azcertificates.DeleteContacts", func() error { _, err := certs.DeleteContacts(ctx, nil); return err }},
-		{"azcertificates.SetIssuer", func() error {
-			_, err := certs.SetIssuer(ctx, "ca", azcertificates.SetIssuerParameters{Provider: to.Ptr("Portcullis")}, nil)
-			return err
-		}},
-		{"azcertificates.GetIssuer", func() error { _, err := certs.GetIssuer(ctx, "ca", nil); return err }},
-		{"azcertificates.UpdateIssuer", func() error {
-			_, err := certs.UpdateIssuer(ctx, "ca", azcertificates.UpdateIssuerParameters{Provider: to.Ptr("Portcullis")}, nil)
-			return err
-		}},
-		{"azcertificates.DeleteIssuer", func() error { _, err := certs.DeleteIssuer(ctx, "ca", nil); return err }},
-		{"azcertificates.NewListIssuerPropertiesPager", func() error {
-			_, err := certs.NewListIssuerPropertiesPager(nil).NextPage(ctx)
-			return err
-		}},
 		{"azcertificates.MergeCertificate", func() error {
 			_, err := certs.MergeCertificate(ctx, "pending", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{{1}}}, nil)
 			return err
