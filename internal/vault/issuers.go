@@ -197,6 +197,17 @@ func (s *Service) UpdateIssuer(ctx context.Context, c Caller, vault, name string
 		if err := in.validate(); err != nil {
 			return Issuer{}, err
 		}
+		// The CA is checked before the transaction (a store call inside
+		// mutate would re-enter the store); mutate only re-applies in to the
+		// issuer as it is then, and refuses if its CA changed meanwhile.
+		cur, err := s.issuer(ctx, v, name)
+		if err != nil {
+			return Issuer{}, err
+		}
+		checked := in.applyTo(cur).CACertificate()
+		if err := s.checkCA(ctx, v, checked); err != nil {
+			return Issuer{}, err
+		}
 		var is Issuer
 		now := s.now().UTC()
 		st, err := s.store.UpdateSetting(ctx, v.Name, SettingIssuers, name, func(st *Setting) error {
@@ -204,23 +215,11 @@ func (s *Service) UpdateIssuer(ctx context.Context, c Caller, vault, name string
 			if err != nil {
 				return err
 			}
-			if in.Provider != nil {
-				cur.Provider = ProviderPortcullis
+			is = in.applyTo(cur)
+			if !strings.EqualFold(is.CACertificate(), checked) {
+				return conflict("", "issuer %s was changed by another request while this one was checked; send the update again", name)
 			}
-			if in.AccountID != nil {
-				cur.AccountID = *in.AccountID
-			}
-			if in.Organization != nil {
-				cur.Organization = in.Organization
-			}
-			if in.Enabled != nil {
-				cur.Enabled = *in.Enabled
-			}
-			if err := s.checkCA(ctx, v, cur.CACertificate()); err != nil {
-				return err
-			}
-			is = cur
-			st.Body, st.Updated = cur.record(), now
+			st.Body, st.Updated = is.record(), now
 			return nil
 		})
 		if errors.Is(err, store.ErrNotFound) {
@@ -232,6 +231,23 @@ func (s *Service) UpdateIssuer(ctx context.Context, c Caller, vault, name string
 		is.Vault, is.Name, is.Created, is.Updated = st.Vault, st.Name, st.Created, st.Updated
 		return is, nil
 	})
+}
+
+// applyTo returns is with the members given in in changed.
+func (in IssuerInput) applyTo(is Issuer) Issuer {
+	if in.Provider != nil {
+		is.Provider = ProviderPortcullis
+	}
+	if in.AccountID != nil {
+		is.AccountID = *in.AccountID
+	}
+	if in.Organization != nil {
+		is.Organization = in.Organization
+	}
+	if in.Enabled != nil {
+		is.Enabled = *in.Enabled
+	}
+	return is
 }
 
 func (s *Service) storeIssuer(ctx context.Context, v Vault, is Issuer, put func(Setting) (Setting, error)) (Issuer, error) {
