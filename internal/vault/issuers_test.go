@@ -135,3 +135,37 @@ func TestIssuers_RefusalsAndPaging(t *testing.T) {
 	_, err = e.svc.DeleteIssuer(e.ctx, reader, "default", "ca-a")
 	wantErr(t, err, vault.KindForbidden)
 }
+
+func TestContacts_NotificationsNameTheVaultsContacts(t *testing.T) {
+	secret := []byte("0123456789abcdef-webhook")
+	hook := newHookServer(t, secret)
+	notifier, err := vault.NewWebhookNotifier(hook.url, secret, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *vault.Config) { c.Notifier = notifier })
+	cs := []vault.Contact{{Email: "pki@example.test", Name: "PKI"}, {Email: "oncall@example.test"}}
+	must[[]vault.Contact](t)(e.svc.SetContacts(e.ctx, admin, "default", cs))
+	for _, bad := range [][]vault.Contact{nil, {{Email: "no-at-sign"}}, {{Email: "a@b, c@d"}}} {
+		_, err := e.svc.SetContacts(e.ctx, admin, "default", bad)
+		wantErr(t, err, vault.KindBadRequest)
+	}
+	must[vault.CertificateOperation](t)(e.svc.CreateCertificate(e.ctx, admin, "default", "c", vault.CertificateCreate{Policy: &vault.CertificatePolicy{
+		X509Properties: &vault.X509Properties{Subject: "CN=c", ValidityMonths: 12},
+		KeyProperties:  &vault.KeyProperties{KeyType: "EC"},
+	}}))
+	e.clock.Advance(300 * 24 * time.Hour) // past the default EmailContacts at 80%
+	if rep, err := e.svc.RunLifetimeActions(e.ctx); err != nil || rep.Notified != 1 {
+		t.Fatalf("run: %+v, %v", rep, err)
+	}
+	ev := hook.events()
+	if len(ev) != 1 || len(ev[0].Contacts) != 2 || ev[0].Contacts[0].Email != "pki@example.test" || ev[0].Contacts[1].Email != "oncall@example.test" {
+		t.Fatalf("notification contacts: %+v", ev)
+	}
+	got := must[[]vault.Contact](t)(e.svc.DeleteContacts(e.ctx, admin, "default"))
+	if len(got) != 2 {
+		t.Fatalf("deleted %+v", got)
+	}
+	_, err = e.svc.GetContacts(e.ctx, admin, "default")
+	wantErr(t, err, vault.KindNotFound, "SetContacts")
+}

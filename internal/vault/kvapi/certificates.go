@@ -60,8 +60,6 @@ func (rq *request) operation(op vault.CertificateOperation) certificateOperation
 	}
 }
 
-const noIssuers = "Certificate contacts are not supported yet: lifetime notifications go to the webhook configured with `portcullis serve --vault-webhook-url`."
-
 // certificates serves /certificates and everything below it.
 func (rq *request) certificates(segs []string) {
 	c, v := rq.caller, rq.t.vault
@@ -72,8 +70,7 @@ func (rq *request) certificates(segs []string) {
 		return
 	}
 	if len(segs) > 0 && segs[0] == "contacts" {
-		rq.route("/certificates/" + segs[0])
-		rq.fail(notImplemented(noIssuers))
+		rq.contacts(segs[1:])
 		return
 	}
 	switch {

@@ -87,12 +87,6 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"azcertificates.SetContacts", func() error {
-			_, err := certs.SetContacts(ctx, azcertificates.Contacts{ContactList: []*azcertificates.Contact{{Email: to.Ptr("a@example.test")}}}, nil)
-			return err
-		}},
-		{"azcertificates.GetContacts", func() error { _, err := certs.GetContacts(ctx, nil); return err }},
-		{"azcertificates.DeleteContacts", func() error { _, err := certs.DeleteContacts(ctx, nil); return err }},
 		{"azcertificates.MergeCertificate", func() error {
 			_, err := certs.MergeCertificate(ctx, "pending", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{{1}}}, nil)
 			return err
