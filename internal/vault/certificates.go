@@ -328,6 +328,9 @@ func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name s
 		if err != nil {
 			return CertificateOperation{}, err
 		}
+		if policy.Issuer.Name == IssuerUnknown {
+			return s.startPending(ctx, v, name, policy, in, c.RequestID)
+		}
 		ver, err := s.issue(ctx, v, name, policy, in.Enabled, in.Tags, c.RequestID)
 		if err != nil {
 			return CertificateOperation{}, err
@@ -355,7 +358,7 @@ func (s *Service) operationOf(v Vault, ver ObjectVersion, requestID string) (Cer
 // issue creates and stores a self-signed certificate version from policy.
 func (s *Service) issue(ctx context.Context, v Vault, name string, policy CertificatePolicy, enabled *bool, tags map[string]string, requestID string) (ObjectVersion, error) {
 	if policy.Issuer.Name == IssuerUnknown {
-		return ObjectVersion{}, unsupported("issuer %q (a certificate signed outside the vault, CSR and merge) is not supported yet: use issuer %q, an issuer of provider %q (`portcullis ca create`), or import a certificate signed elsewhere with its key", IssuerUnknown, IssuerSelf, ProviderPortcullis)
+		return ObjectVersion{}, badRequest("certificates of issuer %q are signed outside the vault and cannot be renewed by it: create a new version (a new CSR) and merge the signed certificate", IssuerUnknown)
 	}
 	var signer *vaultCA
 	if policy.Issuer.Name != IssuerSelf {
@@ -681,6 +684,9 @@ func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, ver
 // created from a policy; PendingCertificateNotFound for imported ones.
 func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (CertificateOperation, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificateOperation, error) {
+		if st, r, ok, err := s.getPending(ctx, v, name); err != nil || ok {
+			return r.operation(v, st.Name), err
+		}
 		_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
 		if err != nil {
 			return CertificateOperation{}, err

@@ -284,7 +284,6 @@ func TestCertificates_PolicyErrors(t *testing.T) {
 		kind   vault.ErrorKind
 		want   string
 	}{
-		{"unknown issuer", vault.CertificatePolicy{X509Properties: x("CN=a"), Issuer: &vault.IssuerParameters{Name: "Unknown"}}, vault.KindUnsupported, "not supported yet"},
 		{"issuer not in the vault", vault.CertificatePolicy{X509Properties: x("CN=a"), Issuer: &vault.IssuerParameters{Name: "DigiCert"}}, vault.KindBadRequest, "does not exist in vault"},
 		{"no subject", vault.CertificatePolicy{}, vault.KindBadRequest, "subject is required"},
 		{"bad subject", vault.CertificatePolicy{X509Properties: x("O=x")}, vault.KindBadRequest, "CN is required"},

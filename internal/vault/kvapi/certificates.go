@@ -107,8 +107,7 @@ func (rq *request) certificates(segs []string) {
 	case len(segs) == 2:
 		rq.certificateAction(segs[0], segs[1])
 	case len(segs) == 3 && segs[1] == "pending" && segs[2] == "merge":
-		rq.route("POST /certificates/{name}/pending/merge")
-		rq.fail(notImplemented("Merging a certificate signed elsewhere is not supported: Portcullis issues self-signed certificates; import a certificate signed by another CA together with its key instead."))
+		rq.merge(segs[0])
 	default:
 		rq.notFound()
 	}
@@ -154,7 +153,7 @@ func (rq *request) certificateAction(name, action string) {
 			return
 		}
 		if rq.r.Method != http.MethodGet {
-			rq.fail(notImplemented("Certificate operations complete when they are created (self-signed issuance is synchronous), so there is nothing to cancel or delete; read the operation with GET."))
+			rq.pendingChange(name)
 			return
 		}
 		op, err := s.GetCertificateOperation(ctx, c, v, name)

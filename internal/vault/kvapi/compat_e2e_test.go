@@ -87,15 +87,6 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"azcertificates.MergeCertificate", func() error {
-			_, err := certs.MergeCertificate(ctx, "pending", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{{1}}}, nil)
-			return err
-		}},
-		{"azcertificates.UpdateCertificateOperation", func() error {
-			_, err := certs.UpdateCertificateOperation(ctx, "pending", azcertificates.UpdateCertificateOperationParameter{CancellationRequested: to.Ptr(true)}, nil)
-			return err
-		}},
-		{"azcertificates.DeleteCertificateOperation", func() error { _, err := certs.DeleteCertificateOperation(ctx, "pending", nil); return err }},
 		{"azkeys.RotateKey", func() error { _, err := keys.RotateKey(ctx, "any", nil); return err }},
 		{"azkeys.GetKeyRotationPolicy", func() error { _, err := keys.GetKeyRotationPolicy(ctx, "any", nil); return err }},
 		{"azkeys.UpdateKeyRotationPolicy", func() error {
