@@ -59,6 +59,10 @@ func pendingNotFound(name string) *Error {
 	return &Error{Kind: KindNotFound, Code: CodePendingCertificateNotFound, Message: fmt.Sprintf("Pending certificate not found: %s", name)}
 }
 
+func pendingConflict(name string) *Error {
+	return conflict("", "certificate %s already has a pending operation: merge the signed certificate (POST /certificates/%s/pending/merge), or delete the operation (DELETE /certificates/%s/pending) first", name, name, name)
+}
+
 func decodePending(st Setting) (pendingRecord, error) {
 	var r pendingRecord
 	if err := json.Unmarshal(st.Body, &r); err != nil {
@@ -91,7 +95,7 @@ func (s *Service) startPending(ctx context.Context, v Vault, name string, policy
 	if _, _, ok, err := s.getPending(ctx, v, name); err != nil {
 		return CertificateOperation{}, err
 	} else if ok {
-		return CertificateOperation{}, conflict("", "certificate %s already has a pending operation: merge the signed certificate (POST /certificates/%s/pending/merge), or delete the operation (DELETE /certificates/%s/pending) first", name, name, name)
+		return CertificateOperation{}, pendingConflict(name)
 	}
 	if obj, ok, err := s.getObject(ctx, v.Name, Certificates, name); err != nil {
 		return CertificateOperation{}, err
@@ -137,7 +141,11 @@ func (s *Service) startPending(ctx context.Context, v Vault, name string, policy
 		return CertificateOperation{}, internal(err, "encode pending operation")
 	}
 	now := s.now().UTC()
-	if _, err := s.store.PutSetting(ctx, Setting{Vault: v.Name, Kind: SettingPending, Name: name, Body: body, Created: now, Updated: now}); err != nil {
+	// CreateSetting refuses a second pending operation for the name in its
+	// transaction, so two concurrent creates cannot both start one.
+	if _, err := s.store.CreateSetting(ctx, Setting{Vault: v.Name, Kind: SettingPending, Name: name, Body: body, Created: now, Updated: now}); errors.Is(err, store.ErrConflict) {
+		return CertificateOperation{}, pendingConflict(name)
+	} else if err != nil {
 		return CertificateOperation{}, wrapStoreErr(err, "store pending operation of certificate %q", name)
 	}
 	return r.operation(v, name), nil

@@ -336,6 +336,10 @@ type Store interface {
 	// Updated (its Name and Created stay those of its first write), and
 	// returns it as stored; store.ErrNotFound if the vault does not exist.
 	PutSetting(ctx context.Context, st Setting) (Setting, error)
+	// CreateSetting writes a new setting and returns it as stored;
+	// store.ErrConflict if one of that vault, kind and name exists,
+	// store.ErrNotFound if the vault does not exist.
+	CreateSetting(ctx context.Context, st Setting) (Setting, error)
 	// GetSetting returns a setting; store.ErrNotFound if absent.
 	GetSetting(ctx context.Context, vault string, kind SettingKind, name string) (Setting, error)
 	// UpdateSetting loads a setting, calls mutate and writes Body and

@@ -53,9 +53,20 @@ func getSetting(ctx context.Context, q Querier, vaultName string, kind vault.Set
 	return st, rows.Close()
 }
 
+// CreateSetting writes a new setting; store.ErrConflict if it exists,
+// store.ErrNotFound if the vault does not exist.
+func (s *Store) CreateSetting(ctx context.Context, st vault.Setting) (vault.Setting, error) {
+	return s.writeSetting(ctx, st, false)
+}
+
 // PutSetting creates or replaces a setting; its Name and Created stay those
 // of its first write; store.ErrNotFound if the vault does not exist.
 func (s *Store) PutSetting(ctx context.Context, st vault.Setting) (vault.Setting, error) {
+	return s.writeSetting(ctx, st, true)
+}
+
+// writeSetting inserts st, or replaces an existing one when replace is set.
+func (s *Store) writeSetting(ctx context.Context, st vault.Setting, replace bool) (vault.Setting, error) {
 	what := "put " + describeSetting(st.Vault, st.Kind, st.Name)
 	if err := required(what, "vault", st.Vault, "kind", string(st.Kind), "name", st.Name); err != nil {
 		return vault.Setting{}, err
@@ -68,6 +79,8 @@ func (s *Store) PutSetting(ctx context.Context, st vault.Setting) (vault.Setting
 		}
 		cur, err := getSetting(ctx, q, st.Vault, st.Kind, st.Name, s.db.ForUpdate())
 		switch {
+		case err == nil && !replace:
+			return fmt.Errorf("%s exists: %w", describeSetting(v.Name, st.Kind, cur.Name), store.ErrConflict)
 		case err == nil:
 			cur.Body, cur.Updated = Bytes(cloneBytes(st.Body)), Time(st.Updated)
 			_, err = q.Exec(ctx, `UPDATE vault_settings SET body = ?, updated_at = ? WHERE vault_key = ? AND kind = ? AND name_key = ?`,

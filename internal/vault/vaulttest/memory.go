@@ -587,6 +587,15 @@ func copySetting(st vault.Setting) vault.Setting {
 
 // PutSetting implements vault.Store.
 func (m *MemoryStore) PutSetting(_ context.Context, st vault.Setting) (vault.Setting, error) {
+	return m.writeSetting(st, true)
+}
+
+// CreateSetting implements vault.Store.
+func (m *MemoryStore) CreateSetting(_ context.Context, st vault.Setting) (vault.Setting, error) {
+	return m.writeSetting(st, false)
+}
+
+func (m *MemoryStore) writeSetting(st vault.Setting, replace bool) (vault.Setting, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.rev++
@@ -598,6 +607,9 @@ func (m *MemoryStore) PutSetting(_ context.Context, st vault.Setting) (vault.Set
 	out := copySetting(st)
 	out.Vault = v.Name
 	if cur, ok := m.settings[k]; ok {
+		if !replace {
+			return vault.Setting{}, fmt.Errorf("%s %q of vault %q exists: %w", st.Kind, cur.Name, v.Name, store.ErrConflict)
+		}
 		out.Name, out.Created = cur.Name, cur.Created
 	}
 	m.settings[k] = out

@@ -775,6 +775,12 @@ func testSettings(t *testing.T, s vault.Store) {
 	if rev1, _ := s.Revision(ctx); rev1 == rev0 {
 		t.Fatal("PutSetting did not move the revision")
 	}
+	if _, err := s.CreateSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingIssuers, Name: "ROOT-ca", Body: []byte(`{"a":9}`), Created: t0, Updated: t0}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateSetting over an existing setting: %v", err)
+	}
+	if _, err := s.CreateSetting(ctx, vault.Setting{Vault: "nope", Kind: vault.SettingIssuers, Name: "x", Body: []byte(`{}`), Created: t0, Updated: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CreateSetting in a missing vault: %v", err)
+	}
 	t1 := t0.Add(time.Hour)
 	again, err := s.PutSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingIssuers, Name: "root-ca", Body: []byte(`{"a":2}`), Created: t1, Updated: t1})
 	if err != nil {
@@ -782,6 +788,9 @@ func testSettings(t *testing.T, s vault.Store) {
 	}
 	if again.Name != "Root-CA" || !again.Created.Equal(t0) || !again.Updated.Equal(t1) || string(again.Body) != `{"a":2}` {
 		t.Fatalf("replace kept the wrong fields: %+v", again)
+	}
+	if created, err := s.CreateSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingPending, Name: "Cert", Body: []byte(`{}`), Created: t0, Updated: t0}); err != nil || created.Name != "Cert" || created.Vault != "V1" {
+		t.Fatalf("CreateSetting = %+v, %v", created, err)
 	}
 	for _, st := range []vault.Setting{
 		{Vault: "v1", Kind: vault.SettingIssuers, Name: "b-ca", Body: []byte(`{}`), Created: t0, Updated: t0},
