@@ -439,6 +439,15 @@ func (c *conn) forward(d *Decision) bool {
 		}
 		bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
 	}
+	return c.relayResponse(d, t, bc, start, async, bodyN)
+}
+
+// relayResponse reads the backend's response head from bc (the request is sent, or being sent by the body
+// goroutine when async) and relays the response to the client; it reports whether the client connection
+// may serve another request.
+func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time, async bool, bodyN int64) bool {
+	up := d.Upstream
+	r := &c.req
 	err := c.readResponseHead(bc)
 	latency := time.Since(start)
 	if async {
