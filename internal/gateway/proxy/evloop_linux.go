@@ -458,11 +458,12 @@ func (l *evLoop) sweepPools() {
 	}
 }
 
-// getUp returns a pooled idle connection to t that is still usable, or nil.
+// getUp returns a pooled idle connection to t that is still usable, or nil: the loop's own, else one that
+// the goroutine engine pooled (after an exchange handed over to it).
 func (l *evLoop) getUp(up *Upstream, t *target) *evUp {
 	p := l.pools[t]
 	if p == nil {
-		return nil
+		return l.takeShared(up, t)
 	}
 	for len(p.idle) > 0 {
 		u := p.idle[len(p.idle)-1]
@@ -474,7 +475,67 @@ func (l *evLoop) getUp(up *Upstream, t *target) *evUp {
 		}
 		u.close()
 	}
-	return nil
+	return l.takeShared(up, t)
+}
+
+// takeShared moves an idle connection of the Upstream's own pool (the goroutine engine's) to the loop.
+func (l *evLoop) takeShared(up *Upstream, t *target) *evUp {
+	for {
+		t.mu.Lock()
+		n := len(t.idle)
+		if n == 0 {
+			t.mu.Unlock()
+			return nil
+		}
+		bc := t.idle[n-1]
+		t.idle[n-1] = nil
+		t.idle = t.idle[:n-1]
+		t.mu.Unlock()
+		if l.now-bc.idleAt.UnixNano() >= int64(up.cfg.IdleTimeout) || bc.br.Buffered() > 0 {
+			bc.nc.Close()
+			continue
+		}
+		fd, err := dupConnFD(bc.nc)
+		bc.nc.Close()
+		if err != nil {
+			continue
+		}
+		var peek [1]byte
+		if !peekWouldBlock(uintptr(fd), peek[:]) || l.register(fd) != nil {
+			syscall.Close(fd) // closed by the backend, or it sent something unasked
+			continue
+		}
+		u := &evUp{l: l, fd: fd, t: t, in: make([]byte, 0, evUpReadBuf)}
+		l.slot(fd).u = u
+		return u
+	}
+}
+
+// lendIdle moves one idle connection per target of up, if the loop has one, to the Upstream's own pool,
+// before an exchange is handed over to the goroutine engine, so that it need not dial.
+func (l *evLoop) lendIdle(up *Upstream) {
+	for _, t := range up.targets {
+		p := l.pools[t]
+		if p == nil || len(p.idle) == 0 {
+			continue
+		}
+		u := p.idle[len(p.idle)-1]
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+		if u.readable || len(u.in) > u.off {
+			u.close()
+			continue
+		}
+		fd := u.fd
+		u.forget()
+		f := os.NewFile(uintptr(fd), "backend")
+		nc, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			continue
+		}
+		up.put(t, newPlainBConn(nc), time.Now())
+	}
 }
 
 // putUp returns a connection whose exchange completed cleanly to the loop's pool.
@@ -597,8 +658,7 @@ func (ec *evConn) Write(p []byte) (int, error) {
 // writeFD writes what a non-blocking socket takes now.
 func writeFD(fd int, p []byte) (int, error) {
 	for {
-		// The socket is non-blocking: the call cannot block, so the scheduler need not know about it.
-		r, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		r, errno := sysWrite(fd, p)
 		switch errno {
 		case 0:
 			return int(r), nil
@@ -615,7 +675,7 @@ func writeFD(fd int, p []byte) (int, error) {
 // nothing is there (again).
 func readFD(fd int, p []byte) (n int, eof bool, err error) {
 	for {
-		r, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		r, errno := sysRead(fd, p)
 		switch errno {
 		case 0:
 			return int(r), r == 0, nil
@@ -844,6 +904,7 @@ func (ec *evConn) serveHead(head []byte) {
 		return
 	}
 	if handOver {
+		l.lendIdle(d.Upstream)
 		ec.handOver(true)
 		return
 	}
@@ -945,6 +1006,7 @@ func (ec *evConn) connect() {
 		t := up.pick(l.now)
 		ec.tries++
 		if t.h2.Load() || t.tls != nil {
+			l.lendIdle(up)
 			ec.handOver(true)
 			return
 		}
@@ -1428,6 +1490,16 @@ func (l *evLoop) dropIdle(u *evUp) {
 	u.close()
 }
 
+// forget takes the connection out of the loop without closing its descriptor (which the caller now owns).
+func (u *evUp) forget() {
+	syscall.EpollCtl(u.l.epfd, syscall.EPOLL_CTL_DEL, u.fd, nil)
+	if u.fd < len(u.l.fds) {
+		u.l.fds[u.fd].u = nil
+	}
+	u.fd = -1
+	u.closed = true
+}
+
 func (u *evUp) close() {
 	if u.closed {
 		return
@@ -1460,12 +1532,7 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 	ec.deadline = 0
 	rest := append([]byte(nil), u.in[off:]...)
 	ufd := u.fd
-	u.fd = -1
-	u.closed = true
-	if ufd < len(ec.l.fds) {
-		ec.l.fds[ufd].u = nil
-	}
-	syscall.EpollCtl(ec.l.epfd, syscall.EPOLL_CTL_DEL, ufd, nil)
+	u.forget()
 	t := ec.t
 	start := ec.began
 	bodyIn := ec.bodyIn
@@ -1477,9 +1544,8 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 		if err != nil {
 			return c.failUpstream(&d, http.StatusBadGateway, "the backend connection failed", err, latency)
 		}
-		bc := &bconn{nc: nc}
-		bc.br = bufio.NewReaderSize(&prefixReader{b: rest, r: nc}, 8192)
-		bc.bw = bufio.NewWriterSize(writerOnly{nc}, 8192)
+		bc := newPlainBConn(nc)
+		bc.br.Reset(&prefixReader{b: rest, r: nc})
 		return c.relayResponse(&d, t, bc, start, false, bodyIn)
 	})
 }
