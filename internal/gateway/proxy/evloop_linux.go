@@ -586,6 +586,7 @@ type evConn struct {
 	st        evState
 	readable  bool // edge-triggered: the socket may hold unread bytes (or an end of stream)
 	eof       bool // the client shut its write side
+	peerDone  bool // epoll reported the client's end of stream or an error: reads continue until they see it
 	closed    bool
 	broken    error // a write failed
 	headArmed bool  // the read-head timeout of the request being read is set
@@ -718,6 +719,9 @@ func (ec *evConn) onEvent(events uint32) {
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		ec.readable = true
 	}
+	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		ec.peerDone = true // no edge will follow the data already there: read until the end is seen
+	}
 	if events&syscall.EPOLLOUT != 0 && ec.pending() > 0 {
 		ec.flush()
 	}
@@ -823,8 +827,8 @@ func (ec *evConn) fill() bool {
 		ec.eof, ec.readable = true, false
 		return true
 	}
-	if n < len(space) {
-		ec.readable = false
+	if n < len(space) && !ec.peerDone {
+		ec.readable = false // a short read drained the socket; the next bytes bring a new edge
 	}
 	ec.in = ec.in[:len(ec.in)+n]
 	return true
@@ -983,7 +987,7 @@ func (ec *evConn) drain() {
 			ec.close()
 			return
 		}
-		if n < len(scratch) {
+		if n < len(scratch) && !ec.peerDone {
 			ec.readable = false
 		}
 		if ec.lingered += n; ec.lingered > 256<<10 {
@@ -1331,7 +1335,11 @@ func (ec *evConn) fail(err error) {
 	if ec.d.Done != nil && (ec.st == evWait || ec.st == evBody || ec.st == evDial) {
 		d := ec.d
 		ec.d = Decision{}
-		d.Done(Result{Status: ec.c.resp.status, UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err})
+		res := Result{UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err}
+		if ec.st == evBody {
+			res.Status = ec.c.resp.status // the head was sent
+		}
+		d.Done(res)
 	}
 	ec.close()
 }
@@ -1384,6 +1392,7 @@ type evUp struct {
 	outOff   int
 	owner    *evConn
 	readable bool
+	peerDone bool // epoll reported the backend's end of stream or an error
 	broken   error
 	idleAt   int64
 	closed   bool
@@ -1428,7 +1437,7 @@ func (u *evUp) fill() (n int, eof bool, err error) {
 		u.readable = false
 		return 0, eof, err
 	}
-	if n < len(space) {
+	if n < len(space) && !u.peerDone {
 		u.readable = false
 	}
 	u.in = u.in[:len(u.in)+n]
@@ -1441,6 +1450,9 @@ func (u *evUp) onEvent(events uint32) {
 	}
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		u.readable = true
+	}
+	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+		u.peerDone = true
 	}
 	if events&syscall.EPOLLOUT != 0 && len(u.out) > u.outOff {
 		for len(u.out) > u.outOff {
