@@ -65,14 +65,14 @@ func TestEngineEnv_ChoosesOrRefuses(t *testing.T) {
 		wantLoop bool
 		wantErr  bool
 	}{
-		{value: "", wantLoop: loopEngineAvailable},
+		{value: "", wantLoop: loopEngineAvailable}, // unset
 		{value: "auto", wantLoop: loopEngineAvailable},
 		{value: "goroutine", wantLoop: false},
 		{value: "eventloop", wantLoop: loopEngineAvailable, wantErr: !loopEngineAvailable},
 		{value: "epoll", wantErr: true},
 	}
 	for _, tc := range tests {
-		t.Run(tc.value, func(t *testing.T) {
+		t.Run("value="+tc.value, func(t *testing.T) {
 			t.Setenv(EngineEnv, tc.value)
 			got, err := loopEngineWanted()
 			if (err != nil) != tc.wantErr || got != tc.wantLoop {
@@ -472,4 +472,95 @@ func TestProxy_CloseEndsInFlightExchangesWithAResult(t *testing.T) {
 	if res := f.wait(t, 1); res[0].Err == nil {
 		t.Errorf("result %+v, want an error", res[0])
 	}
+}
+
+// waitingDecider blocks the requests carrying X-Wait until release is closed, and says so in MayWait.
+type waitingDecider struct {
+	up      *Upstream
+	waiting chan struct{}
+	release chan struct{}
+}
+
+func (d *waitingDecider) MayWait(r *http.Request) bool { return r.Header.Get("X-Wait") != "" }
+
+func (d *waitingDecider) Decide(r *http.Request) Decision {
+	if r.Header.Get("X-Wait") != "" {
+		d.waiting <- struct{}{}
+		<-d.release
+	}
+	return Decision{Upstream: d.up}
+}
+
+func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.URL.Path) }))
+	d := &waitingDecider{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}}), waiting: make(chan struct{}, 1), release: make(chan struct{})}
+	addr := startProxy(t, &Server{Decider: d}, nil)
+	waited := make(chan string, 1)
+	go func() {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			waited <- err.Error()
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			waited <- err.Error()
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		waited <- string(body)
+	}()
+	<-d.waiting
+	// Every loop serves some of these connections while the decision above waits.
+	for i := range 8 {
+		_, body, _, _ := rawExchange(t, addr, fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i))
+		if want := fmt.Sprintf("ok /%d", i); string(body) != want {
+			t.Fatalf("got %q, want %q", body, want)
+		}
+	}
+	close(d.release)
+	if got := <-waited; got != "ok /waited" {
+		t.Fatalf("the waited request got %q", got)
+	}
+}
+
+func TestProxy_IncompleteHeadTimesOutAndIdleConnectionsClose(t *testing.T) {
+	_, _, addr := setupServer(t, &Server{ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond, ErrorLog: discardLog})
+	tests := []struct{ name, send string }{
+		{name: "incomplete head", send: "GET / HTTP/1.1\r\nHost: x\r\n"},
+		{name: "idle after an exchange", send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{name: "idle from the start", send: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.send)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			got, err := io.ReadAll(c) // ends when the engine closes
+			if err != nil {
+				t.Fatalf("%v, want the engine to close the connection", err)
+			}
+			if strings.HasPrefix(tc.send, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") != strings.HasPrefix(string(got), "HTTP/1.1 200") {
+				t.Errorf("got %q", got)
+			}
+			if strings.Contains(string(got), "400") {
+				t.Errorf("a timed-out head got an answer: %q", got)
+			}
+		})
+	}
+}
+
+// setupServer starts s, forwarding to a backend answering "ok", with the given timeouts.
+func setupServer(t *testing.T, s *Server) (*backend, *forwardTo, string) {
+	t.Helper()
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+	s.Decider = f
+	return b, f, startProxy(t, s, nil)
 }
