@@ -73,13 +73,22 @@ func newLoopEngine(s *Server) (*evEngine, error) {
 }
 
 // adopt takes an accepted plain TCP connection: its socket moves to a loop and nc is closed.
+// On error nc is left open and c untouched, for the goroutine engine.
 func (e *evEngine) adopt(c *conn, nc net.Conn) error {
 	fd, err := dupConnFD(nc)
 	if err != nil {
 		return err
 	}
+	e.next++
+	l := e.loops[e.next%uint32(len(e.loops))]
+	ec := &evConn{l: l, c: c, fd: fd}
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		syscall.Close(fd)
+		return errors.New("the event loop ended")
+	}
 	c.remoteAddr = nc.RemoteAddr().String()
-	nc.Close()
 	c.raw, c.nc = nil, nil
 	c.clientIP = c.remoteAddr
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
@@ -88,14 +97,11 @@ func (e *evEngine) adopt(c *conn, nc net.Conn) error {
 	c.proto = "http"
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
-	e.next++
-	l := e.loops[e.next%uint32(len(e.loops))]
-	ec := &evConn{l: l, c: c, fd: fd}
 	c.loop = ec
 	c.out = ec
-	l.mu.Lock()
 	l.incoming = append(l.incoming, ec)
 	l.mu.Unlock()
+	nc.Close()
 	l.wakeup()
 	return nil
 }
@@ -170,6 +176,7 @@ type evLoop struct {
 	incoming []*evConn
 	dialed   []evDialResult
 	closing  bool
+	ended    bool // the loop takes no more connections (adopt leaves them to the goroutine engine)
 
 	ending  bool          // closing was seen: every connection is closed, dial results are awaited
 	uw      *bufio.Writer // request heads to backends, reset to each
@@ -377,7 +384,7 @@ func (l *evLoop) control() bool {
 	if closing {
 		l.ending = true
 		l.closeAll()
-		return l.dialing > 0
+		return l.dialing > 0 || !l.end()
 	}
 	if l.s.shutting.Load() {
 		for ec := range l.conns {
@@ -385,11 +392,23 @@ func (l *evLoop) control() bool {
 				ec.close()
 			}
 		}
-		if len(l.conns) == 0 && l.dialing == 0 {
+		if len(l.conns) == 0 && l.dialing == 0 && l.end() {
 			l.closePools()
 			return false
 		}
 	}
+	return true
+}
+
+// end marks the loop ended unless a connection was handed to it meanwhile (then it goes on).
+func (l *evLoop) end() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.incoming) > 0 {
+		l.wakeup()
+		return false
+	}
+	l.ended = true
 	return true
 }
 
@@ -750,6 +769,9 @@ func (ec *evConn) resume() {
 
 // enterHead starts waiting for the next request head.
 func (ec *evConn) enterHead() {
+	if cap(ec.in) > 4*evReadBuf && ec.off == len(ec.in) {
+		ec.in, ec.off = make([]byte, 0, evReadBuf), 0 // after a large head
+	}
 	ec.st = evHead
 	ec.headArmed = false
 	ec.c.req.Method = "" // writeError looks at it: a head that fails to parse must not inherit HEAD
@@ -1133,7 +1155,8 @@ func (ec *evConn) readResponse() {
 	c := ec.c
 	for {
 		if end := responseHeadEnd(u.in[u.off:]); end > 0 {
-			c.respHead = u.in[u.off : u.off+end]
+			// A copy: c.respHead must not alias a buffer that goes back to the pool with u.
+			c.respHead = append(c.respHead[:0], u.in[u.off:u.off+end]...)
 			if e := parseResponseHead(c.respHead, &c.resp); e.status != 0 {
 				ec.failUpstream(http.StatusBadGateway, "the backend's answer was missing or malformed", errBackendProtocol(e.msg), time.Since(ec.began))
 				return
@@ -1351,7 +1374,15 @@ func (ec *evConn) fail(err error) {
 
 func (ec *evConn) onTimeout() {
 	switch ec.st {
-	case evHead, evLinger:
+	case evHead:
+		if ec.pending() > 0 && !ec.headArmed {
+			// Still writing the last answer to a slow reader: the idle time starts once it is written.
+			ec.deadline = ec.l.now + int64(ec.l.s.idleTimeout)
+			ec.l.setDeadline(ec.deadline)
+			return
+		}
+		ec.close()
+	case evLinger:
 		ec.close()
 	case evWait:
 		ec.failUpstream(http.StatusGatewayTimeout, "the backend did not answer in time", os.ErrDeadlineExceeded, time.Since(ec.began))
