@@ -192,6 +192,8 @@ type evLoop struct {
 	pf      *os.File        // the epoll descriptor, watched by Go's poller while the loop sleeps
 	prc     syscall.RawConn // pf's
 	wakeAt  int64           // the read deadline set on pf (unix nanoseconds, 0 none)
+	pollFn  func(uintptr) bool
+	polled  int
 }
 
 type evSlot struct {
@@ -304,6 +306,10 @@ func (l *evLoop) run() {
 	}()
 	l.now = time.Now().UnixNano()
 	l.swept = l.now
+	l.pollFn = func(uintptr) bool { // made once: a closure per wait would allocate
+		l.polled = l.poll()
+		return l.polled > 0
+	}
 	for {
 		n := l.poll()
 		if n == 0 {
@@ -322,10 +328,8 @@ func (l *evLoop) run() {
 				}
 				l.pf.SetReadDeadline(t)
 			}
-			err := l.prc.Read(func(uintptr) bool {
-				n = l.poll()
-				return n > 0
-			})
+			err := l.prc.Read(l.pollFn)
+			n = l.polled
 			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 				l.s.log.Error("gateway: event loop wait", "err", err)
 				l.closeAll()
