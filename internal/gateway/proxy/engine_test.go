@@ -564,3 +564,32 @@ func setupServer(t *testing.T, s *Server) (*backend, *forwardTo, string) {
 	s.Decider = f
 	return b, f, startProxy(t, s, nil)
 }
+
+func TestProxy_PanickingDeciderEndsOnlyItsConnection(t *testing.T) {
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})
+	d := deciderFunc(func(r *http.Request) Decision {
+		if r.URL.Path == "/panic" {
+			panic("decider bug")
+		}
+		return Decision{Upstream: up}
+	})
+	addr := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, nil)
+	for i := range 4 { // on every loop
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+		if got, err := io.ReadAll(c); err != nil || len(got) != 0 {
+			t.Fatalf("connection %d: %q, %v; want it closed without an answer", i, got, err)
+		}
+	}
+	for i := range 4 {
+		if _, body, _, _ := rawExchange(t, addr, "GET /fine HTTP/1.1\r\nHost: x\r\n\r\n"); string(body) != "ok" {
+			t.Fatalf("request %d after the panics: %q", i, body)
+		}
+	}
+}

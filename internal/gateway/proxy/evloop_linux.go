@@ -297,10 +297,17 @@ func (l *evLoop) run() {
 	defer func() {
 		if p := recover(); p != nil {
 			l.s.log.Error("gateway: panic in an event loop", "panic", p, "stack", string(debug.Stack()))
-			l.mu.Lock()
-			l.closing = true
-			l.mu.Unlock()
 			l.closeAll()
+		}
+		// New connections go to the goroutine engine from now on; those already handed to this loop end.
+		l.mu.Lock()
+		l.ended = true
+		in := l.incoming
+		l.incoming = nil
+		l.mu.Unlock()
+		for _, ec := range in {
+			l.conns[ec] = struct{}{}
+			ec.close()
 		}
 		l.closeFDs()
 	}()
@@ -350,13 +357,7 @@ func (l *evLoop) run() {
 			if fd >= len(l.fds) {
 				continue
 			}
-			sl := l.fds[fd]
-			switch {
-			case sl.c != nil:
-				sl.c.onEvent(ev.Events)
-			case sl.u != nil:
-				sl.u.onEvent(ev.Events)
-			}
+			l.dispatch(l.fds[fd], ev.Events)
 		}
 		if l.next != 0 && l.now >= l.next {
 			l.scan()
@@ -365,6 +366,49 @@ func (l *evLoop) run() {
 			l.sweepPools()
 		}
 	}
+}
+
+// dispatch hands an event to its connection; a panic (in a Decider, say) ends that connection only.
+func (l *evLoop) dispatch(sl evSlot, events uint32) {
+	defer l.recoverConn(sl.c, sl.u)
+	switch {
+	case sl.c != nil:
+		sl.c.onEvent(events)
+	case sl.u != nil:
+		sl.u.onEvent(events)
+	}
+}
+
+// recoverConn ends the connection (client, or the client owning backend u) whose handling panicked.
+func (l *evLoop) recoverConn(ec *evConn, u *evUp) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	l.s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+	if ec == nil && u != nil {
+		ec = u.owner
+		u.close()
+	}
+	if ec != nil {
+		ec.d = Decision{} // its Done may be what panicked
+		ec.close()
+	}
+}
+
+func (l *evLoop) startConn(ec *evConn) {
+	defer l.recoverConn(ec, nil)
+	ec.start()
+}
+
+func (l *evLoop) timeoutConn(ec *evConn) {
+	defer l.recoverConn(ec, nil)
+	ec.onTimeout()
+}
+
+func (l *evLoop) dialedConn(r evDialResult) {
+	defer l.recoverConn(r.c, nil)
+	r.c.onDialed(r)
 }
 
 // control takes new connections and dial results and applies the Server's state; false ends the loop.
@@ -379,11 +423,11 @@ func (l *evLoop) control() bool {
 			ec.close()
 			continue
 		}
-		ec.start()
+		l.startConn(ec)
 	}
 	for _, r := range dialed {
 		l.dialing--
-		r.c.onDialed(r)
+		l.dialedConn(r)
 	}
 	if closing {
 		l.ending = true
@@ -439,7 +483,7 @@ func (l *evLoop) scan() {
 	for ec := range l.conns {
 		if ec.deadline != 0 && ec.deadline <= l.now {
 			ec.deadline = 0
-			ec.onTimeout()
+			l.timeoutConn(ec)
 			if ec.closed {
 				continue
 			}
