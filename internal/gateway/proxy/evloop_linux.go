@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -45,7 +46,7 @@ const (
 type evEngine struct {
 	s     *Server
 	loops []*evLoop
-	next  uint32
+	next  atomic.Uint32
 	wg    sync.WaitGroup
 }
 
@@ -79,8 +80,7 @@ func (e *evEngine) adopt(c *conn, nc net.Conn) error {
 	if err != nil {
 		return err
 	}
-	e.next++
-	l := e.loops[e.next%uint32(len(e.loops))]
+	l := e.loops[e.next.Add(1)%uint32(len(e.loops))]
 	ec := &evConn{l: l, c: c, fd: fd}
 	l.mu.Lock()
 	if l.ended {
@@ -537,7 +537,11 @@ func (l *evLoop) getUp(up *Upstream, t *target) *evUp {
 		p.idle[len(p.idle)-1] = nil
 		p.idle = p.idle[:len(p.idle)-1]
 		// An idle connection that became readable was closed by the backend (or sent something unasked).
-		if !u.readable && !up.closed.Load() && l.now-u.idleAt < int64(up.cfg.IdleTimeout) {
+		// One idle for a while is also probed, as the goroutine engine does, in case its close is on its
+		// way but not yet seen.
+		idle := l.now - u.idleAt
+		if !u.readable && !up.closed.Load() && idle < int64(up.cfg.IdleTimeout) &&
+			(idle < int64(up.probeAfter) || peekWouldBlock(uintptr(u.fd), u.peek[:])) {
 			return u
 		}
 		u.close()
@@ -1476,6 +1480,7 @@ type evUp struct {
 	outOff   int
 	owner    *evConn
 	readable bool
+	peek     [1]byte
 	peerDone bool // epoll reported the backend's end of stream or an error
 	broken   error
 	idleAt   int64
