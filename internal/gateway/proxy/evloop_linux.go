@@ -1081,11 +1081,12 @@ func (ec *evConn) armWriteTimeout() {
 	ec.l.setDeadline(ec.wdeadline)
 }
 
-// connect gets a backend connection for the decided request: a pooled one, or a dial.
+// connect gets a backend connection for the decided request: a pooled one, or a dial whose failure
+// (onDialed) calls connect again for the next target, up to one try per target.
 func (ec *evConn) connect() {
 	up := ec.d.Upstream
 	l := ec.l
-	for ec.tries < len(up.targets) {
+	if ec.tries < len(up.targets) {
 		t := up.pick(l.now)
 		ec.tries++
 		if t.h2.Load() || t.tls != nil {
