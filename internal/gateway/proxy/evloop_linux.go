@@ -838,7 +838,10 @@ func (ec *evConn) process() {
 		if ec.pending() > 0 {
 			return // the client is not reading its answers: wait until it does
 		}
+		begun := false // part of a head (more than the empty lines allowed before one) is buffered
 		if ec.off < len(ec.in) {
+			// The whole unread part is scanned each time (leading empty lines included), so that what is
+			// refused does not depend on how the bytes arrived.
 			skip, end, e := scanRequestHead(ec.in[ec.off:], s.maxHeaderBytes)
 			if e.status != 0 {
 				ec.answerError(e.status, e.msg)
@@ -850,11 +853,11 @@ func (ec *evConn) process() {
 				ec.serveHead(head)
 				continue
 			}
-			ec.off += skip
+			begun = ec.off+skip < len(ec.in)
 		}
 		if !ec.readable {
 			if ec.eof {
-				if ec.off < len(ec.in) {
+				if begun {
 					ec.answerError(400, "the connection ended in the middle of a request head")
 				} else {
 					ec.close()
@@ -908,45 +911,41 @@ func (ec *evConn) fill() bool {
 	return true
 }
 
-// scanRequestHead finds a request head in b as the goroutine engine's readHead does: up to 4 leading empty
-// lines are skipped, a bare LF line is refused, a head longer than max gets 431. end is 0 while the head is
-// incomplete; skip is how many leading bytes to drop.
+// scanRequestHead finds a request head in b as the goroutine engine's readHead does: up to 4 empty lines
+// before it are skipped (skip bytes), an empty line of a bare LF is refused, a head longer than max gets
+// 431. end is 0 while the head is incomplete.
 func scanRequestHead(b []byte, max int) (skip, end int, e headError) {
-	leading := 0
-	for {
-		if len(b) > skip && b[skip] == '\n' {
-			return 0, 0, errBareLF
-		}
-		if len(b) >= skip+2 && b[skip] == '\r' && b[skip+1] == '\n' && leading < 4 {
-			skip += 2
-			leading++
-			continue
-		}
-		break
-	}
-	off := skip
+	leading, off, size := 0, 0, 0
 	for {
 		i := bytes.IndexByte(b[off:], '\n')
 		if i < 0 {
-			if len(b)-skip > max {
-				return 0, 0, headError{431, "the request line and headers exceed the size limit; send smaller headers"}
+			if size+len(b)-off > max {
+				return 0, 0, errHeadTooLarge
 			}
 			return skip, 0, headError{}
 		}
 		next := off + i + 1
-		if next-skip > max {
-			return 0, 0, headError{431, "the request line and headers exceed the size limit; send smaller headers"}
-		}
 		line := b[off:next]
-		if off > skip && (len(line) == 1 || (len(line) == 2 && line[0] == '\r')) {
+		if size+len(line) > max {
+			return 0, 0, errHeadTooLarge
+		}
+		if len(line) == 1 || (len(line) == 2 && line[0] == '\r') {
 			if len(line) == 1 {
 				return 0, 0, errBareLF
 			}
+			if size == 0 && leading < 4 {
+				leading++ // RFC 9112 2.2: ignore an empty line before the request line
+				skip, off = next, next
+				continue
+			}
 			return skip, next, headError{}
 		}
+		size += len(line)
 		off = next
 	}
 }
+
+var errHeadTooLarge = headError{431, "the request line and headers exceed the size limit; send smaller headers"}
 
 // serveHead serves one request whose head was read.
 func (ec *evConn) serveHead(head []byte) {
