@@ -103,49 +103,61 @@ func TestProxy_UnknownEngineIsRefusedByServe(t *testing.T) {
 const bigBody = 48 << 20
 
 func TestProxy_SlowReaderHoldsBackTheBackend(t *testing.T) {
-	chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
-	var mu sync.Mutex
-	written := 0
-	finished := make(chan struct{})
-	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer close(finished)
-		w.Header().Set("Content-Length", strconv.Itoa(bigBody))
-		for n := 0; n < bigBody; n += len(chunk) {
-			if _, err := w.Write(chunk); err != nil {
-				return
+	for _, tc := range []struct {
+		name    string
+		chunked bool
+	}{{name: "content-length"}, {name: "chunked", chunked: true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+			var mu sync.Mutex
+			written := 0
+			finished := make(chan struct{})
+			b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer close(finished)
+				if !tc.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+				}
+				for n := 0; n < bigBody; n += len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+					mu.Lock()
+					written += len(chunk)
+					mu.Unlock()
+				}
+			}))
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			mu.Lock()
-			written += len(chunk)
-			mu.Unlock()
-		}
-	}))
-	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
-	addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.(*net.TCPConn).SetReadBuffer(64 << 10)
-	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
-	br := bufio.NewReaderSize(c, 4096)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The client reads nothing more: the backend must be held back, not drained into the engine.
-	waitFor(t, "the backend to write its first MiB", func() bool { mu.Lock(); defer mu.Unlock(); return written >= 1<<20 })
-	select {
-	case <-finished:
-		t.Fatalf("the backend wrote all %d bytes while the client read none: the engine buffered the response", bigBody)
-	default:
-	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	if err != nil || n != bigBody {
-		t.Fatalf("read %d bytes (%v), want %d", n, err, bigBody)
-	}
-	if res := f.wait(t, 1); res[0].Status != 200 || res[0].BytesOut != bigBody || res[0].Err != nil {
-		t.Errorf("result %+v", res[0])
+			defer c.Close()
+			c.(*net.TCPConn).SetReadBuffer(64 << 10)
+			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+			br := bufio.NewReaderSize(c, 4096)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunkedOut := len(resp.TransferEncoding) > 0; chunkedOut != tc.chunked {
+				t.Fatalf("Transfer-Encoding %v, want chunked %v", resp.TransferEncoding, tc.chunked)
+			}
+			// The client reads nothing more: the backend must be held back, not drained into the engine.
+			waitFor(t, "the backend to write its first MiB", func() bool { mu.Lock(); defer mu.Unlock(); return written >= 1<<20 })
+			select {
+			case <-finished:
+				t.Fatalf("the backend wrote all %d bytes while the client read none: the engine buffered the response", bigBody)
+			default:
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			if err != nil || n != bigBody {
+				t.Fatalf("read %d bytes (%v), want %d", n, err, bigBody)
+			}
+			if res := f.wait(t, 1); res[0].Status != 200 || res[0].BytesOut != bigBody || res[0].Err != nil {
+				t.Errorf("result %+v", res[0])
+			}
+		})
 	}
 }
 
@@ -163,8 +175,8 @@ func TestProxy_PipelinedBurstAcrossEnginePaths(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	// Local paths, a chunked request body and a chunked response in one burst: the event-loop engine hands
-	// the connection to the goroutine engine midway, and the order must survive.
+	// A local path, HEAD, a chunked response, a chunked request body and another request in one burst: the
+	// event-loop engine hands the connection to the goroutine engine midway, and the order must survive.
 	io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"+
 		"HEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"+
 		"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n"+
@@ -419,12 +431,12 @@ func TestProxy_NoDescriptorLeftAfterShutdown(t *testing.T) {
 		}
 		clients = append(clients, c)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		// Every other connection takes a path the event-loop engine hands to the goroutine engine.
-		path := "/plain"
+		// Every other connection sends what the event-loop engine hands to the goroutine engine.
+		req := "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
 		if i%2 == 1 {
-			path = "/chunked"
+			req = "POST /chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
 		}
-		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+		io.WriteString(c, req)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatal(err)

@@ -28,8 +28,10 @@ const loopEngineAvailable = true
 // a short read means drained), which spares the speculative reads, parking and wake-ups of one goroutine per
 // connection. It reuses the goroutine engine's parser and writers through the same conn fields, and hands a
 // connection over to the goroutine engine (as net.Conns) for what it does not do itself: request bodies not
-// already read with the head, chunked request bodies, Expect, upgrades, TLS or HTTP/2 backends, and
-// responses that are chunked or delimited by close.
+// already read with the head, chunked request bodies, Expect, upgrades, TLS or HTTP/2 backends,
+// responses delimited by close, and decisions that may wait (WaitingDecider). Response bodies with a
+// Content-Length or chunked are relayed with back-pressure: the backend is read only while the client
+// has taken what was relayed before.
 
 const (
 	evIn  = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR
@@ -675,6 +677,9 @@ type evConn struct {
 	lastErr   error
 	bodyIn    int64
 	remaining int64
+	chunked   bool // the response body is chunked: dec decodes it
+	chunkOut  bool // and it is sent chunked (to an HTTP/1.1 client)
+	dec       chunkDecoder
 	sent      int64
 	keep      bool
 	upKeep    bool
@@ -1285,8 +1290,10 @@ func (ec *evConn) relayHead(off, end int) {
 		kind = -1
 	case r.Method == http.MethodHead || rs.status == 204 || rs.status == 304:
 		kind = 0
-	case rs.chunked || rs.contentLength < 0:
-		kind = -1
+	case rs.chunked:
+		kind = 2
+	case rs.contentLength < 0:
+		kind = -1 // delimited by close
 	default:
 		kind = 1
 	}
@@ -1298,6 +1305,15 @@ func (ec *evConn) relayHead(off, end int) {
 	ec.deadline = 0
 	ec.upKeep = !rs.connClose && (rs.minor == 1 || rs.connKeepAlive)
 	ec.keep = c.keep && !ec.l.s.shutting.Load()
+	ec.chunked, ec.chunkOut = kind == 2, false
+	if ec.chunked {
+		ec.dec.reset()
+		if c.rh.minor == 1 {
+			ec.chunkOut = true
+		} else {
+			ec.keep = false // an HTTP/1.0 client reads the body until the connection closes
+		}
+	}
 	w := c.bw
 	c.armWriteTimeout()
 	writeStatusLineBytes(w, rs.status, rs.reason.bytes(c.respHead))
@@ -1308,10 +1324,12 @@ func (ec *evConn) relayHead(off, end int) {
 			writeInt(w, rs.contentLength)
 			w.WriteString("\r\n")
 		}
-	} else {
+	} else if kind == 1 {
 		w.WriteString("Content-Length: ")
 		writeInt(w, rs.contentLength)
 		w.WriteString("\r\n")
+	} else if ec.chunkOut {
+		w.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	c.writeConnHeader(ec.keep)
 	w.WriteString("\r\n")
@@ -1341,6 +1359,10 @@ func (ec *evConn) relayHead(off, end int) {
 
 // pump relays the response body while the client takes it.
 func (ec *evConn) pump() {
+	if ec.chunked {
+		ec.pumpChunked()
+		return
+	}
 	u := ec.up
 	for ec.remaining > 0 {
 		if ec.pending() > 0 || !u.readable {
@@ -1372,6 +1394,92 @@ func (ec *evConn) pump() {
 		ec.sent += m
 	}
 	ec.endExchange(nil)
+}
+
+// pumpChunked relays a chunked response body, decoded and encoded again chunk by chunk (chunk extensions
+// and trailers are dropped), as the goroutine engine does, while the client takes it.
+func (ec *evConn) pumpChunked() {
+	u := ec.up
+	for !ec.dec.done() {
+		if ec.pending() > 0 {
+			return
+		}
+		if u.off < len(u.in) {
+			used, data, err := ec.dec.next(u.in[u.off:])
+			u.off += used
+			if err != nil {
+				ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+				ec.endExchange(err)
+				return
+			}
+			if len(data) > 0 {
+				if ec.chunkOut {
+					var hdr [18]byte
+					ec.Write(appendChunkHeader(hdr[:0], len(data)))
+				}
+				ec.Write(data)
+				if ec.chunkOut {
+					ec.Write(crlf)
+				}
+				if ec.broken != nil {
+					ec.fail(ec.broken)
+					return
+				}
+				ec.sent += int64(len(data))
+				continue
+			}
+			if used > 0 || ec.dec.done() {
+				continue
+			}
+		}
+		if !u.readable {
+			return
+		}
+		if u.off == len(u.in) {
+			u.in, u.off = u.in[:0], 0
+		}
+		n, eof, err := u.fill()
+		if err != nil || eof {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+			ec.endExchange(err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+	if ec.chunkOut {
+		if _, err := ec.Write(lastChunk); err != nil {
+			ec.fail(err)
+			return
+		}
+	}
+	ec.endExchange(nil)
+}
+
+var (
+	crlf      = []byte("\r\n")
+	lastChunk = []byte("0\r\n\r\n")
+)
+
+// appendChunkHeader appends the size line of a chunk of n bytes.
+func appendChunkHeader(b []byte, n int) []byte {
+	const hex = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = hex[n&15]
+		n >>= 4
+		if n == 0 {
+			break
+		}
+	}
+	b = append(b, tmp[i:]...)
+	return append(b, '\r', '\n')
 }
 
 // endExchange reports the exchange and moves on to the next request (or closes).
