@@ -195,6 +195,7 @@ type evLoop struct {
 	prc     syscall.RawConn // pf's
 	wakeAt  int64           // the read deadline set on pf (unix nanoseconds, 0 none)
 	pollFn  func(uintptr) bool
+	obuf    []byte // a chunked body re-encoded, before it is written
 	polled  int
 }
 
@@ -1397,42 +1398,55 @@ func (ec *evConn) pump() {
 }
 
 // pumpChunked relays a chunked response body, decoded and encoded again chunk by chunk (chunk extensions
-// and trailers are dropped), as the goroutine engine does, while the client takes it.
+// and trailers are dropped), as the goroutine engine does, while the client takes it. What the backend
+// sent at once goes out in one write.
 func (ec *evConn) pumpChunked() {
 	u := ec.up
+	l := ec.l
 	for !ec.dec.done() {
 		if ec.pending() > 0 {
 			return
 		}
-		if u.off < len(u.in) {
+		out := l.obuf[:0]
+		for u.off < len(u.in) && !ec.dec.done() {
 			used, data, err := ec.dec.next(u.in[u.off:])
 			u.off += used
 			if err != nil {
+				l.obuf = out
+				ec.Write(out)
 				ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
 				ec.endExchange(err)
 				return
 			}
 			if len(data) > 0 {
 				if ec.chunkOut {
-					var hdr [18]byte
-					ec.Write(appendChunkHeader(hdr[:0], len(data)))
+					out = appendChunkHeader(out, len(data))
 				}
-				ec.Write(data)
+				out = append(out, data...)
 				if ec.chunkOut {
-					ec.Write(crlf)
-				}
-				if ec.broken != nil {
-					ec.fail(ec.broken)
-					return
+					out = append(out, '\r', '\n')
 				}
 				ec.sent += int64(len(data))
 				continue
 			}
-			if used > 0 || ec.dec.done() {
-				continue
+			if used == 0 {
+				break // more bytes needed
 			}
 		}
-		if !u.readable {
+		if ec.dec.done() && ec.chunkOut {
+			out = append(out, "0\r\n\r\n"...)
+		}
+		l.obuf = out
+		if len(out) > 0 {
+			if _, err := ec.Write(out); err != nil {
+				ec.fail(err)
+				return
+			}
+		}
+		if ec.dec.done() {
+			break
+		}
+		if !u.readable || ec.pending() > 0 {
 			return
 		}
 		if u.off == len(u.in) {
@@ -1451,19 +1465,8 @@ func (ec *evConn) pumpChunked() {
 			return
 		}
 	}
-	if ec.chunkOut {
-		if _, err := ec.Write(lastChunk); err != nil {
-			ec.fail(err)
-			return
-		}
-	}
 	ec.endExchange(nil)
 }
-
-var (
-	crlf      = []byte("\r\n")
-	lastChunk = []byte("0\r\n\r\n")
-)
 
 // appendChunkHeader appends the size line of a chunk of n bytes.
 func appendChunkHeader(b []byte, n int) []byte {
