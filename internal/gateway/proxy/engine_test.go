@@ -605,3 +605,29 @@ func TestProxy_PanickingDeciderEndsOnlyItsConnection(t *testing.T) {
 		}
 	}
 }
+
+func TestProxy_LargeLocalAnswersToASlowPipeliningReader(t *testing.T) {
+	body := bytes.Repeat([]byte("local answer 0123456789\n"), 100000) // 2.4 MB
+	d := deciderFunc(func(r *http.Request) Decision { return Decision{Status: 200, Body: body} })
+	addr := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(16 << 10)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	const n = 3
+	io.WriteString(c, strings.Repeat("GET / HTTP/1.1\r\nHost: x\r\n\r\n", n))
+	br := bufio.NewReaderSize(c, 1024)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("answer %d: %d bytes (%v), want the %d bytes sent", i, len(got), err, len(body))
+		}
+	}
+}

@@ -716,6 +716,7 @@ func (ec *evConn) Write(p []byte) (int, error) {
 	if ec.broken != nil {
 		return 0, ec.broken
 	}
+	rest := p
 	if ec.pending() == 0 {
 		n, err := writeFD(ec.fd, p)
 		if err != nil {
@@ -725,12 +726,12 @@ func (ec *evConn) Write(p []byte) (int, error) {
 		if n == len(p) {
 			return n, nil
 		}
-		p = p[n:]
+		rest = p[n:]
 		ec.out = ec.out[:0]
 		ec.outOff = 0
 	}
-	ec.out = append(ec.out, p...)
-	return len(p), nil
+	ec.out = append(ec.out, rest...)
+	return len(p), nil // all of p is taken: written or kept
 }
 
 // writeFD writes what a non-blocking socket takes now.
@@ -1603,6 +1604,7 @@ func (u *evUp) Write(p []byte) (int, error) {
 	if u.broken != nil {
 		return 0, u.broken
 	}
+	rest := p
 	if len(u.out) == u.outOff {
 		n, err := writeFD(u.fd, p)
 		if err != nil {
@@ -1612,11 +1614,11 @@ func (u *evUp) Write(p []byte) (int, error) {
 		if n == len(p) {
 			return n, nil
 		}
-		p = p[n:]
+		rest = p[n:]
 		u.out, u.outOff = u.out[:0], 0
 	}
-	u.out = append(u.out, p...)
-	return len(p), nil
+	u.out = append(u.out, rest...)
+	return len(p), nil // all of p is taken: written or kept
 }
 
 // fill reads once from the backend into the free end of in.
