@@ -631,3 +631,94 @@ func TestProxy_LargeLocalAnswersToASlowPipeliningReader(t *testing.T) {
 		}
 	}
 }
+
+// dribbleBackend answers every request with raw, one byte per write when dribble is set; it returns a
+// proxy forwarding to it.
+func dribbleBackend(t *testing.T, raw string, dribble bool) (string, *forwardTo) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					io.Copy(io.Discard, req.Body)
+					if !dribble {
+						io.WriteString(c, raw)
+						continue
+					}
+					for i := 0; i < len(raw); i++ {
+						if _, err := c.Write([]byte{raw[i]}); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+	return startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil), f
+}
+
+func TestProxy_ResponsesInAnyPieces(t *testing.T) {
+	bigHead := "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 40<<10) + "\r\nContent-Length: 2\r\n\r\nok"
+	tests := []struct {
+		name, raw, wantBody string
+		wantStatus          int
+	}{
+		{name: "content-length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", wantStatus: 200, wantBody: "hello"},
+		{name: "chunked with extension and trailer", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nX-T: 1\r\n\r\n", wantStatus: 200, wantBody: "hello!"},
+		{name: "interim 100 first", raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", wantStatus: 201, wantBody: "ok"},
+		{name: "head of 40 KiB", raw: bigHead, wantStatus: 200, wantBody: "ok"},
+		{name: "head over 64 KiB", raw: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 70<<10) + "\r\n\r\n", wantStatus: 502},
+		// No complete answer: the goroutine engine sends nothing, the event loop the head and no body.
+		{name: "malformed chunk", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+	}
+	for _, tc := range tests {
+		for _, dribble := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/dribble=%v", tc.name, dribble), func(t *testing.T) {
+				addr, _ := dribbleBackend(t, tc.raw, dribble)
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				// The request too goes one byte at a time.
+				for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n") {
+					c.Write([]byte{b})
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if tc.wantStatus == 0 {
+					if err == nil {
+						_, err = io.ReadAll(resp.Body)
+					}
+					if err == nil {
+						t.Fatalf("a complete %d answer, want none", resp.StatusCode)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != tc.wantStatus || (tc.wantBody != "" && string(body) != tc.wantBody) {
+					t.Fatalf("%d %q, want %d %q", resp.StatusCode, body, tc.wantStatus, tc.wantBody)
+				}
+			})
+		}
+	}
+}
