@@ -722,3 +722,60 @@ func TestProxy_ResponsesInAnyPieces(t *testing.T) {
 		}
 	}
 }
+
+func TestProxy_ClientLeavingMidResponseIsReported(t *testing.T) {
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+		for n := 0; n < bigBody; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+	addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // with most of the body unread
+	res := f.wait(t, 1)
+	if res[0].Status != 200 || res[0].Err == nil || res[0].BytesOut >= bigBody {
+		t.Errorf("result %+v, want status 200, an error and part of the body", res[0])
+	}
+}
+
+func TestProxy_WriteTimeoutCutsAResponseNobodyReads(t *testing.T) {
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+		for n := 0; n < bigBody; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+	addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog, WriteTimeout: 200 * time.Millisecond}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	// Nothing is read until the engine gave up on this response.
+	res := f.wait(t, 1)
+	if res[0].Err == nil || res[0].BytesOut >= bigBody {
+		t.Fatalf("result %+v, want the response cut with an error", res[0])
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	if err != nil || n >= bigBody {
+		t.Fatalf("client read %d bytes (%v), want a cut response and the connection closed", n, err)
+	}
+}
