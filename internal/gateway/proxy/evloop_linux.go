@@ -1003,7 +1003,7 @@ func (ec *evConn) serveHead(head []byte) {
 	}
 	if handOver {
 		l.lendIdle(d.Upstream)
-		ec.handOver(true)
+		ec.handOver()
 		return
 	}
 	ec.began = time.Now()
@@ -1106,7 +1106,7 @@ func (ec *evConn) connect() {
 		ec.tries++
 		if t.h2.Load() || t.tls != nil {
 			l.lendIdle(up)
-			ec.handOver(true)
+			ec.handOver()
 			return
 		}
 		if u := l.getUp(up, t); u != nil {
@@ -1735,16 +1735,10 @@ func (u *evUp) close() {
 	u.fd = -1
 }
 
-// handOver gives the connection to the goroutine engine; with decided, it forwards the decided request
-// first.
-func (ec *evConn) handOver(decided bool) {
-	ec.takeOver(func(c *conn) bool {
-		if !decided {
-			return true
-		}
-		d := ec.d
-		return c.forward(&d)
-	})
+// handOver gives the connection to the goroutine engine, which forwards the decided request first.
+func (ec *evConn) handOver() {
+	d := ec.d
+	ec.takeOver(func(c *conn) bool { return c.forward(&d) })
 }
 
 // handOverResponse gives the connection and its backend connection, whose response head starts at off in
@@ -1759,8 +1753,8 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 	t := ec.t
 	start := ec.began
 	bodyIn := ec.bodyIn
+	d := ec.d
 	ec.takeOver(func(c *conn) bool {
-		d := ec.d
 		f := os.NewFile(uintptr(ufd), "backend")
 		nc, err := net.FileConn(f)
 		f.Close()
