@@ -8,6 +8,7 @@ import (
 	"net"
 )
 
+// loopEngineAvailable says that this system has no event-loop engine.
 const loopEngineAvailable = false
 
 // evEngine does not exist outside Linux: plain-HTTP listeners use the goroutine engine.
