@@ -180,24 +180,23 @@ type evLoop struct {
 	closing  bool
 	ended    bool // the loop takes no more connections (adopt leaves them to the goroutine engine)
 
-	ending   bool          // closing was seen: every connection is closed, dial results are awaited
-	uw       *bufio.Writer // request heads to backends, reset to each
-	fds      []evSlot      // by file descriptor
-	conns    map[*evConn]struct{}
-	pools    map[*target]*evPool
-	dialing  int
-	events   [128]syscall.EpollEvent
-	now      int64 // unix nanoseconds at the last wake-up
-	next     int64 // earliest deadline set since the last scan (0: none)
-	swept    int64
-	wbuf     [8]byte
-	pf       *os.File        // the epoll descriptor, watched by Go's poller while the loop sleeps
-	prc      syscall.RawConn // pf's
-	wakeAt   int64           // the read deadline set on pf (unix nanoseconds, 0 none)
-	pollFn   func(uintptr) bool
-	obuf     []byte // a chunked body re-encoded, before it is written
-	polled   int
-	skipPoll bool
+	ending  bool          // closing was seen: every connection is closed, dial results are awaited
+	uw      *bufio.Writer // request heads to backends, reset to each
+	fds     []evSlot      // by file descriptor
+	conns   map[*evConn]struct{}
+	pools   map[*target]*evPool
+	dialing int
+	events  [128]syscall.EpollEvent
+	now     int64 // unix nanoseconds at the last wake-up
+	next    int64 // earliest deadline set since the last scan (0: none)
+	swept   int64
+	wbuf    [8]byte
+	pf      *os.File        // the epoll descriptor, watched by Go's poller while the loop sleeps
+	prc     syscall.RawConn // pf's
+	wakeAt  int64           // the read deadline set on pf (unix nanoseconds, 0 none)
+	pollFn  func(uintptr) bool
+	obuf    []byte // a chunked body re-encoded, before it is written
+	polled  int
 }
 
 type evSlot struct {
@@ -318,13 +317,8 @@ func (l *evLoop) run() {
 	l.now = time.Now().UnixNano()
 	l.swept = l.now
 	l.pollFn = func(uintptr) bool { // made once: a closure per wait would allocate
-		if l.skipPoll {
-			// The loop polled just before: wait for Go's poller to see the epoll descriptor readable
-			// (an event after that poll makes it so) rather than poll again for nothing.
-			l.skipPoll = false
-			l.polled = 0
-			return false
-		}
+		// Read clears the descriptor's readiness before calling this, so this must poll even right after
+		// the loop's own poll: an event in between would otherwise wait for the next one.
 		l.polled = l.poll()
 		return l.polled > 0
 	}
@@ -346,7 +340,6 @@ func (l *evLoop) run() {
 				}
 				l.pf.SetReadDeadline(t)
 			}
-			l.skipPoll = true
 			err := l.prc.Read(l.pollFn)
 			n = l.polled
 			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
