@@ -779,3 +779,47 @@ func TestProxy_WriteTimeoutCutsAResponseNobodyReads(t *testing.T) {
 		t.Fatalf("client read %d bytes (%v), want a cut response and the connection closed", n, err)
 	}
 }
+
+// TestProxy_NoRequestWaitsForATimer serves concurrent requests while nothing but readiness can move the
+// event loops (pool sweeps an hour apart, an idle timeout of a day): a wake-up lost between a loop's poll
+// and its sleep would leave a request hanging until the client gives up.
+func TestProxy_NoRequestWaitsForATimer(t *testing.T) {
+	sweep := setPoolSweep(time.Hour)
+	t.Cleanup(func() { setPoolSweep(sweep) }) // runs last: after startProxy's Shutdown ended the loops
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+	s := &Server{Decider: f, ErrorLog: discardLog, IdleTimeout: 24 * time.Hour}
+	addr := startProxy(t, s, nil)
+	const conns, perConn = 64, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for range perConn {
+				c.SetDeadline(time.Now().Add(20 * time.Second)) // a hang guard, far above any answer time
+				io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if body, _ := io.ReadAll(resp.Body); string(body) != "ok" {
+					errs <- fmt.Errorf("body %q", body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

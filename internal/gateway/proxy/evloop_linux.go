@@ -40,9 +40,11 @@ const (
 	evReadBuf = 4096
 	// evUpReadBuf is a backend connection's read buffer (response heads up to 64 KiB grow it).
 	evUpReadBuf = 16384
-	// evPoolSweep is how often a loop closes idle backend connections that expired or whose Upstream closed.
-	evPoolSweep = time.Second
 )
+
+// evPoolSweep is how often a loop closes idle backend connections that expired or whose Upstream closed
+// (a variable for a test that must see loops move on readiness alone).
+var evPoolSweep = time.Second
 
 // evEngine is the set of loops of one Server.
 type evEngine struct {
