@@ -784,11 +784,9 @@ func TestProxy_WriteTimeoutCutsAResponseNobodyReads(t *testing.T) {
 // event loops (pool sweeps an hour apart, an idle timeout of a day): a wake-up lost between a loop's poll
 // and its sleep would leave a request hanging until the client gives up.
 func TestProxy_NoRequestWaitsForATimer(t *testing.T) {
-	sweep := setPoolSweep(time.Hour)
-	t.Cleanup(func() { setPoolSweep(sweep) }) // runs last: after startProxy's Shutdown ended the loops
 	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
-	s := &Server{Decider: f, ErrorLog: discardLog, IdleTimeout: 24 * time.Hour}
+	s := &Server{Decider: f, ErrorLog: discardLog, IdleTimeout: 24 * time.Hour, loopPoolSweep: time.Hour}
 	addr := startProxy(t, s, nil)
 	const conns, perConn = 64, 100
 	var wg sync.WaitGroup

@@ -40,11 +40,10 @@ const (
 	evReadBuf = 4096
 	// evUpReadBuf is a backend connection's read buffer (response heads up to 64 KiB grow it).
 	evUpReadBuf = 16384
+	// evPoolSweep is how often a loop closes idle backend connections that expired or whose Upstream
+	// closed (Server.loopPoolSweep, set by a test, replaces it).
+	evPoolSweep = time.Second
 )
-
-// evPoolSweep is how often a loop closes idle backend connections that expired or whose Upstream closed
-// (a variable for a test that must see loops move on readiness alone).
-var evPoolSweep = time.Second
 
 // evEngine is the set of loops of one Server.
 type evEngine struct {
@@ -197,7 +196,8 @@ type evLoop struct {
 	prc     syscall.RawConn // pf's
 	wakeAt  int64           // the read deadline set on pf (unix nanoseconds, 0 none)
 	pollFn  func(uintptr) bool
-	obuf    []byte // a chunked body re-encoded, before it is written
+	sweep   time.Duration // how often idle backend connections are swept
+	obuf    []byte        // a chunked body re-encoded, before it is written
 	polled  int
 }
 
@@ -229,7 +229,10 @@ func newLoop(s *Server) (*evLoop, error) {
 		return nil, os.NewSyscallError("eventfd2", errno)
 	}
 	l := &evLoop{s: s, epfd: epfd, wfd: int(r), conns: make(map[*evConn]struct{}), pools: make(map[*target]*evPool),
-		uw: bufio.NewWriterSize(nil, 4096)}
+		uw: bufio.NewWriterSize(nil, 4096), sweep: evPoolSweep}
+	if s.loopPoolSweep > 0 {
+		l.sweep = s.loopPoolSweep
+	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(l.wfd)}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, l.wfd, &ev); err != nil {
 		l.closeFDs()
@@ -329,7 +332,7 @@ func (l *evLoop) run() {
 		if n == 0 {
 			var until int64
 			if l.next != 0 || len(l.pools) > 0 {
-				until = l.swept + int64(evPoolSweep)
+				until = l.swept + int64(l.sweep)
 				if l.next != 0 && l.next < until {
 					until = l.next
 				}
@@ -369,7 +372,7 @@ func (l *evLoop) run() {
 		if l.next != 0 && l.now >= l.next {
 			l.scan()
 		}
-		if l.now-l.swept >= int64(evPoolSweep) {
+		if l.now-l.swept >= int64(l.sweep) {
 			l.sweepPools()
 		}
 	}

@@ -45,11 +45,14 @@ type Server struct {
 	h2                *http2.Server
 	h2base            *http.Server
 
-	mu        sync.Mutex
-	ev        *evEngine // the event-loop engine of plain-HTTP listeners, started by the first Serve
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	shutting  atomic.Bool
+	mu sync.Mutex
+	ev *evEngine // the event-loop engine of plain-HTTP listeners, started by the first Serve
+	// loopPoolSweep, when set (by tests), replaces how often event loops sweep their idle backend
+	// connections.
+	loopPoolSweep time.Duration
+	listeners     map[net.Listener]struct{}
+	conns         map[*conn]struct{}
+	shutting      atomic.Bool
 }
 
 func (s *Server) init() {
