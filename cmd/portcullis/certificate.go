@@ -235,6 +235,8 @@ func certificateImportBody(file, password string) (vaultclient.CertificateImport
 type certificateCreateOptions struct {
 	subject, key, contentType string
 	dns, tags                 []string
+	issuer                    string
+	ekus                      []string
 	validityMonths            int
 	renewPercent, renewDays   int
 	notifyDays                int
@@ -307,9 +309,26 @@ func (o certificateCreateOptions) policy(cmd *cobra.Command) (*vaultclient.Certi
 		}
 		xp.SANs = &vaultclient.SubjectAlternativeNames{DNSNames: o.dns}
 	}
+	for _, e := range o.ekus {
+		switch strings.ToLower(e) {
+		case "server", "serverauth":
+			xp.EKUs = append(xp.EKUs, "1.3.6.1.5.5.7.3.1")
+		case "client", "clientauth":
+			xp.EKUs = append(xp.EKUs, "1.3.6.1.5.5.7.3.2")
+		default:
+			if e == "" || strings.Trim(e, "0123456789.") != "" || !strings.Contains(e, ".") {
+				return nil, fmt.Errorf("--eku %q: use server, client or an object identifier such as 1.3.6.1.5.5.7.3.3", e)
+			}
+			xp.EKUs = append(xp.EKUs, e)
+		}
+	}
+	issuer := o.issuer
+	if issuer == "" {
+		issuer = "Self"
+	}
 	return &vaultclient.CertificatePolicy{
 		KeyProperties: kp, SecretProperties: &vaultclient.SecretProperties{ContentType: ct}, X509Properties: xp,
-		LifetimeActions: actions, Issuer: &vaultclient.IssuerParameters{Name: "Self"},
+		LifetimeActions: actions, Issuer: &vaultclient.IssuerParameters{Name: issuer},
 	}, nil
 }
 
@@ -329,15 +348,19 @@ func registerCertificateCreateFlags(cmd *cobra.Command, o *certificateCreateOpti
 	fl.IntVar(&o.notifyDays, "notify-days-before", 30, "send an expiry notification this many days before expiry (0: none)")
 	fl.StringVar(&o.contentType, "content-type", "pfx", "format of the certificate's secret: pfx (application/x-pkcs12) or pem (application/x-pem-file)")
 	fl.StringArrayVar(&o.tags, "tag", nil, "tag NAME=VALUE (repeat for several)")
+	fl.StringVar(&o.issuer, "issuer", "Self", `issuer: "Self" (self-signed) or a CA of the vault made with 'portcullis ca create'`)
+	fl.StringArrayVar(&o.ekus, "eku", nil, "extended key usage: server, client or an OID (repeat for several; default server and client)")
 }
 
 func newCertificateCreateCommand(f *vaultFlags) *cobra.Command {
 	var o certificateCreateOptions
 	cmd := &cobra.Command{
 		Use:   "create NAME --subject \"CN=…\"",
-		Short: "Create a self-signed certificate in the vault",
-		Long: `Create a self-signed certificate NAME in the vault from a policy: the key is
-generated inside the vault and never leaves it unless downloaded. The
+		Short: "Create a certificate in the vault, self-signed or from a vault CA",
+		Long: `Create a certificate NAME in the vault from a policy: the key is generated
+inside the vault and never leaves it unless downloaded. It is self-signed,
+or signed by a CA of the vault with --issuer CA ('portcullis ca create'),
+in which case its secret (PEM or PFX) carries the chain up to the root. The
 policy is kept, so renewals produce new versions of the same kind.
 
 Lifetime actions: by default the certificate renews itself at 80% of its
@@ -347,7 +370,8 @@ turns it off), and a notification is sent 30 days before expiry
 issued the certificate and prints it.`,
 		Example: `  portcullis certificate create orders-tls --subject "CN=orders.example.com" --dns orders.example.com --dns orders
   portcullis certificate create gw-client --subject "CN=gw-client, O=Example" --key ec256 --validity-months 6 --renew-days-before 30
-  portcullis certificate create legacy --subject "CN=legacy" --key rsa4096 --content-type pem --no-auto-renew -o json`,
+  portcullis certificate create legacy --subject "CN=legacy" --key rsa4096 --content-type pem --no-auto-renew -o json
+  portcullis certificate create orders-api --issuer issuing-ca --subject "CN=orders.internal" --dns orders.internal --eku server --key ec256`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pol, err := o.policy(cmd)

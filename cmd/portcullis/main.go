@@ -98,6 +98,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newSecretCommand(),
 		newCertificateCommand(),
 		newKeyCommand(),
+		newCACommand(),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
 )
@@ -28,6 +29,21 @@ type decider struct {
 // pool: Apply makes one for every API it admits to, so this is a bug, told
 // to the client as the backend being unavailable.
 var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_description":"this API has no backend connection pool; see the server log"}` + "\n")
+
+// MayWait reports the requests whose decision may wait for an OIDC issuer's signing keys to be fetched
+// (a bearer token while some API trusts an external issuer), which the engine then decides off its event
+// loop (proxy.WaitingDecider). Tenant tokens are checked against the token service's keys in memory.
+func (d decider) MayWait(r *http.Request) bool {
+	a := r.Header["Authorization"]
+	if len(a) == 0 || len(a[0]) < 6 || !strings.EqualFold(a[0][:6], "bearer") {
+		return false
+	}
+	o := d.g.oidc
+	o.mu.Lock()
+	n := len(o.m)
+	o.mu.Unlock()
+	return n > 0
+}
 
 func (d decider) Decide(r *http.Request) proxy.Decision {
 	v := d.g.Evaluate(r, d.plain)

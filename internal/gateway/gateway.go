@@ -292,6 +292,12 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 		a.refreshHealth(g.log)
 	}
 	g.routes.Store(next)
+	// A vault pass that ended between the health computed above and the
+	// Store refreshed the old routes only: compute it again, or a fresh API
+	// could report "not resolved yet" until the next vault change.
+	for _, a := range fresh {
+		a.refreshHealth(g.log)
+	}
 	g.last = sorted
 	g.oidc.retain(keepIssuers)
 	for _, a := range old.apis {

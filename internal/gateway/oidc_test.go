@@ -12,6 +12,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/gateway/proxy"
 )
 
 // startIssuer serves OIDC discovery and a JWKS with testRSA's public key
@@ -72,5 +73,37 @@ func TestEvaluate_BearerFromAnOIDCIssuerSharedAcrossAPIsAndApplies(t *testing.T)
 	h.apply(t, bad)
 	if ps := h.g.Problems(); len(ps) != 1 || !strings.Contains(ps[0].Reason, "must be https") {
 		t.Errorf("problems %+v", ps)
+	}
+}
+
+func TestDecider_MayWaitOnlyForBearerTokensWhileAnAPITrustsAnOIDCIssuer(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.Now = time.Now })
+	wd, ok := h.g.Decider(false).(proxy.WaitingDecider)
+	if !ok {
+		t.Fatal("the gateway's Decider is not a proxy.WaitingDecider")
+	}
+	oidcAPI := apiKeyAPI("t1", "oidc", "/oidc", "unused")
+	oidcAPI.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Issuer: startIssuer(t)}}, Audiences: []string{"api://orders"}}}}
+	tests := []struct {
+		name          string
+		apis          []directory.API
+		header, value string
+		want          bool
+	}{
+		{name: "bearer, no OIDC issuer in use", apis: []directory.API{apiKeyAPI("t1", "keys", "/keys", "unused")}, header: "Authorization", value: "Bearer x.y.z"},
+		{name: "bearer while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "Authorization", value: "Bearer x.y.z", want: true},
+		{name: "scheme in another case", apis: []directory.API{oidcAPI}, header: "Authorization", value: "bEARER x.y.z", want: true},
+		{name: "Basic while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "Authorization", value: "Basic dTpw"},
+		{name: "API key while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "X-Api-Key", value: "k"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h.apply(t, tc.apis...)
+			r := request("GET", "http://h.test/oidc/x", tc.header, tc.value)
+			if got := wd.MayWait(r); got != tc.want {
+				t.Errorf("MayWait = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -40,6 +40,7 @@ var readPermissions = map[Permission]bool{
 	PermKeysRead:         true, PermKeysSign: true, PermKeysVerify: true, PermKeysEncrypt: true,
 	PermKeysDecrypt: true, PermKeysWrap: true, PermKeysUnwrap: true,
 	PermVaultRead: true, PermRoleAssignmentsRead: true, PermRNG: true,
+	PermIssuersRead: true, PermContactsRead: true,
 }
 
 // readOnly reports whether operations needing p change nothing.

@@ -95,6 +95,9 @@ type certMeta struct {
 	CSR        []byte   `json:"csr,omitempty"`
 	Issued     bool     `json:"issued,omitempty"`
 	RequestID  string   `json:"request_id,omitempty"`
+	// Issuer is the policy's issuer name when the version was issued
+	// ("" for versions issued before it was recorded: Self).
+	Issuer string `json:"issuer,omitempty"`
 }
 
 func decodeCertMeta(ver ObjectVersion) (certMeta, error) {
@@ -325,6 +328,9 @@ func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name s
 		if err != nil {
 			return CertificateOperation{}, err
 		}
+		if policy.Issuer.Name == IssuerUnknown {
+			return s.startPending(ctx, v, name, policy, in, c.RequestID)
+		}
 		ver, err := s.issue(ctx, v, name, policy, in.Enabled, in.Tags, c.RequestID)
 		if err != nil {
 			return CertificateOperation{}, err
@@ -342,13 +348,25 @@ func (s *Service) operationOf(v Vault, ver ObjectVersion, requestID string) (Cer
 	if requestID == "" {
 		requestID = meta.RequestID
 	}
-	return CertificateOperation{Vault: v.Name, Name: ver.Name, IssuerName: IssuerSelf, CSR: meta.CSR, Status: "completed", Version: ver.Version, RequestID: requestID}, nil
+	issuer := meta.Issuer
+	if issuer == "" {
+		issuer = IssuerSelf
+	}
+	return CertificateOperation{Vault: v.Name, Name: ver.Name, IssuerName: issuer, CSR: meta.CSR, Status: "completed", Version: ver.Version, RequestID: requestID}, nil
 }
 
 // issue creates and stores a self-signed certificate version from policy.
 func (s *Service) issue(ctx context.Context, v Vault, name string, policy CertificatePolicy, enabled *bool, tags map[string]string, requestID string) (ObjectVersion, error) {
+	if policy.Issuer.Name == IssuerUnknown {
+		return ObjectVersion{}, badRequest("certificates of issuer %q are signed outside the vault and cannot be renewed by it: create a new version (a new CSR) and merge the signed certificate", IssuerUnknown)
+	}
+	var signer *vaultCA
 	if policy.Issuer.Name != IssuerSelf {
-		return ObjectVersion{}, unsupported("issuer %q is not supported: Portcullis issues self-signed certificates only (issuer %q); to use a certificate from another CA, import it", policy.Issuer.Name, IssuerSelf)
+		ca, err := s.loadCA(ctx, v, policy.Issuer.Name)
+		if err != nil {
+			return ObjectVersion{}, err
+		}
+		signer = ca
 	}
 	xp := policy.X509Properties
 	if xp.Subject == "" {
@@ -376,16 +394,27 @@ func (s *Service) issue(ctx context.Context, v Vault, name string, policy Certif
 		}
 	}
 	now := s.now().UTC()
-	cert, csr, err := selfSign(subject, key, xp, now)
+	var (
+		cert  *x509.Certificate
+		chain []*x509.Certificate
+		csr   []byte
+	)
+	if signer == nil {
+		cert, csr, err = selfSign(subject, key, xp, now)
+	} else {
+		cert, csr, err = signer.sign(subject, key, xp, now)
+		chain = signer.chain
+	}
 	if err != nil {
 		return ObjectVersion{}, err
 	}
-	ver, err := s.newCertificateVersion(v, name, cert, nil, key, policy, enabled, tags, csr, now)
+	ver, err := s.newCertificateVersion(v, name, cert, chain, key, policy, enabled, tags, csr, now)
 	if err != nil {
 		return ObjectVersion{}, err
 	}
 	meta, _ := decodeCertMeta(ver)
 	meta.RequestID = requestID
+	meta.Issuer = policy.Issuer.Name
 	ver.Meta, _ = json.Marshal(meta)
 	ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Secrets, Keys}, Policy: policy.marshal()})
 	if err != nil {
@@ -417,6 +446,35 @@ var (
 // selfSign makes the certificate (and a CSR, which Key Vault reports on the
 // operation) for a policy's X.509 properties.
 func selfSign(subject pkix.Name, key crypto.Signer, xp *X509Properties, now time.Time) (*x509.Certificate, []byte, error) {
+	tmpl, csrTmpl, err := certificateTemplate(subject, key, xp, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signTemplate(tmpl, tmpl, csrTmpl, key, key)
+}
+
+// signTemplate signs tmpl for key with issuerKey under parent and makes
+// the CSR of key for csrTmpl.
+func signTemplate(tmpl, parent *x509.Certificate, csrTmpl *x509.CertificateRequest, key, issuerKey crypto.Signer) (*x509.Certificate, []byte, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), issuerKey)
+	if err != nil {
+		return nil, nil, badRequest("the policy does not make a valid certificate: %v", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, internal(err, "parse created certificate")
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, csrTmpl, key)
+	if err != nil {
+		return nil, nil, internal(err, "create CSR")
+	}
+	return cert, csr, nil
+}
+
+// certificateTemplate is the certificate and CSR a policy's X.509
+// properties describe. Key usage keyCertSign makes a CA (basic
+// constraints CA:TRUE, RFC 5280 section 4.2.1.9).
+func certificateTemplate(subject pkix.Name, key crypto.Signer, xp *X509Properties, now time.Time) (*x509.Certificate, *x509.CertificateRequest, error) {
 	serialBytes := make([]byte, 16)
 	if _, err := rand.Read(serialBytes); err != nil {
 		return nil, nil, internal(err, "random serial")
@@ -471,19 +529,8 @@ func selfSign(subject pkix.Name, key crypto.Signer, xp *X509Properties, now time
 			csrTmpl.DNSNames, csrTmpl.EmailAddresses = xp.SANs.DNSNames, xp.SANs.Emails
 		}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, nil, badRequest("the policy does not make a valid certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, internal(err, "parse created certificate")
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, csrTmpl, key)
-	if err != nil {
-		return nil, nil, internal(err, "create CSR")
-	}
-	return cert, csr, nil
+	tmpl.IsCA = tmpl.KeyUsage&x509.KeyUsageCertSign != 0
+	return tmpl, csrTmpl, nil
 }
 
 // marshalSANs encodes the subjectAltName extension (RFC 5280 section
@@ -637,6 +684,9 @@ func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, ver
 // created from a policy; PendingCertificateNotFound for imported ones.
 func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (CertificateOperation, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificateOperation, error) {
+		if st, r, ok, err := s.getPending(ctx, v, name); err != nil || ok {
+			return r.operation(v, st.Name), err
+		}
 		_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
 		if err != nil {
 			return CertificateOperation{}, err

@@ -284,8 +284,7 @@ func TestCertificates_PolicyErrors(t *testing.T) {
 		kind   vault.ErrorKind
 		want   string
 	}{
-		{"unknown issuer", vault.CertificatePolicy{X509Properties: x("CN=a"), Issuer: &vault.IssuerParameters{Name: "Unknown"}}, vault.KindUnsupported, "self-signed certificates only"},
-		{"CA issuer", vault.CertificatePolicy{X509Properties: x("CN=a"), Issuer: &vault.IssuerParameters{Name: "DigiCert"}}, vault.KindUnsupported, "import it"},
+		{"issuer not in the vault", vault.CertificatePolicy{X509Properties: x("CN=a"), Issuer: &vault.IssuerParameters{Name: "DigiCert"}}, vault.KindBadRequest, "does not exist in vault"},
 		{"no subject", vault.CertificatePolicy{}, vault.KindBadRequest, "subject is required"},
 		{"bad subject", vault.CertificatePolicy{X509Properties: x("O=x")}, vault.KindBadRequest, "CN is required"},
 		{"RSA 1024", vault.CertificatePolicy{X509Properties: x("CN=a"), KeyProperties: &vault.KeyProperties{KeyType: "RSA", KeySize: 1024}}, vault.KindBadRequest, "2048, 3072 or 4096"},

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,6 +43,9 @@ type Notification struct {
 	NotBefore  time.Time `json:"notBefore,omitzero"` // omitted for a key version without nbf
 	Expires    time.Time `json:"expires,omitzero"`   // omitted for a key version without exp
 	Time       time.Time `json:"time"`
+	// Contacts are the vault's certificate contacts (SetContacts) when the
+	// notification fired; Portcullis does not send e-mail itself.
+	Contacts []Contact `json:"contacts,omitempty"`
 }
 
 // Notifier delivers lifetime notifications (Key Vault's EmailContacts action).
@@ -60,8 +64,13 @@ func (l LogNotifier) Notify(ctx context.Context, n Notification) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	emails := make([]string, 0, len(n.Contacts))
+	for _, c := range n.Contacts {
+		emails = append(emails, c.Email)
+	}
 	log.WarnContext(ctx, "vault certificate lifetime event", "event", n.Event, "vault", n.Vault, "name", n.Name,
-		"version", n.Version, "new_version", n.NewVersion, "trigger", n.Trigger, "expires", n.Expires.UTC().Format(time.RFC3339))
+		"version", n.Version, "new_version", n.NewVersion, "trigger", n.Trigger, "expires", n.Expires.UTC().Format(time.RFC3339),
+		"contacts", strings.Join(emails, ","))
 	return nil
 }
 
@@ -241,6 +250,8 @@ func (s *Service) lifetimeOf(ctx context.Context, v Vault, e ObjectEntry, rep *L
 	}
 	now := s.now().UTC()
 	var errs []error
+	var contacts []Contact
+	contactsRead := false
 	for _, la := range policy.LifetimeActions {
 		if now.Before(thresholdOf(la.Trigger, cert.NotBefore, cert.NotAfter)) {
 			continue
@@ -254,10 +265,19 @@ func (s *Service) lifetimeOf(ctx context.Context, v Vault, e ObjectEntry, rep *L
 		if !first {
 			continue
 		}
+		if !contactsRead {
+			// A vault without readable contacts still notifies (webhook, log).
+			if cs, _, cerr := s.contacts(ctx, v.Name); cerr == nil {
+				contacts = cs
+			} else {
+				s.log.Warn("vault certificate contacts could not be read for a notification", "vault", v.Name, "error", cerr)
+			}
+			contactsRead = true
+		}
 		n := Notification{
 			Event: EventCertificateNearExpiry, Vault: v.Name, Name: e.Object.Name, Version: ver.Version,
 			Action: la.Action.ActionType, Trigger: la.Trigger.String(), Subject: cert.Subject.String(),
-			X5T: pki.X5T(cert), NotBefore: cert.NotBefore, Expires: cert.NotAfter, Time: now,
+			X5T: pki.X5T(cert), NotBefore: cert.NotBefore, Expires: cert.NotAfter, Time: now, Contacts: contacts,
 		}
 		var actErr error
 		switch la.Action.ActionType {
@@ -282,8 +302,8 @@ func (s *Service) lifetimeOf(ctx context.Context, v Vault, e ObjectEntry, rep *L
 }
 
 func (s *Service) autoRenew(ctx context.Context, v Vault, e ObjectEntry, policy CertificatePolicy, n *Notification) error {
-	if policy.Issuer == nil || policy.Issuer.Name != IssuerSelf {
-		return fmt.Errorf("AutoRenew needs issuer %q", IssuerSelf)
+	if policy.Issuer == nil || policy.Issuer.Name == IssuerUnknown {
+		return fmt.Errorf("AutoRenew needs issuer %q or an issuer of provider %q", IssuerSelf, ProviderPortcullis)
 	}
 	o := s.begin(ctx, internalCaller, v.Name, Certificates, e.Object.Name, "", PermCertificatesCreate)
 	ver, err := s.issue(ctx, v, e.Object.Name, policy, nil, e.Newest.Tags, "")

@@ -271,8 +271,8 @@ func (p CertificatePolicy) Normalize() (CertificatePolicy, error) {
 			la.Action.ActionType = ActionEmailContacts
 		case strings.EqualFold(la.Action.ActionType, ActionAutoRenew):
 			la.Action.ActionType = ActionAutoRenew
-			if is.Name != IssuerSelf {
-				return CertificatePolicy{}, badRequest("lifetime_actions[%d]: AutoRenew needs issuer %q; certificates of issuer %q can only notify (EmailContacts)", i, IssuerSelf, is.Name)
+			if is.Name == IssuerUnknown {
+				return CertificatePolicy{}, badRequest("lifetime_actions[%d]: AutoRenew needs issuer %q or an issuer of provider %q; certificates of issuer %q can only notify (EmailContacts)", i, IssuerSelf, ProviderPortcullis, is.Name)
 			}
 		default:
 			return CertificatePolicy{}, badRequest("lifetime_actions[%d].action.action_type %q is unknown: use %q or %q", i, la.Action.ActionType, ActionEmailContacts, ActionAutoRenew)

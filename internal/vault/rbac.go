@@ -57,6 +57,14 @@ const (
 	// roles.
 	PermRNG Permission = "rng"
 
+	// Certificate issuers and contacts: Key Vault's data actions
+	// vaults/certificatecas/* and vaults/certificatecontacts/*.
+	PermIssuersRead   Permission = "certificatecas/read"
+	PermIssuersWrite  Permission = "certificatecas/write"
+	PermIssuersDelete Permission = "certificatecas/delete"
+	PermContactsRead  Permission = "certificatecontacts/read"
+	PermContactsWrite Permission = "certificatecontacts/write"
+
 	// PermVaultRead allows reading the vault's own settings; every role has it.
 	PermVaultRead Permission = "vault/read"
 	// PermRoleAssignmentsRead and PermRoleAssignmentsWrite govern role assignments.
@@ -75,7 +83,12 @@ var AllPermissions = []Permission{
 	PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermRNG,
 	PermVaultRead, PermRoleAssignmentsRead, PermRoleAssignmentsWrite,
 	PermKeysRotate, PermKeysSetRotationPolicy,
+	PermIssuersRead, PermIssuersWrite, PermIssuersDelete, PermContactsRead, PermContactsWrite,
 }
+
+// certificateSettings are the issuer and contact permissions, which the
+// Certificates Officer holds with certificates/*.
+var certificateSettings = []Permission{PermIssuersRead, PermIssuersWrite, PermIssuersDelete, PermContactsRead, PermContactsWrite}
 
 // The built-in role names (Azure's).
 const (
@@ -124,12 +137,12 @@ var roles = []RoleDefinition{
 	{Name: RoleAdministrator, Description: "All data-plane operations on secrets, certificates and keys, and managing role assignments.", Permissions: AllPermissions},
 	{Name: RoleSecretsOfficer, family: Secrets, Description: "Every action on secrets.", Permissions: append(prefixed("secrets/"), PermVaultRead)},
 	{Name: RoleSecretsUser, family: Secrets, Description: "Read secret contents, including listing.", Permissions: []Permission{PermSecretsReadMetadata, PermSecretsGet, PermVaultRead}},
-	{Name: RoleCertificatesOfficer, family: Certificates, Description: "Every action on certificates except reading their secret and key portions.", Permissions: append(prefixed("certificates/"), PermVaultRead)},
+	{Name: RoleCertificatesOfficer, family: Certificates, Description: "Every action on certificates except reading their secret and key portions.", Permissions: append(append(prefixed("certificates/"), certificateSettings...), PermVaultRead)},
 	{Name: RoleCertificateUser, family: Certificates, Description: "Read entire certificate contents, including the secret and key portions.", Permissions: []Permission{PermCertificatesRead, PermSecretsReadMetadata, PermSecretsGet, PermKeysRead, PermVaultRead}},
 	{Name: RoleCryptoOfficer, family: Keys, Description: "Every action on keys, and random bytes.", Permissions: append(prefixed("keys/"), PermRNG, PermVaultRead)},
 	{Name: RoleCryptoUser, family: Keys, Description: "Read and back up keys, perform cryptographic operations with them, and draw random bytes.", Permissions: []Permission{PermKeysRead, PermKeysUpdate, PermKeysBackup, PermKeysSign, PermKeysVerify, PermKeysEncrypt, PermKeysDecrypt, PermKeysWrap, PermKeysUnwrap, PermRNG, PermVaultRead}},
 	{Name: RoleCryptoServiceEncryptionUser, family: Keys, Description: "Read keys and wrap/unwrap with them.", Permissions: []Permission{PermKeysRead, PermKeysWrap, PermKeysUnwrap, PermVaultRead}},
-	{Name: RoleReader, Description: "Read metadata of secrets, certificates and keys; not secret values.", Permissions: []Permission{PermSecretsReadMetadata, PermCertificatesRead, PermKeysRead, PermVaultRead}},
+	{Name: RoleReader, Description: "Read metadata of secrets, certificates and keys; not secret values.", Permissions: []Permission{PermSecretsReadMetadata, PermCertificatesRead, PermKeysRead, PermVaultRead, PermIssuersRead, PermContactsRead}},
 }
 
 // roleAliases maps other accepted spellings (lower case) to role names.
@@ -161,6 +174,9 @@ func suggestRole(p Permission) string {
 	family := ObjectType(strings.SplitN(string(p), "/", 2)[0])
 	if p == PermRNG {
 		family = Keys // a crypto role, as Managed HSM's Crypto User
+	}
+	if slices.Contains(certificateSettings, p) {
+		family = Certificates
 	}
 	best := ""
 	bestN := 0

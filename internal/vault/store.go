@@ -206,6 +206,29 @@ type LifetimeMarker struct {
 	Fired   time.Time
 }
 
+// SettingKind names a collection of per-vault settings.
+type SettingKind string
+
+// The setting kinds: certificate issuers (one per issuer name) and the
+// certificate contacts (one setting, named ContactsSettingName).
+const (
+	SettingIssuers  SettingKind = "issuers"
+	SettingContacts SettingKind = "contacts"
+)
+
+// Setting is a named per-vault record that is not a versioned object: a
+// certificate issuer or the vault's certificate contacts. It holds no
+// secret: Body is JSON the store keeps opaque.
+type Setting struct {
+	Vault string
+	Kind  SettingKind
+	// Name keeps the case of its first write; names compare case-insensitively.
+	Name    string
+	Body    []byte
+	Created time.Time
+	Updated time.Time
+}
+
 // Store persists vaults, objects and their versions, role assignments,
 // references, audit records and lifetime-action markers. Every write is one
 // transaction. Object and vault names compare case-insensitively (the stored
@@ -224,7 +247,7 @@ type Store interface {
 	// UpdateVault loads the vault, calls mutate and writes the result in one
 	// transaction; the name cannot change; mutate's error is returned as is.
 	UpdateVault(ctx context.Context, name string, mutate func(*Vault) error) (Vault, error)
-	// DeleteVault removes an empty vault with its role assignments;
+	// DeleteVault removes an empty vault with its role assignments and settings;
 	// store.ErrConflict while it holds objects (live or deleted).
 	DeleteVault(ctx context.Context, name string) error
 
@@ -308,6 +331,27 @@ type Store interface {
 	// UnmarkLifetimeAction removes a marker (so that a failed delivery is
 	// retried by the next run); absent markers are not an error.
 	UnmarkLifetimeAction(ctx context.Context, m LifetimeMarker) error
+
+	// PutSetting writes a setting, creating it or replacing its Body and
+	// Updated (its Name and Created stay those of its first write), and
+	// returns it as stored; store.ErrNotFound if the vault does not exist.
+	PutSetting(ctx context.Context, st Setting) (Setting, error)
+	// CreateSetting writes a new setting and returns it as stored;
+	// store.ErrConflict if one of that vault, kind and name exists,
+	// store.ErrNotFound if the vault does not exist.
+	CreateSetting(ctx context.Context, st Setting) (Setting, error)
+	// GetSetting returns a setting; store.ErrNotFound if absent.
+	GetSetting(ctx context.Context, vault string, kind SettingKind, name string) (Setting, error)
+	// UpdateSetting loads a setting, calls mutate and writes Body and
+	// Updated back in one transaction; store.ErrNotFound if absent;
+	// mutate's error is returned as is.
+	UpdateSetting(ctx context.Context, vault string, kind SettingKind, name string, mutate func(*Setting) error) (Setting, error)
+	// ListSettings returns a vault's settings of one kind ordered by
+	// case-folded name.
+	ListSettings(ctx context.Context, vault string, kind SettingKind) ([]Setting, error)
+	// DeleteSetting removes a setting and returns it as it was;
+	// store.ErrNotFound if absent.
+	DeleteSetting(ctx context.Context, vault string, kind SettingKind, name string) (Setting, error)
 
 	// Revision returns a number that changes (it may also change
 	// otherwise) whenever a vault, an object, a version, a role assignment

@@ -85,9 +85,7 @@ func (c *conn) writeError(status int, code, description string) {
 	body := errorBody(code, description)
 	c.acquireWriter()
 	w := c.bw
-	if c.s.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
-	}
+	c.armWriteTimeout()
 	writeStatusLine(w, status, reasonFor(status))
 	w.WriteString("Content-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ")
 	writeInt(w, int64(len(body)))
@@ -104,6 +102,10 @@ func (c *conn) writeError(status int, code, description string) {
 // closing with unread request bytes does not make the kernel reset the connection before the client has
 // read the error response.
 func (c *conn) lingerClose() {
+	if c.loop != nil {
+		c.loop.lingerClose()
+		return
+	}
 	type closeWriter interface{ CloseWrite() error }
 	cw, ok := c.nc.(closeWriter)
 	if !ok || cw.CloseWrite() != nil {
@@ -152,9 +154,7 @@ func (c *conn) answerLocal(d *Decision) bool {
 	}
 	keep := c.keep && c.req.ContentLength == 0 && !c.s.shutting.Load()
 	w := c.bw
-	if c.s.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
-	}
+	c.armWriteTimeout()
 	writeStatusLine(w, status, reasonFor(status))
 	for k, vv := range d.Header {
 		if hopByHop(k) || k == "Content-Length" || !validTokenString(k) {
@@ -439,6 +439,15 @@ func (c *conn) forward(d *Decision) bool {
 		}
 		bc.awaitHead(start, up.cfg.ResponseHeaderTimeout)
 	}
+	return c.relayResponse(d, t, bc, start, async, bodyN)
+}
+
+// relayResponse reads the backend's response head from bc (the request is sent, or being sent by the body
+// goroutine when async) and relays the response to the client; it reports whether the client connection
+// may serve another request.
+func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time, async bool, bodyN int64) bool {
+	up := d.Upstream
+	r := &c.req
 	err := c.readResponseHead(bc)
 	latency := time.Since(start)
 	if async {
@@ -514,9 +523,7 @@ func (c *conn) forward(d *Decision) bool {
 	}
 
 	w := c.bw
-	if c.s.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
-	}
+	c.armWriteTimeout()
 	hb := c.respHead
 	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
 	c.writeResponseFields(w, false, d.ResponseHeader)

@@ -152,9 +152,22 @@ func TestProxy_PooledConnectionOutlivesResponseHeaderTimeout(t *testing.T) {
 	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
 	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}, ResponseHeaderTimeout: headTimeout, IdleTimeout: time.Minute})}
 	addr := startProxy(t, &Server{Decider: f}, nil)
+	// One client connection: the event-loop engine pools backend connections per loop, and a loop serves
+	// a client connection for its whole life.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
 	for i := 0; i < 2; i++ {
 		sent := time.Now()
-		resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
 		if resp.StatusCode != 200 || string(body) != "ok" {
 			t.Fatalf("%s: %q", resp.Status, body)
 		}

@@ -39,8 +39,21 @@ import (
 // strings taken from r (header values, the path) may be kept, for instance in a Done closure, but not the
 // map or the slices. Hop-by-hop headers are already removed when Decide is called (Upgrade is kept on an
 // upgrade request); Host is in r.Host, not in r.Header.
+//
+// On plain-HTTP listeners served by the event-loop engine (Linux), Decide runs on the loop that serves the
+// connection, and every other connection of that loop waits while it runs: it must be quick and must not
+// wait on I/O, unless the Decider is a WaitingDecider that said so for the request.
 type Decider interface {
 	Decide(r *http.Request) Decision
+}
+
+// A WaitingDecider is a Decider whose Decide may wait for some requests (for signing keys being fetched,
+// say). The event-loop engine asks MayWait first, on the loop (it must be quick and must not wait), and
+// has the requests it reports true for decided and served by the goroutine engine, where waiting holds
+// up no other connection. r is as given to Decide, before Decide's edits.
+type WaitingDecider interface {
+	Decider
+	MayWait(r *http.Request) bool
 }
 
 // Decision is what to do with one request.

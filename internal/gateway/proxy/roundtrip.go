@@ -230,9 +230,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		chunkOut, keep = false, false
 	}
 	w := c.bw
-	if c.s.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
-	}
+	c.armWriteTimeout()
 	writeStatusLine(w, resp.StatusCode, reasonFor(resp.StatusCode))
 	h := make(http.Header, len(resp.Header)+len(d.ResponseHeader))
 	copyResponseHeader(h, resp.Header, d.ResponseHeader)

@@ -45,10 +45,14 @@ type Server struct {
 	h2                *http2.Server
 	h2base            *http.Server
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[*conn]struct{}
-	shutting  atomic.Bool
+	mu sync.Mutex
+	ev *evEngine // the event-loop engine of plain-HTTP listeners, started by the first Serve
+	// loopPoolSweep, when set (by tests), replaces how often event loops sweep their idle backend
+	// connections.
+	loopPoolSweep time.Duration
+	listeners     map[net.Listener]struct{}
+	conns         map[*conn]struct{}
+	shutting      atomic.Bool
 }
 
 func (s *Server) init() {
@@ -126,6 +130,14 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
+	var ev *evEngine
+	if cfg == nil {
+		var err error
+		if ev, err = s.loopEngine(); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
@@ -164,8 +176,31 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
+		if ev != nil {
+			if _, tcp := nc.(*net.TCPConn); tcp && ev.adopt(c, nc) == nil {
+				continue
+			}
+		}
 		go c.serve()
 	}
+}
+
+// loopEngine returns the event-loop engine for a plain-HTTP listener, starting it on first use, or nil
+// when the goroutine engine serves plain HTTP too (see EngineEnv). s.mu is held.
+func (s *Server) loopEngine() (*evEngine, error) {
+	if s.ev != nil {
+		return s.ev, nil
+	}
+	want, err := loopEngineWanted()
+	if err != nil || !want {
+		return nil, err
+	}
+	s.ev, err = newLoopEngine(s)
+	if err != nil {
+		s.log.Warn("gateway: the event-loop engine could not start; plain HTTP uses the goroutine engine", "err", err)
+		return nil, nil
+	}
+	return s.ev, nil
 }
 
 // Shutdown stops accepting, closes idle connections and waits for the others to finish their exchange,
@@ -179,6 +214,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.h2base.Shutdown(ctx) // sends GOAWAY on HTTP/2 connections; they end once their streams are done
+	ev := s.ev
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -190,7 +226,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		n := len(s.conns)
 		s.mu.Unlock()
+		if ev != nil {
+			ev.wake() // loops close their idle connections, and end once they have none
+		}
 		if n == 0 {
+			if ev != nil {
+				return ev.wait(ctx)
+			}
 			return nil
 		}
 		select {
@@ -213,7 +255,12 @@ func (s *Server) Close() error {
 	s.h2base.Close()
 	for c := range s.conns {
 		c.state.Store(stateClosed)
-		c.raw.Close()
+		if c.raw != nil { // nil while an event loop serves the connection
+			c.raw.Close()
+		}
+	}
+	if s.ev != nil {
+		s.ev.close()
 	}
 	return nil
 }
@@ -235,8 +282,11 @@ type conn struct {
 	s *Server
 	// raw is the accepted connection, never reassigned, so Shutdown and Close may close it while serve
 	// replaces nc with its TLS layer; closing it ends the TLS connection too.
-	raw    net.Conn
-	nc     net.Conn
+	raw net.Conn
+	nc  net.Conn
+	// loop, when set, is the event-loop engine serving this connection (raw and nc are then nil until the
+	// loop hands the connection over to this engine).
+	loop   loopConn
 	tlsCfg *tls.Config
 	state  atomic.Int32
 
@@ -278,25 +328,29 @@ type bodyResult struct {
 	rerr, werr error
 }
 
+// finish ends a connection served by this engine: deferred by its goroutine.
+func (c *conn) finish() {
+	s := c.s
+	if p := recover(); p != nil {
+		s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+	}
+	c.nc.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+	}
+	if c.bw != nil {
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+	}
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
 func (c *conn) serve() {
 	s := c.s
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
-		}
-		c.nc.Close()
-		if c.br != nil {
-			c.br.Reset(nil)
-			readerPool.Put(c.br)
-		}
-		if c.bw != nil {
-			c.bw.Reset(nil)
-			writerPool.Put(c.bw)
-		}
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
+	defer c.finish()
 	c.remoteAddr = c.nc.RemoteAddr().String()
 	c.clientIP = c.remoteAddr
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
@@ -327,12 +381,17 @@ func (c *conn) serve() {
 	c.out = writerOnly{c.nc}
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
+	c.serveRequests()
+}
+
+// serveRequests serves requests until the connection cannot serve another one.
+func (c *conn) serveRequests() {
 	for {
 		if !c.readHead() {
 			return
 		}
 		c.acquireWriter()
-		if !c.handle() || s.shutting.Load() {
+		if !c.handle() || c.s.shutting.Load() {
 			return
 		}
 		c.releaseWriter()
@@ -624,6 +683,24 @@ func (c *conn) releaseWriter() {
 		writerPool.Put(c.bw)
 		c.bw = nil
 	}
+}
+
+// loopConn is what the event-loop engine does where the goroutine engine acts on its net.Conn.
+type loopConn interface {
+	lingerClose()     // half-close after an error answer and drain what the client still sends
+	armWriteTimeout() // start WriteTimeout for the response being written
+}
+
+// armWriteTimeout starts WriteTimeout, when set, for the response about to be written.
+func (c *conn) armWriteTimeout() {
+	if c.s.WriteTimeout <= 0 {
+		return
+	}
+	if c.loop != nil {
+		c.loop.armWriteTimeout()
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
 }
 
 // answerPlainHTTPOnTLS tells a client that sent plain HTTP to a TLS listener

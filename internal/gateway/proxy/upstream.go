@@ -231,6 +231,20 @@ func (u *Upstream) dial(t *target) (*bconn, error) {
 	return bc, nil
 }
 
+// newPlainBConn wraps an open plain-TCP backend connection for the pool.
+func newPlainBConn(nc net.Conn) *bconn {
+	bc := &bconn{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			bc.raw = rc
+			bc.probe = bc.probeFD
+		}
+	}
+	bc.br = bufio.NewReaderSize(nc, 8192)
+	bc.bw = bufio.NewWriterSize(writerOnly{nc}, 8192)
+	return bc
+}
+
 // put returns a connection whose last exchange completed cleanly to the pool.
 func (u *Upstream) put(t *target, bc *bconn, now time.Time) {
 	if u.closed.Load() {

@@ -119,5 +119,17 @@ CREATE TABLE vault_lifetime_markers (
 );`,
 		// version 2: why a request was refused before any operation.
 		`ALTER TABLE vault_audit ADD COLUMN reason TEXT COLLATE "C" NOT NULL DEFAULT '';`,
+		// version 3: per-vault settings (certificate issuers and contacts).
+		`CREATE TABLE vault_settings (
+	vault_key TEXT COLLATE "C" NOT NULL REFERENCES vault_vaults (name_key),
+	kind TEXT COLLATE "C" NOT NULL,
+	name_key TEXT COLLATE "C" NOT NULL,
+	vault TEXT COLLATE "C" NOT NULL,
+	name TEXT COLLATE "C" NOT NULL,
+	body BYTEA NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	updated_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (vault_key, kind, name_key)
+);`,
 	)
 }

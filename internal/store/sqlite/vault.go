@@ -114,5 +114,17 @@ CREATE TABLE vault_lifetime_markers (
 );`,
 		// version 2: why a request was refused before any operation.
 		`ALTER TABLE vault_audit ADD COLUMN reason TEXT NOT NULL DEFAULT '';`,
+		// version 3: per-vault settings (certificate issuers and contacts).
+		`CREATE TABLE vault_settings (
+	vault_key TEXT NOT NULL REFERENCES vault_vaults (name_key),
+	kind TEXT NOT NULL,
+	name_key TEXT NOT NULL,
+	vault TEXT NOT NULL,
+	name TEXT NOT NULL,
+	body BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (vault_key, kind, name_key)
+);`,
 	)
 }

@@ -22,6 +22,7 @@ import (
 //	vault_references        references to objects, in insertion order (seq)
 //	vault_audit             the append-only audit log, newest = highest seq
 //	vault_lifetime_markers  lifetime actions that fired
+//	vault_settings          per-vault settings (certificate issuers, contacts)
 //
 // Names compare case-insensitively through *_key columns holding the name
 // lower-cased by Go (as package vault folds them); the display columns keep
@@ -238,6 +239,9 @@ func (s *Store) DeleteVault(ctx context.Context, name string) error {
 			return fmt.Errorf("the vault still holds %d objects (live or deleted); purge them first: %w", n, store.ErrConflict)
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM vault_role_assignments WHERE vault_key = ?`, key(name)); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM vault_settings WHERE vault_key = ?`, key(name)); err != nil {
 			return err
 		}
 		_, err := q.Exec(ctx, `DELETE FROM vault_vaults WHERE name_key = ?`, key(name))

@@ -60,16 +60,17 @@ func (rq *request) operation(op vault.CertificateOperation) certificateOperation
 	}
 }
 
-const noIssuers = "Certificate issuers and contacts are not supported by Portcullis: certificates are self-signed (issuer \"Self\") or imported, and lifetime notifications go to the webhook configured with `portcullis serve --vault-webhook-url`."
-
 // certificates serves /certificates and everything below it.
 func (rq *request) certificates(segs []string) {
 	c, v := rq.caller, rq.t.vault
 	ctx := rq.r.Context()
 	s := rq.h.cfg.Vault
-	if len(segs) > 0 && (segs[0] == "contacts" || segs[0] == "issuers") {
-		rq.route("/certificates/" + segs[0])
-		rq.fail(notImplemented(noIssuers))
+	if len(segs) > 0 && segs[0] == "issuers" {
+		rq.issuers(segs[1:])
+		return
+	}
+	if len(segs) > 0 && segs[0] == "contacts" {
+		rq.contacts(segs[1:])
 		return
 	}
 	switch {
@@ -106,8 +107,7 @@ func (rq *request) certificates(segs []string) {
 	case len(segs) == 2:
 		rq.certificateAction(segs[0], segs[1])
 	case len(segs) == 3 && segs[1] == "pending" && segs[2] == "merge":
-		rq.route("POST /certificates/{name}/pending/merge")
-		rq.fail(notImplemented("Merging a certificate signed elsewhere is not supported: Portcullis issues self-signed certificates; import a certificate signed by another CA together with its key instead."))
+		rq.merge(segs[0])
 	default:
 		rq.notFound()
 	}
@@ -153,7 +153,7 @@ func (rq *request) certificateAction(name, action string) {
 			return
 		}
 		if rq.r.Method != http.MethodGet {
-			rq.fail(notImplemented("Certificate operations complete when they are created (self-signed issuance is synchronous), so there is nothing to cancel or delete; read the operation with GET."))
+			rq.pendingChange(name)
 			return
 		}
 		op, err := s.GetCertificateOperation(ctx, c, v, name)

@@ -99,35 +99,6 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"azcertificates.SetContacts", func() error {
-			_, err := certs.SetContacts(ctx, azcertificates.Contacts{ContactList: []*azcertificates.Contact{{Email: to.Ptr("a@example.test")}}}, nil)
-			return err
-		}},
-		{"azcertificates.GetContacts", func() error { _, err := certs.GetContacts(ctx, nil); return err }},
-		{"azcertificates.DeleteContacts", func() error { _, err := certs.DeleteContacts(ctx, nil); return err }},
-		{"azcertificates.SetIssuer", func() error {
-			_, err := certs.SetIssuer(ctx, "ca", azcertificates.SetIssuerParameters{Provider: to.Ptr("Portcullis")}, nil)
-			return err
-		}},
-		{"azcertificates.GetIssuer", func() error { _, err := certs.GetIssuer(ctx, "ca", nil); return err }},
-		{"azcertificates.UpdateIssuer", func() error {
-			_, err := certs.UpdateIssuer(ctx, "ca", azcertificates.UpdateIssuerParameters{Provider: to.Ptr("Portcullis")}, nil)
-			return err
-		}},
-		{"azcertificates.DeleteIssuer", func() error { _, err := certs.DeleteIssuer(ctx, "ca", nil); return err }},
-		{"azcertificates.NewListIssuerPropertiesPager", func() error {
-			_, err := certs.NewListIssuerPropertiesPager(nil).NextPage(ctx)
-			return err
-		}},
-		{"azcertificates.MergeCertificate", func() error {
-			_, err := certs.MergeCertificate(ctx, "pending", azcertificates.MergeCertificateParameters{X509Certificates: [][]byte{{1}}}, nil)
-			return err
-		}},
-		{"azcertificates.UpdateCertificateOperation", func() error {
-			_, err := certs.UpdateCertificateOperation(ctx, "pending", azcertificates.UpdateCertificateOperationParameter{CancellationRequested: to.Ptr(true)}, nil)
-			return err
-		}},
-		{"azcertificates.DeleteCertificateOperation", func() error { _, err := certs.DeleteCertificateOperation(ctx, "pending", nil); return err }},
 		{"azkeys.Release", func() error {
 			_, err := keys.Release(ctx, "any", "", azkeys.ReleaseParameters{TargetAttestationToken: to.Ptr("t")}, nil)
 			return err

@@ -28,6 +28,13 @@ type MemoryStore struct {
 	refs        []vault.Reference
 	audit       []vault.AuditRecord
 	markers     map[markerKey]vault.LifetimeMarker
+	settings    map[settingKey]vault.Setting
+}
+
+type settingKey struct {
+	vault string
+	kind  vault.SettingKind
+	name  string
 }
 
 type objKey struct {
@@ -46,9 +53,10 @@ type memObject struct {
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{
-		vaults:  map[string]vault.Vault{},
-		objects: map[objKey]*memObject{},
-		markers: map[markerKey]vault.LifetimeMarker{},
+		vaults:   map[string]vault.Vault{},
+		objects:  map[objKey]*memObject{},
+		markers:  map[markerKey]vault.LifetimeMarker{},
+		settings: map[settingKey]vault.Setting{},
 	}
 }
 
@@ -148,6 +156,11 @@ func (m *MemoryStore) DeleteVault(_ context.Context, name string) error {
 		}
 	}
 	delete(m.vaults, fold(name))
+	for k := range m.settings {
+		if k.vault == fold(name) {
+			delete(m.settings, k)
+		}
+	}
 	m.assignments = slices.DeleteFunc(m.assignments, func(a vault.RoleAssignment) bool { return fold(a.Vault) == fold(name) })
 	return nil
 }
@@ -558,4 +571,106 @@ func (m *MemoryStore) UnmarkLifetimeAction(_ context.Context, x vault.LifetimeMa
 	defer m.mu.Unlock()
 	delete(m.markers, mkey(x))
 	return nil
+}
+
+func skey(v string, kind vault.SettingKind, name string) settingKey {
+	return settingKey{fold(v), kind, fold(name)}
+}
+
+func copySetting(st vault.Setting) vault.Setting {
+	st.Body = bytes.Clone(st.Body)
+	if st.Body == nil {
+		st.Body = []byte{}
+	}
+	return st
+}
+
+// PutSetting implements vault.Store.
+func (m *MemoryStore) PutSetting(_ context.Context, st vault.Setting) (vault.Setting, error) {
+	return m.writeSetting(st, true)
+}
+
+// CreateSetting implements vault.Store.
+func (m *MemoryStore) CreateSetting(_ context.Context, st vault.Setting) (vault.Setting, error) {
+	return m.writeSetting(st, false)
+}
+
+func (m *MemoryStore) writeSetting(st vault.Setting, replace bool) (vault.Setting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	v, ok := m.vaults[fold(st.Vault)]
+	if !ok {
+		return vault.Setting{}, fmt.Errorf("vault %q: %w", st.Vault, store.ErrNotFound)
+	}
+	k := skey(st.Vault, st.Kind, st.Name)
+	out := copySetting(st)
+	out.Vault = v.Name
+	if cur, ok := m.settings[k]; ok {
+		if !replace {
+			return vault.Setting{}, fmt.Errorf("%s %q of vault %q exists: %w", st.Kind, cur.Name, v.Name, store.ErrConflict)
+		}
+		out.Name, out.Created = cur.Name, cur.Created
+	}
+	m.settings[k] = out
+	return copySetting(out), nil
+}
+
+// GetSetting implements vault.Store.
+func (m *MemoryStore) GetSetting(_ context.Context, v string, kind vault.SettingKind, name string) (vault.Setting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.settings[skey(v, kind, name)]
+	if !ok {
+		return vault.Setting{}, fmt.Errorf("%s %q of vault %q: %w", kind, name, v, store.ErrNotFound)
+	}
+	return copySetting(st), nil
+}
+
+// UpdateSetting implements vault.Store.
+func (m *MemoryStore) UpdateSetting(_ context.Context, v string, kind vault.SettingKind, name string, mutate func(*vault.Setting) error) (vault.Setting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	k := skey(v, kind, name)
+	cur, ok := m.settings[k]
+	if !ok {
+		return vault.Setting{}, fmt.Errorf("%s %q of vault %q: %w", kind, name, v, store.ErrNotFound)
+	}
+	c := copySetting(cur)
+	if err := mutate(&c); err != nil {
+		return vault.Setting{}, err
+	}
+	cur.Body, cur.Updated = bytes.Clone(c.Body), c.Updated
+	cur = copySetting(cur)
+	m.settings[k] = cur
+	return copySetting(cur), nil
+}
+
+// ListSettings implements vault.Store.
+func (m *MemoryStore) ListSettings(_ context.Context, v string, kind vault.SettingKind) ([]vault.Setting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []vault.Setting{}
+	for k, st := range m.settings {
+		if k.vault == fold(v) && k.kind == kind {
+			out = append(out, copySetting(st))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return fold(out[i].Name) < fold(out[j].Name) })
+	return out, nil
+}
+
+// DeleteSetting implements vault.Store.
+func (m *MemoryStore) DeleteSetting(_ context.Context, v string, kind vault.SettingKind, name string) (vault.Setting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rev++
+	k := skey(v, kind, name)
+	cur, ok := m.settings[k]
+	if !ok {
+		return vault.Setting{}, fmt.Errorf("%s %q of vault %q: %w", kind, name, v, store.ErrNotFound)
+	}
+	delete(m.settings, k)
+	return cur, nil
 }

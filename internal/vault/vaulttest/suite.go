@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"RevisionMovesOnWrites", testRevision},
 		{"LifetimeMarkersFireOnce", testMarkers},
 		{"NamesAreCaseInsensitive", testCaseInsensitive},
+		{"SettingsPerVault", testSettings},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
@@ -750,5 +751,105 @@ func testCaseInsensitive(t *testing.T, s vault.Store) {
 	}
 	if _, err := s.AddVersion(ctx, newVersion("v1", vault.Certificates, "MYSECRET", 2), vault.AddOptions{Exclusive: []vault.ObjectType{vault.Secrets}}); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("exclusive check must ignore case: %v", err)
+	}
+}
+
+func testSettings(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	mustVault(t, s, "V1")
+	mustVault(t, s, "v2")
+	if _, err := s.PutSetting(ctx, vault.Setting{Vault: "nope", Kind: vault.SettingIssuers, Name: "ca", Body: []byte(`{}`), Created: t0, Updated: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("put into a missing vault: %v", err)
+	}
+	rev0, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.PutSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingIssuers, Name: "Root-CA", Body: []byte(`{"a":1}`), Created: t0, Updated: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Vault != "V1" || first.Name != "Root-CA" || string(first.Body) != `{"a":1}` || !first.Created.Equal(t0) {
+		t.Fatalf("put returned %+v", first)
+	}
+	if rev1, _ := s.Revision(ctx); rev1 == rev0 {
+		t.Fatal("PutSetting did not move the revision")
+	}
+	if _, err := s.CreateSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingIssuers, Name: "ROOT-ca", Body: []byte(`{"a":9}`), Created: t0, Updated: t0}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateSetting over an existing setting: %v", err)
+	}
+	if _, err := s.CreateSetting(ctx, vault.Setting{Vault: "nope", Kind: vault.SettingIssuers, Name: "x", Body: []byte(`{}`), Created: t0, Updated: t0}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("CreateSetting in a missing vault: %v", err)
+	}
+	t1 := t0.Add(time.Hour)
+	again, err := s.PutSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingIssuers, Name: "root-ca", Body: []byte(`{"a":2}`), Created: t1, Updated: t1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Name != "Root-CA" || !again.Created.Equal(t0) || !again.Updated.Equal(t1) || string(again.Body) != `{"a":2}` {
+		t.Fatalf("replace kept the wrong fields: %+v", again)
+	}
+	if created, err := s.CreateSetting(ctx, vault.Setting{Vault: "v1", Kind: vault.SettingPending, Name: "Cert", Body: []byte(`{}`), Created: t0, Updated: t0}); err != nil || created.Name != "Cert" || created.Vault != "V1" {
+		t.Fatalf("CreateSetting = %+v, %v", created, err)
+	}
+	for _, st := range []vault.Setting{
+		{Vault: "v1", Kind: vault.SettingIssuers, Name: "b-ca", Body: []byte(`{}`), Created: t0, Updated: t0},
+		{Vault: "v1", Kind: vault.SettingContacts, Name: "contacts", Body: []byte(`[]`), Created: t0, Updated: t0},
+		{Vault: "v2", Kind: vault.SettingIssuers, Name: "other", Body: []byte(`{}`), Created: t0, Updated: t0},
+	} {
+		if _, err := s.PutSetting(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.ListSettings(ctx, "V1", vault.SettingIssuers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Name != "b-ca" || list[1].Name != "Root-CA" {
+		t.Fatalf("list = %+v", list)
+	}
+	if list, _ := s.ListSettings(ctx, "v3", vault.SettingIssuers); len(list) != 0 {
+		t.Fatalf("list of a missing vault = %+v", list)
+	}
+	got, err := s.GetSetting(ctx, "v1", vault.SettingIssuers, "ROOT-CA")
+	if err != nil || string(got.Body) != `{"a":2}` {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+	if _, err := s.GetSetting(ctx, "v2", vault.SettingIssuers, "root-ca"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("settings leak across vaults: %v", err)
+	}
+	if _, err := s.GetSetting(ctx, "v1", vault.SettingContacts, "root-ca"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("settings leak across kinds: %v", err)
+	}
+	boom := errors.New("boom")
+	if _, err := s.UpdateSetting(ctx, "v1", vault.SettingIssuers, "root-ca", func(st *vault.Setting) error {
+		st.Body = []byte(`{"lost":true}`)
+		return boom
+	}); err != boom {
+		t.Fatalf("mutate error = %v, want it as is", err)
+	}
+	up, err := s.UpdateSetting(ctx, "v1", vault.SettingIssuers, "root-ca", func(st *vault.Setting) error {
+		st.Body, st.Updated, st.Name, st.Created = []byte(`{"a":3}`), t1.Add(time.Hour), "renamed", t1
+		return nil
+	})
+	if err != nil || string(up.Body) != `{"a":3}` || up.Name != "Root-CA" || !up.Created.Equal(t0) || !up.Updated.Equal(t1.Add(time.Hour)) {
+		t.Fatalf("update = %+v, %v", up, err)
+	}
+	if _, err := s.UpdateSetting(ctx, "v1", vault.SettingIssuers, "absent", func(*vault.Setting) error { return nil }); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of an absent setting: %v", err)
+	}
+	del, err := s.DeleteSetting(ctx, "v1", vault.SettingIssuers, "root-ca")
+	if err != nil || string(del.Body) != `{"a":3}` {
+		t.Fatalf("delete = %+v, %v", del, err)
+	}
+	if _, err := s.DeleteSetting(ctx, "v1", vault.SettingIssuers, "root-ca"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second delete: %v", err)
+	}
+	if err := s.DeleteVault(ctx, "v2"); err != nil {
+		t.Fatalf("delete vault with settings: %v", err)
+	}
+	mustVault(t, s, "v2")
+	if list, _ := s.ListSettings(ctx, "v2", vault.SettingIssuers); len(list) != 0 {
+		t.Fatalf("a deleted vault's settings survived: %+v", list)
 	}
 }

@@ -1,0 +1,24 @@
+//go:build !linux
+
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net"
+)
+
+// loopEngineAvailable says that this system has no event-loop engine.
+const loopEngineAvailable = false
+
+// evEngine does not exist outside Linux: plain-HTTP listeners use the goroutine engine.
+type evEngine struct{}
+
+func newLoopEngine(*Server) (*evEngine, error) {
+	return nil, errors.New("the event-loop engine exists only on Linux")
+}
+
+func (*evEngine) adopt(*conn, net.Conn) error    { return errors.New("no event-loop engine") }
+func (*evEngine) wake()                          {}
+func (*evEngine) close()                         {}
+func (*evEngine) wait(ctx context.Context) error { return nil }
