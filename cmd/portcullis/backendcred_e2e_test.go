@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/server"
 )
 
 // recordingBackend is a gateway backend on loopback TLS that asks for a
@@ -134,9 +135,23 @@ func (b *recordingBackend) openWith(thumbprint string) int {
 // version reaches the route within 5 s while a load loop runs, with no
 // failed request, and the connections made with the old one are closed;
 // the certificate cannot be deleted while the API uses it.
+//
+// It runs through an https gateway listener (the goroutine engine) and a
+// plain-HTTP one (the event-loop engine where it exists, which hands
+// https backends to the goroutine engine).
 func TestE2E_BackendCredentialsThroughTheGateway(t *testing.T) {
-	s := startDevServer(t)
-	m := regexp.MustCompile(`Gateway \(APIs\):\s+(https://\S+)`).FindStringSubmatch(s.banner.String())
+	for _, listener := range []string{"https", "http"} {
+		t.Run(listener+" listener", func(t *testing.T) {
+			s := startDevServerWith(t, func(c *server.Config) {
+				c.GatewayListen = []string{listener + "://127.0.0.1:0"}
+			})
+			backendCredentials(t, s, listener)
+		})
+	}
+}
+
+func backendCredentials(t *testing.T, s *devServer, scheme string) {
+	m := regexp.MustCompile(`Gateway \(APIs\):\s+(` + scheme + `://\S+)`).FindStringSubmatch(s.banner.String())
 	if m == nil {
 		t.Fatalf("the dev server's banner names no gateway listener:\n%s", s.banner.String())
 	}
@@ -268,6 +283,30 @@ func TestE2E_BackendCredentialsThroughTheGateway(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("Basic to a plain-HTTP backend with backend.allowInsecureAuth", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got atomic.Value
+		plain := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got.Store(strings.Join(r.Header.Values("Authorization"), ","))
+		})}
+		go plain.Serve(ln)
+		defer plain.Close()
+		args := []string{"api", "create", "plain", "--path-prefix", "/plain", "--anonymous", "--backend", "http://" + ln.Addr().String(),
+			"--backend-auth", "basic", "--backend-username", "gateway", "--backend-password", "vault://default/secrets/backend-pw"}
+		if code, _, errOut := s.cli(t, "", args...); code != 1 || !strings.Contains(errOut, "backend.allowInsecureAuth") {
+			t.Fatalf("Basic to an http backend without the flag: exit %d, %q", code, errOut)
+		}
+		s.ok(t, "", append(args, "--backend-allow-insecure-auth")...)
+		waitOK("/plain/a")
+		if code, body := get("/plain/a", forged); code != http.StatusOK || got.Load() != basic(password) {
+			t.Fatalf("%d %s: the plain backend got Authorization %q, want the configured one only", code, body, got.Load())
+		}
+		s.ok(t, "", "api", "delete", "plain")
+	})
 
 	// The vault refuses to delete the certificate while the API uses it.
 	code, _, errOut := s.cli(t, "", "certificate", "delete", "gw-client")

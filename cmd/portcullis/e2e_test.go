@@ -65,11 +65,22 @@ type devServer struct {
 // data directory and stops it when the test ends.
 func startDevServer(t *testing.T) *devServer {
 	t.Helper()
+	return startDevServerWith(t, nil)
+}
+
+// startDevServerWith is startDevServer with the configuration changed by
+// edit (nil: none), e.g. its gateway listeners.
+func startDevServerWith(t *testing.T, edit func(*server.Config)) *devServer {
+	t.Helper()
 	dir := isolate(t)
 	s := &devServer{dir: dir, data: filepath.Join(dir, "data"), logs: &syncBuffer{}, banner: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: s.data, ShutdownTimeout: 5 * time.Second}, log, s.banner)
+	cfg := server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: s.data, ShutdownTimeout: 5 * time.Second}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := server.Start(ctx, cfg, log, s.banner)
 	if err != nil {
 		cancel()
 		t.Fatalf("server.Start: %v", err)
