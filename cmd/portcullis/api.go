@@ -33,6 +33,9 @@ that pass its policy: HTTP Basic, an API key, a client certificate or a
 bearer token, with rules on roles, scopes, tenants and applications.
 Credentials are never given literally: passwords and keys are vault secrets
 (vault://VAULT/secrets/NAME), trusted CAs PEM files or vault certificates.
+The gateway can authenticate to the backend too (--backend-auth: a client
+certificate, Basic, an API key header or a bearer token from the vault,
+followed as they rotate); a caller's header of the same name is replaced.
 ` + adminEnvHelp,
 		Example: `  portcullis api create orders --path-prefix /orders --backend http://127.0.0.1:9000 \
       --bearer-tenant default --audience api://orders --role Orders.Read
@@ -537,6 +540,11 @@ policy method.
   portcullis api create orders --path-prefix /orders --method GET \
       --backend http://127.0.0.1:9000 \
       --bearer-tenant default --audience api://orders --role Orders.Read
+
+  # the gateway presents a client certificate from the vault to the backend
+  portcullis api create billing --path-prefix /billing --backend https://billing.internal:8443 \
+      --bearer-tenant default --audience api://billing \
+      --backend-auth clientCertificate --backend-certificate vault://default/certificates/gw-client
 
   # from a file (JSON or YAML, the fields of 'api show -o json')
   portcullis api create --from-file orders.yaml --backend http://127.0.0.1:9001`,
