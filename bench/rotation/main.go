@@ -12,6 +12,14 @@
 //
 //	go run ./bench/rotation                      # SQLite, one node
 //	go run ./bench/rotation -postgres URL        # PostgreSQL, two nodes
+//	go run ./bench/rotation -gateway ./portcullis # through the binary's gateway
+//
+// With -gateway the figure is taken through a real `portcullis serve
+// --dev` process (SQLite): two APIs whose backend credentials are a vault
+// client certificate and a Basic password, rotated with the CLI
+// (`certificate import`, `secret set`); the delay runs from the CLI
+// command's successful exit to the first request the gateway forwards
+// with the new value.
 //
 // With -postgres the writes go through one vault.Service (node A) and the
 // credential is served by another (node B) with its own connection pool:
@@ -61,11 +69,24 @@ func main() {
 		pgURL    = flag.String("postgres", "", "PostgreSQL URL: measure across two nodes on it (default: one node on SQLite in a temporary directory)")
 		interval = flag.Duration("interval", 5*time.Millisecond, "pause between the caller's requests")
 		timeout  = flag.Duration("timeout", 30*time.Second, "give up on a rotation after this long")
+		binary   = flag.String("gateway", "", "portcullis binary: measure through the gateway of a real `portcullis serve --dev` (SQLite), rotating with the CLI")
 	)
 	flag.Parse()
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "rotation: -n must be at least 1")
 		os.Exit(2)
+	}
+	if *binary != "" {
+		res, err := runGateway(context.Background(), gatewayConfig{binary: *binary, rotations: *n, interval: *interval, timeout: *timeout})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rotation:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("gateway route through the binary (serve --dev, SQLite), %d rotations each, caller every %s, from the CLI's acknowledgement\n", *n, *interval)
+		for _, r := range res {
+			fmt.Println(r)
+		}
+		return
 	}
 	res, err := run(context.Background(), config{rotations: *n, postgresURL: *pgURL, interval: *interval, timeout: *timeout})
 	if err != nil {
