@@ -24,10 +24,11 @@ import (
 // gatewayConfig is a run through the binary: `portcullis serve --dev` on
 // SQLite, APIs created and credentials rotated with the CLI.
 type gatewayConfig struct {
-	binary    string // the portcullis binary
-	rotations int
-	interval  time.Duration
-	timeout   time.Duration
+	binary      string // the portcullis binary
+	postgresURL string // "": one node on SQLite; else two nodes on a temporary schema of this database
+	rotations   int
+	interval    time.Duration
+	timeout     time.Duration
 }
 
 // runGateway measures, through a real `portcullis serve --dev` process,
@@ -43,28 +44,58 @@ func runGateway(ctx context.Context, cfg gatewayConfig) ([]result, error) {
 	}
 	defer os.RemoveAll(dir)
 	data := filepath.Join(dir, "data")
-	ports, err := freePorts(2)
+	ports, err := freePorts(4)
 	if err != nil {
 		return nil, err
 	}
 	listen, gw := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	var db []string
+	if cfg.postgresURL != "" {
+		u, drop, err := temporarySchema(ctx, cfg.postgresURL)
+		if err != nil {
+			return nil, err
+		}
+		defer drop()
+		db = []string{"--database", u}
+	}
+	sctx, stopServers := context.WithCancel(ctx)
+	var servers []chan struct{} // closed when the process has exited
+	defer func() {
+		stopServers()
+		for _, done := range servers {
+			<-done
+		}
+	}()
+	serve := func(name string, args ...string) (string, error) {
+		logPath := filepath.Join(dir, name+".log")
+		logFile, err := os.Create(logPath)
+		if err != nil {
+			return "", err
+		}
+		srv := exec.CommandContext(sctx, cfg.binary, append(append([]string{"serve", "--dev", "--metrics-listen", "off"}, args...), db...)...)
+		srv.Stdout, srv.Stderr = logFile, logFile
+		srv.Cancel = func() error { return srv.Process.Signal(os.Interrupt) }
+		srv.WaitDelay = 10 * time.Second
+		if err := srv.Start(); err != nil {
+			logFile.Close()
+			return "", fmt.Errorf("start %s serve: %w", cfg.binary, err)
+		}
+		done := make(chan struct{})
+		go func() { srv.Wait(); logFile.Close(); close(done) }() // the only Wait: two would race
+		servers = append(servers, done)
+		return logPath, nil
+	}
+	// Node A takes the writes; with PostgreSQL node B, sharing its
+	// database and root key, serves the gateway.
+	gwArgs := []string{"--gateway-listen", "https://" + gw}
+	if cfg.postgresURL != "" {
+		gwArgs = []string{"--gateway-listen", "off"}
+	}
+	logFile, err := serve("node-a", append([]string{"--data", data, "--listen", listen, "--public-url", "https://" + listen}, gwArgs...)...)
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close()
-	sctx, stopServer := context.WithCancel(ctx)
-	srv := exec.CommandContext(sctx, cfg.binary, "serve", "--dev", "--data", data, "--listen", listen,
-		"--gateway-listen", "https://"+gw, "--metrics-listen", "off")
-	srv.Stdout, srv.Stderr = logFile, logFile
-	srv.Cancel = func() error { return srv.Process.Signal(os.Interrupt) }
-	srv.WaitDelay = 10 * time.Second
-	if err := srv.Start(); err != nil {
-		stopServer()
-		return nil, fmt.Errorf("start %s serve: %w", cfg.binary, err)
-	}
-	defer func() { stopServer(); srv.Wait() }()
-
+	gwData := data
 	cli := func(stdin string, args ...string) error {
 		c := exec.CommandContext(ctx, cfg.binary, append(args, "--data", data)...)
 		c.Stdin = strings.NewReader(stdin)
@@ -75,17 +106,42 @@ func runGateway(ctx context.Context, cfg gatewayConfig) ([]result, error) {
 		}
 		return nil
 	}
-	deadline := time.Now().Add(cfg.timeout)
-	for {
-		err := cli("", "tenant", "list")
-		if err == nil {
-			break
+	up := func(logPath string, ready func() error) error {
+		deadline := time.Now().Add(cfg.timeout)
+		for {
+			err := ready()
+			if err == nil {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(logPath)
+				return fmt.Errorf("the server did not come up: %v\n%s", err, log)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile.Name())
-			return nil, fmt.Errorf("the server did not come up: %v\n%s", err, log)
+	}
+	if err := up(logFile, func() error { return cli("", "tenant", "list") }); err != nil {
+		return nil, err
+	}
+	if cfg.postgresURL != "" {
+		gwData = filepath.Join(dir, "data-b")
+		logB, err := serve("node-b", "--data", gwData, "--listen", "127.0.0.1:"+ports[2], "--gateway-listen", "https://"+gw,
+			"--root-key", filepath.Join(data, "root.key"),
+			// One public URL for the cluster, as behind a load balancer: the
+			// vault's resource identifier follows it.
+			"--public-url", "https://"+listen)
+		if err != nil {
+			return nil, err
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err := up(logB, func() error {
+			c, err := net.DialTimeout("tcp", gw, time.Second)
+			if err == nil {
+				c.Close()
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
 	}
 
 	be, err := startBackend()
@@ -131,9 +187,9 @@ func runGateway(ctx context.Context, cfg gatewayConfig) ([]result, error) {
 	}
 
 	pool := x509.NewCertPool()
-	caPEM, err := os.ReadFile(filepath.Join(data, "tls", "ca.pem"))
+	caPEM, err := os.ReadFile(filepath.Join(gwData, "tls", "ca.pem"))
 	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("the dev CA in %s: %v", data, err)
+		return nil, fmt.Errorf("the dev CA in %s: %v", gwData, err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	defer client.CloseIdleConnections()

@@ -13,6 +13,7 @@
 //	go run ./bench/rotation                      # SQLite, one node
 //	go run ./bench/rotation -postgres URL        # PostgreSQL, two nodes
 //	go run ./bench/rotation -gateway ./portcullis # through the binary's gateway
+//	go run ./bench/rotation -gateway ./portcullis -postgres URL # two serve processes
 //
 // With -gateway the figure is taken through a real `portcullis serve
 // --dev` process (SQLite): two APIs whose backend credentials are a vault
@@ -77,12 +78,16 @@ func main() {
 		os.Exit(2)
 	}
 	if *binary != "" {
-		res, err := runGateway(context.Background(), gatewayConfig{binary: *binary, rotations: *n, interval: *interval, timeout: *timeout})
+		res, err := runGateway(context.Background(), gatewayConfig{binary: *binary, postgresURL: *pgURL, rotations: *n, interval: *interval, timeout: *timeout})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "rotation:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("gateway route through the binary (serve --dev, SQLite), %d rotations each, caller every %s, from the CLI's acknowledgement\n", *n, *interval)
+		nodes := "one node on SQLite"
+		if *pgURL != "" {
+			nodes = "two nodes on PostgreSQL: writes to A, gateway on B"
+		}
+		fmt.Printf("gateway route through the binary (serve --dev, %s), %d rotations each, caller every %s, from the CLI's acknowledgement\n", nodes, *n, *interval)
 		for _, r := range res {
 			fmt.Println(r)
 		}
