@@ -109,6 +109,8 @@ func FuzzCreateAPIBody(f *testing.F) {
 		`{"name":"c","match":{"pathPrefix":"/c"},"backend":{"urls":["http://h"],"timeouts":{"connectSeconds":1e400}},"policy":{"methods":[]}}`,
 		`{"name":"d","match":{"pathPrefix":"/d"},"backend":{"urls":["http://h"]},"principalHeaders":{"X-A":"subject","x-a":"roles"},"policy":{"methods":[{"type":"apiKey","header":"x-functions-key","keys":[{"name":"k","secret":"vault://kv1/secrets/k"}]}]}}`,
 		`{"name":"e","tenantId":1,"revision":"x","createdAt":[],"match":{"pathPrefix":"/e"},"backend":{"urls":["http://h"]},"policy":{"methods":[{"type":"bearer","issuers":[{"issuer":"http://127.0.0.1"}],"audiences":["a"]}]}}`,
+		`{"name":"f","match":{"pathPrefix":"/f"},"backend":{"urls":["https://h"],"tls":{"insecureSkipVerify":true,"pinnedThumbprints":["ab"]},"credential":{"type":"basic","username":"u","password":"vault://kv1/secrets/p"}},"policy":{"anonymous":true}}`,
+		`{"name":"g","match":{"pathPrefix":"/g"},"backend":{"urls":["http://h"],"tls":{"skipVerify":true},"credential":{"type":"bearer","token":"vault://kv1/secrets/t"}},"policy":{"anonymous":true}}`,
 		`{"match":{"PathPrefix":"/"}}`, `{"policy":{"methods":[{"type":"basic","users":[{"Name":1}]}]}}`,
 		`{"name":"\u0000"}`, `[]`, `null`, `{`, ``, `{"name":"a"} x`,
 	} {

@@ -67,6 +67,9 @@ func FuzzNormalizeAPI(f *testing.F) {
 		`{"name":"b","match":{"pathPrefix":"/b"},"backend":{"urls":["http://h"]},"policy":{"methods":[{"type":"clientCertificate","trustedCAs":["vault://kv1/certificates/ca"],"pins":[{"thumbprint":"AB:CD"},{"subject":"CN=a","issuer":"CN=b"}]}]}}`,
 		`{"name":"c","match":{"pathPrefix":"/c/../d"},"backend":{"urls":["http://u:p@h?q"]},"policy":{"methods":[{"type":"bearer","issuers":[{"issuer":"http://127.0.0.1"}],"audiences":["a"],"algorithms":["HS256"]}]}}`,
 		`{"name":"","match":{"hosts":["[::1]:80"],"methods":["get"]},"principalHeaders":{"Content-Length":"x"}}`,
+		`{"name":"m","match":{"pathPrefix":"/m"},"backend":{"urls":["https://h"],"tls":{"pinnedThumbprints":["AB:CD"],"skipChainValidation":true},"credential":{"type":"clientCertificate","certificate":"vault://kv1/certificates/c"}},"policy":{"anonymous":true}}`,
+		`{"name":"n","match":{"pathPrefix":"/n"},"backend":{"urls":["http://h","https://i"],"allowInsecureAuth":true,"tls":{"insecureSkipVerify":true},"credential":{"type":"bearer","clientCredentials":{"authority":"http://127.0.0.1/t","clientId":"c","clientSecret":"vault://kv1/secrets/s","scope":"api://x/.default"}}},"policy":{"anonymous":true}}`,
+		`{"name":"o","match":{"pathPrefix":"/o"},"backend":{"urls":["http://h"],"credential":{"type":"apiKeyHeader","header":"Authorization","key":"vault://kv1/secrets/k"}},"policy":{"anonymous":true}}`,
 	} {
 		f.Add([]byte(s))
 	}

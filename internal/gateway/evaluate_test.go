@@ -22,6 +22,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/outbound"
 )
 
 const (
@@ -570,6 +571,62 @@ func TestApply_BadBackendOrHeadersIs503(t *testing.T) {
 		if !strings.Contains(p.Reason, want[p.API]) {
 			t.Errorf("%s: %q does not say %q", p.API, p.Reason, want[p.API])
 		}
+	}
+}
+
+func TestApply_BackendCredentialProblemsAre503(t *testing.T) {
+	h := newHarness(t, nil)
+	basic := &outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "gw", Password: "vault://main/secrets/pw"}
+	plain := apiKeyAPI("t1", "plain", "/plain", "vault://main/secrets/k")
+	plain.Backend.Credential = basic
+	mixed := apiKeyAPI("t1", "mixed", "/mixed", "vault://main/secrets/k")
+	mixed.Backend.URLs = []string{"https://127.0.0.1:9/", "http://127.0.0.1:9/"}
+	mixed.Backend.Credential = basic
+	cert := apiKeyAPI("t1", "cert", "/cert", "vault://main/secrets/k")
+	cert.Backend.URLs = []string{"https://127.0.0.1:9/", "http://127.0.0.1:9/"}
+	cert.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeClientCertificate, Certificate: "vault://main/certificates/c"}
+	clash := apiKeyAPI("t1", "clash", "/clash", "vault://main/secrets/k")
+	clash.Backend.URLs = []string{"https://127.0.0.1:9/"}
+	clash.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeAPIKeyHeader, Header: "x-caller", Key: "vault://main/secrets/bk"}
+	clash.PrincipalHeaders = map[string]string{"X-Caller": "subject"}
+	h.apply(t, plain, mixed, cert, clash)
+	want := map[string]string{"plain": "allowInsecureAuth", "mixed": "backend.allowInsecureAuth", "cert": "needs TLS", "clash": "principalHeaders"}
+	ps := h.g.Problems()
+	if len(ps) != len(want) {
+		t.Fatalf("problems %+v", ps)
+	}
+	for _, p := range ps {
+		if !strings.Contains(p.Reason, want[p.API]) {
+			t.Errorf("%s: %q does not say %q", p.API, p.Reason, want[p.API])
+		}
+	}
+}
+
+// A caller's header of the credential's name is replaced, not merged, and
+// the API waits (503, Retry-After) while the credential's secret is not
+// resolved.
+func TestEvaluate_BackendCredentialReplacesTheCallersHeader(t *testing.T) {
+	h := newHarness(t, nil)
+	a := apiKeyAPI("t1", "a", "/a", "vault://main/secrets/k")
+	a.Backend.URLs = []string{"https://127.0.0.1:9/"}
+	a.Backend.Credential = &outbound.CredentialSpec{Type: outbound.TypeBearer, Token: "vault://main/secrets/backend-token"}
+	h.vault.set("main", "k", testKey)
+	h.apply(t, a)
+	h.settle(t)
+	r := request("GET", "https://h.test/a/x", "x-functions-key", testKey)
+	r.Header.Add("Authorization", "Bearer forged")
+	if v := h.g.Evaluate(r, false); v.Status != http.StatusServiceUnavailable || v.Header.Get("Retry-After") == "" ||
+		!strings.Contains(string(v.Body), "backend-token") {
+		t.Fatalf("without the backend secret: %d %s", v.Status, v.Body)
+	}
+	h.vault.set("main", "backend-token", "the-backend-token")
+	waitFor(t, "the backend token resolved", func() bool {
+		r = request("GET", "https://h.test/a/x", "x-functions-key", testKey)
+		r.Header.Add("Authorization", "Bearer forged")
+		return h.g.Evaluate(r, false).Forward()
+	})
+	if got := r.Header.Values("Authorization"); len(got) != 1 || got[0] != "Bearer the-backend-token" {
+		t.Fatalf("Authorization toward the backend %q, want only the configured token", got)
 	}
 }
 
