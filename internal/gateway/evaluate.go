@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
@@ -148,8 +150,15 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	api.setPrincipalHeaders(r.Header, p, v.DecisionID)
 	if api.cred != nil {
 		// Set, not added: a header of the same name sent by the caller is
-		// replaced by the configured credential.
-		if err := api.cred.Apply(r); err != nil {
+		// replaced by the configured credential. A bearer credential is
+		// applied under a context already done, so that a first token still
+		// being obtained is a 503 with Retry-After rather than a wait: the
+		// event-loop engine decides on its loop.
+		ar := r
+		if api.cred.Type() == outbound.TypeBearer {
+			ar = r.WithContext(doneContext)
+		}
+		if err := api.cred.Apply(ar); err != nil {
 			return v.refuse(http.StatusServiceUnavailable, reasonUnavailable, "temporarily_unavailable",
 				"API "+api.Name+" cannot authenticate to its backend: "+err.Error(), http.Header{"Retry-After": {"1"}})
 		}
@@ -160,6 +169,13 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	v.reason = reasonOK
 	return v
 }
+
+// doneContext is a context that is already done.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // maxAuditPath bounds the path kept for the audit line.
 const maxAuditPath = 512
