@@ -297,15 +297,12 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatalf("CreateCertificate: %v", err)
 		}
-		// Issuance is synchronous: the operation is completed when created,
-		// and the first poll sees it so.
-		if created.ID == nil || created.Status == nil || *created.Status != "completed" {
+		// As in Key Vault, the answer is the operation inProgress (202,
+		// Location of the operation); polling it sees it completed.
+		if created.ID == nil || created.Status == nil || *created.Status != "inProgress" || created.Target == nil {
 			t.Fatalf("operation: %+v", created.CertificateOperation)
 		}
-		op, err := certs.GetCertificateOperation(ctx, "api-tls", nil)
-		if err != nil {
-			t.Fatalf("GetCertificateOperation: %v", err)
-		}
+		op := pollCertificateOperation(t, certs, "api-tls")
 		if op.Status == nil || *op.Status != "completed" || op.Target == nil || !strings.HasSuffix(*op.Target, "/certificates/api-tls") || len(op.CSR) == 0 {
 			t.Fatalf("operation: %+v", op.CertificateOperation)
 		}
@@ -332,9 +329,7 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 			t.Fatalf("PEM secret view: %v", err)
 		}
 		// A second version through create with the stored policy.
-		if _, err := certs.CreateCertificate(ctx, "api-tls", azcertificates.CreateCertificateParameters{}, nil); err != nil {
-			t.Fatalf("renew: %v", err)
-		}
+		createCertificate(t, certs, "api-tls", azcertificates.CreateCertificateParameters{})
 		n := 0
 		for pager := certs.NewListCertificatePropertiesVersionsPager("api-tls", nil); pager.More(); {
 			page, err := pager.NextPage(ctx)
