@@ -114,8 +114,10 @@ func (s *Service) getPending(ctx context.Context, v Vault, name string) (Setting
 // startPending generates the key and CSR of a certificate of issuer
 // Unknown and records the pending operation.
 func (s *Service) startPending(ctx context.Context, v Vault, name string, policy CertificatePolicy, in CertificateCreate, requestID string) (CertificateOperation, error) {
-	if _, _, ok, err := s.getPending(ctx, v, name); err != nil {
+	if _, cur, ok, err := s.getPending(ctx, v, name); err != nil {
 		return CertificateOperation{}, err
+	} else if ok && cur.issuedByVault() {
+		return CertificateOperation{}, operationConflict(name)
 	} else if ok {
 		return CertificateOperation{}, pendingConflict(name)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -384,6 +385,22 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 		}
 		_, err = certs.GetDeletedCertificate(ctx, "orders-client", nil)
 		respErr(t, err, http.StatusNotFound, "CertificateNotFound")
+	})
+
+	t.Run("create answers 202 with the operation inProgress and where to poll it", func(t *testing.T) {
+		tok := e.token(t, e.cred.ClientID, e.cred.ClientSecret, "https://localhost:"+e.port+"/.default")
+		body := []byte(`{"policy":{"issuer":{"name":"Self"},"key_props":{"kty":"EC","crv":"P-256"},"x509_props":{"subject":"CN=wire.example.test"}}}`)
+		status, h, op := e.raw(t, http.MethodPost, e.pathURL("default")+"/certificates/wire-op/create?api-version=7.6", tok, "application/json", body)
+		loc, _ := url.Parse(h.Get("Location"))
+		if status != http.StatusAccepted || op["status"] != "inProgress" || h.Get("Retry-After") == "" || loc == nil ||
+			!strings.HasSuffix(loc.Path, "/certificates/wire-op/pending") || loc.Query().Get("request_id") == "" || loc.Query().Get("request_id") != op["request_id"] {
+			t.Fatalf("create: %d, Location %q, Retry-After %q, %v", status, h.Get("Location"), h.Get("Retry-After"), op)
+		}
+		if done := pollCertificateOperation(t, certs, "wire-op"); *done.RequestID != op["request_id"] || done.Target == nil {
+			t.Fatalf("completed operation %+v, created with request_id %v", done.CertificateOperation, op["request_id"])
+		}
+		// Once completed, the operation no longer blocks a new version.
+		createCertificate(t, certs, "wire-op", azcertificates.CreateCertificateParameters{})
 	})
 }
 
