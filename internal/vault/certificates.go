@@ -725,8 +725,20 @@ func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, ver
 // created from a policy; PendingCertificateNotFound for imported ones.
 func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (CertificateOperation, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificateOperation, error) {
-		if st, r, ok, err := s.getPending(ctx, v, name); err != nil || ok {
-			return r.operation(v, st.Name), err
+		if st, r, ok, err := s.getPending(ctx, v, name); err != nil {
+			return CertificateOperation{}, err
+		} else if ok {
+			// An issuance whose version is stored is completed, even if its
+			// record is still there (its node stopped before removing it).
+			if r.issuedByVault() && r.Status == StatusInProgress {
+				if ver, done, err := s.issuedBy(ctx, v, name, r.OperationID); err != nil {
+					return CertificateOperation{}, err
+				} else if done {
+					o.version = ver.Version
+					return s.operationOf(v, ver, "")
+				}
+			}
+			return r.operation(v, st.Name), nil
 		}
 		_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
 		if err != nil {

@@ -156,6 +156,9 @@ func TestCertificateOperation_ResumeAfterTheVersionWasStoredDoesNotIssueAgain(t 
 		t.Fatal(err)
 	}
 	issued := must[vault.Certificate](t)(e.svc.GetCertificate(e.ctx, admin, "default", "half", ""))
+	if op := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "half")); op.Status != vault.StatusCompleted || op.Version != issued.Version {
+		t.Fatalf("before the resume the operation reads %+v; its version is stored, so it is completed", op)
+	}
 	st.failDelete.Store(false)
 	e.clock.Advance(3 * time.Minute)
 	if n, err := e.svc.ResumeCertificateOperations(e.ctx); err != nil || n != 1 {
@@ -214,4 +217,26 @@ func TestCertificateOperation_WaitingCreateThatFailsLeavesNoOperation(t *testing
 	wantErr(t, err, vault.KindInternal)
 	_, err = e.svc.GetCertificateOperation(e.ctx, admin, "default", "sync")
 	wantErr(t, err, vault.KindNotFound)
+}
+
+func TestCertificateOperation_CancelledIssuanceIsNotResumed(t *testing.T) {
+	e := newOpsEnv(t)
+	st, node1 := e.st, e.node(t)
+	st.failAdd.Store(true)
+	must[vault.CertificateOperation](t)(node1.BeginCreateCertificate(e.ctx, admin, "default", "stopped", vault.CertificateCreate{Policy: leafPolicy(vault.IssuerSelf)}))
+	if err := node1.Close(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.failAdd.Store(false)
+	if op := must[vault.CertificateOperation](t)(e.svc.UpdateCertificateOperation(e.ctx, admin, "default", "stopped", true)); op.Status != vault.StatusCancelled || !op.CancellationRequested {
+		t.Fatalf("cancel: %+v", op)
+	}
+	e.clock.Advance(3 * time.Minute)
+	if n, err := e.svc.ResumeCertificateOperations(e.ctx); err != nil || n != 0 {
+		t.Fatalf("resume: %d, %v", n, err)
+	}
+	_, err := e.svc.GetCertificate(e.ctx, admin, "default", "stopped", "")
+	wantErr(t, err, vault.KindNotFound)
+	_, err = e.svc.MergeCertificate(e.ctx, admin, "default", "stopped", vault.CertificateMerge{X5C: [][]byte{{1}}})
+	wantErr(t, err, vault.KindBadRequest, "nothing to merge")
 }
