@@ -366,8 +366,10 @@ policy is kept, so renewals produce new versions of the same kind.
 Lifetime actions: by default the certificate renews itself at 80% of its
 lifetime (--renew-at-percent, or --renew-days-before N; --no-auto-renew
 turns it off), and a notification is sent 30 days before expiry
-(--notify-days-before, 0 for none). The command waits until the vault has
-issued the certificate and prints it.`,
+(--notify-days-before, 0 for none). The vault issues the certificate in
+the background, as Key Vault does (a creation operation, inProgress then
+completed); the command follows the operation until the certificate is
+issued, then prints it, or says why the operation failed.`,
 		Example: `  portcullis certificate create orders-tls --subject "CN=orders.example.com" --dns orders.example.com --dns orders
   portcullis certificate create gw-client --subject "CN=gw-client, O=Example" --key ec256 --validity-months 6 --renew-days-before 30
   portcullis certificate create legacy --subject "CN=legacy" --key rsa4096 --content-type pem --no-auto-renew -o json

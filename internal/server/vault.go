@@ -205,6 +205,11 @@ func (s *Server) vaultMaintenance(ctx context.Context, interval time.Duration) {
 	if !ok {
 		return
 	}
+	if n, err := s.vault.ResumeCertificateOperations(rctx); err != nil {
+		s.log.Warn("vault certificate operations left by a stopped node were not all resumed; they are retried next run", "err", err, "resumed", n)
+	} else if n > 0 {
+		s.log.Info("vault resumed certificate operations left by a stopped node", "resumed", n)
+	}
 	rep, err := s.vault.RunLifetimeActions(rctx)
 	if err != nil {
 		s.log.Warn("vault lifetime actions (certificates, key rotation) failed in part; they are retried next run", "err", err, "failed", rep.Failed)

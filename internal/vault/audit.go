@@ -307,12 +307,23 @@ func (w *auditWriter) storeAnswers() bool {
 // caller's own earlier operations.
 func (s *Service) Flush(ctx context.Context) error { return s.audit.flush(ctx) }
 
-// Close commits the queued audit records and stops the audit writer; the
-// server calls it on graceful shutdown, after in-flight requests finished
-// and before the store closes. Operations after Close still work and are
+// Close waits for the certificate operations issuing in the background
+// (until ctx ends: one cut short stays inProgress and is resumed by
+// ResumeCertificateOperations), then commits the queued audit records and
+// stops the audit writer; the server calls it on graceful shutdown, after
+// in-flight requests finished and before the store closes. Operations after Close still work and are
 // audited synchronously. It returns ctx's error if the records could not
 // all be written in time.
-func (s *Service) Close(ctx context.Context) error { return s.audit.close(ctx) }
+func (s *Service) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.ops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.log.Warn("vault certificate operations still issuing at shutdown are left for the next maintenance pass to resume")
+	}
+	return s.audit.close(ctx)
+}
 
 // OperationAuthenticate names, in the audit log, a request refused before
 // it reached any vault operation.

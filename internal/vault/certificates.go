@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/store"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -42,8 +43,9 @@ type Certificate struct {
 	Deleted *Deletion
 }
 
-// CertificateOperation is the (always completed) creation operation of a
-// certificate, which the Key Vault SDK polls.
+// CertificateOperation is the creation operation of a certificate, which
+// Key Vault clients poll: inProgress until issued (or merged, for issuer
+// Unknown), then completed; failed or cancelled otherwise.
 type CertificateOperation struct {
 	Vault      string
 	Name       string
@@ -51,8 +53,11 @@ type CertificateOperation struct {
 	// CSR is the DER certificate signing request of the created version.
 	CSR                   []byte
 	CancellationRequested bool
-	Status                string // "completed"
+	Status                string // StatusInProgress, StatusCompleted, StatusFailed, StatusCancelled
 	StatusDetails         string
+	// ErrorCode and ErrorMessage say why a failed operation failed.
+	ErrorCode    string
+	ErrorMessage string
 	// Version is the certificate version the operation created (its target).
 	Version   string
 	RequestID string
@@ -98,6 +103,9 @@ type certMeta struct {
 	// Issuer is the policy's issuer name when the version was issued
 	// ("" for versions issued before it was recorded: Self).
 	Issuer string `json:"issuer,omitempty"`
+	// Operation is the id of the creation operation that issued the
+	// version, so that an operation resumed after a crash sees it is done.
+	Operation string `json:"operation,omitempty"`
 }
 
 func decodeCertMeta(ver ObjectVersion) (certMeta, error) {
@@ -299,10 +307,26 @@ var ekuOIDs = map[x509.ExtKeyUsage]string{
 	x509.ExtKeyUsageOCSPSigning:     "1.3.6.1.5.5.7.3.9",
 }
 
-// CreateCertificate issues a new self-signed version of certificate name
-// from a policy. Issuance is synchronous; the returned operation is
-// completed so that Key Vault SDK pollers finish at once.
+// CreateCertificate issues a new version of certificate name from a
+// policy and returns its completed operation (for issuer Unknown: the
+// pending operation with its CSR). It records the operation as
+// BeginCreateCertificate does, then completes it before returning.
 func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name string, in CertificateCreate) (CertificateOperation, error) {
+	return s.createCertificate(ctx, c, vault, name, in, false)
+}
+
+// BeginCreateCertificate starts the creation of a new version of
+// certificate name from a policy, as Key Vault's CreateCertificate does:
+// the operation is recorded inProgress and returned at once; the
+// certificate is issued in the background (GetCertificateOperation
+// follows it), or, for issuer Unknown, when the signed certificate is
+// merged. An operation interrupted by a crash is resumed by
+// ResumeCertificateOperations.
+func (s *Service) BeginCreateCertificate(ctx context.Context, c Caller, vault, name string, in CertificateCreate) (CertificateOperation, error) {
+	return s.createCertificate(ctx, c, vault, name, in, true)
+}
+
+func (s *Service) createCertificate(ctx context.Context, c Caller, vault, name string, in CertificateCreate, background bool) (CertificateOperation, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesCreate, func(o *op, v Vault) (CertificateOperation, error) {
 		if err := validateTags(in.Tags); err != nil {
 			return CertificateOperation{}, err
@@ -331,8 +355,22 @@ func (s *Service) CreateCertificate(ctx context.Context, c Caller, vault, name s
 		if policy.Issuer.Name == IssuerUnknown {
 			return s.startPending(ctx, v, name, policy, in, c.RequestID)
 		}
-		ver, err := s.issue(ctx, v, name, policy, in.Enabled, in.Tags, c.RequestID)
+		r, err := s.startIssuance(ctx, v, name, policy, in, c.RequestID)
 		if err != nil {
+			return CertificateOperation{}, err
+		}
+		if background {
+			s.completeInBackground(v, name, r)
+			return r.operation(v, name), nil
+		}
+		ver, err := s.completeOperation(ctx, v, name, r)
+		if err != nil {
+			// A caller that waits gets the error, not an operation left behind.
+			if _, cur, ok, gerr := s.getPending(ctx, v, name); gerr == nil && ok && cur.OperationID == r.OperationID {
+				if _, derr := s.store.DeleteSetting(ctx, v.Name, SettingPending, name); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+					s.log.Error("vault certificate operation failed and its record could not be removed", "vault", v.Name, "name", name, "error", derr)
+				}
+			}
 			return CertificateOperation{}, err
 		}
 		o.version = ver.Version
@@ -352,11 +390,13 @@ func (s *Service) operationOf(v Vault, ver ObjectVersion, requestID string) (Cer
 	if issuer == "" {
 		issuer = IssuerSelf
 	}
-	return CertificateOperation{Vault: v.Name, Name: ver.Name, IssuerName: issuer, CSR: meta.CSR, Status: "completed", Version: ver.Version, RequestID: requestID}, nil
+	return CertificateOperation{Vault: v.Name, Name: ver.Name, IssuerName: issuer, CSR: meta.CSR, Status: StatusCompleted, Version: ver.Version, RequestID: requestID}, nil
 }
 
-// issue creates and stores a self-signed certificate version from policy.
-func (s *Service) issue(ctx context.Context, v Vault, name string, policy CertificatePolicy, enabled *bool, tags map[string]string, requestID string) (ObjectVersion, error) {
+// issue creates and stores a certificate version from policy, self-signed
+// or signed by the vault CA of the policy's issuer; operationID (if any)
+// is recorded in the version.
+func (s *Service) issue(ctx context.Context, v Vault, name string, policy CertificatePolicy, enabled *bool, tags map[string]string, requestID, operationID string) (ObjectVersion, error) {
 	if policy.Issuer.Name == IssuerUnknown {
 		return ObjectVersion{}, badRequest("certificates of issuer %q are signed outside the vault and cannot be renewed by it: create a new version (a new CSR) and merge the signed certificate", IssuerUnknown)
 	}
@@ -415,6 +455,7 @@ func (s *Service) issue(ctx context.Context, v Vault, name string, policy Certif
 	meta, _ := decodeCertMeta(ver)
 	meta.RequestID = requestID
 	meta.Issuer = policy.Issuer.Name
+	meta.Operation = operationID
 	ver.Meta, _ = json.Marshal(meta)
 	ver, err = s.addVersion(ctx, ver, AddOptions{Exclusive: []ObjectType{Secrets, Keys}, Policy: policy.marshal()})
 	if err != nil {
@@ -684,8 +725,20 @@ func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, ver
 // created from a policy; PendingCertificateNotFound for imported ones.
 func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, name string) (CertificateOperation, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, "", PermCertificatesRead, func(o *op, v Vault) (CertificateOperation, error) {
-		if st, r, ok, err := s.getPending(ctx, v, name); err != nil || ok {
-			return r.operation(v, st.Name), err
+		if st, r, ok, err := s.getPending(ctx, v, name); err != nil {
+			return CertificateOperation{}, err
+		} else if ok {
+			// An issuance whose version is stored is completed, even if its
+			// record is still there (its node stopped before removing it).
+			if r.issuedByVault() && r.Status == StatusInProgress {
+				if ver, done, err := s.issuedBy(ctx, v, name, r.OperationID); err != nil {
+					return CertificateOperation{}, err
+				} else if done {
+					o.version = ver.Version
+					return s.operationOf(v, ver, "")
+				}
+			}
+			return r.operation(v, st.Name), nil
 		}
 		_, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, "")
 		if err != nil {

@@ -306,7 +306,7 @@ func (s *Service) autoRenew(ctx context.Context, v Vault, e ObjectEntry, policy 
 		return fmt.Errorf("AutoRenew needs issuer %q or an issuer of provider %q", IssuerSelf, ProviderPortcullis)
 	}
 	o := s.begin(ctx, internalCaller, v.Name, Certificates, e.Object.Name, "", PermCertificatesCreate)
-	ver, err := s.issue(ctx, v, e.Object.Name, policy, nil, e.Newest.Tags, "")
+	ver, err := s.issue(ctx, v, e.Object.Name, policy, nil, e.Newest.Tags, "", "")
 	if err == nil {
 		o.version = ver.Version
 	}

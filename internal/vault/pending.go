@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
@@ -27,6 +28,7 @@ const (
 	StatusInProgress = "inProgress"
 	StatusCompleted  = "completed"
 	StatusCancelled  = "cancelled"
+	StatusFailed     = "failed"
 )
 
 // maxMergeCertificates bounds the chain MergeCertificate accepts.
@@ -50,6 +52,15 @@ type pendingRecord struct {
 	RequestID             string            `json:"request_id,omitempty"`
 	Enabled               *bool             `json:"enabled,omitempty"`
 	Tags                  map[string]string `json:"tags,omitempty"`
+	// OperationID identifies an issuance (issuers Self and Portcullis CAs)
+	// in the version it creates; ClaimedUntil is when the node issuing it
+	// gives up its claim, after which ResumeCertificateOperations may.
+	OperationID  string    `json:"operation_id,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
+	// StatusDetails, ErrorCode and ErrorMessage explain a failed issuance.
+	StatusDetails string `json:"status_details,omitempty"`
+	ErrorCode     string `json:"error_code,omitempty"`
+	ErrorMessage  string `json:"error_message,omitempty"`
 }
 
 // pendingVersion is the version label that binds a pending key's seal.
@@ -72,8 +83,19 @@ func decodePending(st Setting) (pendingRecord, error) {
 }
 
 func (r pendingRecord) operation(v Vault, name string) CertificateOperation {
-	return CertificateOperation{Vault: v.Name, Name: name, IssuerName: IssuerUnknown, CSR: r.CSR, Status: r.Status,
-		CancellationRequested: r.CancellationRequested, RequestID: r.RequestID}
+	issuer := IssuerUnknown
+	if r.Policy.Issuer != nil {
+		issuer = r.Policy.Issuer.Name
+	}
+	return CertificateOperation{Vault: v.Name, Name: name, IssuerName: issuer, CSR: r.CSR, Status: r.Status,
+		CancellationRequested: r.CancellationRequested, RequestID: r.RequestID, StatusDetails: r.StatusDetails,
+		ErrorCode: r.ErrorCode, ErrorMessage: r.ErrorMessage}
+}
+
+// issuedByVault says whether the operation is one Portcullis completes
+// itself (issuer Self or a vault CA), not a CSR waiting for a merge.
+func (r pendingRecord) issuedByVault() bool {
+	return r.Policy.Issuer != nil && r.Policy.Issuer.Name != IssuerUnknown
 }
 
 // getPending reads a certificate's pending operation, reporting whether there is one.
@@ -92,8 +114,10 @@ func (s *Service) getPending(ctx context.Context, v Vault, name string) (Setting
 // startPending generates the key and CSR of a certificate of issuer
 // Unknown and records the pending operation.
 func (s *Service) startPending(ctx context.Context, v Vault, name string, policy CertificatePolicy, in CertificateCreate, requestID string) (CertificateOperation, error) {
-	if _, _, ok, err := s.getPending(ctx, v, name); err != nil {
+	if _, cur, ok, err := s.getPending(ctx, v, name); err != nil {
 		return CertificateOperation{}, err
+	} else if ok && cur.issuedByVault() {
+		return CertificateOperation{}, operationConflict(name)
 	} else if ok {
 		return CertificateOperation{}, pendingConflict(name)
 	}
@@ -218,6 +242,9 @@ func (s *Service) MergeCertificate(ctx context.Context, c Caller, vault, name st
 		}
 		if !ok {
 			return Certificate{}, pendingNotFound(name)
+		}
+		if r.issuedByVault() {
+			return Certificate{}, badRequest("the pending operation of certificate %s is issued by %q, not signed outside the vault: there is nothing to merge; wait until GET /certificates/%s/pending is completed", name, r.Policy.Issuer.Name, name)
 		}
 		if r.Status != StatusInProgress {
 			return Certificate{}, badRequest("the pending operation of certificate %s is %s: delete it (DELETE /certificates/%s/pending) and create the certificate again", name, r.Status, name)

@@ -102,6 +102,8 @@ type Service struct {
 	rekeyMu  sync.Mutex
 	audit    *auditWriter
 	cache    *authCache
+	// ops counts certificate operations issuing in the background.
+	ops sync.WaitGroup
 }
 
 type sealerBox struct{ Sealer }

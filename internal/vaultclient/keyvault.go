@@ -190,13 +190,19 @@ func (c *Client) GetCertificateOperation(ctx context.Context, vault, name string
 // when the operation ends other than completed.
 var ErrOperationFailed = errors.New("certificate operation did not complete")
 
-// WaitCertificateOperation polls the operation op of certificate name every
-// interval until it is no longer in progress, or ctx ends. It returns the
-// final operation, with an error wrapping ErrOperationFailed unless it
-// completed.
+// firstOperationPoll is the first wait of WaitCertificateOperation: a
+// certificate from issuer Self or a vault CA is issued in milliseconds.
+const firstOperationPoll = 20 * time.Millisecond
+
+// WaitCertificateOperation polls the operation op of certificate name until
+// it is no longer in progress, or ctx ends: first after a few milliseconds,
+// then twice as late each time, up to every interval. It returns the final
+// operation, with an error wrapping ErrOperationFailed unless it completed.
 func (c *Client) WaitCertificateOperation(ctx context.Context, vault, name string, op CertificateOperation, interval time.Duration) (CertificateOperation, error) {
+	wait := min(firstOperationPoll, interval)
 	for strings.EqualFold(op.Status, "inProgress") {
-		t := time.NewTimer(interval)
+		t := time.NewTimer(wait)
+		wait = min(2*wait, interval)
 		select {
 		case <-ctx.Done():
 			t.Stop()

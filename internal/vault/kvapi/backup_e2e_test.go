@@ -142,9 +142,7 @@ func backupPurgeRestoreThroughSDKs(t *testing.T, e *env) {
 		}
 		var versions []string
 		for range 2 {
-			if _, err := certs.CreateCertificate(ctx, "edge", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy}, nil); err != nil {
-				t.Fatal(err)
-			}
+			createCertificate(t, certs, "edge", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy})
 			c, err := certs.GetCertificate(ctx, "edge", "", nil)
 			if err != nil {
 				t.Fatal(err)

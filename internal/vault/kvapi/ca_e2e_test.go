@@ -66,16 +66,9 @@ func issuersAndBuiltInCA(t *testing.T, e *env) {
 	certs := e.certificates(t, admin, pathForm)
 	secrets := e.secrets(t, admin, pathForm)
 
-	create := func(t *testing.T, name string, p *azcertificates.CertificatePolicy) azcertificates.CreateCertificateResponse {
+	create := func(t *testing.T, name string, p *azcertificates.CertificatePolicy) azcertificates.GetCertificateOperationResponse {
 		t.Helper()
-		op, err := certs.CreateCertificate(ctx, name, azcertificates.CreateCertificateParameters{CertificatePolicy: p}, nil)
-		if err != nil {
-			t.Fatalf("CreateCertificate(%s): %v", name, err)
-		}
-		if *op.Status != "completed" {
-			t.Fatalf("CreateCertificate(%s): status %q", name, *op.Status)
-		}
-		return op
+		return createCertificate(t, certs, name, azcertificates.CreateCertificateParameters{CertificatePolicy: p})
 	}
 	setPortcullis := func(name string) (azcertificates.SetIssuerResponse, error) {
 		return certs.SetIssuer(ctx, name, azcertificates.SetIssuerParameters{

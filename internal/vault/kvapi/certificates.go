@@ -2,6 +2,7 @@ package kvapi
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -29,6 +30,7 @@ type certificateOperation struct {
 	CancellationRequested bool                    `json:"cancellation_requested"`
 	Status                string                  `json:"status"`
 	StatusDetails         string                  `json:"status_details,omitempty"`
+	Error                 *wireErrorBody          `json:"error,omitempty"`
 	Target                string                  `json:"target,omitempty"`
 	RequestID             string                  `json:"request_id,omitempty"`
 }
@@ -53,7 +55,11 @@ func (rq *request) certificateItem(c vault.Certificate, withVersion bool) certif
 }
 
 func (rq *request) operation(op vault.CertificateOperation) certificateOperation {
-	return certificateOperation{
+	var e *wireErrorBody
+	if op.ErrorCode != "" || op.ErrorMessage != "" {
+		e = &wireErrorBody{Code: op.ErrorCode, Message: op.ErrorMessage}
+	}
+	return certificateOperation{Error: e,
 		ID: rq.objectID("certificates", op.Name, "pending"), Issuer: &vault.IssuerParameters{Name: op.IssuerName}, CSR: op.CSR,
 		CancellationRequested: op.CancellationRequested, Status: op.Status, StatusDetails: op.StatusDetails,
 		Target: rq.objectID("certificates", op.Name, ""), RequestID: op.RequestID,
@@ -139,13 +145,15 @@ func (rq *request) certificateAction(name, action string) {
 		if !ok {
 			return
 		}
-		op, err := s.CreateCertificate(ctx, c, v, name, in)
+		// As Key Vault: 202 with the operation inProgress; the certificate
+		// is issued in the background and GET .../pending follows it.
+		op, err := s.BeginCreateCertificate(ctx, c, v, name, in)
 		if err != nil {
 			rq.fail(err)
 			return
 		}
-		rq.w.Header().Set("Location", rq.t.link+"/certificates/"+name+"/pending?api-version="+rq.version)
-		rq.w.Header().Set("Retry-After", "0")
+		rq.w.Header().Set("Location", rq.t.link+"/certificates/"+name+"/pending?api-version="+rq.version+"&request_id="+url.QueryEscape(op.RequestID))
+		rq.w.Header().Set("Retry-After", "1")
 		rq.reply(http.StatusAccepted, rq.operation(op))
 	case "pending":
 		rq.route(rq.r.Method + " /certificates/{name}/pending")

@@ -26,9 +26,7 @@ func TestKeyVault_CompatibilityTable(t *testing.T) {
 		KeyProperties:             &azcertificates.KeyProperties{KeyType: to.Ptr(azcertificates.KeyTypeEC), Curve: to.Ptr(azcertificates.CurveNameP256)},
 		X509CertificateProperties: &azcertificates.X509CertificateProperties{Subject: to.Ptr("CN=compat")},
 	}
-	if _, err := certs.CreateCertificate(ctx, "compat", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy}, nil); err != nil {
-		t.Fatal(err)
-	}
+	createCertificate(t, certs, "compat", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy})
 	k, err := keys.CreateKey(ctx, "compat-key", azkeys.CreateKeyParameters{Kty: to.Ptr(azkeys.KeyTypeEC), Curve: to.Ptr(azkeys.CurveNameP256)}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -29,9 +29,7 @@ func certificateSecretAsPEM(t *testing.T, e *env) {
 		SecretProperties:          &azcertificates.SecretProperties{ContentType: to.Ptr("application/x-pkcs12")},
 		X509CertificateProperties: &azcertificates.X509CertificateProperties{Subject: to.Ptr("CN=pem.example.test")},
 	}
-	if _, err := certs.CreateCertificate(ctx, "pfx-cert", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy}, nil); err != nil {
-		t.Fatal(err)
-	}
+	createCertificate(t, certs, "pfx-cert", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy})
 	if _, err := secrets.SetSecret(ctx, "plain", azsecrets.SetSecretParameters{Value: to.Ptr("v")}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -297,15 +298,12 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 		if err != nil {
 			t.Fatalf("CreateCertificate: %v", err)
 		}
-		// Issuance is synchronous: the operation is completed when created,
-		// and the first poll sees it so.
-		if created.ID == nil || created.Status == nil || *created.Status != "completed" {
+		// As in Key Vault, the answer is the operation inProgress (202,
+		// Location of the operation); polling it sees it completed.
+		if created.ID == nil || created.Status == nil || *created.Status != "inProgress" || created.Target == nil {
 			t.Fatalf("operation: %+v", created.CertificateOperation)
 		}
-		op, err := certs.GetCertificateOperation(ctx, "api-tls", nil)
-		if err != nil {
-			t.Fatalf("GetCertificateOperation: %v", err)
-		}
+		op := pollCertificateOperation(t, certs, "api-tls")
 		if op.Status == nil || *op.Status != "completed" || op.Target == nil || !strings.HasSuffix(*op.Target, "/certificates/api-tls") || len(op.CSR) == 0 {
 			t.Fatalf("operation: %+v", op.CertificateOperation)
 		}
@@ -332,9 +330,7 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 			t.Fatalf("PEM secret view: %v", err)
 		}
 		// A second version through create with the stored policy.
-		if _, err := certs.CreateCertificate(ctx, "api-tls", azcertificates.CreateCertificateParameters{}, nil); err != nil {
-			t.Fatalf("renew: %v", err)
-		}
+		createCertificate(t, certs, "api-tls", azcertificates.CreateCertificateParameters{})
 		n := 0
 		for pager := certs.NewListCertificatePropertiesVersionsPager("api-tls", nil); pager.More(); {
 			page, err := pager.NextPage(ctx)
@@ -389,6 +385,22 @@ func certificatesThroughAzcertificates(t *testing.T, e *env) {
 		}
 		_, err = certs.GetDeletedCertificate(ctx, "orders-client", nil)
 		respErr(t, err, http.StatusNotFound, "CertificateNotFound")
+	})
+
+	t.Run("create answers 202 with the operation inProgress and where to poll it", func(t *testing.T) {
+		tok := e.token(t, e.cred.ClientID, e.cred.ClientSecret, "https://localhost:"+e.port+"/.default")
+		body := []byte(`{"policy":{"issuer":{"name":"Self"},"key_props":{"kty":"EC","crv":"P-256"},"x509_props":{"subject":"CN=wire.example.test"}}}`)
+		status, h, op := e.raw(t, http.MethodPost, e.pathURL("default")+"/certificates/wire-op/create?api-version=7.6", tok, "application/json", body)
+		loc, _ := url.Parse(h.Get("Location"))
+		if status != http.StatusAccepted || op["status"] != "inProgress" || h.Get("Retry-After") == "" || loc == nil ||
+			!strings.HasSuffix(loc.Path, "/certificates/wire-op/pending") || loc.Query().Get("request_id") == "" || loc.Query().Get("request_id") != op["request_id"] {
+			t.Fatalf("create: %d, Location %q, Retry-After %q, %v", status, h.Get("Location"), h.Get("Retry-After"), op)
+		}
+		if done := pollCertificateOperation(t, certs, "wire-op"); *done.RequestID != op["request_id"] || done.Target == nil {
+			t.Fatalf("completed operation %+v, created with request_id %v", done.CertificateOperation, op["request_id"])
+		}
+		// Once completed, the operation no longer blocks a new version.
+		createCertificate(t, certs, "wire-op", azcertificates.CreateCertificateParameters{})
 	})
 }
 

@@ -308,3 +308,47 @@ func errCode(body map[string]any) (string, string) {
 	m, _ := e["message"].(string)
 	return c, m
 }
+
+// pollCertificateOperation follows certificate name's creation as code
+// written for Key Vault does (azcertificates has no poller): it polls
+// GetCertificateOperation until the status is no longer inProgress, and
+// fails unless it is completed.
+func pollCertificateOperation(t *testing.T, certs *azcertificates.Client, name string) azcertificates.GetCertificateOperationResponse {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for {
+		op, err := certs.GetCertificateOperation(context.Background(), name, nil)
+		if err != nil {
+			t.Fatalf("GetCertificateOperation(%s): %v", name, err)
+		}
+		switch *op.Status {
+		case "completed":
+			return op
+		case "inProgress":
+		default:
+			t.Fatalf("certificate %s: operation %s: %+v", name, *op.Status, op.Error)
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("certificate %s: operation still inProgress after a minute", name)
+		}
+	}
+}
+
+// createCertificate creates certificate name through the SDK, checks the
+// answer is an operation inProgress (as Key Vault's is) and polls it to
+// completion.
+func createCertificate(t *testing.T, certs *azcertificates.Client, name string, p azcertificates.CreateCertificateParameters) azcertificates.GetCertificateOperationResponse {
+	t.Helper()
+	op, err := certs.CreateCertificate(context.Background(), name, p, nil)
+	if err != nil {
+		t.Fatalf("CreateCertificate(%s): %v", name, err)
+	}
+	if *op.Status != "inProgress" {
+		t.Fatalf("CreateCertificate(%s): status %q, want inProgress", name, *op.Status)
+	}
+	return pollCertificateOperation(t, certs, name)
+}

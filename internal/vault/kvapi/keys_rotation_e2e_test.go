@@ -126,9 +126,7 @@ func keyRotationThroughAzkeys(t *testing.T, e *env) {
 			KeyProperties:             &azcertificates.KeyProperties{KeyType: to.Ptr(azcertificates.KeyTypeEC), Curve: to.Ptr(azcertificates.CurveNameP256)},
 			X509CertificateProperties: &azcertificates.X509CertificateProperties{Subject: to.Ptr("CN=rot")},
 		}
-		if _, err := certs.CreateCertificate(ctx, "cert-rot", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy}, nil); err != nil {
-			t.Fatal(err)
-		}
+		createCertificate(t, certs, "cert-rot", azcertificates.CreateCertificateParameters{CertificatePolicy: &policy})
 		_, err := keys.RotateKey(ctx, "cert-rot", nil)
 		respErr(t, err, http.StatusForbidden, "Forbidden")
 	})
