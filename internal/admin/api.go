@@ -24,6 +24,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"golang.org/x/time/rate"
@@ -115,6 +116,8 @@ type API struct {
 	// of bad tokens cannot flood the log; skipped ones are counted.
 	refusals        *rate.Limiter
 	refusalsSkipped atomic.Int64
+	// pace rate-limits the log lines of requests failed by an outage.
+	pace *ratelog.Limiter
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
@@ -150,6 +153,7 @@ func New(cfg Config) *API {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	a.pace = ratelog.New(a.log, ratelog.DefaultInterval, nil)
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/sts"
 )
@@ -66,6 +67,8 @@ type reloader struct {
 	components []Component
 	log        *slog.Logger
 	now        func() time.Time // nil: time.Now
+	paceOnce   sync.Once
+	pace       *ratelog.Limiter // log lines of failed reloads
 
 	mu     sync.Mutex
 	snap   *directory.Snapshot // what every component serves; nil before the first load
@@ -141,9 +144,13 @@ func (r *reloader) next(ctx context.Context) (Update, time.Time, error) {
 }
 
 func (r *reloader) reloadLogged(ctx context.Context) {
+	r.paceOnce.Do(func() { r.pace = ratelog.New(r.log, ratelog.DefaultInterval, nil) })
 	if err := r.reload(ctx); err != nil {
-		r.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
+		// Once per interval during an outage, with the count of failures.
+		r.pace.Warn("directory-reload", "directory reload failed; still serving the previous snapshot", "err", err)
+		return
 	}
+	r.pace.Reset("directory-reload", "directory reload works again; the snapshot is current")
 }
 
 // run polls the store revision so changes made on other nodes arrive within

@@ -177,7 +177,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
-	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames})
+	// The audit spool lives in the data directory: read records that the
+	// database cannot take during an outage wait there (docs/operations.md).
+	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames,
+		AuditSpoolDir: cfg.DataDir})
 	if err != nil {
 		return nil, err
 	}
@@ -431,7 +434,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.store.Ping(ctx); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "database unreachable; serving tokens from the in-memory snapshot\n")
+		io.WriteString(w, "database unreachable; serving tokens, the gateway and vault reads of recently read objects from memory; changes are refused (503)\n")
 		return
 	}
 	io.WriteString(w, "ready\n")

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -73,6 +74,8 @@ type Handler struct {
 	// refusals paces the audit records and log lines of refused requests.
 	refusals        *rate.Limiter
 	refusalsSkipped atomic.Int64
+	// pace rate-limits the log lines of requests the node cannot serve now.
+	pace *ratelog.Limiter
 }
 
 // New validates cfg and returns the handler.
@@ -91,6 +94,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.pace = ratelog.New(h.log, ratelog.DefaultInterval, nil)
 	if h.cfg.MaxBodyBytes <= 0 {
 		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -246,7 +250,7 @@ func metricsRoute(method string, segs []string) string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, ok := h.match(r)
 	if !ok {
-		writeError(w, h.log, "", errNotFoundPath(r))
+		h.writeError(w, "", errNotFoundPath(r))
 		return
 	}
 	h.serve(w, r, t)
@@ -276,17 +280,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
 			hd.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="%s/%s", resource="%s"`, t.resource, h.cfg.TenantID, t.resource))
 		}
 		h.refused(r, t, p, reqID, err)
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{Principal: *p, RequestID: reqID}}
 	if err := vault.ValidateVaultName(t.vault); err != nil {
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	v, err := apiVersion(r.URL.Query())
 	if err != nil {
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	rq.version = v
