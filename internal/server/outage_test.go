@@ -285,4 +285,3 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
 	}
 }
-
