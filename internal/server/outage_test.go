@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,7 +219,15 @@ func TestServe_StaticStabilityWhileTheDatabaseIsCut(t *testing.T) {
 	if err != nil || st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
 		t.Errorf("admin write during the outage: %d %q %s %v; want 503 with Retry-After", st, h.Get("Retry-After"), b, err)
 	}
-	time.Sleep(3 * time.Second) // a few seconds of outage, under load
+	// A few seconds of outage under load; retries must not pile up
+	// goroutines or open files (connections, spool) meanwhile.
+	time.Sleep(time.Second)
+	fds1, g1 := openFiles(t), runtime.NumGoroutine()
+	time.Sleep(2 * time.Second)
+	fds2, g2 := openFiles(t), runtime.NumGoroutine()
+	if fds1 > 0 && fds2 > fds1+10 || g2 > g1+20 {
+		t.Errorf("during the outage open files went %d -> %d and goroutines %d -> %d: retries leak", fds1, fds2, g1, g2)
+	}
 
 	proxy.restore(t)
 	waitFor(t, 15*time.Second, "/readyz answers 200 once the database is back", func() bool { return ready() == http.StatusOK })
@@ -272,6 +282,18 @@ func TestServe_StaticStabilityWhileTheDatabaseIsCut(t *testing.T) {
 	if got != want {
 		t.Errorf("%d read records in the audit log, want %d", got, want)
 	}
+}
+
+// openFiles counts the process's open file descriptors; 0 where /proc is
+// not available (the check is then left out).
+func openFiles(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Logf("cannot count open files here: %v", err)
+		return 0
+	}
+	return len(es)
 }
 
 // waitFor polls cond until it holds or d passes.
