@@ -99,6 +99,8 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertificateCommand(),
 		newKeyCommand(),
 		newCACommand(),
+		newApplyCommand(),
+		newExportCommand(),
 	)
 	return root
 }
