@@ -71,7 +71,7 @@ type KeyCredential struct {
 	Description     string `json:"description,omitempty"`
 	Thumbprint      string `json:"thumbprint,omitempty"`
 
-	data []byte // the file's bytes
+	data        []byte // the file's bytes
 	pfxPassword secretString
 	thumbprint  string // computed, upper-case hex
 }

@@ -153,4 +153,3 @@ func envName(parts ...string) string {
 		return '_'
 	}, s)
 }
-

@@ -319,7 +319,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 		}
 		na := adminclient.NewApplication{DisplayName: wa.DisplayName, IdentifierURIs: wa.IdentifierURIs, AccessTokenLifetimeSeconds: wa.AccessTokenLifetimeSeconds}
 		p.add(Change{Op: OpCreate, Kind: "application", Name: path, Fields: fields, stage: stageApplications,
-			run: func(ctx context.Context, c Clients) error { _, err := c.Admin.CreateApplication(ctx, tid, na); return err }})
+			run: func(ctx context.Context, c Clients) error {
+				_, err := c.Admin.CreateApplication(ctx, tid, na)
+				return err
+			}})
 		ha = &adminclient.Application{DisplayName: wa.DisplayName}
 	} else {
 		appRef = ha.AppID
@@ -340,7 +343,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 		if len(fields) > 0 {
 			id := ha.AppID
 			p.add(Change{Op: OpUpdate, Kind: "application", Name: path, Fields: fields, stage: stageApplications,
-				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.UpdateApplication(ctx, tid, id, u); return err }})
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.UpdateApplication(ctx, tid, id, u)
+					return err
+				}})
 		}
 	}
 	// App roles, by value.
@@ -353,7 +359,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 				fields = append(fields, FieldChange{Field: "displayName", To: wr.DisplayName})
 			}
 			p.add(Change{Op: OpCreate, Kind: "app role", Name: path + "/" + wr.Value, Fields: fields, stage: stageAppRoles,
-				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.AddAppRole(ctx, tid, appRef, nr); return err }})
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.AddAppRole(ctx, tid, appRef, nr)
+					return err
+				}})
 			continue
 		}
 		hr := ha.AppRoles[i]
@@ -384,7 +393,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 		nc := adminclient.NewCertificate{Certificate: wk.data, Password: wk.pfxPassword.v, Description: wk.Description}
 		p.add(Change{Op: OpCreate, Kind: "certificate credential", Name: path + "/" + wk.thumbprint,
 			Fields: []FieldChange{{Field: "certificateFile", To: wk.CertificateFile}}, stage: stageCredentials,
-			run: func(ctx context.Context, c Clients) error { _, err := c.Admin.AddCertificate(ctx, tid, appRef, nc); return err }})
+			run: func(ctx context.Context, c Clients) error {
+				_, err := c.Admin.AddCertificate(ctx, tid, appRef, nc)
+				return err
+			}})
 	}
 	caller := strings.EqualFold(ha.AppID, p.opts.CallerAppID) && ha.AppID != ""
 	if p.opts.Prune {
@@ -706,7 +718,10 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 			rev := ht.APIs[i].Revision
 			api.Name = ht.APIs[i].Name
 			p.add(Change{Op: OpUpdate, Kind: "API", Name: tn + "/" + wa.Name, Fields: fields, stage: stageGateway,
-				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.UpdateAPI(ctx, tid, api, rev); return err }})
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.UpdateAPI(ctx, tid, api, rev)
+					return err
+				}})
 		}
 	}
 	for _, wc := range wt.Connectors {
@@ -719,7 +734,10 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 		i := slices.IndexFunc(ht.Connectors, func(a adminclient.Connector) bool { return strings.EqualFold(a.Name, wc.Name) })
 		if i < 0 {
 			p.add(Change{Op: OpCreate, Kind: "connector", Name: tn + "/" + wc.Name, stage: stageGateway,
-				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.CreateConnector(ctx, tid, conn); return err }})
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.CreateConnector(ctx, tid, conn)
+					return err
+				}})
 			continue
 		}
 		have, err := comparableJSON(ht.Connectors[i])
@@ -731,7 +749,10 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 			rev := ht.Connectors[i].Revision
 			conn.Name = ht.Connectors[i].Name
 			p.add(Change{Op: OpUpdate, Kind: "connector", Name: tn + "/" + wc.Name, Fields: fields, stage: stageGateway,
-				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.UpdateConnector(ctx, tid, conn, rev); return err }})
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.UpdateConnector(ctx, tid, conn, rev)
+					return err
+				}})
 		}
 	}
 	if !p.opts.Prune {

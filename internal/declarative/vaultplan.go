@@ -169,7 +169,9 @@ func (p *planner) roleAssignments(wv *Vault, hv *VaultState) {
 		}
 		id := ra.ID
 		p.add(Change{Op: OpDelete, Kind: "vault role assignment", Name: fmt.Sprintf("%s/%s %s", vn, who, raScopeText(ra.Role, ra.Scope)), stage: stageDeleteRoleAssignments,
-			run: func(ctx context.Context, c Clients) error { return ignoreNotFound(c.Vaults.RemoveRoleAssignment(ctx, vn, id)) }})
+			run: func(ctx context.Context, c Clients) error {
+				return ignoreNotFound(c.Vaults.RemoveRoleAssignment(ctx, vn, id))
+			}})
 	}
 }
 
@@ -195,7 +197,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 	for _, ws := range wv.Secrets {
 		params := vaultclient.SecretSetParameters{Value: ws.value.v, ContentType: ws.ContentType}
 		name := ws.Name
-		run := func(ctx context.Context, c Clients) error { _, err := c.Vaults.SetSecret(ctx, vn, name, params); return err }
+		run := func(ctx context.Context, c Clients) error {
+			_, err := c.Vaults.SetSecret(ctx, vn, name, params)
+			return err
+		}
 		i := slices.IndexFunc(hv.Secrets, func(s SecretState) bool { return strings.EqualFold(s.Name, ws.Name) })
 		if i < 0 {
 			p.add(Change{Op: OpCreate, Kind: "vault secret", Name: vn + "/" + ws.Name, Fields: []FieldChange{{Field: "value", To: ws.Value.source()}}, stage: stageVaultObjects, run: run})
@@ -216,7 +221,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 	for _, wc := range wv.Certificates {
 		params := importParams(wc)
 		name := wc.Name
-		run := func(ctx context.Context, c Clients) error { _, err := c.Vaults.ImportCertificate(ctx, vn, name, params); return err }
+		run := func(ctx context.Context, c Clients) error {
+			_, err := c.Vaults.ImportCertificate(ctx, vn, name, params)
+			return err
+		}
 		i := slices.IndexFunc(hv.Certificates, func(s CertificateState) bool { return strings.EqualFold(s.Name, wc.Name) })
 		if i < 0 {
 			p.add(Change{Op: OpCreate, Kind: "vault certificate", Name: vn + "/" + wc.Name, Fields: []FieldChange{{Field: "fromFile", To: wc.FromFile}}, stage: stageVaultObjects, run: run})
@@ -234,11 +242,17 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 		if wk.imported != nil {
 			params := vaultclient.KeyImportParameters{Key: wk.imported.jwk}
 			params.Key.KeyOps = wk.KeyOps
-			run = func(ctx context.Context, c Clients) error { _, err := c.Vaults.ImportKey(ctx, vn, name, params); return err }
+			run = func(ctx context.Context, c Clients) error {
+				_, err := c.Vaults.ImportKey(ctx, vn, name, params)
+				return err
+			}
 			fields = []FieldChange{{Field: "fromFile", To: wk.FromFile}}
 		} else {
 			params := vaultclient.KeyCreateParameters{Kty: strings.ToUpper(wk.Kty), KeySize: wk.KeySize, Curve: wk.Curve, KeyOps: wk.KeyOps}
-			run = func(ctx context.Context, c Clients) error { _, err := c.Vaults.CreateKey(ctx, vn, name, params); return err }
+			run = func(ctx context.Context, c Clients) error {
+				_, err := c.Vaults.CreateKey(ctx, vn, name, params)
+				return err
+			}
 			fields = []FieldChange{{Field: "kty", To: params.Kty}}
 		}
 		i := slices.IndexFunc(hv.Keys, func(s KeyState) bool { return strings.EqualFold(s.Name, wk.Name) })
@@ -276,7 +290,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 		}
 		name := hs.Name
 		p.add(Change{Op: OpDelete, Kind: "vault secret", Name: vn + "/" + name, stage: stageDeleteVaultObjects,
-			run: func(ctx context.Context, c Clients) error { _, err := c.Vaults.DeleteSecret(ctx, vn, name); return ignoreNotFound(err) }})
+			run: func(ctx context.Context, c Clients) error {
+				_, err := c.Vaults.DeleteSecret(ctx, vn, name)
+				return ignoreNotFound(err)
+			}})
 	}
 	for _, hc := range hv.Certificates {
 		if slices.ContainsFunc(wv.Certificates, func(s Certificate) bool { return strings.EqualFold(s.Name, hc.Name) }) {
@@ -284,7 +301,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 		}
 		name := hc.Name
 		p.add(Change{Op: OpDelete, Kind: "vault certificate", Name: vn + "/" + name, stage: stageDeleteVaultObjects,
-			run: func(ctx context.Context, c Clients) error { _, err := c.Vaults.DeleteCertificate(ctx, vn, name); return ignoreNotFound(err) }})
+			run: func(ctx context.Context, c Clients) error {
+				_, err := c.Vaults.DeleteCertificate(ctx, vn, name)
+				return ignoreNotFound(err)
+			}})
 	}
 	for _, hk := range hv.Keys {
 		if slices.ContainsFunc(wv.Keys, func(s Key) bool { return strings.EqualFold(s.Name, hk.Name) }) {
@@ -292,7 +312,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 		}
 		name := hk.Name
 		p.add(Change{Op: OpDelete, Kind: "vault key", Name: vn + "/" + name, stage: stageDeleteVaultObjects,
-			run: func(ctx context.Context, c Clients) error { _, err := c.Vaults.DeleteKey(ctx, vn, name); return ignoreNotFound(err) }})
+			run: func(ctx context.Context, c Clients) error {
+				_, err := c.Vaults.DeleteKey(ctx, vn, name)
+				return ignoreNotFound(err)
+			}})
 	}
 }
 
