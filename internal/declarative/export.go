@@ -17,8 +17,9 @@ import (
 //     with its thumbprint (the server keeps no copy to export: put the
 //     certificate there);
 //   - a vault secret: value fromEnv PORTCULLIS_SECRET_VAULT_NAME;
-//   - a vault certificate: fromFile certs/VAULT-NAME.pfx with its x5t
-//     thumbprint (download it with 'portcullis certificate download');
+//   - a vault certificate: fromFile certs/VAULT-NAME.pem with its x5t
+//     thumbprint (download it with 'portcullis certificate download NAME
+//     --format pem');
 //   - a vault key: its type and size or curve (apply on another server
 //     creates a new key of that kind; give fromFile to import a key).
 //
@@ -26,6 +27,7 @@ import (
 // application no longer exists are left out.
 func Export(st *State) *Document {
 	doc := &Document{}
+	nm := newNames(st)
 	names := map[string]appRef{}
 	for _, t := range st.Tenants {
 		for _, a := range t.Applications {
@@ -80,10 +82,10 @@ func Export(st *State) *Document {
 			out.Grants = append(out.Grants, Grant{Client: cl.name, Resource: rs.name, Role: g.RoleValue})
 		}
 		for _, a := range t.APIs {
-			out.APIs = append(out.APIs, API{a})
+			out.APIs = append(out.APIs, API{nm.api(a)})
 		}
 		for _, c := range t.Connectors {
-			out.Connectors = append(out.Connectors, Connector{c})
+			out.Connectors = append(out.Connectors, Connector{nm.connector(tn, c)})
 		}
 		doc.Tenants = append(doc.Tenants, out)
 	}
@@ -105,7 +107,7 @@ func Export(st *State) *Document {
 				Value: ValueSource{FromEnv: envName("PORTCULLIS_SECRET", v.Vault.Name, s.Name)}})
 		}
 		for _, c := range v.Certificates {
-			out.Certificates = append(out.Certificates, Certificate{Name: c.Name, FromFile: path.Join("certs", slug(v.Vault.Name, c.Name)+".pfx"), Thumbprint: c.X5T})
+			out.Certificates = append(out.Certificates, Certificate{Name: c.Name, FromFile: path.Join("certs", slug(v.Vault.Name, c.Name)+".pem"), Thumbprint: c.X5T})
 		}
 		for _, k := range v.Keys {
 			key := Key{Name: k.Name, Kty: k.Kty, Curve: k.Curve}

@@ -390,6 +390,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 		if slices.ContainsFunc(ha.KeyCredentials, func(k adminclient.KeyCredential) bool { return strings.EqualFold(k.Thumbprint, wk.thumbprint) }) {
 			continue
 		}
+		if wk.missing != "" {
+			p.fail("%s", wk.missing)
+			continue
+		}
 		nc := adminclient.NewCertificate{Certificate: wk.data, Password: wk.pfxPassword.v, Description: wk.Description}
 		p.add(Change{Op: OpCreate, Kind: "certificate credential", Name: path + "/" + wk.thumbprint,
 			Fields: []FieldChange{{Field: "certificateFile", To: wk.CertificateFile}}, stage: stageCredentials,
@@ -696,8 +700,9 @@ func clip(s string) string {
 
 func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 	tn, tid := wt.Name, ht.Tenant.Name
+	nm := newNames(p.have)
 	for _, wa := range wt.APIs {
-		want, err := comparableJSON(wa.API)
+		want, err := comparableJSON(nm.api(wa.API))
 		if err != nil {
 			p.fail("%s: API %q: %v", wt.at, wa.Name, err)
 			continue
@@ -709,7 +714,7 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 				run: func(ctx context.Context, c Clients) error { _, err := c.Admin.CreateAPI(ctx, tid, api); return err }})
 			continue
 		}
-		have, err := comparableJSON(ht.APIs[i])
+		have, err := comparableJSON(nm.api(ht.APIs[i]))
 		if err != nil {
 			p.fail("API %s/%s on the server: %v", tn, wa.Name, err)
 			continue
@@ -725,7 +730,7 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 		}
 	}
 	for _, wc := range wt.Connectors {
-		want, err := comparableJSON(wc.Connector)
+		want, err := comparableJSON(nm.connector(tn, wc.Connector))
 		if err != nil {
 			p.fail("%s: connector %q: %v", wt.at, wc.Name, err)
 			continue
@@ -740,7 +745,7 @@ func (p *planner) gateway(wt *Tenant, ht *TenantState) {
 				}})
 			continue
 		}
-		have, err := comparableJSON(ht.Connectors[i])
+		have, err := comparableJSON(nm.connector(tn, ht.Connectors[i]))
 		if err != nil {
 			p.fail("connector %s/%s on the server: %v", tn, wc.Name, err)
 			continue

@@ -58,6 +58,11 @@ func cleanPathError(err error) error {
 	return err
 }
 
+func (v *validator) exists(ref string) bool {
+	_, err := os.Stat(v.resolve(ref))
+	return err == nil
+}
+
 func (v *validator) envVar(path, field, name string) (string, bool) {
 	val, ok := v.env(name)
 	if !ok {
@@ -142,6 +147,13 @@ func (v *validator) application(path string, a *Application) {
 		k := &a.KeyCredentials[i]
 		if k.CertificateFile == "" {
 			v.fail(p+".certificateFile", "required: the certificate file (DER, PEM or PFX; only its public part is sent)")
+			continue
+		}
+		if k.Thumbprint != "" && !v.exists(k.CertificateFile) {
+			// Needed only to register the certificate: the plan asks for
+			// it then.
+			k.thumbprint = strings.ToUpper(strings.ReplaceAll(k.Thumbprint, ":", ""))
+			k.missing = fmt.Sprintf("%s: %s.certificateFile: %s does not exist; put the certificate there to register it", v.file, p, k.CertificateFile)
 			continue
 		}
 		data, ok := v.readFile(p, "certificateFile", k.CertificateFile)
@@ -251,6 +263,11 @@ func (v *validator) vault(path string, vt *Vault) {
 		}
 		if c.FromFile == "" {
 			v.fail(p+".fromFile", "required: a PFX, or a PEM file with the certificate and its private key")
+			continue
+		}
+		if c.Thumbprint != "" && !v.exists(c.FromFile) {
+			c.x5t = c.Thumbprint
+			c.missing = fmt.Sprintf("%s: %s.fromFile: %s does not exist; put the certificate with its private key there (e.g. 'portcullis certificate download %s --vault %s --format pem --out FILE')", v.file, p, c.FromFile, c.Name, vt.Name)
 			continue
 		}
 		data, ok := v.readFile(p, "fromFile", c.FromFile)

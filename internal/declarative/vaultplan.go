@@ -226,6 +226,10 @@ func (p *planner) vaultObjects(wv *Vault, hv *VaultState) {
 			return err
 		}
 		i := slices.IndexFunc(hv.Certificates, func(s CertificateState) bool { return strings.EqualFold(s.Name, wc.Name) })
+		if wc.missing != "" && (i < 0 || hv.Certificates[i].X5T != wc.x5t) {
+			p.fail("%s", wc.missing)
+			continue
+		}
 		if i < 0 {
 			p.add(Change{Op: OpCreate, Kind: "vault certificate", Name: vn + "/" + wc.Name, Fields: []FieldChange{{Field: "fromFile", To: wc.FromFile}}, stage: stageVaultObjects, run: run})
 			continue
