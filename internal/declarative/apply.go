@@ -60,8 +60,8 @@ func (p *Plan) Apply(ctx context.Context, c Clients, w io.Writer) error {
 	}
 	for i, ch := range p.Changes {
 		if err := ch.run(ctx, c); err != nil {
-			return fmt.Errorf("%c %s %s: %w\n%d of %d changes were applied before this one and %d were not made; fix the cause and apply again (apply continues from the server's current state)",
-				ch.Op, ch.Kind, ch.Name, err, i, len(p.Changes), len(p.Changes)-i)
+			return fmt.Errorf("%c %s %s: %w\nthe server refused change %d of %d: the %d before it were made, it and the %d after it were not; fix the cause and apply again (apply continues from the server's current state)",
+				ch.Op, ch.Kind, ch.Name, err, i+1, len(p.Changes), i, len(p.Changes)-i-1)
 		}
 		fmt.Fprintf(w, "%c %s %s\n", ch.Op, ch.Kind, ch.Name)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -458,6 +459,9 @@ func list(s []string) string { return "[" + strings.Join(s, ", ") + "]" }
 // creates first (mode 0600, never overwriting) so that a secret is never
 // created without a place to keep it.
 func addSecret(ctx context.Context, admin Admin, tenant, app string, ns adminclient.NewSecret, saveTo string) error {
+	if err := os.MkdirAll(filepath.Dir(saveTo), 0o700); err != nil {
+		return fmt.Errorf("create the directory of the secret file %s: %w (the secret was not created)", saveTo, cleanPathError(err))
+	}
 	f, err := os.OpenFile(saveTo, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("create the secret file %s: %w (the secret was not created)", saveTo, cleanPathError(err))

@@ -101,15 +101,24 @@ func (v *validator) tenant(path string, t *Tenant) {
 			v.fail(p+".role", "required: the value of the resource's app role, e.g. Orders.Read")
 		}
 	}
-	for i, a := range t.APIs {
-		if strings.TrimSpace(a.Name) == "" {
-			v.fail(fmt.Sprintf("%s.apis[%d].name", path, i), "required: the API's name")
+	// The server's own checks and defaults, so that an invalid API or
+	// connector stops apply before anything changes and a stored one
+	// compares equal to its document.
+	for i := range t.APIs {
+		n, err := directory.NormalizeAPI(t.APIs[i].API)
+		if err != nil {
+			v.fail(fmt.Sprintf("%s.apis[%d]", path, i), "%v", err)
+			continue
 		}
+		t.APIs[i].API = n
 	}
-	for i, c := range t.Connectors {
-		if strings.TrimSpace(c.Name) == "" {
-			v.fail(fmt.Sprintf("%s.connectors[%d].name", path, i), "required: the connector's name")
+	for i := range t.Connectors {
+		n, err := directory.NormalizeConnector(t.Connectors[i].Connector)
+		if err != nil {
+			v.fail(fmt.Sprintf("%s.connectors[%d]", path, i), "%v", err)
+			continue
 		}
+		t.Connectors[i].Connector = n
 	}
 }
 

@@ -36,3 +36,13 @@ func ValidateSecretLifetime(seconds int64) error {
 	_, err := validateSecretLifetime(&seconds)
 	return err
 }
+
+// NormalizeAPI checks a gateway API and fills in its defaults as
+// CreateAPI does before it resolves references (tenants, vault objects)
+// in its transaction.
+func NormalizeAPI(in API) (API, error) { return normalizeAPI(in) }
+
+// NormalizeConnector checks an API connector and fills in its defaults as
+// CreateConnector does before it resolves references (applications, vault
+// objects) in its transaction.
+func NormalizeConnector(in Connector) (Connector, error) { return normalizeConnector(in) }
