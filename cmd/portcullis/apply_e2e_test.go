@@ -203,8 +203,7 @@ func TestE2E_ApplyExportRoundTrip(t *testing.T) {
 		"saveTo: secrets/contoso-orders-client-ci.secret", "- tenant: contoso", "- billing-api")
 	t.Setenv("PORTCULLIS_SECRET_ORDERS_DB_PASSWORD", "db-secret-value-7f3a-2")
 	t.Setenv("PORTCULLIS_SECRET_DEFAULT_HR_PASSWORD", "hr-secret-value-91c2")
-	wantLines(t, "apply of the export on its own server", a.ok(t, "", "apply", "-f", exported, "--prune", "--dry-run",
-	), "No changes")
+	wantLines(t, "apply of the export on its own server", a.ok(t, "", "apply", "-f", exported, "--prune", "--dry-run"), "No changes")
 
 	b := startDevServer(t)
 	for _, sec := range a.secretList() {
