@@ -131,7 +131,7 @@ func TestNewPlan_ComputesTheDiff(t *testing.T) {
 			doc:  strings.Replace(strings.Replace(baseYAML, "      - displayName: orders-client\n", "", 1), "      - {client: orders-client, resource: orders, role: Orders.Read}\n", "", 1),
 			want: []string{"- application default/orders-client\n", "Plan: 0 to create, 0 to update, 1 to delete.\n"}, not: []string{"- grant"}},
 		{name: "prune deletes dependents before what they depend on", prune: true,
-			doc: strings.Replace(strings.Replace(baseYAML, "        appRoles: [{value: Orders.Read, displayName: Read orders}]\n", "", 1), "      - {client: orders-client, resource: orders, role: Orders.Read}\n", "", 1),
+			doc:  strings.Replace(strings.Replace(baseYAML, "        appRoles: [{value: Orders.Read, displayName: Read orders}]\n", "", 1), "      - {client: orders-client, resource: orders, role: Orders.Read}\n", "", 1),
 			want: []string{"- grant default/orders-client → orders Orders.Read\n", "- app role default/orders/Orders.Read\n"}},
 		{name: "prune deletes vault objects and role assignments, keeps the caller's role and the vault", prune: true,
 			doc: strings.SplitN(baseYAML, "vaults:", 2)[0] + "vaults:\n  - name: default\n",
