@@ -101,8 +101,7 @@ changes before it stay. Fix the cause and apply again.` + adminEnvHelp,
 				return err
 			}
 			ctx := cmd.Context()
-			var vaults declarative.Vaults = clients.Vaults
-			state, err := declarative.Read(ctx, clients.Admin, vaults, declarative.ReadOptions{Want: doc})
+			state, err := declarative.Read(ctx, clients.Admin, clients.Vaults, declarative.ReadOptions{Want: doc})
 			if err != nil {
 				return fmt.Errorf("read the server's configuration: %w", err)
 			}
@@ -122,8 +121,10 @@ changes before it stay. Fix the cause and apply again.` + adminEnvHelp,
 				plan.Write(out)
 				return nil
 			}
-			for _, n := range plan.Notes {
-				fmt.Fprintf(out, "note: %s\n", n)
+			if len(plan.Refused()) == 0 {
+				for _, n := range plan.Notes {
+					fmt.Fprintf(out, "note: %s\n", n)
+				}
 			}
 			if err := plan.Apply(ctx, clients, out); err != nil {
 				return err

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	yamlv2 "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/portcullis/portcullis/internal/directory"
@@ -326,6 +328,12 @@ func Load(paths []string, env Env) (*Document, error) {
 // Parse decodes one YAML or JSON document strictly: an unknown field is an
 // error. It checks the shape only; Load validates values and references.
 func Parse(data []byte) (*Document, error) {
+	// YAMLToJSON reads the first document of a stream and drops the rest
+	// without a word; a configuration silently cut short must not be
+	// applied (least of all with --prune).
+	if n, err := countDocuments(data); err == nil && n > 1 {
+		return nil, fmt.Errorf("the file holds %d YAML documents (separated by ---); apply reads one per file: put each in its own file and apply the directory", n)
+	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
@@ -340,6 +348,25 @@ func Parse(data []byte) (*Document, error) {
 		return nil, fmt.Errorf("%s (the format is described in docs/apply.md)", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return doc, nil
+}
+
+// countDocuments counts the non-empty documents of a YAML stream.
+func countDocuments(data []byte) (int, error) {
+	dec := yamlv2.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if v != nil {
+			n++
+		}
+	}
 }
 
 func readLimited(path string) ([]byte, error) {

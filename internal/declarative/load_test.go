@@ -59,6 +59,7 @@ func TestLoad_ValidationErrorsNameFilePathAndFix(t *testing.T) {
 		want []string // each must appear in the error
 	}{
 		{"not YAML", "tenants: [", []string{"main.yaml: not valid YAML or JSON"}},
+		{"several documents", "tenants: [{name: a}]\n---\nvaults: [{name: orders}]\n", []string{"main.yaml: the file holds 2 YAML documents", "its own file"}},
 		{"unknown field", "tenants:\n  - name: a\n    colour: red\n", []string{"main.yaml: ", `unknown field "colour"`, "docs/apply.md"}},
 		{"tenant name", "tenants:\n  - name: 'has space'\n", []string{"main.yaml: tenants[0].name: ", "letters a-z"}},
 		{"display name required", "tenants:\n  - name: a\n    applications:\n      - identifierUris: [api://x]\n", []string{"tenants[0].applications[0].displayName: ", "required"}},
