@@ -168,6 +168,9 @@ func NewPlan(want *Document, have *State, opts PlanOptions) (*Plan, error) {
 	p.tenants()
 	p.lastAdmin()
 	p.vaults()
+	if p.have.VaultsAvailable {
+		p.checkVaultReferences()
+	}
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)
 	}

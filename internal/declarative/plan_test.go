@@ -323,6 +323,12 @@ func TestNewPlan_ErrorsWhenTheFilesCannotBeApplied(t *testing.T) {
 			"its saveTo file " + existing + " exists"},
 		{"vaults on a server without the vault", baseYAML, false, func(s *State) { s.VaultsAvailable = false; s.Vaults = nil },
 			"the server runs without the vault"},
+		{"a connector referencing a vault secret prune deletes", strings.Replace(strings.Replace(baseYAML, "    secrets: [{name: db, value: {fromEnv: DB}}]\n", "", 1), "    grants:\n",
+			"    connectors: [{name: hr, endpoint: 'https://hr.example.com', authentication: {type: basic, username: u, password: 'vault://default/secrets/db'}}]\n    grants:\n", 1), true, nil,
+			"connector default/hr references vault://default/secrets/db, which will not exist"},
+		{"an API referencing a vault object nobody declares", strings.Replace(baseYAML, "    grants:\n",
+			"    connectors: [{name: hr, endpoint: 'https://hr.example.com', authentication: {type: basic, username: u, password: 'vault://default/secrets/nope'}}]\n    grants:\n", 1), false, nil,
+			"connector default/hr references vault://default/secrets/nope, which will not exist"},
 		{"two applications with the name the files use", baseYAML, false, func(s *State) {
 			s.Tenants[0].Applications = append(s.Tenants[0].Applications, adminclient.Application{AppID: opsID, DisplayName: "orders"})
 		}, `tenant default has two applications named "orders"`},
