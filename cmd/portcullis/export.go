@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/portcullis/portcullis/internal/declarative"
 )
@@ -84,7 +83,7 @@ to the whole server).` + adminEnvHelp,
 				}
 				data = buf.Bytes()
 			} else {
-				y, err := yaml.Marshal(doc)
+				y, err := declarative.MarshalYAML(doc)
 				if err != nil {
 					return err
 				}

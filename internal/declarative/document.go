@@ -185,19 +185,42 @@ func (c Connector) MarshalJSON() ([]byte, error) { return withoutServerFields(c.
 // UnmarshalJSON reads a connector strictly (unknown fields are errors).
 func (c *Connector) UnmarshalJSON(b []byte) error { return strictServerShape(b, &c.Connector) }
 
+// withoutServerFields is v's JSON object without the server fields and
+// without null members, its other members in their order.
 func withoutServerFields(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object: %s", clip(string(b)))
 	}
-	for _, f := range serverFields {
-		delete(m, f)
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, err
+		}
+		if slices.Contains(serverFields, key) || string(raw) == "null" {
+			continue
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(key)
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(raw)
 	}
-	return json.Marshal(m)
+	out.WriteByte('}')
+	return out.Bytes(), nil
 }
 
 func strictServerShape(b []byte, out any) error {
@@ -369,6 +392,9 @@ func countDocuments(data []byte) (int, error) {
 	}
 }
 
+// readLimited reads a file of at most maxFileBytes. It reads to the end
+// rather than trusting the size a stat reports, which is 0 for a pipe
+// (e.g. -f <(portcullis export)).
 func readLimited(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -382,15 +408,14 @@ func readLimited(path string) ([]byte, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a file", path)
 	}
-	if st.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s is %d bytes; at most %d are read", path, st.Size(), maxFileBytes)
-	}
-	data := make([]byte, st.Size())
-	n, err := f.Read(data)
-	if err != nil && st.Size() > 0 {
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
 		return nil, err
 	}
-	return data[:n], nil
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes, the most apply reads", path, maxFileBytes)
+	}
+	return data, nil
 }
 
 // merge joins tenants and vaults of the same name (from several files) and
@@ -486,4 +511,18 @@ func sortedCopy(s []string) []string {
 	c := slices.Clone(s)
 	slices.SortFunc(c, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	return c
+}
+
+// MarshalYAML writes doc as YAML with the fields in the order of the JSON
+// form (name first), which sigs.k8s.io/yaml would sort alphabetically.
+func MarshalYAML(doc *Document) ([]byte, error) {
+	js, err := json.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	var ordered yamlv2.MapSlice
+	if err := yamlv2.Unmarshal(js, &ordered); err != nil {
+		return nil, err
+	}
+	return yamlv2.Marshal(ordered)
 }

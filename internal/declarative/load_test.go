@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509/pkix"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -176,5 +177,28 @@ func TestSecretString_NeverPrintsTheValue(t *testing.T) {
 	b, err := s.value.MarshalJSON()
 	if err != nil || strings.Contains(string(b), "hunter2") {
 		t.Errorf("secret value marshalled: %s", b)
+	}
+}
+
+func TestLoad_ReadsAPipeToTheEnd(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	path := fmt.Sprintf("/dev/fd/%d", r.Fd())
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no /dev/fd on this system: %v", err)
+	}
+	go func() {
+		w.Write([]byte("tenants:\n  - name: contoso\n"))
+		w.Close()
+	}()
+	doc, err := Load([]string{path}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Tenants) != 1 || doc.Tenants[0].Name != "contoso" {
+		t.Errorf("a piped file read as %+v (a pipe's size is 0: it must be read to its end)", doc)
 	}
 }

@@ -353,7 +353,7 @@ func TestExport_AppliesToTheSameStateAsNoChange(t *testing.T) {
 	st.Vaults[0].Keys = []KeyState{{Name: "signing", Kty: "RSA", KeySize: 2048}}
 	st.Vaults[0].Certificates = []CertificateState{{Name: "tls", X5T: "aHqZwa6q4RHLk-rKZe9UlSIyG_k"}}
 	st.Tenants[0].Applications[4].KeyCredentials = []adminclient.KeyCredential{{ID: "kc", Thumbprint: "90FACC335790A1988E38C5FFD9FA8CE7EDDB0916"}}
-	out, err := yaml.Marshal(Export(st))
+	out, err := MarshalYAML(Export(st))
 	if err != nil {
 		t.Fatal(err)
 	}
