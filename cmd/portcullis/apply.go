@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -95,6 +96,9 @@ changes before it stay. Fix the cause and apply again.` + adminEnvHelp,
 			doc, err := declarative.Load(files, os.LookupEnv)
 			if err != nil {
 				return fmt.Errorf("the configuration is not valid; nothing was changed:\n%w", err)
+			}
+			if prune && len(doc.Tenants) == 0 && len(doc.Vaults) == 0 {
+				return fmt.Errorf("the files declare nothing, and --prune would delete everything they do not name; nothing was changed (check the files: %s)", strings.Join(files, ", "))
 			}
 			clients, caller, err := declarativeClients(&f)
 			if err != nil {

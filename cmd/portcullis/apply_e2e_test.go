@@ -253,6 +253,11 @@ func TestE2E_ApplyRefusesWhatTheSafetyRulesProtect(t *testing.T) {
 	if strings.Contains(s.ok(t, "", "tenant", "list"), "contoso") {
 		t.Errorf("a refused apply created tenant contoso")
 	}
+	// Empty files never prune.
+	writeFile(t, file, "# nothing yet\n")
+	if code, _, errOut := s.cli(t, "", "apply", "-f", file, "--prune"); code != 1 || !strings.Contains(errOut, "the files declare nothing") {
+		t.Errorf("apply --prune of an empty file: exit %d, %q", code, errOut)
+	}
 	// A validation error names the file and the path, and changes nothing.
 	writeFile(t, file, "tenants:\n  - name: contoso\n    applications:\n      - displayName: orders-api\n        appRoles: [{value: 'has space'}]\n")
 	code, _, errOut = s.cli(t, "", "apply", "-f", file)
