@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -146,6 +147,10 @@ func runIdentityAgent(ctx context.Context, cmd *cobra.Command, o identityAgentOp
 	}
 	if o.headerFile == "" {
 		return errors.New("--header-file is required: the file applications read IDENTITY_HEADER from, e.g. /run/portcullis-identity/header")
+	}
+	// Absolute paths in what the agent prints and says to callers.
+	if o.headerFile, err = filepath.Abs(o.headerFile); err != nil {
+		return fmt.Errorf("--header-file: %w", err)
 	}
 	gid, err := identityagent.LookupGroup(o.group)
 	if err != nil {
