@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -398,5 +399,37 @@ func TestE2E_IdentityAgent_RefusalsAreReportedByAzidentity(t *testing.T) {
 	}
 	if strings.Contains(log, header) || strings.Contains(log, "not-the-host-value") {
 		t.Errorf("the agent's log shows a header value:\n%s", log)
+	}
+}
+
+func TestIdentityAgent_BadFlagsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
+	dir := isolate(t)
+	const app = "0c4d5e6f-1111-2222-3333-444455556666"
+	header := filepath.Join(dir, "header")
+	base := []string{"identity-agent", "--addr", "https://127.0.0.1:1", "--header-file", header, "--cert", filepath.Join(dir, "host.pem"), "--system-assigned", app}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"listen on all interfaces", append(slices.Clone(base), "--listen", "0.0.0.0:40380"), "not a loopback address"},
+		{"listen on another host", append(slices.Clone(base), "--listen", "192.0.2.1:40380"), "not a loopback address"},
+		{"no identity", []string{"identity-agent", "--header-file", header, "--cert", "x"}, "no identity to hand out"},
+		{"identity not an app id", append(slices.Clone(base), "--user-assigned", "orders"), "not an application (client) id"},
+		{"same identity twice", append(slices.Clone(base), "--user-assigned", app), "given twice"},
+		{"no header file", []string{"identity-agent", "--system-assigned", app, "--cert", "x"}, "--header-file is required"},
+		{"no certificate", []string{"identity-agent", "--system-assigned", app, "--header-file", header}, "--cert is required"},
+		{"missing certificate file", base, "--cert:"},
+		{"unknown group", append(slices.Clone(base), "--group", "no-such-group-portcullis"), "--group"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := exec(t, "", tc.args...)
+			if code != 1 || !strings.Contains(errOut, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, errOut, tc.want)
+			}
+			if _, err := os.Stat(header); !os.IsNotExist(err) {
+				t.Errorf("the header file was written (stat: %v)", err)
+			}
+		})
 	}
 }

@@ -186,7 +186,20 @@ func TestCache_FailedRefreshKeepsAValidTokenButNeverAnExpiringOne(t *testing.T) 
 		t.Fatalf("refresh window with the token service failing: %v %v, want the cached token", tok, err)
 	}
 	waitForFlight(t, c, k)
-	clk.Advance(3*time.Minute + 30*time.Second) // 30 s left: too little to hand out
+	// Within retryAfterFailure the failed refresh is not repeated.
+	clk.Advance(5 * time.Second)
+	if tok, err := c.Get(ctx, systemID, "r"); err != nil || tok.AccessToken != first.AccessToken || src.Calls() != 2 {
+		t.Fatalf("just after a failed refresh: %v %v after %d calls, want the cached token and no new request", tok, err, src.Calls())
+	}
+	clk.Advance(10 * time.Second)
+	if tok, _ := c.Get(ctx, systemID, "r"); tok.AccessToken != first.AccessToken {
+		t.Fatalf("retry while usable: %v", tok)
+	}
+	waitForFlight(t, c, k)
+	if src.Calls() != 3 {
+		t.Fatalf("%d calls, want a retry after %v", src.Calls(), retryAfterFailure)
+	}
+	clk.Advance(3*time.Minute + 15*time.Second) // 30 s left: too little to hand out
 	if _, err := c.Get(ctx, systemID, "r"); !errors.Is(err, refused) {
 		t.Fatalf("expiring token and failing token service: %v, want the refusal", err)
 	}

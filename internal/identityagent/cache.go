@@ -43,6 +43,9 @@ const (
 	minRemaining = time.Minute
 	// fetchTimeout bounds one token request to the token service.
 	fetchTimeout = 30 * time.Second
+	// retryAfterFailure is how long a failed refresh is not retried while
+	// the cached token is still usable.
+	retryAfterFailure = 10 * time.Second
 	// maxCacheEntries bounds the cache (identities × resources).
 	maxCacheEntries = 4096
 )
@@ -125,11 +128,19 @@ func (c *tokenCache) fetch(k cacheKey, e *cacheEntry, f *flight) {
 	if err == nil && tok.AccessToken == "" {
 		err = errors.New("the token service answered without an access token")
 	}
+	if err == nil && tok.ExpiresAt.IsZero() {
+		err = errors.New("the token service answered without expires_in")
+	}
 	c.mu.Lock()
 	now := c.now()
-	if err == nil && !tok.ExpiresAt.IsZero() {
+	switch {
+	case err == nil:
 		e.tok, e.have = tok, true
 		e.refreshAt = refreshTime(now, tok.ExpiresAt)
+	case e.have:
+		// Keep handing out the cached token while it is usable, and ask
+		// the token service again no sooner than retryAfterFailure.
+		e.refreshAt = minTime(now.Add(retryAfterFailure), e.tok.ExpiresAt.Add(-minRemaining))
 	}
 	e.flight = nil
 	f.tok, f.err = tok, err
@@ -142,6 +153,13 @@ func (c *tokenCache) fetch(k cacheKey, e *cacheEntry, f *flight) {
 func refreshTime(now, exp time.Time) time.Time {
 	ahead := min(refreshAhead, exp.Sub(now)/2)
 	return exp.Add(-ahead)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // evictLocked makes room for a new entry: expired entries go first, then
