@@ -56,11 +56,11 @@ func unsetEnv(t *testing.T, k string) {
 // one of them, a vault secret readable by it, and a third application the
 // host certificate is not registered on.
 type hostSetup struct {
-	s                          *devServer
-	worker, reports, stranger  string // app ids: system-assigned, user-assigned "reports", unregistered
-	api                        string // identifier URI of the API, unique per server
-	secretValue                string
-	certPEM, headerFile, envFl string
+	s                            *devServer
+	worker, reports, stranger    string // app ids: system-assigned, user-assigned "reports", unregistered
+	api                          string // identifier URI of the API, unique per server
+	secretValue                  string
+	certPEM, headerFile, envFile string
 }
 
 func newHostSetup(t *testing.T, databaseURL string) *hostSetup {
@@ -89,7 +89,7 @@ func newHostSetup(t *testing.T, databaseURL string) *hostSetup {
 	s.ok(t, h.secretValue+"\n", "secret", "set", "db-password", "--value", "-")
 	s.ok(t, "", "vault", "role", "assign", "--app", "orders-worker", "--role", "Key Vault Secrets User")
 	h.headerFile = filepath.Join(s.dir, "run", "identity-header")
-	h.envFl = filepath.Join(s.dir, "run", "identity.env")
+	h.envFile = filepath.Join(s.dir, "run", "identity.env")
 	if err := os.Mkdir(filepath.Join(s.dir, "run"), 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func (h *hostSetup) startAgent(t *testing.T) (endpoint string, stderr *syncBuffe
 	t.Helper()
 	args := []string{"identity-agent", "--data", h.s.data, "--cert", h.certPEM,
 		"--system-assigned", h.worker, "--user-assigned", "reports=" + h.reports, "--user-assigned", h.stranger,
-		"--listen", "127.0.0.1:0", "--header-file", h.headerFile, "--env-file", h.envFl}
+		"--listen", "127.0.0.1:0", "--header-file", h.headerFile, "--env-file", h.envFile}
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
@@ -193,7 +193,7 @@ func TestE2E_IdentityAgent_AzidentityGetsTokensAndReadsTheVault(t *testing.T) {
 			ctx := context.Background()
 
 			// The files hold the value with mode 0640; the env file has both lines.
-			for _, f := range []string{h.headerFile, h.envFl} {
+			for _, f := range []string{h.headerFile, h.envFile} {
 				fi, err := os.Stat(f)
 				if err != nil {
 					t.Fatal(err)
@@ -202,7 +202,7 @@ func TestE2E_IdentityAgent_AzidentityGetsTokensAndReadsTheVault(t *testing.T) {
 					t.Errorf("%s has mode %v, want 0640", f, fi.Mode().Perm())
 				}
 			}
-			if env := string(mustRead(t, h.envFl)); env != "IDENTITY_ENDPOINT="+endpoint+"\nIDENTITY_HEADER="+header+"\n" {
+			if env := string(mustRead(t, h.envFile)); env != "IDENTITY_ENDPOINT="+endpoint+"\nIDENTITY_HEADER="+header+"\n" {
 				t.Errorf("env file = %q", env)
 			}
 
