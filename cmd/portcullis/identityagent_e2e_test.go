@@ -433,3 +433,44 @@ func TestIdentityAgent_BadFlagsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 		})
 	}
 }
+
+func TestIdentityAgent_HostCertificateFromPFXWithPasswordFile(t *testing.T) {
+	dir := isolate(t)
+	out := filepath.Join(dir, "web-01")
+	if code, _, errOut := exec(t, "", "cert", "create", "--subject", "CN=web-01", "--out", out, "--password", "pfx-pass-8c2"); code != 0 {
+		t.Fatalf("cert create: %s", errOut)
+	}
+	pw := filepath.Join(dir, "pfx-password")
+	if err := os.WriteFile(pw, []byte("pfx-pass-8c2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		o       identityAgentOptions
+		env     string
+		wantErr string
+	}{
+		{"PEM", identityAgentOptions{certFile: out + ".pem"}, "", ""},
+		{"PFX with --password-file", identityAgentOptions{certFile: out + ".pfx", passwordFile: pw}, "", ""},
+		{"PFX with the environment variable", identityAgentOptions{certFile: out + ".pfx"}, "pfx-pass-8c2", ""},
+		{"PFX with a wrong password", identityAgentOptions{certFile: out + ".pfx"}, "wrong", "--cert"},
+		{"certificate without its key", identityAgentOptions{certFile: out + ".cer"}, "", "--cert"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(envCertPassword, tc.env)
+			cred, err := agentCredential(tc.o)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cred.IsCertificate() || cred.Certificate().Subject.CommonName != "web-01" {
+				t.Errorf("credential %v", cred)
+			}
+		})
+	}
+}
