@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
@@ -205,6 +206,16 @@ func TestE2E_ApplyExportRoundTrip(t *testing.T) {
 	t.Setenv("PORTCULLIS_SECRET_DEFAULT_HR_PASSWORD", "hr-secret-value-91c2")
 	wantLines(t, "apply of the export on its own server", a.ok(t, "", "apply", "-f", exported, "--prune", "--dry-run"), "No changes")
 
+	// One tenant, as JSON: no other tenant, no vaults.
+	one := a.ok(t, "", "export", "--tenant", "contoso", "--format", "json")
+	var oneDoc struct {
+		Tenants []struct{ Name string } `json:"tenants"`
+		Vaults  []any                   `json:"vaults"`
+	}
+	if err := json.Unmarshal([]byte(one), &oneDoc); err != nil || len(oneDoc.Tenants) != 1 || oneDoc.Tenants[0].Name != "contoso" || oneDoc.Vaults != nil {
+		t.Errorf("export --tenant contoso --format json (%v):\n%s", err, one)
+	}
+
 	b := startDevServer(t)
 	for _, sec := range a.secretList() {
 		b.addSecret(sec)
@@ -252,6 +263,9 @@ func TestE2E_ApplyRefusesWhatTheSafetyRulesProtect(t *testing.T) {
 	wantLines(t, "refusal", errOut, "nothing was changed", "- tenant default: it holds the management API", "add the tenant to the files")
 	if strings.Contains(s.ok(t, "", "tenant", "list"), "contoso") {
 		t.Errorf("a refused apply created tenant contoso")
+	}
+	if code, _, errOut := s.cli(t, "", "apply"); code != 1 || !strings.Contains(errOut, "give the configuration with -f FILE or -f DIR") {
+		t.Errorf("apply without -f: exit %d, %q", code, errOut)
 	}
 	// Empty files never prune.
 	writeFile(t, file, "# nothing yet\n")
