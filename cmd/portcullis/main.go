@@ -99,6 +99,9 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertificateCommand(),
 		newKeyCommand(),
 		newCACommand(),
+		newIdentityAgentCommand(),
+		newApplyCommand(),
+		newExportCommand(),
 	)
 	return root
 }
