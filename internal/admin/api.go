@@ -35,6 +35,10 @@ import (
 type Config struct {
 	// Store holds the directory; the API's directory.Service runs over it.
 	Store directory.Store
+	// Snapshot, when set, returns the node's current directory snapshot:
+	// while Store reports store.ErrUnavailable, the reads it can answer
+	// (tenants, an application by appId, APIs, connectors) come from it.
+	Snapshot func() *directory.Snapshot
 	// Authenticator admits admin callers: guard.Bearer over a
 	// guard.Verifier whose audience is the management application,
 	// wrapped by guard.RequireExistingClient. The API then requires the
@@ -161,6 +165,9 @@ func New(cfg Config) *API {
 	// read returns.
 	clock := a.now
 	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+	if a.store != nil && cfg.Snapshot != nil {
+		a.store = snapshotReads{Store: a.store, snapshot: cfg.Snapshot}
+	}
 	if a.store != nil {
 		a.dir = directory.NewService(a.store, a.now)
 		if a.vaults != nil {

@@ -219,6 +219,13 @@ func TestServe_StaticStabilityWhileTheDatabaseIsCut(t *testing.T) {
 	if err != nil || st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
 		t.Errorf("admin write during the outage: %d %q %s %v; want 503 with Retry-After", st, h.Get("Retry-After"), b, err)
 	}
+	// Admin reads the node's snapshot can answer are served from it.
+	for _, path := range []string{"/admin/v1/tenants", "/admin/v1/tenants/" + r.cred.TenantID + "/apis", "/admin/v1/tenants/" + r.cred.TenantID + "/apis/outage"} {
+		st, _, b, err := send(http.MethodGet, r.base+path, adminTok, "")
+		if err != nil || st != http.StatusOK || !strings.Contains(b, r.cred.TenantID) {
+			t.Errorf("admin read %s during the outage: %d %.200s %v; want 200 from the snapshot", path, st, b, err)
+		}
+	}
 	// A few seconds of outage under load; retries must not pile up
 	// goroutines or open files (connections, spool) meanwhile.
 	time.Sleep(time.Second)

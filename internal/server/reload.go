@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
@@ -66,7 +67,8 @@ type reloader struct {
 	store      changeSource
 	components []Component
 	log        *slog.Logger
-	now        func() time.Time // nil: time.Now
+	now        func() time.Time                   // nil: time.Now
+	current    atomic.Pointer[directory.Snapshot] // snap, for readers that must not wait on mu
 	paceOnce   sync.Once
 	pace       *ratelog.Limiter // log lines of failed reloads
 
@@ -109,6 +111,7 @@ func (r *reloader) reload(ctx context.Context) error {
 		}
 	}
 	r.snap, r.fullAt = u.Directory, fullAt
+	r.current.Store(u.Directory)
 	return nil
 }
 
@@ -142,6 +145,11 @@ func (r *reloader) next(ctx context.Context) (Update, time.Time, error) {
 		SigningKeys: state.SigningKeys,
 	}, now, nil
 }
+
+// snapshot returns the snapshot every component serves; nil before the
+// first load. It never waits for a reload (which may be waiting for an
+// unreachable database).
+func (r *reloader) snapshot() *directory.Snapshot { return r.current.Load() }
 
 func (r *reloader) reloadLogged(ctx context.Context) {
 	r.paceOnce.Do(func() { r.pace = ratelog.New(r.log, ratelog.DefaultInterval, nil) })

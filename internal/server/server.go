@@ -279,6 +279,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	admin.New(admin.Config{
 		Gateway:         adminGW,
 		Store:           st,
+		Snapshot:        s.reloader.snapshot,
 		Authenticator:   adminCallers,
 		Keys:            s.sts,
 		ManagementAppID: boot.ManagementAppID,
