@@ -45,6 +45,10 @@ const (
 	// maxReplayBatchesPerTurn bounds the spooled batches replayed before
 	// the writer takes new records again.
 	maxReplayBatchesPerTurn = 16
+	// replayTimeout bounds one replayed batch, so that a database that
+	// swallows connections (a network partition) holds the writer, and the
+	// queue behind it, for at most this long per attempt.
+	replayTimeout = 2 * time.Second
 )
 
 // Log causes of the audit writer (ratelog).
@@ -411,8 +415,8 @@ func (w *auditWriter) replay(all bool) {
 			w.pace.Error(causeAuditReplay, "vault audit spool cannot be read; retrying", "error", err)
 			return
 		}
-		if err := w.write(recs...); err != nil {
-			if errors.Is(err, store.ErrUnavailable) || !w.storeAnswers() {
+		if err := w.writeWithin(replayTimeout, recs...); err != nil {
+			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || !w.storeAnswers() {
 				w.pace.Warn(causeAuditStore, "vault database still unavailable; audit records stay in the spool", "spool", w.spool.path, "error", err)
 				return
 			}
@@ -441,8 +445,11 @@ func (w *auditWriter) replay(all bool) {
 }
 
 // write appends recs in one transaction.
-func (w *auditWriter) write(recs ...AuditRecord) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (w *auditWriter) write(recs ...AuditRecord) error { return w.writeWithin(30*time.Second, recs...) }
+
+// writeWithin appends recs in one transaction, giving up after timeout.
+func (w *auditWriter) writeWithin(timeout time.Duration, recs ...AuditRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return w.store.AppendAudit(ctx, recs...)
 }
