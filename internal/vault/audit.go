@@ -49,6 +49,9 @@ const (
 	// swallows connections (a network partition) holds the writer, and the
 	// queue behind it, for at most this long per attempt.
 	replayTimeout = 2 * time.Second
+	// directWriteTimeout bounds the direct write of a change's record that
+	// found no room in the queue before the caller's deadline.
+	directWriteTimeout = 2 * time.Second
 )
 
 // Log causes of the audit writer (ratelog).
@@ -147,7 +150,16 @@ func (w *auditWriter) append(ctx context.Context, rec AuditRecord, wait bool) er
 			w.mu.RUnlock()
 		case <-ctx.Done():
 			w.mu.RUnlock()
-			return fmt.Errorf("%w (%d records wait for the store): %w", errAuditQueueFull, cap(w.in), ctx.Err())
+			err := fmt.Errorf("%w (%d records wait for the store): %w", errAuditQueueFull, cap(w.in), ctx.Err())
+			if wait {
+				// A change's record: try the store directly rather than
+				// lose it (the caller refuses a read instead).
+				if werr := w.writeWithin(directWriteTimeout, rec); werr != nil {
+					return fmt.Errorf("%w; written directly: %w", err, werr)
+				}
+				return nil
+			}
+			return err
 		}
 	}
 	if !wait {

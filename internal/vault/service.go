@@ -234,6 +234,12 @@ func (o *op) end(errp *error) {
 	// whose record finds no room in time is refused, never answered
 	// unaudited.
 	if err := o.s.audit.append(o.ctx, rec, !o.perm.readOnly()); err != nil {
+		if !o.perm.readOnly() && *errp == nil {
+			// A change that stands without its record: every one is logged.
+			o.s.log.Error("vault audit record of a change could not be written; it is in this log line only", "operation", o.perm, "vault", o.vault,
+				"type", o.typ, "name", o.name, "version", o.version, "app_id", rec.AppID, "request_id", o.c.RequestID, "error", err)
+			return
+		}
 		o.s.pace.Error("vault-audit-append", "vault audit record not queued", "operation", o.perm, "vault", o.vault, "request_id", o.c.RequestID, "error", err)
 		if o.perm.readOnly() && *errp == nil {
 			*errp = &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable, Err: err,
