@@ -63,6 +63,14 @@ type Config struct {
 	// Enricher, when set, adds claims to every token before it is minted,
 	// or blocks issuance (the token-issuance connector's seam).
 	Enricher Enricher
+	// ReplayLog, when set, makes jti replay refusal cluster-wide: every
+	// assertion this node's cache accepts is also recorded there (one
+	// database write per assertion-authenticated token; secret-authenticated
+	// clients write nothing). Nil: this node's cache alone.
+	ReplayLog ReplayLog
+	// FailureLog, when set, hears every failed authentication counted, to
+	// share it with the other nodes (see TakeFailures).
+	FailureLog FailureLog
 }
 
 // RateLimit is a token bucket: Burst failures at once, then one more per
@@ -159,6 +167,7 @@ type Server struct {
 	issuer *Issuer
 
 	replay        *replayCache
+	shared        *sharedReplay // nil without Config.ReplayLog
 	clientLimiter *failureLimiter
 	sourceLimiter *failureLimiter
 	certs         certCache
@@ -190,6 +199,11 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		clientLimiter: newFailureLimiter(cfg.FailedAuthPerClient, maxLimiterEntries),
 		sourceLimiter: newFailureLimiter(cfg.FailedAuthPerSource, maxLimiterEntries),
 		metrics:       newMetrics(),
+	}
+	if cfg.ReplayLog != nil {
+		s.shared = newSharedReplay(cfg.ReplayLog, func(err error) {
+			cfg.Logger.Warn("client assertion jti not recorded for the cluster; accepting assertions on this node's replay cache alone for a few seconds (an assertion could be replayed once on each other node meanwhile)", "err", err)
+		})
 	}
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
 	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil, nil), keys: map[string][]*signingKey{}})
