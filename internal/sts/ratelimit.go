@@ -113,13 +113,13 @@ func (l *failureLimiter) fail(key limiterKey, now time.Time) {
 }
 
 // take takes n tokens from key's bucket for failures another node counted;
-// unlike fail it may leave the bucket below zero, so that the key stays
-// blocked until the whole cluster's failures have refilled.
+// unlike fail it may leave the bucket below zero (down to about minus the
+// burst), so that the key stays blocked until the whole cluster's
+// failures have refilled.
 func (l *failureLimiter) take(key limiterKey, n int, now time.Time) {
 	if l.disabled || n <= 0 {
 		return
 	}
-	n = min(n, l.burst) // ReserveN refuses more than the burst
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[key]
@@ -130,7 +130,14 @@ func (l *failureLimiter) take(key limiterKey, n int, now time.Time) {
 		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	b.ReserveN(now, n)
+	// ReserveN refuses more than the burst at once; the overdraft stops
+	// at minus the burst, so a key is never blocked for longer than two
+	// full refills.
+	for n > 0 && b.TokensAt(now) > -float64(l.burst) {
+		c := min(n, l.burst)
+		b.ReserveN(now, c)
+		n -= c
+	}
 }
 
 // bytes is the memory the limiter's entries hold, excluding map
