@@ -272,6 +272,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	}
 	s.cluster.register(s.sts, g)
 	s.cluster.onChange(s.vault.StoreChanged)
+	s.cluster.onChange(s.vaultRefs.w.StoreChanged)
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 	}, []string{"route", "code"})
