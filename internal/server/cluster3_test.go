@@ -29,14 +29,25 @@ const clusterBound = 10 * time.Second
 // proves the notification path; the poll stays the safety net.
 func startThreeNodes(t *testing.T) []*running {
 	t.Helper()
+	return startThreeNodesWith(t, Config{})
+}
+
+// startThreeNodesWith is startThreeNodes with base's key rotation settings.
+func startThreeNodesWith(t *testing.T, base Config) []*running {
+	t.Helper()
 	dbURL := pgtest.NewDatabaseURL(t)
 	t.Setenv(RootKeyEnv, strings.Repeat("5a", 32))
 	first := t.TempDir()
-	nodes := []*running{startServer(t, Config{Dev: true, DataDir: first, DatabaseURL: dbURL, ReloadInterval: 30 * time.Second})}
+	cfg := func(dir string) Config {
+		return Config{Dev: true, DataDir: dir, DatabaseURL: dbURL, ReloadInterval: 30 * time.Second,
+			RotationInterval: base.RotationInterval, KeyPrepublish: base.KeyPrepublish}
+	}
+	nodes := []*running{startServer(t, cfg(first))}
 	tls := devTLSPaths(first)
 	for range 2 {
-		nodes = append(nodes, startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: dbURL, ReloadInterval: 30 * time.Second,
-			TLSCertFile: tls.CertFile, TLSKeyFile: tls.KeyFile, AdminCredentialFile: filepath.Join(first, "admin.json")}))
+		c := cfg(t.TempDir())
+		c.TLSCertFile, c.TLSKeyFile, c.AdminCredentialFile = tls.CertFile, tls.KeyFile, filepath.Join(first, "admin.json")
+		nodes = append(nodes, startServer(t, c))
 	}
 	return nodes
 }
@@ -386,12 +397,32 @@ func TestCluster_FailureBudgetIsSharedAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestCluster_LeasesElectOneNode runs the signing-key rotation check and
-// takes the vault maintenance lease on three nodes at once: exactly one
-// node holds each.
+// TestCluster_LeasesElectOneNode: with a rotation always due (a 2 ms
+// rotation interval), three nodes running the rotation pass at once create
+// exactly one new signing key; and exactly one of them takes the vault
+// maintenance lease (lifetime actions, purges).
 func TestCluster_LeasesElectOneNode(t *testing.T) {
-	nodes := startThreeNodes(t)
+	nodes := startThreeNodesWith(t, Config{RotationInterval: 2 * time.Millisecond, KeyPrepublish: time.Millisecond})
 	ctx := context.Background()
+	tenant := nodes[0].cred.TenantID
+	count := func() int {
+		keys, err := nodes[0].srv.store.ListSigningKeys(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	// The lease holder's first pass at start rotates once (the first key is
+	// already due); wait for it, so that no pass of Serve's runs meanwhile
+	// (the next is a minute away).
+	deadline := time.Now().Add(clusterBound)
+	for count() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no node rotated at start: %d keys", count())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval for the condition above
+	}
+	before := count()
 	var mu sync.Mutex
 	rotated, maintained := 0, 0
 	var wg sync.WaitGroup
@@ -420,5 +451,8 @@ func TestCluster_LeasesElectOneNode(t *testing.T) {
 	wg.Wait()
 	if rotated != 1 || maintained != 1 {
 		t.Fatalf("rotation ran on %d nodes, vault maintenance on %d; want exactly 1 each", rotated, maintained)
+	}
+	if after := count(); after != before+1 {
+		t.Fatalf("%d signing keys after three nodes' rotation passes, %d before; want exactly one more", after, before)
 	}
 }
