@@ -456,3 +456,57 @@ func TestCluster_LeasesElectOneNode(t *testing.T) {
 		t.Fatalf("%d signing keys after three nodes' rotation passes, %d before; want exactly one more", after, before)
 	}
 }
+
+// TestCluster_AssertionTokensDuringADatabaseOutage: with PostgreSQL
+// unreachable, a node keeps issuing tokens for client assertions on its own
+// replay cache (static stability, documented as degraded replay protection)
+// and still refuses a replay on itself.
+func TestCluster_AssertionTokensDuringADatabaseOutage(t *testing.T) {
+	dbURL := pgtest.NewDatabaseURL(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startTCPProxy(t, u.Host)
+	u.Host = proxy.ln.Addr().String()
+	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: u.String(), MetricsListen: "127.0.0.1:0"})
+	app, _ := newClient(t, r, "outage-client")
+	key, err := pki.GenerateKey(pki.KeyTypeRSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := pki.ParseSubject("CN=outage-client")
+	cert, err := pki.SelfSigned(subject, key, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := r.admin(t, "POST", "/tenants/default/applications/outage-client/keyCredentials", map[string]any{"certificate": base64.StdEncoding.EncodeToString(cert.Raw)}, nil); st != http.StatusCreated {
+		t.Fatalf("add certificate: %d", st)
+	}
+	cred, err := oauthclient.CertificateCredential(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertion := func() string {
+		a, err := cred.ClientAssertion(r.base+"/"+r.cred.TenantID+"/oauth2/v2.0/token", app.AppID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if st, body := postWithHost(t, r, r, r.cred.TenantID, app.AppID, assertion()); st != http.StatusOK {
+		t.Fatalf("before the outage: %d %v", st, body)
+	}
+	proxy.cut()
+	a := assertion()
+	if st, body := postWithHost(t, r, r, r.cred.TenantID, app.AppID, a); st != http.StatusOK {
+		t.Fatalf("during the outage: %d %v; want a token", st, body)
+	}
+	st, body := postWithHost(t, r, r, r.cred.TenantID, app.AppID, a)
+	if desc, _ := body["error_description"].(string); st != http.StatusUnauthorized || !strings.Contains(desc, "already used") {
+		t.Fatalf("a replay on the same node during the outage: %d %v; want 401 'already used'", st, body)
+	}
+	if m := r.scrape(t); !strings.Contains(m, "portcullis_sts_replay_unshared_total 1") {
+		t.Errorf("portcullis_sts_replay_unshared_total is not 1 after one unshared assertion")
+	}
+}
