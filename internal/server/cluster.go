@@ -22,6 +22,13 @@ type clusterStore interface {
 	failureshare.Store
 }
 
+// changedInterval bounds how often the changed hooks run: under a stream
+// of writes the vault's cache would otherwise be dropped, and the vault
+// watcher resolve every reference, once per commit. The first change after
+// a quiet period runs them at once; later ones within the interval run
+// them once more at its end.
+const changedInterval = 100 * time.Millisecond
+
 // assertionPruneInterval is how often each node deletes expired
 // client-assertion ids (an indexed DELETE; idempotent across nodes).
 const assertionPruneInterval = time.Minute
@@ -93,7 +100,26 @@ func (c *cluster) run(ctx context.Context, wake wakeSignal) {
 		return
 	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	hooks := newWakeSignal()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hooks:
+			}
+			for _, f := range c.changed {
+				f()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(changedInterval):
+			}
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		down := false
@@ -103,9 +129,7 @@ func (c *cluster) run(ctx context.Context, wake wakeSignal) {
 				c.log.Info("revision listener connected again; changes of other nodes arrive at once")
 			}
 			wake.wake()
-			for _, f := range c.changed {
-				f()
-			}
+			hooks.wake()
 		}, func(err error) {
 			if !down {
 				down = true
