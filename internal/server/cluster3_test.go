@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -32,15 +33,22 @@ func startThreeNodes(t *testing.T) []*running {
 	return startThreeNodesWith(t, Config{})
 }
 
-// startThreeNodesWith is startThreeNodes with base's key rotation settings.
+// startThreeNodesWith is startThreeNodes with base's key rotation
+// settings, and with a plain-HTTP gateway listener on each node when
+// base.GatewayListen is not nil (its value is ignored; gatewayURL gives the
+// listener's URL).
 func startThreeNodesWith(t *testing.T, base Config) []*running {
 	t.Helper()
 	dbURL := pgtest.NewDatabaseURL(t)
 	t.Setenv(RootKeyEnv, strings.Repeat("5a", 32))
 	first := t.TempDir()
 	cfg := func(dir string) Config {
-		return Config{Dev: true, DataDir: dir, DatabaseURL: dbURL, ReloadInterval: 30 * time.Second,
+		c := Config{Dev: true, DataDir: dir, DatabaseURL: dbURL, ReloadInterval: 30 * time.Second,
 			RotationInterval: base.RotationInterval, KeyPrepublish: base.KeyPrepublish}
+		if base.GatewayListen != nil {
+			c.GatewayListen = []string{"http://" + freeLoopbackAddr(t)}
+		}
+		return c
 	}
 	nodes := []*running{startServer(t, cfg(first))}
 	tls := devTLSPaths(first)
@@ -51,6 +59,20 @@ func startThreeNodesWith(t *testing.T, base Config) []*running {
 	}
 	return nodes
 }
+
+// freeLoopbackAddr returns a 127.0.0.1 address whose port is free now.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// gatewayURL is the URL of r's gateway listener.
+func gatewayURL(r *running) string { return r.cfg.GatewayListen[0] }
 
 // waitAll waits until ok holds on every node but the writer (index from),
 // and logs how long the slowest took.
@@ -508,5 +530,58 @@ func TestCluster_AssertionTokensDuringADatabaseOutage(t *testing.T) {
 	}
 	if m := r.scrape(t); !strings.Contains(m, "portcullis_sts_replay_unshared_total 1") {
 		t.Errorf("portcullis_sts_replay_unshared_total is not 1 after one unshared assertion")
+	}
+}
+
+// TestCluster_GatewayFailureBudgetIsSharedAcrossNodes spends a source
+// address's gateway budget (30 failed authentications) on node 0; node 1's
+// gateway then refuses the address after far fewer failures of its own.
+func TestCluster_GatewayFailureBudgetIsSharedAcrossNodes(t *testing.T) {
+	nodes := startThreeNodesWith(t, Config{GatewayListen: []string{}})
+	if st := nodes[0].admin(t, "POST", "/tenants/default/applications", map[string]any{"displayName": "orders", "identifierUris": []string{"api://orders"}}, nil); st != http.StatusCreated {
+		t.Fatalf("create api://orders: %d", st)
+	}
+	api := map[string]any{
+		"name":    "orders",
+		"match":   map[string]any{"pathPrefix": "/orders"},
+		"backend": map[string]any{"urls": []string{"http://127.0.0.1:9"}},
+		"policy":  map[string]any{"methods": []any{map[string]any{"type": "bearer", "issuers": []any{map[string]any{"tenant": "default"}}, "audiences": []string{"api://orders"}}}},
+	}
+	if st := nodes[0].admin(t, "POST", "/tenants/default/apis", api, nil); st != http.StatusCreated {
+		t.Fatalf("create API: %d", st)
+	}
+	get := func(r *running, auth string) int {
+		req, _ := http.NewRequest("GET", gatewayURL(r)+"/orders", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitAll(t, nodes, -1, "API routed", func(r *running) bool { return get(r, "") == http.StatusUnauthorized })
+	const forged = "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vIn0.e30.c2ln"
+	for range 30 {
+		if st := get(nodes[0], forged); st != http.StatusUnauthorized {
+			t.Fatalf("a forged token on node 0: %d; want 401", st)
+		}
+	}
+	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		st := get(nodes[1], forged)
+		if st == http.StatusTooManyRequests {
+			t.Logf("node 1 refused the address after %d failures of its own, %s after node 0's", attempt, time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if st != http.StatusUnauthorized {
+			t.Fatalf("node 1: %d", st)
+		}
+		if attempt >= 10 {
+			t.Fatalf("node 1 took %d failures without refusing: the budget spent on node 0 did not reach it", attempt)
+		}
+		time.Sleep(500 * time.Millisecond) // attempts spread over ~5 s, 20 exchange intervals
 	}
 }
