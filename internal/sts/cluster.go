@@ -51,12 +51,14 @@ type sharedReplay struct {
 	unshared prometheus.Counter
 
 	mu        sync.Mutex
-	downUntil time.Time
-	logger    func(err error)
+	downUntil time.Time // no database call before this
+	down      bool      // the last call failed; logged once until one succeeds
+	logDown   func(err error)
+	logUp     func()
 }
 
-func newSharedReplay(l ReplayLog, logf func(error)) *sharedReplay {
-	return &sharedReplay{log: l, logger: logf, unshared: prometheus.NewCounter(prometheus.CounterOpts{
+func newSharedReplay(l ReplayLog, logDown func(error), logUp func()) *sharedReplay {
+	return &sharedReplay{log: l, logDown: logDown, logUp: logUp, unshared: prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portcullis_sts_replay_unshared_total",
 		Help: "Client assertions accepted on this node's jti cache alone because the cluster's record (the database) did not answer.",
 	})}
@@ -65,23 +67,31 @@ func newSharedReplay(l ReplayLog, logf func(error)) *sharedReplay {
 // record reports false when another node accepted the assertion already.
 func (r *sharedReplay) record(ctx context.Context, key replayKey, expires, now time.Time) bool {
 	r.mu.Lock()
-	down := time.Now().Before(r.downUntil)
+	skip := time.Now().Before(r.downUntil)
 	r.mu.Unlock()
-	if down {
+	if skip {
 		r.unshared.Inc()
 		return true
 	}
+	// Not the request's context: a client that hangs up must not make the
+	// node stop asking the database.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedReplayTimeout)
 	defer cancel()
 	fresh, err := r.log.RecordAssertionID(ctx, key[:], expires, now)
+	r.mu.Lock()
+	wasDown := r.down
+	r.down = err != nil
 	if err != nil {
-		r.mu.Lock()
-		first := !time.Now().Before(r.downUntil)
 		r.downUntil = time.Now().Add(sharedReplayDegraded)
-		r.mu.Unlock()
-		if first && r.logger != nil {
-			r.logger(err)
-		}
+	}
+	r.mu.Unlock()
+	switch {
+	case err != nil && !wasDown:
+		r.logDown(err)
+	case err == nil && wasDown:
+		r.logUp()
+	}
+	if err != nil {
 		r.unshared.Inc()
 		return true
 	}

@@ -202,7 +202,9 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 	}
 	if cfg.ReplayLog != nil {
 		s.shared = newSharedReplay(cfg.ReplayLog, func(err error) {
-			cfg.Logger.Warn("client assertion jti not recorded for the cluster; accepting assertions on this node's replay cache alone for a few seconds (an assertion could be replayed once on each other node meanwhile)", "err", err)
+			cfg.Logger.Warn("client assertion ids cannot be recorded for the cluster; accepting assertions on this node's replay cache alone until the database answers (an assertion could be replayed once on each other node meanwhile; see portcullis_sts_replay_unshared_total)", "err", err)
+		}, func() {
+			cfg.Logger.Info("client assertion ids are recorded for the cluster again")
 		})
 	}
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
