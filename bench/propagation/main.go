@@ -25,6 +25,9 @@
 //
 //	go run ./bench/propagation -postgres 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
 //
+// -load N adds N callers obtaining tokens from the nodes in turn, each as
+// fast as it is answered, for the whole run: propagation under load.
+//
 // The revision poll is left at its default (1 s): it is the safety net;
 // changes arrive by PostgreSQL notification. -reload-interval changes it
 // (a long one shows the notification path alone). The run works in a
@@ -52,6 +55,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +72,7 @@ type config struct {
 	poll           time.Duration
 	timeout        time.Duration
 	reloadInterval time.Duration
+	load           int
 }
 
 func main() {
@@ -77,6 +82,7 @@ func main() {
 	flag.DurationVar(&c.poll, "poll", 2*time.Millisecond, "how often each observing node is asked")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up on a change after this long")
 	flag.DurationVar(&c.reloadInterval, "reload-interval", 0, "the nodes' revision poll (default: serve's default, 1s)")
+	flag.IntVar(&c.load, "load", 0, "callers requesting tokens from every node meanwhile, each as fast as it is answered")
 	flag.Parse()
 	if c.postgresURL == "" || c.changes < 1 {
 		fmt.Fprintln(os.Stderr, "propagation: give -postgres URL (and -n of at least 1); e.g. go run ./bench/propagation -postgres 'postgres://postgres@127.0.0.1:5432/test?sslmode=disable'")
@@ -87,7 +93,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "propagation:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("%d changes of each kind, made on one of 3 nodes, until both others serve them (poll %s):\n", c.changes, c.poll)
+	fmt.Printf("%d changes of each kind, made on one of 3 nodes, until both others serve them (poll %s, %d load callers):\n", c.changes, c.poll, c.load)
 	fmt.Printf("%-12s %10s %10s %10s\n", "change", "median", "p90", "max")
 	for _, r := range res {
 		fmt.Printf("%-12s %10s %10s %10s\n", r.kind, r.quantile(0.5), r.quantile(0.9), r.quantile(1))
@@ -169,6 +175,32 @@ func run(ctx context.Context, c config) ([]result, error) {
 	}
 	if _, err := nodes[0].admin("POST", "/tenants/default/applications", map[string]any{"displayName": "orders", "identifierUris": []string{"api://orders"}}, nil); err != nil {
 		return nil, err
+	}
+
+	// Load: callers obtaining admin tokens (secret authentication, always
+	// successful) from each node in turn until the run ends.
+	lctx, stopLoad := context.WithCancel(ctx)
+	var lwg sync.WaitGroup
+	var issued atomic.Int64
+	loadStart := time.Now()
+	defer func() {
+		stopLoad()
+		lwg.Wait()
+		if c.load > 0 {
+			fmt.Printf("load: %d tokens issued in %s (%.0f/s across the 3 nodes)\n", issued.Load(), time.Since(loadStart).Round(time.Millisecond), float64(issued.Load())/time.Since(loadStart).Seconds())
+		}
+	}()
+	for k := range c.load {
+		lwg.Add(1)
+		go func() {
+			defer lwg.Done()
+			for j := k; lctx.Err() == nil; j++ {
+				n := nodes[j%len(nodes)]
+				if _, st := n.token(n.cred.ClientID, n.cred.ClientSecret, n.cred.Scope); st == http.StatusOK {
+					issued.Add(1)
+				}
+			}
+		}()
 	}
 
 	res := []result{{kind: "client"}, {kind: "vault role"}, {kind: "route"}, {kind: "revocation"}}
