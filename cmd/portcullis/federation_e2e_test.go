@@ -142,6 +142,9 @@ func federationJourney(t *testing.T, s *devServer) {
 	if aud, _ := list[0]["audiences"].([]any); len(aud) != 1 || aud[0] != "api://AzureADTokenExchange" {
 		t.Errorf("default audience: %v", list[0]["audiences"])
 	}
+	if show := s.ok(t, "", "app", "show", "orders-deploy"); !strings.Contains(show, "Federated identity credentials:") || !strings.Contains(show, "github-main") || !strings.Contains(show, "discovery") {
+		t.Errorf("app show:\n%s", show)
+	}
 	if e := s.wantFailure(t, "", "app", "federated", "add", "orders-deploy", "--name", "GITHUB-MAIN", "--issuer", ci.URL, "--subject", "x"); !strings.Contains(e, "already has") {
 		t.Errorf("duplicate name: %s", e)
 	}
