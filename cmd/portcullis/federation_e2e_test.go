@@ -151,6 +151,26 @@ func federationJourney(t *testing.T, s *devServer) {
 	if e := s.wantFailure(t, "", "app", "federated", "add", "orders-deploy", "--name", "plain", "--issuer", "http://ci.example.com", "--subject", "x"); !strings.Contains(e, "https") {
 		t.Errorf("plain http issuer: %s", e)
 	}
+	// apply -f and export carry federated credentials: the export holds
+	// them, and an edited subject is planned as a replacement.
+	exported := filepath.Join(s.dir, "export", "portcullis.yaml")
+	if err := os.MkdirAll(filepath.Dir(exported), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.ok(t, "", "export", "-o", exported)
+	text := string(mustRead(t, exported))
+	if !strings.Contains(text, "federatedIdentityCredentials:") || !strings.Contains(text, ciSubject) || !strings.Contains(text, "cluster-1") {
+		t.Fatalf("export lacks the federated credentials:\n%s", text)
+	}
+	if err := os.WriteFile(exported, []byte(strings.Replace(text, clusterSubject, "system:serviceaccount:orders:worker", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan := s.ok(t, "", "apply", "-f", exported, "--dry-run")
+	if !strings.Contains(plan, "~ federated credential default/orders-deploy/cluster-a\n    subject: "+clusterSubject+" → system:serviceaccount:orders:worker\n") ||
+		!strings.Contains(plan, "Plan: 0 to create, 1 to update, 0 to delete.") {
+		t.Fatalf("apply --dry-run after editing a subject:\n%s", plan)
+	}
+
 	s.ok(t, "", "secret", "set", "db-password", "--value", secretValue)
 	s.ok(t, "", "vault", "role", "assign", "--app", "orders-deploy", "--role", "Secrets User")
 
