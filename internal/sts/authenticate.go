@@ -159,11 +159,18 @@ func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenan
 		}
 		c := &a.Claims
 		switch {
+		case a.Federated && in.ClientID == "":
+			// A federated token's sub is the workload, not the client.
+			return AuthenticatedClient{}, invalidRequest(CodeMissingParameter,
+				"The request body must contain the following parameter: 'client_id'. The client_assertion was issued by '%s', an external issuer "+
+					"(workload identity federation): send the application (client) id as client_id.", clip(c.Iss, 200))
+		case a.Federated:
 		case c.Sub == "":
 			return AuthenticatedClient{}, malformedAssertion("the sub claim is missing; set iss and sub to the application (client) id.")
 		case c.Iss != c.Sub:
 			return AuthenticatedClient{}, invalidClient(CodeAssertionIssuer,
-				"The issuer (iss '%s') and subject (sub '%s') of the client assertion differ; both must be the application (client) id.",
+				"The issuer (iss '%s') and subject (sub '%s') of the client assertion differ; both must be the application (client) id. "+
+					"(A token of an external issuer, for workload identity federation, has an https URL as iss.)",
 				clip(c.Iss, 100), clip(c.Sub, 100))
 		case in.ClientID == "":
 			*clientID = c.Sub // RFC 7523 §3: client_id may be omitted
@@ -199,7 +206,11 @@ func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenan
 	case MethodSecretBasic, MethodSecretPost:
 		out.CredentialID, e = s.verifySecret(now, app, string(in.Secret))
 	case MethodPrivateKeyJWT:
-		out.CredentialID, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
+		if assertion.Federated {
+			out.CredentialID, e = s.verifyFederatedAssertion(ctx, now, app, assertion)
+		} else {
+			out.CredentialID, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
+		}
 		out.ACR = acrCertificate
 	case MethodClientCertificate:
 		out.CredentialID, e = s.verifyClientCertificate(now, app, in.Certificate)
