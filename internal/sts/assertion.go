@@ -2,6 +2,7 @@ package sts
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -302,7 +303,7 @@ func (s *Server) findCertificate(app *directory.Application, a *clientAssertion)
 // validity, signature, audience, time window, lifetime and jti replay.
 // issuer/sub/client_id were checked before the application was looked up.
 // It returns the id of the key credential that signed.
-func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
+func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
 	kc, rc := s.findCertificate(app, a)
 	if kc == nil {
 		registered := make([]string, 0, len(app.KeyCredentials))
@@ -364,7 +365,10 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.T
 		return "", malformedAssertion("the jti claim is longer than 256 characters.")
 	}
 	// Remember the jti until the assertion could no longer be accepted.
-	if !s.replay.add(app.AppID, a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
+	// Remembered here first (a replay on this node costs no I/O), then for
+	// the cluster when a ReplayLog is configured.
+	until := a.Claims.Exp.Add(s.cfg.AssertionLeeway)
+	if !s.replay.add(app.AppID, a.Claims.Jti, until, now) || s.shared != nil && !s.shared.record(ctx, replayKeyOf(app.AppID, a.Claims.Jti), until, now) {
 		return "", invalidClient(CodeMalformedAssertion,
 			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
 			clip(a.Claims.Jti, 100))

@@ -134,9 +134,15 @@ func (s *Server) authenticateClient(ctx context.Context, st *state, t *directory
 	if e != nil && e.authFailure() {
 		if k, ok := clientKey(clientID); ok {
 			s.clientLimiter.fail(k, now)
+			if s.cfg.FailureLog != nil {
+				s.cfg.FailureLog.RecordFailure(FailureScopeClient, k)
+			}
 		}
 		if k, ok := sourceKey(in.Source); ok {
 			s.sourceLimiter.fail(k, now)
+			if s.cfg.FailureLog != nil {
+				s.cfg.FailureLog.RecordFailure(FailureScopeSource, k)
+			}
 		}
 	}
 	return c, e
@@ -203,7 +209,7 @@ func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenan
 		if assertion.Federated {
 			out.CredentialID, e = s.verifyFederatedAssertion(ctx, now, app, assertion)
 		} else {
-			out.CredentialID, e = s.verifyAssertion(now, in.BaseURL, t, app, assertion)
+			out.CredentialID, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
 		}
 		out.ACR = acrCertificate
 	case MethodClientCertificate:

@@ -63,6 +63,14 @@ type Config struct {
 	// Enricher, when set, adds claims to every token before it is minted,
 	// or blocks issuance (the token-issuance connector's seam).
 	Enricher Enricher
+	// ReplayLog, when set, makes jti replay refusal cluster-wide: every
+	// assertion this node's cache accepts is also recorded there (one
+	// database write per assertion-authenticated token; secret-authenticated
+	// clients write nothing). Nil: this node's cache alone.
+	ReplayLog ReplayLog
+	// FailureLog, when set, hears every failed authentication counted, to
+	// share it with the other nodes (see TakeFailures).
+	FailureLog FailureLog
 	// FederationHTTPClient fetches external issuers' discovery documents
 	// and JWKS for federated identity credentials (default: a client with
 	// a 10-second timeout and the system's trusted roots).
@@ -170,6 +178,7 @@ type Server struct {
 	issuer *Issuer
 
 	replay        *replayCache
+	shared        *sharedReplay // nil without Config.ReplayLog
 	clientLimiter *failureLimiter
 	sourceLimiter *failureLimiter
 	certs         certCache
@@ -202,6 +211,13 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		clientLimiter: newFailureLimiter(cfg.FailedAuthPerClient, maxLimiterEntries),
 		sourceLimiter: newFailureLimiter(cfg.FailedAuthPerSource, maxLimiterEntries),
 		metrics:       newMetrics(),
+	}
+	if cfg.ReplayLog != nil {
+		s.shared = newSharedReplay(cfg.ReplayLog, func(err error) {
+			cfg.Logger.Warn("client assertion ids cannot be recorded for the cluster; accepting assertions on this node's replay cache alone until the database answers (an assertion could be replayed once on each other node meanwhile; see portcullis_sts_replay_unshared_total)", "err", err)
+		}, func() {
+			cfg.Logger.Info("client assertion ids are recorded for the cluster again")
+		})
 	}
 	s.federation = newIssuerKeySources(cfg.FederationHTTPClient, cfg.Now, cfg.Logger)
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
