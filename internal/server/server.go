@@ -61,6 +61,8 @@ type Server struct {
 	// connectors are the compiled connectors of every tenant; the token
 	// service calls the token-issuance ones through its Enricher.
 	connectors *connectorsComponent
+	// cluster is the state shared with other nodes; nil on SQLite.
+	cluster *cluster
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -148,14 +150,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
+	s.cluster = newCluster(st, s.nodeID, log)
 	enricher := connector.NewEnricher(log)
-	s.sts = sts.New(sts.Config{
+	s.sts = sts.New(s.cluster.stsConfig(sts.Config{
 		Enricher:            enricher,
 		PublicURL:           cfg.PublicURL,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
-	}, st, keyring)
+	}), st, keyring)
 	s.reloader = &reloader{store: st, components: []Component{tokenService{s.sts}}, log: log}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
@@ -248,6 +251,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		watcher: s.vaultRefs.w,
 		tokens:  s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
 		tokenClient: tokenClient,
+		failures:    s.cluster.failureLog(),
 		issuer:      func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
 	})
 	if err != nil {
@@ -265,6 +269,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
+	var g *gateway.Gateway
+	if s.gateway != nil {
+		g = s.gateway.g
+	}
+	s.cluster.register(s.sts, g)
+	s.cluster.onChange(s.vault.StoreChanged)
+	s.cluster.onChange(s.vaultRefs.w.StoreChanged)
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 	}, []string{"route", "code"})
@@ -338,8 +349,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval) }()
+	wg.Add(4)
+	wake := newWakeSignal()
+	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval, wake) }()
+	go func() { defer wg.Done(); s.cluster.run(bg, wake) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
