@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"net"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -102,8 +103,9 @@ func startDevServerWith(t *testing.T, edit func(*server.Config)) *devServer {
 	if err := json.Unmarshal(mustRead(t, filepath.Join(s.data, "admin.json")), &s.cred); err != nil {
 		t.Fatalf("admin.json: %v", err)
 	}
-	if s.cred.Addr != "https://"+srv.Addr() {
-		t.Fatalf("admin.json addr = %q, server listens on %s", s.cred.Addr, srv.Addr())
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	if want := "https://localhost:" + port; cfg.PublicURL == "" && s.cred.Addr != want {
+		t.Fatalf("admin.json addr = %q, want the dev public URL %s (server listens on %s)", s.cred.Addr, want, srv.Addr())
 	}
 	s.addSecret(s.cred.ClientSecret)
 	return s
@@ -574,7 +576,8 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		args  []string
 		want  []string
 	}{
-		{"unknown app", "", []string{"app", "show", "no-such-app"}, []string{`"no-such-app" not found`, "tenant default"}},
+		{"unknown app", "", []string{"app", "show", "no-such-app"}, []string{`"no-such-app" not found`, "tenant default", "'portcullis app list'"}},
+		{"unknown identifier URI", "", []string{"app", "show", "api://nowhere"}, []string{`"api://nowhere"`, "'portcullis app list'"}},
 		{"unknown app in secret add", "", []string{"app", "secret", "add", "no-such-app"}, []string{`"no-such-app" not found`}},
 		{"unknown tenant", "", []string{"app", "list", "--tenant", "nowhere"}, []string{`tenant "nowhere" not found`}},
 		{"duplicate identifier URI", "", []string{"app", "create", "orders-api-2", "--identifier-uri", "api://orders"},
@@ -588,8 +591,8 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		{"duplicate grant", "", []string{"grant", "add", "--client", "billing-job", "--resource", "orders-api", "--role", "Orders.Read"},
 			[]string{"already holds", grantID}},
 		{"secret with unparsable --expires", "", []string{"app", "secret", "add", "billing-job", "--expires", "soon"}, []string{`--expires "soon"`}},
-		{"secret expiring after the server maximum", "", []string{"app", "secret", "add", "billing-job", "--expires", "3y"}, []string{"expiresInSeconds", "2 years"}},
-		{"secret expiring before the server minimum", "", []string{"app", "secret", "add", "billing-job", "--expires", "30m"}, []string{"expiresInSeconds", "1 hour"}},
+		{"secret expiring after the server maximum", "", []string{"app", "secret", "add", "billing-job", "--expires", "3y"}, []string{"--expires 3y", "at most 2y", "--expires 2y or less"}},
+		{"secret expiring before the server minimum", "", []string{"app", "secret", "add", "billing-job", "--expires", "30m"}, []string{"--expires 30m", "at least 1h0m0s"}},
 		{"token get with a wrong secret", wrongSecret, tokenArgs("api://orders/.default", "--secret", "-"), []string{"invalid_client", "AADSTS7000215"}},
 		{"token get with a scope without /.default", secret, tokenArgs("api://orders/Orders.Read", "--secret", "-"), []string{"invalid_scope", "AADSTS1002012"}},
 		{"token get with two resources", secret, tokenArgs("api://orders/.default api://other/.default", "--secret", "-"), []string{"AADSTS70011"}},
@@ -651,6 +654,19 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 	if ss := values(t, "secret list", s.okJSON(t, "", "app", "secret", "list", "billing-job")); len(ss) != 1 {
 		t.Errorf("refused secret adds left %d secrets, want 1", len(ss))
 	}
+
+	// Every command taking an application accepts its name, appId or
+	// identifier URI.
+	ordersID := str(find(apps, "displayName", "orders-api")["appId"])
+	for _, ref := range []string{"orders-api", ordersID, "api://orders", "API://Orders/"} {
+		if got := s.okJSON(t, "", "app", "show", ref); got["appId"] != ordersID {
+			t.Errorf("app show %s = %v, want appId %s", ref, got["appId"], ordersID)
+		}
+		if out := s.ok(t, "", "app", "role", "list", ref); !strings.Contains(out, "Orders.Read") {
+			t.Errorf("app role list %s = %q, want Orders.Read", ref, out)
+		}
+	}
+	s.ok(t, "", "vault", "role", "assign", "--app", "api://orders", "--role", "Key Vault Secrets User")
 }
 
 // token runs `token get --decode -o json` and returns the decoded output;
