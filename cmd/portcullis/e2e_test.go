@@ -599,6 +599,12 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		{"token get for an unknown resource", secret, tokenArgs("api://nowhere/.default", "--secret", "-"), []string{"AADSTS500011"}},
 		{"token get with an unregistered certificate", "", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx"), "--password", "pw"),
 			[]string{"invalid_client", "AADSTS700027"}},
+		{"token get with a PFX and no password", "", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx")),
+			[]string{"password-protected PFX and no password was given", "--password -"}},
+		{"token get with a wrong PFX password", "nope\n", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx"), "--password", "-"),
+			[]string{"the PFX password is wrong"}},
+		{"app cert add of a PFX without password", "", []string{"app", "cert", "add", "billing-job", filepath.Join(s.dir, "stranger.pfx")},
+			[]string{"password-protected PFX and no password was given"}},
 		{"token get for an unknown client", secret, []string{"token", "get", "--client-id", "00000000-0000-4000-8000-000000000000", "--secret", "-", "--scope", "api://orders/.default"},
 			[]string{"AADSTS700016"}},
 		{"token get in an unknown tenant", secret, tokenArgs("api://orders/.default", "--secret", "-", "--tenant", "nowhere"), []string{"AADSTS90002"}},
@@ -667,6 +673,13 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		}
 	}
 	s.ok(t, "", "vault", "role", "assign", "--app", "api://orders", "--role", "Key Vault Secrets User")
+
+	// --password - reads a PFX password from standard input everywhere.
+	s.ok(t, "pw2\n", "cert", "create", "--subject", "CN=piped", "--out", filepath.Join(s.dir, "piped"), "--password", "-")
+	s.ok(t, "pw2\n", "app", "cert", "add", "billing-job", filepath.Join(s.dir, "piped.pfx"), "--password", "-")
+	if code, _, errOut := s.cli(t, "pw2\n", "token", "get", "--client-id", billingID, "--cert", filepath.Join(s.dir, "piped.pfx"), "--password", "-", "--scope", "api://orders/.default"); code != 0 {
+		t.Errorf("token get with --password -: %s", errOut)
+	}
 }
 
 // token runs `token get --decode -o json` and returns the decoded output;
