@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/buildinfo"
 )
 
 func main() {
@@ -80,6 +82,8 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 			return cmd.Help()
 		},
 	}
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
@@ -99,6 +103,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertificateCommand(),
 		newKeyCommand(),
 		newCACommand(),
+		newVersionCommand(),
 	)
 	return root
 }
