@@ -115,7 +115,7 @@ func getToken(cmd *cobra.Command, o tokenGetOptions) error {
 	tenant := first(o.tenant, os.Getenv(adminclient.EnvTenant), adminclient.DefaultTenant)
 	tok, err := oauthclient.RequestToken(cmd.Context(), hc, e.TokenURL(tenant), clientID, cred, o.scope)
 	if err != nil {
-		return err
+		return e.ExplainConnection(err)
 	}
 
 	var header, claims json.RawMessage

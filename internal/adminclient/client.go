@@ -111,6 +111,9 @@ func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
 	}
 	tok, err := c.oauth.RequestToken(ctx, c.cfg.TokenURL(), c.cfg.ClientID, oauthclient.SecretCredential(c.cfg.ClientSecret), c.cfg.Scope)
 	if err != nil {
+		if ce := c.cfg.Endpoint.ExplainConnection(err); ce != err {
+			return "", ce
+		}
 		return "", fmt.Errorf("get an admin token from %s with the credential from %s: %w", c.cfg.TokenURL(), c.cfg.Source, explainTransport(err, c.cfg))
 	}
 	c.token = tok
@@ -155,6 +158,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
+			if ce := c.cfg.Endpoint.ExplainConnection(oauthclient.ExplainConnection(c.cfg.Addr, err)); ce != nil {
+				return ce
+			}
 			return fmt.Errorf("admin API %s %s: %w", method, basePath+path, explainTransport(err, c.cfg))
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
@@ -176,6 +182,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 				method, basePath+path, resp.StatusCode, sanitize(resp.Header.Get("Location")), EnvAddr)
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			if ce := oauthclient.PlainHTTPToHTTPS(c.cfg.Addr, resp.StatusCode, data); ce != nil {
+				return c.cfg.Endpoint.ExplainConnection(ce)
+			}
 			return apiError(resp.StatusCode, data)
 		}
 		if out == nil || resp.StatusCode == http.StatusNoContent {
@@ -286,6 +295,9 @@ func (c *Client) appPath(ctx context.Context, tenant, ref string) (string, error
 	}
 	if len(named) == 1 {
 		return appPath(tenant, named[0].AppID), nil
+	}
+	if !strings.Contains(ref, "://") { // a display name with a slash: the server says what it finds
+		return appPath(tenant, ref), nil
 	}
 	return "", &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf(
 		"no application of tenant %s has the identifier URI %q (or, as display name, exactly one); 'portcullis app list' shows names, appIds and identifier URIs", tenant, ref)}
