@@ -105,6 +105,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCACommand(),
 		newVersionCommand(),
 	)
+	addCompletions(root)
 	return root
 }
 
