@@ -533,7 +533,8 @@ func printBanner(out io.Writer, cfg Config, listen, addr string, boot bootstrapR
 	}
 	if caFile != "" {
 		p("  TLS CA certificate:      %s", caFile)
-		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)
+		p("  Trust it in clients:     export SSL_CERT_FILE=%s   (Go, Python, OpenSSL)", caFile)
+		p("                           curl --cacert %s   (Debian's curl ignores SSL_CERT_FILE)", caFile)
 	}
 	if boot.AdminCreated {
 		p("  Admin credential:        %s (mode 0600; the CLI reads it from --data)", cfg.AdminCredentialFile)
