@@ -93,7 +93,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: create root key, local CA and admin credential in --data")
 	f.StringVar(&cfg.DataDir, "data", "", "data directory: SQLite database, dev key material, admin.json (default ./portcullis-data or $PORTCULLIS_DATA)")
 	f.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL for a cluster (postgres://…; default: SQLite in --data, or $PORTCULLIS_DATABASE)")
-	f.StringVar(&cfg.PublicURL, "public-url", "", "the one base URL clients use: issuer, discovery and vault URLs, e.g. https://sts.example.com (default with --dev: https://localhost:PORT; else from each request's Host)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the one base URL clients use: issuer, discovery and vault URLs, e.g. https://sts.example.com; give every node of a cluster the same (default with --dev and no --database: https://localhost:PORT; else from each request's Host)")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain for the listener (required without --dev; reloaded when it changes)")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key for the listener (required without --dev)")
 	f.StringVar(&cfg.RootKeyFile, "root-key", "", "root encryption key file, mode 0600 (or set "+server.RootKeyEnv+"; required without --dev)")

@@ -49,8 +49,8 @@ func bootstrap(ctx context.Context, dir *directory.Service, cfg *Config, addr, c
 	}
 	res := bootstrapResult{Tenant: b.Tenant, ManagementAppID: b.Management.AppID, AdminAppIDs: b.AdminAppIDs}
 	if b.AdminClient == nil {
-		if !cfg.Dev {
-			return res, nil
+		if !cfg.Dev || filepath.Dir(cfg.AdminCredentialFile) != cfg.DataDir {
+			return res, nil // only a dev server's own DATA/admin.json follows it
 		}
 		return res, updateAdminCredentialAddr(cfg.AdminCredentialFile, addr, caFile)
 	}

@@ -138,10 +138,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			s.listeners.close()
 		}
 	}()
-	// One canonical public URL: --public-url, else in dev mode
-	// https://localhost:PORT (every issuer and URL the service prints).
+	// One canonical public URL: --public-url, else for a development
+	// server on its own database https://localhost:PORT (every issuer and
+	// URL the service prints). Nodes sharing a database need the same
+	// --public-url; without it each request's Host names the issuer.
 	public := cfg.PublicURL
-	if public == "" && cfg.Dev {
+	if public == "" && cfg.Dev && cfg.DatabaseURL == "" {
 		public = devPublicURL(s.https.Addr())
 	}
 	addr := baseURL(public, s.https.Addr())

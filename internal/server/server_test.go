@@ -60,7 +60,7 @@ func startServer(t testing.TB, cfg Config) *running {
 	t.Cleanup(func() { stop() })
 
 	r := &running{srv: srv, cfg: cfg, stop: stop, base: "https://" + srv.Addr()}
-	if cfg.Dev && cfg.PublicURL == "" {
+	if cfg.Dev && cfg.PublicURL == "" && cfg.DatabaseURL == "" {
 		r.base = devPublicURL(srv.Addr()) // the issuer's base: one public URL per instance
 	}
 	credFile := cfg.AdminCredentialFile
