@@ -103,6 +103,9 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertificateCommand(),
 		newKeyCommand(),
 		newCACommand(),
+		newIdentityAgentCommand(),
+		newApplyCommand(),
+		newExportCommand(),
 		newVersionCommand(),
 	)
 	addCompletions(root)
