@@ -304,7 +304,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
-	registerStartPage(mux, addr, boot.Tenant.ID)
+	registerStartPage(mux, public, boot.Tenant.ID)
 	if s.metrics, err = listenMetrics(cfg, reg, log); err != nil {
 		return nil, err
 	}

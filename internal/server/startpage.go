@@ -51,21 +51,27 @@ type startPageData struct {
 }
 
 // registerStartPage serves GET / (the start page) and GET /docs/NAME.md
-// (this version's documentation, as text) on mux; base is the public URL,
-// tenantID the default tenant.
-func registerStartPage(mux *http.ServeMux, base, tenantID string) {
+// (this version's documentation, as text) on mux; public is the public URL
+// ("" = the request's Host, as the token service does), tenantID the
+// default tenant.
+func registerStartPage(mux *http.ServeMux, public, tenantID string) {
 	names, _ := fs.Glob(docs.Files, "*.md")
-	data := startPageData{
-		Version:   buildinfo.Read().String(),
-		Base:      base,
-		Issuer:    base + "/" + tenantID + "/v2.0",
-		Discovery: base + "/" + tenantID + "/v2.0/.well-known/openid-configuration",
-		JWKS:      base + "/" + tenantID + "/discovery/v2.0/keys",
-		Token:     base + "/" + tenantID + "/oauth2/v2.0/token",
-		Vault:     kvapi.PathVaultURL(base, vault.DefaultVault),
-		Docs:      names,
-	}
+	version := buildinfo.Read().String()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		base := public
+		if base == "" {
+			base = "https://" + r.Host
+		}
+		data := startPageData{
+			Version:   version,
+			Base:      base,
+			Issuer:    base + "/" + tenantID + "/v2.0",
+			Discovery: base + "/" + tenantID + "/v2.0/.well-known/openid-configuration",
+			JWKS:      base + "/" + tenantID + "/discovery/v2.0/keys",
+			Token:     base + "/" + tenantID + "/oauth2/v2.0/token",
+			Vault:     kvapi.PathVaultURL(base, vault.DefaultVault),
+			Docs:      names,
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
 		_ = startPage.Execute(w, data)
