@@ -52,11 +52,12 @@ func cliAdvice(msg string) string {
 					tenant = " --tenant " + t
 				}
 			}
-			out = strings.ReplaceAll(out, "$t", tenant)
-			for i := len(groups) - 1; i >= 1; i-- {
-				out = strings.ReplaceAll(out, "$"+string(rune('0'+i)), groups[i])
+			// One pass: text from the server inserted for $1 is not expanded again.
+			pairs := []string{"$t", tenant}
+			for i := 1; i < len(groups); i++ {
+				pairs = append(pairs, "$"+string(rune('0'+i)), groups[i])
 			}
-			return out
+			return strings.NewReplacer(pairs...).Replace(out)
 		})
 	}
 	return msg

@@ -44,3 +44,24 @@ func TestCLIAdvice_NamesCommandsInsteadOfRESTCalls(t *testing.T) {
 		})
 	}
 }
+
+// FuzzCLIAdvice: server text (untrusted) never panics the rewrite, and text
+// without an admin API path comes back unchanged.
+func FuzzCLIAdvice(f *testing.F) {
+	for _, s := range []string{
+		"give an appId from GET /admin/v1/tenants/default/applications",
+		"DELETE /admin/v1/tenants/x/grants/{id}",
+		"POST /admin/v1/vaults/v/roleAssignments",
+		"GET /admin/v1/tenants/$1$2$t/apis",
+		"plain text",
+		"/admin/v1/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		got := cliAdvice(msg)
+		if !strings.Contains(msg, "/admin/v1/") && got != msg {
+			t.Fatalf("cliAdvice changed %q into %q", msg, got)
+		}
+	})
+}
