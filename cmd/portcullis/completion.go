@@ -28,7 +28,8 @@ type nameLister func(ctx context.Context, cmd *cobra.Command, args []string) []s
 
 // addCompletions walks the command tree and gives every command whose
 // usage names an APP, ROLE, TENANT or vault object NAME argument, and every
-// --app/--client/--resource/--role/--vault flag, a completion function.
+// --app/--client/--resource/--role/--tenant/--vault flag, a completion
+// function.
 func addCompletions(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -48,6 +49,9 @@ func addCompletions(root *cobra.Command) {
 			} else if ownFlag(c, "resource") != nil {
 				_ = c.RegisterFlagCompletionFunc("role", completeWith(listResourceRoles))
 			}
+		}
+		if f := ownFlag(c, "tenant"); f != nil && f.Value.Type() == "string" {
+			_ = c.RegisterFlagCompletionFunc("tenant", completeWith(listTenants))
 		}
 		if f := ownFlag(c, "vault"); f != nil && f.Value.Type() == "string" {
 			_ = c.RegisterFlagCompletionFunc("vault", completeWith(listVaults))

@@ -26,6 +26,7 @@ func TestE2E_CompletionNamesApplicationsRolesAndVaultObjects(t *testing.T) {
 		{"vault secrets", []string{"secret", "show"}, "", []string{"db-password"}, nil},
 		{"Key Vault roles", []string{"vault", "role", "assign", "--role"}, "Key Vault Secrets", []string{"Key Vault Secrets User", "Key Vault Secrets Officer"}, []string{"Key Vault Reader"}},
 		{"vaults", []string{"secret", "list", "--vault"}, "", []string{"default"}, nil},
+		{"tenants", []string{"app", "list", "--tenant"}, "", []string{"default"}, nil},
 		{"a FILE argument is left to the shell", []string{"app", "cert", "add", "orders-api"}, "", nil, []string{"orders-api"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
