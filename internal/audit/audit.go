@@ -21,32 +21,32 @@ import (
 type Record struct {
 	// Seq is assigned by the store: the order of appends, newest highest.
 	// It is 0 in a record not yet stored.
-	Seq       int64
-	Time      time.Time
-	RequestID string
+	Seq       int64     `json:"seq"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"requestId"`
 	// TenantID, AppID and ObjectID name the caller (the actor).
-	TenantID string
-	AppID    string
-	ObjectID string
+	TenantID string `json:"tenantId"`
+	AppID    string `json:"appId"`
+	ObjectID string `json:"objectId"`
 	// Vault is the vault the event is about; "" for directory changes.
-	Vault string
+	Vault string `json:"vault"`
 	// Type is the kind of thing changed or read: a vault object type
 	// ("secrets", "keys", "certificates"), "" for vault-level operations,
 	// TypeDirectory for a change through the admin API.
-	Type string
+	Type string `json:"type"`
 	// Name is what the event is about: a vault object name, or the admin
 	// API path of a directory change.
-	Name    string
-	Version string
+	Name    string `json:"name"`
+	Version string `json:"version"`
 	// Operation is what was done: a vault permission (e.g.
 	// "secrets/setSecret") or, for a directory change, the admin route
 	// (e.g. "POST /admin/v1/tenants/{tenant}/applications").
-	Operation string
-	Outcome   string // OutcomeSuccess, OutcomeDenied, OutcomeFailed or OutcomeRefused
-	Code      string // the error code (or HTTP status) when not a success
+	Operation string `json:"operation"`
+	Outcome   string `json:"outcome"` // OutcomeSuccess, OutcomeDenied, OutcomeFailed or OutcomeRefused
+	Code      string `json:"code"`    // the error code (or HTTP status) when not a success
 	// Reason says in words why a request was refused or failed; never a
 	// credential.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // TypeDirectory is the Type of a change made through the admin API.
