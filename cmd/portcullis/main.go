@@ -100,6 +100,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertificateCommand(),
 		newKeyCommand(),
 		newCACommand(),
+		newIdentityAgentCommand(),
 	)
 	return root
 }
