@@ -135,13 +135,21 @@ an admin credential.
 				if last == 0 {
 					fq.Since, fq.From = q.Since, q.From // nothing seen yet: keep the time range
 				}
-				next, err := c.Audit(ctx, fq)
-				if err != nil {
-					return err
-				}
-				recs = next.Value
-				if len(recs) > 0 {
-					last = recs[len(recs)-1].Seq
+				recs = recs[:0]
+				for { // all that is new, a page at a time
+					next, err := c.Audit(ctx, fq)
+					if err != nil {
+						return err
+					}
+					recs = append(recs, next.Value...)
+					if len(next.Value) == 0 {
+						break
+					}
+					last = next.Value[len(next.Value)-1].Seq
+					if len(next.Value) < fq.Limit {
+						break
+					}
+					fq.After = last
 				}
 			}
 		},

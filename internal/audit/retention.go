@@ -22,10 +22,12 @@ const (
 	PruneBatch = 1000
 	// ShipBatch is the most records one shipping step reads.
 	ShipBatch = 1000
-	// ShipSettle is how old a record must be before it is shipped: a
-	// record is shipped once no transaction that took an earlier seq can
-	// still be open, so that the cursor never passes a record that is
-	// not visible yet.
+	// ShipSettle is how long the shipper waits before it ships up to a
+	// seq it saw as the newest: on PostgreSQL, seqs are taken in insert
+	// order but become visible in commit order, so a record is shipped
+	// only once every transaction that took an earlier seq has had this
+	// long to commit, and the cursor never passes a record not yet
+	// visible. (Audit transactions are bounded to 30 s.)
 	ShipSettle = time.Minute
 	// ShipCursor names the shipper's cursor in the store.
 	ShipCursor = "ship"
@@ -33,7 +35,8 @@ const (
 
 // LogStore is the audit log as the Keeper uses it.
 type LogStore interface {
-	AuditToShip(ctx context.Context, afterSeq int64, limit int, settledBefore time.Time) ([]Record, error)
+	AuditToShip(ctx context.Context, afterSeq, throughSeq int64, limit int) ([]Record, error)
+	AuditNewestSeq(ctx context.Context) (int64, error)
 	AuditCursor(ctx context.Context, name string) (int64, error)
 	SetAuditCursor(ctx context.Context, name string, seq int64) error
 	PruneAudit(ctx context.Context, olderThan time.Time, keepRows, maxSeq int64, batch int) (int, error)
@@ -67,6 +70,13 @@ type Keeper struct {
 	Pause time.Duration
 	// MaxBatches bounds the pruning transactions of one pass (0: 100).
 	MaxBatches int
+
+	// mark is the newest seq seen, and when: what the next pass may ship
+	// once ShipSettle has passed. A Keeper is used by one goroutine.
+	mark struct {
+		seq int64
+		at  time.Time
+	}
 }
 
 // Report says what one pass did.
@@ -85,7 +95,7 @@ func (k *Keeper) RunOnce(ctx context.Context) (Report, error) {
 	}
 	var shippedTo int64
 	if k.Sink != nil {
-		n, to, err := k.ship(ctx, now().Add(-ShipSettle))
+		n, to, err := k.ship(ctx, now())
 		rep.Shipped = n
 		if err != nil {
 			return rep, err
@@ -124,17 +134,33 @@ func (k *Keeper) RunOnce(ctx context.Context) (Report, error) {
 }
 
 // ship writes every settled record after the cursor to the sink and moves
-// the cursor; it returns how many it shipped and the cursor after.
-// Delivery is at least once: a crash between the sink's Sync and the
-// cursor's move ships those records again (their seq tells them apart).
-func (k *Keeper) ship(ctx context.Context, settledBefore time.Time) (int, int64, error) {
+// the cursor; it returns how many it shipped and the cursor after. A
+// record is settled once it is at or below the newest seq seen
+// ShipSettle ago (see ShipSettle). Delivery is at least once: a crash
+// between the sink's Sync and the cursor's move ships those records again
+// (their seq tells them apart).
+func (k *Keeper) ship(ctx context.Context, now time.Time) (int, int64, error) {
 	cursor, err := k.Store.AuditCursor(ctx, ShipCursor)
 	if err != nil {
 		return 0, 0, err
 	}
+	// Ship up to the mark once it has settled; take a new mark when there
+	// is none or this pass uses it.
+	var through int64
+	settled := !k.mark.at.IsZero() && !now.Before(k.mark.at.Add(ShipSettle))
+	if settled {
+		through = k.mark.seq
+	}
+	if settled || k.mark.at.IsZero() {
+		newest, err := k.Store.AuditNewestSeq(ctx)
+		if err != nil {
+			return 0, cursor, err
+		}
+		k.mark.seq, k.mark.at = newest, now
+	}
 	n := 0
-	for {
-		recs, err := k.Store.AuditToShip(ctx, cursor, ShipBatch, settledBefore)
+	for cursor < through {
+		recs, err := k.Store.AuditToShip(ctx, cursor, through, ShipBatch)
 		if err != nil || len(recs) == 0 {
 			return n, cursor, err
 		}
@@ -150,10 +176,8 @@ func (k *Keeper) ship(ctx context.Context, settledBefore time.Time) (int, int64,
 		}
 		cursor = last
 		n += len(recs)
-		if len(recs) < ShipBatch {
-			return n, cursor, nil
-		}
 	}
+	return n, cursor, nil
 }
 
 // WriteJSONLines writes each record as one JSON object and a newline.

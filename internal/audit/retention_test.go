@@ -43,7 +43,7 @@ func shippedSeqs(t *testing.T, b []byte) []int64 {
 
 func TestKeeper_ShipsBeforePruningAndPrunesOnlyWhatWasShipped(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2030, 1, 10, 12, 0, 0, 0, time.UTC)
+	t0 := time.Date(2030, 1, 10, 12, 0, 0, 0, time.UTC)
 	cases := []struct {
 		name        string
 		sink        *bufferSink
@@ -53,40 +53,51 @@ func TestKeeper_ShipsBeforePruningAndPrunesOnlyWhatWasShipped(t *testing.T) {
 		wantPruned  int
 		wantLeft    int
 	}{
-		// 10 records, one per hour ending 30 s ago: the newest is not
-		// settled (ShipSettle) and so is neither shipped nor prunable.
-		{"age without shipping", nil, 5 * time.Hour, 0, 0, 5, 5},
-		{"age with shipping", &bufferSink{}, 5 * time.Hour, 0, 9, 5, 5},
-		{"rows with shipping", &bufferSink{}, 0, 3, 9, 7, 3},
-		{"no bound: shipped and kept", &bufferSink{}, 0, 0, 9, 0, 10},
-		{"age: all past it, the unshipped one kept", &bufferSink{}, time.Second, 0, 9, 9, 1},
-		{"age: all past it, no shipping", nil, time.Second, 0, 0, 10, 0},
-		{"shipping fails: nothing pruned", &bufferSink{syncErr: errors.New("disk full")}, time.Hour, 0, 0, 0, 10},
+		// Ten records one hour apart up to t0; a pass at t0; an eleventh
+		// record; a pass ShipSettle later, which ships the ten the first
+		// pass saw (not the eleventh: it has not settled).
+		{"age without shipping", nil, 5 * time.Hour, 0, 0, 5, 6},
+		{"age with shipping", &bufferSink{}, 5 * time.Hour, 0, 10, 5, 6},
+		{"rows with shipping", &bufferSink{}, 0, 3, 10, 8, 3},
+		{"no bound: shipped and kept", &bufferSink{}, 0, 0, 10, 0, 11},
+		{"age: all past it, the unshipped one kept", &bufferSink{}, time.Second, 0, 10, 10, 1},
+		{"age: all past it, no shipping", nil, time.Second, 0, 0, 11, 0},
+		{"shipping fails: nothing pruned", &bufferSink{syncErr: errors.New("disk full")}, time.Second, 0, 0, 0, 11},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			st := sqlitetest.Open(t)
-			var recs []audit.Record
+			add := func(at time.Time, op string) {
+				t.Helper()
+				if err := st.AppendAuditLog(ctx, audit.Record{Time: at, AppID: "a", Operation: op, Outcome: audit.OutcomeSuccess}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for i := range 10 {
-				recs = append(recs, audit.Record{Time: now.Add(-30*time.Second - time.Duration(9-i)*time.Hour), AppID: "a", Operation: fmt.Sprint("op", i), Outcome: audit.OutcomeSuccess})
+				add(t0.Add(-time.Duration(9-i)*time.Hour), fmt.Sprint("op", i))
 			}
-			if err := st.AppendAuditLog(ctx, recs...); err != nil {
-				t.Fatal(err)
-			}
+			now := t0
 			k := &audit.Keeper{Store: st, MaxAge: tc.maxAge, MaxRows: tc.maxRows, Now: func() time.Time { return now }}
 			if tc.sink != nil {
 				k.Sink = tc.sink
 			}
-			rep, err := k.RunOnce(ctx)
-			if tc.sink != nil && tc.sink.syncErr != nil {
-				if err == nil {
-					t.Fatal("RunOnce succeeded although the sink failed")
+			failing := tc.sink != nil && tc.sink.syncErr != nil
+			var total audit.Report
+			pass := func() {
+				t.Helper()
+				rep, err := k.RunOnce(ctx)
+				if err != nil && !failing {
+					t.Fatal(err)
 				}
-			} else if err != nil {
-				t.Fatal(err)
+				total.Shipped += rep.Shipped
+				total.Pruned += rep.Pruned
 			}
-			if rep.Shipped != tc.wantShipped || rep.Pruned != tc.wantPruned {
-				t.Errorf("RunOnce = %+v, want shipped %d, pruned %d", rep, tc.wantShipped, tc.wantPruned)
+			pass()
+			add(t0.Add(30*time.Second), "op10")
+			now = t0.Add(audit.ShipSettle)
+			pass()
+			if total.Shipped != tc.wantShipped || total.Pruned != tc.wantPruned {
+				t.Errorf("passes = %+v, want shipped %d, pruned %d", total, tc.wantShipped, tc.wantPruned)
 			}
 			left, err := st.ListAuditLog(ctx, audit.Query{})
 			if err != nil {
@@ -95,34 +106,39 @@ func TestKeeper_ShipsBeforePruningAndPrunesOnlyWhatWasShipped(t *testing.T) {
 			if len(left) != tc.wantLeft {
 				t.Errorf("%d records left, want %d", len(left), tc.wantLeft)
 			}
-			if tc.sink != nil && tc.sink.syncErr == nil {
-				seqs := shippedSeqs(t, tc.sink.Bytes())
-				if len(seqs) != tc.wantShipped {
-					t.Fatalf("sink holds %d records, want %d", len(seqs), tc.wantShipped)
-				}
-				// Every pruned record was shipped.
-				oldestLeft := int64(11)
-				if len(left) > 0 {
-					oldestLeft = left[len(left)-1].Seq
-				}
-				for s := int64(1); s < oldestLeft; s++ {
-					if s > seqs[len(seqs)-1] {
-						t.Errorf("record %d was pruned but not shipped", s)
-					}
-				}
-				// A second pass ships nothing twice.
-				before := tc.sink.Len()
-				if _, err := k.RunOnce(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if tc.sink.Len() != before {
-					t.Errorf("a second pass shipped again: %q", tc.sink.Bytes()[before:])
-				}
-			}
-			if tc.sink != nil && tc.sink.syncErr != nil {
+			if failing {
 				if c, _ := st.AuditCursor(ctx, audit.ShipCursor); c != 0 {
 					t.Errorf("the cursor moved to %d although the sink failed", c)
 				}
+				return
+			}
+			if tc.sink == nil {
+				return
+			}
+			seqs := shippedSeqs(t, tc.sink.Bytes())
+			if len(seqs) != tc.wantShipped {
+				t.Fatalf("sink holds %d records, want %d", len(seqs), tc.wantShipped)
+			}
+			// Every pruned record was shipped.
+			kept := map[int64]bool{}
+			for _, r := range left {
+				kept[r.Seq] = true
+			}
+			shipped := map[int64]bool{}
+			for _, s := range seqs {
+				shipped[s] = true
+			}
+			for s := int64(1); s <= 11; s++ {
+				if !kept[s] && !shipped[s] {
+					t.Errorf("record %d was pruned but not shipped", s)
+				}
+			}
+			// A later pass ships the eleventh, and nothing twice.
+			now = now.Add(audit.ShipSettle)
+			pass()
+			seqs = shippedSeqs(t, tc.sink.Bytes())
+			if len(seqs) != 11 || seqs[10] != 11 {
+				t.Errorf("after a third pass the sink holds seqs %v, want 1..11 once each", seqs)
 			}
 		})
 	}

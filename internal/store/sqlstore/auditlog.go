@@ -142,26 +142,31 @@ func scanAuditRecord(rows Rows) (audit.Record, error) {
 	return a, err
 }
 
-// AuditToShip returns up to limit records with Seq > afterSeq, oldest
-// first, stopping before the first one written at or after settledBefore.
-// The settling delay covers transactions that took a seq but have not
-// committed yet (on PostgreSQL, seqs are taken in insert order and become
-// visible in commit order): a record is shipped only once every record
-// before it must be visible.
-func (s *Store) AuditToShip(ctx context.Context, afterSeq int64, limit int, settledBefore time.Time) ([]audit.Record, error) {
-	query, args := withLimit(`SELECT seq, `+auditColumns+` FROM vault_audit WHERE seq > ? ORDER BY seq`, []any{afterSeq}, limit)
+// AuditToShip returns up to limit records with afterSeq < Seq <=
+// throughSeq, oldest first.
+func (s *Store) AuditToShip(ctx context.Context, afterSeq, throughSeq int64, limit int) ([]audit.Record, error) {
+	query, args := withLimit(`SELECT seq, `+auditColumns+` FROM vault_audit WHERE seq > ? AND seq <= ? ORDER BY seq`, []any{afterSeq, throughSeq}, limit)
 	recs, err := readValue(ctx, s, func(q Querier) ([]audit.Record, error) {
 		return scanAll(ctx, q, query, args, scanAuditRecord)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read audit records to ship: %w", err)
 	}
-	for i, r := range recs {
-		if !r.Time.Before(settledBefore) {
-			return recs[:i], nil
-		}
-	}
 	return recs, nil
+}
+
+// AuditNewestSeq returns the highest seq of a committed record, 0 when the
+// log is empty.
+func (s *Store) AuditNewestSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.Read(ctx, func(q Querier) error {
+		_, err := QueryOne(ctx, q, `SELECT COALESCE(MAX(seq), 0) FROM vault_audit`, nil, &seq)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read the newest audit seq: %w", err)
+	}
+	return seq, nil
 }
 
 // AuditCursor returns the named cursor's seq, 0 when it was never set.

@@ -154,7 +154,8 @@ type Contract interface {
 	// record is written by Write, from the audit.Change of its context.
 	AppendAuditLog(ctx context.Context, records ...audit.Record) error
 	ListAuditLog(ctx context.Context, q audit.Query) ([]audit.Record, error)
-	AuditToShip(ctx context.Context, afterSeq int64, limit int, settledBefore time.Time) ([]audit.Record, error)
+	AuditToShip(ctx context.Context, afterSeq, throughSeq int64, limit int) ([]audit.Record, error)
+	AuditNewestSeq(ctx context.Context) (int64, error)
 	AuditCursor(ctx context.Context, name string) (int64, error)
 	SetAuditCursor(ctx context.Context, name string, seq int64) error
 	PruneAudit(ctx context.Context, olderThan time.Time, keepRows, maxSeq int64, batch int) (int, error)
