@@ -24,7 +24,7 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
-require go.yaml.in/yaml/v2 v2.4.4 // indirect
+require go.yaml.in/yaml/v2 v2.4.4
 
 require (
 	github.com/Azure/azure-sdk-for-go/sdk/internal v1.13.0 // indirect

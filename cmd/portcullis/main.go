@@ -101,6 +101,8 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newKeyCommand(),
 		newCACommand(),
 		newIdentityAgentCommand(),
+		newApplyCommand(),
+		newExportCommand(),
 	)
 	return root
 }
