@@ -85,6 +85,9 @@ func (a *API) auditedWrite(sw *statusRecorder, r *http.Request, p *guard.Princip
 	}
 	ch.Claim(owner, rec, a.now, true)
 	next.ServeHTTP(sw, r.WithContext(ctx))
+	if described, ok := ch.Record(owner); ok {
+		rec = described // with the name of what the request meant to create
+	}
 	written, held := ch.Release(owner)
 	if written || !held || a.auditLog == nil {
 		return

@@ -13,6 +13,8 @@ package audit
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -96,6 +98,7 @@ type Change struct {
 	rec     Record
 	now     func() time.Time
 	written bool
+	created bool // Creates was called
 }
 
 type changeKey struct{}
@@ -133,7 +136,7 @@ func (c *Change) Claim(owner any, rec Record, now func() time.Time, yield bool) 
 	if now == nil {
 		now = time.Now
 	}
-	c.owner, c.rec, c.now, c.yield, c.written = owner, rec, now, yield, false
+	c.owner, c.rec, c.now, c.yield, c.written, c.created = owner, rec, now, yield, false, false
 	return true
 }
 
@@ -167,6 +170,23 @@ func (c *Change) Describe(name, version string) {
 	}
 }
 
+// Creates records that the change creates an object called name in the
+// collection its record names (a directory change: a POST to an admin API
+// collection), so that the record names the object, PATH/name, not only
+// its collection. Only the first call counts.
+func (c *Change) Creates(name string) {
+	if c == nil || name == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.owner == nil || c.written || c.created || c.rec.Type != TypeDirectory {
+		return
+	}
+	c.rec.Name = strings.TrimSuffix(c.rec.Name, "/") + "/" + url.PathEscape(name)
+	c.created = true
+}
+
 // Pending returns the record a write transaction about to commit must
 // hold: the claimed record, not yet written, stamped with the current
 // time. It may be called again when the transaction is retried.
@@ -197,6 +217,20 @@ func (c *Change) Committed() {
 	}
 }
 
+// Record returns the record owner claimed the change with, as described
+// since (Describe, Creates), and whether owner holds the change.
+func (c *Change) Record(owner any) (Record, bool) {
+	if c == nil {
+		return Record{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.owner != owner {
+		return Record{}, false
+	}
+	return c.rec, true
+}
+
 // Release ends owner's claim and reports whether its record was written
 // in a committed transaction, and whether owner still held the change
 // (false when an inner operation took it over, or owner never held it).
@@ -211,6 +245,6 @@ func (c *Change) Release(owner any) (written, held bool) {
 		return false, false
 	}
 	written = c.written
-	c.owner, c.rec, c.now, c.yield, c.written = nil, Record{}, nil, false, false
+	c.owner, c.rec, c.now, c.yield, c.written, c.created = nil, Record{}, nil, false, false, false
 	return written, true
 }

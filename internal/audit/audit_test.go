@@ -71,6 +71,16 @@ func TestChange_DescribeFillsOnlyWhatIsMissing(t *testing.T) {
 	if r.Name != "kept" || r.Version != "v1" {
 		t.Errorf("record %+v; want name kept, version v1", r)
 	}
+	dir := audit.ChangeFrom(audit.WithChange(context.Background()))
+	dir.Claim(2, audit.Record{Type: audit.TypeDirectory, Name: "/admin/v1/tenants"}, nil, true)
+	dir.Creates("a b")
+	dir.Creates("second")
+	if r, ok := dir.Record(2); !ok || r.Name != "/admin/v1/tenants/a%20b" {
+		t.Errorf("after Creates the record names %q, want /admin/v1/tenants/a%%20b", r.Name)
+	}
+	if _, ok := dir.Record(3); ok {
+		t.Error("Record answers for an operation that does not hold the change")
+	}
 	var none *audit.Change // a context without a Change
 	none.Describe("x", "y")
 	none.Committed()
