@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,5 +53,32 @@ func TestConfig_AuditRetentionFlags(t *testing.T) {
 				t.Errorf("keeper %+v, interval %s; want age %s, rows %d, shipping %v, 1m", k, c.AuditInterval, tc.wantAge, tc.maxRows, tc.ship != "")
 			}
 		})
+	}
+}
+
+func TestServe_AuditLogIsPrunedInTheBackground(t *testing.T) {
+	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), AuditMaxRows: 2, AuditInterval: 50 * time.Millisecond})
+	for _, name := range []string{"a", "b", "c", "d"} {
+		if st := r.admin(t, "POST", "/tenants", map[string]any{"name": name}, nil); st != 201 {
+			t.Fatalf("create tenant %s: %d", name, st)
+		}
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		recs, err := r.srv.store.ListAuditLog(ctx, audit.Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) <= 2 {
+			if len(recs) == 0 || recs[0].Operation != "POST /admin/v1/tenants" || recs[0].Name != "/admin/v1/tenants/d" {
+				t.Fatalf("the newest records were pruned: %+v", recs)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit records after 20 s with --audit-max-rows 2", len(recs))
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
 	}
 }
