@@ -63,6 +63,14 @@ type Config struct {
 	// Enricher, when set, adds claims to every token before it is minted,
 	// or blocks issuance (the token-issuance connector's seam).
 	Enricher Enricher
+	// FederationHTTPClient fetches external issuers' discovery documents
+	// and JWKS for federated identity credentials (default: a client with
+	// a 10-second timeout and the system's trusted roots).
+	FederationHTTPClient *http.Client
+	// MaxFederatedTokenLifetime bounds exp−nbf (or exp−iat) of a token from
+	// an external issuer (default 24h: Kubernetes projected service-account
+	// tokens commonly live one hour, up to a day).
+	MaxFederatedTokenLifetime time.Duration
 }
 
 // RateLimit is a token bucket: Burst failures at once, then one more per
@@ -118,6 +126,9 @@ func (c *Config) setDefaults() {
 	if c.FailedAuthPerSource.Burst == 0 {
 		c.FailedAuthPerSource.Burst = 100
 	}
+	if c.MaxFederatedTokenLifetime <= 0 {
+		c.MaxFederatedTokenLifetime = 24 * time.Hour
+	}
 	if c.ReplayCacheSize <= 0 {
 		c.ReplayCacheSize = 1 << 20
 	}
@@ -162,6 +173,7 @@ type Server struct {
 	clientLimiter *failureLimiter
 	sourceLimiter *failureLimiter
 	certs         certCache
+	federation    *issuerKeySources
 	metrics       *metrics
 }
 
@@ -191,6 +203,7 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		sourceLimiter: newFailureLimiter(cfg.FailedAuthPerSource, maxLimiterEntries),
 		metrics:       newMetrics(),
 	}
+	s.federation = newIssuerKeySources(cfg.FederationHTTPClient, cfg.Now, cfg.Logger)
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
 	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil, nil), keys: map[string][]*signingKey{}})
 	return s
