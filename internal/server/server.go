@@ -23,6 +23,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/gateway"
@@ -50,6 +51,8 @@ type Server struct {
 	listeners listeners
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
+	// auditKeeper ships and prunes the audit log (on the lease holder).
+	auditKeeper *audit.Keeper
 
 	// reloader rebuilds every component's snapshot when the store moves.
 	reloader *reloader
@@ -125,6 +128,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			st.Close()
 		}
 	}()
+	if s.auditKeeper, err = newAuditKeeper(cfg, st); err != nil {
+		return nil, err
+	}
 
 	s.https = &Listener{Name: "https", Essential: true, Drain: true}
 	if err := s.https.bind(cfg.Listen, "--listen"); err != nil {
@@ -345,12 +351,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	wake := newWakeSignal()
 	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval, wake) }()
 	go func() { defer wg.Done(); s.cluster.run(bg, wake) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
+	go func() { defer wg.Done(); s.runAuditRetention(bg, s.cfg.AuditInterval) }()
 	defer func() { stopBG(); wg.Wait() }()
 	// After the listeners stopped (deferred calls run last first): the
 	// gateway closes its backends, then the connectors and the watcher.
