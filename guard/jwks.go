@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -159,4 +160,60 @@ func decodeParam(name, v string, size int) ([]byte, error) {
 		return nil, fmt.Errorf("parameter %s is %d bytes; want %d", name, len(b), size)
 	}
 	return b, nil
+}
+
+// StaticKeys is a KeySource over a fixed JWK Set, for an issuer whose keys
+// cannot be fetched (a private Kubernetes service-account issuer, whose
+// JWKS an administrator copies out of the cluster). It never refreshes:
+// when the issuer rotates its keys, the set must be replaced.
+type StaticKeys struct {
+	issuer string
+	keys   map[string]crypto.PublicKey
+}
+
+// NewStaticKeys parses jwks, a JWK Set document (RFC 7517 §5), as the
+// keys of issuer. Keys that cannot verify signatures are skipped as
+// OIDCKeySource skips them; a document that is not a JWK Set, or that
+// holds no usable signature key, is an error that says why.
+func NewStaticKeys(issuer string, jwks []byte) (*StaticKeys, error) {
+	if issuer == "" {
+		return nil, errors.New("guard: the issuer of a static key set is empty; give the iss value its tokens carry")
+	}
+	keys, skipped, err := parseJWKS(jwks, DefaultMaxKeys)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	if len(keys) == 0 {
+		if len(skipped) > 0 {
+			return nil, fmt.Errorf("guard: the JWK Set has no usable signature key (%s)", strings.Join(skipped, "; "))
+		}
+		return nil, errors.New("guard: the JWK Set has no usable signature key")
+	}
+	return &StaticKeys{issuer: issuer, keys: keys}, nil
+}
+
+// Issuer returns the issuer whose keys these are.
+func (s *StaticKeys) Issuer() string { return s.issuer }
+
+// Kids returns the key ids of the set, sorted.
+func (s *StaticKeys) Kids() []string {
+	out := make([]string, 0, len(s.keys))
+	for kid := range s.keys {
+		out = append(out, kid)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Key implements KeySource. An unknown kid is an ordinary error (401):
+// the set cannot change without an administrator.
+func (s *StaticKeys) Key(_ context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	if issuer != s.issuer {
+		return nil, fmt.Errorf("issuer %q is not %q, the issuer of this key set", clip(issuer, 100), s.issuer)
+	}
+	k, ok := s.keys[kid]
+	if !ok {
+		return nil, fmt.Errorf("kid %q is not in the configured key set of %s (kids: %s)", clip(kid, 64), s.issuer, strings.Join(s.Kids(), ", "))
+	}
+	return k, nil
 }

@@ -58,10 +58,14 @@ type OIDCOptions struct {
 // than RefreshInterval; when a fetch fails the last good key set is kept,
 // and a kid it does not hold is answered ErrKeySourceUnavailable (503: it
 // may be a rotation the outage hides) until a fetch succeeds again.
+//
+// NewJWKSKeySource makes one for an issuer without a discovery document:
+// the same rules over a fixed JWKS URL.
 type OIDCKeySource struct {
 	issuer       string
-	discovery    string
-	loopbackHTTP bool // the issuer is http:// on a loopback address (development)
+	discovery    string // empty for a JWKS-only source
+	jwksURI      string // fixed JWKS URL of a JWKS-only source (NewJWKSKeySource)
+	loopbackHTTP bool   // the issuer (or fixed JWKS URL) is http:// on a loopback address (development)
 	client       *http.Client
 	refresh      time.Duration
 	minRefetch   time.Duration
@@ -102,9 +106,48 @@ func NewOIDCKeySource(ctx context.Context, issuerURL string, opts OIDCOptions) (
 	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("guard: issuer URL %q is not an absolute URL without query, fragment or user info", clip(issuerURL, 200))
 	}
+	s := newKeySource(issuerURL, opts)
+	s.discovery = strings.TrimSuffix(issuerURL, "/") + "/.well-known/openid-configuration"
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		s.loopbackHTTP = true
+	default:
+		return nil, fmt.Errorf("guard: issuer URL %q must be https (http only on a loopback address)", clip(issuerURL, 200))
+	}
+	return s.open(ctx, opts)
+}
+
+// NewJWKSKeySource returns a key source for an issuer that publishes no
+// discovery document, only a JWK Set at jwksURL (a Kubernetes cluster
+// whose service-account issuer is private, for example): tokens must name
+// issuer as iss, and their keys are read from jwksURL with the same
+// refetch, refresh and last-good rules as NewOIDCKeySource. issuer is not
+// fetched and may be any non-empty string; jwksURL must be https, or http
+// on a loopback address.
+func NewJWKSKeySource(ctx context.Context, issuer, jwksURL string, opts OIDCOptions) (*OIDCKeySource, error) {
+	if issuer == "" {
+		return nil, errors.New("guard: the issuer of a JWKS key source is empty; give the iss value its tokens carry")
+	}
+	u, err := url.Parse(jwksURL)
+	if err != nil || u.Host == "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("guard: JWKS URL %q is not an absolute URL without fragment or user info", clip(jwksURL, 200))
+	}
+	s := newKeySource(issuer, opts)
+	s.jwksURI = jwksURL
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		s.loopbackHTTP = true
+	default:
+		return nil, fmt.Errorf("guard: JWKS URL %q must be https (http only on a loopback address)", clip(jwksURL, 200))
+	}
+	return s.open(ctx, opts)
+}
+
+func newKeySource(issuer string, opts OIDCOptions) *OIDCKeySource {
 	s := &OIDCKeySource{
-		issuer:     issuerURL,
-		discovery:  strings.TrimSuffix(issuerURL, "/") + "/.well-known/openid-configuration",
+		issuer:     issuer,
 		refresh:    cmp.Or(opts.RefreshInterval, DefaultRefreshInterval),
 		minRefetch: cmp.Or(opts.MinRefetchInterval, DefaultMinRefetchInterval),
 		maxKeys:    cmp.Or(opts.MaxKeys, DefaultMaxKeys),
@@ -115,13 +158,12 @@ func NewOIDCKeySource(ctx context.Context, issuerURL string, opts OIDCOptions) (
 	if s.now == nil {
 		s.now = time.Now
 	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-		s.loopbackHTTP = true
-	default:
-		return nil, fmt.Errorf("guard: issuer URL %q must be https (http only on a loopback address)", clip(issuerURL, 200))
-	}
+	return s
+}
+
+// open checks the options, sets up the HTTP client and loads the key
+// set once.
+func (s *OIDCKeySource) open(ctx context.Context, opts OIDCOptions) (*OIDCKeySource, error) {
 	if s.refresh < 0 || s.minRefetch < 0 || s.maxKeys < 0 || s.timeout < 0 {
 		return nil, errors.New("guard: OIDCOptions durations and MaxKeys must not be negative")
 	}
@@ -249,32 +291,15 @@ func (s *OIDCKeySource) lastError() error {
 	return s.lastErr
 }
 
-// load fetches discovery and JWKS and swaps the key set in.
+// load fetches discovery (unless the JWKS URL is fixed) and the JWKS and
+// swaps the key set in.
 func (s *OIDCKeySource) load(ctx context.Context) error {
-	var doc struct {
-		Issuer  string `json:"issuer"`
-		JWKSURI string `json:"jwks_uri"`
-	}
-	b, err := s.get(ctx, s.discovery)
+	ju, err := s.jwksURL(ctx)
 	if err != nil {
-		return fmt.Errorf("discovery: %w", err)
+		return err
 	}
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return fmt.Errorf("discovery document at %s is not JSON: %s", s.discovery, clip(err.Error(), 100))
-	}
-	// OpenID Connect Discovery 1.0 §4.3: the issuer must be identical to
-	// the one the document was fetched for.
-	if doc.Issuer != s.issuer {
-		return fmt.Errorf("discovery document at %s names issuer %q, not %q; configure the issuer exactly as the provider names it", s.discovery, clip(doc.Issuer, 200), s.issuer)
-	}
-	ju, err := url.Parse(doc.JWKSURI)
-	if err != nil || doc.JWKSURI == "" {
-		return fmt.Errorf("discovery document at %s has no valid jwks_uri", s.discovery)
-	}
-	if err := s.checkURL(ju); err != nil {
-		return fmt.Errorf("jwks_uri: %w", err)
-	}
-	if b, err = s.get(ctx, ju.String()); err != nil {
+	b, err := s.get(ctx, ju.String())
+	if err != nil {
 		return fmt.Errorf("JWKS: %w", err)
 	}
 	keys, skipped, err := parseJWKS(b, s.maxKeys)
@@ -289,6 +314,38 @@ func (s *OIDCKeySource) load(ctx context.Context) error {
 	}
 	s.set.Store(&keySet{keys: keys, fetched: s.now()})
 	return nil
+}
+
+// jwksURL returns the fixed JWKS URL, or the one the discovery document
+// names.
+func (s *OIDCKeySource) jwksURL(ctx context.Context) (*url.URL, error) {
+	if s.jwksURI != "" {
+		return url.Parse(s.jwksURI)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	b, err := s.get(ctx, s.discovery)
+	if err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("discovery document at %s is not JSON: %s", s.discovery, clip(err.Error(), 100))
+	}
+	// OpenID Connect Discovery 1.0 §4.3: the issuer must be identical to
+	// the one the document was fetched for.
+	if doc.Issuer != s.issuer {
+		return nil, fmt.Errorf("discovery document at %s names issuer %q, not %q; configure the issuer exactly as the provider names it", s.discovery, clip(doc.Issuer, 200), s.issuer)
+	}
+	ju, err := url.Parse(doc.JWKSURI)
+	if err != nil || doc.JWKSURI == "" {
+		return nil, fmt.Errorf("discovery document at %s has no valid jwks_uri", s.discovery)
+	}
+	if err := s.checkURL(ju); err != nil {
+		return nil, fmt.Errorf("jwks_uri: %w", err)
+	}
+	return ju, nil
 }
 
 // checkURL allows https, and http to a loopback host when the issuer

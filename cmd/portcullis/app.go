@@ -17,9 +17,10 @@ func newAppCommand() *cobra.Command {
 	var f adminFlags
 	cmd := group(&cobra.Command{
 		Use:   "app",
-		Short: "Manage applications: roles, secrets and certificates",
+		Short: "Manage applications: roles, secrets, certificates and federated credentials",
 		Long: `Manage application registrations of a tenant. An application is both a client
-(it authenticates with a client secret or a certificate) and possibly a
+(it authenticates with a client secret, a certificate, or a token of a
+trusted external issuer) and possibly a
 resource (an API exposing app roles, addressed by its identifier URIs).
 
 APP is the appId (GUID) or the display name when exactly one application of
@@ -30,13 +31,16 @@ the tenant has it.
   portcullis app show orders-api -o json
   portcullis app role add orders-api --value Orders.Read
   portcullis app secret add orders-client --expires 90d
-  portcullis app cert add orders-client client.cer`,
+  portcullis app cert add orders-client client.cer
+  portcullis app federated add orders-deploy --name github-main \
+      --issuer https://token.actions.githubusercontent.com --subject repo:contoso/orders:ref:refs/heads/main`,
 	})
 	f.register(cmd)
 	cmd.AddCommand(
 		newAppCreateCommand(&f), newAppListCommand(&f), newAppShowCommand(&f),
 		newAppDeleteCommand(&f), newAppUpdateCommand(&f),
 		newAppRoleCommand(&f), newAppSecretCommand(&f), newAppCertCommand(&f),
+		newAppFederatedCommand(&f),
 	)
 	return cmd
 }
@@ -112,8 +116,8 @@ func newAppListCommand(f *adminFlags) *cobra.Command {
 func newAppShowCommand(f *adminFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show APP",
-		Short: "Show an application with its roles, secrets and certificates",
-		Long:  "Show an application: ids, identifier URIs, token lifetime, app roles, client secrets (hint and expiry, never the secret) and certificates.",
+		Short: "Show an application with its roles, secrets, certificates and federated credentials",
+		Long:  "Show an application: ids, identifier URIs, token lifetime, app roles, client secrets (hint and expiry, never the secret), certificates and federated identity credentials.",
 		Example: `  portcullis app show orders-api
   portcullis app show 0c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f -o json`,
 		Args: cobra.ExactArgs(1),
@@ -154,6 +158,12 @@ func showApp(p *printer, a adminclient.Application) error {
 	if len(a.KeyCredentials) > 0 {
 		p.linef("\nCertificates:")
 		if err := certTable(p, a.KeyCredentials); err != nil {
+			return err
+		}
+	}
+	if len(a.FederatedIdentityCredentials) > 0 {
+		p.linef("\nFederated identity credentials:")
+		if err := federatedTable(p, a.FederatedIdentityCredentials); err != nil {
 			return err
 		}
 	}

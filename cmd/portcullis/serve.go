@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -67,6 +68,10 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
     --tls-cert /etc/portcullis/tls.pem --tls-key /etc/portcullis/tls-key.pem \
     --root-key /etc/portcullis/root.key --database postgres://portcullis@db/portcullis
 
+  # audit log: keep 30 days, ship every record first to a file that a log
+  # forwarder (vector, fluent-bit) tails
+  portcullis serve ... --audit-retention 30d --audit-ship /var/log/portcullis/audit.jsonl
+
   # during a root-key rotation
   portcullis serve --tls-cert tls.pem --tls-key tls-key.pem \
     --root-key /etc/portcullis/root-new.key --previous-root-key /etc/portcullis/root.key`,
@@ -113,6 +118,10 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.GatewayTLSCertFile, "gateway-tls-cert", "", "PEM certificate chain the gateway's HTTPS listeners present (default: --tls-cert; reloaded when it changes)")
 	f.StringVar(&cfg.GatewayTLSKeyFile, "gateway-tls-key", "", "PEM private key for --gateway-tls-cert")
 	f.StringVar(&cfg.GatewayAuditLog, "gateway-audit-log", "", `file every gateway decision is appended to as one JSON line, reopened on SIGHUP (logrotate), or "-" for standard error (default DATA/gateway-audit.log)`)
+	f.StringVar(&cfg.AuditRetention, "audit-retention", "90d", `how long audit records are kept: days (90d), a duration (720h, at least 1h), or "off"; pruned in the background in batches of 1000 on one node`)
+	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 300 bytes each); 0 = no bound")
+	f.StringVar(&cfg.AuditShip, "audit-ship", "", `ship audit records as JSON lines, before they may be pruned, to this file (appended; logrotate may rename it) or "-" for standard output; default off`)
+	f.DurationVar(&cfg.AuditInterval, "audit-interval", 0, "how often audit records are shipped and pruned (default 1m; one node of a cluster does it, elected by a store lease)")
 	return cmd
 }
 

@@ -74,6 +74,29 @@ func FuzzCreateKeyCredentialBody(f *testing.F) {
 	})
 }
 
+// FuzzCreateFederatedIdentityCredentialBody drives the federated
+// credential decoder and validation (issuer and JWKS URLs, a pasted JWK
+// Set) with any body.
+func FuzzCreateFederatedIdentityCredentialBody(f *testing.F) {
+	e := newEnv(f)
+	e.createApp("fuzz")
+	for _, s := range []string{
+		`{"name":"github-main","issuer":"https://token.actions.githubusercontent.com","subject":"repo:contoso/orders:ref:refs/heads/main"}`,
+		`{"name":"k8s","issuer":"https://kubernetes.default.svc.cluster.local","subject":"system:serviceaccount:ns:sa","audiences":["api://AzureADTokenExchange"],"jwksUri":"https://k8s.test/openid/v1/jwks"}`,
+		`{"name":"k8s-static","issuer":"https://oidc.test","subject":"s","keys":{"keys":[{"kty":"EC","kid":"k1","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}}`,
+		`{"name":"dev","issuer":"http://127.0.0.1:9/x","subject":"s","description":"\u0000"}`,
+		`{"name":"x","issuer":"https://u:p@i.test/?q#f","subject":" s","audiences":[]}`,
+		`{"name":"xyz","issuer":"https://i.test","subject":"s","keys":[1]}`,
+		`{"name":"xyz","issuer":"https://i.test","subject":"s","keys":{"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB"}]}}`,
+		`{"name":null}`, `{}`, `null`, `{`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fuzzBody(t, e, "/admin/v1/tenants/default/applications/fuzz/federatedIdentityCredentials", body)
+	})
+}
+
 // FuzzCreateGrantBody drives the directory service's reference resolution
 // (appId, display name, identifier URI, role id or value) with any body.
 func FuzzCreateGrantBody(f *testing.F) {

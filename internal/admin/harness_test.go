@@ -388,17 +388,30 @@ type certOutT struct {
 	CreatedAt     time.Time `json:"createdAt"`
 }
 
+type ficOutT struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Issuer      string          `json:"issuer"`
+	Subject     string          `json:"subject"`
+	Audiences   []string        `json:"audiences"`
+	Description string          `json:"description"`
+	JWKSURI     string          `json:"jwksUri"`
+	Keys        json.RawMessage `json:"keys"`
+	CreatedAt   time.Time       `json:"createdAt"`
+}
+
 type appOutT struct {
-	TenantID                   string        `json:"tenantId"`
-	AppID                      string        `json:"appId"`
-	ObjectID                   string        `json:"objectId"`
-	DisplayName                string        `json:"displayName"`
-	IdentifierURIs             []string      `json:"identifierUris"`
-	AppRoles                   []appRoleOutT `json:"appRoles"`
-	PasswordCredentials        []secretOutT  `json:"passwordCredentials"`
-	KeyCredentials             []certOutT    `json:"keyCredentials"`
-	AccessTokenLifetimeSeconds int64         `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                  time.Time     `json:"createdAt"`
+	TenantID                     string        `json:"tenantId"`
+	AppID                        string        `json:"appId"`
+	ObjectID                     string        `json:"objectId"`
+	DisplayName                  string        `json:"displayName"`
+	IdentifierURIs               []string      `json:"identifierUris"`
+	AppRoles                     []appRoleOutT `json:"appRoles"`
+	PasswordCredentials          []secretOutT  `json:"passwordCredentials"`
+	KeyCredentials               []certOutT    `json:"keyCredentials"`
+	FederatedIdentityCredentials []ficOutT     `json:"federatedIdentityCredentials"`
+	AccessTokenLifetimeSeconds   int64         `json:"accessTokenLifetimeSeconds"`
+	CreatedAt                    time.Time     `json:"createdAt"`
 }
 
 type grantOutT struct {

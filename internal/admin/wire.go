@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -92,17 +93,37 @@ func keyCredentialOut(c directory.KeyCredential) keyCredentialJSON {
 	}
 }
 
+type federatedIdentityCredentialJSON struct {
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Issuer      string          `json:"issuer"`
+	Subject     string          `json:"subject"`
+	Audiences   []string        `json:"audiences"`
+	Description string          `json:"description"`
+	JWKSURI     string          `json:"jwksUri,omitempty"`
+	Keys        json.RawMessage `json:"keys,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+}
+
+func federatedIdentityCredentialOut(c directory.FederatedIdentityCredential) federatedIdentityCredentialJSON {
+	return federatedIdentityCredentialJSON{
+		ID: c.ID, Name: c.Name, Issuer: c.Issuer, Subject: c.Subject, Audiences: append([]string{}, c.Audiences...),
+		Description: c.Description, JWKSURI: c.JWKSURI, Keys: c.Keys, CreatedAt: c.CreatedAt.UTC(),
+	}
+}
+
 type applicationJSON struct {
-	TenantID                   string                   `json:"tenantId"`
-	AppID                      string                   `json:"appId"`
-	ObjectID                   string                   `json:"objectId"`
-	DisplayName                string                   `json:"displayName"`
-	IdentifierURIs             []string                 `json:"identifierUris"`
-	AppRoles                   []appRoleJSON            `json:"appRoles"`
-	PasswordCredentials        []passwordCredentialJSON `json:"passwordCredentials"`
-	KeyCredentials             []keyCredentialJSON      `json:"keyCredentials"`
-	AccessTokenLifetimeSeconds int64                    `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                  time.Time                `json:"createdAt"`
+	TenantID                     string                            `json:"tenantId"`
+	AppID                        string                            `json:"appId"`
+	ObjectID                     string                            `json:"objectId"`
+	DisplayName                  string                            `json:"displayName"`
+	IdentifierURIs               []string                          `json:"identifierUris"`
+	AppRoles                     []appRoleJSON                     `json:"appRoles"`
+	PasswordCredentials          []passwordCredentialJSON          `json:"passwordCredentials"`
+	KeyCredentials               []keyCredentialJSON               `json:"keyCredentials"`
+	FederatedIdentityCredentials []federatedIdentityCredentialJSON `json:"federatedIdentityCredentials"`
+	AccessTokenLifetimeSeconds   int64                             `json:"accessTokenLifetimeSeconds"`
+	CreatedAt                    time.Time                         `json:"createdAt"`
 }
 
 func applicationOut(a directory.Application) applicationJSON {
@@ -112,12 +133,13 @@ func applicationOut(a directory.Application) applicationJSON {
 	}
 	out := applicationJSON{
 		TenantID: a.TenantID, AppID: a.AppID, ObjectID: a.ObjectID, DisplayName: a.DisplayName,
-		IdentifierURIs:             append([]string{}, a.IdentifierURIs...),
-		AppRoles:                   mapSlice(a.AppRoles, appRoleOut),
-		PasswordCredentials:        mapSlice(a.PasswordCredentials, passwordCredentialOut),
-		KeyCredentials:             mapSlice(a.KeyCredentials, keyCredentialOut),
-		AccessTokenLifetimeSeconds: int64(lifetime / time.Second),
-		CreatedAt:                  a.CreatedAt.UTC(),
+		IdentifierURIs:               append([]string{}, a.IdentifierURIs...),
+		AppRoles:                     mapSlice(a.AppRoles, appRoleOut),
+		PasswordCredentials:          mapSlice(a.PasswordCredentials, passwordCredentialOut),
+		KeyCredentials:               mapSlice(a.KeyCredentials, keyCredentialOut),
+		FederatedIdentityCredentials: mapSlice(a.FederatedIdentityCredentials, federatedIdentityCredentialOut),
+		AccessTokenLifetimeSeconds:   int64(lifetime / time.Second),
+		CreatedAt:                    a.CreatedAt.UTC(),
 	}
 	return out
 }

@@ -474,6 +474,28 @@ func (c *Client) RemoveCertificate(ctx context.Context, tenant, app, idOrThumbpr
 	return c.do(ctx, http.MethodDelete, ap+"/keyCredentials/"+esc(idOrThumbprint), nil, nil)
 }
 
+// AddFederatedCredential adds a federated identity credential (ID and
+// CreatedAt are set by the server).
+func (c *Client) AddFederatedCredential(ctx context.Context, tenant, app string, fc FederatedIdentityCredential) (FederatedIdentityCredential, error) {
+	var out FederatedIdentityCredential
+	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/federatedIdentityCredentials", fc, &out)
+	return out, err
+}
+
+// ListFederatedCredentials returns the federated identity credentials of
+// an application.
+func (c *Client) ListFederatedCredentials(ctx context.Context, tenant, app string) ([]FederatedIdentityCredential, error) {
+	var l List[FederatedIdentityCredential]
+	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/federatedIdentityCredentials", nil, &l)
+	return l.Value, err
+}
+
+// RemoveFederatedCredential removes a federated identity credential by id
+// or name.
+func (c *Client) RemoveFederatedCredential(ctx context.Context, tenant, app, idOrName string) error {
+	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/federatedIdentityCredentials/"+esc(idOrName), nil, nil)
+}
+
 // AddGrant grants a client application an app role of a resource
 // application.
 func (c *Client) AddGrant(ctx context.Context, tenant string, g NewGrant) (Grant, error) {

@@ -221,6 +221,12 @@ func TestClient_RoutesAndBodies(t *testing.T) {
 		}, "POST /admin/v1/tenants/t/applications/a/keyCredentials", `{"certificate":"+/8=","description":"d"}`},
 		{"ListCertificates", func() error { _, err := c.ListCertificates(ctx, "t", "a"); return err }, "GET /admin/v1/tenants/t/applications/a/keyCredentials", ""},
 		{"RemoveCertificate", func() error { return c.RemoveCertificate(ctx, "t", "a", "ABCDEF") }, "DELETE /admin/v1/tenants/t/applications/a/keyCredentials/ABCDEF", ""},
+		{"AddFederatedCredential", func() error {
+			_, err := c.AddFederatedCredential(ctx, "t", "a", FederatedIdentityCredential{Name: "gh", Issuer: "https://i.test", Subject: "s", Keys: json.RawMessage(`{"keys":[]}`)})
+			return err
+		}, "POST /admin/v1/tenants/t/applications/a/federatedIdentityCredentials", `{"name":"gh","issuer":"https://i.test","subject":"s","keys":{"keys":[]}}`},
+		{"ListFederatedCredentials", func() error { _, err := c.ListFederatedCredentials(ctx, "t", "a"); return err }, "GET /admin/v1/tenants/t/applications/a/federatedIdentityCredentials", ""},
+		{"RemoveFederatedCredential", func() error { return c.RemoveFederatedCredential(ctx, "t", "a", "gh main") }, "DELETE /admin/v1/tenants/t/applications/a/federatedIdentityCredentials/gh%20main", ""},
 		{"AddGrant", func() error {
 			_, err := c.AddGrant(ctx, "t", NewGrant{Client: "c", Resource: "r", Role: "Orders.Read"})
 			return err

@@ -1,6 +1,9 @@
 package adminclient
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Tenant is a directory tenant. Issuer, TokenEndpoint and JwksURI are set
 // only by GetTenant.
@@ -15,16 +18,17 @@ type Tenant struct {
 
 // Application is an app registration.
 type Application struct {
-	TenantID                   string               `json:"tenantId"`
-	AppID                      string               `json:"appId"`
-	ObjectID                   string               `json:"objectId"`
-	DisplayName                string               `json:"displayName"`
-	IdentifierURIs             []string             `json:"identifierUris"`
-	AppRoles                   []AppRole            `json:"appRoles"`
-	PasswordCredentials        []PasswordCredential `json:"passwordCredentials"`
-	KeyCredentials             []KeyCredential      `json:"keyCredentials"`
-	AccessTokenLifetimeSeconds int                  `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                  time.Time            `json:"createdAt"`
+	TenantID                     string                        `json:"tenantId"`
+	AppID                        string                        `json:"appId"`
+	ObjectID                     string                        `json:"objectId"`
+	DisplayName                  string                        `json:"displayName"`
+	IdentifierURIs               []string                      `json:"identifierUris"`
+	AppRoles                     []AppRole                     `json:"appRoles"`
+	PasswordCredentials          []PasswordCredential          `json:"passwordCredentials"`
+	KeyCredentials               []KeyCredential               `json:"keyCredentials"`
+	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials"`
+	AccessTokenLifetimeSeconds   int                           `json:"accessTokenLifetimeSeconds"`
+	CreatedAt                    time.Time                     `json:"createdAt"`
 }
 
 // AppRole is an application permission an application exposes.
@@ -58,6 +62,20 @@ type KeyCredential struct {
 	StartDateTime time.Time `json:"startDateTime"`
 	EndDateTime   time.Time `json:"endDateTime"`
 	CreatedAt     time.Time `json:"createdAt"`
+}
+
+// FederatedIdentityCredential makes an application trust tokens of an
+// external issuer (workload identity federation).
+type FederatedIdentityCredential struct {
+	ID          string          `json:"id,omitempty"`
+	Name        string          `json:"name"`
+	Issuer      string          `json:"issuer"`
+	Subject     string          `json:"subject"`
+	Audiences   []string        `json:"audiences,omitempty"`
+	Description string          `json:"description,omitempty"`
+	JWKSURI     string          `json:"jwksUri,omitempty"`
+	Keys        json.RawMessage `json:"keys,omitempty"`
+	CreatedAt   *time.Time      `json:"createdAt,omitempty"`
 }
 
 // Grant gives a client application an app role of a resource application.

@@ -50,8 +50,9 @@ type Application struct {
 	AppRoles                   []AppRole            `json:"appRoles,omitempty"`
 	KeyCredentials             []KeyCredential      `json:"keyCredentials,omitempty"`
 	PasswordCredentials        []PasswordCredential `json:"passwordCredentials,omitempty"`
-	// Federated identity credentials (issue 11) belong here, matched by
-	// name like app roles by value.
+	// FederatedIdentityCredentials are matched by name (any case), like app
+	// roles by value.
+	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials,omitempty"`
 
 	at string
 }
@@ -77,6 +78,27 @@ type KeyCredential struct {
 	pfxPassword secretString
 	thumbprint  string // computed, upper-case hex
 	missing     string // why the file could not be read ("" when it was)
+}
+
+// FederatedIdentityCredential makes the application trust an external
+// issuer's tokens for one subject (workload identity federation,
+// docs/federation.md), matched by Name. Audiences left out means
+// ["api://AzureADTokenExchange"]; Keys is the issuer's JWK Set itself, for
+// an issuer whose keys cannot be fetched.
+type FederatedIdentityCredential struct {
+	Name        string          `json:"name"`
+	Issuer      string          `json:"issuer"`
+	Subject     string          `json:"subject"`
+	Audiences   []string        `json:"audiences,omitempty"`
+	Description string          `json:"description,omitempty"`
+	JWKSURI     string          `json:"jwksUri,omitempty"`
+	Keys        json.RawMessage `json:"keys,omitempty"`
+}
+
+// directory returns f as the directory's credential, for validation.
+func (f *FederatedIdentityCredential) directory() directory.FederatedIdentityCredential {
+	return directory.FederatedIdentityCredential{Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences,
+		Description: f.Description, JWKSURI: f.JWKSURI, Keys: f.Keys}
 }
 
 // PasswordCredential is a client secret, matched by its description. The

@@ -68,6 +68,12 @@ func Export(st *State) *Document {
 					SaveTo:      path.Join("secrets", slug(tn, a.DisplayName, s.Description)+".secret"),
 				})
 			}
+			for _, f := range a.FederatedIdentityCredentials {
+				app.FederatedIdentityCredentials = append(app.FederatedIdentityCredentials, FederatedIdentityCredential{
+					Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: f.Audiences, Description: f.Description,
+					JWKSURI: f.JWKSURI, Keys: f.Keys,
+				})
+			}
 			out.Applications = append(out.Applications, app)
 		}
 		sort.SliceStable(out.Applications, func(i, j int) bool {

@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		"tenants:\n  - name: a\n    apis: [{name: x, revision: 3}]\n",
 		"vaults: [{name: orders, secrets: [{name: s, value: {fromEnv: A, fromFile: b}}]}]\n",
 		"tenants:\n  - name: a\n    connectors: [{name: c, endpoint: 'https://h', tokenIssuance: {resourceApps: [x]}}]\n",
+		"tenants:\n  - name: a\n    applications:\n      - displayName: x\n        federatedIdentityCredentials: [{name: k8s, issuer: 'https://i.test', subject: s, keys: {keys: [{kty: EC, kid: k1}]}, audiences: [a]}]\n",
 		"- just\n- a list\n",
 		"tenants: {a: b}\n",
 		"&a [*a]",

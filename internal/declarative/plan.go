@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -447,6 +448,99 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 			p.add(ch)
 		}
 	}
+	p.federatedCredentials(path, tid, appRef, wa, ha)
+}
+
+// federatedCredentials plans the federated identity credentials of an
+// application, by name: missing ones are created, differing ones replaced
+// (removed and added again: the admin API has no update), and with prune
+// undeclared ones removed.
+func (p *planner) federatedCredentials(path, tid, appRef string, wa *Application, ha *adminclient.Application) {
+	for _, wf := range wa.FederatedIdentityCredentials {
+		nf := adminclient.FederatedIdentityCredential{Name: wf.Name, Issuer: wf.Issuer, Subject: wf.Subject, Audiences: wf.Audiences,
+			Description: wf.Description, JWKSURI: wf.JWKSURI, Keys: wf.Keys}
+		i := slices.IndexFunc(ha.FederatedIdentityCredentials, func(f adminclient.FederatedIdentityCredential) bool { return strings.EqualFold(f.Name, wf.Name) })
+		if i < 0 {
+			fields := []FieldChange{{Field: "issuer", To: wf.Issuer}, {Field: "subject", To: wf.Subject}}
+			p.add(Change{Op: OpCreate, Kind: "federated credential", Name: path + "/" + wf.Name, Fields: fields, stage: stageCredentials,
+				run: func(ctx context.Context, c Clients) error {
+					_, err := c.Admin.AddFederatedCredential(ctx, tid, appRef, nf)
+					return err
+				}})
+			continue
+		}
+		hf := ha.FederatedIdentityCredentials[i]
+		var fields []FieldChange
+		diff := func(field, from, to string) {
+			if from != to {
+				fields = append(fields, FieldChange{Field: field, From: from, To: to})
+			}
+		}
+		diff("issuer", hf.Issuer, wf.Issuer)
+		diff("subject", hf.Subject, wf.Subject)
+		diff("audiences", list(hf.Audiences), list(wf.Audiences))
+		diff("description", hf.Description, wf.Description)
+		diff("jwksUri", hf.JWKSURI, wf.JWKSURI)
+		if !sameJSON(hf.Keys, wf.Keys) {
+			fields = append(fields, FieldChange{Field: "keys", From: keysSummary(hf.Keys), To: keysSummary(wf.Keys)})
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		id := hf.ID
+		p.add(Change{Op: OpUpdate, Kind: "federated credential", Name: path + "/" + wf.Name, Fields: fields, stage: stageCredentials,
+			run: func(ctx context.Context, c Clients) error {
+				if err := c.Admin.RemoveFederatedCredential(ctx, tid, appRef, id); err != nil {
+					return err
+				}
+				_, err := c.Admin.AddFederatedCredential(ctx, tid, appRef, nf)
+				return err
+			}})
+	}
+	if !p.opts.Prune {
+		return
+	}
+	for _, hf := range ha.FederatedIdentityCredentials {
+		if slices.ContainsFunc(wa.FederatedIdentityCredentials, func(f FederatedIdentityCredential) bool { return strings.EqualFold(f.Name, hf.Name) }) {
+			continue
+		}
+		id := hf.ID
+		p.add(Change{Op: OpDelete, Kind: "federated credential", Name: path + "/" + hf.Name, stage: stageDeleteCredentials,
+			run: func(ctx context.Context, c Clients) error {
+				return c.Admin.RemoveFederatedCredential(ctx, tid, appRef, id)
+			}})
+	}
+}
+
+// sameJSON reports whether a and b are the same JSON value (both empty
+// counts as the same).
+func sameJSON(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// keysSummary names a JWK Set by its kids, for a plan.
+func keysSummary(keys json.RawMessage) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	json.Unmarshal(keys, &set)
+	kids := make([]string, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return "kids " + list(kids)
 }
 
 func describe(d string) string {

@@ -140,6 +140,23 @@ func TestNewPlan_ComputesTheDiff(t *testing.T) {
 			},
 			want: []string{"- vault secret default/db\n", "- vault role assignment default/default/orders-client Key Vault Secrets User on secrets/db\n",
 				"note: vault default: the role \"Key Vault Administrator\" of default/portcullis-admin, the application this command authenticates as, is kept"}},
+		{name: "a federated credential is created", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: github-main, issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/orders:ref:refs/heads/main'}\n", 1),
+			want: []string{"+ federated credential default/orders-client/github-main\n    issuer: https://token.actions.githubusercontent.com\n    subject: repo:contoso/orders:ref:refs/heads/main\n", "Plan: 1 to create, 0 to update, 0 to delete.\n"}},
+		{name: "a federated credential as the server holds it is no change", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: github-main, issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/orders:ref:refs/heads/main'}\n", 1), prune: true,
+			edit: func(s *State) {
+				s.Tenants[0].Applications[4].FederatedIdentityCredentials = []adminclient.FederatedIdentityCredential{ghFIC("repo:contoso/orders:ref:refs/heads/main")}
+			},
+			want: []string{"No changes"}},
+		{name: "a changed federated credential is replaced", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: github-main, issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/orders:ref:refs/heads/main'}\n", 1),
+			edit: func(s *State) {
+				s.Tenants[0].Applications[4].FederatedIdentityCredentials = []adminclient.FederatedIdentityCredential{ghFIC("repo:contoso/orders:pull_request")}
+			},
+			want: []string{"~ federated credential default/orders-client/github-main\n    subject: repo:contoso/orders:pull_request → repo:contoso/orders:ref:refs/heads/main\n", "Plan: 0 to create, 1 to update, 0 to delete.\n"}},
+		{name: "prune removes a federated credential the files leave out", doc: baseYAML, prune: true,
+			edit: func(s *State) {
+				s.Tenants[0].Applications[4].FederatedIdentityCredentials = []adminclient.FederatedIdentityCredential{ghFIC("x")}
+			},
+			want: []string{"- federated credential default/orders-client/github-main\n", "Plan: 0 to create, 0 to update, 1 to delete.\n"}},
 		{name: "a new vault's creator role needs no call", doc: baseYAML + `
   - name: orders
     roleAssignments:
@@ -376,4 +393,10 @@ func TestExport_AppliesToTheSameStateAsNoChange(t *testing.T) {
 		plan.Write(&buf)
 		t.Errorf("export applied to its own state:\n%s", buf.String())
 	}
+}
+
+// ghFIC is a federated credential named github-main as the server returns it.
+func ghFIC(subject string) adminclient.FederatedIdentityCredential {
+	return adminclient.FederatedIdentityCredential{ID: "fic-1", Name: "github-main", Issuer: "https://token.actions.githubusercontent.com",
+		Subject: subject, Audiences: []string{directory.DefaultFederatedAudience}}
 }

@@ -30,6 +30,8 @@ type Admin interface {
 	RemoveSecret(ctx context.Context, tenant, app, id string) error
 	AddCertificate(ctx context.Context, tenant, app string, cert adminclient.NewCertificate) (adminclient.KeyCredential, error)
 	RemoveCertificate(ctx context.Context, tenant, app, idOrThumbprint string) error
+	AddFederatedCredential(ctx context.Context, tenant, app string, fc adminclient.FederatedIdentityCredential) (adminclient.FederatedIdentityCredential, error)
+	RemoveFederatedCredential(ctx context.Context, tenant, app, idOrName string) error
 	ListGrants(ctx context.Context, tenant string) ([]adminclient.Grant, error)
 	AddGrant(ctx context.Context, tenant string, g adminclient.NewGrant) (adminclient.Grant, error)
 	RemoveGrant(ctx context.Context, tenant, id string) error

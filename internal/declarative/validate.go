@@ -206,6 +206,22 @@ func (v *validator) application(path string, a *Application) {
 		descs[s.Description] = true
 		a.PasswordCredentials[i].SaveTo = v.resolve(s.SaveTo)
 	}
+	fics := map[string]bool{}
+	for i := range a.FederatedIdentityCredentials {
+		p := fmt.Sprintf("%s.federatedIdentityCredentials[%d]", path, i)
+		f := &a.FederatedIdentityCredentials[i]
+		n, err := directory.NormalizeFederatedIdentityCredential(f.directory())
+		if err != nil {
+			v.fail(p, "%v", err)
+			continue
+		}
+		f.Audiences, f.Description = n.Audiences, n.Description
+		if k := strings.ToLower(f.Name); fics[k] {
+			v.fail(p+".name", "federated identity credentials are matched by name, and %q is declared twice in this application; give each a different name", f.Name)
+		} else {
+			fics[k] = true
+		}
+	}
 }
 
 func (v *validator) vault(path string, vt *Vault) {

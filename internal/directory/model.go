@@ -62,7 +62,10 @@ type Application struct {
 	AccessTokenLifetime time.Duration        `json:"-"`
 	PasswordCredentials []PasswordCredential `json:"passwordCredentials"`
 	KeyCredentials      []KeyCredential      `json:"keyCredentials"`
-	CreatedAt           time.Time            `json:"createdAt"`
+	// FederatedIdentityCredentials are the external issuers' tokens this
+	// application accepts in place of a secret (workload identity federation).
+	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials"`
+	CreatedAt                    time.Time                     `json:"createdAt"`
 }
 
 // AppRole is an application permission that the application exposes as a

@@ -112,6 +112,50 @@ func (b *budget) fail(src netip.Addr, now time.Time) {
 	s.n.Store(int32(len(s.m)))
 }
 
+// take takes n failures that another node counted from src's budget; the
+// bucket may go below zero (down to minus the burst), so that src stays
+// refused until the whole cluster's failures have refilled.
+func (b *budget) take(src netip.Addr, n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	t := now.UnixNano()
+	s := b.shard(src)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.m[src]
+	if !ok {
+		k = bucket{tokens: b.burst, at: t}
+		if len(s.m) >= b.max {
+			b.evict(s, t)
+		}
+	}
+	k.tokens = math.Max(-b.burst, b.level(k, t)-float64(n))
+	k.at = t
+	s.m[src] = k
+	s.n.Store(int32(len(s.m)))
+}
+
+// A FailureLog hears every failed authentication the gateway counts (see
+// Config.FailureLog).
+type FailureLog interface {
+	RecordFailure(scope string, key [16]byte)
+}
+
+// FailureScopeSource is the gateway's failure scope as named to a
+// FailureLog: the key is the budget key of the source address (IPv4, or
+// an IPv6 /64) in its 16-byte form.
+const FailureScopeSource = "gateway.source"
+
+// TakeFailures applies n failed authentications that another node counted
+// for key in scope to this gateway's budget. Unknown scopes are ignored.
+func (g *Gateway) TakeFailures(scope string, key [16]byte, n int, now time.Time) {
+	if scope != FailureScopeSource {
+		return
+	}
+	g.budget.take(budgetKey(netip.AddrFrom16(key).Unmap()), n, now)
+}
+
 // evict makes room in a full shard: first every source whose bucket is
 // full again (it is as if it were unknown), else one arbitrary source.
 func (b *budget) evict(s *budgetShard, now int64) {

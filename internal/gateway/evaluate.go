@@ -128,6 +128,9 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		rs := guardReason(gerr)
 		if rs == reasonInvalidCredentials {
 			g.budget.fail(src, now)
+			if g.cfg.FailureLog != nil && src.IsValid() {
+				g.cfg.FailureLog.RecordFailure(FailureScopeSource, src.As16())
+			}
 		}
 		h := http.Header{}
 		if gerr.Status == http.StatusServiceUnavailable {

@@ -70,6 +70,11 @@ type Config struct {
 	// FailureBudget bounds failed authentications per source address
 	// (default 30 per minute with a burst of 30).
 	FailureBudget BudgetConfig
+	// FailureLog, when set, hears every failure taken from the budget, to
+	// share it with the other nodes of a cluster (they apply it with
+	// TakeFailures), so that the budget is cluster-wide. RecordFailure is
+	// called on the request path: it must not block or do I/O.
+	FailureLog FailureLog
 
 	Now     func() time.Time
 	Logger  *slog.Logger

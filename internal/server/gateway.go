@@ -42,6 +42,8 @@ type gatewayDeps struct {
 	// tokenClient sends the client-credentials token requests of backend
 	// credentials (it trusts this server's own CA too).
 	tokenClient *http.Client
+	// failures shares the failure budget with the other nodes (nil on one node).
+	failures gateway.FailureLog
 }
 
 // startGateway binds the gateway's listeners and builds the decision core;
@@ -89,6 +91,7 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
 		TokenClient: d.tokenClient,
 		NewBackend:  gateway.NewProxyBackend,
+		FailureLog:  d.failures,
 		Logger:      d.log,
 		Audit:       audit,
 		Metrics:     d.reg,

@@ -146,10 +146,12 @@ func (r *reloader) reloadLogged(ctx context.Context) {
 	}
 }
 
-// run polls the store revision so changes made on other nodes arrive within
-// interval. If the database is unreachable the node keeps serving from its
-// snapshot (static stability).
-func (r *reloader) run(ctx context.Context, interval time.Duration) {
+// run reloads when the store revision moves: on every wake-up (a
+// PostgreSQL notification that another node committed a change, or the
+// listener reconnecting) and, as the safety net for a lost notification, by
+// polling the revision every interval. If the database is unreachable the
+// node keeps serving from its snapshot (static stability).
+func (r *reloader) run(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -157,9 +159,23 @@ func (r *reloader) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			r.reloadLogged(rctx)
-			cancel()
+		case <-wake:
 		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		r.reloadLogged(rctx)
+		cancel()
+	}
+}
+
+// wakeSignal is a wake-up channel that never blocks its sender: wake-ups
+// that arrive while one is pending merge into it.
+type wakeSignal chan struct{}
+
+func newWakeSignal() wakeSignal { return make(wakeSignal, 1) }
+
+func (w wakeSignal) wake() {
+	select {
+	case w <- struct{}{}:
+	default:
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/gateway"
@@ -50,6 +51,8 @@ type Server struct {
 	listeners listeners
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
+	// auditKeeper ships and prunes the audit log (on the lease holder).
+	auditKeeper *audit.Keeper
 
 	// reloader rebuilds every component's snapshot when the store moves.
 	reloader *reloader
@@ -61,6 +64,8 @@ type Server struct {
 	// connectors are the compiled connectors of every tenant; the token
 	// service calls the token-issuance ones through its Enricher.
 	connectors *connectorsComponent
+	// cluster is the state shared with other nodes; nil on SQLite.
+	cluster *cluster
 	// devCerts keeps the development TLS certificate naming every vault;
 	// nil unless --dev issues the certificate.
 	devCerts *devCertificates
@@ -113,6 +118,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			st.Close()
 		}
 	}()
+	if s.auditKeeper, err = newAuditKeeper(cfg, st); err != nil {
+		return nil, err
+	}
 
 	certFile, keyFile, caFile := cfg.TLSCertFile, cfg.TLSKeyFile, ""
 	if cfg.Dev && certFile == "" {
@@ -160,14 +168,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
+	s.cluster = newCluster(st, s.nodeID, log)
 	enricher := connector.NewEnricher(log)
-	s.sts = sts.New(sts.Config{
+	s.sts = sts.New(s.cluster.stsConfig(sts.Config{
 		Enricher:            enricher,
 		PublicURL:           public,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
-	}, st, keyring)
+	}), st, keyring)
 	s.reloader = &reloader{store: st, components: []Component{tokenService{s.sts}}, log: log}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
@@ -257,6 +266,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		watcher: s.vaultRefs.w,
 		tokens:  s.sts, vault: s.vault, tenantID: boot.Tenant.ID, reg: reg, certs: certs, log: log,
 		tokenClient: tokenClient,
+		failures:    s.cluster.failureLog(),
 		issuer:      func(tenantID string) string { return addr + "/" + tenantID + "/v2.0" },
 	})
 	if err != nil {
@@ -274,6 +284,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			return nil, fmt.Errorf("gateway: %w", err)
 		}
 	}
+	var g *gateway.Gateway
+	if s.gateway != nil {
+		g = s.gateway.g
+	}
+	s.cluster.register(s.sts, g)
+	s.cluster.onChange(s.vault.StoreChanged)
+	s.cluster.onChange(s.vaultRefs.w.StoreChanged)
 	reqs := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "portcullis_http_requests_total", Help: "HTTP requests by route pattern and status code.",
 	}, []string{"route", "code"})
@@ -347,10 +364,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval) }()
+	wg.Add(5)
+	wake := newWakeSignal()
+	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval, wake) }()
+	go func() { defer wg.Done(); s.cluster.run(bg, wake) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
+	go func() { defer wg.Done(); s.runAuditRetention(bg, s.cfg.AuditInterval) }()
 	if s.devCerts != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.devCerts.run(bg, 2*time.Second) }()

@@ -22,7 +22,9 @@
 // (sqlstore.Migrations), and add its conformance suite to storetest.Run.
 //
 // Shared by all: the global revision (every write increments it; each node
-// polls it and rebuilds its snapshots when it moves), the directory change
+// rebuilds its snapshots when it moves, woken on PostgreSQL by a
+// notification the increment sends on commit, and polling it as a safety
+// net), the directory change
 // log (each directory write records which objects it changed, at its
 // revision, so that a node reads only those: sqlstore.ChangesSince; a
 // domain whose snapshot must follow its rows records its changes the same

@@ -2,6 +2,7 @@ package sts
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -57,6 +58,10 @@ type clientAssertion struct {
 	Thumbprint []byte
 	// ThumbprintParam names the header the thumbprint came from.
 	ThumbprintParam string
+	// Federated is set when iss is an external issuer's URL: the assertion
+	// is a token of that issuer (workload identity federation), signed by
+	// a key it names by kid, and carries no certificate thumbprint.
+	Federated bool
 }
 
 // thumbprintText shows the presented thumbprint the way a user finds it
@@ -104,11 +109,58 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 	if a.Header.Has("crit") {
 		return nil, malformedAssertion("the header lists critical extensions %s, which this server does not understand (RFC 7515 section 4.1.11).", quoteList(a.Header.Crit, 5))
 	}
-	if !isAllowedAlgorithm(a.Header.Alg) {
-		return nil, invalidClient(CodeUnsupportedAlgorithm,
-			"Invalid JWT token. '%s' is not a supported signature algorithm for client assertions. Supported signing algorithms are: '%s'.",
-			clip(a.Header.Alg, 20), strings.Join(assertionAlgorithms, ", "))
+	if !isAllowedAlgorithm(a.Header.Alg) && !slices.Contains(federatedAlgorithms, a.Header.Alg) {
+		return nil, unsupportedAlgorithm(a.Header.Alg)
 	}
+	// A certificate assertion names its certificate in the header; a
+	// federated token (iss an external issuer's URL) names its key by kid.
+	// Which one this is shows only in the payload, so the certificate
+	// header's problems are kept and reported after the payload is read,
+	// unless it is a federated token; payload problems come after them, as
+	// before federation existed.
+	certErr := a.certificateHeader()
+	var payload []byte
+	var payloadErr *Error
+	switch {
+	case pe == nil:
+		payload = tok.Payload
+	case pe.Segment == jws.SegmentPayload && strings.Contains(raw, ".."):
+		// An empty payload: refused below as not a JSON object.
+	case pe.Segment == jws.SegmentPayload:
+		payloadErr = malformedAssertion("the payload is not base64url.")
+	case pe.Segment == jws.SegmentSignature:
+		payloadErr = malformedAssertion("the signature is missing or not base64url.")
+	default: // a header problem the checks above did not name
+		payloadErr = malformedAssertion("%s.", clip(pe.Error(), 200))
+	}
+	if payloadErr == nil {
+		if err := json.Unmarshal(payload, &a.Claims); err != nil {
+			payloadErr = malformedAssertion("the payload is not a JSON object with the expected claim types (%s).", clip(err.Error(), 120))
+		}
+	}
+	if payloadErr == nil && isFederatedIssuer(a.Claims.Iss) {
+		a.Federated = true
+		a.SigningInput, a.Signature = tok.SigningInput, tok.Signature
+		return &a, nil
+	}
+	if certErr != nil {
+		return nil, certErr
+	}
+	if payloadErr != nil {
+		return nil, payloadErr
+	}
+	a.SigningInput, a.Signature = tok.SigningInput, tok.Signature
+	return &a, nil
+}
+
+// certificateHeader checks what a certificate assertion's header must
+// hold (an allow-listed alg and a certificate thumbprint) and decodes the
+// thumbprint.
+func (a *clientAssertion) certificateHeader() *Error {
+	if !isAllowedAlgorithm(a.Header.Alg) {
+		return unsupportedAlgorithm(a.Header.Alg)
+	}
+	var err error
 	switch {
 	case a.Header.X5tS256 != "":
 		a.ThumbprintParam = "x5t#S256"
@@ -127,31 +179,21 @@ func parseClientAssertion(raw string) (*clientAssertion, *Error) {
 		a.ThumbprintParam = "kid"
 		a.Thumbprint, err = hex.DecodeString(a.Header.Kid)
 	default:
-		return nil, invalidClient(CodeInvalidCertificate,
+		return invalidClient(CodeInvalidCertificate,
 			"Client assertion contains an invalid signature. [Reason - The header names no certificate: send the "+
 				"certificate thumbprint as 'x5t#S256' (SHA-256) or 'x5t' (SHA-1).]")
 	}
 	if err != nil {
-		return nil, malformedAssertion("the header's %s is not a certificate thumbprint in base64 (%v).", a.ThumbprintParam, err)
+		return malformedAssertion("the header's %s is not a certificate thumbprint in base64 (%v).", a.ThumbprintParam, err)
 	}
-	var payload []byte
-	switch {
-	case pe == nil:
-		payload = tok.Payload
-	case pe.Segment == jws.SegmentPayload && strings.Contains(raw, ".."):
-		// An empty payload: refused below as not a JSON object.
-	case pe.Segment == jws.SegmentPayload:
-		return nil, malformedAssertion("the payload is not base64url.")
-	case pe.Segment == jws.SegmentSignature:
-		return nil, malformedAssertion("the signature is missing or not base64url.")
-	default: // a header problem the checks above did not name
-		return nil, malformedAssertion("%s.", clip(pe.Error(), 200))
-	}
-	if err := json.Unmarshal(payload, &a.Claims); err != nil {
-		return nil, malformedAssertion("the payload is not a JSON object with the expected claim types (%s).", clip(err.Error(), 120))
-	}
-	a.SigningInput, a.Signature = tok.SigningInput, tok.Signature
-	return &a, nil
+	return nil
+}
+
+func unsupportedAlgorithm(alg string) *Error {
+	return invalidClient(CodeUnsupportedAlgorithm,
+		"Invalid JWT token. '%s' is not a supported signature algorithm for client assertions. Supported signing algorithms are: '%s'. "+
+			"Federated tokens from an external issuer may also use '%s'.",
+		clip(alg, 20), strings.Join(assertionAlgorithms, ", "), strings.Join(federatedOnlyAlgorithms(), ", "))
 }
 
 func isAllowedAlgorithm(alg string) bool {
@@ -261,7 +303,7 @@ func (s *Server) findCertificate(app *directory.Application, a *clientAssertion)
 // validity, signature, audience, time window, lifetime and jti replay.
 // issuer/sub/client_id were checked before the application was looked up.
 // It returns the id of the key credential that signed.
-func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
+func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
 	kc, rc := s.findCertificate(app, a)
 	if kc == nil {
 		registered := make([]string, 0, len(app.KeyCredentials))
@@ -313,7 +355,7 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.T
 				"The aud claim is %s; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
 			got, base, tenant.ID)
 	}
-	if e := s.checkAssertionTime(now, &a.Claims); e != nil {
+	if e := s.checkAssertionTime(now, &a.Claims, s.cfg.MaxAssertionLifetime); e != nil {
 		return "", e
 	}
 	if a.Claims.Jti == "" {
@@ -323,7 +365,10 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.T
 		return "", malformedAssertion("the jti claim is longer than 256 characters.")
 	}
 	// Remember the jti until the assertion could no longer be accepted.
-	if !s.replay.add(app.AppID, a.Claims.Jti, a.Claims.Exp.Add(s.cfg.AssertionLeeway), now) {
+	// Remembered here first (a replay on this node costs no I/O), then for
+	// the cluster when a ReplayLog is configured.
+	until := a.Claims.Exp.Add(s.cfg.AssertionLeeway)
+	if !s.replay.add(app.AppID, a.Claims.Jti, until, now) || s.shared != nil && !s.shared.record(ctx, replayKeyOf(app.AppID, a.Claims.Jti), until, now) {
 		return "", invalidClient(CodeMalformedAssertion,
 			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
 			clip(a.Claims.Jti, 100))
@@ -333,10 +378,10 @@ func (s *Server) verifyAssertion(now time.Time, base string, tenant *directory.T
 
 // checkAssertionTime enforces exp, nbf and iat with leeway, and the
 // maximum lifetime (exp−nbf, else exp−iat, else exp−now).
-func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims) *Error {
+func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims, maxLifetime time.Duration) *Error {
 	leeway := s.cfg.AssertionLeeway
 	if c.Exp == nil {
-		return malformedAssertion("the exp claim is missing; an assertion must expire (at most %s after nbf).", s.cfg.MaxAssertionLifetime)
+		return malformedAssertion("the exp claim is missing; an assertion must expire (at most %s after nbf).", maxLifetime)
 	}
 	start := now
 	switch {
@@ -352,10 +397,10 @@ func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims) *Error {
 				"Allowed clock skew: %s. Check the client's clock and create a new assertion for each request.",
 			fmtTime(now), fmtTime(start), fmtTime(c.Exp.Time), leeway)
 	}
-	if life := c.Exp.Sub(start); life > s.cfg.MaxAssertionLifetime {
+	if life := c.Exp.Sub(start); life > maxLifetime {
 		return invalidClient(CodeAssertionTime,
 			"Client assertion is valid for too long: from %s to %s (%s); at most %s is allowed. Set exp at most %s after nbf.",
-			fmtTime(start), fmtTime(c.Exp.Time), life.Round(time.Second), s.cfg.MaxAssertionLifetime, s.cfg.MaxAssertionLifetime)
+			fmtTime(start), fmtTime(c.Exp.Time), life.Round(time.Second), maxLifetime, maxLifetime)
 	}
 	return nil
 }

@@ -94,7 +94,7 @@ func (s *Server) AuthenticateClient(ctx context.Context, in ClientAuthentication
 	if e := s.checkSource(in.Source, now); e != nil {
 		return AuthenticatedClient{}, e
 	}
-	return s.authenticateClient(st, t, now, &in)
+	return s.authenticateClient(ctx, st, t, now, &in)
 }
 
 // CheckClientSecret authenticates an application of tenant by one of its
@@ -128,15 +128,21 @@ func (s *Server) checkSource(src string, now time.Time) *Error {
 // token from the client id's and the source's buckets. A client id that is
 // not a GUID has no bucket: it cannot name an application, and keeping it
 // would let unauthenticated requests fill memory with their text.
-func (s *Server) authenticateClient(st *state, t *directory.Tenant, now time.Time, in *ClientAuthentication) (AuthenticatedClient, *Error) {
+func (s *Server) authenticateClient(ctx context.Context, st *state, t *directory.Tenant, now time.Time, in *ClientAuthentication) (AuthenticatedClient, *Error) {
 	clientID := in.ClientID
-	c, e := s.verifyClient(st, t, now, in, &clientID)
+	c, e := s.verifyClient(ctx, st, t, now, in, &clientID)
 	if e != nil && e.authFailure() {
 		if k, ok := clientKey(clientID); ok {
 			s.clientLimiter.fail(k, now)
+			if s.cfg.FailureLog != nil {
+				s.cfg.FailureLog.RecordFailure(FailureScopeClient, k)
+			}
 		}
 		if k, ok := sourceKey(in.Source); ok {
 			s.sourceLimiter.fail(k, now)
+			if s.cfg.FailureLog != nil {
+				s.cfg.FailureLog.RecordFailure(FailureScopeSource, k)
+			}
 		}
 	}
 	return c, e
@@ -144,7 +150,7 @@ func (s *Server) authenticateClient(st *state, t *directory.Tenant, now time.Tim
 
 // verifyClient checks the credential. clientID is updated to the
 // assertion's sub when the request did not name the client.
-func (s *Server) verifyClient(st *state, t *directory.Tenant, now time.Time, in *ClientAuthentication, clientID *string) (AuthenticatedClient, *Error) {
+func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenant, now time.Time, in *ClientAuthentication, clientID *string) (AuthenticatedClient, *Error) {
 	var assertion *clientAssertion
 	if in.Method == MethodPrivateKeyJWT {
 		a, e := parseClientAssertion(string(in.Assertion))
@@ -153,11 +159,18 @@ func (s *Server) verifyClient(st *state, t *directory.Tenant, now time.Time, in 
 		}
 		c := &a.Claims
 		switch {
+		case a.Federated && in.ClientID == "":
+			// A federated token's sub is the workload, not the client.
+			return AuthenticatedClient{}, invalidRequest(CodeMissingParameter,
+				"The request body must contain the following parameter: 'client_id'. The client_assertion was issued by '%s', an external issuer "+
+					"(workload identity federation): send the application (client) id as client_id.", clip(c.Iss, 200))
+		case a.Federated:
 		case c.Sub == "":
 			return AuthenticatedClient{}, malformedAssertion("the sub claim is missing; set iss and sub to the application (client) id.")
 		case c.Iss != c.Sub:
 			return AuthenticatedClient{}, invalidClient(CodeAssertionIssuer,
-				"The issuer (iss '%s') and subject (sub '%s') of the client assertion differ; both must be the application (client) id.",
+				"The issuer (iss '%s') and subject (sub '%s') of the client assertion differ; both must be the application (client) id. "+
+					"(A token of an external issuer, for workload identity federation, has an https URL as iss.)",
 				clip(c.Iss, 100), clip(c.Sub, 100))
 		case in.ClientID == "":
 			*clientID = c.Sub // RFC 7523 §3: client_id may be omitted
@@ -193,7 +206,11 @@ func (s *Server) verifyClient(st *state, t *directory.Tenant, now time.Time, in 
 	case MethodSecretBasic, MethodSecretPost:
 		out.CredentialID, e = s.verifySecret(now, app, string(in.Secret))
 	case MethodPrivateKeyJWT:
-		out.CredentialID, e = s.verifyAssertion(now, in.BaseURL, t, app, assertion)
+		if assertion.Federated {
+			out.CredentialID, e = s.verifyFederatedAssertion(ctx, now, app, assertion)
+		} else {
+			out.CredentialID, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
+		}
 		out.ACR = acrCertificate
 	case MethodClientCertificate:
 		out.CredentialID, e = s.verifyClientCertificate(now, app, in.Certificate)

@@ -13,7 +13,10 @@
 //
 //  1. parse: the form body and the Authorization header;
 //  2. [Server.AuthenticateClient]: a client secret (HTTP Basic or form
-//     body), a certificate-signed client assertion (private_key_jwt) or a TLS
+//     body), a certificate-signed client assertion (private_key_jwt), a
+//     token of an external issuer that a federated identity credential of
+//     the application trusts (workload identity federation: the issuer's
+//     keys through guard's key sources, cached per node) or a TLS
 //     client certificate, with the per-client and per-source failure
 //     budgets. It is exported, with [Server.CheckClientSecret] and
 //     [Server.CheckClientCertificate], for every surface that accepts an

@@ -61,5 +61,9 @@ func (m *metrics) failure(method string, code int, start time.Time) {
 // Collectors returns the token service's Prometheus collectors: tokens
 // issued by method, failures by method and AADSTS code, and latency.
 func (s *Server) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.metrics.issued, s.metrics.failures, s.metrics.duration}
+	c := []prometheus.Collector{s.metrics.issued, s.metrics.failures, s.metrics.duration}
+	if s.shared != nil {
+		c = append(c, s.shared.unshared)
+	}
+	return c
 }

@@ -112,6 +112,34 @@ func (l *failureLimiter) fail(key limiterKey, now time.Time) {
 	b.AllowN(now, 1)
 }
 
+// take takes n tokens from key's bucket for failures another node counted;
+// unlike fail it may leave the bucket below zero (down to about minus the
+// burst), so that the key stays blocked until the whole cluster's
+// failures have refilled.
+func (l *failureLimiter) take(key limiterKey, n int, now time.Time) {
+	if l.disabled || n <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		if len(l.buckets) >= l.max {
+			l.prune(now)
+		}
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[key] = b
+	}
+	// ReserveN refuses more than the burst at once; the overdraft stops
+	// at minus the burst, so a key is never blocked for longer than two
+	// full refills.
+	for n > 0 && b.TokensAt(now) > -float64(l.burst) {
+		c := min(n, l.burst)
+		b.ReserveN(now, c)
+		n -= c
+	}
+}
+
 // bytes is the memory the limiter's entries hold, excluding map
 // bookkeeping: at most max × limiterEntryBytes.
 func (l *failureLimiter) bytes() int {

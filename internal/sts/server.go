@@ -63,6 +63,22 @@ type Config struct {
 	// Enricher, when set, adds claims to every token before it is minted,
 	// or blocks issuance (the token-issuance connector's seam).
 	Enricher Enricher
+	// ReplayLog, when set, makes jti replay refusal cluster-wide: every
+	// assertion this node's cache accepts is also recorded there (one
+	// database write per assertion-authenticated token; secret-authenticated
+	// clients write nothing). Nil: this node's cache alone.
+	ReplayLog ReplayLog
+	// FailureLog, when set, hears every failed authentication counted, to
+	// share it with the other nodes (see TakeFailures).
+	FailureLog FailureLog
+	// FederationHTTPClient fetches external issuers' discovery documents
+	// and JWKS for federated identity credentials (default: a client with
+	// a 10-second timeout and the system's trusted roots).
+	FederationHTTPClient *http.Client
+	// MaxFederatedTokenLifetime bounds exp−nbf (or exp−iat) of a token from
+	// an external issuer (default 24h: Kubernetes projected service-account
+	// tokens commonly live one hour, up to a day).
+	MaxFederatedTokenLifetime time.Duration
 }
 
 // RateLimit is a token bucket: Burst failures at once, then one more per
@@ -118,6 +134,9 @@ func (c *Config) setDefaults() {
 	if c.FailedAuthPerSource.Burst == 0 {
 		c.FailedAuthPerSource.Burst = 100
 	}
+	if c.MaxFederatedTokenLifetime <= 0 {
+		c.MaxFederatedTokenLifetime = 24 * time.Hour
+	}
 	if c.ReplayCacheSize <= 0 {
 		c.ReplayCacheSize = 1 << 20
 	}
@@ -159,9 +178,11 @@ type Server struct {
 	issuer *Issuer
 
 	replay        *replayCache
+	shared        *sharedReplay // nil without Config.ReplayLog
 	clientLimiter *failureLimiter
 	sourceLimiter *failureLimiter
 	certs         certCache
+	federation    *issuerKeySources
 	metrics       *metrics
 }
 
@@ -191,6 +212,14 @@ func New(cfg Config, st KeyStore, sealer Sealer) *Server {
 		sourceLimiter: newFailureLimiter(cfg.FailedAuthPerSource, maxLimiterEntries),
 		metrics:       newMetrics(),
 	}
+	if cfg.ReplayLog != nil {
+		s.shared = newSharedReplay(cfg.ReplayLog, func(err error) {
+			cfg.Logger.Warn("client assertion ids cannot be recorded for the cluster; accepting assertions on this node's replay cache alone until the database answers (an assertion could be replayed once on each other node meanwhile; see portcullis_sts_replay_unshared_total)", "err", err)
+		}, func() {
+			cfg.Logger.Info("client assertion ids are recorded for the cluster again")
+		})
+	}
+	s.federation = newIssuerKeySources(cfg.FederationHTTPClient, cfg.Now, cfg.Logger)
 	s.issuer = &Issuer{cur: &s.cur, log: cfg.Logger, defaultLifetime: cfg.DefaultTokenLifetime, maxLifetime: cfg.MaxTokenLifetime}
 	s.cur.Store(&state{snap: directory.NewSnapshot(0, nil, nil, nil, nil), keys: map[string][]*signingKey{}})
 	return s

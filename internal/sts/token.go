@@ -45,7 +45,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	client, e := s.authenticateClient(st, t, now, &ClientAuthentication{
+	client, e := s.authenticateClient(r.Context(), st, t, now, &ClientAuthentication{
 		Tenant: t.ID, BaseURL: base, Method: req.AuthMethod, ClientID: req.ClientID,
 		Secret: req.ClientSecret, Assertion: req.ClientAssertion, Source: src,
 	})

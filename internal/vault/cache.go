@@ -182,3 +182,19 @@ func (s *Service) roleAssignments(ctx context.Context, vault, principal string, 
 	}
 	return as, err
 }
+
+// invalidate drops everything and forgets the last revision check, so the
+// next read checks the revision again.
+func (c *authCache) invalidate() {
+	c.mu.Lock()
+	c.clearLocked()
+	c.valid = false
+	c.mu.Unlock()
+}
+
+// StoreChanged tells the Service that the store changed elsewhere (another
+// node's commit, announced by a PostgreSQL notification): the cached vault
+// settings and role assignments are dropped at once instead of at the next
+// revision check (at most CacheRevalidate later), so that a removed role
+// assignment stops working on this node as soon as it hears of it.
+func (s *Service) StoreChanged() { s.cache.invalidate() }

@@ -17,6 +17,7 @@ package vaultwatch
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -84,12 +85,17 @@ type Config struct {
 	// Changed, when set, is called after a pass that changed at least one
 	// reference; certificates says whether a certificate was among them.
 	Changed func(certificates bool)
+	// PollInterval is how often the vault's revision is read (0:
+	// PollInterval, the constant).
+	PollInterval time.Duration
 }
 
 // Watcher owns a set of vault references and keeps their values current.
 type Watcher struct {
 	cfg  Config
 	kick chan struct{}
+	// moved asks for a revision check now (StoreChanged).
+	moved chan struct{}
 
 	mu      sync.Mutex
 	entries map[string]*entry // by Ref.String()
@@ -112,7 +118,7 @@ func New(cfg Config) *Watcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1), entries: map[string]*entry{}}
+	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1), moved: make(chan struct{}, 1), entries: map[string]*entry{}}
 }
 
 // Handle is one consumer's hold on a watched reference.
@@ -225,11 +231,22 @@ func (w *Watcher) Wake() {
 	}
 }
 
+// StoreChanged asks for a check of the vault revision now instead of at the
+// next poll: another node committed a change (a PostgreSQL notification),
+// so a rotated credential is served as soon as this node hears of it.
+func (w *Watcher) StoreChanged() {
+	select {
+	case w.moved <- struct{}{}:
+	default:
+	}
+}
+
 // Run resolves until ctx ends: a pass over the unresolved references when
 // woken, and over all of them when the vault revision moves (read once per
-// PollInterval) or every FullRefreshInterval.
+// PollInterval, and at once after StoreChanged) or every
+// FullRefreshInterval.
 func (w *Watcher) Run(ctx context.Context) {
-	t := time.NewTicker(PollInterval)
+	t := time.NewTicker(cmp.Or(w.cfg.PollInterval, PollInterval))
 	defer t.Stop()
 	rev, haveRev := int64(0), false
 	var last time.Time
@@ -239,7 +256,12 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-w.kick:
+		case <-w.moved:
+			all = true
 		case <-t.C:
+			all = true
+		}
+		if all {
 			r, err := w.cfg.Vault.Revision(ctx)
 			switch {
 			case err != nil:

@@ -25,6 +25,12 @@ var admin = vault.Caller{Admin: true, RequestID: "vaultwatch-test"}
 // running Watcher on it.
 func newWatcher(t *testing.T) (*vault.Service, *vaultwatch.Watcher) {
 	t.Helper()
+	return newWatcherPolling(t, 0)
+}
+
+// newWatcherPolling is newWatcher with the revision read every poll.
+func newWatcherPolling(t *testing.T, poll time.Duration) (*vault.Service, *vaultwatch.Watcher) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "portcullis.db"))
 	if err != nil {
@@ -45,7 +51,7 @@ func newWatcher(t *testing.T) (*vault.Service, *vaultwatch.Watcher) {
 	if _, err := svc.CreateVault(ctx, admin, vault.VaultInput{Name: "watch-kv"}); err != nil {
 		t.Fatal(err)
 	}
-	w := vaultwatch.New(vaultwatch.Config{Vault: svc, Logger: slog.New(slog.DiscardHandler)})
+	w := vaultwatch.New(vaultwatch.Config{Vault: svc, Logger: slog.New(slog.DiscardHandler), PollInterval: poll})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(wctx); close(done) }()
@@ -161,6 +167,21 @@ func TestResolution_VersionLessFollowsPinnedStays(t *testing.T) {
 	if value(follower) != "v1" {
 		t.Errorf("a version not started yet is served: %q", value(follower))
 	}
+}
+
+// TestStoreChanged_ChecksTheRevisionAtOnce: with the revision poll an hour
+// away, a new version is picked up as soon as StoreChanged says the store
+// moved (what a PostgreSQL notification from another node triggers).
+func TestStoreChanged_ChecksTheRevisionAtOnce(t *testing.T) {
+	t.Parallel()
+	svc, w := newWatcherPolling(t, time.Hour)
+	set(t, svc, "k", "v1")
+	h := w.Acquire(ref(t, "vault://watch-kv/secrets/k"), nil)
+	defer h.Release()
+	waitFor(t, "first resolution", w.Settled)
+	set(t, svc, "k", "v2")
+	w.StoreChanged()
+	waitFor(t, "the new version after StoreChanged", func() bool { return value(h) == "v2" })
 }
 
 func TestCertificates_CarryTheirPrivateKeyForHandshakes(t *testing.T) {

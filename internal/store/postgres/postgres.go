@@ -33,6 +33,12 @@
 //		)
 //	}
 //
+// Component "cluster" (cluster.go) holds what nodes share beyond the
+// configuration: the trigger that NOTIFYs RevisionChannel on every commit
+// that moves the revision (ListenRevision), the used client-assertion ids
+// (RecordAssertionID) and the failed-authentication counts
+// (AppendFailures, FailuresAfter).
+//
 // Components "core" (revision, leases) and "directory" run first, the others
 // in name order. The queries themselves live in package sqlstore, shared
 // with the SQLite backend, and use ? placeholders (rewritten to $n here).

@@ -154,5 +154,24 @@ CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	updated_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (tenant_id, name)
 );`,
+		// version 5: federated identity credentials of applications
+		// (workload identity federation), in position order.
+		`CREATE TABLE federated_identity_credentials (
+	tenant_id TEXT COLLATE "C" NOT NULL,
+	app_id TEXT COLLATE "C" NOT NULL,
+	position BIGINT NOT NULL,
+	id TEXT COLLATE "C" NOT NULL,
+	name TEXT COLLATE "C" NOT NULL,
+	issuer TEXT COLLATE "C" NOT NULL,
+	subject TEXT COLLATE "C" NOT NULL,
+	audiences TEXT NOT NULL,
+	description TEXT COLLATE "C" NOT NULL,
+	jwks_uri TEXT COLLATE "C" NOT NULL,
+	jwks TEXT NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (tenant_id, app_id, position),
+	UNIQUE (tenant_id, app_id, id),
+	FOREIGN KEY (tenant_id, app_id) REFERENCES applications (tenant_id, app_id) ON DELETE CASCADE
+);`,
 	)
 }

@@ -152,5 +152,24 @@ CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	updated_at INTEGER NOT NULL,
 	PRIMARY KEY (tenant_id, name)
 );`,
+		// version 5: federated identity credentials of applications
+		// (workload identity federation), in position order.
+		`CREATE TABLE federated_identity_credentials (
+	tenant_id TEXT NOT NULL,
+	app_id TEXT NOT NULL,
+	position INTEGER NOT NULL,
+	id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	issuer TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	audiences TEXT NOT NULL,
+	description TEXT NOT NULL,
+	jwks_uri TEXT NOT NULL,
+	jwks TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	PRIMARY KEY (tenant_id, app_id, position),
+	UNIQUE (tenant_id, app_id, id),
+	FOREIGN KEY (tenant_id, app_id) REFERENCES applications (tenant_id, app_id) ON DELETE CASCADE
+);`,
 	)
 }

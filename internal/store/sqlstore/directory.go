@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -185,7 +186,7 @@ func (t dirTx) DeleteTenant(ctx context.Context, tenantID string) error {
 		if err := changed(ctx, q, changeTenant, tenantID, ""); err != nil {
 			return err
 		}
-		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "applications", "apis", "connectors", "signing_keys"} {
+		for _, table := range []string{"grants", "identifier_uris", "app_roles", "password_credentials", "key_credentials", "federated_identity_credentials", "applications", "apis", "connectors", "signing_keys"} {
 			if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
 				return err
 			}
@@ -234,6 +235,18 @@ func normalizeApplication(app directory.Application) directory.Application {
 		kcs[i] = c
 	}
 	app.KeyCredentials = kcs
+	fics := make([]directory.FederatedIdentityCredential, len(app.FederatedIdentityCredentials))
+	for i, c := range app.FederatedIdentityCredentials {
+		c.Audiences = append([]string{}, c.Audiences...)
+		if len(c.Keys) > 0 {
+			c.Keys = append(json.RawMessage{}, c.Keys...)
+		} else {
+			c.Keys = nil
+		}
+		c.CreatedAt = Time(c.CreatedAt)
+		fics[i] = c
+	}
+	app.FederatedIdentityCredentials = fics
 	return app
 }
 
@@ -260,7 +273,13 @@ func validateApplication(what string, app directory.Application) error {
 	if err := uniqueIDs(what, "a password credential id", "credential id", app.PasswordCredentials, func(c directory.PasswordCredential) string { return c.ID }, creds); err != nil {
 		return err
 	}
-	return uniqueIDs(what, "a key credential id", "credential id", app.KeyCredentials, func(c directory.KeyCredential) string { return c.ID }, creds)
+	if err := uniqueIDs(what, "a key credential id", "credential id", app.KeyCredentials, func(c directory.KeyCredential) string { return c.ID }, creds); err != nil {
+		return err
+	}
+	if err := uniqueIDs(what, "a federated identity credential id", "credential id", app.FederatedIdentityCredentials, func(c directory.FederatedIdentityCredential) string { return c.ID }, creds); err != nil {
+		return err
+	}
+	return uniqueIDs(what, "a federated identity credential name", "federated identity credential name", app.FederatedIdentityCredentials, func(c directory.FederatedIdentityCredential) string { return key(c.Name) }, map[string]bool{})
 }
 
 // uniqueIDs checks that the id of every item is set and not in seen,
@@ -333,12 +352,22 @@ func insertApplicationParts(ctx context.Context, q Querier, app directory.Applic
 			return err
 		}
 	}
+	for i, c := range app.FederatedIdentityCredentials {
+		audiences, err := json.Marshal(c.Audiences)
+		if err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO federated_identity_credentials (tenant_id, app_id, position, id, name, issuer, subject, audiences, description, jwks_uri, jwks, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			app.TenantID, app.AppID, int64(i), c.ID, c.Name, c.Issuer, c.Subject, string(audiences), c.Description, c.JWKSURI, string(c.Keys), c.CreatedAt); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
 // deleteApplicationParts removes what insertApplicationParts wrote.
 func deleteApplicationParts(ctx context.Context, q Querier, tenantID, appID string) error {
-	for _, table := range []string{"identifier_uris", "app_roles", "password_credentials", "key_credentials"} {
+	for _, table := range []string{"identifier_uris", "app_roles", "password_credentials", "key_credentials", "federated_identity_credentials"} {
 		if _, err := q.Exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND app_id = ?`, tenantID, appID); err != nil {
 			return err
 		}
@@ -476,6 +505,7 @@ func loadApplications(ctx context.Context, q Querier, where string, args ...any)
 		a.AppRoles = []directory.AppRole{}
 		a.PasswordCredentials = []directory.PasswordCredential{}
 		a.KeyCredentials = []directory.KeyCredential{}
+		a.FederatedIdentityCredentials = []directory.FederatedIdentityCredential{}
 		index[[2]string{a.TenantID, a.AppID}] = len(apps)
 		apps = append(apps, a)
 	}
@@ -515,6 +545,22 @@ func loadApplications(ctx context.Context, q Querier, where string, args ...any)
 			err := r.Scan(&k[0], &k[1], &x.ID, &x.Description, &x.CertificateDER, &x.ThumbprintSHA1, &x.ThumbprintS256, &x.Subject, &x.NotBefore, &x.NotAfter, &x.CreatedAt)
 			x.CertificateDER = Bytes(x.CertificateDER)
 			return func(a *directory.Application) { a.KeyCredentials = append(a.KeyCredentials, x) }, err
+		}},
+		{`SELECT tenant_id, app_id, id, name, issuer, subject, audiences, description, jwks_uri, jwks, created_at FROM federated_identity_credentials`, func(r Rows, k *[2]string) (addFunc, error) {
+			var x directory.FederatedIdentityCredential
+			var audiences, jwks string
+			if err := r.Scan(&k[0], &k[1], &x.ID, &x.Name, &x.Issuer, &x.Subject, &audiences, &x.Description, &x.JWKSURI, &jwks, &x.CreatedAt); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal([]byte(audiences), &x.Audiences); err != nil {
+				return nil, fmt.Errorf("federated identity credential %s: audiences: %w", x.ID, err)
+			}
+			if jwks != "" {
+				x.Keys = json.RawMessage(jwks)
+			}
+			return func(a *directory.Application) {
+				a.FederatedIdentityCredentials = append(a.FederatedIdentityCredentials, x)
+			}, nil
 		}},
 	}
 	for _, p := range parts {

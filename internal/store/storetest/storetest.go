@@ -14,6 +14,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -60,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		vaulttest.Run(t, func(t *testing.T) vault.Store { return open(t) })
 	})
 	t.Run("Shared", func(t *testing.T) { sharedSuite.run(t, open) })
+	t.Run("AuditLog", func(t *testing.T) { auditLogSuite.run(t, open) })
 }
 
 // directorySuite holds implementations to directory.Store.
@@ -147,6 +149,13 @@ func fullApp(tenantID, name string) directory.Application {
 		KeyCredentials: []directory.KeyCredential{
 			{ID: newID(), Description: "cert", CertificateDER: []byte{0x30, 0x82, 0, 1, 2, 3}, ThumbprintSHA1: "0A1B", ThumbprintS256: "abc_-", Subject: "CN=x", NotBefore: base.Add(-time.Hour), NotAfter: base.AddDate(1, 0, 0), CreatedAt: base},
 		},
+		FederatedIdentityCredentials: []directory.FederatedIdentityCredential{
+			{ID: newID(), Name: "github-main", Issuer: "https://token.actions.githubusercontent.com", Subject: "repo:contoso/orders:ref:refs/heads/main",
+				Audiences: []string{"api://AzureADTokenExchange"}, Description: "CI", CreatedAt: base.Add(time.Nanosecond)},
+			{ID: newID(), Name: "k8s", Issuer: "https://kubernetes.default.svc.cluster.local", Subject: "system:serviceaccount:orders:api",
+				Audiences: []string{"api://orders"}, Keys: json.RawMessage(`{"keys":[{"kty":"EC","kid":"k1"}]}`), CreatedAt: base},
+			{ID: newID(), Name: "jwks", Issuer: "https://issuer.test", Subject: "s", Audiences: []string{"a"}, JWKSURI: "https://issuer.test/jwks", CreatedAt: base},
+		},
 		CreatedAt: base,
 	}
 }
@@ -189,6 +198,16 @@ func normalizeApplication(a directory.Application) directory.Application {
 		kcs = append(kcs, c)
 	}
 	a.KeyCredentials = kcs
+	fics := []directory.FederatedIdentityCredential{}
+	for _, c := range a.FederatedIdentityCredentials {
+		c.Audiences = append([]string{}, c.Audiences...)
+		if len(c.Keys) == 0 {
+			c.Keys = nil
+		}
+		c.CreatedAt = ts(c.CreatedAt)
+		fics = append(fics, c)
+	}
+	a.FederatedIdentityCredentials = fics
 	return a
 }
 
@@ -219,7 +238,7 @@ func equal(t *testing.T, what string, got, want any) {
 // checkNonNil fails if a returned application holds a nil slice.
 func checkNonNil(t *testing.T, a directory.Application) {
 	t.Helper()
-	if a.IdentifierURIs == nil || a.AppRoles == nil || a.PasswordCredentials == nil || a.KeyCredentials == nil {
+	if a.IdentifierURIs == nil || a.AppRoles == nil || a.PasswordCredentials == nil || a.KeyCredentials == nil || a.FederatedIdentityCredentials == nil {
 		t.Fatalf("application %s has a nil slice: %#v", a.AppID, a)
 	}
 	for _, c := range a.PasswordCredentials {
@@ -522,6 +541,8 @@ func testUpdateApplication(t *testing.T, s Backend) {
 			a.PasswordCredentials = a.PasswordCredentials[:1]
 			a.PasswordCredentials[0].ExpiresAt = base.Add(time.Nanosecond * 1500)
 			a.KeyCredentials = nil
+			a.FederatedIdentityCredentials = a.FederatedIdentityCredentials[1:]
+			a.FederatedIdentityCredentials[0].Subject = "system:serviceaccount:orders:worker"
 			want = *a
 			return nil
 		})
