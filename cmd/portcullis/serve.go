@@ -29,8 +29,11 @@ per certificate, labelled with its name.
 
 With --dev, everything a laptop needs is created on first start in the data
 directory and reused later: the SQLite database, a root encryption key, a local
-CA with a server certificate for localhost/127.0.0.1, and an admin credential
-(admin.json) that the CLI on the same machine picks up without flags.
+CA with a server certificate for localhost, 127.0.0.1 and VAULT.localhost of
+every vault (re-issued when a vault is created), and an admin credential
+(admin.json) that the CLI on the same machine picks up without flags (each
+start writes the current address into it). The public URL defaults to
+https://localhost:PORT: every issuer and URL the server prints uses it.
 It also warns about every connector that sends Basic, an API key or a bearer
 token over plain HTTP (allowInsecureAuth) or skips its endpoint's chain
 validation, and about gateway APIs that admit Basic or API keys over plain
@@ -56,6 +59,9 @@ everything; see 'portcullis vault rekey --help' for the whole procedure.
 SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 		Example: `  # laptop
   portcullis serve --dev
+
+  # laptop, another port (the CLI follows: admin.json is updated)
+  portcullis serve --dev --listen 127.0.0.1:9443
 
   # production node of a cluster
   portcullis serve --listen 0.0.0.0:8443 --public-url https://sts.example.com \
@@ -92,7 +98,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: create root key, local CA and admin credential in --data")
 	f.StringVar(&cfg.DataDir, "data", "", "data directory: SQLite database, dev key material, admin.json (default ./portcullis-data or $PORTCULLIS_DATA)")
 	f.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL for a cluster (postgres://…; default: SQLite in --data, or $PORTCULLIS_DATABASE)")
-	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, e.g. https://sts.example.com (default: from each request's Host)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the one base URL clients use: issuer, discovery and vault URLs, e.g. https://sts.example.com; give every node of a cluster the same (default with --dev and no --database: https://localhost:PORT; else from each request's Host)")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain for the listener (required without --dev; reloaded when it changes)")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key for the listener (required without --dev)")
 	f.StringVar(&cfg.RootKeyFile, "root-key", "", "root encryption key file, mode 0600 (or set "+server.RootKeyEnv+"; required without --dev)")
