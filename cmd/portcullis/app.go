@@ -470,18 +470,23 @@ key stays with the client. Create one with 'portcullis cert create'.`,
 PKCS#12 (.pfx, with --password). The CLI reads the file locally and uploads
 the public certificate only: a private key in the file never leaves this
 machine. Note that --password on the command line is visible to other local
-users (ps); prefer a .cer or PEM certificate file.`,
+users (ps): prefer --password - (read from standard input), or a .cer or PEM
+certificate file.`,
 		Example: `  portcullis app cert add orders-client client.cer
-  portcullis app cert add orders-client client.pfx --password "$PFX_PASSWORD" --description "2026 rollover"`,
+  portcullis app cert add orders-client client.pfx --password - --description "2026 rollover" < pfx-password.txt`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(args[1])
 			if err != nil {
 				return err
 			}
-			cert, err := pki.ParseCertificateFile(data, password)
+			pw, err := readPassword(cmd, password)
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[1], err)
+				return err
+			}
+			cert, err := pki.ParseCertificateFile(data, pw)
+			if err != nil {
+				return pfxOpenError("--password", args[1], pw, err)
 			}
 			return f.run(cmd, func(c *adminclient.Client, p *printer) error {
 				k, err := c.AddCertificate(cmd.Context(), f.tenant, args[0], adminclient.NewCertificate{Certificate: cert.Raw, Description: description})
@@ -496,7 +501,7 @@ users (ps); prefer a .cer or PEM certificate file.`,
 			})
 		},
 	}
-	add.Flags().StringVar(&password, "password", "", "password of a .pfx file")
+	add.Flags().StringVar(&password, "password", "", `password of a .pfx file ("-" reads it from standard input)`)
 	add.Flags().StringVar(&description, "description", "", "what the certificate is for")
 
 	ls := &cobra.Command{

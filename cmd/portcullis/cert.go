@@ -52,8 +52,8 @@ server authentication) and write:
   NAME.pem  the certificate and its PKCS#8 private key, mode 0600
   NAME.pfx  both in a password-protected PKCS#12 file (AES-256), mode 0600
 
-Without --password a strong random PFX password is generated and printed once.
-Passing --password on the command line makes it visible to other local users
+Without --password a strong random PFX password is generated and printed once;
+--password - reads it from standard input. Passing it on the command line makes it visible to other local users
 (ps) and in shell history. Existing files are not overwritten unless --force.
 The SHA-1 and SHA-256 thumbprints (hex; the SHA-256 one is what pins of
 client certificates, such as examples/connector-api's --pin, name) and the
@@ -71,7 +71,7 @@ x5t#S256 value are printed for reference.`,
 	fl.StringVar(&o.out, "out", "", "base name of the files to write, e.g. certs/orders-client (required)")
 	fl.IntVar(&o.days, "days", 365, "validity in days")
 	fl.StringVar(&o.key, "key", "rsa2048", "key type: rsa2048, rsa3072, rsa4096, ec256 or ec384 (RSA works with every client library)")
-	fl.StringVar(&o.password, "password", "", "password of the .pfx file (default: generate one and print it)")
+	fl.StringVar(&o.password, "password", "", `password of the .pfx file ("-" reads it from standard input; default: generate one and print it)`)
 	fl.BoolVar(&o.force, "force", false, "overwrite existing files")
 	_ = cmd.MarkFlagRequired("subject")
 	_ = cmd.MarkFlagRequired("out")
@@ -104,6 +104,16 @@ func createCertificate(cmd *cobra.Command, o certCreateOptions, now time.Time) e
 		if len(existing) > 0 {
 			return fmt.Errorf("%s already exist%s: choose another --out or add --force to overwrite", strings.Join(existing, ", "), map[bool]string{true: "s", false: ""}[len(existing) == 1])
 		}
+	}
+	if o.password == "-" {
+		pw, err := readPassword(cmd, o.password)
+		if err != nil {
+			return err
+		}
+		if pw == "" {
+			return errors.New("--password -: standard input is empty; pipe the PFX password in, or leave --password out to generate one")
+		}
+		o.password = pw
 	}
 	generated := o.password == ""
 	if generated {

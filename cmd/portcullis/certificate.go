@@ -77,6 +77,18 @@ func readPassword(cmd *cobra.Command, password string) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
+// pfxOpenError says why file could not be opened: a PFX opened without a
+// password is missing one (not a wrong one); otherwise it wraps err.
+func pfxOpenError(flag, file, password string, err error) error {
+	switch {
+	case errors.Is(err, pki.ErrWrongPassword) && password == "":
+		return fmt.Errorf("%s is a password-protected PFX and no password was given: add %s PASSWORD, or %s - to read it from standard input", file, flag, flag)
+	case errors.Is(err, pki.ErrWrongPassword):
+		return fmt.Errorf("%s: the PFX password is wrong (give it with %s, or %s - to read it from standard input)", file, flag, flag)
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
 // x509Of parses a certificate bundle's DER, nil if it has none.
 func x509Of(c vaultclient.Certificate) *x509.Certificate {
 	if len(c.CER) == 0 {
@@ -213,13 +225,10 @@ func certificateImportBody(file, password string) (vaultclient.CertificateImport
 		return vaultclient.CertificateImportParameters{}, err
 	}
 	if _, _, _, err := pki.ParseCertificateAndKey(data, password); err != nil {
-		switch {
-		case errors.Is(err, pki.ErrWrongPassword):
-			return vaultclient.CertificateImportParameters{}, fmt.Errorf("%s: the PFX password is wrong (give it with --password, or --password - to read it from standard input)", file)
-		case errors.Is(err, pki.ErrNoPrivateKey):
+		if errors.Is(err, pki.ErrNoPrivateKey) {
 			return vaultclient.CertificateImportParameters{}, fmt.Errorf("%s: %v; a vault certificate needs its private key: import a PFX or a PEM file with the key", file, err)
 		}
-		return vaultclient.CertificateImportParameters{}, fmt.Errorf("%s: %w", file, err)
+		return vaultclient.CertificateImportParameters{}, pfxOpenError("--password", file, password, err)
 	}
 	if bytes.Contains(data, []byte("-----BEGIN ")) {
 		if password != "" {

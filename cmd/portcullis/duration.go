@@ -7,12 +7,20 @@ import (
 	"time"
 )
 
-// maxExpiresDays bounds --expires so that the arithmetic cannot overflow;
-// the server applies its own, smaller maximum (2 years).
+// maxExpiresDays bounds --expires so that the arithmetic cannot overflow.
 const maxExpiresDays = 100 * 366
 
+// Client secret lifetime bounds of the admin API (expiresInSeconds): the
+// CLI checks them first so that it answers in the unit the user typed.
+const (
+	minSecretLifetime = time.Hour
+	maxSecretDays     = 2 * 365
+)
+
 // parseExpires reads a validity such as 180d, 26w, 1y (365 days) or a Go
-// duration such as 720h, and returns it in whole seconds (at least 1).
+// duration such as 720h, and returns it in whole seconds, between one hour
+// and two years (the server's bounds); an error states the bound in the
+// unit the user typed.
 func parseExpires(s string) (int64, error) {
 	bad := fmt.Errorf("--expires %q: use a number of days, weeks or years (180d, 26w, 1y) or a Go duration (720h)", s)
 	s = strings.TrimSpace(s)
@@ -25,8 +33,9 @@ func parseExpires(s string) (int64, error) {
 			return 0, bad
 		}
 		days := map[byte]int64{'d': 1, 'w': 7, 'y': 365}[unit]
-		if n > maxExpiresDays/days {
-			return 0, fmt.Errorf("--expires %q is too long", s)
+		if n > maxExpiresDays/days || n*days > maxSecretDays {
+			return 0, fmt.Errorf("--expires %s: a client secret is valid for at most %d%c (2 years); give --expires %d%c or less",
+				s, maxSecretDays/days, unit, maxSecretDays/days, unit)
 		}
 		return n * days * 86400, nil
 	}
@@ -34,8 +43,11 @@ func parseExpires(s string) (int64, error) {
 	if err != nil {
 		return 0, bad
 	}
-	if d < time.Second {
-		return 0, fmt.Errorf("--expires %q: must be at least one second", s)
+	if max := time.Duration(maxSecretDays) * 24 * time.Hour; d > max {
+		return 0, fmt.Errorf("--expires %s: a client secret is valid for at most %s (2 years); give --expires %s or less", s, max, max)
+	}
+	if d < minSecretLifetime {
+		return 0, fmt.Errorf("--expires %s: a client secret is valid for at least %s; give --expires 1h or more", s, minSecretLifetime)
 	}
 	return int64(d / time.Second), nil
 }

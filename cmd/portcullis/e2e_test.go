@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -102,8 +103,9 @@ func startDevServerWith(t *testing.T, edit func(*server.Config)) *devServer {
 	if err := json.Unmarshal(mustRead(t, filepath.Join(s.data, "admin.json")), &s.cred); err != nil {
 		t.Fatalf("admin.json: %v", err)
 	}
-	if s.cred.Addr != "https://"+srv.Addr() {
-		t.Fatalf("admin.json addr = %q, server listens on %s", s.cred.Addr, srv.Addr())
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	if want := "https://localhost:" + port; cfg.PublicURL == "" && cfg.DatabaseURL == "" && s.cred.Addr != want {
+		t.Fatalf("admin.json addr = %q, want the dev public URL %s (server listens on %s)", s.cred.Addr, want, srv.Addr())
 	}
 	s.addSecret(s.cred.ClientSecret)
 	return s
@@ -574,7 +576,8 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		args  []string
 		want  []string
 	}{
-		{"unknown app", "", []string{"app", "show", "no-such-app"}, []string{`"no-such-app" not found`, "tenant default"}},
+		{"unknown app", "", []string{"app", "show", "no-such-app"}, []string{`"no-such-app" not found`, "tenant default", "'portcullis app list'"}},
+		{"unknown identifier URI", "", []string{"app", "show", "api://nowhere"}, []string{`"api://nowhere"`, "'portcullis app list'"}},
 		{"unknown app in secret add", "", []string{"app", "secret", "add", "no-such-app"}, []string{`"no-such-app" not found`}},
 		{"unknown tenant", "", []string{"app", "list", "--tenant", "nowhere"}, []string{`tenant "nowhere" not found`}},
 		{"duplicate identifier URI", "", []string{"app", "create", "orders-api-2", "--identifier-uri", "api://orders"},
@@ -588,14 +591,20 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		{"duplicate grant", "", []string{"grant", "add", "--client", "billing-job", "--resource", "orders-api", "--role", "Orders.Read"},
 			[]string{"already holds", grantID}},
 		{"secret with unparsable --expires", "", []string{"app", "secret", "add", "billing-job", "--expires", "soon"}, []string{`--expires "soon"`}},
-		{"secret expiring after the server maximum", "", []string{"app", "secret", "add", "billing-job", "--expires", "3y"}, []string{"expiresInSeconds", "2 years"}},
-		{"secret expiring before the server minimum", "", []string{"app", "secret", "add", "billing-job", "--expires", "30m"}, []string{"expiresInSeconds", "1 hour"}},
+		{"secret expiring after the server maximum", "", []string{"app", "secret", "add", "billing-job", "--expires", "3y"}, []string{"--expires 3y", "at most 2y", "--expires 2y or less"}},
+		{"secret expiring before the server minimum", "", []string{"app", "secret", "add", "billing-job", "--expires", "30m"}, []string{"--expires 30m", "at least 1h0m0s"}},
 		{"token get with a wrong secret", wrongSecret, tokenArgs("api://orders/.default", "--secret", "-"), []string{"invalid_client", "AADSTS7000215"}},
 		{"token get with a scope without /.default", secret, tokenArgs("api://orders/Orders.Read", "--secret", "-"), []string{"invalid_scope", "AADSTS1002012"}},
 		{"token get with two resources", secret, tokenArgs("api://orders/.default api://other/.default", "--secret", "-"), []string{"AADSTS70011"}},
 		{"token get for an unknown resource", secret, tokenArgs("api://nowhere/.default", "--secret", "-"), []string{"AADSTS500011"}},
 		{"token get with an unregistered certificate", "", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx"), "--password", "pw"),
 			[]string{"invalid_client", "AADSTS700027"}},
+		{"token get with a PFX and no password", "", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx")),
+			[]string{"password-protected PFX and no password was given", "--password -"}},
+		{"token get with a wrong PFX password", "nope\n", tokenArgs("api://orders/.default", "--cert", filepath.Join(s.dir, "stranger.pfx"), "--password", "-"),
+			[]string{"the PFX password is wrong"}},
+		{"app cert add of a PFX without password", "", []string{"app", "cert", "add", "billing-job", filepath.Join(s.dir, "stranger.pfx")},
+			[]string{"password-protected PFX and no password was given"}},
 		{"token get for an unknown client", secret, []string{"token", "get", "--client-id", "00000000-0000-4000-8000-000000000000", "--secret", "-", "--scope", "api://orders/.default"},
 			[]string{"AADSTS700016"}},
 		{"token get in an unknown tenant", secret, tokenArgs("api://orders/.default", "--secret", "-", "--tenant", "nowhere"), []string{"AADSTS90002"}},
@@ -650,6 +659,26 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 	}
 	if ss := values(t, "secret list", s.okJSON(t, "", "app", "secret", "list", "billing-job")); len(ss) != 1 {
 		t.Errorf("refused secret adds left %d secrets, want 1", len(ss))
+	}
+
+	// Every command taking an application accepts its name, appId or
+	// identifier URI.
+	ordersID := str(find(apps, "displayName", "orders-api")["appId"])
+	for _, ref := range []string{"orders-api", ordersID, "api://orders", "API://Orders/"} {
+		if got := s.okJSON(t, "", "app", "show", ref); got["appId"] != ordersID {
+			t.Errorf("app show %s = %v, want appId %s", ref, got["appId"], ordersID)
+		}
+		if out := s.ok(t, "", "app", "role", "list", ref); !strings.Contains(out, "Orders.Read") {
+			t.Errorf("app role list %s = %q, want Orders.Read", ref, out)
+		}
+	}
+	s.ok(t, "", "vault", "role", "assign", "--app", "api://orders", "--role", "Key Vault Secrets User")
+
+	// --password - reads a PFX password from standard input everywhere.
+	s.ok(t, "pw2\n", "cert", "create", "--subject", "CN=piped", "--out", filepath.Join(s.dir, "piped"), "--password", "-")
+	s.ok(t, "pw2\n", "app", "cert", "add", "billing-job", filepath.Join(s.dir, "piped.pfx"), "--password", "-")
+	if code, _, errOut := s.cli(t, "pw2\n", "token", "get", "--client-id", billingID, "--cert", filepath.Join(s.dir, "piped.pfx"), "--password", "-", "--scope", "api://orders/.default"); code != 0 {
+		t.Errorf("token get with --password -: %s", errOut)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/portcullis/portcullis/internal/buildinfo"
 )
 
 func main() {
@@ -32,7 +34,7 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(context.Background()); err != nil {
-		fmt.Fprintf(stderr, "error: %v\n", err)
+		fmt.Fprintf(stderr, "error: %s\n", cliAdvice(err.Error()))
 		return 1
 	}
 	return 0
@@ -80,6 +82,8 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 			return cmd.Help()
 		},
 	}
+	root.Version = buildinfo.Read().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w\nRun '%s --help' for usage", err, cmd.CommandPath())
 	})
@@ -95,6 +99,7 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newCertCommand(),
 		newTokenCommand(),
 		newVaultCommand(),
+		newAuditCommand(),
 		newSecretCommand(),
 		newCertificateCommand(),
 		newKeyCommand(),
@@ -102,7 +107,9 @@ PORTCULLIS_CLIENT_SECRET (see 'portcullis app --help').`,
 		newIdentityAgentCommand(),
 		newApplyCommand(),
 		newExportCommand(),
+		newVersionCommand(),
 	)
+	addCompletions(root)
 	return root
 }
 

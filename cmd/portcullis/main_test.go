@@ -136,10 +136,17 @@ func TestParseExpires(t *testing.T) {
 		{"d", 0, "use a number of days"},
 		{"1.5d", 0, "use a number of days"},
 		{"abc", 0, "use a number of days"},
-		{"-1h", 0, "at least one second"},
-		{"500ms", 0, "at least one second"},
-		{"99999999999y", 0, "too long"},
-		{"101y", 0, "too long"},
+		{"-1h", 0, "at least 1h0m0s; give --expires 1h or more"},
+		{"500ms", 0, "at least 1h0m0s"},
+		{"59m", 0, "at least 1h0m0s"},
+		{"1h", 3600, ""},
+		{"730d", 730 * 86400, ""},
+		{"3y", 0, "at most 2y (2 years); give --expires 2y or less"},
+		{"731d", 0, "at most 730d (2 years); give --expires 730d or less"},
+		{"105w", 0, "at most 104w (2 years); give --expires 104w or less"},
+		{"17521h", 0, "at most 17520h0m0s (2 years)"},
+		{"99999999999y", 0, "at most 2y"},
+		{"101y", 0, "at most 2y"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := parseExpires(tc.in)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/server"
 )
@@ -28,8 +29,11 @@ per certificate, labelled with its name.
 
 With --dev, everything a laptop needs is created on first start in the data
 directory and reused later: the SQLite database, a root encryption key, a local
-CA with a server certificate for localhost/127.0.0.1, and an admin credential
-(admin.json) that the CLI on the same machine picks up without flags.
+CA with a server certificate for localhost, 127.0.0.1 and VAULT.localhost of
+every vault (re-issued when a vault is created), and an admin credential
+(admin.json) that the CLI on the same machine picks up without flags (each
+start writes the current address into it). The public URL defaults to
+https://localhost:PORT: every issuer and URL the server prints uses it.
 It also warns about every connector that sends Basic, an API key or a bearer
 token over plain HTTP (allowInsecureAuth) or skips its endpoint's chain
 validation, and about gateway APIs that admit Basic or API keys over plain
@@ -56,10 +60,17 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 		Example: `  # laptop
   portcullis serve --dev
 
+  # laptop, another port (the CLI follows: admin.json is updated)
+  portcullis serve --dev --listen 127.0.0.1:9443
+
   # production node of a cluster
   portcullis serve --listen 0.0.0.0:8443 --public-url https://sts.example.com \
     --tls-cert /etc/portcullis/tls.pem --tls-key /etc/portcullis/tls-key.pem \
     --root-key /etc/portcullis/root.key --database postgres://portcullis@db/portcullis
+
+  # audit log: keep 30 days, ship every record first to a file that a log
+  # forwarder (vector, fluent-bit) tails
+  portcullis serve ... --audit-retention 30d --audit-ship /var/log/portcullis/audit.jsonl
 
   # during a root-key rotation
   portcullis serve --tls-cert tls.pem --tls-key tls-key.pem \
@@ -87,7 +98,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: create root key, local CA and admin credential in --data")
 	f.StringVar(&cfg.DataDir, "data", "", "data directory: SQLite database, dev key material, admin.json (default ./portcullis-data or $PORTCULLIS_DATA)")
 	f.StringVar(&cfg.DatabaseURL, "database", "", "PostgreSQL URL for a cluster (postgres://…; default: SQLite in --data, or $PORTCULLIS_DATABASE)")
-	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use, e.g. https://sts.example.com (default: from each request's Host)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the one base URL clients use: issuer, discovery and vault URLs, e.g. https://sts.example.com; give every node of a cluster the same (default with --dev and no --database: https://localhost:PORT; else from each request's Host)")
 	f.StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate chain for the listener (required without --dev; reloaded when it changes)")
 	f.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key for the listener (required without --dev)")
 	f.StringVar(&cfg.RootKeyFile, "root-key", "", "root encryption key file, mode 0600 (or set "+server.RootKeyEnv+"; required without --dev)")
@@ -107,6 +118,10 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.GatewayTLSCertFile, "gateway-tls-cert", "", "PEM certificate chain the gateway's HTTPS listeners present (default: --tls-cert; reloaded when it changes)")
 	f.StringVar(&cfg.GatewayTLSKeyFile, "gateway-tls-key", "", "PEM private key for --gateway-tls-cert")
 	f.StringVar(&cfg.GatewayAuditLog, "gateway-audit-log", "", `file every gateway decision is appended to as one JSON line, reopened on SIGHUP (logrotate), or "-" for standard error (default DATA/gateway-audit.log)`)
+	f.StringVar(&cfg.AuditRetention, "audit-retention", "90d", `how long audit records are kept: days (90d), a duration (720h, at least 1h), or "off"; pruned in the background in batches of 1000 on one node`)
+	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 300 bytes each); 0 = no bound")
+	f.StringVar(&cfg.AuditShip, "audit-ship", "", `ship audit records as JSON lines, before they may be pruned, to this file (appended; logrotate may rename it) or "-" for standard output; default off`)
+	f.DurationVar(&cfg.AuditInterval, "audit-interval", 0, "how often audit records are shipped and pruned (default 1m; one node of a cluster does it, elected by a store lease)")
 	return cmd
 }
 

@@ -83,7 +83,7 @@ only: the signature is NOT verified.`,
 	fl.StringVar(&o.clientID, "client-id", "", "application (client) id (default $"+adminclient.EnvClientID+")")
 	fl.StringVar(&o.secret, "secret", "", "client secret, or - to read it from standard input (default $"+adminclient.EnvClientSecret+"); visible in ps when given here")
 	fl.StringVar(&o.certFile, "cert", "", "certificate with private key: PEM, or PFX with --password")
-	fl.StringVar(&o.password, "password", "", "password of the --cert PFX file")
+	fl.StringVar(&o.password, "password", "", `password of the --cert PFX file ("-" reads it from standard input)`)
 	fl.StringVar(&o.scope, "scope", "", "scope to request, e.g. api://orders/.default (required)")
 	fl.StringVar(&o.tenant, "tenant", "", `tenant id or name in the token endpoint path (default $`+adminclient.EnvTenant+` or "default")`)
 	fl.BoolVar(&o.decode, "decode", false, "also print the decoded token header and claims (signature NOT verified)")
@@ -115,7 +115,7 @@ func getToken(cmd *cobra.Command, o tokenGetOptions) error {
 	tenant := first(o.tenant, os.Getenv(adminclient.EnvTenant), adminclient.DefaultTenant)
 	tok, err := oauthclient.RequestToken(cmd.Context(), hc, e.TokenURL(tenant), clientID, cred, o.scope)
 	if err != nil {
-		return err
+		return e.ExplainConnection(err)
 	}
 
 	var header, claims json.RawMessage
@@ -158,9 +158,13 @@ func tokenCredential(cmd *cobra.Command, o tokenGetOptions) (oauthclient.Credent
 		if err != nil {
 			return oauthclient.Credential{}, fmt.Errorf("--cert: %w", err)
 		}
-		cert, _, key, err := pki.ParseCertificateAndKey(data, o.password)
+		password, err := readPassword(cmd, o.password)
 		if err != nil {
-			return oauthclient.Credential{}, fmt.Errorf("--cert %s: %w", o.certFile, err)
+			return oauthclient.Credential{}, err
+		}
+		cert, _, key, err := pki.ParseCertificateAndKey(data, password)
+		if err != nil {
+			return oauthclient.Credential{}, fmt.Errorf("--cert: %w", pfxOpenError("--password", o.certFile, password, err))
 		}
 		return oauthclient.CertificateCredential(cert, key)
 	case secretGiven && o.secret == "-":

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/sts"
@@ -84,6 +85,16 @@ type Config struct {
 	// makes them answer 503 ServiceUnavailable (the gateway is off on this
 	// node). Leave it a nil interface, not a nil *gateway.Gateway.
 	Gateway Gateway
+	// AuditLog is the audit log GET /admin/v1/audit reads and where a
+	// write that changed nothing is recorded; when nil, Store is used if
+	// it implements AuditLog.
+	AuditLog AuditLog
+}
+
+// AuditLog is the one audit log (package audit) as the admin API uses it.
+type AuditLog interface {
+	AppendAuditLog(ctx context.Context, records ...audit.Record) error
+	ListAuditLog(ctx context.Context, q audit.Query) ([]audit.Record, error)
 }
 
 // KeyManager manages the token-signing keys of tenants.
@@ -126,6 +137,7 @@ type API struct {
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
 	gateway     Gateway
+	auditLog    AuditLog
 }
 
 // New returns the admin API for cfg, filling in defaults.
@@ -147,6 +159,10 @@ func New(cfg Config) *API {
 		rootKeys:    cfg.RootKeys,
 		rekeyBudget: cfg.RekeyBudget,
 		gateway:     cfg.Gateway,
+		auditLog:    cfg.AuditLog,
+	}
+	if al, ok := cfg.Store.(AuditLog); ok && a.auditLog == nil {
+		a.auditLog = al
 	}
 	if a.rekeyBudget <= 0 {
 		a.rekeyBudget = DefaultRekeyBudget
@@ -233,7 +249,7 @@ func routes() []route {
 		{"DELETE", t + "/grants/{id}", false, func(a *API) handlerFunc { return a.deleteGrant }},
 		{"GET", t + "/signingKeys", false, func(a *API) handlerFunc { return a.listSigningKeys }},
 		{"POST", t + "/signingKeys/rotate", false, func(a *API) handlerFunc { return a.rotateSigningKeys }},
-	}, slices.Concat(apiRoutes(), connectorRoutes(), gatewayRoutes(), vaultRoutes(), rootKeyRoutes())...)
+	}, slices.Concat(apiRoutes(), connectorRoutes(), gatewayRoutes(), vaultRoutes(), rootKeyRoutes(), auditRoutes())...)
 }
 
 // fallbackPattern catches every other path under the base path so that

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
@@ -58,6 +59,7 @@ func (a *API) createAPI(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	audit.ChangeFrom(r.Context()).Creates(api.Name)
 	created, err := a.dir.CreateAPI(r.Context(), r.PathValue("tenant"), api)
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err

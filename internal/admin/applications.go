@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
@@ -50,6 +51,7 @@ func (a *API) createApplication(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
+	audit.ChangeFrom(r.Context()).Creates(req.DisplayName)
 	app, err := a.dir.CreateApplication(r.Context(), r.PathValue("tenant"), directory.NewApplication(req))
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err

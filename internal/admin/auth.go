@@ -5,9 +5,14 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -57,9 +62,61 @@ func (a *API) authenticate(audit bool, next http.Handler) http.Handler {
 			return
 		}
 		sw := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
+		a.auditedWrite(sw, r, p, next)
 		a.log.Info("admin write", "caller", p.AppID, "tenant", p.TenantID, "method", r.Method, "path", r.URL.Path, "status", sw.status)
 	})
+}
+
+// auditedWrite serves a write with an audit.Change in its context, claimed
+// with the request's record: the store commits the record in the change's
+// own transaction (the first one, when a request makes several). A vault
+// operation takes the change over with its own, more precise record. A
+// request that wrote nothing (refused, invalid, or a no-op) gets its
+// record appended afterwards, with the outcome its status tells.
+func (a *API) auditedWrite(sw *statusRecorder, r *http.Request, p *guard.Principal, next http.Handler) {
+	id := uuid.NewString()
+	sw.Header().Set("X-Request-Id", id)
+	ctx := context.WithValue(audit.WithChange(r.Context()), requestIDKey{}, id)
+	ch := audit.ChangeFrom(ctx)
+	owner := new(byte) // identifies this request's claim
+	rec := audit.Record{
+		RequestID: id, TenantID: p.TenantID, AppID: p.AppID, ObjectID: p.ObjectID,
+		Type: audit.TypeDirectory, Name: r.URL.Path, Operation: r.Method + " " + routePattern(r), Outcome: audit.OutcomeSuccess,
+	}
+	ch.Claim(owner, rec, a.now, true)
+	next.ServeHTTP(sw, r.WithContext(ctx))
+	if described, ok := ch.Record(owner); ok {
+		rec = described // with the name of what the request meant to create
+	}
+	written, held := ch.Release(owner)
+	if written || !held || a.auditLog == nil {
+		return
+	}
+	rec.Time = a.now()
+	switch {
+	case sw.status == http.StatusUnauthorized || sw.status == http.StatusForbidden:
+		rec.Outcome, rec.Code = audit.OutcomeDenied, strconv.Itoa(sw.status)
+	case sw.status >= 400:
+		rec.Outcome, rec.Code = audit.OutcomeFailed, strconv.Itoa(sw.status)
+	}
+	// The request's context may be cancelled; the record is written anyway.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := a.auditLog.AppendAuditLog(actx, rec); err != nil {
+		a.log.Error("admin audit record could not be written", "request_id", id, "operation", rec.Operation, "error", err)
+	}
+}
+
+// routePattern is the route r matched, without its method
+// ("/admin/v1/tenants/{tenant}"), or its path when it matched none.
+func routePattern(r *http.Request) string {
+	if _, path, ok := strings.Cut(r.Pattern, " "); ok {
+		return path
+	}
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.URL.Path
 }
 
 // verify returns the caller or an apiError: 401 (no or bad token, wrong

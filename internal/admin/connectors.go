@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -61,6 +62,7 @@ func (a *API) createConnector(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	audit.ChangeFrom(r.Context()).Creates(c.Name)
 	created, err := a.dir.CreateConnector(r.Context(), r.PathValue("tenant"), c)
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 )
 
@@ -26,6 +27,7 @@ func (a *API) createAppRole(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
+	audit.ChangeFrom(r.Context()).Creates(req.Value)
 	role, err := a.dir.AddAppRole(r.Context(), r.PathValue("tenant"), r.PathValue("app"), directory.NewAppRole(req))
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err

@@ -3,6 +3,8 @@ package admin
 import (
 	"fmt"
 	"net/http"
+
+	"github.com/portcullis/portcullis/internal/audit"
 )
 
 func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
@@ -24,6 +26,7 @@ func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	audit.ChangeFrom(ctx).Creates(req.Name)
 	t, err := a.dir.CreateTenant(ctx, req.Name)
 	if err != nil {
 		return err

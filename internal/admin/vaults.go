@@ -51,9 +51,11 @@ func (a *API) withVaults(h handlerFunc) handlerFunc {
 		if a.vaults == nil {
 			return errorf(http.StatusServiceUnavailable, "this server runs without the vault, so %s is not available", r.URL.Path)
 		}
-		id := uuid.NewString()
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		if _, ok := r.Context().Value(requestIDKey{}).(string); !ok { // writes have one already
+			id := uuid.NewString()
+			w.Header().Set("X-Request-Id", id)
+			r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		}
 		return vaultError(h(w, r))
 	}
 }

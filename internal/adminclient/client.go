@@ -111,6 +111,9 @@ func (c *Client) accessToken(ctx context.Context, fresh bool) (string, error) {
 	}
 	tok, err := c.oauth.RequestToken(ctx, c.cfg.TokenURL(), c.cfg.ClientID, oauthclient.SecretCredential(c.cfg.ClientSecret), c.cfg.Scope)
 	if err != nil {
+		if ce := c.cfg.Endpoint.ExplainConnection(err); ce != err {
+			return "", ce
+		}
 		return "", fmt.Errorf("get an admin token from %s with the credential from %s: %w", c.cfg.TokenURL(), c.cfg.Source, explainTransport(err, c.cfg))
 	}
 	c.token = tok
@@ -155,6 +158,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 		}
 		resp, err := c.hc.Do(req)
 		if err != nil {
+			if ce := c.cfg.Endpoint.ExplainConnection(oauthclient.ExplainConnection(c.cfg.Addr, err)); ce != nil {
+				return ce
+			}
 			return fmt.Errorf("admin API %s %s: %w", method, basePath+path, explainTransport(err, c.cfg))
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
@@ -176,6 +182,9 @@ func (c *Client) doWith(ctx context.Context, method, path string, header http.He
 				method, basePath+path, resp.StatusCode, sanitize(resp.Header.Get("Location")), EnvAddr)
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			if ce := oauthclient.PlainHTTPToHTTPS(c.cfg.Addr, resp.StatusCode, data); ce != nil {
+				return c.cfg.Endpoint.ExplainConnection(ce)
+			}
 			return apiError(resp.StatusCode, data)
 		}
 		if out == nil || resp.StatusCode == http.StatusNoContent {
@@ -261,6 +270,39 @@ func appPath(tenant, app string) string {
 	return tenantPath(tenant) + "/applications/" + esc(app)
 }
 
+// appPath returns the admin API path of the application ref names: an
+// appId or display name as given; an identifier URI (api://orders,
+// https://…), which cannot travel in a path segment, is looked up among
+// the tenant's applications and replaced by its appId.
+func (c *Client) appPath(ctx context.Context, tenant, ref string) (string, error) {
+	if !strings.ContainsAny(ref, "/:") {
+		return appPath(tenant, ref), nil
+	}
+	apps, err := c.ListApplications(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	var named []Application
+	for _, a := range apps {
+		for _, u := range a.IdentifierURIs {
+			if strings.EqualFold(strings.TrimRight(u, "/"), strings.TrimRight(ref, "/")) {
+				return appPath(tenant, a.AppID), nil
+			}
+		}
+		if strings.EqualFold(a.DisplayName, ref) {
+			named = append(named, a)
+		}
+	}
+	if len(named) == 1 {
+		return appPath(tenant, named[0].AppID), nil
+	}
+	if !strings.Contains(ref, "://") { // a display name with a slash: the server says what it finds
+		return appPath(tenant, ref), nil
+	}
+	return "", &APIError{Status: http.StatusNotFound, Code: "NotFound", Message: fmt.Sprintf(
+		"no application of tenant %s has the identifier URI %q (or, as display name, exactly one); 'portcullis app list' shows names, appIds and identifier URIs", tenant, ref)}
+}
+
 // ListTenants returns every tenant.
 func (c *Client) ListTenants(ctx context.Context) ([]Tenant, error) {
 	var l List[Tenant]
@@ -307,81 +349,129 @@ func (c *Client) CreateApplication(ctx context.Context, tenant string, app NewAp
 // GetApplication returns an application by appId or unique display name.
 func (c *Client) GetApplication(ctx context.Context, tenant, app string) (Application, error) {
 	var a Application
-	err := c.do(ctx, http.MethodGet, appPath(tenant, app), nil, &a)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return a, err
+	}
+	err = c.do(ctx, http.MethodGet, ap, nil, &a)
 	return a, err
 }
 
 // UpdateApplication changes the fields of an application that u sets.
 func (c *Client) UpdateApplication(ctx context.Context, tenant, app string, u ApplicationUpdate) (Application, error) {
 	var a Application
-	err := c.do(ctx, http.MethodPatch, appPath(tenant, app), u, &a)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return a, err
+	}
+	err = c.do(ctx, http.MethodPatch, ap, u, &a)
 	return a, err
 }
 
 // DeleteApplication removes an application and its grants.
 func (c *Client) DeleteApplication(ctx context.Context, tenant, app string) error {
-	return c.do(ctx, http.MethodDelete, appPath(tenant, app), nil, nil)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, ap, nil, nil)
 }
 
 // AddAppRole adds an app role to an application.
 func (c *Client) AddAppRole(ctx context.Context, tenant, app string, role NewAppRole) (AppRole, error) {
 	var r AppRole
-	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/appRoles", role, &r)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return r, err
+	}
+	err = c.do(ctx, http.MethodPost, ap+"/appRoles", role, &r)
 	return r, err
 }
 
 // ListAppRoles returns the app roles of an application.
 func (c *Client) ListAppRoles(ctx context.Context, tenant, app string) ([]AppRole, error) {
 	var l List[AppRole]
-	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/appRoles", nil, &l)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return l.Value, err
+	}
+	err = c.do(ctx, http.MethodGet, ap+"/appRoles", nil, &l)
 	return l.Value, err
 }
 
 // RemoveAppRole removes an app role (by id or value); the server refuses
 // while a grant uses it.
 func (c *Client) RemoveAppRole(ctx context.Context, tenant, app, role string) error {
-	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/appRoles/"+esc(role), nil, nil)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, ap+"/appRoles/"+esc(role), nil, nil)
 }
 
 // AddSecret creates a client secret; the answer's SecretText is the only
 // time the secret is shown.
 func (c *Client) AddSecret(ctx context.Context, tenant, app string, s NewSecret) (PasswordCredential, error) {
 	var p PasswordCredential
-	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/passwordCredentials", s, &p)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return p, err
+	}
+	err = c.do(ctx, http.MethodPost, ap+"/passwordCredentials", s, &p)
 	return p, err
 }
 
 // ListSecrets returns the client secrets' metadata (never the secrets).
 func (c *Client) ListSecrets(ctx context.Context, tenant, app string) ([]PasswordCredential, error) {
 	var l List[PasswordCredential]
-	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/passwordCredentials", nil, &l)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return l.Value, err
+	}
+	err = c.do(ctx, http.MethodGet, ap+"/passwordCredentials", nil, &l)
 	return l.Value, err
 }
 
 // RemoveSecret removes a client secret by id.
 func (c *Client) RemoveSecret(ctx context.Context, tenant, app, id string) error {
-	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/passwordCredentials/"+esc(id), nil, nil)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, ap+"/passwordCredentials/"+esc(id), nil, nil)
 }
 
 // AddCertificate registers a certificate (the server keeps the public part
 // only).
 func (c *Client) AddCertificate(ctx context.Context, tenant, app string, cert NewCertificate) (KeyCredential, error) {
 	var k KeyCredential
-	err := c.do(ctx, http.MethodPost, appPath(tenant, app)+"/keyCredentials", cert, &k)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return k, err
+	}
+	err = c.do(ctx, http.MethodPost, ap+"/keyCredentials", cert, &k)
 	return k, err
 }
 
 // ListCertificates returns the registered certificates of an application.
 func (c *Client) ListCertificates(ctx context.Context, tenant, app string) ([]KeyCredential, error) {
 	var l List[KeyCredential]
-	err := c.do(ctx, http.MethodGet, appPath(tenant, app)+"/keyCredentials", nil, &l)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return l.Value, err
+	}
+	err = c.do(ctx, http.MethodGet, ap+"/keyCredentials", nil, &l)
 	return l.Value, err
 }
 
 // RemoveCertificate removes a certificate by credential id or SHA-1
 // thumbprint (hex).
 func (c *Client) RemoveCertificate(ctx context.Context, tenant, app, idOrThumbprint string) error {
-	return c.do(ctx, http.MethodDelete, appPath(tenant, app)+"/keyCredentials/"+esc(idOrThumbprint), nil, nil)
+	ap, err := c.appPath(ctx, tenant, app)
+	if err != nil {
+		return err
+	}
+	return c.do(ctx, http.MethodDelete, ap+"/keyCredentials/"+esc(idOrThumbprint), nil, nil)
 }
 
 // AddFederatedCredential adds a federated identity credential (ID and

@@ -73,7 +73,34 @@ type Endpoint struct {
 	// whether it existed; they let error messages say where we looked.
 	CredentialFile  string
 	CredentialFound bool
-	file            *CredentialFile
+	// AddrSource says where Addr came from: "--addr", EnvAddr or the
+	// admin.json path.
+	AddrSource string
+	file       *CredentialFile
+}
+
+// ExplainConnection turns a connection failure of err (see
+// oauthclient.ConnectionError) into one message that names the address
+// once and says what to do, given where the address came from; other
+// errors are returned unchanged.
+func (e Endpoint) ExplainConnection(err error) error {
+	var ce *oauthclient.ConnectionError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	var hint string
+	switch e.AddrSource {
+	case "--addr":
+		hint = "check --addr"
+	case EnvAddr:
+		hint = "check " + EnvAddr + " (or override it with --addr)"
+	case "":
+		hint = "check the server address"
+	default:
+		hint = "the address is the one `portcullis serve --dev` wrote to " + e.AddrSource +
+			" at its last start: start the server (portcullis serve --dev), or if it listens elsewhere give --addr https://HOST:PORT"
+	}
+	return &oauthclient.ConnectionError{Base: ce.Base, Reason: ce.Reason + "; " + hint, Err: ce}
 }
 
 // TokenURL returns the v2 token endpoint of tenant (an id or a name).
@@ -128,6 +155,7 @@ func LoadEndpoint(f Flags) (Endpoint, error) {
 		return e, fmt.Errorf("%w: set --addr or %s (for example https://sts.example.com), "+
 			"or point --data or %s at the data directory of `portcullis serve --dev` (looked for %s)", errNoAddr, EnvAddr, EnvData, path)
 	}
+	e.AddrSource = addrSource
 	addr, err := normalizeAddr(e.Addr)
 	if err != nil {
 		return e, fmt.Errorf("%s: %w", addrSource, err)

@@ -2,11 +2,14 @@ package adminclient
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portcullis/portcullis/internal/oauthclient"
 )
 
 // clearEnv unsets every variable LoadConfig reads, for the test's duration.
@@ -265,5 +268,33 @@ func TestNewHTTPClient_CAFileErrors(t *testing.T) {
 				t.Errorf("error = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestEndpoint_ExplainConnectionSaysWhatToDoForTheAddressSource(t *testing.T) {
+	refused := &oauthclient.ConnectionError{Base: "https://localhost:8443", Reason: "nothing answers at https://localhost:8443 (connection refused)"}
+	for _, tc := range []struct {
+		source string
+		want   []string
+	}{
+		{"/home/you/portcullis-data/admin.json", []string{"nothing answers at https://localhost:8443", "/home/you/portcullis-data/admin.json", "portcullis serve --dev", "--addr https://HOST:PORT"}},
+		{"--addr", []string{"check --addr"}},
+		{EnvAddr, []string{"check " + EnvAddr}},
+	} {
+		t.Run(tc.source, func(t *testing.T) {
+			msg := Endpoint{AddrSource: tc.source}.ExplainConnection(refused).Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("%q lacks %q", msg, w)
+				}
+			}
+			if strings.Count(msg, "https://localhost:8443") != 1 {
+				t.Errorf("the address is said more than once: %q", msg)
+			}
+		})
+	}
+	other := errors.New("boom")
+	if got := (Endpoint{}).ExplainConnection(other); got != other {
+		t.Errorf("other errors changed: %v", got)
 	}
 }

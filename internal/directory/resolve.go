@@ -71,8 +71,8 @@ func resolveTenant(ctx context.Context, tx Tx, ref string) (Tenant, error) {
 }
 
 // resolveApp finds the application of tenant t named by ref: its appId (any
-// case), else the display name (any case) if exactly one application has
-// it. what names the reference in messages ("application", "client
+// case), else its identifier URI, else the display name (any case) if
+// exactly one application has it. what names the reference in messages ("application", "client
 // application").
 func resolveApp(ctx context.Context, tx Tx, t Tenant, ref, what string) (Application, error) {
 	if isGUID(ref) {
@@ -82,6 +82,15 @@ func resolveApp(ctx context.Context, tx Tx, t Tenant, ref, what string) (Applica
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return Application{}, err
+		}
+	}
+	if strings.ContainsAny(ref, "/:") { // an identifier URI such as api://orders
+		apps, err := tx.FindApplications(ctx, t.ID, ApplicationQuery{IdentifierURIs: []string{ref}})
+		if err != nil {
+			return Application{}, err
+		}
+		if len(apps) > 0 {
+			return apps[0], nil
 		}
 	}
 	name := strings.TrimSpace(ref)
@@ -94,7 +103,7 @@ func resolveApp(ctx context.Context, tx Tx, t Tenant, ref, what string) (Applica
 	}
 	switch len(named) {
 	case 0:
-		return Application{}, notFound("%s %q not found in tenant %s; give an appId or display name from GET %s/tenants/%s/applications", what, clip(ref), t.Name, adminAPI, t.Name)
+		return Application{}, notFound("%s %q not found in tenant %s; give an appId, identifier URI or display name from GET %s/tenants/%s/applications", what, clip(ref), t.Name, adminAPI, t.Name)
 	case 1:
 		return named[0], nil
 	}

@@ -7,7 +7,7 @@
 // ([CertificateCredential], sent as a private_key_jwt client assertion built
 // like MSAL Go builds it: PS256 for RSA keys, an "x5t#S256" header,
 // aud = token endpoint, iss = sub = client id, a random jti, nbf = now,
-// exp = now + 10 minutes; see shared/reference/msal-protocol.md section 5).
+// exp = now + 10 minutes, as docs/token-service.md describes).
 // One difference: x5t#S256 is base64url, as RFC 7515 says, where MSAL Go
 // sends padded standard base64; the token service accepts both.
 // [RequestToken] posts the form and returns a [Token]; the token endpoint's

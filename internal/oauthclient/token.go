@@ -104,6 +104,9 @@ func (c *Client) RequestToken(ctx context.Context, tokenURL, clientID string, cr
 	sent := now()
 	resp, err := hc.Do(req)
 	if err != nil {
+		if ce := ExplainConnection(tokenURL, err); ce != nil {
+			return Token{}, ce
+		}
 		return Token{}, fmt.Errorf("token request to %s: %w", tokenURL, redactErr(err, cred))
 	}
 	defer resp.Body.Close()
@@ -113,6 +116,9 @@ func (c *Client) RequestToken(ctx context.Context, tokenURL, clientID string, cr
 	}
 	if len(body) > maxResponseBytes {
 		return Token{}, fmt.Errorf("token request to %s: response larger than %d bytes", tokenURL, maxResponseBytes)
+	}
+	if ce := PlainHTTPToHTTPS(tokenURL, resp.StatusCode, body); ce != nil {
+		return Token{}, ce
 	}
 	if e := parseError(resp.StatusCode, body); e != nil {
 		scrub(e, cred)

@@ -49,7 +49,10 @@ func bootstrap(ctx context.Context, dir *directory.Service, cfg *Config, addr, c
 	}
 	res := bootstrapResult{Tenant: b.Tenant, ManagementAppID: b.Management.AppID, AdminAppIDs: b.AdminAppIDs}
 	if b.AdminClient == nil {
-		return res, nil
+		if !cfg.Dev || filepath.Dir(cfg.AdminCredentialFile) != cfg.DataDir {
+			return res, nil // only a dev server's own DATA/admin.json follows it
+		}
+		return res, updateAdminCredentialAddr(cfg.AdminCredentialFile, addr, caFile)
 	}
 	cred := AdminCredential{Addr: addr, CA: caFile, TenantID: b.Tenant.ID, ClientID: b.AdminClient.AppID, ClientSecret: b.AdminSecret.Text, Scope: directory.ManagementIdentifierURI + "/.default"}
 	js, _ := json.MarshalIndent(cred, "", "  ")
@@ -61,4 +64,32 @@ func bootstrap(ctx context.Context, dir *directory.Service, cfg *Config, addr, c
 	}
 	res.AdminCreated = true
 	return res, nil
+}
+
+// updateAdminCredentialAddr points an existing admin credential file at the
+// address and CA of this development start, so that the CLI finds the server after
+// --listen or --public-url changed. A missing file (handed over and
+// removed, or another node wrote it) is left alone, and so is one this
+// start cannot parse (the CLI says what is wrong with it).
+func updateAdminCredentialAddr(path, addr, caFile string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	if m["addr"] == addr && (caFile == "" || m["ca"] == caFile) {
+		return nil
+	}
+	m["addr"] = addr
+	if caFile != "" {
+		m["ca"] = caFile
+	}
+	js, _ := json.MarshalIndent(m, "", "  ")
+	if err := writeFileAtomic(path, append(js, '\n'), 0o600); err != nil {
+		return fmt.Errorf("bootstrap: update the address in the admin credential: %w", err)
+	}
+	return nil
 }

@@ -34,8 +34,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/audit"
 )
 
 // RootKeyEnv is the environment variable that may hold the root key (base64
@@ -111,7 +114,22 @@ type Config struct {
 	// a JSON line; "-" = standard error. Default DATA/gateway-audit.log.
 	GatewayAuditLog string
 
-	gateway []GatewayListener // parsed GatewayListen
+	// AuditRetention is how long audit records are kept: a duration such
+	// as 2160h or 90d, or "off" for no age bound. Default 90d.
+	AuditRetention string
+	// AuditMaxRows bounds the audit records kept (the newest); 0 = no
+	// bound. `portcullis serve` defaults it to audit.DefaultMaxRows.
+	AuditMaxRows int64
+	// AuditShip is where audit records are shipped as JSON lines before
+	// they may be pruned: a file (appended to; reopened for every batch,
+	// so logrotate can rename it) or "-" for standard output; "" = off.
+	AuditShip string
+	// AuditInterval is how often the node holding the audit lease ships
+	// and prunes (default 1m).
+	AuditInterval time.Duration
+
+	gateway     []GatewayListener // parsed GatewayListen
+	auditMaxAge time.Duration     // parsed AuditRetention (0 = no age bound)
 }
 
 // VaultWebhookSecretEnv is the environment variable that may hold the vault
@@ -189,6 +207,9 @@ func (c *Config) Validate() error {
 	if c.VaultMaintenanceInterval <= 0 {
 		c.VaultMaintenanceInterval = 10 * time.Minute
 	}
+	if err := c.validateAudit(); err != nil {
+		return err
+	}
 	if err := c.validateMetrics(); err != nil {
 		return err
 	}
@@ -222,4 +243,52 @@ func (c *Config) validateVaultWebhook() error {
 		return fmt.Errorf("--vault-webhook-url needs the HMAC secret that signs each notification: pass --vault-webhook-secret-file FILE or set %s (at least 16 bytes)", VaultWebhookSecretEnv)
 	}
 	return nil
+}
+
+// validateAudit parses the audit log's retention flags.
+func (c *Config) validateAudit() error {
+	switch r := strings.ToLower(strings.TrimSpace(c.AuditRetention)); r {
+	case "":
+		c.auditMaxAge = audit.DefaultMaxAge
+	case "off", "0":
+		c.auditMaxAge = 0
+	default:
+		d, err := parseRetention(r)
+		if err != nil {
+			return fmt.Errorf("--audit-retention %q: %v", c.AuditRetention, err)
+		}
+		c.auditMaxAge = d
+	}
+	if c.AuditMaxRows < 0 {
+		return fmt.Errorf("--audit-max-rows %d: want 0 (no bound) or a positive number of records, e.g. %d", c.AuditMaxRows, audit.DefaultMaxRows)
+	}
+	if c.AuditInterval < 0 {
+		return fmt.Errorf("--audit-interval %s: want a positive duration, e.g. 1m", c.AuditInterval)
+	}
+	if c.AuditInterval == 0 {
+		c.AuditInterval = time.Minute
+	}
+	return nil
+}
+
+// parseRetention reads a retention such as 90d, 36h or 2160h; at least an
+// hour, so that a typo cannot empty the log.
+func parseRetention(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 1 || days > 36500 {
+			return 0, errors.New("want a whole number of days such as 90d, a duration such as 720h, or off")
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, errors.New("want a whole number of days such as 90d, a duration such as 720h, or off")
+		}
+	}
+	if d < time.Hour {
+		return 0, fmt.Errorf("%s is shorter than the shortest retention, 1h; give 1h or more, or off", d)
+	}
+	return d, nil
 }

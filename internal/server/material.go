@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,9 +115,13 @@ func devTLSPaths(dataDir string) devTLS {
 }
 
 // ensureDevTLS creates the local CA and a server certificate for localhost,
-// 127.0.0.1 and ::1 (plus the listen host) on first start, and reissues the
-// server certificate when it is missing or within 30 days of expiry.
-func ensureDevTLS(dataDir, listenHost string, now time.Time) (devTLS, bool, error) {
+// 127.0.0.1 and ::1 (plus the listen host) and, for the vault's host form
+// (https://{vault}.localhost:PORT), one explicit name per vault in vaults:
+// clients such as curl, OpenSSL and Python refuse a *.localhost wildcard.
+// It creates them on first start and reissues the server certificate when
+// it is missing, within 30 days of expiry, or lacks one of those names (a
+// vault created since).
+func ensureDevTLS(dataDir, listenHost string, vaults []string, now time.Time) (devTLS, bool, error) {
 	p := devTLSPaths(dataDir)
 	if err := os.MkdirAll(filepath.Dir(p.CAFile), 0o700); err != nil {
 		return p, false, fmt.Errorf("create %s: %w", filepath.Dir(p.CAFile), err)
@@ -135,19 +140,10 @@ func ensureDevTLS(dataDir, listenHost string, now time.Time) (devTLS, bool, erro
 	} else if err != nil {
 		return p, false, fmt.Errorf("dev CA: %w", err)
 	}
+	hosts := devTLSHosts(listenHost, vaults)
 	leaf, _, err := readCertAndKey(p.CertFile, p.KeyFile)
-	// *.localhost covers the vault's host form (https://{vault}.localhost:PORT);
-	// certificates of earlier versions without it are reissued.
-	if err == nil && !created && now.Add(30*24*time.Hour).Before(leaf.NotAfter) && leaf.CheckSignatureFrom(ca) == nil && coversHost(leaf, listenHost) &&
-		leaf.VerifyHostname("default.localhost") == nil {
+	if err == nil && !created && now.Add(30*24*time.Hour).Before(leaf.NotAfter) && leaf.CheckSignatureFrom(ca) == nil && coversNames(leaf, hosts) {
 		return p, false, nil
-	}
-	hosts := []string{"localhost", "*.localhost", "127.0.0.1", "::1"}
-	if listenHost != "" && listenHost != "0.0.0.0" && listenHost != "::" && listenHost != "localhost" {
-		hosts = append(hosts, listenHost)
-		if net.ParseIP(listenHost) == nil {
-			hosts = append(hosts, "*."+listenHost)
-		}
 	}
 	cert, key, err := pki.NewServerCertificate(ca, caKey, hosts, 365*24*time.Hour, now)
 	if err != nil {
@@ -159,11 +155,41 @@ func ensureDevTLS(dataDir, listenHost string, now time.Time) (devTLS, bool, erro
 	return p, true, nil
 }
 
-func coversHost(c *x509.Certificate, host string) bool {
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		return true
+// devTLSHosts lists the names of the development server certificate:
+// localhost, the loopback addresses, the listen host, and VAULT.localhost
+// (and VAULT.LISTENHOST when it is a DNS name) for every vault.
+func devTLSHosts(listenHost string, vaults []string) []string {
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	named := ""
+	if listenHost != "" && listenHost != "0.0.0.0" && listenHost != "::" && listenHost != "localhost" && !slices.Contains(hosts, listenHost) {
+		hosts = append(hosts, listenHost)
+		if net.ParseIP(listenHost) == nil {
+			named = strings.ToLower(listenHost)
+		}
 	}
-	return c.VerifyHostname(host) == nil
+	for _, v := range vaults {
+		v = strings.ToLower(v)
+		hosts = append(hosts, v+".localhost")
+		if named != "" {
+			hosts = append(hosts, v+"."+named)
+		}
+	}
+	return hosts
+}
+
+// coversNames reports whether c is valid for every name, each by its exact
+// entry (a wildcard does not count: clients refuse *.localhost).
+func coversNames(c *x509.Certificate, names []string) bool {
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			if !slices.ContainsFunc(c.IPAddresses, ip.Equal) {
+				return false
+			}
+		} else if !slices.Contains(c.DNSNames, n) {
+			return false
+		}
+	}
+	return true
 }
 
 func readCertAndKey(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {

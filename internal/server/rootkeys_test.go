@@ -192,7 +192,9 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	// 6 vault blobs: four secret versions, the certificate, the key.
 
 	// 2. Rolling restart: current B, previous A. Everything reads.
-	rolled := Config{Dev: true, DataDir: data, RootKeyFile: bFile, PreviousRootKeyFiles: []string{aFile}}
+	// Restarts keep the port: the dev issuer is https://localhost:PORT.
+	listen := r1.srv.Addr()
+	rolled := Config{Dev: true, DataDir: data, RootKeyFile: bFile, PreviousRootKeyFiles: []string{aFile}, Listen: listen}
 	r2 := startServer(t, rolled)
 	if _, err := r2.verifyAdminToken(t, tokA); err != nil {
 		t.Fatalf("token from before the restart: %v", err)
@@ -259,7 +261,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	}
 
 	// 5. Only B: everything opens, old and new tokens verify.
-	r4 := startServer(t, Config{Dev: true, DataDir: data, RootKeyFile: bFile})
+	r4 := startServer(t, Config{Dev: true, DataDir: data, RootKeyFile: bFile, Listen: listen})
 	checkEverythingOpens(t, r4, fx)
 	if code, body := r4.kvGetSecret(t, "db-password"); code != http.StatusOK || body["value"] != "v3" {
 		t.Fatalf("Key Vault read with only key B: %d %v", code, body)

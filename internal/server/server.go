@@ -23,6 +23,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/admin"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/connector"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/gateway"
@@ -50,6 +51,8 @@ type Server struct {
 	listeners listeners
 	// nodeID names this node as holder of the vault maintenance lease.
 	nodeID string
+	// auditKeeper ships and prunes the audit log (on the lease holder).
+	auditKeeper *audit.Keeper
 
 	// reloader rebuilds every component's snapshot when the store moves.
 	reloader *reloader
@@ -63,6 +66,9 @@ type Server struct {
 	connectors *connectorsComponent
 	// cluster is the state shared with other nodes; nil on SQLite.
 	cluster *cluster
+	// devCerts keeps the development TLS certificate naming every vault;
+	// nil unless --dev issues the certificate.
+	devCerts *devCertificates
 }
 
 // NewLogger builds the process logger from --log-format and --log-level.
@@ -101,19 +107,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 	log.Info("root keys loaded", "current", keyring.RootKeyID(), "previous", strings.Join(keyring.PreviousRootKeyIDs(), ","))
-	certFile, keyFile, caFile := cfg.TLSCertFile, cfg.TLSKeyFile, ""
-	if cfg.Dev && certFile == "" {
-		p, _, err := ensureDevTLS(cfg.DataDir, host, now)
-		if err != nil {
-			return nil, fmt.Errorf("dev TLS: %w", err)
-		}
-		certFile, keyFile, caFile = p.CertFile, p.KeyFile, p.CAFile
-	}
-	certs, err := newCertificateReloader(certFile, keyFile, log)
-	if err != nil {
-		return nil, err
-	}
-
 	st, err := openStore(ctx, &cfg)
 	if err != nil {
 		return nil, err
@@ -125,6 +118,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			st.Close()
 		}
 	}()
+	if s.auditKeeper, err = newAuditKeeper(cfg, st); err != nil {
+		return nil, err
+	}
+
+	certFile, keyFile, caFile := cfg.TLSCertFile, cfg.TLSKeyFile, ""
+	if cfg.Dev && certFile == "" {
+		s.devCerts = &devCertificates{dataDir: cfg.DataDir, listenHost: host, vaults: st, log: log}
+		p, err := s.devCerts.ensure(ctx, now)
+		if err != nil {
+			return nil, fmt.Errorf("dev TLS: %w", err)
+		}
+		certFile, keyFile, caFile = p.CertFile, p.KeyFile, p.CAFile
+	}
+	certs, err := newCertificateReloader(certFile, keyFile, log)
+	if err != nil {
+		return nil, err
+	}
 
 	s.https = &Listener{Name: "https", Essential: true, Drain: true}
 	if err := s.https.bind(cfg.Listen, "--listen"); err != nil {
@@ -136,7 +146,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 			s.listeners.close()
 		}
 	}()
-	addr := baseURL(cfg.PublicURL, s.https.Addr())
+	// One canonical public URL: --public-url, else for a development
+	// server on its own database https://localhost:PORT (every issuer and
+	// URL the service prints). Nodes sharing a database need the same
+	// --public-url; without it each request's Host names the issuer.
+	public := cfg.PublicURL
+	if public == "" && cfg.Dev && cfg.DatabaseURL == "" {
+		public = devPublicURL(s.https.Addr())
+	}
+	addr := baseURL(public, s.https.Addr())
 
 	dir := directory.NewService(st, nil)
 	boot, err := bootstrap(ctx, dir, &cfg, addr, caFile)
@@ -154,7 +172,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	enricher := connector.NewEnricher(log)
 	s.sts = sts.New(s.cluster.stsConfig(sts.Config{
 		Enricher:            enricher,
-		PublicURL:           cfg.PublicURL,
+		PublicURL:           public,
 		KeyPrepublish:       cfg.KeyPrepublish,
 		KeyRotationInterval: cfg.RotationInterval,
 		Logger:              log,
@@ -297,7 +315,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		Vaults:          s.vault,
 		VaultTenant:     vaultTenant,
 		TokenClient:     tokenClient,
-		PublicURL:       cfg.PublicURL,
+		PublicURL:       public,
 		Changed:         s.reloader.reloadLogged,
 		Logger:          log,
 		RootKeys:        rootKeyManager{keys: keyring, store: st, vstore: st, vault: s.vault},
@@ -307,6 +325,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.ready)
+	registerStartPage(mux, public, boot.Tenant.ID)
 	if s.metrics, err = listenMetrics(cfg, reg, log); err != nil {
 		return nil, err
 	}
@@ -330,7 +349,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		TLSConfig:         s.https.TLS,
 	}
 
-	printBanner(out, cfg, addr, boot, caFile, rootCreated, vaultApp, bases, s.gateway)
+	printBanner(out, cfg, s.https.Addr(), addr, boot, caFile, rootCreated, vaultApp, bases, s.gateway)
 	ok = true
 	return s, nil
 }
@@ -349,12 +368,17 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.store.Close()
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	wake := newWakeSignal()
 	go func() { defer wg.Done(); s.reloader.run(bg, s.cfg.ReloadInterval, wake) }()
 	go func() { defer wg.Done(); s.cluster.run(bg, wake) }()
 	go func() { defer wg.Done(); s.sts.RunRotation(bg, time.Minute) }()
 	go func() { defer wg.Done(); s.runVaultMaintenance(bg, s.cfg.VaultMaintenanceInterval) }()
+	go func() { defer wg.Done(); s.runAuditRetention(bg, s.cfg.AuditInterval) }()
+	if s.devCerts != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.devCerts.run(bg, 2*time.Second) }()
+	}
 	defer func() { stopBG(); wg.Wait() }()
 	// After the listeners stopped (deferred calls run last first): the
 	// gateway closes its backends, then the connectors and the watcher.
@@ -488,7 +512,7 @@ func statusText(code int) string {
 	return "other"
 }
 
-func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, caFile string, rootCreated bool, vaultApp directory.Application, bases []string, gw *gatewayNode) {
+func printBanner(out io.Writer, cfg Config, listen, addr string, boot bootstrapResult, caFile string, rootCreated bool, vaultApp directory.Application, bases []string, gw *gatewayNode) {
 	p := func(format string, a ...any) { fmt.Fprintf(out, format+"\n", a...) }
 	if cfg.Dev {
 		p("")
@@ -498,18 +522,27 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 		}
 	}
 	p("")
-	p("  Portcullis is listening on %s", addr)
+	p("  Listening on:            %s (--listen)", listen)
+	p("  Public URL:              %s (--public-url; the issuer and every URL below)", addr)
+	p("  Start page:              %s/", addr)
 	p("  Issuer (default tenant): %s/%s/v2.0", addr, boot.Tenant.ID)
 	p("  Token endpoint:          %s/%s/oauth2/v2.0/token", addr, boot.Tenant.ID)
-	named := bases[0] // the host form needs a DNS name, not an IP address
+	p("  Key Vault (default):     %s   (path form: curl, Python, any HTTP client; Key Vault SDKs need DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
+	named := "" // the host form needs a DNS name, not an IP address
 	for _, b := range bases {
 		if net.ParseIP(hostOf(b)) == nil {
 			named = b
 			break
 		}
 	}
-	p("  Key Vault (default):     %s   (Key Vault SDKs, default options; needs DNS for *.%s)", kvapi.VaultURL(named, vault.DefaultVault), hostOf(named))
-	p("                           %s   (path form: set DisableChallengeResourceVerification)", kvapi.PathVaultURL(addr, vault.DefaultVault))
+	if named != "" {
+		host := hostOf(named)
+		how := "the name must resolve to this server"
+		if strings.EqualFold(host, "localhost") {
+			how = "curl resolves *.localhost itself; for Go and Python add \"127.0.0.1 " + vault.DefaultVault + ".localhost\" to /etc/hosts"
+		}
+		p("                           %s   (host form: Key Vault SDKs with default options; %s)", kvapi.VaultURL(named, vault.DefaultVault), how)
+	}
 	p("  Vault resource:          %s (appId %s)", strings.Join(bases, ", "), vaultApp.AppID)
 	if gw != nil {
 		for i, u := range gw.Listeners() {
@@ -526,7 +559,8 @@ func printBanner(out io.Writer, cfg Config, addr string, boot bootstrapResult, c
 	}
 	if caFile != "" {
 		p("  TLS CA certificate:      %s", caFile)
-		p("  Trust it in clients:     export SSL_CERT_FILE=%s", caFile)
+		p("  Trust it in clients:     export SSL_CERT_FILE=%s   (Go, Python, OpenSSL)", caFile)
+		p("                           curl --cacert %s   (Debian's curl ignores SSL_CERT_FILE)", caFile)
 	}
 	if boot.AdminCreated {
 		p("  Admin credential:        %s (mode 0600; the CLI reads it from --data)", cfg.AdminCredentialFile)

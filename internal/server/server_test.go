@@ -60,6 +60,9 @@ func startServer(t testing.TB, cfg Config) *running {
 	t.Cleanup(func() { stop() })
 
 	r := &running{srv: srv, cfg: cfg, stop: stop, base: "https://" + srv.Addr()}
+	if cfg.Dev && cfg.PublicURL == "" && cfg.DatabaseURL == "" {
+		r.base = devPublicURL(srv.Addr()) // the issuer's base: one public URL per instance
+	}
 	credFile := cfg.AdminCredentialFile
 	if credFile == "" {
 		credFile = filepath.Join(cfg.DataDir, "admin.json")
@@ -199,7 +202,7 @@ func TestServe_RestartReusesDevMaterialAndKeys(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 
-	r2 := startServer(t, Config{Dev: true, DataDir: dir})
+	r2 := startServer(t, Config{Dev: true, DataDir: dir, Listen: r1.srv.Addr()}) // same port: same issuer
 	ca2, _ := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
 	if string(ca1) != string(ca2) {
 		t.Fatal("the dev CA changed across restarts")
@@ -247,7 +250,7 @@ func TestServe_ProductionRefusesMissingMaterial(t *testing.T) {
 func TestServe_ProductionModeWithOwnCertificateAndEnvRootKey(t *testing.T) {
 	dir := t.TempDir()
 	// Make a CA and server certificate the way an operator would bring them.
-	p, _, err := ensureDevTLS(filepath.Join(dir, "ops"), "127.0.0.1", time.Now())
+	p, _, err := ensureDevTLS(filepath.Join(dir, "ops"), "127.0.0.1", nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,8 @@ func TestServe_BannerNamesTheVaultURL(t *testing.T) {
 	defer srv.store.Close()
 	defer srv.listeners.close()
 	_, port, _ := strings.Cut(srv.Addr(), ":")
-	for _, want := range []string{"https://default.127.0.0.1:" + port, "https://127.0.0.1:" + port + "/vaults/default", "DisableChallengeResourceVerification"} {
+	for _, want := range []string{"https://default.127.0.0.1:" + port, "https://localhost:" + port + "/vaults/default", "DisableChallengeResourceVerification",
+		"Listening on:            127.0.0.1:" + port, "Public URL:              https://localhost:" + port} {
 		if want == "https://default.127.0.0.1:"+port {
 			if strings.Contains(out.String(), want) {
 				t.Fatalf("banner names a vault host under an IP address:\n%s", out.String())

@@ -1,7 +1,7 @@
 // Package sts is the token service of Portcullis: an Entra ID v2-compatible
 // OAuth 2.0 authorization server for the client-credentials grant, served so
 // that MSAL, azidentity and golang.org/x/oauth2 work against it unchanged
-// (see shared/reference/msal-protocol.md, the wire contract).
+// (docs/token-service.md is the wire contract).
 //
 // [Server] serves per tenant the OpenID discovery document, the JWKS and the
 // token endpoint. Requests are answered from an immutable directory snapshot

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -350,6 +351,9 @@ func (s *Service) restoreObject(ctx context.Context, o *op, v Vault, typ ObjectT
 		vers = append(vers, ver)
 	}
 	obj := Object{Vault: v.Name, Type: typ, Name: p.Name, Created: p.Created.UTC(), Policy: p.Policy}
+	if len(vers) > 0 {
+		audit.ChangeFrom(ctx).Describe(obj.Name, vers[len(vers)-1].Version)
+	}
 	stored, err := s.store.RestoreObject(ctx, obj, vers, exclusive)
 	switch {
 	case errors.Is(err, ErrObjectDeleted):

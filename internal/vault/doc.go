@@ -95,9 +95,10 @@
 //     the read-only ones below: set, update, delete, recover, purge,
 //     create, import, role assignments, vault settings) waits until its
 //     record is committed before it returns, so an acknowledged change is
-//     always audited. Its record is written right after the change's own
-//     transaction: a crash between the two commits loses that one record
-//     (the change is then not acknowledged to the caller).
+//     always audited. When its context carries an audit.Change (the Key
+//     Vault API, the admin API and the maintenance jobs put one there),
+//     the record is written in the change's own transaction by the store
+//     (see package audit): the change and its record commit together.
 //   - A read (readMetadata, getSecret, certificates/read, keys/read, the
 //     key operations sign, verify, encrypt, decrypt, wrap, unwrap,
 //     vault/read, roleAssignments/read) returns as soon as its record is

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -202,6 +203,7 @@ func thresholdOf(t LifetimeTrigger, nbf, exp time.Time) time.Time {
 // with the same policy. It also sets the expiry gauge. A failed action is
 // unmarked so the next run retries it once.
 func (s *Service) RunLifetimeActions(ctx context.Context) (LifetimeReport, error) {
+	ctx = audit.WithChange(ctx) // each change commits with its audit record
 	var rep LifetimeReport
 	var errs []error
 	vaults, err := s.store.ListVaults(ctx)
@@ -325,6 +327,7 @@ func (s *Service) autoRenew(ctx context.Context, v Vault, e ObjectEntry, policy 
 // date has passed (also under purge protection: that is its end), except
 // objects still referenced. It returns how many it purged.
 func (s *Service) PurgeExpiredDeletions(ctx context.Context) (int, error) {
+	ctx = audit.WithChange(ctx) // each change commits with its audit record
 	vaults, err := s.store.ListVaults(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("vault purge: list vaults: %w", err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/store"
 )
 
@@ -84,6 +85,7 @@ func (s *Service) addVersion(ctx context.Context, ver ObjectVersion, opts AddOpt
 			return ObjectVersion{}, exclusiveConflict(ver.Type, ver.Name, other, obj.Deleted != nil)
 		}
 	}
+	audit.ChangeFrom(ctx).Describe(ver.Name, ver.Version)
 	out, err := s.store.AddVersion(ctx, ver, opts)
 	switch {
 	case errors.Is(err, ErrObjectDeleted):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -188,6 +189,7 @@ func (s *Service) failOperation(ctx context.Context, v Vault, name, id string, e
 // left alone. It returns how many it completed. The server runs it with
 // the lifetime actions, on the node holding the maintenance lease.
 func (s *Service) ResumeCertificateOperations(ctx context.Context) (int, error) {
+	ctx = audit.WithChange(ctx) // each change commits with its audit record
 	vaults, err := s.store.ListVaults(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("vault certificate operations: list vaults: %w", err)

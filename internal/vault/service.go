@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
@@ -204,11 +205,32 @@ type op struct {
 	name    string
 	version string
 	perm    Permission
+	// change, when not nil, is the audit.Change of ctx this operation
+	// claimed: the store writes its record in the change's transaction.
+	change *audit.Change
 }
 
-// begin starts an audited operation; end must be deferred with the method's error.
+// begin starts an audited operation; end must be deferred with the
+// method's error. An operation that may change something claims the
+// audit.Change its context carries (the Key Vault API and the admin API
+// put one in every request's context), so that its record is committed in
+// the same transaction as the change.
 func (s *Service) begin(ctx context.Context, c Caller, vault string, typ ObjectType, name, version string, perm Permission) *op {
-	return &op{s: s, ctx: ctx, c: c, vault: strings.ToLower(vault), typ: typ, name: name, version: version, perm: perm}
+	o := &op{s: s, ctx: ctx, c: c, vault: strings.ToLower(vault), typ: typ, name: name, version: version, perm: perm}
+	if !perm.readOnly() {
+		if ch := audit.ChangeFrom(ctx); ch.Claim(o, o.record(), s.now, false) {
+			o.change = ch
+		}
+	}
+	return o
+}
+
+// record is the operation's audit record as a success.
+func (o *op) record() audit.Record {
+	return audit.Record{
+		RequestID: o.c.RequestID, TenantID: o.c.TenantID, AppID: o.c.principal(), ObjectID: o.c.ObjectID,
+		Vault: o.vault, Type: string(o.typ), Name: o.name, Version: o.version, Operation: string(o.perm), Outcome: OutcomeSuccess,
+	}
 }
 
 // end records the outcome and turns any error into a *Error.
@@ -228,11 +250,18 @@ func (o *op) end(errp *error) {
 			rec.Outcome = OutcomeDenied
 		}
 	}
-	// A change is audited before it is acknowledged; a read's record is
-	// committed by the writer within the flush interval (or spooled). The
-	// request's context bounds only the wait for room in the queue: a read
-	// whose record finds no room in time is refused, never answered
-	// unaudited.
+	// A change's record committed with the change when the store took it
+	// from the context; a failure after that adds a second, failed record.
+	if o.change != nil {
+		if written, _ := o.change.Release(o); written && *errp == nil {
+			return
+		}
+	}
+	// Otherwise a change is audited before it is acknowledged; a read's
+	// record is committed by the writer within the flush interval (or
+	// spooled). The request's context bounds only the wait for room in the
+	// queue: a read whose record finds no room in time is refused, never
+	// answered unaudited.
 	if err := o.s.audit.append(o.ctx, rec, !o.perm.readOnly()); err != nil {
 		if !o.perm.readOnly() && *errp == nil {
 			// A change that stands without its record: every one is logged.

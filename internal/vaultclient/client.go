@@ -162,6 +162,10 @@ func (c *Client) token(ctx context.Context, scope string, fresh bool) (string, e
 		return t.AccessToken, nil
 	}
 	t, err := c.oauth.RequestToken(ctx, c.tokenURL, c.clientID, c.cred, scope)
+	var ce *oauthclient.ConnectionError
+	if errors.As(err, &ce) {
+		return "", err // names the address once and what is wrong
+	}
 	if err != nil {
 		return "", fmt.Errorf("get a token for %s from %s: %w", scope, c.tokenURL, explainTransport(err, c.addr))
 	}
@@ -207,6 +211,9 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, t
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if ce := oauthclient.ExplainConnection(rawURL, err); ce != nil {
+			return response{}, ce
+		}
 		return response{}, fmt.Errorf("%s %s: %w", method, redactQuery(rawURL), explainTransport(err, c.addr))
 	}
 	defer resp.Body.Close()
@@ -216,6 +223,9 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, t
 	}
 	if len(data) > maxResponseBytes {
 		return response{}, fmt.Errorf("%s %s: response larger than %d bytes", method, redactQuery(rawURL), maxResponseBytes)
+	}
+	if ce := oauthclient.PlainHTTPToHTTPS(rawURL, resp.StatusCode, data); ce != nil {
+		return response{}, ce
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
@@ -148,6 +149,16 @@ type Contract interface {
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+
+	// The one audit log (package audit; see auditlog.go). A change's
+	// record is written by Write, from the audit.Change of its context.
+	AppendAuditLog(ctx context.Context, records ...audit.Record) error
+	ListAuditLog(ctx context.Context, q audit.Query) ([]audit.Record, error)
+	AuditToShip(ctx context.Context, afterSeq, throughSeq int64, limit int) ([]audit.Record, error)
+	AuditNewestSeq(ctx context.Context) (int64, error)
+	AuditCursor(ctx context.Context, name string) (int64, error)
+	SetAuditCursor(ctx context.Context, name string, seq int64) error
+	PruneAudit(ctx context.Context, olderThan time.Time, keepRows, maxSeq int64, batch int) (int, error)
 }
 
 var _ Contract = (*Store)(nil)

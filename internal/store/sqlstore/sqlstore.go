@@ -21,6 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/audit"
 )
 
 // Querier runs statements inside one transaction (or, for DB.Query, outside
@@ -93,13 +95,30 @@ func (s *Store) DB() DB { return s.db }
 // too), so checks that fn makes before writing cannot race with another
 // writer. If fn fails nothing is written, the revision included, and fn's
 // error is returned unchanged.
+//
+// When ctx carries a claimed audit.Change whose record is not yet written,
+// the record is appended in the same transaction, after fn: the change and
+// its audit record commit together or not at all.
 func (s *Store) Write(ctx context.Context, fn func(Querier) error) error {
-	return s.db.Write(ctx, func(q Querier) error {
+	change := audit.ChangeFrom(ctx)
+	err := s.db.Write(ctx, func(q Querier) error {
 		if err := bumpRevision(ctx, q); err != nil {
 			return err
 		}
-		return fn(q)
+		if err := fn(q); err != nil {
+			return err
+		}
+		if rec, ok := change.Pending(); ok {
+			if err := appendAudit(ctx, q, []audit.Record{rec}); err != nil {
+				return fmt.Errorf("append the audit record of the change: %w", err)
+			}
+		}
+		return nil
 	})
+	if err == nil {
+		change.Committed()
+	}
+	return err
 }
 
 // Read runs fn in one consistent read-only transaction.

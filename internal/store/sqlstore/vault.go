@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -991,64 +992,31 @@ func (s *Store) ListReferences(ctx context.Context, vaultName string, typ vault.
 
 // Audit.
 
-const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code, reason`
-
-// auditRowsPerStatement caps the rows of one INSERT (14 parameters each,
-// well under both backends' parameter limits).
-const auditRowsPerStatement = 64
-
-const insertAudit = `INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `
-const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-
-func auditArgs(a vault.AuditRecord) []any {
-	return []any{key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, string(a.Type), a.Name, a.Version, a.Operation, a.Outcome, a.Code, a.Reason}
+// AppendAudit appends records, in order, in one transaction (see
+// appendAudit). It does not change the global revision (see the top of
+// this file).
+func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
+	recs := make([]audit.Record, len(records))
+	for i, a := range records {
+		recs[i] = vaultAuditRecord(a)
+	}
+	return s.AppendAuditLog(ctx, recs...)
 }
 
-// AppendAudit appends records, in order, in one transaction, with one
-// multi-row INSERT per auditRowsPerStatement records (measured on SQLite:
-// as fast per record as one prepared INSERT run per record). It does not
-// change the global revision (see the top of this file).
-func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
-	if len(records) == 0 {
-		return nil
-	}
-	err := s.db.Write(ctx, func(q Querier) error {
-		for rest := records; len(rest) > 0; {
-			n := min(len(rest), auditRowsPerStatement)
-			var sb strings.Builder
-			sb.Grow(len(insertAudit) + n*(len(auditRow)+2))
-			sb.WriteString(insertAudit)
-			args := make([]any, 0, n*14)
-			for i, a := range rest[:n] {
-				if i > 0 {
-					sb.WriteString(", ")
-				}
-				sb.WriteString(auditRow)
-				args = append(args, auditArgs(a)...)
-			}
-			if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
-				return err
-			}
-			rest = rest[n:]
-		}
-		return nil
-	})
-	if err != nil {
-		if len(records) == 1 {
-			return fmt.Errorf("append audit record of operation %q: %w", records[0].Operation, err)
-		}
-		return fmt.Errorf("append %d audit records: %w", len(records), err)
-	}
-	return nil
+// vaultAuditRecord is a's row in the one audit log.
+func vaultAuditRecord(a vault.AuditRecord) audit.Record {
+	return audit.Record{Time: a.Time, RequestID: a.RequestID, TenantID: a.TenantID, AppID: a.AppID, ObjectID: a.ObjectID,
+		Vault: a.Vault, Type: string(a.Type), Name: a.Name, Version: a.Version, Operation: a.Operation, Outcome: a.Outcome, Code: a.Code, Reason: a.Reason}
 }
 
 // ListAudit returns audit records, newest (last appended) first, of one
 // vault or of all when q.Vault is "", at most q.Limit when it is positive.
 func (s *Store) ListAudit(ctx context.Context, aq vault.AuditQuery) ([]vault.AuditRecord, error) {
 	query := `SELECT ` + auditColumns + ` FROM vault_audit`
-	var args []any
+	args := []any{audit.TypeDirectory}
+	query += ` WHERE type <> ?` // the directory's records share the log
 	if aq.Vault != "" {
-		query += ` WHERE vault_key = ?`
+		query += ` AND vault_key = ?`
 		args = append(args, key(aq.Vault))
 	}
 	query, args = withLimit(query+` ORDER BY seq DESC`, args, aq.Limit)

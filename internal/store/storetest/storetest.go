@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 		vaulttest.Run(t, func(t *testing.T) vault.Store { return open(t) })
 	})
 	t.Run("Shared", func(t *testing.T) { sharedSuite.run(t, open) })
+	t.Run("AuditLog", func(t *testing.T) { auditLogSuite.run(t, open) })
 }
 
 // directorySuite holds implementations to directory.Store.

@@ -76,6 +76,7 @@ func startEnv(t *testing.T, databaseURL string) *env {
 	if err := json.Unmarshal(b, &e.cred); err != nil {
 		t.Fatal(err)
 	}
+	e.base = e.cred.Addr // the public URL: https://localhost:PORT on SQLite, the listen address on PostgreSQL
 	caPEM, err := os.ReadFile(filepath.Join(data, "tls", "ca.pem"))
 	if err != nil {
 		t.Fatal(err)

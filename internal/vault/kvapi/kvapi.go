@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -282,6 +283,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
 		h.refused(r, t, p, reqID, err)
 		h.writeError(w, reqID, err)
 		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A change's audit record commits in the change's transaction.
+		orig := r
+		r = r.WithContext(audit.WithChange(r.Context()))
+		defer func() { orig.Pattern = r.Pattern }() // the route, for the metrics that hold orig
 	}
 	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{Principal: *p, RequestID: reqID}}
 	if err := vault.ValidateVaultName(t.vault); err != nil {

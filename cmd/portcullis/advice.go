@@ -1,0 +1,64 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/portcullis/portcullis/internal/directory"
+)
+
+// The admin API's refusals name its own operations ("list them with GET
+// /admin/v1/tenants/default/apis"): right for REST callers, a detour for a
+// CLI user. cliAdvice rewrites each such piece of advice into the command
+// that does the same, and leaves every other text alone.
+
+// restAdvice pairs an admin API operation (a regular expression over the
+// message) with the CLI command that does it; in the replacement, $t is
+// the tenant (dropped when it is "default"), other $n are groups.
+var restAdvice = []struct {
+	re  *regexp.Regexp
+	cli string
+}{
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/appRoles\b`), `'portcullis app role list $2$t'`},
+	{regexp.MustCompile(`POST /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/appRoles\b`), `'portcullis app role add $2 --value VALUE$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/passwordCredentials\b`), `'portcullis app secret list $2$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/keyCredentials\b`), `'portcullis app cert list $2$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications\b`), `'portcullis app list$t'`},
+	{regexp.MustCompile(`DELETE /admin/v1/tenants/([^/\s]+)/grants/\{id\}`), `'portcullis grant remove ID$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/grants\b`), `'portcullis grant list$t'`},
+	{regexp.MustCompile(`POST /admin/v1/tenants/\{tenant\}/grants\b`), `'portcullis grant add --client APP --resource ` + directory.ManagementIdentifierURI + ` --role Portcullis.Admin'`},
+	{regexp.MustCompile(`PUT /admin/v1/tenants/([^/\s]+)/apis/([^/\s)]+)`), `'portcullis api update $2$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/apis\b`), `'portcullis api list$t'`},
+	{regexp.MustCompile(`PUT /admin/v1/tenants/([^/\s]+)/connectors/([^/\s)]+)`), `'portcullis connector update $2$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/connectors\b`), `'portcullis connector list$t'`},
+	{regexp.MustCompile(`POST /admin/v1/tenants/([^/\s]+)/signingKeys/rotate\b`), `'portcullis keys rotate$t'`},
+	{regexp.MustCompile(`POST /admin/v1/vaults/([^/\s]+)/roleAssignments\b`), `'portcullis vault role assign --vault $1 --app APP --role ROLE'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants\b`), `'portcullis tenant list'`},
+}
+
+// cliAdvice returns msg with every admin API operation it recommends
+// replaced by the equivalent CLI command.
+func cliAdvice(msg string) string {
+	if !strings.Contains(msg, "/admin/v1/") {
+		return msg
+	}
+	for _, a := range restAdvice {
+		msg = a.re.ReplaceAllStringFunc(msg, func(m string) string {
+			groups := a.re.FindStringSubmatch(m)
+			out := a.cli
+			tenant := ""
+			if len(groups) > 1 && !strings.HasPrefix(a.re.String(), `POST /admin/v1/vaults`) {
+				if t := groups[1]; !strings.EqualFold(t, "default") {
+					tenant = " --tenant " + t
+				}
+			}
+			// One pass: text from the server inserted for $1 is not expanded again.
+			pairs := []string{"$t", tenant}
+			for i := 1; i < len(groups); i++ {
+				pairs = append(pairs, "$"+string(rune('0'+i)), groups[i])
+			}
+			return strings.NewReplacer(pairs...).Replace(out)
+		})
+	}
+	return msg
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestCLIAdvice_NamesCommandsInsteadOfRESTCalls(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"app of the default tenant",
+			`application "nope" not found in tenant default; give an appId, identifier URI or display name from GET /admin/v1/tenants/default/applications`,
+			`application "nope" not found in tenant default; give an appId, identifier URI or display name from 'portcullis app list'`},
+		{"app of another tenant",
+			`application "x" not found in tenant contoso; give an appId from GET /admin/v1/tenants/contoso/applications`,
+			`application "x" not found in tenant contoso; give an appId from 'portcullis app list --tenant contoso'`},
+		{"tenant", `tenant "x" not found; give a tenant id or name from GET /admin/v1/tenants`,
+			`tenant "x" not found; give a tenant id or name from 'portcullis tenant list'`},
+		{"app roles", `list them with GET /admin/v1/tenants/default/applications/0b6c-…/appRoles`,
+			`list them with 'portcullis app role list 0b6c-…'`},
+		{"secrets", `list them with GET /admin/v1/tenants/t1/applications/abc/passwordCredentials`,
+			`list them with 'portcullis app secret list abc --tenant t1'`},
+		{"certificates", `list them with GET /admin/v1/tenants/default/applications/abc/keyCredentials`,
+			`list them with 'portcullis app cert list abc'`},
+		{"add a role", `add one first (POST /admin/v1/tenants/default/applications/abc/appRoles)`,
+			`add one first ('portcullis app role add abc --value VALUE')`},
+		{"grants", `delete them first (DELETE /admin/v1/tenants/default/grants/{id})`,
+			`delete them first ('portcullis grant remove ID')`},
+		{"api replace", `choose another name, or replace it with PUT /admin/v1/tenants/default/apis/orders`,
+			`choose another name, or replace it with 'portcullis api update orders'`},
+		{"connector", `detach it first (PUT /admin/v1/tenants/default/connectors/enrich)`,
+			`detach it first ('portcullis connector update enrich')`},
+		{"vault role", `assign it with POST /admin/v1/vaults/payments/roleAssignments`,
+			`assign it with 'portcullis vault role assign --vault payments --app APP --role ROLE'`},
+		{"no advice", `secret "x" not found`, `secret "x" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := cliAdvice(tc.in)
+			if got != tc.want {
+				t.Errorf("cliAdvice:\n got %s\nwant %s", got, tc.want)
+			}
+			if strings.Contains(got, "/admin/v1/") {
+				t.Errorf("advice still names the REST API: %s", got)
+			}
+		})
+	}
+}
+
+// FuzzCLIAdvice: server text (untrusted) never panics the rewrite, and text
+// without an admin API path comes back unchanged.
+func FuzzCLIAdvice(f *testing.F) {
+	for _, s := range []string{
+		"give an appId from GET /admin/v1/tenants/default/applications",
+		"DELETE /admin/v1/tenants/x/grants/{id}",
+		"POST /admin/v1/vaults/v/roleAssignments",
+		"GET /admin/v1/tenants/$1$2$t/apis",
+		"plain text",
+		"/admin/v1/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		got := cliAdvice(msg)
+		if !strings.Contains(msg, "/admin/v1/") && got != msg {
+			t.Fatalf("cliAdvice changed %q into %q", msg, got)
+		}
+	})
+}
