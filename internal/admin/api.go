@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/sts"
 	"github.com/portcullis/portcullis/internal/vault"
 	"golang.org/x/time/rate"
@@ -35,6 +36,10 @@ import (
 type Config struct {
 	// Store holds the directory; the API's directory.Service runs over it.
 	Store directory.Store
+	// Snapshot, when set, returns the node's current directory snapshot:
+	// while Store reports store.ErrUnavailable, the reads it can answer
+	// (tenants, an application by appId, APIs, connectors) come from it.
+	Snapshot func() *directory.Snapshot
 	// Authenticator admits admin callers: guard.Bearer over a
 	// guard.Verifier whose audience is the management application,
 	// wrapped by guard.RequireExistingClient. The API then requires the
@@ -126,6 +131,8 @@ type API struct {
 	// of bad tokens cannot flood the log; skipped ones are counted.
 	refusals        *rate.Limiter
 	refusalsSkipped atomic.Int64
+	// pace rate-limits the log lines of requests failed by an outage.
+	pace *ratelog.Limiter
 
 	rootKeys    RootKeys
 	rekeyBudget time.Duration
@@ -166,6 +173,7 @@ func New(cfg Config) *API {
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	a.pace = ratelog.New(a.log, ratelog.DefaultInterval, nil)
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -173,6 +181,9 @@ func New(cfg Config) *API {
 	// read returns.
 	clock := a.now
 	a.now = func() time.Time { return clock().UTC().Truncate(time.Microsecond) }
+	if a.store != nil && cfg.Snapshot != nil {
+		a.store = snapshotReads{Store: a.store, snapshot: cfg.Snapshot}
+	}
 	if a.store != nil {
 		a.dir = directory.NewService(a.store, a.now)
 		if a.vaults != nil {

@@ -53,6 +53,12 @@ var codes = map[int]string{
 	http.StatusServiceUnavailable:    "ServiceUnavailable",
 }
 
+// unavailableMessage answers a request the database's absence stops.
+const unavailableMessage = "the database cannot be reached right now, so changes (and reads of what is only in the database) are refused; tokens, vault reads and the gateway keep working from this node's memory; retry in a few seconds"
+
+// retryAfterSeconds is the Retry-After of every 503.
+const retryAfterSeconds = "5"
+
 // internalMessage is all a client learns about an internal error.
 const internalMessage = "internal error; the server log has the details"
 
@@ -83,6 +89,9 @@ func (a *API) toAPIError(r *http.Request, err error) *apiError {
 		return notFound("%s", storeMessage(err, "the object was not found (it may have been deleted concurrently)"))
 	case errors.Is(err, store.ErrConflict):
 		return conflict("%s", storeMessage(err, "the change conflicts with an existing object"))
+	case errors.Is(err, store.ErrUnavailable):
+		a.pace.Warn("admin-unavailable", "admin API request failed: the database is unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		return errorf(http.StatusServiceUnavailable, "%s", unavailableMessage)
 	}
 	a.log.Error("admin API internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	return errorf(http.StatusInternalServerError, internalMessage)
@@ -112,6 +121,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	code, ok := codes[e.status]
 	if !ok {
 		code = http.StatusText(e.status)
+	}
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: code, Message: e.msg}})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/store"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -77,6 +78,10 @@ func vaultError(err error) error {
 	switch ve.Kind {
 	case vault.KindInternal:
 		return err
+	case vault.KindUnavailable:
+		if errors.Is(err, store.ErrUnavailable) {
+			return err // toAPIError answers it, once, with the same words everywhere
+		}
 	case vault.KindUnsupported:
 		return badRequest("%s", ve.Message)
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/sts"
 )
@@ -65,7 +67,10 @@ type reloader struct {
 	store      changeSource
 	components []Component
 	log        *slog.Logger
-	now        func() time.Time // nil: time.Now
+	now        func() time.Time                   // nil: time.Now
+	current    atomic.Pointer[directory.Snapshot] // snap, for readers that must not wait on mu
+	paceOnce   sync.Once
+	pace       *ratelog.Limiter // log lines of failed reloads
 
 	mu     sync.Mutex
 	snap   *directory.Snapshot // what every component serves; nil before the first load
@@ -106,6 +111,7 @@ func (r *reloader) reload(ctx context.Context) error {
 		}
 	}
 	r.snap, r.fullAt = u.Directory, fullAt
+	r.current.Store(u.Directory)
 	return nil
 }
 
@@ -140,10 +146,19 @@ func (r *reloader) next(ctx context.Context) (Update, time.Time, error) {
 	}, now, nil
 }
 
+// snapshot returns the snapshot every component serves; nil before the
+// first load. It never waits for a reload (which may be waiting for an
+// unreachable database).
+func (r *reloader) snapshot() *directory.Snapshot { return r.current.Load() }
+
 func (r *reloader) reloadLogged(ctx context.Context) {
+	r.paceOnce.Do(func() { r.pace = ratelog.New(r.log, ratelog.DefaultInterval, nil) })
 	if err := r.reload(ctx); err != nil {
-		r.log.Warn("directory reload failed; still serving the previous snapshot", "err", err)
+		// Once per interval during an outage, with the count of failures.
+		r.pace.Warn("directory-reload", "directory reload failed; still serving the previous snapshot", "err", err)
+		return
 	}
+	r.pace.Reset("directory-reload", "directory reload works again; the snapshot is current")
 }
 
 // run reloads when the store revision moves: on every wake-up (a

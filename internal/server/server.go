@@ -198,7 +198,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err != nil {
 		return nil, err
 	}
-	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames})
+	// The audit spool lives in the data directory: read records that the
+	// database cannot take during an outage wait there (docs/operations.md).
+	s.vault, err = vault.New(vault.Config{Store: st, Sealer: keyring, Logger: log, Notifier: notifier, Registerer: reg, MetricsObjectNames: cfg.MetricsObjectNames,
+		AuditSpoolDir: cfg.DataDir})
 	if err != nil {
 		return nil, err
 	}
@@ -305,6 +308,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	admin.New(admin.Config{
 		Gateway:         adminGW,
 		Store:           st,
+		Snapshot:        s.reloader.snapshot,
 		Authenticator:   adminCallers,
 		Keys:            s.sts,
 		ManagementAppID: boot.ManagementAppID,
@@ -468,7 +472,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if err := s.store.Ping(ctx); err != nil {
 		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, "database unreachable; serving tokens from the in-memory snapshot\n")
+		io.WriteString(w, "database unreachable; serving tokens, the gateway and vault reads of recently read objects from memory; changes are refused (503)\n")
 		return
 	}
 	io.WriteString(w, "ready\n")

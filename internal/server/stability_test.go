@@ -15,11 +15,14 @@ import (
 
 // tcpProxy forwards connections to target until cut is called, which closes
 // the listener and every forwarded connection: the database becomes
-// unreachable to whoever connects through it.
+// unreachable to whoever connects through it. restore listens again on the
+// same address.
 type tcpProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
 }
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -28,14 +31,23 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpProxy{ln: ln}
+	p := &tcpProxy{target: target, addr: ln.Addr().String()}
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			u, err := net.Dial("tcp", target)
+			u, err := net.Dial("tcp", p.target)
 			if err != nil {
 				c.Close()
 				continue
@@ -47,36 +59,53 @@ func startTCPProxy(t *testing.T, target string) *tcpProxy {
 			go func() { io.Copy(c, u); c.Close() }()
 		}
 	}()
-	t.Cleanup(p.cut)
-	return p
 }
 
 func (p *tcpProxy) cut() {
-	p.ln.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
 	for _, c := range p.conns {
 		c.Close()
 	}
 	p.conns = nil
 }
 
-// TestServe_KeepsIssuingTokensWhenTheDatabaseIsUnreachable: tokens come
-// from the in-memory snapshot, so losing PostgreSQL stops neither token
-// issuance nor verification; /readyz reports the outage.
-func TestServe_KeepsIssuingTokensWhenTheDatabaseIsUnreachable(t *testing.T) {
+func (p *tcpProxy) restore(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
+	}
+	p.serve(ln)
+}
+
+// proxiedDatabaseURL returns a fresh test database's URL and a proxy
+// standing between it and the server.
+func proxiedDatabaseURL(t *testing.T) (string, string, *tcpProxy) {
+	t.Helper()
 	dbURL := pgtest.NewDatabaseURL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := startTCPProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	u.Host = proxy.addr
 	q := u.Query()
 	q.Set("connect_timeout", "2")
 	u.RawQuery = q.Encode()
+	return dbURL, u.String(), proxy
+}
 
-	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: u.String(), ReloadInterval: 100 * time.Millisecond})
+// TestServe_KeepsIssuingTokensWhenTheDatabaseIsUnreachable: tokens come
+// from the in-memory snapshot, so losing PostgreSQL stops neither token
+// issuance nor verification; /readyz reports the outage.
+func TestServe_KeepsIssuingTokensWhenTheDatabaseIsUnreachable(t *testing.T) {
+	_, proxied, proxy := proxiedDatabaseURL(t)
+	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: proxied, ReloadInterval: 100 * time.Millisecond})
 	if _, status, body := r.token(t, r.cred.TenantID, r.cred.ClientID, r.cred.ClientSecret, r.cred.Scope); status != http.StatusOK {
 		t.Fatalf("token before the outage: %d %v", status, body)
 	}

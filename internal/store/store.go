@@ -30,7 +30,7 @@
 // domain whose snapshot must follow its rows records its changes the same
 // way), leases (one node of a
 // cluster runs a periodic job), versioned migrations per component, and the
-// sentinels below. ErrNotFound and ErrConflict live here and only here:
+// sentinels below. ErrNotFound, ErrConflict and ErrUnavailable live here and only here:
 // domains return and test these values, never aliases of them.
 //
 // # Rules that span rows
@@ -61,3 +61,11 @@ var ErrNotFound = errors.New("not found")
 // tenant name, identifier URI, display name or grant) or exclusivity.
 // Implementations wrap it with a message naming the conflicting value.
 var ErrConflict = errors.New("conflict")
+
+// ErrUnavailable is returned when the database cannot be reached (refused
+// or broken connections, connect timeouts, a server shutting down): the
+// request was not served and can be retried once the database is back.
+// Callers answer it with 503 and Retry-After, never 500, and serve what
+// they can from memory (see docs/operations.md, "Failure modes").
+// Implementations wrap it together with the driver's error.
+var ErrUnavailable = errors.New("database unavailable")

@@ -2,12 +2,16 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/internal/ratelog"
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // Audit durability (see the package documentation, "Audit"): the audit
@@ -25,10 +29,36 @@ const (
 	// in memory before its batch is committed.
 	DefaultAuditFlushInterval = 50 * time.Millisecond
 	// DefaultAuditQueueSize bounds the records waiting in memory; when it
-	// is full, operations wait for the writer (they are never dropped).
+	// is full, operations wait for the writer (they are never dropped), up
+	// to their deadline or maxAuditEnqueueWait.
 	DefaultAuditQueueSize = 4096
 	// maxAuditBatch caps the records committed in one transaction.
 	maxAuditBatch = 512
+	// maxAuditEnqueueWait bounds how long an operation waits for room in a
+	// full queue when its context has no earlier deadline; a read that
+	// finds none is refused (503).
+	maxAuditEnqueueWait = 5 * time.Second
+	// maxAuditRetryPause is the longest pause between two attempts to
+	// reach the store (commit or spool replay): the writer notices the
+	// database is back within it.
+	maxAuditRetryPause = time.Second
+	// maxReplayBatchesPerTurn bounds the spooled batches replayed before
+	// the writer takes new records again.
+	maxReplayBatchesPerTurn = 16
+	// replayTimeout bounds one replayed batch, so that a database that
+	// swallows connections (a network partition) holds the writer, and the
+	// queue behind it, for at most this long per attempt.
+	replayTimeout = 2 * time.Second
+	// directWriteTimeout bounds the direct write of a change's record that
+	// found no room in the queue before the caller's deadline.
+	directWriteTimeout = 2 * time.Second
+)
+
+// Log causes of the audit writer (ratelog).
+const (
+	causeAuditStore  = "vault-audit-store"
+	causeAuditSpool  = "vault-audit-spool"
+	causeAuditReplay = "vault-audit-replay"
 )
 
 // readPermissions are the permissions of operations that change nothing;
@@ -60,7 +90,15 @@ type auditItem struct {
 type auditWriter struct {
 	store    Store
 	log      *slog.Logger
+	pace     *ratelog.Limiter
 	interval time.Duration
+	spool    *auditSpool // nil without a spool directory; used by run only
+	// replayAt is when the writer next tries to replay the spool.
+	replayAt time.Time
+	// failures counts replays refused by a store that answers reads.
+	failures int
+	// replayed counts the records replayed since the spool was last empty.
+	replayed int
 
 	mu      sync.RWMutex // held for reading while sending to in; Close takes it to close in
 	closed  bool
@@ -68,36 +106,71 @@ type auditWriter struct {
 	stopped chan struct{}
 }
 
-func newAuditWriter(st Store, log *slog.Logger, interval time.Duration, size int) *auditWriter {
+func newAuditWriter(st Store, log *slog.Logger, pace *ratelog.Limiter, interval time.Duration, size int, spool *auditSpool) *auditWriter {
 	if interval <= 0 {
 		interval = DefaultAuditFlushInterval
 	}
 	if size <= 0 {
 		size = DefaultAuditQueueSize
 	}
-	w := &auditWriter{store: st, log: log, interval: interval, in: make(chan auditItem, size), stopped: make(chan struct{})}
+	w := &auditWriter{store: st, log: log, pace: pace, interval: interval, spool: spool, in: make(chan auditItem, size), stopped: make(chan struct{})}
 	go w.run()
 	return w
 }
 
-// append queues rec; with wait, it returns once rec is committed (or the
-// commit failed). After Close, records are written directly.
-func (w *auditWriter) append(rec AuditRecord, wait bool) error {
+// errAuditQueueFull is append's error when rec found no room in the queue
+// before the caller's deadline.
+var errAuditQueueFull = errors.New("the audit queue is full")
+
+// append queues rec; with wait, it returns once rec is committed or
+// spooled (or the commit failed). It waits for room in a full queue, and
+// for the commit, only until ctx ends or maxAuditEnqueueWait passed: then
+// it returns an error, and rec is not queued if it found no room (the
+// caller refuses the operation or logs). After Close, records are written
+// directly.
+func (w *auditWriter) append(ctx context.Context, rec AuditRecord, wait bool) error {
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		return w.store.AppendAudit(context.Background(), rec)
+		return w.write(rec)
 	}
+	// The caller's deadline and cancellation, when earlier, win.
+	ctx, cancel := context.WithTimeout(ctx, maxAuditEnqueueWait)
+	defer cancel()
 	it := auditItem{rec: rec}
 	if wait {
 		it.done = make(chan error, 1)
 	}
-	w.in <- it // blocks while the queue is full: backpressure, never a drop
-	w.mu.RUnlock()
+	select {
+	case w.in <- it: // waits while the queue is full: backpressure, never a drop
+		w.mu.RUnlock()
+	default:
+		select {
+		case w.in <- it:
+			w.mu.RUnlock()
+		case <-ctx.Done():
+			w.mu.RUnlock()
+			err := fmt.Errorf("%w (%d records wait for the store): %w", errAuditQueueFull, cap(w.in), ctx.Err())
+			if wait {
+				// A change's record: try the store directly rather than
+				// lose it (the caller refuses a read instead).
+				if werr := w.writeWithin(directWriteTimeout, rec); werr != nil {
+					return fmt.Errorf("%w; written directly: %w", err, werr)
+				}
+				return nil
+			}
+			return err
+		}
+	}
 	if !wait {
 		return nil
 	}
-	return <-it.done
+	select {
+	case err := <-it.done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("audit record queued, not yet committed: %w", ctx.Err())
+	}
 }
 
 // flush returns once every record queued before the call is committed.
@@ -156,14 +229,32 @@ func (w *auditWriter) wait(ctx context.Context) error {
 // run is the writer: it takes the first queued item, gathers more until a
 // waiter (synchronous record or flush) arrives, the batch is full or the
 // flush interval has passed, commits the batch and reports to the waiters.
+// While the spool holds records, it also tries to replay them at least
+// every maxAuditRetryPause.
 func (w *auditWriter) run() {
 	defer close(w.stopped)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	replay := time.NewTimer(time.Hour)
+	replay.Stop()
 	batch := make([]auditItem, 0, maxAuditBatch)
 	for {
-		it, ok := <-w.in
+		var it auditItem
+		var ok bool
+		if w.spooling() {
+			replay.Reset(max(time.Until(w.replayAt), time.Millisecond))
+			select {
+			case it, ok = <-w.in:
+				replay.Stop()
+			case <-replay.C:
+				w.replay(false)
+				continue
+			}
+		} else {
+			it, ok = <-w.in
+		}
 		if !ok {
+			w.finish()
 			return
 		}
 		batch = append(batch[:0], it)
@@ -206,23 +297,49 @@ func (w *auditWriter) run() {
 		w.commit(batch)
 		clear(batch) // drop references to the records
 		if !open {
+			w.finish()
 			return // in is closed and empty: everything queued before Close is written
 		}
 	}
 }
 
+// spooling reports whether records wait in the spool: new ones go there too.
+func (w *auditWriter) spooling() bool { return w.spool != nil && w.spool.pending() }
+
+// finish runs when the queue is closed and empty: a last replay, then the
+// spool is closed; what it still holds is replayed by the next start.
+func (w *auditWriter) finish() {
+	if w.spool == nil {
+		return
+	}
+	if w.spooling() {
+		w.replay(true)
+	}
+	if w.spooling() {
+		w.log.Warn("vault audit records stay in the spool until the next start reaches the database", "spool", w.spool.path, "bytes", w.spool.size-w.spool.pos)
+	}
+	_ = w.spool.close()
+}
+
 // commit writes the records of batch in one transaction and reports to its
-// waiters. When the transaction fails, each record is tried alone, and
+// waiters. While the spool holds records (or when the store cannot be
+// reached), the records are appended to the spool instead, and the
+// waiters are told they are recorded once the spool is synced. When the
+// transaction fails but the store answers, each record is tried alone, and
 // records the store refuses while others succeed are logged and dropped.
-// When none can be written, the batch is retried with backoff, holding the
-// queue (and so, once it is full, the operations): until the store answers
-// again, or, if it answers reads but keeps refusing these records (a full
-// disk), for three attempts, after which they are logged and dropped —
-// never silently.
+// Without a spool (or when it cannot be written), a batch the store does
+// not take is retried with a pause of at most maxAuditRetryPause, holding
+// the queue (and so, once it is full, the operations, until their
+// deadline): until the store answers again, or, if it answers reads but
+// keeps refusing these records (a full disk), for three attempts, after
+// which they are logged and dropped — never silently.
 func (w *auditWriter) commit(batch []auditItem) {
 	recs := make([]AuditRecord, 0, len(batch))
+	flush := false
 	for _, it := range batch {
-		if !it.flush {
+		if it.flush {
+			flush = true
+		} else {
 			recs = append(recs, it.rec)
 		}
 	}
@@ -238,36 +355,113 @@ func (w *auditWriter) commit(batch []auditItem) {
 			}
 		}
 	}
-	backoff := 50 * time.Millisecond
+	if w.spooling() && (flush || !time.Now().Before(w.replayAt)) {
+		w.replay(flush)
+	}
+	if w.spooling() && w.toSpool(recs) {
+		notify(nil)
+		return
+	}
+	pause := 50 * time.Millisecond
 	for attempt := 1; len(recs) > 0; attempt++ {
 		err := w.write(recs...)
 		if err == nil {
+			w.pace.Reset(causeAuditStore, "vault audit records are written to the store again")
 			break
 		}
-		if len(recs) > 1 {
+		answers := !errors.Is(err, store.ErrUnavailable) && w.storeAnswers()
+		if !answers && w.toSpool(recs) {
+			w.pace.Warn(causeAuditStore, "vault database unavailable; audit records are spooled locally and replayed when it is back", "spool", w.spool.path, "error", err)
+			break
+		}
+		if answers && len(recs) > 1 {
 			if recs = w.writeEach(recs); len(recs) == 0 {
 				break
 			}
 		}
 		if attempt == 1 {
-			w.log.Error("vault audit records could not be written; retrying", "records", len(recs), "error", err)
+			w.pace.Error(causeAuditStore, "vault audit records could not be written; retrying", "records", len(recs), "error", err)
 			notify(fmt.Errorf("append %d audit records: %w", len(recs), err))
 		}
-		if attempt >= 3 && w.storeAnswers() {
+		if attempt >= 3 && answers {
 			for _, r := range recs {
 				w.log.Error("vault audit record refused by the store; it is dropped", "operation", r.Operation, "vault", r.Vault, "request_id", r.RequestID, "error", err)
 			}
 			break
 		}
-		time.Sleep(backoff) // retry pacing, not a wait for a condition
-		backoff = min(2*backoff, 5*time.Second)
+		time.Sleep(pause) // retry pacing, not a wait for a condition
+		pause = min(2*pause, maxAuditRetryPause)
 	}
 	notify(nil)
 }
 
+// toSpool appends recs to the spool and reports whether they are there.
+func (w *auditWriter) toSpool(recs []AuditRecord) bool {
+	if w.spool == nil {
+		return false
+	}
+	if len(recs) == 0 {
+		return true
+	}
+	first := !w.spool.pending()
+	if err := w.spool.append(recs); err != nil {
+		w.pace.Error(causeAuditSpool, "vault audit records cannot be spooled; they wait in the queue for the store", "error", err)
+		return false
+	}
+	if first {
+		w.replayAt = time.Now().Add(maxAuditRetryPause)
+	}
+	return true
+}
+
+// replay writes spooled records into the store, oldest first, one batch
+// per transaction, until the spool is empty, the store fails, or (unless
+// all) maxReplayBatchesPerTurn batches were written. Records the store
+// refuses three turns in a row while it answers reads are logged and
+// dropped, as in commit.
+func (w *auditWriter) replay(all bool) {
+	w.replayAt = time.Now().Add(maxAuditRetryPause)
+	for n := 0; w.spooling() && (all || n < maxReplayBatchesPerTurn); n++ {
+		recs, end, err := w.spool.next(maxAuditBatch)
+		if err != nil {
+			w.pace.Error(causeAuditReplay, "vault audit spool cannot be read; retrying", "error", err)
+			return
+		}
+		if err := w.writeWithin(replayTimeout, recs...); err != nil {
+			if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || !w.storeAnswers() {
+				w.pace.Warn(causeAuditStore, "vault database still unavailable; audit records stay in the spool", "spool", w.spool.path, "error", err)
+				return
+			}
+			if w.failures++; w.failures < 3 {
+				w.pace.Error(causeAuditReplay, "vault audit spool replay refused by the store; retrying", "error", err)
+				return
+			}
+			if len(recs) > 1 {
+				recs = w.writeEach(recs)
+			}
+			for _, r := range recs {
+				w.log.Error("vault audit record refused by the store; it is dropped", "operation", r.Operation, "vault", r.Vault, "request_id", r.RequestID, "error", err)
+			}
+		}
+		w.failures = 0
+		w.replayed += len(recs)
+		if err := w.spool.advance(end); err != nil {
+			w.pace.Error(causeAuditReplay, "vault audit spool replay position cannot be recorded; records may be written twice", "error", err)
+		}
+	}
+	if !w.spooling() {
+		w.pace.Reset(causeAuditStore, "vault database reachable again")
+		w.log.Info("vault audit records spooled during the database outage are in the store", "records", w.replayed)
+		w.replayed = 0
+	}
+}
+
 // write appends recs in one transaction.
-func (w *auditWriter) write(recs ...AuditRecord) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (w *auditWriter) write(recs ...AuditRecord) error { return w.writeWithin(30*time.Second, recs...) }
+
+// writeWithin appends recs in one transaction, giving up after timeout.
+func (w *auditWriter) writeWithin(timeout time.Duration, recs ...AuditRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return w.store.AppendAudit(ctx, recs...)
 }
@@ -343,8 +537,8 @@ func (s *Service) AuditRefusal(c Caller, vaultName, code, reason string) {
 		Time: s.now().UTC(), RequestID: c.RequestID, TenantID: c.TenantID, AppID: c.principal(), ObjectID: c.ObjectID,
 		Vault: strings.ToLower(vaultName), Operation: OperationAuthenticate, Outcome: OutcomeRefused, Code: code, Reason: clipReason(reason),
 	}
-	if err := s.audit.append(rec, false); err != nil {
-		s.log.Error("vault audit append failed", "operation", OperationAuthenticate, "request_id", c.RequestID, "error", err)
+	if err := s.audit.append(context.Background(), rec, false); err != nil {
+		s.pace.Error("vault-audit-append", "vault audit record not queued", "operation", OperationAuthenticate, "request_id", c.RequestID, "error", err)
 	}
 }
 

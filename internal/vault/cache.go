@@ -2,9 +2,12 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // DefaultCacheRevalidate is how long cached vault settings and role
@@ -74,6 +77,13 @@ func (c *authCache) revalidate(ctx context.Context) {
 	rev, err := c.store.Revision(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if errors.Is(err, store.ErrUnavailable) && c.valid {
+		// The database is down: nothing can change in it meanwhile, so
+		// keep serving what is cached (static stability) and check again
+		// after ttl, not on every request.
+		c.checked = start
+		return
+	}
 	if err != nil {
 		c.clearLocked()
 		c.valid = false

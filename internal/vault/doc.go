@@ -111,11 +111,18 @@
 //     commit; a graceful stop does not: Close, called by the server after
 //     the last request, commits everything queued.
 //   - The queue holds AuditQueueSize records (default 4096); when it is
-//     full, operations wait for the writer — records are never dropped to
-//     make room. If the store fails, a batch is retried with backoff while
-//     the queue holds the operations behind it; only records the store
-//     keeps refusing while it answers reads (three attempts) are logged and
-//     dropped.
+//     full, operations wait for the writer, but never past their context's
+//     deadline nor 5 s: a read whose record finds no room in time is
+//     refused (KindUnavailable), never answered unaudited; records are
+//     never dropped to make room. When the store cannot be reached
+//     (store.ErrUnavailable) and Config.AuditSpoolDir is set, the writer
+//     appends the records to a spool file there (synced before their
+//     operations are told they are recorded) and replays it into the store,
+//     in order, within a second of its return; records that arrive
+//     meanwhile join the spool. Without a spool, a batch is retried with a
+//     pause of at most a second while the queue holds the operations
+//     behind it. Only records the store keeps refusing while it answers
+//     reads (three attempts) are logged and dropped.
 //   - AuditLog flushes first, so it shows every operation that ended before
 //     the call.
 //
@@ -132,4 +139,20 @@
 // cache: they read the vault and the assignments from the store.
 // Secret values and versions are not cached: a version disabled or deleted
 // anywhere is refused at once.
+//
+// # Outages
+//
+// While the store fails with store.ErrUnavailable (PostgreSQL unreachable),
+// reads keep working from what this Service last read (static stability):
+// the last answer the store gave to each object-version read
+// (GetObjectVersion, sealed as stored, "absent" included), vault read and
+// role-assignment read of the last HeldReadMaxAge (default 15 minutes),
+// at most 4096 of each; the authorization cache keeps its entries instead
+// of being cleared. These held answers are never used while the store
+// answers, and every write through this Service drops what it held of the
+// written object, vault or assignments before and after writing. Changes
+// made elsewhere before the outage and not read since are not seen (the
+// bound is the held answer's age). Everything else — writes, listings,
+// objects not read recently — fails with KindUnavailable (503 with
+// Retry-After in kvapi), never KindInternal.
 package vault

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/portcullis/portcullis/internal/store"
 )
 
 // ErrorKind classifies a vault error; the kvapi layer turns it into an HTTP
@@ -26,9 +28,10 @@ const (
 	KindConflict
 	// KindUnsupported means a valid Key Vault feature Portcullis does not implement.
 	KindUnsupported
-	// KindUnavailable means the node cannot serve the object now, for a
+	// KindUnavailable means the node cannot serve the request now, for a
 	// reason the operator can fix (a value sealed under a root key this
-	// node was not given).
+	// node was not given) or that passes (the database is unreachable):
+	// 503, with Retry-After.
 	KindUnavailable
 )
 
@@ -122,6 +125,9 @@ func AsError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return unavailable(err, "vault operation")
+	}
 	return &Error{Kind: KindInternal, Code: CodeInternal, Message: "internal vault error", Err: err}
 }
 
@@ -147,6 +153,17 @@ func conflict(inner, format string, args ...any) *Error {
 	return &Error{Kind: KindConflict, Code: CodeConflict, InnerCode: inner, Message: fmt.Sprintf(format, args...)}
 }
 
+// internal wraps a failure of the vault itself; a store that cannot be
+// reached is not one: it becomes KindUnavailable (503, Retry-After).
 func internal(err error, format string, args ...any) *Error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return unavailable(err, format, args...)
+	}
 	return &Error{Kind: KindInternal, Code: CodeInternal, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// unavailable is the error of an operation the database's absence stops.
+func unavailable(err error, format string, args ...any) *Error {
+	return &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable, Err: err, Message: fmt.Sprintf(format, args...) +
+		": the vault's database cannot be reached right now; reads of objects this node read recently are still served, changes are not; retry in a few seconds"}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/audit"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -60,6 +61,17 @@ type Config struct {
 	// again (the bound on how late they see changes made by other nodes);
 	// DefaultCacheRevalidate when zero, no caching when negative.
 	CacheRevalidate time.Duration
+	// AuditSpoolDir, when set, is the directory of the audit spool: read
+	// records that cannot be committed because the store is unavailable
+	// are appended to a file there (fsynced) and replayed into the store,
+	// in order, when it answers again. Without it, the queue holds them
+	// (and, once full, reads are refused with 503).
+	AuditSpoolDir string
+	// HeldReadMaxAge is how old an answer of the store may be and still
+	// serve a read while the store is unavailable (see "Outages" in the
+	// package documentation); DefaultHeldReadMaxAge when zero, never when
+	// negative.
+	HeldReadMaxAge time.Duration
 }
 
 // Caller is who a vault operation acts for: the guard.Principal that
@@ -95,6 +107,7 @@ var internalCaller = Caller{Principal: guard.Principal{AppID: "portcullis"}, Adm
 // concurrent use.
 type Service struct {
 	store    Store
+	held     *heldStore // store, answering read operations from memory while it is unavailable
 	sealer   atomic.Pointer[sealerBox]
 	now      func() time.Time
 	log      *slog.Logger
@@ -103,6 +116,9 @@ type Service struct {
 	rekeyMu  sync.Mutex
 	audit    *auditWriter
 	cache    *authCache
+	pace     *ratelog.Limiter // log lines of repeated failures (an outage)
+	// heldServed counts reads answered from memory while the store was unavailable.
+	heldServed atomic.Int64
 	// ops counts certificate operations issuing in the background.
 	ops sync.WaitGroup
 }
@@ -134,6 +150,15 @@ func New(cfg Config) (*Service, error) {
 		s.notifier = LogNotifier{Logger: s.log}
 	}
 	s.sealer.Store(&sealerBox{cfg.Sealer})
+	s.pace = ratelog.New(s.log, ratelog.DefaultInterval, nil)
+	maxAge := cfg.HeldReadMaxAge
+	if maxAge == 0 {
+		maxAge = DefaultHeldReadMaxAge
+	}
+	if maxAge > 0 {
+		s.held = newHeldStore(cfg.Store, s.now, maxAge, DefaultHeldReadEntries, func() { s.heldServed.Add(1) })
+		s.store = s.held
+	}
 	ttl := cfg.CacheRevalidate
 	if ttl == 0 {
 		ttl = DefaultCacheRevalidate
@@ -152,7 +177,14 @@ func New(cfg Config) (*Service, error) {
 			}
 		}
 	}
-	s.audit = newAuditWriter(s.store, s.log, cfg.AuditFlushInterval, cfg.AuditQueueSize)
+	var spool *auditSpool
+	if cfg.AuditSpoolDir != "" {
+		var err error
+		if spool, err = openAuditSpool(cfg.AuditSpoolDir, s.log); err != nil {
+			return nil, fmt.Errorf("vault: Config.AuditSpoolDir: %w", err)
+		}
+	}
+	s.audit = newAuditWriter(cfg.Store, s.log, s.pace, cfg.AuditFlushInterval, cfg.AuditQueueSize, spool)
 	return s, nil
 }
 
@@ -226,10 +258,22 @@ func (o *op) end(errp *error) {
 		}
 	}
 	// Otherwise a change is audited before it is acknowledged; a read's
-	// record is committed by the writer within the flush interval. Neither
-	// depends on the request's context, which may be cancelled.
-	if err := o.s.audit.append(rec, !o.perm.readOnly()); err != nil {
-		o.s.log.Error("vault audit append failed", "operation", o.perm, "vault", o.vault, "request_id", o.c.RequestID, "error", err)
+	// record is committed by the writer within the flush interval (or
+	// spooled). The request's context bounds only the wait for room in the
+	// queue: a read whose record finds no room in time is refused, never
+	// answered unaudited.
+	if err := o.s.audit.append(o.ctx, rec, !o.perm.readOnly()); err != nil {
+		if !o.perm.readOnly() && *errp == nil {
+			// A change that stands without its record: every one is logged.
+			o.s.log.Error("vault audit record of a change could not be written; it is in this log line only", "operation", o.perm, "vault", o.vault,
+				"type", o.typ, "name", o.name, "version", o.version, "app_id", rec.AppID, "request_id", o.c.RequestID, "error", err)
+			return
+		}
+		o.s.pace.Error("vault-audit-append", "vault audit record not queued", "operation", o.perm, "vault", o.vault, "request_id", o.c.RequestID, "error", err)
+		if o.perm.readOnly() && *errp == nil {
+			*errp = &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable, Err: err,
+				Message: "The vault cannot record this read in its audit log right now (its database is unavailable and the audit queue is full); retry in a few seconds."}
+		}
 	}
 }
 

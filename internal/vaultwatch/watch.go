@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -96,6 +97,9 @@ type Watcher struct {
 	kick chan struct{}
 	// moved asks for a revision check now (StoreChanged).
 	moved chan struct{}
+	// pace keeps an outage of the vault's database to one log line per
+	// cause and interval.
+	pace *ratelog.Limiter
 
 	mu      sync.Mutex
 	entries map[string]*entry // by Ref.String()
@@ -118,7 +122,8 @@ func New(cfg Config) *Watcher {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1), moved: make(chan struct{}, 1), entries: map[string]*entry{}}
+	return &Watcher{cfg: cfg, kick: make(chan struct{}, 1), moved: make(chan struct{}, 1), entries: map[string]*entry{},
+		pace: ratelog.New(cfg.Logger, ratelog.DefaultInterval, nil)}
 }
 
 // Handle is one consumer's hold on a watched reference.
@@ -265,11 +270,12 @@ func (w *Watcher) Run(ctx context.Context) {
 			r, err := w.cfg.Vault.Revision(ctx)
 			switch {
 			case err != nil:
-				w.cfg.Logger.Warn("vault references: vault revision unreadable; keeping the resolved credentials", "err", err)
+				w.pace.Warn("vaultwatch-revision", "vault references: vault revision unreadable; keeping the resolved credentials", "err", err)
 				continue
 			case haveRev && r == rev && w.cfg.Now().Sub(last) < FullRefreshInterval:
 				continue
 			}
+			w.pace.Reset("vaultwatch-revision", "vault references: vault revision readable again")
 			rev, haveRev, all = r, true, true
 		}
 		if all {
@@ -326,14 +332,14 @@ func (w *Watcher) resolve(ctx context.Context, e *entry) bool {
 	if err != nil {
 		if !definitive(err) && old != nil && old.Err == nil {
 			// The vault cannot answer now: keep serving what was resolved.
-			w.cfg.Logger.Warn("vault reference: cannot re-resolve; keeping its last value", "ref", e.ref.String(), "err", err)
+			w.pace.Warn("vaultwatch-reresolve/"+e.ref.String(), "vault reference: cannot re-resolve; keeping its last value", "ref", e.ref.String(), "err", err)
 			return false
 		}
 		// The vault's message names the object, never its value; a store
 		// failure becomes "internal vault error" and its cause is logged.
 		msg := vault.AsError(err).Message
 		if !definitive(err) {
-			w.cfg.Logger.Warn("vault reference: cannot resolve", "ref", e.ref.String(), "err", err)
+			w.pace.Warn("vaultwatch-resolve/"+e.ref.String(), "vault reference: cannot resolve", "ref", e.ref.String(), "err", err)
 		}
 		if old == nil || old.Err == nil || old.Err.Error() != msg {
 			e.state.Store(&Value{Err: errors.New(msg)})

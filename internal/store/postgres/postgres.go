@@ -98,6 +98,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// pgx redacts the password in its parse errors.
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	applyPoolDefaults(cfg, url)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -147,14 +148,14 @@ func (d *db) Read(ctx context.Context, fn func(sqlstore.Querier) error) error {
 func (d *db) tx(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Querier) error) error {
 	tx, err := d.pool.BeginTx(ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", unavailable(err))
 	}
 	if err := fn(querier{tx}); err != nil {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", unavailable(err))
 	}
 	return nil
 }
@@ -162,7 +163,7 @@ func (d *db) tx(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Querie
 func (d *db) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	rows, err := d.pool.Query(ctx, rebind(query), convertArgs(args)...)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &rowsAdapter{rows}, nil
 }
@@ -185,7 +186,7 @@ func (d *db) ForUpdate() string { return " FOR UPDATE" }
 
 func (d *db) Ping(ctx context.Context) error {
 	if err := d.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return fmt.Errorf("postgres: ping: %w", unavailable(err))
 	}
 	return nil
 }
@@ -200,7 +201,7 @@ type querier struct{ tx pgx.Tx }
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
 	tag, err := q.tx.Exec(ctx, rebind(query), convertArgs(args)...)
 	if err != nil {
-		return 0, err
+		return 0, unavailable(err)
 	}
 	return tag.RowsAffected(), nil
 }
@@ -208,7 +209,7 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
 	rows, err := q.tx.Query(ctx, rebind(query), convertArgs(args)...)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &rowsAdapter{rows}, nil
 }
@@ -254,11 +255,11 @@ func rebind(query string) string {
 type rowsAdapter struct{ rows pgx.Rows }
 
 func (r *rowsAdapter) Next() bool { return r.rows.Next() }
-func (r *rowsAdapter) Err() error { return r.rows.Err() }
+func (r *rowsAdapter) Err() error { return unavailable(r.rows.Err()) }
 
 func (r *rowsAdapter) Close() error {
 	r.rows.Close()
-	return r.rows.Err()
+	return unavailable(r.rows.Err())
 }
 
 func (r *rowsAdapter) Scan(dest ...any) error {

@@ -3,7 +3,6 @@ package kvapi
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 
 	"github.com/portcullis/portcullis/internal/vault"
@@ -44,32 +43,36 @@ func statusOf(e *vault.Error) int {
 	return e.Kind.HTTPStatus()
 }
 
+// RetryAfterSeconds is the Retry-After of a 503 answered because the
+// node cannot serve the request now (the database is unreachable).
+const RetryAfterSeconds = "5"
+
 // writeError is the one place a vault error becomes Key Vault's JSON
 // {"error":{"code","message","innererror"}} with its status. Internal
 // failures are logged with their cause and answered with a generic message
-// and the request id; client mistakes keep their own words.
-func writeError(w http.ResponseWriter, log *slog.Logger, reqID string, err error) {
+// and the request id; client mistakes keep their own words. A 503 carries
+// Retry-After and is logged at most once per cause and interval (an outage
+// fails many requests the same way).
+func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) {
 	e := vault.AsError(err)
 	status := statusOf(e)
 	msg := e.Message
 	if status >= 500 && status != http.StatusNotImplemented && status != http.StatusServiceUnavailable {
-		log.Error("key vault request failed", "request_id", reqID, "code", e.Code, "error", e)
-		if e.Err != nil {
-			log.Error("key vault request failure cause", "request_id", reqID, "cause", e.Err)
-		}
+		h.log.Error("key vault request failed", "request_id", reqID, "code", e.Code, "error", e, "cause", e.Err)
 		msg = fmt.Sprintf("The vault could not complete the request (request id %s); the operator can find the cause in the server log.", reqID)
 	}
 	body := wireError{Error: wireErrorBody{Code: e.Code, Message: msg}}
 	if e.InnerCode != "" {
 		body.Error.InnerError = &wireErrorBody{Code: e.InnerCode}
 	}
+	h2 := w.Header()
 	if status == http.StatusServiceUnavailable {
-		log.Error("key vault request cannot be served by this node", "request_id", reqID, "code", e.Code, "error", e)
+		h.pace.Warn("kvapi-unavailable/"+e.Code, "key vault request cannot be served by this node", "request_id", reqID, "code", e.Code, "error", e)
+		h2.Set("Retry-After", RetryAfterSeconds)
 	}
 	b, _ := json.Marshal(body)
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Del("Content-Length")
+	h2.Set("Content-Type", "application/json; charset=utf-8")
+	h2.Del("Content-Length")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

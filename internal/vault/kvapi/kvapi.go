@@ -16,6 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/audit"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -74,6 +75,8 @@ type Handler struct {
 	// refusals paces the audit records and log lines of refused requests.
 	refusals        *rate.Limiter
 	refusalsSkipped atomic.Int64
+	// pace rate-limits the log lines of requests the node cannot serve now.
+	pace *ratelog.Limiter
 }
 
 // New validates cfg and returns the handler.
@@ -92,6 +95,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
+	h.pace = ratelog.New(h.log, ratelog.DefaultInterval, nil)
 	if h.cfg.MaxBodyBytes <= 0 {
 		h.cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -247,7 +251,7 @@ func metricsRoute(method string, segs []string) string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t, ok := h.match(r)
 	if !ok {
-		writeError(w, h.log, "", errNotFoundPath(r))
+		h.writeError(w, "", errNotFoundPath(r))
 		return
 	}
 	h.serve(w, r, t)
@@ -277,7 +281,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
 			hd.Set("WWW-Authenticate", fmt.Sprintf(`Bearer authorization="%s/%s", resource="%s"`, t.resource, h.cfg.TenantID, t.resource))
 		}
 		h.refused(r, t, p, reqID, err)
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -288,12 +292,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	rq := &request{h: h, w: w, r: r, t: t, caller: vault.Caller{Principal: *p, RequestID: reqID}}
 	if err := vault.ValidateVaultName(t.vault); err != nil {
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	v, err := apiVersion(r.URL.Query())
 	if err != nil {
-		writeError(w, h.log, reqID, err)
+		h.writeError(w, reqID, err)
 		return
 	}
 	rq.version = v

@@ -57,7 +57,7 @@ func (rq *request) allow(methods ...string) bool {
 	return false
 }
 
-func (rq *request) fail(err error) { writeError(rq.w, rq.h.log, rq.caller.RequestID, err) }
+func (rq *request) fail(err error) { rq.h.writeError(rq.w, rq.caller.RequestID, err) }
 
 // reply writes v as JSON with status.
 func (rq *request) reply(status int, v any) {
