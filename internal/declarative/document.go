@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -294,6 +295,9 @@ func Files(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("-f %s: no such file or directory; give a configuration file or a directory of them (paths are relative to the current directory)", p)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("-f %s: %w", p, err)
 		}

@@ -159,7 +159,7 @@ func TestLoad_EmptyDirectoryAndMissingPathAreErrors(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ name, path, want string }{
 		{"empty directory", dir, "has no .yaml, .yml or .json file"},
-		{"missing", filepath.Join(dir, "nope.yaml"), "no such file"},
+		{"missing", filepath.Join(dir, "nope.yaml"), "nope.yaml: no such file or directory; give a configuration file or a directory of them"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load([]string{tc.path}, env(nil))
