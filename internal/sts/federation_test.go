@@ -315,7 +315,8 @@ func TestFederation_IssuerDownFromTheStartIs503(t *testing.T) {
 	fe := newFedEnv(t)
 	fe.is.setDown(true)
 	tr := fe.exchange(t, signToken(t, clientRSA, "RS256", "gh1", githubClaims(fe.is.URL, fe.clock.Now())))
-	if tr.Status != http.StatusServiceUnavailable || tr.Codes[0] != sts.CodeExternalOIDCFailed || !strings.Contains(tr.Desc, fe.is.URL) {
+	if tr.Status != http.StatusServiceUnavailable || tr.Codes[0] != sts.CodeExternalOIDCFailed || !strings.Contains(tr.Desc, fe.is.URL) ||
+		!strings.Contains(tr.Desc, "give the credential a jwksUri or its keys") {
 		t.Fatalf("got %d %s", tr.Status, tr.Raw)
 	}
 }
