@@ -88,7 +88,7 @@ func (s *Server) verifyFederatedAssertion(ctx context.Context, now time.Time, ap
 	if e := s.verifyFederatedSignature(ctx, a, byIssuer); e != nil {
 		return "", e
 	}
-	if e := s.checkAssertionTime(now, c, s.cfg.MaxFederatedTokenLifetime); e != nil {
+	if e := s.checkAssertionTime(now, c, s.cfg.MaxFederatedTokenLifetime, true); e != nil {
 		return "", e
 	}
 	var bySubject []*directory.FederatedIdentityCredential
