@@ -44,6 +44,15 @@ func parseJWKS(b []byte, maxKeys int) (map[string]crypto.PublicKey, []string, er
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(b, &set); err != nil {
+		var wrongType *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &wrongType) && wrongType.Field == "" && wrongType.Value == "string":
+			return nil, nil, errors.New(`not a JWK Set: a JSON string where the set itself belongs, {"keys": [...]} (its content, not a file name)`)
+		case errors.As(err, &wrongType) && wrongType.Field == "":
+			return nil, nil, fmt.Errorf(`not a JWK Set: a JSON %s where an object {"keys": [...]} belongs`, wrongType.Value)
+		case errors.As(err, &wrongType) && wrongType.Field == "keys":
+			return nil, nil, fmt.Errorf(`not a JWK Set: "keys" is a JSON %s, not an array of keys`, wrongType.Value)
+		}
 		return nil, nil, fmt.Errorf("not a JWK Set: %s", clip(err.Error(), 100))
 	}
 	if set.Keys == nil {

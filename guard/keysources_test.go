@@ -104,6 +104,9 @@ func TestNewStaticKeys_RefusesWhatIsNotAKeySet(t *testing.T) {
 		{"empty issuer", "", `{"keys":[]}`, "issuer"},
 		{"not JSON", "https://k8s.test", `{`, "not a JWK Set"},
 		{"no keys array", "https://k8s.test", `{}`, "no \"keys\""},
+		{"a file name instead of the set", "https://k8s.test", `"cluster-a-jwks.json"`, "not a file name"},
+		{"an array of keys without the object", "https://k8s.test", `[{"kty":"EC"}]`, `a JSON array where an object {"keys": [...]} belongs`},
+		{"keys not an array", "https://k8s.test", `{"keys":{"kty":"EC"}}`, `"keys" is a JSON object, not an array`},
 		{"no usable key", "https://k8s.test", `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`, "no kid"},
 		{"empty set", "https://k8s.test", `{"keys":[]}`, "no usable"},
 	}

@@ -58,8 +58,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/portcullis/portcullis/bench/internal/pgschema"
 	"github.com/portcullis/portcullis/internal/server"
 )
 
@@ -122,7 +121,7 @@ type node struct {
 }
 
 func run(ctx context.Context, c config) ([]result, error) {
-	dbURL, drop, err := temporarySchema(ctx, c.postgresURL)
+	dbURL, drop, err := pgschema.Temporary(ctx, c.postgresURL, "portcullis_propagation")
 	if err != nil {
 		return nil, err
 	}
@@ -420,41 +419,4 @@ func freeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
-}
-
-// temporarySchema creates a schema with a random name in the database base
-// names and returns a URL whose search_path selects it, and a func that
-// drops it with everything in it.
-func temporarySchema(ctx context.Context, base string) (string, func(), error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, errors.New("-postgres: give a postgres:// URL")
-	}
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("-postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "portcullis_propagation_" + hex.EncodeToString(b[:])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	drop := func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "propagation: drop schema %s: %v\n", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "propagation: drop schema %s: %v\n", schema, err)
-		}
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
 }

@@ -23,6 +23,8 @@ var restAdvice = []struct {
 	{regexp.MustCompile(`POST /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/appRoles\b`), `'portcullis app role add $2 --value VALUE$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/passwordCredentials\b`), `'portcullis app secret list $2$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/keyCredentials\b`), `'portcullis app cert list $2$t'`},
+	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/federatedIdentityCredentials\b`), `'portcullis app federated list $2$t'`},
+	{regexp.MustCompile(`POST /admin/v1/tenants/([^/\s]+)/applications/([^/\s]+)/federatedIdentityCredentials\b`), `'portcullis app federated add $2 --name NAME --issuer URL --subject SUBJECT$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/applications\b`), `'portcullis app list$t'`},
 	{regexp.MustCompile(`DELETE /admin/v1/tenants/([^/\s]+)/grants/\{id\}`), `'portcullis grant remove ID$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/grants\b`), `'portcullis grant list$t'`},

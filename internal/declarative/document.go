@@ -396,7 +396,60 @@ func Parse(data []byte) (*Document, error) {
 	if err := dec.Decode(doc); err != nil {
 		return nil, fmt.Errorf("%s (the format is described in docs/apply.md)", strings.TrimPrefix(err.Error(), "json: "))
 	}
+	for i := range doc.Tenants {
+		for j := range doc.Tenants[i].Applications {
+			for k := range doc.Tenants[i].Applications[j].FederatedIdentityCredentials {
+				f := &doc.Tenants[i].Applications[j].FederatedIdentityCredentials[k]
+				f.Keys = restoreJWKMemberNames(f.Keys)
+			}
+		}
+	}
 	return doc, nil
+}
+
+// restoreJWKMemberNames undoes what YAML 1.1 does to a JWK Set written in
+// YAML: a bare member name y (an EC key's y coordinate) or n (an RSA key's
+// modulus) is read as the boolean true or false, and reaches JSON as the
+// member "true" or "false". No JWK parameter has those names, so in each
+// key object of the set "true" becomes "y" and "false" becomes "n" when
+// those are absent. Anything else is returned as it came.
+func restoreJWKMemberNames(set json.RawMessage) json.RawMessage {
+	if !bytes.Contains(set, []byte(`"true"`)) && !bytes.Contains(set, []byte(`"false"`)) {
+		return set
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(set, &doc) != nil {
+		return set
+	}
+	var keys []map[string]json.RawMessage
+	if json.Unmarshal(doc["keys"], &keys) != nil {
+		return set
+	}
+	changed := false
+	for _, k := range keys {
+		for from, to := range map[string]string{"true": "y", "false": "n"} {
+			if v, ok := k[from]; ok {
+				if _, taken := k[to]; !taken {
+					k[to] = v
+					delete(k, from)
+					changed = true
+				}
+			}
+		}
+	}
+	if !changed {
+		return set
+	}
+	b, err := json.Marshal(keys)
+	if err != nil {
+		return set
+	}
+	doc["keys"] = b
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return set
+	}
+	return out
 }
 
 // countDocuments counts the non-empty documents of a YAML stream.

@@ -19,6 +19,7 @@ func FuzzParse(f *testing.F) {
 		"vaults: [{name: orders, secrets: [{name: s, value: {fromEnv: A, fromFile: b}}]}]\n",
 		"tenants:\n  - name: a\n    connectors: [{name: c, endpoint: 'https://h', tokenIssuance: {resourceApps: [x]}}]\n",
 		"tenants:\n  - name: a\n    applications:\n      - displayName: x\n        federatedIdentityCredentials: [{name: k8s, issuer: 'https://i.test', subject: s, keys: {keys: [{kty: EC, kid: k1}]}, audiences: [a]}]\n",
+		"tenants:\n  - name: a\n    applications:\n      - displayName: x\n        federatedIdentityCredentials: [{name: k8s, issuer: 'https://i.test', subject: s, keys: {keys: [{kty: RSA, kid: r1, n: AQAB, e: AQAB}, {kty: EC, y: a, true: b}]}}]\n",
 		"- just\n- a list\n",
 		"tenants: {a: b}\n",
 		"&a [*a]",

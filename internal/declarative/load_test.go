@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -109,6 +110,36 @@ func TestLoad_ValidationErrorsNameFilePathAndFix(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("the error repeats a secret value: %v", err)
+			}
+		})
+	}
+}
+
+// YAML 1.1 reads a bare y or n as a boolean; a JWK Set written by hand in
+// YAML (an EC key's y, an RSA key's n) must still mean what it says.
+func TestParse_JWKSetMembersYAMLReadsAsBooleansAreRestored(t *testing.T) {
+	fic := func(keys string) string {
+		return "tenants:\n  - name: a\n    applications:\n      - displayName: x\n        federatedIdentityCredentials:\n          - {name: k8s, issuer: 'https://i.test', subject: s, keys: " + keys + "}\n"
+	}
+	tests := []struct{ name, yaml, want string }{
+		{"EC key with a bare y", fic("{keys: [{kty: EC, kid: k1, crv: P-256, x: '" + ecX + "', y: '" + ecY + "'}]}"),
+			`{"keys":[{"crv":"P-256","kid":"k1","kty":"EC","x":"` + ecX + `","y":"` + ecY + `"}]}`},
+		{"RSA key with a bare n", fic("{keys: [{kty: RSA, kid: r1, n: AQAB, e: AQAB}]}"),
+			`{"keys":[{"e":"AQAB","kid":"r1","kty":"RSA","n":"AQAB"}]}`},
+		{"quoted names are left alone", fic(`{keys: [{kty: EC, kid: k1, crv: P-256, x: a, "y": b}]}`),
+			`{"keys":[{"kty":"EC","kid":"k1","crv":"P-256","x":"a","y":"b"}]}`},
+		{"a y already present wins over true", fic(`{keys: [{kty: EC, "y": b, "true": c}]}`),
+			`{"keys":[{"kty":"EC","y":"b","true":"c"}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Parse([]byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := doc.Tenants[0].Applications[0].FederatedIdentityCredentials[0].Keys
+			if !sameJSON(got, json.RawMessage(tt.want)) {
+				t.Errorf("keys = %s\nwant %s", got, tt.want)
 			}
 		})
 	}

@@ -462,6 +462,15 @@ func (p *planner) federatedCredentials(path, tid, appRef string, wa *Application
 		i := slices.IndexFunc(ha.FederatedIdentityCredentials, func(f adminclient.FederatedIdentityCredential) bool { return strings.EqualFold(f.Name, wf.Name) })
 		if i < 0 {
 			fields := []FieldChange{{Field: "issuer", To: wf.Issuer}, {Field: "subject", To: wf.Subject}}
+			if len(wf.Audiences) > 0 && !slices.Equal(wf.Audiences, []string{directory.DefaultFederatedAudience}) {
+				fields = append(fields, FieldChange{Field: "audiences", To: list(wf.Audiences)})
+			}
+			if wf.JWKSURI != "" {
+				fields = append(fields, FieldChange{Field: "jwksUri", To: wf.JWKSURI})
+			}
+			if len(wf.Keys) > 0 {
+				fields = append(fields, FieldChange{Field: "keys", To: keysSummary(wf.Keys)})
+			}
 			p.add(Change{Op: OpCreate, Kind: "federated credential", Name: path + "/" + wf.Name, Fields: fields, stage: stageCredentials,
 				run: func(ctx context.Context, c Clients) error {
 					_, err := c.Admin.AddFederatedCredential(ctx, tid, appRef, nf)

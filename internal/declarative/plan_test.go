@@ -56,6 +56,13 @@ func serverState() *State {
 }
 
 // baseYAML declares serverState as it is.
+// ecX and ecY are a P-256 public key (the curve's base point) for a JWK
+// Set in a document.
+const (
+	ecX = "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY"
+	ecY = "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU"
+)
+
 const baseYAML = `
 tenants:
   - name: default
@@ -142,6 +149,9 @@ func TestNewPlan_ComputesTheDiff(t *testing.T) {
 				"note: vault default: the role \"Key Vault Administrator\" of default/portcullis-admin, the application this command authenticates as, is kept"}},
 		{name: "a federated credential is created", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: github-main, issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/orders:ref:refs/heads/main'}\n", 1),
 			want: []string{"+ federated credential default/orders-client/github-main\n    issuer: https://token.actions.githubusercontent.com\n    subject: repo:contoso/orders:ref:refs/heads/main\n", "Plan: 1 to create, 0 to update, 0 to delete.\n"}},
+		{name: "a federated credential's key source is shown when it is created", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: cluster-b, issuer: 'https://kubernetes.default.svc', subject: 'system:serviceaccount:orders:api', jwksUri: 'https://k8s.example.com:6443/openid/v1/jwks'}\n          - {name: cluster-c, issuer: 'https://kubernetes.default.svc', subject: 'system:serviceaccount:orders:worker', audiences: [api://orders-k8s], keys: {keys: [{kty: EC, kid: c1, crv: P-256, x: '"+ecX+"', y: '"+ecY+"'}]}}\n", 1),
+			want: []string{"+ federated credential default/orders-client/cluster-b\n    issuer: https://kubernetes.default.svc\n    subject: system:serviceaccount:orders:api\n    jwksUri: https://k8s.example.com:6443/openid/v1/jwks\n",
+				"+ federated credential default/orders-client/cluster-c\n    issuer: https://kubernetes.default.svc\n    subject: system:serviceaccount:orders:worker\n    audiences: [api://orders-k8s]\n    keys: kids [c1]\n", "Plan: 2 to create, 0 to update, 0 to delete.\n"}},
 		{name: "a federated credential as the server holds it is no change", doc: strings.Replace(baseYAML, "      - displayName: orders-client\n", "      - displayName: orders-client\n        federatedIdentityCredentials:\n          - {name: github-main, issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/orders:ref:refs/heads/main'}\n", 1), prune: true,
 			edit: func(s *State) {
 				s.Tenants[0].Applications[4].FederatedIdentityCredentials = []adminclient.FederatedIdentityCredential{ghFIC("repo:contoso/orders:ref:refs/heads/main")}

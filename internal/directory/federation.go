@@ -101,7 +101,7 @@ func NormalizeFederatedIdentityCredential(c FederatedIdentityCredential) (Federa
 			return c, invalid("field \"keys\" is %d bytes; at most %d are accepted", len(c.Keys), maxFederatedKeysBytes)
 		}
 		if _, err := guard.NewStaticKeys(c.Issuer, c.Keys); err != nil {
-			return c, invalid("field \"keys\" is not a usable JWK Set: %s; give the issuer's JWKS document, e.g. the output of `kubectl get --raw /openid/v1/jwks`", strings.TrimPrefix(err.Error(), "guard: "))
+			return c, invalid("field \"keys\" is not a usable JWK Set: %s; give the issuer's JWKS document, e.g. the output of `kubectl get --raw /openid/v1/jwks`", strings.TrimPrefix(strings.TrimPrefix(err.Error(), "guard: "), "not a JWK Set: "))
 		}
 		c.Keys = append(json.RawMessage(nil), c.Keys...)
 	} else {

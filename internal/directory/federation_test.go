@@ -111,6 +111,8 @@ func TestFederatedIdentityCredentials_Refusals(t *testing.T) {
 			}), directory.Invalid, "give at most one"},
 			{"jwksUri plain http", with(func(c *directory.FederatedIdentityCredential) { c.JWKSURI = "http://issuer.test/jwks" }), directory.Invalid, "must be an https URL"},
 			{"keys not a JWK Set", with(func(c *directory.FederatedIdentityCredential) { c.Keys = json.RawMessage(`{"a":1}`) }), directory.Invalid, "not a usable JWK Set"},
+			{"keys a file name", with(func(c *directory.FederatedIdentityCredential) { c.Keys = json.RawMessage(`"cluster-a-jwks.json"`) }), directory.Invalid,
+				`field "keys" is not a usable JWK Set: a JSON string where the set itself belongs, {"keys": [...]} (its content, not a file name)`},
 			{"keys without a usable key", with(func(c *directory.FederatedIdentityCredential) { c.Keys = json.RawMessage(`{"keys":[]}`) }), directory.Invalid, "no usable signature key"},
 			{"control character in description", with(func(c *directory.FederatedIdentityCredential) { c.Description = "a\x00" }), directory.Invalid, "control character"},
 		}

@@ -355,7 +355,7 @@ func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string
 				"The aud claim is %s; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
 			got, base, tenant.ID)
 	}
-	if e := s.checkAssertionTime(now, &a.Claims, s.cfg.MaxAssertionLifetime); e != nil {
+	if e := s.checkAssertionTime(now, &a.Claims, s.cfg.MaxAssertionLifetime, false); e != nil {
 		return "", e
 	}
 	if a.Claims.Jti == "" {
@@ -377,8 +377,9 @@ func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string
 }
 
 // checkAssertionTime enforces exp, nbf and iat with leeway, and the
-// maximum lifetime (exp−nbf, else exp−iat, else exp−now).
-func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims, maxLifetime time.Duration) *Error {
+// maximum lifetime (exp−nbf, else exp−iat, else exp−now). A federated
+// token is minted by its issuer, not by the client: the advice says so.
+func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims, maxLifetime time.Duration, federated bool) *Error {
 	leeway := s.cfg.AssertionLeeway
 	if c.Exp == nil {
 		return malformedAssertion("the exp claim is missing; an assertion must expire (at most %s after nbf).", maxLifetime)
@@ -392,15 +393,23 @@ func (s *Server) checkAssertionTime(now time.Time, c *assertionClaims, maxLifeti
 	}
 	tooEarly := c.Nbf != nil && now.Add(leeway).Before(c.Nbf.Time) || c.Iat != nil && now.Add(leeway).Before(c.Iat.Time)
 	if now.After(c.Exp.Add(leeway)) || tooEarly {
+		fix := "Check the client's clock and create a new assertion for each request."
+		if federated {
+			fix = "Check the clocks of this server and of the issuer, and present a current token of the issuer (a token file is re-read; azidentity does so every 10 minutes)."
+		}
 		return invalidClient(CodeAssertionTime,
 			"Client assertion is not within its valid time range. Current time: %s, assertion valid from %s, expiry time of assertion %s. "+
-				"Allowed clock skew: %s. Check the client's clock and create a new assertion for each request.",
-			fmtTime(now), fmtTime(start), fmtTime(c.Exp.Time), leeway)
+				"Allowed clock skew: %s. %s",
+			fmtTime(now), fmtTime(start), fmtTime(c.Exp.Time), leeway, fix)
 	}
 	if life := c.Exp.Sub(start); life > maxLifetime {
+		fix := fmt.Sprintf("Set exp at most %s after nbf.", maxLifetime)
+		if federated {
+			fix = fmt.Sprintf("Request a token of the issuer that lives at most %s (Kubernetes: expirationSeconds of the projected token).", maxLifetime)
+		}
 		return invalidClient(CodeAssertionTime,
-			"Client assertion is valid for too long: from %s to %s (%s); at most %s is allowed. Set exp at most %s after nbf.",
-			fmtTime(start), fmtTime(c.Exp.Time), life.Round(time.Second), maxLifetime, maxLifetime)
+			"Client assertion is valid for too long: from %s to %s (%s); at most %s is allowed. %s",
+			fmtTime(start), fmtTime(c.Exp.Time), life.Round(time.Second), maxLifetime, fix)
 	}
 	return nil
 }

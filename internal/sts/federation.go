@@ -88,7 +88,7 @@ func (s *Server) verifyFederatedAssertion(ctx context.Context, now time.Time, ap
 	if e := s.verifyFederatedSignature(ctx, a, byIssuer); e != nil {
 		return "", e
 	}
-	if e := s.checkAssertionTime(now, c, s.cfg.MaxFederatedTokenLifetime); e != nil {
+	if e := s.checkAssertionTime(now, c, s.cfg.MaxFederatedTokenLifetime, true); e != nil {
 		return "", e
 	}
 	var bySubject []*directory.FederatedIdentityCredential
@@ -165,7 +165,8 @@ func (s *Server) verifyFederatedSignature(ctx context.Context, a *clientAssertio
 	if errors.Is(keyErr, guard.ErrKeySourceUnavailable) {
 		return newError(http.StatusServiceUnavailable, "temporarily_unavailable", CodeExternalOIDCFailed,
 			"Request to External OIDC endpoint failed. The signing keys of issuer '%s' cannot be fetched now, and key '%s' is not among the last keys fetched (%s). "+
-				"Check that the issuer's discovery document and JWKS are reachable from this server, then retry.",
+				"Check that the issuer's discovery document and JWKS are reachable from this server, then retry; "+
+				"for an issuer without a discovery document, give the credential a jwksUri or its keys.",
 			clip(iss, 200), clip(kid, 64), clip(keyErr.Error(), 400))
 	}
 	return invalidClient(CodeFederatedKeyNotFound,

@@ -315,7 +315,8 @@ func TestFederation_IssuerDownFromTheStartIs503(t *testing.T) {
 	fe := newFedEnv(t)
 	fe.is.setDown(true)
 	tr := fe.exchange(t, signToken(t, clientRSA, "RS256", "gh1", githubClaims(fe.is.URL, fe.clock.Now())))
-	if tr.Status != http.StatusServiceUnavailable || tr.Codes[0] != sts.CodeExternalOIDCFailed || !strings.Contains(tr.Desc, fe.is.URL) {
+	if tr.Status != http.StatusServiceUnavailable || tr.Codes[0] != sts.CodeExternalOIDCFailed || !strings.Contains(tr.Desc, fe.is.URL) ||
+		!strings.Contains(tr.Desc, "give the credential a jwksUri or its keys") {
 		t.Fatalf("got %d %s", tr.Status, tr.Raw)
 	}
 }
@@ -355,12 +356,12 @@ func TestFederation_RefusalsSayWhatWasPresentedAndWhatIsRegistered(t *testing.T)
 			[]string{"audience 'api://orders-deploy'"}},
 		{"expired", "", sign(gh(func(c map[string]any) {
 			c["nbf"], c["iat"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Hour).Unix(), now.Add(-30*time.Minute).Unix()
-		})), 401, sts.CodeAssertionTime, []string{"not within its valid time range", "Current time"}},
+		})), 401, sts.CodeAssertionTime, []string{"not within its valid time range", "Current time", "present a current token of the issuer"}},
 		{"not yet valid", "", sign(gh(func(c map[string]any) {
 			c["nbf"], c["iat"], c["exp"] = now.Add(time.Hour).Unix(), now.Add(time.Hour).Unix(), now.Add(2*time.Hour).Unix()
 		})), 401, sts.CodeAssertionTime, []string{"not within its valid time range"}},
 		{"valid for more than a day", "", sign(gh(func(c map[string]any) { c["exp"] = now.Add(48 * time.Hour).Unix() })), 401, sts.CodeAssertionTime,
-			[]string{"valid for too long", "24h0m0s"}},
+			[]string{"valid for too long", "24h0m0s", "expirationSeconds"}},
 		{"no exp", "", sign(gh(func(c map[string]any) { delete(c, "exp") })), 401, sts.CodeMalformedAssertion, []string{"exp claim is missing"}},
 		{"signed by another key under a published kid", "", signToken(t, otherRSA, "RS256", "gh1", gh(nil)), 401, sts.CodeMalformedAssertion,
 			[]string{"signature does not verify with key 'gh1' of issuer '" + fe.is.URL + "'"}},
