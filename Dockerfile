@@ -27,7 +27,9 @@ COPY --from=build /out/portcullis /usr/local/bin/portcullis
 USER 10001:10001
 WORKDIR /var/lib/portcullis
 VOLUME /var/lib/portcullis
-# 8443: token service, vault, admin API; 8444: gateway; 9464: metrics.
+# 8443: token service, vault, admin API; 8444: gateway; 9464: metrics
+# (loopback inside the container unless serve is given
+# --metrics-listen 0.0.0.0:9464 --metrics-allow-remote).
 EXPOSE 8443 8444 9464
 # /readyz is 200 when the node reaches its database, 503 when it serves
 # from its snapshot only (docs/operations.md, "Health and metrics"). The
@@ -36,5 +38,6 @@ EXPOSE 8443 8444 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD wget -q -O /dev/null --no-check-certificate https://127.0.0.1:8443/readyz || exit 1
 ENTRYPOINT ["/usr/local/bin/portcullis"]
-CMD ["serve", "--listen", "0.0.0.0:8443", "--data", "/var/lib/portcullis", "--log-format", "json", \
+CMD ["serve", "--listen", "0.0.0.0:8443", "--gateway-listen", "https://0.0.0.0:8444", \
+     "--data", "/var/lib/portcullis", "--log-format", "json", \
      "--tls-cert", "/etc/portcullis/tls/tls.pem", "--tls-key", "/etc/portcullis/tls/tls-key.pem"]

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -294,6 +295,9 @@ func Files(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("-f %s: no such file or directory; give a configuration file or a directory of them (paths are relative to the current directory)", p)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("-f %s: %w", p, err)
 		}
@@ -534,18 +538,18 @@ func merge(in *Document) (*Document, error) {
 		o.Keys = append(o.Keys, v.Keys...)
 	}
 	for _, t := range out.Tenants {
-		errs = append(errs, duplicates(t.at, "application", t.Applications, func(a Application) string { return a.DisplayName })...)
+		errs = append(errs, duplicates(t.at, "application", t.Applications, func(a Application) string { return a.DisplayName }, func(a Application) string { return a.at })...)
 		errs = append(errs, duplicates(t.at, "grant", t.Grants, func(g Grant) string {
 			return strings.ToLower(g.Client) + " -> " + strings.ToLower(g.Resource) + ":" + g.Role
-		})...)
-		errs = append(errs, duplicates(t.at, "API", t.APIs, func(a API) string { return a.Name })...)
-		errs = append(errs, duplicates(t.at, "connector", t.Connectors, func(c Connector) string { return c.Name })...)
+		}, nil)...)
+		errs = append(errs, duplicates(t.at, "API", t.APIs, func(a API) string { return a.Name }, nil)...)
+		errs = append(errs, duplicates(t.at, "connector", t.Connectors, func(c Connector) string { return c.Name }, nil)...)
 	}
 	for _, v := range out.Vaults {
-		errs = append(errs, duplicates(v.at, "role assignment", v.RoleAssignments, func(r RoleAssignment) string { return raKey(r) })...)
-		errs = append(errs, duplicates(v.at, "secret", v.Secrets, func(s Secret) string { return s.Name })...)
-		errs = append(errs, duplicates(v.at, "certificate", v.Certificates, func(c Certificate) string { return c.Name })...)
-		errs = append(errs, duplicates(v.at, "key", v.Keys, func(k Key) string { return k.Name })...)
+		errs = append(errs, duplicates(v.at, "role assignment", v.RoleAssignments, func(r RoleAssignment) string { return raKey(r) }, nil)...)
+		errs = append(errs, duplicates(v.at, "secret", v.Secrets, func(s Secret) string { return s.Name }, nil)...)
+		errs = append(errs, duplicates(v.at, "certificate", v.Certificates, func(c Certificate) string { return c.Name }, nil)...)
+		errs = append(errs, duplicates(v.at, "key", v.Keys, func(k Key) string { return k.Name }, nil)...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -568,15 +572,22 @@ func scopeOrVault(s string) string {
 	return strings.Trim(s, "/")
 }
 
-func duplicates[T any](at, kind string, items []T, key func(T) string) []error {
-	seen := map[string]bool{}
+// duplicates refuses items of the same key. where, if not nil, says where
+// the document declares an item, so that the error names both places.
+func duplicates[T any](at, kind string, items []T, key func(T) string, where func(T) string) []error {
+	seen := map[string]T{}
 	var errs []error
 	for _, it := range items {
 		k := strings.ToLower(key(it))
-		if seen[k] {
+		first, dup := seen[k]
+		switch {
+		case !dup:
+			seen[k] = it
+		case where != nil && where(it) != "" && where(first) != "":
+			errs = append(errs, fmt.Errorf("%s: %s %q is also declared at %s; declare it once", where(it), kind, key(it), where(first)))
+		default:
 			errs = append(errs, fmt.Errorf("%s: %s %q is declared twice (maybe in two files); declare it once", at, kind, key(it)))
 		}
-		seen[k] = true
 	}
 	return errs
 }

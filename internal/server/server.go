@@ -181,10 +181,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 	if err := s.reload(ctx); err != nil {
 		return nil, err
 	}
-	for _, t := range s.sts.Snapshot().Tenants() {
-		if err := s.sts.EnsureSigningKey(ctx, t.ID); err != nil {
-			return nil, fmt.Errorf("signing key for tenant %s: %w", t.Name, err)
-		}
+	// The rotation lease RunRotation takes (3 × its 1-minute interval)
+	// makes one of several nodes starting together create missing keys.
+	if err := s.sts.EnsureSigningKeysAtStart(ctx, 3*time.Minute, 10*time.Second); err != nil {
+		return nil, err
 	}
 	if err := s.reload(ctx); err != nil {
 		return nil, err
@@ -562,10 +562,21 @@ func printBanner(out io.Writer, cfg Config, listen, addr string, boot bootstrapR
 		p("  Trust it in clients:     export SSL_CERT_FILE=%s   (Go, Python, OpenSSL)", caFile)
 		p("                           curl --cacert %s   (Debian's curl ignores SSL_CERT_FILE)", caFile)
 	}
-	if boot.AdminCreated {
+	switch {
+	case boot.AdminCreated:
 		p("  Admin credential:        %s (mode 0600; the CLI reads it from --data)", cfg.AdminCredentialFile)
-	} else {
+	case fileExists(cfg.AdminCredentialFile):
 		p("  Admin credential:        %s", cfg.AdminCredentialFile)
+	default:
+		// Another node bootstrapped the shared database, or the file was
+		// moved to where administrators keep secrets, as the docs advise.
+		p("  Admin credential:        none on this node: the first start on this database wrote it to that node's --admin-credential-file; the CLI takes it from there or from PORTCULLIS_CLIENT_ID/PORTCULLIS_CLIENT_SECRET")
 	}
 	p("")
+}
+
+// fileExists reports whether path names something that exists.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

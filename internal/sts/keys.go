@@ -289,6 +289,51 @@ func (s *Server) EnsureSigningKey(ctx context.Context, tenantID string) error {
 	return nil
 }
 
+// EnsureSigningKeysAtStart gives every tenant of the snapshot a signing key
+// if it has none, as a node starts. Nodes starting together on an empty
+// database would each create one (three keys where one is due), so only the
+// node that gets the rotation lease (held for ttl, as RunRotation holds it)
+// creates them; the others wait up to wait for those keys to appear and
+// create the missing ones themselves only if they do not (the lease is held
+// by a node that stopped). The keys serve after the next Apply.
+func (s *Server) EnsureSigningKeysAtStart(ctx context.Context, ttl, wait time.Duration) error {
+	held, err := s.st.TryLease(ctx, rotationLease, s.cfg.NodeID, ttl, s.now())
+	if err != nil {
+		return fmt.Errorf("rotation lease: %w", err)
+	}
+	tenants := s.Snapshot().Tenants()
+	if !held {
+		deadline := time.Now().Add(wait)
+		for {
+			var missing []directory.Tenant
+			for _, t := range tenants {
+				keys, err := s.st.ListSigningKeys(ctx, t.ID)
+				if err != nil {
+					return fmt.Errorf("list signing keys of tenant %s: %w", t.ID, err)
+				}
+				if len(keys) == 0 {
+					missing = append(missing, t)
+				}
+			}
+			tenants = missing
+			if len(missing) == 0 || time.Now().After(deadline) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	for _, t := range tenants {
+		if err := s.EnsureSigningKey(ctx, t.ID); err != nil {
+			return fmt.Errorf("signing key for tenant %s: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
 // RotateSigningKeys creates the tenant's next signing key and removes keys
 // whose publication window has passed. The new key is published at once
 // and signs after KeyPrepublish, or immediately when immediate is set (an
