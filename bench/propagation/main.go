@@ -60,6 +60,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/portcullis/portcullis/bench/internal/pgschema"
 	"github.com/portcullis/portcullis/internal/server"
 )
 
@@ -122,7 +123,7 @@ type node struct {
 }
 
 func run(ctx context.Context, c config) ([]result, error) {
-	dbURL, drop, err := temporarySchema(ctx, c.postgresURL)
+	dbURL, drop, err := pgschema.Temporary(ctx, c.postgresURL, "portcullis_propagation")
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -18,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"crypto/rand"
+	"github.com/portcullis/portcullis/bench/internal/pgschema"
 )
 
 // gatewayConfig is a run through the binary: `portcullis serve --dev` on
@@ -51,7 +52,7 @@ func runGateway(ctx context.Context, cfg gatewayConfig) ([]result, error) {
 	listen, gw := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
 	var db []string
 	if cfg.postgresURL != "" {
-		u, drop, err := temporarySchema(ctx, cfg.postgresURL)
+		u, drop, err := pgschema.Temporary(ctx, cfg.postgresURL, "portcullis_rotation")
 		if err != nil {
 			return nil, err
 		}

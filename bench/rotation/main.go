@@ -46,15 +46,13 @@ import (
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/portcullis/portcullis/bench/internal/pgschema"
 	"github.com/portcullis/portcullis/internal/outbound"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/seal"
@@ -301,7 +299,7 @@ func openNodes(ctx context.Context, pgURL string) (nodes, func(), error) {
 		}
 		ns.b = ns.a
 	} else {
-		url, drop, err := temporarySchema(ctx, pgURL)
+		url, drop, err := pgschema.Temporary(ctx, pgURL, "portcullis_rotation")
 		if err != nil {
 			return nodes{}, nil, err
 		}
@@ -324,43 +322,6 @@ func openNodes(ctx context.Context, pgURL string) (nodes, func(), error) {
 		return nodes{}, nil, err
 	}
 	return ns, cleanup, nil
-}
-
-// temporarySchema creates a schema with a random name in the database
-// base names and returns a URL whose search_path selects it, and a func
-// that drops it with everything in it.
-func temporarySchema(ctx context.Context, base string) (string, func(), error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", nil, errors.New("-postgres: give a postgres:// URL")
-	}
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		return "", nil, fmt.Errorf("-postgres: %w", err)
-	}
-	defer conn.Close(ctx)
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "portcullis_rotation_" + hex.EncodeToString(b[:])
-	ident := pgx.Identifier{schema}.Sanitize()
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
-	}
-	drop := func() {
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "rotation: drop schema %s: %v\n", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
-			fmt.Fprintf(os.Stderr, "rotation: drop schema %s: %v\n", schema, err)
-		}
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), drop, nil
 }
 
 // pemCert is a client certificate ready to import, and its thumbprint.

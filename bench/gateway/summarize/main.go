@@ -34,6 +34,12 @@ type row struct {
 	P99      float64 `json:"p99_us"`
 	Errors   int64   `json:"errors"`
 	CPUs     float64 `json:"proxy_cpu_s"`
+	// Backend, System and Softirq are the backend's CPU seconds, the whole
+	// machine's busy seconds and its softirq seconds during the run (absent
+	// in results of older scripts).
+	Backend float64 `json:"backend_cpu_s"`
+	System  float64 `json:"system_cpu_s"`
+	Softirq float64 `json:"softirq_cpu_s"`
 }
 
 type key struct{ scenario, shape string }
@@ -43,6 +49,10 @@ type agg struct {
 	rps, p50, p99, cpuPerReq []float64
 	requests                 []float64
 	errors                   int64
+	// µs per request of the backend, softirq and the rest of the machine
+	// (busy − proxy − backend − softirq: the load generator, and anything
+	// else running); empty for results without system figures.
+	backendPerReq, softirqPerReq, restPerReq []float64
 }
 
 // A target is one line of issue 7's performance section: the median
@@ -54,6 +64,9 @@ type target struct {
 	shape    string
 	addedP99 bool
 	limit    float64 // minimum ratio, or maximum added milliseconds
+	// diagnostic marks a comparison that is not one of the issue's
+	// targets: it explains one (same work on both sides).
+	diagnostic bool
 }
 
 var targets = []target{
@@ -62,6 +75,8 @@ var targets = []target{
 	{what: "Basic vs HAProxy userlist (plain password)", num: "portcullis-basic", den: "haproxy-basic-insecure", shape: "tput", limit: 1.0},
 	{what: "Basic vs Caddy basic_auth bcrypt", num: "portcullis-basic", den: "caddy-basic-bcrypt", shape: "tput", limit: 10},
 	{what: "API key in header vs HAProxy Basic", num: "portcullis-apikey", den: "haproxy-basic-insecure", shape: "tput", limit: 1.0},
+	{what: "Basic, HAProxy sending the same headers to the backend", num: "portcullis-basic", den: "haproxy-basic-headers", shape: "tput", limit: 1.0, diagnostic: true},
+	{what: "API key, HAProxy Basic sending the same headers", num: "portcullis-apikey", den: "haproxy-basic-headers", shape: "tput", limit: 1.0, diagnostic: true},
 	{what: "mTLS with session resumption", num: "portcullis-mtls", den: "haproxy-mtls", shape: "tput", limit: 0.9},
 	{what: "added p99 latency at 64 connections", num: "portcullis-plain", den: "direct", shape: "tput", addedP99: true, limit: 1.0},
 }
@@ -129,6 +144,16 @@ func write(w io.Writer, rows []row) error {
 		if r.CPUs > 0 && r.Requests > 0 {
 			a.cpuPerReq = append(a.cpuPerReq, r.CPUs/float64(r.Requests)*1e6)
 		}
+		if r.System > 0 && r.Requests > 0 {
+			per := func(v float64) float64 { return v / float64(r.Requests) * 1e6 }
+			a.backendPerReq = append(a.backendPerReq, per(r.Backend))
+			a.softirqPerReq = append(a.softirqPerReq, per(r.Softirq))
+			proxy := r.CPUs
+			if r.Scenario == r.Base { // direct: the "proxy" is the backend itself
+				proxy = 0
+			}
+			a.restPerReq = append(a.restPerReq, per(r.System-proxy-r.Backend-r.Softirq))
+		}
 		a.errors += r.Errors
 		if !slices.Contains(order, r.Scenario) {
 			order = append(order, r.Scenario)
@@ -167,6 +192,8 @@ func write(w io.Writer, rows []row) error {
 		}
 	}
 
+	writeCPUSplit(b, order, aggs)
+
 	fmt.Fprintf(b, "\n### Added latency over direct (medians; plain proxying)\n\n")
 	fmt.Fprintln(b, "| scenario | p50 +ms, 64 conns | p99 +ms, 64 conns | p50 +ms, 8 conns | p99 +ms, 8 conns |")
 	fmt.Fprintln(b, "|---|---:|---:|---:|---:|")
@@ -193,11 +220,48 @@ func write(w io.Writer, rows []row) error {
 	fmt.Fprintln(b, "|---|---:|---|---|---:|")
 	for _, t := range targets {
 		measured, goal, verdict := evaluate(t, aggs)
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.what, measured, goal, verdict, cpuPair(t, aggs))
+		what := t.what
+		if t.diagnostic {
+			what += " (diagnostic, not a target)"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", what, measured, goal, verdict, cpuPair(t, aggs))
 	}
 	fmt.Fprintln(b, "\nThe verdicts follow the issue (requests/s in the same run). On a machine shared with other work, CPU per request moves less than requests/s and says the same thing the other way round.")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeCPUSplit prints where the machine's CPU went per request in the
+// throughput shape: the proxy, the backend, softirq (loopback delivery) and
+// the rest (mostly the load generator). On two cores, requests/s is about
+// 2 s over the sum, so a proxy that costs its peer's CPU but makes the
+// backend or the load generator work harder still loses throughput.
+func writeCPUSplit(b *strings.Builder, order []string, aggs map[key]*agg) {
+	have := false
+	for _, s := range order {
+		if a := aggs[key{s, "tput"}]; a != nil && len(a.backendPerReq) > 0 {
+			have = true
+		}
+	}
+	if !have {
+		return
+	}
+	fmt.Fprintf(b, "\n### Where the CPU goes, µs per request (throughput shape, medians)\n\n")
+	fmt.Fprintln(b, "| scenario | proxy | backend | softirq | rest (load generator, other) | sum |")
+	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|")
+	for _, s := range order {
+		a := aggs[key{s, "tput"}]
+		if a == nil || len(a.backendPerReq) == 0 {
+			continue
+		}
+		proxy := 0.0
+		if s != a.first.Base && len(a.cpuPerReq) > 0 {
+			proxy = median(a.cpuPerReq)
+		}
+		be, sq, rest := median(a.backendPerReq), median(a.softirqPerReq), median(a.restPerReq)
+		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", s, proxy, be, sq, rest, proxy+be+sq+rest)
+	}
+	fmt.Fprintln(b, "\nMeaningful on an idle machine only: \"rest\" includes anything else that ran.")
 }
 
 // evaluate returns the measured value, the goal and PASS, FAIL or why there is

@@ -41,6 +41,29 @@ func TestWrite_TargetsAreJudgedOnMediansOfTheSameRun(t *testing.T) {
 	}
 }
 
+func TestWrite_SplitsTheMachinesCPUPerRequest(t *testing.T) {
+	const withSystem = `{"round":1,"scenario":"direct","group":"a","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":60000,"proxy_cpu_s":0.02,"backend_cpu_s":0.02,"system_cpu_s":0.05,"softirq_cpu_s":0.01}
+{"round":1,"scenario":"haproxy-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":40000,"proxy_cpu_s":0.03,"backend_cpu_s":0.02,"system_cpu_s":0.08,"softirq_cpu_s":0.01}
+`
+	rows, err := read(strings.NewReader(withSystem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := write(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		// direct: the target is the backend, so no proxy column and no double count
+		"| direct | 0.0 | 20.0 | 10.0 | 20.0 | 50.0 |",
+		"| haproxy-plain | 30.0 | 20.0 | 10.0 | 20.0 | 80.0 |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 func TestRead_RefusesLinesWithoutScenario(t *testing.T) {
 	for name, in := range map[string]string{
 		"not JSON":    "{",
