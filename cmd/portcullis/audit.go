@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/portcullis/portcullis/internal/adminclient"
@@ -40,7 +44,8 @@ Filters combine (all must match):
   --since 1h | --from TIME --to TIME   time range (TIME: RFC 3339 or YYYY-MM-DD, UTC)
   --tenant   the caller's tenant (name or id)
   --vault    a vault          --name       an object name, or an admin API path
-  --actor    a caller's appId --operation  e.g. secrets/getSecret, or a prefix: "secrets/*"
+  --actor    a caller: its appId, or an application's name or identifier URI
+  --operation  e.g. secrets/getSecret, or a prefix: "secrets/*"
   --outcome  success, denied, failed or refused
 
 One page holds --limit records (1-1000, default 100); when there are more, the
@@ -52,6 +57,7 @@ an admin credential.
 		Example: `  portcullis audit --since 1h
   portcullis audit --vault payments --outcome denied --since 7d
   portcullis audit --actor 3f1c…-app-id --operation "secrets/*" -o json
+  portcullis audit --actor orders-worker --since 1h   # an application by name
   portcullis audit --from 2026-01-01 --to 2026-01-02 --limit 1000
   portcullis audit --before 48213            # the next, older page
   portcullis audit --operation "POST /admin/v1/tenants/{tenant}/applications"
@@ -79,6 +85,9 @@ an admin credential.
 			if q.Limit < 1 || q.Limit > maxAuditLimit {
 				return fmt.Errorf("--limit %d: must be between 1 and %d", q.Limit, maxAuditLimit)
 			}
+			if q.Before < 0 {
+				return fmt.Errorf("--before %d: give the seq a previous page ended with (a positive number)", q.Before)
+			}
 			if follow && q.Before > 0 {
 				return fmt.Errorf("--follow reads from the newest records on; it does not take --before")
 			}
@@ -95,6 +104,9 @@ an admin credential.
 				return err
 			}
 			ctx := cmd.Context()
+			if q.Actor, err = resolveActor(ctx, c, q.Tenant, q.Actor); err != nil {
+				return err
+			}
 			page, err := c.Audit(ctx, q)
 			if err != nil {
 				return err
@@ -161,7 +173,7 @@ an admin credential.
 	fl.StringVar(&to, "to", "", "only records before this time (RFC 3339 or YYYY-MM-DD, UTC)")
 	fl.StringVar(&q.Tenant, "tenant", "", "only records of callers in this tenant (name or id)")
 	fl.StringVar(&q.Vault, "vault", "", "only records of this vault")
-	fl.StringVar(&q.Actor, "actor", "", "only records of this caller (appId)")
+	fl.StringVar(&q.Actor, "actor", "", "only records of this caller: an appId, or an application's name or identifier URI in --tenant (default tenant \"default\")")
 	fl.StringVar(&q.Operation, "operation", "", `only this operation (e.g. secrets/setSecret), or a prefix ending in * ("secrets/*")`)
 	fl.StringVar(&q.Outcome, "outcome", "", "only this outcome: success, denied, failed or refused")
 	fl.StringVar(&q.Name, "name", "", "only records about this object name (or admin API path)")
@@ -207,6 +219,38 @@ func printFollowed(p *printer, recs []adminclient.AuditRecord, header bool) erro
 		return p.rows(auditRows(recs))
 	}
 	return p.table(auditHeader, auditRows(recs))
+}
+
+// fixedActors are callers of audit records that are no application: the
+// vault's own consumers, the bootstrap and unauthenticated requests.
+var fixedActors = []string{"anonymous", "portcullis", "portcullis-admin", "portcullis-bootstrap"}
+
+// resolveActor turns an --actor that names an application (display name or
+// identifier URI, as every other command takes) into its appId, since the
+// audit log records callers by appId. AppIds, and fixed callers that name no
+// application, pass as given.
+func resolveActor(ctx context.Context, c *adminclient.Client, tenant, actor string) (string, error) {
+	if actor == "" {
+		return actor, nil
+	}
+	if _, err := uuid.Parse(actor); err == nil {
+		return actor, nil
+	}
+	if tenant == "" {
+		tenant = "default"
+	}
+	app, err := c.GetApplication(ctx, tenant, actor)
+	if err != nil {
+		var ae *adminclient.APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			if slices.Contains(fixedActors, actor) {
+				return actor, nil
+			}
+			return "", fmt.Errorf("--actor %q: no application of tenant %s has that name; give the caller's appId, or the name of an application with --tenant TENANT ('portcullis app list' shows them)", actor, tenant)
+		}
+		return "", fmt.Errorf("--actor %q: look up the application: %w", actor, err)
+	}
+	return app.AppID, nil
 }
 
 // parseAuditTime reads an RFC 3339 time or a YYYY-MM-DD date (UTC).

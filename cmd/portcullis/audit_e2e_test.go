@@ -45,6 +45,27 @@ func TestE2E_AuditLogThroughCLI(t *testing.T) {
 	if len(set) != 1 || set[0]["operation"] != "secrets/setSecret" || set[0]["outcome"] != "success" || str(set[0]["version"]) == "" {
 		t.Errorf("secrets/* records of db-password: %v", set)
 	}
+	for _, tc := range []struct {
+		name  string
+		actor string
+	}{
+		{"appId", s.cred.ClientID},
+		{"application name", "portcullis-admin"},
+		{"identifier URI", "api://" + s.cred.ClientID},
+	} {
+		got := ops("--actor", tc.actor, "--operation", "POST /admin/v1/tenants")
+		if len(got) != 2 {
+			t.Errorf("--actor %s (%s): %d records of POST /admin/v1/tenants, want 2: %v", tc.actor, tc.name, len(got), got)
+		}
+		for _, r := range got {
+			if r["appId"] != s.cred.ClientID {
+				t.Errorf("--actor %s (%s): a record of caller %v", tc.actor, tc.name, r["appId"])
+			}
+		}
+	}
+	if got := ops("--actor", "anonymous", "--outcome", "success"); len(got) != 0 {
+		t.Errorf("--actor anonymous --outcome success: %v, want none (anonymous requests are refused)", got)
+	}
 	if out := s.ok(t, "", "audit", "-o", "json"); strings.Contains(out, value) {
 		t.Error("the audit log holds a secret value")
 	}
@@ -60,6 +81,8 @@ func TestE2E_AuditLogThroughCLI(t *testing.T) {
 		{[]string{"--from", "yesterday"}, "--from"},
 		{[]string{"--limit", "0"}, "--limit"},
 		{[]string{"--since", "1h", "--from", "2026-01-01"}, "--since or --from"},
+		{[]string{"--before", "-3"}, "--before -3"},
+		{[]string{"--actor", "no-such-app"}, `--actor "no-such-app": no application`},
 	} {
 		if e := s.wantFailure(t, "", append([]string{"audit"}, tc.args...)...); !strings.Contains(e, tc.want) {
 			t.Errorf("audit %v: %s; want it to name %s", tc.args, e, tc.want)

@@ -106,7 +106,7 @@ CA and tenant come from --addr, --ca, --tenant or the environment as for
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.addr, "addr", "", "Portcullis base URL, e.g. https://sts.example.com (default $"+adminclient.EnvAddr+", else the addr in DATA/admin.json)")
-	fl.StringVar(&o.ca, "ca", "", "PEM file of the CA that issued Portcullis' TLS certificate (default $"+adminclient.EnvCA+", else the system roots)")
+	fl.StringVar(&o.ca, "ca", "", "PEM file of the CA that issued Portcullis' TLS certificate (default $"+adminclient.EnvCA+", else the ca in DATA/admin.json, else the system roots)")
 	fl.StringVar(&o.data, "data", "", "data directory of 'portcullis serve --dev' holding admin.json (default $"+adminclient.EnvData+", else ./"+adminclient.DefaultDataDir+")")
 	fl.StringVar(&o.tenant, "tenant", "", `tenant of the identities: id or name (default $`+adminclient.EnvTenant+` or "default")`)
 	fl.StringVar(&o.certFile, "cert", "", "the host's certificate with its private key: PEM, or PFX (required)")
@@ -173,6 +173,9 @@ func runIdentityAgent(ctx context.Context, cmd *cobra.Command, o identityAgentOp
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("--listen %s: %w (is another identity agent running? give another port with --listen, and the applications the IDENTITY_ENDPOINT it prints)", listen, err)
+		}
 		return fmt.Errorf("--listen %s: %w", listen, err)
 	}
 	defer ln.Close()
@@ -233,6 +236,9 @@ func agentCredential(o identityAgentOptions) (oauthclient.Credential, error) {
 		password = strings.TrimRight(string(b), "\r\n")
 	}
 	cert, _, key, err := pki.ParseCertificateAndKey(data, password)
+	if errors.Is(err, pki.ErrWrongPassword) && password == "" {
+		return oauthclient.Credential{}, fmt.Errorf("--cert %s: the PFX is protected by a password: give it with --password-file FILE or $%s", o.certFile, envCertPassword)
+	}
 	if err != nil {
 		return oauthclient.Credential{}, fmt.Errorf("--cert %s: %w", o.certFile, err)
 	}

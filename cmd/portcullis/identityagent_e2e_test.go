@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -404,9 +405,19 @@ func TestE2E_IdentityAgent_RefusalsAreReportedByAzidentity(t *testing.T) {
 
 func TestIdentityAgent_BadFlagsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 	dir := isolate(t)
+	t.Setenv(envCertPassword, "")
 	const app = "0c4d5e6f-1111-2222-3333-444455556666"
 	header := filepath.Join(dir, "header")
 	base := []string{"identity-agent", "--addr", "https://127.0.0.1:1", "--header-file", header, "--cert", filepath.Join(dir, "host.pem"), "--system-assigned", app}
+	cert := filepath.Join(dir, "web-01")
+	if code, _, errOut := exec(t, "", "cert", "create", "--subject", "CN=web-01", "--out", cert); code != 0 {
+		t.Fatalf("cert create: %s", errOut)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -421,6 +432,10 @@ func TestIdentityAgent_BadFlagsAreRefusedBeforeAnythingIsWritten(t *testing.T) {
 		{"no certificate", []string{"identity-agent", "--system-assigned", app, "--header-file", header}, "--cert is required"},
 		{"missing certificate file", base, "--cert:"},
 		{"unknown group", append(slices.Clone(base), "--group", "no-such-group-portcullis"), "--group"},
+		{"port in use", []string{"identity-agent", "--addr", "https://127.0.0.1:1", "--header-file", header, "--cert", cert + ".pem", "--system-assigned", app, "--listen", busy.Addr().String()},
+			"is another identity agent running? give another port with --listen"},
+		{"PFX without its password", []string{"identity-agent", "--addr", "https://127.0.0.1:1", "--header-file", header, "--cert", cert + ".pfx", "--system-assigned", app},
+			"the PFX is protected by a password: give it with --password-file FILE or $" + envCertPassword},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := exec(t, "", tc.args...)
@@ -453,7 +468,8 @@ func TestIdentityAgent_HostCertificateFromPFXWithPasswordFile(t *testing.T) {
 		{"PEM", identityAgentOptions{certFile: out + ".pem"}, "", ""},
 		{"PFX with --password-file", identityAgentOptions{certFile: out + ".pfx", passwordFile: pw}, "", ""},
 		{"PFX with the environment variable", identityAgentOptions{certFile: out + ".pfx"}, "pfx-pass-8c2", ""},
-		{"PFX with a wrong password", identityAgentOptions{certFile: out + ".pfx"}, "wrong", "--cert"},
+		{"PFX with a wrong password", identityAgentOptions{certFile: out + ".pfx"}, "wrong", "PFX password is wrong"},
+		{"PFX without a password", identityAgentOptions{certFile: out + ".pfx"}, "", "protected by a password: give it with --password-file"},
 		{"certificate without its key", identityAgentOptions{certFile: out + ".cer"}, "", "--cert"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

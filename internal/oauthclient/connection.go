@@ -52,7 +52,8 @@ func PlainHTTPToHTTPS(rawURL string, status int, body []byte) error {
 
 // ExplainConnection returns a ConnectionError for a transport error err of
 // a request for rawURL when it recognises the cause (connection refused,
-// unknown host, HTTPS to a plain-HTTP port); else nil.
+// unknown host, HTTPS to a plain-HTTP port, a plain-HTTP request reset by
+// what is probably an HTTPS port); else nil.
 func ExplainConnection(rawURL string, err error) error {
 	if err == nil {
 		return nil
@@ -68,6 +69,12 @@ func ExplainConnection(rawURL string, err error) error {
 			host = u.Hostname()
 		}
 		return &ConnectionError{Base: base, Reason: "the host name " + host + " of " + base + " does not resolve", Err: err}
+	case u != nil && u.Scheme == "http" && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)):
+		// An HTTPS server answers a plain-HTTP request with 400 and closes
+		// at once; with a request body it has not read (a token request
+		// with a client assertion), the close resets the connection before
+		// the client has read the 400.
+		return &ConnectionError{Base: base, Reason: base + " reset the connection: it is probably an HTTPS port; use https://" + u.Host, Err: err}
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
 		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
 		return &ConnectionError{Base: base, Reason: base + " answers plain HTTP, not HTTPS: it is not the HTTPS port of a Portcullis server (the metrics port, or a gateway http:// listener?)", Err: err}

@@ -30,21 +30,29 @@ func TestRequestToken_ConnectionFailuresNameTheAddressOnce(t *testing.T) {
 	plainHost := strings.TrimPrefix(plain.URL, "http://")
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
-	for _, tc := range []struct{ name, base, want string }{
-		{"nothing listens", closed, "nothing answers at " + closed + " (connection refused)"},
-		{"http to the HTTPS port", "http://" + tlsHost, "http://" + tlsHost + " speaks HTTPS, not plain HTTP: use https://" + tlsHost},
-		{"https to a plain HTTP port", "https://" + plainHost, "https://" + plainHost + " answers plain HTTP, not HTTPS"},
+	// A request body the HTTPS server does not read (a large client
+	// assertion) makes its close reset the connection, before or after the
+	// client reads the 400: either way the error says to use https.
+	large := "s3cret-value" + strings.Repeat("x", 256<<10)
+	for _, tc := range []struct{ name, base, secret, want string }{
+		{"nothing listens", closed, "s3cret-value", "nothing answers at " + closed + " (connection refused)"},
+		{"http to the HTTPS port", "http://" + tlsHost, "s3cret-value", "http://" + tlsHost + " speaks HTTPS, not plain HTTP: use https://" + tlsHost},
+		{"http to the HTTPS port, large request", "http://" + tlsHost, large, "http://" + tlsHost},
+		{"https to a plain HTTP port", "https://" + plainHost, "s3cret-value", "https://" + plainHost + " answers plain HTTP, not HTTPS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := RequestToken(context.Background(), hc, tc.base+"/default/oauth2/v2.0/token", "client", SecretCredential(NewSecret("s3cret-value")), "api://x/.default")
+			_, err := RequestToken(context.Background(), hc, tc.base+"/default/oauth2/v2.0/token", "client", SecretCredential(NewSecret(tc.secret)), "api://x/.default")
 			var ce *ConnectionError
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v (%T), want a ConnectionError", err, err)
 			}
+			if strings.HasPrefix(tc.base, "http://") && !strings.Contains(err.Error(), "use https://"+tlsHost) {
+				t.Errorf("err = %q, want it to say: use https://%s", err, tlsHost)
+			}
 			if !strings.HasPrefix(err.Error(), tc.want) {
 				t.Errorf("err = %q, want it to start with %q", err, tc.want)
 			}
-			if n := strings.Count(err.Error(), strings.SplitN(tc.base, "://", 2)[1]); n != 1 && tc.name != "http to the HTTPS port" {
+			if n := strings.Count(err.Error(), strings.SplitN(tc.base, "://", 2)[1]); n != 1 && !strings.HasPrefix(tc.base, "http://") {
 				t.Errorf("the address appears %d times in %q", n, err)
 			}
 			if strings.Contains(err.Error(), "s3cret-value") {

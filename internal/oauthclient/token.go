@@ -112,6 +112,9 @@ func (c *Client) RequestToken(ctx context.Context, tokenURL, clientID string, cr
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
+		if ce := ExplainConnection(tokenURL, err); ce != nil {
+			return Token{}, ce
+		}
 		return Token{}, fmt.Errorf("token request to %s: read response: %w", tokenURL, redactErr(err, cred))
 	}
 	if len(body) > maxResponseBytes {

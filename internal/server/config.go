@@ -216,6 +216,9 @@ func (c *Config) Validate() error {
 	if err := c.validateGateway(); err != nil {
 		return err
 	}
+	if err := c.validateListenerClash(); err != nil {
+		return err
+	}
 	return c.validateVaultWebhook()
 }
 

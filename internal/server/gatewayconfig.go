@@ -102,3 +102,45 @@ func devGatewayAddr(listen string) string {
 	}
 	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
+
+// validateListenerClash refuses two listeners on one port, which would
+// otherwise fail at start with "address already in use" although nothing
+// else holds the port; the --dev gateway's default (the port after --listen)
+// is the usual surprise.
+func (c *Config) validateListenerClash() error {
+	type listener struct{ flag, addr string }
+	all := []listener{{"--listen", c.Listen}}
+	for _, g := range c.gateway {
+		flag := "--gateway-listen " + g.Addr
+		if len(c.GatewayListen) == 0 {
+			flag = "the gateway's listener " + g.Addr + " (with --dev, the port after --listen unless --gateway-listen says otherwise)"
+		}
+		all = append(all, listener{flag, g.Addr})
+	}
+	if c.MetricsListen != "" {
+		all = append(all, listener{"--metrics-listen " + c.MetricsListen, c.MetricsListen})
+	}
+	for i, a := range all {
+		for _, b := range all[:i] {
+			if sameListenPort(a.addr, b.addr) {
+				return fmt.Errorf("%s and %s use the same port: give one of them another port", b.flag, a.flag)
+			}
+		}
+	}
+	return nil
+}
+
+// sameListenPort reports whether two listen addresses would bind the same
+// port: the same fixed port on the same host, or on a host the other's
+// wildcard (all interfaces; 0.0.0.0: all IPv4 ones) covers.
+func sameListenPort(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" || pa == "" {
+		return false
+	}
+	covers := func(wild, h string) bool { // wild binds every interface h is on
+		return wild == "" || wild == "::" || (wild == "0.0.0.0" && !strings.Contains(h, ":"))
+	}
+	return strings.EqualFold(ha, hb) || covers(ha, hb) || covers(hb, ha)
+}

@@ -73,3 +73,37 @@ func TestValidateGateway_DevDefaultsAndConflicts(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateListenerClash_TwoListenersOnOnePortAreRefusedBeforeBinding(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     Config
+		wantErr string // "" = accepted
+	}{
+		{name: "dev gateway on the metrics port", cfg: Config{Dev: true, Listen: "127.0.0.1:28917", MetricsListen: "127.0.0.1:28918"},
+			wantErr: "the gateway's listener 127.0.0.1:28918 (with --dev, the port after --listen unless --gateway-listen says otherwise) and --metrics-listen 127.0.0.1:28918 use the same port"},
+		{name: "metrics on the --listen port", cfg: Config{Listen: "127.0.0.1:8443", MetricsListen: "127.0.0.1:8443"}, wantErr: "--listen and --metrics-listen 127.0.0.1:8443 use the same port"},
+		{name: "gateway on the --listen port", cfg: Config{Listen: "127.0.0.1:8443", GatewayListen: []string{"https://127.0.0.1:8443"}}, wantErr: "--listen and --gateway-listen 127.0.0.1:8443 use the same port"},
+		{name: "wildcard covers loopback", cfg: Config{Listen: "0.0.0.0:8443", MetricsListen: "127.0.0.1:8443"}, wantErr: "same port"},
+		{name: "IPv4 wildcard and IPv6 loopback", cfg: Config{Listen: "0.0.0.0:8443", MetricsListen: "[::1]:8443"}},
+		{name: "same port on different loopback addresses", cfg: Config{Listen: "127.0.0.1:8443", MetricsListen: "127.0.0.2:8443"}},
+		{name: "free ports", cfg: Config{Dev: true, Listen: "127.0.0.1:0", MetricsListen: "127.0.0.1:0"}},
+		{name: "distinct ports", cfg: Config{Dev: true, Listen: "127.0.0.1:8443", MetricsListen: "127.0.0.1:9464"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.validateGateway(); err != nil {
+				t.Fatal(err)
+			}
+			err := tc.cfg.validateListenerClash()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err = %v, want none", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+			}
+		})
+	}
+}
