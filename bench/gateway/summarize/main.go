@@ -261,7 +261,7 @@ func writeCPUSplit(b *strings.Builder, order []string, aggs map[key]*agg) {
 		be, sq, rest := median(a.backendPerReq), median(a.softirqPerReq), median(a.restPerReq)
 		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", s, proxy, be, sq, rest, proxy+be+sq+rest)
 	}
-	fmt.Fprintln(b, "\nMeaningful on an idle machine only: \"rest\" includes anything else that ran.")
+	fmt.Fprintln(b, "\nMeaningful on an idle machine only: \"rest\" includes anything else that ran. Softirq work done while a process runs is charged to that process too, so the columns overlap by up to the softirq figure and \"rest\" can come out slightly negative; compare sums and the backend column between scenarios, not the columns' absolute values.")
 }
 
 // evaluate returns the measured value, the goal and PASS, FAIL or why there is
