@@ -80,10 +80,14 @@ func (s *Server) verifyFederatedAssertion(ctx context.Context, now time.Time, ap
 		}
 	}
 	if len(byIssuer) == 0 {
+		// What is registered is not echoed: the caller is not authenticated
+		// yet, and an application's trusted issuers (a private cluster's
+		// issuer URL, a cloud account in it) are its owner's to see.
 		return "", invalidClient(CodeFederatedIssuerMismatch,
-			"No matching federated identity record found for presented assertion issuer '%s'. Issuers registered for app '%s': %s. "+
-				"Please check your federated identity credential Subject, Audience and Issuer against the presented assertion; the issuer must match exactly, trailing slash included.",
-			clip(c.Iss, 200), app.AppID, quotedValues(fics, func(f directory.FederatedIdentityCredential) string { return f.Issuer }))
+			"No matching federated identity record found for presented assertion issuer '%s'. None of the %d federated identity credentials of app '%s' has this issuer. "+
+				"Please check your federated identity credential Subject, Audience and Issuer against the presented assertion; the issuer must match exactly, trailing slash included. "+
+				"The application's owner can compare with `portcullis app federated list %s`.",
+			clip(c.Iss, 200), len(fics), app.AppID, app.AppID)
 	}
 	if e := s.verifyFederatedSignature(ctx, a, byIssuer); e != nil {
 		return "", e
@@ -98,14 +102,13 @@ func (s *Server) verifyFederatedAssertion(ctx context.Context, now time.Time, ap
 		}
 	}
 	if len(bySubject) == 0 {
-		subjects := make([]string, len(byIssuer))
-		for i, f := range byIssuer {
-			subjects[i] = "'" + f.Subject + "'"
-		}
+		// The registered subjects are not echoed: on a shared issuer (GitHub
+		// Actions, GitLab) anyone can hold a validly signed token, and the
+		// subjects would name the owner's private repositories and branches.
 		return "", invalidClient(CodeFederatedSubjectMismatch,
-			"No matching federated identity record found for presented assertion subject '%s'. Subjects registered for issuer '%s' on app '%s': %s. "+
-				"The subject must match exactly (case-sensitive).",
-			clip(c.Sub, 200), clip(c.Iss, 200), app.AppID, strings.Join(subjects, ", "))
+			"No matching federated identity record found for presented assertion subject '%s'. None of the %d federated identity credentials of app '%s' for issuer '%s' has this subject; "+
+				"the subject must match exactly (case-sensitive). The application's owner can compare with `portcullis app federated list %s`.",
+			clip(c.Sub, 200), len(byIssuer), app.AppID, clip(c.Iss, 200), app.AppID)
 	}
 	for _, f := range bySubject {
 		for _, want := range f.Audiences {
@@ -183,17 +186,6 @@ func presentedClaims(c *assertionClaims) string {
 		aud = strings.Join(c.Aud, "', '")
 	}
 	return fmt.Sprintf("Assertion Issuer: '%s'. Assertion Subject: '%s'. Assertion Audience: '%s'.", clip(c.Iss, 200), clip(c.Sub, 200), clip(aud, 300))
-}
-
-func quotedValues(fics []directory.FederatedIdentityCredential, f func(directory.FederatedIdentityCredential) string) string {
-	var out []string
-	for _, x := range fics {
-		v := "'" + f(x) + "'"
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return strings.Join(out, ", ")
 }
 
 // issuerKeyConfig is how the keys of one issuer are found: discovery
