@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -229,6 +230,11 @@ func (v *Verdict) Done(status int, upstreamLatency time.Duration, err error) {
 		c = v.API.counters
 	}
 	c.requests[rs].Inc()
+	if rs == reasonUpstreamError && err != nil && v.API != nil {
+		// The engine's errors name addresses, never header values.
+		g.upstreamLog.Log(slog.LevelWarn, v.API.TenantID+"/"+v.API.Name, "gateway: the backend of an API failed",
+			"tenant", v.API.TenantID, "api", v.API.Name, "status", status, "err", clip(err.Error(), 300))
+	}
 	if v.Forward() && upstreamLatency > 0 {
 		c.upstream.Observe(upstreamLatency.Seconds())
 	}

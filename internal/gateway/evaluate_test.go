@@ -737,3 +737,40 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// A failing backend is told to the server log (the audit log has every
+// request), once per API and interval, never with a credential.
+func TestDone_BackendFailuresReachTheServerLogRateLimited(t *testing.T) {
+	h := newHarness(t, nil)
+	h.vault.set("main", "k", testKey)
+	h.apply(t, apiKeyAPI("t1", "keys", "/keys", "vault://main/secrets/k"))
+	h.settle(t)
+	fail := func(err error) {
+		v := h.g.Evaluate(request("GET", "https://h.test/keys/1", "x-functions-key", testKey), false)
+		if !v.Forward() {
+			t.Fatalf("refused: %d %s", v.Status, v.Body)
+		}
+		v.Done(http.StatusBadGateway, 0, err)
+	}
+	tlsErr := errors.New("tls: failed to verify certificate: x509: certificate signed by unknown authority (backend 127.0.0.1:9443)")
+	fail(tlsErr)
+	fail(tlsErr)
+	fail(errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))
+	if n := strings.Count(h.logs.String(), "the backend of an API failed"); n != 1 {
+		t.Fatalf("%d log lines for three failures within the interval, want 1:\n%s", n, h.logs.String())
+	}
+	for _, want := range []string{"api=keys", "tenant=t1", "status=502", "unknown authority"} {
+		if !strings.Contains(h.logs.String(), want) {
+			t.Errorf("log line lacks %q:\n%s", want, h.logs.String())
+		}
+	}
+	h.clock.advance(11 * time.Second)
+	fail(errors.New("dial tcp 127.0.0.1:9: connect: connection refused"))
+	logs := h.logs.String()
+	if n := strings.Count(logs, "the backend of an API failed"); n != 2 || !strings.Contains(logs, "suppressed=2") {
+		t.Fatalf("after the interval: %d lines, want 2 with suppressed=2:\n%s", n, logs)
+	}
+	if strings.Contains(logs, testKey) {
+		t.Fatalf("the log holds the API key:\n%s", logs)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/outbound"
+	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
@@ -109,6 +110,10 @@ type Gateway struct {
 	audit   *auditWriter
 	metrics *metrics
 	ids     decisionIDs
+	// upstreamLog tells the server log that an API's backend fails (TLS
+	// trust, refused connections, timeouts), one line per API and 10 s;
+	// every failed request is in the audit log with its error.
+	upstreamLog *ratelog.Limiter
 
 	applyMu sync.Mutex
 	last    []directory.API // what the last Apply got, for recompiles
@@ -142,7 +147,8 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, now: cfg.Now, budget: b, metrics: m, cancel: cancel,
+		upstreamLog: ratelog.New(cfg.Logger, ratelog.DefaultInterval, cfg.Now)}
 	g.ids.init()
 	g.res = cfg.Watcher
 	if g.res == nil {
