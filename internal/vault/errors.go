@@ -163,7 +163,10 @@ func internal(err error, format string, args ...any) *Error {
 }
 
 // unavailable is the error of an operation the database's absence stops.
+// The caller's message names no internal step (a secret write checks the
+// certificates first: "read certificate" would confuse); the step stays
+// in Err for the server log.
 func unavailable(err error, format string, args ...any) *Error {
-	return &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable, Err: err, Message: fmt.Sprintf(format, args...) +
-		": the vault's database cannot be reached right now; reads of objects this node read recently are still served, changes are not; retry in a few seconds"}
+	return &Error{Kind: KindUnavailable, Code: CodeServiceUnavailable, Err: fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err),
+		Message: "the vault's database cannot be reached right now; reads of objects this node read recently are still served, changes are not; retry in a few seconds"}
 }
