@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,6 +82,9 @@ names are unique per application.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fc := in
+			if cmd.Flags().Changed("audience") && (len(audiences) == 0 || slices.Contains(audiences, "")) {
+				return errors.New("--audience is empty: give the aud the issuer's tokens carry, or leave the flag out for the default api://AzureADTokenExchange")
+			}
 			fc.Audiences = audiences
 			if keysFile != "" {
 				b, err := os.ReadFile(keysFile)

@@ -126,6 +126,10 @@ func federationJourney(t *testing.T, s *devServer) {
 	appID := str(app["appId"])
 	s.ok(t, "", "app", "federated", "add", "orders-deploy", "--name", "github-main", "--issuer", ci.URL, "--subject", ciSubject,
 		"--description", "deploys from main")
+	if code, _, errOut := s.cli(t, "", "app", "federated", "add", "orders-deploy", "--name", "empty-aud", "--issuer", ci.URL,
+		"--subject", "repo:contoso/orders:ref:refs/heads/dev", "--audience", ""); code == 0 || !strings.Contains(errOut, "--audience is empty") {
+		t.Errorf("add --audience '': exit %d, stderr %q; want a refusal naming --audience", code, errOut)
+	}
 	jwksFile := filepath.Join(s.dir, "cluster-jwks.json")
 	if err := os.WriteFile(jwksFile, jwkSet("cluster-1", &clusterKey.PublicKey), 0o600); err != nil {
 		t.Fatal(err)
