@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
 	"github.com/portcullis/portcullis/internal/pki"
 )
@@ -163,6 +166,22 @@ func TestE2E_VaultCertificatesAndKeysThroughCLI(t *testing.T) {
 	imported := s.okJSON(t, "", "key", "import", "legacy", filepath.Join(s.dir, "imp.pem"))
 	if jwk, _ := imported["key"].(map[string]any); jwk["kty"] != "RSA" || jwk["d"] != nil {
 		t.Errorf("imported key: %v", imported)
+	}
+	// P-256K from an OpenSSL-style PKCS#8 file (the standard library cannot parse it).
+	k256, err := secp256k1.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k256DER, err := pki.MarshalSecp256k1PKCS8(k256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k256File := filepath.Join(s.dir, "k256.pem")
+	if err := os.WriteFile(k256File, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: k256DER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if jwk, _ := s.okJSON(t, "", "key", "import", "chain-signing", k256File)["key"].(map[string]any); jwk["crv"] != "P-256K" || jwk["d"] != nil {
+		t.Errorf("imported P-256K key: %v", jwk)
 	}
 	if out := s.ok(t, "", "key", "list"); !strings.Contains(out, "signing") || !strings.Contains(out, "legacy") {
 		t.Errorf("key list:\n%s", out)

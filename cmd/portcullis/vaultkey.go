@@ -209,8 +209,8 @@ func newKeyImportCommand(f *vaultFlags) *cobra.Command {
 		Use:   "import NAME FILE",
 		Short: "Import a private key from a PEM file",
 		Long: `Import the private key in FILE (PEM: PKCS#8 "PRIVATE KEY", PKCS#1 "RSA
-PRIVATE KEY" or SEC1 "EC PRIVATE KEY"; unencrypted) as a new version of key
-NAME. The key is sent to the vault in JWK form over TLS and kept encrypted;
+PRIVATE KEY" or SEC1 "EC PRIVATE KEY"; unencrypted; RSA, or EC on P-256,
+P-384, P-521 or P-256K) as a new version of key NAME. The key is sent to the vault in JWK form over TLS and kept encrypted;
 delete FILE afterwards if the vault is to be its only home.`,
 		Example: `  portcullis key import legacy-rsa legacy.pem
   portcullis key import partner-signing partner.pem --ops sign,verify -o json`,

@@ -2,12 +2,13 @@ package vault
 
 import (
 	"crypto"
-	"encoding/asn1"
 	"errors"
 	"io"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	k256ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+
+	"github.com/portcullis/portcullis/internal/pki"
 )
 
 // CurveP256K is Key Vault's name for secp256k1 (SEC 2 section 2.4.1).
@@ -85,79 +86,15 @@ func sameUnsigned(a, b []byte) bool {
 	return string(a) == string(b)
 }
 
-// PKCS#8 (RFC 5208) with an ECPrivateKey (RFC 5915) for secp256k1, the
-// encoding OpenSSL writes ("openssl genpkey -algorithm EC -pkeyopt
-// ec_paramgen_curve:secp256k1").
-var (
-	oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
-	oidSecp256k1   = asn1.ObjectIdentifier{1, 3, 132, 0, 10}
-)
+// marshalSecp256k1PKCS8 encodes k as PKCS#8 (the codec is pki's).
+func marshalSecp256k1PKCS8(k secp256k1Key) ([]byte, error) { return pki.MarshalSecp256k1PKCS8(k.k) }
 
-type pkcs8 struct {
-	Version    int
-	Algorithm  pkcs8Algorithm
-	PrivateKey []byte
-}
-
-type pkcs8Algorithm struct {
-	Algorithm  asn1.ObjectIdentifier
-	Parameters asn1.ObjectIdentifier
-}
-
-type ecPrivateKey struct {
-	Version    int
-	PrivateKey []byte
-	Parameters asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
-	PublicKey  asn1.BitString        `asn1:"optional,explicit,tag:1"`
-}
-
-// marshalSecp256k1PKCS8 encodes k as PKCS#8.
-func marshalSecp256k1PKCS8(k secp256k1Key) ([]byte, error) {
-	d := k.k.Key.Bytes()
-	defer clear(d[:])
-	pub := k.k.PubKey().SerializeUncompressed()
-	inner, err := asn1.Marshal(ecPrivateKey{Version: 1, PrivateKey: d[:], PublicKey: asn1.BitString{Bytes: pub, BitLength: 8 * len(pub)}})
-	if err != nil {
-		return nil, err
-	}
-	defer clear(inner)
-	return asn1.Marshal(pkcs8{Algorithm: pkcs8Algorithm{Algorithm: oidECPublicKey, Parameters: oidSecp256k1}, PrivateKey: inner})
-}
-
-// errNotSecp256k1 says a PKCS#8 or SEC1 key is not a secp256k1 key.
-var errNotSecp256k1 = errors.New("not a secp256k1 private key")
-
-// parseSecp256k1PKCS8 decodes a PKCS#8 or SEC1 (RFC 5915, with the curve
-// named) secp256k1 private key; errNotSecp256k1 when der is another key.
+// parseSecp256k1PKCS8 decodes a PKCS#8 or SEC1 secp256k1 private key;
+// pki.ErrNotSecp256k1 when der is another key.
 func parseSecp256k1PKCS8(der []byte) (secp256k1Key, error) {
-	ecDER, sec1 := der, true
-	var p pkcs8
-	if rest, err := asn1.Unmarshal(der, &p); err == nil && len(rest) == 0 {
-		if !p.Algorithm.Algorithm.Equal(oidECPublicKey) || !p.Algorithm.Parameters.Equal(oidSecp256k1) || p.Version != 0 {
-			return secp256k1Key{}, errNotSecp256k1
-		}
-		ecDER, sec1 = p.PrivateKey, false
+	k, err := pki.ParseSecp256k1PrivateKey(der)
+	if err != nil {
+		return secp256k1Key{}, err
 	}
-	var ec ecPrivateKey
-	if rest, err := asn1.Unmarshal(ecDER, &ec); err != nil || len(rest) != 0 || ec.Version != 1 {
-		return secp256k1Key{}, errNotSecp256k1
-	}
-	if sec1 && !ec.Parameters.Equal(oidSecp256k1) {
-		return secp256k1Key{}, errNotSecp256k1
-	}
-	if len(ec.Parameters) > 0 && !ec.Parameters.Equal(oidSecp256k1) {
-		return secp256k1Key{}, errNotSecp256k1
-	}
-	var scalar secp256k1.ModNScalar
-	if len(ec.PrivateKey) != 32 || scalar.SetByteSlice(ec.PrivateKey) || scalar.IsZero() {
-		return secp256k1Key{}, errors.New("the secp256k1 private key is out of range")
-	}
-	k := secp256k1Key{k: secp256k1.NewPrivateKey(&scalar)}
-	if len(ec.PublicKey.Bytes) > 0 {
-		pub, err := secp256k1.ParsePubKey(ec.PublicKey.Bytes)
-		if err != nil || !pub.IsEqual(k.k.PubKey()) {
-			return secp256k1Key{}, errors.New("the secp256k1 public key does not match the private key")
-		}
-	}
-	return k, nil
+	return secp256k1Key{k: k}, nil
 }

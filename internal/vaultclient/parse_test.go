@@ -7,11 +7,17 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	k256ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
+
+	"github.com/portcullis/portcullis/internal/pki"
 )
 
 func TestParseChallenge(t *testing.T) {
@@ -166,6 +172,68 @@ func TestPrivateJWK_FromPEMRoundTrips(t *testing.T) {
 	}
 }
 
+// P-256K (secp256k1), which the standard library cannot parse, in the two
+// encodings OpenSSL writes: PKCS#8 and SEC1 with the curve named.
+func TestPrivateJWK_Secp256k1FromPEM(t *testing.T) {
+	k, err := secp256k1.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkcs8DER, err := pki.MarshalSecp256k1PKCS8(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// SEC1 is the ECPrivateKey inside the PKCS#8 structure, with the curve
+	// named: rebuild it as OpenSSL's "openssl ec" writes it.
+	sec1 := func() []byte {
+		d := k.Key.Bytes()
+		pub := k.PubKey().SerializeUncompressed()
+		der, err := asn1.Marshal(struct {
+			Version    int
+			PrivateKey []byte
+			Parameters asn1.ObjectIdentifier `asn1:"optional,explicit,tag:0"`
+			PublicKey  asn1.BitString        `asn1:"optional,explicit,tag:1"`
+		}{1, d[:], asn1.ObjectIdentifier{1, 3, 132, 0, 10}, asn1.BitString{Bytes: pub, BitLength: 8 * len(pub)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}()
+	pub := k.PubKey().SerializeUncompressed()
+	d := k.Key.Bytes()
+	for _, tc := range []struct {
+		name string
+		pem  []byte
+	}{
+		{"PKCS#8", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8DER})},
+		{"SEC1", pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: sec1})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := ParsePrivateKeyPEM(tc.pem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j, err := PrivateJWK(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Kty != "EC" || j.Crv != "P-256K" || j.X != b64(pub[1:33]) || j.Y != b64(pub[33:]) || j.D != b64(d[:]) {
+				t.Errorf("JWK does not match the key: %+v", j)
+			}
+			// The signer is real: its signature verifies with the public key.
+			digest := make([]byte, 32)
+			sig, err := s.Sign(rand.Reader, digest, crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := k256ecdsa.ParseDERSignature(sig)
+			if err != nil || !parsed.Verify(digest, k.PubKey()) {
+				t.Errorf("signature does not verify: %v", err)
+			}
+		})
+	}
+}
+
 func TestParseError_StripsTerminalControls(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, code, msg string
@@ -189,8 +257,8 @@ func TestPrivateJWK_UnsupportedCurveNamesTheSupportedOnes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := PrivateJWK(k); err == nil || !strings.Contains(err.Error(), "P-256, P-384 or P-521") {
-		t.Errorf("PrivateJWK(P-224) error = %v, want one naming P-256, P-384 and P-521", err)
+	if _, err := PrivateJWK(k); err == nil || !strings.Contains(err.Error(), "P-256, P-384, P-521 or P-256K") {
+		t.Errorf("PrivateJWK(P-224) error = %v, want one naming P-256, P-384, P-521 and P-256K", err)
 	}
 }
 
