@@ -114,20 +114,6 @@ func (p *printer) JSONLine(v any) error {
 	return err
 }
 
-// rows writes rows aligned among themselves, without a header.
-func (p *printer) rows(rows [][]string) error {
-	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)
-	for _, r := range rows {
-		for i := range r {
-			if r[i] == "" {
-				r[i] = "-"
-			}
-		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
-	}
-	return tw.Flush()
-}
-
 // table writes a header and rows, aligned in columns.
 func (p *printer) table(header []string, rows [][]string) error {
 	tw := tabwriter.NewWriter(p.w, 0, 4, 2, ' ', 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -215,10 +216,36 @@ func printFollowed(p *printer, recs []adminclient.AuditRecord, header bool) erro
 	if len(recs) == 0 {
 		return nil
 	}
-	if !header {
-		return p.rows(auditRows(recs))
+	// Rows arrive in batches, so the columns have fixed widths (wide enough
+	// for ids and GUIDs) rather than those of each batch.
+	var b strings.Builder
+	if header {
+		b.WriteString(followLine(auditHeader))
 	}
-	return p.table(auditHeader, auditRows(recs))
+	for _, r := range auditRows(recs) {
+		b.WriteString(followLine(r))
+	}
+	_, err := io.WriteString(p.w, b.String())
+	return err
+}
+
+// followWidths are the column widths of --follow's table, one per
+// auditHeader column but the last (REASON), which is not padded.
+var followWidths = []int{8, 20, 36, 30, 12, 30, 32, 16, 36}
+
+func followLine(cols []string) string {
+	var b strings.Builder
+	for i, c := range cols {
+		if c == "" {
+			c = "-"
+		}
+		if i < len(followWidths) {
+			fmt.Fprintf(&b, "%-*s  ", followWidths[i], c)
+			continue
+		}
+		b.WriteString(c)
+	}
+	return strings.TrimRight(b.String(), " ") + "\n"
 }
 
 // fixedActors are callers of audit records that are no application: the
