@@ -116,6 +116,10 @@ an admin credential.
 				if p.json {
 					return p.JSON(page)
 				}
+				if len(page.Value) == 0 {
+					p.linef("%s", noAuditRecords(q))
+					return nil
+				}
 				if err := p.table(auditHeader, auditRows(page.Value)); err != nil {
 					return err
 				}
@@ -304,4 +308,22 @@ func validAge(s string) bool {
 	}
 	d, err := time.ParseDuration(s)
 	return err == nil && d > 0
+}
+
+// noAuditRecords says that nothing matched, and which filters to check: a
+// misspelt vault or tenant name matches nothing rather than failing.
+func noAuditRecords(q adminclient.AuditQuery) string {
+	var named []string
+	for _, f := range []struct{ flag, v string }{
+		{"--tenant", q.Tenant}, {"--vault", q.Vault}, {"--actor", q.Actor}, {"--operation", q.Operation},
+		{"--outcome", q.Outcome}, {"--name", q.Name},
+	} {
+		if f.v != "" {
+			named = append(named, f.flag+" "+f.v)
+		}
+	}
+	if len(named) == 0 {
+		return "No audit records in this time range."
+	}
+	return "No audit records match " + strings.Join(named, ", ") + ". Check the names (portcullis vault list, portcullis tenant list, portcullis app list) and the time range (--since, --from, --to)."
 }

@@ -39,3 +39,18 @@ func TestPrintFollowed_ColumnsLineUpAcrossBatches(t *testing.T) {
 		}
 	}
 }
+
+func TestNoAuditRecords_NamesTheFiltersToCheck(t *testing.T) {
+	for _, tc := range []struct {
+		q    adminclient.AuditQuery
+		want string
+	}{
+		{adminclient.AuditQuery{Since: "1h"}, "No audit records in this time range."},
+		{adminclient.AuditQuery{Vault: "paymnets"}, "match --vault paymnets. Check the names"},
+		{adminclient.AuditQuery{Tenant: "contoso", Operation: "secrets/*"}, "match --tenant contoso, --operation secrets/*."},
+	} {
+		if got := noAuditRecords(tc.q); !strings.Contains(got, tc.want) {
+			t.Errorf("noAuditRecords(%+v) = %q, want it to contain %q", tc.q, got, tc.want)
+		}
+	}
+}
