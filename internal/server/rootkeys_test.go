@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -225,8 +226,38 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 3. A node given only B before the rekey refuses clearly.
+	// 3. A node given only B before the rekey refuses clearly, and writes
+	// nothing first (its address is not added to the vault app's URIs).
+	vaultURIs := func() []string {
+		t.Helper()
+		st, err := openStore(ctx, &Config{Dev: true, DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		tenants, err := st.ListTenants(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tn := range tenants {
+			apps, err := st.ListApplications(ctx, tn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range apps {
+				if slices.Contains(a.IdentifierURIs, VaultIdentifierURI) {
+					return a.IdentifierURIs
+				}
+			}
+		}
+		t.Fatal("no vault application")
+		return nil
+	}
+	urisBefore := vaultURIs()
 	_, err = Start(ctx, Config{Dev: true, DataDir: data, RootKeyFile: bFile, Listen: "127.0.0.1:0"}, slog.New(slog.DiscardHandler), io.Discard)
+	if after := vaultURIs(); !slices.Equal(after, urisBefore) {
+		t.Errorf("the refused start changed the vault app's identifier URIs:\nbefore %v\nafter  %v", urisBefore, after)
+	}
 	if err == nil || !errors.Is(err, seal.ErrRootKeyMismatch) {
 		t.Fatalf("start with only key B before rekey: %v", err)
 	}

@@ -162,12 +162,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		return nil, err
 	}
 
-	bases := vaultBases(cfg, addr)
-	vaultApp, err := ensureVaultApp(ctx, dir, boot.Tenant.ID, bases)
-	if err != nil {
-		return nil, err
-	}
-
 	s.cluster = newCluster(st, s.nodeID, log)
 	enricher := connector.NewEnricher(log)
 	s.sts = sts.New(s.cluster.stsConfig(sts.Config{
@@ -178,7 +172,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*S
 		Logger:              log,
 	}), st, keyring)
 	s.reloader = &reloader{store: st, components: []Component{tokenService{s.sts}}, log: log}
+	// The first load opens the signing keys: a node without the root key
+	// that sealed them stops here, before it writes anything of its own
+	// (such as its address among the vault app's identifier URIs).
 	if err := s.reload(ctx); err != nil {
+		return nil, err
+	}
+	bases := vaultBases(cfg, addr)
+	vaultApp, err := ensureVaultApp(ctx, dir, boot.Tenant.ID, bases)
+	if err != nil {
 		return nil, err
 	}
 	// The rotation lease RunRotation takes (3 × its 1-minute interval)
