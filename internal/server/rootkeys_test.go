@@ -195,7 +195,10 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	// 2. Rolling restart: current B, previous A. Everything reads.
 	// Restarts keep the port: the dev issuer is https://localhost:PORT.
 	listen := r1.srv.Addr()
-	rolled := Config{Dev: true, DataDir: data, RootKeyFile: bFile, PreviousRootKeyFiles: []string{aFile}, Listen: listen}
+	// The gateway on a free port: --dev's default, the port after --listen,
+	// may be held by another test's listener.
+	anyGateway := []string{"https://127.0.0.1:0"}
+	rolled := Config{Dev: true, DataDir: data, RootKeyFile: bFile, PreviousRootKeyFiles: []string{aFile}, Listen: listen, GatewayListen: anyGateway}
 	r2 := startServer(t, rolled)
 	if _, err := r2.verifyAdminToken(t, tokA); err != nil {
 		t.Fatalf("token from before the restart: %v", err)
@@ -292,7 +295,7 @@ func TestServe_RootKeyRotationWithoutDowntime(t *testing.T) {
 	}
 
 	// 5. Only B: everything opens, old and new tokens verify.
-	r4 := startServer(t, Config{Dev: true, DataDir: data, RootKeyFile: bFile, Listen: listen})
+	r4 := startServer(t, Config{Dev: true, DataDir: data, RootKeyFile: bFile, Listen: listen, GatewayListen: anyGateway})
 	checkEverythingOpens(t, r4, fx)
 	if code, body := r4.kvGetSecret(t, "db-password"); code != http.StatusOK || body["value"] != "v3" {
 		t.Fatalf("Key Vault read with only key B: %d %v", code, body)

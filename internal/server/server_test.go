@@ -202,7 +202,9 @@ func TestServe_RestartReusesDevMaterialAndKeys(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 
-	r2 := startServer(t, Config{Dev: true, DataDir: dir, Listen: r1.srv.Addr()}) // same port: same issuer
+	// Same port: same issuer. The gateway on a free port: --dev's default,
+	// the port after --listen, may be held by another test's listener.
+	r2 := startServer(t, Config{Dev: true, DataDir: dir, Listen: r1.srv.Addr(), GatewayListen: []string{"https://127.0.0.1:0"}})
 	ca2, _ := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
 	if string(ca1) != string(ca2) {
 		t.Fatal("the dev CA changed across restarts")
