@@ -69,11 +69,14 @@ func ExplainConnection(rawURL string, err error) error {
 			host = u.Hostname()
 		}
 		return &ConnectionError{Base: base, Reason: "the host name " + host + " of " + base + " does not resolve", Err: err}
-	case u != nil && u.Scheme == "http" && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)):
+	case u != nil && u.Scheme == "http" && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)):
 		// An HTTPS server answers a plain-HTTP request with 400 and closes
 		// at once; with a request body it has not read (a token request
 		// with a client assertion), the close resets the connection before
-		// the client has read the 400.
+		// the client has read the 400. Which error the client then sees
+		// depends on timing: a reset, a broken pipe, or (when the
+		// transport's writer failed first and closed the connection) a read
+		// on a closed connection.
 		return &ConnectionError{Base: base, Reason: base + " reset the connection: it is probably an HTTPS port; use https://" + u.Host, Err: err}
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"),
 		strings.Contains(err.Error(), "first record does not look like a TLS handshake"):
