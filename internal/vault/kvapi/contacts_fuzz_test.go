@@ -2,12 +2,8 @@ package kvapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"log/slog"
 	"testing"
 
-	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
@@ -17,22 +13,7 @@ import (
 // than vault.MaxContacts stored.
 func FuzzContactsBody(f *testing.F) {
 	ctx := context.Background()
-	kb := make([]byte, seal.RootKeySize)
-	if _, err := rand.Read(kb); err != nil {
-		f.Fatal(err)
-	}
-	rk, err := seal.ParseRootKey(hex.EncodeToString(kb))
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := vault.New(vault.Config{Store: vaulttest.NewMemoryStore(), Sealer: seal.NewSealer(rk), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = svc.Close(ctx) })
-	if _, err := svc.EnsureDefault(ctx); err != nil {
-		f.Fatal(err)
-	}
+	svc := newTestService(f, vaulttest.NewMemoryStore())
 	f.Add(`{"contacts":[{"email":"a@b.test","name":"A","phone":"1"}]}`)
 	f.Add(`{"contacts":[]}`)
 	f.Add(`{"contacts":null}`)

@@ -2,14 +2,10 @@ package kvapi
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
@@ -20,22 +16,7 @@ import (
 // Portcullis, and no answer carries a password.
 func FuzzIssuerBody(f *testing.F) {
 	ctx := context.Background()
-	kb := make([]byte, seal.RootKeySize)
-	if _, err := rand.Read(kb); err != nil {
-		f.Fatal(err)
-	}
-	rk, err := seal.ParseRootKey(hex.EncodeToString(kb))
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := vault.New(vault.Config{Store: vaulttest.NewMemoryStore(), Sealer: seal.NewSealer(rk), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = svc.Close(ctx) })
-	if _, err := svc.EnsureDefault(ctx); err != nil {
-		f.Fatal(err)
-	}
+	svc := newTestService(f, vaulttest.NewMemoryStore())
 	admin := vault.Caller{Admin: true}
 	no := false
 	if _, err := svc.CreateCertificate(ctx, admin, vault.DefaultVault, "ca", vault.CertificateCreate{Policy: &vault.CertificatePolicy{

@@ -2,13 +2,9 @@ package kvapi
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
-	"log/slog"
 	"testing"
 
-	"github.com/portcullis/portcullis/internal/seal"
 	"github.com/portcullis/portcullis/internal/vault"
 	"github.com/portcullis/portcullis/internal/vault/vaulttest"
 )
@@ -18,22 +14,7 @@ import (
 // with a message (a random x5c never completes the operation).
 func FuzzPendingBodies(f *testing.F) {
 	ctx := context.Background()
-	kb := make([]byte, seal.RootKeySize)
-	if _, err := rand.Read(kb); err != nil {
-		f.Fatal(err)
-	}
-	rk, err := seal.ParseRootKey(hex.EncodeToString(kb))
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := vault.New(vault.Config{Store: vaulttest.NewMemoryStore(), Sealer: seal.NewSealer(rk), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { _ = svc.Close(ctx) })
-	if _, err := svc.EnsureDefault(ctx); err != nil {
-		f.Fatal(err)
-	}
+	svc := newTestService(f, vaulttest.NewMemoryStore())
 	admin := vault.Caller{Admin: true}
 	if _, err := svc.CreateCertificate(ctx, admin, vault.DefaultVault, "p", vault.CertificateCreate{Policy: &vault.CertificatePolicy{
 		KeyProperties:  &vault.KeyProperties{KeyType: "EC"},
