@@ -113,6 +113,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.DurationVar(&cfg.VaultMaintenanceInterval, "vault-maintenance-interval", 0, "how often certificate lifetime actions and purges of expired deletions run (default 10m)")
 	f.StringVar(&cfg.MetricsListen, "metrics-listen", server.DefaultMetricsListen, `address of the plain-HTTP Prometheus /metrics listener (host:port), or "off"`)
 	f.BoolVar(&cfg.MetricsAllowRemote, "metrics-allow-remote", false, "allow --metrics-listen on a non-loopback address (metrics have no TLS and no authentication)")
+	f.BoolVar(&cfg.MetricsProfiling, "metrics-pprof", false, "also serve Go's runtime profiles under /debug/pprof/ on the metrics listener (CPU: /debug/pprof/profile?seconds=30)")
 	f.BoolVar(&cfg.MetricsObjectNames, "metrics-object-names", false, "add per-certificate expiry series labelled with vault and certificate names (default: per vault only)")
 	f.StringArrayVar(&cfg.GatewayListen, "gateway-listen", nil, `gateway listener: https://host:port (HTTP/1.1 and HTTP/2), http://host:port (plain HTTP/1.1) or host:port (https); repeatable; "off" for none (default with --dev: https on the port after --listen)`)
 	f.StringVar(&cfg.GatewayTLSCertFile, "gateway-tls-cert", "", "PEM certificate chain the gateway's HTTPS listeners present (default: --tls-cert; reloaded when it changes)")

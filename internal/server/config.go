@@ -101,6 +101,9 @@ type Config struct {
 	// and certificate names; by default names stay out of the metrics and
 	// certificate expiry is reported per vault only.
 	MetricsObjectNames bool
+	// MetricsProfiling serves Go's runtime profiles (net/http/pprof, under
+	// /debug/pprof/) on the metrics listener.
+	MetricsProfiling bool
 
 	// GatewayListen lists the gateway's listeners: https://host:port,
 	// http://host:port or host:port (https); "off" = none. --dev defaults

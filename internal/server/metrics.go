@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -34,11 +35,25 @@ func listenMetrics(cfg Config, reg *prometheus.Registry, log *slog.Logger) (*Lis
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	writeTimeout := 30 * time.Second
+	if cfg.MetricsProfiling {
+		// Go's profiles: what an operator (or `go build -pgo`) needs to see
+		// where a node spends its CPU. They hold stack traces and the command
+		// line, no secrets, but they are for the operator only: the same
+		// loopback-only rule as /metrics applies. A CPU profile runs for its
+		// ?seconds= (default 30), hence the longer write timeout.
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		writeTimeout = 5 * time.Minute
+	}
 	l.Server = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -64,6 +79,9 @@ func (c *Config) validateMetrics() error {
 	if c.MetricsListen == "" {
 		if c.MetricsAllowRemote {
 			return errors.New("--metrics-allow-remote is set but metrics are off: give --metrics-listen an address, or drop --metrics-allow-remote")
+		}
+		if c.MetricsProfiling {
+			return errors.New("--metrics-pprof is set but metrics are off: the profiles are served on the --metrics-listen listener; give it an address, or drop --metrics-pprof")
 		}
 		return nil
 	}
