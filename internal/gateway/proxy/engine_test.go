@@ -539,15 +539,22 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 }
 
 func TestProxy_IncompleteHeadTimesOutAndIdleConnectionsClose(t *testing.T) {
-	_, _, addr := setupServer(t, &Server{ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond, ErrorLog: discardLog})
-	tests := []struct{ name, send string }{
-		{name: "incomplete head", send: "GET / HTTP/1.1\r\nHost: x\r\n"},
-		{name: "idle after an exchange", send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
-		{name: "idle from the start", send: ""},
+	short := 100 * time.Millisecond
+	_, _, addr := setupServer(t, &Server{ReadHeaderTimeout: short, IdleTimeout: short, ErrorLog: discardLog})
+	// A new connection that sends nothing is held for ReadHeaderTimeout, not IdleTimeout (an hour here:
+	// the test would time out waiting for the close).
+	_, _, addrLongIdle := setupServer(t, &Server{ReadHeaderTimeout: short, IdleTimeout: time.Hour, ErrorLog: discardLog})
+	tests := []struct{ name, addr, send, want string }{
+		{name: "incomplete head", addr: addr, send: "GET / HTTP/1.1\r\nHost: x\r\n", want: "HTTP/1.1 408 "},
+		{name: "incomplete request line", addr: addr, send: "GET / HT", want: "HTTP/1.1 408 "},
+		{name: "idle after an exchange", addr: addr, send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", want: "HTTP/1.1 200 "},
+		{name: "idle from the start", addr: addr, send: ""},
+		{name: "silent new connection, long idle timeout", addr: addrLongIdle, send: ""},
+		{name: "incomplete head, long idle timeout", addr: addrLongIdle, send: "GET / HTTP/1.1\r\n", want: "HTTP/1.1 408 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", tc.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -558,11 +565,60 @@ func TestProxy_IncompleteHeadTimesOutAndIdleConnectionsClose(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v, want the engine to close the connection", err)
 			}
-			if strings.HasPrefix(tc.send, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") != strings.HasPrefix(string(got), "HTTP/1.1 200") {
-				t.Errorf("got %q", got)
+			if tc.want == "" && len(got) > 0 {
+				t.Errorf("a connection that sent nothing got %q, want a close in silence", got)
 			}
-			if strings.Contains(string(got), "400") {
-				t.Errorf("a timed-out head got an answer: %q", got)
+			if !strings.HasPrefix(string(got), tc.want) {
+				t.Errorf("got %q, want %q…", got, tc.want)
+			}
+			if tc.want == "HTTP/1.1 408 " && !strings.Contains(string(got), `"error":"request_timeout"`) {
+				t.Errorf("408 without its JSON body: %q", got)
+			}
+		})
+	}
+}
+
+func TestProxy_StalledRequestBodyIs408AndFreesTheBackend(t *testing.T) {
+	tests := []struct{ name, raw string }{
+		{"content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc"},
+		{"chunked, mid-chunk", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"},
+		{"chunked, between chunks", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"},
+		{"expect 100-continue", "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			backendGot := make(chan error, 1)
+			b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := io.ReadAll(r.Body) // waits for the whole body, as most backends do
+				backendGot <- err
+			}))
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+			addr := startProxy(t, &Server{Decider: f, ReadBodyTimeout: 100 * time.Millisecond, ErrorLog: discardLog}, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, tc.raw) // and then nothing more
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("%v, want the engine to answer and close", err)
+			}
+			resp := strings.TrimPrefix(string(got), "HTTP/1.1 100 Continue\r\n\r\n")
+			if !strings.HasPrefix(resp, "HTTP/1.1 408 ") || !strings.Contains(resp, `"error":"request_timeout"`) {
+				t.Fatalf("got %q, want a 408 JSON answer", got)
+			}
+			select {
+			case err := <-backendGot:
+				if err == nil {
+					t.Error("the backend read a complete body")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend is still waiting for the body: its connection was not closed")
+			}
+			if res := f.wait(t, 1); res[0].Status != http.StatusRequestTimeout {
+				t.Errorf("Done reported %+v, want 408", res[0])
 			}
 		})
 	}

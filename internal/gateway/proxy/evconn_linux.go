@@ -78,6 +78,10 @@ func (ec *evConn) start() {
 	ec.in = make([]byte, 0, evReadBuf)
 	ec.readable = true // bytes may have arrived before registration
 	ec.enterHead()
+	// A new connection waits for its first byte no longer than a head may take (net/http does the same),
+	// not for a whole keep-alive idle period.
+	ec.deadline = ec.l.now + int64(ec.l.s.readHeaderTimeout)
+	ec.l.setDeadline(ec.deadline)
 	ec.process()
 }
 
@@ -809,6 +813,14 @@ func (ec *evConn) onTimeout() {
 			// Still writing the last answer to a slow reader: the idle time starts once it is written.
 			ec.deadline = ec.l.now + int64(ec.l.s.idleTimeout)
 			ec.l.setDeadline(ec.deadline)
+			return
+		}
+		if ec.headArmed && ec.off < len(ec.in) && ec.pending() == 0 {
+			// A head was begun and not finished in time (slowloris): say so before closing.
+			ec.c.writeError(http.StatusRequestTimeout, "request_timeout", errHeadTimeout)
+			if ec.st != evLinger {
+				ec.closeAfterWrite()
+			}
 			return
 		}
 		ec.close()

@@ -413,7 +413,7 @@ func (c *conn) forward(d *Decision) bool {
 		}
 		if !c.rh.chunked && int64(c.br.Buffered()) >= r.ContentLength {
 			c.reqLen = lengthReader{r: c.br, n: r.ContentLength}
-			n, _, werr := copyBody(bc.bw, &c.reqLen, c.br, false, nil)
+			n, _, werr := copyBody(bc.bw, &c.reqLen, c.br, false, nil, nil)
 			bodyN = n
 			if werr != nil {
 				bc.nc.Close()
@@ -428,6 +428,7 @@ func (c *conn) forward(d *Decision) bool {
 			// The head timeout starts once the body is sent (sendBody arms it), as a slow upload is
 			// not a slow backend.
 			c.headDone = false
+			c.bodyCut, c.bodyDL = false, time.Time{}
 			bc.setReadDeadline(time.Time{})
 			go c.sendBody(bc, up.cfg.ResponseHeaderTimeout)
 		}
@@ -464,13 +465,18 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			if br := c.stopBody(); br.rerr != nil && !isTimeout(br.rerr) {
 				// The client's body failed first (malformed chunks or a disconnect); that, not the
 				// backend, is why the exchange ended. The error text is not sent: it names addresses.
+				status, code := http.StatusBadRequest, "invalid_request"
 				desc := "the request body ended before its declared length; send the whole body"
-				if errors.Is(br.rerr, errMalformedChunked) {
+				switch {
+				case errors.Is(br.rerr, errMalformedChunked):
 					desc = "the request body's chunked encoding is malformed"
+				case errors.Is(br.rerr, errBodyStalled):
+					status, code = http.StatusRequestTimeout, "request_timeout"
+					desc = "the request body stopped arriving before its end; send the whole body without long pauses"
 				}
-				c.writeError(http.StatusBadRequest, "invalid_request", desc)
+				c.writeError(status, code, desc)
 				if d.Done != nil {
-					d.Done(Result{Status: http.StatusBadRequest, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
+					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
 				}
 				return false
 			}
@@ -551,18 +557,18 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		werr = w.Flush()
 	case bodyLength:
 		c.respLen = lengthReader{r: bc.br, n: rs.contentLength}
-		n, rerr, werr = copyBody(w, &c.respLen, bc.br, false, nil)
+		n, rerr, werr = copyBody(w, &c.respLen, bc.br, false, nil, nil)
 	case bodyChunked:
 		c.respChunk.reset(bc.br)
 		if chunkOut && c.respBuf == nil {
 			c.respBuf = make([]byte, 8192)
 		}
-		n, rerr, werr = copyBody(w, &c.respChunk, bc.br, chunkOut, c.respBuf)
+		n, rerr, werr = copyBody(w, &c.respChunk, bc.br, chunkOut, c.respBuf, nil)
 	case bodyClose:
 		if chunkOut && c.respBuf == nil {
 			c.respBuf = make([]byte, 8192)
 		}
-		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf)
+		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf, nil)
 	}
 	if rerr == nil && werr == nil {
 		werr = w.Flush()
@@ -666,7 +672,10 @@ func asciiEqualFoldBytes(a, b []byte) bool {
 // copyBody relays a body from src (reading through srcBuf) to dst, flushing dst whenever src has nothing
 // buffered so that streams flow; with chunked it encodes dst as chunks. It separates read errors (the
 // source) from write errors (the destination).
-func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bool, scratch []byte) (written int64, rerr, werr error) {
+//
+// reqFrom, when set, is the client connection whose request body src is: each read then waits at most
+// ReadBodyTimeout (the response side passes nil and has no such bound).
+func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bool, scratch []byte, reqFrom *conn) (written int64, rerr, werr error) {
 	for {
 		if srcBuf.Buffered() == 0 && dst.Buffered() > 0 {
 			if err := dst.Flush(); err != nil {
@@ -684,6 +693,9 @@ func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bo
 			}
 			buf = dst.AvailableBuffer()
 			buf = buf[:cap(buf)]
+		}
+		if reqFrom != nil && srcBuf.Buffered() == 0 {
+			reqFrom.extendBodyDeadline()
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
@@ -725,9 +737,16 @@ func (c *conn) sendBody(bc *bconn, headTimeout time.Duration) {
 		c.reqLen = lengthReader{r: c.br, n: c.req.ContentLength}
 		src = &c.reqLen
 	}
-	n, rerr, werr := copyBody(bc.bw, src, c.br, chunked, c.reqBuf)
+	n, rerr, werr := copyBody(bc.bw, src, c.br, chunked, c.reqBuf, c)
 	if rerr == nil && werr == nil {
 		werr = bc.bw.Flush()
+	}
+	if rerr != nil && isTimeout(rerr) {
+		c.bodyMu.Lock()
+		if !c.bodyCut {
+			rerr = errBodyStalled // ReadBodyTimeout, not waitBody or stopBody ending the goroutine
+		}
+		c.bodyMu.Unlock()
 	}
 	if rerr != nil {
 		// The backend must not wait for the rest of a body that will not come, nor be reused.
@@ -756,7 +775,7 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 		grace = 0
 	}
 	limit := time.Now().Add(grace)
-	c.setReadDeadline(limit)
+	c.cutBody(limit)
 	bc.nc.SetWriteDeadline(limit)
 	br := <-c.bodyDone
 	if br.rerr == nil && br.werr == nil {
@@ -767,8 +786,33 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 
 // stopBody ends the request body goroutine after the exchange failed (the backend connection is closed).
 func (c *conn) stopBody() bodyResult {
-	c.setReadDeadline(time.Now())
+	c.cutBody(time.Now())
 	return <-c.bodyDone
+}
+
+// errBodyStalled is why a streamed request body ended when its client sent nothing for ReadBodyTimeout.
+var errBodyStalled = errors.New("the client stopped sending the request body")
+
+// extendBodyDeadline gives the body goroutine's next read ReadBodyTimeout, unless the exchange cut the
+// body short. Like extendIdle, a deadline still at least 15/16 of the timeout away is kept, so that a
+// fast upload does not update a timer on every read.
+func (c *conn) extendBodyDeadline() {
+	timeout := c.s.readBodyTimeout
+	now := time.Now()
+	c.bodyMu.Lock()
+	if !c.bodyCut && c.bodyDL.Sub(now) < timeout-timeout/16 {
+		c.bodyDL = now.Add(timeout)
+		c.nc.SetReadDeadline(c.bodyDL)
+	}
+	c.bodyMu.Unlock()
+}
+
+// cutBody ends the body goroutine's reads from the client at limit.
+func (c *conn) cutBody(limit time.Time) {
+	c.bodyMu.Lock()
+	c.bodyCut = true
+	c.setReadDeadline(limit)
+	c.bodyMu.Unlock()
 }
 
 // splice relays an upgraded connection (after 101) both ways until either side closes.

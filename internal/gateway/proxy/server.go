@@ -28,10 +28,13 @@ import (
 // Server serves the gateway's inbound connections.
 type Server struct {
 	Decider Decider
-	// ReadHeaderTimeout bounds reading a request head from its first byte (default 10s); IdleTimeout how
-	// long a keep-alive connection may wait for its next request (default 120s); WriteTimeout bounds writing
-	// each response (default 0: none, so that long streams work).
-	ReadHeaderTimeout, IdleTimeout, WriteTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request head from its first byte, and a new connection's wait for
+	// its first byte (default 10s); IdleTimeout how long a keep-alive connection may wait for its next
+	// request (default 120s); WriteTimeout bounds writing each response (default 0: none, so that long
+	// streams work). ReadBodyTimeout bounds each wait for more of a request body that is streamed to the
+	// backend (default 60s, nginx's client_body_timeout): a client that stops sending mid-body gets 408
+	// and the backend connection is closed, instead of both being held open for ever.
+	ReadHeaderTimeout, IdleTimeout, WriteTimeout, ReadBodyTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (default 64 KiB); beyond it the answer is 431.
 	MaxHeaderBytes int
 	ErrorLog       *slog.Logger
@@ -39,6 +42,7 @@ type Server struct {
 	initOnce          sync.Once
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	readBodyTimeout   time.Duration
 	maxHeaderBytes    int
 	log               *slog.Logger
 	backendLogs       *rate.Limiter // paces the per-exchange backend failure lines
@@ -64,6 +68,10 @@ func (s *Server) init() {
 		s.idleTimeout = s.IdleTimeout
 		if s.idleTimeout <= 0 {
 			s.idleTimeout = 120 * time.Second
+		}
+		s.readBodyTimeout = s.ReadBodyTimeout
+		if s.readBodyTimeout <= 0 {
+			s.readBodyTimeout = 60 * time.Second
 		}
 		s.maxHeaderBytes = s.MaxHeaderBytes
 		if s.maxHeaderBytes <= 0 {
@@ -311,6 +319,7 @@ type conn struct {
 	keep     bool      // the client connection may serve another request
 	rdl      time.Time // the read deadline last set on nc
 	rdlIdle  bool      // rdl is an idle deadline that extendIdle may keep
+	fresh    bool      // no request has been read yet: the first byte is awaited for ReadHeaderTimeout
 
 	reqLen    lengthReader
 	respLen   lengthReader
@@ -321,6 +330,11 @@ type conn struct {
 	bodyDone  chan bodyResult
 	headMu    sync.Mutex // orders sendBody arming the head timeout against forward having read the head
 	headDone  bool
+	// bodyMu orders the body goroutine extending the client's read deadline (ReadBodyTimeout) against
+	// waitBody and stopBody cutting it short; bodyCut says they did, bodyDL is the deadline last set.
+	bodyMu  sync.Mutex
+	bodyCut bool
+	bodyDL  time.Time
 }
 
 type bodyResult struct {
@@ -381,6 +395,7 @@ func (c *conn) serve() {
 	c.out = writerOnly{c.nc}
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
+	c.fresh = true
 	c.serveRequests()
 }
 
@@ -400,6 +415,9 @@ func (c *conn) serveRequests() {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
+// errHeadTimeout is the 408 answer to a request head that was begun and not finished in time (slowloris).
+const errHeadTimeout = "the request head was not completed in time; send the whole request line and headers at once"
+
 // readHead reads one request head into c.head, answering 400/431 itself when the head is unacceptable.
 func (c *conn) readHead() bool {
 	s := c.s
@@ -410,7 +428,13 @@ func (c *conn) readHead() bool {
 		if s.shutting.Load() {
 			return false
 		}
-		c.extendIdle(time.Now())
+		if c.fresh {
+			// A connection that never sends a byte is held no longer than a slow head (net/http does the
+			// same), not for a whole keep-alive idle period.
+			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
+		} else {
+			c.extendIdle(time.Now())
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return false
 		}
@@ -421,6 +445,7 @@ func (c *conn) readHead() bool {
 	if buf, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(buf, crlfcrlf) {
 		c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
 	}
+	c.fresh = false
 	c.head = c.head[:0]
 	atLineStart, leading := true, 0
 	for {
@@ -436,7 +461,9 @@ func (c *conn) readHead() bool {
 		}
 		if err != nil {
 			if len(c.head) > 0 || len(line) > 0 {
-				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					c.writeError(http.StatusRequestTimeout, "request_timeout", errHeadTimeout)
+				} else {
 					c.writeError(400, "invalid_request", "the connection ended in the middle of a request head")
 				}
 			}
