@@ -215,14 +215,14 @@ func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
 	w.WriteString("\r\n")
 	for k, vv := range r.Header {
 		switch k {
-		case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Content-Length", "Host", "Expect":
+		case "Forwarded", "Content-Length", "Host", "Expect":
 			continue
 		case "Upgrade":
 			if !c.upgrade {
 				continue
 			}
 		default:
-			if hopByHop(k) {
+			if hopByHop(k) || clientForwardedHeader(k) {
 				continue
 			}
 		}
@@ -247,31 +247,27 @@ func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
 	if c.upgrade {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
-	// X-Forwarded-For: the client's list (if any) plus the address this connection came from.
+	// The gateway is the edge: what the client said about earlier hops is not passed on (see the package
+	// doc), only the address this connection came from.
 	w.WriteString("X-Forwarded-For: ")
-	for _, v := range r.Header["X-Forwarded-For"] {
-		if !validValueString(v) {
-			return errInvalidHeader
-		}
-		w.WriteString(v)
-		w.WriteString(", ")
-	}
 	w.WriteString(c.clientIP)
 	w.WriteString("\r\nX-Forwarded-Proto: ")
 	w.WriteString(c.proto)
-	w.WriteString("\r\nX-Forwarded-Host: ")
-	w.WriteString(r.Host)
-	w.WriteString("\r\nForwarded: ")
-	for _, v := range r.Header["Forwarded"] {
-		if !validValueString(v) {
-			return errInvalidHeader
-		}
-		w.WriteString(v)
-		w.WriteString(", ")
+	if r.Host != "" {
+		w.WriteString("\r\nX-Forwarded-Host: ")
+		w.WriteString(r.Host)
 	}
+	w.WriteString("\r\nForwarded: ")
 	writeForwardedElement(w, c.clientIP, c.proto, r.Host)
 	w.WriteString("\r\n\r\n")
 	return nil
+}
+
+// clientForwardedHeader reports an X-Forwarded-* header from the client: the engine sets X-Forwarded-For,
+// -Proto and -Host itself, and passes on none of the others (-Port, -Prefix, -Server, -Ssl, …), which
+// backends behind a trusted proxy read as facts about the original request. Names are canonical.
+func clientForwardedHeader(k string) bool {
+	return len(k) > len("X-Forwarded-") && k[:len("X-Forwarded-")] == "X-Forwarded-"
 }
 
 // writeForwardedElement writes an RFC 7239 element; IPv6 addresses and the host are quoted strings.

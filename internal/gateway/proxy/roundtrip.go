@@ -76,7 +76,7 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 	h := make(http.Header, len(in.Header)+4)
 	for k, vv := range in.Header {
 		switch k {
-		case "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length", "Host", "Expect":
+		case "Forwarded", "Content-Length", "Host", "Expect":
 			continue
 		case "Te":
 			for _, v := range vv {
@@ -86,7 +86,7 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			}
 			continue
 		}
-		if hopByHop(k) {
+		if hopByHop(k) || clientForwardedHeader(k) {
 			continue
 		}
 		h[k] = vv
@@ -96,18 +96,13 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(tok)))
 		}
 	}
-	xff := clientIP
-	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + clientIP
-	}
-	h["X-Forwarded-For"] = []string{xff}
+	// As writeRequestHead: the client's own X-Forwarded-* and Forwarded are not passed on.
+	h["X-Forwarded-For"] = []string{clientIP}
 	h["X-Forwarded-Proto"] = []string{proto}
-	h["X-Forwarded-Host"] = []string{in.Host}
-	var fw strings.Builder
-	for _, v := range in.Header["Forwarded"] {
-		fw.WriteString(v)
-		fw.WriteString(", ")
+	if in.Host != "" {
+		h["X-Forwarded-Host"] = []string{in.Host}
 	}
+	var fw strings.Builder
 	writeForwardedElement(&fw, clientIP, proto, in.Host)
 	h["Forwarded"] = []string{fw.String()}
 	out := &http.Request{
