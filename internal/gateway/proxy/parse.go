@@ -123,27 +123,27 @@ func nextLine(b []byte, off int) (line span, next int, ok bool) {
 }
 
 var (
-	errBareLF        = headError{400, "the request has a line not ended by CRLF (bare LF or bare CR); send CRLF line endings"}
-	errObsFold       = headError{400, "a header line starts with whitespace (obsolete line folding); put each header on one line"}
-	errHeaderName    = headError{400, "a header name is empty, has whitespace before the colon or a character that is not allowed in a token; fix the header name"}
-	errHeaderValue   = headError{400, "a header value contains a control character; remove it"}
-	errTooMany       = headError{431, "the request has more than 100 header fields; send fewer headers"}
-	errDupCL         = headError{400, "the request has more than one Content-Length value; send exactly one"}
-	errBadCL         = headError{400, "Content-Length is not a decimal number of at most 18 digits; send a valid length"}
-	errBadTE         = headError{400, `Transfer-Encoding must be exactly "chunked" (one header, one value); send the body with Content-Length or plain chunked`}
-	errTEAndCL       = headError{400, "the request has both Transfer-Encoding and Content-Length; send only one of them"}
-	errRequestLine   = headError{400, "the request line is not METHOD SP origin-form-target SP HTTP/1.x; send a valid request line"}
-	errVersion       = headError{505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
-	errTarget        = headError{400, "the request target must be an absolute path (origin-form) such as /path?query, without spaces, fragments or control characters"}
-	errNoHost        = headError{400, "an HTTP/1.1 request needs exactly one Host header; add it"}
-	errDupHost       = headError{400, "the request has more than one Host header; send exactly one"}
-	errBadHost       = headError{400, "the Host header is not a valid host[:port]; fix it"}
-	errTE10          = headError{400, "Transfer-Encoding is not allowed in an HTTP/1.0 request; use Content-Length"}
-	errExpect        = headError{417, `the only supported expectation is "100-continue"`}
-	errAsteriskForm  = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
-	errDotSegment    = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
-	errAbsoluteForm  = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
-	errAuthorityForm = headError{400, "authority-form request targets (CONNECT host:port) are not accepted by this gateway; it is not a forward proxy"}
+	errBareLF       = headError{400, "the request has a line not ended by CRLF (bare LF or bare CR); send CRLF line endings"}
+	errObsFold      = headError{400, "a header line starts with whitespace (obsolete line folding); put each header on one line"}
+	errHeaderName   = headError{400, "a header name is empty, has whitespace before the colon or a character that is not allowed in a token; fix the header name"}
+	errHeaderValue  = headError{400, "a header value contains a control character; remove it"}
+	errTooMany      = headError{431, "the request has more than 100 header fields; send fewer headers"}
+	errDupCL        = headError{400, "the request has more than one Content-Length value; send exactly one"}
+	errBadCL        = headError{400, "Content-Length is not a decimal number of at most 18 digits; send a valid length"}
+	errBadTE        = headError{400, `Transfer-Encoding must be exactly "chunked" (one header, one value); send the body with Content-Length or plain chunked`}
+	errTEAndCL      = headError{400, "the request has both Transfer-Encoding and Content-Length; send only one of them"}
+	errRequestLine  = headError{400, "the request line is not METHOD SP origin-form-target SP HTTP/1.x; send a valid request line"}
+	errVersion      = headError{505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+	errTarget       = headError{400, "the request target must be an absolute path (origin-form) such as /path?query, without spaces, fragments or control characters"}
+	errNoHost       = headError{400, "an HTTP/1.1 request needs exactly one Host header; add it"}
+	errDupHost      = headError{400, "the request has more than one Host header; send exactly one"}
+	errBadHost      = headError{400, "the Host header is not a valid host[:port]; fix it"}
+	errTE10         = headError{400, "Transfer-Encoding is not allowed in an HTTP/1.0 request; use Content-Length"}
+	errExpect       = headError{417, `the only supported expectation is "100-continue"`}
+	errAsteriskForm = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
+	errDotSegment   = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
+	errAbsoluteForm = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
+	errConnect      = headError{400, "CONNECT is not accepted by this gateway (it is not a forward proxy and opens no tunnels); send the request itself, with its path"}
 )
 
 // parseFields parses header lines from off to the end of b (which ends with the empty line) into h.

@@ -526,6 +526,11 @@ func (c *conn) buildRequest() headError {
 	clear(c.hdr)
 	r.Method = methodString(hs[h.method.lo:h.method.hi])
 	target := hs[h.target.lo:h.target.hi]
+	if r.Method == http.MethodConnect {
+		// Whatever its target: a backend answering 2xx to a CONNECT would turn the connection into a
+		// tunnel the gateway does not know about (RFC 9110 9.3.6).
+		return errConnect
+	}
 	switch {
 	case target == "*":
 		if r.Method != http.MethodOptions {
@@ -533,9 +538,6 @@ func (c *conn) buildRequest() headError {
 		}
 		c.url.Path = "*"
 	case target[0] != '/':
-		if r.Method == http.MethodConnect {
-			return errAuthorityForm
-		}
 		if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "HTTP://") || strings.HasPrefix(target, "HTTPS://") {
 			return errAbsoluteForm
 		}

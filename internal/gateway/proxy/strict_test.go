@@ -45,6 +45,7 @@ func TestProxy_RefusesAmbiguousRequests(t *testing.T) {
 		{"bare lf end", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400},
 		{"absolute form", "GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"authority form", "CONNECT evil:443 HTTP/1.1\r\nHost: evil:443\r\n\r\n", 400},
+		{"connect with a path", "CONNECT /a HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"asterisk with GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"http/2.0 line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
 		{"http/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505},
