@@ -47,7 +47,7 @@ func (d decider) MayWait(r *http.Request) bool {
 
 func (d decider) Decide(r *http.Request) proxy.Decision {
 	v := d.g.Evaluate(r, d.plain)
-	done := func(res proxy.Result) { v.Done(res.Status, res.UpstreamLatency, res.Err) }
+	done := func(res proxy.Result) { v.done(res.Status, res.UpstreamLatency, res.Err, res.ClientErr) }
 	if !v.Forward() {
 		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
 	}

@@ -797,7 +797,7 @@ func (ec *evConn) fail(err error) {
 	if ec.d.Done != nil && (ec.st == evWait || ec.st == evBody || ec.st == evDial) {
 		d := ec.d
 		ec.d = Decision{}
-		res := Result{UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err}
+		res := Result{UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err, ClientErr: true}
 		if ec.st == evBody {
 			res.Status = ec.c.resp.status // the head was sent
 		}

@@ -178,7 +178,7 @@ func (c *conn) answerLocal(d *Decision) bool {
 	}
 	err := w.Flush()
 	if d.Done != nil {
-		d.Done(Result{Status: status, BytesOut: out, Err: err})
+		d.Done(Result{Status: status, BytesOut: out, Err: err, ClientErr: err != nil})
 	}
 	if err == nil && c.req.ContentLength != 0 {
 		// Closing with the body unread would reset the connection under a client still sending it.
@@ -402,7 +402,7 @@ func (c *conn) forward(d *Decision) bool {
 			if err := c.bw.Flush(); err != nil {
 				bc.nc.Close()
 				if d.Done != nil {
-					d.Done(Result{Err: err}) // status 0: the client left before any answer
+					d.Done(Result{Err: err, ClientErr: true}) // status 0: the client left before any answer
 				}
 				return false
 			}
@@ -472,7 +472,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 				}
 				c.writeError(status, code, desc)
 				if d.Done != nil {
-					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
+					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr, ClientErr: true})
 				}
 				return false
 			}
@@ -577,16 +577,18 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			backendKeep, keep = false, false
 			if res.Err = br.rerr; res.Err == nil {
 				res.Err = br.werr
+			} else {
+				res.ClientErr = true
 			}
 		}
 	}
 	if rerr != nil || werr != nil {
 		backendKeep, keep = false, false
 		if rerr != nil {
-			res.Err = rerr
+			res.Err, res.ClientErr = rerr, false
 			c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
 		} else {
-			res.Err = werr
+			res.Err, res.ClientErr = werr, true // the client left: what the body goroutine saw follows from it
 		}
 	}
 	if backendKeep {
@@ -821,7 +823,7 @@ func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
 	if err := w.Flush(); err != nil {
 		bc.nc.Close()
 		if d.Done != nil {
-			d.Done(Result{Status: 101, UpstreamLatency: latency, Err: err})
+			d.Done(Result{Status: 101, UpstreamLatency: latency, Err: err, ClientErr: true})
 		}
 		return false
 	}

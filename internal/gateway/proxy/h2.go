@@ -123,7 +123,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		// Reset the stream so the client sees an incomplete response rather than a short one.
 		defer panic(http.ErrAbortHandler)
 	} else if werr != nil {
-		res.Err = werr
+		res.Err, res.ClientErr = werr, true
 	}
 	if d.Done != nil {
 		d.Done(res)

@@ -83,4 +83,7 @@ type Result struct {
 	// BytesIn is the request body bytes read from the client, BytesOut the response body bytes sent to it.
 	BytesIn, BytesOut int64
 	Err               error // backend or client error, nil on success (never contains header values)
+	// ClientErr says Err is the client's doing (it left, or its request body was malformed, cut short or
+	// stalled), not the backend's: the backend is not to blame in logs and metrics.
+	ClientErr bool
 }

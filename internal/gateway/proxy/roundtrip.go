@@ -191,7 +191,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := c.bw.Flush(); err != nil {
 				if d.Done != nil {
-					d.Done(Result{Err: err}) // status 0: the client left before any answer
+					d.Done(Result{Err: err, ClientErr: true}) // status 0: the client left before any answer
 				}
 				return false
 			}
@@ -272,7 +272,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		keep = false
 		res.Err = rerr
 		if res.Err == nil {
-			res.Err = werr
+			res.Err, res.ClientErr = werr, true
 		}
 	}
 	if d.Done != nil {
