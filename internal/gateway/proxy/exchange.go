@@ -461,15 +461,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			if br := c.stopBody(); br.rerr != nil && !isTimeout(br.rerr) {
 				// The client's body failed first (malformed chunks or a disconnect); that, not the
 				// backend, is why the exchange ended. The error text is not sent: it names addresses.
-				status, code := http.StatusBadRequest, "invalid_request"
-				desc := "the request body ended before its declared length; send the whole body"
-				switch {
-				case errors.Is(br.rerr, errMalformedChunked):
-					desc = "the request body's chunked encoding is malformed"
-				case errors.Is(br.rerr, errBodyStalled):
-					status, code = http.StatusRequestTimeout, "request_timeout"
-					desc = "the request body stopped arriving before its end; send the whole body without long pauses"
-				}
+				status, code, desc, _ := clientBodyFailure(br.rerr)
 				c.writeError(status, code, desc)
 				if d.Done != nil {
 					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr, ClientErr: true})
@@ -790,6 +782,23 @@ func (c *conn) stopBody() bodyResult {
 
 // errBodyStalled is why a streamed request body ended when its client sent nothing for ReadBodyTimeout.
 var errBodyStalled = errors.New("the client stopped sending the request body")
+
+// clientBodyFailure is the answer to a client whose request body failed while it was being forwarded;
+// ok is false for errors that are not the client's (nil, or a timeout the exchange itself set). The
+// error's text is not sent: it may name addresses.
+func clientBodyFailure(err error) (status int, code, desc string, ok bool) {
+	switch {
+	case err == nil:
+		return 0, "", "", false
+	case errors.Is(err, errBodyStalled):
+		return http.StatusRequestTimeout, "request_timeout", "the request body stopped arriving before its end; send the whole body without long pauses", true
+	case errors.Is(err, errMalformedChunked):
+		return http.StatusBadRequest, "invalid_request", "the request body's chunked encoding is malformed", true
+	case isTimeout(err):
+		return 0, "", "", false
+	}
+	return http.StatusBadRequest, "invalid_request", "the request body ended before its declared length; send the whole body", true
+}
 
 // extendBodyDeadline gives the body goroutine's next read ReadBodyTimeout, unless the exchange cut the
 // body short. Like extendIdle, a deadline still at least 15/16 of the timeout away is kept, so that a

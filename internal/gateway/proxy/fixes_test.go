@@ -265,3 +265,101 @@ func TestProxy_InvalidResponseHeaderFromTheDeciderIsNotSent(t *testing.T) {
 		t.Fatalf("headers: %v", resp.Header)
 	}
 }
+
+// A request body that stops arriving is cut after ReadBodyTimeout also where the engine forwards through
+// an http.RoundTripper: toward an HTTP/2 backend, and from an HTTP/2 client.
+func TestProxy_StalledRequestBodyThroughTheRoundTripperIs408(t *testing.T) {
+	cert, pool := testCA(t)
+	backendGot := make(chan error, 4)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			_, err := io.ReadAll(r.Body)
+			backendGot <- err
+		}
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(bln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	h2Backend := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "https", Host: bln.Addr().String()}}, TLS: &tls.Config{RootCAs: pool}})
+	h1Backend := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		backendGot <- err
+	}))
+	h1Up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{h1Backend.url}})
+
+	const stalled = 408
+	tests := []struct {
+		name string
+		up   *Upstream
+		h2   bool   // the client speaks HTTP/2 (over TLS)
+		raw  string // what an HTTP/1.1 client sends
+		want int
+	}{
+		{name: "http/1.1 client, h2 backend, content-length", up: h2Backend, want: stalled,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc"},
+		{name: "http/1.1 client, h2 backend, chunked", up: h2Backend, want: stalled,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"},
+		{name: "http/1.1 client, h2 backend, malformed chunk", up: h2Backend, want: 400,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"},
+		{name: "h2 client, http/1.1 backend", up: h1Up, h2: true, want: stalled},
+		{name: "h2 client, h2 backend", up: h2Backend, h2: true, want: stalled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &forwardTo{up: tc.up}
+			s := &Server{Decider: f, ReadBodyTimeout: 100 * time.Millisecond, ErrorLog: discardLog}
+			var status int
+			var body []byte
+			if tc.h2 {
+				addr := startProxy(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+				tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+				defer tr.CloseIdleConnections()
+				pr, pw := io.Pipe()
+				defer pw.Close()
+				go io.WriteString(pw, "abc") // and then nothing more
+				req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/", pr)
+				req.ContentLength = 100
+				resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.ProtoMajor != 2 {
+					t.Fatalf("HTTP/%d, want HTTP/2", resp.ProtoMajor)
+				}
+				status = resp.StatusCode
+				body, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			} else {
+				addr := startProxy(t, s, nil)
+				rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n") // discovers that the backend speaks h2
+				resp, b, _, _ := rawExchange(t, addr, tc.raw)
+				status, body = resp.StatusCode, b
+			}
+			wantCode := `"error":"request_timeout"`
+			if tc.want != stalled {
+				wantCode = `"error":"invalid_request"`
+			}
+			if status != tc.want || !strings.Contains(string(body), wantCode) {
+				t.Fatalf("%d %s, want %d %s", status, body, tc.want, wantCode)
+			}
+			select {
+			case err := <-backendGot:
+				if err == nil {
+					t.Error("the backend read a complete body")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend is still waiting for the body")
+			}
+			n := 1
+			if !tc.h2 {
+				n = 2 // the GET first
+			}
+			if last := f.wait(t, n)[n-1]; last.Status != tc.want || !last.ClientErr {
+				t.Errorf("Done reported %+v, want %d as the client's failure", last, tc.want)
+			}
+		})
+	}
+}

@@ -63,10 +63,30 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	var guard *bodyGuard
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		guard = &bodyGuard{r: r.Body}
+		// Each read of the stream's body gets ReadBodyTimeout, as on HTTP/1.1.
+		rc, timeout := http.NewResponseController(w), s.readBodyTimeout
+		var dl time.Time
+		guard = &bodyGuard{r: &deadlineReader{r: r.Body,
+			extend: func() {
+				if now := time.Now(); dl.Sub(now) < timeout-timeout/16 {
+					dl = now.Add(timeout)
+					rc.SetReadDeadline(dl)
+				}
+			},
+			cut: func() bool { return false },
+		}}
 	}
 	resp, status, err := d.Upstream.roundTrip(r.Context(), r, nil, guard, clientIP, proto)
 	latency := time.Since(start)
+	if err != nil && guard != nil {
+		if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
+			writeH2Error(w, st, code, desc)
+			if d.Done != nil {
+				d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
+			}
+			return
+		}
+	}
 	if err != nil {
 		desc := "the backend could not be reached or failed; try again later"
 		code := "bad_gateway"

@@ -23,9 +23,11 @@ type bodyGuard struct {
 	eof     atomic.Bool
 	closed  bool
 	n       atomic.Int64
-	err     error
-	onEOF   func() // called once when the body has been read to its end
+	failed  atomic.Pointer[bodyErr] // the first read error other than io.EOF
+	onEOF   func()                  // called once when the body has been read to its end
 }
+
+type bodyErr struct{ err error }
 
 var errBodyFinished = errors.New("request body no longer available")
 
@@ -43,7 +45,33 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 			g.onEOF()
 		}
 	} else if err != nil {
-		g.err = err
+		g.failed.CompareAndSwap(nil, &bodyErr{err})
+	}
+	return n, err
+}
+
+// failure is the error the client's body first failed with, nil if none (it never waits for a read).
+func (g *bodyGuard) failure() error {
+	if e := g.failed.Load(); e != nil {
+		return e.err
+	}
+	return nil
+}
+
+// deadlineReader reads a client's request body for a RoundTripper. Before each read, extend gives it
+// ReadBodyTimeout to make progress; a read that times out then reports errBodyStalled, unless cut says
+// the exchange itself ended the body.
+type deadlineReader struct {
+	r      io.Reader
+	extend func()
+	cut    func() bool
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.extend()
+	n, err := d.r.Read(p)
+	if err != nil && isTimeout(err) && !d.cut() {
+		err = errBodyStalled
 	}
 	return n, err
 }
@@ -197,20 +225,37 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 			}
 		}
 		c.setReadDeadline(time.Time{})
+		c.bodyCut, c.bodyDL = false, time.Time{}
+		var src io.Reader
 		if c.rh.chunked {
 			c.reqChunk.reset(c.br)
-			guard = &bodyGuard{r: &c.reqChunk}
+			src = &c.reqChunk
 		} else {
 			c.reqLen = lengthReader{r: c.br, n: r.ContentLength}
-			guard = &bodyGuard{r: &c.reqLen}
+			src = &c.reqLen
 		}
+		guard = &bodyGuard{r: &deadlineReader{r: src,
+			extend: func() {
+				if c.br.Buffered() == 0 {
+					c.extendBodyDeadline()
+				}
+			},
+			cut: func() bool { c.bodyMu.Lock(); defer c.bodyMu.Unlock(); return c.bodyCut },
+		}}
 	}
-	unblock := func() { c.setReadDeadline(time.Now()) }
+	unblock := func() { c.cutBody(time.Now()) }
 	resp, status, err := d.Upstream.roundTrip(context.Background(), r, t, guard, c.clientIP, c.proto)
 	latency := time.Since(start)
 	if err != nil {
 		if guard != nil {
 			guard.finish(unblock)
+			if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
+				c.writeError(st, code, desc)
+				if d.Done != nil {
+					d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
+				}
+				return false
+			}
 		}
 		if status == http.StatusGatewayTimeout {
 			return c.failUpstream(d, status, "the backend did not answer in time", err, latency)
