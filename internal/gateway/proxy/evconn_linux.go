@@ -347,7 +347,7 @@ func (ec *evConn) closeAfterWrite() {
 
 // answerError answers with the engine's JSON error and Connection: close, then lingers.
 func (ec *evConn) answerError(status int, msg string) {
-	ec.c.writeError(status, "invalid_request", msg)
+	ec.c.writeError(status, headError{status: status}.code(), msg)
 	if ec.st != evLinger {
 		ec.closeAfterWrite()
 	}

@@ -363,3 +363,26 @@ func TestProxy_StalledRequestBodyThroughTheRoundTripperIs408(t *testing.T) {
 		})
 	}
 }
+
+// A status code outside 100-599 from an HTTP/2 backend (through the RoundTripper) is a 502, as it is
+// from an HTTP/1.1 backend (TestProxy_RefusesMalformedBackendResponses).
+func TestProxy_H2BackendStatusOutOfRangeIs502(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(999)
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "https", Host: ln.Addr().String()}}, TLS: &tls.Config{RootCAs: pool}})
+	addr := startProxy(t, &Server{Decider: &forwardTo{up: up}, ErrorLog: discardLog}, nil)
+	for i := 0; i < 2; i++ { // the first request discovers h2, the second goes through the h2 transport
+		resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "bad_gateway") {
+			t.Fatalf("request %d: %s %s, want 502", i, resp.Status, body)
+		}
+	}
+}

@@ -11,6 +11,10 @@ import (
 // serveH2Stream serves one HTTP/2 request: x/net/http2 has already enforced HTTP/2's own framing rules
 // (no connection-specific headers, valid pseudo-headers, Content-Length against DATA frames).
 func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodTrace {
+		writeH2Error(w, errTrace.status, errTrace.code(), errTrace.msg)
+		return
+	}
 	if r.Method == http.MethodConnect || r.URL.Path == "" || r.URL.Path[0] != '/' {
 		writeH2Error(w, http.StatusBadRequest, "invalid_request", "CONNECT and non-path request targets are not accepted by this gateway")
 		return

@@ -28,6 +28,14 @@ type headError struct {
 	msg    string
 }
 
+// code is the JSON error code of the refusal.
+func (e headError) code() string {
+	if e.status == 405 {
+		return "method_not_allowed"
+	}
+	return "invalid_request"
+}
+
 // messageHead is what both the request and the response parser extract: header fields and framing.
 type messageHead struct {
 	fields        []field
@@ -143,7 +151,10 @@ var (
 	errAsteriskForm = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
 	errDotSegment   = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
 	errAbsoluteForm = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
-	errConnect      = headError{400, "CONNECT is not accepted by this gateway (it is not a forward proxy and opens no tunnels); send the request itself, with its path"}
+	// errTrace: a backend's TRACE echo (RFC 9110 9.3.8) would show the client what the gateway added to
+	// its request, the API's backend credential included.
+	errTrace   = headError{405, "TRACE is not accepted by this gateway: the backend's echo would show the credentials and identity headers the gateway adds"}
+	errConnect = headError{400, "CONNECT is not accepted by this gateway (it is not a forward proxy and opens no tunnels); send the request itself, with its path"}
 )
 
 // parseFields parses header lines from off to the end of b (which ends with the empty line) into h.
@@ -331,7 +342,9 @@ func parseVersion(v []byte) (int, headError) {
 
 var (
 	errRespStatusLine = headError{502, "the backend sent a malformed status line"}
-	errRespVersion    = headError{502, "the backend answered with an HTTP version other than 1.0 or 1.1"}
+	// errRespStatusRange is a status code outside RFC 9110's 100 to 599.
+	errRespStatusRange = errBackendProtocol("the backend sent a status code outside 100-599")
+	errRespVersion     = headError{502, "the backend answered with an HTTP version other than 1.0 or 1.1"}
 )
 
 // parseResponseHead parses a complete response head held in b with the same strictness as requests.
@@ -353,6 +366,11 @@ func parseResponseHead(b []byte, h *responseHead) headError {
 	h.status = int(l[9]-'0')*100 + int(l[10]-'0')*10 + int(l[11]-'0')
 	if h.status < 100 {
 		return errRespStatusLine
+	}
+	if h.status > 599 {
+		// RFC 9110 15: every valid status code is within 100 to 599; a client may not know what to do
+		// with another, and net/http's own server refuses to send one above 999.
+		return headError{502, errRespStatusRange.Error()}
 	}
 	h.reason = span{line.hi, line.hi}
 	if len(l) > 13 {

@@ -174,6 +174,11 @@ func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *targe
 		}
 		resp, err := u.rt.RoundTrip(outboundRequest(rctx, in, t, rc, clientIP, proto))
 		timedOut := hw.stop()
+		if err == nil && resp.StatusCode > 599 {
+			resp.Body.Close()
+			cancel()
+			return nil, http.StatusBadGateway, errRespStatusRange
+		}
 		if err == nil {
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 			return resp, 0, nil

@@ -490,7 +490,7 @@ func (c *conn) readHead() bool {
 func (c *conn) handle() bool {
 	h := &c.rh
 	if e := parseRequestHead(c.head, h); e.status != 0 {
-		c.writeError(e.status, "invalid_request", e.msg)
+		c.writeError(e.status, e.code(), e.msg)
 		return false
 	}
 	c.keep = !h.connClose && (h.minor == 1 || h.connKeepAlive)
@@ -500,7 +500,7 @@ func (c *conn) handle() bool {
 		c.upgrade = false
 	}
 	if e := c.buildRequest(); e.status != 0 {
-		c.writeError(e.status, "invalid_request", e.msg)
+		c.writeError(e.status, e.code(), e.msg)
 		return false
 	}
 	if c.req.URL.Path == "*" {
@@ -526,10 +526,13 @@ func (c *conn) buildRequest() headError {
 	clear(c.hdr)
 	r.Method = methodString(hs[h.method.lo:h.method.hi])
 	target := hs[h.target.lo:h.target.hi]
-	if r.Method == http.MethodConnect {
+	switch r.Method {
+	case http.MethodConnect:
 		// Whatever its target: a backend answering 2xx to a CONNECT would turn the connection into a
 		// tunnel the gateway does not know about (RFC 9110 9.3.6).
 		return errConnect
+	case http.MethodTrace:
+		return errTrace
 	}
 	switch {
 	case target == "*":
