@@ -740,7 +740,8 @@ func TestProxy_ResponsesInAnyPieces(t *testing.T) {
 		{name: "interim 100 first", raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", wantStatus: 201, wantBody: "ok"},
 		{name: "head of 40 KiB", raw: bigHead, wantStatus: 200, wantBody: "ok"},
 		{name: "head over 64 KiB", raw: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 70<<10) + "\r\n\r\n", wantStatus: 502},
-		// No complete answer: the goroutine engine sends nothing, the event loop the head and no body.
+		// No complete 200: the goroutine engine answers 502 when nothing was sent yet, the event loop
+		// sends the head and ends the connection.
 		{name: "malformed chunk", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
 	}
 	for _, tc := range tests {
@@ -762,8 +763,8 @@ func TestProxy_ResponsesInAnyPieces(t *testing.T) {
 					if err == nil {
 						_, err = io.ReadAll(resp.Body)
 					}
-					if err == nil {
-						t.Fatalf("a complete %d answer, want none", resp.StatusCode)
+					if err == nil && resp.StatusCode != http.StatusBadGateway {
+						t.Fatalf("a complete %d answer, want none or a 502", resp.StatusCode)
 					}
 					return
 				}

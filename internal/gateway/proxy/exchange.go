@@ -519,6 +519,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 	w := c.bw
 	c.armWriteTimeout()
 	hb := c.respHead
+	unsent := w.Buffered() == 0 // the head goes into an empty buffer (see headUnsent)
 	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
 	c.writeResponseFields(w, false, d.ResponseHeader)
 	switch {
@@ -537,6 +538,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 	}
 	c.writeConnHeader(keep)
 	w.WriteString("\r\n")
+	headLen := w.Buffered()
 
 	var n int64
 	var rerr, werr error
@@ -557,6 +559,21 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			c.respBuf = make([]byte, 8192)
 		}
 		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf, nil)
+	}
+	if rerr != nil && n == 0 && unsent && w.Buffered() == headLen && headFitsBuffer(w, hb, d.ResponseHeader) {
+		// The body failed before any of it, or even the head, reached the client: a 502 says what
+		// happened, where a connection closed after a lone head (or nothing) would not.
+		w.Reset(c.out)
+		bc.nc.Close()
+		if async {
+			c.waitBody(bc, false)
+		}
+		return c.failUpstream(d, http.StatusBadGateway, "the backend's answer was missing or malformed", rerr, latency)
+	}
+	if rerr != nil && werr == nil {
+		// What the backend sent before failing still goes out (the connection then ends), so that the
+		// client sees a status and a cut body rather than nothing at all.
+		w.Flush()
 	}
 	if rerr == nil && werr == nil {
 		werr = w.Flush()
@@ -592,6 +609,19 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		d.Done(res)
 	}
 	return keep
+}
+
+// headFitsBuffer reports whether the response head relayResponse wrote for the backend head hb (its
+// fields, at most, plus extra and framing lines) fits w's buffer: written into an empty buffer, none of it
+// was flushed to the client then.
+func headFitsBuffer(w *bufio.Writer, hb []byte, extra http.Header) bool {
+	size := len(hb) + 128 // status line and fields, plus Content-Length/Transfer-Encoding and Connection
+	for k, vv := range extra {
+		for _, v := range vv {
+			size += len(k) + len(v) + 4
+		}
+	}
+	return size <= w.Size()
 }
 
 // writeResponseFields copies the backend's header fields except hop-by-hop ones, Content-Length (the

@@ -386,3 +386,68 @@ func TestProxy_H2BackendStatusOutOfRangeIs502(t *testing.T) {
 		}
 	}
 }
+
+// A backend whose body is malformed from its first byte, arriving with its head, gets the client a 502;
+// one that fails after some body gets the client the head and that much, then the end of the connection:
+// never a connection closed without a word (seen on HTTPS listeners, served by the goroutine engine; the
+// event-loop engine sends the head before the body in any case).
+func TestProxy_BodyMalformedFromTheStartIs502(t *testing.T) {
+	cert, pool := testCA(t)
+	tests := []struct {
+		name, resp string
+		want       int
+	}{
+		{"chunk size not hex", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 502},
+		{"chunk without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 200},
+		{"content-length body cut", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							io.WriteString(c, tc.resp)
+						}
+					}()
+				}
+			}()
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %q, want %d", resp.Status, body, tc.want)
+			}
+			if tc.want == 502 && !strings.Contains(string(body), "bad_gateway") {
+				t.Fatalf("502 without its JSON body: %q", body)
+			}
+			if tc.want == 200 && (err == nil || string(body) != "hello") {
+				t.Fatalf("body %q (%v), want what the backend sent and then a cut (an error)", body, err)
+			}
+			if res := f.wait(t, 1); res[0].Status != tc.want || res[0].Err == nil || res[0].ClientErr {
+				t.Errorf("Done reported %+v, want %d as the backend's failure", res[0], tc.want)
+			}
+		})
+	}
+}
