@@ -152,7 +152,7 @@ func (ts *tokenSource) header(ctx context.Context) (string, error) {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: waiting for a first token from %s: %v", ErrNotReady, ts.tokenURL, ctx.Err())
+			return "", ts.notYet(ctx)
 		}
 		switch {
 		case errors.Is(f.err, ErrNotReady):
@@ -171,6 +171,25 @@ func (ts *tokenSource) header(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("the token from %s expired as it arrived; check the clocks", ts.tokenURL)
 	}
+}
+
+// notYet says why no token could be had before ctx ended. When the last
+// request failed, the failure says it (the request under way is a retry);
+// otherwise a token is on its way. ctx.Err() itself is not shown: the
+// gateway applies the credential under a context that is already done so
+// that it never waits, and "context canceled" would tell its callers
+// nothing.
+func (ts *tokenSource) notYet(ctx context.Context) error {
+	ts.mu.Lock()
+	last := ts.lastErr
+	ts.mu.Unlock()
+	switch {
+	case last != nil && !errors.Is(last, ErrNotReady):
+		return last
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w: no token from %s within the call's time limit; the request goes on in the background", ErrNotReady, ts.tokenURL)
+	}
+	return fmt.Errorf("%w: a token is being requested from %s; retry in a moment", ErrNotReady, ts.tokenURL)
 }
 
 // startFlightLocked returns the token request in flight, starting one.
