@@ -408,3 +408,19 @@ func FuzzReadAPIFile(f *testing.F) {
 		}
 	})
 }
+
+func TestCertSources_CountsPEMCertificatesAndShowsReferences(t *testing.T) {
+	one := "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
+	for _, tc := range []struct {
+		srcs []string
+		want string
+	}{
+		{[]string{one}, "PEM (1 certificate)"},
+		{[]string{one + one}, "PEM (2 certificates)"},
+		{[]string{"vault://default/certificates/ca", one}, "vault://default/certificates/ca, PEM (1 certificate)"},
+	} {
+		if got := certSources(tc.srcs); got != tc.want {
+			t.Errorf("certSources: %q, want %q", got, tc.want)
+		}
+	}
+}
