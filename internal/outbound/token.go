@@ -106,11 +106,11 @@ func newTokenSource(spec ClientCredentialsSpec, opts Options, refs *refResolver)
 	case (spec.ClientSecret == "") == (spec.ClientCertificate == ""):
 		return nil, c.errorf("bearer.clientCredentials: give exactly one of clientSecret and clientCertificate")
 	case spec.ClientSecret != "":
-		if ts.secret, err = refs.acquire("bearer.clientCredentials.clientSecret", spec.ClientSecret, vault.Secrets, nil); err != nil {
+		if ts.secret, err = refs.acquire("bearer.clientCredentials.clientSecret", spec.ClientSecret, vault.Secrets, ts.credentialChanged); err != nil {
 			return nil, err
 		}
 	default:
-		if ts.cert, err = refs.acquire("bearer.clientCredentials.clientCertificate", spec.ClientCertificate, vault.Certificates, nil); err != nil {
+		if ts.cert, err = refs.acquire("bearer.clientCredentials.clientCertificate", spec.ClientCertificate, vault.Certificates, ts.credentialChanged); err != nil {
 			return nil, err
 		}
 	}
@@ -170,6 +170,26 @@ func (ts *tokenSource) header(ctx context.Context) (string, error) {
 			return t.header, nil
 		}
 		return "", fmt.Errorf("the token from %s expired as it arrived; check the clocks", ts.tokenURL)
+	}
+}
+
+// credentialChanged is called (from the vault watcher; it does not block)
+// when a new client secret or certificate version replaces the one the
+// last request was made with. After a refused request that new version is
+// most often the fix: it is tried at once rather than after a backoff of up
+// to a minute. A valid token is kept: the change does not revoke it.
+func (ts *tokenSource) credentialChanged() {
+	ts.mu.Lock()
+	failing := ts.lastErr != nil && !errors.Is(ts.lastErr, ErrNotReady)
+	if failing {
+		ts.failures, ts.retryAt = 0, ts.now()
+	}
+	ts.mu.Unlock()
+	if failing {
+		select {
+		case ts.kick <- struct{}{}:
+		default:
+		}
 	}
 }
 
