@@ -124,7 +124,9 @@ and --scope for bearer; --certificate for clientCertificate.
 
 Store every credential in a vault first ('portcullis secret set NAME --value -',
 'portcullis certificate import NAME cert.pfx') and give its reference.
-A --ca that does not start with vault:// is read as a PEM file.
+A --ca that does not start with vault:// is read as a PEM file. Here --ca
+is the endpoint's CA, not the admin server's: give that one with
+$PORTCULLIS_CA (or the ca in DATA/admin.json).
 
 Claims: --send-claims-in body posts {"CLAIM": "value", ...}; form posts
 application/x-www-form-urlencoded; header sends each claim as a header (names
