@@ -265,3 +265,50 @@ func TestProxy_InvalidResponseHeaderFromTheDeciderIsNotSent(t *testing.T) {
 		t.Fatalf("headers: %v", resp.Header)
 	}
 }
+
+// A 502 names its decision like every other answer of the gateway: the
+// audit line with that id says why the backend failed. Each engine (the
+// event loop of plain listeners, the TLS connection's, HTTP/2) writes it.
+func TestProxy_BackendFailureCarriesTheDecisionsResponseFields(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	ln.Close()
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	d := deciderFunc(func(*http.Request) Decision {
+		return Decision{Upstream: up, ResponseHeader: http.Header{"X-Portcullis-Decision-Id": {"5f0c1d2e3a4b5c6d"}}}
+	})
+	plain := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, nil)
+	overTLS := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	for _, tt := range []struct {
+		name, url string
+		h2        bool
+	}{
+		{"plain HTTP/1.1", "http://" + plain + "/orders", false},
+		{"HTTP/1.1 over TLS", "https://" + overTLS + "/orders", false},
+		{"HTTP/2", "https://" + overTLS + "/orders", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
+			if !tt.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway || (resp.ProtoMajor == 2) != tt.h2 {
+				t.Fatalf("HTTP/%d %d %s", resp.ProtoMajor, resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("X-Portcullis-Decision-Id"); got != "5f0c1d2e3a4b5c6d" {
+				t.Errorf("X-Portcullis-Decision-Id = %q, want the decision's; headers %v", got, resp.Header)
+			}
+			if ct := resp.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+		})
+	}
+}
