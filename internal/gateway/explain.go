@@ -119,7 +119,7 @@ func (a *API) explainRoute(r *http.Request) (ref routeRefusal, ok bool) {
 			"the path "+clip(path, 200)+" has an empty, \".\" or \"..\" segment; the gateway refuses it before routing")
 	case a.prefix != "/" && path != a.prefix && !strings.HasPrefix(path, a.prefix+"/"):
 		return fail(http.StatusNotFound, "not_found",
-			"the path "+clip(path, 200)+" is not under this API's path prefix "+a.prefix+"; the gateway does not route it here (give --path)")
+			"the path "+clip(path, 200)+" is not under this API's path prefix "+a.prefix+"; the gateway does not route it here: give a path under the prefix")
 	case host != "" && len(a.hosts) > 0 && !slices.ContainsFunc(a.hosts, func(k string) bool { return hostMatches(k, host) }):
 		return fail(http.StatusNotFound, "not_found",
 			"the Host "+clip(host, 100)+" is not one of this API's hosts ("+strings.Join(a.hosts, ", ")+"); the gateway does not route it here")
