@@ -24,7 +24,9 @@ type ExplainResult struct {
 }
 
 // ExplainStep is one step: which method was tried or which rule checked,
-// and what came of it.
+// and what came of it. Besides guard's phases the gateway records
+// "route" (the request is not one the API's match takes) and "compile"
+// (the API cannot serve).
 type ExplainStep = guard.Step
 
 // ExplainedPrincipal is who the request would act as.
