@@ -66,18 +66,20 @@ func (g *Gateway) Explain(tenant, apiName string, r *http.Request) (ExplainResul
 		return ExplainResult{}, fmt.Errorf("%w: tenant %s has no API %q the gateway serves", ErrNoSuchAPI, clip(tenant, 64), clip(apiName, 64))
 	}
 	out := ExplainResult{Tenant: api.TenantID, API: api.Name, Steps: []ExplainStep{}}
+	rc := r.Clone(r.Context())
+	if api.routable { // routing comes first, as in Evaluate; an unroutable API has a problem
+		if rc.URL.Path == "" {
+			rc.URL.Path = api.prefix
+		}
+		if st, ok := api.explainRoute(rc); !ok {
+			out.Steps = append(out.Steps, st.step)
+			out.Status, out.Error, out.Description = st.status, st.code, st.description
+			return out, nil
+		}
+	}
 	if p := api.problem(); p != "" || !api.compiled {
 		out.Status, out.Error, out.Description = http.StatusServiceUnavailable, "temporarily_unavailable", "API "+api.Name+" cannot serve: "+p
 		out.Steps = append(out.Steps, ExplainStep{Phase: "compile", Outcome: "failed", Detail: p})
-		return out, nil
-	}
-	rc := r.Clone(r.Context())
-	if rc.URL.Path == "" {
-		rc.URL.Path = api.prefix
-	}
-	if st, ok := api.explainRoute(rc); !ok {
-		out.Steps = append(out.Steps, st.step)
-		out.Status, out.Error, out.Description = st.status, st.code, st.description
 		return out, nil
 	}
 	stripClientHeaders(rc.Header)

@@ -101,8 +101,10 @@ func TestExplainHandler_ChecksTheAPIsMatchLikeTheGateway(t *testing.T) {
 	api := basicAPI("t1", "orders", "/orders", "alice", "vault://main/secrets/pw")
 	api.Match.Methods = []string{"GET"}
 	api.Match.Hosts = []string{"api.example.com", "*.orders.example"}
-	h.apply(t, api)
-	h.settle(t)
+	broken := basicAPI("t1", "broken", "/broken", "alice", "vault://main/secrets/missing") // answers 503
+	broken.Match.Methods = []string{"GET"}
+	h.apply(t, api, broken)
+	waitFor(t, "references resolved", h.g.res.Settled)
 	mux := http.NewServeMux()
 	mux.Handle("/admin/v1/tenants/{tenant}/apis/{name}/explain", h.g.ExplainHandler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,29 +114,36 @@ func TestExplainHandler_ChecksTheAPIsMatchLikeTheGateway(t *testing.T) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	url := "http://" + ln.Addr().String() + "/admin/v1/tenants/contoso/apis/orders/explain"
+	base := "http://" + ln.Addr().String() + "/admin/v1/tenants/contoso/apis/"
 	auth := basicAuth("alice", testPassword)
 
 	cases := []struct {
 		name, method, path, host string
 		status                   int
 		want                     string
+		api                      string // default orders
 	}{
-		{"no path: the API's prefix", "", "", "api.example.com", 200, `"allowed":true`},
-		{"under the prefix", "GET", "/orders/1", "api.example.com", 200, `"allowed":true`},
-		{"no host given", "GET", "/orders/1", "", 200, `"allowed":true`},
-		{"host with port and a wildcard", "GET", "/orders", "eu.orders.example:8444", 200, `"allowed":true`},
-		{"a method the API does not accept", "POST", "/orders/1", "api.example.com", 405, "does not accept POST; it accepts GET"},
-		{"a path outside the prefix", "GET", "/other", "api.example.com", 404, "not under this API's path prefix /orders"},
-		{"a path that only starts like the prefix", "GET", "/ordersX", "api.example.com", 404, "not under this API's path prefix"},
-		{"a host the API does not serve", "GET", "/orders/1", "other.example.com", 404, "is not one of this API's hosts"},
-		{"a dot segment", "GET", "/orders/../x", "api.example.com", 400, `\"..\" segment`},
+		{"an API that cannot serve: 503", "GET", "/broken", "", 503, `"phase":"compile"`, "broken"},
+		{"an API that cannot serve, a method it does not accept: 405 first", "POST", "/broken", "", 405, "does not accept POST", "broken"},
+		{"no path: the API's prefix", "", "", "api.example.com", 200, `"allowed":true`, ""},
+		{"under the prefix", "GET", "/orders/1", "api.example.com", 200, `"allowed":true`, ""},
+		{"no host given", "GET", "/orders/1", "", 200, `"allowed":true`, ""},
+		{"host with port and a wildcard", "GET", "/orders", "eu.orders.example:8444", 200, `"allowed":true`, ""},
+		{"a method the API does not accept", "POST", "/orders/1", "api.example.com", 405, "does not accept POST; it accepts GET", ""},
+		{"a path outside the prefix", "GET", "/other", "api.example.com", 404, "not under this API's path prefix /orders", ""},
+		{"a path that only starts like the prefix", "GET", "/ordersX", "api.example.com", 404, "not under this API's path prefix", ""},
+		{"a host the API does not serve", "GET", "/orders/1", "other.example.com", 404, "is not one of this API's hosts", ""},
+		{"a dot segment", "GET", "/orders/../x", "api.example.com", 400, `\"..\" segment`, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			body, _ := json.Marshal(ExplainRequest{Method: c.method, Path: c.path, Host: c.host,
 				Headers: map[string][]string{"Authorization": {auth}}})
-			resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+			name := c.api
+			if name == "" {
+				name = "orders"
+			}
+			resp, err := http.Post(base+name+"/explain", "application/json", bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}
