@@ -139,7 +139,9 @@ func (c *conn) failUpstream(d *Decision, status int, description string, err err
 		code = "gateway_timeout"
 	}
 	c.writeErrorFields(status, code, description, d.ResponseHeader)
-	c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+	if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
+		c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+	}
 	if d.Done != nil {
 		d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
 	}

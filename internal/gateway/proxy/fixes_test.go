@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -311,4 +314,83 @@ func TestProxy_BackendFailureCarriesTheDecisionsResponseFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A failed backend exchange is logged once: by the Decider when it is
+// told through Done (the gateway's line names the API), by the engine
+// only when nobody else hears of it.
+func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	ln.Close()
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	for _, tt := range []struct {
+		name       string
+		done       bool
+		h2         bool
+		wantLogged bool
+	}{
+		{"HTTP/1.1, the Decider hears of it", true, false, false},
+		{"HTTP/1.1, nobody else does", false, false, true},
+		{"HTTP/2, the Decider hears of it", true, true, false},
+		{"HTTP/2, nobody else does", false, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			reported := make(chan Result, 1)
+			d := deciderFunc(func(*http.Request) Decision {
+				dec := Decision{Upstream: up}
+				if tt.done {
+					dec.Done = func(r Result) { reported <- r }
+				}
+				return dec
+			})
+			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))},
+				&tls.Config{Certificates: []tls.Certificate{cert}})
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
+			if !tt.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if tt.done {
+				if r := <-reported; r.Status != http.StatusBadGateway || r.Err == nil {
+					t.Errorf("Done got %+v", r)
+				}
+			}
+			logged := func() bool { return strings.Contains(logs.String(), "backend exchange failed") }
+			if tt.wantLogged {
+				waitFor(t, "the engine's line", logged)
+			} else if logged() { // Done runs after the engine would have logged
+				t.Errorf("the engine logged a failure the Decider reports:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
