@@ -886,11 +886,11 @@ func certSources(srcs []string) string {
 	for i, s := range srcs {
 		out[i] = s
 		if !strings.HasPrefix(s, "vault://") {
-			n := strings.Count(s, "-----BEGIN CERTIFICATE-----")
-			out[i] = fmt.Sprintf("PEM (%d certificates)", n)
+			n, noun := strings.Count(s, "-----BEGIN CERTIFICATE-----"), "certificates"
 			if n == 1 {
-				out[i] = "PEM (1 certificate)"
+				noun = "certificate"
 			}
+			out[i] = fmt.Sprintf("PEM (%d %s)", n, noun)
 		}
 	}
 	return strings.Join(out, ", ")

@@ -409,18 +409,21 @@ func FuzzReadAPIFile(f *testing.F) {
 	})
 }
 
-func TestCertSources_CountsPEMCertificatesAndShowsReferences(t *testing.T) {
-	one := "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"
-	for _, tc := range []struct {
+func TestCertSources_CountsCertificatesInWords(t *testing.T) {
+	block := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	for _, tt := range []struct {
+		name string
 		srcs []string
 		want string
 	}{
-		{[]string{one}, "PEM (1 certificate)"},
-		{[]string{one + one}, "PEM (2 certificates)"},
-		{[]string{"vault://default/certificates/ca", one}, "vault://default/certificates/ca, PEM (1 certificate)"},
+		{"one PEM certificate", []string{block}, "PEM (1 certificate)"},
+		{"two in one PEM", []string{block + block}, "PEM (2 certificates)"},
+		{"a reference and a PEM", []string{"vault://default/certificates/ca", block}, "vault://default/certificates/ca, PEM (1 certificate)"},
 	} {
-		if got := certSources(tc.srcs); got != tc.want {
-			t.Errorf("certSources: %q, want %q", got, tc.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := certSources(tt.srcs); got != tt.want {
+				t.Errorf("certSources = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
