@@ -481,7 +481,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 				// The client's body failed first (malformed chunks or a disconnect); that, not the
 				// backend, is why the exchange ended. The error text is not sent: it names addresses.
 				status, code, desc, _ := clientBodyFailure(br.rerr)
-				c.writeError(status, code, desc)
+				c.writeErrorFields(status, code, desc, d.ResponseHeader)
 				if d.Done != nil {
 					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr, ClientErr: true})
 				}

@@ -84,6 +84,11 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	latency := time.Since(start)
 	if err != nil && guard != nil {
 		if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
+			for k, vv := range d.ResponseHeader { // the decision id, naming the audit line
+				if !hopByHop(k) && k != "Content-Length" {
+					w.Header()[k] = vv
+				}
+			}
 			writeH2Error(w, st, code, desc)
 			if d.Done != nil {
 				d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})

@@ -255,7 +255,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		if guard != nil {
 			guard.finish(unblock)
 			if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
-				c.writeError(st, code, desc)
+				c.writeErrorFields(st, code, desc, d.ResponseHeader)
 				if d.Done != nil {
 					d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
 				}
