@@ -646,7 +646,7 @@ func (ec *evConn) pump() {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+			ec.logBodyFailure(err)
 			ec.endExchange(err)
 			return
 		}
@@ -685,7 +685,7 @@ func (ec *evConn) pumpChunked() {
 			if err != nil {
 				l.obuf = out
 				ec.Write(out)
-				ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+				ec.logBodyFailure(err)
 				ec.endExchange(err)
 				return
 			}
@@ -728,7 +728,7 @@ func (ec *evConn) pumpChunked() {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+			ec.logBodyFailure(err)
 			ec.endExchange(err)
 			return
 		}
@@ -754,6 +754,14 @@ func appendChunkHeader(b []byte, n int) []byte {
 	}
 	b = append(b, tmp[i:]...)
 	return append(b, '\r', '\n')
+}
+
+// logBodyFailure logs a backend's failed response body, unless the Decider reports the exchange (the
+// gateway logs it naming the API).
+func (ec *evConn) logBodyFailure(err error) {
+	if ec.d.Done == nil {
+		ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+	}
 }
 
 // endExchange reports the exchange and moves on to the next request (or closes).

@@ -614,7 +614,9 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		backendKeep, keep = false, false
 		if rerr != nil {
 			res.Err, res.ClientErr = rerr, false
-			c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
+			if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
+				c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
+			}
 		} else {
 			res.Err, res.ClientErr = werr, true // the client left: what the body goroutine saw follows from it
 		}

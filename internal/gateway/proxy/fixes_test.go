@@ -325,49 +325,87 @@ func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
 	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	ln.Close()
 	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	// A backend that dies in the middle of its body.
+	cutLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cutLn.Close() })
+	go func() {
+		for {
+			c, err := cutLn.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+				}
+			}()
+		}
+	}()
+	cutUp := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: cutLn.Addr().String()}}})
 	for _, tt := range []struct {
 		name       string
 		done       bool
 		h2         bool
+		cut        bool // the backend's body is cut, rather than the backend down
+		plain      bool // over the plain listener (the event loop where there is one), not TLS
 		wantLogged bool
 	}{
-		{"HTTP/1.1, the Decider hears of it", true, false, false},
-		{"HTTP/1.1, nobody else does", false, false, true},
-		{"HTTP/2, the Decider hears of it", true, true, false},
-		{"HTTP/2, nobody else does", false, true, true},
+		{name: "HTTP/1.1, the Decider hears of it", done: true},
+		{name: "HTTP/1.1, nobody else does", wantLogged: true},
+		{name: "HTTP/2, the Decider hears of it", done: true, h2: true},
+		{name: "HTTP/2, nobody else does", h2: true, wantLogged: true},
+		{name: "body cut, HTTP/1.1, the Decider hears of it", done: true, cut: true},
+		{name: "body cut, HTTP/1.1, nobody else does", cut: true, wantLogged: true},
+		{name: "body cut, plain HTTP/1.1, the Decider hears of it", done: true, cut: true, plain: true},
+		{name: "body cut, plain HTTP/1.1, nobody else does", cut: true, plain: true, wantLogged: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncBuffer
 			reported := make(chan Result, 1)
 			d := deciderFunc(func(*http.Request) Decision {
 				dec := Decision{Upstream: up}
+				if tt.cut {
+					dec.Upstream = cutUp
+				}
 				if tt.done {
 					dec.Done = func(r Result) { reported <- r }
 				}
 				return dec
 			})
-			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))},
-				&tls.Config{Certificates: []tls.Certificate{cert}})
+			var tlsCfg *tls.Config
+			scheme := "http"
+			if !tt.plain {
+				tlsCfg, scheme = &tls.Config{Certificates: []tls.Certificate{cert}}, "https"
+			}
+			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))}, tlsCfg)
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
 			if !tt.h2 {
 				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 			}
 			defer tr.CloseIdleConnections()
-			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/orders")
+			resp, err := (&http.Client{Transport: tr}).Get(scheme + "://" + addr + "/orders")
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadGateway {
-				t.Fatalf("status %d", resp.StatusCode)
+			wantStatus, line := http.StatusBadGateway, "backend exchange failed"
+			if tt.cut {
+				wantStatus, line = http.StatusOK, "backend response body failed"
+			}
+			if resp.StatusCode != wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, wantStatus)
 			}
 			if tt.done {
-				if r := <-reported; r.Status != http.StatusBadGateway || r.Err == nil {
+				if r := <-reported; r.Status != wantStatus || r.Err == nil || r.ClientErr {
 					t.Errorf("Done got %+v", r)
 				}
 			}
-			logged := func() bool { return strings.Contains(logs.String(), "backend exchange failed") }
+			logged := func() bool { return strings.Contains(logs.String(), line) }
 			if tt.wantLogged {
 				waitFor(t, "the engine's line", logged)
 			} else if logged() { // Done runs after the engine would have logged
