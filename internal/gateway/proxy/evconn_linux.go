@@ -276,6 +276,13 @@ func (ec *evConn) serveHead(head []byte) {
 	c.acquireWriter()
 	h := &c.rh
 	if e := parseRequestHead(c.head, h); e.status != 0 {
+		if e.status == http.StatusHTTPVersionNotSupported && string(c.head) == h2PrefaceHead {
+			c.answerH2Preface()
+			if ec.st != evLinger {
+				ec.closeAfterWrite()
+			}
+			return
+		}
 		ec.answerError(e.status, e.msg)
 		return
 	}

@@ -115,6 +115,32 @@ func (c *conn) writeErrorFields(status int, code, description string, extra http
 	}
 }
 
+// h2PrefaceHead is how the HTTP/2 connection preface (RFC 9113 3.4) reads as an HTTP/1.1 head: what a
+// client with prior knowledge of HTTP/2 sends first to a plain listener.
+const h2PrefaceHead = "PRI * HTTP/2.0\r\n\r\n"
+
+// h2RequireHTTP11 is what the engine answers such a client in its own protocol: an empty SETTINGS frame
+// (the server's preface) and GOAWAY with HTTP_1_1_REQUIRED (RFC 9113 7), whose debug data says why; an
+// HTTP/1.1 answer would be a protocol error to it. curl, for one, then retries over HTTP/1.1.
+var h2RequireHTTP11 = func() []byte {
+	debug := "this gateway listener speaks HTTP/1.1 only (no h2c); use HTTP/1.1, or HTTPS for HTTP/2"
+	b := []byte{0, 0, 0, 0x4, 0, 0, 0, 0, 0} // SETTINGS, no parameters, stream 0
+	n := 8 + len(debug)
+	b = append(b, byte(n>>16), byte(n>>8), byte(n), 0x7, 0, 0, 0, 0, 0) // GOAWAY on stream 0
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0xd)                             // last stream 0, HTTP_1_1_REQUIRED
+	return append(b, debug...)
+}()
+
+// answerH2Preface answers an HTTP/2 prior-knowledge client (see h2RequireHTTP11); the caller closes.
+func (c *conn) answerH2Preface() {
+	c.acquireWriter()
+	c.armWriteTimeout()
+	c.bw.Write(h2RequireHTTP11)
+	if c.bw.Flush() == nil {
+		c.lingerClose() // the rest of the preface and the client's SETTINGS are drained, not reset
+	}
+}
+
 // lingerClose half-closes the connection and drains what the client still sends for a moment, so that
 // closing with unread request bytes does not make the kernel reset the connection before the client has
 // read the error response.

@@ -490,6 +490,10 @@ func (c *conn) readHead() bool {
 func (c *conn) handle() bool {
 	h := &c.rh
 	if e := parseRequestHead(c.head, h); e.status != 0 {
+		if e.status == http.StatusHTTPVersionNotSupported && string(c.head) == h2PrefaceHead {
+			c.answerH2Preface()
+			return false
+		}
 		c.writeError(e.status, e.code(), e.msg)
 		return false
 	}

@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
 )
 
 func TestProxy_RefusesAmbiguousRequests(t *testing.T) {
@@ -130,5 +134,44 @@ func TestProxy_RefusesMalformedBackendResponses(t *testing.T) {
 				t.Fatalf("status %d body %s", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// A client with prior knowledge of HTTP/2 (h2c) on a plain listener is told in HTTP/2 that it must use
+// HTTP/1.1 (GOAWAY HTTP_1_1_REQUIRED), not sent an HTTP/1.1 answer it cannot read.
+func TestProxy_H2PriorKnowledgeOnAPlainListenerGetsGOAWAY(t *testing.T) {
+	var hits atomic.Int64
+	_, _, addr := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }), UpstreamConfig{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.(*http2.SettingsFrame); !ok {
+		t.Fatalf("first frame %v, want the server's SETTINGS", f)
+	}
+	f, err = fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, ok := f.(*http2.GoAwayFrame)
+	if !ok || ga.ErrCode != http2.ErrCodeHTTP11Required || !strings.Contains(string(ga.DebugData()), "HTTP/1.1") {
+		t.Fatalf("frame %v, want GOAWAY HTTP_1_1_REQUIRED saying why", f)
+	}
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Fatalf("after GOAWAY: %v, want the connection closed", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the backend saw the preface")
 	}
 }
