@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -876,5 +877,64 @@ func TestProxy_NoRequestWaitsForATimer(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// A client that stops reading a response is disconnected after SendTimeout, on every engine, and the
+// backend it held back is released; the exchange is reported as the client's failure.
+func TestProxy_ClientThatStopsReadingIsCutAfterSendTimeout(t *testing.T) {
+	cert, pool := testCA(t)
+	for _, tc := range []struct {
+		name         string
+		chunked, tls bool
+	}{
+		{name: "content-length"},
+		{name: "chunked", chunked: true},
+		{name: "content-length over TLS", tls: true},
+		{name: "chunked over TLS", chunked: true, tls: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+			backendDone := make(chan error, 1)
+			b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+				}
+				for n := 0; n < bigBody; n += len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						backendDone <- err
+						return
+					}
+				}
+				backendDone <- nil
+			}))
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+			s := &Server{Decider: f, SendTimeout: 100 * time.Millisecond, ErrorLog: discardLog}
+			var c net.Conn
+			var err error
+			if tc.tls {
+				addr := startProxy(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+				c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+			} else {
+				c, err = net.Dial("tcp", startProxy(t, s, nil))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+			// ... and read nothing.
+			select {
+			case err := <-backendDone:
+				if err == nil {
+					t.Fatalf("the backend wrote all %d bytes to a client that read none", bigBody)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the backend is still held back by a client that stopped reading")
+			}
+			if res := f.wait(t, 1); res[0].Err == nil || !res[0].ClientErr {
+				t.Errorf("Done reported %+v, want the client's failure", res[0])
+			}
+		})
 	}
 }

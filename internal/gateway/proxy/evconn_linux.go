@@ -46,6 +46,7 @@ type evConn struct {
 	deadline  int64 // read-side deadline for the state (unix nanoseconds, 0 none)
 	upLatency time.Duration
 	wdeadline int64 // WriteTimeout of the response being written
+	sdeadline int64 // SendTimeout: while output is pending, when the client must have taken more of it
 
 	// The exchange in flight.
 	d         Decision
@@ -111,9 +112,16 @@ func (ec *evConn) Write(p []byte) (int, error) {
 		rest = p[n:]
 		ec.out = ec.out[:0]
 		ec.outOff = 0
+		ec.armSend() // the client has not taken all of it: it has SendTimeout to take more
 	}
 	ec.out = append(ec.out, rest...)
 	return len(p), nil // all of p is taken: written or kept
+}
+
+// armSend gives the client SendTimeout to take more of the pending output.
+func (ec *evConn) armSend() {
+	ec.sdeadline = ec.l.now + int64(ec.l.s.sendTimeout)
+	ec.l.setDeadline(ec.sdeadline)
 }
 
 // flush writes pending output; it reports whether everything was written.
@@ -128,8 +136,12 @@ func (ec *evConn) flush() bool {
 			return false
 		}
 		ec.outOff += n
+		if ec.pending() > 0 {
+			ec.armSend() // progress: the client has SendTimeout again for the rest
+		}
 	}
 	if ec.pending() == 0 {
+		ec.sdeadline = 0
 		ec.out = ec.out[:0]
 		ec.outOff = 0
 		if cap(ec.out) > 64<<10 {
@@ -947,9 +959,10 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		defer c.finish()
 		c.br = readerPool.Get().(*bufio.Reader)
 		c.br.Reset(&prefixReader{b: rest, r: nc})
-		c.out = writerOnly{nc}
+		c.sw = sendWriter{c}
+		c.out = &c.sw
 		if len(pendingOut) > 0 {
-			if _, err := nc.Write(pendingOut); err != nil {
+			if _, err := c.out.Write(pendingOut); err != nil {
 				return
 			}
 		}

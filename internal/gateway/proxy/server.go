@@ -33,8 +33,10 @@ type Server struct {
 	// request (default 120s); WriteTimeout bounds writing each response (default 0: none, so that long
 	// streams work). ReadBodyTimeout bounds each wait for more of a request body that is streamed to the
 	// backend (default 60s, nginx's client_body_timeout): a client that stops sending mid-body gets 408
-	// and the backend connection is closed, instead of both being held open for ever.
-	ReadHeaderTimeout, IdleTimeout, WriteTimeout, ReadBodyTimeout time.Duration
+	// and the backend connection is closed, instead of both being held open for ever. SendTimeout bounds
+	// each wait for the client to take more of a response (default 60s, nginx's send_timeout): a client
+	// that stops reading is disconnected, and the backend connection it held back with it.
+	ReadHeaderTimeout, IdleTimeout, WriteTimeout, ReadBodyTimeout, SendTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (default 64 KiB); beyond it the answer is 431.
 	MaxHeaderBytes int
 	ErrorLog       *slog.Logger
@@ -43,6 +45,7 @@ type Server struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	readBodyTimeout   time.Duration
+	sendTimeout       time.Duration
 	maxHeaderBytes    int
 	log               *slog.Logger
 	backendLogs       *rate.Limiter // paces the per-exchange backend failure lines
@@ -72,6 +75,10 @@ func (s *Server) init() {
 		s.readBodyTimeout = s.ReadBodyTimeout
 		if s.readBodyTimeout <= 0 {
 			s.readBodyTimeout = 60 * time.Second
+		}
+		s.sendTimeout = s.SendTimeout
+		if s.sendTimeout <= 0 {
+			s.sendTimeout = 60 * time.Second
 		}
 		s.maxHeaderBytes = s.MaxHeaderBytes
 		if s.maxHeaderBytes <= 0 {
@@ -300,7 +307,10 @@ type conn struct {
 
 	br  *bufio.Reader
 	bw  *bufio.Writer // held only while a request is served: idle connections give it back to the pool
-	out io.Writer     // nc without io.ReaderFrom, made once
+	out io.Writer     // &sw (nc without io.ReaderFrom, each write bounded by SendTimeout)
+	sw  sendWriter
+	sdl time.Time // the write deadline last set on nc
+	wdl time.Time // WriteTimeout's deadline for the response being written (zero: none)
 
 	tlsState   *tls.ConnectionState
 	proto      string // "http" or "https"
@@ -392,7 +402,8 @@ func (c *conn) serve() {
 	}
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.nc)
-	c.out = writerOnly{c.nc}
+	c.sw = sendWriter{c}
+	c.out = &c.sw
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
 	c.fresh = true
@@ -736,7 +747,31 @@ func (c *conn) armWriteTimeout() {
 		c.loop.armWriteTimeout()
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	c.wdl = time.Now().Add(c.s.WriteTimeout)
+	c.sdl = c.wdl
+	c.nc.SetWriteDeadline(c.wdl)
+}
+
+// sendWriter writes a connection's responses: each write gets SendTimeout to make progress, within
+// WriteTimeout's deadline when that is set. Like extendIdle, a deadline still at least 15/16 of the
+// timeout away is kept, so that a fast client costs no timer update per write.
+type sendWriter struct{ c *conn }
+
+func (w *sendWriter) Write(p []byte) (int, error) {
+	c := w.c
+	timeout := c.s.sendTimeout
+	now := time.Now()
+	if c.sdl.Sub(now) < timeout-timeout/16 {
+		dl := now.Add(timeout)
+		if !c.wdl.IsZero() && c.wdl.After(now) && c.wdl.Before(dl) {
+			dl = c.wdl
+		}
+		if !dl.Equal(c.sdl) {
+			c.sdl = dl
+			c.nc.SetWriteDeadline(dl)
+		}
+	}
+	return c.nc.Write(p)
 }
 
 // answerPlainHTTPOnTLS tells a client that sent plain HTTP to a TLS listener
