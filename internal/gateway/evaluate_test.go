@@ -540,6 +540,16 @@ func TestApply_BackendsAreKeptWhileUnchangedAndClosedWhenReplaced(t *testing.T) 
 	}
 	h.vault.set("main", "k", testKey)
 	h.settle(t)
+	// settle can see the pass that found the secret missing; wait for the
+	// one that resolves it (seen failing under load).
+	waitFor(t, "the API's key resolved", func() bool {
+		for _, x := range h.g.routes.Load().apis {
+			if x.Name == "a" && x.problem() == "" {
+				return true
+			}
+		}
+		return false
+	})
 	r := request("GET", "https://h.test/a/x/y", "x-functions-key", testKey)
 	v := h.g.Evaluate(r, false)
 	if !v.Forward() || v.API.Backend != made[1] || r.URL.Path != "/x/y" {

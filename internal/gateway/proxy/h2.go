@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -148,7 +149,9 @@ func copyResponseHeader(dst, src, extra http.Header) {
 		}
 	}
 	for k, vv := range extra {
-		dst[k] = vv
+		// Copied: the Decider may reuse extra's storage once Done is called,
+		// and net/http may serialise dst after the handler has returned.
+		dst[k] = slices.Clone(vv)
 	}
 }
 
