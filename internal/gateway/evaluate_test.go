@@ -358,7 +358,9 @@ func TestAudit_FullQueueDropsAndCounts(t *testing.T) {
 	block := make(chan struct{})
 	w := writerFunc(func(p []byte) (int, error) { <-block; return len(p), nil })
 	h := newHarness(t, func(cfg *Config) { cfg.Audit = w })
-	for range defaultAuditQueue + 1000 {
+	// The writer holds at most one queue's worth while its sink blocks, and
+	// the queue takes another: past twice the bound, lines are dropped.
+	for range 2*defaultAuditQueue + 1000 {
 		v := h.g.Evaluate(request("GET", "https://h.test/x"), false)
 		v.Done(v.Status, 0, nil)
 	}
