@@ -79,7 +79,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		}
 		for k, vv := range d.ResponseHeader { // the decision id, naming the audit line that says why
 			if !hopByHop(k) && k != "Content-Length" {
-				w.Header()[k] = vv
+				w.Header()[k] = slices.Clone(vv) // see copyResponseHeader
 			}
 		}
 		writeH2Error(w, status, code, desc)
