@@ -122,6 +122,8 @@ func TestConnectors_RefusalsHaveTheirStatus(t *testing.T) {
 		}), http.StatusBadRequest, []string{`"inputClaims[0].claimtype"`}},
 		{"wrong type", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = "two" }), http.StatusBadRequest, []string{"retries"}},
 		{"not an object", "POST", connectorsPath, []any{}, http.StatusBadRequest, []string{"JSON object"}},
+		{"duplicated field", "POST", connectorsPath, `{"name":"other","endpoint":"https://x.test/a","endpoint":"https://y.test/b","authentication":{"type":"none"}}`, http.StatusBadRequest, []string{`field "endpoint" appears twice`}},
+		{"duplicated nested field", "POST", connectorsPath, `{"name":"other","endpoint":"https://x.test/a","authentication":{"type":"none","type":"basic"}}`, http.StatusBadRequest, []string{`field "authentication.type" appears twice`}},
 		{"no body", "POST", connectorsPath, nil, http.StatusBadRequest, []string{"required"}},
 		{"invalid field", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = 9 }), http.StatusBadRequest, []string{`"retries"`}},
 		{"literal password", "POST", connectorsPath, with(func(b map[string]any) {

@@ -37,7 +37,91 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
+	if path, dup := duplicateMember(body); dup {
+		return nil, badRequest("field %q appears twice in the request body; give each field once (JSON readers disagree on which of the two counts, so neither is taken)", clip(path))
+	}
 	return body, nil
+}
+
+// duplicateMember reports the JSON path (match.pathPrefix,
+// policy.methods[0].type) of the first member name that occurs twice in
+// one object of body. encoding/json silently keeps the last of them and
+// other readers the first, so a body with both is ambiguous (RFC 8259
+// section 4: names SHOULD be unique; RFC 7493 section 2.3: MUST). Bodies
+// that are not valid JSON report nothing: their decoding names the error.
+func duplicateMember(body []byte) (string, bool) {
+	// json.Valid bounds the nesting depth, so the walk below stays small.
+	if !json.Valid(body) {
+		return "", false
+	}
+	type level struct {
+		object bool
+		key    string // the member being read (objects)
+		index  int    // the element being read (arrays)
+		path   string
+		seen   map[string]bool
+	}
+	var stack []*level
+	// at is the path of the value about to be read in the innermost level.
+	at := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		l := stack[len(stack)-1]
+		if l.object {
+			if l.path == "" {
+				return l.key
+			}
+			return l.path + "." + l.key
+		}
+		return l.path + "[" + strconv.Itoa(l.index) + "]"
+	}
+	// next moves the innermost level past the value just read.
+	next := func() {
+		if len(stack) > 0 {
+			if l := stack[len(stack)-1]; !l.object {
+				l.index++
+			} else {
+				l.key = ""
+			}
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := (*level)(nil)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		// In an object, a string where no key is pending is the next key.
+		if s, ok := tok.(string); ok && top != nil && top.object && top.key == "" {
+			if top.seen[s] {
+				top.key = s
+				return at(), true
+			}
+			top.seen[s] = true
+			top.key = s
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{object: true, path: at(), seen: map[string]bool{}})
+		case json.Delim('['):
+			stack = append(stack, &level{path: at()})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			next()
+		default:
+			next()
+		}
+		if len(stack) == 0 && !dec.More() {
+			return "", false
+		}
+	}
 }
 
 func checkJSONContentType(ct string) error {

@@ -28,6 +28,8 @@ func TestRequest_BodiesAreCheckedBeforeUse(t *testing.T) {
 		{"array instead of object", request{body: `[1]`}, 400, "BadRequest", []string{"must be a JSON object"}},
 		{"wrong field type", request{body: `{"displayName":5}`}, 400, "BadRequest", []string{`"displayName" must be a string`}},
 		{"lifetime as string", request{body: `{"displayName":"x","accessTokenLifetimeSeconds":"600"}`}, 400, "BadRequest", []string{`"accessTokenLifetimeSeconds" must be an integer`}},
+		{"duplicated field", request{body: `{"displayName":"x","displayName":"y"}`}, 400, "BadRequest", []string{`field "displayName" appears twice`}},
+		{"duplicated field in a list", request{body: `{"displayName":"x","identifierUris":["api://a"],"identifierUris":["api://b"]}`}, 400, "BadRequest", []string{`field "identifierUris" appears twice`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
