@@ -14,10 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"sigs.k8s.io/yaml"
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/adminclient"
+	"github.com/portcullis/portcullis/internal/declarative"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/outbound"
 )
@@ -232,13 +232,13 @@ func readObjectFile[T any](path string, stdin io.Reader, check func(any) error, 
 	if len(data) > 1<<20 {
 		return out, fmt.Errorf("--from-file %s: larger than 1 MiB", path)
 	}
-	js, err := yaml.YAMLToJSON(data)
+	js, err := declarative.ToJSON(data)
 	if err != nil {
-		return out, fmt.Errorf("--from-file %s is neither JSON nor YAML: %v", path, err)
+		return out, fmt.Errorf("--from-file %s: %v", path, err)
 	}
 	var raw any
 	if err := json.Unmarshal(js, &raw); err != nil {
-		return out, fmt.Errorf("--from-file %s: %v", path, err)
+		return out, fmt.Errorf("--from-file %s: %s", path, declarative.ShapeError(err))
 	}
 	if _, ok := raw.(map[string]any); !ok {
 		return out, fmt.Errorf("--from-file %s does not hold an object with the fields of '%s'", path, showCommand)
@@ -249,7 +249,7 @@ func readObjectFile[T any](path string, stdin io.Reader, check func(any) error, 
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		return out, fmt.Errorf("--from-file %s: %v (the fields are those of '%s')", path, strings.TrimPrefix(err.Error(), "json: "), showCommand)
+		return out, fmt.Errorf("--from-file %s: %s (the fields are those of '%s')", path, declarative.ShapeError(err), showCommand)
 	}
 	return out, nil
 }

@@ -290,8 +290,11 @@ principalHeaders: {}
 
 	for _, tc := range []struct{ name, content, want string }{
 		{"unknown field", "name: a\nmatch: {pathprefix: /a}\n", "unknown field"},
-		{"wrong type", "name: a\nbackend: {urls: http://x}\n", "backend.urls"},
-		{"not YAML", "name: [a\n", "neither JSON nor YAML"},
+		{"wrong type", "name: a\nbackend: {urls: http://x}\n", `field "backend.urls" must be a list, not a JSON string`},
+		{"name as a number", `{"name": 5}`, `field "name" must be a string, not a JSON number`},
+		{"not YAML", "name: [a\n", "not valid YAML or JSON"},
+		{"key twice", "name: a\nmatch: {pathPrefix: /a}\nname: b\n", `line 3: the key "name" is given twice`},
+		{"key twice in JSON", `{"name":"a","match":{"pathPrefix":"/a","pathPrefix":"/b"}}`, `the key "pathPrefix" is given twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readAPIFile(write(tc.name+".yaml", tc.content), nil)
