@@ -180,6 +180,16 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"bearer empty audience", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{" "}}), directory.Invalid, []string{"policy.methods[0].audiences[0]"}},
 		{"rules require bad", func(a *directory.API) { a.Policy.Rules.Require = "most" }, directory.Invalid, []string{"policy.rules.require"}},
 		{"rules empty role", func(a *directory.API) { a.Policy.Rules.Roles = []string{""} }, directory.Invalid, []string{"policy.rules.roles[0]"}},
+		{"rules role with a space", func(a *directory.API) { a.Policy.Rules.Roles = []string{"Orders.Read", "Orders Write"} }, directory.Invalid, []string{`policy.rules.roles[1]" "Orders Write" contains whitespace`, "separate entries"}},
+		{"rules scope with a space", func(a *directory.API) { a.Policy.Rules.Scopes = []string{"orders.read orders.write"} }, directory.Invalid, []string{"policy.rules.scopes[0]", "whitespace"}},
+		{"rules scope with a tab", func(a *directory.API) { a.Policy.Rules.Scopes = []string{"orders\tread"} }, directory.Invalid, []string{"policy.rules.scopes[0]", "whitespace"}},
+		{"rules tenant by name", func(a *directory.API) { a.Policy.Rules.Tenants = []string{"contoso"} }, directory.Invalid, []string{`policy.rules.tenants[0]" "contoso" is not an id`, "tid", "portcullis tenant show"}},
+		{"rules object id not a GUID", func(a *directory.API) { a.Policy.Rules.ObjectIDs = []string{"orders-client"} }, directory.Invalid, []string{"policy.rules.objectIds[0]", "oid"}},
+		{"rules ids accepted in any case", func(a *directory.API) {
+			a.Policy.Rules.Tenants = []string{"C0FFEE00-0000-0000-0000-000000000001"}
+			a.Policy.Rules.ObjectIDs = []string{"c0ffee00-0000-0000-0000-000000000002"}
+			a.Policy.Rules.Applications = []string{"orders-client"} // azp of another issuer need not be a GUID
+		}, 0, nil},
 		{"realm with quote", func(a *directory.API) { a.Policy.Realm = `a"b` }, directory.Invalid, []string{"policy.realm"}},
 	}
 	for _, tc := range cases {

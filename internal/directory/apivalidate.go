@@ -420,6 +420,41 @@ func validatePolicy(p guard.PolicySpec) error {
 			return err
 		}
 	}
+	return validateRuleValues(r)
+}
+
+// validateRuleValues refuses rule values no token can carry, which would
+// refuse every caller without saying why: a role or scope with whitespace
+// (roles are values without spaces, and scp is a space-separated list, so
+// "Orders Read" would be read as two scopes), and a tenant or object id
+// that is not a GUID (tid and oid always are; a tenant's name is not what
+// tokens carry).
+func validateRuleValues(r guard.RulesSpec) error {
+	for _, l := range []struct {
+		field, example string
+		values         []string
+	}{{"roles", "Orders.Read", r.Roles}, {"scopes", "Orders.Read", r.Scopes}} {
+		for i, v := range l.values {
+			if strings.ContainsFunc(v, unicode.IsSpace) {
+				return invalid("field \"policy.rules.%s[%d]\" %q contains whitespace, which no %s in a token holds; write it as the app role or scope value, e.g. %q (list several values as separate entries)",
+					l.field, i, clip(v), strings.TrimSuffix(l.field, "s"), l.example)
+			}
+		}
+	}
+	for _, l := range []struct {
+		field, claim, how string
+		values            []string
+	}{
+		{"tenants", "tid", "'portcullis tenant show NAME' prints a Portcullis tenant's id", r.Tenants},
+		{"objectIds", "oid", "'portcullis app show APP' prints an application's objectId", r.ObjectIDs},
+	} {
+		for i, v := range l.values {
+			if !isGUID(v) {
+				return invalid("field \"policy.rules.%s[%d]\" %q is not an id: tokens carry a GUID in %s, so this value could never match; give the id (%s)",
+					l.field, i, clip(v), l.claim, l.how)
+			}
+		}
+	}
 	return nil
 }
 
