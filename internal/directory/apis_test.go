@@ -548,3 +548,75 @@ func TestBackendTLS_FormerInsecureSkipVerifyReadsAsSkipChainValidation(t *testin
 		})
 	}
 }
+
+// TestAPIService_ATenantThatAnotherTenantsAPITrustsIsNotDeleted: deleting a
+// tenant that a gateway API of another tenant accepts as a bearer issuer
+// would leave that API referring to nothing; it is refused (409 naming the
+// API and the field) until the API no longer names it. Its own APIs never
+// hold it back.
+func TestAPIService_ATenantThatAnotherTenantsAPITrustsIsNotDeleted(t *testing.T) {
+	ctx := context.Background()
+	bearer := func(tenants ...string) guard.PolicySpec {
+		var is []guard.IssuerSpec
+		for _, tn := range tenants {
+			is = append(is, guard.IssuerSpec{Tenant: tn})
+		}
+		return guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: is, Audiences: []string{"api://orders"}}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		policies map[string]guard.PolicySpec // tenant → the policy of its API "orders"
+		want     []string                    // parts of the refusal; nil: deleted
+	}{
+		{"trusted by its own API only", map[string]guard.PolicySpec{"fabrikam": bearer("fabrikam")}, nil},
+		{"trusted by no API", map[string]guard.PolicySpec{"contoso": bearer("contoso")}, nil},
+		{"trusted by another tenant's API", map[string]guard.PolicySpec{"contoso": bearer("contoso", "fabrikam")},
+			[]string{"tenant fabrikam", `gateway API "orders" of tenant contoso`, "policy.methods[0].issuers[1]", "PUT /admin/v1/tenants/contoso/apis/orders"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _ := newAPIService(t)
+			if _, err := svc.CreateTenant(ctx, "fabrikam"); err != nil {
+				t.Fatal(err)
+			}
+			for tenant, p := range tc.policies {
+				api := directory.API{Name: "orders", Match: directory.APIMatch{PathPrefix: "/orders"}, Backend: directory.Backend{URLs: []string{"https://orders.internal"}}, Policy: p}
+				if _, err := svc.CreateAPI(ctx, tenant, api); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := svc.DeleteTenant(ctx, "fabrikam")
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if _, err := svc.Tenant(ctx, "fabrikam"); directory.KindOf(err) != directory.NotFound {
+					t.Fatalf("tenant after delete: %v", err)
+				}
+				return
+			}
+			if directory.KindOf(err) != directory.Conflict {
+				t.Fatalf("got %v, want a conflict", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if _, err := svc.Tenant(ctx, "fabrikam"); err != nil {
+				t.Fatalf("a refused delete removed the tenant: %v", err)
+			}
+			// Once the API no longer names it, the tenant can go.
+			api, err := svc.API(ctx, "contoso", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			api.Policy = bearer("contoso")
+			if _, err := svc.UpdateAPI(ctx, "contoso", "orders", api, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.DeleteTenant(ctx, "fabrikam"); err != nil {
+				t.Fatalf("delete after the reference was removed: %v", err)
+			}
+		})
+	}
+}
