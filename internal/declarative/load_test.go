@@ -67,6 +67,8 @@ func TestLoad_ValidationErrorsNameFilePathAndFix(t *testing.T) {
 		{"key twice in an API", "tenants:\n  - name: a\n    apis:\n      - name: x\n        match: {pathPrefix: /a, pathPrefix: /b}\n", []string{"line 5: the key \"pathPrefix\" is given twice"}},
 		{"list as a number", "tenants: 5\n", []string{`field "tenants" must be a list, not a JSON number`, "docs/apply.md"}},
 		{"name as a list", "tenants:\n  - name: [a]\n", []string{`field "tenants.name" must be a string, not a JSON array`}},
+		{"name read as a boolean", "tenants:\n  - name: yes\n", []string{`field "tenants.name" must be a string, not a JSON bool`, "put the value in quotes"}},
+		{"name read as a number", "tenants:\n  - name: default\n    apis: [{name: 0123}]\n", []string{`field "tenants.apis.name" must be a string, not a JSON number`, "quotes"}},
 		{"document as a list", "- name: a\n", []string{"the document must be a mapping (an object), not a JSON array"}},
 		{"unknown field", "tenants:\n  - name: a\n    colour: red\n", []string{"main.yaml: ", `unknown field "colour"`, "docs/apply.md"}},
 		{"tenant name", "tenants:\n  - name: 'has space'\n", []string{"main.yaml: tenants[0].name: ", "letters a-z"}},

@@ -48,7 +48,13 @@ func ShapeError(err error) string {
 	case errors.As(err, &typ) && typ.Field == "":
 		return fmt.Sprintf("the document must be %s, not a JSON %s", jsonKind(typ.Type), typ.Value)
 	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q must be %s, not a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
+		msg := fmt.Sprintf("field %q must be %s, not a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
+		if typ.Type.Kind() == reflect.String && (typ.Value == "bool" || strings.HasPrefix(typ.Value, "number")) {
+			// YAML reads an unquoted yes, no, on, off, true, false or
+			// digits as a boolean or a number, not as the text written.
+			msg += "; in YAML, put the value in quotes (e.g. name: 'yes' or name: '0123')"
+		}
+		return msg
 	case errors.As(err, &syntax):
 		return fmt.Sprintf("not valid JSON (at byte %d): %s", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
 	}
