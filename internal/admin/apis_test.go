@@ -122,6 +122,7 @@ func TestAPIs_RefusalsSayWhatAndWhere(t *testing.T) {
 			b["policy"].(map[string]any)["methods"].([]any)[0].(map[string]any)["secret"] = "x"
 		}), 400, "BadRequest", []string{`unknown field "policy.methods[0].secret"`}},
 		{"wrong type", apisPath, with("a", func(b map[string]any) { b["backend"].(map[string]any)["urls"] = "http://x" }), 400, "BadRequest", []string{"backend.urls", "an array"}},
+		{"wrong type in a map", apisPath, with("a", func(b map[string]any) { b["principalHeaders"] = map[string]any{"X-Caller": 1} }), 400, "BadRequest", []string{`field "principalHeaders" must be an object whose values are each a string; one is a JSON number`}},
 		{"invalid field", apisPath, with("a", func(b map[string]any) { b["match"].(map[string]any)["pathPrefix"] = "x" }), 400, "BadRequest", []string{"match.pathPrefix"}},
 		{"literal password", apisPath, with("a", func(b map[string]any) {
 			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "basic", "users": []any{map[string]any{"name": "u", "password": "hunter2"}}}}}

@@ -226,12 +226,43 @@ func decodeError(err error, dst any) error {
 		if typ.Field == "" {
 			return badRequest("request body must be a JSON object with the fields %s, not a JSON %s", fieldList(dst), typ.Value)
 		}
+		if ft := fieldType(dst, typ.Field); ft != nil && ft.Kind() == reflect.Map && ft.Elem() == typ.Type {
+			// encoding/json names the map, not the member that is wrong.
+			return badRequest("field %q must be an object whose values are each %s; one is a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
+		}
 		return badRequest("field %q must be %s, not a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
 		return badRequest("unknown field %s; the allowed fields are %s (names are case-sensitive)", name, fieldList(dst))
 	}
 	return badRequest("request body could not be decoded as JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// fieldType returns the Go type of the field at path (JSON names joined
+// by dots, as json.UnmarshalTypeError gives them) in the struct dst points
+// to, looking through pointers and slices; nil when it has none.
+func fieldType(dst any, path string) reflect.Type {
+	t := reflect.TypeOf(dst)
+	for _, name := range strings.Split(path, ".") {
+		for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		var next reflect.Type
+		for _, f := range reflect.VisibleFields(t) {
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == name && f.IsExported() {
+				next = f.Type
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		t = next
+	}
+	return t
 }
 
 // jsonKind names the JSON type that decodes into t.
