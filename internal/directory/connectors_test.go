@@ -75,6 +75,8 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"auth none", cred(outbound.CredentialSpec{Type: outbound.TypeNone}), 0, nil},
 		{"auth empty type is none", cred(outbound.CredentialSpec{}), 0, nil},
 		{"auth none with a password", cred(outbound.CredentialSpec{Type: outbound.TypeNone, Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.password"`, "type is none"}},
+		{"auth fields without a type", cred(outbound.CredentialSpec{Username: "u", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username" is set but "authentication.type" is missing`, "basic"}},
+		{"auth certificate without a type", cred(outbound.CredentialSpec{Certificate: "vault://kv1/certificates/c"}), directory.Invalid, []string{`"authentication.certificate" is set but "authentication.type" is missing`}},
 		{"basic without username", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "required"}},
 		{"basic username with colon", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "a:b", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "':'"}},
 		{"basic literal password", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "u", Password: "hunter2"}), directory.Invalid, []string{`"authentication.password"`, "vault reference"}},

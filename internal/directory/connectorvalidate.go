@@ -205,6 +205,11 @@ func NormalizeCredential(path string, c outbound.CredentialSpec) (outbound.Crede
 		outbound.TypeClientCertificate: {"certificate"},
 	}
 	if c.Type == "" {
+		for _, f := range []string{"username", "password", "header", "key", "token", "clientCredentials", "certificate"} {
+			if set[f] {
+				return c, invalid("field %q is set but %q is missing; give the type %s belongs to (basic, apiKeyHeader, bearer or clientCertificate)", at(f), at("type"), f)
+			}
+		}
 		c.Type = outbound.TypeNone
 	}
 	allowed, ok := fields[c.Type]
