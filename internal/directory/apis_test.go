@@ -139,6 +139,8 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"timeout negative", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = -1 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "3600"}},
 		{"timeout too long", func(a *directory.API) { a.Backend.Timeouts.IdleSeconds = 3601 }, directory.Invalid, []string{"backend.timeouts.idleSeconds"}},
 		{"timeout 3600", func(a *directory.API) { a.Backend.Timeouts.ResponseHeaderSeconds = 3600 }, 0, nil},
+		{"timeout of a nanosecond", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = 1e-9 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "at least 0.001 (1 ms)"}},
+		{"timeout of a millisecond", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = 0.001 }, 0, nil},
 		{"principal header bad name", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"X Bad": "subject"} }, directory.Invalid, []string{"principalHeaders", "not a valid header name"}},
 		{"principal header unknown field", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"X-A": "password"} }, directory.Invalid, []string{"principalHeaders.X-A", "tenantId"}},
 		{"principal header hop-by-hop", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"connection": "subject"} }, directory.Invalid, []string{"principalHeaders.connection", "Connection"}},

@@ -30,9 +30,13 @@ const (
 	MaxPolicyEntries    = 100 // users, keys, CAs, pins, issuers, audiences, rule values of one list
 	MaxPathPrefix       = 1024
 	MaxTimeoutSeconds   = 3600
-	maxHostName         = 253
-	maxReference        = 512
-	maxPEM              = 64 << 10
+	// MinTimeoutSeconds is the shortest timeout an API or a connector
+	// accepts (1 ms); a shorter one (1e-9, from a "1ns" duration) fails
+	// every call.
+	MinTimeoutSeconds = 0.001
+	maxHostName       = 253
+	maxReference      = 512
+	maxPEM            = 64 << 10
 )
 
 // The policy's form (duplicate users and keys, thumbprints, algorithms,
@@ -270,6 +274,9 @@ func normalizeBackend(b Backend) (Backend, error) {
 	} {
 		if math.IsNaN(t.v) || t.v < 0 || t.v > MaxTimeoutSeconds {
 			return b, invalid("field %q is %v; give a number of seconds from 0 (the default) to %d", t.field, t.v, MaxTimeoutSeconds)
+		}
+		if t.v > 0 && t.v < MinTimeoutSeconds {
+			return b, invalid("field %q is %v seconds, shorter than any connection or answer can take, so every request would fail; give at least %v (1 ms), or 0 for the default", t.field, t.v, MinTimeoutSeconds)
 		}
 	}
 	return b, nil

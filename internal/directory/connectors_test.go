@@ -183,6 +183,7 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 
 		{"timeout negative", func(c *directory.Connector) { c.TimeoutSeconds = -1 }, directory.Invalid, []string{`"timeoutSeconds"`, "120"}},
 		{"timeout 120", func(c *directory.Connector) { c.TimeoutSeconds = 120 }, 0, nil},
+		{"timeout of a microsecond", func(c *directory.Connector) { c.TimeoutSeconds = 1e-6 }, directory.Invalid, []string{`"timeoutSeconds"`, "at least 0.001 (1 ms)"}},
 		{"timeout 121", func(c *directory.Connector) { c.TimeoutSeconds = 121 }, directory.Invalid, []string{`"timeoutSeconds"`}},
 		{"retries 5", func(c *directory.Connector) { c.Retries = 5 }, 0, nil},
 		{"retries 6", func(c *directory.Connector) { c.Retries = 6 }, directory.Invalid, []string{`"retries"`, "0 to 5"}},

@@ -86,6 +86,9 @@ func normalizeConnector(in Connector) (Connector, error) {
 	if math.IsNaN(c.TimeoutSeconds) || c.TimeoutSeconds < 0 || c.TimeoutSeconds > MaxConnectorTimeout {
 		return c, invalid("field \"timeoutSeconds\" is %v; give a number of seconds from 0 (the default, %d) to %d", c.TimeoutSeconds, DefaultConnectorTimeout, MaxConnectorTimeout)
 	}
+	if c.TimeoutSeconds > 0 && c.TimeoutSeconds < MinTimeoutSeconds {
+		return c, invalid("field \"timeoutSeconds\" is %v seconds, shorter than any call can take, so every call would fail; give at least %v (1 ms), or 0 for the default (%d)", c.TimeoutSeconds, MinTimeoutSeconds, DefaultConnectorTimeout)
+	}
 	if c.Retries < 0 || c.Retries > MaxConnectorRetries {
 		return c, invalid("field \"retries\" is %d; give 0 to %d (a call is retried only when the connection could not be made)", c.Retries, MaxConnectorRetries)
 	}
