@@ -339,7 +339,9 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 			return err
 		}
 		api.Backend.Credential = &c
-		if c.Type == outbound.TypeNone {
+		if c == (outbound.CredentialSpec{Type: outbound.TypeNone}) {
+			// none with no other field: no credential. With one, the
+			// server says which field does not belong to none.
 			api.Backend.Credential = nil
 		}
 	}
@@ -412,6 +414,15 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 	return nil
 }
 
+// methodKinds lists the types of p's methods in order.
+func methodKinds(p guard.PolicySpec) []string {
+	var out []string
+	for _, m := range p.Methods {
+		out = append(out, m.Type)
+	}
+	return out
+}
+
 func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 	set := fs.Changed
 	for _, kind := range f.removeMethods {
@@ -420,6 +431,13 @@ func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 		}
 		if slices.Contains(f.order.seen, kind) {
 			return fmt.Errorf("--remove-method %s and flags of the %s method contradict each other; give one", kind, kind)
+		}
+		if !slices.ContainsFunc(p.Methods, func(m guard.MethodSpec) bool { return m.Type == kind }) {
+			have := strings.Join(methodKinds(*p), ", ")
+			if have == "" {
+				have = "none"
+			}
+			return fmt.Errorf("--remove-method %s: the API has no %s method (its methods: %s); nothing to remove", kind, kind, have)
 		}
 		p.Methods = slices.DeleteFunc(slices.Clone(p.Methods), func(m guard.MethodSpec) bool { return m.Type == kind })
 	}
