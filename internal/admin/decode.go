@@ -37,6 +37,22 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkJSONContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
+	if bytes.HasPrefix(body, []byte("\xef\xbb\xbf")) {
+		return nil, badRequest("request body starts with a byte order mark (EF BB BF); JSON must not (RFC 8259 section 8.1): save the file as UTF-8 without BOM")
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would replace each invalid byte with U+FFFD and
+		// store text the client never sent ("café" in Latin-1 as "caf\uFFFD").
+		at := 0
+		for at < len(body) {
+			r, size := utf8.DecodeRune(body[at:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			at += size
+		}
+		return nil, badRequest("request body is not valid UTF-8 (byte %d is 0x%02X); send the JSON encoded as UTF-8 (a Latin-1 or Windows-1252 text must be converted first)", at, body[at])
+	}
 	if path, dup := duplicateMember(body); dup {
 		return nil, badRequest("field %q appears twice in the request body; give each field once (JSON readers disagree on which of the two counts, so neither is taken)", clip(path))
 	}
