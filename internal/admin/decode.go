@@ -53,10 +53,54 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		}
 		return nil, badRequest("request body is not valid UTF-8 (byte %d is 0x%02X); send the JSON encoded as UTF-8 (a Latin-1 or Windows-1252 text must be converted first)", at, body[at])
 	}
+	if at, bad := loneSurrogate(body); bad {
+		return nil, badRequest("request body has a \\u escape at byte %d that is half of a UTF-16 surrogate pair; escape characters outside the Basic Multilingual Plane as a complete pair (\\ud83d\\ude00) or send them as UTF-8", at)
+	}
 	if path, dup := duplicateMember(body); dup {
 		return nil, badRequest("field %q appears twice in the request body; give each field once (JSON readers disagree on which of the two counts, so neither is taken)", clip(path))
 	}
 	return body, nil
+}
+
+// loneSurrogate reports the offset of the first \u escape in a JSON
+// string of body that is a UTF-16 surrogate without its other half.
+// encoding/json turns such an escape into U+FFFD, text the client never
+// sent (RFC 7493 section 2.1 forbids them).
+func loneSurrogate(body []byte) (int, bool) {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch c := body[i]; {
+		case c == '"':
+			inString = !inString
+		case inString && c == '\\' && i+1 < len(body) && body[i+1] != 'u':
+			i++ // a one-character escape, \" included
+		case inString && c == '\\':
+			r, ok := hex4(i)
+			if !ok {
+				return 0, false // a syntax error, which decoding names
+			}
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				low, ok := hex4(i + 6)
+				if !ok || low < 0xDC00 || low > 0xDFFF {
+					return i, true
+				}
+				i += 11
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return i, true
+			default:
+				i += 5
+			}
+		}
+	}
+	return 0, false
 }
 
 // duplicateMember reports the JSON path (match.pathPrefix,

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fuzzBody posts body to path on e's mux (in process, for speed) and fails
@@ -238,4 +240,52 @@ func countKeys(body []byte) int {
 			expectKey[len(objects)-1] = true
 		}
 	}
+}
+
+// FuzzLoneSurrogate checks loneSurrogate against what encoding/json does:
+// a body is reported exactly when decoding it yields a U+FFFD that the
+// body did not hold, literally or escaped.
+func FuzzLoneSurrogate(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"\ud83d\ude00"}`, `{"a":"\ud83d"}`, `{"a":"\ude00"}`, `{"a":"\\ud83d"}`, `{"a":"\\\ud83d"}`,
+		`{"\ud83dx":1}`, `["\ud83d\u0041"]`, `"\u00e9"`, `{"a":"\"\ud83d\udc4d"}`, `{"a":"x\ud800\udbff"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		at, bad := loneSurrogate(body)
+		if !json.Valid(body) || !utf8.Valid(body) {
+			return
+		}
+		if bytes.Contains(body, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(body), []byte("\\ufffd")) {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return
+		}
+		if replaced := holdsReplacement(v); replaced != bad {
+			t.Fatalf("body %q: reported %v (at %d), but decoding yields U+FFFD: %v", body, bad, at, replaced)
+		}
+	})
+}
+
+func holdsReplacement(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, utf8.RuneError)
+	case []any:
+		for _, e := range v {
+			if holdsReplacement(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if holdsReplacement(k) || holdsReplacement(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
