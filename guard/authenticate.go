@@ -133,7 +133,14 @@ func authorization(r *http.Request, scheme string) (string, error) {
 	// token68 (RFC 9110 §11.2): what a bearer token or Basic credentials are.
 	for i := 0; i < len(cred); i++ {
 		if !token68[cred[i]] {
-			return "", invalidRequest(fmt.Sprintf("the %s credentials contain a character (at offset %d) that is not allowed; send one %s header with a single token", scheme, i, scheme))
+			want := "one Authorization: " + scheme + " header with a single token"
+			switch scheme {
+			case "Basic":
+				want = "Authorization: Basic followed by the base64 of user:password (curl -u user:password does it)"
+			case "Bearer":
+				want = "Authorization: Bearer followed by the access token, once"
+			}
+			return "", invalidRequest(fmt.Sprintf("the %s credentials contain a character (at offset %d) that is not allowed there (RFC 9110 token68); send %s", scheme, i, want))
 		}
 	}
 	return cred, nil

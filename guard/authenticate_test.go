@@ -211,3 +211,29 @@ func TestNewPinnedCertificates_RefusesWhatIsNotAThumbprint(t *testing.T) {
 		t.Errorf("colon-separated hex: %v", err)
 	}
 }
+
+// A credential with a character token68 cannot hold is refused with what
+// to send instead, in the terms of its scheme (seen in the gateway guide:
+// "send one Basic header with a single token" for bad base64).
+func TestAuthorization_MalformedCredentialsSayWhatToSend(t *testing.T) {
+	tests := []struct {
+		name, scheme, header, want string
+	}{
+		{"Basic that is not base64", "Basic", "Basic !!!", "send Authorization: Basic followed by the base64 of user:password"},
+		{"Basic user:password unencoded", "Basic", "Basic ops:s3cret pw", "at offset 3"},
+		{"Bearer with a space", "Bearer", "Bearer a b", "send Authorization: Bearer followed by the access token, once"},
+		{"two Bearer tokens in one header", "Bearer", "Bearer a, Bearer b", "at offset 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := authorization(request("Authorization", tt.header), tt.scheme)
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Code != CodeInvalidRequest {
+				t.Fatalf("got %#v; want 400 invalid_request", err)
+			}
+			if !strings.Contains(e.Description, tt.want) || strings.Contains(e.Description, "s3cret") {
+				t.Errorf("description %q; want it to hold %q and no credential", e.Description, tt.want)
+			}
+		})
+	}
+}

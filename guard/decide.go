@@ -3,6 +3,7 @@ package guard
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Decide runs the policy on r: authenticate with the first authenticator
@@ -33,7 +34,12 @@ func (p Policy) decide(r *http.Request, tr *trace) (*Principal, *Error) {
 		if err := p.Authorize(r, pr); err != nil {
 			return pr, tr.failed("authorize", AsError(err))
 		}
-		tr.held("authorize", func() string { return "the policy's Authorize hook admitted the caller" })
+		tr.held("authorize", func() string {
+			if p.AuthorizeHeld != "" {
+				return p.AuthorizeHeld
+			}
+			return "Policy.Authorize admitted the caller"
+		})
 	}
 	return pr, nil
 }
@@ -102,7 +108,8 @@ func (t *trace) absent(a Authenticator) {
 	d := "the request carries no credential of this kind"
 	if de, ok := a.(describer); ok {
 		what, _ := de.describe()
-		d = "the request carries no " + what
+		// what reads "a TLS client certificate" where a challenge says "send …"
+		d = "the request carries no " + strings.TrimPrefix(what, "a ")
 	}
 	t.steps = append(t.steps, Step{Phase: PhaseAuthenticate, Method: methodOf(a), Outcome: OutcomeAbsent, Detail: d})
 }

@@ -207,6 +207,11 @@ type Policy struct {
 	// express (for example "the client application still exists"). Return
 	// an *Error; any other error refuses with 401 invalid_token.
 	Authorize func(r *http.Request, p *Principal) error
+	// AuthorizeHeld says in words what held when Authorize admitted a
+	// caller ("the client application still exists"), for the steps
+	// Explain records; by default they say only that Policy.Authorize
+	// admitted the caller.
+	AuthorizeHeld string
 	// Realm names the protected API in challenges (RFC 6750 §3).
 	Realm string
 	// OnRefusal, when set, is told of every refusal, for audit and logs.

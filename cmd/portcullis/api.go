@@ -896,7 +896,11 @@ func certSources(srcs []string) string {
 	for i, s := range srcs {
 		out[i] = s
 		if !strings.HasPrefix(s, "vault://") {
-			out[i] = fmt.Sprintf("PEM (%d certificates)", strings.Count(s, "-----BEGIN CERTIFICATE-----"))
+			n, noun := strings.Count(s, "-----BEGIN CERTIFICATE-----"), "certificates"
+			if n == 1 {
+				noun = "certificate"
+			}
+			out[i] = fmt.Sprintf("PEM (%d %s)", n, noun)
 		}
 	}
 	return strings.Join(out, ", ")

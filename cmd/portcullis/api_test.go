@@ -420,3 +420,22 @@ func FuzzReadAPIFile(f *testing.F) {
 		}
 	})
 }
+
+func TestCertSources_CountsCertificatesInWords(t *testing.T) {
+	block := "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	for _, tt := range []struct {
+		name string
+		srcs []string
+		want string
+	}{
+		{"one PEM certificate", []string{block}, "PEM (1 certificate)"},
+		{"two in one PEM", []string{block + block}, "PEM (2 certificates)"},
+		{"a reference and a PEM", []string{"vault://default/certificates/ca", block}, "vault://default/certificates/ca, PEM (1 certificate)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := certSources(tt.srcs); got != tt.want {
+				t.Errorf("certSources = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -206,7 +206,10 @@ func newAPIExplainCommand(f *adminFlags) *cobra.Command {
 the request the flags describe, without calling the backend. It prints each
 step (which method was tried, which rule held or failed, and why), then the
 decision (allowed, or the status and error the gateway would answer), then
-the principal the request would act as. Routing, TLS and the
+the principal the request would act as. The request is first checked
+against the API's own match, as the gateway routes: a method it does not
+accept is 405, a path outside its path prefix (or a --host it does not
+serve) is 404. Whether another API would take the request, TLS and the
 failed-authentication budget are not part of the dry run: use 'api test'
 for a real request.
 
@@ -247,7 +250,7 @@ only the certificates are sent.`,
 			})
 		},
 	}
-	rf.register(cmd.Flags(), "path of the request, e.g. /orders/1 (default /)", "Host of the request, e.g. api.example.com (default none)")
+	rf.register(cmd.Flags(), "path of the request, e.g. /orders/1 (default: the API's path prefix)", "Host of the request, e.g. api.example.com (default none)")
 	return cmd
 }
 

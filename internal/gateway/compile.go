@@ -83,6 +83,7 @@ func (g *Gateway) compile(d *directory.API) *API {
 	if len(res.issuers) > 0 && g.cfg.Clients != nil {
 		exists, prev := requireExistingClient(res.issuers, g.cfg.Clients), pol.Authorize
 		pol.Authorize = exists
+		pol.AuthorizeHeld = "the token's client application still exists (checked for tokens of this server's tenants: a deleted application's tokens are refused at once)"
 		if prev != nil { // keep what the compiled policy checks itself
 			pol.Authorize = func(r *http.Request, p *guard.Principal) error {
 				if err := exists(r, p); err != nil {

@@ -17,7 +17,7 @@ import (
 // used, never echoed); Certificate is a PEM client certificate.
 type ExplainRequest struct {
 	Method      string              `json:"method,omitempty"` // default GET
-	Path        string              `json:"path,omitempty"`   // default /
+	Path        string              `json:"path,omitempty"`   // default: the API's path prefix
 	Host        string              `json:"host,omitempty"`
 	Headers     map[string][]string `json:"headers,omitempty"`
 	Certificate string              `json:"certificate,omitempty"`
@@ -72,15 +72,16 @@ func decodeExplainRequest(body io.Reader) (*http.Request, error) {
 	if in.Method == "" {
 		in.Method = http.MethodGet
 	}
-	if in.Path == "" {
-		in.Path = "/"
-	}
 	if !validHeaderName(in.Method) {
 		return nil, errors.New("method is not an HTTP method token")
 	}
-	u, err := url.ParseRequestURI(in.Path)
-	if err != nil || !strings.HasPrefix(in.Path, "/") {
-		return nil, errors.New("path must be an absolute path such as /orders/1 (a query is allowed)")
+	u := &url.URL{} // no path: Explain uses the API's path prefix
+	if in.Path != "" {
+		var err error
+		u, err = url.ParseRequestURI(in.Path)
+		if err != nil || !strings.HasPrefix(in.Path, "/") {
+			return nil, errors.New("path must be an absolute path such as /orders/1 (a query is allowed)")
+		}
 	}
 	r := &http.Request{Method: in.Method, URL: u, Host: in.Host, Header: http.Header{}, Body: http.NoBody,
 		RemoteAddr: "127.0.0.1:0", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}

@@ -239,10 +239,10 @@ func (g *Gateway) ApplyWithApplications(apis []directory.API) error {
 	return g.apply(apis, true)
 }
 
-// VaultChanged is the vault watcher's Changed callback: the health of
-// every API is recomputed, and APIs compiled against a certificate that
-// changed are compiled again. A gateway with a watcher of its own wires
-// it itself; the owner of a shared Config.Watcher calls it.
+// VaultChanged is the vault watcher's Changed callback: APIs compiled
+// against a certificate that changed are compiled again, and the health of
+// every API is recomputed. A gateway with a watcher of its own wires it
+// itself; the owner of a shared Config.Watcher calls it.
 func (g *Gateway) VaultChanged(certificates bool) {
 	if certificates {
 		g.applyMu.Lock()
@@ -251,8 +251,10 @@ func (g *Gateway) VaultChanged(certificates bool) {
 		if err != nil {
 			g.log.Warn("gateway: recompiling APIs after a certificate change failed", "err", err)
 		}
-		return
 	}
+	// Also after a certificate pass: apply refreshed only the APIs it
+	// compiled again, and the same pass may have resolved the secrets of
+	// others (the first pass after a start resolves everything at once).
 	for _, a := range g.routes.Load().apis {
 		a.refreshHealth(g.log)
 	}

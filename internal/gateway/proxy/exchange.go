@@ -82,11 +82,28 @@ func appendJSONString(b []byte, s string) []byte {
 
 // writeError answers with the engine's own JSON error and Connection: close; the caller closes.
 func (c *conn) writeError(status int, code, description string) {
+	c.writeErrorFields(status, code, description, nil)
+}
+
+// writeErrorFields is writeError with extra fields, the Decision's
+// ResponseHeader on a backend failure: the decision id that names the
+// audit line saying why the backend failed.
+func (c *conn) writeErrorFields(status int, code, description string, extra http.Header) {
 	body := errorBody(code, description)
 	c.acquireWriter()
 	w := c.bw
 	c.armWriteTimeout()
 	writeStatusLine(w, status, reasonFor(status))
+	for k, vv := range extra {
+		if hopByHop(k) || k == "Content-Length" || k == "Content-Type" || !validTokenString(k) {
+			continue
+		}
+		for _, v := range vv {
+			if validValueString(v) {
+				writeHeaderLine(w, k, v)
+			}
+		}
+	}
 	w.WriteString("Content-Type: application/json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ")
 	writeInt(w, int64(len(body)))
 	w.WriteString("\r\n\r\n")
@@ -121,8 +138,10 @@ func (c *conn) failUpstream(d *Decision, status int, description string, err err
 	if status == http.StatusGatewayTimeout {
 		code = "gateway_timeout"
 	}
-	c.writeError(status, code, description)
-	c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+	c.writeErrorFields(status, code, description, d.ResponseHeader)
+	if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
+		c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+	}
 	if d.Done != nil {
 		d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
 	}

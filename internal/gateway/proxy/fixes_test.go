@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -264,4 +267,130 @@ func TestProxy_InvalidResponseHeaderFromTheDeciderIsNotSent(t *testing.T) {
 	if resp.Header.Get("X-Injected") != "" || resp.Header.Get("X-Bad") != "" || resp.Header.Get("X-Good") != "g" {
 		t.Fatalf("headers: %v", resp.Header)
 	}
+}
+
+// A 502 names its decision like every other answer of the gateway: the
+// audit line with that id says why the backend failed. Each engine (the
+// event loop of plain listeners, the TLS connection's, HTTP/2) writes it.
+func TestProxy_BackendFailureCarriesTheDecisionsResponseFields(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	ln.Close()
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	d := deciderFunc(func(*http.Request) Decision {
+		return Decision{Upstream: up, ResponseHeader: http.Header{"X-Portcullis-Decision-Id": {"5f0c1d2e3a4b5c6d"}}}
+	})
+	plain := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, nil)
+	overTLS := startProxy(t, &Server{Decider: d, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
+	for _, tt := range []struct {
+		name, url string
+		h2        bool
+	}{
+		{"plain HTTP/1.1", "http://" + plain + "/orders", false},
+		{"HTTP/1.1 over TLS", "https://" + overTLS + "/orders", false},
+		{"HTTP/2", "https://" + overTLS + "/orders", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
+			if !tt.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway || (resp.ProtoMajor == 2) != tt.h2 {
+				t.Fatalf("HTTP/%d %d %s", resp.ProtoMajor, resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("X-Portcullis-Decision-Id"); got != "5f0c1d2e3a4b5c6d" {
+				t.Errorf("X-Portcullis-Decision-Id = %q, want the decision's; headers %v", got, resp.Header)
+			}
+			if ct := resp.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+		})
+	}
+}
+
+// A failed backend exchange is logged once: by the Decider when it is
+// told through Done (the gateway's line names the API), by the engine
+// only when nobody else hears of it.
+func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	ln.Close()
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	for _, tt := range []struct {
+		name       string
+		done       bool
+		h2         bool
+		wantLogged bool
+	}{
+		{"HTTP/1.1, the Decider hears of it", true, false, false},
+		{"HTTP/1.1, nobody else does", false, false, true},
+		{"HTTP/2, the Decider hears of it", true, true, false},
+		{"HTTP/2, nobody else does", false, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs syncBuffer
+			reported := make(chan Result, 1)
+			d := deciderFunc(func(*http.Request) Decision {
+				dec := Decision{Upstream: up}
+				if tt.done {
+					dec.Done = func(r Result) { reported <- r }
+				}
+				return dec
+			})
+			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))},
+				&tls.Config{Certificates: []tls.Certificate{cert}})
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
+			if !tt.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+			if tt.done {
+				if r := <-reported; r.Status != http.StatusBadGateway || r.Err == nil {
+					t.Errorf("Done got %+v", r)
+				}
+			}
+			logged := func() bool { return strings.Contains(logs.String(), "backend exchange failed") }
+			if tt.wantLogged {
+				waitFor(t, "the engine's line", logged)
+			} else if logged() { // Done runs after the engine would have logged
+				t.Errorf("the engine logged a failure the Decider reports:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -73,7 +73,14 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusGatewayTimeout {
 			desc, code = "the backend did not answer in time", "gateway_timeout"
 		}
-		s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+		if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
+			s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
+		}
+		for k, vv := range d.ResponseHeader { // the decision id, naming the audit line that says why
+			if !hopByHop(k) && k != "Content-Length" {
+				w.Header()[k] = vv
+			}
+		}
 		writeH2Error(w, status, code, desc)
 		if d.Done != nil {
 			d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})

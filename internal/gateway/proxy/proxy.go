@@ -68,7 +68,8 @@ type Decision struct {
 	// (the decision id); they replace the backend's fields of the same name.
 	ResponseHeader http.Header
 	// Done, when set, is called once the exchange has ended (response fully sent or failed), for audit
-	// and metrics.
+	// and metrics. A failed backend exchange (502/504) is then the Decider's to log: the engine logs
+	// it only for Decisions without Done.
 	Done func(Result)
 }
 

@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/guard"
+	"github.com/portcullis/portcullis/internal/pki"
+	"github.com/portcullis/portcullis/internal/vault"
+)
+
+// One vault pass that changes a certificate and a secret together (the
+// first pass after a restart resolves everything at once) recompiles the
+// certificate's APIs; the APIs of the secret must see their secret's new
+// state too, not keep the old 503 reason ("not resolved yet", "not found")
+// or the old "serving" until the next write. Seen after restarting
+// 'serve --dev' with the gateway guide's APIs: orders-basic stayed 503.
+func TestVaultChanged_SecretChangedInACertificatePassUpdatesHealth(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextCA, err := pki.SelfSigned(pkix.Name{CommonName: "partner CA 2027"}, key, 24*time.Hour, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		secretFirst bool // the secret exists when the APIs are applied
+		secretAfter bool // and after the write that also changes the CA
+		wantProblem string
+	}{
+		{"the secret appears with a new CA", false, true, ""},
+		{"the secret goes away with a new CA", true, false, "cannot be resolved"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.vault.setCert("main", "partner-ca", testCert)
+			if tt.secretFirst {
+				h.vault.set("main", "pw", testPassword)
+			}
+			basic := basicAPI("t1", "orders-basic", "/basic", "connector", "vault://main/secrets/pw")
+			partners := basicAPI("t1", "partners", "/partners", "x", "vault://main/secrets/unused")
+			partners.Policy.Methods = []guard.MethodSpec{{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://main/certificates/partner-ca"}}}
+			h.apply(t, basic, partners)
+			waitFor(t, "references resolved", h.g.res.Settled)
+			waitFor(t, "health computed", func() bool {
+				p := h.g.routes.Load().byKey["t1/orders-basic"].problem()
+				return !strings.Contains(p, "not resolved yet") && (p == "") == tt.secretFirst
+			})
+
+			// One write moves both: the pass that sees it changes a certificate and a secret.
+			h.vault.mu.Lock()
+			h.vault.rev++
+			if tt.secretAfter {
+				h.vault.secrets["main/pw"] = fakeSecret{testPassword, "00000000000000000000000000000abc"}
+			} else {
+				delete(h.vault.secrets, "main/pw")
+			}
+			h.vault.certs["main/partner-ca"] = vault.ResolvedCertificate{Leaf: nextCA}
+			h.vault.mu.Unlock()
+
+			waitFor(t, "the new CA compiled in", func() bool {
+				a := h.g.routes.Load().byKey["t1/partners"]
+				v := a.certs[0].e.Load()
+				return v != nil && v.Certificate != nil && v.Certificate.Leaf.Equal(nextCA) && !a.stale()
+			})
+			waitFor(t, "orders-basic's health follows its secret", func() bool {
+				p := h.g.routes.Load().byKey["t1/orders-basic"].problem()
+				return (tt.wantProblem == "" && p == "") || (tt.wantProblem != "" && strings.Contains(p, tt.wantProblem))
+			})
+			v := h.g.Evaluate(request("GET", "https://h.test/basic/x", "Authorization", basicAuth("connector", testPassword)), false)
+			if v.Forward() != (tt.wantProblem == "") {
+				t.Errorf("Evaluate: forward %v, status %d %s", v.Forward(), v.Status, v.Body)
+			}
+			v.Done(max(v.Status, http.StatusOK), 0, nil)
+		})
+	}
+}
