@@ -187,6 +187,14 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"rules scope with a tab", func(a *directory.API) { a.Policy.Rules.Scopes = []string{"orders\tread"} }, directory.Invalid, []string{"policy.rules.scopes[0]", "whitespace"}},
 		{"rules tenant by name", func(a *directory.API) { a.Policy.Rules.Tenants = []string{"contoso"} }, directory.Invalid, []string{`policy.rules.tenants[0]" "contoso" is not an id`, "tid", "portcullis tenant show"}},
 		{"rules object id not a GUID", func(a *directory.API) { a.Policy.Rules.ObjectIDs = []string{"orders-client"} }, directory.Invalid, []string{"policy.rules.objectIds[0]", "oid"}},
+		{"rules application by name with Portcullis issuers only", func(a *directory.API) {
+			a.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}},
+				Rules: guard.RulesSpec{Applications: []string{"orders-client"}}}
+		}, directory.Invalid, []string{`policy.rules.applications[0]" "orders-client" is not an id`, "azp and appid", "appId"}},
+		{"rules application id with Portcullis issuers only", func(a *directory.API) {
+			a.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}},
+				Rules: guard.RulesSpec{Applications: []string{"C0FFEE00-0000-0000-0000-000000000003"}}}
+		}, 0, nil},
 		{"rules ids accepted in any case", func(a *directory.API) {
 			a.Policy.Rules.Tenants = []string{"C0FFEE00-0000-0000-0000-000000000001"}
 			a.Policy.Rules.ObjectIDs = []string{"c0ffee00-0000-0000-0000-000000000002"}

@@ -427,7 +427,7 @@ func validatePolicy(p guard.PolicySpec) error {
 			return err
 		}
 	}
-	return validateRuleValues(r)
+	return validateRuleValues(p)
 }
 
 // validateRuleValues refuses rule values no token can carry, which would
@@ -436,7 +436,12 @@ func validatePolicy(p guard.PolicySpec) error {
 // "Orders Read" would be read as two scopes), and a tenant or object id
 // that is not a GUID (tid and oid always are; a tenant's name is not what
 // tokens carry).
-func validateRuleValues(r guard.RulesSpec) error {
+//
+// Applications are checked the same way when every issuer the policy
+// accepts is a Portcullis tenant, whose azp and appid are application ids:
+// another OIDC issuer's azp may be any client id.
+func validateRuleValues(p guard.PolicySpec) error {
+	r := p.Rules
 	for _, l := range []struct {
 		field, example string
 		values         []string
@@ -454,6 +459,7 @@ func validateRuleValues(r guard.RulesSpec) error {
 	}{
 		{"tenants", "tid", "'portcullis tenant show NAME' prints a Portcullis tenant's id", r.Tenants},
 		{"objectIds", "oid", "'portcullis app show APP' prints an application's objectId", r.ObjectIDs},
+		{"applications", "azp and appid", "'portcullis app show APP' prints an application's appId", onlyPortcullisIssuers(p, r.Applications)},
 	} {
 		for i, v := range l.values {
 			if !isGUID(v) {
@@ -683,4 +689,17 @@ func validateCertificateSource(field, s string) error {
 		return invalid("field %q is neither PEM certificates (-----BEGIN CERTIFICATE-----) nor a reference vault://VAULT/certificates/NAME", field)
 	}
 	return nil
+}
+
+// onlyPortcullisIssuers returns apps when no method of p accepts tokens of
+// an issuer other than a Portcullis tenant, else nil.
+func onlyPortcullisIssuers(p guard.PolicySpec, apps []string) []string {
+	for _, m := range p.Methods {
+		for _, is := range m.Issuers {
+			if is.Issuer != "" {
+				return nil
+			}
+		}
+	}
+	return apps
 }
