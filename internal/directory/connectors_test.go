@@ -157,6 +157,22 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"send claims in unknown", func(c *directory.Connector) { c.SendClaimsIn = "json" }, directory.Invalid, []string{`"sendClaimsIn"`, "body"}},
 		{"send claims in form", func(c *directory.Connector) { c.SendClaimsIn = directory.ClaimsInForm }, 0, nil},
 		{"send claims in query", func(c *directory.Connector) { c.SendClaimsIn = directory.ClaimsInQuery }, 0, nil},
+		{"query claim named like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?code=abc", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}, {ClaimType: "tid", PartnerClaimType: "code"}}
+		}, directory.Invalid, []string{`"inputClaims[1]" is sent as the query parameter "code", which the endpoint URL already has`}},
+		{"query claim by its own name like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?appid=1", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, directory.Invalid, []string{`"inputClaims[0]"`, `"appid"`}},
+		{"query claims beside other endpoint parameters", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?code=abc", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, 0, nil},
+		{"body claims named like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint = "https://h/x?appid=1"
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, 0, nil},
 		{"claim type empty", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{PartnerClaimType: "x"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "required"}},
 		{"claim type with control", func(c *directory.Connector) { c.OutputClaims = []directory.ConnectorClaim{{ClaimType: "a\nb"}} }, directory.Invalid, []string{`"outputClaims[0].claimType"`, "control"}},
 		{"claim type padded", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{ClaimType: " a"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "spaces"}},

@@ -83,6 +83,21 @@ func normalizeConnector(in Connector) (Connector, error) {
 	if c.OutputClaims, err = normalizeClaims("outputClaims", c.OutputClaims, ClaimsInBody, c.Authentication); err != nil {
 		return c, err
 	}
+	if c.SendClaimsIn == ClaimsInQuery {
+		// The claims are appended to the endpoint's own query: a claim sent
+		// under a name the URL already has would arrive second, after the
+		// fixed value, and most servers read the first.
+		fixed := u.Query()
+		for i, ic := range c.InputClaims {
+			name := ic.PartnerClaimType
+			if name == "" {
+				name = ic.ClaimType
+			}
+			if fixed.Has(name) {
+				return c, invalid("field \"inputClaims[%d]\" is sent as the query parameter %q, which the endpoint URL already has; give the claim another name with partnerClaimType, or remove %q from \"endpoint\"", i, clip(name), clip(name))
+			}
+		}
+	}
 	if math.IsNaN(c.TimeoutSeconds) || c.TimeoutSeconds < 0 || c.TimeoutSeconds > MaxConnectorTimeout {
 		return c, invalid("field \"timeoutSeconds\" is %v; give a number of seconds from 0 (the default, %d) to %d", c.TimeoutSeconds, DefaultConnectorTimeout, MaxConnectorTimeout)
 	}
