@@ -169,6 +169,7 @@ func NewPlan(want *Document, have *State, opts PlanOptions) (*Plan, error) {
 	p.tenants()
 	p.lastAdmin()
 	p.vaults()
+	p.checkIssuerTenants()
 	if p.have.VaultsAvailable {
 		p.checkVaultReferences()
 	}
