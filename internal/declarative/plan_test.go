@@ -367,6 +367,10 @@ func TestNewPlan_ErrorsWhenTheFilesCannotBeApplied(t *testing.T) {
 		}, "API default/orders-gw accepts tokens of tenant fabrikam (policy.methods[0].issuers[0].tenant), which will not exist"},
 		{"an API trusting a tenant nobody declares", strings.Replace(baseYAML, "    grants:\n", issuerAPI("nowhere")+"    grants:\n", 1), false, nil,
 			"API default/orders-gw accepts tokens of tenant nowhere"},
+		{"a connector attached to an application nobody declares", strings.Replace(baseYAML, "    grants:\n", "    connectors: [{name: enrich, endpoint: 'https://hr.example.com', tokenIssuance: {resourceApps: [nobody]}}]\n    grants:\n", 1), false, nil,
+			`connector default/enrich: tokenIssuance.resourceApps[0]: tenant default will have no application "nobody"`},
+		{"a connector attached by appId to an application prune deletes", strings.Replace(strings.Replace(strings.Replace(baseYAML, "      - {client: orders-client, resource: orders, role: Orders.Read}\n", "", 1), "      - displayName: orders-client\n", "", 1), "    grants:\n", "    connectors: [{name: enrich, endpoint: 'https://hr.example.com', tokenIssuance: {resourceApps: ["+clientID+"]}}]\n    grants:\n", 1), true, nil,
+			`tokenIssuance.resourceApps[0]: tenant default will have no application "` + clientID + `"`},
 		{"two applications with the name the files use", baseYAML, false, func(s *State) {
 			s.Tenants[0].Applications = append(s.Tenants[0].Applications, adminclient.Application{AppID: opsID, DisplayName: "orders"})
 		}, `tenant default has two applications named "orders"`},
