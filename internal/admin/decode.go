@@ -286,6 +286,9 @@ func decodeError(err error, dst any) error {
 		if typ.Field == "" {
 			return badRequest("request body must be a JSON object with the fields %s, not a JSON %s", fieldList(dst), typ.Value)
 		}
+		if k := typ.Type.Kind(); (k == reflect.Float64 || k == reflect.Float32 || k == reflect.Interface) && strings.HasPrefix(typ.Value, "number") {
+			return badRequest("field %q holds the %s, which is out of range; give a number of at most about 1.8e308", typ.Field, typ.Value)
+		}
 		if ft := fieldType(dst, typ.Field); ft != nil && ft.Kind() == reflect.Map && ft.Elem() == typ.Type {
 			// encoding/json names the map, not the member that is wrong.
 			return badRequest("field %q must be an object whose values are each %s; one is a JSON %s", typ.Field, jsonKind(typ.Type), typ.Value)
