@@ -31,6 +31,9 @@ var restAdvice = []struct {
 	{regexp.MustCompile(`POST /admin/v1/tenants/\{tenant\}/grants\b`), `'portcullis grant add --client APP --resource ` + directory.ManagementIdentifierURI + ` --role Portcullis.Admin'`},
 	{regexp.MustCompile(`PUT /admin/v1/tenants/([^/\s]+)/apis/([^/\s)]+)`), `'portcullis api update $2$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/apis\b`), `'portcullis api list$t'`},
+	// Detaching is a flag, not the bare update the generic rule below gives.
+	{regexp.MustCompile(`detach it [^()]*first \(PUT /admin/v1/tenants/([^/\s]+)/connectors/([^/\s)]+)\)`),
+		`detach it from connector $2 first ('portcullis connector update $2 --detach$t' detaches every application; --attach-resource and --attach-client replace the lists with the ones to keep)`},
 	{regexp.MustCompile(`PUT /admin/v1/tenants/([^/\s]+)/connectors/([^/\s)]+)`), `'portcullis connector update $2$t'`},
 	{regexp.MustCompile(`GET /admin/v1/tenants/([^/\s]+)/connectors\b`), `'portcullis connector list$t'`},
 	{regexp.MustCompile(`POST /admin/v1/tenants/([^/\s]+)/signingKeys/rotate\b`), `'portcullis keys rotate$t'`},

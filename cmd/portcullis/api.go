@@ -136,10 +136,10 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 
 	fs.StringArrayVar(&f.backends, "backend", nil, "backend URL, http(s)://host[:port][/base-path] (repeatable: requests are spread over them)")
 	fs.BoolVar(&f.stripPathPrefix, "strip-path-prefix", false, "remove the path prefix before forwarding")
-	fs.StringArrayVar(&f.backendCAs, "backend-ca", nil, "CA the backend's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; none: system roots)")
+	fs.StringArrayVar(&f.backendCAs, "backend-ca", nil, "CA the backend's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; none: system roots; replaces a stored --backend-skip-chain-validation)")
 	fs.StringVar(&f.backendServerName, "backend-server-name", "", "name the backend's certificate must hold, when not the URL's host")
 	fs.StringArrayVar(&f.backendPins, "backend-pin", nil, "accept only the backend certificate with this SHA-256 thumbprint (64 hex digits; repeatable, for rollover)")
-	fs.BoolVar(&f.skipChainValidation, "backend-skip-chain-validation", false, "accept a backend certificate that chains to no trusted CA (a self-signed backend; pair it with --backend-pin)")
+	fs.BoolVar(&f.skipChainValidation, "backend-skip-chain-validation", false, "accept a backend certificate that chains to no trusted CA (a self-signed backend; pair it with --backend-pin); replaces the stored --backend-ca")
 	fs.BoolVar(&f.skipChainValidation, "backend-insecure-skip-verify", false, "former name of --backend-skip-chain-validation")
 	_ = fs.MarkDeprecated("backend-insecure-skip-verify", "use --backend-skip-chain-validation")
 	f.backendCredential.register(fs, "backend-")
@@ -324,6 +324,14 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 		}
 		if skipSet {
 			tls.SkipChainValidation = f.skipChainValidation
+		}
+		// The trust in the backend is either CAs or no chain validation
+		// (the pair is refused): one flag replaces the other stored before.
+		switch {
+		case skipSet && f.skipChainValidation && !set("backend-ca"):
+			tls.CACertificates = nil
+		case set("backend-ca") && len(tls.CACertificates) > 0 && !skipSet:
+			tls.SkipChainValidation = false
 		}
 		api.Backend.TLS = &tls
 		if len(tls.CACertificates) == 0 && tls.ServerName == "" && len(tls.PinnedThumbprints) == 0 && !tls.SkipChainValidation {

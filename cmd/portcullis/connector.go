@@ -92,10 +92,10 @@ func (f *connectorFlags) register(fs *pflag.FlagSet) {
 
 	f.credentialFlags.register(fs, "")
 
-	fs.StringArrayVar(&f.cas, "ca", nil, "CA the endpoint's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; replaces the system roots)")
+	fs.StringArrayVar(&f.cas, "ca", nil, "CA the endpoint's certificate must chain to: a PEM file or vault://VAULT/certificates/NAME (repeatable; replaces the system roots and a stored --skip-chain-validation)")
 	fs.StringVar(&f.serverName, "server-name", "", "name sent in SNI and verified in the endpoint's certificate, when it is not the URL's host")
 	fs.StringArrayVar(&f.pins, "pin", nil, "accept only the endpoint certificate with this SHA-256 thumbprint (64 hex digits; repeatable, for rollover)")
-	fs.BoolVar(&f.skipChainValidation, "skip-chain-validation", false, "accept an endpoint certificate that chains to no trusted CA (a self-signed endpoint; pair it with --pin)")
+	fs.BoolVar(&f.skipChainValidation, "skip-chain-validation", false, "accept an endpoint certificate that chains to no trusted CA (a self-signed endpoint; pair it with --pin); replaces the stored --ca")
 	fs.BoolVar(&f.noTLS, "no-tls", false, "drop every TLS setting (system roots, the URL's host)")
 
 	fs.BoolVar(&f.allowInsecureAuth, "allow-insecure-auth", false, "let a Basic, API-key or bearer credential go to an http:// endpoint (a trusted network or a test)")
@@ -124,7 +124,9 @@ and --scope for bearer; --certificate for clientCertificate.
 
 Store every credential in a vault first ('portcullis secret set NAME --value -',
 'portcullis certificate import NAME cert.pfx') and give its reference.
-A --ca that does not start with vault:// is read as a PEM file.
+A --ca that does not start with vault:// is read as a PEM file. Here --ca
+is the endpoint's CA, not the admin server's: give that one with
+$PORTCULLIS_CA (or the ca in DATA/admin.json).
 
 Claims: --send-claims-in body posts {"CLAIM": "value", ...}; form posts
 application/x-www-form-urlencoded; header sends each claim as a header (names
@@ -259,6 +261,14 @@ func (f *connectorFlags) applyTLS(fs *pflag.FlagSet, c *directory.Connector) err
 	}
 	if set("skip-chain-validation") {
 		t.SkipChainValidation = f.skipChainValidation
+	}
+	// The trust in the endpoint is either CAs or no chain validation (the
+	// pair is refused): one flag replaces the other stored before it.
+	switch {
+	case set("skip-chain-validation") && f.skipChainValidation && !set("ca"):
+		t.CACertificates = nil
+	case set("ca") && len(t.CACertificates) > 0 && !set("skip-chain-validation"):
+		t.SkipChainValidation = false
 	}
 	c.TLS = &t
 	if len(t.CACertificates) == 0 && t.ServerName == "" && len(t.PinnedThumbprints) == 0 && !t.SkipChainValidation {

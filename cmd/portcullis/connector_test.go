@@ -430,3 +430,54 @@ func TestE2E_ConnectorInvokeExplainsEachAnswer(t *testing.T) {
 		t.Errorf("a --claim without '=': exit %d, %q", code, errOut)
 	}
 }
+
+// TestTLSFlags_CAsAndSkippedChainValidationReplaceEachOther: the server
+// refuses CAs with skipChainValidation, so on a connector or an API that
+// holds one, the flag of the other replaces it rather than leading to a
+// refusal that no single update could get out of.
+func TestTLSFlags_CAsAndSkippedChainValidationReplaceEachOther(t *testing.T) {
+	const ca, pin = "vault://default/certificates/hr-ca", "de9f4df119dd5815bdfdd3e505955e3f4b442f5284e8f17c3ff87494fc3d4cef"
+	withCA := outbound.TLSSpec{CACertificates: []string{ca}, ServerName: "hr.internal"}
+	skipped := outbound.TLSSpec{SkipChainValidation: true, PinnedThumbprints: []string{pin}}
+	for _, tc := range []struct {
+		name   string
+		stored outbound.TLSSpec
+		args   []string
+		want   outbound.TLSSpec
+	}{
+		{"--skip-chain-validation replaces the CAs", withCA, []string{"--skip-chain-validation", "--pin", pin},
+			outbound.TLSSpec{ServerName: "hr.internal", SkipChainValidation: true, PinnedThumbprints: []string{pin}}},
+		{"--ca turns chain validation back on", skipped, []string{"--ca", ca},
+			outbound.TLSSpec{CACertificates: []string{ca}, PinnedThumbprints: []string{pin}}},
+		{"--skip-chain-validation=false keeps the CAs", withCA, []string{"--skip-chain-validation=false"}, withCA},
+		{"both at once are sent, for the server to refuse", outbound.TLSSpec{}, []string{"--ca", ca, "--skip-chain-validation"},
+			outbound.TLSSpec{CACertificates: []string{ca}, SkipChainValidation: true}},
+		{"--pin alone keeps the CAs", withCA, []string{"--pin", pin},
+			outbound.TLSSpec{CACertificates: []string{ca}, ServerName: "hr.internal", PinnedThumbprints: []string{pin}}},
+	} {
+		t.Run("connector/"+tc.name, func(t *testing.T) {
+			stored := tc.stored
+			c, err := applyConnectorArgs(directory.Connector{Name: "hr", Endpoint: "https://hr", TLS: &stored}, tc.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := jsonOf(t, c.TLS), jsonOf(t, tc.want); g != w {
+				t.Errorf("after %v:\n got  %s\n want %s", tc.args, g, w)
+			}
+		})
+		t.Run("api/"+tc.name, func(t *testing.T) {
+			stored := directory.BackendTLS(tc.stored)
+			args := make([]string, len(tc.args))
+			for i, a := range tc.args {
+				args[i] = strings.Replace(a, "--", "--backend-", 1)
+			}
+			api, err := applyArgs(directory.API{Name: "orders", Backend: directory.Backend{URLs: []string{"https://b"}, TLS: &stored}}, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g, w := jsonOf(t, api.Backend.TLS), jsonOf(t, directory.BackendTLS(tc.want)); g != w {
+				t.Errorf("after %v:\n got  %s\n want %s", args, g, w)
+			}
+		})
+	}
+}

@@ -241,7 +241,8 @@ func (c *Connector) Invoke(ctx context.Context, claims map[string]any) (Invocati
 	ct := resp.Header.Get("Content-Type")
 	inv.Response = &Response{Status: resp.StatusCode, ContentType: clean(ct, 200), Size: len(raw)}
 	shown := raw[:min(len(raw), shownBodyBytes)]
-	inv.Response.Body = c.cred.Redact(clean(string(shown), shownBodyBytes))
+	// The line break most bodies end with would print as a trailing space.
+	inv.Response.Body = c.cred.Redact(clean(strings.TrimRight(string(shown), " \t\r\n"), shownBodyBytes))
 	inv.Response.BodyTruncated = len(raw) > shownBodyBytes
 	switch {
 	case err != nil:

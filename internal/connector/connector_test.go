@@ -59,6 +59,10 @@ func TestInvoke_EveryResponseClassOfTheContract(t *testing.T) {
 			connector.Failed, "", nil, nil, []string{"HTTP 302"}},
 		{"block without message", reply(200, "application/json", `{"action":"ShowBlockPage"}`), connector.Failed, "", nil, nil, []string{"needs a userMessage"}},
 		{"too large", reply(200, "application/json", big), connector.Failed, "", nil, nil, []string{"larger than 1048576 bytes"}},
+		{"credential refused", reply(401, "application/json", "{\"error\":\"invalid_token\"}\n"), connector.Failed, "", nil, nil,
+			[]string{"HTTP 401", `{\"error\":\"invalid_token\"}"`, "did not accept the connector's credential"}},
+		{"credential recognised, call forbidden", reply(403, "text/plain", "forbidden"), connector.Failed, "", nil, nil,
+			[]string{"HTTP 403", "refuses this call"}},
 		{"echoes the credential", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(401)
 			io.WriteString(w, "you sent "+r.Header.Get("Authorization")+" and "+connectorPassword)
@@ -98,6 +102,9 @@ func TestInvoke_EveryResponseClassOfTheContract(t *testing.T) {
 				if strings.Contains(string(b), secret) || (err != nil && strings.Contains(err.Error(), secret)) {
 					t.Fatalf("the invocation shows a credential: %s", b)
 				}
+			}
+			if inv.Response != nil && strings.HasSuffix(inv.Response.Body, " ") {
+				t.Errorf("the body shown ends with a space: %q", inv.Response.Body)
 			}
 			if strings.ContainsRune(inv.Error, '\x1b') {
 				t.Errorf("the error carries a control character: %q", inv.Error)

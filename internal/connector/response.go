@@ -60,7 +60,7 @@ func parseResponse(status int, contentType string, body []byte, outputs []direct
 		return fmt.Sprintf("HTTP %d (%s, %d bytes): %s", status, clean(ct, 100), len(body), quote(body))
 	}
 	if status != http.StatusOK && status != http.StatusBadRequest {
-		return failed("the connector answered %s; want 200 (continue or block) or 400 (validation error)", what())
+		return failed("the connector answered %s; want 200 (continue or block) or 400 (validation error)%s", what(), statusHint(status))
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -119,6 +119,18 @@ func parseResponse(status int, contentType string, body []byte, outputs []direct
 	return out
 }
 
+// statusHint says what a refusal of the connector's own credential means,
+// which is what an endpoint's 401 or 403 most often is after a rotation.
+func statusHint(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "; 401: the endpoint did not accept the connector's credential: check the connector's authentication and that the endpoint expects the current version of the vault secret or certificate it names"
+	case http.StatusForbidden:
+		return "; 403: the endpoint recognised the connector's credential but refuses this call: check what the endpoint allows that credential"
+	}
+	return ""
+}
+
 // decodeObject decodes a JSON object, numbers as json.Number (a large
 // integer survives), refusing trailing data.
 func decodeObject(body []byte) (map[string]any, error) {
@@ -173,6 +185,8 @@ func quote(body []byte) string {
 	s := clean(string(body[:min(len(body), excerptBytes)]), excerptBytes)
 	if len(body) > excerptBytes {
 		s += "…"
+	} else {
+		s = strings.TrimRight(s, " ") // the final line break, made a space by clean
 	}
 	return fmt.Sprintf("%q", s)
 }

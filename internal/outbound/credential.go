@@ -20,7 +20,9 @@ import (
 // Options is what Compile needs besides the specs.
 type Options struct {
 	// Name says who uses the credential ("connector t1/validate-user",
-	// "api t1/orders"); it prefixes errors and log lines.
+	// "api t1/orders"); it prefixes Compile's errors and is in every log
+	// line. The errors of Apply and Ready leave it out: their callers say
+	// whose credential it is, in their own words.
 	Name string
 	// Target is the URL the credential is sent to (a connector's endpoint,
 	// a backend's base URL): its scheme decides what is allowed, its host
@@ -215,7 +217,7 @@ func (c *Credential) Apply(r *http.Request) error {
 	case c.tokens != nil:
 		v, err := c.tokens.header(r.Context())
 		if err != nil {
-			return c.wrap(err)
+			return err
 		}
 		r.Header.Set(c.header, v)
 	}
@@ -227,9 +229,9 @@ func (c *Credential) headerValue() (string, error) {
 	v := c.secret.Load()
 	switch {
 	case v == nil:
-		return "", fmt.Errorf("%s: %w: %s", c.name, ErrNotReady, c.secret.Problem())
+		return "", fmt.Errorf("%w: %s", ErrNotReady, c.secret.Problem())
 	case v.Secret == nil:
-		return "", c.errorf("%s", c.secret.Problem())
+		return "", errors.New(c.secret.Problem())
 	}
 	if d := c.derived.Load(); d != nil && d.version == v.Secret.Version {
 		return d.value, d.err
@@ -241,7 +243,7 @@ func (c *Credential) headerValue() (string, error) {
 		d.value = "Basic " + base64.StdEncoding.EncodeToString([]byte(c.username+":"+text))
 	case hasControl(text) || text == "" || strings.TrimSpace(text) != text:
 		// Never the value itself: only where it is.
-		d.err = c.errorf("secret %s version %s is empty, has surrounding spaces or control characters, so it cannot be sent in an HTTP header; set a new version", c.secret.Ref().String(), v.Secret.Version)
+		d.err = fmt.Errorf("secret %s version %s is empty, has surrounding spaces or control characters, so it cannot be sent in an HTTP header; set a new version", c.secret.Ref().String(), v.Secret.Version)
 	case c.typ == TypeBearer:
 		d.value = "Bearer " + text
 	default:
@@ -268,24 +270,24 @@ func (c *Credential) Ready(ctx context.Context) error {
 		if pending == "" {
 			for _, h := range c.handles {
 				if p := h.Problem(); p != "" {
-					return c.errorf("%s", p)
+					return errors.New(p)
 				}
 			}
 			if c.clientCert != nil {
 				if v := c.clientCert.Load(); v.Certificate == nil || v.Certificate.TLS == nil {
-					return c.errorf("client certificate %s version %s has no private key in the vault; import it with its key", c.clientCert.Ref(), v.Version)
+					return fmt.Errorf("client certificate %s version %s has no private key in the vault; import it with its key", c.clientCert.Ref(), v.Version)
 				}
 			}
 			if c.tokens != nil {
 				if _, err := c.tokens.header(ctx); err != nil {
-					return c.wrap(err)
+					return err
 				}
 			}
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w: %s", c.name, ErrNotReady, pending)
+			return fmt.Errorf("%w: %s", ErrNotReady, pending)
 		case <-t.C:
 		}
 	}
@@ -310,13 +312,6 @@ func (c *Credential) errorf(format string, args ...any) error {
 		return errors.New(msg)
 	}
 	return errors.New(c.name + ": " + msg)
-}
-
-func (c *Credential) wrap(err error) error {
-	if c.name == "" {
-		return err
-	}
-	return fmt.Errorf("%s: %w", c.name, err)
 }
 
 // refResolver parses references, confines them to the owner's vaults and

@@ -338,8 +338,10 @@ func TestReady_NamesAMissingSecret(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = cred.Ready(ctx)
-	if err == nil || !strings.Contains(err.Error(), "vault://keys-kv/secrets/nope") || !strings.Contains(err.Error(), "connector t1/x") {
-		t.Fatalf("Ready: %v, want an error naming the owner and the reference", err)
+	// The caller names the owner ("connector \"x\" cannot be called: …");
+	// the error does not say it a second time.
+	if err == nil || !strings.Contains(err.Error(), "vault://keys-kv/secrets/nope") || strings.Contains(err.Error(), "connector t1/x") {
+		t.Fatalf("Ready: %v, want an error naming the reference, not the owner again", err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, "https://api.test/", nil)
 	if err := cred.Apply(req); err == nil {
@@ -526,5 +528,57 @@ func TestCredential_PrintsReferencesNeverValues(t *testing.T) {
 		if !strings.Contains(s, "vault://keys-kv/secrets/pw") {
 			t.Errorf("%q does not name the reference", s)
 		}
+	}
+}
+
+// TestClientCredentials_ANewVersionAfterARefusalIsTriedAtOnce: an operator
+// who fixes a refused client secret or certificate in the vault sees it
+// used within the watcher's second, not after the token requests' backoff
+// (up to a minute). The clock stands still after the refusal, so without
+// the new version a retry would never come.
+func TestClientCredentials_ANewVersionAfterARefusalIsTriedAtOnce(t *testing.T) {
+	t.Parallel()
+	v := newTestVault(t)
+	auth := startAuthority(t, v)
+	stranger, strangerKey := newClientCertificate(t, "not-registered")
+	for _, c := range []struct {
+		name       string
+		cc         outbound.ClientCredentialsSpec
+		wrong, fix func(t *testing.T)
+	}{
+		{"client secret",
+			outbound.ClientCredentialsSpec{Authority: auth.base, ClientID: auth.secretClient, ClientSecret: "vault://keys-kv/secrets/fixed-secret", Scope: "api://orders/.default"},
+			func(t *testing.T) { v.setSecret(t, "fixed-secret", "Wrong~secret-before-the-fix") },
+			func(t *testing.T) { v.setSecret(t, "fixed-secret", auth.secret) }},
+		{"client certificate",
+			outbound.ClientCredentialsSpec{Authority: auth.base, ClientID: auth.certClient, ClientCertificate: "vault://keys-kv/certificates/fixed-cert", Scope: "api://orders/.default"},
+			func(t *testing.T) { v.importCertificate(t, "fixed-cert", stranger, strangerKey) },
+			func(t *testing.T) { v.importCertificate(t, "fixed-cert", auth.cert, auth.certKey) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.wrong(t)
+			clock := &fakeClock{t: time.Now()}
+			cc := c.cc
+			cred, err := outbound.Compile(outbound.CredentialSpec{Type: "bearer", ClientCredentials: &cc}, nil,
+				outbound.Options{Name: "api t1/orders", Target: "https://api.test/", Watcher: v.watcher, TokenClient: auth.client, Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cred.Close()
+			apply := func() error {
+				req, _ := http.NewRequest(http.MethodGet, "https://api.test/", nil)
+				return cred.Apply(req)
+			}
+			waitFor(t, "the refusal", func() bool {
+				err := apply()
+				if err != nil && strings.Contains(err.Error(), "invalid_client") {
+					return true
+				}
+				clock.Advance(time.Second) // past the short wait for the vault's first resolution
+				return false
+			})
+			c.fix(t)
+			waitFor(t, "a token with the new version", func() bool { return apply() == nil })
+		})
 	}
 }

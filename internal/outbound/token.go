@@ -106,11 +106,11 @@ func newTokenSource(spec ClientCredentialsSpec, opts Options, refs *refResolver)
 	case (spec.ClientSecret == "") == (spec.ClientCertificate == ""):
 		return nil, c.errorf("bearer.clientCredentials: give exactly one of clientSecret and clientCertificate")
 	case spec.ClientSecret != "":
-		if ts.secret, err = refs.acquire("bearer.clientCredentials.clientSecret", spec.ClientSecret, vault.Secrets, nil); err != nil {
+		if ts.secret, err = refs.acquire("bearer.clientCredentials.clientSecret", spec.ClientSecret, vault.Secrets, ts.credentialChanged); err != nil {
 			return nil, err
 		}
 	default:
-		if ts.cert, err = refs.acquire("bearer.clientCredentials.clientCertificate", spec.ClientCertificate, vault.Certificates, nil); err != nil {
+		if ts.cert, err = refs.acquire("bearer.clientCredentials.clientCertificate", spec.ClientCertificate, vault.Certificates, ts.credentialChanged); err != nil {
 			return nil, err
 		}
 	}
@@ -152,7 +152,7 @@ func (ts *tokenSource) header(ctx context.Context) (string, error) {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
-			return "", fmt.Errorf("%w: waiting for a first token from %s: %v", ErrNotReady, ts.tokenURL, ctx.Err())
+			return "", ts.notYet(ctx)
 		}
 		switch {
 		case errors.Is(f.err, ErrNotReady):
@@ -171,6 +171,45 @@ func (ts *tokenSource) header(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("the token from %s expired as it arrived; check the clocks", ts.tokenURL)
 	}
+}
+
+// credentialChanged is called (from the vault watcher; it does not block)
+// when a new client secret or certificate version replaces the one the
+// last request was made with. After a refused request that new version is
+// most often the fix: it is tried at once rather than after a backoff of up
+// to a minute. A valid token is kept: the change does not revoke it.
+func (ts *tokenSource) credentialChanged() {
+	ts.mu.Lock()
+	failing := ts.lastErr != nil && !errors.Is(ts.lastErr, ErrNotReady)
+	if failing {
+		ts.failures, ts.retryAt = 0, ts.now()
+	}
+	ts.mu.Unlock()
+	if failing {
+		select {
+		case ts.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// notYet says why no token could be had before ctx ended. When the last
+// request failed, the failure says it (the request under way is a retry);
+// otherwise a token is on its way. ctx.Err() itself is not shown: the
+// gateway applies the credential under a context that is already done so
+// that it never waits, and "context canceled" would tell its callers
+// nothing.
+func (ts *tokenSource) notYet(ctx context.Context) error {
+	ts.mu.Lock()
+	last := ts.lastErr
+	ts.mu.Unlock()
+	switch {
+	case last != nil && !errors.Is(last, ErrNotReady):
+		return last
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("%w: no token from %s within the call's time limit; the request goes on in the background", ErrNotReady, ts.tokenURL)
+	}
+	return fmt.Errorf("%w: a token is being requested from %s; retry in a moment", ErrNotReady, ts.tokenURL)
 }
 
 // startFlightLocked returns the token request in flight, starting one.
