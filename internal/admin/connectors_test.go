@@ -391,3 +391,52 @@ func TestOpenAPI_ConnectorInvocationMatchesItsJSON(t *testing.T) {
 		t.Errorf("ConnectorInvocation documents %v; connector.Invocation marshals %v", documented, marshalled)
 	}
 }
+
+// TestDelete_HonoursIfMatch: a DELETE of an API or a connector with an
+// If-Match of another revision deletes nothing (412), as a PUT does; with
+// the current revision or "*" it deletes.
+func TestDelete_HonoursIfMatch(t *testing.T) {
+	e := newVaultEnv(t)
+	e.setSecret("hr-password")
+	for _, kind := range []struct {
+		name, path string
+		body       func(name string) any
+	}{
+		{"API", apisPath, func(n string) any { return apiBody(n, "/"+n) }},
+		{"connector", connectorsPath, func(n string) any { return connectorBody(n) }},
+	} {
+		for _, tc := range []struct {
+			name    string
+			ifMatch func(rev string) string // "": no header
+			status  int
+			code    string
+			want    string
+		}{
+			{"stale revision", func(string) string { return `"1"` }, 412, "PreconditionFailed", "not 1: it changed since you read it"},
+			{"not a revision", func(string) string { return `W/"1"` }, 400, "BadRequest", "If-Match"},
+			{"current revision", func(rev string) string { return rev }, 204, "", ""},
+			{"any revision", func(string) string { return "*" }, 204, "", ""},
+			{"no If-Match", func(string) string { return "" }, 204, "", ""},
+		} {
+			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+				name := strings.ToLower(strings.NewReplacer(" ", "-", "-", "").Replace("d" + tc.name))
+				created := e.must(http.StatusCreated, "POST", kind.path, kind.body(name))
+				req := request{method: "DELETE", path: kind.path + "/" + name, header: http.Header{}}
+				if v := tc.ifMatch(created.header.Get("ETag")); v != "" {
+					req.header.Set("If-Match", v)
+				}
+				r := e.send(req)
+				if tc.status == 204 {
+					if r.status != 204 {
+						t.Fatalf("status %d: %s", r.status, r.body)
+					}
+					e.must(http.StatusNotFound, "GET", kind.path+"/"+name, nil)
+					return
+				}
+				wantError(t, r, tc.status, tc.code, tc.want)
+				e.must(http.StatusOK, "GET", kind.path+"/"+name, nil) // still there
+				e.must(http.StatusNoContent, "DELETE", kind.path+"/"+name, nil)
+			})
+		}
+	}
+}

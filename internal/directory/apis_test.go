@@ -441,10 +441,10 @@ func TestAPIService_UpdateDeleteAndTheChangeLog(t *testing.T) {
 		if err != nil || len(list) != 1 {
 			t.Fatalf("APIs = %d, %v", len(list), err)
 		}
-		if err := svc.DeleteAPI(ctx, "contoso", "orders"); err != nil {
+		if err := svc.DeleteAPI(ctx, "contoso", "orders", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DeleteAPI(ctx, "contoso", "orders"); directory.KindOf(err) != directory.NotFound || !strings.Contains(err.Error(), `"orders"`) {
+		if err := svc.DeleteAPI(ctx, "contoso", "orders", 0); directory.KindOf(err) != directory.NotFound || !strings.Contains(err.Error(), `"orders"`) {
 			t.Fatalf("second delete: %v", err)
 		}
 		apply()

@@ -371,10 +371,10 @@ func TestConnectorService_UpdateDeleteRevisionsAndRenames(t *testing.T) {
 	if _, err := svc.UpdateConnector(ctx, "contoso", "nope", n, 0); directory.KindOf(err) != directory.NotFound {
 		t.Fatalf("update of a missing connector: %v", err)
 	}
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); err != nil {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); directory.KindOf(err) != directory.NotFound {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); directory.KindOf(err) != directory.NotFound {
 		t.Fatalf("delete twice: %v", err)
 	}
 	if _, err := svc.Connector(ctx, "nope", c.Name); directory.KindOf(err) != directory.NotFound {
@@ -489,7 +489,7 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 	}
 
 	// Deleting releases them all.
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); err != nil {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(fv.refs) != 0 {
