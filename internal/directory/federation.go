@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/guard"
@@ -141,8 +143,16 @@ func validateFetchURL(field, v string) error {
 		return invalid("field %q is %d bytes long; at most %d are accepted", field, len(v), MaxFederatedValueLength)
 	}
 	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") {
 		return invalid("field %q %q is not an absolute https URL without user info, query or fragment", field, v)
+	}
+	if strings.ContainsFunc(v, unicode.IsSpace) {
+		return invalid("field %q %q contains whitespace, which no URL holds; give the URL exactly as the issuer publishes it", field, v)
+	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("field %q %q has port %q; use 1 to 65535, or leave the port out for 443", field, v, p)
+		}
 	}
 	switch {
 	case u.Scheme == "https":
