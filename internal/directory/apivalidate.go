@@ -566,6 +566,9 @@ func validateIssuerURL(field, raw string) error {
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || strings.ContainsFunc(raw, unicode.IsSpace) {
 		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment; %s", field, shown, form)
 	}
+	if err := checkURLPort(field, shown, u); err != nil {
+		return err
+	}
 	switch u.Scheme {
 	case "https":
 		return nil

@@ -354,6 +354,9 @@ func validateAuthorityURL(field, raw string) error {
 	if len(raw) > maxEndpoint || err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || strings.ContainsFunc(raw, unicode.IsSpace) {
 		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment, e.g. \"https://login.microsoftonline.com/TENANT-ID\"", field, shown)
 	}
+	if err := checkURLPort(field, shown, u); err != nil {
+		return err
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -364,6 +367,18 @@ func validateAuthorityURL(field, raw string) error {
 		return invalid("field %q %q uses http; a client secret or assertion must travel over https (http is accepted only for 127.0.0.1, localhost and [::1], for tests)", field, shown)
 	}
 	return invalid("field %q %q: the scheme must be https", field, shown)
+}
+
+// checkURLPort refuses a URL whose port no server can listen on (0, above
+// 65535, or empty after the colon): it would fail every call, or never
+// equal a token's claim.
+func checkURLPort(field, shown string, u *url.URL) error {
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("field %q %q has port %q; use 1 to 65535, or leave the port out for the scheme's default", field, shown, p)
+		}
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -149,10 +148,8 @@ func validateFetchURL(field, v string) error {
 	if strings.ContainsFunc(v, unicode.IsSpace) {
 		return invalid("field %q %q contains whitespace, which no URL holds; give the URL exactly as the issuer publishes it", field, v)
 	}
-	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return invalid("field %q %q has port %q; use 1 to 65535, or leave the port out for 443", field, v, p)
-		}
+	if err := checkURLPort(field, v, u); err != nil {
+		return err
 	}
 	switch {
 	case u.Scheme == "https":
