@@ -319,6 +319,11 @@ func normalizeClientCredentials(path string, cc outbound.ClientCredentialsSpec) 
 	if err := checkText(at("clientId"), cc.ClientID); err != nil {
 		return cc, err
 	}
+	if strings.ContainsFunc(cc.ClientID, unicode.IsSpace) {
+		// Client ids (Entra appIds, Portcullis appIds, other issuers'
+		// client names) hold no whitespace; a pasted one often does.
+		return cc, invalid("field %q %q contains whitespace; give the client (application) id exactly, e.g. \"0c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f\"", at("clientId"), clip(cc.ClientID))
+	}
 	switch {
 	case cc.ClientSecret == "" && cc.ClientCertificate == "":
 		return cc, invalid("field %q or %q is required: the client's secret (vault://VAULT/secrets/NAME) or certificate (vault://VAULT/certificates/NAME)", at("clientSecret"), at("clientCertificate"))
@@ -341,6 +346,9 @@ func normalizeClientCredentials(path string, cc outbound.ClientCredentialsSpec) 
 	}
 	if err := checkText(at("scope"), cc.Scope); err != nil {
 		return cc, err
+	}
+	if strings.TrimSpace(cc.Scope) != cc.Scope || strings.Contains(cc.Scope, "  ") {
+		return cc, invalid("field %q %q has leading, trailing or doubled spaces; scopes are separated by one space (RFC 6749 section 3.3), e.g. \"api://orders/.default\"", at("scope"), clip(cc.Scope))
 	}
 	return cc, nil
 }
