@@ -182,6 +182,7 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"bearer issuer port 0", policy(bearer(guard.IssuerSpec{Issuer: "https://idp.example:0"})), directory.Invalid, []string{`has port "0"`}},
 		{"bearer issuer with a port", policy(bearer(guard.IssuerSpec{Issuer: "https://idp.example:8443/v2.0"})), 0, nil},
 		{"bearer bad algorithm", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"a"}, Algorithms: []string{"HS256"}}), directory.Invalid, []string{"policy.methods[0].algorithms[0]", "RS256"}},
+		{"bearer audience with a space", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders", "api://orders "}}), directory.Invalid, []string{`"policy.methods[0].audiences[1]" "api://orders " contains whitespace`}},
 		{"bearer empty audience", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{" "}}), directory.Invalid, []string{"policy.methods[0].audiences[0]"}},
 		{"rules require bad", func(a *directory.API) { a.Policy.Rules.Require = "most" }, directory.Invalid, []string{"policy.rules.require"}},
 		{"rules empty role", func(a *directory.API) { a.Policy.Rules.Roles = []string{""} }, directory.Invalid, []string{"policy.rules.roles[0]"}},

@@ -497,6 +497,13 @@ func validateMethodReferences(at string, m guard.MethodSpec) error {
 			return invalid("field %q: %s cannot carry an API key; use a header such as \"x-functions-key\"", at+".header", canon)
 		}
 	}
+	for i, a := range m.Audiences {
+		// Identifier URIs and application ids hold no whitespace, so an
+		// audience with some (a paste) would match no token's aud.
+		if strings.ContainsFunc(a, unicode.IsSpace) {
+			return invalid("field \"%s.audiences[%d]\" %q contains whitespace, which no token's aud holds; give the API's identifier URI or application id exactly, e.g. \"api://orders\"", at, i, clip(a))
+		}
+	}
 	for i, k := range m.Keys {
 		if err := checkText(fmt.Sprintf("%s.keys[%d].name", at, i), k.Name); err != nil {
 			return err
