@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -69,6 +70,9 @@ func (f *adminFlags) run(cmd *cobra.Command, fn func(c *adminclient.Client, p *p
 	p, err := f.printer(cmd)
 	if err != nil {
 		return err
+	}
+	if strings.TrimSpace(f.tenant) == "" {
+		return errors.New("--tenant is empty: give a tenant's id or name ('portcullis tenant list' shows them), or leave the flag out for the default tenant")
 	}
 	c, err := f.client()
 	if err != nil {

@@ -14,10 +14,10 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"sigs.k8s.io/yaml"
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/adminclient"
+	"github.com/portcullis/portcullis/internal/declarative"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/outbound"
 )
@@ -232,13 +232,13 @@ func readObjectFile[T any](path string, stdin io.Reader, check func(any) error, 
 	if len(data) > 1<<20 {
 		return out, fmt.Errorf("--from-file %s: larger than 1 MiB", path)
 	}
-	js, err := yaml.YAMLToJSON(data)
+	js, err := declarative.ToJSON(data)
 	if err != nil {
-		return out, fmt.Errorf("--from-file %s is neither JSON nor YAML: %v", path, err)
+		return out, fmt.Errorf("--from-file %s: %v", path, err)
 	}
 	var raw any
 	if err := json.Unmarshal(js, &raw); err != nil {
-		return out, fmt.Errorf("--from-file %s: %v", path, err)
+		return out, fmt.Errorf("--from-file %s: %s", path, declarative.ShapeError(err))
 	}
 	if _, ok := raw.(map[string]any); !ok {
 		return out, fmt.Errorf("--from-file %s does not hold an object with the fields of '%s'", path, showCommand)
@@ -249,7 +249,7 @@ func readObjectFile[T any](path string, stdin io.Reader, check func(any) error, 
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		return out, fmt.Errorf("--from-file %s: %v (the fields are those of '%s')", path, strings.TrimPrefix(err.Error(), "json: "), showCommand)
+		return out, fmt.Errorf("--from-file %s: %s (the fields are those of '%s')", path, declarative.ShapeError(err), showCommand)
 	}
 	return out, nil
 }
@@ -347,7 +347,9 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 			return err
 		}
 		api.Backend.Credential = &c
-		if c.Type == outbound.TypeNone {
+		if c == (outbound.CredentialSpec{Type: outbound.TypeNone}) {
+			// none with no other field: no credential. With one, the
+			// server says which field does not belong to none.
 			api.Backend.Credential = nil
 		}
 	}
@@ -420,6 +422,15 @@ func (f *apiFlags) apply(fs *pflag.FlagSet, api *directory.API) error {
 	return nil
 }
 
+// methodKinds lists the types of p's methods in order.
+func methodKinds(p guard.PolicySpec) []string {
+	var out []string
+	for _, m := range p.Methods {
+		out = append(out, m.Type)
+	}
+	return out
+}
+
 func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 	set := fs.Changed
 	for _, kind := range f.removeMethods {
@@ -428,6 +439,13 @@ func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 		}
 		if slices.Contains(f.order.seen, kind) {
 			return fmt.Errorf("--remove-method %s and flags of the %s method contradict each other; give one", kind, kind)
+		}
+		if !slices.ContainsFunc(p.Methods, func(m guard.MethodSpec) bool { return m.Type == kind }) {
+			have := strings.Join(methodKinds(*p), ", ")
+			if have == "" {
+				have = "none"
+			}
+			return fmt.Errorf("--remove-method %s: the API has no %s method (its methods: %s); nothing to remove", kind, kind, have)
 		}
 		p.Methods = slices.DeleteFunc(slices.Clone(p.Methods), func(m guard.MethodSpec) bool { return m.Type == kind })
 	}

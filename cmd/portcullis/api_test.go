@@ -181,6 +181,7 @@ func TestAPIFlags_RefuseWhatCannotWork(t *testing.T) {
 		{"timeout too long", []string{"--idle-timeout", "2h"}, "--idle-timeout"},
 		{"unknown method to remove", []string{"--remove-method", "oauth"}, "--remove-method"},
 		{"remove and set", []string{"--remove-method", "basic", "--basic-user", "u=vault://v/secrets/s"}, "contradict"},
+		{"remove an absent method", []string{"--remove-method", "basic"}, "--remove-method basic: the API has no basic method (its methods: none)"},
 		{"bad duration", []string{"--connect-timeout", "5"}, "connect-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -290,8 +291,11 @@ principalHeaders: {}
 
 	for _, tc := range []struct{ name, content, want string }{
 		{"unknown field", "name: a\nmatch: {pathprefix: /a}\n", "unknown field"},
-		{"wrong type", "name: a\nbackend: {urls: http://x}\n", "backend.urls"},
-		{"not YAML", "name: [a\n", "neither JSON nor YAML"},
+		{"wrong type", "name: a\nbackend: {urls: http://x}\n", `field "backend.urls" must be a list, not a JSON string`},
+		{"name as a number", `{"name": 5}`, `field "name" must be a string, not a JSON number`},
+		{"not YAML", "name: [a\n", "not valid YAML or JSON"},
+		{"key twice", "name: a\nmatch: {pathPrefix: /a}\nname: b\n", `line 3: the key "name" is given twice`},
+		{"key twice in JSON", `{"name":"a","match":{"pathPrefix":"/a","pathPrefix":"/b"}}`, `the key "pathPrefix" is given twice`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := readAPIFile(write(tc.name+".yaml", tc.content), nil)
@@ -361,6 +365,11 @@ func TestE2E_APICommandsAgainstRealServer(t *testing.T) {
 		{"update unknown", []string{"api", "update", "nope", "--role", "x"}, []string{`"nope"`}},
 		{"update without flags", []string{"api", "update", "orders"}, []string{"nothing to change"}},
 		{"unknown tenant", []string{"api", "list", "--tenant", "nowhere"}, []string{"nowhere"}},
+		{"backend none with a user name", []string{"api", "update", "billing", "--backend-auth", "none", "--backend-username", "u"}, []string{`"backend.credential.username" is set but type is none`}},
+		{"remove a method the API lacks", []string{"api", "update", "billing", "--remove-method", "bearer"}, []string{"--remove-method bearer: the API has no bearer method (its methods: basic)"}},
+		{"role with a space", []string{"api", "update", "orders", "--role", "Orders Write"}, []string{`"policy.rules.roles[0]" "Orders Write" contains whitespace`}},
+		{"tenant rule by name", []string{"api", "update", "orders", "--allowed-tenant", "default"}, []string{`"policy.rules.tenants[0]" "default" is not an id`}},
+		{"timeout of a nanosecond", []string{"api", "update", "orders", "--connect-timeout", "1ns"}, []string{`"backend.timeouts.connectSeconds"`, "1 ms"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := s.cli(t, "", tc.args...)
@@ -375,6 +384,9 @@ func TestE2E_APICommandsAgainstRealServer(t *testing.T) {
 		})
 	}
 
+	if got := s.okJSON(t, "", "api", "show", "billing"); got["backend"].(map[string]any)["credential"] != nil || len(got["policy"].(map[string]any)["methods"].([]any)) != 1 {
+		t.Errorf("a refused update changed the API: %v", got)
+	}
 	if out := s.ok(t, "", "api", "delete", "orders"); out != "deleted API orders\n" {
 		t.Errorf("delete printed %q", out)
 	}

@@ -278,4 +278,28 @@ func TestE2E_ApplyRefusesWhatTheSafetyRulesProtect(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, file+": tenants[0].applications[0].appRoles[0].value: ") || !strings.Contains(errOut, "nothing was changed") {
 		t.Errorf("invalid role value: exit %d, %q", code, errOut)
 	}
+	// A key given twice, or a value of the wrong type, is refused by its
+	// line or field in words: a lenient reader would apply one of the two
+	// keys silently (here a second backend or a second tenant).
+	api := "    apis:\n      - name: dup\n        match: {pathPrefix: /dup}\n        backend: {urls: ['http://127.0.0.1:9']}\n        policy: {anonymous: true}\n"
+	for _, tc := range []struct{ name, doc, want string }{
+		{"key twice", "tenants:\n  - name: contoso\n    name: fabrikam\n", `line 3: the key "name" is given twice in the same mapping`},
+		{"key twice in an API", "tenants:\n  - name: default\n" + strings.Replace(api, "pathPrefix: /dup}", "pathPrefix: /dup, pathPrefix: /other}", 1), `line 5: the key "pathPrefix" is given twice`},
+		{"key twice in JSON", `{"tenants":[{"name":"default","apis":[{"name":"dup","name":"other"}]}]}`, `line 1: the key "name" is given twice`},
+		{"list of the wrong type", "tenants:\n  - name: default\n    apis: dup\n", `field "tenants.apis" must be a list, not a JSON string`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			writeFile(t, file, tc.doc)
+			code, _, errOut := s.cli(t, "", "apply", "-f", file)
+			if code != 1 || !strings.Contains(errOut, file+": "+tc.want) || !strings.Contains(errOut, "nothing was changed") {
+				t.Errorf("exit %d, %q; want exit 1 and %q", code, errOut, tc.want)
+			}
+			if strings.Contains(errOut, "Go struct") || strings.Contains(errOut, "declarative.") {
+				t.Errorf("the error speaks of Go types: %q", errOut)
+			}
+		})
+	}
+	if out := s.ok(t, "", "tenant", "list") + s.ok(t, "", "api", "list"); strings.Contains(out, "fabrikam") || strings.Contains(out, "dup") {
+		t.Errorf("a refused apply changed the server:\n%s", out)
+	}
 }

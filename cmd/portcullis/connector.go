@@ -141,9 +141,9 @@ func readConnectorFile(path string, stdin io.Reader) (directory.Connector, error
 
 // splitClaim reads CLAIM[=NAME].
 func splitClaim(flag, v string) (directory.ConnectorClaim, error) {
-	claim, partner, _ := strings.Cut(v, "=")
-	if claim == "" {
-		return directory.ConnectorClaim{}, fmt.Errorf("--%s %q: use CLAIM or CLAIM=NAME, e.g. appid=clientId", flag, v)
+	claim, partner, named := strings.Cut(v, "=")
+	if claim == "" || named && partner == "" {
+		return directory.ConnectorClaim{}, fmt.Errorf("--%s %q: use CLAIM or CLAIM=NAME, e.g. appid=clientId (without =NAME the claim keeps its own name)", flag, v)
 	}
 	return directory.ConnectorClaim{ClaimType: claim, PartnerClaimType: partner}, nil
 }

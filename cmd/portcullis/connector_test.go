@@ -158,6 +158,8 @@ func TestConnectorFlags_RefuseContradictions(t *testing.T) {
 		{[]string{"--detach", "--attach-client", "x"}, "contradict"},
 		{[]string{"--input-claim", "a", "--no-input-claims"}, "contradict"},
 		{[]string{"--input-claim", "=x"}, "CLAIM=NAME"},
+		{[]string{"--input-claim", "appid="}, `--input-claim "appid=": use CLAIM or CLAIM=NAME`},
+		{[]string{"--output-claim", "department="}, `--output-claim "department=": use CLAIM or CLAIM=NAME`},
 		{[]string{"--timeout", "3m"}, "2m"},
 		{[]string{"--ca", "/does/not/exist.pem"}, "ca"},
 	} {

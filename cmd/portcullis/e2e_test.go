@@ -622,7 +622,7 @@ func TestE2E_ErrorsThroughRealServer(t *testing.T) {
 		{"certificate named ..", "", []string{"app", "cert", "remove", "billing-job", ".."}, []string{`".." cannot name an object`}},
 		{"app named ..", "", []string{"app", "show", ".."}, []string{`".." cannot name an object`}},
 		{"empty app", "", []string{"app", "delete", ""}, []string{"empty name or id"}},
-		{"empty tenant", "", []string{"app", "list", "--tenant", ""}, []string{"empty name or id"}},
+		{"empty tenant", "", []string{"app", "list", "--tenant", ""}, []string{"--tenant is empty", "'portcullis tenant list'"}},
 		{"registering a certificate twice", "", []string{"app", "cert", "add", "orders-api", filepath.Join(s.dir, "stranger.cer")}, []string{`"orders-api" already has this certificate`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -91,6 +91,8 @@ func TestRun_ErrorsArePrefixedAndExitOne(t *testing.T) {
 		{"unknown top-level command", []string{"nope"}, []string{`error: unknown command "nope"`}},
 		{"no admin credential", []string{"app", "list"}, []string{"error: no admin credential", "admin.json does not exist", "PORTCULLIS_CLIENT_ID"}},
 		{"bad output", []string{"tenant", "list", "-o", "yaml"}, []string{`error: --output "yaml": use table or json`}},
+		{"empty tenant", []string{"api", "list", "--tenant", ""}, []string{"error: --tenant is empty", "'portcullis tenant list'"}},
+		{"blank tenant", []string{"connector", "show", "hr", "--tenant", " "}, []string{"error: --tenant is empty"}},
 		{"missing required flag", []string{"grant", "add", "--client", "a"}, []string{"error: required flag(s)", "resource", "role"}},
 		{"nothing to update", []string{"app", "update", "x"}, []string{"error: nothing to update"}},
 		{"bad expires", []string{"app", "secret", "add", "x", "--expires", "soon"}, []string{`error: --expires "soon"`, "180d"}},

@@ -89,7 +89,11 @@ func (a *API) replaceAPI(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteAPI(w http.ResponseWriter, r *http.Request) error {
-	err := a.dir.DeleteAPI(r.Context(), r.PathValue("tenant"), r.PathValue("name"))
+	expected, err := ifMatchRevision(r.Header.Values("If-Match"))
+	if err != nil {
+		return err
+	}
+	err = a.dir.DeleteAPI(r.Context(), r.PathValue("tenant"), r.PathValue("name"), expected)
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}

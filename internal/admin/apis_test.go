@@ -113,12 +113,16 @@ func TestAPIs_RefusalsSayWhatAndWhere(t *testing.T) {
 		{"no body", apisPath, nil, 400, "BadRequest", []string{"request body is required", `"name"`}},
 		{"not an object", apisPath, "[1]", 400, "BadRequest", []string{"JSON object"}},
 		{"trailing data", apisPath, `{"name":"a"} {}`, 400, "BadRequest", []string{"exactly one JSON object"}},
+		{"duplicated name", apisPath, `{"name":"a","name":"b","match":{"pathPrefix":"/a"},"backend":{"urls":["http://127.0.0.1:1"]},"policy":{"anonymous":true}}`, 400, "BadRequest", []string{`field "name" appears twice`}},
+		{"duplicated nested field", apisPath, `{"name":"a","match":{"pathPrefix":"/a","pathPrefix":"/b"},"backend":{"urls":["http://127.0.0.1:1"]},"policy":{"anonymous":true}}`, 400, "BadRequest", []string{`field "match.pathPrefix" appears twice`}},
+		{"duplicated field in a list", apisPath, `{"name":"a","match":{"pathPrefix":"/a"},"backend":{"urls":["http://127.0.0.1:1"]},"policy":{"methods":[{"type":"basic"},{"type":"apiKey","type":"bearer"}]}}`, 400, "BadRequest", []string{`field "policy.methods[1].type" appears twice`}},
 		{"unknown top-level field", apisPath, with("a", func(b map[string]any) { b["hostz"] = 1 }), 400, "BadRequest", []string{`unknown field "hostz"`, `"match"`}},
 		{"unknown nested field", apisPath, with("a", func(b map[string]any) { b["match"].(map[string]any)["PathPrefix"] = "/x" }), 400, "BadRequest", []string{`unknown field "match.PathPrefix"`, `"pathPrefix"`}},
 		{"unknown field in a list", apisPath, with("a", func(b map[string]any) {
 			b["policy"].(map[string]any)["methods"].([]any)[0].(map[string]any)["secret"] = "x"
 		}), 400, "BadRequest", []string{`unknown field "policy.methods[0].secret"`}},
 		{"wrong type", apisPath, with("a", func(b map[string]any) { b["backend"].(map[string]any)["urls"] = "http://x" }), 400, "BadRequest", []string{"backend.urls", "an array"}},
+		{"wrong type in a map", apisPath, with("a", func(b map[string]any) { b["principalHeaders"] = map[string]any{"X-Caller": 1} }), 400, "BadRequest", []string{`field "principalHeaders" must be an object whose values are each a string; one is a JSON number`}},
 		{"invalid field", apisPath, with("a", func(b map[string]any) { b["match"].(map[string]any)["pathPrefix"] = "x" }), 400, "BadRequest", []string{"match.pathPrefix"}},
 		{"literal password", apisPath, with("a", func(b map[string]any) {
 			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "basic", "users": []any{map[string]any{"name": "u", "password": "hunter2"}}}}}

@@ -92,7 +92,11 @@ func (a *API) replaceConnector(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) deleteConnector(w http.ResponseWriter, r *http.Request) error {
-	err := a.dir.DeleteConnector(r.Context(), r.PathValue("tenant"), r.PathValue("name"))
+	expected, err := ifMatchRevision(r.Header.Values("If-Match"))
+	if err != nil {
+		return err
+	}
+	err = a.dir.DeleteConnector(r.Context(), r.PathValue("tenant"), r.PathValue("name"), expected)
 	if err := a.afterWrite(r.Context(), err); err != nil {
 		return err
 	}

@@ -122,6 +122,13 @@ func TestConnectors_RefusalsHaveTheirStatus(t *testing.T) {
 		}), http.StatusBadRequest, []string{`"inputClaims[0].claimtype"`}},
 		{"wrong type", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = "two" }), http.StatusBadRequest, []string{"retries"}},
 		{"not an object", "POST", connectorsPath, []any{}, http.StatusBadRequest, []string{"JSON object"}},
+		{"invoke with an object claim", "POST", connectorsPath + "/hr/invoke", map[string]any{"claims": map[string]any{"appid": map[string]any{"x": 1}}}, http.StatusBadRequest, []string{`field "claims.appid" must be a string, a number, a boolean or a list of them, not an object`}},
+		{"invoke with a null claim", "POST", connectorsPath + "/hr/invoke", `{"claims":{"appid":null}}`, http.StatusBadRequest, []string{`"claims.appid"`, "null"}},
+		{"invoke with a nested list", "POST", connectorsPath + "/hr/invoke", `{"claims":{"roles":["a",["b"]]}}`, http.StatusBadRequest, []string{`"claims.roles"`, "a list holding objects, lists or null"}},
+		{"invoke with a number out of range", "POST", connectorsPath + "/hr/invoke", `{"claims":{"appid":1e400}}`, http.StatusBadRequest, []string{`field "claims" holds the number 1e400, which is out of range`}},
+		{"timeout out of range", "POST", connectorsPath, `{"name":"other","endpoint":"https://x.test/a","timeoutSeconds":1e999}`, http.StatusBadRequest, []string{`field "timeoutSeconds" holds the number 1e999, which is out of range`}},
+		{"duplicated field", "POST", connectorsPath, `{"name":"other","endpoint":"https://x.test/a","endpoint":"https://y.test/b","authentication":{"type":"none"}}`, http.StatusBadRequest, []string{`field "endpoint" appears twice`}},
+		{"duplicated nested field", "POST", connectorsPath, `{"name":"other","endpoint":"https://x.test/a","authentication":{"type":"none","type":"basic"}}`, http.StatusBadRequest, []string{`field "authentication.type" appears twice`}},
 		{"no body", "POST", connectorsPath, nil, http.StatusBadRequest, []string{"required"}},
 		{"invalid field", "POST", connectorsPath, with(func(b map[string]any) { b["retries"] = 9 }), http.StatusBadRequest, []string{`"retries"`}},
 		{"literal password", "POST", connectorsPath, with(func(b map[string]any) {
@@ -382,5 +389,54 @@ func TestOpenAPI_ConnectorInvocationMatchesItsJSON(t *testing.T) {
 	slices.Sort(marshalled)
 	if !slices.Equal(documented, marshalled) {
 		t.Errorf("ConnectorInvocation documents %v; connector.Invocation marshals %v", documented, marshalled)
+	}
+}
+
+// TestDelete_HonoursIfMatch: a DELETE of an API or a connector with an
+// If-Match of another revision deletes nothing (412), as a PUT does; with
+// the current revision or "*" it deletes.
+func TestDelete_HonoursIfMatch(t *testing.T) {
+	e := newVaultEnv(t)
+	e.setSecret("hr-password")
+	for _, kind := range []struct {
+		name, path string
+		body       func(name string) any
+	}{
+		{"API", apisPath, func(n string) any { return apiBody(n, "/"+n) }},
+		{"connector", connectorsPath, func(n string) any { return connectorBody(n) }},
+	} {
+		for _, tc := range []struct {
+			name    string
+			ifMatch func(rev string) string // "": no header
+			status  int
+			code    string
+			want    string
+		}{
+			{"stale revision", func(string) string { return `"1"` }, 412, "PreconditionFailed", "not 1: it changed since you read it"},
+			{"not a revision", func(string) string { return `W/"1"` }, 400, "BadRequest", "If-Match"},
+			{"current revision", func(rev string) string { return rev }, 204, "", ""},
+			{"any revision", func(string) string { return "*" }, 204, "", ""},
+			{"no If-Match", func(string) string { return "" }, 204, "", ""},
+		} {
+			t.Run(kind.name+"/"+tc.name, func(t *testing.T) {
+				name := strings.ToLower(strings.NewReplacer(" ", "-", "-", "").Replace("d" + tc.name))
+				created := e.must(http.StatusCreated, "POST", kind.path, kind.body(name))
+				req := request{method: "DELETE", path: kind.path + "/" + name, header: http.Header{}}
+				if v := tc.ifMatch(created.header.Get("ETag")); v != "" {
+					req.header.Set("If-Match", v)
+				}
+				r := e.send(req)
+				if tc.status == 204 {
+					if r.status != 204 {
+						t.Fatalf("status %d: %s", r.status, r.body)
+					}
+					e.must(http.StatusNotFound, "GET", kind.path+"/"+name, nil)
+					return
+				}
+				wantError(t, r, tc.status, tc.code, tc.want)
+				e.must(http.StatusOK, "GET", kind.path+"/"+name, nil) // still there
+				e.must(http.StatusNoContent, "DELETE", kind.path+"/"+name, nil)
+			})
+		}
 	}
 }

@@ -67,6 +67,8 @@ func TestFederatedIdentityCredentials_Errors(t *testing.T) {
 	}{
 		{"no body", base, nil, 400, "BadRequest", "request body is required"},
 		{"unknown field", base, map[string]any{"name": "x1x", "issuer": "https://i.test", "subject": "s", "subjects": "x"}, 400, "BadRequest", "subjects"},
+		{"duplicated field", base, `{"name":"second","issuer":"https://issuer.test","subject":"s2","subject":"s3"}`, 400, "BadRequest", `field "subject" appears twice`},
+		{"duplicated field in keys", base, `{"name":"second","issuer":"https://issuer.test","subject":"s2","keys":{"keys":[{"kty":"EC","kid":"a","kid":"b"}]}}`, 400, "BadRequest", `field "keys.keys[0].kid" appears twice`},
 		{"missing issuer", base, map[string]any{"name": "second", "subject": "s"}, 400, "BadRequest", `"issuer" is required`},
 		{"plain http issuer", base, map[string]any{"name": "second", "issuer": "http://issuer.test", "subject": "s2"}, 400, "BadRequest", "https"},
 		{"keys not an object", base, map[string]any{"name": "second", "issuer": "https://issuer.test", "subject": "s2", "keys": "abc"}, 400, "BadRequest", "JWK Set object"},

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fuzzBody posts body to path on e's mux (in process, for speed) and fails
@@ -162,4 +164,128 @@ func FuzzCreateConnectorBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		fuzzBody(t, e, "/admin/v1/tenants/default/connectors", body)
 	})
+}
+
+// FuzzDuplicateMember checks duplicateMember against an oracle: a body
+// has a duplicated member exactly when decoding it into maps loses
+// members, counted by the tokenizer.
+func FuzzDuplicateMember(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a":[{"b":1},{"b":1,"c":[1,{"d":1,"d":1}]}]}`,
+		`{"a":1,"b":{"a":1}}`, `[{"a":1},{"a":1}]`, `{"":1,"":2}`, `{"a\u0062":1,"ab":2}`,
+		`{"a":"a","b":"a"}`, `"a"`, `[]`, `{}`, `null`, `{"a":`, `{"a":1} {"a":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path, dup := duplicateMember(body)
+		if !json.Valid(body) {
+			if dup {
+				t.Fatalf("invalid JSON %q reported a duplicate %q", body, path)
+			}
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return // valid but undecodable (e.g. a number out of range)
+		}
+		if kept, read := countMembers(v), countKeys(body); (kept != read) != dup {
+			t.Fatalf("body %q: duplicate %v (%q), but decoding kept %d of %d members", body, dup, path, kept, read)
+		}
+	})
+}
+
+func countMembers(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case map[string]any:
+		n += len(v)
+		for _, e := range v {
+			n += countMembers(e)
+		}
+	case []any:
+		for _, e := range v {
+			n += countMembers(e)
+		}
+	}
+	return n
+}
+
+// countKeys counts the member names of every object of body.
+func countKeys(body []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var objects []bool // per level: is it an object
+	var expectKey []bool
+	n := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		top := len(objects) - 1
+		if _, ok := tok.(string); ok && top >= 0 && objects[top] && expectKey[top] {
+			n++
+			expectKey[top] = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			objects = append(objects, tok == json.Delim('{'))
+			expectKey = append(expectKey, true)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			objects, expectKey = objects[:top], expectKey[:top]
+		}
+		if len(objects) > 0 {
+			expectKey[len(objects)-1] = true
+		}
+	}
+}
+
+// FuzzLoneSurrogate checks loneSurrogate against what encoding/json does:
+// a body is reported exactly when decoding it yields a U+FFFD that the
+// body did not hold, literally or escaped.
+func FuzzLoneSurrogate(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"\ud83d\ude00"}`, `{"a":"\ud83d"}`, `{"a":"\ude00"}`, `{"a":"\\ud83d"}`, `{"a":"\\\ud83d"}`,
+		`{"\ud83dx":1}`, `["\ud83d\u0041"]`, `"\u00e9"`, `{"a":"\"\ud83d\udc4d"}`, `{"a":"x\ud800\udbff"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		at, bad := loneSurrogate(body)
+		if !json.Valid(body) || !utf8.Valid(body) {
+			return
+		}
+		if bytes.Contains(body, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(body), []byte("\\ufffd")) {
+			return
+		}
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return
+		}
+		if replaced := holdsReplacement(v); replaced != bad {
+			t.Fatalf("body %q: reported %v (at %d), but decoding yields U+FFFD: %v", body, bad, at, replaced)
+		}
+	})
+}
+
+func holdsReplacement(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, utf8.RuneError)
+	case []any:
+		for _, e := range v {
+			if holdsReplacement(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if holdsReplacement(k) || holdsReplacement(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

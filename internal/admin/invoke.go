@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/connector"
@@ -22,6 +24,44 @@ type invokeRequest struct {
 	Claims map[string]any `json:"claims"`
 }
 
+// checkClaimValues refuses a claim value a token cannot carry as an input
+// claim: an object, null, or a list holding anything but strings, numbers
+// and booleans (encoded, they would reach the endpoint as JSON text in a
+// query, a form or a header).
+func checkClaimValues(claims map[string]any) error {
+	scalar := func(v any) bool {
+		switch v.(type) {
+		case string, float64, bool:
+			return true
+		}
+		return false
+	}
+	for _, k := range slices.Sorted(maps.Keys(claims)) {
+		v := claims[k]
+		if scalar(v) {
+			continue
+		}
+		if l, ok := v.([]any); ok && !slices.ContainsFunc(l, func(e any) bool { return !scalar(e) }) {
+			continue
+		}
+		return badRequest("field %q must be a string, a number, a boolean or a list of them, not %s", "claims."+clip(k), describeJSON(v))
+	}
+	return nil
+}
+
+// describeJSON names the kind of a decoded JSON value.
+func describeJSON(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null (leave the claim out instead)"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list holding objects, lists or null"
+	}
+	return "this value"
+}
+
 // invokeConnector calls a stored connector for real and answers 200 with
 // the connector.Invocation (the request as sent, credentials redacted; the
 // response; the decision; the output claims), whatever the decision: a
@@ -34,6 +74,9 @@ func (a *API) invokeConnector(w http.ResponseWriter, r *http.Request) error {
 	}
 	var req invokeRequest
 	if err := decodeJSON(w, r, &req, true); err != nil {
+		return err
+	}
+	if err := checkClaimValues(req.Claims); err != nil {
 		return err
 	}
 	def, err := a.dir.Connector(r.Context(), r.PathValue("tenant"), r.PathValue("name"))

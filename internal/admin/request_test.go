@@ -28,6 +28,14 @@ func TestRequest_BodiesAreCheckedBeforeUse(t *testing.T) {
 		{"array instead of object", request{body: `[1]`}, 400, "BadRequest", []string{"must be a JSON object"}},
 		{"wrong field type", request{body: `{"displayName":5}`}, 400, "BadRequest", []string{`"displayName" must be a string`}},
 		{"lifetime as string", request{body: `{"displayName":"x","accessTokenLifetimeSeconds":"600"}`}, 400, "BadRequest", []string{`"accessTokenLifetimeSeconds" must be an integer`}},
+		{"duplicated field", request{body: `{"displayName":"x","displayName":"y"}`}, 400, "BadRequest", []string{`field "displayName" appears twice`}},
+		{"Latin-1 text", request{body: "{\"displayName\":\"caf\xe9\"}"}, 400, "BadRequest", []string{"not valid UTF-8 (byte 19 is 0xE9)"}},
+		{"invalid UTF-8 in a key", request{body: "{\"display\xffName\":\"x\"}"}, 400, "BadRequest", []string{"not valid UTF-8 (byte 9 is 0xFF)"}},
+		{"byte order mark", request{body: "\xef\xbb\xbf{\"displayName\":\"x\"}"}, 400, "BadRequest", []string{"byte order mark"}},
+		{"lone high surrogate", request{body: `{"displayName":"a\ud83d"}`}, 400, "BadRequest", []string{"byte 17", "surrogate pair"}},
+		{"lone low surrogate", request{body: `{"displayName":"a\\\ude00"}`}, 400, "BadRequest", []string{"byte 19", "surrogate"}},
+		{"high surrogate then a letter", request{body: `{"displayName":"\ud83d\u0041"}`}, 400, "BadRequest", []string{"byte 16", "surrogate"}},
+		{"duplicated field in a list", request{body: `{"displayName":"x","identifierUris":["api://a"],"identifierUris":["api://b"]}`}, 400, "BadRequest", []string{`field "identifierUris" appears twice`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

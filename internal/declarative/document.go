@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	yamlv2 "go.yaml.in/yaml/v2"
-	"sigs.k8s.io/yaml"
 
 	"github.com/portcullis/portcullis/internal/directory"
 )
@@ -377,15 +376,15 @@ func Load(paths []string, env Env) (*Document, error) {
 // Parse decodes one YAML or JSON document strictly: an unknown field is an
 // error. It checks the shape only; Load validates values and references.
 func Parse(data []byte) (*Document, error) {
-	// YAMLToJSON reads the first document of a stream and drops the rest
+	// ToJSON (YAMLToJSONStrict) reads the first document of a stream and drops the rest
 	// without a word; a configuration silently cut short must not be
 	// applied (least of all with --prune).
 	if n, err := countDocuments(data); err == nil && n > 1 {
 		return nil, fmt.Errorf("the file holds %d YAML documents (separated by ---); apply reads one per file: put each in its own file and apply the directory", n)
 	}
-	js, err := yaml.YAMLToJSON(data)
+	js, err := ToJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+		return nil, err
 	}
 	doc := &Document{}
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
@@ -394,7 +393,7 @@ func Parse(data []byte) (*Document, error) {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(doc); err != nil {
-		return nil, fmt.Errorf("%s (the format is described in docs/apply.md)", strings.TrimPrefix(err.Error(), "json: "))
+		return nil, fmt.Errorf("%s (the format is described in docs/apply.md)", ShapeError(err))
 	}
 	for i := range doc.Tenants {
 		for j := range doc.Tenants[i].Applications {

@@ -62,6 +62,14 @@ func TestLoad_ValidationErrorsNameFilePathAndFix(t *testing.T) {
 	}{
 		{"not YAML", "tenants: [", []string{"main.yaml: not valid YAML or JSON"}},
 		{"several documents", "tenants: [{name: a}]\n---\nvaults: [{name: orders}]\n", []string{"main.yaml: the file holds 2 YAML documents", "its own file"}},
+		{"key twice", "tenants:\n  - name: a\n    name: b\n", []string{"main.yaml: line 3: the key \"name\" is given twice"}},
+		{"key twice in JSON", `{"tenants": [{"name": "a", "apis": [{"name": "x", "name": "y"}]}]}`, []string{"main.yaml: line 1: the key \"name\" is given twice"}},
+		{"key twice in an API", "tenants:\n  - name: a\n    apis:\n      - name: x\n        match: {pathPrefix: /a, pathPrefix: /b}\n", []string{"line 5: the key \"pathPrefix\" is given twice"}},
+		{"list as a number", "tenants: 5\n", []string{`field "tenants" must be a list, not a JSON number`, "docs/apply.md"}},
+		{"name as a list", "tenants:\n  - name: [a]\n", []string{`field "tenants.name" must be a string, not a JSON array`}},
+		{"name read as a boolean", "tenants:\n  - name: yes\n", []string{`field "tenants.name" must be a string, not a JSON bool`, "put the value in quotes"}},
+		{"name read as a number", "tenants:\n  - name: default\n    apis: [{name: 0123}]\n", []string{`field "tenants.apis.name" must be a string, not a JSON number`, "quotes"}},
+		{"document as a list", "- name: a\n", []string{"the document must be a mapping (an object), not a JSON array"}},
 		{"unknown field", "tenants:\n  - name: a\n    colour: red\n", []string{"main.yaml: ", `unknown field "colour"`, "docs/apply.md"}},
 		{"tenant name", "tenants:\n  - name: 'has space'\n", []string{"main.yaml: tenants[0].name: ", "letters a-z"}},
 		{"display name required", "tenants:\n  - name: a\n    applications:\n      - identifierUris: [api://x]\n", []string{"tenants[0].applications[0].displayName: ", "required"}},
@@ -106,6 +114,11 @@ func TestLoad_ValidationErrorsNameFilePathAndFix(t *testing.T) {
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			for _, goWords := range []string{"Go struct", "Go value", "declarative.", "[]struct", "map["} {
+				if strings.Contains(err.Error(), goWords) {
+					t.Errorf("the error speaks of Go types (%q): %v", goWords, err)
 				}
 			}
 			if strings.Contains(err.Error(), "hunter2") {

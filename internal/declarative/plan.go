@@ -169,6 +169,7 @@ func NewPlan(want *Document, have *State, opts PlanOptions) (*Plan, error) {
 	p.tenants()
 	p.lastAdmin()
 	p.vaults()
+	p.checkIssuerTenants()
 	if p.have.VaultsAvailable {
 		p.checkVaultReferences()
 	}
@@ -308,7 +309,52 @@ func (p *planner) tenant(wt *Tenant, ht *TenantState) {
 		}
 	}
 	p.grants(wt, ht, roles)
+	p.connectorApps(wt, ht, roles)
 	p.gateway(wt, ht)
+}
+
+// connectorApps stops a plan whose connectors attach to an application
+// that will not exist (not declared, not on the server, or pruned): the
+// server refuses the connector, or refuses to delete an application a
+// connector is attached to, midway. remaining holds the lower-case display
+// names of the tenant's applications after the plan.
+func (p *planner) connectorApps(wt *Tenant, ht *TenantState, remaining map[string]map[string]bool) {
+	exists := func(ref string) bool {
+		if _, ok := remaining[strings.ToLower(ref)]; ok {
+			return true
+		}
+		for _, wa := range wt.Applications {
+			if slices.ContainsFunc(wa.IdentifierURIs, func(u string) bool { return strings.EqualFold(u, ref) }) {
+				return true
+			}
+		}
+		for _, ha := range ht.Applications {
+			if _, ok := remaining[strings.ToLower(ha.DisplayName)]; !ok {
+				continue
+			}
+			if strings.EqualFold(ha.AppID, ref) || slices.ContainsFunc(ha.IdentifierURIs, func(u string) bool { return strings.EqualFold(u, ref) }) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range wt.Connectors {
+		ti := c.TokenIssuance
+		if ti == nil {
+			continue
+		}
+		for _, l := range []struct {
+			field string
+			refs  []string
+		}{{"resourceApps", ti.ResourceApps}, {"clientApps", ti.ClientApps}} {
+			for i, ref := range l.refs {
+				if !exists(ref) {
+					p.fail("%s: connector %s/%s: tokenIssuance.%s[%d]: tenant %s will have no application %q; declare it in applications (or keep it there), or detach the connector from it",
+						wt.at, wt.Name, c.Name, l.field, i, wt.Name, ref)
+				}
+			}
+		}
+	}
 }
 
 func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.Application) {

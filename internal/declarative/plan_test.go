@@ -86,6 +86,12 @@ vaults:
     secrets: [{name: db, value: {fromEnv: DB}}]
 `
 
+// issuerAPI is the apis: line of a tenant with one API that accepts tokens
+// of the Portcullis tenant tenant.
+func issuerAPI(tenant string) string {
+	return "    apis: [{name: orders-gw, match: {pathPrefix: /orders}, backend: {urls: ['https://orders.internal']}, policy: {methods: [{type: bearer, issuers: [{tenant: " + tenant + "}], audiences: ['api://orders']}]}}]\n"
+}
+
 func loadYAML(t *testing.T, doc string, vars map[string]string) *Document {
 	t.Helper()
 	dir := t.TempDir()
@@ -356,6 +362,15 @@ func TestNewPlan_ErrorsWhenTheFilesCannotBeApplied(t *testing.T) {
 		{"an API referencing a vault object nobody declares", strings.Replace(baseYAML, "    grants:\n",
 			"    connectors: [{name: hr, endpoint: 'https://hr.example.com', authentication: {type: basic, username: u, password: 'vault://default/secrets/nope'}}]\n    grants:\n", 1), false, nil,
 			"connector default/hr references vault://default/secrets/nope, which will not exist"},
+		{"an API trusting a tenant prune deletes", strings.Replace(baseYAML, "    grants:\n", issuerAPI("fabrikam")+"    grants:\n", 1), true, func(s *State) {
+			s.Tenants = append(s.Tenants, TenantState{Tenant: adminclient.Tenant{ID: "t-fabrikam", Name: "fabrikam"}})
+		}, "API default/orders-gw accepts tokens of tenant fabrikam (policy.methods[0].issuers[0].tenant), which will not exist"},
+		{"an API trusting a tenant nobody declares", strings.Replace(baseYAML, "    grants:\n", issuerAPI("nowhere")+"    grants:\n", 1), false, nil,
+			"API default/orders-gw accepts tokens of tenant nowhere"},
+		{"a connector attached to an application nobody declares", strings.Replace(baseYAML, "    grants:\n", "    connectors: [{name: enrich, endpoint: 'https://hr.example.com', tokenIssuance: {resourceApps: [nobody]}}]\n    grants:\n", 1), false, nil,
+			`connector default/enrich: tokenIssuance.resourceApps[0]: tenant default will have no application "nobody"`},
+		{"a connector attached by appId to an application prune deletes", strings.Replace(strings.Replace(strings.Replace(baseYAML, "      - {client: orders-client, resource: orders, role: Orders.Read}\n", "", 1), "      - displayName: orders-client\n", "", 1), "    grants:\n", "    connectors: [{name: enrich, endpoint: 'https://hr.example.com', tokenIssuance: {resourceApps: ["+clientID+"]}}]\n    grants:\n", 1), true, nil,
+			`tokenIssuance.resourceApps[0]: tenant default will have no application "` + clientID + `"`},
 		{"two applications with the name the files use", baseYAML, false, func(s *State) {
 			s.Tenants[0].Applications = append(s.Tenants[0].Applications, adminclient.Application{AppID: opsID, DisplayName: "orders"})
 		}, `tenant default has two applications named "orders"`},

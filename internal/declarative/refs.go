@@ -76,3 +76,36 @@ func (n names) connector(tenant string, c directory.Connector) directory.Connect
 	}
 	return c
 }
+
+// checkIssuerTenants stops a plan whose APIs accept tokens of a tenant
+// that does not exist after it (not declared, not on the server, or
+// pruned): the server refuses an API naming an unknown tenant, and
+// refuses to delete a tenant another tenant's API trusts, so either change
+// would fail midway.
+func (p *planner) checkIssuerTenants() {
+	exists := func(ref string) bool {
+		for _, wt := range p.want.Tenants {
+			if strings.EqualFold(wt.Name, ref) {
+				return true
+			}
+		}
+		for _, ht := range p.have.Tenants {
+			if strings.EqualFold(ht.Tenant.Name, ref) || strings.EqualFold(ht.Tenant.ID, ref) {
+				return !p.deletedTenants[strings.ToLower(ht.Tenant.Name)]
+			}
+		}
+		return false
+	}
+	for _, t := range p.want.Tenants {
+		for _, a := range t.APIs {
+			for i, m := range a.Policy.Methods {
+				for j, is := range m.Issuers {
+					if is.Tenant != "" && !exists(is.Tenant) {
+						p.fail("%s: API %s/%s accepts tokens of tenant %s (policy.methods[%d].issuers[%d].tenant), which will not exist; declare the tenant in the files (or keep it there), or remove it from the API",
+							t.at, t.Name, a.Name, is.Tenant, i, j)
+					}
+				}
+			}
+		}
+	}
+}

@@ -125,8 +125,10 @@ func (s *Service) UpdateAPI(ctx context.Context, tenantRef, name string, api API
 	return out, nil
 }
 
-// DeleteAPI removes an API and releases its vault references.
-func (s *Service) DeleteAPI(ctx context.Context, tenantRef, name string) error {
+// DeleteAPI removes an API and releases its vault references. A non-zero
+// expectedRevision must be the API's current revision (an If-Match), or
+// nothing is deleted (PreconditionFailed).
+func (s *Service) DeleteAPI(ctx context.Context, tenantRef, name string, expectedRevision int64) error {
 	t, err := resolveTenant(ctx, s.st, tenantRef)
 	if err != nil {
 		return err
@@ -136,6 +138,9 @@ func (s *Service) DeleteAPI(ctx context.Context, tenantRef, name string) error {
 		cur, err := getAPI(ctx, tx, t, name)
 		if err != nil {
 			return err
+		}
+		if expectedRevision != 0 && cur.Revision != expectedRevision {
+			return newError(PreconditionFailed, "API %q is at revision %d, not %d: it changed since you read it; read it again before deleting it", cur.Name, cur.Revision, expectedRevision)
 		}
 		old = APIReferences(cur)
 		return tx.DeleteAPI(ctx, t.ID, name)

@@ -139,6 +139,8 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"timeout negative", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = -1 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "3600"}},
 		{"timeout too long", func(a *directory.API) { a.Backend.Timeouts.IdleSeconds = 3601 }, directory.Invalid, []string{"backend.timeouts.idleSeconds"}},
 		{"timeout 3600", func(a *directory.API) { a.Backend.Timeouts.ResponseHeaderSeconds = 3600 }, 0, nil},
+		{"timeout of a nanosecond", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = 1e-9 }, directory.Invalid, []string{"backend.timeouts.connectSeconds", "at least 0.001 (1 ms)"}},
+		{"timeout of a millisecond", func(a *directory.API) { a.Backend.Timeouts.ConnectSeconds = 0.001 }, 0, nil},
 		{"principal header bad name", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"X Bad": "subject"} }, directory.Invalid, []string{"principalHeaders", "not a valid header name"}},
 		{"principal header unknown field", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"X-A": "password"} }, directory.Invalid, []string{"principalHeaders.X-A", "tenantId"}},
 		{"principal header hop-by-hop", func(a *directory.API) { a.PrincipalHeaders = map[string]string{"connection": "subject"} }, directory.Invalid, []string{"principalHeaders.connection", "Connection"}},
@@ -176,10 +178,32 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"bearer http localhost issuer", policy(bearer(guard.IssuerSpec{Issuer: "http://localhost:8080"})), 0, nil},
 		{"bearer http [::1] issuer", policy(bearer(guard.IssuerSpec{Issuer: "http://[::1]:8080"})), 0, nil},
 		{"bearer issuer with query", policy(bearer(guard.IssuerSpec{Issuer: "https://idp/?a"})), directory.Invalid, []string{"policy.methods[0].issuers[0].issuer"}},
+		{"bearer issuer port out of range", policy(bearer(guard.IssuerSpec{Issuer: "https://idp.example:99999/v2.0"})), directory.Invalid, []string{`policy.methods[0].issuers[0].issuer" "https://idp.example:99999/v2.0" has port "99999"`}},
+		{"bearer issuer port 0", policy(bearer(guard.IssuerSpec{Issuer: "https://idp.example:0"})), directory.Invalid, []string{`has port "0"`}},
+		{"bearer issuer with a port", policy(bearer(guard.IssuerSpec{Issuer: "https://idp.example:8443/v2.0"})), 0, nil},
 		{"bearer bad algorithm", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"a"}, Algorithms: []string{"HS256"}}), directory.Invalid, []string{"policy.methods[0].algorithms[0]", "RS256"}},
+		{"bearer audience with a space", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders", "api://orders "}}), directory.Invalid, []string{`"policy.methods[0].audiences[1]" "api://orders " contains whitespace`}},
 		{"bearer empty audience", policy(guard.MethodSpec{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{" "}}), directory.Invalid, []string{"policy.methods[0].audiences[0]"}},
 		{"rules require bad", func(a *directory.API) { a.Policy.Rules.Require = "most" }, directory.Invalid, []string{"policy.rules.require"}},
 		{"rules empty role", func(a *directory.API) { a.Policy.Rules.Roles = []string{""} }, directory.Invalid, []string{"policy.rules.roles[0]"}},
+		{"rules role with a space", func(a *directory.API) { a.Policy.Rules.Roles = []string{"Orders.Read", "Orders Write"} }, directory.Invalid, []string{`policy.rules.roles[1]" "Orders Write" contains whitespace`, "separate entries"}},
+		{"rules scope with a space", func(a *directory.API) { a.Policy.Rules.Scopes = []string{"orders.read orders.write"} }, directory.Invalid, []string{"policy.rules.scopes[0]", "whitespace"}},
+		{"rules scope with a tab", func(a *directory.API) { a.Policy.Rules.Scopes = []string{"orders\tread"} }, directory.Invalid, []string{"policy.rules.scopes[0]", "whitespace"}},
+		{"rules tenant by name", func(a *directory.API) { a.Policy.Rules.Tenants = []string{"contoso"} }, directory.Invalid, []string{`policy.rules.tenants[0]" "contoso" is not an id`, "tid", "portcullis tenant show"}},
+		{"rules object id not a GUID", func(a *directory.API) { a.Policy.Rules.ObjectIDs = []string{"orders-client"} }, directory.Invalid, []string{"policy.rules.objectIds[0]", "oid"}},
+		{"rules application by name with Portcullis issuers only", func(a *directory.API) {
+			a.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}},
+				Rules: guard.RulesSpec{Applications: []string{"orders-client"}}}
+		}, directory.Invalid, []string{`policy.rules.applications[0]" "orders-client" is not an id`, "azp and appid", "appId"}},
+		{"rules application id with Portcullis issuers only", func(a *directory.API) {
+			a.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}}, Audiences: []string{"api://orders"}}},
+				Rules: guard.RulesSpec{Applications: []string{"C0FFEE00-0000-0000-0000-000000000003"}}}
+		}, 0, nil},
+		{"rules ids accepted in any case", func(a *directory.API) {
+			a.Policy.Rules.Tenants = []string{"C0FFEE00-0000-0000-0000-000000000001"}
+			a.Policy.Rules.ObjectIDs = []string{"c0ffee00-0000-0000-0000-000000000002"}
+			a.Policy.Rules.Applications = []string{"orders-client"} // azp of another issuer need not be a GUID
+		}, 0, nil},
 		{"realm with quote", func(a *directory.API) { a.Policy.Realm = `a"b` }, directory.Invalid, []string{"policy.realm"}},
 	}
 	for _, tc := range cases {
@@ -421,10 +445,10 @@ func TestAPIService_UpdateDeleteAndTheChangeLog(t *testing.T) {
 		if err != nil || len(list) != 1 {
 			t.Fatalf("APIs = %d, %v", len(list), err)
 		}
-		if err := svc.DeleteAPI(ctx, "contoso", "orders"); err != nil {
+		if err := svc.DeleteAPI(ctx, "contoso", "orders", 0); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.DeleteAPI(ctx, "contoso", "orders"); directory.KindOf(err) != directory.NotFound || !strings.Contains(err.Error(), `"orders"`) {
+		if err := svc.DeleteAPI(ctx, "contoso", "orders", 0); directory.KindOf(err) != directory.NotFound || !strings.Contains(err.Error(), `"orders"`) {
 			t.Fatalf("second delete: %v", err)
 		}
 		apply()
@@ -534,6 +558,78 @@ func TestBackendTLS_FormerInsecureSkipVerifyReadsAsSkipChainValidation(t *testin
 			}
 			if got.SkipChainValidation && !strings.Contains(string(out), `"skipChainValidation":true`) {
 				t.Fatalf("the setting is lost on write: %s", out)
+			}
+		})
+	}
+}
+
+// TestAPIService_ATenantThatAnotherTenantsAPITrustsIsNotDeleted: deleting a
+// tenant that a gateway API of another tenant accepts as a bearer issuer
+// would leave that API referring to nothing; it is refused (409 naming the
+// API and the field) until the API no longer names it. Its own APIs never
+// hold it back.
+func TestAPIService_ATenantThatAnotherTenantsAPITrustsIsNotDeleted(t *testing.T) {
+	ctx := context.Background()
+	bearer := func(tenants ...string) guard.PolicySpec {
+		var is []guard.IssuerSpec
+		for _, tn := range tenants {
+			is = append(is, guard.IssuerSpec{Tenant: tn})
+		}
+		return guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: is, Audiences: []string{"api://orders"}}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		policies map[string]guard.PolicySpec // tenant → the policy of its API "orders"
+		want     []string                    // parts of the refusal; nil: deleted
+	}{
+		{"trusted by its own API only", map[string]guard.PolicySpec{"fabrikam": bearer("fabrikam")}, nil},
+		{"trusted by no API", map[string]guard.PolicySpec{"contoso": bearer("contoso")}, nil},
+		{"trusted by another tenant's API", map[string]guard.PolicySpec{"contoso": bearer("contoso", "fabrikam")},
+			[]string{"tenant fabrikam", `gateway API "orders" of tenant contoso`, "policy.methods[0].issuers[1]", "PUT /admin/v1/tenants/contoso/apis/orders"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _ := newAPIService(t)
+			if _, err := svc.CreateTenant(ctx, "fabrikam"); err != nil {
+				t.Fatal(err)
+			}
+			for tenant, p := range tc.policies {
+				api := directory.API{Name: "orders", Match: directory.APIMatch{PathPrefix: "/orders"}, Backend: directory.Backend{URLs: []string{"https://orders.internal"}}, Policy: p}
+				if _, err := svc.CreateAPI(ctx, tenant, api); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := svc.DeleteTenant(ctx, "fabrikam")
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if _, err := svc.Tenant(ctx, "fabrikam"); directory.KindOf(err) != directory.NotFound {
+					t.Fatalf("tenant after delete: %v", err)
+				}
+				return
+			}
+			if directory.KindOf(err) != directory.Conflict {
+				t.Fatalf("got %v, want a conflict", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			if _, err := svc.Tenant(ctx, "fabrikam"); err != nil {
+				t.Fatalf("a refused delete removed the tenant: %v", err)
+			}
+			// Once the API no longer names it, the tenant can go.
+			api, err := svc.API(ctx, "contoso", "orders")
+			if err != nil {
+				t.Fatal(err)
+			}
+			api.Policy = bearer("contoso")
+			if _, err := svc.UpdateAPI(ctx, "contoso", "orders", api, 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.DeleteTenant(ctx, "fabrikam"); err != nil {
+				t.Fatalf("delete after the reference was removed: %v", err)
 			}
 		})
 	}

@@ -30,9 +30,13 @@ const (
 	MaxPolicyEntries    = 100 // users, keys, CAs, pins, issuers, audiences, rule values of one list
 	MaxPathPrefix       = 1024
 	MaxTimeoutSeconds   = 3600
-	maxHostName         = 253
-	maxReference        = 512
-	maxPEM              = 64 << 10
+	// MinTimeoutSeconds is the shortest timeout an API or a connector
+	// accepts (1 ms); a shorter one (1e-9, from a "1ns" duration) fails
+	// every call.
+	MinTimeoutSeconds = 0.001
+	maxHostName       = 253
+	maxReference      = 512
+	maxPEM            = 64 << 10
 )
 
 // The policy's form (duplicate users and keys, thumbprints, algorithms,
@@ -271,6 +275,9 @@ func normalizeBackend(b Backend) (Backend, error) {
 		if math.IsNaN(t.v) || t.v < 0 || t.v > MaxTimeoutSeconds {
 			return b, invalid("field %q is %v; give a number of seconds from 0 (the default) to %d", t.field, t.v, MaxTimeoutSeconds)
 		}
+		if t.v > 0 && t.v < MinTimeoutSeconds {
+			return b, invalid("field %q is %v seconds, shorter than any connection or answer can take, so every request would fail; give at least %v (1 ms), or 0 for the default", t.field, t.v, MinTimeoutSeconds)
+		}
 	}
 	return b, nil
 }
@@ -420,6 +427,47 @@ func validatePolicy(p guard.PolicySpec) error {
 			return err
 		}
 	}
+	return validateRuleValues(p)
+}
+
+// validateRuleValues refuses rule values no token can carry, which would
+// refuse every caller without saying why: a role or scope with whitespace
+// (roles are values without spaces, and scp is a space-separated list, so
+// "Orders Read" would be read as two scopes), and a tenant or object id
+// that is not a GUID (tid and oid always are; a tenant's name is not what
+// tokens carry).
+//
+// Applications are checked the same way when every issuer the policy
+// accepts is a Portcullis tenant, whose azp and appid are application ids:
+// another OIDC issuer's azp may be any client id.
+func validateRuleValues(p guard.PolicySpec) error {
+	r := p.Rules
+	for _, l := range []struct {
+		field, example string
+		values         []string
+	}{{"roles", "Orders.Read", r.Roles}, {"scopes", "Orders.Read", r.Scopes}} {
+		for i, v := range l.values {
+			if strings.ContainsFunc(v, unicode.IsSpace) {
+				return invalid("field \"policy.rules.%s[%d]\" %q contains whitespace, which no %s in a token holds; write it as the app role or scope value, e.g. %q (list several values as separate entries)",
+					l.field, i, clip(v), strings.TrimSuffix(l.field, "s"), l.example)
+			}
+		}
+	}
+	for _, l := range []struct {
+		field, claim, how string
+		values            []string
+	}{
+		{"tenants", "tid", "'portcullis tenant show NAME' prints a Portcullis tenant's id", r.Tenants},
+		{"objectIds", "oid", "'portcullis app show APP' prints an application's objectId", r.ObjectIDs},
+		{"applications", "azp and appid", "'portcullis app show APP' prints an application's appId", onlyPortcullisIssuers(p, r.Applications)},
+	} {
+		for i, v := range l.values {
+			if !isGUID(v) {
+				return invalid("field \"policy.rules.%s[%d]\" %q is not an id: tokens carry a GUID in %s, so this value could never match; give the id (%s)",
+					l.field, i, clip(v), l.claim, l.how)
+			}
+		}
+	}
 	return nil
 }
 
@@ -447,6 +495,13 @@ func validateMethodReferences(at string, m guard.MethodSpec) error {
 		canon := textproto.CanonicalMIMEHeaderKey(m.Header)
 		if slices.Contains(forbiddenPrincipalHeaders, canon) && canon != "Authorization" || strings.HasPrefix(canon, "Content-") {
 			return invalid("field %q: %s cannot carry an API key; use a header such as \"x-functions-key\"", at+".header", canon)
+		}
+	}
+	for i, a := range m.Audiences {
+		// Identifier URIs and application ids hold no whitespace, so an
+		// audience with some (a paste) would match no token's aud.
+		if strings.ContainsFunc(a, unicode.IsSpace) {
+			return invalid("field \"%s.audiences[%d]\" %q contains whitespace, which no token's aud holds; give the API's identifier URI or application id exactly, e.g. \"api://orders\"", at, i, clip(a))
 		}
 	}
 	for i, k := range m.Keys {
@@ -517,6 +572,9 @@ func validateIssuerURL(field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || strings.ContainsFunc(raw, unicode.IsSpace) {
 		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment; %s", field, shown, form)
+	}
+	if err := checkURLPort(field, shown, u); err != nil {
+		return err
 	}
 	switch u.Scheme {
 	case "https":
@@ -641,4 +699,17 @@ func validateCertificateSource(field, s string) error {
 		return invalid("field %q is neither PEM certificates (-----BEGIN CERTIFICATE-----) nor a reference vault://VAULT/certificates/NAME", field)
 	}
 	return nil
+}
+
+// onlyPortcullisIssuers returns apps when no method of p accepts tokens of
+// an issuer other than a Portcullis tenant, else nil.
+func onlyPortcullisIssuers(p guard.PolicySpec, apps []string) []string {
+	for _, m := range p.Methods {
+		for _, is := range m.Issuers {
+			if is.Issuer != "" {
+				return nil
+			}
+		}
+	}
+	return apps
 }

@@ -132,7 +132,9 @@ func (s *Service) UpdateConnector(ctx context.Context, tenantRef, name string, c
 }
 
 // DeleteConnector removes a connector and releases its vault references.
-func (s *Service) DeleteConnector(ctx context.Context, tenantRef, name string) error {
+// A non-zero expectedRevision must be the connector's current revision (an
+// If-Match), or nothing is deleted (PreconditionFailed).
+func (s *Service) DeleteConnector(ctx context.Context, tenantRef, name string, expectedRevision int64) error {
 	t, err := resolveTenant(ctx, s.st, tenantRef)
 	if err != nil {
 		return err
@@ -142,6 +144,9 @@ func (s *Service) DeleteConnector(ctx context.Context, tenantRef, name string) e
 		cur, err := getConnector(ctx, tx, t, name)
 		if err != nil {
 			return err
+		}
+		if expectedRevision != 0 && cur.Revision != expectedRevision {
+			return newError(PreconditionFailed, "connector %q is at revision %d, not %d: it changed since you read it; read it again before deleting it", cur.Name, cur.Revision, expectedRevision)
 		}
 		old = ConnectorReferences(cur)
 		return tx.DeleteConnector(ctx, t.ID, name)

@@ -75,6 +75,8 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"auth none", cred(outbound.CredentialSpec{Type: outbound.TypeNone}), 0, nil},
 		{"auth empty type is none", cred(outbound.CredentialSpec{}), 0, nil},
 		{"auth none with a password", cred(outbound.CredentialSpec{Type: outbound.TypeNone, Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.password"`, "type is none"}},
+		{"auth fields without a type", cred(outbound.CredentialSpec{Username: "u", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username" is set but "authentication.type" is missing`, "basic"}},
+		{"auth certificate without a type", cred(outbound.CredentialSpec{Certificate: "vault://kv1/certificates/c"}), directory.Invalid, []string{`"authentication.certificate" is set but "authentication.type" is missing`}},
 		{"basic without username", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "required"}},
 		{"basic username with colon", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "a:b", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "':'"}},
 		{"basic literal password", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "u", Password: "hunter2"}), directory.Invalid, []string{`"authentication.password"`, "vault reference"}},
@@ -113,6 +115,11 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"basic username with tab", cred(outbound.CredentialSpec{Type: outbound.TypeBasic, Username: "a\tb", Password: "vault://kv1/secrets/p"}), directory.Invalid, []string{`"authentication.username"`, "control"}},
 		{"api key header of 101", cred(outbound.CredentialSpec{Type: outbound.TypeAPIKeyHeader, Header: "x" + strings.Repeat("a", 100), Key: "vault://kv1/secrets/k"}), directory.Invalid, []string{`"authentication.header"`}},
 		{"cc token endpoint with query", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority, s.TokenEndpoint = "", "https://x/token?a=b" }), directory.Invalid, []string{`"authentication.clientCredentials.tokenEndpoint"`}},
+		{"cc client id with a space", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientID = " 0c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f" }), directory.Invalid, []string{`"authentication.clientCredentials.clientId"`, "whitespace"}},
+		{"cc scope with a trailing space", cc(func(s *outbound.ClientCredentialsSpec) { s.Scope = "api://hr/.default " }), directory.Invalid, []string{`"authentication.clientCredentials.scope"`, "trailing"}},
+		{"cc two scopes", cc(func(s *outbound.ClientCredentialsSpec) { s.Scope = "api://hr/read api://hr/write" }), 0, nil},
+		{"cc token endpoint port out of range", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority, s.TokenEndpoint = "", "https://x:99999/token" }), directory.Invalid, []string{`"authentication.clientCredentials.tokenEndpoint" "https://x:99999/token" has port "99999"`}},
+		{"cc authority port 0", cc(func(s *outbound.ClientCredentialsSpec) { s.Authority = "https://login.example:0/tenant" }), directory.Invalid, []string{`"authentication.clientCredentials.authority"`, `has port "0"`}},
 		{"cc without client id", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientID = "" }), directory.Invalid, []string{`"authentication.clientCredentials.clientId"`, "required"}},
 		{"cc without secret or certificate", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientSecret = "" }), directory.Invalid, []string{`"authentication.clientCredentials.clientSecret"`, "clientCertificate"}},
 		{"cc both secret and certificate", cc(func(s *outbound.ClientCredentialsSpec) { s.ClientCertificate = "vault://kv1/certificates/c" }), directory.Invalid, []string{"both set"}},
@@ -155,6 +162,22 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"send claims in unknown", func(c *directory.Connector) { c.SendClaimsIn = "json" }, directory.Invalid, []string{`"sendClaimsIn"`, "body"}},
 		{"send claims in form", func(c *directory.Connector) { c.SendClaimsIn = directory.ClaimsInForm }, 0, nil},
 		{"send claims in query", func(c *directory.Connector) { c.SendClaimsIn = directory.ClaimsInQuery }, 0, nil},
+		{"query claim named like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?code=abc", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}, {ClaimType: "tid", PartnerClaimType: "code"}}
+		}, directory.Invalid, []string{`"inputClaims[1]" is sent as the query parameter "code", which the endpoint URL already has`}},
+		{"query claim by its own name like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?appid=1", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, directory.Invalid, []string{`"inputClaims[0]"`, `"appid"`}},
+		{"query claims beside other endpoint parameters", func(c *directory.Connector) {
+			c.Endpoint, c.SendClaimsIn = "https://h/x?code=abc", directory.ClaimsInQuery
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, 0, nil},
+		{"body claims named like the endpoint's parameter", func(c *directory.Connector) {
+			c.Endpoint = "https://h/x?appid=1"
+			c.InputClaims = []directory.ConnectorClaim{{ClaimType: "appid"}}
+		}, 0, nil},
 		{"claim type empty", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{PartnerClaimType: "x"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "required"}},
 		{"claim type with control", func(c *directory.Connector) { c.OutputClaims = []directory.ConnectorClaim{{ClaimType: "a\nb"}} }, directory.Invalid, []string{`"outputClaims[0].claimType"`, "control"}},
 		{"claim type padded", func(c *directory.Connector) { c.InputClaims = []directory.ConnectorClaim{{ClaimType: " a"}} }, directory.Invalid, []string{`"inputClaims[0].claimType"`, "spaces"}},
@@ -181,6 +204,7 @@ func TestConnectorValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 
 		{"timeout negative", func(c *directory.Connector) { c.TimeoutSeconds = -1 }, directory.Invalid, []string{`"timeoutSeconds"`, "120"}},
 		{"timeout 120", func(c *directory.Connector) { c.TimeoutSeconds = 120 }, 0, nil},
+		{"timeout of a microsecond", func(c *directory.Connector) { c.TimeoutSeconds = 1e-6 }, directory.Invalid, []string{`"timeoutSeconds"`, "at least 0.001 (1 ms)"}},
 		{"timeout 121", func(c *directory.Connector) { c.TimeoutSeconds = 121 }, directory.Invalid, []string{`"timeoutSeconds"`}},
 		{"retries 5", func(c *directory.Connector) { c.Retries = 5 }, 0, nil},
 		{"retries 6", func(c *directory.Connector) { c.Retries = 6 }, directory.Invalid, []string{`"retries"`, "0 to 5"}},
@@ -352,10 +376,10 @@ func TestConnectorService_UpdateDeleteRevisionsAndRenames(t *testing.T) {
 	if _, err := svc.UpdateConnector(ctx, "contoso", "nope", n, 0); directory.KindOf(err) != directory.NotFound {
 		t.Fatalf("update of a missing connector: %v", err)
 	}
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); err != nil {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); directory.KindOf(err) != directory.NotFound {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); directory.KindOf(err) != directory.NotFound {
 		t.Fatalf("delete twice: %v", err)
 	}
 	if _, err := svc.Connector(ctx, "nope", c.Name); directory.KindOf(err) != directory.NotFound {
@@ -470,7 +494,7 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 	}
 
 	// Deleting releases them all.
-	if err := svc.DeleteConnector(ctx, "contoso", c.Name); err != nil {
+	if err := svc.DeleteConnector(ctx, "contoso", c.Name, 0); err != nil {
 		t.Fatal(err)
 	}
 	if len(fv.refs) != 0 {

@@ -83,8 +83,26 @@ func normalizeConnector(in Connector) (Connector, error) {
 	if c.OutputClaims, err = normalizeClaims("outputClaims", c.OutputClaims, ClaimsInBody, c.Authentication); err != nil {
 		return c, err
 	}
+	if c.SendClaimsIn == ClaimsInQuery {
+		// The claims are appended to the endpoint's own query: a claim sent
+		// under a name the URL already has would arrive second, after the
+		// fixed value, and most servers read the first.
+		fixed := u.Query()
+		for i, ic := range c.InputClaims {
+			name := ic.PartnerClaimType
+			if name == "" {
+				name = ic.ClaimType
+			}
+			if fixed.Has(name) {
+				return c, invalid("field \"inputClaims[%d]\" is sent as the query parameter %q, which the endpoint URL already has; give the claim another name with partnerClaimType, or remove %q from \"endpoint\"", i, clip(name), clip(name))
+			}
+		}
+	}
 	if math.IsNaN(c.TimeoutSeconds) || c.TimeoutSeconds < 0 || c.TimeoutSeconds > MaxConnectorTimeout {
 		return c, invalid("field \"timeoutSeconds\" is %v; give a number of seconds from 0 (the default, %d) to %d", c.TimeoutSeconds, DefaultConnectorTimeout, MaxConnectorTimeout)
+	}
+	if c.TimeoutSeconds > 0 && c.TimeoutSeconds < MinTimeoutSeconds {
+		return c, invalid("field \"timeoutSeconds\" is %v seconds, shorter than any call can take, so every call would fail; give at least %v (1 ms), or 0 for the default (%d)", c.TimeoutSeconds, MinTimeoutSeconds, DefaultConnectorTimeout)
 	}
 	if c.Retries < 0 || c.Retries > MaxConnectorRetries {
 		return c, invalid("field \"retries\" is %d; give 0 to %d (a call is retried only when the connection could not be made)", c.Retries, MaxConnectorRetries)
@@ -205,6 +223,11 @@ func NormalizeCredential(path string, c outbound.CredentialSpec) (outbound.Crede
 		outbound.TypeClientCertificate: {"certificate"},
 	}
 	if c.Type == "" {
+		for _, f := range []string{"username", "password", "header", "key", "token", "clientCredentials", "certificate"} {
+			if set[f] {
+				return c, invalid("field %q is set but %q is missing; give the type %s belongs to (basic, apiKeyHeader, bearer or clientCertificate)", at(f), at("type"), f)
+			}
+		}
 		c.Type = outbound.TypeNone
 	}
 	allowed, ok := fields[c.Type]
@@ -296,6 +319,11 @@ func normalizeClientCredentials(path string, cc outbound.ClientCredentialsSpec) 
 	if err := checkText(at("clientId"), cc.ClientID); err != nil {
 		return cc, err
 	}
+	if strings.ContainsFunc(cc.ClientID, unicode.IsSpace) {
+		// Client ids (Entra appIds, Portcullis appIds, other issuers'
+		// client names) hold no whitespace; a pasted one often does.
+		return cc, invalid("field %q %q contains whitespace; give the client (application) id exactly, e.g. \"0c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f\"", at("clientId"), clip(cc.ClientID))
+	}
 	switch {
 	case cc.ClientSecret == "" && cc.ClientCertificate == "":
 		return cc, invalid("field %q or %q is required: the client's secret (vault://VAULT/secrets/NAME) or certificate (vault://VAULT/certificates/NAME)", at("clientSecret"), at("clientCertificate"))
@@ -319,6 +347,9 @@ func normalizeClientCredentials(path string, cc outbound.ClientCredentialsSpec) 
 	if err := checkText(at("scope"), cc.Scope); err != nil {
 		return cc, err
 	}
+	if strings.TrimSpace(cc.Scope) != cc.Scope || strings.Contains(cc.Scope, "  ") {
+		return cc, invalid("field %q %q has leading, trailing or doubled spaces; scopes are separated by one space (RFC 6749 section 3.3), e.g. \"api://orders/.default\"", at("scope"), clip(cc.Scope))
+	}
 	return cc, nil
 }
 
@@ -331,6 +362,9 @@ func validateAuthorityURL(field, raw string) error {
 	if len(raw) > maxEndpoint || err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(raw, "#") || strings.ContainsFunc(raw, unicode.IsSpace) {
 		return invalid("field %q %q is not an absolute URL with a host and without user, query or fragment, e.g. \"https://login.microsoftonline.com/TENANT-ID\"", field, shown)
 	}
+	if err := checkURLPort(field, shown, u); err != nil {
+		return err
+	}
 	switch u.Scheme {
 	case "https":
 		return nil
@@ -341,6 +375,18 @@ func validateAuthorityURL(field, raw string) error {
 		return invalid("field %q %q uses http; a client secret or assertion must travel over https (http is accepted only for 127.0.0.1, localhost and [::1], for tests)", field, shown)
 	}
 	return invalid("field %q %q: the scheme must be https", field, shown)
+}
+
+// checkURLPort refuses a URL whose port no server can listen on (0, above
+// 65535, or empty after the colon): it would fail every call, or never
+// equal a token's claim.
+func checkURLPort(field, shown string, u *url.URL) error {
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return invalid("field %q %q has port %q; use 1 to 65535, or leave the port out for the scheme's default", field, shown, p)
+		}
+	}
+	return nil
 }
 
 func isLoopback(host string) bool {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/guard"
@@ -141,8 +142,14 @@ func validateFetchURL(field, v string) error {
 		return invalid("field %q is %d bytes long; at most %d are accepted", field, len(v), MaxFederatedValueLength)
 	}
 	u, err := url.Parse(v)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#") {
 		return invalid("field %q %q is not an absolute https URL without user info, query or fragment", field, v)
+	}
+	if strings.ContainsFunc(v, unicode.IsSpace) {
+		return invalid("field %q %q contains whitespace, which no URL holds; give the URL exactly as the issuer publishes it", field, v)
+	}
+	if err := checkURLPort(field, v, u); err != nil {
+		return err
 	}
 	switch {
 	case u.Scheme == "https":

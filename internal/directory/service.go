@@ -129,6 +129,9 @@ func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
 		if len(mgmt) > 0 {
 			return conflict("tenant %s (%s) holds the management API that authorizes every admin call; it cannot be deleted", t.Name, t.ID)
 		}
+		if err := refuseIssuerReferences(ctx, tx, t); err != nil {
+			return err
+		}
 		return tx.DeleteTenant(ctx, t.ID)
 	})
 	if err == nil {
@@ -142,6 +145,37 @@ func (s *Service) DeleteTenant(ctx context.Context, tenantRef string) error {
 		}
 	}
 	return keepErr("delete tenant", err)
+}
+
+// refuseIssuerReferences refuses, in the deleting transaction, to delete a
+// tenant that a gateway API of another tenant accepts as a bearer issuer:
+// the API would keep a reference to nothing, which neither a PUT of its
+// own JSON nor an export and apply could carry. Its own tenant's APIs go
+// with it.
+func refuseIssuerReferences(ctx context.Context, tx Tx, t Tenant) error {
+	apis, err := tx.ListAllAPIs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range apis {
+		if a.TenantID == t.ID {
+			continue
+		}
+		for i, m := range a.Policy.Methods {
+			for j, is := range m.Issuers {
+				if !strings.EqualFold(is.Tenant, t.ID) {
+					continue
+				}
+				owner := a.TenantID
+				if o, err := resolveTenant(ctx, tx, a.TenantID); err == nil {
+					owner = o.Name
+				}
+				return conflict("tenant %s (%s) is a bearer issuer of the gateway API %q of tenant %s (policy.methods[%d].issuers[%d]); remove it from that API first (PUT %s/tenants/%s/apis/%s)",
+					t.Name, t.ID, a.Name, owner, i, j, adminAPI, owner, a.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // NewApplication describes an application to register, with the admin

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -39,7 +40,7 @@ type auditRecord struct {
 // the credential, never the credential.
 func appendAuditLine(b []byte, r *auditRecord) []byte {
 	b = append(b, `{"time":"`...)
-	b = r.at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, r.at)
 	b = append(b, `","decisionId":`...)
 	b = appendJSONString(b, r.id)
 	if r.tenant != "" || r.api != "" {
@@ -84,7 +85,7 @@ func appendAuditLine(b []byte, r *auditRecord) []byte {
 	}
 	if r.upstream > 0 {
 		b = append(b, `,"upstreamMs":`...)
-		b = strconv.AppendFloat(b, float64(r.upstream.Microseconds())/1000, 'f', -1, 64)
+		b = appendMillis(b, r.upstream.Microseconds())
 	}
 	if r.source.IsValid() {
 		b = append(b, `,"sourceIp":"`...)
@@ -94,12 +95,86 @@ func appendAuditLine(b []byte, r *auditRecord) []byte {
 	return append(b, "}\n"...)
 }
 
+// appendRFC3339Nano appends t in UTC as time.RFC3339Nano does, without
+// its general layout machinery (the audit writer formats every decision).
+func appendRFC3339Nano(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, ns, digits)
+	}
+	return append(b, 'Z')
+}
+
+// appendDigits appends n (0 <= n < 10^width) in exactly width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [9]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
+}
+
+// appendMillis appends us microseconds as milliseconds, as
+// strconv.AppendFloat(float64(us)/1000, 'f', -1, 64) does: at most three
+// decimals, trailing zeros dropped.
+func appendMillis(b []byte, us int64) []byte {
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	b = strconv.AppendInt(b, us/1000, 10)
+	if frac := int(us % 1000); frac != 0 {
+		digits := 3
+		for frac%10 == 0 {
+			frac /= 10
+			digits--
+		}
+		b = append(b, '.')
+		b = appendDigits(b, frac, digits)
+	}
+	return b
+}
+
 // appendJSONString appends s as a JSON string: quotes, backslashes and
 // control characters escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	for i := 0; i < len(s); {
+		// Runs of printable ASCII other than '"' and '\\' are copied whole.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] < 0x7f && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j > i {
+			b = append(b, s[i:j]...)
+			if i = j; i == len(s) {
+				break
+			}
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
@@ -136,9 +211,16 @@ const (
 
 // auditWriter writes audit lines from a bounded queue on its own
 // goroutine. When the queue is full the line is dropped and counted: the
-// request path never waits for the audit sink.
+// request path never waits for the audit sink. A slow sink holds at most
+// two queues' worth of records: the batch being written and the queue. The queue is a slice under
+// a mutex that the writer swaps out whole on each tick: one short lock per
+// decision and one per batch, where a channel would take a lock on each
+// side of every record.
 type auditWriter struct {
-	q       chan auditRecord
+	mu      sync.Mutex
+	queue   []auditRecord // appended by add, taken whole by the writer
+	size    int           // the queue's bound
+	closed  bool          // the writer has drained for the last time
 	flushes chan chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
@@ -147,18 +229,33 @@ type auditWriter struct {
 }
 
 func newAuditWriter(w io.Writer, size int, dropped prometheus.Counter, log *slog.Logger) *auditWriter {
-	a := &auditWriter{q: make(chan auditRecord, size), flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
+	a := &auditWriter{size: size, flushes: make(chan chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		dropped: dropped, log: log}
 	go a.run(w)
 	return a
 }
 
 func (a *auditWriter) add(r auditRecord) {
-	select {
-	case a.q <- r:
-	default:
+	a.mu.Lock()
+	if a.closed || len(a.queue) >= a.size {
+		a.mu.Unlock()
 		a.dropped.Inc()
+		return
 	}
+	a.queue = append(a.queue, r)
+	a.mu.Unlock()
+}
+
+// take returns the queued records and leaves spare (emptied) as the new
+// queue; last marks the queue closed, so that later adds are counted as
+// dropped.
+func (a *auditWriter) take(spare []auditRecord, last bool) []auditRecord {
+	a.mu.Lock()
+	q := a.queue
+	a.queue = spare[:0]
+	a.closed = a.closed || last
+	a.mu.Unlock()
+	return q
 }
 
 func (a *auditWriter) run(sink io.Writer) {
@@ -179,8 +276,8 @@ func (a *auditWriter) run(sink io.Writer) {
 			a.log.Error("gateway: audit log write failed; lines are dropped and counted until it works again", "err", err)
 		}
 	}
-	write := func(r auditRecord) {
-		line = appendAuditLine(line[:0], &r)
+	write := func(r *auditRecord) {
+		line = appendAuditLine(line[:0], r)
 		pending++
 		if _, err := w.Write(line); err != nil {
 			fail(err)
@@ -201,29 +298,32 @@ func (a *auditWriter) run(sink io.Writer) {
 	// decisions a second a wake-up per line costs the request path more
 	// (scheduler work) than writing the line. Lines reach the sink within
 	// about auditFlushEvery.
+	var spare []auditRecord
+	drain := func(last bool) {
+		batch := a.take(spare, last)
+		for i := range batch {
+			write(&batch[i])
+		}
+		clear(batch) // the records' strings are garbage now
+		spare = batch
+	}
 	tick := time.NewTicker(auditTick)
 	defer tick.Stop()
 	sinceFlush := 0
 	for {
 		select {
 		case <-tick.C:
-			for n := len(a.q); n > 0; n-- {
-				write(<-a.q)
-			}
+			drain(false)
 			if sinceFlush++; sinceFlush >= int(auditFlushEvery/auditTick) && w.Buffered() > 0 {
 				flush()
 				sinceFlush = 0
 			}
 		case c := <-a.flushes:
-			for n := len(a.q); n > 0; n-- {
-				write(<-a.q)
-			}
+			drain(false)
 			flush()
 			close(c)
 		case <-a.stop:
-			for n := len(a.q); n > 0; n-- {
-				write(<-a.q)
-			}
+			drain(true)
 			flush()
 			return
 		}

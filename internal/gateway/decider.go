@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
 )
@@ -46,15 +47,59 @@ func (d decider) MayWait(r *http.Request) bool {
 }
 
 func (d decider) Decide(r *http.Request) proxy.Decision {
-	v := d.g.Evaluate(r, d.plain)
-	done := func(res proxy.Result) { v.done(res.Status, res.UpstreamLatency, res.Err, res.ClientErr) }
+	x := exchanges.Get().(*exchange)
+	x.live = true
+	x.v = d.g.evaluate(r, d.plain, x.vals[:])
+	v := &x.v
 	if !v.Forward() {
-		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: done}
+		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: x.done}
 	}
 	up, ok := v.API.Backend.(*proxy.Upstream)
 	if !ok {
 		return proxy.Decision{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: unavailableBody, Done: done}
+			Body: unavailableBody, Done: x.done}
 	}
-	return proxy.Decision{Upstream: up, ResponseHeader: http.Header{DecisionIDHeader: {v.DecisionID}}, Done: done}
+	x.id[0] = v.DecisionID
+	return proxy.Decision{Upstream: up, ResponseHeader: x.respHeader, Done: x.done}
+}
+
+// An exchange carries one decided request through the engine: the
+// verdict, the field that returns the decision id to the client, the
+// principal header values and the Done callback. Exchanges are pooled, as
+// a request would otherwise allocate each of them. The engine calls Done
+// once, after its last use of the Decision and of the request's header,
+// and Done hands the exchange back to the pool.
+type exchange struct {
+	v    Verdict
+	live bool // between Decide and Done: a second Done must not pool it twice
+	id   [1]string
+	// respHeader is {DecisionIDHeader: id[:]}, made once per exchange.
+	respHeader http.Header
+	vals       [pooledPrincipalValues]string
+	done       func(proxy.Result)
+}
+
+// pooledPrincipalValues covers the decision id and the default principal
+// headers with room to spare; an API configured with more allocates.
+const pooledPrincipalValues = 8
+
+var exchanges sync.Pool
+
+func init() { exchanges.New = newExchange }
+
+func newExchange() any {
+	x := &exchange{}
+	x.respHeader = http.Header{DecisionIDHeader: x.id[:]}
+	x.done = func(res proxy.Result) {
+		if !x.live {
+			return
+		}
+		x.v.done(res.Status, res.UpstreamLatency, res.Err, res.ClientErr)
+		x.live = false
+		x.v = Verdict{}
+		x.id[0] = ""
+		clear(x.vals[:])
+		exchanges.Put(x)
+	}
+	return x
 }

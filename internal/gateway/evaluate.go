@@ -59,6 +59,12 @@ func (v Verdict) Forward() bool { return v.Status == 0 }
 // the principal headers and the decision id and strips the API's path
 // prefix when it says so. Evaluate does not keep r.
 func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
+	return g.evaluate(r, plainHTTP, nil)
+}
+
+// evaluate is Evaluate with scratch space for the principal header values
+// (see setPrincipalHeaders): the values must outlive the forwarding of r.
+func (g *Gateway) evaluate(r *http.Request, plainHTTP bool, scratch []string) Verdict {
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
@@ -151,7 +157,7 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 		// has no business travelling further.
 		delete(r.Header, "Authorization")
 	}
-	api.setPrincipalHeaders(r.Header, p, v.DecisionID)
+	api.setPrincipalHeaders(r.Header, p, v.DecisionID, scratch)
 	if api.cred != nil {
 		// Set, not added: a header of the same name sent by the caller is
 		// replaced by the configured credential. A bearer credential is

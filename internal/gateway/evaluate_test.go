@@ -359,7 +359,9 @@ func TestAudit_FullQueueDropsAndCounts(t *testing.T) {
 	block := make(chan struct{})
 	w := writerFunc(func(p []byte) (int, error) { <-block; return len(p), nil })
 	h := newHarness(t, func(cfg *Config) { cfg.Audit = w })
-	for range defaultAuditQueue + 1000 {
+	// The writer holds at most one queue's worth while its sink blocks, and
+	// the queue takes another: past twice the bound, lines are dropped.
+	for range 2*defaultAuditQueue + 1000 {
 		v := h.g.Evaluate(request("GET", "https://h.test/x"), false)
 		v.Done(v.Status, 0, nil)
 	}
@@ -541,6 +543,16 @@ func TestApply_BackendsAreKeptWhileUnchangedAndClosedWhenReplaced(t *testing.T) 
 	}
 	h.vault.set("main", "k", testKey)
 	h.settle(t)
+	// settle can see the pass that found the secret missing; wait for the
+	// one that resolves it (seen failing under load).
+	waitFor(t, "the API's key resolved", func() bool {
+		for _, x := range h.g.routes.Load().apis {
+			if x.Name == "a" && x.problem() == "" {
+				return true
+			}
+		}
+		return false
+	})
 	r := request("GET", "https://h.test/a/x/y", "x-functions-key", testKey)
 	v := h.g.Evaluate(r, false)
 	if !v.Forward() || v.API.Backend != made[1] || r.URL.Path != "/x/y" {

@@ -64,7 +64,10 @@ func decodeExplainRequest(body io.Reader) (*http.Request, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return nil, fmt.Errorf("the body is not an explain request (method, path, host, headers, certificate): %v", err)
+		return nil, explainDecodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("the body must hold exactly one JSON object; remove what follows it")
 	}
 	if in.Method == "" {
 		in.Method = http.MethodGet
@@ -101,6 +104,37 @@ func decodeExplainRequest(body io.Reader) (*http.Request, error) {
 		r.TLS = &tls.ConnectionState{PeerCertificates: certs, HandshakeComplete: true}
 	}
 	return r, nil
+}
+
+// explainFields is what each field of an ExplainRequest takes, in words.
+var explainFields = map[string]string{
+	"method": "a string", "path": "a string", "host": "a string", "certificate": "a string (PEM)",
+	"headers": `an object of header names to lists of values, e.g. {"Authorization": ["Bearer eyJ..."]}`,
+}
+
+// explainDecodeError says what is wrong with a body by its JSON field
+// names, never by Go types.
+func explainDecodeError(err error) error {
+	const fields = "method, path, host, headers, certificate"
+	var typ *json.UnmarshalTypeError
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &typ) && typ.Field != "":
+		top, _, _ := strings.Cut(typ.Field, ".")
+		if want, ok := explainFields[top]; ok {
+			return fmt.Errorf("field %q must be %s, not a JSON %s", top, want, typ.Value)
+		}
+		return fmt.Errorf("field %q has the wrong type (a JSON %s)", clip(typ.Field, 60), typ.Value)
+	case errors.As(err, &typ):
+		return fmt.Errorf("the body must be a JSON object with the fields %s, not a JSON %s", fields, typ.Value)
+	case errors.As(err, &syntax):
+		return fmt.Errorf("the body is not valid JSON (at byte %d: %s)", syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("the body is not valid JSON: it ends before the object is complete")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return fmt.Errorf("unknown field %s; the fields are %s (names are case-sensitive)", clip(strings.TrimPrefix(err.Error(), "json: unknown field "), 60), fields)
+	}
+	return fmt.Errorf("the body is not an explain request (%s): %s", fields, strings.TrimPrefix(err.Error(), "json: "))
 }
 
 func writeJSONError(w http.ResponseWriter, status int, code, desc string) {

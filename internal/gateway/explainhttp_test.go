@@ -39,7 +39,13 @@ func TestExplainHandler_OverRealHTTP(t *testing.T) {
 		{"refused", "orders", `{"headers":{"Authorization":["` + basicAuth("alice", "Zz-other") + `"]}}`, 200, `"outcome":"refused"`},
 		{"with a certificate", "orders", `{"certificate":` + jsonString(certPEM) + `}`, 200, `"status":401`},
 		{"unknown API", "nope", `{}`, 404, `no API`},
-		{"unknown field", "orders", `{"paths":"/"}`, 400, `unknown field`},
+		{"unknown field", "orders", `{"paths":"/"}`, 400, `unknown field \"paths\"; the fields are method, path, host, headers, certificate`},
+		{"headers as a string", "orders", `{"headers":{"Authorization":"Basic x"}}`, 400, `field \"headers\" must be an object of header names to lists of values`},
+		{"headers as a list", "orders", `{"headers":["Authorization: Basic x"]}`, 400, `field \"headers\" must be an object`},
+		{"method as a number", "orders", `{"method":1}`, 400, `field \"method\" must be a string, not a JSON number`},
+		{"not an object", "orders", `["GET"]`, 400, `the body must be a JSON object with the fields method, path`},
+		{"not JSON", "orders", `{"path":`, 400, `not valid JSON`},
+		{"trailing data", "orders", `{} {"path":"/admin"}`, 400, `exactly one JSON object`},
 		{"bad path", "orders", `{"path":"orders"}`, 400, `absolute path`},
 		{"header with CRLF", "orders", `{"headers":{"X":["a\r\nb"]}}`, 400, `line break`},
 		{"bad certificate", "orders", `{"certificate":"nope"}`, 400, `certificate`},
@@ -54,6 +60,9 @@ func TestExplainHandler_OverRealHTTP(t *testing.T) {
 			body := readAll(t, resp.Body)
 			if resp.StatusCode != c.status || !strings.Contains(body, c.want) {
 				t.Fatalf("%d %s; want %d with %s", resp.StatusCode, body, c.status, c.want)
+			}
+			if strings.Contains(body, "Go struct") || strings.Contains(body, "json: ") {
+				t.Errorf("the response speaks of Go: %s", body)
 			}
 			if strings.Contains(body, testPassword) || strings.Contains(body, "Zz-other") {
 				t.Errorf("the response echoes a credential: %s", body)

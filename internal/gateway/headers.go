@@ -104,10 +104,14 @@ func ownHeaders(hs []principalHeader) []string {
 }
 
 // setPrincipalHeaders tells the backend who the caller is, and the
-// decision id. The values share one backing array: one allocation
-// whatever the number of headers.
-func (a *API) setPrincipalHeaders(h http.Header, p *guard.Principal, decisionID string) {
-	vals := make([]string, len(a.headers)+1)
+// decision id. The values share one backing array: scratch when it is
+// large enough (it must then stay untouched until r is forwarded), else
+// one allocation whatever the number of headers.
+func (a *API) setPrincipalHeaders(h http.Header, p *guard.Principal, decisionID string, scratch []string) {
+	vals := scratch
+	if len(vals) < len(a.headers)+1 {
+		vals = make([]string, len(a.headers)+1)
+	}
 	vals[0] = decisionID
 	h[DecisionIDHeader] = vals[0:1:1]
 	for i, ph := range a.headers {

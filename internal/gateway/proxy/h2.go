@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -107,7 +108,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		}
 		for k, vv := range d.ResponseHeader { // the decision id, naming the audit line that says why
 			if !hopByHop(k) && k != "Content-Length" {
-				w.Header()[k] = vv
+				w.Header()[k] = slices.Clone(vv) // see copyResponseHeader
 			}
 		}
 		writeH2Error(w, status, code, desc)
@@ -184,7 +185,9 @@ func copyResponseHeader(dst, src, extra http.Header) {
 		}
 	}
 	for k, vv := range extra {
-		dst[k] = vv
+		// Copied: the Decider may reuse extra's storage once Done is called,
+		// and net/http may serialise dst after the handler has returned.
+		dst[k] = slices.Clone(vv)
 	}
 }
 

@@ -67,7 +67,8 @@ type Decision struct {
 	Header   http.Header
 	Body     []byte
 	// ResponseHeader, when forwarding, holds fields added to the backend's response to the client
-	// (the decision id); they replace the backend's fields of the same name.
+	// (the decision id); they replace the backend's fields of the same name. The engine does not use
+	// it (nor the request's header) after calling Done, so a Decider may reuse their storage then.
 	ResponseHeader http.Header
 	// Done, when set, is called once the exchange has ended (response fully sent or failed), for audit
 	// and metrics. A failed backend exchange (502/504) is then the Decider's to log: the engine logs
