@@ -94,7 +94,7 @@ func newExchange() any {
 		if !x.live {
 			return
 		}
-		x.v.Done(res.Status, res.UpstreamLatency, res.Err)
+		x.v.done(res.Status, res.UpstreamLatency, res.Err, res.ClientErr)
 		x.live = false
 		x.v = Verdict{}
 		x.id[0] = ""

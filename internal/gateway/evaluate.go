@@ -82,14 +82,14 @@ func (g *Gateway) evaluate(r *http.Request, plainHTTP bool, scratch []string) Ve
 	src := budgetKey(v.source)
 
 	if !cleanPath(r.URL.Path) || r.URL.Path == "" || r.URL.Path[0] != '/' {
-		return v.refuse(http.StatusBadRequest, reasonNotFound, "invalid_request",
+		return v.refuse(http.StatusBadRequest, reasonInvalidRequest, "invalid_request",
 			"the request path has an empty, \".\" or \"..\" segment (or is not absolute); send the normalised path", nil)
 	}
 	rt := g.routes.Load()
 	api, allow := rt.router.lookup(r.Host, r.URL.Path, r.Method)
 	if api == nil {
 		if allow != "" {
-			return v.refuse(http.StatusMethodNotAllowed, reasonNotFound, "method_not_allowed",
+			return v.refuse(http.StatusMethodNotAllowed, reasonMethodNotAllowed, "method_not_allowed",
 				"this API does not accept "+clip(r.Method, 20)+"; it accepts "+allow, http.Header{"Allow": {allow}})
 		}
 		return v.refuse(http.StatusNotFound, reasonNotFound, "not_found",
@@ -223,12 +223,22 @@ func (v Verdict) refuse(status int, rs reason, code, desc string, h http.Header)
 // upstreamLatency the time to the backend's response head (0 when not
 // forwarded), err a backend or client failure.
 func (v *Verdict) Done(status int, upstreamLatency time.Duration, err error) {
+	v.done(status, upstreamLatency, err, false)
+}
+
+// done is Done where clientErr says err is the client's failure (it left, or its body was malformed or
+// stalled), which is counted as client_error and never blamed on the backend.
+func (v *Verdict) done(status int, upstreamLatency time.Duration, err error, clientErr bool) {
 	g := v.g
 	if g == nil {
 		return
 	}
 	rs := v.reason
-	if v.Forward() && (err != nil || status == http.StatusBadGateway || status == http.StatusGatewayTimeout) {
+	switch {
+	case !v.Forward():
+	case clientErr && err != nil:
+		rs = reasonClientError
+	case err != nil || status == http.StatusBadGateway || status == http.StatusGatewayTimeout:
 		rs = reasonUpstreamError
 	}
 	c := g.metrics.unrouted
@@ -249,7 +259,7 @@ func (v *Verdict) Done(status int, upstreamLatency time.Duration, err error) {
 	}
 	rec := auditRecord{at: v.start, id: v.DecisionID, method: v.method, path: v.path, outcome: rs.outcome(),
 		status: status, reason: rs, detail: v.detail, upstream: upstreamLatency, source: v.source}
-	if rs == reasonUpstreamError && err != nil {
+	if (rs == reasonUpstreamError || rs == reasonClientError) && err != nil {
 		rec.detail = clip(err.Error(), 300) // the engine's errors name addresses, never header values
 	}
 	if v.API != nil {

@@ -42,6 +42,7 @@ func TestEvaluate_SpoofedHeadersNeverReachTheBackend(t *testing.T) {
 		"X-Portcullis-Client-Id", "evil-app", "x-portcullis-roles", "Admin", "X-Portcullis-Decision-Id", "0000000000000000",
 		"X-Caller", "root", "X-Forwarded-Client-Cert", "Hash=abc", "X-Client-Cert", "x", "X-SSL-Client-Cert", "x",
 		"Ssl-Client-Cert", "x", "X-Client-Certificate", "x", "X-ARR-ClientCert", "x",
+		"X-Real-IP", "203.0.113.9", "X-Original-URL", "/admin", "x-rewrite-url", "/admin",
 	}
 	for _, admitted := range []bool{true, false} {
 		key := testKey
@@ -643,7 +644,7 @@ func TestEvaluate_BackendCredentialReplacesTheCallersHeader(t *testing.T) {
 }
 
 func FuzzStripClientHeaders(f *testing.F) {
-	for _, s := range []string{"", "X-Portcullis-Roles", "x-forwarded-client-cert", "Ssl-Client-Cert", "X", "Accept", "x-portcullis-", "\x00"} {
+	for _, s := range []string{"", "X-Portcullis-Roles", "x-forwarded-client-cert", "Ssl-Client-Cert", "X", "Accept", "x-portcullis-", "\x00", "X-Real-Ip", "x-original-url"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
@@ -651,7 +652,7 @@ func FuzzStripClientHeaders(f *testing.F) {
 		stripClientHeaders(h)
 		lower := strings.ToLower(name)
 		drop := strings.HasPrefix(lower, "x-portcullis-")
-		for _, c := range clientCertificateHeaders {
+		for _, c := range proxySetHeaders {
 			drop = drop || strings.EqualFold(name, c)
 		}
 		if _, kept := h[name]; kept == drop && name != "Accept" {

@@ -19,11 +19,16 @@ type principalHeader struct {
 	field string // one of directory.PrincipalHeaderFields
 }
 
-// clientCertificateHeaders are the headers TLS-terminating proxies use to
-// pass a client certificate on; a client must never be able to send one.
-var clientCertificateHeaders = []string{
+// proxySetHeaders are what front proxies set and backends believe, so a
+// client must never be able to send one: the client-certificate headers of
+// TLS-terminating proxies, the client address (X-Real-Ip, as nginx sets it)
+// and the original URL (X-Original-Url, X-Rewrite-Url: IIS, Symfony and
+// Zend route by them, so a request admitted for /public could be served as
+// /admin). The engine replaces X-Forwarded-* and Forwarded itself.
+var proxySetHeaders = []string{
 	"X-Forwarded-Client-Cert", "X-Client-Cert", "X-Ssl-Client-Cert", "Ssl-Client-Cert",
 	"X-Client-Certificate", "X-Arr-Clientcert",
+	"X-Real-Ip", "X-Original-Url", "X-Rewrite-Url",
 }
 
 const portcullisPrefix = "X-Portcullis-"
@@ -54,13 +59,12 @@ func compileHeaders(m map[string]string) ([]principalHeader, error) {
 func validHeaderName(s string) bool { return len(s) <= 100 && httpguts.ValidHeaderFieldName(s) }
 
 // stripClientHeaders removes what a client must never send: every
-// X-Portcullis-* header and the client-certificate headers of other
-// proxies. Names compare case-insensitively, whatever the map's keys.
+// X-Portcullis-* header and the proxySetHeaders of other proxies. Names compare case-insensitively, whatever the map's keys.
 func stripClientHeaders(h http.Header) {
 	for k := range h {
-		// Every name to drop is 13 or more bytes and starts with X or S:
+		// Every name to drop is 9 or more bytes and starts with X or S:
 		// most headers are passed over with two comparisons.
-		if len(k) < 13 {
+		if len(k) < len("X-Real-Ip") {
 			continue
 		}
 		if c := k[0] | 0x20; c != 'x' && c != 's' {
@@ -70,7 +74,7 @@ func stripClientHeaders(h http.Header) {
 			delete(h, k)
 			continue
 		}
-		for _, c := range clientCertificateHeaders {
+		for _, c := range proxySetHeaders {
 			if strings.EqualFold(k, c) {
 				delete(h, k)
 				break

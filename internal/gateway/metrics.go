@@ -18,16 +18,23 @@ const (
 	reasonNotFound
 	reasonUnavailable
 	reasonUpstreamError
+	reasonMethodNotAllowed
+	reasonInvalidRequest
+	reasonClientError
 	numReasons
 )
 
 var reasonNames = [numReasons]string{"ok", "no_credentials", "invalid_credentials", "forbidden", "rate_limited",
-	"insecure_transport", "not_found", "unavailable", "upstream_error"}
+	"insecure_transport", "not_found", "unavailable", "upstream_error", "method_not_allowed", "invalid_request",
+	"client_error"}
 
 func (r reason) String() string { return reasonNames[r] }
 
-// allowed reports whether the reason belongs to a forwarded request.
-func (r reason) allowed() bool { return r == reasonOK || r == reasonUpstreamError }
+// allowed reports whether the reason belongs to a forwarded request. client_error is an admitted
+// request whose exchange the client broke off (it left, or its body was malformed or stalled).
+func (r reason) allowed() bool {
+	return r == reasonOK || r == reasonUpstreamError || r == reasonClientError
+}
 
 func (r reason) outcome() string {
 	if r.allowed() {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -539,15 +540,22 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 }
 
 func TestProxy_IncompleteHeadTimesOutAndIdleConnectionsClose(t *testing.T) {
-	_, _, addr := setupServer(t, &Server{ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond, ErrorLog: discardLog})
-	tests := []struct{ name, send string }{
-		{name: "incomplete head", send: "GET / HTTP/1.1\r\nHost: x\r\n"},
-		{name: "idle after an exchange", send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
-		{name: "idle from the start", send: ""},
+	short := 100 * time.Millisecond
+	_, _, addr := setupServer(t, &Server{ReadHeaderTimeout: short, IdleTimeout: short, ErrorLog: discardLog})
+	// A new connection that sends nothing is held for ReadHeaderTimeout, not IdleTimeout (an hour here:
+	// the test would time out waiting for the close).
+	_, _, addrLongIdle := setupServer(t, &Server{ReadHeaderTimeout: short, IdleTimeout: time.Hour, ErrorLog: discardLog})
+	tests := []struct{ name, addr, send, want string }{
+		{name: "incomplete head", addr: addr, send: "GET / HTTP/1.1\r\nHost: x\r\n", want: "HTTP/1.1 408 "},
+		{name: "incomplete request line", addr: addr, send: "GET / HT", want: "HTTP/1.1 408 "},
+		{name: "idle after an exchange", addr: addr, send: "GET / HTTP/1.1\r\nHost: x\r\n\r\n", want: "HTTP/1.1 200 "},
+		{name: "idle from the start", addr: addr, send: ""},
+		{name: "silent new connection, long idle timeout", addr: addrLongIdle, send: ""},
+		{name: "incomplete head, long idle timeout", addr: addrLongIdle, send: "GET / HTTP/1.1\r\n", want: "HTTP/1.1 408 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
+			c, err := net.Dial("tcp", tc.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -558,11 +566,60 @@ func TestProxy_IncompleteHeadTimesOutAndIdleConnectionsClose(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v, want the engine to close the connection", err)
 			}
-			if strings.HasPrefix(tc.send, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") != strings.HasPrefix(string(got), "HTTP/1.1 200") {
-				t.Errorf("got %q", got)
+			if tc.want == "" && len(got) > 0 {
+				t.Errorf("a connection that sent nothing got %q, want a close in silence", got)
 			}
-			if strings.Contains(string(got), "400") {
-				t.Errorf("a timed-out head got an answer: %q", got)
+			if !strings.HasPrefix(string(got), tc.want) {
+				t.Errorf("got %q, want %q…", got, tc.want)
+			}
+			if tc.want == "HTTP/1.1 408 " && !strings.Contains(string(got), `"error":"request_timeout"`) {
+				t.Errorf("408 without its JSON body: %q", got)
+			}
+		})
+	}
+}
+
+func TestProxy_StalledRequestBodyIs408AndFreesTheBackend(t *testing.T) {
+	tests := []struct{ name, raw string }{
+		{"content-length", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc"},
+		{"chunked, mid-chunk", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"},
+		{"chunked, between chunks", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"},
+		{"expect 100-continue", "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			backendGot := make(chan error, 1)
+			b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := io.ReadAll(r.Body) // waits for the whole body, as most backends do
+				backendGot <- err
+			}))
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+			addr := startProxy(t, &Server{Decider: f, ReadBodyTimeout: 100 * time.Millisecond, ErrorLog: discardLog}, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, tc.raw) // and then nothing more
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatalf("%v, want the engine to answer and close", err)
+			}
+			resp := strings.TrimPrefix(string(got), "HTTP/1.1 100 Continue\r\n\r\n")
+			if !strings.HasPrefix(resp, "HTTP/1.1 408 ") || !strings.Contains(resp, `"error":"request_timeout"`) {
+				t.Fatalf("got %q, want a 408 JSON answer", got)
+			}
+			select {
+			case err := <-backendGot:
+				if err == nil {
+					t.Error("the backend read a complete body")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend is still waiting for the body: its connection was not closed")
+			}
+			if res := f.wait(t, 1); res[0].Status != http.StatusRequestTimeout {
+				t.Errorf("Done reported %+v, want 408", res[0])
 			}
 		})
 	}
@@ -684,7 +741,8 @@ func TestProxy_ResponsesInAnyPieces(t *testing.T) {
 		{name: "interim 100 first", raw: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", wantStatus: 201, wantBody: "ok"},
 		{name: "head of 40 KiB", raw: bigHead, wantStatus: 200, wantBody: "ok"},
 		{name: "head over 64 KiB", raw: "HTTP/1.1 200 OK\r\nX-Big: " + strings.Repeat("h", 70<<10) + "\r\n\r\n", wantStatus: 502},
-		// No complete answer: the goroutine engine sends nothing, the event loop the head and no body.
+		// No complete 200: the goroutine engine answers 502 when nothing was sent yet, the event loop
+		// sends the head and ends the connection.
 		{name: "malformed chunk", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
 	}
 	for _, tc := range tests {
@@ -706,8 +764,8 @@ func TestProxy_ResponsesInAnyPieces(t *testing.T) {
 					if err == nil {
 						_, err = io.ReadAll(resp.Body)
 					}
-					if err == nil {
-						t.Fatalf("a complete %d answer, want none", resp.StatusCode)
+					if err == nil && resp.StatusCode != http.StatusBadGateway {
+						t.Fatalf("a complete %d answer, want none or a 502", resp.StatusCode)
 					}
 					return
 				}
@@ -819,5 +877,64 @@ func TestProxy_NoRequestWaitsForATimer(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// A client that stops reading a response is disconnected after SendTimeout, on every engine, and the
+// backend it held back is released; the exchange is reported as the client's failure.
+func TestProxy_ClientThatStopsReadingIsCutAfterSendTimeout(t *testing.T) {
+	cert, pool := testCA(t)
+	for _, tc := range []struct {
+		name         string
+		chunked, tls bool
+	}{
+		{name: "content-length"},
+		{name: "chunked", chunked: true},
+		{name: "content-length over TLS", tls: true},
+		{name: "chunked over TLS", chunked: true, tls: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+			backendDone := make(chan error, 1)
+			b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !tc.chunked {
+					w.Header().Set("Content-Length", strconv.Itoa(bigBody))
+				}
+				for n := 0; n < bigBody; n += len(chunk) {
+					if _, err := w.Write(chunk); err != nil {
+						backendDone <- err
+						return
+					}
+				}
+				backendDone <- nil
+			}))
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})}
+			s := &Server{Decider: f, SendTimeout: 100 * time.Millisecond, ErrorLog: discardLog}
+			var c net.Conn
+			var err error
+			if tc.tls {
+				addr := startProxy(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+				c, err = tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+			} else {
+				c, err = net.Dial("tcp", startProxy(t, s, nil))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+			// ... and read nothing.
+			select {
+			case err := <-backendDone:
+				if err == nil {
+					t.Fatalf("the backend wrote all %d bytes to a client that read none", bigBody)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the backend is still held back by a client that stopped reading")
+			}
+			if res := f.wait(t, 1); res[0].Err == nil || !res[0].ClientErr {
+				t.Errorf("Done reported %+v, want the client's failure", res[0])
+			}
+		})
 	}
 }

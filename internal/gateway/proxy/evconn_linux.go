@@ -46,6 +46,7 @@ type evConn struct {
 	deadline  int64 // read-side deadline for the state (unix nanoseconds, 0 none)
 	upLatency time.Duration
 	wdeadline int64 // WriteTimeout of the response being written
+	sdeadline int64 // SendTimeout: while output is pending, when the client must have taken more of it
 
 	// The exchange in flight.
 	d         Decision
@@ -78,6 +79,10 @@ func (ec *evConn) start() {
 	ec.in = make([]byte, 0, evReadBuf)
 	ec.readable = true // bytes may have arrived before registration
 	ec.enterHead()
+	// A new connection waits for its first byte no longer than a head may take (net/http does the same),
+	// not for a whole keep-alive idle period.
+	ec.deadline = ec.l.now + int64(ec.l.s.readHeaderTimeout)
+	ec.l.setDeadline(ec.deadline)
 	ec.process()
 }
 
@@ -107,9 +112,16 @@ func (ec *evConn) Write(p []byte) (int, error) {
 		rest = p[n:]
 		ec.out = ec.out[:0]
 		ec.outOff = 0
+		ec.armSend() // the client has not taken all of it: it has SendTimeout to take more
 	}
 	ec.out = append(ec.out, rest...)
 	return len(p), nil // all of p is taken: written or kept
+}
+
+// armSend gives the client SendTimeout to take more of the pending output.
+func (ec *evConn) armSend() {
+	ec.sdeadline = ec.l.now + int64(ec.l.s.sendTimeout)
+	ec.l.setDeadline(ec.sdeadline)
 }
 
 // flush writes pending output; it reports whether everything was written.
@@ -124,8 +136,12 @@ func (ec *evConn) flush() bool {
 			return false
 		}
 		ec.outOff += n
+		if ec.pending() > 0 {
+			ec.armSend() // progress: the client has SendTimeout again for the rest
+		}
 	}
 	if ec.pending() == 0 {
+		ec.sdeadline = 0
 		ec.out = ec.out[:0]
 		ec.outOff = 0
 		if cap(ec.out) > 64<<10 {
@@ -272,6 +288,13 @@ func (ec *evConn) serveHead(head []byte) {
 	c.acquireWriter()
 	h := &c.rh
 	if e := parseRequestHead(c.head, h); e.status != 0 {
+		if e.status == http.StatusHTTPVersionNotSupported && string(c.head) == h2PrefaceHead {
+			c.answerH2Preface()
+			if ec.st != evLinger {
+				ec.closeAfterWrite()
+			}
+			return
+		}
 		ec.answerError(e.status, e.msg)
 		return
 	}
@@ -343,7 +366,7 @@ func (ec *evConn) closeAfterWrite() {
 
 // answerError answers with the engine's JSON error and Connection: close, then lingers.
 func (ec *evConn) answerError(status int, msg string) {
-	ec.c.writeError(status, "invalid_request", msg)
+	ec.c.writeError(status, headError{status: status}.code(), msg)
 	if ec.st != evLinger {
 		ec.closeAfterWrite()
 	}
@@ -642,7 +665,7 @@ func (ec *evConn) pump() {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+			ec.logBodyFailure(err)
 			ec.endExchange(err)
 			return
 		}
@@ -681,7 +704,7 @@ func (ec *evConn) pumpChunked() {
 			if err != nil {
 				l.obuf = out
 				ec.Write(out)
-				ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+				ec.logBodyFailure(err)
 				ec.endExchange(err)
 				return
 			}
@@ -724,7 +747,7 @@ func (ec *evConn) pumpChunked() {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+			ec.logBodyFailure(err)
 			ec.endExchange(err)
 			return
 		}
@@ -750,6 +773,14 @@ func appendChunkHeader(b []byte, n int) []byte {
 	}
 	b = append(b, tmp[i:]...)
 	return append(b, '\r', '\n')
+}
+
+// logBodyFailure logs a backend's failed response body, unless the Decider reports the exchange (the
+// gateway logs it naming the API).
+func (ec *evConn) logBodyFailure(err error) {
+	if ec.d.Done == nil {
+		ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
+	}
 }
 
 // endExchange reports the exchange and moves on to the next request (or closes).
@@ -793,7 +824,7 @@ func (ec *evConn) fail(err error) {
 	if ec.d.Done != nil && (ec.st == evWait || ec.st == evBody || ec.st == evDial) {
 		d := ec.d
 		ec.d = Decision{}
-		res := Result{UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err}
+		res := Result{UpstreamLatency: ec.upLatency, BytesOut: ec.sent, BytesIn: ec.bodyIn, Err: err, ClientErr: true}
 		if ec.st == evBody {
 			res.Status = ec.c.resp.status // the head was sent
 		}
@@ -809,6 +840,14 @@ func (ec *evConn) onTimeout() {
 			// Still writing the last answer to a slow reader: the idle time starts once it is written.
 			ec.deadline = ec.l.now + int64(ec.l.s.idleTimeout)
 			ec.l.setDeadline(ec.deadline)
+			return
+		}
+		if ec.headArmed && ec.off < len(ec.in) && ec.pending() == 0 {
+			// A head was begun and not finished in time (slowloris): say so before closing.
+			ec.c.writeError(http.StatusRequestTimeout, "request_timeout", errHeadTimeout)
+			if ec.st != evLinger {
+				ec.closeAfterWrite()
+			}
 			return
 		}
 		ec.close()
@@ -920,9 +959,10 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		defer c.finish()
 		c.br = readerPool.Get().(*bufio.Reader)
 		c.br.Reset(&prefixReader{b: rest, r: nc})
-		c.out = writerOnly{nc}
+		c.sw = sendWriter{c}
+		c.out = &c.sw
 		if len(pendingOut) > 0 {
-			if _, err := nc.Write(pendingOut); err != nil {
+			if _, err := c.out.Write(pendingOut); err != nil {
 				return
 			}
 		}

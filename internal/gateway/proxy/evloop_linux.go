@@ -505,8 +505,18 @@ func (l *evLoop) scan() {
 				continue
 			}
 		}
+		if ec.sdeadline != 0 && ec.sdeadline <= l.now {
+			ec.sdeadline = 0
+			if ec.pending() > 0 { // the client took nothing for SendTimeout
+				ec.fail(os.ErrDeadlineExceeded)
+				continue
+			}
+		}
 		if ec.deadline != 0 {
 			l.setDeadline(ec.deadline)
+		}
+		if ec.sdeadline != 0 {
+			l.setDeadline(ec.sdeadline)
 		}
 		if ec.wdeadline != 0 {
 			l.setDeadline(ec.wdeadline)

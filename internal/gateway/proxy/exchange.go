@@ -115,6 +115,32 @@ func (c *conn) writeErrorFields(status int, code, description string, extra http
 	}
 }
 
+// h2PrefaceHead is how the HTTP/2 connection preface (RFC 9113 3.4) reads as an HTTP/1.1 head: what a
+// client with prior knowledge of HTTP/2 sends first to a plain listener.
+const h2PrefaceHead = "PRI * HTTP/2.0\r\n\r\n"
+
+// h2RequireHTTP11 is what the engine answers such a client in its own protocol: an empty SETTINGS frame
+// (the server's preface) and GOAWAY with HTTP_1_1_REQUIRED (RFC 9113 7), whose debug data says why; an
+// HTTP/1.1 answer would be a protocol error to it. curl, for one, then retries over HTTP/1.1.
+var h2RequireHTTP11 = func() []byte {
+	debug := "this gateway listener speaks HTTP/1.1 only (no h2c); use HTTP/1.1, or HTTPS for HTTP/2"
+	b := []byte{0, 0, 0, 0x4, 0, 0, 0, 0, 0} // SETTINGS, no parameters, stream 0
+	n := 8 + len(debug)
+	b = append(b, byte(n>>16), byte(n>>8), byte(n), 0x7, 0, 0, 0, 0, 0) // GOAWAY on stream 0
+	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0xd)                             // last stream 0, HTTP_1_1_REQUIRED
+	return append(b, debug...)
+}()
+
+// answerH2Preface answers an HTTP/2 prior-knowledge client (see h2RequireHTTP11); the caller closes.
+func (c *conn) answerH2Preface() {
+	c.acquireWriter()
+	c.armWriteTimeout()
+	c.bw.Write(h2RequireHTTP11)
+	if c.bw.Flush() == nil {
+		c.lingerClose() // the rest of the preface and the client's SETTINGS are drained, not reset
+	}
+}
+
 // lingerClose half-closes the connection and drains what the client still sends for a moment, so that
 // closing with unread request bytes does not make the kernel reset the connection before the client has
 // read the error response.
@@ -197,7 +223,7 @@ func (c *conn) answerLocal(d *Decision) bool {
 	}
 	err := w.Flush()
 	if d.Done != nil {
-		d.Done(Result{Status: status, BytesOut: out, Err: err})
+		d.Done(Result{Status: status, BytesOut: out, Err: err, ClientErr: err != nil})
 	}
 	if err == nil && c.req.ContentLength != 0 {
 		// Closing with the body unread would reset the connection under a client still sending it.
@@ -234,14 +260,14 @@ func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
 	w.WriteString("\r\n")
 	for k, vv := range r.Header {
 		switch k {
-		case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Forwarded", "Content-Length", "Host", "Expect":
+		case "Forwarded", "Content-Length", "Host", "Expect":
 			continue
 		case "Upgrade":
 			if !c.upgrade {
 				continue
 			}
 		default:
-			if hopByHop(k) {
+			if hopByHop(k) || clientForwardedHeader(k) {
 				continue
 			}
 		}
@@ -266,31 +292,27 @@ func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
 	if c.upgrade {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
-	// X-Forwarded-For: the client's list (if any) plus the address this connection came from.
+	// The gateway is the edge: what the client said about earlier hops is not passed on (see the package
+	// doc), only the address this connection came from.
 	w.WriteString("X-Forwarded-For: ")
-	for _, v := range r.Header["X-Forwarded-For"] {
-		if !validValueString(v) {
-			return errInvalidHeader
-		}
-		w.WriteString(v)
-		w.WriteString(", ")
-	}
 	w.WriteString(c.clientIP)
 	w.WriteString("\r\nX-Forwarded-Proto: ")
 	w.WriteString(c.proto)
-	w.WriteString("\r\nX-Forwarded-Host: ")
-	w.WriteString(r.Host)
-	w.WriteString("\r\nForwarded: ")
-	for _, v := range r.Header["Forwarded"] {
-		if !validValueString(v) {
-			return errInvalidHeader
-		}
-		w.WriteString(v)
-		w.WriteString(", ")
+	if r.Host != "" {
+		w.WriteString("\r\nX-Forwarded-Host: ")
+		w.WriteString(r.Host)
 	}
+	w.WriteString("\r\nForwarded: ")
 	writeForwardedElement(w, c.clientIP, c.proto, r.Host)
 	w.WriteString("\r\n\r\n")
 	return nil
+}
+
+// clientForwardedHeader reports an X-Forwarded-* header from the client: the engine sets X-Forwarded-For,
+// -Proto and -Host itself, and passes on none of the others (-Port, -Prefix, -Server, -Ssl, …), which
+// backends behind a trusted proxy read as facts about the original request. Names are canonical.
+func clientForwardedHeader(k string) bool {
+	return len(k) > len("X-Forwarded-") && k[:len("X-Forwarded-")] == "X-Forwarded-"
 }
 
 // writeForwardedElement writes an RFC 7239 element; IPv6 addresses and the host are quoted strings.
@@ -425,14 +447,14 @@ func (c *conn) forward(d *Decision) bool {
 			if err := c.bw.Flush(); err != nil {
 				bc.nc.Close()
 				if d.Done != nil {
-					d.Done(Result{Err: err}) // status 0: the client left before any answer
+					d.Done(Result{Err: err, ClientErr: true}) // status 0: the client left before any answer
 				}
 				return false
 			}
 		}
 		if !c.rh.chunked && int64(c.br.Buffered()) >= r.ContentLength {
 			c.reqLen = lengthReader{r: c.br, n: r.ContentLength}
-			n, _, werr := copyBody(bc.bw, &c.reqLen, c.br, false, nil)
+			n, _, werr := copyBody(bc.bw, &c.reqLen, c.br, false, nil, nil)
 			bodyN = n
 			if werr != nil {
 				bc.nc.Close()
@@ -447,6 +469,7 @@ func (c *conn) forward(d *Decision) bool {
 			// The head timeout starts once the body is sent (sendBody arms it), as a slow upload is
 			// not a slow backend.
 			c.headDone = false
+			c.bodyCut, c.bodyDL = false, time.Time{}
 			bc.setReadDeadline(time.Time{})
 			go c.sendBody(bc, up.cfg.ResponseHeaderTimeout)
 		}
@@ -483,13 +506,10 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			if br := c.stopBody(); br.rerr != nil && !isTimeout(br.rerr) {
 				// The client's body failed first (malformed chunks or a disconnect); that, not the
 				// backend, is why the exchange ended. The error text is not sent: it names addresses.
-				desc := "the request body ended before its declared length; send the whole body"
-				if errors.Is(br.rerr, errMalformedChunked) {
-					desc = "the request body's chunked encoding is malformed"
-				}
-				c.writeError(http.StatusBadRequest, "invalid_request", desc)
+				status, code, desc, _ := clientBodyFailure(br.rerr)
+				c.writeErrorFields(status, code, desc, d.ResponseHeader)
 				if d.Done != nil {
-					d.Done(Result{Status: http.StatusBadRequest, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr})
+					d.Done(Result{Status: status, UpstreamLatency: latency, BytesIn: br.n, Err: br.rerr, ClientErr: true})
 				}
 				return false
 			}
@@ -544,6 +564,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 	w := c.bw
 	c.armWriteTimeout()
 	hb := c.respHead
+	unsent := w.Buffered() == 0 // the head goes into an empty buffer (see headUnsent)
 	writeStatusLineBytes(w, rs.status, rs.reason.bytes(hb))
 	c.writeResponseFields(w, false, d.ResponseHeader)
 	switch {
@@ -562,6 +583,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 	}
 	c.writeConnHeader(keep)
 	w.WriteString("\r\n")
+	headLen := w.Buffered()
 
 	var n int64
 	var rerr, werr error
@@ -570,18 +592,33 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		werr = w.Flush()
 	case bodyLength:
 		c.respLen = lengthReader{r: bc.br, n: rs.contentLength}
-		n, rerr, werr = copyBody(w, &c.respLen, bc.br, false, nil)
+		n, rerr, werr = copyBody(w, &c.respLen, bc.br, false, nil, nil)
 	case bodyChunked:
 		c.respChunk.reset(bc.br)
 		if chunkOut && c.respBuf == nil {
 			c.respBuf = make([]byte, 8192)
 		}
-		n, rerr, werr = copyBody(w, &c.respChunk, bc.br, chunkOut, c.respBuf)
+		n, rerr, werr = copyBody(w, &c.respChunk, bc.br, chunkOut, c.respBuf, nil)
 	case bodyClose:
 		if chunkOut && c.respBuf == nil {
 			c.respBuf = make([]byte, 8192)
 		}
-		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf)
+		n, rerr, werr = copyBody(w, bc.br, bc.br, chunkOut, c.respBuf, nil)
+	}
+	if rerr != nil && n == 0 && unsent && w.Buffered() == headLen && headFitsBuffer(w, hb, d.ResponseHeader) {
+		// The body failed before any of it, or even the head, reached the client: a 502 says what
+		// happened, where a connection closed after a lone head (or nothing) would not.
+		w.Reset(c.out)
+		bc.nc.Close()
+		if async {
+			c.waitBody(bc, false)
+		}
+		return c.failUpstream(d, http.StatusBadGateway, "the backend's answer was missing or malformed", rerr, latency)
+	}
+	if rerr != nil && werr == nil {
+		// What the backend sent before failing still goes out (the connection then ends), so that the
+		// client sees a status and a cut body rather than nothing at all.
+		w.Flush()
 	}
 	if rerr == nil && werr == nil {
 		werr = w.Flush()
@@ -594,16 +631,20 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 			backendKeep, keep = false, false
 			if res.Err = br.rerr; res.Err == nil {
 				res.Err = br.werr
+			} else {
+				res.ClientErr = true
 			}
 		}
 	}
 	if rerr != nil || werr != nil {
 		backendKeep, keep = false, false
 		if rerr != nil {
-			res.Err = rerr
-			c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
+			res.Err, res.ClientErr = rerr, false
+			if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
+				c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
+			}
 		} else {
-			res.Err = werr
+			res.Err, res.ClientErr = werr, true // the client left: what the body goroutine saw follows from it
 		}
 	}
 	if backendKeep {
@@ -615,6 +656,19 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		d.Done(res)
 	}
 	return keep
+}
+
+// headFitsBuffer reports whether the response head relayResponse wrote for the backend head hb (its
+// fields, at most, plus extra and framing lines) fits w's buffer: written into an empty buffer, none of it
+// was flushed to the client then.
+func headFitsBuffer(w *bufio.Writer, hb []byte, extra http.Header) bool {
+	size := len(hb) + 128 // status line and fields, plus Content-Length/Transfer-Encoding and Connection
+	for k, vv := range extra {
+		for _, v := range vv {
+			size += len(k) + len(v) + 4
+		}
+	}
+	return size <= w.Size()
 }
 
 // writeResponseFields copies the backend's header fields except hop-by-hop ones, Content-Length (the
@@ -685,7 +739,10 @@ func asciiEqualFoldBytes(a, b []byte) bool {
 // copyBody relays a body from src (reading through srcBuf) to dst, flushing dst whenever src has nothing
 // buffered so that streams flow; with chunked it encodes dst as chunks. It separates read errors (the
 // source) from write errors (the destination).
-func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bool, scratch []byte) (written int64, rerr, werr error) {
+//
+// reqFrom, when set, is the client connection whose request body src is: each read then waits at most
+// ReadBodyTimeout (the response side passes nil and has no such bound).
+func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bool, scratch []byte, reqFrom *conn) (written int64, rerr, werr error) {
 	for {
 		if srcBuf.Buffered() == 0 && dst.Buffered() > 0 {
 			if err := dst.Flush(); err != nil {
@@ -703,6 +760,9 @@ func copyBody(dst *bufio.Writer, src io.Reader, srcBuf *bufio.Reader, chunked bo
 			}
 			buf = dst.AvailableBuffer()
 			buf = buf[:cap(buf)]
+		}
+		if reqFrom != nil && srcBuf.Buffered() == 0 {
+			reqFrom.extendBodyDeadline()
 		}
 		n, err := src.Read(buf)
 		if n > 0 {
@@ -744,9 +804,16 @@ func (c *conn) sendBody(bc *bconn, headTimeout time.Duration) {
 		c.reqLen = lengthReader{r: c.br, n: c.req.ContentLength}
 		src = &c.reqLen
 	}
-	n, rerr, werr := copyBody(bc.bw, src, c.br, chunked, c.reqBuf)
+	n, rerr, werr := copyBody(bc.bw, src, c.br, chunked, c.reqBuf, c)
 	if rerr == nil && werr == nil {
 		werr = bc.bw.Flush()
+	}
+	if rerr != nil && isTimeout(rerr) {
+		c.bodyMu.Lock()
+		if !c.bodyCut {
+			rerr = errBodyStalled // ReadBodyTimeout, not waitBody or stopBody ending the goroutine
+		}
+		c.bodyMu.Unlock()
 	}
 	if rerr != nil {
 		// The backend must not wait for the rest of a body that will not come, nor be reused.
@@ -775,7 +842,7 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 		grace = 0
 	}
 	limit := time.Now().Add(grace)
-	c.setReadDeadline(limit)
+	c.cutBody(limit)
 	bc.nc.SetWriteDeadline(limit)
 	br := <-c.bodyDone
 	if br.rerr == nil && br.werr == nil {
@@ -786,8 +853,50 @@ func (c *conn) waitBody(bc *bconn, ok bool) bodyResult {
 
 // stopBody ends the request body goroutine after the exchange failed (the backend connection is closed).
 func (c *conn) stopBody() bodyResult {
-	c.setReadDeadline(time.Now())
+	c.cutBody(time.Now())
 	return <-c.bodyDone
+}
+
+// errBodyStalled is why a streamed request body ended when its client sent nothing for ReadBodyTimeout.
+var errBodyStalled = errors.New("the client stopped sending the request body")
+
+// clientBodyFailure is the answer to a client whose request body failed while it was being forwarded;
+// ok is false for errors that are not the client's (nil, or a timeout the exchange itself set). The
+// error's text is not sent: it may name addresses.
+func clientBodyFailure(err error) (status int, code, desc string, ok bool) {
+	switch {
+	case err == nil:
+		return 0, "", "", false
+	case errors.Is(err, errBodyStalled):
+		return http.StatusRequestTimeout, "request_timeout", "the request body stopped arriving before its end; send the whole body without long pauses", true
+	case errors.Is(err, errMalformedChunked):
+		return http.StatusBadRequest, "invalid_request", "the request body's chunked encoding is malformed", true
+	case isTimeout(err):
+		return 0, "", "", false
+	}
+	return http.StatusBadRequest, "invalid_request", "the request body ended before its declared length; send the whole body", true
+}
+
+// extendBodyDeadline gives the body goroutine's next read ReadBodyTimeout, unless the exchange cut the
+// body short. Like extendIdle, a deadline still at least 15/16 of the timeout away is kept, so that a
+// fast upload does not update a timer on every read.
+func (c *conn) extendBodyDeadline() {
+	timeout := c.s.readBodyTimeout
+	now := time.Now()
+	c.bodyMu.Lock()
+	if !c.bodyCut && c.bodyDL.Sub(now) < timeout-timeout/16 {
+		c.bodyDL = now.Add(timeout)
+		c.nc.SetReadDeadline(c.bodyDL)
+	}
+	c.bodyMu.Unlock()
+}
+
+// cutBody ends the body goroutine's reads from the client at limit.
+func (c *conn) cutBody(limit time.Time) {
+	c.bodyMu.Lock()
+	c.bodyCut = true
+	c.setReadDeadline(limit)
+	c.bodyMu.Unlock()
 }
 
 // splice relays an upgraded connection (after 101) both ways until either side closes.
@@ -800,7 +909,7 @@ func (c *conn) splice(d *Decision, bc *bconn, latency time.Duration) bool {
 	if err := w.Flush(); err != nil {
 		bc.nc.Close()
 		if d.Done != nil {
-			d.Done(Result{Status: 101, UpstreamLatency: latency, Err: err})
+			d.Done(Result{Status: 101, UpstreamLatency: latency, Err: err, ClientErr: true})
 		}
 		return false
 	}

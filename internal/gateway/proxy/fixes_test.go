@@ -325,49 +325,87 @@ func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
 	dead := &url.URL{Scheme: "http", Host: ln.Addr().String()}
 	ln.Close()
 	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
+	// A backend that dies in the middle of its body.
+	cutLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cutLn.Close() })
+	go func() {
+		for {
+			c, err := cutLn.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+				}
+			}()
+		}
+	}()
+	cutUp := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: cutLn.Addr().String()}}})
 	for _, tt := range []struct {
 		name       string
 		done       bool
 		h2         bool
+		cut        bool // the backend's body is cut, rather than the backend down
+		plain      bool // over the plain listener (the event loop where there is one), not TLS
 		wantLogged bool
 	}{
-		{"HTTP/1.1, the Decider hears of it", true, false, false},
-		{"HTTP/1.1, nobody else does", false, false, true},
-		{"HTTP/2, the Decider hears of it", true, true, false},
-		{"HTTP/2, nobody else does", false, true, true},
+		{name: "HTTP/1.1, the Decider hears of it", done: true},
+		{name: "HTTP/1.1, nobody else does", wantLogged: true},
+		{name: "HTTP/2, the Decider hears of it", done: true, h2: true},
+		{name: "HTTP/2, nobody else does", h2: true, wantLogged: true},
+		{name: "body cut, HTTP/1.1, the Decider hears of it", done: true, cut: true},
+		{name: "body cut, HTTP/1.1, nobody else does", cut: true, wantLogged: true},
+		{name: "body cut, plain HTTP/1.1, the Decider hears of it", done: true, cut: true, plain: true},
+		{name: "body cut, plain HTTP/1.1, nobody else does", cut: true, plain: true, wantLogged: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs syncBuffer
 			reported := make(chan Result, 1)
 			d := deciderFunc(func(*http.Request) Decision {
 				dec := Decision{Upstream: up}
+				if tt.cut {
+					dec.Upstream = cutUp
+				}
 				if tt.done {
 					dec.Done = func(r Result) { reported <- r }
 				}
 				return dec
 			})
-			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))},
-				&tls.Config{Certificates: []tls.Certificate{cert}})
+			var tlsCfg *tls.Config
+			scheme := "http"
+			if !tt.plain {
+				tlsCfg, scheme = &tls.Config{Certificates: []tls.Certificate{cert}}, "https"
+			}
+			addr := startProxy(t, &Server{Decider: d, ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))}, tlsCfg)
 			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: tt.h2}
 			if !tt.h2 {
 				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 			}
 			defer tr.CloseIdleConnections()
-			resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/orders")
+			resp, err := (&http.Client{Transport: tr}).Get(scheme + "://" + addr + "/orders")
 			if err != nil {
 				t.Fatal(err)
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusBadGateway {
-				t.Fatalf("status %d", resp.StatusCode)
+			wantStatus, line := http.StatusBadGateway, "backend exchange failed"
+			if tt.cut {
+				wantStatus, line = http.StatusOK, "backend response body failed"
+			}
+			if resp.StatusCode != wantStatus {
+				t.Fatalf("status %d, want %d", resp.StatusCode, wantStatus)
 			}
 			if tt.done {
-				if r := <-reported; r.Status != http.StatusBadGateway || r.Err == nil {
+				if r := <-reported; r.Status != wantStatus || r.Err == nil || r.ClientErr {
 					t.Errorf("Done got %+v", r)
 				}
 			}
-			logged := func() bool { return strings.Contains(logs.String(), "backend exchange failed") }
+			logged := func() bool { return strings.Contains(logs.String(), line) }
 			if tt.wantLogged {
 				waitFor(t, "the engine's line", logged)
 			} else if logged() { // Done runs after the engine would have logged
@@ -393,4 +431,190 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A request body that stops arriving is cut after ReadBodyTimeout also where the engine forwards through
+// an http.RoundTripper: toward an HTTP/2 backend, and from an HTTP/2 client.
+func TestProxy_StalledRequestBodyThroughTheRoundTripperIs408(t *testing.T) {
+	cert, pool := testCA(t)
+	backendGot := make(chan error, 4)
+	bln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			_, err := io.ReadAll(r.Body)
+			backendGot <- err
+		}
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(bln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	h2Backend := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "https", Host: bln.Addr().String()}}, TLS: &tls.Config{RootCAs: pool}})
+	h1Backend := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		backendGot <- err
+	}))
+	h1Up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{h1Backend.url}})
+
+	const stalled = 408
+	tests := []struct {
+		name string
+		up   *Upstream
+		h2   bool   // the client speaks HTTP/2 (over TLS)
+		raw  string // what an HTTP/1.1 client sends
+		want int
+	}{
+		{name: "http/1.1 client, h2 backend, content-length", up: h2Backend, want: stalled,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nabc"},
+		{name: "http/1.1 client, h2 backend, chunked", up: h2Backend, want: stalled,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"},
+		{name: "http/1.1 client, h2 backend, malformed chunk", up: h2Backend, want: 400,
+			raw: "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"},
+		{name: "h2 client, http/1.1 backend", up: h1Up, h2: true, want: stalled},
+		{name: "h2 client, h2 backend", up: h2Backend, h2: true, want: stalled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &forwardTo{up: tc.up}
+			s := &Server{Decider: f, ReadBodyTimeout: 100 * time.Millisecond, ErrorLog: discardLog}
+			var status int
+			var body []byte
+			if tc.h2 {
+				addr := startProxy(t, s, &tls.Config{Certificates: []tls.Certificate{cert}})
+				tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+				defer tr.CloseIdleConnections()
+				pr, pw := io.Pipe()
+				defer pw.Close()
+				go io.WriteString(pw, "abc") // and then nothing more
+				req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/", pr)
+				req.ContentLength = 100
+				resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.ProtoMajor != 2 {
+					t.Fatalf("HTTP/%d, want HTTP/2", resp.ProtoMajor)
+				}
+				status = resp.StatusCode
+				body, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			} else {
+				addr := startProxy(t, s, nil)
+				rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n") // discovers that the backend speaks h2
+				resp, b, _, _ := rawExchange(t, addr, tc.raw)
+				status, body = resp.StatusCode, b
+			}
+			wantCode := `"error":"request_timeout"`
+			if tc.want != stalled {
+				wantCode = `"error":"invalid_request"`
+			}
+			if status != tc.want || !strings.Contains(string(body), wantCode) {
+				t.Fatalf("%d %s, want %d %s", status, body, tc.want, wantCode)
+			}
+			select {
+			case err := <-backendGot:
+				if err == nil {
+					t.Error("the backend read a complete body")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the backend is still waiting for the body")
+			}
+			n := 1
+			if !tc.h2 {
+				n = 2 // the GET first
+			}
+			if last := f.wait(t, n)[n-1]; last.Status != tc.want || !last.ClientErr {
+				t.Errorf("Done reported %+v, want %d as the client's failure", last, tc.want)
+			}
+		})
+	}
+}
+
+// A status code outside 100-599 from an HTTP/2 backend (through the RoundTripper) is a 502, as it is
+// from an HTTP/1.1 backend (TestProxy_RefusesMalformedBackendResponses).
+func TestProxy_H2BackendStatusOutOfRangeIs502(t *testing.T) {
+	cert, pool := testCA(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(999)
+	}), TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+	go bs.ServeTLS(ln, "", "")
+	t.Cleanup(func() { bs.Close() })
+	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "https", Host: ln.Addr().String()}}, TLS: &tls.Config{RootCAs: pool}})
+	addr := startProxy(t, &Server{Decider: &forwardTo{up: up}, ErrorLog: discardLog}, nil)
+	for i := 0; i < 2; i++ { // the first request discovers h2, the second goes through the h2 transport
+		resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "bad_gateway") {
+			t.Fatalf("request %d: %s %s, want 502", i, resp.Status, body)
+		}
+	}
+}
+
+// A backend whose body is malformed from its first byte, arriving with its head, gets the client a 502;
+// one that fails after some body gets the client the head and that much, then the end of the connection:
+// never a connection closed without a word (seen on HTTPS listeners, served by the goroutine engine; the
+// event-loop engine sends the head before the body in any case).
+func TestProxy_BodyMalformedFromTheStartIs502(t *testing.T) {
+	cert, pool := testCA(t)
+	tests := []struct {
+		name, resp string
+		want       int
+	}{
+		{"chunk size not hex", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", 502},
+		{"chunk without its CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n", 200},
+		{"content-length body cut", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+							io.WriteString(c, tc.resp)
+						}
+					}()
+				}
+			}()
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
+			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("%s %q, want %d", resp.Status, body, tc.want)
+			}
+			if tc.want == 502 && !strings.Contains(string(body), "bad_gateway") {
+				t.Fatalf("502 without its JSON body: %q", body)
+			}
+			if tc.want == 200 && (err == nil || string(body) != "hello") {
+				t.Fatalf("body %q (%v), want what the backend sent and then a cut (an error)", body, err)
+			}
+			if res := f.wait(t, 1); res[0].Status != tc.want || res[0].Err == nil || res[0].ClientErr {
+				t.Errorf("Done reported %+v, want %d as the backend's failure", res[0], tc.want)
+			}
+		})
+	}
 }

@@ -12,6 +12,10 @@ import (
 // serveH2Stream serves one HTTP/2 request: x/net/http2 has already enforced HTTP/2's own framing rules
 // (no connection-specific headers, valid pseudo-headers, Content-Length against DATA frames).
 func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodTrace {
+		writeH2Error(w, errTrace.status, errTrace.code(), errTrace.msg)
+		return
+	}
 	if r.Method == http.MethodConnect || r.URL.Path == "" || r.URL.Path[0] != '/' {
 		writeH2Error(w, http.StatusBadRequest, "invalid_request", "CONNECT and non-path request targets are not accepted by this gateway")
 		return
@@ -64,10 +68,35 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	var guard *bodyGuard
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		guard = &bodyGuard{r: r.Body}
+		// Each read of the stream's body gets ReadBodyTimeout, as on HTTP/1.1.
+		rc, timeout := http.NewResponseController(w), s.readBodyTimeout
+		var dl time.Time
+		guard = &bodyGuard{r: &deadlineReader{r: r.Body,
+			extend: func() {
+				if now := time.Now(); dl.Sub(now) < timeout-timeout/16 {
+					dl = now.Add(timeout)
+					rc.SetReadDeadline(dl)
+				}
+			},
+			cut: func() bool { return false },
+		}}
 	}
 	resp, status, err := d.Upstream.roundTrip(r.Context(), r, nil, guard, clientIP, proto)
 	latency := time.Since(start)
+	if err != nil && guard != nil {
+		if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
+			for k, vv := range d.ResponseHeader { // the decision id, naming the audit line
+				if !hopByHop(k) && k != "Content-Length" {
+					w.Header()[k] = vv
+				}
+			}
+			writeH2Error(w, st, code, desc)
+			if d.Done != nil {
+				d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
+			}
+			return
+		}
+	}
 	if err != nil {
 		desc := "the backend could not be reached or failed; try again later"
 		code := "bad_gateway"
@@ -131,7 +160,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		// Reset the stream so the client sees an incomplete response rather than a short one.
 		defer panic(http.ErrAbortHandler)
 	} else if werr != nil {
-		res.Err = werr
+		res.Err, res.ClientErr = werr, true
 	}
 	if d.Done != nil {
 		d.Done(res)

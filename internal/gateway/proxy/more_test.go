@@ -60,17 +60,23 @@ func TestProxy_H2Inbound(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	tests := []struct {
-		path       string
-		wantStatus int
-		wantBody   string
+		method, path string
+		wantStatus   int
+		wantBody     string
 	}{
-		{"/deny", 403, `{"error":"insufficient_scope"}`},
-		{"/down", 502, `"error":"bad_gateway"`},
-		{"/get", 200, `"Path":"/get"`},
+		{"GET", "/deny", 403, `{"error":"insufficient_scope"}`},
+		{"GET", "/down", 502, `"error":"bad_gateway"`},
+		{"GET", "/get", 200, `"Path":"/get"`},
+		{"TRACE", "/get", 405, `"error":"method_not_allowed"`},
 	}
 	for _, tc := range tests {
-		t.Run(tc.path, func(t *testing.T) {
-			resp, err := client.Get("https://" + addr + tc.path)
+		t.Run(tc.method+tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, "https://"+addr+tc.path, nil)
+			for _, line := range strings.Split(strings.TrimSuffix(spoofedForwarding, "\r\n"), "\r\n") {
+				k, v, _ := strings.Cut(line, ": ")
+				req.Header.Add(k, v)
+			}
+			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,12 +85,13 @@ func TestProxy_H2Inbound(t *testing.T) {
 			if resp.ProtoMajor != 2 || resp.StatusCode != tc.wantStatus || !strings.Contains(string(body), tc.wantBody) {
 				t.Fatalf("HTTP/%d %d %s", resp.ProtoMajor, resp.StatusCode, body)
 			}
-			if tc.path == "/get" {
+			if tc.path == "/get" && tc.method == "GET" {
 				var e echoed
 				json.Unmarshal(body, &e)
-				if len(e.TE) != 0 || e.Header.Get("X-Forwarded-Proto") != "https" || !strings.HasPrefix(e.Header.Get("Forwarded"), "for=127.0.0.1;proto=https;host=") {
+				if len(e.TE) != 0 {
 					t.Fatalf("backend saw %+v", e)
 				}
+				checkForwarding(t, e.Header, "https", addr)
 			}
 		})
 	}

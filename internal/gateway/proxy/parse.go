@@ -28,6 +28,14 @@ type headError struct {
 	msg    string
 }
 
+// code is the JSON error code of the refusal.
+func (e headError) code() string {
+	if e.status == 405 {
+		return "method_not_allowed"
+	}
+	return "invalid_request"
+}
+
 // messageHead is what both the request and the response parser extract: header fields and framing.
 type messageHead struct {
 	fields        []field
@@ -123,27 +131,30 @@ func nextLine(b []byte, off int) (line span, next int, ok bool) {
 }
 
 var (
-	errBareLF        = headError{400, "the request has a line not ended by CRLF (bare LF or bare CR); send CRLF line endings"}
-	errObsFold       = headError{400, "a header line starts with whitespace (obsolete line folding); put each header on one line"}
-	errHeaderName    = headError{400, "a header name is empty, has whitespace before the colon or a character that is not allowed in a token; fix the header name"}
-	errHeaderValue   = headError{400, "a header value contains a control character; remove it"}
-	errTooMany       = headError{431, "the request has more than 100 header fields; send fewer headers"}
-	errDupCL         = headError{400, "the request has more than one Content-Length value; send exactly one"}
-	errBadCL         = headError{400, "Content-Length is not a decimal number of at most 18 digits; send a valid length"}
-	errBadTE         = headError{400, `Transfer-Encoding must be exactly "chunked" (one header, one value); send the body with Content-Length or plain chunked`}
-	errTEAndCL       = headError{400, "the request has both Transfer-Encoding and Content-Length; send only one of them"}
-	errRequestLine   = headError{400, "the request line is not METHOD SP origin-form-target SP HTTP/1.x; send a valid request line"}
-	errVersion       = headError{505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
-	errTarget        = headError{400, "the request target must be an absolute path (origin-form) such as /path?query, without spaces, fragments or control characters"}
-	errNoHost        = headError{400, "an HTTP/1.1 request needs exactly one Host header; add it"}
-	errDupHost       = headError{400, "the request has more than one Host header; send exactly one"}
-	errBadHost       = headError{400, "the Host header is not a valid host[:port]; fix it"}
-	errTE10          = headError{400, "Transfer-Encoding is not allowed in an HTTP/1.0 request; use Content-Length"}
-	errExpect        = headError{417, `the only supported expectation is "100-continue"`}
-	errAsteriskForm  = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
-	errDotSegment    = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
-	errAbsoluteForm  = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
-	errAuthorityForm = headError{400, "authority-form request targets (CONNECT host:port) are not accepted by this gateway; it is not a forward proxy"}
+	errBareLF       = headError{400, "the request has a line not ended by CRLF (bare LF or bare CR); send CRLF line endings"}
+	errObsFold      = headError{400, "a header line starts with whitespace (obsolete line folding); put each header on one line"}
+	errHeaderName   = headError{400, "a header name is empty, has whitespace before the colon or a character that is not allowed in a token; fix the header name"}
+	errHeaderValue  = headError{400, "a header value contains a control character; remove it"}
+	errTooMany      = headError{431, "the request has more than 100 header fields; send fewer headers"}
+	errDupCL        = headError{400, "the request has more than one Content-Length value; send exactly one"}
+	errBadCL        = headError{400, "Content-Length is not a decimal number of at most 18 digits; send a valid length"}
+	errBadTE        = headError{400, `Transfer-Encoding must be exactly "chunked" (one header, one value); send the body with Content-Length or plain chunked`}
+	errTEAndCL      = headError{400, "the request has both Transfer-Encoding and Content-Length; send only one of them"}
+	errRequestLine  = headError{400, "the request line is not METHOD SP origin-form-target SP HTTP/1.x; send a valid request line"}
+	errVersion      = headError{505, "only HTTP/1.0 and HTTP/1.1 are supported on this connection"}
+	errTarget       = headError{400, "the request target must be an absolute path (origin-form) such as /path?query, without spaces, fragments or control characters"}
+	errNoHost       = headError{400, "an HTTP/1.1 request needs exactly one Host header; add it"}
+	errDupHost      = headError{400, "the request has more than one Host header; send exactly one"}
+	errBadHost      = headError{400, "the Host header is not a valid host[:port]; fix it"}
+	errTE10         = headError{400, "Transfer-Encoding is not allowed in an HTTP/1.0 request; use Content-Length"}
+	errExpect       = headError{417, `the only supported expectation is "100-continue"`}
+	errAsteriskForm = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
+	errDotSegment   = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
+	errAbsoluteForm = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
+	// errTrace: a backend's TRACE echo (RFC 9110 9.3.8) would show the client what the gateway added to
+	// its request, the API's backend credential included.
+	errTrace   = headError{405, "TRACE is not accepted by this gateway: the backend's echo would show the credentials and identity headers the gateway adds"}
+	errConnect = headError{400, "CONNECT is not accepted by this gateway (it is not a forward proxy and opens no tunnels); send the request itself, with its path"}
 )
 
 // parseFields parses header lines from off to the end of b (which ends with the empty line) into h.
@@ -331,7 +342,9 @@ func parseVersion(v []byte) (int, headError) {
 
 var (
 	errRespStatusLine = headError{502, "the backend sent a malformed status line"}
-	errRespVersion    = headError{502, "the backend answered with an HTTP version other than 1.0 or 1.1"}
+	// errRespStatusRange is a status code outside RFC 9110's 100 to 599.
+	errRespStatusRange = errBackendProtocol("the backend sent a status code outside 100-599")
+	errRespVersion     = headError{502, "the backend answered with an HTTP version other than 1.0 or 1.1"}
 )
 
 // parseResponseHead parses a complete response head held in b with the same strictness as requests.
@@ -353,6 +366,11 @@ func parseResponseHead(b []byte, h *responseHead) headError {
 	h.status = int(l[9]-'0')*100 + int(l[10]-'0')*10 + int(l[11]-'0')
 	if h.status < 100 {
 		return errRespStatusLine
+	}
+	if h.status > 599 {
+		// RFC 9110 15: every valid status code is within 100 to 599; a client may not know what to do
+		// with another, and net/http's own server refuses to send one above 999.
+		return headError{502, errRespStatusRange.Error()}
 	}
 	h.reason = span{line.hi, line.hi}
 	if len(l) > 13 {

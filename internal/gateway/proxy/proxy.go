@@ -8,8 +8,10 @@
 //   - Host: the client's Host header (or :authority) is preserved, not replaced by the backend's host; a
 //     backend that needs its own name must be reachable under the client-facing name or use
 //     X-Forwarded-Host.
-//   - X-Forwarded-For gets the client IP appended; X-Forwarded-Proto and X-Forwarded-Host are set (replacing
-//     any value sent by the client); an RFC 7239 Forwarded element (for, proto, host) is appended.
+//   - The gateway is the edge, so what a client says about earlier hops is never passed on: X-Forwarded-For
+//     is set to the client IP, X-Forwarded-Proto and X-Forwarded-Host (when there is a Host) are set, and
+//     Forwarded is one RFC 7239 element (for, proto, host), all replacing what the client sent; every other
+//     X-Forwarded-* header of the client (-Port, -Prefix, -Server, …) is removed.
 //   - Hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade
 //     unless the request is an upgrade, and every header named in Connection) are removed both ways.
 //   - Bodies stream in both directions (Content-Length or chunked) and are never buffered whole; request
@@ -83,4 +85,7 @@ type Result struct {
 	// BytesIn is the request body bytes read from the client, BytesOut the response body bytes sent to it.
 	BytesIn, BytesOut int64
 	Err               error // backend or client error, nil on success (never contains header values)
+	// ClientErr says Err is the client's doing (it left, or its request body was malformed, cut short or
+	// stalled), not the backend's: the backend is not to blame in logs and metrics.
+	ClientErr bool
 }

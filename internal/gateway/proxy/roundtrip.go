@@ -23,9 +23,11 @@ type bodyGuard struct {
 	eof     atomic.Bool
 	closed  bool
 	n       atomic.Int64
-	err     error
-	onEOF   func() // called once when the body has been read to its end
+	failed  atomic.Pointer[bodyErr] // the first read error other than io.EOF
+	onEOF   func()                  // called once when the body has been read to its end
 }
+
+type bodyErr struct{ err error }
 
 var errBodyFinished = errors.New("request body no longer available")
 
@@ -43,7 +45,33 @@ func (g *bodyGuard) Read(p []byte) (int, error) {
 			g.onEOF()
 		}
 	} else if err != nil {
-		g.err = err
+		g.failed.CompareAndSwap(nil, &bodyErr{err})
+	}
+	return n, err
+}
+
+// failure is the error the client's body first failed with, nil if none (it never waits for a read).
+func (g *bodyGuard) failure() error {
+	if e := g.failed.Load(); e != nil {
+		return e.err
+	}
+	return nil
+}
+
+// deadlineReader reads a client's request body for a RoundTripper. Before each read, extend gives it
+// ReadBodyTimeout to make progress; a read that times out then reports errBodyStalled, unless cut says
+// the exchange itself ended the body.
+type deadlineReader struct {
+	r      io.Reader
+	extend func()
+	cut    func() bool
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	d.extend()
+	n, err := d.r.Read(p)
+	if err != nil && isTimeout(err) && !d.cut() {
+		err = errBodyStalled
 	}
 	return n, err
 }
@@ -76,7 +104,7 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 	h := make(http.Header, len(in.Header)+4)
 	for k, vv := range in.Header {
 		switch k {
-		case "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length", "Host", "Expect":
+		case "Forwarded", "Content-Length", "Host", "Expect":
 			continue
 		case "Te":
 			for _, v := range vv {
@@ -86,7 +114,7 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			}
 			continue
 		}
-		if hopByHop(k) {
+		if hopByHop(k) || clientForwardedHeader(k) {
 			continue
 		}
 		h[k] = vv
@@ -96,18 +124,13 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(tok)))
 		}
 	}
-	xff := clientIP
-	if prior := in.Header["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + clientIP
-	}
-	h["X-Forwarded-For"] = []string{xff}
+	// As writeRequestHead: the client's own X-Forwarded-* and Forwarded are not passed on.
+	h["X-Forwarded-For"] = []string{clientIP}
 	h["X-Forwarded-Proto"] = []string{proto}
-	h["X-Forwarded-Host"] = []string{in.Host}
-	var fw strings.Builder
-	for _, v := range in.Header["Forwarded"] {
-		fw.WriteString(v)
-		fw.WriteString(", ")
+	if in.Host != "" {
+		h["X-Forwarded-Host"] = []string{in.Host}
 	}
+	var fw strings.Builder
 	writeForwardedElement(&fw, clientIP, proto, in.Host)
 	h["Forwarded"] = []string{fw.String()}
 	out := &http.Request{
@@ -151,6 +174,11 @@ func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *targe
 		}
 		resp, err := u.rt.RoundTrip(outboundRequest(rctx, in, t, rc, clientIP, proto))
 		timedOut := hw.stop()
+		if err == nil && resp.StatusCode > 599 {
+			resp.Body.Close()
+			cancel()
+			return nil, http.StatusBadGateway, errRespStatusRange
+		}
 		if err == nil {
 			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 			return resp, 0, nil
@@ -196,26 +224,43 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 			c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := c.bw.Flush(); err != nil {
 				if d.Done != nil {
-					d.Done(Result{Err: err}) // status 0: the client left before any answer
+					d.Done(Result{Err: err, ClientErr: true}) // status 0: the client left before any answer
 				}
 				return false
 			}
 		}
 		c.setReadDeadline(time.Time{})
+		c.bodyCut, c.bodyDL = false, time.Time{}
+		var src io.Reader
 		if c.rh.chunked {
 			c.reqChunk.reset(c.br)
-			guard = &bodyGuard{r: &c.reqChunk}
+			src = &c.reqChunk
 		} else {
 			c.reqLen = lengthReader{r: c.br, n: r.ContentLength}
-			guard = &bodyGuard{r: &c.reqLen}
+			src = &c.reqLen
 		}
+		guard = &bodyGuard{r: &deadlineReader{r: src,
+			extend: func() {
+				if c.br.Buffered() == 0 {
+					c.extendBodyDeadline()
+				}
+			},
+			cut: func() bool { c.bodyMu.Lock(); defer c.bodyMu.Unlock(); return c.bodyCut },
+		}}
 	}
-	unblock := func() { c.setReadDeadline(time.Now()) }
+	unblock := func() { c.cutBody(time.Now()) }
 	resp, status, err := d.Upstream.roundTrip(context.Background(), r, t, guard, c.clientIP, c.proto)
 	latency := time.Since(start)
 	if err != nil {
 		if guard != nil {
 			guard.finish(unblock)
+			if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
+				c.writeErrorFields(st, code, desc, d.ResponseHeader)
+				if d.Done != nil {
+					d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
+				}
+				return false
+			}
 		}
 		if status == http.StatusGatewayTimeout {
 			return c.failUpstream(d, status, "the backend did not answer in time", err, latency)
@@ -277,7 +322,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		keep = false
 		res.Err = rerr
 		if res.Err == nil {
-			res.Err = werr
+			res.Err, res.ClientErr = werr, true
 		}
 	}
 	if d.Done != nil {

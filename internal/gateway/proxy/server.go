@@ -28,10 +28,15 @@ import (
 // Server serves the gateway's inbound connections.
 type Server struct {
 	Decider Decider
-	// ReadHeaderTimeout bounds reading a request head from its first byte (default 10s); IdleTimeout how
-	// long a keep-alive connection may wait for its next request (default 120s); WriteTimeout bounds writing
-	// each response (default 0: none, so that long streams work).
-	ReadHeaderTimeout, IdleTimeout, WriteTimeout time.Duration
+	// ReadHeaderTimeout bounds reading a request head from its first byte, and a new connection's wait for
+	// its first byte (default 10s); IdleTimeout how long a keep-alive connection may wait for its next
+	// request (default 120s); WriteTimeout bounds writing each response (default 0: none, so that long
+	// streams work). ReadBodyTimeout bounds each wait for more of a request body that is streamed to the
+	// backend (default 60s, nginx's client_body_timeout): a client that stops sending mid-body gets 408
+	// and the backend connection is closed, instead of both being held open for ever. SendTimeout bounds
+	// each wait for the client to take more of a response (default 60s, nginx's send_timeout): a client
+	// that stops reading is disconnected, and the backend connection it held back with it.
+	ReadHeaderTimeout, IdleTimeout, WriteTimeout, ReadBodyTimeout, SendTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (default 64 KiB); beyond it the answer is 431.
 	MaxHeaderBytes int
 	ErrorLog       *slog.Logger
@@ -39,6 +44,8 @@ type Server struct {
 	initOnce          sync.Once
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
+	readBodyTimeout   time.Duration
+	sendTimeout       time.Duration
 	maxHeaderBytes    int
 	log               *slog.Logger
 	backendLogs       *rate.Limiter // paces the per-exchange backend failure lines
@@ -64,6 +71,14 @@ func (s *Server) init() {
 		s.idleTimeout = s.IdleTimeout
 		if s.idleTimeout <= 0 {
 			s.idleTimeout = 120 * time.Second
+		}
+		s.readBodyTimeout = s.ReadBodyTimeout
+		if s.readBodyTimeout <= 0 {
+			s.readBodyTimeout = 60 * time.Second
+		}
+		s.sendTimeout = s.SendTimeout
+		if s.sendTimeout <= 0 {
+			s.sendTimeout = 60 * time.Second
 		}
 		s.maxHeaderBytes = s.MaxHeaderBytes
 		if s.maxHeaderBytes <= 0 {
@@ -292,7 +307,10 @@ type conn struct {
 
 	br  *bufio.Reader
 	bw  *bufio.Writer // held only while a request is served: idle connections give it back to the pool
-	out io.Writer     // nc without io.ReaderFrom, made once
+	out io.Writer     // &sw (nc without io.ReaderFrom, each write bounded by SendTimeout)
+	sw  sendWriter
+	sdl time.Time // the write deadline last set on nc
+	wdl time.Time // WriteTimeout's deadline for the response being written (zero: none)
 
 	tlsState   *tls.ConnectionState
 	proto      string // "http" or "https"
@@ -311,6 +329,7 @@ type conn struct {
 	keep     bool      // the client connection may serve another request
 	rdl      time.Time // the read deadline last set on nc
 	rdlIdle  bool      // rdl is an idle deadline that extendIdle may keep
+	fresh    bool      // no request has been read yet: the first byte is awaited for ReadHeaderTimeout
 
 	reqLen    lengthReader
 	respLen   lengthReader
@@ -321,6 +340,11 @@ type conn struct {
 	bodyDone  chan bodyResult
 	headMu    sync.Mutex // orders sendBody arming the head timeout against forward having read the head
 	headDone  bool
+	// bodyMu orders the body goroutine extending the client's read deadline (ReadBodyTimeout) against
+	// waitBody and stopBody cutting it short; bodyCut says they did, bodyDL is the deadline last set.
+	bodyMu  sync.Mutex
+	bodyCut bool
+	bodyDL  time.Time
 }
 
 type bodyResult struct {
@@ -378,9 +402,11 @@ func (c *conn) serve() {
 	}
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.nc)
-	c.out = writerOnly{c.nc}
+	c.sw = sendWriter{c}
+	c.out = &c.sw
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
+	c.fresh = true
 	c.serveRequests()
 }
 
@@ -400,6 +426,9 @@ func (c *conn) serveRequests() {
 
 var crlfcrlf = []byte("\r\n\r\n")
 
+// errHeadTimeout is the 408 answer to a request head that was begun and not finished in time (slowloris).
+const errHeadTimeout = "the request head was not completed in time; send the whole request line and headers at once"
+
 // readHead reads one request head into c.head, answering 400/431 itself when the head is unacceptable.
 func (c *conn) readHead() bool {
 	s := c.s
@@ -410,7 +439,13 @@ func (c *conn) readHead() bool {
 		if s.shutting.Load() {
 			return false
 		}
-		c.extendIdle(time.Now())
+		if c.fresh {
+			// A connection that never sends a byte is held no longer than a slow head (net/http does the
+			// same), not for a whole keep-alive idle period.
+			c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
+		} else {
+			c.extendIdle(time.Now())
+		}
 		if _, err := c.br.Peek(1); err != nil {
 			return false
 		}
@@ -421,6 +456,7 @@ func (c *conn) readHead() bool {
 	if buf, _ := c.br.Peek(c.br.Buffered()); !bytes.Contains(buf, crlfcrlf) {
 		c.setReadDeadline(time.Now().Add(s.readHeaderTimeout))
 	}
+	c.fresh = false
 	c.head = c.head[:0]
 	atLineStart, leading := true, 0
 	for {
@@ -436,7 +472,9 @@ func (c *conn) readHead() bool {
 		}
 		if err != nil {
 			if len(c.head) > 0 || len(line) > 0 {
-				if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					c.writeError(http.StatusRequestTimeout, "request_timeout", errHeadTimeout)
+				} else {
 					c.writeError(400, "invalid_request", "the connection ended in the middle of a request head")
 				}
 			}
@@ -463,7 +501,11 @@ func (c *conn) readHead() bool {
 func (c *conn) handle() bool {
 	h := &c.rh
 	if e := parseRequestHead(c.head, h); e.status != 0 {
-		c.writeError(e.status, "invalid_request", e.msg)
+		if e.status == http.StatusHTTPVersionNotSupported && string(c.head) == h2PrefaceHead {
+			c.answerH2Preface()
+			return false
+		}
+		c.writeError(e.status, e.code(), e.msg)
 		return false
 	}
 	c.keep = !h.connClose && (h.minor == 1 || h.connKeepAlive)
@@ -473,7 +515,7 @@ func (c *conn) handle() bool {
 		c.upgrade = false
 	}
 	if e := c.buildRequest(); e.status != 0 {
-		c.writeError(e.status, "invalid_request", e.msg)
+		c.writeError(e.status, e.code(), e.msg)
 		return false
 	}
 	if c.req.URL.Path == "*" {
@@ -499,6 +541,14 @@ func (c *conn) buildRequest() headError {
 	clear(c.hdr)
 	r.Method = methodString(hs[h.method.lo:h.method.hi])
 	target := hs[h.target.lo:h.target.hi]
+	switch r.Method {
+	case http.MethodConnect:
+		// Whatever its target: a backend answering 2xx to a CONNECT would turn the connection into a
+		// tunnel the gateway does not know about (RFC 9110 9.3.6).
+		return errConnect
+	case http.MethodTrace:
+		return errTrace
+	}
 	switch {
 	case target == "*":
 		if r.Method != http.MethodOptions {
@@ -506,9 +556,6 @@ func (c *conn) buildRequest() headError {
 		}
 		c.url.Path = "*"
 	case target[0] != '/':
-		if r.Method == http.MethodConnect {
-			return errAuthorityForm
-		}
 		if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "HTTP://") || strings.HasPrefix(target, "HTTPS://") {
 			return errAbsoluteForm
 		}
@@ -700,7 +747,31 @@ func (c *conn) armWriteTimeout() {
 		c.loop.armWriteTimeout()
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.s.WriteTimeout))
+	c.wdl = time.Now().Add(c.s.WriteTimeout)
+	c.sdl = c.wdl
+	c.nc.SetWriteDeadline(c.wdl)
+}
+
+// sendWriter writes a connection's responses: each write gets SendTimeout to make progress, within
+// WriteTimeout's deadline when that is set. Like extendIdle, a deadline still at least 15/16 of the
+// timeout away is kept, so that a fast client costs no timer update per write.
+type sendWriter struct{ c *conn }
+
+func (w *sendWriter) Write(p []byte) (int, error) {
+	c := w.c
+	timeout := c.s.sendTimeout
+	now := time.Now()
+	if c.sdl.Sub(now) < timeout-timeout/16 {
+		dl := now.Add(timeout)
+		if !c.wdl.IsZero() && c.wdl.After(now) && c.wdl.Before(dl) {
+			dl = c.wdl
+		}
+		if !dl.Equal(c.sdl) {
+			c.sdl = dl
+			c.nc.SetWriteDeadline(dl)
+		}
+	}
+	return c.nc.Write(p)
 }
 
 // answerPlainHTTPOnTLS tells a client that sent plain HTTP to a TLS listener

@@ -2,10 +2,14 @@ package proxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
 )
 
 func TestProxy_RefusesAmbiguousRequests(t *testing.T) {
@@ -45,6 +49,8 @@ func TestProxy_RefusesAmbiguousRequests(t *testing.T) {
 		{"bare lf end", "GET / HTTP/1.1\r\nHost: x\r\n\n", 400},
 		{"absolute form", "GET http://evil/ HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"authority form", "CONNECT evil:443 HTTP/1.1\r\nHost: evil:443\r\n\r\n", 400},
+		{"connect with a path", "CONNECT /a HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"trace", "TRACE /a HTTP/1.1\r\nHost: x\r\n\r\n", 405},
 		{"asterisk with GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"http/2.0 line", "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
 		{"http/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505},
@@ -115,6 +121,7 @@ func TestProxy_RefusesMalformedBackendResponses(t *testing.T) {
 		{"bare lf", "HTTP/1.1 200 OK\nContent-Length: 0\n\n"},
 		{"obs-fold", "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 0\r\n\r\n"},
 		{"bad status", "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"},
+		{"status above 599", "HTTP/1.1 999 Weird\r\nContent-Length: 0\r\n\r\n"},
 		{"http/2 status line", "HTTP/2 200\r\n\r\n"},
 		{"garbage", "hello\r\n\r\n"},
 		{"unexpected 101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"},
@@ -127,5 +134,44 @@ func TestProxy_RefusesMalformedBackendResponses(t *testing.T) {
 				t.Fatalf("status %d body %s", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// A client with prior knowledge of HTTP/2 (h2c) on a plain listener is told in HTTP/2 that it must use
+// HTTP/1.1 (GOAWAY HTTP_1_1_REQUIRED), not sent an HTTP/1.1 answer it cannot read.
+func TestProxy_H2PriorKnowledgeOnAPlainListenerGetsGOAWAY(t *testing.T) {
+	var hits atomic.Int64
+	_, _, addr := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }), UpstreamConfig{})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.(*http2.SettingsFrame); !ok {
+		t.Fatalf("first frame %v, want the server's SETTINGS", f)
+	}
+	f, err = fr.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ga, ok := f.(*http2.GoAwayFrame)
+	if !ok || ga.ErrCode != http2.ErrCodeHTTP11Required || !strings.Contains(string(ga.DebugData()), "HTTP/1.1") {
+		t.Fatalf("frame %v, want GOAWAY HTTP_1_1_REQUIRED saying why", f)
+	}
+	if _, err := fr.ReadFrame(); err != io.EOF {
+		t.Fatalf("after GOAWAY: %v, want the connection closed", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatal("the backend saw the preface")
 	}
 }
