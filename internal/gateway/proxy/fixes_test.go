@@ -326,26 +326,8 @@ func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
 	ln.Close()
 	up := newUpstream(t, UpstreamConfig{URLs: []*url.URL{dead}})
 	// A backend that dies in the middle of its body.
-	cutLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cutLn.Close() })
-	go func() {
-		for {
-			c, err := cutLn.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
-				}
-			}()
-		}
-	}()
-	cutUp := newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: cutLn.Addr().String()}}})
+	cut := cannedBackend(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhello")
+	cutUp := newUpstream(t, UpstreamConfig{URLs: []*url.URL{cut}})
 	for _, tt := range []struct {
 		name       string
 		done       bool
@@ -570,26 +552,7 @@ func TestProxy_BodyMalformedFromTheStartIs502(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer c.Close()
-						if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-							io.WriteString(c, tc.resp)
-						}
-					}()
-				}
-			}()
-			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{cannedBackend(t, tc.resp)}})}
 			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, &tls.Config{Certificates: []tls.Certificate{cert}})
 			c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}})
 			if err != nil {

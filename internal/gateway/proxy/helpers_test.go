@@ -195,9 +195,8 @@ func (f *forwardTo) wait(t *testing.T, n int) []Result {
 	return append([]Result(nil), f.results...)
 }
 
-// rawBackend answers every request on every connection with the same raw bytes and closes; it returns
-// the address of a proxy forwarding to it.
-func rawBackend(t *testing.T, raw string) string {
+// cannedBackend answers the first request on every connection with the same raw bytes and closes.
+func cannedBackend(t *testing.T, raw string) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -212,15 +211,19 @@ func rawBackend(t *testing.T, raw string) string {
 			}
 			go func() {
 				defer c.Close()
-				br := bufio.NewReader(c)
-				if _, err := http.ReadRequest(br); err != nil {
-					return
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					io.WriteString(c, raw)
 				}
-				io.WriteString(c, raw)
 			}()
 		}
 	}()
-	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+}
+
+// rawBackend starts a cannedBackend and returns the address of a proxy forwarding to it.
+func rawBackend(t *testing.T, raw string) string {
+	t.Helper()
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{cannedBackend(t, raw)}})}
 	return startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
 }
 
