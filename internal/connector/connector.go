@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -253,6 +255,14 @@ func (c *Connector) Invoke(ctx context.Context, claims map[string]any) (Invocati
 	o := parseResponse(resp.StatusCode, ct, raw, c.def.OutputClaims)
 	if o.decision == Failed {
 		return fail("%s", o.err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.claims)) {
+		// Output claims go into tokens: an endpoint that echoes what it got
+		// must not make the token service hand out the connector's secret.
+		if v, _ := json.Marshal(o.claims[name]); c.cred.Reveals(string(v)) || c.cred.Reveals(fmt.Sprint(o.claims[name])) {
+			return fail("the endpoint's answer puts the connector's own credential in output claim %q (it echoes what it received); "+
+				"nothing of this answer is used: fix the endpoint", name)
+		}
 	}
 	inv.Decision, inv.UserMessage, inv.OutputClaims, inv.IgnoredClaims = o.decision, c.cred.Redact(o.message), o.claims, o.ignored
 	if len(inv.OutputClaims) == 0 {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +64,14 @@ func TestInvoke_EveryResponseClassOfTheContract(t *testing.T) {
 			[]string{"HTTP 401", `{\"error\":\"invalid_token\"}"`, "did not accept the connector's credential"}},
 		{"credential recognised, call forbidden", reply(403, "text/plain", "forbidden"), connector.Failed, "", nil, nil,
 			[]string{"HTTP 403", "refuses this call"}},
+		{"echoes the password into an output claim", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"loyalty_number":"LN-`+connectorPassword+`","tier":"gold"}`)
+		}, connector.Failed, "", nil, nil, []string{`output claim "loyaltyNumber"`, "fix the endpoint"}},
+		{"echoes the Authorization header into an output claim", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"tier":["gold",`+strconv.Quote(r.Header.Get("Authorization"))+`]}`)
+		}, connector.Failed, "", nil, nil, []string{`output claim "tier"`}},
 		{"echoes the credential", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(401)
 			io.WriteString(w, "you sent "+r.Header.Get("Authorization")+" and "+connectorPassword)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -414,6 +415,26 @@ const minRedactLength = 6
 // [redacted], for text that came back from the other side and is shown:
 // a server that echoes what it got must not make Portcullis print it.
 func (c *Credential) Redact(s string) string {
+	for _, v := range c.secretValues() {
+		s = strings.ReplaceAll(s, v, "[redacted]")
+	}
+	return s
+}
+
+// Reveals reports whether s holds one of the credential's current secret
+// values (as Redact would replace them): for values that would travel on,
+// such as a connector's output claims, which go into tokens.
+func (c *Credential) Reveals(s string) bool {
+	for _, v := range c.secretValues() {
+		if strings.Contains(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// secretValues lists the current secret values Redact and Reveals look for.
+func (c *Credential) secretValues() []string {
 	var vals []string
 	if c.secret != nil {
 		if v := c.secret.Load(); v != nil && v.Secret != nil {
@@ -428,12 +449,7 @@ func (c *Credential) Redact(s string) string {
 			vals = append(vals, strings.TrimPrefix(t.header, "Bearer "))
 		}
 	}
-	for _, v := range vals {
-		if len(v) >= minRedactLength {
-			s = strings.ReplaceAll(s, v, "[redacted]")
-		}
-	}
-	return s
+	return slices.DeleteFunc(vals, func(v string) bool { return len(v) < minRedactLength })
 }
 
 // String describes the credential by its references, never its values.
