@@ -96,7 +96,7 @@ func (r *reloader) reload(ctx context.Context) error {
 	defer r.mu.Unlock()
 	rev, err := r.store.Revision(ctx)
 	if err != nil {
-		return fmt.Errorf("read store revision: %w", err)
+		return err // the store's error says "read store revision"
 	}
 	if r.snap != nil && rev == r.snap.Revision {
 		return nil
