@@ -136,6 +136,9 @@ func TestResolution_VersionLessFollowsPinnedStays(t *testing.T) {
 	waitFor(t, "first resolution", w.Settled)
 	second := set(t, svc, "k", "v2")
 	waitFor(t, "the new version", func() bool { return value(follower) == "v2" })
+	// The callback runs after the new value is stored: wait for it too
+	// (seen failing in CI when read in between).
+	waitFor(t, "the follower's callback", func() bool { return followerChanges.Load() >= 2 })
 	if v := follower.Load(); v.Version != second || follower.Generation() < 2 {
 		t.Errorf("follower at version %s generation %d", v.Version, follower.Generation())
 	}
