@@ -34,6 +34,7 @@ func TestConfig_MetricsListen(t *testing.T) {
 		name        string
 		listen      string
 		allowRemote bool
+		pprof       bool
 		want        string // MetricsListen after Validate
 		wantErr     string
 	}{
@@ -49,9 +50,11 @@ func TestConfig_MetricsListen(t *testing.T) {
 		{name: "remote allowed", listen: "0.0.0.0:9464", allowRemote: true, want: "0.0.0.0:9464"},
 		{name: "not host:port", listen: "9464", wantErr: "want host:port"},
 		{name: "allow-remote while off", listen: "off", allowRemote: true, wantErr: "metrics are off"},
+		{name: "profiles on the metrics listener", listen: DefaultMetricsListen, pprof: true, want: DefaultMetricsListen},
+		{name: "profiles while metrics are off", listen: "off", pprof: true, wantErr: "--metrics-pprof is set but metrics are off"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Config{Dev: true, MetricsListen: tc.listen, MetricsAllowRemote: tc.allowRemote}
+			c := Config{Dev: true, MetricsListen: tc.listen, MetricsAllowRemote: tc.allowRemote, MetricsProfiling: tc.pprof}
 			err := c.Validate()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -134,6 +137,41 @@ func TestServe_MetricsAreServedOnlyOnTheirListenerWithoutObjectNames(t *testing.
 		if strings.Contains(m, leak) {
 			t.Errorf("metrics contain %q", leak)
 		}
+	}
+}
+
+// Go's profiles are on the metrics listener only when asked for, and
+// never on the clients' listener.
+func TestServe_ProfilesAreServedOnTheMetricsListenerWhenAskedFor(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		pprof bool
+		want  int
+	}{
+		{"off by default", false, http.StatusNotFound},
+		{"--metrics-pprof", true, http.StatusOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), MetricsListen: "127.0.0.1:0", MetricsProfiling: tc.pprof})
+			for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/goroutine?debug=1"} {
+				resp, err := http.Get("http://" + r.srv.MetricsAddr() + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.want {
+					t.Errorf("metrics listener %s: %d, want %d", path, resp.StatusCode, tc.want)
+				}
+			}
+			resp, err := r.client.Get(r.base + "/debug/pprof/cmdline")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				t.Error("the clients' listener serves profiles")
+			}
+		})
 	}
 }
 
