@@ -59,7 +59,8 @@ func compileHeaders(m map[string]string) ([]principalHeader, error) {
 func validHeaderName(s string) bool { return len(s) <= 100 && httpguts.ValidHeaderFieldName(s) }
 
 // stripClientHeaders removes what a client must never send: every
-// X-Portcullis-* header and the proxySetHeaders of other proxies. Names compare case-insensitively, whatever the map's keys.
+// X-Portcullis-* header and the proxySetHeaders of other proxies. Names
+// compare case-insensitively, whatever the map's keys.
 func stripClientHeaders(h http.Header) {
 	for k := range h {
 		// Every name to drop is 9 or more bytes and starts with X or S:

@@ -775,12 +775,9 @@ func appendChunkHeader(b []byte, n int) []byte {
 	return append(b, '\r', '\n')
 }
 
-// logBodyFailure logs a backend's failed response body, unless the Decider reports the exchange (the
-// gateway logs it naming the API).
+// logBodyFailure logs a backend's failed response body (see Server.logBackendFailure).
 func (ec *evConn) logBodyFailure(err error) {
-	if ec.d.Done == nil {
-		ec.l.s.logBackendFailure("gateway: backend response body failed", "err", err)
-	}
+	ec.l.s.logBackendFailure(&ec.d, "gateway: backend response body failed", "err", err)
 }
 
 // endExchange reports the exchange and moves on to the next request (or closes).

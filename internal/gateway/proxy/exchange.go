@@ -165,9 +165,7 @@ func (c *conn) failUpstream(d *Decision, status int, description string, err err
 		code = "gateway_timeout"
 	}
 	c.writeErrorFields(status, code, description, d.ResponseHeader)
-	if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
-		c.s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
-	}
+	c.s.logBackendFailure(d, "gateway: backend exchange failed", "status", status, "err", err)
 	if d.Done != nil {
 		d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
 	}
@@ -640,9 +638,7 @@ func (c *conn) relayResponse(d *Decision, t *target, bc *bconn, start time.Time,
 		backendKeep, keep = false, false
 		if rerr != nil {
 			res.Err, res.ClientErr = rerr, false
-			if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
-				c.s.logBackendFailure("gateway: backend response body failed", "err", rerr)
-			}
+			c.s.logBackendFailure(d, "gateway: backend response body failed", "err", rerr)
 		} else {
 			res.Err, res.ClientErr = werr, true // the client left: what the body goroutine saw follows from it
 		}

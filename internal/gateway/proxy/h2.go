@@ -103,9 +103,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		if status == http.StatusGatewayTimeout {
 			desc, code = "the backend did not answer in time", "gateway_timeout"
 		}
-		if d.Done == nil { // else the Decider reports it (the gateway logs it naming the API)
-			s.logBackendFailure("gateway: backend exchange failed", "status", status, "err", err)
-		}
+		s.logBackendFailure(&d, "gateway: backend exchange failed", "status", status, "err", err)
 		for k, vv := range d.ResponseHeader { // the decision id, naming the audit line that says why
 			if !hopByHop(k) && k != "Content-Length" {
 				w.Header()[k] = slices.Clone(vv) // see copyResponseHeader

@@ -796,9 +796,10 @@ func looksLikeHTTP(h []byte) bool {
 	return false
 }
 
-// logBackendFailure logs a failed backend exchange, paced.
-func (s *Server) logBackendFailure(msg string, args ...any) {
-	if s.backendLogs.Allow() {
+// logBackendFailure logs a failed backend exchange, paced, unless d's Decider reports it (Done set: the
+// gateway logs it naming the API), so that each failure is logged once.
+func (s *Server) logBackendFailure(d *Decision, msg string, args ...any) {
+	if d.Done == nil && s.backendLogs.Allow() {
 		s.log.Warn(msg, args...)
 	}
 }
