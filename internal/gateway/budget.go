@@ -94,23 +94,7 @@ func (b *budget) wait(src netip.Addr, now time.Time) time.Duration {
 }
 
 // fail takes one failure from src's budget.
-func (b *budget) fail(src netip.Addr, now time.Time) {
-	t := now.UnixNano()
-	s := b.shard(src)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, ok := s.m[src]
-	if !ok {
-		k = bucket{tokens: b.burst, at: t}
-		if len(s.m) >= b.max {
-			b.evict(s, t)
-		}
-	}
-	k.tokens = b.level(k, t) - 1
-	k.at = t
-	s.m[src] = k
-	s.n.Store(int32(len(s.m)))
-}
+func (b *budget) fail(src netip.Addr, now time.Time) { b.take(src, 1, now) }
 
 // take takes n failures that another node counted from src's budget; the
 // bucket may go below zero (down to minus the burst), so that src stays

@@ -101,6 +101,11 @@ func (l *failureLimiter) fail(key limiterKey, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.bucket(key, now).AllowN(now, 1)
+}
+
+// bucket returns key's bucket, made full if it has none; l.mu is held.
+func (l *failureLimiter) bucket(key limiterKey, now time.Time) *rate.Limiter {
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) >= l.max {
@@ -109,7 +114,7 @@ func (l *failureLimiter) fail(key limiterKey, now time.Time) {
 		b = rate.NewLimiter(l.limit, l.burst)
 		l.buckets[key] = b
 	}
-	b.AllowN(now, 1)
+	return b
 }
 
 // take takes n tokens from key's bucket for failures another node counted;
@@ -122,14 +127,7 @@ func (l *failureLimiter) take(key limiterKey, n int, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) >= l.max {
-			l.prune(now)
-		}
-		b = rate.NewLimiter(l.limit, l.burst)
-		l.buckets[key] = b
-	}
+	b := l.bucket(key, now)
 	// ReserveN refuses more than the burst at once; the overdraft stops
 	// at minus the burst, so a key is never blocked for longer than two
 	// full refills.
