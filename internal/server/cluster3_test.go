@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/internal/oauthclient"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
+	"github.com/portcullis/portcullis/internal/tcpproxy"
 	"github.com/portcullis/portcullis/internal/vault"
 )
 
@@ -489,8 +490,8 @@ func TestCluster_AssertionTokensDuringADatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := startTCPProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := tcpproxy.Start(t, u.Host)
+	u.Host = proxy.Addr()
 	r := startServer(t, Config{Dev: true, DataDir: t.TempDir(), DatabaseURL: u.String(), MetricsListen: "127.0.0.1:0"})
 	app, _ := newClient(t, r, "outage-client")
 	key, err := pki.GenerateKey(pki.KeyTypeRSA2048)
@@ -519,7 +520,7 @@ func TestCluster_AssertionTokensDuringADatabaseOutage(t *testing.T) {
 	if st, body := postWithHost(t, r, r, r.cred.TenantID, app.AppID, assertion()); st != http.StatusOK {
 		t.Fatalf("before the outage: %d %v", st, body)
 	}
-	proxy.cut()
+	proxy.Cut()
 	a := assertion()
 	if st, body := postWithHost(t, r, r, r.cred.TenantID, app.AppID, a); st != http.StatusOK {
 		t.Fatalf("during the outage: %d %v; want a token", st, body)

@@ -211,7 +211,7 @@ func TestServe_StaticStabilityWhileTheDatabaseIsCut(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "load before the outage", func() bool { return reads[phaseBefore].ok > 20 && writes[phaseBefore].ok > 2 })
 
-	proxy.cut()
+	proxy.Cut()
 	phase.Store(phaseDuring)
 	waitFor(t, 5*time.Second, "/readyz answers 503 during the outage", func() bool { return ready() == http.StatusServiceUnavailable })
 	// A change through the admin API fails fast with 503 and Retry-After.
@@ -236,7 +236,7 @@ func TestServe_StaticStabilityWhileTheDatabaseIsCut(t *testing.T) {
 		t.Errorf("during the outage open files went %d -> %d and goroutines %d -> %d: retries leak", fds1, fds2, g1, g2)
 	}
 
-	proxy.restore(t)
+	proxy.Restore(t)
 	waitFor(t, 15*time.Second, "/readyz answers 200 once the database is back", func() bool { return ready() == http.StatusOK })
 	phase.Store(phaseAfter)
 	waitFor(t, 10*time.Second, "writes succeed again", func() bool {

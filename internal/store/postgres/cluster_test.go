@@ -2,10 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,54 +10,8 @@ import (
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
+	"github.com/portcullis/portcullis/internal/tcpproxy"
 )
-
-// resettableProxy forwards TCP connections to target; reset closes the
-// connections open now (the listener keeps accepting), as a database
-// restart or a network blip does.
-type resettableProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func startResettableProxy(t *testing.T, target string) *resettableProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &resettableProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.reset() })
-	return p
-}
-
-func (p *resettableProxy) reset() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // within waits for one value on ch, failing after a generous bound.
 func within[T any](t *testing.T, ch <-chan T, what string) T {
@@ -85,8 +36,8 @@ func TestListenRevision_WakesOnCommitsOfItsSchemaAndAgainOnReconnect(t *testing.
 	if err != nil {
 		t.Skipf("%s is not a postgres:// URL: %v", pgtest.DatabaseEnv, err)
 	}
-	proxy := startResettableProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := tcpproxy.Start(t, u.Host)
+	u.Host = proxy.Addr()
 	listener := pgtest.OpenURL(t, u.String())
 	writer := pgtest.OpenURL(t, dbURL)
 	other := pgtest.Open(t) // another schema of the same database
@@ -116,7 +67,7 @@ func TestListenRevision_WakesOnCommitsOfItsSchemaAndAgainOnReconnect(t *testing.
 		t.Fatalf("%d extra wake-ups: the other schema's commit woke the listener", n)
 	}
 
-	proxy.reset()
+	proxy.Reset()
 	if err := within(t, failed, "report of the broken connection"); err == nil {
 		t.Fatal("failed was called with a nil error")
 	}
