@@ -21,7 +21,8 @@ import (
 //	vault_versions          the append-only versions; seq is the store-assigned Seq
 //	vault_role_assignments  role assignments, in insertion order (seq)
 //	vault_references        references to objects, in insertion order (seq)
-//	vault_audit             the append-only audit log, newest = highest seq
+//	vault_audit             the append-only audit log, newest = highest seq; one row
+//	                        per record_id (audit.Record.ID; NULL in older rows)
 //	vault_lifetime_markers  lifetime actions that fired
 //	vault_settings          per-vault settings (certificate issuers, contacts)
 //
