@@ -57,6 +57,15 @@ To rotate it, give the new key as --root-key and the old one as
 opens what the old one sealed. Then 'portcullis vault rekey' re-seals
 everything; see 'portcullis vault rekey --help' for the whole procedure.
 
+Behind an HTTP load balancer, name it with --gateway-trusted-proxy (an
+address or CIDR range, repeatable): the gateway then takes the client's
+address from the X-Forwarded-For it sends (the rightmost address that is not
+itself trusted) for the failed-authentication budget, the audit log and the
+backend, and appends the balancer to X-Forwarded-For. From other peers such
+headers are dropped, as at the edge. The PROXY protocol is not read.
+
+Flags are read at start: change them with a restart. SIGHUP reopens the
+gateway audit log; certificates are reloaded when their files change.
 SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 		Example: `  # laptop
   portcullis serve --dev
@@ -72,6 +81,9 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
   # audit log: keep 30 days, ship every record first to a file that a log
   # forwarder (vector, fluent-bit) tails
   portcullis serve ... --audit-retention 30d --audit-ship /var/log/portcullis/audit.jsonl
+
+  # gateway behind HAProxy/nginx on 10.0.1.0/24 (option forwardfor)
+  portcullis serve ... --gateway-listen http://0.0.0.0:8080 --gateway-trusted-proxy 10.0.1.0/24
 
   # during a root-key rotation
   portcullis serve --tls-cert tls.pem --tls-key tls-key.pem \
