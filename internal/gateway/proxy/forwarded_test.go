@@ -278,13 +278,14 @@ func TestTrustedProxy_ClientAddressAndForwardingFields(t *testing.T) {
 }
 
 func TestTrustedPeer(t *testing.T) {
-	s := &Server{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/8"), netip.MustParsePrefix("::1/128")}}
+	s := &Server{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/8"), netip.MustParsePrefix("::1/128"),
+		netip.MustParsePrefix("::ffff:192.0.2.0/120")}}
 	s.init()
 	for _, tc := range []struct {
 		peer string
 		want bool
 	}{
-		{"10.2.3.4", true}, {"::ffff:10.2.3.4", true}, {"::1", true}, {"11.0.0.1", false}, {"fe80::1%lo", false}, {"", false}, {"x", false},
+		{"10.2.3.4", true}, {"::ffff:10.2.3.4", true}, {"192.0.2.9", true}, {"::ffff:192.0.2.9", true}, {"192.0.3.1", false}, {"::1", true}, {"11.0.0.1", false}, {"fe80::1%lo", false}, {"", false}, {"x", false},
 	} {
 		if got := s.trustedPeer(tc.peer); got != tc.want {
 			t.Errorf("trustedPeer(%q) = %v, want %v", tc.peer, got, tc.want)

@@ -98,6 +98,9 @@ func (s *Server) init() {
 			s.log = slog.Default()
 		}
 		for _, p := range s.TrustedProxies {
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96) // peers are compared as IPv4
+			}
 			if p.IsValid() {
 				s.trusted = append(s.trusted, p.Masked())
 			}
