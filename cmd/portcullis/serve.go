@@ -138,7 +138,7 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	cfg.GatewaySendTimeout = server.DefaultGatewayIOTimeout
 	f.Var((*positiveDuration)(&cfg.GatewaySendTimeout), "gateway-send-timeout", "how long the gateway waits for a client to take more of a response before disconnecting it (nginx's send_timeout)")
 	f.StringVar(&cfg.AuditRetention, "audit-retention", "90d", `how long audit records are kept: days (90d), a duration (720h, at least 1h), or "off"; pruned in the background in batches of 1000 on one node`)
-	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 300 bytes each); 0 = no bound")
+	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 400 bytes each); 0 = no bound")
 	f.StringVar(&cfg.AuditShip, "audit-ship", "", `ship audit records as JSON lines, before they may be pruned, to this file (appended; logrotate may rename it) or "-" for standard output; default off`)
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", 0, "how often audit records are shipped and pruned (default 1m; one node of a cluster does it, elected by a store lease)")
 	return cmd
