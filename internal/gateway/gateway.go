@@ -371,6 +371,7 @@ type API struct {
 	byURI bool
 
 	health       atomic.Pointer[string] // "" healthy; else the 503 reason
+	healthMu     sync.Mutex             // makes refreshHealth's read of the secrets and its store one step
 	warnedHTTP   atomic.Bool
 	shadowLogged atomic.Bool
 	counters     *apiCounters
@@ -424,7 +425,15 @@ func (a *API) releaseReferences() {
 
 // refreshHealth recomputes the API's 503 reason from its compile error and
 // the state of its secrets; a change is logged once.
+//
+// Apply and the vault watcher's callback both call it, concurrently: the
+// lock keeps a caller that read the secrets before a pass resolved them
+// from storing its stale "not resolved yet" after the callback stored
+// the healthy state, which would leave the API answering 503 until the
+// next vault change.
 func (a *API) refreshHealth(log *slog.Logger) {
+	a.healthMu.Lock()
+	defer a.healthMu.Unlock()
 	p := ""
 	switch {
 	case a.staticErr != nil:
@@ -435,6 +444,9 @@ func (a *API) refreshHealth(log *slog.Logger) {
 				break
 			}
 		}
+	}
+	if testHookHealthComputed != nil {
+		testHookHealthComputed(a, p)
 	}
 	old := a.health.Load()
 	if old != nil && *old == p {
@@ -451,6 +463,10 @@ func (a *API) refreshHealth(log *slog.Logger) {
 		log.Warn("gateway: API answers 503", "tenant", a.TenantID, "api", a.Name, "revision", a.Revision, "reason", p)
 	}
 }
+
+// testHookHealthComputed, set by a test, runs between refreshHealth's read
+// of the secrets and its store.
+var testHookHealthComputed func(a *API, p string)
 
 func clip(s string, n int) string {
 	if len(s) <= n {

@@ -7,12 +7,14 @@ import (
 	"crypto/x509/pkix"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/pki"
 	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // One vault pass that changes a certificate and a secret together (the
@@ -83,4 +85,45 @@ func TestVaultChanged_SecretChangedInACertificatePassUpdatesHealth(t *testing.T)
 			v.Done(max(v.Status, http.StatusOK), 0, nil)
 		})
 	}
+}
+
+// TestRefreshHealth_AStaleReadDoesNotOverwriteTheWatchersFreshOne holds
+// Apply's second health computation (made after the routes are stored,
+// while the secret is still unresolved) until the vault watcher has
+// resolved the secret and called VaultChanged. Without the per-API lock,
+// the callback stored "healthy" first and Apply's stale "not resolved yet"
+// last, and the API answered 503 until the next vault change.
+func TestRefreshHealth_AStaleReadDoesNotOverwriteTheWatchersFreshOne(t *testing.T) {
+	h := newHarness(t, nil)
+	h.vault.set("main", "k", testKey)
+	var calls atomic.Int32
+	released := make(chan struct{})
+	testHookHealthComputed = func(a *API, p string) {
+		if a.Name != "orders" || !strings.HasSuffix(p, vaultwatch.NotResolvedYet) || calls.Add(1) != 2 {
+			return
+		}
+		// Apply's call after the Store: let a watcher pass resolve the
+		// secret and run its callback now, and wait until that callback
+		// has stored the healthy state or is held behind this call.
+		h.g.res.Wake()
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			if s := a.health.Load(); s != nil && *s == "" {
+				break
+			}
+			time.Sleep(time.Millisecond) // polling a condition, not waiting for time to pass
+		}
+		close(released)
+	}
+	t.Cleanup(func() { testHookHealthComputed = nil })
+	h.apply(t, apiKeyAPI("t1", "orders", "/orders", "vault://main/secrets/k"))
+	select {
+	case <-released:
+	default:
+		t.Skip("a watcher pass resolved the secret before Apply's second health computation: the interleaving under test did not happen")
+	}
+	waitFor(t, "the API healthy after its secret resolved", func() bool {
+		s := h.g.routes.Load().byKey["t1/orders"].health.Load()
+		return s != nil && *s == ""
+	})
 }
