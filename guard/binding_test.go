@@ -102,9 +102,9 @@ func TestBearer_CertificateBoundTokensOverRealTLS(t *testing.T) {
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(resp.Body)
 			var got struct {
-				Status              int
+				Status               int
 				Error, Detail, Bound string
-				Outcomes            string
+				Outcomes             string
 			}
 			if err := json.Unmarshal(body, &got); err != nil {
 				t.Fatalf("%v: %s", err, body)
