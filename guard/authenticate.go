@@ -211,12 +211,9 @@ func checkBinding(r *http.Request, p *Principal, required bool) error {
 		return nil
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		if r.TLS == nil {
-			return invalidToken("the token is bound to a client certificate (cnf x5t#S256 " + clip(p.BoundCertificate, 64) +
-				") but the request did not come over TLS; call the API over HTTPS and present that certificate")
-		}
 		return invalidToken("the token is bound to a client certificate (cnf x5t#S256 " + clip(p.BoundCertificate, 64) +
-			") but the connection presented no client certificate; present the certificate the token was issued to (curl --cert, or the TLS client certificate of your HTTP client)")
+			") but the connection presented no client certificate; call the API over HTTPS presenting the certificate the token was issued to " +
+			"(curl --cert, or the TLS client certificate of your HTTP client)")
 	}
 	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
 	var enc [43]byte // base64url of 32 bytes, unpadded
