@@ -70,7 +70,9 @@ func crl(t testing.TB, issuer, signer *testCA, number int64, thisUpdate, nextUpd
 	return der
 }
 
-func crlPEM(der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})) }
+func crlPEM(der []byte) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+}
 
 // ocspResponder answers OCSP requests for the certificates of ca from a
 // table of statuses (good when not listed), on loopback.
