@@ -425,12 +425,14 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			who, serial, fmtTime(at), by))}
 	}
 	if len(rv.crls) > 0 {
-		covered := false
+		covered, notLoaded := false, false
 		var problem string
 		for _, e := range rv.crls {
 			l := e.src.CurrentCRL()
 			if l == nil {
-				problem = cmpOr(problem, e.name+" has not been loaded yet")
+				// It may cover the certificate: which CA issued it is not known.
+				problem = cmpOr(problem, e.name+" has no usable list yet (not downloaded yet, or what was loaded is not a CRL)")
+				notLoaded = true
 				continue
 			}
 			if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
@@ -460,6 +462,12 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 		switch {
 		case covered:
 			rv.emit(RevocationGood, "crl")
+		case problem != "" && !rv.crlSoft && notLoaded:
+			// The server's state, not the caller's: answered like a key set
+			// being loaded.
+			rv.emit(RevocationUnavailable, problem)
+			return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+				Description: fmt.Sprintf("%s cannot be checked for revocation now: %s; retry later", who, problem)}}
 		case problem != "" && !rv.crlSoft:
 			rv.emit(RevocationUnavailable, problem)
 			return revocationResult{err: invalidToken(fmt.Sprintf("%s cannot be checked for revocation: %s; retry when the CRL is current (or ask the operator to set crlMode soft)", who, problem))}

@@ -480,3 +480,37 @@ func TestRevocation_SpecValidation(t *testing.T) {
 }
 
 func jsonString(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// pendingCRL is a source whose first download has not succeeded.
+type pendingCRL struct{}
+
+func (pendingCRL) CurrentCRL() *x509.RevocationList { return nil }
+
+func TestRevocation_ListNotLoadedYet(t *testing.T) {
+	root := newTestCA(t, "Test Root")
+	cert := root.issueOCSP(t, "orders", "")
+	res := &crlResolver{crls: map[string]CRLSource{"https://crl.example/root.crl": pendingCRL{}}}
+	tests := []struct {
+		name, mode string
+		status     int
+		want       string
+	}{
+		{"hard: 503, the server's state", "hard", 503, "cannot be checked for revocation now: policy.methods[0].revocation.crls[0] (https://crl.example/root.crl) has no usable list yet"},
+		{"soft: admitted", "soft", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustCompile(t, fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":[%q],"revocation":{"crls":["https://crl.example/root.crl"],"crlMode":%q}}]}`, root.pem(), tt.mode),
+				res, CompileOptions{Now: newClock().Now, OnRevocation: func(string, string) {}})
+			r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+			r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}
+			_, e := p.Decide(r)
+			switch {
+			case tt.status == 0 && e != nil:
+				t.Errorf("refused: %v", e)
+			case tt.status != 0 && (e == nil || e.Status != tt.status || !strings.Contains(e.Description, tt.want)):
+				t.Errorf("got %v, want %d %s", e, tt.status, tt.want)
+			}
+		})
+	}
+}
