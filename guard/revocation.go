@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -619,7 +620,9 @@ func (rv *revocation) askOCSP(ctx context.Context, cert, issuer *x509.Certificat
 	if err != nil {
 		return fail(name, "no OCSP request can be made for it: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, rv.timeout)
+	// Not the request's context: callers waiting on this answer must not
+	// get a failure because the first of them left.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rv.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responder, bytes.NewReader(reqDER))
 	if err != nil {
@@ -648,6 +651,13 @@ func (rv *revocation) askOCSP(ctx context.Context, cert, issuer *x509.Certificat
 	r, err := ocsp.ParseResponseForCert(body, cert, issuer)
 	if err != nil {
 		return fail(name, "the OCSP responder %s sent an answer that does not verify: %s", name, clip(err.Error(), 150))
+	}
+	// A delegated responder's certificate must be issued for OCSP signing
+	// (RFC 6960 §4.2.2.2), which ParseResponseForCert does not check:
+	// otherwise any certificate of the CA, a client's own included, could
+	// vouch for itself in an answer forged on the way.
+	if rc := r.Certificate; rc != nil && !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+		return fail(name, "the OCSP responder %s signed its answer with a certificate (%q) that is not issued for OCSP signing", name, clip(rc.Subject.String(), 100))
 	}
 	const skew = 5 * time.Minute
 	if r.ThisUpdate.After(now.Add(skew)) {

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -84,6 +85,8 @@ type ocspResponder struct {
 	requests atomic.Int64
 	block    chan struct{} // when set, answers wait for it to close
 	now      func() time.Time
+	// delegate, when set, signs the answers instead of the CA, and is sent with them.
+	delegate *tls.Certificate
 }
 
 func newOCSPResponder(t testing.TB, ca *testCA) *ocspResponder {
@@ -108,7 +111,13 @@ func newOCSPResponder(t testing.TB, ca *testCA) *ocspResponder {
 		now := o.now()
 		tmpl := ocsp.Response{Status: st, SerialNumber: req.SerialNumber, ThisUpdate: now.Add(-time.Hour),
 			NextUpdate: now.Add(time.Hour), RevokedAt: testEpoch.Add(-3 * time.Hour)}
-		der, err := ocsp.CreateResponse(o.ca.cert, o.ca.cert, tmpl, o.ca.key)
+		var der []byte
+		if d := o.delegate; d != nil {
+			tmpl.Certificate = d.Leaf
+			der, err = ocsp.CreateResponse(o.ca.cert, d.Leaf, tmpl, d.PrivateKey.(crypto.Signer))
+		} else {
+			der, err = ocsp.CreateResponse(o.ca.cert, o.ca.cert, tmpl, o.ca.key)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -510,6 +519,41 @@ func TestRevocation_ListNotLoadedYet(t *testing.T) {
 				t.Errorf("refused: %v", e)
 			case tt.status != 0 && (e == nil || e.Status != tt.status || !strings.Contains(e.Description, tt.want)):
 				t.Errorf("got %v, want %d %s", e, tt.status, tt.want)
+			}
+		})
+	}
+}
+
+func TestRevocation_OCSPAnswerSignedByADelegate(t *testing.T) {
+	root := newTestCA(t, "Test Root")
+	responder := newOCSPResponder(t, root)
+	cert := root.issueOCSP(t, "orders", responder.URL)
+	nb, na := testEpoch.Add(-time.Hour), testEpoch.Add(time.Hour)
+	tests := []struct {
+		name     string
+		delegate tls.Certificate
+		want     string // "" admitted
+	}{
+		{"a responder certificate for OCSP signing", root.issue(t, "OCSP responder", nb, na, x509.ExtKeyUsageOCSPSigning), ""},
+		{"a client certificate of the same CA", root.issue(t, "mallory", nb, na, x509.ExtKeyUsageClientAuth), "is not issued for OCSP signing"},
+		{"a certificate of another CA", newTestCA(t, "Other").issue(t, "OCSP responder", nb, na, x509.ExtKeyUsageOCSPSigning), "does not verify"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := tt.delegate
+			responder.mu.Lock()
+			responder.delegate = &d
+			responder.mu.Unlock()
+			p := mustCompile(t, fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":[%q],"revocation":{"ocsp":"hard"}}]}`, root.pem()),
+				&testResolver{}, CompileOptions{Now: newClock().Now, OnRevocation: func(string, string) {}})
+			r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+			r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}
+			_, e := p.Decide(r)
+			switch {
+			case tt.want == "" && e != nil:
+				t.Errorf("refused: %v", e)
+			case tt.want != "" && (e == nil || !strings.Contains(e.Description, tt.want)):
+				t.Errorf("got %v, want a refusal with %q", e, tt.want)
 			}
 		})
 	}
