@@ -141,6 +141,10 @@ func ParseCRL(b []byte) (*x509.RevocationList, error) {
 	}
 	l, err := x509.ParseRevocationList(der)
 	if err != nil {
+		if strings.Contains(err.Error(), "unsupported crl version") {
+			// What 'openssl ca -gencrl' writes without a crlnumber file.
+			return nil, errors.New("a version 1 CRL (one without extensions) is not supported: RFC 5280 CAs issue version 2 lists, with a CRL number (for 'openssl ca -gencrl', set crlnumber in its configuration)")
+		}
 		return nil, fmt.Errorf("not a CRL (DER or PEM \"X509 CRL\"): %v", err)
 	}
 	return l, nil
@@ -225,7 +229,7 @@ func (s *CRLURLSource) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.opts.Logger.Warn("guard: CRL download failed; keeping the list already loaded", "url", redactURL(s.url), "err", err)
+			s.opts.Logger.Warn("guard: CRL download failed; keeping the list already loaded, if any", "url", redactURL(s.url), "err", err)
 			wait, retry = retry, min(2*retry, s.opts.Refresh)
 		} else {
 			retry = s.opts.Retry
