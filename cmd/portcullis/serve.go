@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,6 +57,15 @@ To rotate it, give the new key as --root-key and the old one as
 opens what the old one sealed. Then 'portcullis vault rekey' re-seals
 everything; see 'portcullis vault rekey --help' for the whole procedure.
 
+Behind an HTTP load balancer, name it with --gateway-trusted-proxy (an
+address or CIDR range, repeatable): the gateway then takes the client's
+address from the X-Forwarded-For it sends (the rightmost address that is not
+itself trusted) for the failed-authentication budget, the audit log and the
+backend, and appends the balancer to X-Forwarded-For. From other peers such
+headers are dropped, as at the edge. The PROXY protocol is not read.
+
+Flags are read at start: change them with a restart. SIGHUP reopens the
+gateway audit log; certificates are reloaded when their files change.
 SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 		Example: `  # laptop
   portcullis serve --dev
@@ -71,6 +81,9 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
   # audit log: keep 30 days, ship every record first to a file that a log
   # forwarder (vector, fluent-bit) tails
   portcullis serve ... --audit-retention 30d --audit-ship /var/log/portcullis/audit.jsonl
+
+  # gateway behind HAProxy/nginx on 10.0.1.0/24 (option forwardfor)
+  portcullis serve ... --gateway-listen http://0.0.0.0:8080 --gateway-trusted-proxy 10.0.1.0/24
 
   # during a root-key rotation
   portcullis serve --tls-cert tls.pem --tls-key tls-key.pem \
@@ -119,11 +132,36 @@ SIGINT or SIGTERM stop the server gracefully: in-flight requests finish.`,
 	f.StringVar(&cfg.GatewayTLSCertFile, "gateway-tls-cert", "", "PEM certificate chain the gateway's HTTPS listeners present (default: --tls-cert; reloaded when it changes)")
 	f.StringVar(&cfg.GatewayTLSKeyFile, "gateway-tls-key", "", "PEM private key for --gateway-tls-cert")
 	f.StringVar(&cfg.GatewayAuditLog, "gateway-audit-log", "", `file every gateway decision is appended to as one JSON line, reopened on SIGHUP (logrotate), or "-" for standard error (default DATA/gateway-audit.log)`)
+	f.StringArrayVar(&cfg.GatewayTrustedProxies, "gateway-trusted-proxy", nil, "IP address or CIDR range of a load balancer in front of the gateway (repeatable, or comma-separated): a request it forwards is counted, audited and forwarded as from the client its X-Forwarded-For names (the rightmost address not itself trusted); default none: every peer is the client")
+	cfg.GatewayReadBodyTimeout = server.DefaultGatewayIOTimeout
+	f.Var((*positiveDuration)(&cfg.GatewayReadBodyTimeout), "gateway-read-body-timeout", "how long the gateway waits for more of a request body it streams to a backend before answering 408 (nginx's client_body_timeout)")
+	cfg.GatewaySendTimeout = server.DefaultGatewayIOTimeout
+	f.Var((*positiveDuration)(&cfg.GatewaySendTimeout), "gateway-send-timeout", "how long the gateway waits for a client to take more of a response before disconnecting it (nginx's send_timeout)")
 	f.StringVar(&cfg.AuditRetention, "audit-retention", "90d", `how long audit records are kept: days (90d), a duration (720h, at least 1h), or "off"; pruned in the background in batches of 1000 on one node`)
-	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 300 bytes each); 0 = no bound")
+	f.Int64Var(&cfg.AuditMaxRows, "audit-max-rows", audit.DefaultMaxRows, "most audit records kept (the newest; about 400 bytes each); 0 = no bound")
 	f.StringVar(&cfg.AuditShip, "audit-ship", "", `ship audit records as JSON lines, before they may be pruned, to this file (appended; logrotate may rename it) or "-" for standard output; default off`)
 	f.DurationVar(&cfg.AuditInterval, "audit-interval", 0, "how often audit records are shipped and pruned (default 1m; one node of a cluster does it, elected by a store lease)")
 	return cmd
+}
+
+// positiveDuration is a duration flag that refuses zero and negative
+// values: the timeouts it sets have no "off".
+type positiveDuration time.Duration
+
+func (d *positiveDuration) String() string { return time.Duration(*d).String() }
+
+func (d *positiveDuration) Type() string { return "duration" }
+
+func (d *positiveDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as 60s, 2m or 1h30m")
+	}
+	if v <= 0 {
+		return fmt.Errorf("want a positive duration such as 60s; there is no unbounded wait")
+	}
+	*d = positiveDuration(v)
+	return nil
 }
 
 func newRootKeyCommand() *cobra.Command {

@@ -17,13 +17,22 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Record is one audited event; it never holds a secret value.
 type Record struct {
 	// Seq is assigned by the store: the order of appends, newest highest.
 	// It is 0 in a record not yet stored.
-	Seq       int64     `json:"seq"`
+	Seq int64 `json:"seq"`
+	// ID identifies the record from its creation, before the first
+	// attempt to store it (NewRecordID): a write that is retried because
+	// its commit may or may not have happened (a connection cut during
+	// COMMIT, a spooled batch replayed) stores the record at most once.
+	// It is internal to the store and not part of the API or the shipped
+	// lines, where Seq names a record.
+	ID        string    `json:"-"`
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"requestId"`
 	// TenantID, AppID and ObjectID name the caller (the actor).
@@ -49,6 +58,17 @@ type Record struct {
 	// Reason says in words why a request was refused or failed; never a
 	// credential.
 	Reason string `json:"reason"`
+}
+
+// NewRecordID returns a new record identity: a UUIDv7, whose leading
+// timestamp keeps the store's unique index on it appended at one end
+// rather than written all over.
+func NewRecordID() string {
+	id, err := uuid.NewV7()
+	if err != nil { // the system's random source failed
+		return uuid.NewString()
+	}
+	return id.String()
 }
 
 // TypeDirectory is the Type of a change made through the admin API.
@@ -123,7 +143,10 @@ func ChangeFrom(ctx context.Context) *Change {
 // (false) when another operation holds the change and does not yield (a
 // nested operation: the outer one's record is the change's). With yield,
 // a later Claim by an inner operation takes the change over (the admin
-// API yields to the vault, whose record says more).
+// API yields to the vault, whose record says more). A record without an
+// ID gets one (NewRecordID): Pending and Record return it, so that the
+// record an operation appends itself when it cannot tell whether its
+// change committed (see Release) is the same record, stored once.
 func (c *Change) Claim(owner any, rec Record, now func() time.Time, yield bool) bool {
 	if c == nil {
 		return false
@@ -135,6 +158,9 @@ func (c *Change) Claim(owner any, rec Record, now func() time.Time, yield bool) 
 	}
 	if now == nil {
 		now = time.Now
+	}
+	if rec.ID == "" {
+		rec.ID = NewRecordID()
 	}
 	c.owner, c.rec, c.now, c.yield, c.written, c.created = owner, rec, now, yield, false, false
 	return true
@@ -232,7 +258,10 @@ func (c *Change) Record(owner any) (Record, bool) {
 }
 
 // Release ends owner's claim and reports whether its record was written
-// in a committed transaction, and whether owner still held the change
+// in a transaction known to have committed (a transaction whose commit
+// failed may have committed all the same: the record the owner appends
+// then should keep the claimed record's ID, from Record, so that the
+// store keeps one of the two), and whether owner still held the change
 // (false when an inner operation took it over, or owner never held it).
 // The Change is free for the next operation in the same context.
 func (c *Change) Release(owner any) (written, held bool) {

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -116,6 +117,15 @@ type Config struct {
 	// GatewayAuditLog is the file every gateway decision is appended to as
 	// a JSON line; "-" = standard error. Default DATA/gateway-audit.log.
 	GatewayAuditLog string
+	// GatewayTrustedProxies are the addresses or CIDR ranges (comma-separated
+	// lists allowed) of the load balancers in front of the gateway, whose
+	// X-Forwarded-For names the client (see proxy.Server.TrustedProxies).
+	GatewayTrustedProxies []string
+	// GatewayReadBodyTimeout bounds each wait for more of a request body the
+	// gateway streams to a backend; GatewaySendTimeout each wait for a client
+	// to take more of a response. 0 = the default, 60s; negative is refused.
+	GatewayReadBodyTimeout time.Duration
+	GatewaySendTimeout     time.Duration
 
 	// AuditRetention is how long audit records are kept: a duration such
 	// as 2160h or 90d, or "off" for no age bound. Default 90d.
@@ -131,8 +141,9 @@ type Config struct {
 	// and prunes (default 1m).
 	AuditInterval time.Duration
 
-	gateway     []GatewayListener // parsed GatewayListen
-	auditMaxAge time.Duration     // parsed AuditRetention (0 = no age bound)
+	gateway        []GatewayListener // parsed GatewayListen
+	gatewayTrusted []netip.Prefix    // parsed GatewayTrustedProxies
+	auditMaxAge    time.Duration     // parsed AuditRetention (0 = no age bound)
 }
 
 // VaultWebhookSecretEnv is the environment variable that may hold the vault

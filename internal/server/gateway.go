@@ -115,7 +115,8 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 			return nil, err
 		}
 		n.listeners = append(n.listeners, l)
-		srv := &proxy.Server{Decider: g.Decider(!gl.TLS), ErrorLog: d.log}
+		srv := &proxy.Server{Decider: g.Decider(!gl.TLS), ErrorLog: d.log, TrustedProxies: cfg.gatewayTrusted,
+			ReadBodyTimeout: cfg.GatewayReadBodyTimeout, SendTimeout: cfg.GatewaySendTimeout}
 		svc := engine{s: srv}
 		scheme := "http://"
 		if gl.TLS {

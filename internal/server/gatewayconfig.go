@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // GatewayListener is one address the gateway serves APIs on.
@@ -60,7 +62,63 @@ func (c *Config) validateGateway() error {
 	case "-", "stderr":
 		c.GatewayAuditLog = "-"
 	}
+	c.gatewayTrusted = nil
+	for _, v := range c.GatewayTrustedProxies {
+		for _, one := range strings.Split(v, ",") {
+			p, err := parseTrustedProxy(strings.TrimSpace(one))
+			if err != nil {
+				return err
+			}
+			c.gatewayTrusted = append(c.gatewayTrusted, p)
+		}
+	}
+	for _, t := range []struct {
+		flag string
+		d    *time.Duration
+	}{{"--gateway-read-body-timeout", &c.GatewayReadBodyTimeout}, {"--gateway-send-timeout", &c.GatewaySendTimeout}} {
+		if *t.d < 0 {
+			return fmt.Errorf("%s %s: want a positive duration, e.g. 60s (the default)", t.flag, *t.d)
+		}
+		if *t.d == 0 {
+			*t.d = DefaultGatewayIOTimeout
+		}
+	}
 	return nil
+}
+
+// DefaultGatewayIOTimeout is the default of --gateway-read-body-timeout and
+// --gateway-send-timeout (nginx's client_body_timeout and send_timeout).
+const DefaultGatewayIOTimeout = 60 * time.Second
+
+// parseTrustedProxy reads one --gateway-trusted-proxy: an IP address or a
+// CIDR range.
+func parseTrustedProxy(v string) (netip.Prefix, error) {
+	const form = "want an IP address or a CIDR range of the load balancers in front of the gateway, e.g. 10.0.0.0/8, 192.0.2.10 or 2001:db8::/32"
+	var p netip.Prefix
+	if strings.Contains(v, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(v); err != nil {
+			return p, fmt.Errorf("--gateway-trusted-proxy %q: %s", v, form)
+		}
+		if p != p.Masked() {
+			return p, fmt.Errorf("--gateway-trusted-proxy %q: the address has bits set beyond the /%d prefix; did you mean %s?", v, p.Bits(), p.Masked())
+		}
+	} else {
+		a, err := netip.ParseAddr(v)
+		if err != nil || a.Zone() != "" {
+			return p, fmt.Errorf("--gateway-trusted-proxy %q: %s", v, form)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if p.Addr().Is4In6() {
+		// Peers are compared as IPv4; so must the range be. (A masked
+		// IPv4-mapped range is at least /96: ::ffff ends at bit 96.)
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if p.Bits() == 0 {
+		return p, fmt.Errorf("--gateway-trusted-proxy %q: trusting every address would let any client choose the address the gateway counts failed authentications by and audits; name the load balancers' own addresses or ranges", v)
+	}
+	return p, nil
 }
 
 // parseGatewayListen reads "http://host:port", "https://host:port" or a

@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseGatewayListen(t *testing.T) {
@@ -103,6 +104,54 @@ func TestValidateListenerClash_TwoListenersOnOnePortAreRefusedBeforeBinding(t *t
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateGateway_TrustedProxiesAndTimeouts(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		cfg                Config
+		wantTrusted        []string
+		wantBody, wantSend time.Duration
+		wantErr            string
+	}{
+		{name: "defaults", cfg: Config{}, wantBody: 60 * time.Second, wantSend: 60 * time.Second},
+		{name: "ranges and addresses", cfg: Config{GatewayTrustedProxies: []string{"10.0.0.0/8", "192.0.2.10, 2001:db8::/32", "::1", "::ffff:172.16.0.0/108"}},
+			wantTrusted: []string{"10.0.0.0/8", "192.0.2.10/32", "2001:db8::/32", "::1/128", "172.16.0.0/12"}, wantBody: 60 * time.Second, wantSend: 60 * time.Second},
+		{name: "timeouts", cfg: Config{GatewayReadBodyTimeout: 5 * time.Second, GatewaySendTimeout: 2 * time.Minute}, wantBody: 5 * time.Second, wantSend: 2 * time.Minute},
+		{name: "not an address", cfg: Config{GatewayTrustedProxies: []string{"lb.example.com"}}, wantErr: `--gateway-trusted-proxy "lb.example.com": want an IP address or a CIDR range`},
+		{name: "empty list entry", cfg: Config{GatewayTrustedProxies: []string{"10.0.0.0/8,"}}, wantErr: `--gateway-trusted-proxy "": want an IP address`},
+		{name: "bad prefix length", cfg: Config{GatewayTrustedProxies: []string{"10.0.0.0/33"}}, wantErr: "want an IP address or a CIDR range"},
+		{name: "host bits set", cfg: Config{GatewayTrustedProxies: []string{"10.1.2.3/8"}}, wantErr: "did you mean 10.0.0.0/8?"},
+		{name: "zone", cfg: Config{GatewayTrustedProxies: []string{"fe80::1%eth0"}}, wantErr: "want an IP address"},
+		{name: "every IPv4 address", cfg: Config{GatewayTrustedProxies: []string{"0.0.0.0/0"}}, wantErr: "trusting every address"},
+		{name: "every IPv6 address", cfg: Config{GatewayTrustedProxies: []string{"::/0"}}, wantErr: "trusting every address"},
+		{name: "every IPv4-mapped address", cfg: Config{GatewayTrustedProxies: []string{"::ffff:0.0.0.0/96"}}, wantErr: "trusting every address"},
+		{name: "negative body timeout", cfg: Config{GatewayReadBodyTimeout: -time.Second}, wantErr: "--gateway-read-body-timeout -1s: want a positive duration"},
+		{name: "negative send timeout", cfg: Config{GatewaySendTimeout: -time.Second}, wantErr: "--gateway-send-timeout -1s: want a positive duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.validateGateway()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, p := range tc.cfg.gatewayTrusted {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.wantTrusted, " ") {
+				t.Errorf("trusted = %v, want %v", got, tc.wantTrusted)
+			}
+			if tc.cfg.GatewayReadBodyTimeout != tc.wantBody || tc.cfg.GatewaySendTimeout != tc.wantSend {
+				t.Errorf("timeouts = %s, %s; want %s, %s", tc.cfg.GatewayReadBodyTimeout, tc.cfg.GatewaySendTimeout, tc.wantBody, tc.wantSend)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portcullis/portcullis/internal/audit"
 	"github.com/portcullis/portcullis/internal/ratelog"
 	"github.com/portcullis/portcullis/internal/store"
 )
@@ -122,13 +123,18 @@ func newAuditWriter(st Store, log *slog.Logger, pace *ratelog.Limiter, interval 
 // before the caller's deadline.
 var errAuditQueueFull = errors.New("the audit queue is full")
 
-// append queues rec; with wait, it returns once rec is committed or
+// append queues rec, giving it an ID if it has none; with wait, it returns once rec is committed or
 // spooled (or the commit failed). It waits for room in a full queue, and
 // for the commit, only until ctx ends or maxAuditEnqueueWait passed: then
 // it returns an error, and rec is not queued if it found no room (the
 // caller refuses the operation or logs). After Close, records are written
 // directly.
 func (w *auditWriter) append(ctx context.Context, rec AuditRecord, wait bool) error {
+	if rec.ID == "" {
+		// Fixed before the first attempt: every later attempt (a retry, the
+		// spool's replay) writes the same record, which the store keeps once.
+		rec.ID = audit.NewRecordID()
+	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
@@ -332,7 +338,10 @@ func (w *auditWriter) finish() {
 // the queue (and so, once it is full, the operations, until their
 // deadline): until the store answers again, or, if it answers reads but
 // keeps refusing these records (a full disk), for three attempts, after
-// which they are logged and dropped — never silently.
+// which they are logged and dropped — never silently. Every attempt
+// (and the spool's replay) writes the same records, IDs included: a commit
+// that reported an error may have happened all the same (the connection
+// was cut during COMMIT), and the store keeps one record per ID.
 func (w *auditWriter) commit(batch []auditItem) {
 	recs := make([]AuditRecord, 0, len(batch))
 	flush := false
@@ -446,7 +455,7 @@ func (w *auditWriter) replay(all bool) {
 		w.failures = 0
 		w.replayed += len(recs)
 		if err := w.spool.advance(end); err != nil {
-			w.pace.Error(causeAuditReplay, "vault audit spool replay position cannot be recorded; records may be written twice", "error", err)
+			w.pace.Error(causeAuditReplay, "vault audit spool replay position cannot be recorded; the records will be replayed again (the store keeps one of each)", "error", err)
 		}
 	}
 	if !w.spooling() {

@@ -3,6 +3,7 @@ package vault
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/google/uuid"
 )
 
 // The audit spool: while the store cannot be reached, the audit writer
@@ -18,8 +21,13 @@ import (
 // line, fsynced before their operations are told they are recorded) and
 // replays them into the store, oldest first, when it answers again. Records
 // that arrive while the spool holds any go to the spool too, so the log
-// keeps its order. Replay is at least once: a crash between committing a
-// replayed batch and recording how far replay got commits that batch again.
+// keeps its order. Each line carries its record's ID, fixed before the
+// first attempt to commit it, so replay writes each record into the store
+// once even though a batch may be written more than once (a commit that
+// failed on a cut connection but happened; a crash between committing a
+// replayed batch and recording how far replay got): the store leaves out
+// records whose ID it holds. Lines written before records had IDs get one
+// derived from their offset and bytes, the same at every replay.
 
 // Spool file names in the spool directory.
 const (
@@ -105,10 +113,14 @@ func (sp *auditSpool) next(max int) ([]AuditRecord, int64, error) {
 		line, err := readSpoolLine(r)
 		end += int64(len(line))
 		if len(line) > 0 {
+			off := end - int64(len(line))
 			rec, derr := decodeSpoolLine(line)
 			if derr != nil {
-				sp.log.Error("vault audit spool: a line that is not an audit record is skipped", "spool", sp.path, "offset", end-int64(len(line)), "error", derr)
+				sp.log.Error("vault audit spool: a line that is not an audit record is skipped", "spool", sp.path, "offset", off, "error", derr)
 			} else {
+				if rec.ID == "" {
+					rec.ID = legacySpoolID(off, line)
+				}
 				recs = append(recs, rec)
 			}
 		}
@@ -149,6 +161,20 @@ func decodeSpoolLine(line []byte) (AuditRecord, error) {
 		return rec, errors.New("record without time or operation")
 	}
 	return rec, nil
+}
+
+// legacySpoolNamespace is the UUID namespace of legacySpoolID.
+var legacySpoolNamespace = uuid.MustParse("6f1d0a52-8c3e-4b7a-9d2f-3e5c7a1b9e40")
+
+// legacySpoolID is the ID of a spooled record written without one (by a
+// version before records had IDs): a name-based UUID of the line and its
+// offset, so that every replay of the line, after a restart too, gives
+// the record the same ID (the offset of a line stays until the spool is
+// emptied, and tells apart two records that are alike byte for byte).
+func legacySpoolID(off int64, line []byte) string {
+	name := make([]byte, 0, 8+len(line))
+	name = binary.BigEndian.AppendUint64(name, uint64(off))
+	return uuid.NewSHA1(legacySpoolNamespace, append(name, line...)).String()
 }
 
 // advance records that the spool was replayed up to off; once all of it is,

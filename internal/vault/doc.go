@@ -122,7 +122,11 @@
 //     meanwhile join the spool. Without a spool, a batch is retried with a
 //     pause of at most a second while the queue holds the operations
 //     behind it. Only records the store keeps refusing while it answers
-//     reads (three attempts) are logged and dropped.
+//     reads (three attempts) are logged and dropped. Every record has an ID
+//     (AuditRecord.ID) from the moment it is queued, kept through retries
+//     and the spool, and the store keeps one record per ID: a batch whose
+//     commit reported an error but happened (a connection cut during
+//     COMMIT) is stored once however often it is written again.
 //   - AuditLog flushes first, so it shows every operation that ended before
 //     the call.
 //

@@ -252,9 +252,18 @@ func (o *op) end(errp *error) {
 	}
 	// A change's record committed with the change when the store took it
 	// from the context; a failure after that adds a second, failed record.
+	// When no commit is known to have taken it, the change's transaction
+	// may still have committed (its COMMIT failed on a cut connection):
+	// the record appended here keeps the claimed record's ID, so that the
+	// store keeps the one that committed with the change, or else this.
 	if o.change != nil {
-		if written, _ := o.change.Release(o); written && *errp == nil {
+		claimed, _ := o.change.Record(o)
+		written, held := o.change.Release(o)
+		if written && *errp == nil {
 			return
+		}
+		if !written && held {
+			rec.ID = claimed.ID
 		}
 	}
 	// Otherwise a change is audited before it is acknowledged; a read's

@@ -162,6 +162,12 @@ type Reference struct {
 
 // AuditRecord is one access to the vault; it never holds a value.
 type AuditRecord struct {
+	// ID identifies the record from its creation (audit.NewRecordID; the
+	// audit writer gives one to a record without): the store keeps one
+	// record per ID, so a batch written again after a commit that failed
+	// but may have happened, or replayed from the spool, adds nothing
+	// twice. Records stored before IDs existed have none.
+	ID        string
 	Time      time.Time
 	RequestID string
 	TenantID  string
@@ -320,7 +326,9 @@ type Store interface {
 	ListReferences(ctx context.Context, vault string, typ ObjectType, name string) ([]Reference, error)
 
 	// AppendAudit appends audit records, in order, in one transaction:
-	// all of them or none.
+	// all of them or none. A record whose ID is stored already (or
+	// repeats an earlier one's) is left out and takes no seq, so a batch
+	// may be written again when it is unknown whether its commit happened.
 	AppendAudit(ctx context.Context, records ...AuditRecord) error
 	// ListAudit returns audit records, newest first.
 	ListAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)

@@ -291,17 +291,18 @@ func (c *conn) writeRequestHead(w *bufio.Writer, t *target) error {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
 	// The gateway is the edge: what the client said about earlier hops is not passed on (see the package
-	// doc), only the address this connection came from.
+	// doc), only the address this connection came from; c.org adds what a trusted proxy said.
+	o := &c.org
 	w.WriteString("X-Forwarded-For: ")
-	w.WriteString(c.clientIP)
+	o.writeXForwardedFor(w, c.clientIP)
 	w.WriteString("\r\nX-Forwarded-Proto: ")
-	w.WriteString(c.proto)
-	if r.Host != "" {
+	w.WriteString(o.protoOr(c.proto))
+	if host := o.hostOr(r.Host); host != "" {
 		w.WriteString("\r\nX-Forwarded-Host: ")
-		w.WriteString(r.Host)
+		w.WriteString(host)
 	}
 	w.WriteString("\r\nForwarded: ")
-	writeForwardedElement(w, c.clientIP, c.proto, r.Host)
+	o.writeForwarded(w, c.clientIP, c.proto, r.Host)
 	w.WriteString("\r\n\r\n")
 	return nil
 }

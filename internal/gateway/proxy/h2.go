@@ -28,6 +28,16 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		writeH2Error(w, http.StatusBadRequest, "invalid_request", errBadHost.msg)
 		return
 	}
+	clientIP := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(clientIP); err == nil {
+		clientIP = host
+	}
+	var org origin
+	if s.trusted != nil && s.trustedPeer(clientIP) {
+		if org = s.fromProxy(r.Header, clientIP); org.client != "" {
+			r.RemoteAddr = org.client
+		}
+	}
 	d := s.Decider.Decide(r)
 	if d.Upstream == nil {
 		status := d.Status
@@ -58,10 +68,6 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	clientIP := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(clientIP); err == nil {
-		clientIP = host
-	}
 	proto := "http"
 	if r.TLS != nil {
 		proto = "https"
@@ -81,7 +87,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 			cut: func() bool { return false },
 		}}
 	}
-	resp, status, err := d.Upstream.roundTrip(r.Context(), r, nil, guard, clientIP, proto)
+	resp, status, err := d.Upstream.roundTrip(r.Context(), r, nil, guard, clientIP, proto, &org)
 	latency := time.Since(start)
 	if err != nil && guard != nil {
 		if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {

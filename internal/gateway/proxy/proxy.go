@@ -12,6 +12,14 @@
 //     is set to the client IP, X-Forwarded-Proto and X-Forwarded-Host (when there is a Host) are set, and
 //     Forwarded is one RFC 7239 element (for, proto, host), all replacing what the client sent; every other
 //     X-Forwarded-* header of the client (-Port, -Prefix, -Server, …) is removed.
+//   - Behind a load balancer (Server.TrustedProxies), a connection from a trusted address is a proxy
+//     speaking for its client: the client address is the rightmost X-Forwarded-For entry that is not
+//     itself trusted (the leftmost when all are; the proxy's own address when an entry reached is not an
+//     address), and the Decider sees it as r.RemoteAddr. X-Forwarded-For is then the proxy's chain with
+//     the proxy's address appended; X-Forwarded-Proto and X-Forwarded-Host are the proxy's when they are
+//     valid (http or https; one valid host), else the connection's; Forwarded is the proxy's, when it is
+//     valid RFC 7239, with an element for this hop appended, else one element for the client. Other
+//     X-Forwarded-* headers are removed as from any client. The PROXY protocol is not read.
 //   - Hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade
 //     unless the request is an upgrade, and every header named in Connection) are removed both ways.
 //   - Bodies stream in both directions (Content-Length or chunked) and are never buffered whole; request
@@ -35,7 +43,8 @@ import (
 // A Decider decides each request once its head has been read. r is valid only during the call (the
 // engine reuses it); the Decider may edit r.Header (strip/add headers), r.URL.Path and r.URL.RawQuery
 // (strip an API key parameter) and must not keep r or read r.Body. r.TLS is set on TLS connections (peer
-// certificates included); r.RemoteAddr is the client address; r.Host the Host header (or :authority).
+// certificates included); r.RemoteAddr is the client address ("ip:port" of the connection, or the bare IP
+// a trusted proxy named, see Server.TrustedProxies); r.Host the Host header (or :authority).
 //
 // On HTTP/1.1 the engine reuses r, its Header map and the value slices between requests of a connection:
 // strings taken from r (header values, the path) may be kept, for instance in a Done closure, but not the

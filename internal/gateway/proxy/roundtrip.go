@@ -91,7 +91,7 @@ func (g *bodyGuard) finish(unblock func()) {
 }
 
 // outboundRequest builds the request for target t from the (Decider-edited) inbound request.
-func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.ReadCloser, clientIP, proto string) *http.Request {
+func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.ReadCloser, clientIP, proto string, o *origin) *http.Request {
 	u := &url.URL{Scheme: t.u.Scheme, Host: t.u.Host, RawQuery: in.URL.RawQuery}
 	ep := in.URL.EscapedPath()
 	if ep == "" || ep[0] != '/' {
@@ -124,14 +124,21 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(tok)))
 		}
 	}
-	// As writeRequestHead: the client's own X-Forwarded-* and Forwarded are not passed on.
-	h["X-Forwarded-For"] = []string{clientIP}
-	h["X-Forwarded-Proto"] = []string{proto}
-	if in.Host != "" {
-		h["X-Forwarded-Host"] = []string{in.Host}
+	// As writeRequestHead: the client's own X-Forwarded-* and Forwarded are not passed on, what a
+	// trusted proxy said (o) is.
+	if o.chain != "" {
+		var xff strings.Builder
+		o.writeXForwardedFor(&xff, clientIP)
+		h["X-Forwarded-For"] = []string{xff.String()}
+	} else {
+		h["X-Forwarded-For"] = []string{clientIP}
+	}
+	h["X-Forwarded-Proto"] = []string{o.protoOr(proto)}
+	if host := o.hostOr(in.Host); host != "" {
+		h["X-Forwarded-Host"] = []string{host}
 	}
 	var fw strings.Builder
-	writeForwardedElement(&fw, clientIP, proto, in.Host)
+	o.writeForwarded(&fw, clientIP, proto, in.Host)
 	h["Forwarded"] = []string{fw.String()}
 	out := &http.Request{
 		Method:        in.Method,
@@ -152,7 +159,7 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 // roundTrip sends a request through the Upstream's transport (HTTP/2 or HTTP/1.1 as negotiated), trying
 // other targets while the failure is a dial error and the body is untouched. It returns 502/504 as status
 // with the error on failure.
-func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *target, body *bodyGuard, clientIP, proto string) (*http.Response, int, error) {
+func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *target, body *bodyGuard, clientIP, proto string, o *origin) (*http.Response, int, error) {
 	t := first
 	var lastErr error
 	for attempt := 0; attempt < len(u.targets); attempt++ {
@@ -172,7 +179,7 @@ func (u *Upstream) roundTrip(ctx context.Context, in *http.Request, first *targe
 			body.onEOF = hw.arm // the head timeout starts once the body is sent
 			body.mu.Unlock()
 		}
-		resp, err := u.rt.RoundTrip(outboundRequest(rctx, in, t, rc, clientIP, proto))
+		resp, err := u.rt.RoundTrip(outboundRequest(rctx, in, t, rc, clientIP, proto, o))
 		timedOut := hw.stop()
 		if err == nil && resp.StatusCode > 599 {
 			resp.Body.Close()
@@ -249,7 +256,7 @@ func (c *conn) forwardRT(d *Decision, t *target, start time.Time) bool {
 		}}
 	}
 	unblock := func() { c.cutBody(time.Now()) }
-	resp, status, err := d.Upstream.roundTrip(context.Background(), r, t, guard, c.clientIP, c.proto)
+	resp, status, err := d.Upstream.roundTrip(context.Background(), r, t, guard, c.clientIP, c.proto, &c.org)
 	latency := time.Since(start)
 	if err != nil {
 		if guard != nil {

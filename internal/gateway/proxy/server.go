@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -39,6 +40,13 @@ type Server struct {
 	ReadHeaderTimeout, IdleTimeout, WriteTimeout, ReadBodyTimeout, SendTimeout time.Duration
 	// MaxHeaderBytes bounds the request line and headers (default 64 KiB); beyond it the answer is 431.
 	MaxHeaderBytes int
+	// TrustedProxies are the address ranges of the proxies (load balancers) in front of the gateway. A
+	// request whose connection comes from one of them is taken to be from the client its X-Forwarded-For
+	// names (the rightmost address not itself trusted): that address is r.RemoteAddr for the Decider, and
+	// the proxy's X-Forwarded-For, -Proto, -Host and Forwarded are passed on with this hop added, instead
+	// of being replaced (see the package doc). Empty (the default): every peer is the client, and what
+	// it says about earlier hops is dropped. Read once, by the first Serve.
+	TrustedProxies []netip.Prefix
 	ErrorLog       *slog.Logger
 
 	initOnce          sync.Once
@@ -47,6 +55,7 @@ type Server struct {
 	readBodyTimeout   time.Duration
 	sendTimeout       time.Duration
 	maxHeaderBytes    int
+	trusted           []netip.Prefix // TrustedProxies, masked; nil when there are none
 	log               *slog.Logger
 	backendLogs       *rate.Limiter // paces the per-exchange backend failure lines
 	h2                *http2.Server
@@ -87,6 +96,14 @@ func (s *Server) init() {
 		s.log = s.ErrorLog
 		if s.log == nil {
 			s.log = slog.Default()
+		}
+		for _, p := range s.TrustedProxies {
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96) // peers are compared as IPv4
+			}
+			if p.IsValid() {
+				s.trusted = append(s.trusted, p.Masked())
+			}
 		}
 		// A backend that is down fails every exchange: one line a second
 		// (after a burst) says so; the audit log and the metrics count them all.
@@ -315,7 +332,11 @@ type conn struct {
 	tlsState   *tls.ConnectionState
 	proto      string // "http" or "https"
 	remoteAddr string
-	clientIP   string
+	clientIP   string // the peer's IP address
+	// peerTrust says whether the peer is one of Server.TrustedProxies (0: not yet looked at, 1: no,
+	// 2: yes); org is what the trusted proxy said about the request being served (zero otherwise).
+	peerTrust int8
+	org       origin
 
 	head     []byte // request head bytes, names canonicalised in place
 	respHead []byte
@@ -620,7 +641,28 @@ func (c *conn) buildRequest() headError {
 	r.RemoteAddr = c.remoteAddr
 	r.TLS = c.tlsState
 	r.Body = http.NoBody
+	if c.s.trusted != nil {
+		c.fromTrustedProxy()
+	}
 	return headError{}
+}
+
+// fromTrustedProxy reads, when the peer is a trusted proxy, what it says about the request: the client
+// address becomes r.RemoteAddr, and the forwarding fields it sent are kept for the backend in c.org.
+func (c *conn) fromTrustedProxy() {
+	if c.peerTrust == 0 {
+		c.peerTrust = 1
+		if c.s.trustedPeer(c.clientIP) {
+			c.peerTrust = 2
+		}
+	}
+	if c.peerTrust != 2 {
+		return
+	}
+	c.org = c.s.fromProxy(c.hdr, c.clientIP)
+	if c.org.client != "" {
+		c.req.RemoteAddr = c.org.client
+	}
 }
 
 // cleanPath reports whether a decoded path has no dot segments and no control characters, so that the

@@ -93,6 +93,12 @@ var (
 // Open connects to the PostgreSQL database at url (a postgres:// URL or a
 // keyword/value connection string) and brings its schema up to date.
 func Open(ctx context.Context, url string) (*Store, error) {
+	return open(ctx, url, &migrations)
+}
+
+// open is Open with the schema steps m (tests give the steps of an
+// earlier version).
+func open(ctx context.Context, url string, m *sqlstore.Migrations) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx redacts the password in its parse errors.
@@ -108,7 +114,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("postgres: connect to %s: %w", describe(cfg), err)
 	}
 	d := &db{pool: pool}
-	if err := sqlstore.Migrate(ctx, d, &migrations, sqlstore.MigrateOptions{
+	if err := sqlstore.Migrate(ctx, d, m, sqlstore.MigrateOptions{
 		Lock: []string{`SELECT pg_advisory_xact_lock(hashtext('portcullis.schema_migrations.' || coalesce(current_schema(), '')))`},
 		CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	component TEXT COLLATE "C" NOT NULL,

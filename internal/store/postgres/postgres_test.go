@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store/postgres"
 	"github.com/portcullis/portcullis/internal/store/postgres/pgtest"
+	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/store/storetest"
+	"github.com/portcullis/portcullis/internal/vault"
 )
 
 func TestConformance(t *testing.T) {
@@ -90,7 +93,7 @@ func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if fmt.Sprint(got) != "[audit/1 cluster/1 core/1 directory/1 directory/2 directory/3 directory/4 directory/5 vault/1 vault/2 vault/3]" {
+	if fmt.Sprint(got) != "[audit/1 cluster/1 core/1 directory/1 directory/2 directory/3 directory/4 directory/5 vault/1 vault/2 vault/3 vault/4]" {
 		t.Fatalf("schema_migrations = %v", got)
 	}
 	if rev, err := s.Revision(ctx); err != nil || rev != 0 {
@@ -167,4 +170,73 @@ func TestMain(m *testing.M) {
 		fmt.Println("PostgreSQL tests skipped: " + pgtest.DatabaseEnv + " not set; e.g. " + pgtest.DatabaseEnv + "='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'")
 	}
 	os.Exit(m.Run())
+}
+
+// TestOpen_GivesTheAuditLogOfAnEarlierVersionRecordIDs: a database whose
+// vault schema is at version 3 (as the binaries before audit record IDs
+// left it), holding audit rows, is migrated by Open: the rows stay, with
+// no ID, and records written from then on are stored once per ID.
+func TestOpen_GivesTheAuditLogOfAnEarlierVersionRecordIDs(t *testing.T) {
+	u := pgtest.NewDatabaseURL(t)
+	ctx := context.Background()
+	s, err := postgres.OpenAt(ctx, u, sqlstore.ComponentVault, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, req := range []string{"old-1", "old-2"} {
+		if _, err := postgres.PoolOf(s).Exec(ctx, `INSERT INTO vault_audit (vault_key, at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code, reason)
+VALUES ('default', $1, $2, '', 'app', '', 'default', 'secrets', 's', '', 'secrets/getSecret', 'success', '', '')`, at, req); err != nil {
+			t.Fatalf("a row as version 3 wrote it: %v", err)
+		}
+	}
+	s.Close()
+
+	s, err = postgres.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("open the database of version 3: %v", err)
+	}
+	defer s.Close()
+	rec := vault.AuditRecord{ID: "new-1", Time: at.Add(time.Minute), RequestID: "new-1", Vault: "default", Type: vault.Secrets, Name: "s",
+		Operation: string(vault.PermSecretsGet), Outcome: vault.OutcomeSuccess}
+	for i := range 2 { // the second is a replay
+		if err := s.AppendAudit(ctx, rec); err != nil {
+			t.Fatalf("append #%d after the migration: %v", i+1, err)
+		}
+	}
+	var version, nulls int64
+	var index string
+	for _, q := range []struct {
+		query string
+		dest  any
+	}{
+		{`SELECT MAX(version) FROM schema_migrations WHERE component = 'vault'`, &version},
+		{`SELECT COUNT(*) FROM vault_audit WHERE record_id IS NULL`, &nulls},
+		{`SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'vault_audit_record_id'`, &index},
+	} {
+		if err := postgres.PoolOf(s).QueryRow(ctx, q.query).Scan(q.dest); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	recs, err := s.ListAudit(ctx, vault.AuditQuery{Vault: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.RequestID+"="+r.ID)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"vault schema version", version, int64(4)},
+		{"rows of version 3 without ID", nulls, int64(2)},
+		{"unique index", strings.Contains(index, "UNIQUE INDEX") && strings.Contains(index, "record_id IS NOT NULL"), true},
+		{"log, newest first", strings.Join(got, " "), "new-1=new-1 old-2= old-1="},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
 }

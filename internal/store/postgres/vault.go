@@ -131,5 +131,13 @@ CREATE TABLE vault_lifetime_markers (
 	updated_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (vault_key, kind, name_key)
 );`,
+		// version 4: each audit record's identity (audit.Record.ID), so
+		// that a record written again (a retried or replayed batch whose
+		// commit happened although it reported an error) is stored once.
+		// Rows written before have none (NULL): the index is partial, so
+		// they need no rewrite of the log (which refuses updates) and the
+		// index holds only records that have an ID.
+		`ALTER TABLE vault_audit ADD COLUMN record_id TEXT COLLATE "C";
+CREATE UNIQUE INDEX vault_audit_record_id ON vault_audit (record_id) WHERE record_id IS NOT NULL;`,
 	)
 }

@@ -84,6 +84,12 @@ const busyTimeout = "5000" // milliseconds
 // Open opens (creating it with mode 0600 if needed) the SQLite database at
 // path and brings its schema up to date.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, &migrations)
+}
+
+// open is Open with the schema steps m (tests give the steps of an
+// earlier version).
+func open(ctx context.Context, path string, m *sqlstore.Migrations) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: the database path is empty")
 	}
@@ -125,7 +131,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	d := &db{w: writer}
-	if err := sqlstore.Migrate(ctx, d, &migrations, sqlstore.MigrateOptions{
+	if err := sqlstore.Migrate(ctx, d, m, sqlstore.MigrateOptions{
 		CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 	component TEXT NOT NULL,
 	version INTEGER NOT NULL,

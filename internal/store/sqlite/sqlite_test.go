@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/store/sqlstore"
 	"github.com/portcullis/portcullis/internal/store/storetest"
+	"github.com/portcullis/portcullis/internal/vault"
 )
 
 func TestConformance(t *testing.T) {
@@ -86,7 +88,7 @@ func TestOpen_MigrationIsIdempotent(t *testing.T) {
 			got = append(got, c+"/"+time.Duration(v).String())
 		}
 		rows.Close()
-		want := []string{"audit/1ns", "core/1ns", "directory/1ns", "directory/2ns", "directory/3ns", "directory/4ns", "directory/5ns", "vault/1ns", "vault/2ns", "vault/3ns"}
+		want := []string{"audit/1ns", "core/1ns", "directory/1ns", "directory/2ns", "directory/3ns", "directory/4ns", "directory/5ns", "vault/1ns", "vault/2ns", "vault/3ns", "vault/4ns"}
 		if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 			t.Fatalf("open #%d: schema_migrations = %v, want %v", i+1, got, want)
 		}
@@ -180,5 +182,82 @@ func TestOpen_PathWithURISyntax(t *testing.T) {
 	}
 	if err := s.CreateTenant(ctx, directory.Tenant{ID: "t", Name: "t"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpen_GivesTheAuditLogOfAnEarlierVersionRecordIDs: a database whose
+// vault schema is at version 3 (as the binaries before audit record IDs
+// left it), holding audit rows, is migrated by Open: the rows stay, with
+// no ID, and records written from then on are stored once per ID.
+func TestOpen_GivesTheAuditLogOfAnEarlierVersionRecordIDs(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "portcullis.db")
+	var old sqlstore.Migrations
+	for _, c := range migrations.Components() {
+		steps := migrations.Steps(c)
+		if c == sqlstore.ComponentVault {
+			steps = steps[:3]
+		}
+		old.Register(c, steps...)
+	}
+	s, err := open(ctx, path, &old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixMicro()
+	for _, req := range []string{"old-1", "old-2"} {
+		if _, err := s.db.w.ExecContext(ctx, `INSERT INTO vault_audit (vault_key, at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code, reason)
+VALUES ('default', ?, ?, '', 'app', '', 'default', 'secrets', 's', '', 'secrets/getSecret', 'success', '', '')`, at, req); err != nil {
+			t.Fatalf("a row as version 3 wrote it: %v", err)
+		}
+	}
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open the database of version 3: %v", err)
+	}
+	defer s.Close()
+	rec := vault.AuditRecord{ID: "new-1", Time: time.Unix(at/1e6+60, 0).UTC(), RequestID: "new-1", Vault: "default", Type: vault.Secrets, Name: "s",
+		Operation: string(vault.PermSecretsGet), Outcome: vault.OutcomeSuccess}
+	for i := range 2 { // the second is a replay
+		if err := s.AppendAudit(ctx, rec); err != nil {
+			t.Fatalf("append #%d after the migration: %v", i+1, err)
+		}
+	}
+	var version, nulls int64
+	var index string
+	for _, q := range []struct {
+		query string
+		dest  any
+	}{
+		{`SELECT MAX(version) FROM schema_migrations WHERE component = 'vault'`, &version},
+		{`SELECT COUNT(*) FROM vault_audit WHERE record_id IS NULL`, &nulls},
+		{`SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'vault_audit_record_id'`, &index},
+	} {
+		if err := s.db.r.QueryRowContext(ctx, q.query).Scan(q.dest); err != nil {
+			t.Fatalf("%s: %v", q.query, err)
+		}
+	}
+	recs, err := s.ListAudit(ctx, vault.AuditQuery{Vault: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.RequestID+"="+r.ID)
+	}
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"vault schema version", version, int64(4)},
+		{"rows of version 3 without ID", nulls, int64(2)},
+		{"unique index", strings.Contains(index, "UNIQUE INDEX") && strings.Contains(index, "record_id IS NOT NULL"), true},
+		{"log, newest first", strings.Join(got, " "), "new-1=new-1 old-2= old-1="},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
 	}
 }

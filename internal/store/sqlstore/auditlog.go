@@ -22,27 +22,38 @@ const ComponentAudit = "audit"
 
 const auditColumns = `at, request_id, tenant_id, app_id, object_id, vault, type, name, version, operation, outcome, code, reason`
 
-// auditRowsPerStatement caps the rows of one INSERT (14 parameters each,
-// well under both backends' parameter limits).
+// auditRowsPerStatement caps the rows of one INSERT (15 parameters each,
+// well under both backends' parameter limits) and the ids of one lookup.
 const auditRowsPerStatement = 64
 
-const insertAudit = `INSERT INTO vault_audit (vault_key, ` + auditColumns + `) VALUES `
-const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+const insertAudit = `INSERT INTO vault_audit (vault_key, record_id, ` + auditColumns + `) VALUES `
+const auditRow = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// auditOnConflict makes an insert of a record already stored (same
+// record_id) a no-op; the predicate names the partial unique index
+// vault_audit_record_id (rows written before record_id existed have none).
+const auditOnConflict = ` ON CONFLICT (record_id) WHERE record_id IS NOT NULL DO NOTHING`
 
 func auditArgs(a audit.Record) []any {
-	return []any{key(a.Vault), Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, a.Type, a.Name, a.Version, a.Operation, a.Outcome, a.Code, a.Reason}
+	id := a.ID
+	if id == "" { // a caller that did not fix one: no retry can be recognised
+		id = audit.NewRecordID()
+	}
+	return []any{key(a.Vault), id, Time(a.Time), a.RequestID, a.TenantID, a.AppID, a.ObjectID, a.Vault, a.Type, a.Name, a.Version, a.Operation, a.Outcome, a.Code, a.Reason}
 }
 
 // appendAudit inserts records, in order, inside the caller's transaction,
 // with one multi-row INSERT per auditRowsPerStatement records (measured on
-// SQLite: as fast per record as one prepared INSERT run per record).
+// SQLite: as fast per record as one prepared INSERT run per record). A
+// record whose ID is stored already is skipped by the unique index; see
+// unstoredAudit for why callers that may retry look first.
 func appendAudit(ctx context.Context, q Querier, records []audit.Record) error {
 	for rest := records; len(rest) > 0; {
 		n := min(len(rest), auditRowsPerStatement)
 		var sb strings.Builder
-		sb.Grow(len(insertAudit) + n*(len(auditRow)+2))
+		sb.Grow(len(insertAudit) + n*(len(auditRow)+2) + len(auditOnConflict))
 		sb.WriteString(insertAudit)
-		args := make([]any, 0, n*14)
+		args := make([]any, 0, n*15)
 		for i, a := range rest[:n] {
 			if i > 0 {
 				sb.WriteString(", ")
@@ -50,6 +61,7 @@ func appendAudit(ctx context.Context, q Querier, records []audit.Record) error {
 			sb.WriteString(auditRow)
 			args = append(args, auditArgs(a)...)
 		}
+		sb.WriteString(auditOnConflict)
 		if _, err := q.Exec(ctx, sb.String(), args...); err != nil {
 			return err
 		}
@@ -58,15 +70,81 @@ func appendAudit(ctx context.Context, q Querier, records []audit.Record) error {
 	return nil
 }
 
+// unstoredAudit returns records without those whose ID the log holds
+// already or that repeat the ID of an earlier one: the records of a batch
+// written again because its commit may have happened (the connection was
+// cut during COMMIT), or replayed from the spool. Leaving them out of the
+// INSERT, rather than letting ON CONFLICT drop them, keeps them from
+// taking a seq: both backends draw a row's seq before they find the
+// conflict, so a dropped duplicate would leave a gap in seq.
+func unstoredAudit(ctx context.Context, q Querier, records []audit.Record) ([]audit.Record, error) {
+	seen := make(map[string]bool, len(records))
+	var ids []string
+	for _, a := range records {
+		if a.ID != "" && !seen[a.ID] {
+			seen[a.ID] = true
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return records, nil
+	}
+	stored := make(map[string]bool)
+	for rest := ids; len(rest) > 0; {
+		n := min(len(rest), auditRowsPerStatement)
+		args := make([]any, n)
+		for i, id := range rest[:n] {
+			args[i] = id
+		}
+		query := `SELECT record_id FROM vault_audit WHERE record_id IS NOT NULL AND record_id IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+		found, err := scanAll(ctx, q, query, args, func(r Rows) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range found {
+			stored[id] = true
+		}
+		rest = rest[n:]
+	}
+	if len(stored) == 0 && len(ids) == len(records) {
+		return records, nil // the common case: nothing stored, no repeats, every record has an ID
+	}
+	out := make([]audit.Record, 0, len(records))
+	clear(seen)
+	for _, a := range records {
+		if a.ID != "" {
+			if stored[a.ID] || seen[a.ID] {
+				continue
+			}
+			seen[a.ID] = true
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
 // AppendAuditLog appends records, in order, in one transaction of their
 // own: all of them or none. It does not change the global revision. A
 // change's record is not appended here but in the change's transaction
 // (see Write); this is for reads and for attempts that changed nothing.
+// A record whose ID is in the log already is left out (it was written by
+// an earlier attempt whose commit reported an error but happened), so a
+// caller may retry a batch it is not sure about: each record is stored
+// once, with one seq.
 func (s *Store) AppendAuditLog(ctx context.Context, records ...audit.Record) error {
 	if len(records) == 0 {
 		return nil
 	}
-	err := s.db.Write(ctx, func(q Querier) error { return appendAudit(ctx, q, records) })
+	err := s.db.Write(ctx, func(q Querier) error {
+		recs, err := unstoredAudit(ctx, q, records)
+		if err != nil {
+			return fmt.Errorf("look up audit records already stored: %w", err)
+		}
+		return appendAudit(ctx, q, recs)
+	})
 	if err != nil {
 		if len(records) == 1 {
 			return fmt.Errorf("append audit record of operation %q: %w", records[0].Operation, err)

@@ -82,6 +82,13 @@ func (m *Migrations) Components() []string {
 	return append(out, rest...)
 }
 
+// Steps returns a copy of the ordered steps of component (nil when none
+// are registered): what a test needs to build a database at an earlier
+// version and check that the later steps migrate it.
+func (m *Migrations) Steps(component string) []string {
+	return append([]string(nil), m.stepsOf(component)...)
+}
+
 func (m *Migrations) stepsOf(component string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -21,7 +21,8 @@ import (
 //	vault_versions          the append-only versions; seq is the store-assigned Seq
 //	vault_role_assignments  role assignments, in insertion order (seq)
 //	vault_references        references to objects, in insertion order (seq)
-//	vault_audit             the append-only audit log, newest = highest seq
+//	vault_audit             the append-only audit log, newest = highest seq; one row
+//	                        per record_id (audit.Record.ID; NULL in older rows)
 //	vault_lifetime_markers  lifetime actions that fired
 //	vault_settings          per-vault settings (certificate issuers, contacts)
 //
@@ -993,7 +994,8 @@ func (s *Store) ListReferences(ctx context.Context, vaultName string, typ vault.
 // Audit.
 
 // AppendAudit appends records, in order, in one transaction (see
-// appendAudit). It does not change the global revision (see the top of
+// AppendAuditLog: a record whose ID is stored already is left out). It
+// does not change the global revision (see the top of
 // this file).
 func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) error {
 	recs := make([]audit.Record, len(records))
@@ -1005,14 +1007,14 @@ func (s *Store) AppendAudit(ctx context.Context, records ...vault.AuditRecord) e
 
 // vaultAuditRecord is a's row in the one audit log.
 func vaultAuditRecord(a vault.AuditRecord) audit.Record {
-	return audit.Record{Time: a.Time, RequestID: a.RequestID, TenantID: a.TenantID, AppID: a.AppID, ObjectID: a.ObjectID,
+	return audit.Record{ID: a.ID, Time: a.Time, RequestID: a.RequestID, TenantID: a.TenantID, AppID: a.AppID, ObjectID: a.ObjectID,
 		Vault: a.Vault, Type: string(a.Type), Name: a.Name, Version: a.Version, Operation: a.Operation, Outcome: a.Outcome, Code: a.Code, Reason: a.Reason}
 }
 
 // ListAudit returns audit records, newest (last appended) first, of one
 // vault or of all when q.Vault is "", at most q.Limit when it is positive.
 func (s *Store) ListAudit(ctx context.Context, aq vault.AuditQuery) ([]vault.AuditRecord, error) {
-	query := `SELECT ` + auditColumns + ` FROM vault_audit`
+	query := `SELECT COALESCE(record_id, ''), ` + auditColumns + ` FROM vault_audit`
 	args := []any{audit.TypeDirectory}
 	query += ` WHERE type <> ?` // the directory's records share the log
 	if aq.Vault != "" {
@@ -1024,7 +1026,7 @@ func (s *Store) ListAudit(ctx context.Context, aq vault.AuditQuery) ([]vault.Aud
 		return scanAll(ctx, q, query, args, func(rows Rows) (vault.AuditRecord, error) {
 			var a vault.AuditRecord
 			var t string
-			err := rows.Scan(&a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code, &a.Reason)
+			err := rows.Scan(&a.ID, &a.Time, &a.RequestID, &a.TenantID, &a.AppID, &a.ObjectID, &a.Vault, &t, &a.Name, &a.Version, &a.Operation, &a.Outcome, &a.Code, &a.Reason)
 			a.Type = vault.ObjectType(t)
 			return a, err
 		})

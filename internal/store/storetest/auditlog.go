@@ -22,6 +22,7 @@ var auditLogSuite = suite{
 	{"ListFiltersAndPages", testAuditListFiltersAndPages},
 	{"ShipCursorAndSettling", testAuditShipCursor},
 	{"PruneByAgeRowsAndCursor", testAuditPrune},
+	{"RecordWrittenAgainTakesNoSeq", testAuditWrittenAgainTakesNoSeq},
 }
 
 // claimed returns a context whose audit.Change is claimed with a record of op.
@@ -308,5 +309,60 @@ func testAuditPrune(t *testing.T, s Backend) {
 		if n != st.deleted || len(got) == 0 || got[0] != st.first {
 			t.Fatalf("%s: PruneAudit deleted %d (want %d), left %q (want %s first)", st.name, n, st.deleted, got, st.first)
 		}
+	}
+}
+
+// testAuditWrittenAgainTakesNoSeq: records appended again with their IDs
+// (a batch retried or replayed after a commit that reported an error but
+// happened) are left out without taking a seq, so the seqs of what is
+// stored have no gap for the shipping cursor or pruning's row count to
+// trip on; and the record an operation appends, with its change's record
+// ID, when it cannot tell whether the change committed, leaves the
+// committed change's record alone.
+func testAuditWrittenAgainTakesNoSeq(t *testing.T, s Backend) {
+	t0 := base.UTC().Truncate(time.Microsecond)
+	rec := func(i int) audit.Record {
+		return audit.Record{ID: fmt.Sprint("again-", i), Time: t0.Add(time.Duration(i) * time.Second), AppID: "a", Operation: fmt.Sprint("op", i), Outcome: audit.OutcomeSuccess}
+	}
+	c, ch, owner := claimed("change written again")
+	appends := []struct {
+		name string
+		do   func() error
+	}{
+		{"a batch", func() error { return s.AppendAuditLog(ctx, rec(0), rec(1), rec(2)) }},
+		{"the batch again", func() error { return s.AppendAuditLog(ctx, rec(0), rec(1), rec(2)) }},
+		{"part of it again with a new record", func() error { return s.AppendAuditLog(ctx, rec(1), rec(2), rec(3)) }},
+		{"a change with its record", func() error { return s.CreateTenant(c, tenant("t-again", base)) }},
+		{"the operation's own record of the change", func() error {
+			r, held := ch.Record(owner)
+			if !held || r.ID == "" {
+				return fmt.Errorf("the claimed record = %+v, held %v; want an ID", r, held)
+			}
+			ch.Release(owner)
+			r.Time, r.Outcome, r.Code = t0, audit.OutcomeFailed, "503"
+			return s.AppendAuditLog(ctx, r)
+		}},
+		{"a new record", func() error { return s.AppendAuditLog(ctx, rec(4)) }},
+	}
+	for _, a := range appends {
+		if err := a.do(); err != nil {
+			t.Fatalf("%s: %v", a.name, err)
+		}
+	}
+	all := oldestFirst(t, s)
+	var got []string
+	for i, r := range all {
+		got = append(got, r.Operation+"/"+r.Outcome)
+		if i > 0 && r.Seq != all[i-1].Seq+1 {
+			t.Errorf("record %s has seq %d after %d: a record left out took a seq", r.Operation, r.Seq, all[i-1].Seq)
+		}
+	}
+	want := []string{"op0/success", "op1/success", "op2/success", "op3/success", "change written again/success", "op4/success"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log = %q, want %q", got, want)
+	}
+	shipped, err := s.AuditToShip(ctx, 0, all[len(all)-1].Seq, 100)
+	if err != nil || len(shipped) != len(want) {
+		t.Fatalf("AuditToShip of the whole log = %d records, %v; want %d", len(shipped), err, len(want))
 	}
 }

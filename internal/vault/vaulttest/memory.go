@@ -27,6 +27,7 @@ type MemoryStore struct {
 	assignments []vault.RoleAssignment
 	refs        []vault.Reference
 	audit       []vault.AuditRecord
+	auditIDs    map[string]bool // the IDs in audit
 	markers     map[markerKey]vault.LifetimeMarker
 	settings    map[settingKey]vault.Setting
 }
@@ -523,7 +524,18 @@ func (m *MemoryStore) ListReferences(_ context.Context, v string, t vault.Object
 func (m *MemoryStore) AppendAudit(_ context.Context, records ...vault.AuditRecord) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.audit = append(m.audit, records...)
+	if m.auditIDs == nil {
+		m.auditIDs = make(map[string]bool)
+	}
+	for _, r := range records {
+		if r.ID != "" {
+			if m.auditIDs[r.ID] {
+				continue // stored by an earlier attempt
+			}
+			m.auditIDs[r.ID] = true
+		}
+		m.audit = append(m.audit, r)
+	}
 	return nil
 }
 

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"References", testReferences},
 		{"Audit", testAudit},
 		{"AuditBatchKeepsOrder", testAuditBatch},
+		{"AuditRecordWrittenAgainIsStoredOnce", testAuditWrittenAgain},
 		{"RevisionMovesOnWrites", testRevision},
 		{"LifetimeMarkersFireOnce", testMarkers},
 		{"NamesAreCaseInsensitive", testCaseInsensitive},
@@ -666,6 +667,69 @@ func testAuditBatch(t *testing.T, s vault.Store) {
 		if want := fmt.Sprint("r", 299-i); r.RequestID != want || !r.Time.Equal(batch[299-i].Time) {
 			t.Fatalf("record %d = %+v, want request %s at %s", i+1, r, want, batch[299-i].Time)
 		}
+	}
+}
+
+// testAuditWrittenAgain: a record appended again with the same ID (a
+// batch retried or replayed after a commit that reported an error but
+// happened) is stored once, where it was first; the new records of a
+// batch that repeats stored ones are appended after them, in order.
+func testAuditWrittenAgain(t *testing.T, s vault.Store) {
+	ctx := context.Background()
+	rec := func(id string, i int) vault.AuditRecord {
+		return vault.AuditRecord{ID: id, Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: fmt.Sprint("r", i), Vault: "v1",
+			Type: vault.Secrets, Name: "s", Operation: string(vault.PermSecretsGet), Outcome: vault.OutcomeSuccess}
+	}
+	// batch returns records first..last-1, with IDs derived from tag and i.
+	batch := func(tag string, first, last int) []vault.AuditRecord {
+		var out []vault.AuditRecord
+		for i := first; i < last; i++ {
+			out = append(out, rec(fmt.Sprintf("%s-%03d", tag, i), i))
+		}
+		return out
+	}
+	cases := []struct {
+		name    string
+		appends [][]vault.AuditRecord
+		want    []string // request IDs, oldest first
+	}{
+		{"one record twice", [][]vault.AuditRecord{batch("a", 0, 1), batch("a", 0, 1)}, []string{"r0"}},
+		{"a batch twice", [][]vault.AuditRecord{batch("b", 0, 3), batch("b", 0, 3)}, []string{"r0", "r1", "r2"}},
+		{"a batch again with new records after it", [][]vault.AuditRecord{batch("c", 0, 2), batch("c", 0, 4)}, []string{"r0", "r1", "r2", "r3"}},
+		{"stored records among new ones", [][]vault.AuditRecord{batch("d", 1, 2), batch("d", 0, 3)}, []string{"r1", "r0", "r2"}},
+		{"a record twice in one batch", [][]vault.AuditRecord{append(batch("e", 0, 2), batch("e", 0, 1)...)}, []string{"r0", "r1"}},
+		{"a batch of several statements again", [][]vault.AuditRecord{batch("f", 0, 150), batch("f", 0, 151)}, nil},
+		{"records without ID are each stored", [][]vault.AuditRecord{{rec("", 0)}, {rec("", 0)}}, []string{"r0", "r0"}},
+	}
+	for n, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v := fmt.Sprint("written-again-", n) // a vault of its own per case
+			for i := range tc.appends {
+				for j := range tc.appends[i] {
+					tc.appends[i][j].Vault = v
+				}
+				if err := s.AppendAudit(ctx, tc.appends[i]...); err != nil {
+					t.Fatalf("append #%d: %v", i+1, err)
+				}
+			}
+			want := tc.want
+			if want == nil { // the distinct records of the last append, in order
+				for _, r := range tc.appends[len(tc.appends)-1] {
+					want = append(want, r.RequestID)
+				}
+			}
+			recs, err := s.ListAudit(ctx, vault.AuditQuery{Vault: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for i := len(recs) - 1; i >= 0; i-- {
+				got = append(got, recs[i].RequestID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("stored %d records %v, want %d %v", len(got), got, len(want), want)
+			}
+		})
 	}
 }
 
