@@ -7,6 +7,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,16 +21,16 @@ import (
 // The scripts are in testdata/interop; see testdata/interop/README.md.
 //
 // A missing node/npm or Python module skips the test, naming what is
-// missing, unless PORTCULLIS_TEST_INTEROP=require (set by .ci/run once it
-// has installed them): then it fails.
+// missing, unless PORTCULLIS_TEST_INTEROP names that language ("node
+// python", set by .ci/run once it has installed them): then it fails.
 
 const interopRequireEnv = "PORTCULLIS_TEST_INTEROP"
 
-func interopSkip(t *testing.T, format string, args ...any) {
+func interopSkip(t *testing.T, lang, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(interopRequireEnv) == "require" {
-		t.Fatalf("%s (%s=require: the interop clients must run)", msg, interopRequireEnv)
+	if slices.Contains(strings.Fields(os.Getenv(interopRequireEnv)), lang) {
+		t.Fatalf("%s (%s names %s: these clients must run)", msg, interopRequireEnv, lang)
 	}
 	t.Skip("SKIP: " + msg)
 }
@@ -120,15 +121,15 @@ func TestInterop_NodeClients(t *testing.T) {
 	}
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := osexec.LookPath(tool); err != nil {
-			interopSkip(t, "the Node.js interop test needs %s, which is not installed", tool)
+			interopSkip(t, "node", "the Node.js interop test needs %s, which is not installed", tool)
 		}
 	}
 	out, err := osexec.Command("node", "-p", "process.versions.node.split('.')[0]").Output()
 	if err != nil {
-		interopSkip(t, "node does not run: %v", err)
+		interopSkip(t, "node", "node does not run: %v", err)
 	}
 	if major, err := strconv.Atoi(strings.TrimSpace(string(out))); err != nil || major < 20 {
-		interopSkip(t, "the Node.js interop test needs Node.js 20 or later, found %q", strings.TrimSpace(string(out)))
+		interopSkip(t, "node", "the Node.js interop test needs Node.js 20 or later, found %q", strings.TrimSpace(string(out)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -141,7 +142,7 @@ func TestInterop_NodeClients(t *testing.T) {
 	env := interopEnv(t)
 	// NAME.localhost resolves to loopback, as with systemd-resolved (see
 	// localhost-dns.cjs): the host form of the vault URL then works.
-	env = append(env, "NODE_OPTIONS=--require "+filepath.Join(dir, "localhost-dns.cjs"))
+	env = append(env, `NODE_OPTIONS=--require "`+filepath.Join(dir, "localhost-dns.cjs")+`"`)
 	for _, script := range []string{"msal.mjs", "identity.mjs", "secrets.mjs", "keys.mjs", "certificates.mjs"} {
 		t.Run(script, func(t *testing.T) { runScript(t, dir, env, "node", script) })
 	}
@@ -157,9 +158,11 @@ func TestInterop_PythonClients(t *testing.T) {
 	}
 	py, missing := findInteropPython()
 	if py == "" {
-		interopSkip(t, "the Python interop test needs the Debian packages python3-msal and python3-azure (apt-get install python3-msal python3-azure): %s", missing)
+		interopSkip(t, "python", "the Python interop test needs the Debian packages python3-msal and python3-azure (apt-get install python3-msal python3-azure): %s", missing)
 	}
-	env := append(interopEnv(t), "PYTHONPATH="+dir) // sitecustomize.py: NAME.localhost resolves to loopback
+	// sitecustomize.py: NAME.localhost resolves to loopback; no __pycache__
+	// in the source tree.
+	env := append(interopEnv(t), "PYTHONPATH="+dir, "PYTHONDONTWRITEBYTECODE=1")
 	t.Run("msal_client.py", func(t *testing.T) { runScript(t, dir, env, py, "msal_client.py") })
 	t.Run("azure_clients.py", func(t *testing.T) { runScript(t, dir, env, py, "azure_clients.py") })
 }
