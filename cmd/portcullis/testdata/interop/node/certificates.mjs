@@ -101,6 +101,26 @@ async function exercise(label, client, secrets) {
   ok(`${label}: purgeDeletedCertificate, restoreCertificateBackup`);
   await (await client.beginDeleteCertificate(name, { intervalInMs: 200 })).pollUntilDone();
   await client.purgeDeletedCertificate(name);
+
+  // A CSR for a CA outside the vault (issuer Unknown): the certificate
+  // exists, disabled and without CER, until merged; the operation poller
+  // (which reads the certificate first) gives the CSR, and cancels.
+  const csrName = `${name}-csr`;
+  await client.beginCreateCertificate(csrName, { issuerName: "Unknown", subject: `CN=${csrName}.example.com` });
+  const pending = await client.getCertificate(csrName);
+  assert.equal(pending.properties.enabled, false);
+  assert.equal(pending.cer, undefined);
+  assert.equal(pending.policy.issuerName, "Unknown");
+  const opPoller = await client.getCertificateOperation(csrName);
+  const opState = opPoller.getOperationState();
+  assert.equal(opState.certificateOperation.status, "inProgress");
+  assert.ok(opState.certificateOperation.csr && opState.certificateOperation.csr.length > 100, "a CSR");
+  await opPoller.cancelOperation();
+  assert.equal(opPoller.getOperationState().certificateOperation.status, "cancelled");
+  const removed = await client.deleteCertificateOperation(csrName);
+  assert.equal(removed.status, "cancelled");
+  await assert.rejects(client.getCertificate(csrName), (e) => e.statusCode === 404);
+  ok(`${label}: issuer Unknown: pending certificate (disabled, no cer), getCertificateOperation's CSR, cancel, deleteCertificateOperation`);
 }
 
 await run("keyvault-certificates", async () => {

@@ -136,7 +136,7 @@ def certificates(label, client, secret_client):
     policy = CertificatePolicy(issuer_name="Self", subject=f"CN={name}.example.com",
                                san_dns_names=[f"{name}.example.com"], content_type="application/x-pem-file",
                                key_type="RSA", key_size=2048, validity_in_months=12, exportable=True)
-    created = client.begin_create_certificate(name, policy).result()
+    created = client.begin_create_certificate(name, policy, _polling_interval=0.2).result()
     cert = x509.load_der_x509_certificate(bytes(created.cer))
     cn = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert cn == f"{name}.example.com", cn
@@ -167,6 +167,24 @@ def certificates(label, client, secret_client):
     except ResourceNotFoundError:
         pass
     ok(f"{label}: delete and purge; 404 after purge")
+
+    # Issuer Unknown: a CSR for a CA outside the vault; the certificate is
+    # pending (disabled, no cer) until merged.
+    csr_name = f"{name}-csr"
+    client.begin_create_certificate(csr_name, CertificatePolicy(issuer_name="Unknown", subject=f"CN={csr_name}.example.com"))
+    pending = client.get_certificate(csr_name)
+    assert pending.properties.enabled is False and not pending.cer, pending
+    op = client.get_certificate_operation(csr_name)
+    assert op.status == "inProgress" and op.csr, op
+    x509.load_der_x509_csr(bytes(op.csr))
+    assert client.cancel_certificate_operation(csr_name).status == "cancelled"
+    assert client.delete_certificate_operation(csr_name).status == "cancelled"
+    try:
+        client.get_certificate(csr_name)
+        raise AssertionError("the certificate is still there after its operation was deleted")
+    except ResourceNotFoundError:
+        pass
+    ok(f"{label}: issuer Unknown: pending certificate, CSR, cancel and delete the operation")
 
 
 def main():
