@@ -78,7 +78,9 @@ func csrMerge(t *testing.T, e *env, openssl string) {
 		{"id without version", func(c azcertificates.Certificate) bool {
 			return c.ID != nil && strings.HasSuffix(string(*c.ID), "/certificates/partner") && c.ID.Version() == ""
 		}},
-		{"disabled", func(c azcertificates.Certificate) bool { return c.Attributes != nil && c.Attributes.Enabled != nil && !*c.Attributes.Enabled }},
+		{"disabled", func(c azcertificates.Certificate) bool {
+			return c.Attributes != nil && c.Attributes.Enabled != nil && !*c.Attributes.Enabled
+		}},
 		{"no cer, x5t, kid, sid", func(c azcertificates.Certificate) bool {
 			return len(c.CER) == 0 && len(c.X509Thumbprint) == 0 && c.KID == nil && c.SID == nil
 		}},
