@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -51,6 +53,17 @@ type CompileOptions struct {
 	// CacheSize bounds each bearer method's verified-token cache (default
 	// DefaultCacheSize; negative disables it).
 	CacheSize int
+	// OnRevocation, when set, is told the outcome of each revocation check
+	// of a client certificate (RevocationGood, RevocationRevoked,
+	// RevocationUnknown, RevocationUnavailable) and what it was about (no
+	// secrets): for metrics and logs. When nil, checks that admit a
+	// certificate without a usable answer (soft mode) are logged with
+	// slog.Default.
+	OnRevocation func(outcome, detail string)
+	// OCSPClient makes OCSP requests (default: http.DefaultClient's
+	// transport); OCSPTimeout bounds each (default DefaultOCSPTimeout).
+	OCSPClient  *http.Client
+	OCSPTimeout time.Duration
 }
 
 // CompilePolicy builds the Policy a PolicySpec describes: the spec is
@@ -86,7 +99,7 @@ func CompilePolicy(spec PolicySpec, res SpecResolver, opts CompileOptions) (Poli
 		case SpecAPIKey:
 			a, err = compileAPIKey(m, path, res)
 		case SpecClientCertificate:
-			a, err = compileCertificate(m, path, res, now)
+			a, err = compileCertificate(m, path, res, now, opts)
 		case SpecBearer:
 			a, err = compileBearer(m, path, res, now, opts.CacheSize)
 		}
@@ -211,7 +224,7 @@ func compileAPIKey(m MethodSpec, path string, res SpecResolver) (Authenticator, 
 	return a, nil
 }
 
-func compileCertificate(m MethodSpec, path string, res SpecResolver, now func() time.Time) (Authenticator, error) {
+func compileCertificate(m MethodSpec, path string, res SpecResolver, now func() time.Time, opts CompileOptions) (Authenticator, error) {
 	c := &specCertificates{now: now}
 	if len(m.TrustedCAs) > 0 {
 		c.roots = x509.NewCertPool()
@@ -243,7 +256,61 @@ func compileCertificate(m MethodSpec, path string, res SpecResolver, now func() 
 		}
 		c.pins = append(c.pins, pin)
 	}
+	if m.Revocation != nil {
+		rv, err := compileRevocation(*m.Revocation, path+".revocation", res, opts)
+		if err != nil {
+			return nil, err
+		}
+		c.revocation = rv
+	}
 	return c, nil
+}
+
+func compileRevocation(spec RevocationSpec, path string, res SpecResolver, opts CompileOptions) (*revocation, error) {
+	rv := &revocation{crlSoft: spec.CRLMode == RevocationSoft, ocsp: spec.OCSP, client: opts.OCSPClient,
+		timeout: cmp.Or(opts.OCSPTimeout, DefaultOCSPTimeout), report: opts.OnRevocation}
+	if rv.client == nil {
+		rv.client = http.DefaultClient
+	}
+	if rv.report == nil {
+		rv.report = func(outcome, detail string) {
+			if outcome == RevocationUnavailable || outcome == RevocationUnknown {
+				slog.Default().Warn("guard: client certificate revocation could not be checked", "outcome", outcome, "detail", detail)
+			}
+		}
+	}
+	for j, ref := range spec.CRLs {
+		e := &crlEntry{name: fmt.Sprintf("%s.crls[%d]", path, j)}
+		switch {
+		case strings.Contains(ref, "-----BEGIN"):
+			l, err := ParseCRL([]byte(ref))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", e.name, err)
+			}
+			e.src = fixedCRL{l}
+		default:
+			cr, ok := res.(CRLResolver)
+			if !ok {
+				return nil, fmt.Errorf("%s: this resolver resolves no CRL references or URLs; give the CRL as PEM text", e.name)
+			}
+			src, err := cr.CRL(ref)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", e.name, err)
+			}
+			if isNil(src) {
+				return nil, fmt.Errorf("%s: the resolver returned no CRL for %q", e.name, clip(ref, 200))
+			}
+			e.src = src
+			if isCRLURL(ref) {
+				e.name += " (" + redactURL(ref) + ")"
+			} else {
+				e.name += " (" + clip(ref, 200) + ")"
+			}
+		}
+		rv.crls = append(rv.crls, e)
+	}
+	rv.seen = make([]atomic.Pointer[x509.RevocationList], len(rv.crls))
+	return rv, nil
 }
 
 func compileBearer(m MethodSpec, path string, res SpecResolver, now func() time.Time, cacheSize int) (Authenticator, error) {

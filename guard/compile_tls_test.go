@@ -44,7 +44,7 @@ func (ca *testCA) sub(t testing.TB, cn string) *testCA {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"Portcullis Test"}},
 		NotBefore: testEpoch.AddDate(-1, 0, 0), NotAfter: testEpoch.AddDate(1, 0, 0),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
 	parent, signer := tmpl, key
 	if ca != nil {

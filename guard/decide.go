@@ -131,6 +131,11 @@ func (t *trace) admitted(a Authenticator, p *Principal) {
 		d += fmt.Sprintf(" (credential %s)", clip(p.CredentialID, 200))
 	}
 	t.steps = append(t.steps, Step{Phase: PhaseAuthenticate, Method: methodOf(a), Outcome: OutcomeAdmitted, Detail: d})
+	if c, ok := a.(*specCertificates); ok {
+		if rd := c.revocationStep(p); rd != "" {
+			t.steps = append(t.steps, Step{Phase: PhaseAuthenticate, Method: methodOf(a), Rule: "revocation", Outcome: OutcomeHeld, Detail: rd})
+		}
+	}
 }
 
 // held records a rule that held; detail is only called when tracing.

@@ -50,7 +50,9 @@
 // stores per API. CompilePolicy turns it into a Policy, resolving its
 // secret, certificate and issuer references with a SpecResolver; secrets
 // are then read through SecretRefs on each request, so a rotation needs no
-// recompile. Policy.Decide is the decision alone (Middleware calls it);
+// recompile. A clientCertificate method may also check revocation
+// (RevocationSpec: CRLs through CRLSource, which a CRLResolver supplies
+// for references and URLs, and OCSP). Policy.Decide is the decision alone (Middleware calls it);
 // Policy.Explain records every step of it, without credentials.
 // See Example for a complete program, and docs/guard.md in the
 // repository for a walk-through.

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -9,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -227,6 +230,36 @@ func FuzzAPIKeyQuery(f *testing.F) {
 		}
 		if got := r.URL.RawQuery; got != strings.Join(want, "&") {
 			t.Fatalf("query %q became %q, want %q", rawQuery, got, strings.Join(want, "&"))
+		}
+	})
+}
+
+// FuzzCRL feeds arbitrary bytes, as a CRL from a URL or the vault would
+// arrive, to ParseCRL and the revocation check: it must never panic, and
+// only the genuine list, signed by the issuer, may revoke the certificate.
+func FuzzCRL(f *testing.F) {
+	root := newTestCA(f, "Fuzz Root")
+	cert := root.issueOCSP(f, "fuzzed", "")
+	genuine := crl(f, root, root, 1, testEpoch.Add(-time.Hour), testEpoch.Add(time.Hour), cert)
+	f.Add(genuine)
+	f.Add([]byte(crlPEM(genuine)))
+	f.Add(crl(f, root, newTestCA(f, "Fuzz Root"), 1, testEpoch.Add(-time.Hour), testEpoch.Add(time.Hour), cert))
+	f.Add([]byte(root.pem()))
+	f.Add([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"))
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := ParseCRL(b)
+		if err != nil {
+			if l != nil {
+				t.Fatal("a list and an error")
+			}
+			return
+		}
+		rv := &revocation{crls: []*crlEntry{{name: "crls[0]", src: fixedCRL{l}}}, seen: make([]atomic.Pointer[x509.RevocationList], 1)}
+		rv.currentEpoch()
+		res := rv.check(context.Background(), cert.Leaf, root.cert, testEpoch, "the certificate")
+		if res.err != nil && strings.Contains(res.err.Description, "was revoked") && !bytes.Equal(l.Raw, genuine) {
+			t.Fatalf("a list that is not the genuine one revoked the certificate: %x", b)
 		}
 	})
 }

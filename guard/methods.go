@@ -272,6 +272,8 @@ type specCertificates struct {
 	namePins bool
 	now      func() time.Time
 	accepted certCache
+	// revocation is nil when the method checks none.
+	revocation *revocation
 }
 
 // certificatePin is a thumbprint (20 bytes SHA-1 or 32 SHA-256), or a
@@ -296,7 +298,8 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 	cert := r.TLS.PeerCertificates[0]
 	sum := sha256.Sum256(cert.Raw)
 	now := c.now()
-	if p := c.accepted.get(sum, now); p != nil {
+	epoch := c.revocation.currentEpoch()
+	if p := c.accepted.get(sum, now, epoch); p != nil {
 		return p, nil
 	}
 	tp := hex.EncodeToString(sum[:])
@@ -312,6 +315,7 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 		return nil, invalidToken(fmt.Sprintf("%s is not for client authentication: its extended key usages do not include clientAuth", who()))
 	}
 	until := cert.NotAfter
+	var issuer *x509.Certificate
 	if c.roots != nil {
 		inter := x509.NewCertPool()
 		for _, ic := range r.TLS.PeerCertificates[1:] {
@@ -326,6 +330,9 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 		// The certificate is accepted as long as one of its chains is valid.
 		until = time.Time{}
 		for _, ch := range chains {
+			if issuer == nil && len(ch) > 1 {
+				issuer = ch[1]
+			}
 			end := ch[0].NotAfter
 			for _, ca := range ch[1:] {
 				if ca.NotAfter.Before(end) {
@@ -340,10 +347,40 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 	if len(c.pins) > 0 && !c.pinned(cert, sum) {
 		return nil, invalidToken(fmt.Sprintf("%s matches none of this API's pinned certificates; ask its operator to pin it", who()))
 	}
+	var notes []string
+	if c.revocation != nil {
+		if issuer == nil {
+			// The certificate is itself one of the trusted CAs: there is no
+			// issuer to ask about it.
+			notes = []string{"not checked: the certificate is itself a trusted CA"}
+		} else {
+			rr := c.revocation.check(r.Context(), cert, issuer, now, who())
+			if rr.err != nil {
+				return nil, rr.err
+			}
+			if !rr.until.IsZero() && rr.until.Before(until) {
+				until = rr.until
+			}
+			notes = rr.notes
+		}
+	}
 	p := &Principal{Method: MethodClientCertificate, Subject: cert.Subject.String(), Certificate: cert,
 		CredentialID: tp, ExpiresAt: cert.NotAfter}
-	c.accepted.put(sum, p, until)
+	c.accepted.put(sum, certEntry{p: p, until: until, epoch: epoch, notes: notes})
 	return p, nil
+}
+
+// revocationStep describes, for Explain, how the revocation of the
+// certificate p was checked; "" when the method checks none.
+func (c *specCertificates) revocationStep(p *Principal) string {
+	if c.revocation == nil || p.Certificate == nil {
+		return ""
+	}
+	e, ok := c.accepted.entry(sha256.Sum256(p.Certificate.Raw))
+	if !ok || len(e.notes) == 0 {
+		return "checked; no details kept"
+	}
+	return strings.Join(e.notes, "; ")
 }
 
 // certCache remembers accepted certificates by SHA-256 until the end of
@@ -351,6 +388,10 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 // costs a hash and a lookup instead of a chain verification. Whether a
 // certificate chains to a trusted CA does not depend on which
 // intermediates a later connection presents: the signatures were checked.
+// With revocation checking, an entry is kept no longer than the CRLs and
+// OCSP answers it was checked against are current, and only under the
+// CRLs it was checked against: a new list moves the epoch on, which
+// retires every entry at once.
 // Nothing it holds is secret. Bounded: cleared when full.
 type certCache struct {
 	mu sync.RWMutex
@@ -360,27 +401,36 @@ type certCache struct {
 type certEntry struct {
 	p     *Principal
 	until time.Time
+	epoch uint64
+	notes []string // how revocation was checked, for Explain
 }
 
 const certCacheSize = 1024
 
-func (cc *certCache) get(sum [sha256.Size]byte, now time.Time) *Principal {
+func (cc *certCache) get(sum [sha256.Size]byte, now time.Time, epoch uint64) *Principal {
 	cc.mu.RLock()
 	e, ok := cc.m[sum]
 	cc.mu.RUnlock()
-	if !ok || now.Before(e.p.Certificate.NotBefore) || now.After(e.until) {
+	if !ok || e.epoch != epoch || now.Before(e.p.Certificate.NotBefore) || now.After(e.until) {
 		return nil
 	}
 	return e.p
 }
 
-func (cc *certCache) put(sum [sha256.Size]byte, p *Principal, until time.Time) {
+func (cc *certCache) entry(sum [sha256.Size]byte) (certEntry, bool) {
+	cc.mu.RLock()
+	defer cc.mu.RUnlock()
+	e, ok := cc.m[sum]
+	return e, ok
+}
+
+func (cc *certCache) put(sum [sha256.Size]byte, e certEntry) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.m == nil || len(cc.m) >= certCacheSize {
 		cc.m = make(map[[sha256.Size]byte]certEntry)
 	}
-	cc.m[sum] = certEntry{p: p, until: until}
+	cc.m[sum] = e
 }
 
 func (c *specCertificates) pinned(cert *x509.Certificate, sum [sha256.Size]byte) bool {

@@ -56,6 +56,9 @@ type MethodSpec struct {
 	// Validity and the clientAuth extended key usage are always checked.
 	TrustedCAs []string             `json:"trustedCAs,omitempty"` // PEM, or a reference to a certificate
 	Pins       []CertificatePinSpec `json:"pins,omitempty"`
+	// Revocation, when set, also checks that the certificate is not
+	// revoked (CRLs, OCSP); it needs trustedCAs.
+	Revocation *RevocationSpec `json:"revocation,omitempty"`
 
 	// bearer: who may issue the token, for which audience, signed how.
 	Issuers    []IssuerSpec `json:"issuers,omitempty"`
@@ -149,20 +152,20 @@ func (s PolicySpec) Validate() error {
 func (m MethodSpec) validate() error {
 	set := map[string]bool{
 		"users": len(m.Users) > 0, "header": m.Header != "", "query": m.Query != "", "keys": len(m.Keys) > 0,
-		"trustedCAs": len(m.TrustedCAs) > 0, "pins": len(m.Pins) > 0,
+		"trustedCAs": len(m.TrustedCAs) > 0, "pins": len(m.Pins) > 0, "revocation": m.Revocation != nil,
 		"issuers": len(m.Issuers) > 0, "audiences": len(m.Audiences) > 0, "algorithms": len(m.Algorithms) > 0,
 	}
 	own := map[string][]string{
 		SpecBasic:             {"users"},
 		SpecAPIKey:            {"header", "query", "keys"},
-		SpecClientCertificate: {"trustedCAs", "pins"},
+		SpecClientCertificate: {"trustedCAs", "pins", "revocation"},
 		SpecBearer:            {"issuers", "audiences", "algorithms"},
 	}
 	fields, ok := own[m.Type]
 	if !ok {
 		return fmt.Errorf("type %q: use basic, apiKey, clientCertificate or bearer", clip(m.Type, 40))
 	}
-	for _, name := range []string{"users", "header", "query", "keys", "trustedCAs", "pins", "issuers", "audiences", "algorithms"} {
+	for _, name := range []string{"users", "header", "query", "keys", "trustedCAs", "pins", "revocation", "issuers", "audiences", "algorithms"} {
 		if set[name] && !slices.Contains(fields, name) {
 			return fmt.Errorf("%s does not belong to a %s method (its fields: %s)", name, m.Type, strings.Join(fields, ", "))
 		}
@@ -223,6 +226,11 @@ func (m MethodSpec) validate() error {
 				if _, err := parseHexThumbprint(p.Thumbprint); err != nil {
 					return fmt.Errorf("pins[%d].thumbprint: %w", i, err)
 				}
+			}
+		}
+		if m.Revocation != nil {
+			if err := m.Revocation.validate(len(m.TrustedCAs) > 0); err != nil {
+				return err
 			}
 		}
 	case SpecBearer:

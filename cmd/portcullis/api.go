@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -113,6 +115,10 @@ type apiFlags struct {
 	thumbprints   []string
 	subjects      []string
 	issuers       []string
+	crls          []string
+	crlMode       string
+	ocsp          string
+	noRevocation  bool
 	bearerTenants []string
 	bearerIssuers []string
 	audiences     []string
@@ -162,6 +168,10 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.thumbprints, "client-cert-thumbprint", nil, "clientCertificate: accept the certificate with this SHA-1 or SHA-256 thumbprint (hex; repeatable, for rollover)")
 	fs.StringArrayVar(&f.subjects, "client-cert-subject", nil, "clientCertificate: accept a certificate with this subject (e.g. CN=orders,O=Example), issued by the --client-cert-issuer of the same position and chaining to a --client-ca (repeatable)")
 	fs.StringArrayVar(&f.issuers, "client-cert-issuer", nil, "clientCertificate: the issuer paired with the --client-cert-subject of the same position (repeatable)")
+	fs.StringArrayVar(&f.crls, "crl", nil, "clientCertificate: check certificates against this CRL: an http(s) URL (downloaded and refreshed by the gateway), vault://VAULT/secrets/NAME (a secret holding the CRL), or a CRL file (PEM or DER; stored as PEM) (repeatable; replaces the stored CRLs; needs --client-ca)")
+	fs.StringVar(&f.crlMode, "crl-mode", "", "clientCertificate: when a CRL is stale, not loaded or not signed by the issuer: hard (refuse, the default) or soft (admit and count)")
+	fs.StringVar(&f.ocsp, "ocsp", "", "clientCertificate: ask the OCSP responder named in the certificate: off (default), soft (admit when it cannot answer) or hard (refuse then)")
+	fs.BoolVar(&f.noRevocation, "no-revocation", false, "clientCertificate: stop checking revocation (drops the stored CRLs and OCSP setting)")
 	fs.StringArrayVar(&f.bearerTenants, "bearer-tenant", nil, "bearer: accept tokens of this Portcullis tenant, by name or id (repeatable)")
 	fs.StringArrayVar(&f.bearerIssuers, "bearer-issuer", nil, "bearer: accept tokens of this OIDC issuer, e.g. https://login.microsoftonline.com/TENANT/v2.0 (repeatable)")
 	fs.StringArrayVar(&f.audiences, "audience", nil, "bearer: accepted aud, the API's identifier URI or application id (repeatable)")
@@ -178,7 +188,7 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	for kind, names := range map[string][]string{
 		guard.SpecBasic:             {"basic-user"},
 		guard.SpecAPIKey:            {"api-key-header", "api-key-query", "api-key"},
-		guard.SpecClientCertificate: {"client-ca", "client-cert-thumbprint", "client-cert-subject", "client-cert-issuer"},
+		guard.SpecClientCertificate: {"client-ca", "client-cert-thumbprint", "client-cert-subject", "client-cert-issuer", "crl", "crl-mode", "ocsp", "no-revocation"},
 		guard.SpecBearer:            {"bearer-tenant", "bearer-issuer", "audience", "algorithm"},
 	} {
 		for _, n := range names {
@@ -195,9 +205,9 @@ const methodOrderHelp = `
 Policy methods (any one admits the caller) are tried in the order in which
 the first flag of each appears on the command line: --basic-user for basic;
 --api-key-header, --api-key-query, --api-key for apiKey; --client-ca,
---client-cert-thumbprint, --client-cert-subject/--client-cert-issuer for
-clientCertificate; --bearer-tenant, --bearer-issuer, --audience, --algorithm
-for bearer. Methods that exist already keep their place; new ones are added
+--client-cert-thumbprint, --client-cert-subject/--client-cert-issuer,
+--crl, --crl-mode, --ocsp, --no-revocation for clientCertificate;
+--bearer-tenant, --bearer-issuer, --audience, --algorithm for bearer. Methods that exist already keep their place; new ones are added
 after them. Each flag replaces the element it names (all --role flags
 together replace the roles); --remove-method drops a method. The rules
 (--role, --scope, --require, --allowed-*) must all hold after a method
@@ -509,6 +519,9 @@ func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 					m.Pins = append(m.Pins, guard.CertificatePinSpec{Subject: f.subjects[i], Issuer: f.issuers[i]})
 				}
 			}
+			if err := f.applyRevocation(set, m); err != nil {
+				return err
+			}
 		case guard.SpecBearer:
 			// Tenants and issuer URLs are separate elements: each flag
 			// replaces its own kind and keeps the other.
@@ -535,6 +548,75 @@ func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 	return nil
 }
 
+// applyRevocation sets a clientCertificate method's revocation checking
+// from --crl, --crl-mode, --ocsp and --no-revocation.
+func (f *apiFlags) applyRevocation(set func(string) bool, m *guard.MethodSpec) error {
+	if f.noRevocation {
+		if set("crl") || set("crl-mode") || set("ocsp") {
+			return errors.New("--no-revocation and --crl, --crl-mode or --ocsp contradict each other; give one")
+		}
+		m.Revocation = nil
+		return nil
+	}
+	if !set("crl") && !set("crl-mode") && !set("ocsp") {
+		return nil
+	}
+	var rv guard.RevocationSpec
+	if m.Revocation != nil {
+		rv = *m.Revocation
+		rv.CRLs = slices.Clone(rv.CRLs)
+	}
+	if set("crl") {
+		rv.CRLs = nil
+		for _, v := range f.crls {
+			src, err := crlSource(v)
+			if err != nil {
+				return err
+			}
+			rv.CRLs = append(rv.CRLs, src)
+		}
+	}
+	if set("crl-mode") {
+		rv.CRLMode = f.crlMode
+	}
+	if set("ocsp") {
+		rv.OCSP = f.ocsp
+	}
+	for _, c := range []struct{ flag, v string }{{"crl-mode", rv.CRLMode}, {"ocsp", rv.OCSP}} {
+		ok := c.v == "" || c.v == guard.RevocationSoft || c.v == guard.RevocationHard || c.flag == "ocsp" && c.v == guard.RevocationOff
+		if !ok {
+			want := "soft or hard"
+			if c.flag == "ocsp" {
+				want = "off, soft or hard"
+			}
+			return fmt.Errorf("--%s %q: use %s", c.flag, c.v, want)
+		}
+	}
+	if len(rv.CRLs) == 0 && rv.CRLMode == "" && (rv.OCSP == "" || rv.OCSP == guard.RevocationOff) {
+		m.Revocation = nil // nothing left to check
+		return nil
+	}
+	m.Revocation = &rv
+	return nil
+}
+
+// crlSource turns a --crl value into what the API stores: a URL or a vault
+// reference as is, else the CRL of the file as PEM.
+func crlSource(v string) (string, error) {
+	if strings.HasPrefix(v, "vault://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
+		return v, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return "", fmt.Errorf("--crl %s: %v (give a CRL file, an http(s) URL or vault://VAULT/secrets/NAME)", v, err)
+	}
+	l, err := guard.ParseCRL(b)
+	if err != nil {
+		return "", fmt.Errorf("--crl %s: %v", v, err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: l.Raw})), nil
+}
+
 func newAPICreateCommand(f *adminFlags) *cobra.Command {
 	var af apiFlags
 	cmd := &cobra.Command{
@@ -555,6 +637,12 @@ policy method.
   portcullis api create signup --host api.example.com --path-prefix /signup \
       --backend https://signup.internal:8443 \
       --client-cert-thumbprint $OLD_THUMBPRINT --client-cert-thumbprint $NEW_THUMBPRINT
+
+  # client certificate of a CA, checked against the CA's CRL (downloaded and
+  # refreshed by the gateway) and by OCSP, admitting when the responder is down
+  portcullis api create payments --path-prefix /payments --backend https://payments.internal \
+      --client-ca vault://default/certificates/clients-ca \
+      --crl https://pki.example.com/clients-ca.crl --ocsp soft
 
   # API key in the x-functions-key header (or ?code=), two keys during a rollover
   portcullis api create functions --path-prefix /api --backend http://127.0.0.1:7071 \
@@ -948,6 +1036,23 @@ func describeMethod(m guard.MethodSpec) string {
 		}
 		if len(pins) > 0 {
 			parts = append(parts, "pinned to "+strings.Join(pins, ", "))
+		}
+		if rv := m.Revocation; rv != nil {
+			var checks []string
+			if len(rv.CRLs) > 0 {
+				srcs := make([]string, len(rv.CRLs))
+				for i, c := range rv.CRLs {
+					srcs[i] = c
+					if strings.Contains(c, "-----BEGIN") {
+						srcs[i] = "PEM CRL"
+					}
+				}
+				checks = append(checks, fmt.Sprintf("CRLs %s (%s)", strings.Join(srcs, ", "), cmp.Or(rv.CRLMode, guard.RevocationHard)))
+			}
+			if rv.OCSP != "" && rv.OCSP != guard.RevocationOff {
+				checks = append(checks, "OCSP ("+rv.OCSP+")")
+			}
+			parts = append(parts, "revocation checked by "+strings.Join(checks, " and "))
 		}
 		return "clientCertificate " + strings.Join(parts, "; ")
 	case guard.SpecBearer:

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -437,5 +439,77 @@ func TestCertSources_CountsCertificatesInWords(t *testing.T) {
 				t.Errorf("certSources = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAPIFlags_Revocation(t *testing.T) {
+	dir := t.TempDir()
+	ca, key, err := pki.NewCA("clients CA", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlDER, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now(), NextUpdate: time.Now().Add(time.Hour)}, ca, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlFile := filepath.Join(dir, "clients.crl")
+	os.WriteFile(crlFile, crlDER, 0o600) // DER, sent as PEM
+	crlPEM := string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crlDER}))
+	// apply edits the methods it is given in place: a fresh base per use.
+	mkBase := func() directory.API {
+		base, err := applyArgs(directory.API{}, "--client-ca", "vault://default/certificates/ca",
+			"--crl", "https://pki.example.com/clients.crl", "--crl", "vault://default/secrets/clients-crl", "--crl", crlFile, "--ocsp", "soft")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base
+	}
+	base := mkBase()
+	want := `{"type":"clientCertificate","trustedCAs":["vault://default/certificates/ca"],"revocation":{"crls":["https://pki.example.com/clients.crl","vault://default/secrets/clients-crl",` +
+		jsonOf(t, crlPEM) + `],"ocsp":"soft"}}`
+	if g, w := compactJSON(t, jsonOf(t, base.Policy.Methods[0])), compactJSON(t, want); g != w {
+		t.Errorf("\n got  %s\n want %s", g, w)
+	}
+	if d := describeMethod(base.Policy.Methods[0]); !strings.Contains(d, "revocation checked by CRLs https://pki.example.com/clients.crl, vault://default/secrets/clients-crl, PEM CRL (hard) and OCSP (soft)") {
+		t.Errorf("described as %q", d)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want string // the method's revocation as JSON, or the error
+	}{
+		{"--ocsp alone keeps the CRLs", []string{"--ocsp", "hard"}, `"ocsp":"hard"`},
+		{"--crl replaces the CRLs", []string{"--crl", "https://pki.example.com/new.crl", "--crl-mode", "soft"}, `{"crls":["https://pki.example.com/new.crl"],"crlMode":"soft","ocsp":"soft"}`},
+		{"--no-revocation drops it", []string{"--no-revocation"}, `null`},
+		{"bad OCSP mode", []string{"--ocsp", "strict"}, `error: --ocsp "strict": use off, soft or hard`},
+		{"bad CRL mode", []string{"--crl-mode", "off"}, `error: --crl-mode "off": use soft or hard`},
+		{"not a CRL", []string{"--crl", filepath.Join(dir, "missing.crl")}, `error: --crl ` + filepath.Join(dir, "missing.crl")},
+		{"contradiction", []string{"--no-revocation", "--ocsp", "hard"}, "error: --no-revocation and --crl, --crl-mode or --ocsp contradict each other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := applyArgs(mkBase(), tt.args...)
+			if strings.HasPrefix(tt.want, "error: ") {
+				if err == nil || !strings.Contains(err.Error(), strings.TrimPrefix(tt.want, "error: ")) {
+					t.Errorf("err = %v, want %s", err, tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := jsonOf(t, got.Policy.Methods[0].Revocation); !strings.Contains(g, tt.want) {
+				t.Errorf("revocation %s, want %s", g, tt.want)
+			}
+		})
+	}
+	onlyOCSP, err := applyArgs(directory.API{}, "--client-ca", "vault://default/certificates/ca", "--ocsp", "hard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := applyArgs(onlyOCSP, "--ocsp", "off")
+	if err != nil || off.Policy.Methods[0].Revocation != nil {
+		t.Errorf("--ocsp off on an OCSP-only method: %v %+v", err, off.Policy.Methods[0].Revocation)
 	}
 }

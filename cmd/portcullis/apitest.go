@@ -260,8 +260,11 @@ func printExplain(w io.Writer, res adminclient.ExplainResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range res.Steps {
 		what := s.Method
-		if what == "" {
+		switch {
+		case what == "":
 			what = s.Rule
+		case s.Rule != "": // a step within a method, e.g. clientCertificate revocation
+			what += " " + s.Rule
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(s.Phase), orDash(oneLine(what)), oneLine(s.Outcome), oneLine(s.Detail))
 	}

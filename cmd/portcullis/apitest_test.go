@@ -150,15 +150,17 @@ func TestPrintExplain_StepsAlignedThenDecisionAndPrincipal(t *testing.T) {
 	fs.answer(route, 200, `{"tenant":"t1","api":"orders","steps":[
 		{"phase":"authenticate","method":"bearer","outcome":"absent","detail":"no Authorization header"},
 		{"phase":"authenticate","method":"clientCertificate","outcome":"admitted","detail":"pinned thumbprint\u001b[31m"},
+		{"phase":"authenticate","method":"clientCertificate","rule":"revocation","outcome":"held","detail":"OCSP responder http://ocsp.example: good until 2026-12-06T12:00:00Z"},
 		{"phase":"authorize","rule":"roles","outcome":"held","detail":"role Orders.Read"}],
 		"allowed":true,"status":200,"principal":{"method":"clientCertificate","subject":"CN=orders-client","roles":["Orders.Read"],"credentialId":"ab12"}}`)
 	code, out, errOut := exec(t, "", "api", "explain", "orders", "--path", "/orders/1", "--header", "Authorization: Bearer s3cr3t")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := "authenticate  bearer             absent    no Authorization header\n" +
-		"authenticate  clientCertificate  admitted  pinned thumbprint[31m\n" +
-		"authorize     roles              held      role Orders.Read\n" +
+	want := "authenticate  bearer                        absent    no Authorization header\n" +
+		"authenticate  clientCertificate             admitted  pinned thumbprint[31m\n" +
+		"authenticate  clientCertificate revocation  held      OCSP responder http://ocsp.example: good until 2026-12-06T12:00:00Z\n" +
+		"authorize     roles                         held      role Orders.Read\n" +
 		"decision   allowed: the request goes to the backend\n" +
 		"principal  method clientCertificate; subject CN=orders-client; roles Orders.Read; credential ab12\n"
 	if out != want {

@@ -133,6 +133,18 @@ func TestAPIs_RefusalsSayWhatAndWhere(t *testing.T) {
 		{"password in an issuer URL", apisPath, with("a", func(b map[string]any) {
 			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "bearer", "audiences": []any{"api://a"}, "issuers": []any{map[string]any{"issuer": "http://u:hunter2@idp.example.com"}}}}}
 		}), 400, "BadRequest", []string{"issuers[0].issuer"}},
+		{"revocation without trusted CAs", apisPath, with("a", func(b map[string]any) {
+			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "clientCertificate", "pins": []any{map[string]any{"thumbprint": strings.Repeat("ab", 32)}},
+				"revocation": map[string]any{"ocsp": "hard"}}}}
+		}), 400, "BadRequest", []string{"policy.methods[0].revocation needs trustedCAs"}},
+		{"revocation CRL that is not a source", apisPath, with("a", func(b map[string]any) {
+			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "clientCertificate", "trustedCAs": []any{"vault://kv1/certificates/ca"},
+				"revocation": map[string]any{"crls": []any{"crl.example.com/ca.crl"}}}}}
+		}), 400, "BadRequest", []string{"policy.methods[0].revocation.crls[0]", "http(s) URL"}},
+		{"revocation unknown field", apisPath, with("a", func(b map[string]any) {
+			b["policy"] = map[string]any{"methods": []any{map[string]any{"type": "clientCertificate", "trustedCAs": []any{"vault://kv1/certificates/ca"},
+				"revocation": map[string]any{"ocspMode": "hard"}}}}
+		}), 400, "BadRequest", []string{`unknown field "policy.methods[0].revocation.ocspMode"`}},
 		{"decision id as principal header", apisPath, with("a", func(b map[string]any) {
 			b["principalHeaders"] = map[string]any{"X-Portcullis-Decision-Id": "subject"}
 		}), 400, "BadRequest", []string{"principalHeaders.X-Portcullis-Decision-Id", "decision id"}},

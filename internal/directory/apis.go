@@ -268,6 +268,11 @@ func clonePolicy(p guard.PolicySpec) guard.PolicySpec {
 		m.Keys = slices.Clone(m.Keys)
 		m.TrustedCAs = slices.Clone(m.TrustedCAs)
 		m.Pins = slices.Clone(m.Pins)
+		if m.Revocation != nil {
+			rv := *m.Revocation
+			rv.CRLs = slices.Clone(rv.CRLs)
+			m.Revocation = &rv
+		}
 		m.Issuers = slices.Clone(m.Issuers)
 		m.Audiences = slices.Clone(m.Audiences)
 		m.Algorithms = slices.Clone(m.Algorithms)

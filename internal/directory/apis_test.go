@@ -30,11 +30,17 @@ func goodAPI() directory.API {
 		Policy: guard.PolicySpec{Methods: []guard.MethodSpec{
 			{Type: guard.SpecBasic, Users: []guard.BasicUserSpec{{Name: "alice", Password: "vault://kv1/secrets/alice-password"}}},
 			{Type: guard.SpecAPIKey, Header: "x-functions-key", Query: "code", Keys: []guard.APIKeySpec{{Name: "k1", Secret: "vault://kv1/secrets/k1/0123456789abcdef0123456789abcdef"}}},
-			{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://kv1/certificates/client-ca"}, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}}},
+			{Type: guard.SpecClientCertificate, TrustedCAs: []string{"vault://kv1/certificates/client-ca"}, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}, {Subject: "CN=orders", Issuer: "CN=ca"}},
+				Revocation: &guard.RevocationSpec{CRLs: []string{"vault://kv1/secrets/client-crl", "https://pki.example.com/client-ca.crl"}, CRLMode: "soft", OCSP: "hard"}},
 			{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Tenant: "contoso"}, {Issuer: "https://login.microsoftonline.com/x/v2.0"}}, Audiences: []string{"api://orders"}, Algorithms: []string{"RS256", "ES256"}},
 		}, Rules: guard.RulesSpec{Roles: []string{"Orders.Read"}, Require: "all"}},
 		PrincipalHeaders: map[string]string{"x-caller-id": "subject", "X-Roles": "roles"},
 	}
+}
+
+func withRevocation(m guard.MethodSpec, rv guard.RevocationSpec) guard.MethodSpec {
+	m.Revocation = &rv
+	return m
 }
 
 func newAPIService(t *testing.T) (*directory.Service, directory.Tenant) {
@@ -170,6 +176,12 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 		{"client CA with version", policy(cert("vault://kv1/certificates/ca/0123456789abcdef0123456789abcdef")), directory.Invalid, []string{"policy.methods[0].trustedCAs[0]", "without it"}},
 		{"client CA reference", policy(cert("vault://kv1/certificates/ca")), 0, nil},
 		{"client CA key reference", policy(cert("vault://kv1/keys/k")), directory.Invalid, []string{"policy.methods[0].trustedCAs[0]", "certificates"}},
+		{"revocation without trusted CAs", policy(guard.MethodSpec{Type: guard.SpecClientCertificate, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("ab", 20)}},
+			Revocation: &guard.RevocationSpec{OCSP: "hard"}}), directory.Invalid, []string{"policy.methods[0].revocation needs trustedCAs"}},
+		{"revocation OCSP mode unknown", policy(withRevocation(cert(pemCA), guard.RevocationSpec{OCSP: "always"})), directory.Invalid, []string{"policy.methods[0].revocation.ocsp \"always\"", "\"soft\""}},
+		{"revocation CRL neither PEM, reference nor URL", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"ldap://dir.example/cn=ca"}})), directory.Invalid, []string{"policy.methods[0].revocation.crls[0]", "http(s) URL"}},
+		{"revocation CRL certificate reference", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"vault://kv1/certificates/ca"}})), directory.Invalid, []string{"policy.methods[0].revocation.crls[0]", "vault://VAULT/secrets/NAME"}},
+		{"revocation CRL reference", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"vault://kv1/secrets/crl"}, OCSP: "soft"})), 0, nil},
 		{"pin bad thumbprint", policy(guard.MethodSpec{Type: guard.SpecClientCertificate, Pins: []guard.CertificatePinSpec{{Thumbprint: "xyz"}}}), directory.Invalid, []string{"policy.methods[0].pins[0].thumbprint", "40 hex"}},
 		{"pin SHA-256 with colons", policy(guard.MethodSpec{Type: guard.SpecClientCertificate, Pins: []guard.CertificatePinSpec{{Thumbprint: strings.Repeat("AB:", 31) + "AB"}}}), 0, nil},
 		{"bearer unknown tenant", policy(bearer(guard.IssuerSpec{Tenant: "fabrikam"})), directory.NotFound, []string{"policy.methods[0].issuers[0].tenant", "fabrikam"}},

@@ -517,6 +517,9 @@ func validateMethodReferences(at string, m guard.MethodSpec) error {
 			return err
 		}
 	}
+	if err := validateRevocation(at+".revocation", m.Revocation); err != nil {
+		return err
+	}
 	for i, p := range m.Pins {
 		field := fmt.Sprintf("%s.pins[%d]", at, i)
 		for _, f := range []struct{ name, v string }{{"subject", p.Subject}, {"issuer", p.Issuer}} {
@@ -697,6 +700,41 @@ func validateCertificateSource(field, s string) error {
 	}
 	if n == 0 || strings.TrimSpace(string(rest)) != "" {
 		return invalid("field %q is neither PEM certificates (-----BEGIN CERTIFICATE-----) nor a reference vault://VAULT/certificates/NAME", field)
+	}
+	return nil
+}
+
+// validateRevocation checks the form of a clientCertificate method's CRL
+// sources (guard's Validate has checked the modes and parsed PEM text): a
+// secret reference, an http(s) URL, or PEM text of bounded size.
+func validateRevocation(at string, rv *guard.RevocationSpec) error {
+	if rv == nil {
+		return nil
+	}
+	if len(rv.CRLs) > MaxPolicyEntries {
+		return invalid("field %q has %d entries; use at most %d", at+".crls", len(rv.CRLs), MaxPolicyEntries)
+	}
+	for i, c := range rv.CRLs {
+		field := fmt.Sprintf("%s.crls[%d]", at, i)
+		switch {
+		case strings.HasPrefix(c, "vault://"):
+			if err := validateReference(field, c, "secrets"); err != nil {
+				return err
+			}
+		case strings.HasPrefix(c, "https://") || strings.HasPrefix(c, "http://"):
+			if len(c) > 2048 {
+				return invalid("field %q is %d characters long; a CRL URL is at most 2048", field, len(c))
+			}
+			if err := checkText(field, c); err != nil {
+				return err
+			}
+		case strings.Contains(c, "-----BEGIN"):
+			if len(c) > maxPEM {
+				return invalid("field %q is %d bytes long; a CRL given as PEM is at most %d bytes here: store a larger one in a vault secret (vault://VAULT/secrets/NAME) or give its http(s) URL", field, len(c), maxPEM)
+			}
+		default:
+			return invalid("field %q is neither PEM text (-----BEGIN X509 CRL-----), a reference vault://VAULT/secrets/NAME to a secret holding the CRL, nor an http(s) URL", field)
+		}
 	}
 	return nil
 }

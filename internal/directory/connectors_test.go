@@ -433,6 +433,7 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 	fv := &fakeVault{refs: map[string][]string{}, objects: []string{
 		"vault://kv1/secrets/hr-password", "vault://kv1/certificates/hr-ca", "vault://kv1/secrets/token", "vault://kv1/secrets/alice-password",
 		"vault://kv1/secrets/k1", "vault://kv1/certificates/client-ca", "vault://kv1/certificates/backend-ca",
+		"vault://kv1/secrets/client-crl",
 	}}
 	svc := plain.WithVaultReferences(fv)
 	const referrer = "connector/contoso/hr-enrichment"
@@ -511,6 +512,7 @@ func TestConnectorService_VaultReferencesFollowTheStoredConnector(t *testing.T) 
 		"vault://kv1/secrets/k1/0123456789abcdef0123456789abcdef": {"gateway/contoso/orders"},
 		"vault://kv1/certificates/client-ca":                      {"gateway/contoso/orders"},
 		"vault://kv1/certificates/backend-ca":                     {"gateway/contoso/orders"},
+		"vault://kv1/secrets/client-crl":                          {"gateway/contoso/orders"},
 	}
 	equalJSON(t, fv.refs, want)
 	if _, err := svc.CreateConnector(ctx, "contoso", goodConnector()); err != nil {

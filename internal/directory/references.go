@@ -107,6 +107,10 @@ func APIReferences(api API) []VaultReference {
 			out = append(out, VaultReference{Field: fmt.Sprintf("%s.keys[%d].secret", at, j), Ref: k.Secret})
 		}
 		out = append(out, caReferences(at+".trustedCAs", m.TrustedCAs)...)
+		if m.Revocation != nil {
+			// caReferences keeps the vault:// entries: PEM text and URLs are not references.
+			out = append(out, caReferences(at+".revocation.crls", m.Revocation.CRLs)...)
+		}
 	}
 	out = append(out, TLSReferences("backend.tls", api.Backend.TLS.Spec())...)
 	if c := api.Backend.Credential; c != nil {

@@ -56,6 +56,12 @@ func (g *Gateway) compile(d *directory.API) *API {
 			a.insecure = true
 		case guard.SpecClientCertificate:
 			a.needsCert = true
+			if m.Revocation != nil && a.counters.revocation == nil {
+				a.counters.revocation = g.metrics.revocationCounters(d.TenantID, d.Name)
+			}
+			if m.Revocation != nil && (m.Revocation.OCSP == guard.RevocationSoft || m.Revocation.OCSP == guard.RevocationHard) {
+				a.asksOCSP = true
+			}
 		}
 	}
 	if a.headers, err = compileHeaders(d.PrincipalHeaders); err != nil {
@@ -72,8 +78,9 @@ func (g *Gateway) compile(d *directory.API) *API {
 	res := &apiResolver{g: g, tenantID: d.TenantID}
 	spec, byURI := g.tenantAudiences(d.Policy)
 	a.byURI = byURI
-	pol, err := guard.CompilePolicy(spec, res, guard.CompileOptions{Now: g.now, Realm: a.realm})
-	a.secrets, a.certs, a.oidc = res.secrets, res.certs, res.oidc
+	pol, err := guard.CompilePolicy(spec, res, guard.CompileOptions{Now: g.now, Realm: a.realm,
+		OnRevocation: g.revocationReporter(a), OCSPClient: g.cfg.HTTPClient})
+	a.secrets, a.certs, a.oidc, a.crlURLs = res.secrets, res.certs, res.oidc, res.crlURLs
 	if err != nil {
 		if !errors.As(err, new(errPending)) {
 			err = fmt.Errorf("policy does not compile: %w", err)

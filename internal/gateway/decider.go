@@ -34,7 +34,13 @@ var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_descript
 // MayWait reports the requests whose decision may wait for an OIDC issuer's signing keys to be fetched
 // (a bearer token while some API trusts an external issuer), which the engine then decides off its event
 // loop (proxy.WaitingDecider). Tenant tokens are checked against the token service's keys in memory.
+// A client certificate's decision may wait too, for an OCSP responder, when some API asks one (cached
+// answers do not wait; the event-loop engine serves plain HTTP, which carries no certificate, so this
+// matters only if it ever serves TLS).
 func (d decider) MayWait(r *http.Request) bool {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && d.g.routes.Load().asksOCSP {
+		return true
+	}
 	a := r.Header["Authorization"]
 	if len(a) == 0 || len(a[0]) < 6 || !strings.EqualFold(a[0][:6], "bearer") {
 		return false

@@ -106,6 +106,7 @@ type Gateway struct {
 	routes  atomic.Pointer[routes]
 	res     *vaultwatch.Watcher
 	oidc    *oidcSources
+	crls    *crlSources
 	budget  *budget
 	audit   *auditWriter
 	metrics *metrics
@@ -127,6 +128,7 @@ type routes struct {
 	apis      []*API
 	byKey     map[string]*API // tenantID + "/" + name
 	needsCert bool
+	asksOCSP  bool // some API asks OCSP responders: a client certificate's decision may wait
 }
 
 // New returns a Gateway serving no API until the first Apply, and starts
@@ -156,6 +158,8 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g.oidc = &oidcSources{ctx: ctx, m: map[string]*lazyOIDC{},
 		opts: guard.OIDCOptions{HTTPClient: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger}}
+	g.crls = &crlSources{ctx: ctx, m: map[string]*crlSource{},
+		opts: guard.CRLURLOptions{Client: cfg.HTTPClient, Logger: cfg.Logger, Now: cfg.Now}}
 	if cfg.Audit != nil {
 		g.audit = newAuditWriter(cfg.Audit, defaultAuditQueue, m.auditDropped, cfg.Logger)
 	}
@@ -292,13 +296,17 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 			}
 		}
 		next.needsCert = next.needsCert || a.needsCert
+		next.asksOCSP = next.asksOCSP || a.asksOCSP
 	}
 	next.router.finish()
 
-	keepIssuers := map[string]bool{}
+	keepIssuers, keepCRLs := map[string]bool{}, map[string]bool{}
 	for _, a := range next.apis {
 		for _, iss := range a.oidc {
 			keepIssuers[iss] = true
+		}
+		for _, u := range a.crlURLs {
+			keepCRLs[u] = true
 		}
 	}
 	for _, a := range fresh {
@@ -313,6 +321,7 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 	}
 	g.last = sorted
 	g.oidc.retain(keepIssuers)
+	g.crls.retain(keepCRLs)
 	for _, a := range old.apis {
 		if next.byKey[a.TenantID+"/"+a.Name] != a {
 			a.releaseReferences()
@@ -366,6 +375,8 @@ type API struct {
 	cred        *outbound.Credential
 	credRotated atomic.Bool
 	oidc        []string
+	crlURLs     []string // CRL URLs the policy downloads
+	asksOCSP    bool     // the policy may ask an OCSP responder while deciding
 	// byURI: an audience was an identifier URI, resolved to its appId at
 	// compile time; the API is compiled again when applications change.
 	byURI bool

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/portcullis/portcullis/guard"
 )
 
 // reason is why a request ended as it did: the reason label of
@@ -47,6 +49,7 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	upstream     *prometheus.HistogramVec
 	auditDropped prometheus.Counter
+	revocation   *prometheus.CounterVec
 	unrouted     *apiCounters // requests no API matched
 }
 
@@ -55,6 +58,9 @@ type metrics struct {
 type apiCounters struct {
 	requests [numReasons]prometheus.Counter
 	upstream prometheus.Observer
+	// revocation counts client-certificate revocation checks by outcome
+	// (guard.RevocationGood, ...); nil when the API checks none.
+	revocation map[string]prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -72,9 +78,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "portcullis_gateway_audit_dropped_total",
 			Help: "Gateway audit lines dropped because the audit writer could not keep up.",
 		}),
+		revocation: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portcullis_gateway_revocation_checks_total",
+			Help: "Client-certificate revocation checks (CRL, OCSP) by API and outcome (good, revoked, unknown, unavailable).",
+		}, []string{"tenant", "api", "outcome"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.upstream, m.auditDropped} {
+		for _, c := range []prometheus.Collector{m.requests, m.upstream, m.auditDropped, m.revocation} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -96,4 +106,17 @@ func (m *metrics) api(tenant, api string) *apiCounters {
 func (m *metrics) forget(tenant, api string) {
 	m.requests.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "api": api})
 	m.upstream.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "api": api})
+	m.revocation.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "api": api})
 }
+
+// revocationCounters are the revocation series of an API that checks
+// revocation (other APIs have none).
+func (m *metrics) revocationCounters(tenant, api string) map[string]prometheus.Counter {
+	c := map[string]prometheus.Counter{}
+	for _, o := range revocationOutcomes {
+		c[o] = m.revocation.WithLabelValues(tenant, api, o)
+	}
+	return c
+}
+
+var revocationOutcomes = []string{guard.RevocationGood, guard.RevocationRevoked, guard.RevocationUnknown, guard.RevocationUnavailable}

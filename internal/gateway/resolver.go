@@ -33,6 +33,7 @@ type apiResolver struct {
 	certs    []certDep
 	issuers  []string // exact iss values of Portcullis tenants
 	oidc     []string // OIDC issuer URLs
+	crlURLs  []string // revocation.crls URLs
 }
 
 // certDep is a certificate entry an API was compiled against, with the
