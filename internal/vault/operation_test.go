@@ -235,8 +235,11 @@ func TestCertificateOperation_CancelledIssuanceIsNotResumed(t *testing.T) {
 	if n, err := e.svc.ResumeCertificateOperations(e.ctx); err != nil || n != 0 {
 		t.Fatalf("resume: %d, %v", n, err)
 	}
-	_, err := e.svc.GetCertificate(e.ctx, admin, "default", "stopped", "")
-	wantErr(t, err, vault.KindNotFound)
-	_, err = e.svc.MergeCertificate(e.ctx, admin, "default", "stopped", vault.CertificateMerge{X5C: [][]byte{{1}}})
+	// Nothing was issued: the certificate reads as pending (no version, no
+	// CER), as Key Vault shows a certificate whose operation was cancelled.
+	if c, err := e.svc.GetCertificate(e.ctx, admin, "default", "stopped", ""); err != nil || !c.Pending || c.Version != "" || len(c.CER) != 0 || c.Attributes.Enabled {
+		t.Fatalf("GetCertificate after a cancelled issuance: %+v, %v", c, err)
+	}
+	_, err := e.svc.MergeCertificate(e.ctx, admin, "default", "stopped", vault.CertificateMerge{X5C: [][]byte{{1}}})
 	wantErr(t, err, vault.KindBadRequest, "nothing to merge")
 }
