@@ -765,8 +765,12 @@ func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, 
 			return CertificateOperation{}, err
 		} else if ok {
 			// An issuance whose version is stored is completed, even if its
-			// record is still there (its node stopped before removing it).
-			if r.issuedByVault() && r.Status == StatusInProgress {
+			// record is still there, once the claim of the node that issued
+			// it lapsed (the node stopped before removing the record). While
+			// the claim holds, the node is about to remove it: reporting
+			// completed then would let a client's next create meet the
+			// record and be refused as a second operation.
+			if r.issuedByVault() && r.Status == StatusInProgress && !s.now().Before(r.ClaimedUntil) {
 				if ver, done, err := s.issuedBy(ctx, v, name, r.OperationID); err != nil {
 					return CertificateOperation{}, err
 				} else if done {
