@@ -41,6 +41,10 @@ type Certificate struct {
 	ContentType string
 	// Deleted is set for deleted certificates.
 	Deleted *Deletion
+	// Pending marks the view of a certificate whose first version is still
+	// being created (a pending operation, e.g. a CSR waiting for its merge):
+	// no version, no CER, disabled, with the operation's policy.
+	Pending bool
 }
 
 // CertificateOperation is the creation operation of a certificate, which
@@ -710,15 +714,47 @@ func encodeCertificate(contentType string, leaf *x509.Certificate, chain []*x509
 
 // GetCertificate returns a certificate version (the newest when version is
 // "") with the object's policy.
+//
+// A certificate whose first version is still being created (issuer Unknown
+// waiting for its merge, or an issuance under way) reads, as in Key Vault,
+// as a disabled certificate without version or CER that carries the
+// operation's policy (Certificate.Pending), not as CertificateNotFound: the
+// Key Vault SDKs' operation pollers read it before the operation.
 func (s *Service) GetCertificate(ctx context.Context, c Caller, vault, name, version string) (Certificate, error) {
 	return onVersion(s, ctx, c, vault, Certificates, name, version, PermCertificatesRead, func(o *op, v Vault) (Certificate, error) {
 		obj, ver, err := s.liveVersion(ctx, v.Name, Certificates, name, version)
+		if err != nil && version == "" && IsKind(err, KindNotFound) {
+			if pc, ok, perr := s.pendingCertificate(ctx, v, name); perr != nil {
+				return Certificate{}, perr
+			} else if ok {
+				return pc, nil
+			}
+		}
 		if err != nil {
 			return Certificate{}, err
 		}
 		o.version = ver.Version
 		return s.certificateWithPolicy(v, ObjectEntry{Object: obj, Newest: ver})
 	})
+}
+
+// pendingCertificate is the view of a certificate that has a pending
+// operation and no live version (ok=false when it has none, or when the
+// certificate is deleted).
+func (s *Service) pendingCertificate(ctx context.Context, v Vault, name string) (Certificate, bool, error) {
+	if obj, ok, err := s.getObject(ctx, v.Name, Certificates, name); err != nil || (ok && obj.Deleted != nil) {
+		return Certificate{}, false, err
+	}
+	st, r, ok, err := s.getPending(ctx, v, name)
+	if err != nil || !ok {
+		return Certificate{}, false, err
+	}
+	policy := r.Policy
+	return Certificate{
+		Vault: v.Name, Name: st.Name, Pending: true, Policy: &policy, Tags: r.Tags,
+		Attributes: Attributes{Enabled: false, Created: st.Created, Updated: st.Updated,
+			RecoveryLevel: v.RecoveryLevel(), RecoverableDays: v.SoftDeleteRetentionDays},
+	}, true, nil
 }
 
 // GetCertificateOperation returns the creation operation of a certificate
@@ -729,8 +765,12 @@ func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, 
 			return CertificateOperation{}, err
 		} else if ok {
 			// An issuance whose version is stored is completed, even if its
-			// record is still there (its node stopped before removing it).
-			if r.issuedByVault() && r.Status == StatusInProgress {
+			// record is still there, once the claim of the node that issued
+			// it lapsed (the node stopped before removing the record). While
+			// the claim holds, the node is about to remove it: reporting
+			// completed then would let a client's next create meet the
+			// record and be refused as a second operation.
+			if r.issuedByVault() && r.Status == StatusInProgress && !s.now().Before(r.ClaimedUntil) {
 				if ver, done, err := s.issuedBy(ctx, v, name, r.OperationID); err != nil {
 					return CertificateOperation{}, err
 				} else if done {

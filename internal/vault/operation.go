@@ -67,11 +67,54 @@ func (s *Service) startIssuance(ctx context.Context, v Vault, name string, polic
 		return pendingRecord{}, internal(err, "encode certificate operation")
 	}
 	if _, err := s.store.CreateSetting(ctx, Setting{Vault: v.Name, Kind: SettingPending, Name: name, Body: body, Created: now, Updated: now}); errors.Is(err, store.ErrConflict) {
-		return pendingRecord{}, operationConflict(name)
+		if replaced, err := s.replaceFinishedOperation(ctx, v, name, body); err != nil {
+			return pendingRecord{}, err
+		} else if !replaced {
+			return pendingRecord{}, operationConflict(name)
+		}
 	} else if err != nil {
 		return pendingRecord{}, wrapStoreErr(err, "store operation of certificate %q", name)
 	}
 	return r, nil
+}
+
+// replaceFinishedOperation replaces, with body, the record of an issuance
+// that is over though its record is still there: its version is stored and
+// the claim of the node that issued it lapsed, so the node stopped before
+// removing the record (GetCertificateOperation reports such an operation
+// completed, and a new operation must not be refused for it). It reports
+// false when the record is that of an operation still under way.
+func (s *Service) replaceFinishedOperation(ctx context.Context, v Vault, name string, body []byte) (bool, error) {
+	_, cur, ok, err := s.getPending(ctx, v, name)
+	if err != nil || !ok {
+		return false, err
+	}
+	if !cur.issuedByVault() || cur.Status != StatusInProgress || s.now().Before(cur.ClaimedUntil) {
+		return false, nil
+	}
+	if _, done, err := s.issuedBy(ctx, v, name, cur.OperationID); err != nil || !done {
+		return false, err
+	}
+	replaced := false
+	_, err = s.store.UpdateSetting(ctx, v.Name, SettingPending, name, func(st *Setting) error {
+		now, err := decodePending(*st)
+		if err != nil {
+			return err
+		}
+		// The same finished operation, not one made in between.
+		if now.OperationID != cur.OperationID || now.Status != StatusInProgress {
+			return nil
+		}
+		st.Body, st.Updated, replaced = body, s.now().UTC(), true
+		return nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil // removed meanwhile: the caller's conflict stands, a retry succeeds
+	}
+	if err != nil {
+		return false, wrapStoreErr(err, "replace the finished operation of certificate %q", name)
+	}
+	return replaced, nil
 }
 
 // operationConflict refuses a second operation on a certificate.

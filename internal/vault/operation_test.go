@@ -156,11 +156,19 @@ func TestCertificateOperation_ResumeAfterTheVersionWasStoredDoesNotIssueAgain(t 
 		t.Fatal(err)
 	}
 	issued := must[vault.Certificate](t)(e.svc.GetCertificate(e.ctx, admin, "default", "half", ""))
-	if op := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "half")); op.Status != vault.StatusCompleted || op.Version != issued.Version {
-		t.Fatalf("before the resume the operation reads %+v; its version is stored, so it is completed", op)
+	// While node1's claim holds, the record is about to be removed: the
+	// operation still reads inProgress, as a create of the certificate is
+	// still refused as a second operation.
+	if op := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "half")); op.Status != vault.StatusInProgress {
+		t.Fatalf("while the claim holds the operation reads %+v, want inProgress", op)
 	}
+	_, err := e.svc.BeginCreateCertificate(e.ctx, admin, "default", "half", vault.CertificateCreate{Policy: leafPolicy(vault.IssuerSelf)})
+	wantErr(t, err, vault.KindConflict, "pending operation")
 	st.failDelete.Store(false)
 	e.clock.Advance(3 * time.Minute)
+	if op := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "half")); op.Status != vault.StatusCompleted || op.Version != issued.Version {
+		t.Fatalf("before the resume the operation reads %+v; its version is stored and the claim lapsed, so it is completed", op)
+	}
 	if n, err := e.svc.ResumeCertificateOperations(e.ctx); err != nil || n != 1 {
 		t.Fatalf("resume: %d, %v", n, err)
 	}
@@ -168,6 +176,38 @@ func TestCertificateOperation_ResumeAfterTheVersionWasStoredDoesNotIssueAgain(t 
 	done := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "half"))
 	if len(versions.Items) != 1 || done.Status != vault.StatusCompleted || done.Version != issued.Version {
 		t.Fatalf("%d versions, operation %+v; want the one version issued before the stop", len(versions.Items), done)
+	}
+}
+
+// A finished issuance whose node stopped before removing its record reads
+// completed once the claim lapsed; a new create then replaces the record
+// instead of being refused as a second operation (it was, seen as a 409
+// from the SDKs right after their poller reported completed).
+func TestCertificateOperation_ANewCreateReplacesTheRecordOfAFinishedOne(t *testing.T) {
+	e := newOpsEnv(t)
+	st, node1 := e.st, e.node(t)
+	st.failDelete.Store(true)
+	must[vault.CertificateOperation](t)(node1.BeginCreateCertificate(e.ctx, admin, "default", "again", vault.CertificateCreate{Policy: leafPolicy(vault.IssuerSelf)}))
+	if err := node1.Close(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.failDelete.Store(false)
+	first := must[vault.Certificate](t)(e.svc.GetCertificate(e.ctx, admin, "default", "again", ""))
+	e.clock.Advance(3 * time.Minute)
+	if op := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "again")); op.Status != vault.StatusCompleted {
+		t.Fatalf("operation %+v, want completed", op)
+	}
+	op := must[vault.CertificateOperation](t)(e.svc.BeginCreateCertificate(e.ctx, admin, "default", "again", vault.CertificateCreate{Policy: leafPolicy(vault.IssuerSelf)}))
+	if op.Status != vault.StatusInProgress {
+		t.Fatalf("second create answered %+v", op)
+	}
+	if err := e.svc.Close(e.ctx); err != nil { // waits for the background issuance
+		t.Fatal(err)
+	}
+	versions := must[vault.Page[vault.Certificate]](t)(e.svc.ListCertificateVersions(e.ctx, admin, "default", "again", vault.PageRequest{}))
+	done := must[vault.CertificateOperation](t)(e.svc.GetCertificateOperation(e.ctx, admin, "default", "again"))
+	if len(versions.Items) != 2 || done.Status != vault.StatusCompleted || done.Version == first.Version {
+		t.Fatalf("%d versions, operation %+v; want a second version issued by the second create", len(versions.Items), done)
 	}
 }
 
@@ -235,8 +275,11 @@ func TestCertificateOperation_CancelledIssuanceIsNotResumed(t *testing.T) {
 	if n, err := e.svc.ResumeCertificateOperations(e.ctx); err != nil || n != 0 {
 		t.Fatalf("resume: %d, %v", n, err)
 	}
-	_, err := e.svc.GetCertificate(e.ctx, admin, "default", "stopped", "")
-	wantErr(t, err, vault.KindNotFound)
-	_, err = e.svc.MergeCertificate(e.ctx, admin, "default", "stopped", vault.CertificateMerge{X5C: [][]byte{{1}}})
+	// Nothing was issued: the certificate reads as pending (no version, no
+	// CER), as Key Vault shows a certificate whose operation was cancelled.
+	if c, err := e.svc.GetCertificate(e.ctx, admin, "default", "stopped", ""); err != nil || !c.Pending || c.Version != "" || len(c.CER) != 0 || c.Attributes.Enabled {
+		t.Fatalf("GetCertificate after a cancelled issuance: %+v, %v", c, err)
+	}
+	_, err := e.svc.MergeCertificate(e.ctx, admin, "default", "stopped", vault.CertificateMerge{X5C: [][]byte{{1}}})
 	wantErr(t, err, vault.KindBadRequest, "nothing to merge")
 }

@@ -36,6 +36,14 @@ type certificateOperation struct {
 }
 
 func (rq *request) certificateBundle(c vault.Certificate) certificateBundle {
+	if c.Pending {
+		// Created but not issued yet: Key Vault answers the certificate
+		// without version, key, secret or CER.
+		return certificateBundle{
+			ID: rq.objectID("certificates", c.Name, ""), Attributes: attributesToWire(c.Attributes), Tags: c.Tags,
+			Policy: policyToWire(c.Policy, rq.objectID("certificates", c.Name, "policy")),
+		}
+	}
 	return certificateBundle{
 		ID: rq.objectID("certificates", c.Name, c.Version), KID: rq.objectID("keys", c.Name, c.Version), SID: rq.objectID("secrets", c.Name, c.Version),
 		X5T: c.X5T, CER: c.CER, ContentType: c.ContentType, Attributes: attributesToWire(c.Attributes), Tags: c.Tags,

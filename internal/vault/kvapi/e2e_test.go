@@ -679,6 +679,35 @@ func rBACAndWireErrors(t *testing.T, e *env) {
 		}
 	})
 
+	// The api-version values real SDKs send, previews included: Debian's
+	// Python azure-keyvault-keys 4.8.0b3 sends 7.4-preview.1 (Azure Key Vault
+	// accepts it), and a refusal made every call of that client fail.
+	t.Run("api-version previews the SDKs send", func(t *testing.T) {
+		tests := []struct {
+			version string
+			status  int
+		}{
+			{"7.4-preview.1", 200},
+			{"7.5-preview.1", 200},
+			{"7.6-preview.2", 200},
+			{"7.3-preview", 200},
+			{"2025-07-01-preview", 200},
+			{"7.4-preview.x", 400},
+			{"6.0-preview.1", 400},
+		}
+		for _, tc := range tests {
+			t.Run(tc.version, func(t *testing.T) {
+				status, _, body := e.raw(t, "GET", secretsURL+"?api-version="+tc.version, tok, "", nil)
+				if status != tc.status {
+					t.Fatalf("%d %v; want %d", status, body, tc.status)
+				}
+				if code, msg := errCode(body); tc.status == 400 && (code != "BadParameter" || !strings.Contains(msg, tc.version)) {
+					t.Fatalf("%s %q: want BadParameter naming the version", code, msg)
+				}
+			})
+		}
+	})
+
 	t.Run("tampered nextLink is refused with 400", func(t *testing.T) {
 		for i := range 3 {
 			if _, err := e.secrets(t, admin, pathForm).SetSecret(ctx, fmt.Sprintf("s%d", i), azsecrets.SetSecretParameters{Value: to.Ptr("v")}, nil); err != nil {

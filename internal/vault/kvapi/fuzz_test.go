@@ -185,7 +185,10 @@ func TestAPIVersion(t *testing.T) {
 		ok bool
 	}{
 		{"7.0", true}, {"7.4", true}, {"7.6-preview", true}, {"2025-07-01", true}, {"2026-04-01", true},
+		{"7.4-preview.1", true}, {"7.5-preview.1", true}, {"7.6-preview.2", true}, {"2025-07-01-preview", true}, {"7.3-preview.10", true},
 		{"", false}, {"6.0", false}, {"7", false}, {"7.x", false}, {"2016-10-01", false}, {"latest", false},
+		{"7.4-preview.", false}, {"7.4-preview.x", false}, {"7.4-preview.123", false}, {"7.4-previewx", false}, {"6.0-preview.1", false},
+		{"-preview.1", false}, {"7.4-preview-preview", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.v, func(t *testing.T) {

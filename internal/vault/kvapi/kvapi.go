@@ -365,8 +365,10 @@ func clip(s string, n int) string {
 	return s
 }
 
-// Accepted api-version values: Key Vault's 7.0 to 7.6 (and their previews)
-// and the dated versions the current SDKs send.
+// Accepted api-version values: Key Vault's 7.0 to 7.6 and the dated versions
+// the current SDKs send, each also with a preview suffix, "-preview" or
+// "-preview.N" (7.4-preview.1 is what Debian's azure-keyvault-keys 4.8.0b3
+// sends).
 var apiVersions = map[string]bool{
 	"7.0": true, "7.1": true, "7.2": true, "7.3": true, "7.4": true, "7.5": true, "7.6": true,
 	"2025-07-01": true, "2026-04-01": true,
@@ -384,15 +386,44 @@ func apiVersion(q url.Values) (string, error) {
 		return "", badParameter("The 'api-version' query parameter is given %d times: give it once.", len(vs))
 	}
 	v := vs[0]
-	if apiVersions[v] || apiVersions[strings.TrimSuffix(v, "-preview")] || isSevenX(v) {
+	if base := stripPreview(v); apiVersions[base] || isSevenX(base) {
 		return v, nil
 	}
 	return "", badParameter("The specified version (%s) is not recognized: use %s, or a Key Vault 7.x version such as 7.6.", clip(v, 40), LatestAPIVersion)
 }
 
-// isSevenX accepts 7.N and 7.N-preview for N of one or two digits.
+// stripPreview removes a preview suffix, "-preview" or "-preview.N" with N
+// of one or two digits, and returns v unchanged without one.
+func stripPreview(v string) string {
+	i := strings.LastIndex(v, "-preview")
+	if i < 0 {
+		return v
+	}
+	suffix := v[i+len("-preview"):]
+	if suffix == "" {
+		return v[:i]
+	}
+	n, ok := strings.CutPrefix(suffix, ".")
+	if !ok || !allDigits(n) || len(n) > 2 {
+		return v
+	}
+	return v[:i]
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isSevenX accepts 7.N for N of one or two digits.
 func isSevenX(v string) bool {
-	v = strings.TrimSuffix(v, "-preview")
 	rest, ok := strings.CutPrefix(v, "7.")
 	if !ok || len(rest) == 0 || len(rest) > 2 {
 		return false

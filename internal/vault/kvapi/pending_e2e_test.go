@@ -67,6 +67,38 @@ func csrMerge(t *testing.T, e *env, openssl string) {
 	_, err = certs.CreateCertificate(ctx, "partner", azcertificates.CreateCertificateParameters{CertificatePolicy: policy}, nil)
 	respErr(t, err, http.StatusConflict, "Conflict")
 
+	// A certificate waiting for its merge exists, as in Key Vault: disabled,
+	// without version, CER, key or secret, with the operation's policy.
+	// @azure/keyvault-certificates' getCertificateOperation poller reads it
+	// first and failed on the 404 Portcullis answered before.
+	pendingChecks := []struct {
+		what string
+		ok   func(azcertificates.Certificate) bool
+	}{
+		{"id without version", func(c azcertificates.Certificate) bool {
+			return c.ID != nil && strings.HasSuffix(string(*c.ID), "/certificates/partner") && c.ID.Version() == ""
+		}},
+		{"disabled", func(c azcertificates.Certificate) bool {
+			return c.Attributes != nil && c.Attributes.Enabled != nil && !*c.Attributes.Enabled
+		}},
+		{"no cer, x5t, kid, sid", func(c azcertificates.Certificate) bool {
+			return len(c.CER) == 0 && len(c.X509Thumbprint) == 0 && c.KID == nil && c.SID == nil
+		}},
+		{"the operation's policy", func(c azcertificates.Certificate) bool {
+			return c.Policy != nil && *c.Policy.IssuerParameters.Name == "Unknown" && *c.Policy.X509CertificateProperties.Subject == "CN=partner.example.test"
+		}},
+		{"the create's tags", func(c azcertificates.Certificate) bool { return c.Tags["via"] != nil && *c.Tags["via"] == "csr" }},
+	}
+	pending, err := certs.GetCertificate(ctx, "partner", "", nil)
+	if err != nil {
+		t.Fatalf("GetCertificate of a pending certificate: %v", err)
+	}
+	for _, c := range pendingChecks {
+		if !c.ok(pending.Certificate) {
+			t.Errorf("pending certificate: want %s, got %+v", c.what, pending.Certificate)
+		}
+	}
+
 	if err := os.WriteFile(filepath.Join(dir, "req.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: op.CSR}), 0o600); err != nil {
 		t.Fatal(err)
 	}
