@@ -3,6 +3,7 @@ package guard
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -161,21 +162,76 @@ var token68 = func() (t [256]bool) {
 func BearerToken(r *http.Request) (string, error) { return authorization(r, "Bearer") }
 
 // Bearer returns an Authenticator that verifies the request's bearer
-// token with v.
-func Bearer(v *Verifier) Authenticator { return bearer{v} }
+// token with v. A token bound to a client certificate (a cnf claim with
+// x5t#S256, RFC 8705 §3) is accepted only over a TLS connection whose
+// client certificate is that certificate, as RFC 8705 §3 asks of a
+// resource server that supports binding: a stolen bound token is useless
+// without the certificate's private key. Tokens that are not bound are
+// accepted as before; CertificateBoundBearer refuses them.
+func Bearer(v *Verifier) Authenticator { return bearer{v: v} }
 
-type bearer struct{ v *Verifier }
+// CertificateBoundBearer is Bearer for an API that accepts only
+// certificate-bound tokens (RFC 8705 §3): the token must carry
+// cnf["x5t#S256"] and it must equal the SHA-256 thumbprint of the TLS
+// client certificate of the connection. The server must request client
+// certificates (tls.RequestClientCert, or stricter); it need not verify
+// them: the handshake proves the client holds the key, and the token's
+// issuer vouched for the certificate when it bound the token.
+func CertificateBoundBearer(v *Verifier) Authenticator { return bearer{v: v, bound: true} }
+
+type bearer struct {
+	v     *Verifier
+	bound bool // only certificate-bound tokens
+}
 
 func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
 	raw, err := BearerToken(r)
 	if err != nil {
 		return nil, err
 	}
-	return b.v.Verify(r.Context(), raw)
+	p, err := b.v.Verify(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBinding(r, p, b.bound); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-func (bearer) describe() (string, string) { return "Authorization: Bearer <access token>", "Bearer" }
-func (bearer) methodName() string         { return string(MethodBearer) }
+// checkBinding enforces a bearer token's certificate binding: a bound
+// token needs the connection's client certificate to be the one it names
+// (compared in constant time); with required, an unbound token is refused.
+func checkBinding(r *http.Request, p *Principal, required bool) error {
+	if p.BoundCertificate == "" {
+		if required {
+			return invalidToken("this API accepts only certificate-bound access tokens (RFC 8705), and this token is not bound to a certificate (it has no cnf claim): " +
+				"request it with a certificate credential from a token service that binds tokens for this API, and send it over TLS with that client certificate")
+		}
+		return nil
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return invalidToken("the token is bound to a client certificate (cnf x5t#S256 " + clip(p.BoundCertificate, 64) +
+			") but the connection presented no client certificate; call the API over HTTPS presenting the certificate the token was issued to " +
+			"(curl --cert, or the TLS client certificate of your HTTP client)")
+	}
+	sum := sha256.Sum256(r.TLS.PeerCertificates[0].Raw)
+	var enc [43]byte // base64url of 32 bytes, unpadded
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	if subtle.ConstantTimeCompare(enc[:], []byte(p.BoundCertificate)) != 1 {
+		return invalidToken("the token is bound to the client certificate with x5t#S256 " + clip(p.BoundCertificate, 64) +
+			", but the connection presented another certificate (x5t#S256 " + string(enc[:]) + "); present the certificate the token was issued to, or get a token with this one")
+	}
+	return nil
+}
+
+func (b bearer) describe() (string, string) {
+	if b.bound {
+		return "Authorization: Bearer <certificate-bound access token> over TLS with the client certificate the token is bound to", "Bearer"
+	}
+	return "Authorization: Bearer <access token>", "Bearer"
+}
+func (bearer) methodName() string { return string(MethodBearer) }
 
 // A PasswordChecker checks a user name and password (Basic
 // authentication). It should take the same time for unknown users as for

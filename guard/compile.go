@@ -339,6 +339,9 @@ func compileBearer(m MethodSpec, path string, res SpecResolver, now func() time.
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if m.CertificateBound {
+		return CertificateBoundBearer(v), nil
+	}
 	return Bearer(v), nil
 }
 

@@ -130,6 +130,9 @@ func (t *trace) admitted(a Authenticator, p *Principal) {
 	if p.CredentialID != "" {
 		d += fmt.Sprintf(" (credential %s)", clip(p.CredentialID, 200))
 	}
+	if p.BoundCertificate != "" {
+		d += fmt.Sprintf("; the token is bound to a client certificate (cnf x5t#S256 %s), and the connection presented that certificate", clip(p.BoundCertificate, 64))
+	}
 	t.steps = append(t.steps, Step{Phase: PhaseAuthenticate, Method: methodOf(a), Outcome: OutcomeAdmitted, Detail: d})
 	if c, ok := a.(*specCertificates); ok {
 		if rd := c.revocationStep(p); rd != "" {

@@ -44,6 +44,12 @@ type Principal struct {
 	RawClaims json.RawMessage
 	// Certificate is the client certificate, for MethodClientCertificate.
 	Certificate *x509.Certificate
+	// BoundCertificate is a bearer token's confirmation claim
+	// cnf["x5t#S256"] (RFC 8705 §3.1): the base64url SHA-256 thumbprint of
+	// the client certificate the token is bound to; "" for a token that is
+	// not bound. The Bearer authenticators check it against the
+	// connection's client certificate; Verifier.Verify alone does not.
+	BoundCertificate string
 	// CredentialID identifies the credential used, never its value: the
 	// token id for a bearer token, a secret's or API key's id, a
 	// certificate's SHA-256 thumbprint.

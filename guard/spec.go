@@ -64,6 +64,12 @@ type MethodSpec struct {
 	Issuers    []IssuerSpec `json:"issuers,omitempty"`
 	Audiences  []string     `json:"audiences,omitempty"`
 	Algorithms []string     `json:"algorithms,omitempty"` // default: RS256
+	// CertificateBound accepts only certificate-bound tokens (RFC 8705
+	// §3): the token's cnf x5t#S256 must be the SHA-256 thumbprint of the
+	// TLS client certificate of the connection (CertificateBoundBearer).
+	// Without it, unbound tokens are accepted too, and a bound one still
+	// needs its certificate.
+	CertificateBound bool `json:"certificateBound,omitempty"`
 }
 
 // BasicUserSpec is one Basic user; Password is a reference to the secret
@@ -154,18 +160,19 @@ func (m MethodSpec) validate() error {
 		"users": len(m.Users) > 0, "header": m.Header != "", "query": m.Query != "", "keys": len(m.Keys) > 0,
 		"trustedCAs": len(m.TrustedCAs) > 0, "pins": len(m.Pins) > 0, "revocation": m.Revocation != nil,
 		"issuers": len(m.Issuers) > 0, "audiences": len(m.Audiences) > 0, "algorithms": len(m.Algorithms) > 0,
+		"certificateBound": m.CertificateBound,
 	}
 	own := map[string][]string{
 		SpecBasic:             {"users"},
 		SpecAPIKey:            {"header", "query", "keys"},
 		SpecClientCertificate: {"trustedCAs", "pins", "revocation"},
-		SpecBearer:            {"issuers", "audiences", "algorithms"},
+		SpecBearer:            {"issuers", "audiences", "algorithms", "certificateBound"},
 	}
 	fields, ok := own[m.Type]
 	if !ok {
 		return fmt.Errorf("type %q: use basic, apiKey, clientCertificate or bearer", clip(m.Type, 40))
 	}
-	for _, name := range []string{"users", "header", "query", "keys", "trustedCAs", "pins", "revocation", "issuers", "audiences", "algorithms"} {
+	for _, name := range []string{"users", "header", "query", "keys", "trustedCAs", "pins", "revocation", "issuers", "audiences", "algorithms", "certificateBound"} {
 		if set[name] && !slices.Contains(fields, name) {
 			return fmt.Errorf("%s does not belong to a %s method (its fields: %s)", name, m.Type, strings.Join(fields, ", "))
 		}

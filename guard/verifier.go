@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -250,6 +252,9 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 		ExpiresAt: c.exp.Time,
 		RawClaims: json.RawMessage(tok.Payload),
 	}
+	if c.cnf != nil {
+		p.BoundCertificate = c.cnf.x5tS256
+	}
 	p.CredentialID = p.TokenID
 	return p, key, h.Kid, nil
 }
@@ -267,6 +272,7 @@ func (v *Verifier) acceptedAlgs() []string {
 type claims struct {
 	iss, sub, tid, azp, appid, oid, uti, jti string
 	aud                                      jws.Audience
+	cnf                                      *confirmation
 	exp, nbf, iat                            *jws.NumericDate
 	roles, scp                               stringList
 }
@@ -307,12 +313,47 @@ func (c *claims) decode(payload []byte) error {
 			dst = &c.roles
 		case "scp":
 			dst = &c.scp
+		case "cnf":
+			dst = &c.cnf
 		default:
 			continue
 		}
 		if err := json.Unmarshal(raw, dst); err != nil {
+			if name == "cnf" {
+				return fmt.Errorf("claim \"cnf\" is not valid: %s", jws.Clip(err.Error(), 300))
+			}
 			return fmt.Errorf("claim %q has the wrong type (%s)", name, jws.Clip(err.Error(), 100))
 		}
+	}
+	return nil
+}
+
+// confirmation is the cnf claim (RFC 7800 §3.1) as far as a resource
+// server checks it: the x5t#S256 member of a certificate-bound token
+// (RFC 8705 §3.1), decoded with its exact name. A cnf with other members
+// only (a DPoP jkt, say) binds the token to something this server cannot
+// check, so it is refused rather than accepted as a plain bearer token.
+type confirmation struct{ x5tS256 string }
+
+func (c *confirmation) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil || m == nil {
+		return errors.New("want a JSON object")
+	}
+	raw, ok := m["x5t#S256"]
+	if !ok {
+		names := make([]string, 0, len(m))
+		for k := range m {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		return fmt.Errorf("it binds the token with %s, which this API cannot check; only x5t#S256 (a certificate-bound token, RFC 8705) is supported", clipList(names))
+	}
+	if err := json.Unmarshal(raw, &c.x5tS256); err != nil {
+		return errors.New("x5t#S256 is not a string")
+	}
+	if sum, err := base64.RawURLEncoding.DecodeString(c.x5tS256); err != nil || len(sum) != sha256.Size {
+		return errors.New("x5t#S256 is not the base64url (unpadded) SHA-256 thumbprint of a certificate")
 	}
 	return nil
 }

@@ -123,6 +123,7 @@ type apiFlags struct {
 	bearerIssuers []string
 	audiences     []string
 	algorithms    []string
+	bearerBound   bool
 	realm         string
 	anonymous     bool
 
@@ -176,6 +177,7 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.bearerIssuers, "bearer-issuer", nil, "bearer: accept tokens of this OIDC issuer, e.g. https://login.microsoftonline.com/TENANT/v2.0 (repeatable)")
 	fs.StringArrayVar(&f.audiences, "audience", nil, "bearer: accepted aud, the API's identifier URI or application id (repeatable)")
 	fs.StringArrayVar(&f.algorithms, "algorithm", nil, "bearer: accepted signing algorithm (repeatable; default RS256)")
+	fs.BoolVar(&f.bearerBound, "bearer-certificate-bound", false, "bearer: accept only certificate-bound tokens (RFC 8705), over HTTPS with the client certificate the token is bound to (=false to accept unbound tokens again)")
 	fs.StringVar(&f.realm, "realm", "", "realm named in challenges (default: the API name)")
 
 	fs.StringArrayVar(&f.roles, "role", nil, "rule: required app role, e.g. Orders.Read (repeatable; see --require)")
@@ -189,7 +191,7 @@ func (f *apiFlags) register(fs *pflag.FlagSet) {
 		guard.SpecBasic:             {"basic-user"},
 		guard.SpecAPIKey:            {"api-key-header", "api-key-query", "api-key"},
 		guard.SpecClientCertificate: {"client-ca", "client-cert-thumbprint", "client-cert-subject", "client-cert-issuer", "crl", "crl-mode", "ocsp", "no-revocation"},
-		guard.SpecBearer:            {"bearer-tenant", "bearer-issuer", "audience", "algorithm"},
+		guard.SpecBearer:            {"bearer-tenant", "bearer-issuer", "audience", "algorithm", "bearer-certificate-bound"},
 	} {
 		for _, n := range names {
 			fl := fs.Lookup(n)
@@ -207,7 +209,8 @@ the first flag of each appears on the command line: --basic-user for basic;
 --api-key-header, --api-key-query, --api-key for apiKey; --client-ca,
 --client-cert-thumbprint, --client-cert-subject/--client-cert-issuer,
 --crl, --crl-mode, --ocsp, --no-revocation for clientCertificate;
---bearer-tenant, --bearer-issuer, --audience, --algorithm for bearer. Methods that exist already keep their place; new ones are added
+--bearer-tenant, --bearer-issuer, --audience, --algorithm,
+--bearer-certificate-bound for bearer. Methods that exist already keep their place; new ones are added
 after them. Each flag replaces the element it names (all --role flags
 together replace the roles); --remove-method drops a method. The rules
 (--role, --scope, --require, --allowed-*) must all hold after a method
@@ -543,6 +546,9 @@ func (f *apiFlags) applyMethods(fs *pflag.FlagSet, p *guard.PolicySpec) error {
 			if set("algorithm") {
 				m.Algorithms = f.algorithms
 			}
+			if set("bearer-certificate-bound") {
+				m.CertificateBound = f.bearerBound
+			}
 		}
 	}
 	return nil
@@ -654,6 +660,12 @@ policy method.
   portcullis api create orders --path-prefix /orders --method GET \
       --backend http://127.0.0.1:9000 \
       --bearer-tenant default --audience api://orders --role Orders.Read
+
+  # bearer, certificate-bound tokens only (RFC 8705): a token for api://payments
+  # (app created with --require-certificate-bound-tokens) works only over HTTPS
+  # with the client certificate it was issued to
+  portcullis api create payments --path-prefix /payments --backend http://127.0.0.1:9002 \
+      --bearer-tenant default --audience api://payments --bearer-certificate-bound
 
   # the gateway presents a client certificate from the vault to the backend
   portcullis api create billing --path-prefix /billing --backend https://billing.internal:8443 \
@@ -1068,7 +1080,11 @@ func describeMethod(m guard.MethodSpec) string {
 		if len(m.Algorithms) > 0 {
 			algs = strings.Join(m.Algorithms, ", ")
 		}
-		return fmt.Sprintf("bearer: issuers %s; audiences %s; algorithms %s", strings.Join(iss, ", "), strings.Join(m.Audiences, ", "), algs)
+		bound := ""
+		if m.CertificateBound {
+			bound = "; certificate-bound tokens only (cnf x5t#S256 = the TLS client certificate)"
+		}
+		return fmt.Sprintf("bearer: issuers %s; audiences %s; algorithms %s%s", strings.Join(iss, ", "), strings.Join(m.Audiences, ", "), algs, bound)
 	}
 	return m.Type
 }

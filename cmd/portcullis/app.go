@@ -48,18 +48,26 @@ the tenant has it.
 func newAppCreateCommand(f *adminFlags) *cobra.Command {
 	var uris []string
 	var lifetime string
+	var bound bool
 	cmd := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Register an application",
 		Long: `Register an application named NAME. Without --identifier-uri it gets
 api://{appId}. Tokens issued for it (as a resource) last --token-lifetime
-(5m to 24h; default 1h, set by the server).`,
+(5m to 24h; default 1h, set by the server).
+
+With --require-certificate-bound-tokens, tokens for it are certificate-bound
+(RFC 8705): only clients that authenticate with a certificate get one, and
+it carries cnf["x5t#S256"], the thumbprint of that certificate; a gateway
+API with --bearer-certificate-bound then accepts it only over TLS with that
+certificate. Clients with a secret are refused (AADSTS7000230).`,
 		Example: `  portcullis app create orders-api --identifier-uri api://orders
   portcullis app create orders-client
-  portcullis app create reports --token-lifetime 15m -o json`,
+  portcullis app create reports --token-lifetime 15m -o json
+  portcullis app create payments-api --identifier-uri api://payments --require-certificate-bound-tokens`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body := adminclient.NewApplication{DisplayName: args[0], IdentifierURIs: uris}
+			body := adminclient.NewApplication{DisplayName: args[0], IdentifierURIs: uris, RequireCertificateBoundTokens: bound}
 			if cmd.Flags().Changed("token-lifetime") {
 				secs, err := parseTokenLifetime(lifetime)
 				if err != nil {
@@ -82,6 +90,7 @@ api://{appId}. Tokens issued for it (as a resource) last --token-lifetime
 	}
 	cmd.Flags().StringArrayVar(&uris, "identifier-uri", nil, "Application ID URI, e.g. api://orders (repeat for several)")
 	cmd.Flags().StringVar(&lifetime, "token-lifetime", "", "lifetime of access tokens issued for this application, 5m to 24h (default 1h)")
+	cmd.Flags().BoolVar(&bound, "require-certificate-bound-tokens", false, "issue only certificate-bound tokens (cnf x5t#S256, RFC 8705) for this application, to clients that authenticate with a certificate")
 	return cmd
 }
 
@@ -140,7 +149,8 @@ func newAppShowCommand(f *adminFlags) *cobra.Command {
 func showApp(p *printer, a adminclient.Application) error {
 	if err := p.fields("App ID", a.AppID, "Object ID", a.ObjectID, "Display name", a.DisplayName,
 		"Tenant", a.TenantID, "Identifier URIs", strings.Join(a.IdentifierURIs, ", "),
-		"Token lifetime", lifetime(a.AccessTokenLifetimeSeconds), "Created", when(a.CreatedAt)); err != nil {
+		"Token lifetime", lifetime(a.AccessTokenLifetimeSeconds), "Bound tokens", boundTokens(a.RequireCertificateBoundTokens),
+		"Created", when(a.CreatedAt)); err != nil {
 		return err
 	}
 	if len(a.AppRoles) > 0 {
@@ -168,6 +178,14 @@ func showApp(p *printer, a adminclient.Application) error {
 		}
 	}
 	return nil
+}
+
+// boundTokens shows RequireCertificateBoundTokens.
+func boundTokens(on bool) string {
+	if on {
+		return "required: tokens for this application are bound to the client's certificate (cnf x5t#S256)"
+	}
+	return "no"
 }
 
 func lifetime(secs int) string {
@@ -202,15 +220,19 @@ client or resource. The management application cannot be deleted.`,
 func newAppUpdateCommand(f *adminFlags) *cobra.Command {
 	var displayName, lifetime string
 	var uris []string
+	var bound bool
 	cmd := &cobra.Command{
 		Use:   "update APP",
-		Short: "Change an application's name, identifier URIs or token lifetime",
+		Short: "Change an application's name, identifier URIs, token lifetime or token binding",
 		Long: `Change the display name, the identifier URIs (the given list replaces the
-current one) or the access token lifetime of an application. Only the flags
-given are changed.`,
+current one), the access token lifetime of an application, or whether its
+tokens are certificate-bound (--require-certificate-bound-tokens=true|false;
+see 'app create'). Only the flags given are changed.`,
 		Example: `  portcullis app update orders-api --display-name orders
   portcullis app update orders-api --identifier-uri api://orders --identifier-uri https://orders.example.com
-  portcullis app update orders-api --token-lifetime 2h`,
+  portcullis app update orders-api --token-lifetime 2h
+  portcullis app update payments-api --require-certificate-bound-tokens
+  portcullis app update payments-api --require-certificate-bound-tokens=false`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var u adminclient.ApplicationUpdate
@@ -231,8 +253,11 @@ given are changed.`,
 				}
 				u.AccessTokenLifetimeSeconds = &secs
 			}
-			if u.DisplayName == nil && u.IdentifierURIs == nil && u.AccessTokenLifetimeSeconds == nil {
-				return fmt.Errorf("nothing to update: give --display-name, --identifier-uri or --token-lifetime")
+			if fl.Changed("require-certificate-bound-tokens") {
+				u.RequireCertificateBoundTokens = &bound
+			}
+			if u.DisplayName == nil && u.IdentifierURIs == nil && u.AccessTokenLifetimeSeconds == nil && u.RequireCertificateBoundTokens == nil {
+				return fmt.Errorf("nothing to update: give --display-name, --identifier-uri, --token-lifetime or --require-certificate-bound-tokens")
 			}
 			return f.run(cmd, func(c *adminclient.Client, p *printer) error {
 				a, err := c.UpdateApplication(cmd.Context(), f.tenant, args[0], u)
@@ -250,6 +275,7 @@ given are changed.`,
 	cmd.Flags().StringVar(&displayName, "display-name", "", "new display name")
 	cmd.Flags().StringArrayVar(&uris, "identifier-uri", nil, "Application ID URI (repeat for several; replaces the current list)")
 	cmd.Flags().StringVar(&lifetime, "token-lifetime", "", "access token lifetime, 5m to 24h")
+	cmd.Flags().BoolVar(&bound, "require-certificate-bound-tokens", false, "issue only certificate-bound tokens for this application (=false to stop)")
 	return cmd
 }
 

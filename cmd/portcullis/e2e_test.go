@@ -205,7 +205,7 @@ func (s *devServer) rawAdmin(t *testing.T, token, path string) any {
 var (
 	tenantFields        = []string{"id", "name", "createdAt"}
 	tenantShowFields    = []string{"id", "name", "createdAt", "issuer", "tokenEndpoint", "jwksUri"}
-	applicationFields   = []string{"tenantId", "appId", "objectId", "displayName", "identifierUris", "appRoles", "passwordCredentials", "keyCredentials", "federatedIdentityCredentials", "accessTokenLifetimeSeconds", "createdAt"}
+	applicationFields   = []string{"tenantId", "appId", "objectId", "displayName", "identifierUris", "appRoles", "passwordCredentials", "keyCredentials", "federatedIdentityCredentials", "accessTokenLifetimeSeconds", "requireCertificateBoundTokens", "createdAt"}
 	appRoleFields       = []string{"id", "value", "displayName", "description", "isEnabled"}
 	passwordFields      = []string{"id", "hint", "description", "startDateTime", "endDateTime", "createdAt"}
 	passwordNewFields   = append(slices.Clone(passwordFields), "secretText")

@@ -41,9 +41,10 @@ func (a *API) getApplication(w http.ResponseWriter, r *http.Request) error {
 }
 
 type createApplicationRequest struct {
-	DisplayName                string   `json:"displayName"`
-	IdentifierURIs             []string `json:"identifierUris"`
-	AccessTokenLifetimeSeconds *int64   `json:"accessTokenLifetimeSeconds"`
+	DisplayName                   string   `json:"displayName"`
+	IdentifierURIs                []string `json:"identifierUris"`
+	AccessTokenLifetimeSeconds    *int64   `json:"accessTokenLifetimeSeconds"`
+	RequireCertificateBoundTokens bool     `json:"requireCertificateBoundTokens"`
 }
 
 func (a *API) createApplication(w http.ResponseWriter, r *http.Request) error {
@@ -61,9 +62,10 @@ func (a *API) createApplication(w http.ResponseWriter, r *http.Request) error {
 }
 
 type updateApplicationRequest struct {
-	DisplayName                *string   `json:"displayName"`
-	IdentifierURIs             *[]string `json:"identifierUris"`
-	AccessTokenLifetimeSeconds *int64    `json:"accessTokenLifetimeSeconds"`
+	DisplayName                   *string   `json:"displayName"`
+	IdentifierURIs                *[]string `json:"identifierUris"`
+	AccessTokenLifetimeSeconds    *int64    `json:"accessTokenLifetimeSeconds"`
+	RequireCertificateBoundTokens *bool     `json:"requireCertificateBoundTokens"`
 }
 
 func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
@@ -71,7 +73,7 @@ func (a *API) updateApplication(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req, false); err != nil {
 		return err
 	}
-	if req.DisplayName == nil && req.IdentifierURIs == nil && req.AccessTokenLifetimeSeconds == nil {
+	if req.DisplayName == nil && req.IdentifierURIs == nil && req.AccessTokenLifetimeSeconds == nil && req.RequireCertificateBoundTokens == nil {
 		return badRequest("nothing to change: give at least one of %s", fieldList(&req))
 	}
 	updated, err := a.dir.UpdateApplication(r.Context(), r.PathValue("tenant"), r.PathValue("app"), directory.ApplicationChange(req))

@@ -38,8 +38,9 @@ func TestApplications_CreateWithDefaults(t *testing.T) {
 
 	full := strictDecode[appOutT](t, e.must(http.StatusCreated, "POST", "/admin/v1/tenants/"+strings.ToUpper(e.tenant.ID)+"/applications", map[string]any{
 		"displayName": "billing", "identifierUris": []string{"api://billing", "https://billing.example.com"}, "accessTokenLifetimeSeconds": 300,
+		"requireCertificateBoundTokens": true,
 	}).body)
-	if strings.Join(full.IdentifierURIs, " ") != "api://billing https://billing.example.com" || full.AccessTokenLifetimeSeconds != 300 {
+	if strings.Join(full.IdentifierURIs, " ") != "api://billing https://billing.example.com" || full.AccessTokenLifetimeSeconds != 300 || !full.RequireCertificateBoundTokens {
 		t.Errorf("app %+v", full)
 	}
 }
@@ -127,6 +128,12 @@ func TestApplications_Update(t *testing.T) {
 	if got.DisplayName != "Orders v2" || len(got.IdentifierURIs) != 2 || got.AccessTokenLifetimeSeconds != 7200 || got.AppID != app.AppID {
 		t.Errorf("after rename %+v", got)
 	}
+	for _, bound := range []bool{true, false} {
+		got = strictDecode[appOutT](t, e.must(http.StatusOK, "PATCH", "/admin/v1/tenants/default/applications/"+app.AppID, map[string]any{"requireCertificateBoundTokens": bound}).body)
+		if got.RequireCertificateBoundTokens != bound || got.AccessTokenLifetimeSeconds != 7200 {
+			t.Errorf("after requireCertificateBoundTokens %v: %+v", bound, got)
+		}
+	}
 	// Renaming to its own name in another case is not a conflict with itself.
 	e.must(http.StatusOK, "PATCH", "/admin/v1/tenants/default/applications/"+app.AppID, map[string]any{"displayName": "ORDERS V2"})
 
@@ -148,6 +155,8 @@ func TestApplications_Update(t *testing.T) {
 		{"unknown field", "/admin/v1/tenants/default/applications/" + app.AppID, map[string]any{"appId": newGUID()}, 400, "BadRequest", `unknown field "appId"`},
 		{"missing app", "/admin/v1/tenants/default/applications/nothing", map[string]any{"displayName": "x"}, 404, "NotFound", "nothing"},
 		{"management app keeps its URI", "/admin/v1/tenants/default/applications/" + e.mgmt.AppID, map[string]any{"identifierUris": []string{"api://elsewhere"}}, 409, "Conflict", directory.ManagementIdentifierURI},
+		{"management app takes unbound tokens", "/admin/v1/tenants/default/applications/" + e.mgmt.AppID, map[string]any{"requireCertificateBoundTokens": true}, 409, "Conflict", "cannot require certificate-bound tokens"},
+		{"binding as a string", "/admin/v1/tenants/default/applications/" + app.AppID, `{"requireCertificateBoundTokens":"yes"}`, 400, "BadRequest", "requireCertificateBoundTokens"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -401,17 +401,18 @@ type ficOutT struct {
 }
 
 type appOutT struct {
-	TenantID                     string        `json:"tenantId"`
-	AppID                        string        `json:"appId"`
-	ObjectID                     string        `json:"objectId"`
-	DisplayName                  string        `json:"displayName"`
-	IdentifierURIs               []string      `json:"identifierUris"`
-	AppRoles                     []appRoleOutT `json:"appRoles"`
-	PasswordCredentials          []secretOutT  `json:"passwordCredentials"`
-	KeyCredentials               []certOutT    `json:"keyCredentials"`
-	FederatedIdentityCredentials []ficOutT     `json:"federatedIdentityCredentials"`
-	AccessTokenLifetimeSeconds   int64         `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                    time.Time     `json:"createdAt"`
+	TenantID                      string        `json:"tenantId"`
+	AppID                         string        `json:"appId"`
+	ObjectID                      string        `json:"objectId"`
+	DisplayName                   string        `json:"displayName"`
+	IdentifierURIs                []string      `json:"identifierUris"`
+	AppRoles                      []appRoleOutT `json:"appRoles"`
+	PasswordCredentials           []secretOutT  `json:"passwordCredentials"`
+	KeyCredentials                []certOutT    `json:"keyCredentials"`
+	FederatedIdentityCredentials  []ficOutT     `json:"federatedIdentityCredentials"`
+	AccessTokenLifetimeSeconds    int64         `json:"accessTokenLifetimeSeconds"`
+	RequireCertificateBoundTokens bool          `json:"requireCertificateBoundTokens"`
+	CreatedAt                     time.Time     `json:"createdAt"`
 }
 
 type grantOutT struct {

@@ -123,7 +123,10 @@ type applicationJSON struct {
 	KeyCredentials               []keyCredentialJSON               `json:"keyCredentials"`
 	FederatedIdentityCredentials []federatedIdentityCredentialJSON `json:"federatedIdentityCredentials"`
 	AccessTokenLifetimeSeconds   int64                             `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                    time.Time                         `json:"createdAt"`
+	// RequireCertificateBoundTokens: tokens for this application as a
+	// resource are certificate-bound (RFC 8705), for certificate clients only.
+	RequireCertificateBoundTokens bool      `json:"requireCertificateBoundTokens"`
+	CreatedAt                     time.Time `json:"createdAt"`
 }
 
 func applicationOut(a directory.Application) applicationJSON {
@@ -133,13 +136,14 @@ func applicationOut(a directory.Application) applicationJSON {
 	}
 	out := applicationJSON{
 		TenantID: a.TenantID, AppID: a.AppID, ObjectID: a.ObjectID, DisplayName: a.DisplayName,
-		IdentifierURIs:               append([]string{}, a.IdentifierURIs...),
-		AppRoles:                     mapSlice(a.AppRoles, appRoleOut),
-		PasswordCredentials:          mapSlice(a.PasswordCredentials, passwordCredentialOut),
-		KeyCredentials:               mapSlice(a.KeyCredentials, keyCredentialOut),
-		FederatedIdentityCredentials: mapSlice(a.FederatedIdentityCredentials, federatedIdentityCredentialOut),
-		AccessTokenLifetimeSeconds:   int64(lifetime / time.Second),
-		CreatedAt:                    a.CreatedAt.UTC(),
+		IdentifierURIs:                append([]string{}, a.IdentifierURIs...),
+		AppRoles:                      mapSlice(a.AppRoles, appRoleOut),
+		PasswordCredentials:           mapSlice(a.PasswordCredentials, passwordCredentialOut),
+		KeyCredentials:                mapSlice(a.KeyCredentials, keyCredentialOut),
+		FederatedIdentityCredentials:  mapSlice(a.FederatedIdentityCredentials, federatedIdentityCredentialOut),
+		AccessTokenLifetimeSeconds:    int64(lifetime / time.Second),
+		RequireCertificateBoundTokens: a.RequireCertificateBoundTokens,
+		CreatedAt:                     a.CreatedAt.UTC(),
 	}
 	return out
 }

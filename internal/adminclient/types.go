@@ -28,7 +28,10 @@ type Application struct {
 	KeyCredentials               []KeyCredential               `json:"keyCredentials"`
 	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials"`
 	AccessTokenLifetimeSeconds   int                           `json:"accessTokenLifetimeSeconds"`
-	CreatedAt                    time.Time                     `json:"createdAt"`
+	// RequireCertificateBoundTokens: as a resource, the application gets
+	// only certificate-bound tokens (cnf x5t#S256, RFC 8705).
+	RequireCertificateBoundTokens bool      `json:"requireCertificateBoundTokens"`
+	CreatedAt                     time.Time `json:"createdAt"`
 }
 
 // AppRole is an application permission an application exposes.
@@ -106,17 +109,19 @@ type RotateResult struct {
 // NewApplication is the body of CreateApplication; empty fields take the
 // server's defaults (identifier URI api://{appId}, lifetime 1 hour).
 type NewApplication struct {
-	DisplayName                string   `json:"displayName"`
-	IdentifierURIs             []string `json:"identifierUris,omitempty"`
-	AccessTokenLifetimeSeconds int      `json:"accessTokenLifetimeSeconds,omitempty"`
+	DisplayName                   string   `json:"displayName"`
+	IdentifierURIs                []string `json:"identifierUris,omitempty"`
+	AccessTokenLifetimeSeconds    int      `json:"accessTokenLifetimeSeconds,omitempty"`
+	RequireCertificateBoundTokens bool     `json:"requireCertificateBoundTokens,omitempty"`
 }
 
 // ApplicationUpdate is the body of UpdateApplication; nil fields are left
 // unchanged.
 type ApplicationUpdate struct {
-	DisplayName                *string  `json:"displayName,omitempty"`
-	IdentifierURIs             []string `json:"identifierUris,omitempty"`
-	AccessTokenLifetimeSeconds *int     `json:"accessTokenLifetimeSeconds,omitempty"`
+	DisplayName                   *string  `json:"displayName,omitempty"`
+	IdentifierURIs                []string `json:"identifierUris,omitempty"`
+	AccessTokenLifetimeSeconds    *int     `json:"accessTokenLifetimeSeconds,omitempty"`
+	RequireCertificateBoundTokens *bool    `json:"requireCertificateBoundTokens,omitempty"`
 }
 
 // NewAppRole is the body of AddAppRole.

@@ -41,15 +41,17 @@ type Tenant struct {
 }
 
 // Application is an app registration, named by its display name (unique in
-// its tenant). IdentifierURIs and AccessTokenLifetimeSeconds left out keep
-// the server's value (default api://{appId} and 3600).
+// its tenant). IdentifierURIs, AccessTokenLifetimeSeconds and
+// RequireCertificateBoundTokens left out keep the server's value (default
+// api://{appId}, 3600 and false).
 type Application struct {
-	DisplayName                string               `json:"displayName"`
-	IdentifierURIs             []string             `json:"identifierUris,omitempty"`
-	AccessTokenLifetimeSeconds int                  `json:"accessTokenLifetimeSeconds,omitempty"`
-	AppRoles                   []AppRole            `json:"appRoles,omitempty"`
-	KeyCredentials             []KeyCredential      `json:"keyCredentials,omitempty"`
-	PasswordCredentials        []PasswordCredential `json:"passwordCredentials,omitempty"`
+	DisplayName                   string               `json:"displayName"`
+	IdentifierURIs                []string             `json:"identifierUris,omitempty"`
+	AccessTokenLifetimeSeconds    int                  `json:"accessTokenLifetimeSeconds,omitempty"`
+	RequireCertificateBoundTokens *bool                `json:"requireCertificateBoundTokens,omitempty"`
+	AppRoles                      []AppRole            `json:"appRoles,omitempty"`
+	KeyCredentials                []KeyCredential      `json:"keyCredentials,omitempty"`
+	PasswordCredentials           []PasswordCredential `json:"passwordCredentials,omitempty"`
 	// FederatedIdentityCredentials are matched by name (any case), like app
 	// roles by value.
 	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials,omitempty"`

@@ -39,6 +39,10 @@ func Export(st *State) *Document {
 		out := Tenant{Name: tn}
 		for _, a := range t.Applications {
 			app := Application{DisplayName: a.DisplayName, AccessTokenLifetimeSeconds: a.AccessTokenLifetimeSeconds}
+			if a.RequireCertificateBoundTokens {
+				bound := true
+				app.RequireCertificateBoundTokens = &bound
+			}
 			// The default URI (api://{appId}) and the vault application's
 			// URIs (the server's own addresses, kept by the server) are not
 			// configuration: another server has its own.

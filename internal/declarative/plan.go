@@ -369,6 +369,10 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 			fields = append(fields, FieldChange{Field: "accessTokenLifetimeSeconds", To: fmt.Sprint(wa.AccessTokenLifetimeSeconds)})
 		}
 		na := adminclient.NewApplication{DisplayName: wa.DisplayName, IdentifierURIs: wa.IdentifierURIs, AccessTokenLifetimeSeconds: wa.AccessTokenLifetimeSeconds}
+		if b := wa.RequireCertificateBoundTokens; b != nil && *b {
+			na.RequireCertificateBoundTokens = true
+			fields = append(fields, FieldChange{Field: "requireCertificateBoundTokens", To: "true"})
+		}
 		p.add(Change{Op: OpCreate, Kind: "application", Name: path, Fields: fields, stage: stageApplications,
 			run: func(ctx context.Context, c Clients) error {
 				_, err := c.Admin.CreateApplication(ctx, tid, na)
@@ -390,6 +394,14 @@ func (p *planner) application(tn, tid string, wa *Application, ha *adminclient.A
 			v := wa.AccessTokenLifetimeSeconds
 			u.AccessTokenLifetimeSeconds = &v
 			fields = append(fields, FieldChange{Field: "accessTokenLifetimeSeconds", From: fmt.Sprint(ha.AccessTokenLifetimeSeconds), To: fmt.Sprint(v)})
+		}
+		if b := wa.RequireCertificateBoundTokens; b != nil && *b != ha.RequireCertificateBoundTokens {
+			if builtIn(*ha) != "" && *b {
+				p.fail("%s: application %q is built in: Portcullis itself requests its tokens, so it cannot require certificate-bound tokens; drop requireCertificateBoundTokens", wa.at, wa.DisplayName)
+			}
+			v := *b
+			u.RequireCertificateBoundTokens = &v
+			fields = append(fields, FieldChange{Field: "requireCertificateBoundTokens", From: fmt.Sprint(ha.RequireCertificateBoundTokens), To: fmt.Sprint(v)})
 		}
 		if len(fields) > 0 {
 			id := ha.AppID

@@ -59,9 +59,15 @@ type Application struct {
 	AppRoles       []AppRole `json:"appRoles"`
 	// AccessTokenLifetime is the lifetime of access tokens issued for this
 	// application as a resource; zero means the server default (1 h).
-	AccessTokenLifetime time.Duration        `json:"-"`
-	PasswordCredentials []PasswordCredential `json:"passwordCredentials"`
-	KeyCredentials      []KeyCredential      `json:"keyCredentials"`
+	AccessTokenLifetime time.Duration `json:"-"`
+	// RequireCertificateBoundTokens makes this application, as a resource,
+	// receive only certificate-bound access tokens (RFC 8705 §3): a client
+	// must authenticate with a certificate, and its token carries
+	// cnf["x5t#S256"], the SHA-256 thumbprint of that certificate. A
+	// client authenticating with a secret or a federated token is refused.
+	RequireCertificateBoundTokens bool                 `json:"requireCertificateBoundTokens,omitempty"`
+	PasswordCredentials           []PasswordCredential `json:"passwordCredentials"`
+	KeyCredentials                []KeyCredential      `json:"keyCredentials"`
 	// FederatedIdentityCredentials are the external issuers' tokens this
 	// application accepts in place of a secret (workload identity federation).
 	FederatedIdentityCredentials []FederatedIdentityCredential `json:"federatedIdentityCredentials"`

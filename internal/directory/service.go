@@ -182,9 +182,10 @@ func refuseIssuerReferences(ctx context.Context, tx Tx, t Tenant) error {
 // API's field names in its refusals. Without identifier URIs the
 // application gets api://{appId}; a nil lifetime means the default (1 h).
 type NewApplication struct {
-	DisplayName                string
-	IdentifierURIs             []string
-	AccessTokenLifetimeSeconds *int64
+	DisplayName                   string
+	IdentifierURIs                []string
+	AccessTokenLifetimeSeconds    *int64
+	RequireCertificateBoundTokens bool
 }
 
 // DefaultAccessTokenLifetime is the lifetime of access tokens for a
@@ -204,6 +205,7 @@ func (s *Service) CreateApplication(ctx context.Context, tenantRef string, req N
 	}
 	app.DisplayName = name
 	app.IdentifierURIs = append([]string{}, req.IdentifierURIs...)
+	app.RequireCertificateBoundTokens = req.RequireCertificateBoundTokens
 	app.AccessTokenLifetime = DefaultAccessTokenLifetime
 	if req.AccessTokenLifetimeSeconds != nil {
 		if app.AccessTokenLifetime, err = validateAccessTokenLifetime(*req.AccessTokenLifetimeSeconds); err != nil {
@@ -258,13 +260,16 @@ func checkUnique(ctx context.Context, tx Tx, app Application) error {
 
 // ApplicationChange lists what to change in an application; nil fields stay.
 type ApplicationChange struct {
-	DisplayName                *string
-	IdentifierURIs             *[]string
-	AccessTokenLifetimeSeconds *int64
+	DisplayName                   *string
+	IdentifierURIs                *[]string
+	AccessTokenLifetimeSeconds    *int64
+	RequireCertificateBoundTokens *bool
 }
 
-// UpdateApplication changes an application's display name, identifier URIs
-// or token lifetime. A built-in application keeps its built-in URI.
+// UpdateApplication changes an application's display name, identifier URIs,
+// token lifetime or whether its tokens must be certificate-bound. A
+// built-in application keeps its built-in URI and takes unbound tokens
+// (Portcullis itself requests them, some with a secret).
 func (s *Service) UpdateApplication(ctx context.Context, tenantRef, appRef string, req ApplicationChange) (Application, error) {
 	var name string
 	var err error
@@ -303,6 +308,12 @@ func (s *Service) UpdateApplication(ctx context.Context, tenantRef, appRef strin
 			}
 			if req.AccessTokenLifetimeSeconds != nil {
 				cur.AccessTokenLifetime = lifetime
+			}
+			if req.RequireCertificateBoundTokens != nil {
+				if b := BuiltInIdentifierURI(*cur); b != "" && *req.RequireCertificateBoundTokens {
+					return conflict("application %q is built in (identifier URI %s): Portcullis itself requests its tokens, some with a client secret, so it cannot require certificate-bound tokens", cur.DisplayName, b)
+				}
+				cur.RequireCertificateBoundTokens = *req.RequireCertificateBoundTokens
 			}
 			return checkUnique(ctx, tx, *cur)
 		})

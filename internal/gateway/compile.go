@@ -62,7 +62,20 @@ func (g *Gateway) compile(d *directory.API) *API {
 			if m.Revocation != nil && (m.Revocation.OCSP == guard.RevocationSoft || m.Revocation.OCSP == guard.RevocationHard) {
 				a.asksOCSP = true
 			}
+		case guard.SpecBearer:
+			if m.CertificateBound {
+				// The token's certificate is the connection's: TLS
+				// listeners must ask for it.
+				a.needsCert, a.certBound = true, true
+			}
 		}
+	}
+	a.tlsOnly = len(d.Policy.Methods) > 0 && !slices.ContainsFunc(d.Policy.Methods, func(m guard.MethodSpec) bool {
+		return m.Type != guard.SpecBearer || !m.CertificateBound
+	})
+	if a.certBound && g.cfg.PlainHTTPOnly {
+		return fail(errors.New("policy: a bearer method requires certificate-bound tokens (certificateBound), which need the client certificate of a TLS connection, " +
+			"but every gateway listener is plain HTTP; serve the gateway over HTTPS (--gateway-listen https://...) or drop certificateBound"))
 	}
 	if a.headers, err = compileHeaders(d.PrincipalHeaders); err != nil {
 		return fail(err)

@@ -120,6 +120,10 @@ func (g *Gateway) evaluate(r *http.Request, plainHTTP bool, scratch []string) Ve
 				"tenant", api.TenantID, "api", api.Name)
 		}
 	}
+	if plainHTTP && api.tlsOnly {
+		return v.refuse(http.StatusForbidden, reasonInsecureTransport, "insecure_transport",
+			"API "+api.Name+" accepts only certificate-bound tokens, which need the client certificate of a TLS connection: call it over HTTPS with the certificate the token is bound to", nil)
+	}
 	if wait := g.budget.wait(src, now); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		return v.refuse(http.StatusTooManyRequests, reasonRateLimited, "too_many_requests",

@@ -83,6 +83,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Dev admits Basic and API keys on plain HTTP with a warning.
 	Dev bool
+	// PlainHTTPOnly says every gateway listener is plain HTTP: an API that
+	// can only work over TLS (one that requires certificate-bound tokens)
+	// is then refused when it is configured, with the reason.
+	PlainHTTPOnly bool
 }
 
 // Backend is the HTTP engine's handle for one API's upstream.
@@ -367,6 +371,8 @@ type API struct {
 	insecure   bool     // accepts Basic or an API key
 	allowHTTP  bool     // AllowInsecureAuth
 	needsCert  bool
+	certBound  bool // a bearer method requires certificate-bound tokens
+	tlsOnly    bool // every method does: no request over plain HTTP can be admitted
 	secrets    []*vaultwatch.Handle
 	certs      []certDep
 	// cred is the backend credential and TLS settings (nil without

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,15 +88,16 @@ func startGateway(cfg Config, d gatewayDeps) (*gatewayNode, error) {
 			}
 			return app.AppID, true
 		},
-		Clients:     d.tokens,
-		HTTPClient:  &http.Client{Timeout: 10 * time.Second},
-		TokenClient: d.tokenClient,
-		NewBackend:  gateway.NewProxyBackend,
-		FailureLog:  d.failures,
-		Logger:      d.log,
-		Audit:       audit,
-		Metrics:     d.reg,
-		Dev:         cfg.Dev,
+		Clients:       d.tokens,
+		HTTPClient:    &http.Client{Timeout: 10 * time.Second},
+		TokenClient:   d.tokenClient,
+		NewBackend:    gateway.NewProxyBackend,
+		FailureLog:    d.failures,
+		Logger:        d.log,
+		Audit:         audit,
+		Metrics:       d.reg,
+		Dev:           cfg.Dev,
+		PlainHTTPOnly: !slices.ContainsFunc(cfg.gateway, func(gl GatewayListener) bool { return gl.TLS }),
 	})
 	if err != nil {
 		return nil, err

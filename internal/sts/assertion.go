@@ -302,8 +302,9 @@ func (s *Server) findCertificate(app *directory.Application, a *clientAssertion)
 // msal-protocol.md §5): registered certificate by thumbprint, credential
 // validity, signature, audience, time window, lifetime and jti replay.
 // issuer/sub/client_id were checked before the application was looked up.
-// It returns the id of the key credential that signed.
-func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *Error) {
+// It returns the id of the key credential that signed and the SHA-256
+// thumbprint of its certificate.
+func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string, tenant *directory.Tenant, app *directory.Application, a *clientAssertion) (string, *[sha256.Size]byte, *Error) {
 	kc, rc := s.findCertificate(app, a)
 	if kc == nil {
 		registered := make([]string, 0, len(app.KeyCredentials))
@@ -319,29 +320,29 @@ func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string
 		if len(registered) > 0 {
 			list = strings.Join(registered, ", ")
 		}
-		return "", invalidClient(CodeInvalidCertificate,
+		return "", nil, invalidClient(CodeInvalidCertificate,
 			"Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client (%s): '%s'. "+
 				"Certificates registered for app '%s' (%s): %s. Register the certificate with the application, or sign with a registered one.]",
 			a.ThumbprintParam, a.thumbprintText(), app.AppID, a.ThumbprintParam, list)
 	}
 	if rc.err != nil {
-		return "", invalidClient(CodeInvalidCertificate,
+		return "", nil, invalidClient(CodeInvalidCertificate,
 			"Client assertion contains an invalid signature. [Reason - The certificate registered with thumbprint '%s' for app '%s' cannot be parsed; register it again.]",
 			kc.ThumbprintSHA1, app.AppID)
 	}
 	if !kc.NotAfter.IsZero() && now.After(kc.NotAfter) {
-		return "", invalidClient(CodeInvalidCertificate,
+		return "", nil, invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' expired on %s. "+
 				"Register a new certificate with the application and sign with it.]",
 			kc.ThumbprintSHA1, app.AppID, kc.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if !kc.NotBefore.IsZero() && now.Before(kc.NotBefore) {
-		return "", invalidClient(CodeInvalidCertificate,
+		return "", nil, invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The certificate with thumbprint '%s' registered for app '%s' is not valid before %s.]",
 			kc.ThumbprintSHA1, app.AppID, kc.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if err := verifySignature(a.Header.Alg, rc.cert.PublicKey, a.SigningInput, a.Signature); err != nil {
-		return "", invalidClient(CodeInvalidCertificate,
+		return "", nil, invalidClient(CodeInvalidCertificate,
 			"Client assertion failed signature validation. [Reason - The signature does not verify with the certificate with thumbprint '%s' registered for app '%s' (%s).]",
 			kc.ThumbprintSHA1, app.AppID, err)
 	}
@@ -350,30 +351,30 @@ func (s *Server) verifyAssertion(ctx context.Context, now time.Time, base string
 		if len(a.Claims.Aud) > 0 {
 			got = quoteList(a.Claims.Aud, 5)
 		}
-		return "", invalidClient(CodeAssertionAudience,
+		return "", nil, invalidClient(CodeAssertionAudience,
 			"Client assertion audience claim does not match Realm issuer. Review the documentation at https://aka.ms/certCreds. "+
 				"The aud claim is %s; expected the token endpoint '%s/%s/oauth2/v2.0/token'.",
 			got, base, tenant.ID)
 	}
 	if e := s.checkAssertionTime(now, &a.Claims, s.cfg.MaxAssertionLifetime, false); e != nil {
-		return "", e
+		return "", nil, e
 	}
 	if a.Claims.Jti == "" {
-		return "", malformedAssertion("the jti claim is missing; send a unique jti (a new GUID) in every assertion.")
+		return "", nil, malformedAssertion("the jti claim is missing; send a unique jti (a new GUID) in every assertion.")
 	}
 	if len(a.Claims.Jti) > 256 {
-		return "", malformedAssertion("the jti claim is longer than 256 characters.")
+		return "", nil, malformedAssertion("the jti claim is longer than 256 characters.")
 	}
 	// Remember the jti until the assertion could no longer be accepted.
 	// Remembered here first (a replay on this node costs no I/O), then for
 	// the cluster when a ReplayLog is configured.
 	until := a.Claims.Exp.Add(s.cfg.AssertionLeeway)
 	if !s.replay.add(app.AppID, a.Claims.Jti, until, now) || s.shared != nil && !s.shared.record(ctx, replayKeyOf(app.AppID, a.Claims.Jti), until, now) {
-		return "", invalidClient(CodeMalformedAssertion,
+		return "", nil, invalidClient(CodeMalformedAssertion,
 			"Invalid JWT token. The client assertion with jti '%s' was already used; every assertion must carry a new jti and may be used once.",
 			clip(a.Claims.Jti, 100))
 	}
-	return kc.ID, nil
+	return kc.ID, &rc.sha256, nil
 }
 
 // checkAssertionTime enforces exp, nbf and iat with leeway, and the

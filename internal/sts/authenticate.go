@@ -70,6 +70,12 @@ type AuthenticatedClient struct {
 	// CredentialID is the id of the password or key credential that
 	// matched; never the credential itself.
 	CredentialID string
+	// CertificateS256 is the base64url (unpadded) SHA-256 thumbprint of
+	// the certificate that authenticated the client (the registered
+	// certificate that verified its assertion, or its TLS client
+	// certificate); "" for a secret or a federated token. A
+	// certificate-bound token carries it as cnf["x5t#S256"] (RFC 8705 §3.1).
+	CertificateS256 string
 }
 
 // AuthenticateClient is the client-authentication phase of a token request,
@@ -209,12 +215,20 @@ func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenan
 		if assertion.Federated {
 			out.CredentialID, e = s.verifyFederatedAssertion(ctx, now, app, assertion)
 		} else {
-			out.CredentialID, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
+			var sum *[sha256.Size]byte
+			out.CredentialID, sum, e = s.verifyAssertion(ctx, now, in.BaseURL, t, app, assertion)
+			if e == nil {
+				out.CertificateS256 = base64.RawURLEncoding.EncodeToString(sum[:])
+			}
 		}
 		out.ACR = acrCertificate
 	case MethodClientCertificate:
 		out.CredentialID, e = s.verifyClientCertificate(now, app, in.Certificate)
 		out.ACR = acrCertificate
+		if e == nil {
+			sum := sha256.Sum256(in.Certificate.Raw)
+			out.CertificateS256 = base64.RawURLEncoding.EncodeToString(sum[:])
+		}
 	default:
 		e = invalidClient(CodeNoCredential,
 			"The request body must contain the following parameter: 'client_assertion' or 'client_secret'. "+

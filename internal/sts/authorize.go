@@ -36,7 +36,27 @@ func (s *Server) authorize(st *state, client *AuthenticatedClient, scope string)
 				"registered in the tenant, or the scope names it by a wrong identifier URI or application id. "+
 				"You might have sent your authentication request to the wrong tenant.", clip(resource, 200), t.Name)
 	}
+	if res.RequireCertificateBoundTokens && client.CertificateS256 == "" {
+		return Authorization{}, certificateRequired(client, res)
+	}
 	return Authorization{Resource: res, Roles: st.snap.GrantedRoles(t.ID, client.Application.AppID, res.AppID)}, nil
+}
+
+// certificateRequired refuses a token for a resource that takes only
+// certificate-bound tokens to a client that authenticated otherwise: the
+// token could not be bound. 400 unauthorized_client: the client did
+// authenticate, but may not get this token with that credential (so it
+// does not count as a failed authentication).
+func certificateRequired(client *AuthenticatedClient, res *directory.Application) *Error {
+	how := "a client secret"
+	if client.Method == MethodPrivateKeyJWT {
+		how = "a federated token (workload identity federation)"
+	}
+	return newError(http.StatusBadRequest, "unauthorized_client", CodeCertificateRequired,
+		"The resource '%s' (%s) accepts only certificate-bound access tokens (RFC 8705), and application '%s' authenticated with %s. "+
+			"Use a certificate credential: register a certificate on the application and authenticate with a client_assertion signed by it "+
+			"(MSAL: confidential.NewCredFromCert); the token is then bound to that certificate, and the API must be called over TLS with it.",
+		res.DisplayName, res.AppID, client.Application.AppID, how)
 }
 
 // resourceFromScope extracts the resource from a client-credentials scope:

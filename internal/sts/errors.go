@@ -35,6 +35,11 @@ const (
 	CodeNoSigningKey          = 90033   // the tenant has no usable signing key (server-side)
 	CodeIssuanceRefused       = 501051  // an Enricher refused the token (Entra: app not assigned to the resource)
 	CodeEnrichmentFailed      = 1100001 // an Enricher failed (Entra's code for a failed custom claims provider)
+	// CodeCertificateRequired: the resource takes only certificate-bound
+	// tokens and the client did not authenticate with a certificate.
+	// Portcullis' own code: Entra issues no certificate-bound tokens to
+	// confidential clients.
+	CodeCertificateRequired = 7000230
 )
 
 // Error is a protocol error of the token service: the AADSTS code, the

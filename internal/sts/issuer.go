@@ -14,22 +14,30 @@ import (
 
 // accessTokenClaims is Entra's v2.0 app-only claim set (msal-protocol.md §8).
 type accessTokenClaims struct {
-	Aud      string   `json:"aud"`
-	Iss      string   `json:"iss"`
-	Iat      int64    `json:"iat"`
-	Nbf      int64    `json:"nbf"`
-	Exp      int64    `json:"exp"`
-	Azp      string   `json:"azp"`
-	Azpacr   string   `json:"azpacr"`
-	AppID    string   `json:"appid"`
-	AppIDAcr string   `json:"appidacr"`
-	Idtyp    string   `json:"idtyp"`
-	Oid      string   `json:"oid"`
-	Roles    []string `json:"roles,omitempty"`
-	Sub      string   `json:"sub"`
-	Tid      string   `json:"tid"`
-	Uti      string   `json:"uti"`
-	Ver      string   `json:"ver"`
+	Aud      string `json:"aud"`
+	Iss      string `json:"iss"`
+	Iat      int64  `json:"iat"`
+	Nbf      int64  `json:"nbf"`
+	Exp      int64  `json:"exp"`
+	Azp      string `json:"azp"`
+	Azpacr   string `json:"azpacr"`
+	AppID    string `json:"appid"`
+	AppIDAcr string `json:"appidacr"`
+	// Cnf binds the token to the client's certificate (RFC 8705 §3.1),
+	// only for a resource that requires it: other tokens are unchanged.
+	Cnf   *confirmation `json:"cnf,omitempty"`
+	Idtyp string        `json:"idtyp"`
+	Oid   string        `json:"oid"`
+	Roles []string      `json:"roles,omitempty"`
+	Sub   string        `json:"sub"`
+	Tid   string        `json:"tid"`
+	Uti   string        `json:"uti"`
+	Ver   string        `json:"ver"`
+}
+
+// confirmation is the cnf claim of a certificate-bound token.
+type confirmation struct {
+	X5tS256 string `json:"x5t#S256"`
 }
 
 // Issuer mints access tokens, the last phase of a token request: Entra's
@@ -89,6 +97,14 @@ func (i *Issuer) Issue(req IssueRequest) (AccessToken, *Error) {
 		Oid: app.ObjectID, Sub: app.ObjectID, Tid: t.ID,
 		Roles: req.Authorization.Roles,
 		Uti:   randomToken(), Ver: "2.0",
+	}
+	if res.RequireCertificateBoundTokens {
+		// authorize refused a client without a certificate; this is the
+		// last line, should another path reach here.
+		if req.Client.CertificateS256 == "" {
+			return AccessToken{}, certificateRequired(&req.Client, res)
+		}
+		claims.Cnf = &confirmation{X5tS256: req.Client.CertificateS256}
 	}
 	payload, err := json.Marshal(&claims)
 	if err != nil {

@@ -93,7 +93,7 @@ func TestOpen_MigrationIsIdempotentAndConcurrent(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if fmt.Sprint(got) != "[audit/1 cluster/1 core/1 directory/1 directory/2 directory/3 directory/4 directory/5 vault/1 vault/2 vault/3 vault/4]" {
+	if fmt.Sprint(got) != "[audit/1 cluster/1 core/1 directory/1 directory/2 directory/3 directory/4 directory/5 directory/6 vault/1 vault/2 vault/3 vault/4]" {
 		t.Fatalf("schema_migrations = %v", got)
 	}
 	if rev, err := s.Revision(ctx); err != nil || rev != 0 {

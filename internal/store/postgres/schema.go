@@ -173,5 +173,8 @@ CREATE INDEX directory_changes_revision ON directory_changes (revision);`,
 	UNIQUE (tenant_id, app_id, id),
 	FOREIGN KEY (tenant_id, app_id) REFERENCES applications (tenant_id, app_id) ON DELETE CASCADE
 );`,
+		// version 6: whether an application, as a resource, takes only
+		// certificate-bound access tokens (RFC 8705).
+		`ALTER TABLE applications ADD COLUMN require_certificate_bound_tokens BOOLEAN NOT NULL DEFAULT FALSE;`,
 	)
 }

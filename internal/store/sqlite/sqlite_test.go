@@ -88,7 +88,7 @@ func TestOpen_MigrationIsIdempotent(t *testing.T) {
 			got = append(got, c+"/"+time.Duration(v).String())
 		}
 		rows.Close()
-		want := []string{"audit/1ns", "core/1ns", "directory/1ns", "directory/2ns", "directory/3ns", "directory/4ns", "directory/5ns", "vault/1ns", "vault/2ns", "vault/3ns", "vault/4ns"}
+		want := []string{"audit/1ns", "core/1ns", "directory/1ns", "directory/2ns", "directory/3ns", "directory/4ns", "directory/5ns", "directory/6ns", "vault/1ns", "vault/2ns", "vault/3ns", "vault/4ns"}
 		if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 			t.Fatalf("open #%d: schema_migrations = %v, want %v", i+1, got, want)
 		}

@@ -405,8 +405,8 @@ func (t dirTx) CreateApplication(ctx context.Context, app directory.Application)
 		if err := checkApplicationUnique(ctx, q, app); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `INSERT INTO applications (tenant_id, app_id, object_id, display_name, display_name_key, access_token_lifetime, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			app.TenantID, app.AppID, app.ObjectID, app.DisplayName, key(app.DisplayName), int64(app.AccessTokenLifetime), app.CreatedAt); err != nil {
+		if _, err := q.Exec(ctx, `INSERT INTO applications (tenant_id, app_id, object_id, display_name, display_name_key, access_token_lifetime, require_certificate_bound_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			app.TenantID, app.AppID, app.ObjectID, app.DisplayName, key(app.DisplayName), int64(app.AccessTokenLifetime), app.RequireCertificateBoundTokens, app.CreatedAt); err != nil {
 			return err
 		}
 		if err := changed(ctx, q, changeApplication, app.TenantID, app.AppID); err != nil {
@@ -487,7 +487,7 @@ func loadApplications(ctx context.Context, q Querier, where string, args ...any)
 	if where == "" {
 		where = "1 = 1"
 	}
-	rows, err := q.Query(ctx, `SELECT tenant_id, app_id, object_id, display_name, access_token_lifetime, created_at FROM applications WHERE `+where+` ORDER BY created_at, app_id, tenant_id`, args...)
+	rows, err := q.Query(ctx, `SELECT tenant_id, app_id, object_id, display_name, access_token_lifetime, require_certificate_bound_tokens, created_at FROM applications WHERE `+where+` ORDER BY created_at, app_id, tenant_id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +496,7 @@ func loadApplications(ctx context.Context, q Querier, where string, args ...any)
 	for rows.Next() {
 		var a directory.Application
 		var lifetime int64
-		if err := rows.Scan(&a.TenantID, &a.AppID, &a.ObjectID, &a.DisplayName, &lifetime, &a.CreatedAt); err != nil {
+		if err := rows.Scan(&a.TenantID, &a.AppID, &a.ObjectID, &a.DisplayName, &lifetime, &a.RequireCertificateBoundTokens, &a.CreatedAt); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -631,8 +631,8 @@ func (t dirTx) UpdateApplication(ctx context.Context, tenantID, appID string, mu
 		if err := checkApplicationUnique(ctx, q, app); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `UPDATE applications SET display_name = ?, display_name_key = ?, access_token_lifetime = ?, created_at = ? WHERE tenant_id = ? AND app_id = ?`,
-			app.DisplayName, key(app.DisplayName), int64(app.AccessTokenLifetime), app.CreatedAt, tenantID, appID); err != nil {
+		if _, err := q.Exec(ctx, `UPDATE applications SET display_name = ?, display_name_key = ?, access_token_lifetime = ?, require_certificate_bound_tokens = ?, created_at = ? WHERE tenant_id = ? AND app_id = ?`,
+			app.DisplayName, key(app.DisplayName), int64(app.AccessTokenLifetime), app.RequireCertificateBoundTokens, app.CreatedAt, tenantID, appID); err != nil {
 			return err
 		}
 		if err := deleteApplicationParts(ctx, q, tenantID, appID); err != nil {

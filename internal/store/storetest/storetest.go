@@ -132,12 +132,13 @@ func mustTenant(t *testing.T, s Backend, name string) directory.Tenant {
 func fullApp(tenantID, name string) directory.Application {
 	appID := newID()
 	return directory.Application{
-		TenantID:            tenantID,
-		AppID:               appID,
-		ObjectID:            newID(),
-		DisplayName:         name,
-		IdentifierURIs:      []string{"api://" + appID, "https://example.test/" + name},
-		AccessTokenLifetime: 90*time.Minute + 7*time.Nanosecond,
+		TenantID:                      tenantID,
+		AppID:                         appID,
+		ObjectID:                      newID(),
+		DisplayName:                   name,
+		IdentifierURIs:                []string{"api://" + appID, "https://example.test/" + name},
+		AccessTokenLifetime:           90*time.Minute + 7*time.Nanosecond,
+		RequireCertificateBoundTokens: true,
 		AppRoles: []directory.AppRole{
 			{ID: newID(), Value: "Data.Read", DisplayName: "Read data", Description: "Reads", Enabled: true},
 			{ID: newID(), Value: "Data.Write", DisplayName: "Write data", Description: "", Enabled: false},
@@ -536,6 +537,7 @@ func testUpdateApplication(t *testing.T, s Backend) {
 			a.DisplayName = "renamed"
 			a.IdentifierURIs = append(a.IdentifierURIs[1:], "api://added")
 			a.AccessTokenLifetime = 5 * time.Minute
+			a.RequireCertificateBoundTokens = !a.RequireCertificateBoundTokens
 			a.AppRoles[0].Enabled = false
 			a.AppRoles = append(a.AppRoles, directory.AppRole{ID: newID(), Value: "New", Enabled: true})
 			a.PasswordCredentials = a.PasswordCredentials[:1]
