@@ -303,6 +303,9 @@ start_portcullis() {
 # serve on this data folder (like the peers, a fresh process per run).
 setup_portcullis() {
 	log "setting up Portcullis in $PCDATA"
+	# The material (password, API key, CA) was made anew above: a data folder of an earlier
+	# run of the same WORK holds the old ones.
+	rm -rf "$PCDATA"
 	start_portcullis
 	[ -f "$PCDATA/admin.json" ] || die "serve --dev wrote no $PCDATA/admin.json"
 	local be="http://127.0.0.1:$BACKEND_PORT" p
