@@ -63,6 +63,16 @@ func (ar *apiResolver) parse(s string, want vault.ObjectType) (vault.Ref, error)
 
 // Secret implements the resolver seam for Basic passwords and API keys.
 func (ar *apiResolver) Secret(s string) (guard.SecretRef, error) {
+	h, err := ar.acquireSecret(s)
+	if err != nil {
+		return nil, err // not a nil *Handle in a non-nil interface
+	}
+	return h, nil
+}
+
+// acquireSecret watches the vault secret s names for the API, whose
+// references it records (released when the API is replaced).
+func (ar *apiResolver) acquireSecret(s string) (*vaultwatch.Handle, error) {
 	if ar.g.cfg.Vault == nil {
 		return nil, errors.New("this gateway has no vault to resolve references from")
 	}
@@ -70,9 +80,9 @@ func (ar *apiResolver) Secret(s string) (guard.SecretRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := ar.g.res.Acquire(ref, nil)
-	ar.secrets = append(ar.secrets, e)
-	return e, nil
+	h := ar.g.res.Acquire(ref, nil)
+	ar.secrets = append(ar.secrets, h)
+	return h, nil
 }
 
 // Certificates implements the resolver seam for trusted CAs: PEM text as

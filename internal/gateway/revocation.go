@@ -32,19 +32,14 @@ func (ar *apiResolver) CRL(s string) (guard.CRLSource, error) {
 	if !strings.HasPrefix(s, vault.RefScheme) {
 		return nil, errors.New("give PEM text (-----BEGIN X509 CRL-----), a vault://VAULT/secrets/NAME reference to a secret holding the CRL, or an http(s) URL")
 	}
-	if ar.g.cfg.Vault == nil {
-		return nil, errors.New("this gateway has no vault to resolve references from")
-	}
-	ref, err := ar.parse(s, vault.Secrets)
+	h, err := ar.acquireSecret(s)
 	if err != nil {
 		return nil, err
 	}
-	h := ar.g.res.Acquire(ref, nil)
-	ar.secrets = append(ar.secrets, h)
 	c := &vaultCRL{h: h}
 	if v := h.Current(); v != nil {
 		if _, err := guard.ParseCRL(v.Value); err != nil {
-			return nil, fmt.Errorf("%s does not hold a CRL: %w", ref, err)
+			return nil, fmt.Errorf("%s does not hold a CRL: %w", s, err)
 		}
 	}
 	return c, nil
