@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -96,7 +97,7 @@ func (r *RevocationSpec) validate(hasCAs bool) error {
 		case isCRLURL(c):
 			u, err := url.Parse(c)
 			if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
-				return fmt.Errorf("revocation.crls[%d] %q: not an absolute http(s) URL with a host (and no user info or fragment)", i, clip(c, 100))
+				return fmt.Errorf("revocation.crls[%d] %q: not an absolute http(s) URL with a host (and no user info or fragment)", i, redactURL(c))
 			}
 		case strings.Contains(c, "-----BEGIN"):
 			if _, err := ParseCRL([]byte(c)); err != nil {
@@ -179,7 +180,6 @@ type CRLURLSource struct {
 	opts CRLURLOptions
 	cur  atomic.Pointer[x509.RevocationList]
 	mu   sync.Mutex // one download at a time
-	wake chan struct{}
 }
 
 // CRLURLOptions tunes a CRLURLSource; the zero value is a sound default.
@@ -210,16 +210,13 @@ func NewCRLURLSource(ctx context.Context, rawURL string, opts CRLURLOptions) *CR
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &CRLURLSource{url: rawURL, opts: opts, wake: make(chan struct{}, 1)}
+	s := &CRLURLSource{url: rawURL, opts: opts}
 	go s.run(ctx)
 	return s
 }
 
 // CurrentCRL implements CRLSource.
 func (s *CRLURLSource) CurrentCRL() *x509.RevocationList { return s.cur.Load() }
-
-// URL returns the list's address.
-func (s *CRLURLSource) URL() string { return s.url }
 
 func (s *CRLURLSource) run(ctx context.Context) {
 	retry := s.opts.Retry
@@ -247,8 +244,6 @@ func (s *CRLURLSource) run(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			return
-		case <-s.wake:
-			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -308,6 +303,7 @@ type crlEntry struct {
 	name string // "crls[0]" or "crls[0] (https://...)"
 	src  CRLSource
 	idx  atomic.Pointer[crlIndex]
+	mu   sync.Mutex // one request builds the index of a new version; the others wait for it
 }
 
 type crlIndex struct {
@@ -319,6 +315,11 @@ type crlIndex struct {
 }
 
 func (e *crlEntry) index(l *x509.RevocationList) *crlIndex {
+	if ix := e.idx.Load(); ix != nil && ix.l == l {
+		return ix
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if ix := e.idx.Load(); ix != nil && ix.l == l {
 		return ix
 	}
@@ -436,7 +437,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			l := e.src.CurrentCRL()
 			if l == nil {
 				// It may cover the certificate: which CA issued it is not known.
-				problem = cmpOr(problem, e.name+" has no usable list yet (not downloaded yet, or what was loaded is not a CRL)")
+				problem = cmp.Or(problem, e.name+" has no usable list yet (not downloaded yet, or what was loaded is not a CRL)")
 				notLoaded = true
 				continue
 			}
@@ -445,7 +446,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			}
 			ix := e.index(l)
 			if err := ix.signedBy(issuer); err != nil {
-				problem = cmpOr(problem, fmt.Sprintf("%s names the issuer %q but is not signed by it (%s); it is not used",
+				problem = cmp.Or(problem, fmt.Sprintf("%s names the issuer %q but is not signed by it (%s); it is not used",
 					e.name, clip(issuer.Subject.String(), 200), clip(err.Error(), 100)))
 				continue
 			}
@@ -456,7 +457,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 				return revoked(at, "listed in "+e.name)
 			}
 			if !l.NextUpdate.IsZero() && now.After(l.NextUpdate) {
-				problem = cmpOr(problem, fmt.Sprintf("%s is stale: its nextUpdate was %s (server time %s) and no newer list was loaded",
+				problem = cmp.Or(problem, fmt.Sprintf("%s is stale: its nextUpdate was %s (server time %s) and no newer list was loaded",
 					e.name, fmtTime(l.NextUpdate), fmtTime(now)))
 				continue
 			}
@@ -513,13 +514,6 @@ func (rv *revocation) emit(outcome, detail string) {
 	if rv.report != nil {
 		rv.report(outcome, detail)
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func fmtTimeOr(t time.Time, alt string) string {
@@ -660,7 +654,9 @@ func (rv *revocation) askOCSP(ctx context.Context, cert, issuer *x509.Certificat
 	// (RFC 6960 §4.2.2.2), which ParseResponseForCert does not check:
 	// otherwise any certificate of the CA, a client's own included, could
 	// vouch for itself in an answer forged on the way.
-	if rc := r.Certificate; rc != nil && !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+	// The issuer answering itself may embed its own certificate: that is
+	// not a delegate.
+	if rc := r.Certificate; rc != nil && !bytes.Equal(rc.Raw, issuer.Raw) && !slices.Contains(rc.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
 		return fail(name, "the OCSP responder %s signed its answer with a certificate (%q) that is not issued for OCSP signing", name, clip(rc.Subject.String(), 100))
 	}
 	const skew = 5 * time.Minute

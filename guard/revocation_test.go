@@ -463,6 +463,7 @@ func TestRevocation_SpecValidation(t *testing.T) {
 		{"crl mode without crls", ca + `,"revocation":{"ocsp":"soft","crlMode":"soft"}`, "revocation.crlMode is set but revocation.crls is empty"},
 		{"empty crl", ca + `,"revocation":{"crls":[""]}`, "revocation.crls[0] is empty"},
 		{"URL without host", ca + `,"revocation":{"crls":["https:///x.crl"]}`, "revocation.crls[0] \"https:///x.crl\": not an absolute http(s) URL"},
+		{"URL with user info, not echoed", ca + `,"revocation":{"crls":["https://crluser:S3cretPass@pki.example/ca.crl"]}`, "revocation.crls[0] \"https://pki.example/ca.crl\": not an absolute http(s) URL"},
 		{"certificate instead of CRL", ca + `,"revocation":{"crls":[` + jsonString(root.pem()) + `]}`, "revocation.crls[0]: the PEM text holds no \"X509 CRL\" block"},
 		{"repeated", ca + `,"revocation":{"crls":[` + jsonString(good) + `,` + jsonString(good) + `]}`, "revocation.crls[1] repeats revocation.crls[0]"},
 	}
@@ -537,6 +538,8 @@ func TestRevocation_OCSPAnswerSignedByADelegate(t *testing.T) {
 		{"a responder certificate for OCSP signing", root.issue(t, "OCSP responder", nb, na, x509.ExtKeyUsageOCSPSigning), ""},
 		{"a client certificate of the same CA", root.issue(t, "mallory", nb, na, x509.ExtKeyUsageClientAuth), "is not issued for OCSP signing"},
 		{"a certificate of another CA", newTestCA(t, "Other").issue(t, "OCSP responder", nb, na, x509.ExtKeyUsageOCSPSigning), "does not verify"},
+		// openssl ocsp -rsigner ca.crt sends the CA's own certificate: not a delegate.
+		{"the CA itself, its certificate sent with the answer", tls.Certificate{Leaf: root.cert, PrivateKey: root.key}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -180,6 +180,7 @@ func TestAPIValidation_EveryRuleNamesTheFieldAndTheFix(t *testing.T) {
 			Revocation: &guard.RevocationSpec{OCSP: "hard"}}), directory.Invalid, []string{"policy.methods[0].revocation needs trustedCAs"}},
 		{"revocation OCSP mode unknown", policy(withRevocation(cert(pemCA), guard.RevocationSpec{OCSP: "always"})), directory.Invalid, []string{"policy.methods[0].revocation.ocsp \"always\"", "\"soft\""}},
 		{"revocation CRL neither PEM, reference nor URL", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"ldap://dir.example/cn=ca"}})), directory.Invalid, []string{"policy.methods[0].revocation.crls[0]", "http(s) URL"}},
+		{"revocation CRL URL with an impossible port", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"http://pki.example.com:99999/ca.crl"}})), directory.Invalid, []string{"policy.methods[0].revocation.crls[0]", "port \"99999\""}},
 		{"revocation CRL certificate reference", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"vault://kv1/certificates/ca"}})), directory.Invalid, []string{"policy.methods[0].revocation.crls[0]", "vault://VAULT/secrets/NAME"}},
 		{"revocation CRL reference", policy(withRevocation(cert(pemCA), guard.RevocationSpec{CRLs: []string{"vault://kv1/secrets/crl"}, OCSP: "soft"})), 0, nil},
 		{"pin bad thumbprint", policy(guard.MethodSpec{Type: guard.SpecClientCertificate, Pins: []guard.CertificatePinSpec{{Thumbprint: "xyz"}}}), directory.Invalid, []string{"policy.methods[0].pins[0].thumbprint", "40 hex"}},

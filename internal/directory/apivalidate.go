@@ -728,6 +728,11 @@ func validateRevocation(at string, rv *guard.RevocationSpec) error {
 			if err := checkText(field, c); err != nil {
 				return err
 			}
+			if u, err := url.Parse(c); err == nil {
+				if err := checkURLPort(field, shownURL(c), u); err != nil {
+					return err
+				}
+			}
 		case strings.Contains(c, "-----BEGIN"):
 			if len(c) > maxPEM {
 				return invalid("field %q is %d bytes long; a CRL given as PEM is at most %d bytes here: store a larger one in a vault secret (vault://VAULT/secrets/NAME) or give its http(s) URL", field, len(c), maxPEM)

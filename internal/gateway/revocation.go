@@ -50,6 +50,7 @@ func (ar *apiResolver) CRL(s string) (guard.CRLSource, error) {
 type vaultCRL struct {
 	h    *vaultwatch.Handle
 	last atomic.Pointer[parsedCRL]
+	mu   sync.Mutex // one request parses a new version; the others wait for it
 }
 
 type parsedCRL struct {
@@ -62,6 +63,11 @@ func (c *vaultCRL) CurrentCRL() *x509.RevocationList {
 	if v == nil {
 		return nil
 	}
+	if p := c.last.Load(); p != nil && p.v == v {
+		return p.l
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if p := c.last.Load(); p != nil && p.v == v {
 		return p.l
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -936,5 +937,24 @@ func TestProxy_ClientThatStopsReadingIsCutAfterSendTimeout(t *testing.T) {
 				t.Errorf("Done reported %+v, want the client's failure", res[0])
 			}
 		})
+	}
+}
+
+// TestSendWriter_WriteTimeoutEndsTheResponseEvenForAClientThatReads: once WriteTimeout's deadline has
+// passed, a write fails however fast the client reads (SendTimeout must not extend past it).
+func TestSendWriter_WriteTimeoutEndsTheResponseEvenForAClientThatReads(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	go io.Copy(io.Discard, client) // a client that reads everything at once
+	c := &conn{s: &Server{sendTimeout: time.Minute}, nc: server}
+	w := &sendWriter{c: c}
+	c.wdl = time.Now().Add(time.Hour)
+	if _, err := w.Write([]byte("before the deadline")); err != nil {
+		t.Fatalf("write before WriteTimeout's deadline: %v", err)
+	}
+	c.wdl = time.Now().Add(-time.Millisecond)
+	if _, err := w.Write([]byte("after it")); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("write after WriteTimeout's deadline: %v, want os.ErrDeadlineExceeded", err)
 	}
 }

@@ -803,15 +803,18 @@ func (w *sendWriter) Write(p []byte) (int, error) {
 	c := w.c
 	timeout := c.s.sendTimeout
 	now := time.Now()
-	if c.sdl.Sub(now) < timeout-timeout/16 {
-		dl := now.Add(timeout)
-		if !c.wdl.IsZero() && c.wdl.After(now) && c.wdl.Before(dl) {
-			dl = c.wdl
-		}
-		if !dl.Equal(c.sdl) {
-			c.sdl = dl
-			c.nc.SetWriteDeadline(dl)
-		}
+	dl := c.sdl
+	if dl.Sub(now) < timeout-timeout/16 {
+		dl = now.Add(timeout)
+	}
+	// Never past WriteTimeout's deadline, even once it has passed: the
+	// write then fails, whatever the client still reads.
+	if !c.wdl.IsZero() && c.wdl.Before(dl) {
+		dl = c.wdl
+	}
+	if !dl.Equal(c.sdl) {
+		c.sdl = dl
+		c.nc.SetWriteDeadline(dl)
 	}
 	return c.nc.Write(p)
 }
