@@ -71,6 +71,7 @@ func TestBearer_CertificateBoundTokensOverRealTLS(t *testing.T) {
 	tokBoundA := signJWT(t, rsaA, rs256("a"), with(validClaims(), "cnf", map[string]any{"x5t#S256": x5tS256(certA)}))
 	tokUnbound := signJWT(t, rsaA, rs256("a"), with(validClaims(), "uti", "tok-2"))
 	tokDPoP := signJWT(t, rsaA, rs256("a"), with(validClaims(), "uti", "tok-3", "cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}))
+	tokEmptyCnf := signJWT(t, rsaA, rs256("a"), with(validClaims(), "uti", "tok-4", "cnf", map[string]any{}))
 	tokBadThumb := signJWT(t, rsaA, rs256("a"), with(validClaims(), "uti", "tok-4", "cnf", map[string]any{"x5t#S256": "not-a-thumbprint"}))
 
 	tests := []struct {
@@ -89,6 +90,7 @@ func TestBearer_CertificateBoundTokensOverRealTLS(t *testing.T) {
 		{"bound token without a certificate, binding not required", "/plain", none, tokBoundA, 401, "presented no client certificate"},
 		{"unbound token, binding not required", "/plain", withA, tokUnbound, 200, "admitted as"},
 		{"cnf that is not x5t#S256", "/plain", withA, tokDPoP, 401, "binds the token with [jkt], which this API cannot check"},
+		{"cnf without members", "/plain", withA, tokEmptyCnf, 401, "it has no x5t#S256 member"},
 		{"x5t#S256 that is not a thumbprint", "/bound", withA, tokBadThumb, 401, "x5t#S256 is not the base64url (unpadded) SHA-256 thumbprint"},
 	}
 	for _, tt := range tests {

@@ -341,6 +341,9 @@ func (c *confirmation) UnmarshalJSON(b []byte) error {
 		return errors.New("want a JSON object")
 	}
 	raw, ok := m["x5t#S256"]
+	if !ok && len(m) == 0 {
+		return errors.New("it has no x5t#S256 member; a certificate-bound token (RFC 8705) names its certificate there")
+	}
 	if !ok {
 		names := make([]string, 0, len(m))
 		for k := range m {

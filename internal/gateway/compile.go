@@ -50,6 +50,7 @@ func (g *Gateway) compile(d *directory.API) *API {
 	}
 	a.routable = true
 
+	certBound := false // a bearer method requires certificate-bound tokens
 	for _, m := range d.Policy.Methods {
 		switch m.Type {
 		case guard.SpecBasic, guard.SpecAPIKey:
@@ -66,14 +67,14 @@ func (g *Gateway) compile(d *directory.API) *API {
 			if m.CertificateBound {
 				// The token's certificate is the connection's: TLS
 				// listeners must ask for it.
-				a.needsCert, a.certBound = true, true
+				a.needsCert, certBound = true, true
 			}
 		}
 	}
 	a.tlsOnly = len(d.Policy.Methods) > 0 && !slices.ContainsFunc(d.Policy.Methods, func(m guard.MethodSpec) bool {
 		return m.Type != guard.SpecBearer || !m.CertificateBound
 	})
-	if a.certBound && g.cfg.PlainHTTPOnly {
+	if certBound && g.cfg.PlainHTTPOnly {
 		return fail(errors.New("policy: a bearer method requires certificate-bound tokens (certificateBound), which need the client certificate of a TLS connection, " +
 			"but every gateway listener is plain HTTP; serve the gateway over HTTPS (--gateway-listen https://...) or drop certificateBound"))
 	}

@@ -371,7 +371,6 @@ type API struct {
 	insecure   bool     // accepts Basic or an API key
 	allowHTTP  bool     // AllowInsecureAuth
 	needsCert  bool
-	certBound  bool // a bearer method requires certificate-bound tokens
 	tlsOnly    bool // every method does: no request over plain HTTP can be admitted
 	secrets    []*vaultwatch.Handle
 	certs      []certDep

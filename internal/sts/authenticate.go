@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/pki"
 )
 
 // Client authentication methods. The first three are the token endpoint's
@@ -226,8 +227,7 @@ func (s *Server) verifyClient(ctx context.Context, st *state, t *directory.Tenan
 		out.CredentialID, e = s.verifyClientCertificate(now, app, in.Certificate)
 		out.ACR = acrCertificate
 		if e == nil {
-			sum := sha256.Sum256(in.Certificate.Raw)
-			out.CertificateS256 = base64.RawURLEncoding.EncodeToString(sum[:])
+			out.CertificateS256 = pki.X5TS256(in.Certificate)
 		}
 	default:
 		e = invalidClient(CodeNoCredential,
