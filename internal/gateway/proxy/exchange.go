@@ -881,7 +881,7 @@ func (c *conn) extendBodyDeadline() {
 	timeout := c.s.readBodyTimeout
 	now := time.Now()
 	c.bodyMu.Lock()
-	if !c.bodyCut && c.bodyDL.Sub(now) < timeout-timeout/16 {
+	if !c.bodyCut && deadlineDue(c.bodyDL, now, timeout) {
 		c.bodyDL = now.Add(timeout)
 		c.nc.SetReadDeadline(c.bodyDL)
 	}

@@ -79,7 +79,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		var dl time.Time
 		guard = &bodyGuard{r: &deadlineReader{r: r.Body,
 			extend: func() {
-				if now := time.Now(); dl.Sub(now) < timeout-timeout/16 {
+				if now := time.Now(); deadlineDue(dl, now, timeout) {
 					dl = now.Add(timeout)
 					rc.SetReadDeadline(dl)
 				}
@@ -91,11 +91,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	latency := time.Since(start)
 	if err != nil && guard != nil {
 		if st, code, desc, ok := clientBodyFailure(guard.failure()); ok {
-			for k, vv := range d.ResponseHeader { // the decision id, naming the audit line
-				if !hopByHop(k) && k != "Content-Length" {
-					w.Header()[k] = vv
-				}
-			}
+			addDecisionFields(w.Header(), d.ResponseHeader)
 			writeH2Error(w, st, code, desc)
 			if d.Done != nil {
 				d.Done(Result{Status: st, UpstreamLatency: latency, BytesIn: guard.n.Load(), Err: guard.failure(), ClientErr: true})
@@ -110,11 +106,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 			desc, code = "the backend did not answer in time", "gateway_timeout"
 		}
 		s.logBackendFailure(&d, "gateway: backend exchange failed", "status", status, "err", err)
-		for k, vv := range d.ResponseHeader { // the decision id, naming the audit line that says why
-			if !hopByHop(k) && k != "Content-Length" {
-				w.Header()[k] = slices.Clone(vv) // see copyResponseHeader
-			}
-		}
+		addDecisionFields(w.Header(), d.ResponseHeader)
 		writeH2Error(w, status, code, desc)
 		if d.Done != nil {
 			d.Done(Result{Status: status, UpstreamLatency: latency, Err: err})
@@ -168,6 +160,16 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Done != nil {
 		d.Done(res)
+	}
+}
+
+// addDecisionFields adds the Decider's response fields (the decision id, naming the audit line that says
+// why) to an error answer the engine writes itself, copied as copyResponseHeader copies them.
+func addDecisionFields(dst, extra http.Header) {
+	for k, vv := range extra {
+		if !hopByHop(k) && k != "Content-Length" {
+			dst[k] = slices.Clone(vv) // see copyResponseHeader
+		}
 	}
 }
 

@@ -742,11 +742,18 @@ func (c *conn) setReadDeadline(t time.Time) {
 // the idle timeout then ends between 15/16 and all of IdleTimeout.
 func (c *conn) extendIdle(now time.Time) {
 	idle := c.s.idleTimeout
-	if c.rdlIdle && c.rdl.Sub(now) >= idle-idle/16 {
+	if c.rdlIdle && !deadlineDue(c.rdl, now, idle) {
 		return
 	}
 	c.rdl, c.rdlIdle = now.Add(idle), true
 	c.nc.SetReadDeadline(c.rdl)
+}
+
+// deadlineDue reports whether a deadline renewed by timeout on each progress is due for renewal: one
+// still at least 15/16 of the timeout away is kept, since re-arming it costs a runtime timer update (per
+// request, per read or per write), so the timeout then ends between 15/16 and all of its length.
+func deadlineDue(dl, now time.Time, timeout time.Duration) bool {
+	return dl.Sub(now) < timeout-timeout/16
 }
 
 func containsFold(b []byte, s string) bool {
@@ -804,7 +811,7 @@ func (w *sendWriter) Write(p []byte) (int, error) {
 	timeout := c.s.sendTimeout
 	now := time.Now()
 	dl := c.sdl
-	if dl.Sub(now) < timeout-timeout/16 {
+	if deadlineDue(dl, now, timeout) {
 		dl = now.Add(timeout)
 	}
 	// Never past WriteTimeout's deadline, even once it has passed: the

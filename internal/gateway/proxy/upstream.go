@@ -316,7 +316,7 @@ func (bc *bconn) setReadDeadline(t time.Time) {
 // all of the timeout away is kept, sparing a timer update per request: the head timeout then fires
 // between 15/16 and all of ResponseHeaderTimeout after the request was sent.
 func (bc *bconn) awaitHead(now time.Time, timeout time.Duration) {
-	if left := bc.rdl.Sub(now); left >= timeout-timeout/16 && left <= timeout {
+	if !deadlineDue(bc.rdl, now, timeout) && bc.rdl.Sub(now) <= timeout {
 		return
 	}
 	bc.setReadDeadline(now.Add(timeout))
