@@ -770,7 +770,7 @@ func (s *Service) GetCertificateOperation(ctx context.Context, c Caller, vault, 
 			// the claim holds, the node is about to remove it: reporting
 			// completed then would let a client's next create meet the
 			// record and be refused as a second operation.
-			if r.issuedByVault() && r.Status == StatusInProgress && !s.now().Before(r.ClaimedUntil) {
+			if r.abandoned(s.now()) {
 				if ver, done, err := s.issuedBy(ctx, v, name, r.OperationID); err != nil {
 					return CertificateOperation{}, err
 				} else if done {

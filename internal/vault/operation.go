@@ -89,7 +89,7 @@ func (s *Service) replaceFinishedOperation(ctx context.Context, v Vault, name st
 	if err != nil || !ok {
 		return false, err
 	}
-	if !cur.issuedByVault() || cur.Status != StatusInProgress || s.now().Before(cur.ClaimedUntil) {
+	if !cur.abandoned(s.now()) {
 		return false, nil
 	}
 	if _, done, err := s.issuedBy(ctx, v, name, cur.OperationID); err != nil || !done {
@@ -251,7 +251,7 @@ func (s *Service) ResumeCertificateOperations(ctx context.Context) (int, error) 
 				errs = append(errs, err)
 				continue
 			}
-			if !r.issuedByVault() || r.Status != StatusInProgress || s.now().Before(r.ClaimedUntil) {
+			if !r.abandoned(s.now()) {
 				continue
 			}
 			claimed, ok, err := s.claimOperation(ctx, v, st.Name, r.OperationID)

@@ -98,6 +98,13 @@ func (r pendingRecord) issuedByVault() bool {
 	return r.Policy.Issuer != nil && r.Policy.Issuer.Name != IssuerUnknown
 }
 
+// abandoned reports an issuance by the vault still in progress whose node's
+// claim lapsed: the node stopped, before issuing or before removing the
+// record of a version it issued.
+func (r pendingRecord) abandoned(now time.Time) bool {
+	return r.issuedByVault() && r.Status == StatusInProgress && !now.Before(r.ClaimedUntil)
+}
+
 // getPending reads a certificate's pending operation, reporting whether there is one.
 func (s *Service) getPending(ctx context.Context, v Vault, name string) (Setting, pendingRecord, bool, error) {
 	st, err := s.store.GetSetting(ctx, v.Name, SettingPending, name)
