@@ -26,3 +26,20 @@ func loopEngineWanted() (bool, error) {
 		return false, fmt.Errorf("%s=%q is not an engine; set it to auto, eventloop or goroutine", EngineEnv, v)
 	}
 }
+
+// IOURingEnv names the environment variable that says whether event loops batch their socket reads and
+// writes with an io_uring: "" or "auto" where the kernel allows one (kernel.io_uring_disabled or a
+// seccomp profile may refuse it), "off" never, "on" always (the gateway refuses to start without one).
+const IOURingEnv = "PORTCULLIS_GATEWAY_IO_URING"
+
+// ioURingMode reads IOURingEnv.
+func ioURingMode() (string, error) {
+	switch v := os.Getenv(IOURingEnv); v {
+	case "", "auto":
+		return "auto", nil
+	case "on", "off":
+		return v, nil
+	default:
+		return "", fmt.Errorf("%s=%q is not a choice; set it to auto, on or off", IOURingEnv, v)
+	}
+}

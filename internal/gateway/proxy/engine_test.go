@@ -22,23 +22,30 @@ import (
 )
 
 // TestMain runs the package's tests on the default engine of plain-HTTP listeners (the event-loop engine
-// on Linux) and then, in a child process, again on the goroutine engine, so that both keep every
-// behaviour the tests describe.
+// on Linux, with an io_uring where the kernel allows one) and then, in child processes, again on the
+// goroutine engine and on the event-loop engine without an io_uring, so that each keeps every behaviour
+// the tests describe.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code != 0 || os.Getenv(EngineEnv) != "" || !loopEngineAvailable || !rerunnable() {
 		os.Exit(code)
 	}
-	fmt.Fprintf(os.Stderr, "proxy tests: again with %s=goroutine\n", EngineEnv)
-	cmd := exec.Command(os.Args[0], os.Args[1:]...)
-	cmd.Env = append(os.Environ(), EngineEnv+"=goroutine")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			os.Exit(ee.ExitCode())
+	reruns := [][]string{{EngineEnv + "=goroutine"}}
+	if ringBuild {
+		reruns = append(reruns, []string{EngineEnv + "=eventloop", IOURingEnv + "=off"})
+	}
+	for _, env := range reruns {
+		fmt.Fprintf(os.Stderr, "proxy tests: again with %s\n", strings.Join(env, " "))
+		cmd := exec.Command(os.Args[0], os.Args[1:]...)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				os.Exit(ee.ExitCode())
+			}
+			fmt.Fprintln(os.Stderr, "proxy tests: rerun with", env, err)
+			os.Exit(1)
 		}
-		fmt.Fprintln(os.Stderr, "proxy tests: rerun on the goroutine engine:", err)
-		os.Exit(1)
 	}
 	os.Exit(0)
 }

@@ -40,6 +40,7 @@ type evConn struct {
 	eof       bool // the client shut its write side
 	peerDone  bool // epoll reported the client's end of stream or an error: reads continue until they see it
 	closed    bool
+	queued    bool  // on the loop's send queue
 	broken    error // a write failed
 	headArmed bool  // the read-head timeout of the request being read is set
 	lingered  int   // bytes drained while lingering
@@ -99,6 +100,15 @@ func (ec *evConn) Write(p []byte) (int, error) {
 	if ec.broken != nil {
 		return 0, ec.broken
 	}
+	if ec.l.ring != nil {
+		// Sent with the loop's other writes at the end of its turn (evring_linux.go).
+		if ec.pending() == 0 {
+			ec.out, ec.outOff = ec.l.sendBuf(ec.out), 0
+		}
+		ec.out = append(ec.out, p...)
+		ec.l.queueSend(ec, nil)
+		return len(p), nil
+	}
 	rest := p
 	if ec.pending() == 0 {
 		n, err := writeFD(ec.fd, p)
@@ -110,8 +120,7 @@ func (ec *evConn) Write(p []byte) (int, error) {
 			return n, nil
 		}
 		rest = p[n:]
-		ec.out = ec.out[:0]
-		ec.outOff = 0
+		ec.out, ec.outOff = ec.l.sendBuf(ec.out), 0
 		ec.armSend() // the client has not taken all of it: it has SendTimeout to take more
 	}
 	ec.out = append(ec.out, rest...)
@@ -141,25 +150,32 @@ func (ec *evConn) flush() bool {
 		}
 	}
 	if ec.pending() == 0 {
-		ec.sdeadline = 0
-		ec.out = ec.out[:0]
-		ec.outOff = 0
-		if cap(ec.out) > 64<<10 {
-			ec.out = nil
-		}
+		ec.sentAll()
 	}
 	return ec.broken == nil && ec.pending() == 0
 }
 
-func (ec *evConn) onEvent(events uint32) {
-	if ec.closed {
-		return
-	}
+// sentAll notes that all pending output was written: its buffer goes back to the loop.
+func (ec *evConn) sentAll() {
+	ec.sdeadline = 0
+	ec.l.putBuf(ec.out)
+	ec.out, ec.outOff = nil, 0
+}
+
+// note records what an event says of the socket.
+func (ec *evConn) note(events uint32) {
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		ec.readable = true
 	}
 	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		ec.peerDone = true // no edge will follow the data already there: read until the end is seen
+	}
+}
+
+// onEvent acts on an event whose note was taken.
+func (ec *evConn) onEvent(events uint32) {
+	if ec.closed {
+		return
 	}
 	if events&syscall.EPOLLOUT != 0 && ec.pending() > 0 {
 		ec.flush()
@@ -249,6 +265,13 @@ func (ec *evConn) process() {
 
 // fill reads from the client into the buffer once; false when the connection ended.
 func (ec *evConn) fill() bool {
+	space := ec.space()
+	n, eof, err := readFD(ec.fd, space)
+	return ec.took(len(space), n, eof, err)
+}
+
+// space makes room at the end of the read buffer and returns it.
+func (ec *evConn) space() []byte {
 	if ec.off == len(ec.in) {
 		ec.in, ec.off = ec.in[:0], 0
 	}
@@ -262,8 +285,11 @@ func (ec *evConn) fill() bool {
 			ec.in = grown
 		}
 	}
-	space := ec.in[len(ec.in):cap(ec.in)]
-	n, eof, err := readFD(ec.fd, space)
+	return ec.in[len(ec.in):cap(ec.in)]
+}
+
+// took keeps what a read of a buffer space of room bytes gave; false when the connection ended.
+func (ec *evConn) took(room, n int, eof bool, err error) bool {
 	if err != nil {
 		ec.close()
 		return false
@@ -272,7 +298,7 @@ func (ec *evConn) fill() bool {
 		ec.eof, ec.readable = true, false
 		return true
 	}
-	if n < len(space) && !ec.peerDone {
+	if n < room && !ec.peerDone {
 		ec.readable = false // a short read drained the socket; the next bytes bring a new edge
 	}
 	ec.in = ec.in[:len(ec.in)+n]

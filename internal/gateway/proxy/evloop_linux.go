@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/portcullis/portcullis/internal/uring"
 )
 
 // The event-loop engine serves plain-HTTP (non-TLS) connections on Linux. GOMAXPROCS loops each own an
@@ -56,8 +59,25 @@ type evEngine struct {
 // newLoopEngine starts GOMAXPROCS loops.
 func newLoopEngine(s *Server) (*evEngine, error) {
 	e := &evEngine{s: s}
+	mode, err := ioURingMode()
+	if err != nil {
+		return nil, err
+	}
 	for range runtime.GOMAXPROCS(0) {
 		l, err := newLoop(s)
+		if err == nil && mode != "off" {
+			if l.ring, err = newRing(); err != nil {
+				if mode == "auto" {
+					if len(e.loops) == 0 {
+						s.log.Info("gateway: io_uring unavailable; event loops make one system call per read and write", "reason", err)
+					}
+					err = nil
+				} else {
+					l.closeFDs()
+					err = fmt.Errorf("%s=on: %w", IOURingEnv, err)
+				}
+			}
+		}
 		if err != nil {
 			for _, l := range e.loops {
 				l.closeFDs()
@@ -199,6 +219,12 @@ type evLoop struct {
 	sweep   time.Duration // how often idle backend connections are swept
 	obuf    []byte        // a chunked body re-encoded, before it is written
 	polled  int
+
+	ring      *uring.Ring // batches the turn's reads and writes (evring_linux.go); nil: one system call each
+	ahead     []aheadRead
+	sendQ     []sendItem
+	sendSpare []sendItem
+	bufs      [][]byte // output buffers not in use (sendBuf, putBuf)
 }
 
 type evSlot struct {
@@ -255,6 +281,10 @@ func newLoop(s *Server) (*evLoop, error) {
 }
 
 func (l *evLoop) closeFDs() {
+	if l.ring != nil {
+		l.ring.Close()
+		l.ring = nil
+	}
 	syscall.Close(l.wfd)
 	if l.pf != nil {
 		l.pf.Close()
@@ -356,6 +386,7 @@ func (l *evLoop) run() {
 			return
 		}
 		l.now = time.Now().UnixNano()
+		noted := l.readAhead(n)
 		for i := 0; i < n; i++ {
 			ev := &l.events[i]
 			fd := int(ev.Fd)
@@ -369,24 +400,33 @@ func (l *evLoop) run() {
 			if fd >= len(l.fds) {
 				continue
 			}
-			l.dispatch(l.fds[fd], ev.Events)
+			l.dispatch(l.fds[fd], ev.Events, noted)
 		}
+		l.sendQueued()
 		if l.next != 0 && l.now >= l.next {
 			l.scan()
 		}
 		if l.now-l.swept >= int64(l.sweep) {
 			l.sweepPools()
 		}
+		l.sendQueued()
 	}
 }
 
-// dispatch hands an event to its connection; a panic (in a Decider, say) ends that connection only.
-func (l *evLoop) dispatch(sl evSlot, events uint32) {
+// dispatch hands an event to its connection (noting it first unless readAhead did); a panic (in a
+// Decider, say) ends that connection only.
+func (l *evLoop) dispatch(sl evSlot, events uint32, noted bool) {
 	defer l.recoverConn(sl.c, sl.u)
 	switch {
 	case sl.c != nil:
+		if !noted && !sl.c.closed {
+			sl.c.note(events)
+		}
 		sl.c.onEvent(events)
 	case sl.u != nil:
+		if !noted && !sl.u.closed {
+			sl.u.note(events)
+		}
 		sl.u.onEvent(events)
 	}
 }

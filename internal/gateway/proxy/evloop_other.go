@@ -22,3 +22,6 @@ func (*evEngine) adopt(*conn, net.Conn) error    { return errors.New("no event-l
 func (*evEngine) wake()                          {}
 func (*evEngine) close()                         {}
 func (*evEngine) wait(ctx context.Context) error { return nil }
+
+// ringBuild says that loops have no io_uring here.
+const ringBuild = false

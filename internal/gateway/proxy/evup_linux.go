@@ -20,6 +20,9 @@ type evUp struct {
 	readable bool
 	peek     [1]byte
 	peerDone bool // epoll reported the backend's end of stream or an error
+	queued   bool // on the loop's send queue
+	ended    bool // a read ahead saw the end of the stream (endErr nil) or endErr: fill reports it
+	endErr   error
 	broken   error
 	idleAt   int64
 	closed   bool
@@ -29,6 +32,15 @@ type evUp struct {
 func (u *evUp) Write(p []byte) (int, error) {
 	if u.broken != nil {
 		return 0, u.broken
+	}
+	if u.l.ring != nil {
+		// Sent with the loop's other writes at the end of its turn (evring_linux.go).
+		if len(u.out) == u.outOff {
+			u.out, u.outOff = u.l.sendBuf(u.out), 0
+		}
+		u.out = append(u.out, p...)
+		u.l.queueSend(nil, u)
+		return len(p), nil
 	}
 	rest := p
 	if len(u.out) == u.outOff {
@@ -41,7 +53,7 @@ func (u *evUp) Write(p []byte) (int, error) {
 			return n, nil
 		}
 		rest = p[n:]
-		u.out, u.outOff = u.out[:0], 0
+		u.out, u.outOff = u.l.sendBuf(u.out), 0
 	}
 	u.out = append(u.out, rest...)
 	return len(p), nil // all of p is taken: written or kept
@@ -49,6 +61,20 @@ func (u *evUp) Write(p []byte) (int, error) {
 
 // fill reads once from the backend into the free end of in.
 func (u *evUp) fill() (n int, eof bool, err error) {
+	if u.ended {
+		// The end of the stream or an error, read ahead by the loop (prefetch), is reported now.
+		u.ended, u.readable = false, false
+		eof, err = u.endErr == nil, u.endErr
+		u.endErr = nil
+		return 0, eof, err
+	}
+	space := u.space()
+	n, eof, err = readFD(u.fd, space)
+	return u.took(len(space), n, eof, err)
+}
+
+// space makes room at the end of in and returns it.
+func (u *evUp) space() []byte {
 	if len(u.in) == cap(u.in) {
 		if u.off > 0 {
 			k := copy(u.in, u.in[u.off:])
@@ -59,41 +85,39 @@ func (u *evUp) fill() (n int, eof bool, err error) {
 			u.in = grown
 		}
 	}
-	space := u.in[len(u.in):cap(u.in)]
-	n, eof, err = readFD(u.fd, space)
+	return u.in[len(u.in):cap(u.in)]
+}
+
+// took keeps what a read of a buffer space of room bytes gave.
+func (u *evUp) took(room, n int, eof bool, err error) (int, bool, error) {
 	if err != nil || eof {
 		u.readable = false
 		return 0, eof, err
 	}
-	if n < len(space) && !u.peerDone {
+	if n < room && !u.peerDone {
 		u.readable = false
 	}
 	u.in = u.in[:len(u.in)+n]
 	return n, false, nil
 }
 
-func (u *evUp) onEvent(events uint32) {
-	if u.closed {
-		return
-	}
+// note records what an event says of the socket.
+func (u *evUp) note(events uint32) {
 	if events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		u.readable = true
 	}
 	if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 		u.peerDone = true
 	}
+}
+
+// onEvent acts on an event whose note was taken.
+func (u *evUp) onEvent(events uint32) {
+	if u.closed {
+		return
+	}
 	if events&syscall.EPOLLOUT != 0 && len(u.out) > u.outOff {
-		for len(u.out) > u.outOff {
-			n, err := writeFD(u.fd, u.out[u.outOff:])
-			if err != nil {
-				u.broken = err
-				break
-			}
-			if n == 0 {
-				break
-			}
-			u.outOff += n
-		}
+		u.flush()
 	}
 	ec := u.owner
 	if ec == nil {
@@ -108,7 +132,7 @@ func (u *evUp) onEvent(events uint32) {
 	}
 	switch ec.st {
 	case evWait:
-		if u.readable {
+		if u.readable || u.ended || len(u.in) > u.off { // readAhead may have read for it
 			ec.readResponse()
 		}
 	case evBody:
