@@ -5,14 +5,19 @@ package uring
 import (
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
 
 const (
-	sysSetup = 425 // io_uring_setup
-	sysEnter = 426 // io_uring_enter
+	sysSetup    = 425 // io_uring_setup
+	sysEnter    = 426 // io_uring_enter
+	sysRegister = 427 // io_uring_register
+
+	registerProbe = 8 // IORING_REGISTER_PROBE
+	opSupported   = 1 // IO_URING_OP_SUPPORTED
 
 	opSend = 26 // IORING_OP_SEND
 	opRecv = 27 // IORING_OP_RECV
@@ -98,6 +103,12 @@ type Ring struct {
 	keep    [][]byte // the buffers of the pending operations, alive until Submit returns
 }
 
+// abandoned keeps alive, for good, the buffers of operations a failed Submit may have left running.
+var (
+	abandonedMu sync.Mutex
+	abandoned   [][]byte
+)
+
 // ErrUnavailable means that the kernel has no io_uring or refuses it (kernel.io_uring_disabled, a
 // seccomp profile such as Docker's default one).
 var ErrUnavailable = errors.New("io_uring is not available")
@@ -108,7 +119,6 @@ func New(size int) (*Ring, error) {
 		return nil, errors.New("uring: the size must be a power of two between 1 and 4096")
 	}
 	var p params
-	p.cqEntries = uint32(2 * size)
 	r1, _, errno := syscall.RawSyscall(sysSetup, uintptr(size), uintptr(unsafe.Pointer(&p)), 0)
 	if errno != 0 {
 		if errno == syscall.ENOSYS || errno == syscall.EPERM || errno == syscall.EACCES {
@@ -117,9 +127,9 @@ func New(size int) (*Ring, error) {
 		return nil, os.NewSyscallError("io_uring_setup", errno)
 	}
 	r := &Ring{fd: int(r1)}
-	if p.features&featSingleMmap == 0 || p.features&featNoDrop == 0 {
+	if p.features&featSingleMmap == 0 || p.features&featNoDrop == 0 || !r.supports(opSend, opRecv) {
 		r.Close()
-		return nil, ErrUnavailable // kernels before 5.5: not worth supporting
+		return nil, ErrUnavailable // kernels before 5.6, or a filter that refuses these operations
 	}
 	sqSize := int(p.sqOff.array) + int(p.sqEntries)*4
 	cqSize := int(p.cqOff.cqes) + int(p.cqEntries)*int(unsafe.Sizeof(cqe{}))
@@ -149,6 +159,35 @@ func New(size int) (*Ring, error) {
 	r.results = make([]Result, p.sqEntries)
 	r.keep = make([][]byte, 0, p.sqEntries)
 	return r, nil
+}
+
+// probe is struct io_uring_probe with room for every operation code.
+type probe struct {
+	lastOp uint8
+	opsLen uint8
+	resv   uint16
+	resv2  [3]uint32
+	ops    [256]struct {
+		op    uint8
+		resv  uint8
+		flags uint16
+		resv2 uint32
+	}
+}
+
+// supports asks the kernel (IORING_REGISTER_PROBE, 5.6) whether it performs every one of ops.
+func (r *Ring) supports(ops ...uint8) bool {
+	var pr probe
+	_, _, errno := syscall.RawSyscall6(sysRegister, uintptr(r.fd), registerProbe, uintptr(unsafe.Pointer(&pr)), uintptr(len(pr.ops)), 0, 0)
+	if errno != 0 {
+		return false
+	}
+	for _, op := range ops {
+		if int(op) >= int(pr.opsLen) || pr.ops[op].flags&opSupported == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Size is how many operations one Submit takes.
@@ -196,6 +235,14 @@ func (r *Ring) Submit() ([]Result, error) {
 		toSubmit := n - submitted
 		r1, _, errno := syscall.Syscall6(sysEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(n-got), enterGetEvents, 0, 0)
 		if errno != 0 && errno != syscall.EINTR && errno != syscall.EAGAIN && errno != syscall.EBUSY {
+			if submitted > got {
+				// Operations the kernel took may still be running: their buffers must outlive
+				// the ring, whatever its owner does next.
+				abandonedMu.Lock()
+				abandoned = append(abandoned, r.keep...)
+				abandonedMu.Unlock()
+				r.keep = make([][]byte, 0, len(r.sqes))
+			}
 			clear(r.keep)
 			r.keep = r.keep[:0]
 			return nil, os.NewSyscallError("io_uring_enter", errno)

@@ -208,14 +208,29 @@ func itoa(k int) string {
 func TestRing_SubmitOnABrokenRingFails(t *testing.T) {
 	r := newRing(t, 4)
 	a, _ := tcpPairs(t, 1)
-	fd := r.FD()
-	syscall.Close(fd)
-	defer func() { r.fd = -1 }() // closed already
+	null, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(null)
+	if err := syscall.Dup3(null, r.FD(), syscall.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
 	r.Send(a[0], []byte("x"))
 	if _, err := r.Submit(); err == nil || !strings.Contains(err.Error(), "io_uring_enter") {
 		t.Fatalf("Submit on a closed ring = %v, want an io_uring_enter error", err)
 	}
 	if r.Pending() != 0 {
 		t.Fatalf("Pending after a failed Submit = %d, want 0", r.Pending())
+	}
+}
+
+func TestRing_ProbeSaysWhatTheKernelPerforms(t *testing.T) {
+	r := newRing(t, 2)
+	if !r.supports(opSend, opRecv) {
+		t.Fatal("a ring was made, yet the probe says send or recv is not supported")
+	}
+	if r.supports(opSend, 255) {
+		t.Fatal("the probe claims operation 255, which no kernel has")
 	}
 }

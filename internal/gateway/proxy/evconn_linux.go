@@ -102,6 +102,9 @@ func (ec *evConn) Write(p []byte) (int, error) {
 	}
 	if ec.l.ring != nil {
 		// Sent with the loop's other writes at the end of its turn (evring_linux.go).
+		if len(p) == 0 {
+			return 0, nil
+		}
 		if ec.pending() == 0 {
 			ec.out, ec.outOff = ec.l.sendBuf(ec.out), 0
 		}

@@ -674,7 +674,7 @@ func (l *evLoop) lendIdle(up *Upstream) {
 // putUp returns a connection whose exchange completed cleanly to the loop's pool.
 func (l *evLoop) putUp(up *Upstream, u *evUp) {
 	u.owner = nil
-	if up.closed.Load() || u.readable {
+	if up.closed.Load() || u.readable || len(u.out) > u.outOff || u.broken != nil {
 		u.close()
 		return
 	}

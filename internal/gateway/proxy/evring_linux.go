@@ -100,11 +100,7 @@ func (l *evLoop) readAhead(n int) bool {
 		// Whether the reads happened is unknown: their connections cannot go on.
 		l.ringFailed(err)
 		for _, a := range ahead {
-			if a.c != nil {
-				a.c.close()
-			} else if ec := a.u.owner; ec != nil {
-				ec.failUpstream(http.StatusBadGateway, "the backend connection failed", err, 0)
-			}
+			l.aheadFailed(a, err)
 		}
 		clear(l.ahead)
 		return true
@@ -131,6 +127,17 @@ func (l *evLoop) readAhead(n int) bool {
 	}
 	clear(l.ahead)
 	return true
+}
+
+// aheadFailed ends the connection of a read ahead whose outcome is unknown; a panic (in a Done
+// callback, say) ends that connection only.
+func (l *evLoop) aheadFailed(a aheadRead, err error) {
+	defer l.recoverConn(a.c, a.u)
+	if a.c != nil {
+		a.c.close()
+	} else if ec := a.u.owner; ec != nil {
+		ec.failUpstream(http.StatusBadGateway, "the backend connection failed", err, 0)
+	}
 }
 
 // queueSend puts a connection with new output on the send queue (once).
@@ -229,7 +236,9 @@ func (l *evLoop) sendDirect(it *sendItem) {
 	defer l.recoverConn(it.c, it.u)
 	if c := it.c; c != nil {
 		if !c.closed && c.pending() > 0 {
-			c.flush()
+			if !c.flush() && c.broken == nil && c.sdeadline == 0 {
+				c.armSend() // never tried before: the client has SendTimeout to take it
+			}
 			c.resume()
 		}
 		return

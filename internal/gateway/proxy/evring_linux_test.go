@@ -94,8 +94,17 @@ func TestLoop_GoesOnWithoutItsRingWhenTheRingFails(t *testing.T) {
 		ErrorLog: slog.New(slog.NewTextHandler(&logs, nil))}
 	addr := startProxy(t, s, nil)
 	loops := loopsOf(t, s, addr)
+	// Each ring's descriptor becomes /dev/null's (atomically: the number is never free for a socket to
+	// take), so the loop's next submission fails.
+	null, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(null)
 	for _, l := range loops {
-		syscall.Close(l.ring.FD()) // the loop's next submission fails
+		if err := syscall.Dup3(null, l.ring.FD(), syscall.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Each loop's first exchange after that may fail (whether its bytes went is unknown); then every
 	// exchange succeeds with one system call per read and write.

@@ -35,6 +35,9 @@ func (u *evUp) Write(p []byte) (int, error) {
 	}
 	if u.l.ring != nil {
 		// Sent with the loop's other writes at the end of its turn (evring_linux.go).
+		if len(p) == 0 {
+			return 0, nil
+		}
 		if len(u.out) == u.outOff {
 			u.out, u.outOff = u.l.sendBuf(u.out), 0
 		}
@@ -62,7 +65,7 @@ func (u *evUp) Write(p []byte) (int, error) {
 // fill reads once from the backend into the free end of in.
 func (u *evUp) fill() (n int, eof bool, err error) {
 	if u.ended {
-		// The end of the stream or an error, read ahead by the loop (prefetch), is reported now.
+		// The end of the stream or an error that readAhead met is reported now.
 		u.ended, u.readable = false, false
 		eof, err = u.endErr == nil, u.endErr
 		u.endErr = nil
