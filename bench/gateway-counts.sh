@@ -63,7 +63,7 @@ wrk -t2 -c64 -d2s -H "$HEADER" "$URL$path" >/dev/null
 
 # perf takes a while to attach to every thread, so the counters start well before the load and stop
 # well after it; the idle seconds around it add a few calls, not per-request ones.
-EVENTS='raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_clock_gettime,context-switches'
+EVENTS='raw_syscalls:sys_enter,syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_io_uring_enter,syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_futex,syscalls:sys_enter_nanosleep,syscalls:sys_enter_clock_gettime,context-switches'
 perf stat -e "$EVENTS" -p "$PROXY" -o "$OUT/proxy" -- sleep $((DURATION + 4)) &
 P1=$!
 perf stat -e "$EVENTS" -p "$BACKEND" -o "$OUT/backend" -- sleep $((DURATION + 4)) &
