@@ -13,7 +13,8 @@
 #   SLOW_DURATION=20s  length of each measured run of the bcrypt scenario: at 64 connections its
 #                      answers come in waves seconds apart, so a short run counts too few of them
 #   WARMUP=2s          unmeasured warm-up before each scenario's runs
-#   ROUNDS=3           every scenario is run ROUNDS times, interleaved (round 1 of all, then round 2, ...)
+#   ROUNDS=3           every scenario is run ROUNDS times, interleaved (round 1 of all, then round 2
+#                      backwards, ...)
 #   ONLY=regex         run only scenarios whose name matches, e.g. ONLY='haproxy|nginx|caddy|direct'
 #   MTLS_CONN_REQUESTS=100
 #                      mTLS scenarios reconnect every N requests, resuming the TLS session (0: never)
@@ -66,23 +67,26 @@ die() {
 # ---------------------------------------------------------------- scenarios
 # name | group | baseline for "vs direct" | load tool | shapes | description
 # A group shares one load generator; tput = 64 connections, lat = 8 connections.
+# The two sides of each target run back to back (the API key run between Basic's reference and the
+# diagnostic one), so that a host whose speed drifts over minutes moves both sides alike; even
+# rounds run the list backwards, so that neither side is always first.
 SCENARIOS=(
 	"direct|a|direct|wrk|tput lat|wrk -> backend, no proxy"
 	"haproxy-plain|b|direct|wrk|tput lat|HAProxy, no auth"
+	"portcullis-plain|b|direct|wrk|tput lat|Portcullis gateway, API without inbound auth"
 	"nginx-plain|b|direct|wrk|tput lat|nginx, no auth"
 	"caddy-plain|b|direct|wrk|tput lat|Caddy, no auth"
-	"portcullis-plain|b|direct|wrk|tput lat|Portcullis gateway, API without inbound auth"
+	"portcullis-basic|c|direct|wrk|tput|Portcullis Basic, password from the vault (plain HTTP allowed)"
 	"haproxy-basic-insecure|c|direct|wrk|tput|HAProxy userlist insecure-password (plain-text compare)"
+	"portcullis-apikey|c|direct|wrk|tput|Portcullis API key in x-api-key, key from the vault (plain HTTP allowed)"
 	"haproxy-basic-headers|c|direct|wrk|tput|HAProxy userlist as above + the headers Portcullis sends (forwarding, identity, request id; credential removed)"
 	"caddy-basic-bcrypt|c|direct|wrk|tput|Caddy basicauth bcrypt cost 10, hash_cache off"
-	"portcullis-basic|c|direct|wrk|tput|Portcullis Basic, password from the vault (plain HTTP allowed)"
-	"portcullis-apikey|c|direct|wrk|tput|Portcullis API key in x-api-key, key from the vault (plain HTTP allowed)"
 	"haproxy-jwt|d|direct|wrk|tput|HAProxy jwt_verify RS256 + alg/iss/aud/exp/role checks"
 	"portcullis-jwt|d|direct|wrk|tput|Portcullis bearer RS256 from its own tenant + audience + role"
 	"direct-lg|e|direct-lg|loadgen|tput|loadgen -> backend, plain HTTP"
 	"haproxy-mtls|e|direct-lg|loadgen|tput|HAProxy TLS + required client certificate, tickets"
-	"nginx-mtls|e|direct-lg|loadgen|tput|nginx TLS + ssl_verify_client on, tickets"
 	"portcullis-mtls|e|direct-lg|loadgen|tput|Portcullis TLS + client certificate from the bench CA"
+	"nginx-mtls|e|direct-lg|loadgen|tput|nginx TLS + ssl_verify_client on, tickets"
 )
 selected() { [[ ${1%%|*} =~ $ONLY ]]; }
 want() { # want PREFIX: is any selected scenario's name starting with PREFIX?
@@ -547,7 +551,12 @@ if want portcullis; then setup_portcullis; fi
 : >"$LOGS/load.log"
 start_ts=$(date +%s)
 for round in $(seq "$ROUNDS"); do
-	for spec in "${SCENARIOS[@]}"; do
+	order=("${SCENARIOS[@]}")
+	if ((round % 2 == 0)); then
+		order=()
+		for ((i = ${#SCENARIOS[@]} - 1; i >= 0; i--)); do order+=("${SCENARIOS[i]}"); done
+	fi
+	for spec in "${order[@]}"; do
 		selected "$spec" || continue
 		run_scenario "$round" "$spec"
 	done
