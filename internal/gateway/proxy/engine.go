@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -43,3 +44,6 @@ func ioURingMode() (string, error) {
 		return "", fmt.Errorf("%s=%q is not a choice; set it to auto, on or off", IOURingEnv, v)
 	}
 }
+
+// errIOURingRequired is the start failure of IOURingEnv=on without an io_uring.
+var errIOURingRequired = errors.New(IOURingEnv + "=on, but the kernel refuses an io_uring")

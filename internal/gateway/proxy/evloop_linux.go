@@ -74,7 +74,7 @@ func newLoopEngine(s *Server) (*evEngine, error) {
 					err = nil
 				} else {
 					l.closeFDs()
-					err = fmt.Errorf("%s=on: %w", IOURingEnv, err)
+					err = fmt.Errorf("%w (%v); unset it or set it to auto to go on without one", errIOURingRequired, err)
 				}
 			}
 		}

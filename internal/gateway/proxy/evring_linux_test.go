@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,5 +131,21 @@ func TestLoop_GoesOnWithoutItsRingWhenTheRingFails(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "io_uring failed") {
 		t.Fatalf("log %q does not say that io_uring failed", logs.String())
+	}
+}
+
+func TestProxy_UnknownIOURingChoiceIsRefusedByServe(t *testing.T) {
+	if engineName() != "eventloop" {
+		t.Skip("the goroutine engine has no loops")
+	}
+	t.Setenv(IOURingEnv, "yes")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s := &Server{Decider: deciderFunc(func(*http.Request) Decision { return Decision{Status: 204} })}
+	if err := s.Serve(ln); err == nil || !strings.Contains(err.Error(), IOURingEnv) {
+		t.Fatalf("Serve = %v, want an error naming %s", err, IOURingEnv)
 	}
 }

@@ -218,7 +218,8 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 }
 
 // loopEngine returns the event-loop engine for a plain-HTTP listener, starting it on first use, or nil
-// when the goroutine engine serves plain HTTP too (see EngineEnv). s.mu is held.
+// when the goroutine engine serves plain HTTP too (see EngineEnv). A bad EngineEnv or IOURingEnv, or
+// IOURingEnv=on without an io_uring, is an error. s.mu is held.
 func (s *Server) loopEngine() (*evEngine, error) {
 	if s.ev != nil {
 		return s.ev, nil
@@ -227,7 +228,13 @@ func (s *Server) loopEngine() (*evEngine, error) {
 	if err != nil || !want {
 		return nil, err
 	}
+	if _, err := ioURingMode(); err != nil {
+		return nil, err
+	}
 	s.ev, err = newLoopEngine(s)
+	if errors.Is(err, errIOURingRequired) {
+		return nil, err
+	}
 	if err != nil {
 		s.log.Warn("gateway: the event-loop engine could not start; plain HTTP uses the goroutine engine", "err", err)
 		return nil, nil
