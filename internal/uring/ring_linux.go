@@ -85,8 +85,7 @@ type Result struct {
 // Ring is an io_uring instance whose submission queue holds up to Size operations.
 type Ring struct {
 	fd      int
-	sqMem   []byte
-	cqMem   []byte
+	ringMem []byte
 	sqeMem  []byte
 	sqHead  *uint32
 	sqTail  *uint32
@@ -139,7 +138,7 @@ func New(size int) (*Ring, error) {
 		r.Close()
 		return nil, os.NewSyscallError("mmap", err)
 	}
-	r.sqMem, r.cqMem = mem, mem
+	r.ringMem = mem
 	sqeMem, err := syscall.Mmap(r.fd, offSQEs, int(p.sqEntries)*int(unsafe.Sizeof(sqe{})), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		r.Close()
@@ -283,9 +282,9 @@ func (r *Ring) Close() error {
 		syscall.Munmap(r.sqeMem)
 		r.sqeMem = nil
 	}
-	if r.sqMem != nil {
-		syscall.Munmap(r.sqMem)
-		r.sqMem, r.cqMem = nil, nil
+	if r.ringMem != nil {
+		syscall.Munmap(r.ringMem)
+		r.ringMem = nil
 	}
 	if r.fd >= 0 {
 		syscall.Close(r.fd)

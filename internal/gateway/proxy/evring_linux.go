@@ -248,9 +248,7 @@ func (l *evLoop) sendDirect(it *sendItem) {
 		return
 	}
 	u.flush()
-	if ec := u.owner; ec != nil && u.broken != nil && ec.st == evWait {
-		ec.failUpstream(http.StatusBadGateway, "the backend connection failed while sending the request", u.broken, 0)
-	}
+	u.failedSending()
 }
 
 // ringFailed stops using the ring: from now on every read and write is one system call.
@@ -299,9 +297,7 @@ func (u *evUp) afterSend(x uring.Result) {
 	default:
 		u.broken = x.Err
 	}
-	if ec := u.owner; ec != nil && u.broken != nil && ec.st == evWait {
-		ec.failUpstream(http.StatusBadGateway, "the backend connection failed while sending the request", u.broken, 0)
-	}
+	u.failedSending()
 }
 
 // flush writes the pending request bytes that the socket takes now.

@@ -129,8 +129,7 @@ func (u *evUp) onEvent(events uint32) {
 		}
 		return
 	}
-	if u.broken != nil && ec.st == evWait {
-		ec.failUpstream(http.StatusBadGateway, "the backend connection failed while sending the request", u.broken, 0)
+	if u.failedSending() {
 		return
 	}
 	switch ec.st {
@@ -163,4 +162,15 @@ func (u *evUp) close() {
 	}
 	syscall.Close(u.fd)
 	u.fd = -1
+}
+
+// failedSending ends the exchange with a 502 when writing its request to the backend failed; it
+// reports whether it did.
+func (u *evUp) failedSending() bool {
+	ec := u.owner
+	if ec == nil || u.broken == nil || ec.st != evWait {
+		return false
+	}
+	ec.failUpstream(http.StatusBadGateway, "the backend connection failed while sending the request", u.broken, 0)
+	return true
 }
