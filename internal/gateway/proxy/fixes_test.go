@@ -90,6 +90,53 @@ func TestProxy_BackendDyingDuringStreamedUploadIs502(t *testing.T) {
 	}
 }
 
+// A backend that reads the request and closes without an answer, or in the middle of one, gets the client a
+// 502 (on the event loop with an io_uring, the end of stream is met by a read made ahead and reported by
+// the connection's next read).
+func TestProxy_BackendClosingInsteadOfAnsweringIs502(t *testing.T) {
+	tests := []struct{ name, answer string }{
+		{"nothing", ""},
+		{"part of a head", "HTTP/1.1 200 OK\r\nContent-"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						br := bufio.NewReader(c)
+						for {
+							line, err := br.ReadString('\n')
+							if err != nil || line == "\r\n" {
+								break
+							}
+						}
+						io.WriteString(c, tc.answer)
+						c.Close()
+					}()
+				}
+			}()
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
+			resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "missing or malformed") {
+				t.Fatalf("%s: %s, want 502 saying the answer was missing or malformed", resp.Status, body)
+			}
+			if res := f.wait(t, 1); res[0].Status != http.StatusBadGateway || res[0].Err == nil {
+				t.Errorf("Done reported %d, %v; want 502 with the backend's error", res[0].Status, res[0].Err)
+			}
+		})
+	}
+}
+
 func TestProxy_LocalRefusalOfAnUploadEndsWithoutReset(t *testing.T) {
 	d := deciderFunc(func(r *http.Request) Decision {
 		return Decision{Status: 401, Body: []byte(`{"error":"unauthorized"}`)}
