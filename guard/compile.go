@@ -301,7 +301,7 @@ func compileRevocation(spec RevocationSpec, path string, res SpecResolver, opts 
 				return nil, fmt.Errorf("%s: the resolver returned no CRL for %q", e.name, clip(ref, 200))
 			}
 			e.src = src
-			if isCRLURL(ref) {
+			if IsCRLURL(ref) {
 				e.name += " (" + redactURL(ref) + ")"
 			} else {
 				e.name += " (" + clip(ref, 200) + ")"

@@ -63,8 +63,9 @@ const (
 // DefaultOCSPTimeout bounds one OCSP request.
 const DefaultOCSPTimeout = 2 * time.Second
 
-// isCRLURL reports whether a crls entry is an http(s) URL to fetch.
-func isCRLURL(s string) bool {
+// IsCRLURL reports whether a revocation.crls entry is an http(s) URL to
+// download (the others are PEM text, or a reference a CRLResolver follows).
+func IsCRLURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
@@ -94,7 +95,7 @@ func (r *RevocationSpec) validate(hasCAs bool) error {
 		switch {
 		case strings.TrimSpace(c) == "":
 			return fmt.Errorf("revocation.crls[%d] is empty: give PEM text, a reference or an http(s) URL", i)
-		case isCRLURL(c):
+		case IsCRLURL(c):
 			u, err := url.Parse(c)
 			if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 				return fmt.Errorf("revocation.crls[%d] %q: not an absolute http(s) URL with a host (and no user info or fragment)", i, redactURL(c))
@@ -605,7 +606,7 @@ func (rv *revocation) askOCSP(ctx context.Context, cert, issuer *x509.Certificat
 	}
 	var responder string
 	for _, s := range cert.OCSPServer {
-		if isCRLURL(s) {
+		if IsCRLURL(s) {
 			responder = s
 			break
 		}

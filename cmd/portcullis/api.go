@@ -609,7 +609,7 @@ func (f *apiFlags) applyRevocation(set func(string) bool, m *guard.MethodSpec) e
 // crlSource turns a --crl value into what the API stores: a URL or a vault
 // reference as is, else the CRL of the file as PEM.
 func crlSource(v string) (string, error) {
-	if strings.HasPrefix(v, "vault://") || strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "http://") {
+	if strings.HasPrefix(v, "vault://") || guard.IsCRLURL(v) {
 		return v, nil
 	}
 	b, err := os.ReadFile(v)

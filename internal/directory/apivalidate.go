@@ -721,7 +721,7 @@ func validateRevocation(at string, rv *guard.RevocationSpec) error {
 			if err := validateReference(field, c, "secrets"); err != nil {
 				return err
 			}
-		case strings.HasPrefix(c, "https://") || strings.HasPrefix(c, "http://"):
+		case guard.IsCRLURL(c):
 			if len(c) > 2048 {
 				return invalid("field %q is %d characters long; a CRL URL is at most 2048", field, len(c))
 			}

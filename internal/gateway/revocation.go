@@ -21,7 +21,7 @@ import (
 // tenant holding the list in PEM or DER, followed as it gets new versions.
 // PEM text is parsed by guard itself.
 func (ar *apiResolver) CRL(s string) (guard.CRLSource, error) {
-	if strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://") {
+	if guard.IsCRLURL(s) {
 		src, err := ar.g.crls.source(s)
 		if err != nil {
 			return nil, err
