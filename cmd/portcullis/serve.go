@@ -64,11 +64,12 @@ itself trusted) for the failed-authentication budget, the audit log and the
 backend, and appends the balancer to X-Forwarded-For. From other peers such
 headers are dropped, as at the edge. The PROXY protocol is not read.
 
-On Linux, plain-HTTP gateway listeners are served by event loops that batch
-their socket reads and writes with io_uring where the kernel allows it.
-PORTCULLIS_GATEWAY_IO_URING=off turns that off (on: those listeners stop
-with an error without it); PORTCULLIS_GATEWAY_ENGINE=goroutine serves them
-one goroutine per connection instead. See docs/operations.md, "The gateway's HTTP engines".
+On Linux, gateway connections (HTTP/1.1, plain or after the TLS handshake)
+are served by event loops that batch their socket reads and writes with
+io_uring where the kernel allows it. PORTCULLIS_GATEWAY_IO_URING=off turns
+that off (on: the gateway listeners stop with an error without it);
+PORTCULLIS_GATEWAY_ENGINE=goroutine serves them one goroutine per
+connection instead. See docs/operations.md, "The gateway's HTTP engines".
 
 Flags are read at start: change them with a restart. SIGHUP reopens the
 gateway audit log; certificates are reloaded when their files change.

@@ -35,8 +35,8 @@ var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_descript
 // (a bearer token while some API trusts an external issuer), which the engine then decides off its event
 // loop (proxy.WaitingDecider). Tenant tokens are checked against the token service's keys in memory.
 // A client certificate's decision may wait too, for an OCSP responder, when some API asks one (cached
-// answers do not wait; the event-loop engine serves plain HTTP, which carries no certificate, so this
-// matters only if it ever serves TLS).
+// answers do not wait, but telling them apart would mean routing first: while OCSP is in use, such a
+// connection is served off the loop).
 func (d decider) MayWait(r *http.Request) bool {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && d.g.routes.Load().asksOCSP {
 		return true

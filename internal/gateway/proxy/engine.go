@@ -6,9 +6,9 @@ import (
 	"os"
 )
 
-// EngineEnv names the environment variable that chooses the engine of plain-HTTP listeners: "goroutine"
-// forces one goroutine per connection everywhere; "" or "auto" uses the event-loop engine where it exists
-// (Linux). TLS listeners always use the goroutine engine.
+// EngineEnv names the environment variable that chooses the gateway's engine: "goroutine" forces one
+// goroutine per connection everywhere; "" or "auto" uses the event-loop engine where it exists (Linux)
+// for plain-HTTP connections and for TLS ones once their handshake is made and HTTP/1.1 chosen.
 const EngineEnv = "PORTCULLIS_GATEWAY_ENGINE"
 
 // loopEngineWanted reads EngineEnv.

@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// TestMain runs the package's tests on the default engine of plain-HTTP listeners (the event-loop engine
+// TestMain runs the package's tests on the default engine (the event-loop engine
 // on Linux, with an io_uring where the kernel allows one) and then, in child processes, again on the
 // goroutine engine and on the event-loop engine without an io_uring, so that each keeps every behaviour
 // the tests describe.
@@ -60,7 +60,7 @@ func rerunnable() bool {
 	return true
 }
 
-// engineName is the engine serving plain-HTTP listeners in this run.
+// engineName is the engine serving HTTP/1.1 connections in this run.
 func engineName() string {
 	if want, _ := loopEngineWanted(); want {
 		return "eventloop"

@@ -26,9 +26,10 @@ const (
 
 // evConn is a client connection served by a loop.
 type evConn struct {
-	l  *evLoop
-	c  *conn
-	fd int
+	l   *evLoop
+	c   *conn
+	fd  int
+	tls *evTLS // the TLS layer of a TLS listener's connection (evtls_linux.go); nil for plain HTTP
 
 	in     []byte // read buffer: in[off:] is unread
 	off    int
@@ -78,7 +79,7 @@ func (ec *evConn) start() {
 	l.slot(ec.fd).c = ec
 	l.conns[ec] = struct{}{}
 	ec.in = make([]byte, 0, evReadBuf)
-	ec.readable = true // bytes may have arrived before registration
+	ec.readable = true // bytes may have arrived before registration (or during the TLS handshake)
 	ec.enterHead()
 	// A new connection waits for its first byte no longer than a head may take (net/http does the same),
 	// not for a whole keep-alive idle period.
@@ -94,9 +95,17 @@ func (ec *evConn) idle() bool {
 
 func (ec *evConn) pending() int { return len(ec.out) - ec.outOff }
 
-// Write sends p, keeping what the socket does not take for when it becomes writable; it fails only once
-// the connection failed.
+// Write sends p (as TLS records on a TLS connection), keeping what the socket does not take for when it
+// becomes writable; it fails only once the connection failed.
 func (ec *evConn) Write(p []byte) (int, error) {
+	if ec.tls != nil {
+		return ec.tls.tc.Write(p)
+	}
+	return ec.writeRaw(p)
+}
+
+// writeRaw sends p as it is.
+func (ec *evConn) writeRaw(p []byte) (int, error) {
 	if ec.broken != nil {
 		return 0, ec.broken
 	}
@@ -242,7 +251,7 @@ func (ec *evConn) process() {
 			}
 			begun = ec.off+skip < len(ec.in)
 		}
-		if !ec.readable {
+		if !ec.readable && !ec.tlsMore() {
 			if ec.eof {
 				if begun {
 					ec.answerError(400, "the connection ended in the middle of a request head")
@@ -268,6 +277,9 @@ func (ec *evConn) process() {
 
 // fill reads from the client into the buffer once; false when the connection ended.
 func (ec *evConn) fill() bool {
+	if ec.tls != nil {
+		return ec.fillTLS()
+	}
 	space := ec.space()
 	n, eof, err := readFD(ec.fd, space)
 	return ec.took(len(space), n, eof, err)
@@ -386,6 +398,7 @@ func (ec *evConn) done(keep bool) {
 
 // closeAfterWrite closes the connection once its pending output is written.
 func (ec *evConn) closeAfterWrite() {
+	ec.notifyBeforeClosing()
 	if ec.pending() == 0 {
 		ec.close()
 		return
@@ -420,6 +433,9 @@ func (ec *evConn) drain() {
 		return
 	}
 	if ec.lingered == 0 {
+		if ec.notifyBeforeClosing(); ec.pending() > 0 {
+			return // the close_notify alert goes first
+		}
 		if syscall.Shutdown(ec.fd, syscall.SHUT_WR) != nil {
 			ec.close()
 			return
@@ -622,6 +638,14 @@ func (ec *evConn) relayHead(off, end int) {
 		ec.handOverResponse(off, latency)
 		return
 	}
+	if kind == 2 {
+		if err := chunkedFailsAtOnce(u.in[off+end:]); err != nil {
+			// As the goroutine engine does: a body that fails before any of it could be relayed gets the
+			// client a 502 that says so, not a head followed by a closed connection.
+			ec.failUpstream(http.StatusBadGateway, "the backend's answer was missing or malformed", err, latency)
+			return
+		}
+	}
 	ec.deadline = 0
 	ec.upKeep = !rs.connClose && (rs.minor == 1 || rs.connKeepAlive)
 	ec.keep = c.keep && !ec.l.s.shutting.Load()
@@ -787,6 +811,23 @@ func (ec *evConn) pumpChunked() {
 	ec.endExchange(nil)
 }
 
+// chunkedFailsAtOnce returns the error of a chunked body whose bytes at hand (b) are malformed before
+// any data, or nil.
+func chunkedFailsAtOnce(b []byte) error {
+	var d chunkDecoder
+	for len(b) > 0 && !d.done() {
+		used, data, err := d.next(b)
+		if err != nil {
+			return err
+		}
+		if len(data) > 0 || used == 0 {
+			return nil
+		}
+		b = b[used:]
+	}
+	return nil
+}
+
 // appendChunkHeader appends the size line of a chunk of n bytes.
 func appendChunkHeader(b []byte, n int) []byte {
 	const hex = "0123456789abcdef"
@@ -892,6 +933,9 @@ func (ec *evConn) close() {
 	ec.closed = true
 	l := ec.l
 	ec.dropUp()
+	if ec.tls != nil && ec.fd >= 0 {
+		ec.notifyClose()
+	}
 	if ec.fd >= 0 {
 		if ec.fd < len(l.fds) {
 			l.fds[ec.fd].c = nil
@@ -949,6 +993,12 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 func (ec *evConn) takeOver(first func(c *conn) bool) {
 	l := ec.l
 	c := ec.c
+	if c.bw != nil {
+		c.bw.Flush() // into ec.out: the goroutine engine writes it first
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
+	}
 	fd := ec.fd
 	ec.fd = -1
 	ec.closed = true
@@ -959,13 +1009,12 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 	syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	delete(l.conns, ec)
 	rest := append([]byte(nil), ec.in[ec.off:]...)
-	if c.bw != nil {
-		c.bw.Flush() // into ec.out: the goroutine engine writes it first
-		c.bw.Reset(nil)
-		writerPool.Put(c.bw)
-		c.bw = nil
+	pendingOut := append([]byte(nil), ec.out[ec.outOff:]...) // as the wire carries it (TLS records, on TLS)
+	t := ec.tls
+	var cipherRest []byte
+	if t != nil {
+		cipherRest = append([]byte(nil), t.cin[t.coff:]...)
 	}
-	pendingOut := append([]byte(nil), ec.out[ec.outOff:]...)
 	go func() {
 		f := os.NewFile(uintptr(fd), "client")
 		nc, err := net.FileConn(f)
@@ -978,17 +1027,25 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 			s.mu.Unlock()
 			return
 		}
+		cnc := nc // what requests are read from and answers written to: the TLS layer on TLS
+		if t != nil {
+			t.w.toGoroutine(nc, cipherRest)
+			cnc = t.tc
+		}
 		s.mu.Lock()
-		c.raw, c.nc = nc, nc
+		c.raw, c.nc = nc, cnc
 		c.loop = nil
 		s.mu.Unlock()
 		defer c.finish()
 		c.br = readerPool.Get().(*bufio.Reader)
-		c.br.Reset(&prefixReader{b: rest, r: nc})
+		c.br.Reset(&prefixReader{b: rest, r: cnc})
 		c.sw = sendWriter{c}
 		c.out = &c.sw
 		if len(pendingOut) > 0 {
-			if _, err := c.out.Write(pendingOut); err != nil {
+			nc.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+			_, err := nc.Write(pendingOut)
+			nc.SetWriteDeadline(time.Time{})
+			if err != nil {
 				return
 			}
 		}

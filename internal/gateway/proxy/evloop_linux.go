@@ -5,6 +5,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -21,7 +22,8 @@ import (
 	"github.com/portcullis/portcullis/internal/uring"
 )
 
-// The event-loop engine serves plain-HTTP (non-TLS) connections on Linux. GOMAXPROCS loops each own an
+// The event-loop engine serves HTTP/1.1 connections on Linux: plain ones from their accept, TLS ones once a
+// goroutine made their handshake (evtls_linux.go). GOMAXPROCS loops each own an
 // epoll instance, the client connections given to it and the backend connections it opened, so that an
 // exchange never crosses threads: a loop reads a socket only when epoll said it is readable (edge-triggered;
 // a short read means drained), which spares the speculative reads, parking and wake-ups of one goroutine per
@@ -99,25 +101,48 @@ func newLoopEngine(s *Server) (*evEngine, error) {
 // adopt takes an accepted plain TCP connection: its socket moves to a loop and nc is closed.
 // On error nc is left open and c untouched, for the goroutine engine.
 func (e *evEngine) adopt(c *conn, nc net.Conn) error {
+	return e.adoptConn(c, nc, nil)
+}
+
+// adoptTLS takes an HTTP/1.1 connection of a TLS listener whose handshake is done (tc over w over c.raw):
+// its socket moves to a loop, which serves its records through w, and c.raw is closed. On error c is
+// left as it was, for the goroutine engine.
+func (e *evEngine) adoptTLS(c *conn, w *tlsWire, tc *tls.Conn) error {
+	return e.adoptConn(c, c.raw, &evTLS{tc: tc, w: w, more: true})
+}
+
+func (e *evEngine) adoptConn(c *conn, nc net.Conn, t *evTLS) error {
 	fd, err := dupConnFD(nc)
 	if err != nil {
 		return err
 	}
 	l := e.loops[e.next.Add(1)%uint32(len(e.loops))]
-	ec := &evConn{l: l, c: c, fd: fd}
+	ec := &evConn{l: l, c: c, fd: fd, tls: t}
+	// Server.Close closes c.raw (under s.mu) while it is set: nil from now on, the loop closes the socket.
+	s := e.s
+	s.mu.Lock()
+	raw, prevNC := c.raw, c.nc
+	c.raw, c.nc = nil, nil
+	s.mu.Unlock()
 	l.mu.Lock()
 	if l.ended {
 		l.mu.Unlock()
 		syscall.Close(fd)
+		s.mu.Lock()
+		c.raw, c.nc = raw, prevNC
+		s.mu.Unlock()
 		return errors.New("the event loop ended")
 	}
 	c.remoteAddr = nc.RemoteAddr().String()
-	c.raw, c.nc = nil, nil
 	c.clientIP = c.remoteAddr
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
 		c.clientIP = host
 	}
 	c.proto = "http"
+	if t != nil {
+		c.proto = "https"
+		t.w.toLoop(ec)
+	}
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
 	c.loop = ec

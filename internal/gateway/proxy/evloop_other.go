@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 )
@@ -11,14 +12,17 @@ import (
 // loopEngineAvailable says that this system has no event-loop engine.
 const loopEngineAvailable = false
 
-// evEngine does not exist outside Linux: plain-HTTP listeners use the goroutine engine.
+// evEngine does not exist outside Linux: every listener uses the goroutine engine.
 type evEngine struct{}
 
 func newLoopEngine(*Server) (*evEngine, error) {
 	return nil, errors.New("the event-loop engine exists only on Linux")
 }
 
-func (*evEngine) adopt(*conn, net.Conn) error    { return errors.New("no event-loop engine") }
+func (*evEngine) adopt(*conn, net.Conn) error { return errors.New("no event-loop engine") }
+func (*evEngine) adoptTLS(*conn, *tlsWire, *tls.Conn) error {
+	return errors.New("no event-loop engine")
+}
 func (*evEngine) wake()                          {}
 func (*evEngine) close()                         {}
 func (*evEngine) wait(ctx context.Context) error { return nil }

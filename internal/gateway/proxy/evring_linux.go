@@ -73,8 +73,13 @@ func (l *evLoop) readAhead(n int) bool {
 				continue
 			}
 			ec.note(ev.Events)
-			if ec.st == evHead && ec.readable && ec.pending() == 0 && ec.off == len(ec.in) {
-				space := ec.space()
+			if ec.st == evHead && ec.readable && !ec.tlsMore() && ec.pending() == 0 && ec.off == len(ec.in) {
+				var space []byte
+				if ec.tls != nil {
+					space = ec.tls.cipherSpace() // decrypted by the connection's fill
+				} else {
+					space = ec.space()
+				}
 				r.Recv(ec.fd, space)
 				ahead = append(ahead, aheadRead{c: ec, room: len(space)})
 			}
@@ -116,7 +121,11 @@ func (l *evLoop) readAhead(n int) bool {
 		}
 		eof := x.Err == 0 && x.N == 0
 		if a.c != nil {
-			a.c.took(a.room, max(x.N, 0), eof, err)
+			if a.c.tls != nil {
+				a.c.tookCipher(a.room, max(x.N, 0), eof, err)
+			} else {
+				a.c.took(a.room, max(x.N, 0), eof, err)
+			}
 			continue
 		}
 		if err != nil || eof {

@@ -318,7 +318,7 @@ func TestProxy_InvalidResponseHeaderFromTheDeciderIsNotSent(t *testing.T) {
 
 // A 502 names its decision like every other answer of the gateway: the
 // audit line with that id says why the backend failed. Each engine (the
-// event loop of plain listeners, the TLS connection's, HTTP/2) writes it.
+// event loop, the goroutine engine, HTTP/2) writes it.
 func TestProxy_BackendFailureCarriesTheDecisionsResponseFields(t *testing.T) {
 	cert, pool := testCA(t)
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")

@@ -51,7 +51,7 @@ import (
 // map or the slices. Hop-by-hop headers are already removed when Decide is called (Upgrade is kept on an
 // upgrade request); Host is in r.Host, not in r.Header.
 //
-// On plain-HTTP listeners served by the event-loop engine (Linux), Decide runs on the loop that serves the
+// On connections served by the event-loop engine (Linux), Decide runs on the loop that serves the
 // connection, and every other connection of that loop waits while it runs: it must be quick and must not
 // wait on I/O, unless the Decider is a WaitingDecider that said so for the request.
 type Decider interface {

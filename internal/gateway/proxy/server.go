@@ -62,7 +62,7 @@ type Server struct {
 	h2base            *http.Server
 
 	mu sync.Mutex
-	ev *evEngine // the event-loop engine of plain-HTTP listeners, started by the first Serve
+	ev *evEngine // the event-loop engine, started by the first Serve or ServeTLS
 	// loopPoolSweep, when set (by tests), replaces how often event loops sweep their idle backend
 	// connections.
 	loopPoolSweep time.Duration
@@ -162,13 +162,10 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		s.mu.Unlock()
 		return http.ErrServerClosed
 	}
-	var ev *evEngine
-	if cfg == nil {
-		var err error
-		if ev, err = s.loopEngine(); err != nil {
-			s.mu.Unlock()
-			return err
-		}
+	ev, err := s.loopEngine()
+	if err != nil {
+		s.mu.Unlock()
+		return err
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
@@ -199,6 +196,11 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		}
 		backoff = 0
 		c := &conn{s: s, raw: nc, nc: nc, tlsCfg: cfg}
+		if cfg != nil {
+			if _, tcp := nc.(*net.TCPConn); tcp {
+				c.ev = ev
+			}
+		}
 		c.state.Store(stateActive)
 		s.mu.Lock()
 		if s.shutting.Load() {
@@ -208,7 +210,7 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
-		if ev != nil {
+		if ev != nil && cfg == nil {
 			if _, tcp := nc.(*net.TCPConn); tcp && ev.adopt(c, nc) == nil {
 				continue
 			}
@@ -217,8 +219,8 @@ func (s *Server) serve(ln net.Listener, cfg *tls.Config) error {
 	}
 }
 
-// loopEngine returns the event-loop engine for a plain-HTTP listener, starting it on first use, or nil
-// when the goroutine engine serves plain HTTP too (see EngineEnv). A bad EngineEnv or IOURingEnv, or
+// loopEngine returns the event-loop engine, starting it on first use, or nil when the goroutine engine
+// serves every connection (see EngineEnv). A bad EngineEnv or IOURingEnv, or
 // IOURingEnv=on without an io_uring, is an error. s.mu is held.
 func (s *Server) loopEngine() (*evEngine, error) {
 	if s.ev != nil {
@@ -327,6 +329,7 @@ type conn struct {
 	// loop hands the connection over to this engine).
 	loop   loopConn
 	tlsCfg *tls.Config
+	ev     *evEngine // the event loops that take a TLS listener's HTTP/1.1 connections after the handshake (nil: none)
 	state  atomic.Int32
 
 	br  *bufio.Reader
@@ -382,10 +385,15 @@ type bodyResult struct {
 
 // finish ends a connection served by this engine: deferred by its goroutine.
 func (c *conn) finish() {
-	s := c.s
 	if p := recover(); p != nil {
-		s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+		c.s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
 	}
+	c.release()
+}
+
+// release closes the connection and gives back what it held.
+func (c *conn) release() {
+	s := c.s
 	c.nc.Close()
 	if c.br != nil {
 		c.br.Reset(nil)
@@ -402,7 +410,15 @@ func (c *conn) finish() {
 
 func (c *conn) serve() {
 	s := c.s
-	defer c.finish()
+	looped := false // an event loop serves the connection from now on: this goroutine leaves it alone
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("gateway: panic serving a connection", "panic", p, "stack", string(debug.Stack()))
+		}
+		if !looped {
+			c.release()
+		}
+	}()
 	c.remoteAddr = c.nc.RemoteAddr().String()
 	c.clientIP = c.remoteAddr
 	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
@@ -410,7 +426,10 @@ func (c *conn) serve() {
 	}
 	c.proto = "http"
 	if c.tlsCfg != nil {
-		tc := tls.Server(c.raw, c.tlsCfg)
+		// The handshake is made here, blocking; an HTTP/1.1 connection then goes to an event loop when
+		// there is one, which serves its TLS records through the wire (tlswire.go).
+		w := newTLSWire(c.raw)
+		tc := tls.Server(w, c.tlsCfg)
 		c.nc = tc
 		ctx, cancel := context.WithTimeout(context.Background(), s.readHeaderTimeout)
 		err := tc.HandshakeContext(ctx)
@@ -427,6 +446,10 @@ func (c *conn) serve() {
 		}
 		c.tlsState = &st
 		c.proto = "https"
+		if c.ev != nil && c.ev.adoptTLS(c, w, tc) == nil {
+			looped = true
+			return
+		}
 	}
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.nc)

@@ -1,0 +1,316 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// tlsSetup serves s's Decider over a TLS listener that asks for (and does not verify) client
+// certificates, in front of a backend that echoes the method, path, body and what it learnt of TLS.
+func tlsSetup(t *testing.T, s *Server) (addr string, cfg *tls.Config, seen func() []*http.Request) {
+	t.Helper()
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path == "/chunked":
+			w.(http.Flusher).Flush() // no Content-Length: a chunked response
+		case strings.HasPrefix(r.URL.Path, "/big/"):
+			var n int
+			fmt.Sscan(strings.TrimPrefix(r.URL.Path, "/big/"), &n)
+			w.Write(bytes.Repeat([]byte("x"), n))
+			return
+		}
+		fmt.Fprintf(w, "%s %s %s proto=%s", r.Method, r.URL.Path, body, r.Header.Get("X-Forwarded-Proto"))
+	}))
+	var mu sync.Mutex
+	var reqs []*http.Request
+	f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}}), seen: func(r *http.Request) {
+		mu.Lock()
+		reqs = append(reqs, &http.Request{Method: r.Method, URL: r.URL, TLS: r.TLS})
+		mu.Unlock()
+	}}
+	s.Decider = f
+	if s.ErrorLog == nil {
+		s.ErrorLog = discardLog
+	}
+	cert, pool := testCA(t)
+	addr = startProxy(t, s, &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert})
+	cfg = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}, Certificates: []tls.Certificate{cert}}
+	return addr, cfg, func() []*http.Request { mu.Lock(); defer mu.Unlock(); return append([]*http.Request(nil), reqs...) }
+}
+
+// TLS connections are served by the event loops after their handshake (evtls_linux.go) where the
+// plain-HTTP ones are; each case must work on every engine, hand-overs to the goroutine engine included.
+func TestProxy_TLSConnectionsAreServedLikePlainOnes(t *testing.T) {
+	type answer struct{ method, body string }
+	tests := []struct {
+		name  string
+		write func(c *tls.Conn) error
+		want  []answer
+	}{
+		{
+			name: "pipelined burst across the engine's paths, in one record",
+			write: func(c *tls.Conn) error {
+				_, err := io.WriteString(c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"+
+					"HEAD /2 HTTP/1.1\r\nHost: x\r\n\r\n"+
+					"GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n"+
+					"POST /4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"+
+					"GET /5 HTTP/1.1\r\nHost: x\r\n\r\n")
+				return err
+			},
+			want: []answer{{"GET", "GET /1  proto=https"}, {"HEAD", ""}, {"GET", "GET /chunked  proto=https"},
+				{"POST", "POST /4 abc proto=https"}, {"GET", "GET /5  proto=https"}},
+		},
+		{
+			name: "a head in one-byte records, then another",
+			write: func(c *tls.Conn) error {
+				for _, b := range []byte("GET /a HTTP/1.1\r\nHost: x\r\n\r\n") {
+					if _, err := c.Write([]byte{b}); err != nil {
+						return err
+					}
+				}
+				_, err := io.WriteString(c, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+				return err
+			},
+			want: []answer{{"GET", "GET /a  proto=https"}, {"GET", "GET /b  proto=https"}},
+		},
+		{
+			name: "a body over several records and reads, then a request on the same connection",
+			write: func(c *tls.Conn) error {
+				body := strings.Repeat("b", 100<<10)
+				_, err := fmt.Fprintf(c, "POST /big-body HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%sGET /after HTTP/1.1\r\nHost: x\r\n\r\n", len(body), body)
+				return err
+			},
+			want: []answer{{"POST", "POST /big-body " + strings.Repeat("b", 100<<10) + " proto=https"}, {"GET", "GET /after  proto=https"}},
+		},
+		{
+			name: "large responses relayed in many records",
+			write: func(c *tls.Conn) error {
+				_, err := io.WriteString(c, "GET /big/1048576 HTTP/1.1\r\nHost: x\r\n\r\nGET /big/70000 HTTP/1.1\r\nHost: x\r\n\r\n")
+				return err
+			},
+			want: []answer{{"GET", strings.Repeat("x", 1<<20)}, {"GET", strings.Repeat("x", 70000)}},
+		},
+		{
+			name: "a client that sends close_notify after its request gets its answer",
+			write: func(c *tls.Conn) error {
+				if _, err := io.WriteString(c, "GET /last HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return err
+				}
+				return c.CloseWrite()
+			},
+			want: []answer{{"GET", "GET /last  proto=https"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, cfg, seen := tlsSetup(t, &Server{})
+			c, err := tls.Dial("tcp", addr, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			werr := make(chan error, 1)
+			go func() { werr <- tc.write(c) }() // large writes would fill both ways before anything is read
+			br := bufio.NewReader(c)
+			for i, want := range tc.want {
+				resp, err := http.ReadResponse(br, &http.Request{Method: want.method})
+				if err != nil {
+					t.Fatalf("answer %d: %v", i, err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				if err != nil || resp.StatusCode != 200 || string(body) != want.body {
+					t.Fatalf("answer %d: %d, %d bytes %.60q (%v), want 200 and %d bytes %.60q", i, resp.StatusCode, len(body), body, err, len(want.body), want.body)
+				}
+			}
+			if err := <-werr; err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			for _, r := range seen() {
+				if r.TLS == nil || len(r.TLS.PeerCertificates) != 1 || r.TLS.NegotiatedProtocol != "http/1.1" {
+					t.Fatalf("%s %s: the Decider saw TLS %+v, want the client's certificate and http/1.1", r.Method, r.URL, r.TLS)
+				}
+			}
+		})
+	}
+}
+
+// After the handshake an HTTP/1.1 TLS connection is held by an event loop where there are loops (the
+// Server then holds no socket of its own for it), and by its goroutine otherwise.
+func TestProxy_TLSConnectionsGoToTheEventLoops(t *testing.T) {
+	s := &Server{}
+	addr, cfg, _ := tlsSetup(t, s)
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	s.mu.Lock()
+	looped := 0
+	for cn := range s.conns {
+		if cn.raw == nil {
+			looped++
+		}
+	}
+	n := len(s.conns)
+	s.mu.Unlock()
+	want := 0
+	if engineName() == "eventloop" {
+		want = 1
+	}
+	if n != 1 || looped != want {
+		t.Fatalf("%d connections, %d of them on a loop; want 1, %d on a loop (%s engine)", n, looped, want, engineName())
+	}
+}
+
+// Bytes after the handshake that are not a TLS record end that connection only, with an alert or a
+// close, never a hang; a record that fails to authenticate likewise.
+func TestProxy_TLSGarbageAfterTheHandshakeEndsOnlyThatConnection(t *testing.T) {
+	addr, cfg, _ := tlsSetup(t, &Server{})
+	tests := []struct {
+		name    string
+		garbage []byte
+	}{
+		{"not a record", []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")},
+		{"an application record that fails to authenticate", append([]byte{0x17, 0x03, 0x03, 0x00, 0x20}, bytes.Repeat([]byte{0xAB}, 32)...)},
+		{"a record longer than TLS allows", []byte{0x17, 0x03, 0x03, 0xFF, 0xFF, 0x00}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			c := tls.Client(raw, cfg)
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Write(tc.garbage); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadAll(c); err == nil {
+				// An alert or the end of stream: either ends the read; a hang would hit the deadline.
+				t.Log("the connection ended with a close")
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the gateway kept the connection open after garbage")
+			}
+			// The gateway still serves others.
+			c2, err := tls.Dial("tcp", addr, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			c2.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c2, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c2), nil)
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("next connection: %v %v", resp, err)
+			}
+		})
+	}
+}
+
+// A connection the gateway closes (idle, or after Connection: close) ends with a close_notify alert, as
+// tls.Conn.Close sends it, so that a client can tell a close from a cut.
+func TestProxy_TLSCloseSendsCloseNotify(t *testing.T) {
+	tests := []struct {
+		name, req string
+	}{
+		{"after Connection: close", "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"},
+		{"after the idle timeout", "GET /x HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"after an error answer", "GET /x HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, cfg, _ := tlsSetup(t, &Server{IdleTimeout: 200 * time.Millisecond})
+			cfg = cfg.Clone()
+			cfg.MaxVersion = tls.VersionTLS12 // alert records are then visible as such on the wire
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(10 * time.Second))
+			rec := &recordTypes{r: raw}
+			c := tls.Client(readThrough{raw, rec}, cfg)
+			io.WriteString(c, tc.req)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			if _, err := io.ReadAll(c); err != nil {
+				t.Fatalf("the connection ended with %v, want a close_notify (io.EOF)", err)
+			}
+			if !rec.sawAlert() {
+				t.Fatalf("no alert record before the end of stream (record types %v)", rec.types())
+			}
+		})
+	}
+}
+
+// readThrough is a connection whose reads go through r.
+type readThrough struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c readThrough) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// recordTypes notes the type of each TLS record read through it (TLS 1.2, where alerts are not hidden).
+type recordTypes struct {
+	r    io.Reader
+	mu   sync.Mutex
+	buf  []byte
+	seen []byte
+}
+
+func (rt *recordTypes) Read(p []byte) (int, error) {
+	n, err := rt.r.Read(p)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.buf = append(rt.buf, p[:n]...)
+	for len(rt.buf) >= 5 {
+		l := 5 + (int(rt.buf[3])<<8 | int(rt.buf[4]))
+		if len(rt.buf) < l {
+			break
+		}
+		rt.seen = append(rt.seen, rt.buf[0])
+		rt.buf = rt.buf[l:]
+	}
+	return n, err
+}
+
+func (rt *recordTypes) sawAlert() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return bytes.IndexByte(rt.seen, 0x15) >= 0
+}
+
+func (rt *recordTypes) types() []byte {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([]byte(nil), rt.seen...)
+}
