@@ -90,7 +90,7 @@ func (ec *evConn) start() {
 
 // idle reports whether the connection waits for a request and holds no part of one.
 func (ec *evConn) idle() bool {
-	return ec.st == evHead && len(ec.in) == ec.off && ec.pending() == 0
+	return ec.st == evHead && !ec.headBegun() && ec.pending() == 0
 }
 
 func (ec *evConn) pending() int { return len(ec.out) - ec.outOff }
@@ -260,11 +260,11 @@ func (ec *evConn) process() {
 				}
 				return
 			}
-			if ec.off < len(ec.in) && !ec.headArmed {
+			if begun := ec.headBegun(); begun && !ec.headArmed {
 				ec.headArmed = true
 				ec.deadline = ec.l.now + int64(s.readHeaderTimeout)
 				ec.l.setDeadline(ec.deadline)
-			} else if ec.off == len(ec.in) && s.shutting.Load() {
+			} else if !begun && s.shutting.Load() {
 				ec.close()
 			}
 			return
@@ -909,7 +909,7 @@ func (ec *evConn) onTimeout() {
 			ec.l.setDeadline(ec.deadline)
 			return
 		}
-		if ec.headArmed && ec.off < len(ec.in) && ec.pending() == 0 {
+		if ec.headArmed && ec.headBegun() && ec.pending() == 0 {
 			// A head was begun and not finished in time (slowloris): say so before closing.
 			ec.c.writeError(http.StatusRequestTimeout, "request_timeout", errHeadTimeout)
 			if ec.st != evLinger {
@@ -934,8 +934,10 @@ func (ec *evConn) close() {
 	l := ec.l
 	ec.dropUp()
 	if ec.tls != nil && ec.fd >= 0 {
-		ec.notifyClose()
+		ec.lastWords()
 	}
+	// Not back to the loop's pool: after a failed io_uring submission the kernel may still read it.
+	ec.out, ec.outOff = nil, 0
 	if ec.fd >= 0 {
 		if ec.fd < len(l.fds) {
 			l.fds[ec.fd].c = nil
@@ -1035,8 +1037,12 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		s.mu.Lock()
 		c.raw, c.nc = nc, cnc
 		c.loop = nil
+		closed := c.state.Load() == stateClosed // Server.Close ran while no one held the socket
 		s.mu.Unlock()
 		defer c.finish()
+		if closed {
+			return
+		}
 		c.br = readerPool.Get().(*bufio.Reader)
 		c.br.Reset(&prefixReader{b: rest, r: cnc})
 		c.sw = sendWriter{c}

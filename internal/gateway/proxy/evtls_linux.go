@@ -69,8 +69,7 @@ func (t *evTLS) cipherSpace() []byte {
 // buffer once; false when the connection ended.
 func (ec *evConn) fillTLS() bool {
 	t := ec.tls
-	if !t.more && ec.readable {
-		space := t.cipherSpace()
+	if space := t.cipherSpace(); !t.more && ec.readable && len(space) > 0 {
 		n, eof, err := readFD(ec.fd, space)
 		if !ec.tookCipher(len(space), n, eof, err) {
 			return false
@@ -117,8 +116,9 @@ func (ec *evConn) decrypt() bool {
 	case nil: // the buffer is full: tc may hold more
 	case errWouldBlock:
 		t.more = false
-	case io.EOF:
+	case io.EOF: // close_notify, or the socket's end at a record boundary
 		t.more = false
+		t.cin, t.coff = t.cin[:0], 0 // what followed a close_notify means nothing
 		ec.eof = true
 	default:
 		t.notified = true // tc answered a bad record with an alert, or the client sent one
@@ -128,18 +128,29 @@ func (ec *evConn) decrypt() bool {
 	return true
 }
 
-// notifyClose sends a close_notify alert before the connection is closed, as tls.Conn.Close does, when
-// nothing else is waiting to be written (best effort: the socket is closed right after).
-func (ec *evConn) notifyClose() {
+// lastWords writes, as the connection is about to be closed, the close_notify alert that tls.Conn.Close
+// would send, when no answer is cut short (nothing else is waiting to be written), or else what is waiting
+// when it is an alert tc sent about a bad record (best effort: the socket is closed right after).
+func (ec *evConn) lastWords() {
 	t := ec.tls
-	if t.notified || ec.broken != nil || ec.pending() > 0 {
+	if ec.broken != nil {
 		return
 	}
-	t.notified = true
-	t.tc.CloseWrite()
-	if ec.pending() > 0 {
+	if !t.notified && ec.pending() == 0 {
+		t.notified = true
+		t.tc.CloseWrite()
+	}
+	if ec.pending() > 0 && t.notified {
 		writeFD(ec.fd, ec.out[ec.outOff:])
 	}
+}
+
+// headBegun reports whether part of a request head may have arrived: plaintext buffered, or on TLS
+// ciphertext not yet decrypted, or part of a record that tc holds (so that such a connection is not
+// idle: Shutdown waits for it, and ReadHeaderTimeout bounds it).
+func (ec *evConn) headBegun() bool {
+	t := ec.tls
+	return ec.off < len(ec.in) || (t != nil && (t.more || t.w.midRecord()))
 }
 
 // notifyBeforeClosing queues a close_notify alert after the last answer, before the socket is shut or

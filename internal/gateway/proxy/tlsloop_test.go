@@ -111,6 +111,22 @@ func TestProxy_TLSConnectionsAreServedLikePlainOnes(t *testing.T) {
 			},
 			want: []answer{{"GET", "GET /last  proto=https"}},
 		},
+		{
+			name: "bytes after the client's close_notify are ignored",
+			write: func(c *tls.Conn) error {
+				if _, err := io.WriteString(c, "GET /before-close HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+					return err
+				}
+				if err := c.CloseWrite(); err != nil {
+					return err
+				}
+				raw := c.NetConn()
+				raw.SetWriteDeadline(time.Now().Add(10 * time.Second)) // CloseWrite set it to now
+				_, err := raw.Write(bytes.Repeat([]byte("junk"), 2000))
+				return err
+			},
+			want: []answer{{"GET", "GET /before-close  proto=https"}},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,4 +329,65 @@ func (rt *recordTypes) types() []byte {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return append([]byte(nil), rt.seen...)
+}
+
+// A request whose first TLS record has partly arrived when Shutdown begins is not an idle connection: it
+// is served (the event loop follows the records tc holds; the goroutine engine, like net/http, sees a
+// request only once a record of it is decrypted, and so closes such a connection as idle).
+func TestProxy_TLSShutdownServesARequestHalfArrived(t *testing.T) {
+	if engineName() != "eventloop" {
+		t.Skip("the goroutine engine cannot see a partial TLS record")
+	}
+	s := &Server{}
+	addr, cfg, _ := tlsSetup(t, s)
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	w := &holdWrites{Conn: raw}
+	c := tls.Client(w, cfg)
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	w.hold = true
+	io.WriteString(c, "GET /half HTTP/1.1\r\nHost: x\r\n\r\n") // kept in w.held: one record
+	rec := w.held
+	if _, err := raw.Write(rec[:8]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the loop has read the 8 bytes
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(t.Context()) }()
+	time.Sleep(50 * time.Millisecond)
+	if _, err := raw.Write(rec[8:]); err != nil {
+		t.Fatalf("the gateway closed a connection with half a request on it: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "GET /half") || !resp.Close {
+		t.Fatalf("%s %q (close %v), want the answer with Connection: close", resp.Status, body, resp.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// holdWrites keeps what is written once hold is set, instead of sending it.
+type holdWrites struct {
+	net.Conn
+	hold bool
+	held []byte
+}
+
+func (h *holdWrites) Write(p []byte) (int, error) {
+	if h.hold {
+		h.held = append(h.held, p...)
+		return len(p), nil
+	}
+	return h.Conn.Write(p)
 }

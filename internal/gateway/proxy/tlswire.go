@@ -18,6 +18,11 @@ type tlsWire struct {
 	prefix []byte   // ciphertext read by a loop before it handed the connection back
 	laddr  net.Addr // kept for LocalAddr and RemoteAddr while a loop serves the connection
 	raddr  net.Addr
+	// Where the bytes read so far leave the record framing: hdrN bytes of a record header (hdr) are
+	// read, or recLeft bytes of a record's body are still to come.
+	hdr     [5]byte
+	hdrN    int
+	recLeft int
 }
 
 // wireLoop is what an event loop does for a tlsWire.
@@ -40,17 +45,41 @@ func (w *tlsWire) toGoroutine(nc net.Conn, rest []byte) {
 	w.loop, w.nc, w.prefix = nil, nc, rest
 }
 
-func (w *tlsWire) Read(p []byte) (int, error) {
-	if w.loop != nil {
-		return w.loop.readCipher(p)
-	}
-	if len(w.prefix) > 0 {
-		n := copy(p, w.prefix)
+func (w *tlsWire) Read(p []byte) (n int, err error) {
+	switch {
+	case w.loop != nil:
+		n, err = w.loop.readCipher(p)
+	case len(w.prefix) > 0:
+		n = copy(p, w.prefix)
 		w.prefix = w.prefix[n:]
-		return n, nil
+	default:
+		n, err = w.nc.Read(p)
 	}
-	return w.nc.Read(p)
+	w.frame(p[:n])
+	return n, err
 }
+
+// frame follows the record framing of the bytes read.
+func (w *tlsWire) frame(b []byte) {
+	for len(b) > 0 {
+		if w.recLeft > 0 {
+			k := min(w.recLeft, len(b))
+			w.recLeft -= k
+			b = b[k:]
+			continue
+		}
+		w.hdr[w.hdrN] = b[0]
+		w.hdrN++
+		b = b[1:]
+		if w.hdrN == len(w.hdr) {
+			w.recLeft = int(w.hdr[3])<<8 | int(w.hdr[4])
+			w.hdrN = 0
+		}
+	}
+}
+
+// midRecord reports whether the bytes read end inside a record: the TLS layer holds part of one.
+func (w *tlsWire) midRecord() bool { return w.hdrN > 0 || w.recLeft > 0 }
 
 func (w *tlsWire) Write(p []byte) (int, error) {
 	if w.loop != nil {
