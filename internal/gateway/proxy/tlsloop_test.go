@@ -22,6 +22,16 @@ func tlsSetup(t *testing.T, s *Server) (addr string, cfg *tls.Config, seen func(
 	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		switch {
+		case r.URL.Path == "/ws":
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			brw.Flush()
+			io.Copy(c, brw) // echo until the client closes
+			return
 		case r.URL.Path == "/chunked":
 			w.(http.Flusher).Flush() // no Content-Length: a chunked response
 		case strings.HasPrefix(r.URL.Path, "/big/"):
@@ -159,6 +169,38 @@ func TestProxy_TLSConnectionsAreServedLikePlainOnes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An upgrade on a TLS connection that the loop served a request on first goes to the goroutine engine,
+// which splices the decrypted stream both ways (the bytes sent with the upgrade request included).
+func TestProxy_TLSUpgradeAfterARequestOnTheLoop(t *testing.T) {
+	addr, cfg, _ := tlsSetup(t, &Server{})
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly")
+	if resp, err = http.ReadResponse(br, nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" {
+		t.Fatalf("status %d headers %v, want 101 websocket", resp.StatusCode, resp.Header)
+	}
+	io.WriteString(c, " ping")
+	want := "early ping"
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
+		t.Fatalf("echo %q, %v, want %q", got, err, want)
 	}
 }
 
@@ -390,4 +432,36 @@ func (h *holdWrites) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return h.Conn.Write(p)
+}
+
+// The wire follows the record framing of what a client sends (untrusted bytes): however they are split
+// into reads, it ends in the same place, and that place is where a plain walk over the records ends.
+func FuzzTLSWireFraming(f *testing.F) {
+	f.Add([]byte{0x17, 0x03, 0x03, 0x00, 0x02, 1, 2, 0x15, 0x03}, uint8(3))
+	f.Add([]byte{0x16, 0x03, 0x01, 0xFF, 0xFF}, uint8(1))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		whole := &tlsWire{prefix: b}
+		io.ReadAll(io.LimitReader(whole, int64(len(b))))
+		split := &tlsWire{prefix: b}
+		buf := make([]byte, int(step)%7+1)
+		for len(split.prefix) > 0 {
+			split.Read(buf)
+		}
+		// The reference: walk the records.
+		rest := len(b)
+		i := 0
+		for rest >= 5 {
+			l := 5 + (int(b[i+3])<<8 | int(b[i+4]))
+			if l > rest {
+				break
+			}
+			i += l
+			rest -= l
+		}
+		want := rest > 0
+		if whole.midRecord() != want || split.midRecord() != want {
+			t.Fatalf("mid-record: whole %v, split %v, want %v", whole.midRecord(), split.midRecord(), want)
+		}
+	})
 }
