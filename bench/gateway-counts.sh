@@ -7,16 +7,20 @@
 #
 #   WORK=/tmp/gb bench/gateway-counts.sh haproxy
 #   WORK=/tmp/gb SCENARIO=key bench/gateway-counts.sh /tmp/portcullis
+#   WORK=/tmp/gb SCENARIO=mtls bench/gateway-counts.sh haproxy
 #
-# WHAT: a portcullis binary, or "haproxy" (haproxy-basic-insecure.cfg, always asked for Basic).
-# Knobs: SCENARIO=basic|key|plain (Portcullis' API), DURATION=4 (seconds).
+# WHAT: a portcullis binary, or "haproxy" (haproxy-basic-insecure.cfg, always asked for Basic;
+# haproxy-mtls.cfg for SCENARIO=mtls).
+# Knobs: SCENARIO=basic|key|plain|mtls (Portcullis' API; mtls: the bench's loadgen with the client
+# certificate, reconnecting every MTLS_CONN_REQUESTS=100 requests with session resumption),
+# DURATION=4 (seconds).
 # Needs perf (linux-perf) with tracepoints and nstat (iproute2); run as root.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: WORK=dir $0 WHAT   (WHAT: a portcullis binary or haproxy)" >&2; exit 2; }
 : "${WORK:?set WORK to the folder of a previous WORK=dir bench/gateway-bench.sh run}"
 SCENARIO=${SCENARIO:-basic}
 DURATION=${DURATION:-4}
-for f in bin/backend material/material.env run/haproxy-basic-insecure.cfg portcullis-data; do
+for f in bin/backend bin/loadgen material/material.env run/haproxy-basic-insecure.cfg run/haproxy-mtls.cfg portcullis-data; do
 	[ -e "$WORK/$f" ] || { echo "$WORK/$f is missing: run WORK=$WORK bench/gateway-bench.sh first" >&2; exit 2; }
 done
 for t in perf nstat wrk; do
@@ -28,10 +32,12 @@ BASIC="Authorization: Basic $(printf 'bench:%s' "$BENCH_PASSWORD" | base64 -w0)"
 case $SCENARIO in
 basic) HEADER=$BASIC ;;
 key) HEADER="x-api-key: $BENCH_API_KEY" ;;
-plain) HEADER="X-Bench: 1" ;;
-*) echo "SCENARIO must be basic, key or plain" >&2; exit 2 ;;
+plain | mtls) HEADER="X-Bench: 1" ;;
+*) echo "SCENARIO must be basic, key, plain or mtls" >&2; exit 2 ;;
 esac
 URL=http://127.0.0.1:18080
+[ "$SCENARIO" = mtls ] && URL=https://127.0.0.1:18443
+MTLS_CONN_REQUESTS=${MTLS_CONN_REQUESTS:-100}
 OUT=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -43,23 +49,36 @@ trap cleanup EXIT
 "$WORK/bin/backend" -addr 127.0.0.1:18000 >/dev/null 2>&1 &
 BACKEND=$!
 PIDS+=("$BACKEND")
-if [ "$1" = haproxy ]; then
+if [ "$1" = haproxy ] && [ "$SCENARIO" = mtls ]; then
+	haproxy -f "$WORK/run/haproxy-mtls.cfg" >/dev/null 2>&1 &
+	path=/ ca=$WORK/material/ca.crt
+elif [ "$1" = haproxy ]; then
 	haproxy -f "$WORK/run/haproxy-basic-insecure.cfg" >/dev/null 2>&1 &
 	HEADER=$BASIC path=/
 else
 	"$1" serve --dev --data "$WORK/portcullis-data" --listen 127.0.0.1:18610 --metrics-listen off \
 		--gateway-listen "$URL" >/dev/null 2>&1 &
-	path=/$SCENARIO/
+	path=/$SCENARIO/ ca=$WORK/portcullis-data/tls/ca.pem
 fi
 PROXY=$!
 PIDS+=("$PROXY")
 for _ in $(seq 100); do
-	curl -s -o /dev/null "$URL/" && break
+	curl -s -k -o /dev/null "$URL/" && break
 	sleep 0.1
 done
+# load SECONDS: the scenario's load; prints the number of requests served.
+load() {
+	if [ "$SCENARIO" = mtls ]; then
+		GOMAXPROCS=2 "$WORK/bin/loadgen" -url "$URL$path" -c 64 -d "${1}s" -timeout 10s -cacert "$ca" \
+			-cert "$WORK/material/client.crt" -key "$WORK/material/client.key" -conn-requests "$MTLS_CONN_REQUESTS" |
+			tail -1 | sed -E 's/.*"requests":([0-9]+).*/\1/'
+	else
+		wrk -t2 -c64 -d"${1}s" -H "$HEADER" "$URL$path" | awk '/requests in/{print $1}'
+	fi
+}
 # The warm-up also lets a Go process start the threads it runs the load on: perf stat -p counts the
 # threads there when it attaches, not those started later.
-wrk -t2 -c64 -d2s -H "$HEADER" "$URL$path" >/dev/null
+load 2 >/dev/null
 
 # perf takes a while to attach to every thread, so the counters start well before the load and stop
 # well after it; the idle seconds around it add a few calls, not per-request ones.
@@ -70,7 +89,7 @@ perf stat -e "$EVENTS" -p "$BACKEND" -o "$OUT/backend" -- sleep $((DURATION + 4)
 P2=$!
 sleep 2
 nstat -n
-requests=$(wrk -t2 -c64 -d"${DURATION}s" -H "$HEADER" "$URL$path" | awk '/requests in/{print $1}')
+requests=$(load "$DURATION")
 nstat >"$OUT/net"
 wait "$P1" "$P2"
 
