@@ -172,25 +172,33 @@ func TestProxy_TLSConnectionsAreServedLikePlainOnes(t *testing.T) {
 	}
 }
 
-// An upgrade on a TLS connection that the loop served a request on first goes to the goroutine engine,
-// which splices the decrypted stream both ways (the bytes sent with the upgrade request included).
-func TestProxy_TLSUpgradeAfterARequestOnTheLoop(t *testing.T) {
-	addr, cfg, _ := tlsSetup(t, &Server{})
+// tlsGet opens a TLS connection (closed at the end of the test) and has one request answered on it.
+func tlsGet(t *testing.T, addr string, cfg *tls.Config, path string) (*tls.Conn, *bufio.Reader) {
+	t.Helper()
 	c, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReader(c)
-	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	io.Copy(io.Discard, resp.Body)
+	return c, br
+}
+
+// An upgrade on a TLS connection that the loop served a request on first goes to the goroutine engine,
+// which splices the decrypted stream both ways (the bytes sent with the upgrade request included).
+func TestProxy_TLSUpgradeAfterARequestOnTheLoop(t *testing.T) {
+	addr, cfg, _ := tlsSetup(t, &Server{})
+	c, br := tlsGet(t, addr, cfg, "/first")
 	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly")
-	if resp, err = http.ReadResponse(br, nil); err != nil {
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" {
@@ -209,19 +217,7 @@ func TestProxy_TLSUpgradeAfterARequestOnTheLoop(t *testing.T) {
 func TestProxy_TLSConnectionsGoToTheEventLoops(t *testing.T) {
 	s := &Server{}
 	addr, cfg, _ := tlsSetup(t, s)
-	c, err := tls.Dial("tcp", addr, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
-	io.WriteString(c, "GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
+	tlsGet(t, addr, cfg, "/x")
 	s.mu.Lock()
 	looped := 0
 	for cn := range s.conns {
