@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 
@@ -749,12 +750,18 @@ func (s *Service) pendingCertificate(ctx context.Context, v Vault, name string) 
 	if err != nil || !ok {
 		return Certificate{}, false, err
 	}
+	return pendingView(v, st, r), true, nil
+}
+
+// pendingView is how a certificate whose first version is being created shows: disabled, without
+// version or CER, with the operation's policy and tags.
+func pendingView(v Vault, st Setting, r pendingRecord) Certificate {
 	policy := r.Policy
 	return Certificate{
 		Vault: v.Name, Name: st.Name, Pending: true, Policy: &policy, Tags: r.Tags,
 		Attributes: Attributes{Enabled: false, Created: st.Created, Updated: st.Updated,
 			RecoveryLevel: v.RecoveryLevel(), RecoverableDays: v.SoftDeleteRetentionDays},
-	}, true, nil
+	}
 }
 
 // GetCertificateOperation returns the creation operation of a certificate
@@ -816,6 +823,63 @@ func (s *Service) UpdateCertificate(ctx context.Context, c Caller, vault, name, 
 // ListCertificates lists the newest version of each live certificate.
 func (s *Service) ListCertificates(ctx context.Context, c Caller, vault string, p PageRequest) (Page[Certificate], error) {
 	return listObjectsAs(s, ctx, c, vault, Certificates, PermCertificatesRead, false, p, s.entryAsCertificate)
+}
+
+// ListCertificatesWithPending is ListCertificates with, in name order among them, the certificates
+// whose first version is still being created (Key Vault's includePending=true), as pendingView shows
+// them. A certificate with a version and a pending renewal is listed once, as itself.
+func (s *Service) ListCertificatesWithPending(ctx context.Context, c Caller, vault string, p PageRequest) (out Page[Certificate], err error) {
+	o := s.begin(ctx, c, vault, Certificates, "", "", PermCertificatesRead)
+	defer o.end(&err)
+	v, err := o.authorize("", false)
+	if err != nil {
+		return Page[Certificate]{}, err
+	}
+	n, err := p.size()
+	if err != nil {
+		return Page[Certificate]{}, err
+	}
+	es, next, err := s.listEntries(ctx, v.Name, listed(Certificates), false, p)
+	if err != nil {
+		return Page[Certificate]{}, err
+	}
+	for _, e := range es {
+		cert, err := s.entryAsCertificate(v, e)
+		if err != nil {
+			return Page[Certificate]{}, err
+		}
+		out.Items = append(out.Items, cert)
+	}
+	sts, err := s.store.ListSettings(ctx, v.Name, SettingPending)
+	if err != nil {
+		return Page[Certificate]{}, internal(err, "list the pending certificate operations")
+	}
+	// Pending certificates between the cursor and the end of this page of objects (or beyond it, on
+	// the last page) belong to this page; the page is then cut at n again.
+	after, until := foldName(p.After), foldName(next)
+	for _, st := range sts {
+		key := foldName(st.Name)
+		if (p.After != "" && key <= after) || (next != "" && key >= until) {
+			continue
+		}
+		if _, exists, err := s.getObject(ctx, v.Name, Certificates, st.Name); err != nil {
+			return Page[Certificate]{}, err
+		} else if exists {
+			continue // listed as itself (or in the deleted listing)
+		}
+		r, err := decodePending(st)
+		if err != nil {
+			return Page[Certificate]{}, err
+		}
+		out.Items = append(out.Items, pendingView(v, st, r))
+	}
+	sort.SliceStable(out.Items, func(i, j int) bool { return foldName(out.Items[i].Name) < foldName(out.Items[j].Name) })
+	if len(out.Items) > n {
+		out.Items = out.Items[:n]
+		next = out.Items[n-1].Name
+	}
+	out.Next = next
+	return out, nil
 }
 
 // ListDeletedCertificates lists deleted certificates.

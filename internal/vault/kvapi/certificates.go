@@ -3,6 +3,7 @@ package kvapi
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/portcullis/portcullis/internal/vault"
 )
@@ -49,6 +50,23 @@ func (rq *request) certificateBundle(c vault.Certificate) certificateBundle {
 		X5T: c.X5T, CER: c.CER, ContentType: c.ContentType, Attributes: attributesToWire(c.Attributes), Tags: c.Tags,
 		Policy: policyToWire(c.Policy, rq.objectID("certificates", c.Name, "policy")), deletion: rq.deletionOf(vault.Certificates, c.Name, c.Deleted),
 	}
+}
+
+// includePending reads the includePending parameter of the certificate listing (default false).
+func (rq *request) includePending() (bool, error) {
+	v, ok := rq.r.URL.Query()["includePending"]
+	if !ok {
+		return false, nil
+	}
+	if len(v) == 1 {
+		switch strings.ToLower(v[0]) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, badParameter("includePending must be given once, as true or false, got %q.", clip(strings.Join(v, ","), 20))
 }
 
 func (rq *request) certificateItem(c vault.Certificate, withVersion bool) certificateBundle {
@@ -98,7 +116,18 @@ func (rq *request) certificates(segs []string) {
 			rq.fail(err)
 			return
 		}
-		page, err := s.ListCertificates(ctx, c, v, p)
+		pending, err := rq.includePending()
+		if err != nil {
+			rq.fail(err)
+			return
+		}
+		var page vault.Page[vault.Certificate]
+		if pending {
+			rq.listQuery = "includePending=true" // kept in nextLink
+			page, err = s.ListCertificatesWithPending(ctx, c, v, p)
+		} else {
+			page, err = s.ListCertificates(ctx, c, v, p)
+		}
 		replyList(rq, "certificates", p, page, err, false, rq.certificateItem)
 	case len(segs) == 1 && segs[0] == "restore" && rq.r.Method == http.MethodPost:
 		rq.restore(vault.Certificates)

@@ -265,6 +265,9 @@ type request struct {
 	t       target
 	caller  vault.Caller
 	version string // api-version
+	// listQuery is a listing's own query parameter that every nextLink of the listing carries
+	// (includePending=true), or "".
+	listQuery string
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, t target) {

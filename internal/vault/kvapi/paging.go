@@ -89,6 +89,9 @@ func (rq *request) nextLink(listing, path string, p vault.PageRequest, next stri
 	if p.MaxResults > 0 {
 		q += "&maxresults=" + strconv.Itoa(p.MaxResults)
 	}
+	if rq.listQuery != "" {
+		q += "&" + rq.listQuery
+	}
 	q += "&$skiptoken=" + tok
 	return rq.t.link + path + "?" + q, nil
 }

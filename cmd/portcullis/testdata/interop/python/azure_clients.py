@@ -174,6 +174,9 @@ def certificates(label, client, secret_client):
     client.begin_create_certificate(csr_name, CertificatePolicy(issuer_name="Unknown", subject=f"CN={csr_name}.example.com"))
     pending = client.get_certificate(csr_name)
     assert pending.properties.enabled is False and not pending.cer, pending
+    assert csr_name not in [p.name for p in client.list_properties_of_certificates()]
+    listed = [p for p in client.list_properties_of_certificates(include_pending=True) if p.name == csr_name]
+    assert len(listed) == 1 and listed[0].enabled is False and not listed[0].x509_thumbprint, listed
     op = client.get_certificate_operation(csr_name)
     assert op.status == "inProgress" and op.csr, op
     x509.load_der_x509_csr(bytes(op.csr))
@@ -184,7 +187,7 @@ def certificates(label, client, secret_client):
         raise AssertionError("the certificate is still there after its operation was deleted")
     except ResourceNotFoundError:
         pass
-    ok(f"{label}: issuer Unknown: pending certificate, CSR, cancel and delete the operation")
+    ok(f"{label}: issuer Unknown: pending certificate (listed with include_pending=True only), CSR, cancel and delete the operation")
 
 
 def main():
