@@ -111,6 +111,13 @@ async function exercise(label, client, secrets) {
   assert.equal(pending.properties.enabled, false);
   assert.equal(pending.cer, undefined);
   assert.equal(pending.policy.issuerName, "Unknown");
+  const listedNames = async (options) => {
+    const names = [];
+    for await (const p of client.listPropertiesOfCertificates(options)) names.push(p.name);
+    return names;
+  };
+  assert.ok(!(await listedNames()).includes(csrName), "a pending certificate is listed only with includePending");
+  assert.ok((await listedNames({ includePending: true })).includes(csrName), "includePending lists the pending certificate");
   const opPoller = await client.getCertificateOperation(csrName);
   const opState = opPoller.getOperationState();
   assert.equal(opState.certificateOperation.status, "inProgress");
@@ -120,7 +127,7 @@ async function exercise(label, client, secrets) {
   const removed = await client.deleteCertificateOperation(csrName);
   assert.equal(removed.status, "cancelled");
   await assert.rejects(client.getCertificate(csrName), (e) => e.statusCode === 404);
-  ok(`${label}: issuer Unknown: pending certificate (disabled, no cer), getCertificateOperation's CSR, cancel, deleteCertificateOperation`);
+  ok(`${label}: issuer Unknown: pending certificate (disabled, no cer, listed with includePending), getCertificateOperation's CSR, cancel, deleteCertificateOperation`);
 }
 
 await run("keyvault-certificates", async () => {
