@@ -93,6 +93,8 @@ func FuzzKeyVaultFrontDoor(f *testing.F) {
 		{2, "GET", "/secrets/a", "7.5", "", 4, "", ""},
 		{3, "GET", "/secrets/a", "7.5", "", 2, "", ""},
 		{0, "GET", "/deletedsecrets?maxresults=1&$skiptoken=zz", "7.5", "", 2, "", ""},
+		{0, "GET", "/certificates?includePending=true&maxresults=1", "7.5", "", 2, "", ""},
+		{0, "GET", "/certificates?includePending=TRUE&includePending=false", "7.5", "", 2, "", ""},
 	} {
 		f.Add(s.base, s.method, s.path, s.apiVersion, s.rid, s.auth, s.cred, s.body)
 	}
