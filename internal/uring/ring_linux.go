@@ -227,12 +227,16 @@ func (r *Ring) Submit() ([]Result, error) {
 	}
 	atomic.StoreUint32(r.sqTail, *r.sqTail+uint32(n))
 	r.pending = 0
-	// Every operation completes during the call (MSG_DONTWAIT), so asking to wait for all of them
-	// costs nothing; it also covers a kernel that would queue one to a worker after all.
+	// Every operation completes during the call (MSG_DONTWAIT: the kernel answers EAGAIN rather than
+	// waiting or queueing the operation to a worker), so asking to wait for all of them costs nothing
+	// and the call cannot block. Hence a raw system call, as for the loop's recv and send: telling the
+	// scheduler (syscall.Syscall6) costs more than the call here, and a batch that took longer than
+	// sysmon's 20 µs tick had its P handed to another thread and taken back, with futex wake-ups,
+	// context switches and sysmon sleeps on every few requests.
 	submitted, got := 0, 0
 	for got < n {
 		toSubmit := n - submitted
-		r1, _, errno := syscall.Syscall6(sysEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(n-got), enterGetEvents, 0, 0)
+		r1, _, errno := syscall.RawSyscall6(sysEnter, uintptr(r.fd), uintptr(toSubmit), uintptr(n-got), enterGetEvents, 0, 0)
 		if errno != 0 && errno != syscall.EINTR && errno != syscall.EAGAIN && errno != syscall.EBUSY {
 			if submitted > got {
 				// Operations the kernel took may still be running: their buffers must outlive
