@@ -37,7 +37,7 @@ type maxResults int
 
 func (m maxResults) Do(req *policy.Request) (*http.Response, error) {
 	u := req.Raw().URL
-	if req.Raw().Method == http.MethodGet && (strings.HasSuffix(u.Path, "/versions") || strings.HasSuffix(u.Path, "/secrets")) && u.Query().Get("maxresults") == "" {
+	if req.Raw().Method == http.MethodGet && (strings.HasSuffix(u.Path, "/versions") || strings.HasSuffix(u.Path, "/secrets") || strings.HasSuffix(u.Path, "/certificates")) && u.Query().Get("maxresults") == "" {
 		q := u.Query()
 		q.Set("maxresults", fmt.Sprint(int(m)))
 		u.RawQuery = q.Encode()

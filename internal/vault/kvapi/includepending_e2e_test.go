@@ -10,26 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 
 	"github.com/portcullis/portcullis/internal/pki"
 )
-
-// certPageSize is an azcore policy that asks the certificate listing for small pages (the SDK has no
-// option for maxresults); nextLink keeps it.
-type certPageSize int
-
-func (m certPageSize) Do(req *policy.Request) (*http.Response, error) {
-	u := req.Raw().URL
-	if req.Raw().Method == http.MethodGet && strings.HasSuffix(u.Path, "/certificates") && u.Query().Get("maxresults") == "" {
-		q := u.Query()
-		q.Set("maxresults", fmt.Sprint(int(m)))
-		u.RawQuery = q.Encode()
-	}
-	return req.Next()
-}
 
 // Key Vault lists certificates that are not completely provisioned (a CSR waiting for its merge) only
 // with includePending=true; the Go SDK's pager sends it and follows nextLink, which must keep it.
@@ -71,7 +56,7 @@ func TestKeyVault_ListCertificatesIncludePending(t *testing.T) {
 			t.Helper()
 			co := &azcertificates.ClientOptions{ClientOptions: e.azOptions(e.hc), DisableChallengeResourceVerification: true}
 			if size > 0 {
-				co.PerCallPolicies = append(co.PerCallPolicies, certPageSize(size))
+				co.PerCallPolicies = append(co.PerCallPolicies, maxResults(size))
 			}
 			c, err := azcertificates.NewClient(e.vaultURL(pathForm), cred, co)
 			if err != nil {
