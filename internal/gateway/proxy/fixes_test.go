@@ -100,31 +100,7 @@ func TestProxy_BackendClosingInsteadOfAnsweringIs502(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						br := bufio.NewReader(c)
-						for {
-							line, err := br.ReadString('\n')
-							if err != nil || line == "\r\n" {
-								break
-							}
-						}
-						io.WriteString(c, tc.answer)
-						c.Close()
-					}()
-				}
-			}()
-			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{{Scheme: "http", Host: ln.Addr().String()}}})}
+			f := &forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{cannedBackend(t, tc.answer)}})}
 			addr := startProxy(t, &Server{Decider: f, ErrorLog: discardLog}, nil)
 			resp, body, _, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 			if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "missing or malformed") {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -364,41 +365,50 @@ type deciderFunc func(r *http.Request) Decision
 
 func (f deciderFunc) Decide(r *http.Request) Decision { return f(r) }
 
+// upgradeEcho accepts a WebSocket upgrade and echoes what follows until the client closes.
+func upgradeEcho(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Upgrade") != "websocket" || !strings.EqualFold(r.Header.Get("Connection"), "upgrade") {
+		http.Error(w, "no upgrade", 400)
+		return
+	}
+	c, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	brw.Flush()
+	io.Copy(c, brw)
+}
+
 func TestProxy_UpgradeSplicesBothWays(t *testing.T) {
-	_, _, addr := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "websocket" || !strings.EqualFold(r.Header.Get("Connection"), "upgrade") {
-			http.Error(w, "no upgrade", 400)
-			return
-		}
-		c, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		brw.Flush()
-		io.Copy(c, brw) // echo until the client closes
-	}), UpstreamConfig{})
+	_, _, addr := setup(t, http.HandlerFunc(upgradeEcho), UpstreamConfig{})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	upgradeAndEcho(t, c, newBufReader(c))
+}
+
+// upgradeAndEcho asks for an upgrade on c (read through br), with bytes after the request, and checks
+// that upgradeEcho answers 101 and echoes them and what is sent after the 101.
+func upgradeAndEcho(t *testing.T, c io.Writer, br *bufio.Reader) {
+	t.Helper()
 	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly")
-	br := newBufReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" {
-		t.Fatalf("status %d headers %v", resp.StatusCode, resp.Header)
+		t.Fatalf("status %d headers %v, want 101 websocket", resp.StatusCode, resp.Header)
 	}
 	io.WriteString(c, " ping")
 	want := "early ping"
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-		t.Fatalf("echo %q, %v", got, err)
+		t.Fatalf("echo %q, %v, want %q", got, err, want)
 	}
 }
 

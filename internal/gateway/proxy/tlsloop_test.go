@@ -23,14 +23,7 @@ func tlsSetup(t *testing.T, s *Server) (addr string, cfg *tls.Config, seen func(
 		body, _ := io.ReadAll(r.Body)
 		switch {
 		case r.URL.Path == "/ws":
-			c, brw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			brw.Flush()
-			io.Copy(c, brw) // echo until the client closes
+			upgradeEcho(w, r)
 			return
 		case r.URL.Path == "/chunked":
 			w.(http.Flusher).Flush() // no Content-Length: a chunked response
@@ -196,20 +189,7 @@ func tlsGet(t *testing.T, addr string, cfg *tls.Config, path string) (*tls.Conn,
 func TestProxy_TLSUpgradeAfterARequestOnTheLoop(t *testing.T) {
 	addr, cfg, _ := tlsSetup(t, &Server{})
 	c, br := tlsGet(t, addr, cfg, "/first")
-	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nearly")
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" {
-		t.Fatalf("status %d headers %v, want 101 websocket", resp.StatusCode, resp.Header)
-	}
-	io.WriteString(c, " ping")
-	want := "early ping"
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(br, got); err != nil || string(got) != want {
-		t.Fatalf("echo %q, %v, want %q", got, err, want)
-	}
+	upgradeAndEcho(t, c, br)
 }
 
 // After the handshake an HTTP/1.1 TLS connection is held by an event loop where there are loops (the
