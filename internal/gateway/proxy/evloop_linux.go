@@ -133,15 +133,15 @@ func (e *evEngine) adoptConn(c *conn, nc net.Conn, t *evTLS) error {
 		s.mu.Unlock()
 		return errors.New("the event loop ended")
 	}
-	c.remoteAddr = nc.RemoteAddr().String()
-	c.clientIP = c.remoteAddr
-	if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
-		c.clientIP = host
-	}
-	c.proto = "http"
-	if t != nil {
-		c.proto = "https"
-		t.w.toLoop(ec)
+	if t == nil {
+		c.remoteAddr = nc.RemoteAddr().String()
+		c.clientIP = c.remoteAddr
+		if host, _, err := net.SplitHostPort(c.remoteAddr); err == nil {
+			c.clientIP = host
+		}
+		c.proto = "http"
+	} else {
+		t.w.toLoop(ec) // conn.serve set the addresses and "https" before the handshake
 	}
 	c.hdr = make(http.Header, 16)
 	c.vals = make([]string, maxHeaderFields)
