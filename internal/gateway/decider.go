@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
@@ -31,42 +30,41 @@ type decider struct {
 // to the client as the backend being unavailable.
 var unavailableBody = []byte(`{"error":"temporarily_unavailable","error_description":"this API has no backend connection pool; see the server log"}` + "\n")
 
-// MayWait reports the requests whose decision may wait for an OIDC issuer's signing keys to be fetched
-// (a bearer token while some API trusts an external issuer), which the engine then decides off its event
-// loop (proxy.WaitingDecider). Tenant tokens are checked against the token service's keys in memory.
-// A client certificate's decision may wait too, for an OCSP responder, when some API asks one (cached
-// answers do not wait, but telling them apart would mean routing first: while OCSP is in use, such a
-// connection is served off the loop).
-func (d decider) MayWait(r *http.Request) bool {
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && d.g.routes.Load().asksOCSP {
-		return true
-	}
-	a := r.Header["Authorization"]
-	if len(a) == 0 || len(a[0]) < 6 || !strings.EqualFold(a[0][:6], "bearer") {
-		return false
-	}
-	o := d.g.oidc
-	o.mu.Lock()
-	n := len(o.m)
-	o.mu.Unlock()
-	return n > 0
+// Decide decides r, waiting when it must: for an OIDC issuer's signing keys
+// or an OCSP responder.
+func (d decider) Decide(r *http.Request) proxy.Decision {
+	dec, _ := d.decide(r, false)
+	return dec
 }
 
-func (d decider) Decide(r *http.Request) proxy.Decision {
+// DecideNow decides r on an event loop, unless the API it is routed to may
+// have to wait (API.mayWait): then it reports false, and the engine has
+// Decide decide r off the loop. The check and the decision read the same
+// routing snapshot, so an API added or changed in between cannot make a
+// decision taken here wait.
+func (d decider) DecideNow(r *http.Request) (proxy.Decision, bool) {
+	return d.decide(r, true)
+}
+
+func (d decider) decide(r *http.Request, now bool) (proxy.Decision, bool) {
 	x := exchanges.Get().(*exchange)
 	x.live = true
-	x.v = d.g.evaluate(r, d.plain, x.vals[:])
+	x.v = d.g.evaluate(r, d.plain, now, x.vals[:])
 	v := &x.v
+	if v.mayWait {
+		x.done(proxy.Result{})
+		return proxy.Decision{}, false
+	}
 	if !v.Forward() {
-		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: x.done}
+		return proxy.Decision{Status: v.Status, Header: v.Header, Body: v.Body, Done: x.done}, true
 	}
 	up, ok := v.API.Backend.(*proxy.Upstream)
 	if !ok {
 		return proxy.Decision{Status: http.StatusServiceUnavailable, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: unavailableBody, Done: x.done}
+			Body: unavailableBody, Done: x.done}, true
 	}
 	x.id[0] = v.DecisionID
-	return proxy.Decision{Upstream: up, ResponseHeader: x.respHeader, Done: x.done}
+	return proxy.Decision{Upstream: up, ResponseHeader: x.respHeader, Done: x.done}, true
 }
 
 // An exchange carries one decided request through the engine: the

@@ -47,6 +47,10 @@ type Verdict struct {
 	method string
 	path   string
 	source netip.Addr
+	// mayWait: asked for a decision that does not wait, evaluate stopped
+	// after routing, as this one may (API.mayWait). Nothing is decided,
+	// audited or counted.
+	mayWait bool
 }
 
 // Forward reports whether the request is admitted.
@@ -59,12 +63,15 @@ func (v Verdict) Forward() bool { return v.Status == 0 }
 // the principal headers and the decision id and strips the API's path
 // prefix when it says so. Evaluate does not keep r.
 func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
-	return g.evaluate(r, plainHTTP, nil)
+	return g.evaluate(r, plainHTTP, false, nil)
 }
 
 // evaluate is Evaluate with scratch space for the principal header values
 // (see setPrincipalHeaders): the values must outlive the forwarding of r.
-func (g *Gateway) evaluate(r *http.Request, plainHTTP bool, scratch []string) Verdict {
+// With noWait, a request whose decision may wait (API.mayWait) is not
+// decided: the Verdict says mayWait, and r has at most lost the fields a
+// client must not send, which evaluate removes again.
+func (g *Gateway) evaluate(r *http.Request, plainHTTP, noWait bool, scratch []string) Verdict {
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
@@ -94,6 +101,9 @@ func (g *Gateway) evaluate(r *http.Request, plainHTTP bool, scratch []string) Ve
 		}
 		return v.refuse(http.StatusNotFound, reasonNotFound, "not_found",
 			"no API matches "+clip(r.Method, 20)+" "+clip(hostKey(r.Host), 100)+clip(r.URL.Path, 200), nil)
+	}
+	if noWait && api.mayWait(r) {
+		return Verdict{mayWait: true}
 	}
 	v.API = api
 	api.stripPrincipalHeaders(r.Header)

@@ -132,7 +132,6 @@ type routes struct {
 	apis      []*API
 	byKey     map[string]*API // tenantID + "/" + name
 	needsCert bool
-	asksOCSP  bool // some API asks OCSP responders: a client certificate's decision may wait
 }
 
 // New returns a Gateway serving no API until the first Apply, and starts
@@ -300,7 +299,6 @@ func (g *Gateway) apply(apis []directory.API, appsChanged bool) error {
 			}
 		}
 		next.needsCert = next.needsCert || a.needsCert
-		next.asksOCSP = next.asksOCSP || a.asksOCSP
 	}
 	next.router.finish()
 
@@ -391,6 +389,23 @@ type API struct {
 	warnedHTTP   atomic.Bool
 	shadowLogged atomic.Bool
 	counters     *apiCounters
+}
+
+// mayWait reports whether deciding r may wait on the network: for an OIDC
+// issuer's signing keys (a bearer token while the API trusts an external
+// issuer; tenant tokens are checked against the token service's keys in
+// memory), or for an OCSP responder (a client certificate while the policy
+// asks one; cached answers do not wait, but telling them apart would mean
+// verifying the chain first).
+func (a *API) mayWait(r *http.Request) bool {
+	if a.asksOCSP && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return true
+	}
+	if len(a.oidc) == 0 {
+		return false
+	}
+	h := r.Header["Authorization"]
+	return len(h) > 0 && len(h[0]) >= 6 && strings.EqualFold(h[0][:6], "bearer")
 }
 
 func (a *API) acceptsMethod(m string) bool {

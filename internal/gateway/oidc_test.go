@@ -76,7 +76,7 @@ func TestEvaluate_BearerFromAnOIDCIssuerSharedAcrossAPIsAndApplies(t *testing.T)
 	}
 }
 
-func TestDecider_MayWaitOnlyForBearerTokensWhileAnAPITrustsAnOIDCIssuer(t *testing.T) {
+func TestDecider_DecidesNowUnlessTheAPITrustsAnOIDCIssuerAndABearerTokenCame(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.Now = time.Now })
 	wd, ok := h.g.Decider(false).(proxy.WaitingDecider)
@@ -85,25 +85,38 @@ func TestDecider_MayWaitOnlyForBearerTokensWhileAnAPITrustsAnOIDCIssuer(t *testi
 	}
 	oidcAPI := apiKeyAPI("t1", "oidc", "/oidc", "unused")
 	oidcAPI.Policy = guard.PolicySpec{Methods: []guard.MethodSpec{{Type: guard.SpecBearer, Issuers: []guard.IssuerSpec{{Issuer: startIssuer(t)}}, Audiences: []string{"api://orders"}}}}
+	h.apply(t, apiKeyAPI("t1", "keys", "/keys", "unused"), oidcAPI)
 	tests := []struct {
-		name          string
-		apis          []directory.API
-		header, value string
-		want          bool
+		name, path, header, value string
+		now                       bool
 	}{
-		{name: "bearer, no OIDC issuer in use", apis: []directory.API{apiKeyAPI("t1", "keys", "/keys", "unused")}, header: "Authorization", value: "Bearer x.y.z"},
-		{name: "bearer while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "Authorization", value: "Bearer x.y.z", want: true},
-		{name: "scheme in another case", apis: []directory.API{oidcAPI}, header: "Authorization", value: "bEARER x.y.z", want: true},
-		{name: "Basic while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "Authorization", value: "Basic dTpw"},
-		{name: "API key while an API trusts an issuer", apis: []directory.API{oidcAPI}, header: "X-Api-Key", value: "k"},
+		{name: "bearer to an API without an OIDC issuer, while another trusts one", path: "/keys/x", header: "Authorization", value: "Bearer x.y.z", now: true},
+		{name: "bearer to the API that trusts an issuer", path: "/oidc/x", header: "Authorization", value: "Bearer x.y.z"},
+		{name: "scheme in another case", path: "/oidc/x", header: "Authorization", value: "bEARER x.y.z"},
+		{name: "Basic to the API that trusts an issuer", path: "/oidc/x", header: "Authorization", value: "Basic dTpw", now: true},
+		{name: "API key to the API that trusts an issuer", path: "/oidc/x", header: "X-Api-Key", value: "k", now: true},
+		{name: "bearer to no API", path: "/none/x", header: "Authorization", value: "Bearer x.y.z", now: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h.apply(t, tc.apis...)
-			r := request("GET", "http://h.test/oidc/x", tc.header, tc.value)
-			if got := wd.MayWait(r); got != tc.want {
-				t.Errorf("MayWait = %v, want %v", got, tc.want)
+			r := request("GET", "http://h.test"+tc.path, tc.header, tc.value)
+			d, now := wd.DecideNow(r)
+			if now != tc.now {
+				t.Fatalf("DecideNow decided now = %v, want %v", now, tc.now)
 			}
+			if !now {
+				if d.Done != nil || d.Upstream != nil || d.Status != 0 {
+					t.Errorf("declined, yet decided %+v", d)
+				}
+				if got := r.Header.Get(tc.header); got != tc.value {
+					t.Errorf("declined, yet %s is now %q", tc.header, got)
+				}
+				return
+			}
+			if d.Status == 0 && d.Upstream == nil {
+				t.Errorf("decided nothing: %+v", d)
+			}
+			d.Done(proxy.Result{Status: d.Status})
 		})
 	}
 }

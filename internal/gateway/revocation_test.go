@@ -256,19 +256,28 @@ func TestGateway_ClientCertificateRevocationEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("OCSP makes certificate decisions may-wait", func(t *testing.T) {
+	t.Run("a certificate to an API that asks OCSP is decided off the loop", func(t *testing.T) {
 		wd := h.g.Decider(false).(proxy.WaitingDecider)
-		r := request("GET", "https://h.test/ocsp/x")
-		if wd.MayWait(r) {
-			t.Error("MayWait without a certificate")
-		}
-		r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{good.Leaf}}
-		if !wd.MayWait(r) {
-			t.Error("MayWait is false for a certificate while an API asks OCSP")
-		}
-		h.apply(t, apis[:2]...)
-		if wd.MayWait(r) {
-			t.Error("MayWait is true with no API asking OCSP")
+		for _, tc := range []struct {
+			name, path string
+			cert       bool
+			now        bool
+		}{
+			{name: "no certificate", path: "/ocsp/x", now: true},
+			{name: "a certificate while the API asks OCSP", path: "/ocsp/x", cert: true},
+			{name: "a certificate to an API with CRLs only", path: "/crlurl/x", cert: true, now: true},
+		} {
+			r := request("GET", "https://h.test"+tc.path)
+			if tc.cert {
+				r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{good.Leaf}}
+			}
+			d, now := wd.DecideNow(r)
+			if now != tc.now {
+				t.Errorf("%s: decided now = %v, want %v", tc.name, now, tc.now)
+			}
+			if now {
+				d.Done(proxy.Result{Status: d.Status})
+			}
 		}
 	})
 

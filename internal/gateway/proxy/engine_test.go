@@ -495,14 +495,19 @@ func TestProxy_CloseEndsInFlightExchangesWithAResult(t *testing.T) {
 	}
 }
 
-// waitingDecider blocks the requests carrying X-Wait until release is closed, and says so in MayWait.
+// waitingDecider blocks the requests carrying X-Wait until release is closed, and declines them in DecideNow.
 type waitingDecider struct {
 	up      *Upstream
 	waiting chan struct{}
 	release chan struct{}
 }
 
-func (d *waitingDecider) MayWait(r *http.Request) bool { return r.Header.Get("X-Wait") != "" }
+func (d *waitingDecider) DecideNow(r *http.Request) (Decision, bool) {
+	if r.Header.Get("X-Wait") != "" {
+		return Decision{}, false
+	}
+	return d.Decide(r), true
+}
 
 func (d *waitingDecider) Decide(r *http.Request) Decision {
 	if r.Header.Get("X-Wait") != "" {

@@ -352,14 +352,18 @@ func (ec *evConn) serveHead(head []byte) {
 		ec.done(c.answerOptionsAsterisk())
 		return
 	}
-	if wd, ok := l.s.Decider.(WaitingDecider); ok && wd.MayWait(&c.req) {
-		// Decided and served by the goroutine engine: a Decide that waits must not hold up the loop.
-		ec.takeOver(func(c *conn) bool { return c.handle() })
-		return
-	}
 	// What the loop does not relay itself goes to the goroutine engine, decision included.
 	handOver := c.upgrade || h.chunked || h.expectContinue || h.contentLength > int64(len(ec.in)-ec.off)
-	ec.d = l.s.Decider.Decide(&c.req)
+	if wd, ok := l.s.Decider.(WaitingDecider); ok {
+		var now bool
+		if ec.d, now = wd.DecideNow(&c.req); !now {
+			// Decided and served by the goroutine engine: a Decide that waits must not hold up the loop.
+			ec.takeOver(func(c *conn) bool { return c.handle() })
+			return
+		}
+	} else {
+		ec.d = l.s.Decider.Decide(&c.req)
+	}
 	d := &ec.d
 	if d.Upstream == nil {
 		ec.done(c.answerLocal(d))

@@ -59,12 +59,15 @@ type Decider interface {
 }
 
 // A WaitingDecider is a Decider whose Decide may wait for some requests (for signing keys being fetched,
-// say). The event-loop engine asks MayWait first, on the loop (it must be quick and must not wait), and
-// has the requests it reports true for decided and served by the goroutine engine, where waiting holds
-// up no other connection. r is as given to Decide, before Decide's edits.
+// say). The event-loop engine calls DecideNow instead of Decide, on the loop: it decides as Decide does
+// when that cannot wait, and otherwise returns false without deciding, having edited r at most in ways
+// Decide repeats harmlessly. The engine then has the request decided (by Decide) and served by the
+// goroutine engine, where waiting holds up no other connection. Both steps must see the same rules: a
+// decision that DecideNow took on the loop must not be one that waits because the rules changed between
+// a check and the decision.
 type WaitingDecider interface {
 	Decider
-	MayWait(r *http.Request) bool
+	DecideNow(r *http.Request) (Decision, bool)
 }
 
 // Decision is what to do with one request.
