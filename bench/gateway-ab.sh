@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Alternating A/B of two gateways on one scenario, for a change too small for the full
 # bench's spread: A, B, A, B, ... each a fresh process, and per run the requests/s and the
-# proxy's CPU per request (user+system from /proc/PID/stat). Reuses what
+# proxy's CPU per request (user+system from /proc/PID/stat) and the machine's idle share. Reuses what
 # `WORK=dir bench/gateway-bench.sh` left in dir (the backend, the material, the rendered
 # HAProxy configurations and the Portcullis data folder with its APIs).
 #
@@ -48,7 +48,10 @@ wait_up() {
 	exit 1
 }
 
-# run WHAT: one measured run; prints "requests/s µs-of-proxy-CPU-per-request".
+# idle_ticks: the machine's idle (+iowait) and total CPU ticks so far, from /proc/stat.
+idle_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print $5+$6, t}' /proc/stat; }
+
+# run WHAT: one measured run; prints "requests/s µs-of-proxy-CPU-per-request machine-idle-%".
 run() {
 	local what=$1 pid header path
 	if [ "$what" = haproxy ]; then
@@ -64,22 +67,25 @@ run() {
 	PIDS+=("$pid")
 	wait_up
 	wrk -t2 -c64 -d1s -H "$header" "$URL$path" >/dev/null
-	local t0 t1 rps
+	local t0 t1 rps i0 a0 i1 a1
 	t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
+	read -r i0 a0 <<<"$(idle_ticks)"
 	rps=$(wrk -t2 -c64 -d"$DURATION" -H "$header" "$URL$path" | awk '/Requests\/sec/{print $2}')
+	read -r i1 a1 <<<"$(idle_ticks)"
 	t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	local ticks secs
 	ticks=$(getconf CLK_TCK)
 	secs=${DURATION%s}
-	awk -v r="$rps" -v d="$((t1 - t0))" -v hz="$ticks" -v s="$secs" 'BEGIN{printf "%.0f %.2f", r, d/hz*1e6/(r*s)}'
+	awk -v r="$rps" -v d="$((t1 - t0))" -v hz="$ticks" -v s="$secs" -v idle="$((i1 - i0))" -v all="$((a1 - a0))" \
+		'BEGIN{printf "%.0f %.2f %.1f", r, d/hz*1e6/(r*s), 100*idle/all}'
 }
 
 echo "scenario $SCENARIO, $ROUNDS rounds of $DURATION; A=$1 B=$2"
 for r in $(seq "$ROUNDS"); do
-	read -r ra ca <<<"$(run "$1")"
-	read -r rb cb <<<"$(run "$2")"
-	awk -v r="$r" -v ra="$ra" -v ca="$ca" -v rb="$rb" -v cb="$cb" \
-		'BEGIN{printf "round %d  A %6d req/s %5.2f us/req   B %6d req/s %5.2f us/req   B/A %.3f\n", r, ra, ca, rb, cb, rb/ra}'
+	read -r ra ca ia <<<"$(run "$1")"
+	read -r rb cb ib <<<"$(run "$2")"
+	awk -v r="$r" -v ra="$ra" -v ca="$ca" -v ia="$ia" -v rb="$rb" -v cb="$cb" -v ib="$ib" \
+		'BEGIN{printf "round %d  A %6d req/s %5.2f us/req idle %4.1f%%   B %6d req/s %5.2f us/req idle %4.1f%%   B/A %.3f\n", r, ra, ca, ia, rb, cb, ib, rb/ra}'
 done
