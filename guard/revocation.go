@@ -69,19 +69,35 @@ func IsCRLURL(s string) bool {
 	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
 }
 
+// CheckCRLMode reports whether v is a RevocationSpec.CRLMode ("" means
+// hard); the error quotes v and lists the modes, for the caller to prefix
+// with the field or flag that held it.
+func CheckCRLMode(v string) error {
+	switch v {
+	case "", RevocationSoft, RevocationHard:
+		return nil
+	}
+	return fmt.Errorf("%q: use %q or %q", clip(v, 20), RevocationSoft, RevocationHard)
+}
+
+// CheckOCSPMode is CheckCRLMode for RevocationSpec.OCSP ("" means off).
+func CheckOCSPMode(v string) error {
+	switch v {
+	case "", RevocationOff, RevocationSoft, RevocationHard:
+		return nil
+	}
+	return fmt.Errorf("%q: use %q, %q or %q", clip(v, 20), RevocationOff, RevocationSoft, RevocationHard)
+}
+
 func (r *RevocationSpec) validate(hasCAs bool) error {
 	if !hasCAs {
 		return errors.New("revocation needs trustedCAs: a CRL or OCSP answer is checked against the CA that issued the certificate, which a pins-only method does not know; add the issuing CA to trustedCAs")
 	}
-	switch r.CRLMode {
-	case "", RevocationSoft, RevocationHard:
-	default:
-		return fmt.Errorf("revocation.crlMode %q: use %q or %q", clip(r.CRLMode, 20), RevocationSoft, RevocationHard)
+	if err := CheckCRLMode(r.CRLMode); err != nil {
+		return fmt.Errorf("revocation.crlMode %w", err)
 	}
-	switch r.OCSP {
-	case "", RevocationOff, RevocationSoft, RevocationHard:
-	default:
-		return fmt.Errorf("revocation.ocsp %q: use %q, %q or %q", clip(r.OCSP, 20), RevocationOff, RevocationSoft, RevocationHard)
+	if err := CheckOCSPMode(r.OCSP); err != nil {
+		return fmt.Errorf("revocation.ocsp %w", err)
 	}
 	if len(r.CRLs) == 0 {
 		if r.CRLMode != "" {

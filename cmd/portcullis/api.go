@@ -588,15 +588,11 @@ func (f *apiFlags) applyRevocation(set func(string) bool, m *guard.MethodSpec) e
 	if set("ocsp") {
 		rv.OCSP = f.ocsp
 	}
-	for _, c := range []struct{ flag, v string }{{"crl-mode", rv.CRLMode}, {"ocsp", rv.OCSP}} {
-		ok := c.v == "" || c.v == guard.RevocationSoft || c.v == guard.RevocationHard || c.flag == "ocsp" && c.v == guard.RevocationOff
-		if !ok {
-			want := "soft or hard"
-			if c.flag == "ocsp" {
-				want = "off, soft or hard"
-			}
-			return fmt.Errorf("--%s %q: use %s", c.flag, c.v, want)
-		}
+	if err := guard.CheckCRLMode(rv.CRLMode); err != nil {
+		return fmt.Errorf("--crl-mode %w", err)
+	}
+	if err := guard.CheckOCSPMode(rv.OCSP); err != nil {
+		return fmt.Errorf("--ocsp %w", err)
 	}
 	if len(rv.CRLs) == 0 && rv.CRLMode == "" && (rv.OCSP == "" || rv.OCSP == guard.RevocationOff) {
 		m.Revocation = nil // nothing left to check

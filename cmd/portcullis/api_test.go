@@ -482,8 +482,8 @@ func TestAPIFlags_Revocation(t *testing.T) {
 		{"--ocsp alone keeps the CRLs", []string{"--ocsp", "hard"}, `"ocsp":"hard"`},
 		{"--crl replaces the CRLs", []string{"--crl", "https://pki.example.com/new.crl", "--crl-mode", "soft"}, `{"crls":["https://pki.example.com/new.crl"],"crlMode":"soft","ocsp":"soft"}`},
 		{"--no-revocation drops it", []string{"--no-revocation"}, `null`},
-		{"bad OCSP mode", []string{"--ocsp", "strict"}, `error: --ocsp "strict": use off, soft or hard`},
-		{"bad CRL mode", []string{"--crl-mode", "off"}, `error: --crl-mode "off": use soft or hard`},
+		{"bad OCSP mode", []string{"--ocsp", "strict"}, `error: --ocsp "strict": use "off", "soft" or "hard"`},
+		{"bad CRL mode", []string{"--crl-mode", "off"}, `error: --crl-mode "off": use "soft" or "hard"`},
 		{"not a CRL", []string{"--crl", filepath.Join(dir, "missing.crl")}, `error: --crl ` + filepath.Join(dir, "missing.crl")},
 		{"contradiction", []string{"--no-revocation", "--ocsp", "hard"}, "error: --no-revocation and --crl, --crl-mode or --ocsp contradict each other"},
 	}
