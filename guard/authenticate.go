@@ -37,7 +37,7 @@ type Chain []Authenticator
 
 // Authenticate runs the chain.
 func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
-	p, e := c.authenticate(r, nil)
+	p, e := c.authenticate(r.Context(), r, nil)
 	if e != nil {
 		return nil, e
 	}
@@ -46,9 +46,15 @@ func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
 
 // authenticate runs the chain, recording each authenticator's finding
 // when tr is not nil. Errors come back as *Error, mapped by AsError.
-func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
+func (c Chain) authenticate(ctx context.Context, r *http.Request, tr *trace) (*Principal, *Error) {
 	for i, a := range c {
-		p, err := a.Authenticate(r)
+		var p *Principal
+		var err error
+		if ca, ok := a.(contextAuthenticator); ok {
+			p, err = ca.authenticateWithin(ctx, r)
+		} else {
+			p, err = a.Authenticate(r)
+		}
 		if errors.Is(err, ErrNoCredentials) {
 			tr.absent(a)
 			continue
@@ -75,6 +81,13 @@ func (c Chain) authenticate(r *http.Request, tr *trace) (*Principal, *Error) {
 		return p, nil
 	}
 	return nil, c.noCredentials()
+}
+
+// A contextAuthenticator is an Authenticator of this package: it can
+// authenticate under a context other than the request's
+// (Policy.DecideWithin).
+type contextAuthenticator interface {
+	authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error)
 }
 
 // A credentialStripper removes its kind of credential from a request.
@@ -185,11 +198,15 @@ type bearer struct {
 }
 
 func (b bearer) Authenticate(r *http.Request) (*Principal, error) {
+	return b.authenticateWithin(r.Context(), r)
+}
+
+func (b bearer) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
 	raw, err := BearerToken(r)
 	if err != nil {
 		return nil, err
 	}
-	p, err := b.v.Verify(r.Context(), raw)
+	p, err := b.v.Verify(ctx, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +279,10 @@ func (basic) stripCredential(r *http.Request) {
 type basic struct{ check PasswordChecker }
 
 func (b basic) Authenticate(r *http.Request) (*Principal, error) {
+	return b.authenticateWithin(r.Context(), r)
+}
+
+func (b basic) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
 	cred, err := authorization(r, "Basic")
 	if err != nil {
 		return nil, withScheme(err, "Basic")
@@ -290,7 +311,7 @@ func (b basic) Authenticate(r *http.Request) (*Principal, error) {
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Scheme: "Basic",
 			Description: "the Basic credentials have no ':' between user and password (RFC 7617)"}
 	}
-	p, err := b.check.CheckPassword(r.Context(), user, pass)
+	p, err := b.check.CheckPassword(ctx, user, pass)
 	if err != nil {
 		return nil, withScheme(err, "Basic")
 	}
@@ -317,6 +338,10 @@ type apiKey struct {
 }
 
 func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
+	return a.authenticateWithin(r.Context(), r)
+}
+
+func (a apiKey) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
 	vs := r.Header.Values(a.header)
 	switch {
 	case len(vs) == 0:
@@ -326,7 +351,7 @@ func (a apiKey) Authenticate(r *http.Request) (*Principal, error) {
 	case vs[0] == "":
 		return nil, invalidRequest(fmt.Sprintf("the %s header is empty; send the API key in it", a.header))
 	}
-	return a.check.CheckAPIKey(r.Context(), vs[0])
+	return a.check.CheckAPIKey(ctx, vs[0])
 }
 
 func (a apiKey) describe() (string, string) { return a.header + ": <API key>", "" }
@@ -347,10 +372,14 @@ func ClientCertificate(check CertificateChecker) Authenticator { return clientCe
 type clientCert struct{ check CertificateChecker }
 
 func (c clientCert) Authenticate(r *http.Request) (*Principal, error) {
+	return c.authenticateWithin(r.Context(), r)
+}
+
+func (c clientCert) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return nil, ErrNoCredentials
 	}
-	return c.check.CheckCertificate(r.Context(), r.TLS.PeerCertificates[0], r.TLS.VerifiedChains)
+	return c.check.CheckCertificate(ctx, r.TLS.PeerCertificates[0], r.TLS.VerifiedChains)
 }
 
 func (clientCert) describe() (string, string) { return "a TLS client certificate", "" }

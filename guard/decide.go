@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,7 +14,16 @@ import (
 // (an API key authenticator removes the key from the header and the
 // query), so decide on the request that is then forwarded.
 func (p Policy) Decide(r *http.Request) (*Principal, *Error) {
-	pr, e := p.decide(r, nil)
+	return p.DecideWithin(r.Context(), r)
+}
+
+// DecideWithin is Decide with ctx in place of r's context for this
+// package's authenticators (those of CompilePolicy included; others see
+// r's). With a context from WithoutWaiting it decides without waiting on
+// the network, or refuses with an error wrapping ErrWouldWait: an event
+// loop can then decide the request again where waiting holds up no one.
+func (p Policy) DecideWithin(ctx context.Context, r *http.Request) (*Principal, *Error) {
+	pr, e := p.decide(ctx, r, nil)
 	if e != nil {
 		return nil, e
 	}
@@ -22,8 +32,8 @@ func (p Policy) Decide(r *http.Request) (*Principal, *Error) {
 
 // decide is Decide with an optional trace; on a refusal by a rule it also
 // returns who was refused, for OnRefusal and Explain.
-func (p Policy) decide(r *http.Request, tr *trace) (*Principal, *Error) {
-	pr, e := Chain(p.Authenticators).authenticate(r, tr)
+func (p Policy) decide(ctx context.Context, r *http.Request, tr *trace) (*Principal, *Error) {
+	pr, e := Chain(p.Authenticators).authenticate(ctx, r, tr)
 	if e != nil {
 		return nil, e
 	}
@@ -83,7 +93,7 @@ const (
 // page or a "why was I refused" tool; use Decide to serve.
 func (p Policy) Explain(r *http.Request) Explanation {
 	tr := &trace{}
-	pr, e := p.decide(r, tr)
+	pr, e := p.decide(r.Context(), r, tr)
 	return Explanation{Principal: pr, Err: e, Steps: tr.steps}
 }
 

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -16,6 +17,31 @@ var ErrNoCredentials = errors.New("no credentials")
 // key": the Verifier then refuses with 503 temporarily_unavailable instead
 // of 401.
 var ErrKeySourceUnavailable = errors.New("key source unavailable")
+
+// ErrWouldWait is wrapped by the refusal (503 temporarily_unavailable) of
+// a decision made under a context from WithoutWaiting that would have had
+// to wait on the network: for an OIDC issuer's key set, fetched because
+// the token names a key not seen yet, or for an OCSP responder's answer
+// about a client certificate. The fetch or question is started in the
+// background; decide again under a context that may wait to get the
+// answer.
+var ErrWouldWait = errors.New("the decision would wait on the network")
+
+type noWaitKey struct{}
+
+// WithoutWaiting returns a context under which deciding never waits on the
+// network (Policy.DecideWithin): what would wait refuses with an error
+// wrapping ErrWouldWait instead. For an event loop, which must not block
+// the other connections it serves.
+func WithoutWaiting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWaitKey{}, true)
+}
+
+// mustNotWait reports whether ctx comes from WithoutWaiting.
+func mustNotWait(ctx context.Context) bool {
+	v, _ := ctx.Value(noWaitKey{}).(bool)
+	return v
+}
 
 // Error codes of RFC 6750 §3.1, and the one guard adds for 503.
 const (
@@ -47,8 +73,15 @@ func (e *Error) Error() string {
 }
 
 // Unwrap returns the error behind the refusal, if any (for example
-// ErrKeySourceUnavailable or ErrNoCredentials).
-func (e *Error) Unwrap() error { return e.cause }
+// ErrKeySourceUnavailable, ErrWouldWait or ErrNoCredentials). A nil *Error
+// (Decide's admission) unwraps to nil, so errors.Is on it is false rather
+// than a panic.
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.cause
+}
 
 // Challenge returns the WWW-Authenticate value of RFC 6750 §3 (or RFC 7617
 // for Basic): `Bearer realm="api", error="invalid_token",

@@ -292,6 +292,10 @@ func (c *specCertificates) absentDescription() string {
 }
 
 func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
+	return c.authenticateWithin(r.Context(), r)
+}
+
+func (c *specCertificates) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return nil, ErrNoCredentials
 	}
@@ -354,7 +358,7 @@ func (c *specCertificates) Authenticate(r *http.Request) (*Principal, error) {
 			// issuer to ask about it.
 			notes = []string{"not checked: the certificate is itself a trusted CA"}
 		} else {
-			rr := c.revocation.check(r.Context(), cert, issuer, now, who())
+			rr := c.revocation.check(ctx, cert, issuer, now, who())
 			if rr.err != nil {
 				return nil, rr.err
 			}

@@ -200,7 +200,11 @@ func (s *OIDCKeySource) Key(ctx context.Context, issuer, kid string) (crypto.Pub
 		}
 	}
 	// Unknown kid (a rotation we have not seen yet) or never loaded.
-	err := s.wait(ctx, s.start(false))
+	c := s.start(false)
+	if c != nil && mustNotWait(ctx) {
+		return nil, fmt.Errorf("%w: the key set of %s is being fetched (%w)", ErrKeySourceUnavailable, s.issuer, ErrWouldWait)
+	}
+	err := s.wait(ctx, c)
 	if set = s.set.Load(); set == nil {
 		if err == nil {
 			err = s.lastError()

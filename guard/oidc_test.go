@@ -94,6 +94,43 @@ func TestOIDCKeySource_UnknownKidRefetchesRateLimited(t *testing.T) {
 	}
 }
 
+func TestOIDCKeySource_WithoutWaitingStartsTheFetchAndSaysSo(t *testing.T) {
+	testKeys(t)
+	ti := newTestIssuer(t)
+	ti.publish("a", &rsaA.PublicKey)
+	c := newClock()
+	s := newSource(t, ti, c)
+	noWait := WithoutWaiting(context.Background())
+	if k, err := s.Key(noWait, ti.URL, "a"); err != nil || !sameKey(k, &rsaA.PublicKey) {
+		t.Fatalf("a loaded key without waiting: %v, %v", k, err)
+	}
+	// Within MinRefetchInterval an unknown kid is refused at once: nothing to wait for.
+	if _, err := s.Key(noWait, ti.URL, "b"); err == nil || errors.Is(err, ErrWouldWait) || errors.Is(err, ErrKeySourceUnavailable) {
+		t.Fatalf("unknown kid within the interval: %v, want a plain refusal", err)
+	}
+
+	c.Advance(DefaultMinRefetchInterval)
+	block, entered := make(chan struct{}), make(chan struct{}, 1)
+	ti.configure(func(ti *testIssuer) { ti.block, ti.entered = block, entered })
+	ti.publish("b", &rsaB.PublicKey)
+	_, err := s.Key(noWait, ti.URL, "b")
+	if !errors.Is(err, ErrWouldWait) || !errors.Is(err, ErrKeySourceUnavailable) {
+		t.Fatalf("unknown kid without waiting: %v, want ErrWouldWait and ErrKeySourceUnavailable", err)
+	}
+	<-entered // the fetch runs, although no one waits for it
+	close(block)
+	// A caller that may wait joins it and gets the key; so does the next one that may not.
+	if k, err := s.Key(context.Background(), ti.URL, "b"); err != nil || !sameKey(k, &rsaB.PublicKey) {
+		t.Fatalf("after the fetch: %v, %v", k, err)
+	}
+	if k, err := s.Key(noWait, ti.URL, "b"); err != nil || !sameKey(k, &rsaB.PublicKey) {
+		t.Fatalf("after the fetch, without waiting: %v, %v", k, err)
+	}
+	if n := ti.jwksFetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2 (initial + one)", n)
+	}
+}
+
 func TestOIDCKeySource_ConcurrentUnknownKidsShareOneFetch(t *testing.T) {
 	testKeys(t)
 	ti := newTestIssuer(t)

@@ -435,6 +435,12 @@ const failureTTL = 10 * time.Second
 // check runs the CRL and OCSP checks on cert, issued by issuer (from the
 // verified chain). who names the certificate in refusals.
 func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, who string) revocationResult {
+	if (rv.ocsp == RevocationSoft || rv.ocsp == RevocationHard) && mustNotWait(ctx) && !rv.ocspReady(cert, issuer, now) {
+		// Before the CRLs: their outcome is counted, and the decision made
+		// again once the answer came would count it twice.
+		return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+			Description: who + " is being checked with its OCSP responder; retry", cause: ErrWouldWait}}
+	}
 	res := revocationResult{until: time.Time{}}
 	bound := func(t time.Time) {
 		if !t.IsZero() && (res.until.IsZero() || t.Before(res.until)) {
@@ -611,6 +617,25 @@ func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certifi
 	call.a = a
 	close(call.done)
 	return a
+}
+
+// ocspReady reports whether an answer about cert is cached; if not, it has
+// the responder asked in the background (unless a question is under way),
+// for a decision made again where it may wait.
+func (rv *revocation) ocspReady(cert, issuer *x509.Certificate, now time.Time) bool {
+	sum := sha256.Sum256(cert.Raw)
+	c := &rv.answers
+	c.mu.Lock()
+	a, ok := c.m[sum]
+	_, asking := c.flight[sum]
+	c.mu.Unlock()
+	if ok && now.Before(a.until) {
+		return true
+	}
+	if !asking {
+		go rv.ocspAnswer(context.Background(), cert, issuer, now)
+	}
+	return false
 }
 
 // maxOCSPResponseBytes bounds a responder's answer.

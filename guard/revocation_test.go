@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -289,6 +290,69 @@ func TestRevocation_CRLAndOCSPOverRealTLS(t *testing.T) {
 			}
 			if strings.Contains(string(body), "BEGIN") {
 				t.Errorf("a refusal quotes the CRL: %s", body)
+			}
+		})
+	}
+}
+
+func TestRevocation_WithoutWaitingAsksTheResponderInTheBackground(t *testing.T) {
+	c := newClock()
+	root := newTestCA(t, "Test Root")
+	inter := root.sub(t, "Test Issuing CA")
+	responder := newOCSPResponder(t, inter)
+	current := crlPEM(crl(t, inter, inter, 7, testEpoch.Add(-time.Hour), testEpoch.Add(24*time.Hour)))
+	log := &outcomeLog{}
+	p := mustCompile(t, fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":[%q],"revocation":{"crls":[%q],"ocsp":"hard"}}]}`, root.pem(), current),
+		&testResolver{}, CompileOptions{Now: c.Now, OnRevocation: log.report})
+	request := func(cert tls.Certificate) *http.Request {
+		r := httptest.NewRequest("GET", "https://api.test/x", nil)
+		r.TLS = &tls.ConnectionState{}
+		for _, der := range cert.Certificate {
+			x, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.TLS.PeerCertificates = append(r.TLS.PeerCertificates, x)
+		}
+		return r
+	}
+	noWait := WithoutWaiting(context.Background())
+	for _, tc := range []struct {
+		name   string
+		status ocsp.ResponseStatus
+		want   int // once the answer came: 0 admitted, else the refusal's status
+	}{
+		{"good", ocsp.Good, 0},
+		{"revoked", ocsp.Revoked, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := inter.issueOCSP(t, tc.name, responder.URL)
+			if tc.status != ocsp.Good {
+				responder.set(cert, int(tc.status))
+			}
+			log.take()
+			_, e := p.DecideWithin(noWait, request(cert))
+			if e == nil || !errors.Is(e, ErrWouldWait) || e.Status != http.StatusServiceUnavailable {
+				t.Fatalf("without waiting, no answer cached: %v, want a 503 wrapping ErrWouldWait", e)
+			}
+			if got := log.take(); got != "" {
+				t.Errorf("a decision not taken reported %q", got)
+			}
+			waitFor(t, "the answer cached", func() bool {
+				_, e = p.DecideWithin(noWait, request(cert))
+				return e == nil || !errors.Is(e, ErrWouldWait)
+			})
+			if got := 0; e != nil {
+				got = e.Status
+				if got != tc.want {
+					t.Errorf("once answered: %v, want %d", e, tc.want)
+				}
+			} else if tc.want != 0 {
+				t.Errorf("once answered: admitted, want %d", tc.want)
+			}
+			// The CRL and the OCSP answer, each counted once, by the decision taken.
+			if got, want := log.take(), map[int]string{0: "good good", 401: "good revoked"}[tc.want]; got != want {
+				t.Errorf("reported %q, want %q", got, want)
 			}
 		})
 	}

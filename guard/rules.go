@@ -244,7 +244,7 @@ func Middleware(next http.Handler, p Policy) http.Handler {
 	}
 	p.Authenticators = slices.Clone(p.Authenticators)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pr, e := p.decide(r, nil)
+		pr, e := p.decide(r.Context(), r, nil)
 		if e != nil {
 			if p.OnRefusal != nil {
 				p.OnRefusal(r, pr, e)

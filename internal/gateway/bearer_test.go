@@ -45,7 +45,12 @@ func (c clients) ClientExists(tenantID, appID string) (bool, bool) {
 
 func token(t *testing.T, claims map[string]any) string {
 	t.Helper()
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": "k1"})
+	return tokenWithKid(t, "k1", claims)
+}
+
+func tokenWithKid(t *testing.T, kid string, claims map[string]any) string {
+	t.Helper()
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
 	p, _ := json.Marshal(claims)
 	in := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
 	sig, err := jws.Sign("RS256", testRSA, in)

@@ -60,9 +60,6 @@ func (g *Gateway) compile(d *directory.API) *API {
 			if m.Revocation != nil && a.counters.revocation == nil {
 				a.counters.revocation = g.metrics.revocationCounters(d.TenantID, d.Name)
 			}
-			if m.Revocation != nil && (m.Revocation.OCSP == guard.RevocationSoft || m.Revocation.OCSP == guard.RevocationHard) {
-				a.asksOCSP = true
-			}
 		case guard.SpecBearer:
 			if m.CertificateBound {
 				// The token's certificate is the connection's: TLS

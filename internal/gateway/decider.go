@@ -37,11 +37,13 @@ func (d decider) Decide(r *http.Request) proxy.Decision {
 	return dec
 }
 
-// DecideNow decides r on an event loop, unless the API it is routed to may
-// have to wait (API.mayWait): then it reports false, and the engine has
-// Decide decide r off the loop. The check and the decision read the same
-// routing snapshot, so an API added or changed in between cannot make a
-// decision taken here wait.
+// DecideNow decides r on an event loop, unless the decision would wait on
+// the network: for an OIDC issuer's key set (a token naming a key not seen
+// yet) or an OCSP responder (a certificate without a cached answer). Then
+// the fetch or question is started, DecideNow reports false, and the
+// engine has Decide decide r off the loop, where it joins the fetch. Steady
+// traffic with tokens from Entra ID or any OIDC issuer, and certificates
+// whose OCSP answers are cached, stays on the loop.
 func (d decider) DecideNow(r *http.Request) (proxy.Decision, bool) {
 	return d.decide(r, true)
 }

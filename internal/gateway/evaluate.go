@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -47,8 +48,8 @@ type Verdict struct {
 	method string
 	path   string
 	source netip.Addr
-	// mayWait: asked for a decision that does not wait, evaluate stopped
-	// after routing, as this one may (API.mayWait). Nothing is decided,
+	// mayWait: asked for a decision that does not wait, evaluate found
+	// that this one would (guard.ErrWouldWait). Nothing is decided,
 	// audited or counted.
 	mayWait bool
 }
@@ -66,11 +67,16 @@ func (g *Gateway) Evaluate(r *http.Request, plainHTTP bool) Verdict {
 	return g.evaluate(r, plainHTTP, false, nil)
 }
 
+// noWaitContext is the context of decisions made on an event loop.
+var noWaitContext = guard.WithoutWaiting(context.Background())
+
 // evaluate is Evaluate with scratch space for the principal header values
 // (see setPrincipalHeaders): the values must outlive the forwarding of r.
-// With noWait, a request whose decision may wait (API.mayWait) is not
-// decided: the Verdict says mayWait, and r has at most lost the fields a
-// client must not send, which evaluate removes again.
+// With noWait, a decision that would wait on the network (for an OIDC
+// issuer's keys, or an OCSP responder: guard.ErrWouldWait) is not taken:
+// the Verdict says mayWait, nothing is audited or counted, and r has at
+// most lost what evaluate removes again when it decides r once more (the
+// fields a client must not send, API keys sent along with the token).
 func (g *Gateway) evaluate(r *http.Request, plainHTTP, noWait bool, scratch []string) Verdict {
 	if r.Header == nil {
 		r.Header = http.Header{}
@@ -101,9 +107,6 @@ func (g *Gateway) evaluate(r *http.Request, plainHTTP, noWait bool, scratch []st
 		}
 		return v.refuse(http.StatusNotFound, reasonNotFound, "not_found",
 			"no API matches "+clip(r.Method, 20)+" "+clip(hostKey(r.Host), 100)+clip(r.URL.Path, 200), nil)
-	}
-	if noWait && api.mayWait(r) {
-		return Verdict{mayWait: true}
 	}
 	v.API = api
 	api.stripPrincipalHeaders(r.Header)
@@ -141,7 +144,14 @@ func (g *Gateway) evaluate(r *http.Request, plainHTTP, noWait bool, scratch []st
 			http.Header{"Retry-After": {strconv.Itoa(secs)}})
 	}
 
-	p, gerr := api.policy.Decide(r)
+	ctx := r.Context()
+	if noWait {
+		ctx = noWaitContext
+	}
+	p, gerr := api.policy.DecideWithin(ctx, r)
+	if noWait && gerr != nil && errors.Is(gerr, guard.ErrWouldWait) {
+		return Verdict{mayWait: true}
+	}
 	if gerr == nil && p == nil {
 		gerr = &guard.Error{Status: http.StatusUnauthorized, Code: guard.CodeInvalidToken, Description: "the credentials were not accepted"}
 	}

@@ -379,7 +379,6 @@ type API struct {
 	credRotated atomic.Bool
 	oidc        []string
 	crlURLs     []string // CRL URLs the policy downloads
-	asksOCSP    bool     // the policy may ask an OCSP responder while deciding
 	// byURI: an audience was an identifier URI, resolved to its appId at
 	// compile time; the API is compiled again when applications change.
 	byURI bool
@@ -389,23 +388,6 @@ type API struct {
 	warnedHTTP   atomic.Bool
 	shadowLogged atomic.Bool
 	counters     *apiCounters
-}
-
-// mayWait reports whether deciding r may wait on the network: for an OIDC
-// issuer's signing keys (a bearer token while the API trusts an external
-// issuer; tenant tokens are checked against the token service's keys in
-// memory), or for an OCSP responder (a client certificate while the policy
-// asks one; cached answers do not wait, but telling them apart would mean
-// verifying the chain first).
-func (a *API) mayWait(r *http.Request) bool {
-	if a.asksOCSP && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		return true
-	}
-	if len(a.oidc) == 0 {
-		return false
-	}
-	h := r.Header["Authorization"]
-	return len(h) > 0 && len(h[0]) >= 6 && strings.EqualFold(h[0][:6], "bearer")
 }
 
 func (a *API) acceptsMethod(m string) bool {

@@ -256,27 +256,38 @@ func TestGateway_ClientCertificateRevocationEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("a certificate to an API that asks OCSP is decided off the loop", func(t *testing.T) {
+	t.Run("a certificate without a cached OCSP answer is decided off the loop, once", func(t *testing.T) {
 		wd := h.g.Decider(false).(proxy.WaitingDecider)
-		for _, tc := range []struct {
-			name, path string
-			cert       bool
-			now        bool
-		}{
-			{name: "no certificate", path: "/ocsp/x", now: true},
-			{name: "a certificate while the API asks OCSP", path: "/ocsp/x", cert: true},
-			{name: "a certificate to an API with CRLs only", path: "/crlurl/x", cert: true, now: true},
-		} {
-			r := request("GET", "https://h.test"+tc.path)
-			if tc.cert {
-				r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{good.Leaf}}
+		fresh := ca.issue(t, "fresh-client", responder)
+		decideNow := func(path string, cert *x509.Certificate) (bool, int) {
+			r := request("GET", "https://h.test"+path)
+			if cert != nil {
+				r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert}}
 			}
 			d, now := wd.DecideNow(r)
-			if now != tc.now {
-				t.Errorf("%s: decided now = %v, want %v", tc.name, now, tc.now)
+			if !now {
+				return false, 0
 			}
-			if now {
-				d.Done(proxy.Result{Status: d.Status})
+			d.Done(proxy.Result{Status: d.Status})
+			return true, d.Status
+		}
+		if now, _ := decideNow("/ocsp/x", fresh.Leaf); now {
+			t.Fatal("a certificate whose OCSP answer is not cached was decided on the loop, which would have waited for the responder")
+		}
+		// The responder was asked in the background: once it answered, the decision is taken now.
+		waitFor(t, "the OCSP answer cached", func() bool { now, _ := decideNow("/ocsp/x", fresh.Leaf); return now })
+		for _, tc := range []struct {
+			name, path string
+			cert       *x509.Certificate
+			status     int
+		}{
+			{"a certificate whose answer is cached, admitted", "/ocsp/x", fresh.Leaf, 503}, // 503: the harness's API has no engine pool
+			{"a revoked certificate whose answer is cached", "/ocsp/x", revoked.Leaf, 401},
+			{"no certificate", "/ocsp/x", nil, 401},
+			{"a certificate to an API with CRLs only", "/crlurl/x", fresh.Leaf, 503},
+		} {
+			if now, status := decideNow(tc.path, tc.cert); !now || status != tc.status {
+				t.Errorf("%s: decided now = %v with %d, want now with %d", tc.name, now, status, tc.status)
 			}
 		}
 	})

@@ -60,11 +60,11 @@ type Decider interface {
 
 // A WaitingDecider is a Decider whose Decide may wait for some requests (for signing keys being fetched,
 // say). The event-loop engine calls DecideNow instead of Decide, on the loop: it decides as Decide does
-// when that cannot wait, and otherwise returns false without deciding, having edited r at most in ways
-// Decide repeats harmlessly. The engine then has the request decided (by Decide) and served by the
-// goroutine engine, where waiting holds up no other connection. Both steps must see the same rules: a
-// decision that DecideNow took on the loop must not be one that waits because the rules changed between
-// a check and the decision.
+// when that needs no waiting, and otherwise returns false without deciding, having edited r at most in
+// ways Decide repeats harmlessly. The engine then has the request decided (by Decide) and served by the
+// goroutine engine, where waiting holds up no other connection. DecideNow must find out that it would
+// wait in the same pass that decides (not by a check before it, which a change of rules in between
+// would make wrong), and must itself not wait.
 type WaitingDecider interface {
 	Decider
 	DecideNow(r *http.Request) (Decision, bool)
