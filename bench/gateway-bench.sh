@@ -83,6 +83,7 @@ SCENARIOS=(
 	"caddy-basic-bcrypt|c|direct|wrk|tput|Caddy basicauth bcrypt cost 10, hash_cache off"
 	"haproxy-jwt|d|direct|wrk|tput|HAProxy jwt_verify RS256 + alg/iss/aud/exp/role checks"
 	"portcullis-jwt|d|direct|wrk|tput|Portcullis bearer RS256 from its own tenant + audience + role"
+	"portcullis-oidc-jwt|d|direct|wrk|tput|Portcullis bearer RS256, the same tokens, the issuer trusted by its OIDC discovery URL as an external IdP (Entra ID) is"
 	"direct-lg|e|direct-lg|loadgen|tput|loadgen -> backend, plain HTTP"
 	"haproxy-mtls|e|direct-lg|loadgen|tput|HAProxy TLS + required client certificate, tickets"
 	"portcullis-mtls|e|direct-lg|loadgen|tput|Portcullis TLS + client certificate from the bench CA"
@@ -293,7 +294,9 @@ P() { "$PC" --data "$PCDATA" "$@"; }
 # start_portcullis: serve --dev on the data folder, gateway on the proxies' ports.
 start_portcullis() {
 	local p
-	"$PC" serve --dev --data "$PCDATA" --listen "127.0.0.1:$PC_ADMIN_PORT" --metrics-listen off \
+	# SSL_CERT_FILE: the gateway fetches the OIDC discovery document and keys of
+	# portcullis-oidc-jwt's issuer (this server) over HTTPS, which its dev CA signed.
+	SSL_CERT_FILE="$PCDATA/tls/ca.pem" "$PC" serve --dev --data "$PCDATA" --listen "127.0.0.1:$PC_ADMIN_PORT" --metrics-listen off \
 		--gateway-listen "http://127.0.0.1:$HTTP_PORT" --gateway-listen "https://127.0.0.1:$TLS_PORT" \
 		>>"$LOGS/portcullis.log" 2>&1 &
 	PROXY_PID=$!
@@ -332,8 +335,22 @@ setup_portcullis() {
 	step api create jwt --path-prefix /jwt --backend "$be" \
 		--bearer-tenant default --audience "$PC_AUDIENCE" --role Orders.Read
 	step api create mtls --path-prefix /mtls --backend "$be" --client-ca "$MAT/ca.crt"
+	# The tenant's own tokens, its issuer trusted as any OIDC issuer is: by discovery and JWKS over HTTPS.
+	local tok iss
+	tok=$(portcullis_token) || die "no token for bench-client (see $LOGS/portcullis-setup.log)"
+	iss=$(b64url_decode "$(cut -d. -f2 <<<"$tok")" | jq -er .iss) || die "the token of bench-client has no iss"
+	step api create oidc-jwt --path-prefix /oidcjwt --backend "$be" \
+		--bearer-issuer "$iss" --audience "$PC_AUDIENCE" --role Orders.Read
 	stop_pid "$PROXY_PID"
 	for p in "$PC_ADMIN_PORT" "$HTTP_PORT" "$TLS_PORT"; do wait_port_free "$p"; done
+}
+
+# b64url_decode S: the bytes of unpadded base64url S (a JWT part).
+b64url_decode() {
+	local s=${1//-/+}
+	s=${s//_//}
+	while ((${#s} % 4)); do s+="="; done
+	printf '%s' "$s" | base64 -d
 }
 
 # step ARGS...: one CLI call of the setup; its output goes to the setup log.
@@ -373,8 +390,9 @@ start_proxy() {
 		portcullis-plain) URL=http://127.0.0.1:$PORT/plain/ ;;
 		portcullis-basic) URL=http://127.0.0.1:$PORT/basic/ ;;
 		portcullis-apikey) URL=http://127.0.0.1:$PORT/key/ ;;
-		portcullis-jwt)
+		portcullis-jwt | portcullis-oidc-jwt)
 			URL=http://127.0.0.1:$PORT/jwt/
+			[ "$name" = portcullis-oidc-jwt ] && URL=http://127.0.0.1:$PORT/oidcjwt/
 			PC_TOKEN=$(portcullis_token) || die "no token for bench-client (see $LOGS/portcullis-setup.log)"
 			;;
 		portcullis-mtls) URL=https://127.0.0.1:$PORT/mtls/ ;;
@@ -402,7 +420,7 @@ auth_header() {
 	case $1 in
 	*-basic*) echo "Authorization: $BENCH_BASIC_HEADER" ;;
 	portcullis-apikey) echo "x-api-key: $BENCH_API_KEY" ;;
-	portcullis-jwt) echo "Authorization: Bearer $PC_TOKEN" ;;
+	portcullis-jwt | portcullis-oidc-jwt) echo "Authorization: Bearer $PC_TOKEN" ;;
 	*-jwt) echo "Authorization: Bearer $BENCH_JWT_VALID" ;;
 	esac
 }

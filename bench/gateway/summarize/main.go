@@ -72,6 +72,7 @@ type target struct {
 var targets = []target{
 	{what: "plain proxying", num: "portcullis-plain", den: "haproxy-plain", shape: "tput", limit: 0.8},
 	{what: "bearer JWT RS256 + role", num: "portcullis-jwt", den: "haproxy-jwt", shape: "tput", limit: 1.0},
+	{what: "bearer JWT, issuer trusted by OIDC discovery (as Entra ID is)", num: "portcullis-oidc-jwt", den: "haproxy-jwt", shape: "tput", limit: 1.0, diagnostic: true},
 	{what: "Basic vs HAProxy userlist (plain password)", num: "portcullis-basic", den: "haproxy-basic-insecure", shape: "tput", limit: 1.0},
 	{what: "Basic vs Caddy basic_auth bcrypt", num: "portcullis-basic", den: "caddy-basic-bcrypt", shape: "tput", limit: 10},
 	{what: "API key in header vs HAProxy Basic", num: "portcullis-apikey", den: "haproxy-basic-insecure", shape: "tput", limit: 1.0},
