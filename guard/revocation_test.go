@@ -319,7 +319,7 @@ func TestRevocation_WithoutWaitingAsksTheResponderInTheBackground(t *testing.T) 
 	noWait := WithoutWaiting(context.Background())
 	for _, tc := range []struct {
 		name   string
-		status ocsp.ResponseStatus
+		status int // what the responder says: ocsp.Good, ocsp.Revoked
 		want   int // once the answer came: 0 admitted, else the refusal's status
 	}{
 		{"good", ocsp.Good, 0},
@@ -328,7 +328,7 @@ func TestRevocation_WithoutWaitingAsksTheResponderInTheBackground(t *testing.T) 
 		t.Run(tc.name, func(t *testing.T) {
 			cert := inter.issueOCSP(t, tc.name, responder.URL)
 			if tc.status != ocsp.Good {
-				responder.set(cert, int(tc.status))
+				responder.set(cert, tc.status)
 			}
 			log.take()
 			_, e := p.DecideWithin(noWait, request(cert))
