@@ -37,7 +37,11 @@ type Chain []Authenticator
 
 // Authenticate runs the chain.
 func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
-	p, e := c.authenticate(r.Context(), r, nil)
+	return c.authenticateWithin(r.Context(), r)
+}
+
+func (c Chain) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
+	p, e := c.authenticate(ctx, r, nil)
 	if e != nil {
 		return nil, e
 	}
@@ -48,13 +52,7 @@ func (c Chain) Authenticate(r *http.Request) (*Principal, error) {
 // when tr is not nil. Errors come back as *Error, mapped by AsError.
 func (c Chain) authenticate(ctx context.Context, r *http.Request, tr *trace) (*Principal, *Error) {
 	for i, a := range c {
-		var p *Principal
-		var err error
-		if ca, ok := a.(contextAuthenticator); ok {
-			p, err = ca.authenticateWithin(ctx, r)
-		} else {
-			p, err = a.Authenticate(r)
-		}
+		p, err := authenticateWithin(ctx, a, r)
 		if errors.Is(err, ErrNoCredentials) {
 			tr.absent(a)
 			continue
@@ -88,6 +86,15 @@ func (c Chain) authenticate(ctx context.Context, r *http.Request, tr *trace) (*P
 // (Policy.DecideWithin).
 type contextAuthenticator interface {
 	authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error)
+}
+
+// authenticateWithin runs a under ctx when it is one of this package's,
+// else as it is.
+func authenticateWithin(ctx context.Context, a Authenticator, r *http.Request) (*Principal, error) {
+	if ca, ok := a.(contextAuthenticator); ok {
+		return ca.authenticateWithin(ctx, r)
+	}
+	return a.Authenticate(r)
 }
 
 // A credentialStripper removes its kind of credential from a request.

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 )
@@ -30,7 +31,11 @@ type existingClient struct {
 }
 
 func (e existingClient) Authenticate(r *http.Request) (*Principal, error) {
-	p, err := e.a.Authenticate(r)
+	return e.authenticateWithin(r.Context(), r)
+}
+
+func (e existingClient) authenticateWithin(ctx context.Context, r *http.Request) (*Principal, error) {
+	p, err := authenticateWithin(ctx, e.a, r)
 	if err != nil || p == nil || p.TenantID == "" {
 		return p, err
 	}

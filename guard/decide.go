@@ -22,6 +22,9 @@ func (p Policy) Decide(r *http.Request) (*Principal, *Error) {
 // r's). With a context from WithoutWaiting it decides without waiting on
 // the network, or refuses with an error wrapping ErrWouldWait: an event
 // loop can then decide the request again where waiting holds up no one.
+// That holds for this package's key sources and revocation checks; a
+// KeySource or checker of your own must honour MustNotWait itself, and
+// Policy.Authorize (which sees r's context) must not wait at all.
 func (p Policy) DecideWithin(ctx context.Context, r *http.Request) (*Principal, *Error) {
 	pr, e := p.decide(ctx, r, nil)
 	if e != nil {

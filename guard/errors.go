@@ -37,8 +37,11 @@ func WithoutWaiting(ctx context.Context) context.Context {
 	return context.WithValue(ctx, noWaitKey{}, true)
 }
 
-// mustNotWait reports whether ctx comes from WithoutWaiting.
-func mustNotWait(ctx context.Context) bool {
+// MustNotWait reports whether ctx comes from WithoutWaiting. A KeySource
+// or checker of your own that may wait on the network should, when it
+// would, return an error wrapping ErrWouldWait instead (and start the work
+// in the background), as this package's do.
+func MustNotWait(ctx context.Context) bool {
 	v, _ := ctx.Value(noWaitKey{}).(bool)
 	return v
 }
@@ -147,6 +150,9 @@ func AsError(err error) *Error {
 		return nil
 	case errors.As(err, &e):
 		return e
+	case errors.Is(err, ErrWouldWait):
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+			Description: "the decision needs an answer from the network that is on its way; retry", cause: err}
 	case errors.Is(err, ErrKeySourceUnavailable):
 		return &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
 			Description: "the signing keys of the token's issuer cannot be loaded now; retry later", cause: err}

@@ -80,6 +80,7 @@ type fakeKeys struct {
 	mu          sync.Mutex
 	m           map[string]map[string]crypto.PublicKey
 	unavailable bool
+	wouldWait   bool // under WithoutWaiting: answer ErrWouldWait, as a source of your own should
 	calls       atomic.Int64
 }
 
@@ -98,12 +99,15 @@ func (f *fakeKeys) set(issuer, kid string, pub crypto.PublicKey) {
 	f.m[issuer][kid] = pub
 }
 
-func (f *fakeKeys) Key(_ context.Context, issuer, kid string) (crypto.PublicKey, error) {
+func (f *fakeKeys) Key(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.unavailable {
 		return nil, fmt.Errorf("%w: test", ErrKeySourceUnavailable)
+	}
+	if f.wouldWait && MustNotWait(ctx) {
+		return nil, fmt.Errorf("test: %w", ErrWouldWait)
 	}
 	k, ok := f.m[issuer][kid]
 	if !ok {

@@ -201,7 +201,7 @@ func (s *OIDCKeySource) Key(ctx context.Context, issuer, kid string) (crypto.Pub
 	}
 	// Unknown kid (a rotation we have not seen yet) or never loaded.
 	c := s.start(false)
-	if c != nil && mustNotWait(ctx) {
+	if c != nil && MustNotWait(ctx) {
 		return nil, fmt.Errorf("%w: the key set of %s is being fetched (%w)", ErrKeySourceUnavailable, s.issuer, ErrWouldWait)
 	}
 	err := s.wait(ctx, c)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -113,9 +114,16 @@ func TestOIDCKeySource_WithoutWaitingStartsTheFetchAndSaysSo(t *testing.T) {
 	block, entered := make(chan struct{}), make(chan struct{}, 1)
 	ti.configure(func(ti *testIssuer) { ti.block, ti.entered = block, entered })
 	ti.publish("b", &rsaB.PublicKey)
-	_, err := s.Key(noWait, ti.URL, "b")
-	if !errors.Is(err, ErrWouldWait) || !errors.Is(err, ErrKeySourceUnavailable) {
-		t.Fatalf("unknown kid without waiting: %v, want ErrWouldWait and ErrKeySourceUnavailable", err)
+	errc := make(chan error, 1)
+	go func() { _, err := s.Key(noWait, ti.URL, "b"); errc <- err }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrWouldWait) || !errors.Is(err, ErrKeySourceUnavailable) {
+			t.Fatalf("unknown kid without waiting: %v, want ErrWouldWait and ErrKeySourceUnavailable", err)
+		}
+	case <-time.After(10 * time.Second): // a liveness bound, not a speed figure
+		close(block)
+		t.Fatal("Key waited for the fetch")
 	}
 	<-entered // the fetch runs, although no one waits for it
 	close(block)
@@ -128,6 +136,47 @@ func TestOIDCKeySource_WithoutWaitingStartsTheFetchAndSaysSo(t *testing.T) {
 	}
 	if n := ti.jwksFetches.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2 (initial + one)", n)
+	}
+}
+
+func TestPolicy_DecideWithinReachesWrappedAuthenticators(t *testing.T) {
+	testKeys(t)
+	for _, tc := range []struct {
+		name string
+		wrap func(Authenticator) Authenticator
+	}{
+		{"Bearer", func(a Authenticator) Authenticator { return a }},
+		{"RequireExistingClient(Bearer)", func(a Authenticator) Authenticator { return RequireExistingClient(a, fakeDirectory{}) }},
+		{"Chain{Bearer}", func(a Authenticator) Authenticator { return Chain{a} }},
+		{"RequireExistingClient(Chain{Bearer})", func(a Authenticator) Authenticator { return RequireExistingClient(Chain{a}, fakeDirectory{}) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ti := newTestIssuer(t)
+			ti.publish("a", &rsaA.PublicKey)
+			c := newClock()
+			_, v := newOIDCVerifier(t, ti, c)
+			c.Advance(DefaultMinRefetchInterval)
+			block, entered := make(chan struct{}), make(chan struct{}, 1)
+			ti.configure(func(ti *testIssuer) { ti.block, ti.entered = block, entered })
+			defer close(block)
+			p := Policy{Authenticators: []Authenticator{tc.wrap(Bearer(v))}}
+			r := httptest.NewRequest("GET", "https://api.test/x", nil)
+			r.Header.Set("Authorization", "Bearer "+signJWT(t, rsaB, rs256("b"), with(validClaims(), "iss", ti.URL)))
+			done := make(chan *Error, 1)
+			go func() {
+				_, e := p.DecideWithin(WithoutWaiting(context.Background()), r)
+				done <- e
+			}()
+			select {
+			case e := <-done:
+				if e == nil || !errors.Is(e, ErrWouldWait) || e.Status != http.StatusServiceUnavailable {
+					t.Errorf("a key not seen yet, without waiting: %v, want a 503 wrapping ErrWouldWait", e)
+				}
+			case <-time.After(10 * time.Second): // a liveness bound, not a speed figure
+				t.Fatal("the decision waited for the key set")
+			}
+			<-entered
+		})
 	}
 }
 

@@ -434,14 +434,22 @@ const failureTTL = 10 * time.Second
 
 // check runs the CRL and OCSP checks on cert, issued by issuer (from the
 // verified chain). who names the certificate in refusals.
-func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, who string) revocationResult {
-	if (rv.ocsp == RevocationSoft || rv.ocsp == RevocationHard) && mustNotWait(ctx) && !rv.ocspReady(cert, issuer, now) {
-		// Before the CRLs: their outcome is counted, and the decision made
-		// again once the answer came would count it twice.
-		return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-			Description: who + " is being checked with its OCSP responder; retry", cause: ErrWouldWait}}
-	}
-	res := revocationResult{until: time.Time{}}
+//
+// Under a context from WithoutWaiting, a certificate whose OCSP answer is
+// neither cached nor at hand without asking is refused with ErrWouldWait
+// (the responder is asked in the background). Outcomes are reported once
+// the check is over, so that such a check, which the caller makes again
+// once the answer came, reports nothing.
+func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, who string) (res revocationResult) {
+	var outcomes [][2]string
+	emit := func(outcome, detail string) { outcomes = append(outcomes, [2]string{outcome, detail}) }
+	defer func() {
+		if res.err == nil || !errors.Is(res.err, ErrWouldWait) {
+			for _, o := range outcomes {
+				rv.emit(o[0], o[1])
+			}
+		}
+	}()
 	bound := func(t time.Time) {
 		if !t.IsZero() && (res.until.IsZero() || t.Before(res.until)) {
 			res.until = t
@@ -449,7 +457,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 	}
 	serial := serialString(cert.SerialNumber)
 	revoked := func(at time.Time, by string) revocationResult {
-		rv.emit(RevocationRevoked, by)
+		emit(RevocationRevoked, by)
 		return revocationResult{err: invalidToken(fmt.Sprintf("%s, serial number %s, was revoked at %s (%s); use a certificate that is not revoked",
 			who, serial, fmtTime(at), by))}
 	}
@@ -490,18 +498,18 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 		}
 		switch {
 		case covered:
-			rv.emit(RevocationGood, "crl")
+			emit(RevocationGood, "crl")
 		case problem != "" && !rv.crlSoft && notLoaded:
 			// The server's state, not the caller's: answered like a key set
 			// being loaded.
-			rv.emit(RevocationUnavailable, problem)
+			emit(RevocationUnavailable, problem)
 			return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
 				Description: fmt.Sprintf("%s cannot be checked for revocation now: %s; retry later", who, problem)}}
 		case problem != "" && !rv.crlSoft:
-			rv.emit(RevocationUnavailable, problem)
+			emit(RevocationUnavailable, problem)
 			return revocationResult{err: invalidToken(fmt.Sprintf("%s cannot be checked for revocation: %s; retry when the CRL is current (or ask the operator to set crlMode soft)", who, problem))}
 		case problem != "":
-			rv.emit(RevocationUnavailable, problem)
+			emit(RevocationUnavailable, problem)
 			bound(now.Add(failureTTL))
 			res.notes = append(res.notes, "admitted without a usable CRL (crlMode soft): "+problem)
 		default:
@@ -509,10 +517,18 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 		}
 	}
 	if rv.ocsp == RevocationSoft || rv.ocsp == RevocationHard {
-		a := rv.ocspAnswer(ctx, cert, issuer, now)
+		var a *ocspAnswer
+		if MustNotWait(ctx) {
+			if a = rv.ocspAtHand(cert, issuer, now); a == nil {
+				return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+					Description: who + " is being checked with its OCSP responder; retry", cause: ErrWouldWait}}
+			}
+		} else {
+			a = rv.ocspAnswer(ctx, cert, issuer, now)
+		}
 		switch a.status {
 		case ocsp.Good:
-			rv.emit(RevocationGood, "ocsp")
+			emit(RevocationGood, "ocsp")
 			bound(a.until)
 			res.notes = append(res.notes, fmt.Sprintf("OCSP responder %s: good until %s", a.responder, fmtTime(a.until)))
 		case ocsp.Revoked:
@@ -522,7 +538,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			if a.status == ocsp.Unknown {
 				outcome = RevocationUnknown
 			}
-			rv.emit(outcome, a.problem)
+			emit(outcome, a.problem)
 			if rv.ocsp == RevocationHard {
 				return revocationResult{err: invalidToken(fmt.Sprintf("%s cannot be checked for revocation: %s", who, a.problem))}
 			}
@@ -591,11 +607,7 @@ func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certifi
 	}
 	call, joined := c.flight[sum]
 	if !joined {
-		call = &ocspCall{done: make(chan struct{})}
-		if c.flight == nil {
-			c.flight = map[[sha256.Size]byte]*ocspCall{}
-		}
-		c.flight[sum] = call
+		call = c.begin(sum)
 	}
 	c.mu.Unlock()
 	if joined {
@@ -606,7 +618,25 @@ func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certifi
 			return &ocspAnswer{status: -1, problem: "the request ended while the OCSP responder was being asked", until: now}
 		}
 	}
+	return rv.answer(ctx, call, sum, cert, issuer, now)
+}
+
+// begin records a question about the certificate sum as under way; c.mu
+// is held.
+func (c *ocspCache) begin(sum [sha256.Size]byte) *ocspCall {
+	call := &ocspCall{done: make(chan struct{})}
+	if c.flight == nil {
+		c.flight = map[[sha256.Size]byte]*ocspCall{}
+	}
+	c.flight[sum] = call
+	return call
+}
+
+// answer asks the responder the question call stands for, caches the
+// answer and hands it to those who joined.
+func (rv *revocation) answer(ctx context.Context, call *ocspCall, sum [sha256.Size]byte, cert, issuer *x509.Certificate, now time.Time) *ocspAnswer {
 	a := rv.askOCSP(ctx, cert, issuer, now)
+	c := &rv.answers
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= ocspCacheSize {
 		c.m = map[[sha256.Size]byte]*ocspAnswer{}
@@ -619,23 +649,30 @@ func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certifi
 	return a
 }
 
-// ocspReady reports whether an answer about cert is cached; if not, it has
-// the responder asked in the background (unless a question is under way),
-// for a decision made again where it may wait.
-func (rv *revocation) ocspReady(cert, issuer *x509.Certificate, now time.Time) bool {
+// ocspAtHand returns, for a decision that must not wait, the answer about
+// cert that needs no question now: the cached one, or for a certificate
+// that names no http(s) responder the answer that says so. Otherwise it
+// starts the question in the background (unless one is under way) and
+// returns nil.
+func (rv *revocation) ocspAtHand(cert, issuer *x509.Certificate, now time.Time) *ocspAnswer {
+	if !slices.ContainsFunc(cert.OCSPServer, IsCRLURL) {
+		return rv.askOCSP(context.Background(), cert, issuer, now) // fails at once, asking nothing
+	}
 	sum := sha256.Sum256(cert.Raw)
 	c := &rv.answers
 	c.mu.Lock()
-	a, ok := c.m[sum]
-	_, asking := c.flight[sum]
+	if a, ok := c.m[sum]; ok && now.Before(a.until) {
+		c.mu.Unlock()
+		return a
+	}
+	if _, asking := c.flight[sum]; asking {
+		c.mu.Unlock()
+		return nil
+	}
+	call := c.begin(sum)
 	c.mu.Unlock()
-	if ok && now.Before(a.until) {
-		return true
-	}
-	if !asking {
-		go rv.ocspAnswer(context.Background(), cert, issuer, now)
-	}
-	return false
+	go rv.answer(context.Background(), call, sum, cert, issuer, now)
+	return nil
 }
 
 // maxOCSPResponseBytes bounds a responder's answer.

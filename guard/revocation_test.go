@@ -356,6 +356,42 @@ func TestRevocation_WithoutWaitingAsksTheResponderInTheBackground(t *testing.T) 
 			}
 		})
 	}
+
+	t.Run("a responder that hangs holds up no decision, and is asked once", func(t *testing.T) {
+		block := make(chan struct{})
+		responder.mu.Lock()
+		responder.block = block
+		responder.mu.Unlock()
+		before := responder.requests.Load()
+		cert := inter.issueOCSP(t, "hanging", responder.URL)
+		const callers = 20
+		done := make(chan *Error, callers)
+		for range callers {
+			go func() {
+				_, e := p.DecideWithin(noWait, request(cert))
+				done <- e
+			}()
+		}
+		for range callers {
+			select {
+			case e := <-done:
+				if e == nil || !errors.Is(e, ErrWouldWait) {
+					t.Errorf("without waiting, responder hanging: %v, want ErrWouldWait", e)
+				}
+			case <-time.After(10 * time.Second): // a liveness bound, not a speed figure
+				t.Fatal("a decision without waiting waited for the responder")
+			}
+		}
+		waitFor(t, "the question asked", func() bool { return responder.requests.Load() > before })
+		close(block)
+		waitFor(t, "the answer cached", func() bool {
+			_, e := p.DecideWithin(noWait, request(cert))
+			return e == nil
+		})
+		if n := responder.requests.Load() - before; n != 1 {
+			t.Errorf("%d questions for %d decisions of one certificate, want 1", n, callers)
+		}
+	})
 }
 
 // crlResolver resolves CRL references from a map.

@@ -209,7 +209,7 @@ func (v *Verifier) verify(ctx context.Context, raw string, now time.Time) (*Prin
 	}
 	key, err := v.keys.Key(ctx, c.iss, h.Kid)
 	if err != nil {
-		if errors.Is(err, ErrKeySourceUnavailable) {
+		if errors.Is(err, ErrKeySourceUnavailable) || errors.Is(err, ErrWouldWait) {
 			return nil, nil, "", &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
 				Description: fmt.Sprintf("the signing keys of issuer %q cannot be loaded now; retry later", jws.Clip(c.iss, 100)), cause: err}
 		}

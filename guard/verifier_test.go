@@ -260,14 +260,25 @@ func TestVerify_IssuerAllowListAndAlgorithmRestriction(t *testing.T) {
 }
 
 func TestVerify_KeySourceUnavailableIs503(t *testing.T) {
-	f := newVerifierFixture(t, nil)
-	f.keys.mu.Lock()
-	f.keys.unavailable = true
-	f.keys.mu.Unlock()
-	_, err := f.v.Verify(context.Background(), signJWT(t, rsaA, rs256("a"), validClaims()))
-	var e *Error
-	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Code != CodeTemporarilyUnavailable || !errors.Is(err, ErrKeySourceUnavailable) {
-		t.Fatalf("error %#v, want 503 temporarily_unavailable wrapping ErrKeySourceUnavailable", err)
+	for _, tc := range []struct {
+		name string
+		set  func(*fakeKeys)
+		want error
+	}{
+		{"key set not loaded", func(k *fakeKeys) { k.unavailable = true }, ErrKeySourceUnavailable},
+		{"a source of your own would wait", func(k *fakeKeys) { k.wouldWait = true }, ErrWouldWait},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newVerifierFixture(t, nil)
+			f.keys.mu.Lock()
+			tc.set(f.keys)
+			f.keys.mu.Unlock()
+			_, err := f.v.Verify(WithoutWaiting(context.Background()), signJWT(t, rsaA, rs256("a"), validClaims()))
+			var e *Error
+			if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Code != CodeTemporarilyUnavailable || !errors.Is(err, tc.want) {
+				t.Fatalf("error %#v, want 503 temporarily_unavailable wrapping %v", err, tc.want)
+			}
+		})
 	}
 }
 

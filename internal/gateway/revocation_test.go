@@ -269,7 +269,7 @@ func TestGateway_ClientCertificateRevocationEndToEnd(t *testing.T) {
 				return false, 0
 			}
 			d.Done(proxy.Result{Status: d.Status})
-			return true, d.Status
+			return true, admittedAsZero(d)
 		}
 		if now, _ := decideNow("/ocsp/x", fresh.Leaf); now {
 			t.Fatal("a certificate whose OCSP answer is not cached was decided on the loop, which would have waited for the responder")
@@ -281,10 +281,10 @@ func TestGateway_ClientCertificateRevocationEndToEnd(t *testing.T) {
 			cert       *x509.Certificate
 			status     int
 		}{
-			{"a certificate whose answer is cached, admitted", "/ocsp/x", fresh.Leaf, 503}, // 503: the harness's API has no engine pool
+			{"a certificate whose answer is cached, admitted", "/ocsp/x", fresh.Leaf, 0},
 			{"a revoked certificate whose answer is cached", "/ocsp/x", revoked.Leaf, 401},
 			{"no certificate", "/ocsp/x", nil, 401},
-			{"a certificate to an API with CRLs only", "/crlurl/x", fresh.Leaf, 503},
+			{"a certificate to an API with CRLs only", "/crlurl/x", fresh.Leaf, 0},
 		} {
 			if now, status := decideNow(tc.path, tc.cert); !now || status != tc.status {
 				t.Errorf("%s: decided now = %v with %d, want now with %d", tc.name, now, status, tc.status)

@@ -53,7 +53,7 @@ import (
 //
 // On connections served by the event-loop engine (Linux), Decide runs on the loop that serves the
 // connection, and every other connection of that loop waits while it runs: it must be quick and must not
-// wait on I/O, unless the Decider is a WaitingDecider that said so for the request.
+// wait on I/O. A Decider that may wait is a WaitingDecider, whose DecideNow the loop calls instead.
 type Decider interface {
 	Decide(r *http.Request) Decision
 }
