@@ -495,9 +495,10 @@ func TestProxy_CloseEndsInFlightExchangesWithAResult(t *testing.T) {
 	}
 }
 
-// waitingDecider blocks the requests carrying X-Wait until release is closed, and declines them in DecideNow.
+// waitingDecider blocks the requests carrying X-Wait until release is closed (and then panics for those
+// also carrying X-Panic), declines them in DecideNow, and forwards every request it decides.
 type waitingDecider struct {
-	up      *Upstream
+	forwardTo
 	waiting chan struct{}
 	release chan struct{}
 }
@@ -513,14 +514,36 @@ func (d *waitingDecider) Decide(r *http.Request) Decision {
 	if r.Header.Get("X-Wait") != "" {
 		d.waiting <- struct{}{}
 		<-d.release
+		if r.Header.Get("X-Panic") != "" {
+			panic("a Decider's panic (test)")
+		}
 	}
-	return Decision{Upstream: d.up}
+	return d.forwardTo.Decide(r)
+}
+
+func newWaitingDecider(t *testing.T) *waitingDecider {
+	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.URL.Path) }))
+	return &waitingDecider{forwardTo: forwardTo{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})},
+		waiting: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+// loopedConns counts the Server's connections held by an event loop (the Server then holds no socket of
+// its own for them).
+func loopedConns(s *Server) (looped, all int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for cn := range s.conns {
+		if cn.raw == nil {
+			looped++
+		}
+	}
+	return looped, len(s.conns)
 }
 
 func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
-	b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok "+r.URL.Path) }))
-	d := &waitingDecider{up: newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}}), waiting: make(chan struct{}, 1), release: make(chan struct{})}
-	addr := startProxy(t, &Server{Decider: d}, nil)
+	d := newWaitingDecider(t)
+	s := &Server{Decider: d}
+	addr := startProxy(t, s, nil)
 	waited := make(chan string, 1)
 	go func() {
 		c, err := net.Dial("tcp", addr)
@@ -529,14 +552,29 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n\r\n")
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			waited <- err.Error()
-			return
+		// A second request pipelined behind the one that waits: answered after it, in order.
+		io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+		br := bufio.NewReader(c)
+		var got []string
+		for range 2 {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				waited <- err.Error()
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			got = append(got, string(body))
 		}
-		body, _ := io.ReadAll(resp.Body)
-		waited <- string(body)
+		// The connection is still served where it was: on a loop, with the loop engine.
+		looped, all := loopedConns(s)
+		want := 0
+		if engineName() == "eventloop" {
+			want = all
+		}
+		if looped != want {
+			got = append(got, fmt.Sprintf("%d of %d connections on a loop, want %d", looped, all, want))
+		}
+		waited <- strings.Join(got, ", ")
 	}()
 	<-d.waiting
 	// Every loop serves some of these connections while the decision above waits.
@@ -547,8 +585,51 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 		}
 	}
 	close(d.release)
-	if got := <-waited; got != "ok /waited" {
-		t.Fatalf("the waited request got %q", got)
+	if got := <-waited; got != "ok /waited, ok /after" {
+		t.Fatalf("the connection whose decision waited got %q", got)
+	}
+}
+
+// A Server closed while a request is being decided reports that exchange as failed once the decision is
+// back; a Decider that panics off the loop ends that connection only, and the server goes on.
+func TestProxy_WaitingDecisionWhenTheServerClosesOrTheDeciderPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		closeServer bool
+	}{
+		{name: "the server closed", closeServer: true},
+		{name: "the Decider panicked", extra: "X-Panic: 1\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newWaitingDecider(t)
+			s := &Server{Decider: d, ErrorLog: discardLog}
+			addr := startProxy(t, s, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n"+tc.extra+"\r\n")
+			<-d.waiting
+			if tc.closeServer {
+				s.Close()
+			}
+			close(d.release)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a liveness bound
+			if n, err := c.Read(make([]byte, 1)); err == nil {
+				t.Errorf("the connection got %d bytes of an answer, want it closed", n)
+			}
+			if tc.closeServer {
+				if res := d.wait(t, 1); res[0].Err == nil {
+					t.Errorf("result %+v, want an error", res[0])
+				}
+				return
+			}
+			_, body, _, _ := rawExchange(t, addr, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+			if string(body) != "ok /next" {
+				t.Errorf("the next connection got %q", body)
+			}
+		})
 	}
 }
 

@@ -4,10 +4,12 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -17,6 +19,7 @@ type evState uint8
 
 const (
 	evHead    evState = iota // reading a request head (idle when nothing is buffered)
+	evDecide                 // waiting for a decision made off the loop (WaitingDecider)
 	evDial                   // waiting for a backend connection to be dialled
 	evWait                   // request sent, waiting for the response head
 	evBody                   // relaying a response body (Content-Length or chunked)
@@ -51,21 +54,22 @@ type evConn struct {
 	sdeadline int64 // SendTimeout: while output is pending, when the client must have taken more of it
 
 	// The exchange in flight.
-	d         Decision
-	up        *evUp
-	t         *target
-	began     time.Time
-	tries     int
-	lastErr   error
-	bodyIn    int64
-	remaining int64
-	chunked   bool // the response body is chunked: dec decodes it
-	chunkOut  bool // and it is sent chunked (to an HTTP/1.1 client)
-	dec       chunkDecoder
-	sent      int64
-	keep      bool
-	upKeep    bool
-	interim   int
+	d               Decision
+	handOverDecided bool // evDecide: once decided, the request goes to the goroutine engine
+	up              *evUp
+	t               *target
+	began           time.Time
+	tries           int
+	lastErr         error
+	bodyIn          int64
+	remaining       int64
+	chunked         bool // the response body is chunked: dec decodes it
+	chunkOut        bool // and it is sent chunked (to an HTTP/1.1 client)
+	dec             chunkDecoder
+	sent            int64
+	keep            bool
+	upKeep          bool
+	interim         int
 }
 
 func (ec *evConn) start() {
@@ -357,13 +361,69 @@ func (ec *evConn) serveHead(head []byte) {
 	if wd, ok := l.s.Decider.(WaitingDecider); ok {
 		var now bool
 		if ec.d, now = wd.DecideNow(&c.req); !now {
-			// Decided and served by the goroutine engine: a Decide that waits must not hold up the loop.
-			ec.takeOver(func(c *conn) bool { return c.handle() })
+			ec.decideOff(handOver)
 			return
 		}
 	} else {
 		ec.d = l.s.Decider.Decide(&c.req)
 	}
+	ec.decided(handOver)
+}
+
+// decideOff has the request decided by a goroutine, as that decision may wait (for signing keys being
+// fetched, say), which must not hold up the loop; the connection waits for it in evDecide, reading nothing
+// more of the client's, and the loop goes on with it once the decision is back (onDecided).
+func (ec *evConn) decideOff(handOver bool) {
+	l := ec.l
+	ec.st = evDecide
+	ec.handOverDecided = handOver
+	l.waiting++
+	go func() {
+		r := evDecision{c: ec, failed: true} // until Decide returns: a panic in it closes the connection
+		defer func() {
+			if p := recover(); p != nil {
+				l.s.log.Error("gateway: panic in a Decider", "panic", p, "stack", string(debug.Stack()))
+			}
+			l.mu.Lock()
+			if l.ended { // the loop is gone (it waits for its decisions unless it panicked): nothing to serve
+				l.mu.Unlock()
+				if r.d.Done != nil {
+					r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
+				}
+				return
+			}
+			l.decided = append(l.decided, r)
+			l.mu.Unlock()
+			l.wakeup()
+		}()
+		r.d = l.s.Decider.Decide(&ec.c.req)
+		r.failed = false
+	}()
+}
+
+// errLoopEnded is the Result error of a decision whose connection's loop ended meanwhile.
+var errLoopEnded = errors.New("the connection was closed while its request was being decided")
+
+// onDecided goes on with the request once its decision made off the loop is back (failed: Decide
+// panicked).
+func (ec *evConn) onDecided(d Decision, failed bool) {
+	if failed || ec.closed || ec.st != evDecide || ec.l.ending {
+		if d.Done != nil {
+			d.Done(Result{Err: errLoopEnded, ClientErr: true})
+		}
+		if !ec.closed {
+			ec.close()
+		}
+		return
+	}
+	ec.d = d
+	ec.decided(ec.handOverDecided)
+}
+
+// decided goes on with a request whose decision is in ec.d: an answer of its own, or to the backend.
+func (ec *evConn) decided(handOver bool) {
+	c := ec.c
+	l := ec.l
 	d := &ec.d
 	if d.Upstream == nil {
 		ec.done(c.answerLocal(d))

@@ -29,8 +29,9 @@ import (
 // a short read means drained), which spares the speculative reads, parking and wake-ups of one goroutine per
 // connection. It reuses the goroutine engine's parser and writers through the same conn fields, and hands a
 // connection over to the goroutine engine (as net.Conns) for what it does not do itself: request bodies not
-// already read with the head, chunked request bodies, Expect, upgrades, TLS or HTTP/2 backends,
-// responses delimited by close, and decisions that may wait (WaitingDecider). Response bodies with a
+// already read with the head, chunked request bodies, Expect, upgrades, TLS or HTTP/2 backends, and
+// responses delimited by close. A decision that would wait (WaitingDecider) is made by a goroutine while
+// the connection stays with its loop, which goes on once it is back, as with backend dials. Response bodies with a
 // Content-Length or chunked are relayed with back-pressure: the backend is read only while the client
 // has taken what was relayed before. This file holds the loops; evconn_linux.go the client side,
 // evup_linux.go the backend side.
@@ -223,15 +224,17 @@ type evLoop struct {
 	mu       sync.Mutex
 	incoming []*evConn
 	dialed   []evDialResult
+	decided  []evDecision
 	closing  bool
 	ended    bool // the loop takes no more connections (adopt leaves them to the goroutine engine)
 
-	ending  bool          // closing was seen: every connection is closed, dial results are awaited
+	ending  bool          // closing was seen: every connection is closed, dial results and decisions are awaited
 	uw      *bufio.Writer // request heads to backends, reset to each
 	fds     []evSlot      // by file descriptor
 	conns   map[*evConn]struct{}
 	pools   map[*target]*evPool
 	dialing int
+	waiting int // decisions being made off the loop (evConn.decideOff)
 	events  [128]syscall.EpollEvent
 	now     int64 // unix nanoseconds at the last wake-up
 	next    int64 // earliest deadline set since the last scan (0: none)
@@ -267,6 +270,13 @@ type evDialResult struct {
 	t   *target
 	fd  int
 	err error
+}
+
+// evDecision is a decision made off the loop, for the connection that waits for it.
+type evDecision struct {
+	c      *evConn
+	d      Decision
+	failed bool // Decide panicked
 }
 
 func newLoop(s *Server) (*evLoop, error) {
@@ -488,11 +498,16 @@ func (l *evLoop) dialedConn(r evDialResult) {
 	r.c.onDialed(r)
 }
 
+func (l *evLoop) decidedConn(r evDecision) {
+	defer l.recoverConn(r.c, nil)
+	r.c.onDecided(r.d, r.failed)
+}
+
 // control takes new connections and dial results and applies the Server's state; false ends the loop.
 func (l *evLoop) control() bool {
 	l.mu.Lock()
-	in, dialed, closing := l.incoming, l.dialed, l.closing
-	l.incoming, l.dialed = nil, nil
+	in, dialed, decided, closing := l.incoming, l.dialed, l.decided, l.closing
+	l.incoming, l.dialed, l.decided = nil, nil, nil
 	l.mu.Unlock()
 	for _, ec := range in {
 		if closing {
@@ -506,10 +521,14 @@ func (l *evLoop) control() bool {
 		l.dialing--
 		l.dialedConn(r)
 	}
+	for _, r := range decided {
+		l.waiting--
+		l.decidedConn(r)
+	}
 	if closing {
 		l.ending = true
 		l.closeAll()
-		return l.dialing > 0 || !l.end()
+		return l.dialing > 0 || l.waiting > 0 || !l.end()
 	}
 	if l.s.shutting.Load() {
 		for ec := range l.conns {
@@ -517,7 +536,7 @@ func (l *evLoop) control() bool {
 				ec.close()
 			}
 		}
-		if len(l.conns) == 0 && l.dialing == 0 && l.end() {
+		if len(l.conns) == 0 && l.dialing == 0 && l.waiting == 0 && l.end() {
 			l.closePools()
 			return false
 		}

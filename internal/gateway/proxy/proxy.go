@@ -61,8 +61,8 @@ type Decider interface {
 // A WaitingDecider is a Decider whose Decide may wait for some requests (for signing keys being fetched,
 // say). The event-loop engine calls DecideNow instead of Decide, on the loop: it decides as Decide does
 // when that needs no waiting, and otherwise returns false without deciding, having edited r at most in
-// ways Decide repeats harmlessly. The engine then has the request decided (by Decide) and served by the
-// goroutine engine, where waiting holds up no other connection. DecideNow must find out that it would
+// ways Decide repeats harmlessly. The engine then has a goroutine of its own call Decide, where waiting
+// holds up no other connection, and serves the request on the loop once the decision is back. DecideNow must find out that it would
 // wait in the same pass that decides (not by a check before it, which a change of rules in between
 // would make wrong), and must itself not wait.
 type WaitingDecider interface {
