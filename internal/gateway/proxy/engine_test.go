@@ -496,7 +496,8 @@ func TestProxy_CloseEndsInFlightExchangesWithAResult(t *testing.T) {
 }
 
 // waitingDecider blocks the requests carrying X-Wait until release is closed (and then panics for those
-// also carrying X-Panic), declines them in DecideNow, and forwards every request it decides.
+// also carrying X-Panic, and refuses with 403 those carrying X-Refuse), declines them in DecideNow, and
+// forwards every other request it decides.
 type waitingDecider struct {
 	forwardTo
 	waiting chan struct{}
@@ -516,6 +517,13 @@ func (d *waitingDecider) Decide(r *http.Request) Decision {
 		<-d.release
 		if r.Header.Get("X-Panic") != "" {
 			panic("a Decider's panic (test)")
+		}
+		if r.Header.Get("X-Refuse") != "" {
+			return Decision{Status: http.StatusForbidden, Body: []byte("refused\n"), Done: func(res Result) {
+				d.mu.Lock()
+				d.results = append(d.results, res)
+				d.mu.Unlock()
+			}}
 		}
 	}
 	return d.forwardTo.Decide(r)
@@ -541,6 +549,15 @@ func loopedConns(s *Server) (looped, all int) {
 }
 
 func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
+	for _, tc := range []struct{ name, extra, want string }{
+		{name: "forwarded", want: "ok /waited, ok /after"},
+		{name: "answered by the gateway", extra: "X-Refuse: 1\r\n", want: "refused\n, ok /after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testWaitingDecision(t, tc.extra, tc.want) })
+	}
+}
+
+func testWaitingDecision(t *testing.T, extra, want string) {
 	d := newWaitingDecider(t)
 	s := &Server{Decider: d}
 	addr := startProxy(t, s, nil)
@@ -553,7 +570,7 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 		}
 		defer c.Close()
 		// A second request pipelined behind the one that waits: answered after it, in order.
-		io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+		io.WriteString(c, "GET /waited HTTP/1.1\r\nHost: x\r\nX-Wait: 1\r\n"+extra+"\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
 		br := bufio.NewReader(c)
 		var got []string
 		for range 2 {
@@ -585,8 +602,13 @@ func TestProxy_WaitingDecisionHoldsUpNoOtherConnection(t *testing.T) {
 		}
 	}
 	close(d.release)
-	if got := <-waited; got != "ok /waited, ok /after" {
-		t.Fatalf("the connection whose decision waited got %q", got)
+	select {
+	case got := <-waited:
+		if got != want {
+			t.Fatalf("the connection whose decision waited got %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second): // a liveness bound
+		t.Fatal("the pipelined request behind the one that waited was not answered")
 	}
 }
 
@@ -618,10 +640,17 @@ func TestProxy_WaitingDecisionWhenTheServerClosesOrTheDeciderPanics(t *testing.T
 			c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a liveness bound
 			if n, err := c.Read(make([]byte, 1)); err == nil {
 				t.Errorf("the connection got %d bytes of an answer, want it closed", n)
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Error("the connection was left open, want it closed")
 			}
 			if tc.closeServer {
-				if res := d.wait(t, 1); res[0].Err == nil {
-					t.Errorf("result %+v, want an error", res[0])
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if err := s.Shutdown(ctx); err != nil {
+					t.Errorf("Shutdown after Close: %v (the loops did not end)", err)
+				}
+				if res := d.wait(t, 1); len(res) != 1 || res[0].Err == nil {
+					t.Errorf("results %+v, want one, with an error", res)
 				}
 				return
 			}

@@ -376,6 +376,7 @@ func (ec *evConn) serveHead(head []byte) {
 func (ec *evConn) decideOff(handOver bool) {
 	l := ec.l
 	ec.st = evDecide
+	ec.d = Decision{}
 	ec.handOverDecided = handOver
 	l.waiting++
 	go func() {
@@ -393,8 +394,8 @@ func (ec *evConn) decideOff(handOver bool) {
 				return
 			}
 			l.decided = append(l.decided, r)
+			l.wakeupLocked()
 			l.mu.Unlock()
-			l.wakeup()
 		}()
 		r.d = l.s.Decider.Decide(&ec.c.req)
 		r.failed = false
@@ -418,6 +419,9 @@ func (ec *evConn) onDecided(d Decision, failed bool) {
 	}
 	ec.d = d
 	ec.decided(ec.handOverDecided)
+	if !ec.closed && ec.st == evHead {
+		ec.process() // what the client sent meanwhile (a pipelined request, its end)
+	}
 }
 
 // decided goes on with a request whose decision is in ec.d: an answer of its own, or to the backend.

@@ -342,9 +342,19 @@ func (l *evLoop) poll() int {
 	}
 }
 
+// wakeup wakes the loop, unless it ended: its eventfd may be closed then, and the number reused.
 func (l *evLoop) wakeup() {
-	one := [8]byte{1}
-	syscall.Write(l.wfd, one[:])
+	l.mu.Lock()
+	l.wakeupLocked()
+	l.mu.Unlock()
+}
+
+// wakeupLocked is wakeup with l.mu held.
+func (l *evLoop) wakeupLocked() {
+	if !l.ended {
+		one := [8]byte{1}
+		syscall.Write(l.wfd, one[:])
+	}
 }
 
 func (l *evLoop) register(fd int) error {
@@ -372,15 +382,26 @@ func (l *evLoop) run() {
 			l.s.log.Error("gateway: panic in an event loop", "panic", p, "stack", string(debug.Stack()))
 			l.closeAll()
 		}
-		// New connections go to the goroutine engine from now on; those already handed to this loop end.
+		// New connections go to the goroutine engine from now on; those already handed to this loop end,
+		// and so do the exchanges whose dial or decision was posted back but not taken.
 		l.mu.Lock()
 		l.ended = true
-		in := l.incoming
-		l.incoming = nil
+		in, dialed, decided := l.incoming, l.dialed, l.decided
+		l.incoming, l.dialed, l.decided = nil, nil, nil
 		l.mu.Unlock()
 		for _, ec := range in {
 			l.conns[ec] = struct{}{}
 			ec.close()
+		}
+		for _, r := range dialed {
+			if r.fd >= 0 {
+				syscall.Close(r.fd)
+			}
+		}
+		for _, r := range decided {
+			if r.d.Done != nil {
+				r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
+			}
 		}
 		l.closeFDs()
 	}()
@@ -509,6 +530,9 @@ func (l *evLoop) control() bool {
 	in, dialed, decided, closing := l.incoming, l.dialed, l.decided, l.closing
 	l.incoming, l.dialed, l.decided = nil, nil, nil
 	l.mu.Unlock()
+	if closing {
+		l.ending = true // what comes back now only ends its exchange
+	}
 	for _, ec := range in {
 		if closing {
 			l.conns[ec] = struct{}{}
@@ -526,9 +550,10 @@ func (l *evLoop) control() bool {
 		l.decidedConn(r)
 	}
 	if closing {
-		l.ending = true
 		l.closeAll()
-		return l.dialing > 0 || l.waiting > 0 || !l.end()
+		// Decisions are not awaited (a Decide may take long): the goroutine making one reports it itself
+		// once the loop ended.
+		return l.dialing > 0 || !l.end()
 	}
 	if l.s.shutting.Load() {
 		for ec := range l.conns {
@@ -549,7 +574,7 @@ func (l *evLoop) end() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.incoming) > 0 {
-		l.wakeup()
+		l.wakeupLocked()
 		return false
 	}
 	l.ended = true
@@ -784,9 +809,16 @@ func (l *evLoop) dial(ec *evConn, up *Upstream, t *target) {
 		nc.Close()
 	}
 	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		if r.fd >= 0 {
+			syscall.Close(r.fd)
+		}
+		return
+	}
 	l.dialed = append(l.dialed, r)
+	l.wakeupLocked()
 	l.mu.Unlock()
-	l.wakeup()
 }
 
 // dropIdle closes a pooled connection and takes it out of its pool.

@@ -62,7 +62,8 @@ type Decider interface {
 // say). The event-loop engine calls DecideNow instead of Decide, on the loop: it decides as Decide does
 // when that needs no waiting, and otherwise returns false without deciding, having edited r at most in
 // ways Decide repeats harmlessly. The engine then has a goroutine of its own call Decide, where waiting
-// holds up no other connection, and serves the request on the loop once the decision is back. DecideNow must find out that it would
+// holds up no other connection, and serves the request on the loop once the decision is back. Decide
+// must return in bounded time: the connection waits for it with no deadline of its own. DecideNow must find out that it would
 // wait in the same pass that decides (not by a check before it, which a change of rules in between
 // would make wrong), and must itself not wait.
 type WaitingDecider interface {
