@@ -598,14 +598,14 @@ type ocspCall struct {
 const ocspCacheSize = 4096
 
 func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certificate, now time.Time) *ocspAnswer {
-	sum := sha256.Sum256(cert.Raw)
-	c := &rv.answers
+	sum, c := sha256.Sum256(cert.Raw), &rv.answers
 	c.mu.Lock()
-	if a, ok := c.m[sum]; ok && now.Before(a.until) {
+	a, call := c.current(sum, now)
+	if a != nil {
 		c.mu.Unlock()
 		return a
 	}
-	call, joined := c.flight[sum]
+	joined := call != nil
 	if !joined {
 		call = c.begin(sum)
 	}
@@ -619,6 +619,16 @@ func (rv *revocation) ocspAnswer(ctx context.Context, cert, issuer *x509.Certifi
 		}
 	}
 	return rv.answer(ctx, call, sum, cert, issuer, now)
+}
+
+// current returns the answer about the certificate sum still current at
+// now, else the question under way about it (both nil: neither); c.mu is
+// held.
+func (c *ocspCache) current(sum [sha256.Size]byte, now time.Time) (*ocspAnswer, *ocspCall) {
+	if a, ok := c.m[sum]; ok && now.Before(a.until) {
+		return a, nil
+	}
+	return nil, c.flight[sum]
 }
 
 // begin records a question about the certificate sum as under way; c.mu
@@ -658,18 +668,14 @@ func (rv *revocation) ocspAtHand(cert, issuer *x509.Certificate, now time.Time) 
 	if !slices.ContainsFunc(cert.OCSPServer, IsCRLURL) {
 		return rv.askOCSP(context.Background(), cert, issuer, now) // fails at once, asking nothing
 	}
-	sum := sha256.Sum256(cert.Raw)
-	c := &rv.answers
+	sum, c := sha256.Sum256(cert.Raw), &rv.answers
 	c.mu.Lock()
-	if a, ok := c.m[sum]; ok && now.Before(a.until) {
+	a, call := c.current(sum, now)
+	if a != nil || call != nil {
 		c.mu.Unlock()
-		return a
+		return a // nil while a question is under way
 	}
-	if _, asking := c.flight[sum]; asking {
-		c.mu.Unlock()
-		return nil
-	}
-	call := c.begin(sum)
+	call = c.begin(sum)
 	c.mu.Unlock()
 	go rv.answer(context.Background(), call, sum, cert, issuer, now)
 	return nil
