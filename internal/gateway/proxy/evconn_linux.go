@@ -386,7 +386,7 @@ func (ec *evConn) decideOff(handOver bool) {
 				l.s.log.Error("gateway: panic in a Decider", "panic", p, "stack", string(debug.Stack()))
 			}
 			l.mu.Lock()
-			if l.ended { // the loop is gone (it waits for its decisions unless it panicked): nothing to serve
+			if l.ended { // the loop is gone (closed, or panicked): the exchange ends here
 				l.mu.Unlock()
 				if r.d.Done != nil {
 					r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
