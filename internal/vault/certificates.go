@@ -839,17 +839,11 @@ func (s *Service) ListCertificatesWithPending(ctx context.Context, c Caller, vau
 	if err != nil {
 		return Page[Certificate]{}, err
 	}
-	es, next, err := s.listEntries(ctx, v.Name, listed(Certificates), false, p)
+	out, err = listPageAs(s, ctx, v, Certificates, false, p, s.entryAsCertificate)
 	if err != nil {
 		return Page[Certificate]{}, err
 	}
-	for _, e := range es {
-		cert, err := s.entryAsCertificate(v, e)
-		if err != nil {
-			return Page[Certificate]{}, err
-		}
-		out.Items = append(out.Items, cert)
-	}
+	next := out.Next
 	sts, err := s.store.ListSettings(ctx, v.Name, SettingPending)
 	if err != nil {
 		return Page[Certificate]{}, internal(err, "list the pending certificate operations")

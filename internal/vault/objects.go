@@ -376,6 +376,11 @@ func listObjectsAs[T any](s *Service, ctx context.Context, c Caller, vault strin
 	if err != nil {
 		return Page[T]{}, err
 	}
+	return listPageAs(s, ctx, v, typ, deleted, p, conv)
+}
+
+// listPageAs is listObjectsAs in vault v, the caller already authorized.
+func listPageAs[T any](s *Service, ctx context.Context, v Vault, typ ObjectType, deleted bool, p PageRequest, conv func(Vault, ObjectEntry) (T, error)) (out Page[T], err error) {
 	es, next, err := s.listEntries(ctx, v.Name, listed(typ), deleted, p)
 	if err != nil {
 		return Page[T]{}, err
