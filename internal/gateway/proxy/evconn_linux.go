@@ -54,22 +54,21 @@ type evConn struct {
 	sdeadline int64 // SendTimeout: while output is pending, when the client must have taken more of it
 
 	// The exchange in flight.
-	d               Decision
-	handOverDecided bool // evDecide: once decided, the request goes to the goroutine engine
-	up              *evUp
-	t               *target
-	began           time.Time
-	tries           int
-	lastErr         error
-	bodyIn          int64
-	remaining       int64
-	chunked         bool // the response body is chunked: dec decodes it
-	chunkOut        bool // and it is sent chunked (to an HTTP/1.1 client)
-	dec             chunkDecoder
-	sent            int64
-	keep            bool
-	upKeep          bool
-	interim         int
+	d         Decision
+	up        *evUp
+	t         *target
+	began     time.Time
+	tries     int
+	lastErr   error
+	bodyIn    int64
+	remaining int64
+	chunked   bool // the response body is chunked: dec decodes it
+	chunkOut  bool // and it is sent chunked (to an HTTP/1.1 client)
+	dec       chunkDecoder
+	sent      int64
+	keep      bool
+	upKeep    bool
+	interim   int
 }
 
 func (ec *evConn) start() {
@@ -372,15 +371,14 @@ func (ec *evConn) serveHead(head []byte) {
 
 // decideOff has the request decided by a goroutine, as that decision may wait (for signing keys being
 // fetched, say), which must not hold up the loop; the connection waits for it in evDecide, reading nothing
-// more of the client's, and the loop goes on with it once the decision is back (onDecided).
+// more of the client's, and the loop goes on with it once the decision is back (onDecided). A loop that
+// ends meanwhile does not wait for it: the goroutine then reports the exchange as ended itself.
 func (ec *evConn) decideOff(handOver bool) {
 	l := ec.l
 	ec.st = evDecide
 	ec.d = Decision{}
-	ec.handOverDecided = handOver
-	l.waiting++
 	go func() {
-		r := evDecision{c: ec, failed: true} // until Decide returns: a panic in it closes the connection
+		r := evDecision{c: ec, handOver: handOver, failed: true} // failed until Decide returns: a panic closes the connection
 		defer func() {
 			if p := recover(); p != nil {
 				l.s.log.Error("gateway: panic in a Decider", "panic", p, "stack", string(debug.Stack()))
@@ -405,20 +403,19 @@ func (ec *evConn) decideOff(handOver bool) {
 // errLoopEnded is the Result error of a decision whose connection's loop ended meanwhile.
 var errLoopEnded = errors.New("the connection was closed while its request was being decided")
 
-// onDecided goes on with the request once its decision made off the loop is back (failed: Decide
-// panicked).
-func (ec *evConn) onDecided(d Decision, failed bool) {
-	if failed || ec.closed || ec.st != evDecide || ec.l.ending {
-		if d.Done != nil {
-			d.Done(Result{Err: errLoopEnded, ClientErr: true})
+// onDecided goes on with the request once its decision made off the loop is back.
+func (ec *evConn) onDecided(r evDecision) {
+	if r.failed || ec.closed || ec.st != evDecide || ec.l.ending {
+		if r.d.Done != nil {
+			r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
 		}
 		if !ec.closed {
 			ec.close()
 		}
 		return
 	}
-	ec.d = d
-	ec.decided(ec.handOverDecided)
+	ec.d = r.d
+	ec.decided(r.handOver)
 	if !ec.closed && ec.st == evHead {
 		ec.process() // what the client sent meanwhile (a pipelined request, its end)
 	}

@@ -149,9 +149,9 @@ func (e *evEngine) adoptConn(c *conn, nc net.Conn, t *evTLS) error {
 	c.loop = ec
 	c.out = ec
 	l.incoming = append(l.incoming, ec)
+	l.wakeupLocked()
 	l.mu.Unlock()
 	nc.Close()
-	l.wakeup()
 	return nil
 }
 
@@ -167,8 +167,8 @@ func (e *evEngine) close() {
 	for _, l := range e.loops {
 		l.mu.Lock()
 		l.closing = true
+		l.wakeupLocked()
 		l.mu.Unlock()
-		l.wakeup()
 	}
 }
 
@@ -228,13 +228,12 @@ type evLoop struct {
 	closing  bool
 	ended    bool // the loop takes no more connections (adopt leaves them to the goroutine engine)
 
-	ending  bool          // closing was seen: every connection is closed, dial results and decisions are awaited
+	ending  bool          // closing was seen: every connection is closed, dial results are awaited
 	uw      *bufio.Writer // request heads to backends, reset to each
 	fds     []evSlot      // by file descriptor
 	conns   map[*evConn]struct{}
 	pools   map[*target]*evPool
 	dialing int
-	waiting int // decisions being made off the loop (evConn.decideOff)
 	events  [128]syscall.EpollEvent
 	now     int64 // unix nanoseconds at the last wake-up
 	next    int64 // earliest deadline set since the last scan (0: none)
@@ -274,9 +273,10 @@ type evDialResult struct {
 
 // evDecision is a decision made off the loop, for the connection that waits for it.
 type evDecision struct {
-	c      *evConn
-	d      Decision
-	failed bool // Decide panicked
+	c        *evConn
+	d        Decision
+	handOver bool // the request then goes to the goroutine engine
+	failed   bool // Decide panicked
 }
 
 func newLoop(s *Server) (*evLoop, error) {
@@ -521,7 +521,7 @@ func (l *evLoop) dialedConn(r evDialResult) {
 
 func (l *evLoop) decidedConn(r evDecision) {
 	defer l.recoverConn(r.c, nil)
-	r.c.onDecided(r.d, r.failed)
+	r.c.onDecided(r)
 }
 
 // control takes new connections and dial results and applies the Server's state; false ends the loop.
@@ -546,7 +546,6 @@ func (l *evLoop) control() bool {
 		l.dialedConn(r)
 	}
 	for _, r := range decided {
-		l.waiting--
 		l.decidedConn(r)
 	}
 	if closing {
@@ -561,7 +560,7 @@ func (l *evLoop) control() bool {
 				ec.close()
 			}
 		}
-		if len(l.conns) == 0 && l.dialing == 0 && l.waiting == 0 && l.end() {
+		if len(l.conns) == 0 && l.dialing == 0 && l.end() {
 			l.closePools()
 			return false
 		}
