@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -1078,5 +1079,60 @@ func TestSendWriter_WriteTimeoutEndsTheResponseEvenForAClientThatReads(t *testin
 	c.wdl = time.Now().Add(-time.Millisecond)
 	if _, err := w.Write([]byte("after it")); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("write after WriteTimeout's deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+}
+
+// A connection that Server.Close closes while it moves from its loop to the goroutine engine (a request
+// body to stream, a response delimited by close) still ends its exchange: Done comes once, with an error.
+func TestProxy_HandOverMeetingServerClose(t *testing.T) {
+	if engineName() != "eventloop" {
+		t.Skip("only the event-loop engine hands connections over")
+	}
+	closeDelimited := cannedBackend(t, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the close")
+	for _, tc := range []struct {
+		name    string
+		backend *url.URL
+		send    string
+	}{
+		{name: "a request body to stream", send: "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"},
+		{name: "a response delimited by close", backend: closeDelimited, send: "GET /x HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &forwardTo{}
+			if tc.backend != nil {
+				f.up = newUpstream(t, UpstreamConfig{URLs: []*url.URL{tc.backend}})
+			} else {
+				b := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.Copy(io.Discard, r.Body) }))
+				f.up = newUpstream(t, UpstreamConfig{URLs: []*url.URL{b.url}})
+			}
+			s := &Server{Decider: f, ErrorLog: discardLog}
+			var hooked atomic.Int32
+			s.handOverHook = func() {
+				hooked.Add(1)
+				s.Close()
+			}
+			addr := startProxy(t, s, nil)
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			io.WriteString(c, tc.send)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second)) // a liveness bound
+			if got, err := io.ReadAll(c); err != nil || len(got) > 0 {
+				t.Errorf("the client got %q (%v), want the connection closed without an answer", got, err)
+			}
+			if hooked.Load() != 1 {
+				t.Fatalf("the connection was handed over %d times, want once", hooked.Load())
+			}
+			res := f.wait(t, 1)
+			time.Sleep(50 * time.Millisecond) // a second Done would come now
+			f.mu.Lock()
+			n := len(f.results)
+			f.mu.Unlock()
+			if n != 1 || !errors.Is(res[0].Err, errClosedInHandOver) {
+				t.Errorf("Done came %d times, first with %+v; want once, with %v", n, res[0], errClosedInHandOver)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -1026,7 +1027,11 @@ func (ec *evConn) close() {
 // handOver gives the connection to the goroutine engine, which forwards the decided request first.
 func (ec *evConn) handOver() {
 	d := ec.d
-	ec.takeOver(func(c *conn) bool { return c.forward(&d) })
+	ec.takeOver(func(c *conn) bool { return c.forward(&d) }, func(err error) {
+		if d.Done != nil {
+			d.Done(Result{Err: err, ClientErr: true})
+		}
+	})
 }
 
 // handOverResponse gives the connection and its backend connection, whose response head starts at off in
@@ -1052,12 +1057,18 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 		bc := newPlainBConn(nc)
 		bc.br.Reset(&prefixReader{b: rest, r: nc})
 		return c.relayResponse(&d, t, bc, start, false, bodyIn)
+	}, func(err error) {
+		syscall.Close(ufd)
+		if d.Done != nil {
+			d.Done(Result{UpstreamLatency: latency, BytesIn: bodyIn, Err: err, ClientErr: true})
+		}
 	})
 }
 
 // takeOver moves the client connection to a goroutine running first and then the goroutine engine's
-// request loop.
-func (ec *evConn) takeOver(first func(c *conn) bool) {
+// request loop; when the connection cannot be served there (Server.Close ran meanwhile, or its socket
+// could not be made a net.Conn), abandon is called instead of first, to end the exchange in flight.
+func (ec *evConn) takeOver(first func(c *conn) bool, abandon func(err error)) {
 	l := ec.l
 	c := ec.c
 	if c.bw != nil {
@@ -1083,15 +1094,19 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		cipherRest = append([]byte(nil), t.cin[t.coff:]...)
 	}
 	go func() {
+		s := c.s
+		if s.handOverHook != nil {
+			s.handOverHook()
+		}
 		f := os.NewFile(uintptr(fd), "client")
 		nc, err := net.FileConn(f)
 		f.Close()
-		s := c.s
 		if err != nil {
 			s.log.Warn("gateway: hand a connection to the goroutine engine", "err", err)
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
+			abandon(fmt.Errorf("handing the connection to the goroutine engine: %w", err))
 			return
 		}
 		cnc := nc // what requests are read from and answers written to: the TLS layer on TLS
@@ -1106,6 +1121,7 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		s.mu.Unlock()
 		defer c.finish()
 		if closed {
+			abandon(errClosedInHandOver)
 			return
 		}
 		c.br = readerPool.Get().(*bufio.Reader)
@@ -1128,6 +1144,10 @@ func (ec *evConn) takeOver(first func(c *conn) bool) {
 		c.serveRequests()
 	}()
 }
+
+// errClosedInHandOver is the Result error of an exchange whose connection Server.Close closed while it
+// moved from its loop to the goroutine engine.
+var errClosedInHandOver = errors.New("the server closed the connection while its request was being handed on")
 
 // prefixReader reads b, then r.
 type prefixReader struct {

@@ -66,9 +66,12 @@ type Server struct {
 	// loopPoolSweep, when set (by tests), replaces how often event loops sweep their idle backend
 	// connections.
 	loopPoolSweep time.Duration
-	listeners     map[net.Listener]struct{}
-	conns         map[*conn]struct{}
-	shutting      atomic.Bool
+	// handOverHook, when set (by tests), is called by the goroutine that takes a connection over from
+	// its event loop, before it looks at the connection's state.
+	handOverHook func()
+	listeners    map[net.Listener]struct{}
+	conns        map[*conn]struct{}
+	shutting     atomic.Bool
 }
 
 func (s *Server) init() {
