@@ -321,6 +321,8 @@ type crlEntry struct {
 	src  CRLSource
 	idx  atomic.Pointer[crlIndex]
 	mu   sync.Mutex // one request builds the index of a new version; the others wait for it
+	// indexing is the list last given to a background build (indexWithin).
+	indexing atomic.Pointer[x509.RevocationList]
 }
 
 type crlIndex struct {
@@ -329,6 +331,7 @@ type crlIndex struct {
 
 	mu       sync.Mutex
 	verified map[[sha256.Size]byte]error // issuer certificate → signature check
+	checking map[[sha256.Size]byte]bool  // issuers whose check runs in the background
 }
 
 func (e *crlEntry) index(l *x509.RevocationList) *crlIndex {
@@ -350,21 +353,61 @@ func (e *crlEntry) index(l *x509.RevocationList) *crlIndex {
 	return ix
 }
 
-// signedBy checks (once per issuer) that issuer signed the list.
-func (ix *crlIndex) signedBy(issuer *x509.Certificate) error {
+// indexWithin is index, except that under MustNotWait(ctx) a list not
+// indexed yet is indexed in the background and nil is returned: a large
+// list takes milliseconds, which an event loop must not spend.
+func (e *crlEntry) indexWithin(ctx context.Context, l *x509.RevocationList) *crlIndex {
+	if ix := e.idx.Load(); ix != nil && ix.l == l {
+		return ix
+	}
+	if !MustNotWait(ctx) {
+		return e.index(l)
+	}
+	if e.indexing.Swap(l) != l {
+		go e.index(l)
+	}
+	return nil
+}
+
+// signedByWithin checks (once per issuer) that issuer signed the list;
+// under MustNotWait(ctx) an issuer not checked yet is checked in the
+// background (the signature covers the whole list, which may be large)
+// and done is false.
+func (ix *crlIndex) signedByWithin(ctx context.Context, issuer *x509.Certificate) (done bool, err error) {
 	sum := sha256.Sum256(issuer.Raw)
 	ix.mu.Lock()
 	err, ok := ix.verified[sum]
-	ix.mu.Unlock()
 	if ok {
-		return err
+		ix.mu.Unlock()
+		return true, err
 	}
-	err = ix.l.CheckSignatureFrom(issuer)
+	if !MustNotWait(ctx) {
+		ix.mu.Unlock()
+		return true, ix.verify(sum, issuer)
+	}
+	start := !ix.checking[sum]
+	if start {
+		if ix.checking == nil {
+			ix.checking = map[[sha256.Size]byte]bool{}
+		}
+		ix.checking[sum] = true
+	}
+	ix.mu.Unlock()
+	if start {
+		go ix.verify(sum, issuer)
+	}
+	return false, nil
+}
+
+// verify checks the list's signature with issuer's key and remembers the result.
+func (ix *crlIndex) verify(sum [sha256.Size]byte, issuer *x509.Certificate) error {
+	err := ix.l.CheckSignatureFrom(issuer)
 	ix.mu.Lock()
 	if ix.verified == nil || len(ix.verified) > 64 {
 		ix.verified = map[[sha256.Size]byte]error{}
 	}
 	ix.verified[sum] = err
+	delete(ix.checking, sum)
 	ix.mu.Unlock()
 	return err
 }
@@ -437,7 +480,9 @@ const failureTTL = 10 * time.Second
 //
 // Under a context from WithoutWaiting, a certificate whose OCSP answer is
 // neither cached nor at hand without asking is refused with ErrWouldWait
-// (the responder is asked in the background). Outcomes are reported once
+// (the responder is asked in the background), and so is one that needs a
+// new version of a CRL indexed or its signature verified (done in the
+// background too: both take milliseconds for a large list). Outcomes are reported once
 // the check is over, so that such a check, which the caller makes again
 // once the answer came, reports nothing.
 func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, who string) (res revocationResult) {
@@ -475,8 +520,15 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			if !bytes.Equal(l.RawIssuer, issuer.RawSubject) {
 				continue // another CA's list
 			}
-			ix := e.index(l)
-			if err := ix.signedBy(issuer); err != nil {
+			ix := e.indexWithin(ctx, l)
+			if ix == nil {
+				return wouldWait(who + " is being checked against a new version of " + e.name + "; retry")
+			}
+			done, err := ix.signedByWithin(ctx, issuer)
+			if !done {
+				return wouldWait(who + " is being checked against " + e.name + ", whose signature is being verified; retry")
+			}
+			if err != nil {
 				problem = cmp.Or(problem, fmt.Sprintf("%s names the issuer %q but is not signed by it (%s); it is not used",
 					e.name, clip(issuer.Subject.String(), 200), clip(err.Error(), 100)))
 				continue
@@ -520,8 +572,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 		var a *ocspAnswer
 		if MustNotWait(ctx) {
 			if a = rv.ocspAtHand(cert, issuer, now); a == nil {
-				return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
-					Description: who + " is being checked with its OCSP responder; retry", cause: ErrWouldWait}}
+				return wouldWait(who + " is being checked with its OCSP responder; retry")
 			}
 		} else {
 			a = rv.ocspAnswer(ctx, cert, issuer, now)
@@ -547,6 +598,13 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 		}
 	}
 	return res
+}
+
+// wouldWait is the result of a check that would have to wait (for a
+// background step it started) under a context from WithoutWaiting.
+func wouldWait(description string) revocationResult {
+	return revocationResult{err: &Error{Status: http.StatusServiceUnavailable, Code: CodeTemporarilyUnavailable,
+		Description: description, cause: ErrWouldWait}}
 }
 
 func (rv *revocation) emit(outcome, detail string) {

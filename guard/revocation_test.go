@@ -661,3 +661,102 @@ func TestRevocation_OCSPAnswerSignedByADelegate(t *testing.T) {
 		})
 	}
 }
+
+// swapCRL is a CRLSource whose list the test replaces.
+type swapCRL struct{ cur atomic.Pointer[x509.RevocationList] }
+
+func (s *swapCRL) CurrentCRL() *x509.RevocationList { return s.cur.Load() }
+
+func (s *swapCRL) set(t testing.TB, der []byte) {
+	t.Helper()
+	l, err := ParseCRL(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cur.Store(l)
+}
+
+// A new version of a CRL is indexed and its signature verified in the background under WithoutWaiting
+// (both take milliseconds for a large list), and without it by the caller, as before.
+func TestRevocation_NewCRLVersionIsPreparedWithoutWaiting(t *testing.T) {
+	c := newClock()
+	root := newTestCA(t, "Test Root")
+	inter := root.sub(t, "Test Issuing CA")
+	cert := inter.issueOCSP(t, "orders", "")
+	for _, tc := range []struct {
+		name   string
+		noWait bool
+	}{
+		{"without waiting", true},
+		{"waiting allowed", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &swapCRL{}
+			src.set(t, crl(t, inter, inter, 1, testEpoch.Add(-time.Hour), testEpoch.Add(24*time.Hour)))
+			log := &outcomeLog{}
+			p := mustCompile(t, fmt.Sprintf(`{"methods":[{"type":"clientCertificate","trustedCAs":[%q],"revocation":{"crls":["ref:crl"]}}]}`, root.pem()),
+				&crlResolver{crls: map[string]CRLSource{"ref:crl": src}}, CompileOptions{Now: c.Now, OnRevocation: log.report})
+			ctx := context.Background()
+			if tc.noWait {
+				ctx = WithoutWaiting(ctx)
+			}
+			decide := func() *Error {
+				r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+				r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf, inter.cert}}
+				_, e := p.DecideWithin(ctx, r)
+				return e
+			}
+			// settle decides until the decision no longer waits, and says why the decisions before would have.
+			settle := func() (*Error, []string) {
+				e := decide()
+				var waits []string
+				for ; e != nil && errors.Is(e, ErrWouldWait); e = decide() {
+					if e.Status != http.StatusServiceUnavailable {
+						t.Fatalf("a decision that would wait: %v, want a 503", e)
+					}
+					if got := log.take(); got != "" {
+						t.Fatalf("a decision not taken reported %q", got)
+					}
+					if waits = append(waits, e.Description); len(waits) > 10000 {
+						t.Fatal("the list was never prepared")
+					}
+					time.Sleep(time.Millisecond)
+				}
+				return e, waits
+			}
+			wantWaits := func(waits []string) {
+				t.Helper()
+				if !tc.noWait {
+					if len(waits) != 0 {
+						t.Errorf("decisions would have waited, with waiting allowed: %q", waits)
+					}
+					return
+				}
+				// Each step once in the background: the index of the new version, then its signature.
+				all := strings.Join(waits, "\n")
+				for _, want := range []string{"against a new version of policy.methods[0].revocation.crls[0]", "whose signature is being verified"} {
+					if !strings.Contains(all, want) {
+						t.Errorf("without waiting, the decisions that waited said %q; want one saying %q (the caller did that step)", waits, want)
+					}
+				}
+			}
+			e, waits := settle()
+			if e != nil {
+				t.Fatalf("first list: %v", e)
+			}
+			wantWaits(waits)
+			if got := log.take(); got != "good" {
+				t.Errorf("reported %q, want one good", got)
+			}
+			src.set(t, crl(t, inter, inter, 2, testEpoch, testEpoch.Add(24*time.Hour), cert))
+			e, waits = settle()
+			if e == nil || e.Status != http.StatusUnauthorized || !strings.Contains(e.Description, "was revoked at") {
+				t.Fatalf("a new version revoking the certificate: %v", e)
+			}
+			wantWaits(waits)
+			if got := log.take(); got != "revoked" {
+				t.Errorf("reported %q, want one revoked", got)
+			}
+		})
+	}
+}

@@ -91,7 +91,7 @@ func (g *Gateway) compile(d *directory.API) *API {
 	a.byURI = byURI
 	pol, err := guard.CompilePolicy(spec, res, guard.CompileOptions{Now: g.now, Realm: a.realm,
 		OnRevocation: g.revocationReporter(a), OCSPClient: g.cfg.HTTPClient})
-	a.secrets, a.certs, a.oidc, a.crlURLs = res.secrets, res.certs, res.oidc, res.crlURLs
+	a.secrets, a.certs, a.oidc, a.crlURLs, a.vaultCRLs = res.secrets, res.certs, res.oidc, res.crlURLs, res.vaultCRLs
 	if err != nil {
 		if !errors.As(err, new(errPending)) {
 			err = fmt.Errorf("policy does not compile: %w", err)

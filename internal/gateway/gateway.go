@@ -262,7 +262,15 @@ func (g *Gateway) VaultChanged(certificates bool) {
 	// Also after a certificate pass: apply refreshed only the APIs it
 	// compiled again, and the same pass may have resolved the secrets of
 	// others (the first pass after a start resolves everything at once).
+	// CRLs held in secrets are parsed first, here rather than by the
+	// event loops, so that an API serves again with its list ready.
 	for _, a := range g.routes.Load().apis {
+		for _, c := range a.vaultCRLs {
+			if err := c.prepare(); err != nil {
+				g.upstreamLog.Log(slog.LevelWarn, a.TenantID+"/"+a.Name+"/crl", "gateway: a CRL held in the vault is not a CRL; certificates it covers cannot be checked against it",
+					"tenant", a.TenantID, "api", a.Name, "ref", c.h.Ref().String(), "err", clip(err.Error(), 300))
+			}
+		}
 		a.refreshHealth(g.log)
 	}
 }
@@ -379,6 +387,7 @@ type API struct {
 	credRotated atomic.Bool
 	oidc        []string
 	crlURLs     []string // CRL URLs the policy downloads
+	vaultCRLs   []*vaultCRL
 	// byURI: an audience was an identifier URI, resolved to its appId at
 	// compile time; the API is compiled again when applications change.
 	byURI bool

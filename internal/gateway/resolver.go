@@ -34,6 +34,8 @@ type apiResolver struct {
 	issuers  []string // exact iss values of Portcullis tenants
 	oidc     []string // OIDC issuer URLs
 	crlURLs  []string // revocation.crls URLs
+	// vaultCRLs are the revocation.crls vault references, parsed again as the watcher brings versions.
+	vaultCRLs []*vaultCRL
 }
 
 // certDep is a certificate entry an API was compiled against, with the

@@ -37,20 +37,24 @@ func (ar *apiResolver) CRL(s string) (guard.CRLSource, error) {
 		return nil, err
 	}
 	c := &vaultCRL{h: h}
-	if v := h.Current(); v != nil {
-		if _, err := guard.ParseCRL(v.Value); err != nil {
-			return nil, fmt.Errorf("%s does not hold a CRL: %w", s, err)
-		}
+	if err := c.prepare(); err != nil {
+		return nil, fmt.Errorf("%s does not hold a CRL: %w", s, err)
 	}
+	ar.vaultCRLs = append(ar.vaultCRLs, c)
 	return c, nil
 }
 
-// vaultCRL is a CRL kept in a vault secret; each version is parsed once,
-// by the first request that needs it.
+// vaultCRL is a CRL kept in a vault secret. Each version is parsed once,
+// off the request path: when the API is compiled and, for the versions the
+// vault watcher brings later, by Gateway.VaultChanged before it refreshes
+// the APIs' health. CurrentCRL, called by event loops, never parses (a
+// large list takes milliseconds): between the watcher's store of a new
+// version and the end of its pass, it still returns the version before —
+// the watcher is itself a poll behind the vault.
 type vaultCRL struct {
 	h    *vaultwatch.Handle
 	last atomic.Pointer[parsedCRL]
-	mu   sync.Mutex // one request parses a new version; the others wait for it
+	mu   sync.Mutex // one prepare at a time
 }
 
 type parsedCRL struct {
@@ -58,25 +62,33 @@ type parsedCRL struct {
 	l *x509.RevocationList // nil: the version is not a CRL
 }
 
+// CurrentCRL implements guard.CRLSource: the list of the newest version
+// parsed, or nil while the secret has no value or holds no CRL.
 func (c *vaultCRL) CurrentCRL() *x509.RevocationList {
+	if c.h.Current() == nil {
+		return nil
+	}
+	if p := c.last.Load(); p != nil {
+		return p.l
+	}
+	return nil
+}
+
+// prepare parses the secret's current version unless it already did; it
+// returns why that version is not a CRL.
+func (c *vaultCRL) prepare() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	v := c.h.Current()
 	if v == nil {
 		return nil
 	}
 	if p := c.last.Load(); p != nil && p.v == v {
-		return p.l
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p := c.last.Load(); p != nil && p.v == v {
-		return p.l
+		return nil
 	}
 	l, err := guard.ParseCRL(v.Value)
-	if err != nil {
-		l = nil // reported as a list that cannot be used
-	}
-	c.last.Store(&parsedCRL{v: v, l: l})
-	return l
+	c.last.Store(&parsedCRL{v: v, l: l}) // l is nil when it is not a CRL: reported as a list that cannot be used
+	return err
 }
 
 // crlSources shares one background download per CRL URL across APIs and

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +27,8 @@ import (
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
 	"github.com/portcullis/portcullis/internal/gateway/proxy"
+	"github.com/portcullis/portcullis/internal/vault"
+	"github.com/portcullis/portcullis/internal/vaultwatch"
 )
 
 // revocationCA is a CA that signs client certificates, CRLs and OCSP
@@ -292,6 +295,20 @@ func TestGateway_ClientCertificateRevocationEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a new version of the CRL in the vault revokes once the watcher brought it", func(t *testing.T) {
+		if status, body := get(t, "/crlvault/x", good); status != 200 {
+			t.Fatalf("before: %d %s", status, body)
+		}
+		c := h.g.routes.Load().byKey["t1/crlvault"].vaultCRLs[0]
+		before := c.CurrentCRL()
+		h.vault.set("main", "clients-crl", string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: ca.crl(t, 2, revoked, good)})))
+		h.g.res.StoreChanged()
+		waitFor(t, "the new version parsed", func() bool { return c.CurrentCRL() != before })
+		if status, body := get(t, "/crlvault/x", good); status != 401 || !strings.Contains(body, "was revoked at") {
+			t.Errorf("after the new version: %d %s", status, body)
+		}
+	})
+
 	t.Run("an unused CRL URL stops being downloaded", func(t *testing.T) {
 		h.apply(t, apis[1:]...)
 		if _, ok := h.g.crls.m[crlURL]; ok {
@@ -316,5 +333,66 @@ func TestGateway_RevocationSpecErrorsNameTheField(t *testing.T) {
 	h.apply(t, a)
 	if ps := h.g.Problems(); len(ps) != 1 || !strings.Contains(ps[0].Reason, "give PEM text") {
 		t.Errorf("problems %+v", ps)
+	}
+}
+
+// CurrentCRL, which event loops call, never parses: a new version is parsed by prepare (the API's
+// compilation, then the watcher's pass through Gateway.VaultChanged), and until then the one before is current.
+func TestVaultCRL_CurrentCRLNeverParses(t *testing.T) {
+	fv := newFakeVault()
+	ca := newRevocationCA(t)
+	cert := ca.issue(t, "client", "")
+	crlPEM := func(der []byte) string { return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})) }
+	fv.set("main", "crl", crlPEM(ca.crl(t, 1)))
+	w := vaultwatch.New(vaultwatch.Config{Vault: fv, Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	ref, err := vault.ParseReference("vault://main/secrets/crl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := w.Acquire(ref, nil)
+	defer hd.Release()
+	waitFor(t, "the secret resolved", func() bool { return hd.Current() != nil })
+	c := &vaultCRL{h: hd}
+	if err := c.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	first := c.CurrentCRL()
+	if first == nil || len(first.RevokedCertificateEntries) != 0 {
+		t.Fatalf("the first version: %v", first)
+	}
+	next := func(value string) {
+		t.Helper()
+		old := hd.Current().Version
+		fv.set("main", "crl", value)
+		w.StoreChanged()
+		waitFor(t, "the new version resolved", func() bool { return hd.Current().Version != old })
+	}
+
+	next(crlPEM(ca.crl(t, 2, cert)))
+	if c.CurrentCRL() != first {
+		t.Fatal("CurrentCRL parsed a new version itself; that is prepare's work, off the request path")
+	}
+	if err := c.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.CurrentCRL(); l == nil || len(l.RevokedCertificateEntries) != 1 {
+		t.Fatalf("after prepare: %v, want the list revoking the certificate", l)
+	}
+	if err := c.prepare(); err != nil {
+		t.Errorf("a version already parsed: %v", err)
+	}
+
+	next("not a CRL")
+	if err := c.prepare(); err == nil || !strings.Contains(err.Error(), "not a CRL") {
+		t.Errorf("a version that is not a CRL: %v", err)
+	}
+	if l := c.CurrentCRL(); l != nil {
+		t.Error("a version that is not a CRL left the list before current")
+	}
+	if err := c.prepare(); err != nil {
+		t.Errorf("the same version again (reported once): %v", err)
 	}
 }
