@@ -2,7 +2,7 @@
 # Gateway benchmark: Portcullis beside HAProxy, nginx and Caddy (Debian
 # packages), each in front of the same loopback backend, driven by the same
 # load generator per scenario group, in interleaved rounds; prints medians and
-# the ratios of issue 7 with PASS/FAIL. All traffic stays on 127.0.0.1. The
+# the ratios of issue 7 (the median of each target's per-round ratios) with PASS/FAIL. All traffic stays on 127.0.0.1. The
 # method is peer-bench's (../shared/reference/peer-bench, see bench/gateway/README.md).
 #
 #   bench/gateway-bench.sh                 install missing packages (root), build, run, summarize

@@ -3,7 +3,10 @@
 // rounds of requests/s, p50 and p99, the spread of requests/s, the ratio to
 // the direct-to-backend run of the same tool and the proxy's CPU per request;
 // then the added latency of each plain proxy over direct, and the targets of
-// issue 7 (ratios measured in the same run) with PASS or FAIL.
+// issue 7 (ratios measured in the same run) with PASS or FAIL. A ratio target
+// is judged on the median of its per-round ratios: the script runs the two
+// sides of each target back to back in every round, so that a host whose
+// speed drifts moves both alike, and pairing them by round keeps that.
 //
 // After peer-bench's cmd/summarize (../shared/reference/peer-bench); the
 // targets table is new.
@@ -47,6 +50,7 @@ type key struct{ scenario, shape string }
 type agg struct {
 	first                    row
 	rps, p50, p99, cpuPerReq []float64
+	rpsByRound               map[int]float64
 	requests                 []float64
 	errors                   int64
 	// µs per request of the backend, softirq and the rest of the machine
@@ -55,9 +59,9 @@ type agg struct {
 	backendPerReq, softirqPerReq, restPerReq []float64
 }
 
-// A target is one line of issue 7's performance section: the median
-// requests/s of num over that of den, or (when addedP99) the median p99 of num
-// minus that of den, in milliseconds.
+// A target is one line of issue 7's performance section: the median over
+// rounds of num's requests/s over den's in the same round (pairedRatios), or
+// (when addedP99) the median p99 of num minus that of den, in milliseconds.
 type target struct {
 	what     string
 	num, den string
@@ -139,6 +143,10 @@ func write(w io.Writer, rows []row) error {
 			aggs[k] = a
 		}
 		a.rps = append(a.rps, r.RPS)
+		if a.rpsByRound == nil {
+			a.rpsByRound = map[int]float64{}
+		}
+		a.rpsByRound[r.Round] = r.RPS
 		a.requests = append(a.requests, float64(r.Requests))
 		a.p50 = append(a.p50, r.P50)
 		a.p99 = append(a.p99, r.P99)
@@ -293,9 +301,19 @@ func evaluate(t target, aggs map[key]*agg) (measured, goal, verdict string) {
 		if d == 0 {
 			return "", goal, "no verdict: " + t.den + " served nothing"
 		}
-		r := median(num.rps) / d
-		measured = fmt.Sprintf("%.2f (%s / %s)", r, t.num, t.den)
-		ok = r >= t.limit
+		ofMedians := median(num.rps) / d
+		if rounds := pairedRatios(num, den); len(rounds) > 0 {
+			r := median(rounds)
+			per := make([]string, len(rounds))
+			for i, x := range rounds {
+				per[i] = fmt.Sprintf("%.2f", x)
+			}
+			measured = fmt.Sprintf("%.2f (%s / %s; rounds %s; ratio of medians %.2f)", r, t.num, t.den, strings.Join(per, " "), ofMedians)
+			ok = r >= t.limit
+		} else { // no round ran both sides: the medians' ratio is all there is
+			measured = fmt.Sprintf("%.2f (%s / %s, medians of different rounds)", ofMedians, t.num, t.den)
+			ok = ofMedians >= t.limit
+		}
 	}
 	switch {
 	case num.errors > 0:
@@ -304,6 +322,23 @@ func evaluate(t target, aggs map[key]*agg) (measured, goal, verdict string) {
 		return measured, goal, "PASS"
 	}
 	return measured, goal, "FAIL"
+}
+
+// pairedRatios returns num's requests/s over den's for every round that ran
+// both, in round order.
+func pairedRatios(num, den *agg) []float64 {
+	var rounds []int
+	for r := range num.rpsByRound {
+		if d, ok := den.rpsByRound[r]; ok && d > 0 {
+			rounds = append(rounds, r)
+		}
+	}
+	slices.Sort(rounds)
+	out := make([]float64, len(rounds))
+	for i, r := range rounds {
+		out[i] = num.rpsByRound[r] / den.rpsByRound[r]
+	}
+	return out
 }
 
 // cpuPair prints the median CPU per request of both sides of a ratio target.
