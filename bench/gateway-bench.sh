@@ -160,13 +160,14 @@ cpu_seconds() {
 	awk -v t="$t" -v hz="$hz" 'BEGIN{printf "%.2f", t/hz}'
 }
 
-# system_ticks: busy and softirq jiffies of the whole machine so far (from
-# /proc/stat: user nice system irq softirq steal, and softirq alone), so that
-# a run's CPU can be split into the proxy, the backend, softirq (loopback
-# packet delivery) and the rest (the load generator, and anything else
-# running: meaningful on an idle machine only).
+# system_ticks: busy, softirq and idle jiffies of the whole machine so far
+# (from /proc/stat: user nice system irq softirq steal; softirq alone; idle
+# and iowait), so that a run's CPU can be split into the proxy, the backend,
+# softirq (loopback packet delivery) and the rest (the load generator, and
+# anything else running: meaningful on an idle machine only), and the time
+# the cores had nothing to run.
 system_ticks() {
-	awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $8}' /proc/stat
+	awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $8, $5+$6}' /proc/stat
 }
 
 # drain PID: wait until the process under test is idle again. bcrypt proxies
@@ -505,7 +506,7 @@ load() {
 }
 
 run_scenario() { # run_scenario ROUND SPEC
-	local round=$1 name group base tool shapes desc shape j c0 c1 b0 b1 s0 s1 q0 q1 hz cpu bcpu scpu qcpu errs target dur=$DURATION
+	local round=$1 name group base tool shapes desc shape j c0 c1 b0 b1 s0 s1 q0 q1 i0 i1 hz cpu bcpu scpu qcpu icpu errs target dur=$DURATION
 	IFS='|' read -r name group base tool shapes desc <<<"$2"
 	case $name in *bcrypt*) dur=$SLOW_DURATION ;; esac
 	start_proxy "$name"
@@ -516,22 +517,23 @@ run_scenario() { # run_scenario ROUND SPEC
 		drain "$target"
 		c0=$(cpu_seconds "$target")
 		b0=$(cpu_seconds "$BACKEND_PID")
-		read -r s0 q0 < <(system_ticks)
+		read -r s0 q0 i0 < <(system_ticks)
 		j=$(load "$tool" "$shape" "$name" "$dur")
 		c1=$(cpu_seconds "$target")
 		b1=$(cpu_seconds "$BACKEND_PID")
-		read -r s1 q1 < <(system_ticks)
+		read -r s1 q1 i1 < <(system_ticks)
 		[ -n "$j" ] || die "no result from $tool for $name"
 		cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN{printf "%.2f", b-a}')
 		bcpu=$(awk -v a="$b0" -v b="$b1" 'BEGIN{printf "%.2f", b-a}')
 		hz=$(getconf CLK_TCK)
 		scpu=$(awk -v a="$s0" -v b="$s1" -v hz="$hz" 'BEGIN{printf "%.2f", (b-a)/hz}')
 		qcpu=$(awk -v a="$q0" -v b="$q1" -v hz="$hz" 'BEGIN{printf "%.2f", (b-a)/hz}')
+		icpu=$(awk -v a="$i0" -v b="$i1" -v hz="$hz" 'BEGIN{printf "%.2f", (b-a)/hz}')
 		errs=$(jq -r '.err_connect + .err_read + .err_write + .err_timeout + .err_status' <<<"$j")
 		jq -c --argjson round "$round" --arg scenario "$name" --arg group "$group" --arg base "$base" \
 			--arg shape "$shape" --arg desc "$desc" --argjson cpu "$cpu" --argjson errors "$errs" \
-			--argjson bcpu "$bcpu" --argjson scpu "$scpu" --argjson qcpu "$qcpu" \
-			'. + {round: $round, scenario: $scenario, group: $group, base: $base, shape: $shape, desc: $desc, proxy_cpu_s: $cpu, backend_cpu_s: $bcpu, system_cpu_s: $scpu, softirq_cpu_s: $qcpu, errors: $errors}' \
+			--argjson bcpu "$bcpu" --argjson scpu "$scpu" --argjson qcpu "$qcpu" --argjson icpu "$icpu" \
+			'. + {round: $round, scenario: $scenario, group: $group, base: $base, shape: $shape, desc: $desc, proxy_cpu_s: $cpu, backend_cpu_s: $bcpu, system_cpu_s: $scpu, softirq_cpu_s: $qcpu, idle_cpu_s: $icpu, errors: $errors}' \
 			<<<"$j" >>"$OUT/raw.jsonl"
 		log "  r$round $name $shape: $(jq -r '"\(.rps|floor) req/s p50 \(.p50_us/10|round/100) ms p99 \(.p99_us/10|round/100) ms" + (if .tls_handshakes then " tls \(.tls_resumed)/\(.tls_handshakes) resumed" else "" end)' <<<"$j") cpu=${cpu}s errors=$errs"
 	done

@@ -43,6 +43,9 @@ type row struct {
 	Backend float64 `json:"backend_cpu_s"`
 	System  float64 `json:"system_cpu_s"`
 	Softirq float64 `json:"softirq_cpu_s"`
+	// Idle is the machine's idle (and iowait) seconds during the run
+	// (absent in results of older scripts).
+	Idle float64 `json:"idle_cpu_s"`
 }
 
 type key struct{ scenario, shape string }
@@ -57,6 +60,9 @@ type agg struct {
 	// (busy − proxy − backend − softirq: the load generator, and anything
 	// else running); empty for results without system figures.
 	backendPerReq, softirqPerReq, restPerReq []float64
+	// idlePerReq is the cores' idle time per request, idleShare the idle
+	// share of all core time in percent; empty for results without it.
+	idlePerReq, idleShare []float64
 }
 
 // A target is one line of issue 7's performance section: the median over
@@ -162,6 +168,10 @@ func write(w io.Writer, rows []row) error {
 				proxy = 0
 			}
 			a.restPerReq = append(a.restPerReq, per(r.System-proxy-r.Backend-r.Softirq))
+			if r.Idle > 0 {
+				a.idlePerReq = append(a.idlePerReq, per(r.Idle))
+				a.idleShare = append(a.idleShare, 100*r.Idle/(r.Idle+r.System))
+			}
 		}
 		a.errors += r.Errors
 		if !slices.Contains(order, r.Scenario) {
@@ -256,8 +266,8 @@ func writeCPUSplit(b *strings.Builder, order []string, aggs map[key]*agg) {
 		return
 	}
 	fmt.Fprintf(b, "\n### Where the CPU goes, µs per request (throughput shape, medians)\n\n")
-	fmt.Fprintln(b, "| scenario | proxy | backend | softirq | rest (load generator, other) | sum |")
-	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(b, "| scenario | proxy | backend | softirq | rest (load generator, other) | sum | idle | idle share |")
+	fmt.Fprintln(b, "|---|---:|---:|---:|---:|---:|---:|---:|")
 	for _, s := range order {
 		a := aggs[key{s, "tput"}]
 		if a == nil || len(a.backendPerReq) == 0 {
@@ -268,9 +278,13 @@ func writeCPUSplit(b *strings.Builder, order []string, aggs map[key]*agg) {
 			proxy = median(a.cpuPerReq)
 		}
 		be, sq, rest := median(a.backendPerReq), median(a.softirqPerReq), median(a.restPerReq)
-		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", s, proxy, be, sq, rest, proxy+be+sq+rest)
+		idle, share := "–", "–"
+		if len(a.idlePerReq) > 0 {
+			idle, share = fmt.Sprintf("%.1f", median(a.idlePerReq)), fmt.Sprintf("%.1f%%", median(a.idleShare))
+		}
+		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %s | %s |\n", s, proxy, be, sq, rest, proxy+be+sq+rest, idle, share)
 	}
-	fmt.Fprintln(b, "\nMeaningful on an idle machine only: \"rest\" includes anything else that ran. Softirq work done while a process runs is charged to that process too, so the columns overlap by up to the softirq figure and \"rest\" can come out slightly negative; compare sums and the backend column between scenarios, not the columns' absolute values.")
+	fmt.Fprintln(b, "\nMeaningful on an idle machine only: \"rest\" includes anything else that ran. Softirq work done while a process runs is charged to that process too, so the columns overlap by up to the softirq figure and \"rest\" can come out slightly negative; compare sums and the backend column between scenarios, not the columns' absolute values. Idle is the time the cores had nothing to run, per request and as a share of all core time: on saturated cores, a run's requests/s is about the core seconds minus the idle ones over the sum.")
 }
 
 // evaluate returns the measured value, the goal and PASS, FAIL or why there is
