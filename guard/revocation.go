@@ -513,7 +513,7 @@ func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate,
 			l := e.src.CurrentCRL()
 			if l == nil {
 				// It may cover the certificate: which CA issued it is not known.
-				problem = cmp.Or(problem, e.name+" has no usable list yet (not downloaded yet, or what was loaded is not a CRL)")
+				problem = cmp.Or(problem, e.name+" has no usable list yet (not downloaded or read from the vault yet, or what was loaded is not a CRL)")
 				notLoaded = true
 				continue
 			}

@@ -262,15 +262,7 @@ func (g *Gateway) VaultChanged(certificates bool) {
 	// Also after a certificate pass: apply refreshed only the APIs it
 	// compiled again, and the same pass may have resolved the secrets of
 	// others (the first pass after a start resolves everything at once).
-	// CRLs held in secrets are parsed first, here rather than by the
-	// event loops, so that an API serves again with its list ready.
 	for _, a := range g.routes.Load().apis {
-		for _, c := range a.vaultCRLs {
-			if err := c.prepare(); err != nil {
-				g.upstreamLog.Log(slog.LevelWarn, a.TenantID+"/"+a.Name+"/crl", "gateway: a CRL held in the vault is not a CRL; certificates it covers cannot be checked against it",
-					"tenant", a.TenantID, "api", a.Name, "ref", c.h.Ref().String(), "err", clip(err.Error(), 300))
-			}
-		}
 		a.refreshHealth(g.log)
 	}
 }
@@ -464,6 +456,18 @@ func (a *API) refreshHealth(log *slog.Logger) {
 		for _, e := range a.secrets {
 			if p = e.Problem(); p != "" {
 				break
+			}
+		}
+		if p == "" {
+			// Every secret is resolved: CRLs held in secrets are parsed
+			// now, off the event loops, so that the API never serves with
+			// a list resolved but not parsed (a later version is parsed
+			// here too, the version before serving meanwhile).
+			for _, c := range a.vaultCRLs {
+				if err := c.prepare(); err != nil {
+					log.Warn("gateway: a CRL held in the vault is not a CRL; the certificates it covers cannot be checked against it",
+						"tenant", a.TenantID, "api", a.Name, "ref", c.h.Ref().String(), "err", clip(err.Error(), 300))
+				}
 			}
 		}
 	}

@@ -46,11 +46,12 @@ func (ar *apiResolver) CRL(s string) (guard.CRLSource, error) {
 
 // vaultCRL is a CRL kept in a vault secret. Each version is parsed once,
 // off the request path: when the API is compiled and, for the versions the
-// vault watcher brings later, by Gateway.VaultChanged before it refreshes
-// the APIs' health. CurrentCRL, called by event loops, never parses (a
-// large list takes milliseconds): between the watcher's store of a new
-// version and the end of its pass, it still returns the version before —
-// the watcher is itself a poll behind the vault.
+// vault watcher brings later, when the API's health is computed with every
+// secret resolved (API.refreshHealth, after each watcher pass and each
+// apply), before the API serves with it. CurrentCRL, called by event loops,
+// never parses (a large list takes milliseconds): between the watcher's
+// store of a new version and the end of its pass, it still returns the
+// version before — the watcher is itself a poll behind the vault.
 type vaultCRL struct {
 	h    *vaultwatch.Handle
 	last atomic.Pointer[parsedCRL]

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -126,4 +127,65 @@ func TestRefreshHealth_AStaleReadDoesNotOverwriteTheWatchersFreshOne(t *testing.
 		s := h.g.routes.Load().byKey["t1/orders"].health.Load()
 		return s != nil && *s == ""
 	})
+}
+
+// TestRefreshHealth_AVaultCRLResolvedBeforeTheRoutesAreStoredIsParsed holds
+// Apply's first health computation of a new API (made before the routes are
+// stored, its CRL secret unresolved) until the vault watcher has resolved
+// that secret and run VaultChanged, which then saw the old routes only.
+// Apply's computation after the Store must parse the list: the API is
+// healthy from then on, and event loops never parse a list themselves.
+func TestRefreshHealth_AVaultCRLResolvedBeforeTheRoutesAreStoredIsParsed(t *testing.T) {
+	h := newHarness(t, nil)
+	ca := newRevocationCA(t)
+	h.vault.set("main", "k", testKey)
+	h.apply(t, apiKeyAPI("t1", "other", "/other", "vault://main/secrets/k"))
+	h.settle(t)
+	h.vault.set("main", "clients-crl", string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: ca.crl(t, 1)})))
+
+	refreshedOther := make(chan struct{}, 64) // VaultChanged refreshes every API of the stored routes
+	var held atomic.Bool
+	interleaved := false
+	testHookHealthComputed = func(a *API, p string) {
+		switch {
+		case a.Name == "other":
+			select {
+			case refreshedOther <- struct{}{}:
+			default:
+			}
+		case a.Name == "crlvault" && strings.HasSuffix(p, vaultwatch.NotResolvedYet) && held.CompareAndSwap(false, true):
+			for len(refreshedOther) > 0 {
+				<-refreshedOther
+			}
+			h.g.res.Wake()
+			deadline := time.After(5 * time.Second)
+			for a.vaultCRLs[0].h.Current() == nil {
+				select {
+				case <-deadline:
+					return
+				case <-time.After(time.Millisecond): // polling a condition, not waiting for time to pass
+				}
+			}
+			select {
+			case <-refreshedOther:
+				interleaved = true
+			case <-deadline:
+			}
+		}
+	}
+	t.Cleanup(func() { testHookHealthComputed = nil })
+	a := apiKeyAPI("t1", "crlvault", "/crlvault", "unused")
+	a.Policy.Methods = []guard.MethodSpec{{Type: guard.SpecClientCertificate, TrustedCAs: []string{ca.pem()},
+		Revocation: &guard.RevocationSpec{CRLs: []string{"vault://main/secrets/clients-crl"}}}}
+	h.apply(t, apiKeyAPI("t1", "other", "/other", "vault://main/secrets/k"), a)
+	if !interleaved {
+		t.Skip("the watcher did not resolve the CRL while Apply's first health computation was held: the interleaving under test did not happen")
+	}
+	api := h.g.routes.Load().byKey["t1/crlvault"]
+	if p := api.problem(); p != "" {
+		t.Errorf("the API answers 503 after Apply: %s", p)
+	}
+	if api.vaultCRLs[0].CurrentCRL() == nil {
+		t.Error("the API serves with its CRL resolved but never parsed: every certificate it checks gets 503 until the secret changes")
+	}
 }
