@@ -67,3 +67,43 @@ func cliAdvice(msg string) string {
 	}
 	return msg
 }
+
+// The admin API names an API's fields as its JSON does ("add the issuing CA
+// to trustedCAs"); apiFieldFlags names, after the first mention of each
+// field, the flag of 'api create' and 'api update' that sets it.
+var apiFieldFlags = []struct {
+	re   *regexp.Regexp
+	flag string
+}{
+	{regexp.MustCompile(`backend\.allowInsecureAuth"?`), "--backend-allow-insecure-auth"},
+	{regexp.MustCompile(`(?:^|[^.\w])allowInsecureAuth\b"?`), "--allow-insecure-auth"},
+	{regexp.MustCompile(`\btrustedCAs\b`), "--client-ca"},
+	{regexp.MustCompile(`\bcaCertificates\b`), "--backend-ca"},
+	{regexp.MustCompile(`\bpinnedThumbprints\b`), "--backend-pin"},
+	{regexp.MustCompile(`\bskipChainValidation\b`), "--backend-skip-chain-validation"},
+	{regexp.MustCompile(`\bpins(?:\[\d+\])?`), "--client-cert-thumbprint, --client-cert-subject"},
+	{regexp.MustCompile(`\brevocation\.crls(?:\[\d+\])?`), "--crl"},
+	{regexp.MustCompile(`\bcrlMode\b`), "--crl-mode"},
+	{regexp.MustCompile(`\baudiences\b`), "--audience"},
+	{regexp.MustCompile(`\bprincipalHeaders\b`), "--principal-header"},
+}
+
+// withFlagNames returns msg with the flag of each API field it names
+// added, in parentheses, after the field's first mention.
+func withFlagNames(msg string) string {
+	for _, f := range apiFieldFlags {
+		loc := f.re.FindStringIndex(msg)
+		if loc == nil || strings.Contains(msg, f.flag) {
+			continue
+		}
+		msg = msg[:loc[1]] + " (" + f.flag + ")" + msg[loc[1]:]
+	}
+	return msg
+}
+
+// flagNamedError is an admin API refusal of an API, printed with the flags
+// of the fields it names.
+type flagNamedError struct{ err error }
+
+func (e flagNamedError) Error() string { return withFlagNames(e.err.Error()) }
+func (e flagNamedError) Unwrap() error { return e.err }

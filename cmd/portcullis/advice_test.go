@@ -73,3 +73,35 @@ func FuzzCLIAdvice(f *testing.F) {
 		}
 	})
 }
+
+func TestWithFlagNames_NamesTheFlagOfEachAPIField(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{
+			in:   `policy.methods[0].pins[1]: a pin by subject and issuer needs trustedCAs (the CA that issued the certificate): add the issuing CA to trustedCAs, or pin the certificate by thumbprint`,
+			want: `policy.methods[0].pins[1] (--client-cert-thumbprint, --client-cert-subject): a pin by subject and issuer needs trustedCAs (--client-ca) (the CA that issued the certificate): add the issuing CA to trustedCAs, or pin the certificate by thumbprint`,
+		},
+		{
+			in:   `policy.methods[0].revocation needs trustedCAs: add the issuing CA to trustedCAs`,
+			want: `policy.methods[0].revocation needs trustedCAs (--client-ca): add the issuing CA to trustedCAs`,
+		},
+		{
+			in:   `the backend credential would cross the network in clear: use an https:// backend, or set "backend.allowInsecureAuth" to true`,
+			want: `the backend credential would cross the network in clear: use an https:// backend, or set "backend.allowInsecureAuth" (--backend-allow-insecure-auth) to true`,
+		},
+		{
+			in:   `a Basic or API key policy on plain HTTP needs allowInsecureAuth`,
+			want: `a Basic or API key policy on plain HTTP needs allowInsecureAuth (--allow-insecure-auth)`,
+		},
+		{
+			in:   `policy.methods[0].revocation.crls[0]: not a CRL`,
+			want: `policy.methods[0].revocation.crls[0] (--crl): not a CRL`,
+		},
+		// Already named, or nothing to name: unchanged.
+		{in: `set trustedCAs with --client-ca`, want: `set trustedCAs with --client-ca`},
+		{in: `API "orders" not found`, want: `API "orders" not found`},
+	} {
+		if got := withFlagNames(tc.in); got != tc.want {
+			t.Errorf("withFlagNames(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -693,7 +693,7 @@ policy method.
 			return f.run(cmd, func(c *adminclient.Client, p *printer) error {
 				created, err := c.CreateAPI(cmd.Context(), f.tenant, api)
 				if err != nil {
-					return err
+					return flagNamedError{err}
 				}
 				if p.json {
 					return p.JSON(created)
@@ -764,7 +764,7 @@ With --from-file the file replaces the whole API first.
 					return fmt.Errorf("%s (API %s changed while this update ran; run the command again)", ae.Message, cur.Name)
 				}
 				if err != nil {
-					return err
+					return flagNamedError{err}
 				}
 				if p.json {
 					return p.JSON(updated)
