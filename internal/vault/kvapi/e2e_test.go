@@ -642,6 +642,22 @@ func rBACAndWireErrors(t *testing.T, e *env) {
 		if !strings.Contains(h.Get("WWW-Authenticate"), `resource="`+e.base+`"`) {
 			t.Fatalf("challenge %q", h.Get("WWW-Authenticate"))
 		}
+		// A client's first request, without a token, only learns the challenge: logged at Debug, a rejected
+		// token at Info.
+		logs := e.logs.String()
+		for _, want := range []string{
+			`level=DEBUG msg="key vault request refused"`,
+			`level=INFO msg="key vault request refused"`,
+		} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("the server log has no %s line", want)
+			}
+		}
+		for _, line := range strings.Split(logs, "\n") {
+			if strings.Contains(line, "level=INFO") && strings.Contains(line, "AKV10000") {
+				t.Errorf("a request without a token was logged at Info: %s", line)
+			}
+		}
 	})
 
 	t.Run("wire errors", func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,25 @@ type env struct {
 	// dnsHC resolves *.localhost to 127.0.0.1, standing in for the DNS
 	// record that the host form of the vault URL needs.
 	dnsHC *http.Client
+	logs  *syncBuffer // the server log, from level Debug
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // onEveryBackend runs an end-to-end test against a server on SQLite and
@@ -57,7 +77,8 @@ func startEnv(t *testing.T, databaseURL string) *env {
 	t.Helper()
 	data := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", Dev: true, DataDir: data, DatabaseURL: databaseURL, ShutdownTimeout: 5 * time.Second}, log, io.Discard)
 	if err != nil {
 		cancel()
@@ -67,7 +88,7 @@ func startEnv(t *testing.T, databaseURL string) *env {
 	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	e := &env{srv: srv, base: "https://" + srv.Addr()}
+	e := &env{srv: srv, base: "https://" + srv.Addr(), logs: logs}
 	_, e.port, _ = net.SplitHostPort(srv.Addr())
 	b, err := os.ReadFile(filepath.Join(data, "admin.json"))
 	if err != nil {

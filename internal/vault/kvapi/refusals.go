@@ -1,6 +1,7 @@
 package kvapi
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/portcullis/portcullis/guard"
@@ -29,6 +30,13 @@ func (h *Handler) refused(r *http.Request, t target, p *guard.Principal, reqID s
 		c.Principal = *p
 	}
 	h.cfg.Vault.AuditRefusal(c, t.vault, e.Code, e.Message)
-	h.log.Info("key vault request refused", "request_id", reqID, "method", r.Method, "vault", clip(t.vault, 64),
+	// A request without any token is how a Key Vault client (the Azure SDKs,
+	// the CLI) learns the challenge before its first real request: audited
+	// like any refusal, but not worth a line of the server log at Info.
+	level := slog.LevelInfo
+	if len(r.Header.Values("Authorization")) == 0 {
+		level = slog.LevelDebug
+	}
+	h.log.Log(r.Context(), level, "key vault request refused", "request_id", reqID, "method", r.Method, "vault", clip(t.vault, 64),
 		"caller", c.AppID, "code", e.Code, "reason", e.Message, "skipped_since_last", h.refusalsSkipped.Swap(0))
 }
