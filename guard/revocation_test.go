@@ -663,7 +663,9 @@ func TestRevocation_OCSPAnswerSignedByADelegate(t *testing.T) {
 }
 
 // swapCRL is a CRLSource whose list the test replaces.
-type swapCRL struct{ cur atomic.Pointer[x509.RevocationList] }
+type swapCRL struct {
+	cur atomic.Pointer[x509.RevocationList]
+}
 
 func (s *swapCRL) CurrentCRL() *x509.RevocationList { return s.cur.Load() }
 

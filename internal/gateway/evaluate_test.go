@@ -643,17 +643,64 @@ func TestEvaluate_BackendCredentialReplacesTheCallersHeader(t *testing.T) {
 	}
 }
 
+func TestStripClientHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop bool
+	}{
+		{"X-Portcullis-Roles", true},
+		{"x-portcullis-subject", true},
+		{"X-Real-Ip", true},
+		{"True-Client-Ip", true},
+		{"CF-Connecting-IP", true},
+		{"X-Client-Ip", true},
+		{"Client-Ip", true},
+		{"X-Cluster-Client-Ip", true},
+		{"X-Original-Forwarded-For", true},
+		{"X-Original-Host", true},
+		{"X-Http-Method-Override", true},
+		{"X-Method-Override", true},
+		// "_" for "-": one variable to CGI, WSGI, PHP and Rack backends
+		{"X-Portcullis_Roles", true},
+		{"X_Portcullis_Subject", true},
+		{"X_Forwarded_For", true},
+		{"x-forwarded_proto", true},
+		{"Forwarded_", false}, // "Forwarded-" is no name the gateway sets
+		{"X_Real_Ip", true},
+		{"X_Forwarded_Client_Cert", true},
+		// kept
+		{"Accept", false},
+		{"X-Request-Id", false},
+		{"X_Custom_Header", false},
+		{"Client", false},
+		{"X-Forwarded-For", false}, // the engine replaces it itself
+	} {
+		h := http.Header{tc.name: {"v"}}
+		stripClientHeaders(h)
+		if _, kept := h[tc.name]; kept == tc.drop {
+			t.Errorf("%s: kept %v, want dropped %v", tc.name, kept, tc.drop)
+		}
+	}
+}
+
 func FuzzStripClientHeaders(f *testing.F) {
-	for _, s := range []string{"", "X-Portcullis-Roles", "x-forwarded-client-cert", "Ssl-Client-Cert", "X", "Accept", "x-portcullis-", "\x00", "X-Real-Ip", "x-original-url"} {
+	for _, s := range []string{"", "X-Portcullis-Roles", "x-forwarded-client-cert", "Ssl-Client-Cert", "X", "Accept", "x-portcullis-", "\x00", "X-Real-Ip", "x-original-url", "X_Forwarded_For", "x-portcullis_roles"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		h := http.Header{name: {"v"}, "Accept": {"a"}}
 		stripClientHeaders(h)
-		lower := strings.ToLower(name)
-		drop := strings.HasPrefix(lower, "x-portcullis-")
-		for _, c := range proxySetHeaders {
-			drop = drop || strings.EqualFold(name, c)
+		mustNot := func(n string) bool {
+			drop := strings.HasPrefix(strings.ToLower(n), "x-portcullis-")
+			for _, c := range proxySetHeaders {
+				drop = drop || strings.EqualFold(n, c)
+			}
+			return drop
+		}
+		drop := mustNot(name)
+		if strings.Contains(name, "_") {
+			d := strings.ReplaceAll(name, "_", "-")
+			drop = mustNot(d) || strings.HasPrefix(strings.ToLower(d), "x-forwarded-") || strings.EqualFold(d, "forwarded")
 		}
 		if _, kept := h[name]; kept == drop && name != "Accept" {
 			t.Fatalf("%q kept=%v", name, kept)
@@ -785,5 +832,21 @@ func TestDone_BackendFailuresReachTheServerLogRateLimited(t *testing.T) {
 	}
 	if strings.Contains(logs, testKey) {
 		t.Fatalf("the log holds the API key:\n%s", logs)
+	}
+}
+
+func TestStripPrincipalHeaders_AlsoSpeltWithUnderscores(t *testing.T) {
+	a := &API{ownHeaders: []string{"X-Caller", "Caller-Roles"}}
+	h := http.Header{"X-Caller": {"forged"}, "X_Caller": {"forged"}, "Caller_roles": {"Admin"}, "X_Other": {"kept"}, "Accept": {"kept"}}
+	a.stripPrincipalHeaders(h)
+	for _, name := range []string{"X-Caller", "X_Caller", "Caller_roles"} {
+		if _, ok := h[name]; ok {
+			t.Errorf("%s reached the backend", name)
+		}
+	}
+	for _, name := range []string{"X_Other", "Accept"} { // as the parser keeps them: "_" is no word boundary
+		if len(h[name]) != 1 {
+			t.Errorf("%s dropped: %v", name, h)
+		}
 	}
 }

@@ -21,14 +21,20 @@ type principalHeader struct {
 
 // proxySetHeaders are what front proxies set and backends believe, so a
 // client must never be able to send one: the client-certificate headers of
-// TLS-terminating proxies, the client address (X-Real-Ip, as nginx sets it)
-// and the original URL (X-Original-Url, X-Rewrite-Url: IIS, Symfony and
-// Zend route by them, so a request admitted for /public could be served as
-// /admin). The engine replaces X-Forwarded-* and Forwarded itself.
+// TLS-terminating proxies, the client address (X-Real-Ip, as nginx sets it,
+// and the names CDNs and other balancers use) and the original URL
+// (X-Original-Url, X-Rewrite-Url: IIS, Symfony and Zend route by them, so a
+// request admitted for /public could be served as /admin). The engine
+// replaces X-Forwarded-* and Forwarded itself.
 var proxySetHeaders = []string{
 	"X-Forwarded-Client-Cert", "X-Client-Cert", "X-Ssl-Client-Cert", "Ssl-Client-Cert",
 	"X-Client-Certificate", "X-Arr-Clientcert",
-	"X-Real-Ip", "X-Original-Url", "X-Rewrite-Url",
+	"X-Real-Ip", "True-Client-Ip", "Cf-Connecting-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip",
+	"X-Original-Forwarded-For", "X-Original-Host",
+	"X-Original-Url", "X-Rewrite-Url",
+	// A method other than the one the API's methods and rules admitted:
+	// frameworks that honour these would serve a GET as a DELETE.
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
 const portcullisPrefix = "X-Portcullis-"
@@ -59,37 +65,76 @@ func compileHeaders(m map[string]string) ([]principalHeader, error) {
 func validHeaderName(s string) bool { return len(s) <= 100 && httpguts.ValidHeaderFieldName(s) }
 
 // stripClientHeaders removes what a client must never send: every
-// X-Portcullis-* header and the proxySetHeaders of other proxies. Names
-// compare case-insensitively, whatever the map's keys.
+// X-Portcullis-* header and the proxySetHeaders, and any name that reads as
+// one of those, or as X-Forwarded-* or Forwarded, with "_" for "-" (CGI,
+// WSGI, PHP and Rack give X_Forwarded_For and X-Forwarded-For the same
+// variable, HTTP_X_FORWARDED_FOR). Names compare case-insensitively,
+// whatever the map's keys.
 func stripClientHeaders(h http.Header) {
 	for k := range h {
-		// Every name to drop is 9 or more bytes and starts with X or S:
-		// most headers are passed over with two comparisons.
-		if len(k) < len("X-Real-Ip") {
-			continue
-		}
-		if c := k[0] | 0x20; c != 'x' && c != 's' {
-			continue
-		}
-		if len(k) >= len(portcullisPrefix) && strings.EqualFold(k[:len(portcullisPrefix)], portcullisPrefix) {
-			delete(h, k)
-			continue
-		}
-		for _, c := range proxySetHeaders {
-			if strings.EqualFold(k, c) {
+		if strings.IndexByte(k, '_') >= 0 {
+			d := strings.ReplaceAll(k, "_", "-")
+			if clientMustNotSend(d) || hasPrefixFold(d, "X-Forwarded-") || strings.EqualFold(d, "Forwarded") {
 				delete(h, k)
-				break
 			}
+			continue
+		}
+		if clientMustNotSend(k) {
+			delete(h, k)
 		}
 	}
 }
 
+// clientMustNotSend reports an X-Portcullis-* name or one of the
+// proxySetHeaders.
+func clientMustNotSend(k string) bool {
+	// Every such name is 9 or more bytes ("Client-Ip", "X-Real-Ip") and
+	// starts with X, S, T or C: most headers are passed over with two
+	// comparisons.
+	if len(k) < len("Client-Ip") {
+		return false
+	}
+	switch k[0] | 0x20 {
+	case 'x', 's', 't', 'c':
+	default:
+		return false
+	}
+	if hasPrefixFold(k, portcullisPrefix) {
+		return true
+	}
+	for _, c := range proxySetHeaders {
+		if strings.EqualFold(k, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // stripPrincipalHeaders removes the API's own principal headers the
-// client sent: those outside X-Portcullis-*, which stripClientHeaders
-// has removed already.
+// client sent (those outside X-Portcullis-*, which stripClientHeaders has
+// removed already), also when spelt with "_" for "-".
 func (a *API) stripPrincipalHeaders(h http.Header) {
 	for _, name := range a.ownHeaders {
 		delete(h, name)
+	}
+	if len(a.ownHeaders) == 0 {
+		return
+	}
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		d := strings.ReplaceAll(k, "_", "-")
+		for _, name := range a.ownHeaders {
+			if strings.EqualFold(d, name) {
+				delete(h, k)
+				break
+			}
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +28,17 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Host == "" || !validHostString(r.Host) {
 		writeH2Error(w, http.StatusBadRequest, "invalid_request", errBadHost.msg)
+		return
+	}
+	if r.TLS == nil {
+		// HTTP/2 is served over TLS only; x/net/http2 leaves r.TLS nil when :scheme is not https, and the
+		// backend would then be told (X-Forwarded-Proto, Forwarded) that the request came in clear.
+		writeH2Error(w, http.StatusBadRequest, "invalid_request", "the :scheme of a request over this TLS connection must be https")
+		return
+	}
+	if len(r.Header["Content-Length"]) > 1 {
+		// As on HTTP/1.1 (errDupCL): two lengths may be two readings of the body.
+		writeH2Error(w, http.StatusBadRequest, "invalid_request", errDupCL.msg)
 		return
 	}
 	clientIP := r.RemoteAddr
@@ -68,10 +81,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
+	proto := "https"
 	var guard *bodyGuard
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 		// Each read of the stream's body gets ReadBodyTimeout, as on HTTP/1.1.
@@ -98,6 +108,14 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+	}
+	if err != nil && r.Context().Err() != nil {
+		// The client's stream ended first (a reset, or framing x/net/http2 refused, such as more DATA than
+		// its content-length): the client's doing, not the backend's, and nobody is left to answer.
+		if d.Done != nil {
+			d.Done(Result{UpstreamLatency: latency, Err: fmt.Errorf("the client's stream ended before the backend answered: %w", context.Cause(r.Context())), ClientErr: true})
+		}
+		return
 	}
 	if err != nil {
 		desc := "the backend could not be reached or failed; try again later"

@@ -149,7 +149,7 @@ var (
 	errTE10         = headError{400, "Transfer-Encoding is not allowed in an HTTP/1.0 request; use Content-Length"}
 	errExpect       = headError{417, `the only supported expectation is "100-continue"`}
 	errAsteriskForm = headError{400, "the asterisk-form request target (*) is only allowed with OPTIONS"}
-	errDotSegment   = headError{400, "the request path contains dot segments (/./ or /../) or encoded control characters; send a normalised path"}
+	errDotSegment   = headError{400, "the request path contains dot segments (/./ or /../, also encoded or with ;parameters), encoded control characters, or a double-encoded dot, slash or backslash (%252e, %252f, %255c); send a normalised path"}
 	errAbsoluteForm = headError{400, "absolute-form request targets (http://host/path) are not accepted by this gateway (it is not a forward proxy); send the path only, with a Host header"}
 	// errTrace: a backend's TRACE echo (RFC 9110 9.3.8) would show the client what the gateway added to
 	// its request, the API's backend credential included.
@@ -536,10 +536,12 @@ func commonKey(b []byte) string {
 }
 
 // hopByHop reports whether a canonical header name is connection-specific (RFC 9110 7.6.1) and so never
-// forwarded as such.
+// forwarded as such. Proxy-Authorization and Proxy-Authenticate are for the proxy they reach (RFC 9110
+// 11.7), so they go no further than the gateway either, as with net/http/httputil.ReverseProxy.
 func hopByHop(k string) bool {
 	switch k {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Proxy-Authorization", "Proxy-Authenticate":
 		return true
 	}
 	return false

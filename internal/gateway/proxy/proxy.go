@@ -21,7 +21,8 @@
 //     valid RFC 7239, with an element for this hop appended, else one element for the client. Other
 //     X-Forwarded-* headers are removed as from any client. The PROXY protocol is not read.
 //   - Hop-by-hop headers (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade
-//     unless the request is an upgrade, and every header named in Connection) are removed both ways.
+//     unless the request is an upgrade, and every header named in Connection) are removed both ways, and
+//     Proxy-Authorization from requests.
 //   - Bodies stream in both directions (Content-Length or chunked) and are never buffered whole; request
 //     trailers are dropped.
 //   - Expect: 100-continue is answered by the gateway once the request is forwarded, not passed on.
@@ -31,8 +32,9 @@
 // Strictness: the HTTP/1.1 engine refuses anything that could be read two ways by two parsers (request
 // smuggling): see parse.go. Request targets must be origin-form (/path?query); absolute-form targets
 // (http://host/path) are refused with 400 because this is a reverse proxy, not a forward proxy; OPTIONS *
-// is answered by the gateway itself. Paths with dot segments (/../, /./, also percent-encoded) are refused
-// so that what the Decider matched is what the backend serves.
+// is answered by the gateway itself. Paths with dot segments (/../, /./, also percent-encoded or with
+// ;parameters) or double-encoded dots, slashes and backslashes are refused so that what the Decider matched
+// is what the backend serves.
 package proxy
 
 import (

@@ -262,7 +262,7 @@ func TestProxy_ForwardedHeadersAndHopByHopStripping(t *testing.T) {
 	}), UpstreamConfig{})
 	raw := "GET /p HTTP/1.1\r\nHost: api.example.com\r\nX-Forwarded-For: 203.0.113.9\r\nForwarded: for=203.0.113.9\r\n" +
 		"X-Forwarded-Proto: https\r\nConnection: keep-alive, X-Hop, Upgrade, HTTP2-Settings\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nX-Hop: 1\r\nKeep-Alive: 300\r\nTE: gzip\r\nProxy-Connection: x\r\nUpgrade: h2c\r\nX-End: e\r\n" +
-		spoofedForwarding + "\r\n"
+		"Proxy-Authorization: Basic cHJveHk6c2VjcmV0\r\n" + spoofedForwarding + "\r\n"
 	resp, body, _, _ := rawExchange(t, addr, raw)
 	var e echoed
 	if err := json.Unmarshal(body, &e); err != nil {
@@ -272,6 +272,7 @@ func TestProxy_ForwardedHeadersAndHopByHopStripping(t *testing.T) {
 	checks := map[string]string{
 		"X-End": "e",
 		"X-Hop": "", "Keep-Alive": "", "Te": "", "Proxy-Connection": "", "Upgrade": "",
+		"Proxy-Authorization": "", // for the proxy it reaches (RFC 9110 11.7.2): the gateway
 	}
 	for k, want := range checks {
 		if got := strings.Join(h[k], ","); got != want {

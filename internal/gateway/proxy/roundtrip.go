@@ -124,6 +124,9 @@ func outboundRequest(ctx context.Context, in *http.Request, t *target, body io.R
 			delete(h, http.CanonicalHeaderKey(strings.TrimSpace(tok)))
 		}
 	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{""} // net/http would add its own; the backend sees what the client sent
+	}
 	// As writeRequestHead: the client's own X-Forwarded-* and Forwarded are not passed on, what a
 	// trusted proxy said (o) is.
 	if o.chain != "" {

@@ -701,12 +701,17 @@ func (c *conn) fromTrustedProxy() {
 // cleanPath reports whether a decoded path has no dot segments and no control characters, so that the
 // path the Decider matched is the path every backend resolves (a backend normalising /api/../admin to
 // /admin would otherwise bypass a prefix rule). Backslashes count as separators for servers that treat
-// them so.
+// them so; a segment counts as a dot segment also with path parameters (/..;x/: Tomcat and Spring drop
+// ";..." before resolving); and a path that still holds an encoded dot, slash or backslash once decoded
+// (sent double-encoded, %252e) is refused too, for backends that decode twice.
 func cleanPath(p string) bool {
 	seg := 0
 	for i := 0; i <= len(p); i++ {
 		if i == len(p) || p[i] == '/' || p[i] == '\\' {
 			s := p[seg:i]
+			if j := strings.IndexByte(s, ';'); j >= 0 {
+				s = s[:j]
+			}
 			if s == "." || s == ".." {
 				return false
 			}
@@ -714,6 +719,10 @@ func cleanPath(p string) bool {
 			continue
 		}
 		if p[i] < 0x20 || p[i] == 0x7f {
+			return false
+		}
+		if p[i] == '%' && i+2 < len(p) && p[i+1] == '2' && (p[i+2]|0x20 == 'e' || p[i+2]|0x20 == 'f') ||
+			p[i] == '%' && i+2 < len(p) && p[i+1] == '5' && p[i+2]|0x20 == 'c' {
 			return false
 		}
 	}

@@ -63,6 +63,13 @@ func TestProxy_RefusesAmbiguousRequests(t *testing.T) {
 		{"fragment", "GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"dot segment", "GET /api/../admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"encoded dot segment", "GET /api/%2e%2e/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"dot segment with a parameter", "GET /api/..;/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"encoded dot segment with a parameter", "GET /api/%2e%2e;x=1/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"dot segment with an encoded semicolon", "GET /api/..%3b/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"single dot with a parameter", "GET /api/.;/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"double-encoded dot segment", "GET /api/%252e%252e/admin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"double-encoded slash", "GET /api%252f..%252fadmin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
+		{"double-encoded backslash", "GET /api/%255C..%255Cadmin HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"encoded nul", "GET /a%00 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"bad escape", "GET /a%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"non-ascii target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400},
@@ -102,6 +109,8 @@ func TestProxy_AcceptsLenientButUnambiguousForms(t *testing.T) {
 		{"options asterisk", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", ""},
 		{"http/1.0 no host", "GET /a HTTP/1.0\r\n\r\n", "GET /a "},
 		{"header value whitespace", "GET /a HTTP/1.1\r\nHost: x\r\nX-A: \t v \t\r\n\r\n", "GET /a "},
+		{"path parameters on a name", "GET /a;v=1/b..c;x/.d HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a;v=1/b..c;x/.d "},
+		{"an encoded percent not before a dot, slash or backslash", "GET /a%2541 HTTP/1.1\r\nHost: x\r\n\r\n", "GET /a%2541 "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
