@@ -20,6 +20,7 @@ import (
 
 	"github.com/portcullis/portcullis/guard"
 	"github.com/portcullis/portcullis/internal/directory"
+	"github.com/portcullis/portcullis/internal/logbuf"
 	"github.com/portcullis/portcullis/internal/store/sqlite"
 	"github.com/portcullis/portcullis/internal/sts"
 )
@@ -94,23 +95,8 @@ func (k *fakeKeys) SigningKeys(tenantID string) ([]sts.KeyInfo, error) {
 	return append([]sts.KeyInfo(nil), k.keys[tenantID]...), nil
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log or audit sink the test reads while the server writes.
+type syncBuffer = logbuf.Buffer
 
 // env is a running admin API over a real SQLite store, bootstrapped like
 // `portcullis serve` does: a default tenant holding the management

@@ -2,16 +2,15 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/portcullis/portcullis/internal/logbuf"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -420,23 +419,8 @@ func TestProxy_BackendFailureIsLoggedOnceByWhoeverHearsOfIt(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger written from the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log or audit sink the test reads while the server writes.
+type syncBuffer = logbuf.Buffer
 
 // A request body that stops arriving is cut after ReadBodyTimeout also where the engine forwards through
 // an http.RoundTripper: toward an HTTP/2 backend, and from an HTTP/2 client.
