@@ -700,7 +700,7 @@ func FuzzStripClientHeaders(f *testing.F) {
 		drop := mustNot(name)
 		if strings.Contains(name, "_") {
 			d := strings.ReplaceAll(name, "_", "-")
-			drop = mustNot(d) || strings.HasPrefix(strings.ToLower(d), "x-forwarded-") || strings.EqualFold(d, "forwarded")
+			drop = mustNot(d) || strings.HasPrefix(strings.ToLower(d), "x-forwarded-")
 		}
 		if _, kept := h[name]; kept == drop && name != "Accept" {
 			t.Fatalf("%q kept=%v", name, kept)
@@ -836,10 +836,12 @@ func TestDone_BackendFailuresReachTheServerLogRateLimited(t *testing.T) {
 }
 
 func TestStripPrincipalHeaders_AlsoSpeltWithUnderscores(t *testing.T) {
-	a := &API{ownHeaders: []string{"X-Caller", "Caller-Roles"}}
-	h := http.Header{"X-Caller": {"forged"}, "X_Caller": {"forged"}, "Caller_roles": {"Admin"}, "X_Other": {"kept"}, "Accept": {"kept"}}
+	// Names as compileHeaders keeps them (canonical): the last one was configured as X_Caller_Id.
+	a := &API{ownHeaders: []string{"X-Caller", "Caller-Roles", "X_caller_id"}}
+	h := http.Header{"X-Caller": {"forged"}, "X_Caller": {"forged"}, "Caller_roles": {"Admin"},
+		"X-Caller-Id": {"forged"}, "X_caller-id": {"forged"}, "X_Other": {"kept"}, "Accept": {"kept"}}
 	a.stripPrincipalHeaders(h)
-	for _, name := range []string{"X-Caller", "X_Caller", "Caller_roles"} {
+	for _, name := range []string{"X-Caller", "X_Caller", "Caller_roles", "X-Caller-Id", "X_caller-id"} {
 		if _, ok := h[name]; ok {
 			t.Errorf("%s reached the backend", name)
 		}

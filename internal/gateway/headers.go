@@ -65,32 +65,25 @@ func compileHeaders(m map[string]string) ([]principalHeader, error) {
 func validHeaderName(s string) bool { return len(s) <= 100 && httpguts.ValidHeaderFieldName(s) }
 
 // stripClientHeaders removes what a client must never send: every
-// X-Portcullis-* header and the proxySetHeaders, and any name that reads as
-// one of those, or as X-Forwarded-* or Forwarded, with "_" for "-" (CGI,
-// WSGI, PHP and Rack give X_Forwarded_For and X-Forwarded-For the same
-// variable, HTTP_X_FORWARDED_FOR). Names compare case-insensitively,
+// X-Portcullis-* header and the proxySetHeaders, also spelt with "_" for
+// "-" (CGI, WSGI, PHP and Rack give X_Real_Ip and X-Real-Ip one variable,
+// HTTP_X_REAL_IP), and the X-Forwarded-* headers so spelt (the engine
+// replaces the real ones itself). Names compare case-insensitively,
 // whatever the map's keys.
 func stripClientHeaders(h http.Header) {
 	for k := range h {
-		if strings.IndexByte(k, '_') >= 0 {
-			d := strings.ReplaceAll(k, "_", "-")
-			if clientMustNotSend(d) || hasPrefixFold(d, "X-Forwarded-") || strings.EqualFold(d, "Forwarded") {
-				delete(h, k)
-			}
-			continue
-		}
-		if clientMustNotSend(k) {
+		if clientMustNotSend(k) || hasPrefixFoldDash(k, "X-Forwarded-") && strings.IndexByte(k, '_') >= 0 {
 			delete(h, k)
 		}
 	}
 }
 
 // clientMustNotSend reports an X-Portcullis-* name or one of the
-// proxySetHeaders.
+// proxySetHeaders, "_" standing for "-".
 func clientMustNotSend(k string) bool {
 	// Every such name is 9 or more bytes ("Client-Ip", "X-Real-Ip") and
 	// starts with X, S, T or C: most headers are passed over with two
-	// comparisons.
+	// comparisons, and the rest compare their length first.
 	if len(k) < len("Client-Ip") {
 		return false
 	}
@@ -99,38 +92,62 @@ func clientMustNotSend(k string) bool {
 	default:
 		return false
 	}
-	if hasPrefixFold(k, portcullisPrefix) {
+	if hasPrefixFoldDash(k, portcullisPrefix) {
 		return true
 	}
 	for _, c := range proxySetHeaders {
-		if strings.EqualFold(k, c) {
+		if equalFoldDash(k, c) {
 			return true
 		}
 	}
 	return false
 }
 
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+// equalFoldDash reports whether two ASCII header names are equal ignoring
+// case and reading "_" as "-" (without allocating: it runs for every
+// header of every request).
+func equalFoldDash(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFoldDash(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFoldDash(s[:len(prefix)], prefix)
 }
 
 // stripPrincipalHeaders removes the API's own principal headers the
 // client sent (those outside X-Portcullis-*, which stripClientHeaders has
-// removed already), also when spelt with "_" for "-".
+// removed already), whichever of "_" and "-" either spelling uses.
 func (a *API) stripPrincipalHeaders(h http.Header) {
-	for _, name := range a.ownHeaders {
-		delete(h, name)
-	}
 	if len(a.ownHeaders) == 0 {
 		return
 	}
 	for k := range h {
-		if strings.IndexByte(k, '_') < 0 {
-			continue
-		}
-		d := strings.ReplaceAll(k, "_", "-")
 		for _, name := range a.ownHeaders {
-			if strings.EqualFold(d, name) {
+			if equalFoldDash(k, name) {
 				delete(h, k)
 				break
 			}
