@@ -1066,8 +1066,9 @@ func (ec *evConn) handOverResponse(off int, latency time.Duration) {
 }
 
 // takeOver moves the client connection to a goroutine running first and then the goroutine engine's
-// request loop; when the connection cannot be served there (Server.Close ran meanwhile, or its socket
-// could not be made a net.Conn), abandon is called instead of first, to end the exchange in flight.
+// request loop; when the connection cannot be served there (Server.Close ran meanwhile, its socket could
+// not be made a net.Conn, or the output the loop had queued could not be written), abandon is called
+// instead of first, to end the exchange in flight.
 func (ec *evConn) takeOver(first func(c *conn) bool, abandon func(err error)) {
 	l := ec.l
 	c := ec.c
@@ -1133,6 +1134,7 @@ func (ec *evConn) takeOver(first func(c *conn) bool, abandon func(err error)) {
 			_, err := nc.Write(pendingOut)
 			nc.SetWriteDeadline(time.Time{})
 			if err != nil {
+				abandon(fmt.Errorf("writing what the loop had queued for the client: %w", err))
 				return
 			}
 		}

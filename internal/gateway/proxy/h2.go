@@ -109,7 +109,7 @@ func (s *Server) serveH2Stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err != nil && r.Context().Err() != nil {
+	if err != nil && status != http.StatusGatewayTimeout && r.Context().Err() != nil {
 		// The client's stream ended first (a reset, or framing x/net/http2 refused, such as more DATA than
 		// its content-length): the client's doing, not the backend's, and nobody is left to answer.
 		if d.Done != nil {
