@@ -330,8 +330,8 @@ type crlIndex struct {
 	revoked map[string]time.Time // serial (big-endian bytes) → revocation time
 
 	mu       sync.Mutex
-	verified map[[sha256.Size]byte]error // issuer certificate → signature check
-	checking map[[sha256.Size]byte]bool  // issuers whose check runs in the background
+	verified map[[sha256.Size]byte]error         // issuer certificate → signature check
+	checking map[[sha256.Size]byte]chan struct{} // issuers whose check runs, closed when it is done
 }
 
 func (e *crlEntry) index(l *x509.RevocationList) *crlIndex {
@@ -364,43 +364,54 @@ func (e *crlEntry) indexWithin(ctx context.Context, l *x509.RevocationList) *crl
 		return e.index(l)
 	}
 	if e.indexing.Swap(l) != l {
-		go e.index(l)
+		go func() {
+			if e.indexing.Load() == l { // not superseded by a newer list meanwhile
+				e.index(l)
+			}
+		}()
 	}
 	return nil
 }
 
-// signedByWithin checks (once per issuer) that issuer signed the list;
-// under MustNotWait(ctx) an issuer not checked yet is checked in the
+// signedByWithin checks (once per issuer) that issuer signed the list:
+// a caller that may wait joins a check under way rather than making its
+// own; under MustNotWait(ctx) an issuer not checked yet is checked in the
 // background (the signature covers the whole list, which may be large)
 // and done is false.
 func (ix *crlIndex) signedByWithin(ctx context.Context, issuer *x509.Certificate) (done bool, err error) {
 	sum := sha256.Sum256(issuer.Raw)
-	ix.mu.Lock()
-	err, ok := ix.verified[sum]
-	if ok {
-		ix.mu.Unlock()
-		return true, err
-	}
-	if !MustNotWait(ctx) {
-		ix.mu.Unlock()
-		return true, ix.verify(sum, issuer)
-	}
-	start := !ix.checking[sum]
-	if start {
-		if ix.checking == nil {
-			ix.checking = map[[sha256.Size]byte]bool{}
+	for {
+		ix.mu.Lock()
+		err, ok := ix.verified[sum]
+		if ok {
+			ix.mu.Unlock()
+			return true, err
 		}
-		ix.checking[sum] = true
+		running := ix.checking[sum]
+		if running == nil {
+			running = make(chan struct{})
+			if ix.checking == nil {
+				ix.checking = map[[sha256.Size]byte]chan struct{}{}
+			}
+			ix.checking[sum] = running
+			ix.mu.Unlock()
+			if MustNotWait(ctx) {
+				go ix.verify(sum, issuer, running)
+				return false, nil
+			}
+			return true, ix.verify(sum, issuer, running)
+		}
+		ix.mu.Unlock()
+		if MustNotWait(ctx) {
+			return false, nil
+		}
+		<-running // then read its result (or check again, if the results were reset meanwhile)
 	}
-	ix.mu.Unlock()
-	if start {
-		go ix.verify(sum, issuer)
-	}
-	return false, nil
 }
 
-// verify checks the list's signature with issuer's key and remembers the result.
-func (ix *crlIndex) verify(sum [sha256.Size]byte, issuer *x509.Certificate) error {
+// verify checks the list's signature with issuer's key, remembers the
+// result and closes done.
+func (ix *crlIndex) verify(sum [sha256.Size]byte, issuer *x509.Certificate, done chan struct{}) error {
 	err := ix.l.CheckSignatureFrom(issuer)
 	ix.mu.Lock()
 	if ix.verified == nil || len(ix.verified) > 64 {
@@ -409,6 +420,7 @@ func (ix *crlIndex) verify(sum [sha256.Size]byte, issuer *x509.Certificate) erro
 	ix.verified[sum] = err
 	delete(ix.checking, sum)
 	ix.mu.Unlock()
+	close(done)
 	return err
 }
 
