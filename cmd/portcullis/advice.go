@@ -75,31 +75,44 @@ var apiFieldFlags = []struct {
 	re   *regexp.Regexp
 	flag string
 }{
-	{regexp.MustCompile(`backend\.allowInsecureAuth"?`), "--backend-allow-insecure-auth"},
-	{regexp.MustCompile(`(?:^|[^.\w])allowInsecureAuth\b"?`), "--allow-insecure-auth"},
+	{regexp.MustCompile(`\bbackend\.allowInsecureAuth\b`), "--backend-allow-insecure-auth"},
+	{regexp.MustCompile(`(?:^|[^.\w])allowInsecureAuth\b`), "--allow-insecure-auth"},
 	{regexp.MustCompile(`\btrustedCAs\b`), "--client-ca"},
 	{regexp.MustCompile(`\bcaCertificates\b`), "--backend-ca"},
 	{regexp.MustCompile(`\bpinnedThumbprints\b`), "--backend-pin"},
 	{regexp.MustCompile(`\bskipChainValidation\b`), "--backend-skip-chain-validation"},
-	{regexp.MustCompile(`\bpins(?:\[\d+\])?`), "--client-cert-thumbprint, --client-cert-subject"},
-	{regexp.MustCompile(`\brevocation\.crls(?:\[\d+\])?`), "--crl"},
+	{regexp.MustCompile(`\bpins\b`), "--client-cert-thumbprint, --client-cert-subject"},
+	{regexp.MustCompile(`\brevocation\.crls\b`), "--crl"},
 	{regexp.MustCompile(`\bcrlMode\b`), "--crl-mode"},
 	{regexp.MustCompile(`\baudiences\b`), "--audience"},
 	{regexp.MustCompile(`\bprincipalHeaders\b`), "--principal-header"},
 }
 
 // withFlagNames returns msg with the flag of each API field it names
-// added, in parentheses, after the field's first mention.
+// added, in parentheses, after the first mention of the field: after the
+// whole path it is part of (policy.methods[0].pins[1],
+// "principalHeaders.X-Foo"), closing quote included.
 func withFlagNames(msg string) string {
 	for _, f := range apiFieldFlags {
 		loc := f.re.FindStringIndex(msg)
 		if loc == nil || strings.Contains(msg, f.flag) {
 			continue
 		}
-		msg = msg[:loc[1]] + " (" + f.flag + ")" + msg[loc[1]:]
+		end := loc[1]
+		for end < len(msg) && strings.IndexByte(pathChars, msg[end]) >= 0 {
+			end++
+		}
+		if start := strings.LastIndexAny(msg[:loc[0]+1], " \t"); end < len(msg) && msg[end] == '"' && start+1 < len(msg) && msg[start+1] == '"' {
+			end++
+		}
+		msg = msg[:end] + " (" + f.flag + ")" + msg[end:]
 	}
 	return msg
 }
+
+// pathChars are the bytes of a field path after a field's name: more
+// names, indexes and map keys (principalHeaders.X-Foo).
+const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.[]-"
 
 // flagNamedError is an admin API refusal of an API, printed with the flags
 // of the fields it names.

@@ -96,7 +96,17 @@ func TestWithFlagNames_NamesTheFlagOfEachAPIField(t *testing.T) {
 			in:   `policy.methods[0].revocation.crls[0]: not a CRL`,
 			want: `policy.methods[0].revocation.crls[0] (--crl): not a CRL`,
 		},
+		// After the whole path the field is part of.
+		{
+			in:   `field "principalHeaders.X-Foo": a header name may not be Authorization`,
+			want: `field "principalHeaders.X-Foo" (--principal-header): a header name may not be Authorization`,
+		},
+		{
+			in:   `backend.tls.caCertificates[0]: not a certificate`,
+			want: `backend.tls.caCertificates[0] (--backend-ca): not a certificate`,
+		},
 		// Already named, or nothing to name: unchanged.
+		{in: `pinsets are not supported`, want: `pinsets are not supported`},
 		{in: `set trustedCAs with --client-ca`, want: `set trustedCAs with --client-ca`},
 		{in: `API "orders" not found`, want: `API "orders" not found`},
 	} {

@@ -43,9 +43,9 @@ type row struct {
 	Backend float64 `json:"backend_cpu_s"`
 	System  float64 `json:"system_cpu_s"`
 	Softirq float64 `json:"softirq_cpu_s"`
-	// Idle is the machine's idle (and iowait) seconds during the run
-	// (absent in results of older scripts).
-	Idle float64 `json:"idle_cpu_s"`
+	// Idle is the machine's idle (and iowait) seconds during the run; nil
+	// in results of older scripts, which did not record it.
+	Idle *float64 `json:"idle_cpu_s"`
 }
 
 type key struct{ scenario, shape string }
@@ -168,9 +168,9 @@ func write(w io.Writer, rows []row) error {
 				proxy = 0
 			}
 			a.restPerReq = append(a.restPerReq, per(r.System-proxy-r.Backend-r.Softirq))
-			if r.Idle > 0 {
-				a.idlePerReq = append(a.idlePerReq, per(r.Idle))
-				a.idleShare = append(a.idleShare, 100*r.Idle/(r.Idle+r.System))
+			if r.Idle != nil { // 0 is a saturated machine, not a missing figure
+				a.idlePerReq = append(a.idlePerReq, per(*r.Idle))
+				a.idleShare = append(a.idleShare, 100**r.Idle/(*r.Idle+r.System))
 			}
 		}
 		a.errors += r.Errors

@@ -51,6 +51,7 @@ func TestWrite_TargetsAreJudgedOnRatiosPairedByRound(t *testing.T) {
 func TestWrite_SplitsTheMachinesCPUPerRequest(t *testing.T) {
 	const withSystem = `{"round":1,"scenario":"direct","group":"a","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":60000,"proxy_cpu_s":0.02,"backend_cpu_s":0.02,"system_cpu_s":0.05,"softirq_cpu_s":0.01}
 {"round":1,"scenario":"haproxy-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":40000,"proxy_cpu_s":0.03,"backend_cpu_s":0.02,"system_cpu_s":0.08,"softirq_cpu_s":0.01,"idle_cpu_s":0.02}
+{"round":1,"scenario":"nginx-plain","group":"b","base":"direct","shape":"tput","tool":"wrk","requests":1000,"rps":40000,"proxy_cpu_s":0.03,"backend_cpu_s":0.02,"system_cpu_s":0.08,"softirq_cpu_s":0.01,"idle_cpu_s":0}
 `
 	rows, err := read(strings.NewReader(withSystem))
 	if err != nil {
@@ -64,6 +65,7 @@ func TestWrite_SplitsTheMachinesCPUPerRequest(t *testing.T) {
 		// direct: the target is the backend, so no proxy column and no double count
 		"| direct | 0.0 | 20.0 | 10.0 | 20.0 | 50.0 | – | – |", // a result without the idle figure
 		"| haproxy-plain | 30.0 | 20.0 | 10.0 | 20.0 | 80.0 | 20.0 | 20.0% |",
+		"| nginx-plain | 30.0 | 20.0 | 10.0 | 20.0 | 80.0 | 0.0 | 0.0% |", // a saturated machine, not a missing figure
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, b.String())

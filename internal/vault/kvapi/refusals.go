@@ -37,6 +37,9 @@ func (h *Handler) refused(r *http.Request, t target, p *guard.Principal, reqID s
 	if len(r.Header.Values("Authorization")) == 0 {
 		level = slog.LevelDebug
 	}
+	if !h.log.Enabled(r.Context(), level) {
+		return // and the count of skipped refusals waits for a line that shows it
+	}
 	h.log.Log(r.Context(), level, "key vault request refused", "request_id", reqID, "method", r.Method, "vault", clip(t.vault, 64),
 		"caller", c.AppID, "code", e.Code, "reason", e.Message, "skipped_since_last", h.refusalsSkipped.Swap(0))
 }
