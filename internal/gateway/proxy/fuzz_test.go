@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -138,6 +139,31 @@ func FuzzChunkedReader(f *testing.F) {
 		want, werr := io.ReadAll(req.Body)
 		if werr == nil && !bytes.Equal(got, want) {
 			t.Fatalf("decoded %q, net/http %q", got, want)
+		}
+	})
+}
+
+// FuzzCleanPath: a path cleanPath accepts (a decoded request path) resolves to itself for every backend
+// that treats "\" as "/", drops ";parameters" or decodes once more: no segment is then "." or "..", and
+// none decodes into a separator.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/a/../b", "/a/..;/b", "/a/%2e%2e/b", "/a/%252e", "/a;v=1/b", "/a\\..\\b", "/%2F", "/a/.;x", "/a%zz"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !cleanPath(p) {
+			return
+		}
+		for _, seg := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if i := strings.IndexByte(seg, ';'); i >= 0 {
+				seg = seg[:i]
+			}
+			if seg == "." || seg == ".." {
+				t.Fatalf("%q accepted with a dot segment", p)
+			}
+			if d, err := url.PathUnescape(seg); err == nil && (d == "." || d == ".." || strings.ContainsAny(d, "/\\")) {
+				t.Fatalf("%q accepted: segment %q decodes to %q", p, seg, d)
+			}
 		}
 	})
 }
