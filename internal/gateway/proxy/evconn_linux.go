@@ -387,9 +387,7 @@ func (ec *evConn) decideOff(handOver bool) {
 			l.mu.Lock()
 			if l.ended { // the loop is gone (closed, or panicked): the exchange ends here
 				l.mu.Unlock()
-				if r.d.Done != nil {
-					r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
-				}
+				r.abandon()
 				return
 			}
 			l.decided = append(l.decided, r)
@@ -404,12 +402,17 @@ func (ec *evConn) decideOff(handOver bool) {
 // errLoopEnded is the Result error of a decision whose connection's loop ended meanwhile.
 var errLoopEnded = errors.New("the connection was closed while its request was being decided")
 
+// abandon ends the exchange of a decision that came back to no connection to serve.
+func (r evDecision) abandon() {
+	if r.d.Done != nil {
+		r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
+	}
+}
+
 // onDecided goes on with the request once its decision made off the loop is back.
 func (ec *evConn) onDecided(r evDecision) {
 	if r.failed || ec.closed || ec.st != evDecide || ec.l.ending {
-		if r.d.Done != nil {
-			r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
-		}
+		r.abandon()
 		if !ec.closed {
 			ec.close()
 		}

@@ -399,9 +399,7 @@ func (l *evLoop) run() {
 			}
 		}
 		for _, r := range decided {
-			if r.d.Done != nil {
-				r.d.Done(Result{Err: errLoopEnded, ClientErr: true})
-			}
+			r.abandon()
 		}
 		l.closeFDs()
 	}()

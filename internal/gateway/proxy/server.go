@@ -721,12 +721,17 @@ func cleanPath(p string) bool {
 		if p[i] < 0x20 || p[i] == 0x7f {
 			return false
 		}
-		if p[i] == '%' && i+2 < len(p) && p[i+1] == '2' && (p[i+2]|0x20 == 'e' || p[i+2]|0x20 == 'f') ||
-			p[i] == '%' && i+2 < len(p) && p[i+1] == '5' && p[i+2]|0x20 == 'c' {
+		if p[i] == '%' && i+2 < len(p) && encodesDotOrSeparator(p[i+1], p[i+2]) {
 			return false
 		}
 	}
 	return true
+}
+
+// encodesDotOrSeparator reports whether the hex digits hi, lo encode ".", "/" or "\" (2E, 2F, 5C, any case).
+func encodesDotOrSeparator(hi, lo byte) bool {
+	lo |= 0x20
+	return hi == '2' && (lo == 'e' || lo == 'f') || hi == '5' && lo == 'c'
 }
 
 func methodString(m string) string {
