@@ -98,11 +98,15 @@ func withFlagNames(msg string) string {
 		if loc == nil || strings.Contains(msg, f.flag) {
 			continue
 		}
-		end := loc[1]
+		// The path the field is part of runs from start to end; a quoted path keeps its closing quote.
+		start, end := loc[1], loc[1]
+		for start > 0 && strings.IndexByte(pathChars, msg[start-1]) >= 0 {
+			start--
+		}
 		for end < len(msg) && strings.IndexByte(pathChars, msg[end]) >= 0 {
 			end++
 		}
-		if start := strings.LastIndexAny(msg[:loc[0]+1], " \t"); end < len(msg) && msg[end] == '"' && start+1 < len(msg) && msg[start+1] == '"' {
+		if start > 0 && msg[start-1] == '"' && end < len(msg) && msg[end] == '"' {
 			end++
 		}
 		msg = msg[:end] + " (" + f.flag + ")" + msg[end:]
