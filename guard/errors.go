@@ -20,9 +20,10 @@ var ErrKeySourceUnavailable = errors.New("key source unavailable")
 
 // ErrWouldWait is wrapped by the refusal (503 temporarily_unavailable) of
 // a decision made under a context from WithoutWaiting that would have had
-// to wait on the network: for an OIDC issuer's key set, fetched because
-// the token names a key not seen yet, or for an OCSP responder's answer
-// about a client certificate. The fetch or question is started in the
+// to wait: on the network, for an OIDC issuer's key set (fetched because
+// the token names a key not seen yet) or an OCSP responder's answer about
+// a client certificate; or on milliseconds of CPU, for a new CRL version
+// to be indexed and its signature checked. That work is started in the
 // background; decide again under a context that may wait to get the
 // answer.
 var ErrWouldWait = errors.New("the decision would wait on the network")

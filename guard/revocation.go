@@ -494,9 +494,9 @@ const failureTTL = 10 * time.Second
 // neither cached nor at hand without asking is refused with ErrWouldWait
 // (the responder is asked in the background), and so is one that needs a
 // new version of a CRL indexed or its signature verified (done in the
-// background too: both take milliseconds for a large list). Outcomes are reported once
-// the check is over, so that such a check, which the caller makes again
-// once the answer came, reports nothing.
+// background too: both take milliseconds for a large list). Outcomes are
+// reported once the check is over, so that such a check, which the caller
+// makes again once the answer came, reports nothing.
 func (rv *revocation) check(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, who string) (res revocationResult) {
 	var outcomes [][2]string
 	emit := func(outcome, detail string) { outcomes = append(outcomes, [2]string{outcome, detail}) }
